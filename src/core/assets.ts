@@ -1,0 +1,84 @@
+/**
+ * Loading the files a machine needs, with progress and errors that name the file. The browser
+ * and Node both use fetch; Node callers whose files are on disk pass their own AssetLoader.
+ */
+import { AppError } from "./errors.ts";
+import { host, sha256Hex } from "./host.ts";
+import type { AssetRef } from "./profile.ts";
+
+export type ProgressCallback = (loaded: number, total: number | undefined) => void;
+
+export interface AssetLoader {
+  load(ref: AssetRef, onProgress: ProgressCallback): Promise<ArrayBuffer>;
+}
+
+export const fetchAssetLoader: AssetLoader = {
+  async load(ref, onProgress) {
+    let response;
+    try {
+      response = await host.fetch(ref.url);
+    } catch (error) {
+      throw new AppError("asset-load-failed", `Could not download ${ref.name}.`, { cause: error, details: { subject: ref.name, url: ref.url } });
+    }
+    if (!response.ok) {
+      throw new AppError("asset-load-failed", `Could not download ${ref.name}: the server answered ${response.status} ${response.statusText}.`, {
+        details: { subject: ref.name, url: ref.url, status: response.status },
+      });
+    }
+    const header = Number(response.headers.get("content-length"));
+    const total = ref.size ?? (Number.isFinite(header) && header > 0 ? header : undefined);
+    try {
+      return await readBody(response.body, total, onProgress, () => response.arrayBuffer());
+    } catch (error) {
+      throw new AppError("asset-load-failed", `The download of ${ref.name} broke off.`, { cause: error, details: { subject: ref.name, url: ref.url } });
+    }
+  },
+};
+
+async function readBody(
+  body: { getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }> } } | null,
+  total: number | undefined,
+  onProgress: ProgressCallback,
+  whole: () => Promise<ArrayBuffer>,
+): Promise<ArrayBuffer> {
+  if (body === null) {
+    const buffer = await whole();
+    onProgress(buffer.byteLength, buffer.byteLength);
+    return buffer;
+  }
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (value === undefined) continue;
+    chunks.push(value);
+    loaded += value.length;
+    onProgress(loaded, total);
+  }
+  const out = new Uint8Array(loaded);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out.buffer;
+}
+
+/** Check a loaded file against its declared size and hash; a mismatch names the file. */
+export async function verifyAsset(ref: AssetRef, buffer: ArrayBuffer): Promise<void> {
+  if (ref.size !== undefined && buffer.byteLength !== ref.size) {
+    throw new AppError("asset-load-failed", `${ref.name} has ${buffer.byteLength} bytes, expected ${ref.size}: the file is damaged or out of date.`, {
+      details: { subject: ref.name, expectedSize: ref.size, actualSize: buffer.byteLength },
+    });
+  }
+  if (ref.sha256 !== undefined) {
+    const actual = await sha256Hex(buffer);
+    if (actual !== ref.sha256) {
+      throw new AppError("asset-load-failed", `${ref.name} does not match its checksum: the file is damaged or out of date.`, {
+        details: { subject: ref.name, expected: ref.sha256, actual },
+      });
+    }
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * What the core needs from an emulator. v86.ts implements it with v86; unit tests implement it
+ * with a scripted fake. Nothing outside v86.ts sees v86's own types.
+ */
+import type { Disposable, Event } from "./events.ts";
+import type { EmulatorConfig } from "./profile.ts";
+
+/** Consoles a guest can talk on: the first 8250 UART, and the first virtio console. */
+export type ConsolePort = "serial0" | "virtio0";
+
+export interface ConsoleChunk {
+  readonly port: ConsolePort;
+  readonly bytes: Uint8Array;
+}
+
+export interface EmulatorBackend extends Disposable {
+  /** Console output, batched per emulator time slice (v86 itself reports serial byte by byte). */
+  readonly onOutput: Event<ConsoleChunk>;
+  /** The emulator core threw while running; the machine is dead. */
+  readonly onCrash: Event<unknown>;
+  write(port: ConsolePort, bytes: Uint8Array): void;
+  run(): Promise<void>;
+  stop(): Promise<void>;
+  isRunning(): boolean;
+  /** v86's instruction counter: 32 bits, wraps. */
+  instructionCounter(): number;
+  /** Press Ctrl-Alt-Del on the PS/2 keyboard. */
+  sendCtrlAltDel(): void;
+  /** Hard reset, like the reset button. */
+  reset(): void;
+  /** The VGA text screen as lines (empty in graphics modes). */
+  textScreen(): string[];
+}
+
+export interface BackendHost {
+  /** The bytes of v86.wasm, already loaded by the caller so a failure is reported, not lost. */
+  readonly wasm: ArrayBuffer;
+  /** Browser only: the element v86 draws the VGA screen into. */
+  readonly screenContainer?: unknown;
+}
+
+export type BackendFactory = (config: EmulatorConfig, host: BackendHost) => Promise<EmulatorBackend>;

@@ -1,0 +1,43 @@
+/**
+ * The one place where the core reaches the host's globals. The core compiles without the DOM
+ * and Node libraries, so each global it needs is typed here by the small part it uses; all of
+ * them exist both in browsers and in Node 20.
+ */
+
+export interface HostResponse {
+  readonly ok: boolean;
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: { get(name: string): string | null };
+  readonly body: { getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }> } } | null;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+interface HostGlobals {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  queueMicrotask(fn: () => void): void;
+  performance: { now(): number };
+  fetch(url: string): Promise<HostResponse>;
+  TextDecoder: new (label?: string) => { decode(bytes: Uint8Array, options?: { stream?: boolean }): string };
+  TextEncoder: new () => { encode(text: string): Uint8Array };
+  crypto: { subtle: { digest(algorithm: string, data: ArrayBuffer | Uint8Array): Promise<ArrayBuffer> } };
+  WebAssembly: {
+    instantiate(bytes: ArrayBuffer, imports: object): Promise<{ instance: { exports: object } }>;
+  };
+}
+
+export const host = globalThis as unknown as HostGlobals;
+
+export function encodeText(text: string): Uint8Array {
+  return new host.TextEncoder().encode(text);
+}
+
+export function decodeText(bytes: Uint8Array): string {
+  return new host.TextDecoder("utf-8").decode(bytes);
+}
+
+export async function sha256Hex(data: ArrayBuffer | Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await host.crypto.subtle.digest("SHA-256", data));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,23 @@
+/** The core's public API: what the UI, tests, benchmarks and lessons use. */
+export { AppError, ERROR_CODES, describeCause, isAppError, type ErrorCode } from "./errors.ts";
+export { Emitter, DisposableStore, toDisposable, type Disposable, type Event } from "./events.ts";
+export { systemClock, ManualClock, type Clock } from "./clock.ts";
+export { fetchAssetLoader, verifyAsset, type AssetLoader, type ProgressCallback } from "./assets.ts";
+export type { ConsolePort, ConsoleChunk, EmulatorBackend, BackendFactory } from "./backend.ts";
+export { stripAnsi, type CommandResult } from "./console.ts";
+export {
+  DEFAULT_PROFILE,
+  MIN_LINUX_MEMORY_MIB,
+  profileProblems,
+  toEmulatorConfig,
+  type AssetRef,
+  type ConsoleModel,
+  type CpuMode,
+  type DeviceProfile,
+  type GuestSpec,
+  type LinuxGuest,
+  type NicModel,
+} from "./profile.ts";
+export { Machine, type DownloadProgress, type MachineOptions, type MachineStage, type MachineStatus } from "./machine.ts";
+export { createV86Backend, V86_PACKAGE_VERSION } from "./v86.ts";
+export { defaultGuest, type GuestManifest } from "./guest.ts";

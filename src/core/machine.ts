@@ -1,0 +1,364 @@
+/**
+ * A machine session: load the files, start the emulator, follow its console, answer "is the
+ * shell there?" and run commands with deadlines. Runs the same in Node and in the browser.
+ */
+import { verifyAsset, type AssetLoader } from "./assets.ts";
+import type { BackendFactory, ConsoleChunk, ConsolePort, EmulatorBackend } from "./backend.ts";
+import { systemClock, type Clock } from "./clock.ts";
+import { CommandCapture, ConsoleTranscript, markedCommand, type CommandResult } from "./console.ts";
+import { AppError, toAppError } from "./errors.ts";
+import { DisposableStore, Emitter, toDisposable, type Disposable } from "./events.ts";
+import { encodeText } from "./host.ts";
+import { guestAssets, profileProblems, toEmulatorConfig, type AssetRef, type AssetRole, type DeviceProfile, type GuestSpec } from "./profile.ts";
+
+export type MachineStage = "idle" | "downloading" | "booting" | "ready" | "failed" | "crashed" | "disposed";
+
+export interface MachineStatus {
+  readonly stage: MachineStage;
+  /** The emulator is executing (false while paused or before start). */
+  readonly running: boolean;
+  /** Million instructions per second over the last sample, when running. */
+  readonly mips: number | undefined;
+  readonly error: AppError | undefined;
+}
+
+export interface DownloadProgress {
+  readonly file: string;
+  readonly loaded: number;
+  readonly total: number | undefined;
+  /** Bytes loaded over bytes expected, across all files, when sizes are known. */
+  readonly fraction: number | undefined;
+}
+
+export interface MachineOptions {
+  readonly profile: DeviceProfile;
+  readonly guest: GuestSpec;
+  /** The emulator's WebAssembly module. */
+  readonly wasm: AssetRef;
+  readonly loader: AssetLoader;
+  readonly backend: BackendFactory;
+  readonly clock?: Clock;
+  /** Browser only: where v86 draws the VGA screen. */
+  readonly screenContainer?: unknown;
+}
+
+export interface WaitOptions {
+  readonly timeoutMs?: number;
+}
+
+const DEFAULT_BOOT_TIMEOUT_MS = 120_000;
+const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
+const MIPS_SAMPLE_MS = 1000;
+/** Ctrl-U: clears whatever half-typed line sits at the prompt before a command is sent. */
+const KILL_LINE = "\x15";
+
+interface Waiter {
+  check(): boolean;
+  fail(error: AppError): void;
+}
+
+export class Machine implements Disposable {
+  readonly profile: DeviceProfile;
+  readonly guest: GuestSpec;
+  /** The console the user's terminal and `run` talk to. */
+  readonly consolePort: ConsolePort;
+
+  private readonly options: MachineOptions;
+  private readonly clock: Clock;
+  private readonly prompt: RegExp;
+  private readonly store = new DisposableStore();
+  private readonly transcripts: Record<ConsolePort, ConsoleTranscript> = {
+    serial0: new ConsoleTranscript(),
+    virtio0: new ConsoleTranscript(),
+  };
+  private backend: EmulatorBackend | undefined;
+  private waiters = new Set<Waiter>();
+  private commandQueue: Promise<unknown> = Promise.resolve();
+  private nextCommandId = 1;
+  private shellUp = false;
+  private state: MachineStatus = { stage: "idle", running: false, mips: undefined, error: undefined };
+  private lastSample: { at: number; counter: number } | undefined;
+  private mipsTimer: Disposable | undefined;
+
+  private readonly statusEmitter = this.store.add(new Emitter<MachineStatus>());
+  private readonly outputEmitter = this.store.add(new Emitter<ConsoleChunk>());
+  private readonly progressEmitter = this.store.add(new Emitter<DownloadProgress>());
+  private readonly shellEmitter = this.store.add(new Emitter<void>());
+  /** Any change of stage, running or MIPS. */
+  readonly onStatus = this.statusEmitter.event;
+  /** Console output of every port, batched per emulator time slice. */
+  readonly onOutput = this.outputEmitter.event;
+  readonly onDownloadProgress = this.progressEmitter.event;
+  /** The guest's shell prompt appeared (after boot, reboot or reset). */
+  readonly onShellReady = this.shellEmitter.event;
+
+  constructor(options: MachineOptions) {
+    this.options = options;
+    this.profile = options.profile;
+    this.guest = options.guest;
+    this.clock = options.clock ?? systemClock;
+    this.consolePort = options.profile.console === "virtio" ? "virtio0" : "serial0";
+    const problems = profileProblems(options.profile, options.guest);
+    if (problems.length > 0) {
+      throw new AppError("bad-profile", `This machine cannot start: ${problems.join("; ")}.`, { details: { problems } });
+    }
+    this.prompt = new RegExp(options.guest.prompt);
+  }
+
+  get status(): MachineStatus {
+    return this.state;
+  }
+
+  /** True once the shell prompt has been seen since the last boot. */
+  get shellReady(): boolean {
+    return this.shellUp;
+  }
+
+  /** Download (or read) every file, then start the emulator. Resolves when it runs. */
+  async start(): Promise<void> {
+    if (this.state.stage !== "idle") throw new AppError("emulator-start-failed", "This machine has already been started.");
+    try {
+      this.setStatus({ stage: "downloading" });
+      const files = await this.loadFiles();
+      this.throwIfDisposed();
+      this.setStatus({ stage: "booting" });
+      const config = toEmulatorConfig(this.profile, this.guest, files.assets);
+      const host = this.options.screenContainer === undefined ? { wasm: files.wasm } : { wasm: files.wasm, screenContainer: this.options.screenContainer };
+      const backend = await this.options.backend(config, host);
+      if (this.isDisposed()) {
+        backend.dispose();
+        this.throwIfDisposed();
+      }
+      this.backend = this.store.add(backend);
+      this.store.add(backend.onOutput((chunk) => this.handleOutput(chunk)));
+      this.store.add(backend.onCrash((error) => this.handleCrash(error)));
+      this.store.add(toDisposable(() => this.mipsTimer?.dispose()));
+      this.sampleMips();
+      // autostart is on: v86 runs as soon as it has loaded.
+      this.setStatus({ running: true });
+    } catch (error) {
+      const appError = toAppError(error, "emulator-start-failed", "The machine could not start.");
+      if (!this.isDisposed()) this.setStatus({ stage: "failed", running: false, error: appError });
+      this.failWaiters(appError);
+      throw appError;
+    }
+  }
+
+  /** Resolve when the shell prompt is on the console, or reject at the deadline. */
+  waitForShell(options: WaitOptions = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS;
+    return this.waitUntil(() => this.shellUp, timeoutMs, "the shell prompt");
+  }
+
+  /**
+   * Run a shell command in the guest and return what it printed and its exit status. Commands
+   * run one at a time; each waits for the shell first.
+   */
+  run(command: string, options: WaitOptions = {}): Promise<CommandResult> {
+    const job = this.commandQueue.then(() => this.runNow(command, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS));
+    this.commandQueue = job.catch(() => undefined);
+    return job;
+  }
+
+  /** Type into the machine's console, as the terminal does. */
+  write(data: string | Uint8Array): void {
+    const backend = this.requireBackend();
+    backend.write(this.consolePort, typeof data === "string" ? encodeText(data) : data);
+  }
+
+  async pause(): Promise<void> {
+    const backend = this.requireBackend();
+    await backend.stop();
+    this.lastSample = undefined;
+    this.setStatus({ running: false, mips: undefined });
+  }
+
+  async resume(): Promise<void> {
+    const backend = this.requireBackend();
+    await backend.run();
+    this.setStatus({ running: true });
+  }
+
+  /** Press Ctrl-Alt-Del: the guest reboots and the shell comes back after boot. */
+  sendCtrlAltDel(): void {
+    this.requireBackend().sendCtrlAltDel();
+    this.shellGone();
+  }
+
+  /** Hard reset, like the reset button of a PC. */
+  async reset(): Promise<void> {
+    const backend = this.requireBackend();
+    backend.reset();
+    this.shellGone();
+    if (!backend.isRunning()) await this.resume();
+  }
+
+  /** The last console output as text, for error messages and tests. */
+  recentOutput(port: ConsolePort = this.consolePort): string {
+    return this.transcripts[port].recentText();
+  }
+
+  textScreen(): string[] {
+    return this.backend?.textScreen() ?? [];
+  }
+
+  dispose(): void {
+    if (this.state.stage === "disposed") return;
+    this.failWaiters(new AppError("disposed", "The machine was shut down."));
+    this.setStatus({ stage: "disposed", running: false, mips: undefined });
+    this.store.dispose();
+    this.backend = undefined;
+  }
+
+  private async loadFiles(): Promise<{ wasm: ArrayBuffer; assets: Record<AssetRole, ArrayBuffer> }> {
+    const refs: (readonly [AssetRole | "wasm", AssetRef])[] = [["wasm", this.options.wasm], ...guestAssets(this.guest)];
+    const loaded = new Map<string, number>();
+    const expected = refs.reduce<number | undefined>((sum, [, ref]) => (sum === undefined || ref.size === undefined ? undefined : sum + ref.size), 0);
+    const buffers = await Promise.all(
+      refs.map(async ([role, ref]) => {
+        const buffer = await this.options.loader.load(ref, (bytes, total) => {
+          loaded.set(ref.name, bytes);
+          const sum = [...loaded.values()].reduce((a, b) => a + b, 0);
+          this.progressEmitter.fire({ file: ref.name, loaded: bytes, total, fraction: expected ? Math.min(1, sum / expected) : undefined });
+        });
+        await verifyAsset(ref, buffer);
+        return [role, buffer] as const;
+      }),
+    );
+    const byRole = new Map<string, ArrayBuffer>(buffers);
+    const get = (role: AssetRole | "wasm"): ArrayBuffer => {
+      const buffer = byRole.get(role);
+      if (buffer === undefined) throw new AppError("asset-load-failed", `Missing ${role}.`, { details: { subject: role } });
+      return buffer;
+    };
+    return { wasm: get("wasm"), assets: { bios: get("bios"), vgaBios: get("vgaBios"), kernel: get("kernel"), initrd: get("initrd") } };
+  }
+
+  private async runNow(command: string, timeoutMs: number): Promise<CommandResult> {
+    const started = this.clock.now();
+    await this.waitForShell({ timeoutMs });
+    const capture = new CommandCapture(this.nextCommandId++);
+    const listener = this.outputEmitter.event((chunk) => {
+      if (chunk.port === this.consolePort) capture.push(chunk.bytes);
+    });
+    try {
+      this.write(KILL_LINE + markedCommand(command, capture.id));
+      const remaining = Math.max(1, timeoutMs - (this.clock.now() - started));
+      await this.waitUntil(() => capture.result !== undefined, remaining, `the command "${command}" to finish`);
+      return capture.result as CommandResult;
+    } finally {
+      listener.dispose();
+    }
+  }
+
+  private handleOutput(chunk: ConsoleChunk): void {
+    const transcript = this.transcripts[chunk.port];
+    transcript.push(chunk.bytes);
+    if (chunk.port === this.consolePort && !this.shellUp && this.prompt.test(transcript.currentLine())) {
+      this.shellUp = true;
+      this.setStatus({ stage: "ready" });
+      this.shellEmitter.fire();
+    }
+    this.outputEmitter.fire(chunk);
+    this.checkWaiters();
+  }
+
+  private handleCrash(error: unknown): void {
+    const appError = new AppError("emulator-crashed", "The emulator stopped with an internal error.", { cause: error });
+    this.shellUp = false;
+    this.setStatus({ stage: "crashed", running: false, mips: undefined, error: appError });
+    this.failWaiters(appError);
+  }
+
+  private shellGone(): void {
+    this.shellUp = false;
+    this.transcripts.serial0.reset();
+    this.transcripts.virtio0.reset();
+    if (this.state.stage === "ready") this.setStatus({ stage: "booting" });
+  }
+
+  private sampleMips(): void {
+    const tick = (): void => {
+      const backend = this.backend;
+      if (backend === undefined || this.state.stage === "disposed") return;
+      if (this.state.running) {
+        const now = this.clock.now();
+        const counter = backend.instructionCounter();
+        const last = this.lastSample;
+        this.lastSample = { at: now, counter };
+        if (last !== undefined && now > last.at) {
+          // The counter is 32-bit and wraps; at v86's speed it cannot wrap twice in a second.
+          const executed = (counter - last.counter) >>> 0;
+          this.setStatus({ mips: executed / 1000 / (now - last.at) });
+        }
+      }
+      this.mipsTimer = this.clock.after(MIPS_SAMPLE_MS, tick);
+    };
+    tick();
+  }
+
+  private waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    if (this.state.error !== undefined && (this.state.stage === "failed" || this.state.stage === "crashed")) {
+      return Promise.reject(this.state.error);
+    }
+    if (this.state.stage === "disposed") return Promise.reject(new AppError("disposed", "The machine was shut down."));
+    if (condition()) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = this.clock.after(timeoutMs, () => {
+        this.waiters.delete(waiter);
+        reject(
+          new AppError("timeout", `Gave up waiting for ${what} after ${Math.round(timeoutMs / 1000)} s.`, {
+            details: { deadlineMs: timeoutMs, recentOutput: this.recentOutput() },
+          }),
+        );
+      });
+      const waiter: Waiter = {
+        check: () => {
+          if (!condition()) return false;
+          timer.dispose();
+          resolve();
+          return true;
+        },
+        fail: (error) => {
+          timer.dispose();
+          reject(error);
+        },
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  private checkWaiters(): void {
+    for (const waiter of [...this.waiters]) {
+      if (waiter.check()) this.waiters.delete(waiter);
+    }
+  }
+
+  private failWaiters(error: AppError): void {
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const waiter of waiters) waiter.fail(error);
+  }
+
+  private requireBackend(): EmulatorBackend {
+    if (this.backend === undefined) {
+      throw new AppError(this.state.stage === "disposed" ? "disposed" : "not-running", "The machine is not running.");
+    }
+    return this.backend;
+  }
+
+  private isDisposed(): boolean {
+    return this.state.stage === "disposed";
+  }
+
+  private throwIfDisposed(): void {
+    if (this.isDisposed()) throw new AppError("disposed", "The machine was shut down.");
+  }
+
+  private setStatus(change: Partial<MachineStatus>): void {
+    const next = { ...this.state, ...change };
+    if (next.stage === this.state.stage && next.running === this.state.running && next.mips === this.state.mips && next.error === this.state.error) return;
+    this.state = next;
+    this.statusEmitter.fire(next);
+  }
+}

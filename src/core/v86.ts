@@ -1,0 +1,173 @@
+/**
+ * The only module that imports v86. It turns an EmulatorConfig into a running V86 instance and
+ * adapts v86's string-named events to the typed EmulatorBackend.
+ */
+import { V86, type V86Options } from "v86";
+import { AppError } from "./errors.ts";
+import { Emitter } from "./events.ts";
+import { host as globals } from "./host.ts";
+import type { BackendFactory, ConsolePort, EmulatorBackend } from "./backend.ts";
+
+/** The exact v86 release this build was made with; snapshots depend on it. */
+export const V86_PACKAGE_VERSION = "0.5.462";
+
+// Scan codes (set 1): Ctrl, Alt, Delete (extended) pressed, then released in reverse order.
+const CTRL_ALT_DEL = [0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d];
+
+/** How long v86 may take to set itself up before we call the start failed. */
+const LOAD_DEADLINE_MS = 60_000;
+
+export const createV86Backend: BackendFactory = async (config, host) => {
+  let failWasm: (error: unknown) => void = () => undefined;
+  const wasmFailed = new Promise<never>((_, reject) => {
+    failWasm = reject;
+  });
+  const options = {
+    ...config,
+    // We hand v86 the module bytes ourselves: its own loader fails silently on a bad path.
+    wasm_fn: async (imports: object) => {
+      try {
+        const { instance } = await globals.WebAssembly.instantiate(host.wasm, imports);
+        return instance.exports;
+      } catch (error) {
+        failWasm(new AppError("wasm-load-failed", "The emulator's WebAssembly module could not be started.", { cause: error }));
+        return new Promise<never>(() => undefined);
+      }
+    },
+    // In a page, v86's keyboard adapter takes keys typed outside text fields (the VGA view);
+    // xterm types through a textarea, which v86 leaves alone. Headless there is no keyboard.
+    ...(host.screenContainer === undefined ? {} : { screen: { container: host.screenContainer }, disable_keyboard: false }),
+  } as unknown as V86Options;
+
+  let emulator: V86;
+  try {
+    emulator = new V86(options);
+  } catch (error) {
+    throw new AppError("emulator-start-failed", "The emulator refused this machine's configuration.", { cause: error });
+  }
+
+  let timer: unknown;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = globals.setTimeout(() => {
+      reject(new AppError("emulator-start-failed", "The emulator did not finish loading.", { details: { deadlineMs: LOAD_DEADLINE_MS } }));
+    }, LOAD_DEADLINE_MS);
+  });
+  const loaded = new Promise<void>((resolve) => emulator.add_listener("emulator-loaded", () => resolve()));
+  try {
+    await Promise.race([loaded, wasmFailed, deadline]);
+  } catch (error) {
+    void emulator.destroy().catch(() => undefined);
+    throw error;
+  } finally {
+    globals.clearTimeout(timer);
+  }
+  return new V86Backend(emulator);
+};
+
+/** The parts of v86's internals we reach into, typed by what we use. */
+interface V86Internals {
+  v86?: { running: boolean; do_tick: () => void };
+  bus: { send(name: string, value: unknown): void };
+  screen_adapter?: { get_text_screen?: () => string[] };
+}
+
+class V86Backend implements EmulatorBackend {
+  private readonly output = new Emitter<{ port: ConsolePort; bytes: Uint8Array }>();
+  private readonly crash = new Emitter<unknown>();
+  readonly onOutput = this.output.event;
+  readonly onCrash = this.crash.event;
+
+  private serialPending: number[] = [];
+  private flushQueued = false;
+  private readonly onSerialByte = (byte: number): void => {
+    this.serialPending.push(byte);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      globals.queueMicrotask(this.flushSerial);
+    }
+  };
+  private readonly flushSerial = (): void => {
+    this.flushQueued = false;
+    const bytes = Uint8Array.from(this.serialPending);
+    this.serialPending = [];
+    if (bytes.length > 0) this.output.fire({ port: "serial0", bytes });
+  };
+  private readonly onVirtioBytes = (bytes: Uint8Array): void => {
+    // v86 may reuse the buffer it hands us: keep a copy.
+    this.output.fire({ port: "virtio0", bytes: bytes.slice() });
+  };
+
+  private crashed = false;
+
+  constructor(private readonly emulator: V86) {
+    emulator.add_listener("serial0-output-byte", this.onSerialByte);
+    emulator.add_listener("virtio-console0-output-bytes", this.onVirtioBytes);
+    this.catchCrashes();
+  }
+
+  private get internals(): V86Internals {
+    return this.emulator as unknown as V86Internals;
+  }
+
+  /**
+   * Some guests make v86's core throw (a Wasm RuntimeError) out of its main loop, where no v86
+   * event reports it. Wrap the tick so the exception becomes a crash event and the machine stops.
+   */
+  private catchCrashes(): void {
+    const inner = this.internals.v86;
+    if (inner === undefined) return;
+    const tick = inner.do_tick.bind(inner);
+    inner.do_tick = () => {
+      try {
+        tick();
+      } catch (error) {
+        inner.running = false;
+        this.crashed = true;
+        this.crash.fire(error);
+      }
+    };
+  }
+
+  write(port: ConsolePort, bytes: Uint8Array): void {
+    if (port === "serial0") this.emulator.serial_send_bytes(0, bytes);
+    else this.internals.bus.send("virtio-console0-input-bytes", bytes);
+  }
+
+  run(): Promise<void> {
+    if (this.crashed) return Promise.reject(new AppError("emulator-crashed", "The emulator has crashed; reset the machine."));
+    return this.emulator.run();
+  }
+
+  stop(): Promise<void> {
+    return this.emulator.stop();
+  }
+
+  isRunning(): boolean {
+    return this.emulator.is_running();
+  }
+
+  instructionCounter(): number {
+    return this.emulator.get_instruction_counter() >>> 0;
+  }
+
+  sendCtrlAltDel(): void {
+    this.emulator.keyboard_send_scancodes(CTRL_ALT_DEL);
+  }
+
+  reset(): void {
+    this.emulator.restart();
+  }
+
+  textScreen(): string[] {
+    return this.internals.screen_adapter?.get_text_screen?.() ?? [];
+  }
+
+  dispose(): void {
+    this.emulator.remove_listener("serial0-output-byte", this.onSerialByte);
+    this.emulator.remove_listener("virtio-console0-output-bytes", this.onVirtioBytes);
+    this.output.dispose();
+    this.crash.dispose();
+    // After a crash v86 never reports "stopped", so its destroy() would wait forever.
+    if (!this.crashed) void this.emulator.destroy().catch(() => undefined);
+  }
+}

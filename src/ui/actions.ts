@@ -1,0 +1,62 @@
+/**
+ * What a user can do to the machine, as data: buttons, shortcuts and tests share these.
+ */
+import type { Machine, MachineStatus } from "../core/index.ts";
+
+export interface ActionContext {
+  readonly machine: Machine | undefined;
+  readonly vgaVisible: boolean;
+  setVgaVisible(visible: boolean): void;
+  /** Throw the machine away and start a fresh one (after a crash or a failed start). */
+  restart(): Promise<void>;
+  report(error: unknown): void;
+}
+
+export interface Action {
+  readonly id: string;
+  label(status: MachineStatus, ctx: ActionContext): string;
+  readonly title: string;
+  enabled(status: MachineStatus, ctx: ActionContext): boolean;
+  run(ctx: ActionContext): Promise<void> | void;
+}
+
+const live = (status: MachineStatus): boolean => status.stage === "booting" || status.stage === "ready";
+
+export const ACTIONS: readonly Action[] = [
+  {
+    id: "pause",
+    label: (status) => (status.running ? "Pause" : "Resume"),
+    title: "Stop or continue executing the guest",
+    enabled: (status) => live(status),
+    run: async ({ machine }) => {
+      if (machine === undefined) return;
+      if (machine.status.running) await machine.pause();
+      else await machine.resume();
+    },
+  },
+  {
+    id: "ctrl-alt-del",
+    label: () => "Ctrl-Alt-Del",
+    title: "Press Ctrl-Alt-Del on the machine's keyboard: the guest reboots",
+    enabled: (status) => live(status) && status.running,
+    run: ({ machine }) => machine?.sendCtrlAltDel(),
+  },
+  {
+    id: "reset",
+    label: () => "Reset",
+    title: "Hard reset, like the reset button on a PC (unsaved guest state is lost)",
+    enabled: (status) => live(status) || status.stage === "crashed" || status.stage === "failed",
+    run: async (ctx) => {
+      const stage = ctx.machine?.status.stage;
+      if (ctx.machine === undefined || stage === "crashed" || stage === "failed") await ctx.restart();
+      else await ctx.machine.reset();
+    },
+  },
+  {
+    id: "vga",
+    label: (_status, ctx) => (ctx.vgaVisible ? "Hide screen" : "Show screen"),
+    title: "Show the machine's VGA screen next to the serial terminal",
+    enabled: () => true,
+    run: (ctx) => ctx.setVgaVisible(!ctx.vgaVisible),
+  },
+];

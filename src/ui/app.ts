@@ -1,0 +1,221 @@
+/**
+ * The page: one machine, its terminal, status bar, start-up progress and controls. Renders core
+ * state and calls the core; all decisions about the machine live in src/core.
+ */
+import {
+  AppError,
+  DEFAULT_PROFILE,
+  DisposableStore,
+  Machine,
+  createV86Backend,
+  defaultGuest,
+  fetchAssetLoader,
+  type DownloadProgress,
+  type GuestManifest,
+  type MachineStatus,
+} from "../core/index.ts";
+import { ACTIONS, type ActionContext } from "./actions.ts";
+import { toUserMessage } from "./messages.ts";
+import { TerminalView } from "./terminal.ts";
+import type { VirtlabTestProxy } from "./testProxy.ts";
+
+const IDLE: MachineStatus = { stage: "idle", running: false, mips: undefined, error: undefined };
+
+function element<T extends HTMLElement = HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (el === null) throw new Error(`The page is missing #${id}.`);
+  return el as T;
+}
+
+export class App {
+  private machine: Machine | undefined;
+  private machineStore = new DisposableStore();
+  private readonly terminal: TerminalView;
+  private readonly buttons = new Map<string, HTMLButtonElement>();
+  private vgaVisible = false;
+  private readonly errors: string[] = [];
+
+  constructor() {
+    this.terminal = new TerminalView(element("terminal"));
+    this.terminal.onInput((data) => {
+      if (this.machine?.status.running === true) this.machine.write(data);
+    });
+    this.renderActions();
+    this.installTestProxy();
+  }
+
+  async start(): Promise<void> {
+    this.clearError();
+    this.machineStore.dispose();
+    this.machineStore = new DisposableStore();
+    this.machine?.dispose();
+    this.machine = undefined;
+    this.render(IDLE);
+    try {
+      const guestBase = new URL("guest/", document.baseURI).href;
+      const manifest = await this.loadGuestManifest(guestBase);
+      const machine = new Machine({
+        profile: DEFAULT_PROFILE,
+        guest: defaultGuest(manifest, guestBase),
+        // Served by the app next to the guest (see vite.config.ts), never guessed by v86.
+        wasm: { name: "v86.wasm", url: new URL("v86/v86.wasm", document.baseURI).href },
+        loader: fetchAssetLoader,
+        backend: createV86Backend,
+        screenContainer: element("vga"),
+      });
+      this.machine = machine;
+      const store = this.machineStore;
+      store.add(machine);
+      store.add(machine.onStatus((status) => this.render(status)));
+      store.add(machine.onDownloadProgress((progress) => this.renderProgress(progress)));
+      store.add(
+        machine.onOutput((chunk) => {
+          if (chunk.port === machine.consolePort) this.terminal.write(chunk.bytes);
+        }),
+      );
+      store.add(machine.onShellReady(() => this.terminal.focus()));
+      await machine.start();
+    } catch (error) {
+      this.showError(error);
+    }
+  }
+
+  private async loadGuestManifest(base: string): Promise<GuestManifest> {
+    const url = new URL("guest.json", base).href;
+    let response: Response;
+    try {
+      response = await fetch(url, { cache: "no-cache" });
+    } catch (error) {
+      throw new AppError("asset-load-failed", "Could not download guest.json.", { cause: error, details: { subject: "guest.json" } });
+    }
+    if (!response.ok) {
+      throw new AppError("asset-load-failed", `Could not download guest.json: the server answered ${response.status}.`, { details: { subject: "guest.json" } });
+    }
+    try {
+      return (await response.json()) as GuestManifest;
+    } catch (error) {
+      throw new AppError("asset-load-failed", "guest.json is not valid JSON.", { cause: error, details: { subject: "guest.json" } });
+    }
+  }
+
+  private get context(): ActionContext {
+    return {
+      machine: this.machine,
+      vgaVisible: this.vgaVisible,
+      setVgaVisible: (visible) => {
+        this.vgaVisible = visible;
+        element("vga").hidden = !visible;
+        this.render(this.machine?.status ?? IDLE);
+      },
+      restart: () => this.start(),
+      report: (error) => this.showError(error),
+    };
+  }
+
+  private renderActions(): void {
+    const nav = element("actions");
+    for (const action of ACTIONS) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.dataset["action"] = action.id;
+      button.title = action.title;
+      button.addEventListener("click", () => {
+        void (async () => {
+          try {
+            await action.run(this.context);
+          } catch (error) {
+            this.showError(error);
+          }
+          this.render(this.machine?.status ?? IDLE);
+        })();
+      });
+      nav.append(button);
+      this.buttons.set(action.id, button);
+    }
+  }
+
+  private render(status: MachineStatus): void {
+    const ctx = this.context;
+    for (const action of ACTIONS) {
+      const button = this.buttons.get(action.id);
+      if (button === undefined) continue;
+      button.textContent = action.label(status, ctx);
+      button.disabled = !action.enabled(status, ctx);
+    }
+    const stageWords: Record<MachineStatus["stage"], string> = {
+      idle: "starting",
+      downloading: "downloading",
+      booting: "booting",
+      ready: "ready",
+      failed: "failed",
+      crashed: "crashed",
+      disposed: "stopped",
+    };
+    element("status-stage").textContent = stageWords[status.stage];
+    element("status-stage").dataset["stage"] = status.stage;
+    const live = status.stage === "booting" || status.stage === "ready";
+    element("status-run").textContent = live ? (status.running ? "running" : "paused") : "–";
+    element("status-mips").textContent = status.mips === undefined ? "– MIPS" : `${status.mips.toFixed(1)} MIPS`;
+    for (const step of element("progress").querySelectorAll<HTMLElement>("[data-step]")) {
+      const order = ["downloading", "booting", "ready"];
+      const current = order.indexOf(status.stage);
+      const mine = order.indexOf(step.dataset["step"] ?? "");
+      step.className = mine < current ? "done" : mine === current ? "current" : "";
+    }
+    if (status.stage === "booting") element("progress-text").textContent = "Booting Linux…";
+    if (status.stage === "ready") {
+      element("progress-text").textContent = "Shell ready.";
+      element("progress-fill").style.width = "100%";
+    }
+    element("progress").dataset["stage"] = status.stage;
+    if (status.error !== undefined && (status.stage === "crashed" || status.stage === "failed")) this.showError(status.error);
+  }
+
+  private renderProgress(progress: DownloadProgress): void {
+    const fraction = progress.fraction ?? 0;
+    element("progress-fill").style.width = `${Math.round(fraction * 100)}%`;
+    const mib = (n: number): string => (n / 1048576).toFixed(1);
+    const of = progress.total === undefined ? "" : ` of ${mib(progress.total)}`;
+    element("progress-text").textContent = `Downloading ${progress.file}: ${mib(progress.loaded)}${of} MiB`;
+  }
+
+  private showError(error: unknown): void {
+    const message = toUserMessage(error);
+    const box = element("error");
+    box.replaceChildren();
+    const title = document.createElement("strong");
+    title.textContent = message.title;
+    const detail = document.createElement("p");
+    detail.textContent = message.detail;
+    const hint = document.createElement("p");
+    hint.className = "hint";
+    hint.textContent = message.hint;
+    box.append(title, detail, hint);
+    box.hidden = false;
+    this.errors.push(`${message.title}: ${message.detail}`);
+    this.terminal.notice(`${message.title}: ${message.detail}`);
+  }
+
+  private clearError(): void {
+    element("error").hidden = true;
+  }
+
+  /** Errors nobody caught still reach the user, never a silent blank page. */
+  reportUncaught(error: unknown): void {
+    this.showError(error);
+  }
+
+  private installTestProxy(): void {
+    const proxy: VirtlabTestProxy = {
+      status: () => this.machine?.status,
+      shellReady: () => this.machine?.shellReady ?? false,
+      recentOutput: () => this.machine?.recentOutput() ?? "",
+      run: (command, timeoutMs) => {
+        if (this.machine === undefined) return Promise.reject(new Error("no machine"));
+        return this.machine.run(command, timeoutMs === undefined ? {} : { timeoutMs });
+      },
+      pageErrors: () => [...this.errors],
+    };
+    window.virtlab = proxy;
+  }
+}

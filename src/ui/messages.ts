@@ -1,0 +1,59 @@
+/** The one place where error codes become words a user can act on. */
+import { describeCause, isAppError, type ErrorCode } from "../core/index.ts";
+
+interface Message {
+  readonly title: string;
+  readonly hint: string;
+}
+
+const MESSAGES: Record<ErrorCode, Message> = {
+  "asset-load-failed": {
+    title: "A file the machine needs could not be loaded",
+    hint: "Check that the app was built with its guest (npm start does it), then reload the page.",
+  },
+  "wasm-load-failed": {
+    title: "The emulator could not start in this browser",
+    hint: "virtlab needs WebAssembly. A strict Content-Security-Policy must allow 'wasm-unsafe-eval'.",
+  },
+  "emulator-start-failed": {
+    title: "The emulator could not start this machine",
+    hint: "Reload the page. If it happens again, the machine's settings or images may not fit together.",
+  },
+  "emulator-crashed": {
+    title: "The emulator crashed",
+    hint: "Something in the guest hit a case the emulator cannot handle. Reset the machine to start it again.",
+  },
+  timeout: {
+    title: "The machine did not answer in time",
+    hint: "The guest may still be busy. Wait a little, or reset the machine.",
+  },
+  "not-running": {
+    title: "The machine is not running",
+    hint: "Start the machine first.",
+  },
+  disposed: {
+    title: "The machine was shut down",
+    hint: "Reload the page to start it again.",
+  },
+  "bad-profile": {
+    title: "These machine settings cannot work",
+    hint: "Change the settings named above and start again.",
+  },
+};
+
+export interface UserMessage extends Message {
+  /** The specific reason, e.g. which file failed and why. */
+  readonly detail: string;
+}
+
+export function toUserMessage(error: unknown): UserMessage {
+  if (isAppError(error)) {
+    const cause = error.cause === undefined ? "" : describeCause(error.cause);
+    return { ...MESSAGES[error.code], detail: cause === "" ? error.message : `${error.message} (${cause})` };
+  }
+  return {
+    title: "Something went wrong",
+    hint: "Reload the page. If it happens again, please report it with the text below.",
+    detail: describeCause(error),
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * The xterm.js view of a guest console. v86 reports serial output byte by byte; the core batches
+ * per emulator slice and this view batches again per animation frame before writing to xterm.
+ */
+import { FitAddon } from "@xterm/addon-fit";
+import { Terminal } from "@xterm/xterm";
+import "@xterm/xterm/css/xterm.css";
+import { DisposableStore, Emitter, toDisposable, type Disposable } from "../core/index.ts";
+
+export class TerminalView implements Disposable {
+  private readonly term: Terminal;
+  private readonly fit = new FitAddon();
+  private readonly store = new DisposableStore();
+  private pending: Uint8Array[] = [];
+  private frame: number | undefined;
+  private readonly input = this.store.add(new Emitter<string>());
+  /** Keys the user typed, to be sent to the guest. */
+  readonly onInput = this.input.event;
+
+  constructor(container: HTMLElement) {
+    this.term = new Terminal({
+      convertEol: false,
+      cursorBlink: true,
+      fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
+      fontSize: 15,
+      scrollback: 5000,
+      theme: { background: "#101418", foreground: "#d8dee9" },
+    });
+    this.term.loadAddon(this.fit);
+    this.term.open(container);
+    this.store.add(this.term.onData((data) => this.input.fire(data)));
+    this.store.add(this.term);
+    const observer = new ResizeObserver(() => this.refit());
+    observer.observe(container);
+    this.store.add(toDisposable(() => observer.disconnect()));
+    this.refit();
+  }
+
+  /** Queue guest output; it reaches the screen on the next animation frame. */
+  write(bytes: Uint8Array): void {
+    this.pending.push(bytes);
+    this.frame ??= requestAnimationFrame(() => this.flush());
+  }
+
+  /** A line of our own (not from the guest), e.g. an error, in the terminal where the user looks. */
+  notice(text: string): void {
+    this.flush();
+    this.term.write(`\r\n\x1b[1;33m${text.replace(/\n/g, "\r\n")}\x1b[0m\r\n`);
+  }
+
+  focus(): void {
+    this.term.focus();
+  }
+
+  private flush(): void {
+    if (this.frame !== undefined) cancelAnimationFrame(this.frame);
+    this.frame = undefined;
+    if (this.pending.length === 0) return;
+    const chunks = this.pending;
+    this.pending = [];
+    const size = chunks.reduce((n, c) => n + c.length, 0);
+    const all = new Uint8Array(size);
+    let offset = 0;
+    for (const chunk of chunks) {
+      all.set(chunk, offset);
+      offset += chunk.length;
+    }
+    this.term.write(all);
+  }
+
+  private refit(): void {
+    try {
+      this.fit.fit();
+    } catch {
+      // A hidden container has no size yet; the next resize fits it.
+    }
+  }
+
+  dispose(): void {
+    if (this.frame !== undefined) cancelAnimationFrame(this.frame);
+    this.store.dispose();
+  }
+}
