@@ -18,6 +18,11 @@ export interface EmulatorBackend extends Disposable {
   readonly onOutput: Event<ConsoleChunk>;
   /** The emulator core threw while running; the machine is dead. */
   readonly onCrash: Event<unknown>;
+  /**
+   * The guest asked for a reboot (Ctrl-Alt-Del, `reboot`, a reset port). The backend has stopped;
+   * the owner starts a fresh emulator, which is what a power cycle is.
+   */
+  readonly onRebootRequest: Event<void>;
   write(port: ConsolePort, bytes: Uint8Array): void;
   run(): Promise<void>;
   stop(): Promise<void>;
@@ -26,8 +31,6 @@ export interface EmulatorBackend extends Disposable {
   instructionCounter(): number;
   /** Press Ctrl-Alt-Del on the PS/2 keyboard. */
   sendCtrlAltDel(): void;
-  /** Hard reset, like the reset button. */
-  reset(): void;
   /** The VGA text screen as lines (empty in graphics modes). */
   textScreen(): string[];
 }

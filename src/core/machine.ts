@@ -72,6 +72,8 @@ export class Machine implements Disposable {
     virtio0: new ConsoleTranscript(),
   };
   private backend: EmulatorBackend | undefined;
+  private backendStore = new DisposableStore();
+  private launch: (() => Promise<EmulatorBackend>) | undefined;
   private waiters = new Set<Waiter>();
   private commandQueue: Promise<unknown> = Promise.resolve();
   private nextCommandId = 1;
@@ -124,18 +126,10 @@ export class Machine implements Disposable {
       this.setStatus({ stage: "booting" });
       const config = toEmulatorConfig(this.profile, this.guest, files.assets);
       const host = this.options.screenContainer === undefined ? { wasm: files.wasm } : { wasm: files.wasm, screenContainer: this.options.screenContainer };
-      const backend = await this.options.backend(config, host);
-      if (this.isDisposed()) {
-        backend.dispose();
-        this.throwIfDisposed();
-      }
-      this.backend = this.store.add(backend);
-      this.store.add(backend.onOutput((chunk) => this.handleOutput(chunk)));
-      this.store.add(backend.onCrash((error) => this.handleCrash(error)));
+      this.launch = () => this.options.backend(config, host);
+      await this.powerOn();
       this.store.add(toDisposable(() => this.mipsTimer?.dispose()));
       this.sampleMips();
-      // autostart is on: v86 runs as soon as it has loaded.
-      this.setStatus({ running: true });
     } catch (error) {
       const appError = toAppError(error, "emulator-start-failed", "The machine could not start.");
       if (!this.isDisposed()) this.setStatus({ stage: "failed", running: false, error: appError });
@@ -185,12 +179,48 @@ export class Machine implements Disposable {
     this.shellGone();
   }
 
-  /** Hard reset, like the reset button of a PC. */
+  /**
+   * Hard reset, like the reset button of a PC: a fresh emulator with the same hardware and
+   * files (v86's in-place reboot cannot boot a kernel + initrd guest again). Works after a crash.
+   */
   async reset(): Promise<void> {
-    const backend = this.requireBackend();
-    backend.reset();
+    if (this.launch === undefined) throw new AppError("not-running", "The machine has not been started.");
+    this.throwIfDisposed();
+    await this.powerOn();
+  }
+
+  /** Start a fresh emulator in place of the current one (first start, reset, guest reboot). */
+  private async powerOn(): Promise<void> {
+    const launch = this.launch;
+    if (launch === undefined) return;
+    this.backendStore.dispose();
+    this.backend = undefined;
     this.shellGone();
-    if (!backend.isRunning()) await this.resume();
+    const backend = await launch();
+    if (this.isDisposed()) {
+      backend.dispose();
+      this.throwIfDisposed();
+    }
+    const store = new DisposableStore();
+    store.add(backend);
+    store.add(backend.onOutput((chunk) => this.handleOutput(chunk)));
+    store.add(backend.onCrash((error) => this.handleCrash(error)));
+    store.add(backend.onRebootRequest(() => this.handleReboot()));
+    this.backendStore = store;
+    this.backend = backend;
+    this.lastSample = undefined;
+    // autostart is on: v86 runs as soon as it has loaded.
+    this.setStatus({ stage: "booting", running: true, error: undefined });
+  }
+
+  private handleReboot(): void {
+    this.setStatus({ running: false, mips: undefined });
+    this.shellGone();
+    this.powerOn().catch((error: unknown) => {
+      const appError = toAppError(error, "emulator-start-failed", "The machine could not restart.");
+      this.setStatus({ stage: "failed", running: false, error: appError });
+      this.failWaiters(appError);
+    });
   }
 
   /** The last console output as text, for error messages and tests. */
@@ -206,6 +236,7 @@ export class Machine implements Disposable {
     if (this.state.stage === "disposed") return;
     this.failWaiters(new AppError("disposed", "The machine was shut down."));
     this.setStatus({ stage: "disposed", running: false, mips: undefined });
+    this.backendStore.dispose();
     this.store.dispose();
     this.backend = undefined;
   }

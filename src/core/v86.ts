@@ -14,6 +14,9 @@ export const V86_PACKAGE_VERSION = "0.5.462";
 // Scan codes (set 1): Ctrl, Alt, Delete (extended) pressed, then released in reverse order.
 const CTRL_ALT_DEL = [0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d];
 
+/** Thrown through v86's main loop to stop it at a guest's reboot request. */
+const REBOOT = Symbol("virtlab.reboot");
+
 /** How long v86 may take to set itself up before we call the start failed. */
 const LOAD_DEADLINE_MS = 60_000;
 
@@ -66,7 +69,7 @@ export const createV86Backend: BackendFactory = async (config, host) => {
 
 /** The parts of v86's internals we reach into, typed by what we use. */
 interface V86Internals {
-  v86?: { running: boolean; do_tick: () => void };
+  v86?: { running: boolean; do_tick: () => void; cpu?: { reboot_internal: () => void } };
   bus: { send(name: string, value: unknown): void };
   screen_adapter?: { get_text_screen?: () => string[] };
 }
@@ -76,6 +79,8 @@ class V86Backend implements EmulatorBackend {
   private readonly crash = new Emitter<unknown>();
   readonly onOutput = this.output.event;
   readonly onCrash = this.crash.event;
+  private readonly reboot = new Emitter<void>();
+  readonly onRebootRequest = this.reboot.event;
 
   private serialPending: number[] = [];
   private flushQueued = false;
@@ -122,9 +127,29 @@ class V86Backend implements EmulatorBackend {
         tick();
       } catch (error) {
         inner.running = false;
+        // Tell v86 itself it stopped, so destroy() can finish.
+        this.internals.bus.send("emulator-stopped", undefined);
+        if (error === REBOOT) {
+          this.reboot.fire();
+          return;
+        }
         this.crashed = true;
         this.crash.fire(error);
       }
+    };
+    this.interceptReboot(inner.cpu);
+  }
+
+  /**
+   * v86 reboots in place: it reloads the BIOS but forgets how it booted the kernel, and with
+   * Debian's SeaBIOS the second POST ends in an unimplemented #GP ("RuntimeError: unreachable").
+   * So a guest's reboot request stops this emulator (by unwinding out of the instruction that
+   * asked) and the owner power-cycles with a fresh one.
+   */
+  private interceptReboot(cpu: { reboot_internal: () => void } | undefined): void {
+    if (cpu === undefined) return;
+    cpu.reboot_internal = () => {
+      throw REBOOT;
     };
   }
 
@@ -154,10 +179,6 @@ class V86Backend implements EmulatorBackend {
     this.emulator.keyboard_send_scancodes(CTRL_ALT_DEL);
   }
 
-  reset(): void {
-    this.emulator.restart();
-  }
-
   textScreen(): string[] {
     return this.internals.screen_adapter?.get_text_screen?.() ?? [];
   }
@@ -167,7 +188,7 @@ class V86Backend implements EmulatorBackend {
     this.emulator.remove_listener("virtio-console0-output-bytes", this.onVirtioBytes);
     this.output.dispose();
     this.crash.dispose();
-    // After a crash v86 never reports "stopped", so its destroy() would wait forever.
-    if (!this.crashed) void this.emulator.destroy().catch(() => undefined);
+    this.reboot.dispose();
+    void this.emulator.destroy().catch(() => undefined);
   }
 }

@@ -1,0 +1,281 @@
+import { describe, expect, it } from "vitest";
+import type { AssetLoader } from "./assets.ts";
+import type { BackendFactory, ConsoleChunk, ConsolePort, EmulatorBackend } from "./backend.ts";
+import { ManualClock } from "./clock.ts";
+import { AppError } from "./errors.ts";
+import { Emitter } from "./events.ts";
+import { decodeText, encodeText, sha256Hex } from "./host.ts";
+import { Machine, type MachineStatus } from "./machine.ts";
+import { DEFAULT_PROFILE, type EmulatorConfig, type LinuxGuest } from "./profile.ts";
+
+const PROMPT = "root@virtlab:/# ";
+const enc = encodeText;
+
+/** A scripted stand-in for v86 running the default guest's shell. */
+class FakeShell implements EmulatorBackend {
+  private readonly output = new Emitter<ConsoleChunk>();
+  private readonly crash = new Emitter<unknown>();
+  readonly onOutput = this.output.event;
+  readonly onCrash = this.crash.event;
+  private readonly reboot = new Emitter<void>();
+  readonly onRebootRequest = this.reboot.event;
+  disposed = false;
+  running = true;
+  counter = 0;
+  ctrlAltDel = 0;
+  written = "";
+  private input = "";
+
+  constructor(
+    readonly config: EmulatorConfig,
+    private readonly answers: Record<string, [string, number]>,
+  ) {}
+
+  print(text: string, port: ConsolePort = "serial0"): void {
+    this.output.fire({ port, bytes: enc(text) });
+  }
+
+  boot(): void {
+    this.print("Linux version 6.1.0\r\nvirtlab guest ready\r\n" + PROMPT);
+  }
+
+  write(_port: ConsolePort, bytes: Uint8Array): void {
+    const text = decodeText(bytes);
+    this.written += text;
+    this.input += text;
+    // The whole marked command has arrived: the shell echoes it, runs it, prints the prompt.
+    const match = /printf '\\036S(\d+)\\037'; \{\n([\s\S]*)\n\}; printf '\\036E\1 %d\\037' \$\?\n$/.exec(this.input);
+    if (match === null) return;
+    this.input = "";
+    const [, id, command] = match;
+    const [out, status] = this.answers[command ?? ""] ?? [`sh: ${command}: not found\r\n`, 127];
+    this.print(`${text.replace(/\n/g, "\r\n")}\x1eS${id}\x1f${out}\x1eE${id} ${status}\x1f${PROMPT}`);
+  }
+
+  async run(): Promise<void> {
+    this.running = true;
+  }
+  async stop(): Promise<void> {
+    this.running = false;
+  }
+  isRunning(): boolean {
+    return this.running;
+  }
+  instructionCounter(): number {
+    return this.counter >>> 0;
+  }
+  sendCtrlAltDel(): void {
+    this.ctrlAltDel++;
+  }
+  textScreen(): string[] {
+    return [];
+  }
+  fail(error: unknown): void {
+    this.crash.fire(error);
+  }
+  guestReboots(): void {
+    this.running = false;
+    this.reboot.fire();
+  }
+  dispose(): void {
+    this.disposed = true;
+    this.output.dispose();
+  }
+}
+
+const files: Record<string, Uint8Array> = {
+  "v86.wasm": enc("wasm"),
+  "bios.bin": enc("bios"),
+  "vgabios.bin": enc("vga"),
+  bzImage: enc("kernel"),
+  "initramfs.cpio": enc("initrd"),
+};
+
+const memoryLoader: AssetLoader = {
+  async load(ref, onProgress) {
+    const data = files[ref.name];
+    if (data === undefined) throw new AppError("asset-load-failed", `no ${ref.name}`, { details: { subject: ref.name } });
+    onProgress(data.length, data.length);
+    return data.slice().buffer;
+  },
+};
+
+const guest: LinuxGuest = {
+  kind: "linux",
+  bios: { name: "bios.bin", url: "bios.bin", size: 4 },
+  vgaBios: { name: "vgabios.bin", url: "vgabios.bin", size: 3 },
+  kernel: { name: "bzImage", url: "bzImage", size: 6 },
+  initrd: { name: "initramfs.cpio", url: "initramfs.cpio", size: 6 },
+  cmdline: "console=ttyS0",
+  prompt: "root@virtlab:[^\\r\\n]*# $",
+};
+
+function setup(answers: Record<string, [string, number]> = {}, overrides: Partial<LinuxGuest> = {}) {
+  const clock = new ManualClock();
+  let shell: FakeShell | undefined;
+  const shells: FakeShell[] = [];
+  const backend: BackendFactory = async (config) => {
+    shell = new FakeShell(config, answers);
+    shells.push(shell);
+    return shell;
+  };
+  const machine = new Machine({
+    profile: DEFAULT_PROFILE,
+    guest: { ...guest, ...overrides },
+    wasm: { name: "v86.wasm", url: "v86.wasm", size: 4 },
+    loader: memoryLoader,
+    backend,
+    clock,
+  });
+  const statuses: MachineStatus[] = [];
+  machine.onStatus((s) => statuses.push(s));
+  return {
+    machine,
+    clock,
+    statuses,
+    shells,
+    shell: (): FakeShell => {
+      if (shell === undefined) throw new Error("not started");
+      return shell;
+    },
+  };
+}
+
+describe("Machine", () => {
+  it("goes downloading → booting → ready when the prompt appears, with progress per file", async () => {
+    const { machine, shell, statuses } = setup();
+    const progress: string[] = [];
+    machine.onDownloadProgress((p) => progress.push(p.file));
+    await machine.start();
+    expect(machine.status.stage).toBe("booting");
+    expect(machine.shellReady).toBe(false);
+    shell().boot();
+    expect(machine.shellReady).toBe(true);
+    expect(statuses.map((s) => s.stage)).toEqual(["downloading", "booting", "booting", "ready"]);
+    expect(new Set(progress)).toEqual(new Set(Object.keys(files)));
+    expect(shell().config.cmdline).toBe("console=ttyS0");
+  });
+
+  it("runs commands and returns their output and exit status, one at a time", async () => {
+    const { machine, shell } = setup({ "uname -r": ["6.1.0-50-686\r\n", 0], "echo $((6*7))": ["42\r\n", 0] });
+    await machine.start();
+    shell().boot();
+    const [a, b, c] = await Promise.all([machine.run("uname -r"), machine.run("echo $((6*7))"), machine.run("nope")]);
+    expect(a).toEqual({ output: "6.1.0-50-686", exitCode: 0 });
+    expect(b).toEqual({ output: "42", exitCode: 0 });
+    expect(c).toEqual({ output: "sh: nope: not found", exitCode: 127 });
+    // Each command starts by clearing any half-typed line (Ctrl-U).
+    expect(shell().written.split("\x15")).toHaveLength(4);
+  });
+
+  it("waits for the shell before running a command", async () => {
+    const { machine, shell } = setup({ true: ["", 0] });
+    await machine.start();
+    const result = machine.run("true");
+    await Promise.resolve();
+    expect(shell().written).toBe("");
+    shell().boot();
+    await expect(result).resolves.toEqual({ output: "", exitCode: 0 });
+  });
+
+  it("gives up at the deadline with a timeout error carrying the recent console output", async () => {
+    const { machine, clock, shell } = setup();
+    await machine.start();
+    shell().print("Kernel panic - not syncing\r\n");
+    const waiting = machine.waitForShell({ timeoutMs: 5000 });
+    clock.advance(4999);
+    clock.advance(1);
+    const error = await waiting.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).code).toBe("timeout");
+    expect((error as AppError).details["recentOutput"]).toContain("Kernel panic");
+  });
+
+  it("turns an emulator crash into a 'crashed' stage and fails whoever waits", async () => {
+    const { machine, shell } = setup();
+    await machine.start();
+    const waiting = machine.waitForShell();
+    shell().fail(new Error("RuntimeError: unreachable"));
+    const error = (await waiting.catch((e: unknown) => e)) as AppError;
+    expect(error.code).toBe("emulator-crashed");
+    expect(machine.status.stage).toBe("crashed");
+    expect(machine.status.error?.code).toBe("emulator-crashed");
+  });
+
+  it("pauses and resumes, and MIPS follows the instruction counter across its 32-bit wrap", async () => {
+    const { machine, clock, shell } = setup();
+    await machine.start();
+    shell().counter = 0xffff_ff00;
+    clock.advance(1000);
+    shell().counter = 0xffff_ff00 + 50_000_000; // wraps past 2^32
+    clock.advance(1000);
+    expect(machine.status.mips).toBeCloseTo(50, 5);
+    await machine.pause();
+    expect(machine.status).toMatchObject({ running: false, mips: undefined });
+    await machine.resume();
+    expect(machine.status.running).toBe(true);
+  });
+
+  it("power-cycles with a fresh emulator when the guest reboots (Ctrl-Alt-Del)", async () => {
+    const { machine, shell, shells } = setup();
+    await machine.start();
+    shell().boot();
+    machine.sendCtrlAltDel();
+    expect(shells[0]?.ctrlAltDel).toBe(1);
+    expect(machine.shellReady).toBe(false);
+    expect(machine.status.stage).toBe("booting");
+    shells[0]?.guestReboots();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(shells).toHaveLength(2);
+    expect(shells[0]?.disposed).toBe(true);
+    expect(shells[1]?.config).toBe(shells[0]?.config);
+    const back = machine.waitForShell();
+    shell().boot();
+    await back;
+    expect(machine.status).toMatchObject({ stage: "ready", running: true });
+  });
+
+  it("resets into a fresh emulator, also after a crash", async () => {
+    const { machine, shell, shells } = setup();
+    await machine.start();
+    shell().fail(new Error("RuntimeError: unreachable"));
+    expect(machine.status.stage).toBe("crashed");
+    await machine.reset();
+    expect(shells).toHaveLength(2);
+    expect(machine.status).toMatchObject({ stage: "booting", running: true, error: undefined });
+    shell().boot();
+    expect(machine.status.stage).toBe("ready");
+  });
+
+  it("refuses a file whose size does not match, naming it, and never starts the emulator", async () => {
+    const { machine, shell } = setup({}, { kernel: { name: "bzImage", url: "bzImage", size: 999 } });
+    const error = (await machine.start().catch((e: unknown) => e)) as AppError;
+    expect(error.code).toBe("asset-load-failed");
+    expect(error.details.subject).toBe("bzImage");
+    expect(error.message).toContain("bzImage");
+    expect(machine.status.stage).toBe("failed");
+    expect(shell).toThrow("not started");
+  });
+
+  it("checks sha256 when the guest declares it", async () => {
+    const good = await sha256Hex(files["bzImage"] as Uint8Array);
+    const ok = setup({}, { kernel: { name: "bzImage", url: "bzImage", sha256: good } });
+    await expect(ok.machine.start()).resolves.toBeUndefined();
+    const bad = setup({}, { kernel: { name: "bzImage", url: "bzImage", sha256: "0".repeat(64) } });
+    await expect(bad.machine.start()).rejects.toMatchObject({ code: "asset-load-failed", message: expect.stringContaining("checksum") });
+  });
+
+  it("refuses an impossible profile before loading anything", () => {
+    expect(() => setup({}, { prompt: "((" })).toThrow(/prompt pattern/);
+  });
+
+  it("rejects waiters and commands after dispose", async () => {
+    const { machine } = setup();
+    await machine.start();
+    const waiting = machine.waitForShell();
+    machine.dispose();
+    await expect(waiting).rejects.toMatchObject({ code: "disposed" });
+    expect(() => machine.write("x")).toThrow(AppError);
+  });
+});

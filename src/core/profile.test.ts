@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { AppError } from "./errors.ts";
+import { DEFAULT_PROFILE, profileProblems, toEmulatorConfig, type LinuxGuest, type LoadedAssets } from "./profile.ts";
+
+const guest: LinuxGuest = {
+  kind: "linux",
+  bios: { name: "bios.bin", url: "/g/bios.bin" },
+  vgaBios: { name: "vgabios.bin", url: "/g/vgabios.bin" },
+  kernel: { name: "bzImage", url: "/g/bzImage" },
+  initrd: { name: "initramfs.cpio", url: "/g/initramfs.cpio" },
+  cmdline: "console=ttyS0 quiet",
+  prompt: "# $",
+};
+
+const assets: LoadedAssets = {
+  bios: new ArrayBuffer(1),
+  vgaBios: new ArrayBuffer(2),
+  kernel: new ArrayBuffer(3),
+  initrd: new ArrayBuffer(4),
+};
+
+describe("toEmulatorConfig", () => {
+  it("maps the default profile to v86 options", () => {
+    const config = toEmulatorConfig(DEFAULT_PROFILE, guest, assets);
+    expect(config.memory_size).toBe(256 * 1024 * 1024);
+    expect(config.vga_memory_size).toBe(8 * 1024 * 1024);
+    expect(config.bios.buffer).toBe(assets.bios);
+    expect(config.vga_bios.buffer).toBe(assets.vgaBios);
+    expect(config.bzimage.buffer).toBe(assets.kernel);
+    expect(config.initrd.buffer).toBe(assets.initrd);
+    expect(config.cmdline).toBe("console=ttyS0 quiet");
+    expect(config.disable_jit).toBe(false);
+    expect(config.virtio_console).toBe(false);
+    expect(config.autostart).toBe(true);
+  });
+
+  it("says 'no NIC' explicitly, because v86 adds an NE2000 when net_device is missing", () => {
+    expect(toEmulatorConfig({ ...DEFAULT_PROFILE, nic: "none" }, guest, assets).net_device).toEqual({ type: "none" });
+    expect(toEmulatorConfig({ ...DEFAULT_PROFILE, nic: "ne2k" }, guest, assets).net_device).toEqual({ type: "ne2k" });
+    expect(toEmulatorConfig({ ...DEFAULT_PROFILE, nic: "virtio" }, guest, assets).net_device).toEqual({ type: "virtio" });
+  });
+
+  it("turns the interpreter and virtio console choices into v86 flags", () => {
+    const config = toEmulatorConfig({ ...DEFAULT_PROFILE, cpu: "interpreter", console: "virtio" }, guest, assets);
+    expect(config.disable_jit).toBe(true);
+    expect(config.virtio_console).toBe(true);
+  });
+
+  it("is pure: the same input gives equal output and the profile is untouched", () => {
+    const profile = { ...DEFAULT_PROFILE };
+    const a = toEmulatorConfig(profile, guest, assets);
+    const b = toEmulatorConfig(profile, guest, assets);
+    expect(a).toEqual(b);
+    expect(profile).toEqual(DEFAULT_PROFILE);
+  });
+
+  it("refuses too little memory for a kernel + initrd guest with a typed error naming the reason", () => {
+    const run = (): unknown => toEmulatorConfig({ ...DEFAULT_PROFILE, memoryMiB: 64 }, guest, assets);
+    expect(run).toThrow(AppError);
+    try {
+      run();
+    } catch (error) {
+      expect((error as AppError).code).toBe("bad-profile");
+      expect((error as AppError).message).toMatch(/at least 128 MiB/);
+    }
+  });
+});
+
+describe("profileProblems", () => {
+  it("accepts the default profile", () => {
+    expect(profileProblems(DEFAULT_PROFILE, guest)).toEqual([]);
+  });
+
+  it("lists every problem at once", () => {
+    const problems = profileProblems({ ...DEFAULT_PROFILE, memoryMiB: 1.5, vgaMemoryMiB: 0 }, { ...guest, prompt: "(" });
+    expect(problems).toHaveLength(3);
+    expect(problems.join(" ")).toMatch(/whole number/);
+    expect(problems.join(" ")).toMatch(/VGA/);
+    expect(problems.join(" ")).toMatch(/regular expression/);
+  });
+});

@@ -1,0 +1,27 @@
+import { describe, expect, it } from "vitest";
+import { AppError, ERROR_CODES } from "../core/index.ts";
+import { toUserMessage } from "./messages.ts";
+
+describe("toUserMessage", () => {
+  it("has plain words for every error code", () => {
+    for (const code of ERROR_CODES) {
+      const message = toUserMessage(new AppError(code, "specific reason"));
+      expect(message.title.length, code).toBeGreaterThan(10);
+      expect(message.hint.length, code).toBeGreaterThan(10);
+      expect(message.title).not.toContain(code);
+    }
+  });
+
+  it("keeps the specific reason and its cause chain, naming the file", () => {
+    const error = new AppError("asset-load-failed", "Could not download bzImage.", { cause: new TypeError("Failed to fetch") });
+    const message = toUserMessage(error);
+    expect(message.title).toMatch(/could not be loaded/);
+    expect(message.detail).toBe("Could not download bzImage. (Failed to fetch)");
+  });
+
+  it("still says something for errors that are not ours", () => {
+    const message = toUserMessage(new RangeError("Maximum call stack size exceeded"));
+    expect(message.title).toBe("Something went wrong");
+    expect(message.detail).toContain("Maximum call stack");
+  });
+});
