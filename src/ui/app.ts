@@ -38,7 +38,8 @@ export class App {
   constructor() {
     this.terminal = new TerminalView(element("terminal"));
     this.terminal.onInput((data) => {
-      if (this.machine?.status.running === true) this.machine.write(data);
+      // Paused or not, keys go to the machine: the UART holds them until it runs again.
+      if (this.machine?.status.stage === "booting" || this.machine?.status.stage === "ready") this.machine.write(data);
     });
     this.renderActions();
     this.installTestProxy();

@@ -1,0 +1,82 @@
+import { expect, expectTerminalLine, runInGuest, shownErrors, terminalLines, test, waitForShell } from "./fixtures.ts";
+
+test("boots the default guest to a shell and runs what the user types", async ({ page, pageErrors }) => {
+  await page.goto("/");
+  // Progress is shown while the files download and the guest boots.
+  await expect(page.locator("#progress .steps")).toBeVisible();
+  await waitForShell(page);
+  await expect(page.getByTestId("run-state")).toHaveText("running");
+  await expect(page.getByTestId("mips")).toHaveText(/\d+(\.\d)? MIPS/);
+
+  // Type like a user: into the terminal, then Enter.
+  await page.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type("echo $((6*7))");
+  await page.keyboard.press("Enter");
+  await expectTerminalLine(page, "root@virtlab:/# echo $((6*7))");
+  await expectTerminalLine(page, "42");
+
+  await page.keyboard.type("uname -a");
+  await page.keyboard.press("Enter");
+  const release = (await runInGuest(page, "uname -r")).output;
+  expect(release).toMatch(/^6\.1\.0-\d+-686$/);
+  const lines = await terminalLines(page);
+  expect(lines.some((l) => l.startsWith(`Linux virtlab ${release} #1 SMP`) && l.endsWith("i686 GNU/Linux"))).toBe(true);
+
+  expect(pageErrors).toEqual([]);
+  expect(await shownErrors(page)).toEqual([]);
+});
+
+test("pause stops the guest and resume continues it", async ({ page, pageErrors }) => {
+  await page.goto("/");
+  await waitForShell(page);
+  const pause = page.locator('button[data-action="pause"]');
+  await expect(pause).toHaveText("Pause");
+  await pause.click();
+  await expect(page.getByTestId("run-state")).toHaveText("paused");
+  await expect(pause).toHaveText("Resume");
+  await expect(page.getByTestId("mips")).toHaveText("– MIPS");
+
+  // Typed while paused: nothing answers until the machine resumes.
+  await page.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type("echo resumed-$((2+3))");
+  await page.keyboard.press("Enter");
+  await page.waitForTimeout(1500);
+  expect(await terminalLines(page)).not.toContain("resumed-5");
+
+  await pause.click();
+  await expect(page.getByTestId("run-state")).toHaveText("running");
+  await expectTerminalLine(page, "resumed-5");
+  expect(pageErrors).toEqual([]);
+});
+
+test("Ctrl-Alt-Del reboots the guest back to a shell; the VGA screen can be shown", async ({ page, pageErrors }) => {
+  await page.goto("/");
+  await waitForShell(page);
+  await page.locator('button[data-action="vga"]').click();
+  await expect(page.locator("#vga")).toBeVisible();
+  await expect(page.locator('button[data-action="vga"]')).toHaveText("Hide screen");
+
+  await page.locator('button[data-action="ctrl-alt-del"]').click();
+  await expect(page.getByTestId("stage")).toHaveText("booting");
+  await expect(page.getByTestId("stage")).toHaveText("ready", { timeout: 120_000 });
+  expect(await runInGuest(page, "echo back")).toEqual({ output: "back", exitCode: 0 });
+  expect(pageErrors).toEqual([]);
+});
+
+test("a guest file that fails to load is named on the page, never a blank page", async ({ page }) => {
+  await page.route("**/guest/bzImage", (route) => route.fulfill({ status: 404, body: "gone" }));
+  await page.goto("/");
+  const error = page.getByRole("alert");
+  await expect(error).toBeVisible();
+  await expect(error).toContainText("bzImage");
+  await expect(error).toContainText("404");
+  await expect(page.getByTestId("stage")).toHaveText("failed");
+});
+
+test("a broken emulator module is reported, not a silent hang", async ({ page }) => {
+  await page.route("**/v86/v86.wasm", (route) => route.fulfill({ status: 200, contentType: "application/wasm", body: Buffer.from("not wasm") }));
+  await page.goto("/");
+  const error = page.getByRole("alert");
+  await expect(error).toBeVisible();
+  await expect(error).toContainText("emulator could not start");
+});

@@ -1,0 +1,50 @@
+/**
+ * Shared e2e helpers: page errors are collected for every test, and the app is reached through
+ * its typed test proxy (src/ui/testProxy.ts) as well as through what a user sees.
+ */
+import { test as base, expect, type Page } from "@playwright/test";
+import type { VirtlabTestProxy } from "../src/ui/testProxy.ts";
+
+export const BOOT_DEADLINE_MS = 120_000;
+
+export const test = base.extend<{ pageErrors: string[] }>({
+  pageErrors: async ({ page }, use) => {
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(`${error.name}: ${error.message}`));
+    await use(errors);
+  },
+});
+
+export { expect };
+
+/** Wait until the guest's shell prompt is on the terminal. */
+export async function waitForShell(page: Page): Promise<void> {
+  await expect(page.getByTestId("stage")).toHaveText("ready", { timeout: BOOT_DEADLINE_MS });
+  await expect(page.locator(".xterm-rows")).toContainText("root@virtlab:/#");
+}
+
+type ProxyWindow = { virtlab?: VirtlabTestProxy };
+
+/** Run a command in the guest through the app's test proxy; returns its output. */
+export async function runInGuest(page: Page, command: string): Promise<{ output: string; exitCode: number }> {
+  return page.evaluate(async (cmd) => {
+    const proxy = (globalThis as unknown as ProxyWindow).virtlab;
+    if (proxy === undefined) throw new Error("test proxy missing");
+    return proxy.run(cmd);
+  }, command);
+}
+
+/** Errors the app itself showed to the user. */
+export async function shownErrors(page: Page): Promise<readonly string[]> {
+  return page.evaluate(() => (globalThis as unknown as ProxyWindow).virtlab?.pageErrors() ?? ["test proxy missing"]);
+}
+
+/** The terminal's visible rows as lines of text, as the user reads them. */
+export async function terminalLines(page: Page): Promise<string[]> {
+  return page.locator(".xterm-rows > div").evaluateAll((rows) => rows.map((row) => (row.textContent ?? "").trimEnd()));
+}
+
+/** Wait until some visible terminal row equals `line` exactly. */
+export async function expectTerminalLine(page: Page, line: string, timeout = 30_000): Promise<void> {
+  await expect.poll(() => terminalLines(page), { timeout }).toContain(line);
+}

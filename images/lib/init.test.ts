@@ -1,0 +1,101 @@
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { renderEtc, renderInit, shQuote } from "./init";
+import type { InitPlan } from "./init";
+
+const plan: InitPlan = {
+  kernelRelease: "6.1.0-50-686",
+  hostname: "virtlab",
+  prompt: "root@virtlab:\\w\\$ ",
+  groups: [
+    { name: "virtio-net", pci: ["1af4:1000", "1af4:1041"] },
+    { name: "virtio-console", pci: ["1af4:1043"] },
+    { name: "ne2k", pci: ["10ec:8029"] },
+  ],
+  modules: [
+    { path: "kernel/drivers/virtio/virtio.ko", groups: ["virtio-net", "virtio-console"] },
+    { path: "kernel/drivers/net/virtio_net.ko", groups: ["virtio-net"] },
+    { path: "kernel/drivers/net/ethernet/8390/ne2k-pci.ko", groups: ["ne2k"] },
+  ],
+  netGroups: ["virtio-net", "ne2k"],
+  consoleGroups: ["virtio-console"],
+};
+
+describe("renderInit", () => {
+  const script = renderInit(plan);
+
+  it("mounts the pseudo filesystems and sets the hostname before anything else", () => {
+    const lines = script.split("\n");
+    expect(lines[0]).toBe("#!/bin/sh");
+    for (const m of ["proc /proc", "sysfs /sys", "devtmpfs /dev", "devpts /dev/pts", "tmpfs /tmp", "tmpfs /run"]) {
+      expect(script).toContain(`${m}`);
+    }
+    expect(script.indexOf("hostname virtlab")).toBeLessThan(script.indexOf("insmod"));
+    expect(script).toContain("export PS1='root@virtlab:\\w\\$ '");
+  });
+
+  it("keeps the module plan in the given order with its groups", () => {
+    const loads = script.split("\n").filter((l) => l.startsWith("load "));
+    expect(loads).toEqual([
+      "load kernel/drivers/virtio/virtio.ko virtio-net virtio-console",
+      "load kernel/drivers/net/virtio_net.ko virtio-net",
+      "load kernel/drivers/net/ethernet/8390/ne2k-pci.ko ne2k",
+    ]);
+    expect(script).toContain("M=/lib/modules/6.1.0-50-686");
+    expect(script).toContain('has_pci 1af4:1000 1af4:1041 && WANT="${WANT}virtio-net "');
+  });
+
+  it("spawns respawning shells on ttyS0 and hvc0 with a banner, and never lets PID 1 exit", () => {
+    expect(script).toContain("setsid -c sh -l");
+    expect(script).toContain('echo "virtlab guest ready (kernel $(uname -r))"');
+    expect(script).toMatch(/\[ -c \/dev\/hvc0 \] && shell_on \/dev\/hvc0 &/);
+    expect(script.trimEnd().split("\n").at(-1)).toBe("while true; do sleep 3600; done");
+    expect(script).toContain("want virtio-net ne2k && ip link set lo up");
+  });
+
+  it("is valid sh syntax", () => {
+    const r = spawnSync("sh", ["-n"], { input: script });
+    expect(r.status, r.stderr.toString()).toBe(0);
+  });
+
+  it("selects modules from PCI ids exactly like the guest does", () => {
+    // Run the detection + load part against a fake sysfs, with insmod stubbed.
+    const detect = script.slice(script.indexOf('PCI=" "'), script.indexOf("# A NIC is present"));
+    const harness = [
+      "set -e; T=$(mktemp -d); trap 'rm -rf $T' EXIT",
+      "mkdir -p $T/0000:00:05.0 $T/0000:00:0a.0",
+      "echo 0x10ec > $T/0000:00:05.0/vendor; echo 0x8029 > $T/0000:00:05.0/device",
+      "echo 0x1af4 > $T/0000:00:0a.0/vendor; echo 0x1041 > $T/0000:00:0a.0/device",
+      "insmod() { echo \"insmod $1\"; }",
+      "set +e",
+      detect.replace("/sys/bus/pci/devices/*", "$T/*"),
+    ].join("\n");
+    const r = spawnSync("sh", ["-c", harness], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim().split("\n")).toEqual([
+      "insmod /lib/modules/6.1.0-50-686/kernel/drivers/virtio/virtio.ko",
+      "insmod /lib/modules/6.1.0-50-686/kernel/drivers/net/virtio_net.ko",
+      "insmod /lib/modules/6.1.0-50-686/kernel/drivers/net/ethernet/8390/ne2k-pci.ko",
+    ]);
+  });
+
+  it("rejects unknown groups, bad PCI ids and unsafe words", () => {
+    expect(() => renderInit({ ...plan, netGroups: ["nope"] })).toThrow(/unknown device group/);
+    expect(() => renderInit({ ...plan, groups: [{ name: "x", pci: ["1AF4:1000"] }], modules: [], netGroups: [], consoleGroups: [] })).toThrow(/bad PCI id/);
+    expect(() => renderInit({ ...plan, hostname: "a;reboot" })).toThrow(/unsafe/);
+  });
+});
+
+describe("renderEtc / shQuote", () => {
+  it("has root in passwd and group and the prompt in profile", () => {
+    const etc = renderEtc("virtlab", "root@virtlab:\\w\\$ ");
+    expect(etc["etc/passwd"]).toMatch(/^root:x:0:0:root:\/root:\/bin\/sh$/m);
+    expect(etc["etc/group"]).toMatch(/^root:x:0:$/m);
+    expect(etc["etc/profile"]).toContain("PS1='root@virtlab:\\w\\$ '");
+  });
+
+  it("quotes single quotes for sh", () => {
+    const r = spawnSync("sh", ["-c", `printf %s ${shQuote("it's $HOME")}`], { encoding: "utf8" });
+    expect(r.stdout).toBe("it's $HOME");
+  });
+});
