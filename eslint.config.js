@@ -13,7 +13,7 @@ const xtermOnly = {
 };
 const idbOnly = {
   group: ["idb-keyval"],
-  message: "IndexedDB is reached only through the core's storage module.",
+  message: "IndexedDB is reached only through src/core/storage/kv.ts.",
 };
 const noUi = {
   group: ["**/ui", "**/ui/*", "../ui/**", "**/src/ui/**"],
@@ -50,6 +50,12 @@ export default tseslint.config(
     files: ["src/core/v86.ts"],
     rules: {
       "no-restricted-imports": ["error", { patterns: [xtermOnly, idbOnly, noUi] }],
+    },
+  },
+  {
+    files: ["src/core/storage/kv.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [v86Only, xtermOnly, noUi] }],
     },
   },
   {

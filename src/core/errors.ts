@@ -11,6 +11,8 @@ export const ERROR_CODES = [
   "not-running", // an operation needs a started machine
   "disposed", // the machine was shut down while waiting
   "bad-profile", // a device profile or guest description is invalid
+  "storage-full", // the browser's quota for this site is exhausted
+  "storage-failed", // IndexedDB refused or failed an operation
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -39,6 +39,14 @@ const MESSAGES: Record<ErrorCode, Message> = {
     title: "These machine settings cannot work",
     hint: "Change the settings named above and start again.",
   },
+  "storage-full": {
+    title: "The browser's storage for virtlab is full",
+    hint: "Nothing already saved was lost. Delete images or snapshots you no longer need, or allow the site more storage, then try again.",
+  },
+  "storage-failed": {
+    title: "The browser's storage did not work",
+    hint: "Private windows and some browser settings block storage. Nothing already saved was changed.",
+  },
 };
 
 export interface UserMessage extends Message {
