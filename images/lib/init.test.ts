@@ -99,3 +99,37 @@ describe("renderEtc / shQuote", () => {
     expect(r.stdout).toBe("it's $HOME");
   });
 });
+
+describe("renderInit: the persistent data disk", () => {
+  const script = renderInit(plan);
+
+  it("mounts the disk the host names with sync writes, and formats it only while blank", () => {
+    expect(script).toContain("virtlab.data=*) DATA_ADDR=${arg#virtlab.data=}");
+    expect(script).toContain("/sys/bus/scsi/devices/$DATA_ADDR/block/*");
+    expect(script).toContain('mount -t ext2 -o sync "/dev/$DATA_DEV" /data');
+    const format = script.indexOf("mke2fs");
+    const blankCheck = script.indexOf("tr -d '\\000' | head -c 1");
+    expect(blankCheck).toBeGreaterThan(0);
+    expect(format).toBeGreaterThan(blankCheck);
+    // The shells start after the disk is mounted.
+    expect(script.indexOf("shell_on /dev/ttyS0")).toBeGreaterThan(format);
+  });
+
+  it("formats a blank disk and leaves a non-blank one alone (run with the host's sh)", () => {
+    const disk = script.slice(script.indexOf("if ! mount -t ext2"), script.indexOf("# A respawning login shell"));
+    const run = (firstBytes: string): string => {
+      const fake = [
+        'DATA_DEV=sda; mount() { return 1; }; mke2fs() { echo FORMAT; }; mkdir() { :; }',
+        `dd() { printf '${firstBytes}'; }`,
+      ].join("\n");
+      // Pretend /dev/sda is a block device.
+      const body = disk.replace('[ -b "/dev/$DATA_DEV" ]', "true");
+      const result = spawnSync("sh", ["-c", `${fake}\n${body}`], { encoding: "utf8" });
+      return result.stdout + result.stderr;
+    };
+    expect(run("\\000\\000\\000")).toContain("FORMAT");
+    const used = run("\\000\\123\\000");
+    expect(used).not.toContain("FORMAT");
+    expect(used).toContain("not blank: not mounted");
+  });
+});

@@ -33,6 +33,14 @@ export interface EmulatorBackend extends Disposable {
   sendCtrlAltDel(): void;
   /** The VGA text screen as lines (empty in graphics modes). */
   textScreen(): string[];
+  // --- device lab (issue 5): optional, a backend without them has no NIC bus or 9p access ---
+  /** Every Ethernet frame the guest's NIC transmits, at the emulator's network bus. */
+  readonly onNetworkFrame?: Event<Uint8Array>;
+  /** Hand an Ethernet frame to the guest's NIC, as if it arrived on the wire. */
+  sendNetworkFrame?(frame: Uint8Array): void;
+  /** Read a file from the machine's 9p share (path from the share's root). */
+  readSharedFile?(path: string): Promise<Uint8Array>;
+  // --- end device lab ---
 }
 
 export interface BackendHost {

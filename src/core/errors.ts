@@ -11,8 +11,10 @@ export const ERROR_CODES = [
   "not-running", // an operation needs a started machine
   "disposed", // the machine was shut down while waiting
   "bad-profile", // a device profile or guest description is invalid
+  "bad-image", // a file that is no image virtlab knows, empty, or too large
   "storage-full", // the browser's quota for this site is exhausted
   "storage-failed", // IndexedDB refused or failed an operation
+  "lab-failed", // a device-lab workload failed in the guest or its result did not check out
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -21,7 +21,22 @@ export const DEFAULT_GUEST_FILES = {
   initrd: "initramfs.cpio",
 } as const;
 
-export function defaultGuest(manifest: GuestManifest, baseUrl: string): LinuxGuest {
+/**
+ * Kernel command line word that makes the guest's /init mount the disk at this SCSI address (the
+ * IDE primary master, v86's `hda`) on /data, formatting it with ext2 while it is blank. (Linux
+ * finds no slave on a channel without a master, so the data disk takes the master.)
+ */
+export const DATA_DISK_CMDLINE = "virtlab.data=0:0:0:0";
+/** Where the default machine's data disk is attached. */
+export const DATA_DISK_SLOT = "hda";
+export const DATA_DISK_BYTES = 64 * 1024 * 1024;
+
+export interface DefaultGuestOptions {
+  /** Mount a persistent data disk (attached at hda) on /data. */
+  readonly dataDisk?: boolean;
+}
+
+export function defaultGuest(manifest: GuestManifest, baseUrl: string, options: DefaultGuestOptions = {}): LinuxGuest {
   const ref = (name: string): AssetRef => {
     const file = manifest.files[name];
     if (file === undefined) {
@@ -35,7 +50,7 @@ export function defaultGuest(manifest: GuestManifest, baseUrl: string): LinuxGue
     vgaBios: ref(DEFAULT_GUEST_FILES.vgaBios),
     kernel: ref(DEFAULT_GUEST_FILES.kernel),
     initrd: ref(DEFAULT_GUEST_FILES.initrd),
-    cmdline: manifest.cmdline,
+    cmdline: options.dataDisk === true ? `${manifest.cmdline} ${DATA_DISK_CMDLINE}` : manifest.cmdline,
     prompt: DEFAULT_GUEST_PROMPT,
     kernelRelease: manifest.kernelRelease,
   };

@@ -21,7 +21,10 @@ interface HostGlobals {
   fetch(url: string): Promise<HostResponse>;
   TextDecoder: new (label?: string) => { decode(bytes: Uint8Array, options?: { stream?: boolean }): string };
   TextEncoder: new () => { encode(text: string): Uint8Array };
-  crypto: { subtle: { digest(algorithm: string, data: ArrayBuffer | Uint8Array): Promise<ArrayBuffer> } };
+  crypto: {
+    subtle: { digest(algorithm: string, data: ArrayBuffer | Uint8Array): Promise<ArrayBuffer> };
+    randomUUID(): string;
+  };
   WebAssembly: {
     instantiate(bytes: ArrayBuffer, imports: object): Promise<{ instance: { exports: object } }>;
   };
@@ -40,4 +43,9 @@ export function decodeText(bytes: Uint8Array): string {
 export async function sha256Hex(data: ArrayBuffer | Uint8Array): Promise<string> {
   const digest = new Uint8Array(await host.crypto.subtle.digest("SHA-256", data));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A fresh random identifier (UUID v4). */
+export function randomId(): string {
+  return host.crypto.randomUUID();
 }

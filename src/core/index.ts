@@ -10,7 +10,11 @@ export {
   MIN_LINUX_MEMORY_MIB,
   profileProblems,
   toEmulatorConfig,
+  DISK_SLOTS,
   type AssetRef,
+  type AttachedDisks,
+  type DiskDevice,
+  type DiskSlot,
   type ConsoleModel,
   type CpuMode,
   type DeviceProfile,
@@ -20,4 +24,9 @@ export {
 } from "./profile.ts";
 export { Machine, type DownloadProgress, type MachineOptions, type MachineStage, type MachineStatus } from "./machine.ts";
 export { createV86Backend, V86_PACKAGE_VERSION } from "./v86.ts";
-export { defaultGuest, type GuestManifest } from "./guest.ts";
+export { DATA_DISK_BYTES, DATA_DISK_CMDLINE, DATA_DISK_SLOT, defaultGuest, type GuestManifest } from "./guest.ts";
+export { Sha256 } from "./sha256.ts";
+export { openIndexedDbStore, memoryStore, isQuotaError, type KeyValueStore } from "./storage/kv.ts";
+export { IMAGE_KIND_LABELS, sniffImage, SNIFF_BYTES, type ImageKind } from "./storage/sniff.ts";
+export { CHUNK_SIZE, ImageStore, ImageReader, type ImageRecord, type ImageSource, type StorageEstimate } from "./storage/images.ts";
+export { DiskStore, OverlayDisk, PAGE_SIZE, type BlockSource, type DiskSaveState } from "./storage/disk.ts";

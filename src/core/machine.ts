@@ -9,7 +9,7 @@ import { CommandCapture, ConsoleTranscript, markedCommand, type CommandResult } 
 import { AppError, toAppError } from "./errors.ts";
 import { DisposableStore, Emitter, toDisposable, type Disposable } from "./events.ts";
 import { encodeText } from "./host.ts";
-import { guestAssets, profileProblems, toEmulatorConfig, type AssetRef, type AssetRole, type DeviceProfile, type GuestSpec } from "./profile.ts";
+import { guestAssets, profileProblems, toEmulatorConfig, type AssetRef, type AttachedDisks, type AssetRole, type DeviceProfile, type GuestSpec } from "./profile.ts";
 
 export type MachineStage = "idle" | "downloading" | "booting" | "ready" | "failed" | "crashed" | "disposed";
 
@@ -40,6 +40,8 @@ export interface MachineOptions {
   readonly clock?: Clock;
   /** Browser only: where v86 draws the VGA screen. */
   readonly screenContainer?: unknown;
+  /** Disks opened by the caller (e.g. OverlayDisks); they outlive reboots of this machine. */
+  readonly disks?: AttachedDisks;
 }
 
 export interface WaitOptions {
@@ -124,7 +126,7 @@ export class Machine implements Disposable {
       const files = await this.loadFiles();
       this.throwIfDisposed();
       this.setStatus({ stage: "booting" });
-      const config = toEmulatorConfig(this.profile, this.guest, files.assets);
+      const config = toEmulatorConfig(this.profile, this.guest, files.assets, this.options.disks);
       const host = this.options.screenContainer === undefined ? { wasm: files.wasm } : { wasm: files.wasm, screenContainer: this.options.screenContainer };
       this.launch = () => this.options.backend(config, host);
       await this.powerOn();
@@ -206,6 +208,7 @@ export class Machine implements Disposable {
     store.add(backend.onOutput((chunk) => this.handleOutput(chunk)));
     store.add(backend.onCrash((error) => this.handleCrash(error)));
     store.add(backend.onRebootRequest(() => this.handleReboot()));
+    this.attachLabEvents(backend, store);
     this.backendStore = store;
     this.backend = backend;
     this.lastSample = undefined;
@@ -231,6 +234,35 @@ export class Machine implements Disposable {
   textScreen(): string[] {
     return this.backend?.textScreen() ?? [];
   }
+
+  // --- device lab (issue 5) ---
+  private readonly netFrameEmitter = this.store.add(new Emitter<Uint8Array>());
+  /** Ethernet frames the guest's NIC transmits (only when the profile has a NIC). */
+  readonly onNetworkFrame = this.netFrameEmitter.event;
+
+  /** Deliver an Ethernet frame to the guest's NIC. */
+  sendNetworkFrame(frame: Uint8Array): void {
+    const backend = this.requireBackend();
+    if (backend.sendNetworkFrame === undefined) throw new AppError("not-running", "This emulator has no network bus.");
+    backend.sendNetworkFrame(frame);
+  }
+
+  /** v86's raw instruction counter (32 bits, wraps): take differences with `>>> 0`. */
+  instructionCounter(): number {
+    return this.requireBackend().instructionCounter();
+  }
+
+  /** A file from the machine's 9p share. */
+  readSharedFile(path: string): Promise<Uint8Array> {
+    const backend = this.requireBackend();
+    if (backend.readSharedFile === undefined) return Promise.reject(new AppError("not-running", "This emulator has no 9p share."));
+    return backend.readSharedFile(path);
+  }
+
+  private attachLabEvents(backend: EmulatorBackend, store: DisposableStore): void {
+    if (backend.onNetworkFrame !== undefined) store.add(backend.onNetworkFrame((frame) => this.netFrameEmitter.fire(frame)));
+  }
+  // --- end device lab ---
 
   dispose(): void {
     if (this.state.stage === "disposed") return;

@@ -16,6 +16,14 @@ export interface DeviceProfile {
   readonly nic: NicModel;
   /** Where the user's terminal is attached: 8250 UART (ttyS0) or virtio-console (hvc0). */
   readonly console: ConsoleModel;
+  // --- device lab (issue 5): optional devices, absent in the default profile ---
+  /** A virtio-9p shared filesystem (empty, in the emulator's memory), mount tag `host9p`. */
+  readonly share9p?: boolean;
+  /** A blank IDE hard disk of this many MiB (all zeros) for the guest to format: the lab's IDE side. */
+  readonly scratchDiskMiB?: number;
+  /** MTU of the virtio-net card (v86's default is 1500). Ignored for other NICs. */
+  readonly nicMtu?: number;
+  // --- end device lab ---
 }
 
 export const DEFAULT_PROFILE: DeviceProfile = {
@@ -64,6 +72,27 @@ export function guestAssets(guest: GuestSpec): ReadonlyArray<readonly [AssetRole
 
 export type LoadedAssets = Readonly<Record<AssetRole, ArrayBuffer>>;
 
+/**
+ * A disk v86 reads and writes through an object of ours instead of a buffer it owns: what
+ * storage/disk.ts's OverlayDisk provides (copy-on-write over an image, saved in IndexedDB).
+ */
+export interface DiskDevice {
+  readonly byteLength: number;
+  onload: ((event: object) => void) | undefined;
+  load(): void;
+  get(start: number, length: number, callback: (data: Uint8Array) => void): void;
+  get_and_cache(start: number, length: number, callback: (data: Uint8Array) => void): void;
+  get_from_cache(start: number, length: number): Uint8Array | undefined;
+  set(start: number, data: Uint8Array, callback: () => void): void;
+  get_state(): unknown[];
+  set_state(state: unknown[]): void;
+}
+
+/** Where a disk is attached: IDE primary master/slave, the CD-ROM drive, the first floppy. */
+export type DiskSlot = "hda" | "hdb" | "cdrom" | "fda";
+export const DISK_SLOTS: readonly DiskSlot[] = ["hda", "hdb", "cdrom", "fda"];
+export type AttachedDisks = Readonly<Partial<Record<DiskSlot, DiskDevice>>>;
+
 /** Options handed to v86, in v86's own names. Kept as our own type so only v86.ts sees v86's. */
 export interface EmulatorConfig {
   readonly memory_size: number;
@@ -74,7 +103,7 @@ export interface EmulatorConfig {
   readonly initrd: { readonly buffer: ArrayBuffer };
   readonly cmdline: string;
   readonly disable_jit: boolean;
-  readonly net_device: { readonly type: NicModel };
+  readonly net_device: { readonly type: NicModel; readonly mtu?: number };
   readonly virtio_console: boolean;
   readonly autostart: boolean;
   readonly disable_keyboard: boolean;
@@ -82,6 +111,13 @@ export interface EmulatorConfig {
   readonly disable_speaker: boolean;
   readonly fastboot: boolean;
   readonly acpi: boolean;
+  // --- device lab (issue 5) ---
+  readonly filesystem?: Record<string, never>;
+  readonly hda?: { readonly buffer: ArrayBuffer } | DiskDevice;
+  // --- end device lab ---
+  readonly hdb?: { readonly buffer: ArrayBuffer } | DiskDevice;
+  readonly cdrom?: DiskDevice;
+  readonly fda?: DiskDevice;
 }
 
 const MIB = 1024 * 1024;
@@ -100,6 +136,7 @@ export function profileProblems(profile: DeviceProfile, guest: GuestSpec): strin
   if (!Number.isInteger(profile.vgaMemoryMiB) || profile.vgaMemoryMiB < 1 || profile.vgaMemoryMiB > 128) {
     problems.push("VGA memory must be between 1 and 128 MiB");
   }
+  problems.push(...labDeviceProblems(profile));
   try {
     new RegExp(guest.prompt);
   } catch {
@@ -108,8 +145,11 @@ export function profileProblems(profile: DeviceProfile, guest: GuestSpec): strin
   return problems;
 }
 
-export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, assets: LoadedAssets): EmulatorConfig {
+export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, assets: LoadedAssets, disks: AttachedDisks = {}): EmulatorConfig {
   const problems = profileProblems(profile, guest);
+  if (disks.hda !== undefined && disks.hdb !== undefined && profile.scratchDiskMiB !== undefined) {
+    problems.push("both IDE disks (hda, hdb) are taken: there is no room for the lab's scratch disk");
+  }
   if (problems.length > 0) {
     throw new AppError("bad-profile", `This machine cannot start: ${problems.join("; ")}.`, { details: { problems } });
   }
@@ -123,7 +163,7 @@ export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, asset
     cmdline: guest.cmdline,
     disable_jit: profile.cpu === "interpreter",
     // v86 adds an NE2000 when net_device is missing; a type it does not know ("none") adds no NIC.
-    net_device: { type: profile.nic },
+    net_device: profile.nic === "virtio" && profile.nicMtu !== undefined ? { type: profile.nic, mtu: profile.nicMtu } : { type: profile.nic },
     virtio_console: profile.console === "virtio",
     autostart: true,
     disable_keyboard: true,
@@ -131,5 +171,34 @@ export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, asset
     disable_speaker: true,
     fastboot: true,
     acpi: false,
+    ...labDevices(profile, disks.hda !== undefined ? "hdb" : "hda"),
+    ...disks,
   };
 }
+
+// --- device lab (issue 5) ---
+export const MAX_SCRATCH_DISK_MIB = 512;
+
+function labDeviceProblems(profile: DeviceProfile): string[] {
+  const problems: string[] = [];
+  const disk = profile.scratchDiskMiB;
+  if (disk !== undefined && (!Number.isInteger(disk) || disk < 1 || disk > MAX_SCRATCH_DISK_MIB)) {
+    problems.push(`the scratch disk must be a whole number of MiB between 1 and ${MAX_SCRATCH_DISK_MIB}`);
+  }
+  const mtu = profile.nicMtu;
+  if (mtu !== undefined && (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535)) {
+    problems.push("the NIC's MTU must be a whole number between 68 and 65535");
+  }
+  return problems;
+}
+
+/** v86 options for the lab's optional devices; empty for profiles that use none. */
+function labDevices(profile: DeviceProfile, scratchSlot: "hda" | "hdb"): { filesystem?: Record<string, never>; hda?: { buffer: ArrayBuffer }; hdb?: { buffer: ArrayBuffer } } {
+  return {
+    // An empty `filesystem` object is v86's empty in-memory 9p filesystem.
+    ...(profile.share9p === true ? { filesystem: {} } : {}),
+    // The scratch disk takes the primary master, or the slave when the machine's own disk has it.
+    ...(profile.scratchDiskMiB === undefined ? {} : { [scratchSlot]: { buffer: new ArrayBuffer(profile.scratchDiskMiB * MIB) } }),
+  };
+}
+// --- end device lab ---

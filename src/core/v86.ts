@@ -108,6 +108,7 @@ class V86Backend implements EmulatorBackend {
     emulator.add_listener("serial0-output-byte", this.onSerialByte);
     emulator.add_listener("virtio-console0-output-bytes", this.onVirtioBytes);
     this.catchCrashes();
+    this.listenToNetwork();
   }
 
   private get internals(): V86Internals {
@@ -183,9 +184,40 @@ class V86Backend implements EmulatorBackend {
     return this.internals.screen_adapter?.get_text_screen?.() ?? [];
   }
 
+  // --- device lab (issue 5) ---
+  private readonly netFrames = new Emitter<Uint8Array>();
+  readonly onNetworkFrame = this.netFrames.event;
+  private netListening = false;
+  private readonly onNetSend = (frame: Uint8Array): void => {
+    // v86 may reuse the buffer: keep a copy.
+    this.netFrames.fire(frame.slice());
+  };
+
+  /** Frames only flow when the guest has a NIC and sends; without listeners firing costs nothing. */
+  private listenToNetwork(): void {
+    if (this.netListening) return;
+    this.netListening = true;
+    this.emulator.add_listener("net0-send", this.onNetSend);
+  }
+
+  sendNetworkFrame(frame: Uint8Array): void {
+    this.internals.bus.send("net0-receive", frame);
+  }
+
+  async readSharedFile(path: string): Promise<Uint8Array> {
+    try {
+      return await this.emulator.read_file(path);
+    } catch (error) {
+      throw new AppError("not-running", `The 9p share has no readable file ${path}.`, { cause: error, details: { subject: path } });
+    }
+  }
+  // --- end device lab ---
+
   dispose(): void {
     this.emulator.remove_listener("serial0-output-byte", this.onSerialByte);
     this.emulator.remove_listener("virtio-console0-output-bytes", this.onVirtioBytes);
+    this.emulator.remove_listener("net0-send", this.onNetSend);
+    this.netFrames.dispose();
     this.output.dispose();
     this.crash.dispose();
     this.reboot.dispose();

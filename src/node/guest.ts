@@ -13,6 +13,7 @@ import {
   createV86Backend,
   defaultGuest,
   type AssetLoader,
+  type AttachedDisks,
   type DeviceProfile,
   type GuestManifest,
   type LinuxGuest,
@@ -43,13 +44,14 @@ export function readGuestManifest(dir = GUEST_DIR): GuestManifest {
   return JSON.parse(readFileSync(resolve(dir, "guest.json"), "utf8")) as GuestManifest;
 }
 
-export function loadDefaultGuest(dir = GUEST_DIR): LinuxGuest {
-  return defaultGuest(readGuestManifest(dir), dir);
+export function loadDefaultGuest(dir = GUEST_DIR, options: { dataDisk?: boolean } = {}): LinuxGuest {
+  return defaultGuest(readGuestManifest(dir), dir, options);
 }
 
 export interface HeadlessOptions {
   readonly profile?: Partial<DeviceProfile>;
   readonly guest?: LinuxGuest;
+  readonly disks?: AttachedDisks;
 }
 
 /** A machine for the default guest, not yet started. */
@@ -60,5 +62,6 @@ export function headlessMachine(options: HeadlessOptions = {}): Machine {
     wasm: { name: "v86.wasm", url: WASM_PATH },
     loader: fileAssetLoader,
     backend: createV86Backend,
+    ...(options.disks === undefined ? {} : { disks: options.disks }),
   });
 }

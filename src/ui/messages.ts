@@ -39,6 +39,10 @@ const MESSAGES: Record<ErrorCode, Message> = {
     title: "These machine settings cannot work",
     hint: "Change the settings named above and start again.",
   },
+  "bad-image": {
+    title: "That file cannot be used as an image",
+    hint: "virtlab takes ISO 9660 CD-ROM images, hard-disk and floppy images, Linux kernels (bzImage) and initrds. Nothing was stored.",
+  },
   "storage-full": {
     title: "The browser's storage for virtlab is full",
     hint: "Nothing already saved was lost. Delete images or snapshots you no longer need, or allow the site more storage, then try again.",
@@ -46,6 +50,10 @@ const MESSAGES: Record<ErrorCode, Message> = {
   "storage-failed": {
     title: "The browser's storage did not work",
     hint: "Private windows and some browser settings block storage. Nothing already saved was changed.",
+  },
+  "lab-failed": {
+    title: "A device-lab benchmark failed",
+    hint: "The lab's machines were shut down; your own machine is untouched. Run the benchmark again; if it keeps failing, the details above name the command.",
   },
 };
 

@@ -1,0 +1,142 @@
+import "fake-indexeddb/auto";
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../clock.ts";
+import { AppError } from "../errors.ts";
+import { DiskStore, PAGE_SIZE, WRITE_BACK_DELAY_MS, type BlockSource } from "./disk.ts";
+import { openIndexedDbStore, type KeyValueStore } from "./kv.ts";
+
+const MiB = 1024 * 1024;
+
+function baseImage(size: number): BlockSource & { bytes: Uint8Array } {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 13) & 0xff;
+  return { bytes, size, read: async (offset, length) => bytes.slice(offset, offset + length) };
+}
+
+/** Byte-for-byte equality; vitest's deep equality is far too slow on megabytes. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const v86Get = (disk: { get(s: number, l: number, cb: (d: Uint8Array) => void): void }, start: number, length: number) =>
+  new Promise<Uint8Array>((resolve) => disk.get(start, length, resolve));
+const v86Set = (disk: { set(s: number, d: Uint8Array, cb: () => void): void }, start: number, data: Uint8Array) =>
+  new Promise<void>((resolve) => disk.set(start, data, resolve));
+
+function setup(kv: KeyValueStore = openIndexedDbStore(`disks-${Math.random()}`, "kv")) {
+  return { kv, disks: new DiskStore(kv), clock: new ManualClock() };
+}
+
+describe("OverlayDisk", () => {
+  it("reads the base until written, writes copy-on-write, and never touches the base", async () => {
+    const { disks, clock } = setup();
+    const base = baseImage(2 * MiB);
+    const original = base.bytes.slice();
+    const disk = await disks.open("d1", { size: base.size, base, clock });
+    let loaded = false;
+    disk.onload = () => (loaded = true);
+    disk.load();
+    expect(loaded).toBe(true);
+    expect(disk.byteLength).toBe(2 * MiB);
+    expect(await v86Get(disk, 1000, 600)).toEqual(original.slice(1000, 1600));
+    // v86 reads the boot sector with get_and_cache, then synchronously with get_from_cache.
+    expect(disk.get_from_cache(0, 512)).toBeUndefined();
+    await new Promise((resolve) => disk.get_and_cache(0, 512, resolve));
+    expect(disk.get_from_cache(0, 512)).toEqual(original.slice(0, 512));
+
+    const data = new Uint8Array(3000).fill(0xab);
+    await v86Set(disk, PAGE_SIZE - 1000, data); // spans two pages
+    expect(await disk.read(PAGE_SIZE - 1500, 4000)).toEqual(
+      Uint8Array.from([...original.slice(PAGE_SIZE - 1500, PAGE_SIZE - 1000), ...data, ...original.slice(PAGE_SIZE + 2000, PAGE_SIZE + 2500)]),
+    );
+    expect(sameBytes(base.bytes, original)).toBe(true);
+    expect(disk.saveState.unsavedPages).toBe(2);
+  });
+
+  it("writes back in one batch after a short delay and survives closing and reopening", async () => {
+    const { kv, disks, clock } = setup();
+    const disk = await disks.open("data", { size: 4 * MiB, clock });
+    await disk.write(5 * PAGE_SIZE + 7, Uint8Array.from([1, 2, 3]));
+    await disk.write(9 * PAGE_SIZE, new Uint8Array(PAGE_SIZE).fill(9));
+    expect(await kv.keys()).toEqual([]);
+    clock.advance(WRITE_BACK_DELAY_MS);
+    await disk.flush(); // waits for the batch the timer started
+    expect((await kv.keys()).sort()).toEqual(["disk:data", "page:data:5", "page:data:9"]);
+    expect(disk.saveState).toMatchObject({ unsavedPages: 0, saving: false, error: undefined });
+    disk.dispose();
+
+    const again = await new DiskStore(kv).open("data", { size: 4 * MiB, clock });
+    expect(await again.read(5 * PAGE_SIZE + 6, 5)).toEqual(Uint8Array.from([0, 1, 2, 3, 0]));
+    expect(await again.read(9 * PAGE_SIZE + PAGE_SIZE - 1, 2)).toEqual(Uint8Array.from([9, 0]));
+    expect(await disks.hasOverlay("data")).toBe(true);
+  });
+
+  it("keeps data in memory and reports a typed error when the quota is full, then saves on retry", async () => {
+    const { kv, disks, clock } = setup();
+    let full = true;
+    const flaky: KeyValueStore = {
+      ...kv,
+      setMany: (entries) => (full ? Promise.reject(new AppError("storage-full", "full")) : kv.setMany(entries)),
+    };
+    const disk = await new DiskStore(flaky).open("data", { size: MiB, clock });
+    const errors: string[] = [];
+    disk.onWriteBackError((e) => errors.push(e.code));
+    await disk.write(0, Uint8Array.from([42]));
+    await expect(disk.flush()).rejects.toMatchObject({ code: "storage-full" });
+    expect(errors).toEqual(["storage-full"]);
+    expect(disk.saveState.error?.code).toBe("storage-full");
+    expect(await disk.read(0, 1)).toEqual(Uint8Array.from([42]));
+    full = false;
+    await disk.flush();
+    expect(disk.saveState).toMatchObject({ unsavedPages: 0, error: undefined });
+    expect(await (await disks.open("data", { size: MiB, clock })).read(0, 1)).toEqual(Uint8Array.from([42]));
+  });
+
+  it("in read-only mode (another tab owns the disk) never writes to storage", async () => {
+    const { kv, disks, clock } = setup();
+    const disk = await disks.open("data", { size: MiB, clock, readOnly: true });
+    await disk.write(0, Uint8Array.from([1]));
+    clock.advance(10 * WRITE_BACK_DELAY_MS);
+    await disk.flush();
+    expect(await kv.keys()).toEqual([]);
+    expect(disk.saveState).toMatchObject({ readOnly: true, unsavedPages: 1 });
+    expect(await disk.read(0, 1)).toEqual(Uint8Array.from([1]));
+  });
+
+  it("drop() resets the disk to its base; orphan pages are collected", async () => {
+    const { kv, disks, clock } = setup();
+    const base = baseImage(MiB);
+    const disk = await disks.open("d", { size: MiB, base, clock });
+    await disk.write(0, new Uint8Array(10));
+    await disk.flush();
+    await kv.set("page:gone:3", new Uint8Array(PAGE_SIZE)); // left by an interrupted drop
+    await disks.drop("d");
+    expect(await kv.keys()).toEqual([]);
+    const fresh = await disks.open("d", { size: MiB, base, clock });
+    expect(await fresh.read(0, 10)).toEqual(base.bytes.slice(0, 10));
+  });
+
+  it("exports base + overlay in order, piece by piece", async () => {
+    const { disks, clock } = setup();
+    const base = baseImage(MiB + 100);
+    const disk = await disks.open("d", { size: base.size, base, clock });
+    await disk.write(MiB, Uint8Array.from([7, 7]));
+    const parts: Uint8Array[] = [];
+    for await (const part of disk.chunks(300_000)) parts.push(part);
+    expect(parts.map((p) => p.length)).toEqual([300_000, 300_000, 300_000, MiB + 100 - 900_000]);
+    const merged = new Uint8Array(base.size);
+    parts.reduce((offset, p) => (merged.set(p, offset), offset + p.length), 0);
+    const expected = base.bytes.slice();
+    expected.set([7, 7], MiB);
+    expect(sameBytes(merged, expected)).toBe(true);
+  });
+
+  it("refuses access outside the disk and a base of the wrong size", async () => {
+    const { disks, clock } = setup();
+    const disk = await disks.open("d", { size: MiB, clock });
+    await expect(disk.read(MiB - 1, 2)).rejects.toMatchObject({ code: "storage-failed" });
+    await expect(disks.open("e", { size: MiB, base: baseImage(10), clock })).rejects.toMatchObject({ code: "bad-image" });
+  });
+});

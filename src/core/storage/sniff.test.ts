@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { SNIFF_BYTES, sniffImage } from "./sniff.ts";
+
+function image(size: number, marks: [number, number[]][]): Uint8Array {
+  const head = new Uint8Array(Math.min(size, SNIFF_BYTES));
+  for (const [offset, bytes] of marks) head.set(bytes, offset);
+  return head;
+}
+const ascii = (t: string): number[] => Array.from(t, (c) => c.charCodeAt(0));
+const MiB = 1024 * 1024;
+
+describe("sniffImage", () => {
+  it("recognises each kind from its bytes", () => {
+    expect(sniffImage(image(4 * MiB, [[0x8001, ascii("CD001")]]), 4 * MiB)?.kind).toBe("cdrom");
+    expect(sniffImage(image(5 * MiB, [[0x202, ascii("HdrS")], [510, [0x55, 0xaa]]]), 5 * MiB)?.kind).toBe("kernel");
+    expect(sniffImage(image(MiB, [[0, [0x1f, 0x8b, 8]]]), MiB)?.kind).toBe("initrd");
+    expect(sniffImage(image(MiB, [[0, [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0]]]), MiB)?.evidence).toMatch(/xz/);
+    expect(sniffImage(image(MiB, [[0, [0x28, 0xb5, 0x2f, 0xfd]]]), MiB)?.evidence).toMatch(/zstd/);
+    expect(sniffImage(image(MiB, [[0, ascii("070701")]]), MiB)?.evidence).toMatch(/cpio/);
+    expect(sniffImage(image(1440 * 1024, [[510, [0x55, 0xaa]]]), 1440 * 1024)).toEqual({ kind: "floppy", evidence: "floppy size with a boot sector" });
+    expect(sniffImage(image(64 * MiB, [[510, [0x55, 0xaa]]]), 64 * MiB)?.kind).toBe("harddisk");
+  });
+
+  it("prefers the ISO signature over a boot sector (hybrid ISOs carry both)", () => {
+    expect(sniffImage(image(8 * MiB, [[510, [0x55, 0xaa]], [0x8001, ascii("CD001")]]), 8 * MiB)?.kind).toBe("cdrom");
+  });
+
+  it("refuses empty files, unknown bytes and odd-sized disks", () => {
+    expect(sniffImage(new Uint8Array(0), 0)).toBeUndefined();
+    expect(sniffImage(image(3 * MiB, [[0, ascii("%PDF-1.7")]]), 3 * MiB)).toBeUndefined();
+    expect(sniffImage(image(MiB + 3, [[510, [0x55, 0xaa]]]), MiB + 3)).toBeUndefined();
+  });
+
+  it("decides from a short head when the file is small", () => {
+    expect(sniffImage(Uint8Array.from([0x1f, 0x8b]), 2)?.kind).toBe("initrd");
+    expect(sniffImage(Uint8Array.from([1, 2, 3]), 3)).toBeUndefined();
+  });
+});

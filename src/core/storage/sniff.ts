@@ -1,0 +1,53 @@
+/**
+ * What kind of image a file is, decided from its bytes (and size), not from its name.
+ */
+
+export type ImageKind = "cdrom" | "harddisk" | "floppy" | "kernel" | "initrd";
+
+export const IMAGE_KIND_LABELS: Readonly<Record<ImageKind, string>> = {
+  cdrom: "CD-ROM (ISO 9660)",
+  harddisk: "hard disk",
+  floppy: "floppy disk",
+  kernel: "Linux kernel (bzImage)",
+  initrd: "initrd / initramfs",
+};
+
+/** How many leading bytes `sniffImage` needs to decide (the ISO 9660 signature sits at 0x8001). */
+export const SNIFF_BYTES = 0x8010;
+
+const KIB = 1024;
+/** Standard PC floppy sizes: 160K to 2.88M. */
+export const FLOPPY_SIZES: readonly number[] = [160, 180, 320, 360, 720, 1200, 1440, 1680, 1722, 2880].map((k) => k * KIB);
+
+const startsWith = (bytes: Uint8Array, offset: number, magic: readonly number[]): boolean =>
+  bytes.length >= offset + magic.length && magic.every((b, i) => bytes[offset + i] === b);
+
+const ascii = (text: string): number[] => Array.from(text, (c) => c.charCodeAt(0));
+
+export interface SniffResult {
+  readonly kind: ImageKind;
+  /** What the bytes showed, for the user ("ISO 9660 volume", "gzip-compressed initrd"). */
+  readonly evidence: string;
+}
+
+/**
+ * Decide the kind from the first SNIFF_BYTES bytes (fewer for small files) and the total size.
+ * Returns undefined for anything that is none of the known kinds.
+ */
+export function sniffImage(head: Uint8Array, size: number): SniffResult | undefined {
+  if (size === 0) return undefined;
+  if (startsWith(head, 0x8001, ascii("CD001"))) return { kind: "cdrom", evidence: "ISO 9660 volume descriptor" };
+  if (startsWith(head, 0x202, ascii("HdrS"))) return { kind: "kernel", evidence: "Linux boot protocol header (HdrS)" };
+  if (startsWith(head, 0, [0x1f, 0x8b])) return { kind: "initrd", evidence: "gzip-compressed archive" };
+  if (startsWith(head, 0, [0xfd, ...ascii("7zXZ"), 0x00])) return { kind: "initrd", evidence: "xz-compressed archive" };
+  if (startsWith(head, 0, [0x28, 0xb5, 0x2f, 0xfd])) return { kind: "initrd", evidence: "zstd-compressed archive" };
+  if (startsWith(head, 0, [0x02, 0x21, 0x4c, 0x18])) return { kind: "initrd", evidence: "lz4-compressed archive" };
+  if (startsWith(head, 0, ascii("BZh"))) return { kind: "initrd", evidence: "bzip2-compressed archive" };
+  if (startsWith(head, 0, ascii("07070"))) return { kind: "initrd", evidence: "cpio archive" };
+  const bootSignature = startsWith(head, 510, [0x55, 0xaa]);
+  if (FLOPPY_SIZES.includes(size)) {
+    return { kind: "floppy", evidence: bootSignature ? "floppy size with a boot sector" : "standard floppy size" };
+  }
+  if (bootSignature && size % 512 === 0) return { kind: "harddisk", evidence: "master boot record (0x55AA)" };
+  return undefined;
+}
