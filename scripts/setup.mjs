@@ -91,7 +91,8 @@ function readJson(file) {
 }
 
 function runTests() {
-  const reports = resolve(root, "test-results");
+  // Not test-results/: Playwright empties that folder when it starts.
+  const reports = resolve(root, "test-reports");
   mkdirSync(reports, { recursive: true });
   const steps = [];
   const step = (name, command, args, options) => {
