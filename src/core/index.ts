@@ -20,6 +20,7 @@ export {
   type DeviceProfile,
   type GuestSpec,
   type LinuxGuest,
+  type DiskGuest,
   type NicModel,
 } from "./profile.ts";
 export { Machine, type DownloadProgress, type MachineOptions, type MachineStage, type MachineStatus } from "./machine.ts";
@@ -30,3 +31,16 @@ export { openIndexedDbStore, memoryStore, isQuotaError, type KeyValueStore } fro
 export { IMAGE_KIND_LABELS, sniffImage, SNIFF_BYTES, type ImageKind } from "./storage/sniff.ts";
 export { CHUNK_SIZE, ImageStore, ImageReader, type ImageRecord, type ImageSource, type StorageEstimate } from "./storage/images.ts";
 export { DiskStore, OverlayDisk, PAGE_SIZE, type BlockSource, type DiskSaveState } from "./storage/disk.ts";
+export {
+  DEFAULT_MACHINE,
+  DEFAULT_MACHINE_ID,
+  MachineStore,
+  SLOT_KINDS,
+  diskIdFor,
+  machineProblems,
+  openMachineDisks,
+  type BootSource,
+  type DiskSource,
+  type MachineRecord,
+  type OpenedDisks,
+} from "./storage/machines.ts";

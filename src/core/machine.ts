@@ -9,7 +9,7 @@ import { CommandCapture, ConsoleTranscript, markedCommand, type CommandResult } 
 import { AppError, toAppError } from "./errors.ts";
 import { DisposableStore, Emitter, toDisposable, type Disposable } from "./events.ts";
 import { encodeText } from "./host.ts";
-import { guestAssets, profileProblems, toEmulatorConfig, type AssetRef, type AttachedDisks, type AssetRole, type DeviceProfile, type GuestSpec } from "./profile.ts";
+import { guestAssets, profileProblems, toEmulatorConfig, type AssetRef, type AttachedDisks, type AssetRole, type DeviceProfile, type GuestSpec, type LoadedAssets } from "./profile.ts";
 
 export type MachineStage = "idle" | "downloading" | "booting" | "ready" | "failed" | "crashed" | "disposed";
 
@@ -67,7 +67,8 @@ export class Machine implements Disposable {
 
   private readonly options: MachineOptions;
   private readonly clock: Clock;
-  private readonly prompt: RegExp;
+  /** The guest's shell prompt; undefined for guests without a known serial shell. */
+  private readonly prompt: RegExp | undefined;
   private readonly store = new DisposableStore();
   private readonly transcripts: Record<ConsolePort, ConsoleTranscript> = {
     serial0: new ConsoleTranscript(),
@@ -106,7 +107,7 @@ export class Machine implements Disposable {
     if (problems.length > 0) {
       throw new AppError("bad-profile", `This machine cannot start: ${problems.join("; ")}.`, { details: { problems } });
     }
-    this.prompt = new RegExp(options.guest.prompt);
+    this.prompt = options.guest.prompt === undefined ? undefined : new RegExp(options.guest.prompt);
   }
 
   get status(): MachineStatus {
@@ -142,6 +143,9 @@ export class Machine implements Disposable {
 
   /** Resolve when the shell prompt is on the console, or reject at the deadline. */
   waitForShell(options: WaitOptions = {}): Promise<void> {
+    if (this.prompt === undefined) {
+      return Promise.reject(new AppError("bad-profile", "This guest has no known shell prompt to wait for."));
+    }
     const timeoutMs = options.timeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS;
     return this.waitUntil(() => this.shellUp, timeoutMs, "the shell prompt");
   }
@@ -212,8 +216,9 @@ export class Machine implements Disposable {
     this.backendStore = store;
     this.backend = backend;
     this.lastSample = undefined;
-    // autostart is on: v86 runs as soon as it has loaded.
-    this.setStatus({ stage: "booting", running: true, error: undefined });
+    // autostart is on: v86 runs as soon as it has loaded. A guest without a known prompt is
+    // "ready" as soon as it runs: there is no shell to wait for.
+    this.setStatus({ stage: this.prompt === undefined ? "ready" : "booting", running: true, error: undefined });
   }
 
   private handleReboot(): void {
@@ -273,7 +278,7 @@ export class Machine implements Disposable {
     this.backend = undefined;
   }
 
-  private async loadFiles(): Promise<{ wasm: ArrayBuffer; assets: Record<AssetRole, ArrayBuffer> }> {
+  private async loadFiles(): Promise<{ wasm: ArrayBuffer; assets: LoadedAssets }> {
     const refs: (readonly [AssetRole | "wasm", AssetRef])[] = [["wasm", this.options.wasm], ...guestAssets(this.guest)];
     const loaded = new Map<string, number>();
     const expected = refs.reduce<number | undefined>((sum, [, ref]) => (sum === undefined || ref.size === undefined ? undefined : sum + ref.size), 0);
@@ -294,7 +299,8 @@ export class Machine implements Disposable {
       if (buffer === undefined) throw new AppError("asset-load-failed", `Missing ${role}.`, { details: { subject: role } });
       return buffer;
     };
-    return { wasm: get("wasm"), assets: { bios: get("bios"), vgaBios: get("vgaBios"), kernel: get("kernel"), initrd: get("initrd") } };
+    const assets = { bios: get("bios"), vgaBios: get("vgaBios") };
+    return { wasm: get("wasm"), assets: this.guest.kind === "linux" ? { ...assets, kernel: get("kernel"), initrd: get("initrd") } : assets };
   }
 
   private async runNow(command: string, timeoutMs: number): Promise<CommandResult> {
@@ -317,7 +323,7 @@ export class Machine implements Disposable {
   private handleOutput(chunk: ConsoleChunk): void {
     const transcript = this.transcripts[chunk.port];
     transcript.push(chunk.bytes);
-    if (chunk.port === this.consolePort && !this.shellUp && this.prompt.test(transcript.currentLine())) {
+    if (chunk.port === this.consolePort && !this.shellUp && this.prompt?.test(transcript.currentLine()) === true) {
       this.shellUp = true;
       this.setStatus({ stage: "ready" });
       this.shellEmitter.fire();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "./errors.ts";
-import { DEFAULT_PROFILE, profileProblems, toEmulatorConfig, type LinuxGuest, type LoadedAssets } from "./profile.ts";
+import { DEFAULT_PROFILE, profileProblems, toEmulatorConfig, type DiskDevice, type LinuxGuest, type LoadedAssets } from "./profile.ts";
 
 const guest: LinuxGuest = {
   kind: "linux",
@@ -26,8 +26,9 @@ describe("toEmulatorConfig", () => {
     expect(config.vga_memory_size).toBe(8 * 1024 * 1024);
     expect(config.bios.buffer).toBe(assets.bios);
     expect(config.vga_bios.buffer).toBe(assets.vgaBios);
-    expect(config.bzimage.buffer).toBe(assets.kernel);
-    expect(config.initrd.buffer).toBe(assets.initrd);
+    expect(config.bzimage?.buffer).toBe(assets.kernel);
+    expect(config.initrd?.buffer).toBe(assets.initrd);
+    expect(config.boot_order).toBeUndefined();
     expect(config.cmdline).toBe("console=ttyS0 quiet");
     expect(config.disable_jit).toBe(false);
     expect(config.virtio_console).toBe(false);
@@ -63,6 +64,27 @@ describe("toEmulatorConfig", () => {
       expect((error as AppError).code).toBe("bad-profile");
       expect((error as AppError).message).toMatch(/at least 128 MiB/);
     }
+  });
+});
+
+describe("toEmulatorConfig for a guest booted from a disk", () => {
+  const diskGuest = { kind: "disk", bios: guest.bios, vgaBios: guest.vgaBios, bootFrom: "cdrom" } as const;
+
+  it("passes no kernel, and tells the BIOS which drive to try first", () => {
+    const config = toEmulatorConfig(DEFAULT_PROFILE, diskGuest, { bios: assets.bios, vgaBios: assets.vgaBios });
+    expect(config.bzimage).toBeUndefined();
+    expect(config.cmdline).toBeUndefined();
+    expect(config.boot_order).toBe(0x213);
+    expect(toEmulatorConfig(DEFAULT_PROFILE, { ...diskGuest, bootFrom: "hda" }, assets).boot_order).toBe(0x132);
+    expect(toEmulatorConfig(DEFAULT_PROFILE, { ...diskGuest, bootFrom: "fda" }, assets).boot_order).toBe(0x321);
+  });
+
+  it("attaches the caller's disks in their slots", () => {
+    const disk = { byteLength: 512 } as unknown as DiskDevice;
+    const config = toEmulatorConfig(DEFAULT_PROFILE, diskGuest, assets, { cdrom: disk, hda: disk });
+    expect(config.cdrom).toBe(disk);
+    expect(config.hda).toBe(disk);
+    expect(config.fda).toBeUndefined();
   });
 });
 

@@ -57,20 +57,33 @@ export interface LinuxGuest {
   readonly kernelRelease?: string;
 }
 
-export type GuestSpec = LinuxGuest;
+/** A guest the BIOS boots from one of the machine's disks: an ISO, a hard disk, a floppy. */
+export interface DiskGuest {
+  readonly kind: "disk";
+  readonly bios: AssetRef;
+  readonly vgaBios: AssetRef;
+  /** The drive the BIOS tries first. */
+  readonly bootFrom: "cdrom" | "hda" | "fda";
+  /** Regular expression (source) of a serial shell prompt, if the guest offers one. */
+  readonly prompt?: string;
+}
+
+export type GuestSpec = LinuxGuest | DiskGuest;
 
 export type AssetRole = "bios" | "vgaBios" | "kernel" | "initrd";
 
 export function guestAssets(guest: GuestSpec): ReadonlyArray<readonly [AssetRole, AssetRef]> {
-  return [
+  const firmware: [AssetRole, AssetRef][] = [
     ["bios", guest.bios],
     ["vgaBios", guest.vgaBios],
-    ["kernel", guest.kernel],
-    ["initrd", guest.initrd],
   ];
+  return guest.kind === "linux" ? [...firmware, ["kernel", guest.kernel], ["initrd", guest.initrd]] : firmware;
 }
 
-export type LoadedAssets = Readonly<Record<AssetRole, ArrayBuffer>>;
+export type LoadedAssets = Readonly<{ bios: ArrayBuffer; vgaBios: ArrayBuffer; kernel?: ArrayBuffer; initrd?: ArrayBuffer }>;
+
+/** v86's boot_order values: which drive the BIOS tries first. */
+const BOOT_ORDER: Readonly<Record<DiskGuest["bootFrom"], number>> = { cdrom: 0x213, hda: 0x132, fda: 0x321 };
 
 /**
  * A disk v86 reads and writes through an object of ours instead of a buffer it owns: what
@@ -99,9 +112,10 @@ export interface EmulatorConfig {
   readonly vga_memory_size: number;
   readonly bios: { readonly buffer: ArrayBuffer };
   readonly vga_bios: { readonly buffer: ArrayBuffer };
-  readonly bzimage: { readonly buffer: ArrayBuffer };
-  readonly initrd: { readonly buffer: ArrayBuffer };
-  readonly cmdline: string;
+  readonly bzimage?: { readonly buffer: ArrayBuffer };
+  readonly initrd?: { readonly buffer: ArrayBuffer };
+  readonly cmdline?: string;
+  readonly boot_order?: number;
   readonly disable_jit: boolean;
   readonly net_device: { readonly type: NicModel; readonly mtu?: number };
   readonly virtio_console: boolean;
@@ -137,10 +151,12 @@ export function profileProblems(profile: DeviceProfile, guest: GuestSpec): strin
     problems.push("VGA memory must be between 1 and 128 MiB");
   }
   problems.push(...labDeviceProblems(profile));
-  try {
-    new RegExp(guest.prompt);
-  } catch {
-    problems.push(`the prompt pattern ${JSON.stringify(guest.prompt)} is not a valid regular expression`);
+  if (guest.prompt !== undefined) {
+    try {
+      new RegExp(guest.prompt);
+    } catch {
+      problems.push(`the prompt pattern ${JSON.stringify(guest.prompt)} is not a valid regular expression`);
+    }
   }
   return problems;
 }
@@ -158,9 +174,7 @@ export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, asset
     vga_memory_size: profile.vgaMemoryMiB * MIB,
     bios: { buffer: assets.bios },
     vga_bios: { buffer: assets.vgaBios },
-    bzimage: { buffer: assets.kernel },
-    initrd: { buffer: assets.initrd },
-    cmdline: guest.cmdline,
+    ...bootOptions(guest, assets),
     disable_jit: profile.cpu === "interpreter",
     // v86 adds an NE2000 when net_device is missing; a type it does not know ("none") adds no NIC.
     net_device: profile.nic === "virtio" && profile.nicMtu !== undefined ? { type: profile.nic, mtu: profile.nicMtu } : { type: profile.nic },
@@ -174,6 +188,14 @@ export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, asset
     ...labDevices(profile, disks.hda !== undefined ? "hdb" : "hda"),
     ...disks,
   };
+}
+
+function bootOptions(guest: GuestSpec, assets: LoadedAssets): Pick<EmulatorConfig, "bzimage" | "initrd" | "cmdline" | "boot_order"> {
+  if (guest.kind === "disk") return { boot_order: BOOT_ORDER[guest.bootFrom] };
+  if (assets.kernel === undefined || assets.initrd === undefined) {
+    throw new AppError("bad-profile", "A kernel + initrd guest needs both files loaded.");
+  }
+  return { bzimage: { buffer: assets.kernel }, initrd: { buffer: assets.initrd }, cmdline: guest.cmdline };
 }
 
 // --- device lab (issue 5) ---

@@ -1,0 +1,169 @@
+/**
+ * Machines: saved configurations (which images go where, how it boots, memory and devices).
+ * A machine's disks are copy-on-write overlays named after the machine and the slot, so
+ * deleting a machine or resetting a disk never touches the images in the library.
+ */
+import type { Clock } from "../clock.ts";
+import { AppError } from "../errors.ts";
+import { DATA_DISK_BYTES } from "../guest.ts";
+import { DEFAULT_PROFILE, DISK_SLOTS, type AttachedDisks, type DeviceProfile, type DiskSlot } from "../profile.ts";
+import type { DiskStore, OverlayDisk } from "./disk.ts";
+import type { ImageRecord, ImageStore } from "./images.ts";
+import type { KeyValueStore } from "./kv.ts";
+import type { ImageKind } from "./sniff.ts";
+
+export type DiskSource = { readonly kind: "blank"; readonly sizeBytes: number } | { readonly kind: "image"; readonly imageId: string };
+
+export type BootSource =
+  /** The built-in Debian guest served with the app. */
+  | { readonly kind: "default-guest" }
+  /** A kernel and an initrd from the library. */
+  | { readonly kind: "linux"; readonly kernelImageId: string; readonly initrdImageId: string; readonly cmdline: string }
+  /** The BIOS boots from a drive. */
+  | { readonly kind: "disk"; readonly bootFrom: "cdrom" | "hda" | "fda" };
+
+export interface MachineRecord {
+  readonly id: string;
+  readonly name: string;
+  /** The default machine: always there, cannot be deleted. */
+  readonly builtIn: boolean;
+  readonly profile: DeviceProfile;
+  readonly boot: BootSource;
+  readonly disks: Readonly<Partial<Record<DiskSlot, DiskSource>>>;
+  readonly createdAt: number;
+}
+
+export const DEFAULT_MACHINE_ID = "default";
+
+export const DEFAULT_MACHINE: MachineRecord = {
+  id: DEFAULT_MACHINE_ID,
+  name: "Debian 6.1 + busybox (built in)",
+  builtIn: true,
+  profile: DEFAULT_PROFILE,
+  boot: { kind: "default-guest" },
+  // The persistent data disk, mounted at /data by the guest (see guest.ts DATA_DISK_CMDLINE).
+  disks: { hda: { kind: "blank", sizeBytes: DATA_DISK_BYTES } },
+  createdAt: 0,
+};
+
+/** The kind of image each slot takes. */
+export const SLOT_KINDS: Readonly<Record<DiskSlot, ImageKind>> = { hda: "harddisk", hdb: "harddisk", cdrom: "cdrom", fda: "floppy" };
+
+export const diskIdFor = (machineId: string, slot: DiskSlot): string => `${machineId}:${slot}`;
+
+const MAX_BLANK_DISK_BYTES = 2 * 1024 * 1024 * 1024;
+
+/** Why a machine cannot boot with the library as it is; empty when it can. */
+export function machineProblems(record: MachineRecord, images: readonly ImageRecord[]): string[] {
+  const problems: string[] = [];
+  const byId = new Map(images.map((i) => [i.id, i]));
+  const needImage = (id: string, kind: ImageKind, what: string): void => {
+    const image = byId.get(id);
+    if (image === undefined) problems.push(`${what}: the image is no longer in the library`);
+    else if (image.kind !== kind) problems.push(`${what}: ${image.name} is a ${image.kind} image, not a ${kind} image`);
+  };
+  if (record.name.trim() === "") problems.push("the machine needs a name");
+  for (const slot of DISK_SLOTS) {
+    const source = record.disks[slot];
+    if (source === undefined) continue;
+    if (source.kind === "image") needImage(source.imageId, SLOT_KINDS[slot], slot);
+    else if (slot === "cdrom") problems.push("a CD-ROM drive takes an ISO image, not a blank disk");
+    else if (!Number.isInteger(source.sizeBytes) || source.sizeBytes < 512 * 1024 || source.sizeBytes % 512 !== 0 || source.sizeBytes > MAX_BLANK_DISK_BYTES) {
+      problems.push(`${slot}: a blank disk must be between 512 KiB and 2 GiB, in whole sectors`);
+    }
+  }
+  if (record.disks.hdb !== undefined && record.disks.hda === undefined) problems.push("hdb needs hda: Linux finds no slave disk without a master");
+  const boot = record.boot;
+  if (boot.kind === "linux") {
+    needImage(boot.kernelImageId, "kernel", "kernel");
+    needImage(boot.initrdImageId, "initrd", "initrd");
+  } else if (boot.kind === "disk" && record.disks[boot.bootFrom] === undefined) {
+    problems.push(`it boots from ${boot.bootFrom}, but no image is attached there`);
+  }
+  return problems;
+}
+
+export class MachineStore {
+  constructor(
+    private readonly kv: KeyValueStore,
+    private readonly disks: DiskStore,
+    private readonly now: () => number,
+  ) {}
+
+  /** The built-in machine first (with the user's saved changes to it), then the user's, oldest first. */
+  async list(): Promise<MachineRecord[]> {
+    const keys = (await this.kv.keys()).filter((k) => k.startsWith("machine:"));
+    const records = (await this.kv.getMany<MachineRecord>(keys)).filter((r): r is MachineRecord => r !== undefined);
+    const builtIn = records.find((r) => r.id === DEFAULT_MACHINE_ID) ?? DEFAULT_MACHINE;
+    return [builtIn, ...records.filter((r) => r.id !== DEFAULT_MACHINE_ID).sort((a, b) => a.createdAt - b.createdAt)];
+  }
+
+  async get(id: string): Promise<MachineRecord | undefined> {
+    return (await this.kv.get<MachineRecord>(`machine:${id}`)) ?? (id === DEFAULT_MACHINE_ID ? DEFAULT_MACHINE : undefined);
+  }
+
+  /** A new machine with an id and creation time. */
+  draft(name: string): MachineRecord {
+    return { id: `m-${this.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`, name, builtIn: false, profile: DEFAULT_PROFILE, boot: { kind: "disk", bootFrom: "cdrom" }, disks: {}, createdAt: this.now() };
+  }
+
+  async save(record: MachineRecord, images: readonly ImageRecord[]): Promise<MachineRecord> {
+    const problems = machineProblems(record, images);
+    if (problems.length > 0) throw new AppError("bad-profile", `This machine cannot be saved: ${problems.join("; ")}.`, { details: { problems } });
+    if (record.id === DEFAULT_MACHINE_ID && (record.boot.kind !== "default-guest" || !record.builtIn)) {
+      throw new AppError("bad-profile", "The built-in machine always boots the built-in guest; create a new machine instead.");
+    }
+    const previous = await this.get(record.id);
+    await this.kv.set(`machine:${record.id}`, { ...record, name: record.name.trim() });
+    // A disk whose source changed starts fresh: an overlay only fits the base it was written on.
+    if (previous !== undefined) {
+      for (const slot of DISK_SLOTS) {
+        if (JSON.stringify(previous.disks[slot]) !== JSON.stringify(record.disks[slot])) await this.disks.drop(diskIdFor(record.id, slot));
+      }
+    }
+    return record;
+  }
+
+  async delete(id: string): Promise<void> {
+    if (id === DEFAULT_MACHINE_ID) throw new AppError("bad-profile", "The built-in machine cannot be deleted (its disk can be reset).");
+    await this.kv.delete(`machine:${id}`);
+    for (const slot of DISK_SLOTS) await this.disks.drop(diskIdFor(id, slot));
+  }
+}
+
+export interface OpenedDisks {
+  readonly attached: Readonly<Partial<Record<DiskSlot, OverlayDisk>>> & AttachedDisks;
+  readonly overlays: readonly OverlayDisk[];
+}
+
+/** Open every disk of a machine: base images from the library, guest writes from the overlays. */
+export async function openMachineDisks(
+  record: MachineRecord,
+  stores: { readonly images: ImageStore; readonly disks: DiskStore },
+  options: { readonly clock: Clock; readonly readOnly?: boolean },
+): Promise<OpenedDisks> {
+  const attached: Partial<Record<DiskSlot, OverlayDisk>> = {};
+  const overlays: OverlayDisk[] = [];
+  try {
+    for (const slot of DISK_SLOTS) {
+      const source = record.disks[slot];
+      if (source === undefined) continue;
+      let disk: OverlayDisk;
+      if (source.kind === "blank") {
+        disk = await stores.disks.open(diskIdFor(record.id, slot), { size: source.sizeBytes, clock: options.clock, readOnly: options.readOnly === true });
+      } else {
+        const image = await stores.images.get(source.imageId);
+        if (image === undefined) throw new AppError("bad-image", `The image for ${slot} is no longer in the library.`, { details: { subject: slot } });
+        const base = stores.images.reader(image);
+        // A CD-ROM is read-only media: nothing to keep.
+        disk = await stores.disks.open(diskIdFor(record.id, slot), { size: image.size, base, clock: options.clock, readOnly: options.readOnly === true || slot === "cdrom" });
+      }
+      attached[slot] = disk;
+      overlays.push(disk);
+    }
+  } catch (error) {
+    for (const disk of overlays) disk.dispose();
+    throw error;
+  }
+  return { attached, overlays };
+}
