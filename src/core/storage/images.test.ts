@@ -1,6 +1,6 @@
 import "fake-indexeddb/auto";
 import { describe, expect, it } from "vitest";
-import { AppError } from "../errors.ts";
+import type { AppError } from "../errors.ts";
 import { sha256Hex } from "../host.ts";
 import { CHUNK_SIZE, ImageStore, type ImageSource } from "./images.ts";
 import { openIndexedDbStore, type KeyValueStore } from "./kv.ts";
