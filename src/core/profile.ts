@@ -104,7 +104,11 @@ export interface DiskDevice {
 /** Where a disk is attached: IDE primary master/slave, the CD-ROM drive, the first floppy. */
 export type DiskSlot = "hda" | "hdb" | "cdrom" | "fda";
 export const DISK_SLOTS: readonly DiskSlot[] = ["hda", "hdb", "cdrom", "fda"];
-export type AttachedDisks = Readonly<Partial<Record<DiskSlot, DiskDevice>>>;
+/** A disk held whole in memory and written in place by v86 (for tests and benchmarks). */
+export interface BufferDisk {
+  readonly buffer: ArrayBuffer;
+}
+export type AttachedDisks = Readonly<Partial<Record<DiskSlot, DiskDevice | BufferDisk>>>;
 
 /** Options handed to v86, in v86's own names. Kept as our own type so only v86.ts sees v86's. */
 export interface EmulatorConfig {
@@ -127,11 +131,11 @@ export interface EmulatorConfig {
   readonly acpi: boolean;
   // --- device lab (issue 5) ---
   readonly filesystem?: Record<string, never>;
-  readonly hda?: { readonly buffer: ArrayBuffer } | DiskDevice;
+  readonly hda?: BufferDisk | DiskDevice;
   // --- end device lab ---
-  readonly hdb?: { readonly buffer: ArrayBuffer } | DiskDevice;
-  readonly cdrom?: DiskDevice;
-  readonly fda?: DiskDevice;
+  readonly hdb?: BufferDisk | DiskDevice;
+  readonly cdrom?: BufferDisk | DiskDevice;
+  readonly fda?: BufferDisk | DiskDevice;
 }
 
 const MIB = 1024 * 1024;
