@@ -29,6 +29,10 @@ export interface EmulatorBackend extends Disposable {
   isRunning(): boolean;
   /** v86's instruction counter: 32 bits, wraps. */
   instructionCounter(): number;
+  /** v86's whole machine state (memory, CPU, devices). */
+  saveState(): Promise<Uint8Array>;
+  /** Put a state saved by the same emulator version on the same hardware back. */
+  restoreState(state: Uint8Array): Promise<void>;
   /** Press Ctrl-Alt-Del on the PS/2 keyboard. */
   sendCtrlAltDel(): void;
   /** The VGA text screen as lines (empty in graphics modes). */

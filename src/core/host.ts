@@ -13,6 +13,11 @@ export interface HostResponse {
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
+interface TransformPair {
+  readonly writable: { getWriter(): { write(chunk: Uint8Array): Promise<void>; close(): Promise<void>; abort(reason?: unknown): Promise<void> } };
+  readonly readable: { getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(reason?: unknown): Promise<void> } };
+}
+
 interface HostGlobals {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
@@ -25,6 +30,8 @@ interface HostGlobals {
     subtle: { digest(algorithm: string, data: ArrayBuffer | Uint8Array): Promise<ArrayBuffer> };
     randomUUID(): string;
   };
+  CompressionStream: new (format: "gzip") => TransformPair;
+  DecompressionStream: new (format: "gzip") => TransformPair;
   WebAssembly: {
     instantiate(bytes: ArrayBuffer, imports: object): Promise<{ instance: { exports: object } }>;
   };

@@ -73,6 +73,13 @@ class FakeShell implements EmulatorBackend {
   fail(error: unknown): void {
     this.crash.fire(error);
   }
+  async saveState(): Promise<Uint8Array> {
+    return encodeText(`state:${this.counter}`);
+  }
+  restored: string[] = [];
+  async restoreState(state: Uint8Array): Promise<void> {
+    this.restored.push(decodeText(state));
+  }
   guestReboots(): void {
     this.running = false;
     this.reboot.fire();
@@ -268,6 +275,21 @@ describe("Machine", () => {
 
   it("refuses an impossible profile before loading anything", () => {
     expect(() => setup({}, { prompt: "((" })).toThrow(/prompt pattern/);
+  });
+
+  it("restores a saved state: the shell is ready at once when it was ready at the save", async () => {
+    const { machine, shell } = setup();
+    await machine.start();
+    shell().counter = 7;
+    const saved = await machine.saveState();
+    expect(saved.shellReady).toBe(false);
+    const ready: number[] = [];
+    machine.onShellReady(() => ready.push(1));
+    await machine.restoreState(saved.state, { shellReady: true });
+    expect(shell().restored).toEqual(["state:7"]);
+    expect(machine.shellReady).toBe(true);
+    expect(machine.status).toMatchObject({ stage: "ready", running: true });
+    expect(ready).toEqual([1]);
   });
 
   it("rejects waiters and commands after dispose", async () => {

@@ -179,6 +179,30 @@ export class Machine implements Disposable {
     this.setStatus({ running: true });
   }
 
+  /** The whole machine state, as v86 saves it. Works running or paused. */
+  async saveState(): Promise<{ state: Uint8Array; shellReady: boolean }> {
+    const backend = this.requireBackend();
+    return { state: await backend.saveState(), shellReady: this.shellUp };
+  }
+
+  /**
+   * Put a saved state back into this machine (which must have the same hardware; the caller
+   * checks fingerprints). The shell is ready at once when it was ready at the save.
+   */
+  async restoreState(state: Uint8Array, options: { shellReady: boolean }): Promise<void> {
+    const backend = this.requireBackend();
+    const wasRunning = backend.isRunning();
+    if (wasRunning) await backend.stop();
+    await backend.restoreState(state);
+    this.transcripts.serial0.reset();
+    this.transcripts.virtio0.reset();
+    this.shellUp = options.shellReady && this.prompt !== undefined;
+    this.lastSample = undefined;
+    await backend.run();
+    this.setStatus({ stage: this.shellUp || this.prompt === undefined ? "ready" : "booting", running: true, error: undefined });
+    if (this.shellUp) this.shellEmitter.fire();
+  }
+
   /** Press Ctrl-Alt-Del: the guest reboots and the shell comes back after boot. */
   sendCtrlAltDel(): void {
     this.requireBackend().sendCtrlAltDel();

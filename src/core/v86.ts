@@ -10,6 +10,8 @@ import type { BackendFactory, ConsolePort, EmulatorBackend } from "./backend.ts"
 
 /** The exact v86 release this build was made with; snapshots depend on it. */
 export const V86_PACKAGE_VERSION = "0.5.462";
+/** The state format version of that release (checked by a boot test against a real save). */
+export const V86_STATE_VERSION = 6;
 
 // Scan codes (set 1): Ctrl, Alt, Delete (extended) pressed, then released in reverse order.
 const CTRL_ALT_DEL = [0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d];
@@ -174,6 +176,15 @@ class V86Backend implements EmulatorBackend {
 
   instructionCounter(): number {
     return this.emulator.get_instruction_counter() >>> 0;
+  }
+
+  async saveState(): Promise<Uint8Array> {
+    return new Uint8Array(await this.emulator.save_state());
+  }
+
+  async restoreState(state: Uint8Array): Promise<void> {
+    const copy = state.byteOffset === 0 && state.byteLength === state.buffer.byteLength ? state.buffer : state.slice().buffer;
+    await this.emulator.restore_state(copy as ArrayBuffer);
   }
 
   sendCtrlAltDel(): void {

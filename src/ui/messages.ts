@@ -43,6 +43,14 @@ const MESSAGES: Record<ErrorCode, Message> = {
     title: "That file cannot be used as an image",
     hint: "virtlab takes ISO 9660 CD-ROM images, hard-disk and floppy images, Linux kernels (bzImage) and initrds. Nothing was stored.",
   },
+  "bad-snapshot": {
+    title: "This snapshot cannot be used",
+    hint: "The file is damaged, cut short, or not a virtlab snapshot. Nothing was changed; the running machine is as it was.",
+  },
+  "snapshot-mismatch": {
+    title: "This snapshot was made for a different machine",
+    hint: "A saved state only fits the hardware and emulator it was saved on. Create a machine that matches the fields listed, or boot normally.",
+  },
   "storage-full": {
     title: "The browser's storage for virtlab is full",
     hint: "Nothing already saved was lost. Delete images or snapshots you no longer need, or allow the site more storage, then try again.",

@@ -1,0 +1,122 @@
+import { describe, expect, it } from "vitest";
+import type { AppError } from "../errors.ts";
+import { decodeText, encodeText } from "../host.ts";
+import { DEFAULT_PROFILE, type LinuxGuest } from "../profile.ts";
+import { machineFingerprint, fingerprintDifferences } from "./fingerprint.ts";
+import { CHUNK_RAW_BYTES, concatParts, decodeSnapshot, encodeSnapshot, readSnapshotHeader, V86_STATE_MAGIC, type SnapshotMeta } from "./format.ts";
+
+const guest: LinuxGuest = {
+  kind: "linux",
+  bios: { name: "bios.bin", url: "", sha256: "a".repeat(64) },
+  vgaBios: { name: "vgabios.bin", url: "", sha256: "b".repeat(64) },
+  kernel: { name: "bzImage", url: "", sha256: "c".repeat(64) },
+  initrd: { name: "initramfs.cpio", url: "", sha256: "d".repeat(64) },
+  cmdline: "console=ttyS0",
+  prompt: "# $",
+};
+
+/** Something shaped like a v86 state: its magic, version 6, then compressible data. */
+function fakeState(size: number): Uint8Array {
+  const state = new Uint8Array(size);
+  const view = new DataView(state.buffer);
+  view.setUint32(0, V86_STATE_MAGIC, true);
+  view.setUint32(4, 6, true);
+  for (let i = 16; i < size; i += 4096) state[i] = i & 0xff;
+  return state;
+}
+
+const meta: SnapshotMeta = {
+  app: "0.1.0",
+  v86: "0.5.462",
+  fingerprint: machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: 64 << 20, base: "blank" } }),
+  name: "before the lab",
+  createdAt: 1_700_000_000_000,
+  shellReady: true,
+  preview: "root@virtlab:/# ",
+};
+
+async function file(state = fakeState(CHUNK_RAW_BYTES + 5000)): Promise<Uint8Array> {
+  return concatParts((await encodeSnapshot(state, meta)).parts);
+}
+
+async function refusal(bytes: Uint8Array): Promise<AppError> {
+  return (await decodeSnapshot(bytes).catch((e: unknown) => e)) as AppError;
+}
+
+describe("snapshot file", () => {
+  it("round-trips the state, compressed, with a checksum per chunk", async () => {
+    const state = fakeState(CHUNK_RAW_BYTES * 2 + 123);
+    const { header, parts } = await encodeSnapshot(state, meta);
+    const bytes = concatParts(parts);
+    expect(header).toMatchObject({ format: 1, stateVersion: 6, rawSize: state.length, compression: "gzip", name: "before the lab" });
+    expect(header.chunks.map((c) => c.rawSize)).toEqual([CHUNK_RAW_BYTES, CHUNK_RAW_BYTES, 123]);
+    expect(bytes.length).toBeLessThan(state.length / 10);
+    const decoded = await decodeSnapshot(bytes);
+    expect(decoded.header).toEqual(header);
+    expect(decoded.state.length).toBe(state.length);
+    expect(decoded.state.every((b, i) => b === state[i])).toBe(true);
+  });
+
+  it("refuses a file that is not a snapshot", async () => {
+    const error = await refusal(encodeText("PK\x03\x04 this is a zip file, not a snapshot"));
+    expect(error.code).toBe("bad-snapshot");
+    expect(error.message).toMatch(/not a virtlab snapshot/);
+  });
+
+  it("refuses a truncated file before decompressing anything", async () => {
+    const bytes = await file();
+    for (const cut of [bytes.length - 1, 200, 11]) {
+      const error = await refusal(bytes.subarray(0, cut));
+      expect(error.code, `cut at ${cut}`).toBe("bad-snapshot");
+      expect(error.message).toMatch(/cut short|not a virtlab snapshot|damaged/);
+    }
+  });
+
+  it("refuses a flipped byte in the data by its checksum, naming the part", async () => {
+    const bytes = await file();
+    bytes[bytes.length - 5] = (bytes[bytes.length - 5] as number) ^ 0x40;
+    const error = await refusal(bytes);
+    expect(error.code).toBe("bad-snapshot");
+    expect(error.message).toMatch(/part 2 of 2 does not match its checksum/);
+  });
+
+  it("refuses a huge declared size without allocating it", async () => {
+    const bytes = await file();
+    const { bodyOffset } = readSnapshotHeader(bytes);
+    const header = JSON.parse(decodeText(bytes.subarray(12, bodyOffset))) as Record<string, unknown>;
+    header["rawSize"] = 64 * 1024 ** 3;
+    const json = encodeText(JSON.stringify(header));
+    const hostile = new Uint8Array(12 + json.length + 10);
+    hostile.set(bytes.subarray(0, 8));
+    new DataView(hostile.buffer).setUint32(8, json.length, true);
+    hostile.set(json, 12);
+    const error = await refusal(hostile);
+    expect(error.code).toBe("bad-snapshot");
+    expect(error.message).toMatch(/declares a machine state of 68719476736 bytes/);
+  });
+
+  it("refuses a header length larger than the file or the limit", async () => {
+    const bytes = await file();
+    new DataView(bytes.buffer).setUint32(8, 0xffffffff, true);
+    expect((await refusal(bytes)).message).toMatch(/cut short or its header is damaged/);
+  });
+});
+
+describe("machine fingerprints", () => {
+  it("match for the same machine and name every field that differs", () => {
+    const same = machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: 64 << 20, base: "blank" } });
+    expect(fingerprintDifferences(meta.fingerprint, same)).toEqual([]);
+    const other = machineFingerprint({ ...DEFAULT_PROFILE, memoryMiB: 128, nic: "virtio" }, { ...guest, cmdline: "console=ttyS0 quiet" });
+    expect(fingerprintDifferences(meta.fingerprint, other)).toEqual([
+      "memory size: saved with 256, this machine has 128",
+      "network card: saved with none, this machine has virtio",
+      "kernel command line: saved with console=ttyS0, this machine has console=ttyS0 quiet",
+      'disks: saved with {"hda":"67108864 bytes, blank"}, this machine has {}',
+    ]);
+  });
+
+  it("ignores the CPU mode: a state restores with the JIT on or off", () => {
+    const interpreter = machineFingerprint({ ...DEFAULT_PROFILE, cpu: "interpreter" }, guest, { hda: { size: 64 << 20, base: "blank" } });
+    expect(fingerprintDifferences(meta.fingerprint, interpreter)).toEqual([]);
+  });
+});

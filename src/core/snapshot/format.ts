@@ -1,0 +1,170 @@
+/**
+ * The snapshot file: a versioned container around v86's saved state.
+ *
+ *   bytes 0..8    magic "VIRTLAB" + 0x1A
+ *   bytes 8..12   header length (u32, little endian), at most MAX_HEADER_BYTES
+ *   header        JSON (SnapshotHeader): versions, machine fingerprint, sizes, one sha256 per chunk
+ *   chunks        the state in pieces of CHUNK_RAW_BYTES, each gzip-compressed on its own
+ *
+ * Every size is checked against the file and against fixed limits before anything is
+ * allocated, every chunk against its sha256 before it is decompressed, and decompression stops
+ * at the size the header declared.
+ */
+import { AppError } from "../errors.ts";
+import { decodeText, encodeText, sha256Hex } from "../host.ts";
+import type { MachineFingerprint } from "./fingerprint.ts";
+import { gunzip, gzip } from "./compress.ts";
+
+export const MAGIC = Uint8Array.from([0x56, 0x49, 0x52, 0x54, 0x4c, 0x41, 0x42, 0x1a]); // "VIRTLAB\x1a"
+export const FORMAT_VERSION = 1;
+export const MAX_HEADER_BYTES = 1024 * 1024;
+export const CHUNK_RAW_BYTES = 8 * 1024 * 1024;
+/** 2 GiB of guest memory, 128 MiB of VGA memory and the devices fit well under this. */
+export const MAX_STATE_BYTES = 2560 * 1024 * 1024;
+/** v86 states start with this magic and then their own format version. */
+export const V86_STATE_MAGIC = 0x86768676;
+
+export interface SnapshotChunk {
+  /** Compressed size in the file. */
+  readonly size: number;
+  readonly rawSize: number;
+  /** sha256 of the compressed bytes. */
+  readonly sha256: string;
+}
+
+export interface SnapshotHeader {
+  readonly format: number;
+  readonly app: string;
+  readonly v86: string;
+  /** v86's own state format version (from the state's header). */
+  readonly stateVersion: number;
+  readonly fingerprint: MachineFingerprint;
+  readonly name: string;
+  readonly createdAt: number;
+  /** The console was at a shell prompt when the state was saved. */
+  readonly shellReady: boolean;
+  /** The last lines of the terminal, for a preview. */
+  readonly preview: string;
+  readonly compression: "gzip";
+  readonly rawSize: number;
+  readonly chunks: readonly SnapshotChunk[];
+}
+
+export type SnapshotMeta = Omit<SnapshotHeader, "format" | "stateVersion" | "compression" | "rawSize" | "chunks">;
+
+/** v86's state format version, read from its header. */
+export function v86StateVersion(state: Uint8Array): number {
+  if (state.length < 16) throw new AppError("bad-snapshot", "The machine state is too short to be one.");
+  const view = new DataView(state.buffer, state.byteOffset, state.byteLength);
+  if (view.getUint32(0, true) !== V86_STATE_MAGIC) throw new AppError("bad-snapshot", "The machine state does not come from v86.");
+  return view.getUint32(4, true);
+}
+
+/** Build a snapshot file (as parts, to write or store without one more copy). */
+export async function encodeSnapshot(state: Uint8Array, meta: SnapshotMeta): Promise<{ header: SnapshotHeader; parts: Uint8Array[] }> {
+  const chunks: SnapshotChunk[] = [];
+  const bodies: Uint8Array[] = [];
+  for (let offset = 0; offset < state.length; offset += CHUNK_RAW_BYTES) {
+    const raw = state.subarray(offset, Math.min(state.length, offset + CHUNK_RAW_BYTES));
+    const packed = await gzip(raw);
+    chunks.push({ size: packed.length, rawSize: raw.length, sha256: await sha256Hex(packed) });
+    bodies.push(packed);
+  }
+  const header: SnapshotHeader = {
+    ...meta,
+    format: FORMAT_VERSION,
+    stateVersion: v86StateVersion(state),
+    compression: "gzip",
+    rawSize: state.length,
+    chunks,
+  };
+  const json = encodeText(JSON.stringify(header));
+  const prefix = new Uint8Array(12);
+  prefix.set(MAGIC, 0);
+  new DataView(prefix.buffer).setUint32(8, json.length, true);
+  return { header, parts: [prefix, json, ...bodies] };
+}
+
+/** Read and check the header alone (cheap: for lists, imports and refusals before the state). */
+export function readSnapshotHeader(file: Uint8Array): { header: SnapshotHeader; bodyOffset: number } {
+  if (file.length < 12 || !MAGIC.every((b, i) => file[i] === b)) {
+    throw new AppError("bad-snapshot", "This file is not a virtlab snapshot (its first bytes are wrong).");
+  }
+  const headerLength = new DataView(file.buffer, file.byteOffset, file.byteLength).getUint32(8, true);
+  if (headerLength > MAX_HEADER_BYTES || 12 + headerLength > file.length) {
+    throw new AppError("bad-snapshot", "The snapshot file is cut short or its header is damaged.", { details: { headerLength } });
+  }
+  let header: SnapshotHeader;
+  try {
+    header = JSON.parse(decodeText(file.subarray(12, 12 + headerLength))) as SnapshotHeader;
+  } catch (error) {
+    throw new AppError("bad-snapshot", "The snapshot's header is damaged.", { cause: error });
+  }
+  checkHeader(header, file.length - 12 - headerLength);
+  return { header, bodyOffset: 12 + headerLength };
+}
+
+function checkHeader(header: SnapshotHeader, bodyLength: number): void {
+  if (typeof header !== "object" || header === null || !Array.isArray(header.chunks)) {
+    throw new AppError("bad-snapshot", "The snapshot's header is damaged.");
+  }
+  if (header.format !== FORMAT_VERSION) {
+    throw new AppError("bad-snapshot", `This snapshot uses file format ${String(header.format)}; this virtlab reads format ${FORMAT_VERSION}.`);
+  }
+  if (header.compression !== "gzip") throw new AppError("bad-snapshot", "The snapshot uses a compression this virtlab does not read.");
+  if (!Number.isSafeInteger(header.rawSize) || header.rawSize <= 0 || header.rawSize > MAX_STATE_BYTES) {
+    throw new AppError("bad-snapshot", `The snapshot declares a machine state of ${String(header.rawSize)} bytes, which no machine here can have.`, {
+      details: { rawSize: header.rawSize },
+    });
+  }
+  if (header.chunks.length !== Math.ceil(header.rawSize / CHUNK_RAW_BYTES)) throw new AppError("bad-snapshot", "The snapshot's chunk list does not fit its size.");
+  let raw = 0;
+  let packed = 0;
+  for (const chunk of header.chunks) {
+    if (!Number.isSafeInteger(chunk.size) || !Number.isSafeInteger(chunk.rawSize) || chunk.size <= 0 || chunk.rawSize <= 0 || chunk.rawSize > CHUNK_RAW_BYTES || typeof chunk.sha256 !== "string") {
+      throw new AppError("bad-snapshot", "The snapshot's chunk list is damaged.");
+    }
+    raw += chunk.rawSize;
+    packed += chunk.size;
+  }
+  if (raw !== header.rawSize) throw new AppError("bad-snapshot", "The snapshot's chunk list does not add up to its size.");
+  if (packed !== bodyLength) {
+    throw new AppError("bad-snapshot", packed > bodyLength ? "The snapshot file is cut short." : "The snapshot file has extra bytes at its end.", {
+      details: { expected: packed, actual: bodyLength },
+    });
+  }
+}
+
+/** Check every chunk and return the machine state. */
+export async function decodeSnapshot(file: Uint8Array): Promise<{ header: SnapshotHeader; state: Uint8Array }> {
+  const { header, bodyOffset } = readSnapshotHeader(file);
+  const state = new Uint8Array(header.rawSize);
+  let offset = bodyOffset;
+  let rawOffset = 0;
+  for (const [index, chunk] of header.chunks.entries()) {
+    const packed = file.subarray(offset, offset + chunk.size);
+    if ((await sha256Hex(packed)) !== chunk.sha256) {
+      throw new AppError("bad-snapshot", `The snapshot is damaged: part ${index + 1} of ${header.chunks.length} does not match its checksum.`, {
+        details: { chunk: index },
+      });
+    }
+    const raw = await gunzip(packed, chunk.rawSize);
+    if (raw.length !== chunk.rawSize) throw new AppError("bad-snapshot", `The snapshot is damaged: part ${index + 1} has the wrong size.`);
+    state.set(raw, rawOffset);
+    rawOffset += raw.length;
+    offset += chunk.size;
+  }
+  if (v86StateVersion(state) !== header.stateVersion) throw new AppError("bad-snapshot", "The snapshot's state does not match its header.");
+  return { header, state };
+}
+
+/** Join parts into one file. */
+export function concatParts(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}

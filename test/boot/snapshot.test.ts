@@ -1,0 +1,56 @@
+/**
+ * Snapshots of the real guest in Node: save a running machine into the snapshot file format,
+ * restore it into a fresh emulator, and find memory, processes and the shell as they were.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import type { Machine } from "../../src/core/index.ts";
+import { concatParts, decodeSnapshot, encodeSnapshot, v86StateVersion } from "../../src/core/snapshot/format.ts";
+import { fingerprintDifferences, machineFingerprint } from "../../src/core/snapshot/fingerprint.ts";
+import { V86_PACKAGE_VERSION, V86_STATE_VERSION } from "../../src/core/v86.ts";
+import { guestIsBuilt, headlessMachine, loadDefaultGuest } from "../../src/node/guest.ts";
+
+const machines: Machine[] = [];
+afterEach(() => {
+  for (const m of machines.splice(0)) m.dispose();
+});
+
+async function booted(): Promise<Machine> {
+  const machine = headlessMachine();
+  machines.push(machine);
+  await machine.start();
+  await machine.waitForShell({ timeoutMs: 90_000 });
+  return machine;
+}
+
+describe.skipIf(!guestIsBuilt())("snapshots of the default guest", () => {
+  it("restores memory, a running process and the shell into a fresh emulator, through the file format", async () => {
+    const first = await booted();
+    await first.run("echo kept-in-tmpfs > /tmp/note");
+    // A background counter: a process that must still be running after the restore.
+    await first.run("(i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 1; done) >/dev/null 2>&1 &");
+    await first.run("sleep 2");
+    const before = Number((await first.run("cat /tmp/counter")).output);
+    expect(before).toBeGreaterThan(0);
+
+    const { state, shellReady } = await first.saveState();
+    expect(v86StateVersion(state)).toBe(V86_STATE_VERSION);
+    const guest = loadDefaultGuest();
+    const fingerprint = machineFingerprint(first.profile, guest);
+    const file = concatParts(
+      (await encodeSnapshot(state, { app: "test", v86: V86_PACKAGE_VERSION, fingerprint, name: "t", createdAt: 0, shellReady, preview: "" })).parts,
+    );
+    first.dispose();
+
+    const decoded = await decodeSnapshot(file);
+    const second = headlessMachine();
+    machines.push(second);
+    await second.start();
+    expect(fingerprintDifferences(decoded.header.fingerprint, machineFingerprint(second.profile, guest))).toEqual([]);
+    await second.restoreState(decoded.state, { shellReady: decoded.header.shellReady });
+    expect(second.shellReady).toBe(true);
+    expect(await second.run("cat /tmp/note")).toEqual({ output: "kept-in-tmpfs", exitCode: 0 });
+    expect(await second.run("echo $((6*7))")).toEqual({ output: "42", exitCode: 0 });
+    const after = Number((await second.run("sleep 2; cat /tmp/counter")).output);
+    expect(after).toBeGreaterThan(before);
+  });
+});
