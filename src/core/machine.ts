@@ -42,6 +42,11 @@ export interface MachineOptions {
   readonly screenContainer?: unknown;
   /** Disks opened by the caller (e.g. OverlayDisks); they outlive reboots of this machine. */
   readonly disks?: AttachedDisks;
+  /**
+   * Start from a saved state instead of booting (the caller has checked it fits this machine).
+   * Used once: a later reset or guest reboot boots normally.
+   */
+  readonly initialState?: { readonly state: Uint8Array; readonly shellReady: boolean };
 }
 
 export interface WaitOptions {
@@ -130,7 +135,9 @@ export class Machine implements Disposable {
       const config = toEmulatorConfig(this.profile, this.guest, files.assets, this.options.disks);
       const host = this.options.screenContainer === undefined ? { wasm: files.wasm } : { wasm: files.wasm, screenContainer: this.options.screenContainer };
       this.launch = () => this.options.backend(config, host);
-      await this.powerOn();
+      const initial = this.options.initialState;
+      if (initial === undefined) await this.powerOn();
+      else await this.powerOn(() => this.options.backend({ ...config, initial_state: { buffer: exactBuffer(initial.state) } }, host), initial.shellReady);
       this.store.add(toDisposable(() => this.mipsTimer?.dispose()));
       this.sampleMips();
     } catch (error) {
@@ -220,8 +227,7 @@ export class Machine implements Disposable {
   }
 
   /** Start a fresh emulator in place of the current one (first start, reset, guest reboot). */
-  private async powerOn(): Promise<void> {
-    const launch = this.launch;
+  private async powerOn(launch = this.launch, shellReadyAtStart = false): Promise<void> {
     if (launch === undefined) return;
     this.backendStore.dispose();
     this.backend = undefined;
@@ -242,7 +248,9 @@ export class Machine implements Disposable {
     this.lastSample = undefined;
     // autostart is on: v86 runs as soon as it has loaded. A guest without a known prompt is
     // "ready" as soon as it runs: there is no shell to wait for.
-    this.setStatus({ stage: this.prompt === undefined ? "ready" : "booting", running: true, error: undefined });
+    this.shellUp = shellReadyAtStart && this.prompt !== undefined;
+    this.setStatus({ stage: this.prompt === undefined || this.shellUp ? "ready" : "booting", running: true, error: undefined });
+    if (this.shellUp) this.shellEmitter.fire();
   }
 
   private handleReboot(): void {
@@ -454,4 +462,9 @@ export class Machine implements Disposable {
     this.state = next;
     this.statusEmitter.fire(next);
   }
+}
+
+/** The ArrayBuffer holding exactly these bytes (copied only when the view is partial). */
+function exactBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
 }

@@ -120,6 +120,8 @@ export interface EmulatorConfig {
   readonly initrd?: { readonly buffer: ArrayBuffer };
   readonly cmdline?: string;
   readonly boot_order?: number;
+  /** A saved state to start from instead of booting. */
+  readonly initial_state?: { readonly buffer: ArrayBuffer };
   readonly disable_jit: boolean;
   readonly net_device: { readonly type: NicModel; readonly mtu?: number };
   readonly virtio_console: boolean;

@@ -183,8 +183,7 @@ class V86Backend implements EmulatorBackend {
   }
 
   async restoreState(state: Uint8Array): Promise<void> {
-    const copy = state.byteOffset === 0 && state.byteLength === state.buffer.byteLength ? state.buffer : state.slice().buffer;
-    await this.emulator.restore_state(copy as ArrayBuffer);
+    await this.emulator.restore_state(state.slice().buffer);
   }
 
   sendCtrlAltDel(): void {

@@ -52,6 +52,7 @@ export interface HeadlessOptions {
   readonly profile?: Partial<DeviceProfile>;
   readonly guest?: LinuxGuest;
   readonly disks?: AttachedDisks;
+  readonly initialState?: { readonly state: Uint8Array; readonly shellReady: boolean };
 }
 
 /** A machine for the default guest, not yet started. */
@@ -63,5 +64,6 @@ export function headlessMachine(options: HeadlessOptions = {}): Machine {
     loader: fileAssetLoader,
     backend: createV86Backend,
     ...(options.disks === undefined ? {} : { disks: options.disks }),
+    ...(options.initialState === undefined ? {} : { initialState: options.initialState }),
   });
 }

@@ -42,15 +42,19 @@ describe.skipIf(!guestIsBuilt())("snapshots of the default guest", () => {
     first.dispose();
 
     const decoded = await decodeSnapshot(file);
-    const second = headlessMachine();
+    const second = headlessMachine({ initialState: { state: decoded.state, shellReady: decoded.header.shellReady } });
     machines.push(second);
-    await second.start();
     expect(fingerprintDifferences(decoded.header.fingerprint, machineFingerprint(second.profile, guest))).toEqual([]);
-    await second.restoreState(decoded.state, { shellReady: decoded.header.shellReady });
+    await second.start();
     expect(second.shellReady).toBe(true);
     expect(await second.run("cat /tmp/note")).toEqual({ output: "kept-in-tmpfs", exitCode: 0 });
     expect(await second.run("echo $((6*7))")).toEqual({ output: "42", exitCode: 0 });
     const after = Number((await second.run("sleep 2; cat /tmp/counter")).output);
     expect(after).toBeGreaterThan(before);
+
+    // Restoring onto a machine that is already running works too (the snapshot list's "restore").
+    await second.run("rm /tmp/note");
+    await second.restoreState(decoded.state, { shellReady: true });
+    expect(await second.run("cat /tmp/note")).toEqual({ output: "kept-in-tmpfs", exitCode: 0 });
   });
 });
