@@ -1,0 +1,75 @@
+import "fake-indexeddb/auto";
+import { describe, expect, it } from "vitest";
+import { AppError } from "../errors.ts";
+import { encodeText } from "../host.ts";
+import { DEFAULT_PROFILE } from "../profile.ts";
+import { openIndexedDbStore, type KeyValueStore } from "../storage/kv.ts";
+import { machineFingerprint } from "./fingerprint.ts";
+import { concatParts, decodeSnapshot, encodeSnapshot, V86_STATE_MAGIC } from "./format.ts";
+import { SnapshotStore } from "./store.ts";
+
+const asset = { name: "x", url: "", sha256: "0".repeat(64) };
+const fingerprint = machineFingerprint(DEFAULT_PROFILE, { kind: "disk", bios: asset, vgaBios: asset, bootFrom: "cdrom" });
+
+async function snapshotFile(name: string, size = 20 * 1024 * 1024): Promise<Uint8Array[]> {
+  const state = new Uint8Array(size);
+  new DataView(state.buffer).setUint32(0, V86_STATE_MAGIC, true);
+  new DataView(state.buffer).setUint32(4, 6, true);
+  // Incompressible enough that the file spans several stored pieces.
+  let x = 2463534242;
+  for (let i = 16; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    state[i] = x & 0xff;
+  }
+  return (await encodeSnapshot(state, { app: "t", v86: "0.5.462", fingerprint, name, createdAt: size, shellReady: true, preview: "$ " })).parts;
+}
+
+describe("SnapshotStore", () => {
+  it("saves in pieces with the record last, lists newest first, and gives back the same file", async () => {
+    const store = new SnapshotStore(openIndexedDbStore(`snap-${Math.random()}`, "kv"));
+    const parts = await snapshotFile("first", 20 * 1024 * 1024);
+    const saved = await store.save("default", parts);
+    expect(saved.pieces).toBeGreaterThan(1);
+    await store.save("default", await snapshotFile("second", 1024 * 1024 + 1));
+    await store.save("other", await snapshotFile("elsewhere", 1024 * 1024 + 2));
+    // Newest first (createdAt is the size here).
+    expect((await store.list("default")).map((r) => r.name)).toEqual(["first", "second"]);
+    const file = await store.readFile(saved.id);
+    expect(file.length).toBe(concatParts(parts).length);
+    expect((await decodeSnapshot(file)).header.name).toBe("first");
+  });
+
+  it("keeps the previous snapshot when the quota runs out mid-save, and leaves no pieces behind", async () => {
+    const kv = openIndexedDbStore(`snap-${Math.random()}`, "kv");
+    let writes = 0;
+    const filling: KeyValueStore = {
+      ...kv,
+      set: (key, value) => (++writes > 2 ? Promise.reject(new AppError("storage-full", "full")) : kv.set(key, value)),
+    };
+    const good = await new SnapshotStore(kv).save("default", await snapshotFile("good", 1024 * 1024));
+    const store = new SnapshotStore(filling);
+    await expect(store.save("default", await snapshotFile("too big"))).rejects.toMatchObject({ code: "storage-full" });
+    expect((await store.list()).map((r) => r.id)).toEqual([good.id]);
+    expect((await kv.keys()).filter((k) => k.startsWith("snappiece:") && !k.includes(good.id))).toEqual([]);
+    expect((await decodeSnapshot(await store.readFile(good.id))).header.name).toBe("good");
+  });
+
+  it("refuses to store a file that is not a snapshot", async () => {
+    const store = new SnapshotStore(openIndexedDbStore(`snap-${Math.random()}`, "kv"));
+    await expect(store.save("default", [encodeText("hello")])).rejects.toMatchObject({ code: "bad-snapshot" });
+    expect(await store.list()).toEqual([]);
+  });
+
+  it("renames, deletes and collects the pieces of a save that was cut off", async () => {
+    const kv = openIndexedDbStore(`snap-${Math.random()}`, "kv");
+    const store = new SnapshotStore(kv);
+    const record = await store.save("default", await snapshotFile("a", 1024 * 1024));
+    expect((await store.rename(record.id, " lesson 3 start ")).name).toBe("lesson 3 start");
+    await kv.set("snappiece:cut-off:0", new Uint8Array(5));
+    expect(await store.collectGarbage()).toEqual({ deletedPieces: 1 });
+    await store.delete(record.id);
+    expect(await kv.keys()).toEqual([]);
+  });
+});

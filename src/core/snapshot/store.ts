@@ -1,0 +1,112 @@
+/**
+ * Snapshots in IndexedDB: each one under new keys (file pieces first, the record last), so a
+ * save that fails or is cut off never touches an earlier snapshot, and leaves only pieces that
+ * `collectGarbage` removes.
+ */
+import { AppError, isAppError } from "../errors.ts";
+import { randomId } from "../host.ts";
+import type { KeyValueStore } from "../storage/kv.ts";
+import { concatParts, readSnapshotHeader, type SnapshotHeader } from "./format.ts";
+
+/** Pieces of the snapshot file as stored (well under Chrome's per-value limit). */
+const PIECE_BYTES = 8 * 1024 * 1024;
+
+export interface SnapshotRecord {
+  readonly id: string;
+  readonly machineId: string;
+  readonly name: string;
+  readonly createdAt: number;
+  /** Size of the snapshot file. */
+  readonly size: number;
+  readonly rawSize: number;
+  readonly pieces: number;
+  readonly preview: string;
+}
+
+const recordKey = (id: string): string => `snapshot:${id}`;
+const pieceKey = (id: string, n: number): string => `snappiece:${id}:${n}`;
+
+export class SnapshotStore {
+  constructor(private readonly kv: KeyValueStore) {}
+
+  /** Store a snapshot file (its parts as encodeSnapshot made them, or one imported file). */
+  async save(machineId: string, parts: readonly Uint8Array[], onProgress?: (saved: number, total: number) => void): Promise<SnapshotRecord> {
+    const file = parts.length === 1 ? (parts[0] as Uint8Array) : concatParts(parts);
+    const { header } = readSnapshotHeader(file);
+    const id = randomId();
+    const written: string[] = [];
+    try {
+      for (let offset = 0, n = 0; offset < file.length; offset += PIECE_BYTES, n++) {
+        const key = pieceKey(id, n);
+        await this.kv.set(key, file.slice(offset, Math.min(file.length, offset + PIECE_BYTES)));
+        written.push(key);
+        onProgress?.(Math.min(file.length, offset + PIECE_BYTES), file.length);
+      }
+      const record: SnapshotRecord = {
+        id,
+        machineId,
+        name: header.name,
+        createdAt: header.createdAt,
+        size: file.length,
+        rawSize: header.rawSize,
+        pieces: written.length,
+        preview: header.preview,
+      };
+      await this.kv.set(recordKey(id), record);
+      return record;
+    } catch (error) {
+      await this.kv.deleteMany(written).catch(() => undefined);
+      if (isAppError(error)) throw error;
+      throw new AppError("storage-failed", "The snapshot could not be saved.", { cause: error });
+    }
+  }
+
+  async list(machineId?: string): Promise<SnapshotRecord[]> {
+    const keys = (await this.kv.keys()).filter((k) => k.startsWith("snapshot:"));
+    const records = (await this.kv.getMany<SnapshotRecord>(keys)).filter((r): r is SnapshotRecord => r !== undefined);
+    return records.filter((r) => machineId === undefined || r.machineId === machineId).sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  /** The whole snapshot file, as saved or imported. */
+  async readFile(id: string): Promise<Uint8Array> {
+    const record = await this.require(id);
+    const pieces = await this.kv.getMany<Uint8Array>(Array.from({ length: record.pieces }, (_, n) => pieceKey(id, n)));
+    if (pieces.some((p) => p === undefined)) {
+      throw new AppError("bad-snapshot", `Part of the snapshot "${record.name}" is missing from storage.`, { details: { subject: id } });
+    }
+    return concatParts(pieces as Uint8Array[]);
+  }
+
+  async header(id: string): Promise<SnapshotHeader> {
+    return readSnapshotHeader(await this.readFile(id)).header;
+  }
+
+  /** Renaming touches only the record; the file keeps the name it was saved with. */
+  async rename(id: string, name: string): Promise<SnapshotRecord> {
+    const record = await this.require(id);
+    if (name.trim() === "") throw new AppError("bad-snapshot", "A snapshot needs a name.");
+    const renamed = { ...record, name: name.trim() };
+    await this.kv.set(recordKey(id), renamed);
+    return renamed;
+  }
+
+  async delete(id: string): Promise<void> {
+    const record = await this.require(id);
+    await this.kv.delete(recordKey(id));
+    await this.kv.deleteMany(Array.from({ length: record.pieces }, (_, n) => pieceKey(id, n)));
+  }
+
+  async collectGarbage(): Promise<{ deletedPieces: number }> {
+    const keys = await this.kv.keys();
+    const live = new Set(keys.filter((k) => k.startsWith("snapshot:")).map((k) => k.slice("snapshot:".length)));
+    const orphans = keys.filter((k) => k.startsWith("snappiece:") && !live.has(k.split(":")[1] ?? ""));
+    if (orphans.length > 0) await this.kv.deleteMany(orphans);
+    return { deletedPieces: orphans.length };
+  }
+
+  private async require(id: string): Promise<SnapshotRecord> {
+    const record = await this.kv.get<SnapshotRecord>(recordKey(id));
+    if (record === undefined) throw new AppError("bad-snapshot", "That snapshot no longer exists.", { details: { subject: id } });
+    return record;
+  }
+}
