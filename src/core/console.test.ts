@@ -26,6 +26,17 @@ describe("ConsoleTranscript", () => {
   });
 });
 
+describe("ConsoleTranscript with large chunks", () => {
+  it("keeps only the tail of a chunk larger than the limit, and the line after its last newline", () => {
+    const t = new ConsoleTranscript(8);
+    t.push(bytes("0123456789abcdef\r\nroot@virtlab:/# "));
+    expect(t.recentText()).toBe("tlab:/# ");
+    expect(t.currentLine()).toBe("root@virtlab:/# ");
+    t.push(bytes("x".repeat(5000)));
+    expect(t.currentLine()).toHaveLength(1024);
+  });
+});
+
 describe("stripAnsi", () => {
   it("removes colour, cursor and charset sequences", () => {
     expect(stripAnsi("\x1b[1;32mok\x1b[0m \x1b[2K\x1b[?25hdone\x1b(B")).toBe("ok done");

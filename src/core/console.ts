@@ -18,34 +18,65 @@ export function stripAnsi(text: string): string {
   return text.replace(CSI_PATTERN, "");
 }
 
+/** The last `limit` bytes pushed, kept in one buffer (no per-byte work: consoles are hot paths). */
+class ByteTail {
+  private buffer: Uint8Array;
+  private length = 0;
+
+  constructor(private readonly limit: number) {
+    this.buffer = new Uint8Array(limit * 2);
+  }
+
+  push(bytes: Uint8Array): void {
+    if (bytes.length >= this.limit) {
+      this.buffer.set(bytes.subarray(bytes.length - this.limit));
+      this.length = this.limit;
+      return;
+    }
+    if (this.length + bytes.length > this.buffer.length) {
+      const keep = Math.min(this.length, this.limit);
+      this.buffer.copyWithin(0, this.length - keep, this.length);
+      this.length = keep;
+    }
+    this.buffer.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  bytes(): Uint8Array {
+    return this.buffer.slice(Math.max(0, this.length - this.limit), this.length);
+  }
+
+  clear(): void {
+    this.length = 0;
+  }
+}
+
 /** Keeps the line being written and the last `tailLimit` bytes of a console. */
 export class ConsoleTranscript {
-  private line: number[] = [];
-  private tail: number[] = [];
+  private readonly line = new ByteTail(1024);
+  private readonly tail: ByteTail;
   private totalBytes = 0;
 
-  constructor(private readonly tailLimit = 4096) {}
+  constructor(tailLimit = 4096) {
+    this.tail = new ByteTail(tailLimit);
+  }
 
   push(bytes: Uint8Array): void {
     this.totalBytes += bytes.length;
-    for (const byte of bytes) {
-      if (byte === LF) this.line = [];
-      else if (byte !== CR) this.line.push(byte);
-      this.tail.push(byte);
-    }
-    if (this.line.length > 1024) this.line.splice(0, this.line.length - 1024);
-    if (this.tail.length > this.tailLimit * 2) this.tail.splice(0, this.tail.length - this.tailLimit);
+    this.tail.push(bytes);
+    const lastLf = bytes.lastIndexOf(LF);
+    if (lastLf >= 0) this.line.clear();
+    this.line.push(lastLf >= 0 ? bytes.subarray(lastLf + 1) : bytes);
   }
 
-  /** The unfinished last line, escape sequences removed. */
+  /** The unfinished last line, carriage returns and escape sequences removed. */
   currentLine(): string {
-    return stripAnsi(decodeText(Uint8Array.from(this.line)));
+    return stripAnsi(decodeText(this.line.bytes()).replace(/\r/g, ""));
   }
 
   /** The last bytes written, as text, for error details. */
   recentText(): string {
-    const bytes = this.tail.slice(-this.tailLimit);
-    return stripAnsi(decodeText(Uint8Array.from(bytes))).replace(/\r\n/g, "\n");
+    return stripAnsi(decodeText(this.tail.bytes())).replace(/\r\n/g, "\n");
   }
 
   get byteCount(): number {
@@ -53,8 +84,8 @@ export class ConsoleTranscript {
   }
 
   reset(): void {
-    this.line = [];
-    this.tail = [];
+    this.line.clear();
+    this.tail.clear();
   }
 }
 
@@ -83,15 +114,18 @@ export interface CommandResult {
 /** Watches a console stream for one marked command and yields its result. */
 export class CommandCapture {
   private state: "waiting" | "capturing" | "done" = "waiting";
-  private window: number[] = [];
-  private captured: number[] = [];
-  private readonly start: number[];
-  private readonly endPrefix: number[];
+  /** The end of the previous chunk, in case a start marker straddles two chunks. */
+  private carry = new Uint8Array(0);
+  private captured = new Uint8Array(4096);
+  private capturedLength = 0;
+  private scanFrom = 0;
+  private readonly start: Uint8Array;
+  private readonly endPrefix: Uint8Array;
   private resultValue: CommandResult | undefined;
 
   constructor(readonly id: number) {
-    this.start = [MARK_OPEN, ...encodeText(`S${id}`), MARK_CLOSE];
-    this.endPrefix = [MARK_OPEN, ...encodeText(`E${id} `)];
+    this.start = Uint8Array.from([MARK_OPEN, ...encodeText(`S${id}`), MARK_CLOSE]);
+    this.endPrefix = Uint8Array.from([MARK_OPEN, ...encodeText(`E${id} `)]);
   }
 
   get result(): CommandResult | undefined {
@@ -100,46 +134,68 @@ export class CommandCapture {
 
   /** Feed console bytes; returns true once the command has finished. */
   push(bytes: Uint8Array): boolean {
-    for (const byte of bytes) {
-      if (this.state === "done") break;
-      if (this.state === "waiting") {
-        this.window.push(byte);
-        if (this.window.length > this.start.length) this.window.shift();
-        if (endsWith(this.window, this.start)) {
-          this.state = "capturing";
-          this.window = [];
-        }
-      } else {
-        this.captured.push(byte);
-        if (byte === MARK_CLOSE) this.tryFinish();
+    if (this.state === "done") return true;
+    if (this.state === "waiting") {
+      const window = concat(this.carry, bytes);
+      const at = indexOfBytes(window, this.start);
+      if (at < 0) {
+        this.carry = window.slice(Math.max(0, window.length - (this.start.length - 1)));
+        return false;
       }
+      this.state = "capturing";
+      this.carry = new Uint8Array(0);
+      this.append(window.subarray(at + this.start.length));
+    } else {
+      this.append(bytes);
     }
-    return this.state === "done";
+    this.tryFinish();
+    return this.resultValue !== undefined;
+  }
+
+  private append(bytes: Uint8Array): void {
+    if (this.capturedLength + bytes.length > this.captured.length) {
+      const grown = new Uint8Array(Math.max(this.captured.length * 2, this.capturedLength + bytes.length));
+      grown.set(this.captured.subarray(0, this.capturedLength));
+      this.captured = grown;
+    }
+    this.captured.set(bytes, this.capturedLength);
+    this.capturedLength += bytes.length;
   }
 
   private tryFinish(): void {
-    const closeAt = this.captured.length - 1;
-    const openAt = this.captured.lastIndexOf(MARK_OPEN, closeAt);
-    if (openAt < 0) return;
-    const marker = this.captured.slice(openAt, closeAt);
-    if (!startsWith(marker, this.endPrefix)) return;
-    const status = Number(decodeText(Uint8Array.from(marker.slice(this.endPrefix.length))));
-    const body = this.captured.slice(0, openAt);
-    this.resultValue = { output: cleanOutput(decodeText(Uint8Array.from(body))), exitCode: Number.isFinite(status) ? status : -1 };
-    this.state = "done";
+    const data = this.captured.subarray(0, this.capturedLength);
+    for (let close = data.indexOf(MARK_CLOSE, this.scanFrom); close >= 0; close = data.indexOf(MARK_CLOSE, close + 1)) {
+      const open = data.lastIndexOf(MARK_OPEN, close);
+      if (open < 0 || !startsWithBytes(data.subarray(open, close), this.endPrefix)) continue;
+      const status = Number(decodeText(data.subarray(open + this.endPrefix.length, close)));
+      this.resultValue = { output: cleanOutput(decodeText(data.subarray(0, open))), exitCode: Number.isFinite(status) ? status : -1 };
+      this.state = "done";
+      return;
+    }
+    this.scanFrom = this.capturedLength;
   }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): number {
+  const first = needle[0] as number;
+  for (let i = haystack.indexOf(first); i >= 0 && i + needle.length <= haystack.length; i = haystack.indexOf(first, i + 1)) {
+    if (startsWithBytes(haystack.subarray(i), needle)) return i;
+  }
+  return -1;
+}
+
+function startsWithBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
+  return haystack.length >= needle.length && needle.every((b, i) => haystack[i] === b);
 }
 
 function cleanOutput(text: string): string {
   return stripAnsi(text).replace(/\r\n/g, "\n").replace(/\r/g, "").replace(/\n$/, "");
-}
-
-function endsWith(haystack: readonly number[], needle: readonly number[]): boolean {
-  if (haystack.length < needle.length) return false;
-  const offset = haystack.length - needle.length;
-  return needle.every((b, i) => haystack[offset + i] === b);
-}
-
-function startsWith(haystack: readonly number[], needle: readonly number[]): boolean {
-  return haystack.length >= needle.length && needle.every((b, i) => haystack[i] === b);
 }

@@ -1,0 +1,386 @@
+/**
+ * The device-lab benchmark runner: boots one machine per compatible set of devices, prepares the
+ * guest, runs each workload on the emulated and the paravirtual model (warm-up, then the
+ * repetitions), checks byte counts and checksums, and returns a LabReport. No DOM, no Node: the
+ * panel, `npm run bench` and the boot tests share it; time comes from the injected Clock.
+ */
+import type { ConsoleChunk, ConsolePort } from "../backend.ts";
+import type { Clock } from "../clock.ts";
+import type { CommandResult } from "../console.ts";
+import { AppError, toAppError } from "../errors.ts";
+import { Emitter, type Disposable, type Event } from "../events.ts";
+import { sha256Hex } from "../host.ts";
+import { DEFAULT_PROFILE, type DeviceProfile } from "../profile.ts";
+import { DEFAULT_9P_MSIZE, pairById, planMachines, workloadsOf, type PairId, type Side, type SizePreset, type Workload } from "./devices.ts";
+import { SectionMeter } from "./meter.ts";
+import { NetPeer, PEER_ADDRESS, peerDelta } from "./netPeer.ts";
+import { check, modelRun, workloadResult, type IntegrityCheck, type LabReport, type ModelRun, type Sample, type WorkloadResult } from "./results.ts";
+import * as guest from "./scripts.ts";
+
+/** What the runner needs from a machine: `Machine` has all of it. */
+export interface LabMachine extends Disposable {
+  readonly consolePort: ConsolePort;
+  readonly onOutput: Event<ConsoleChunk>;
+  readonly onNetworkFrame: Event<Uint8Array>;
+  start(): Promise<void>;
+  waitForShell(options: { timeoutMs?: number }): Promise<void>;
+  run(command: string, options: { timeoutMs?: number }): Promise<CommandResult>;
+  sendNetworkFrame(frame: Uint8Array): void;
+  instructionCounter(): number;
+  readSharedFile(path: string): Promise<Uint8Array>;
+}
+
+export interface LabEnvironment {
+  /** A machine for this profile, not yet started. */
+  createMachine(profile: DeviceProfile): LabMachine;
+  readonly clock: Clock;
+  /** Where this runs, for the report ("Node 20.19.0", a user agent). */
+  readonly host: string;
+  readonly v86: string;
+  readonly bootTimeoutMs?: number;
+}
+
+export interface LabRunOptions {
+  readonly pairs: readonly PairId[];
+  readonly preset: SizePreset;
+  /** Timed repetitions per model (default 3). */
+  readonly repetitions?: number;
+  /** Untimed runs first (default 1). */
+  readonly warmups?: number;
+  /** Measure the extra paravirtual settings too (9p msize values; default true). */
+  readonly variants?: boolean;
+}
+
+export interface LabProgress {
+  readonly machine: number;
+  readonly machines: number;
+  readonly text: string;
+}
+
+const COMMAND_TIMEOUT_MS = 180_000;
+const DEFAULT_BOOT_TIMEOUT_MS = 240_000;
+const INSTRUCTION_SAMPLE_MS = 200;
+const MB = 1e6;
+
+type Measured = Map<string, { main?: ModelRun; variants: ModelRun[] }>;
+
+export class LabRunner {
+  private readonly progressEmitter = new Emitter<LabProgress>();
+  readonly onProgress = this.progressEmitter.event;
+
+  constructor(private readonly env: LabEnvironment) {}
+
+  async run(options: LabRunOptions): Promise<LabReport> {
+    const repetitions = options.repetitions ?? 3;
+    const warmups = options.warmups ?? 1;
+    if (!Number.isInteger(repetitions) || repetitions < 1 || !Number.isInteger(warmups) || warmups < 0) {
+      throw new AppError("bad-profile", "The lab needs at least one repetition and a whole number of warm-ups.");
+    }
+    if (options.pairs.length === 0) throw new AppError("bad-profile", "Choose at least one device pair to measure.");
+    const startedAt = new Date().toISOString();
+    const plans = planMachines(options.pairs);
+    const measured: Measured = new Map();
+    for (const [index, plan] of plans.entries()) {
+      const report = (text: string): void => this.progressEmitter.fire({ machine: index + 1, machines: plans.length, text });
+      const profile: DeviceProfile = { ...DEFAULT_PROFILE, ...plan.profile };
+      report(`booting machine ${index + 1} of ${plans.length} (${describeProfile(profile)})`);
+      const machine = this.env.createMachine(profile);
+      const session = new Session(machine, this.env.clock, options.preset, repetitions, warmups, options.variants ?? true, profile, report);
+      try {
+        await machine.start();
+        await machine.waitForShell({ timeoutMs: this.env.bootTimeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS });
+        for (const { pair, side } of plan.runs) await session.measurePair(pair, side, measured);
+      } catch (error) {
+        throw toAppError(error, "lab-failed", `The ${describeProfile(profile)} machine failed during the lab.`);
+      } finally {
+        session.dispose();
+        machine.dispose();
+      }
+    }
+    const results: WorkloadResult[] = [];
+    for (const pair of options.pairs) {
+      for (const workload of workloadsOf(pair)) {
+        const emulated = measured.get(key(workload.id, "emulated"))?.main;
+        const paravirtual = measured.get(key(workload.id, "paravirtual"));
+        if (emulated === undefined || paravirtual?.main === undefined) throw new AppError("lab-failed", `No result for ${workload.id}.`);
+        results.push(workloadResult(workload, workload.size[options.preset], emulated, paravirtual.main, paravirtual.variants));
+      }
+    }
+    return {
+      format: "virtlab-lab-report",
+      version: 1,
+      id: `lab-${startedAt}`,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      host: this.env.host,
+      v86: this.env.v86,
+      preset: options.preset,
+      repetitions,
+      warmups,
+      results,
+    };
+  }
+
+  dispose(): void {
+    this.progressEmitter.dispose();
+  }
+}
+
+function key(workload: string, side: Side): string {
+  return `${workload}/${side}`;
+}
+
+export function describeProfile(profile: DeviceProfile): string {
+  const parts = [profile.cpu === "jit" ? "JIT" : "interpreter", profile.console === "virtio" ? "virtio-console" : "UART"];
+  if (profile.nic !== "none") parts.push(profile.nic === "virtio" ? "virtio-net" : "NE2000");
+  if (profile.scratchDiskMiB !== undefined) parts.push(`IDE ${profile.scratchDiskMiB} MiB`);
+  if (profile.share9p === true) parts.push("9p");
+  return parts.join(", ");
+}
+
+interface Timed {
+  readonly seconds: number;
+  readonly bytes: Uint8Array;
+  readonly byteCount: number;
+  readonly instructions: number;
+  readonly output: string;
+}
+
+/** One booted machine and what has been prepared in its guest. */
+class Session implements Disposable {
+  private nextSection = 1;
+  private peer: NetPeer | undefined;
+  private sourceSha: string | undefined;
+  private consoleSha: string | undefined;
+  private ideReady = false;
+  private zerosReady = false;
+  private networkReady = false;
+
+  constructor(
+    private readonly machine: LabMachine,
+    private readonly clock: Clock,
+    private readonly preset: SizePreset,
+    private readonly repetitions: number,
+    private readonly warmups: number,
+    private readonly variants: boolean,
+    private readonly profile: DeviceProfile,
+    private readonly report: (text: string) => void,
+  ) {
+    if (profile.nic !== "none") this.peer = new NetPeer(machine);
+  }
+
+  async measurePair(pairId: PairId, side: Side, measured: Measured): Promise<void> {
+    const pair = pairById(pairId);
+    const label = pair[side].label;
+    for (const workload of workloadsOf(pairId)) measured.set(key(workload.id, side), { variants: [] });
+    if (pairId === "storage") {
+      const settings: { variant?: string; msize: number }[] =
+        side === "emulated" ? [{ msize: 0 }] : [{ msize: DEFAULT_9P_MSIZE }, ...(this.variants ? (workloadsOf("storage")[0]?.variants ?? []) : [])];
+      for (const setting of settings) {
+        for (const workload of workloadsOf("storage")) {
+          const run = await this.measureStorage(workload, side, label, setting.msize, setting.msize === DEFAULT_9P_MSIZE || side === "emulated" ? undefined : variantLabel(workload, setting.msize));
+          const slot = measured.get(key(workload.id, side));
+          if (slot === undefined) continue;
+          if (run.variant === undefined) slot.main = run;
+          else slot.variants.push(run);
+        }
+      }
+      return;
+    }
+    for (const workload of workloadsOf(pairId)) {
+      const slot = measured.get(key(workload.id, side));
+      if (slot === undefined) continue;
+      this.report(`${workload.id} on ${label}`);
+      slot.main = await this.measure(workload, side, label);
+    }
+  }
+
+  private async measure(workload: Workload, side: Side, label: string): Promise<ModelRun> {
+    const size = workload.size[this.preset];
+    switch (workload.kind) {
+      case "console-write":
+        return this.measureConsole(size, side, label);
+      case "net-echo":
+        return this.measureNetwork(size, side, label);
+      case "cpu-hash":
+        return this.measureCpu(size, side, label);
+      default:
+        throw new AppError("lab-failed", `${workload.id} is measured with its pair.`);
+    }
+  }
+
+  private async repeat(each: (warmup: boolean) => Promise<{ sample: Sample; checks: IntegrityCheck[] }>): Promise<{ warmup: Sample[]; samples: Sample[]; integrity: IntegrityCheck[] }> {
+    const warmup: Sample[] = [];
+    const samples: Sample[] = [];
+    const integrity: IntegrityCheck[] = [];
+    for (let i = 0; i < this.warmups + this.repetitions; i++) {
+      const isWarmup = i < this.warmups;
+      const { sample, checks } = await each(isWarmup);
+      (isWarmup ? warmup : samples).push(sample);
+      const tag = isWarmup ? `warm-up ${i + 1}` : `run ${i - this.warmups + 1}`;
+      integrity.push(...checks.map((c) => ({ ...c, what: `${tag}: ${c.what}` })));
+    }
+    return { warmup, samples, integrity };
+  }
+
+  // --- console ---
+
+  private async measureConsole(size: number, side: Side, label: string): Promise<ModelRun> {
+    await this.ensureSource(Math.ceil((size * 3) / 4) + 3);
+    if (this.consoleSha === undefined) {
+      this.consoleSha = guest.parseDigest((await this.exec(guest.makeConsoleText(size))).output);
+    }
+    const expectedSha = this.consoleSha ?? "(guest printed no sha256)";
+    const runs = await this.repeat(async () => {
+      const timed = await this.timed((id) => guest.consoleWrite(id), { keepBytes: true });
+      const sample = { value: size / MB / timed.seconds, seconds: timed.seconds, amount: timed.byteCount };
+      return { sample, checks: [check("bytes received", size, timed.byteCount), check("sha256 host = guest", expectedSha, await sha256Hex(timed.bytes))] };
+    });
+    return modelRun({ side, label, profile: this.profile, ...runs });
+  }
+
+  // --- storage ---
+
+  private async measureStorage(workload: Workload, side: Side, label: string, msize: number, variant: string | undefined): Promise<ModelRun> {
+    const size = workload.size[this.preset];
+    const expectedSha = await this.ensureSource(size);
+    const dir = side === "emulated" ? guest.IDE_DIR : guest.SHARE_DIR;
+    if (side === "emulated") await this.ensureIde();
+    else if (workload.kind === "storage-write") await this.exec(guest.mountShare(msize));
+    this.report(`${workload.id} on ${variant ?? label}`);
+    if (workload.kind === "storage-read") await this.exec(guest.storageWrite(this.nextSection++, dir));
+    const runs = await this.repeat(async () => {
+      const timed = await this.timed((id) => (workload.kind === "storage-write" ? guest.storageWrite(id, dir) : guest.storageRead(id, dir)), {});
+      return { sample: { value: size / MB / timed.seconds, seconds: timed.seconds, amount: size }, checks: [] };
+    });
+    // Integrity once after the runs: the file read back from the device, caches dropped.
+    const verify = (await this.exec(guest.storageVerify(dir))).output;
+    const checks = [check("file size", size, /^\s*(\d+)/.exec(verify)?.[1]), check("sha256 of file = source", expectedSha, guest.parseDigest(verify))];
+    if (side === "paravirtual") checks.push(check("sha256 of the share's file on the host", expectedSha, await sha256Hex(await this.machine.readSharedFile(`/${guest.TEST_FILE}`))));
+    return modelRun({ side, label, ...(variant === undefined ? {} : { variant }), profile: this.profile, ...runs, integrity: [...runs.integrity, ...checks] });
+  }
+
+  private async ensureIde(): Promise<void> {
+    if (this.ideReady) return;
+    this.report("formatting the IDE disk (mke2fs)");
+    await this.exec(guest.formatIde());
+    this.ideReady = true;
+  }
+
+  // --- network ---
+
+  private async measureNetwork(count: number, side: Side, label: string): Promise<ModelRun> {
+    const peer = this.peer;
+    if (peer === undefined) throw new AppError("lab-failed", "This machine has no network card.");
+    if (!this.networkReady) {
+      await this.exec(guest.networkUp());
+      // One round trip first: ARP is resolved before anything is timed.
+      await this.exec(`ping -c 1 -W 5 ${PEER_ADDRESS} >/dev/null`);
+      this.networkReady = true;
+    }
+    const runs = await this.repeat(async () => {
+      const before = peer.snapshot;
+      const timed = await this.timed((id) => guest.netEcho(id, count), {});
+      const delta = peerDelta(before, peer.snapshot);
+      const ping = guest.parsePing(timed.output);
+      const sample = { value: delta.frameBytes / MB / timed.seconds, seconds: timed.seconds, amount: delta.frameBytes };
+      return {
+        sample,
+        checks: [
+          check("echo requests seen by the peer", count, delta.echoRequests),
+          check("request payload bytes", count * guest.ECHO_PAYLOAD, delta.payloadBytes),
+          check("bad checksums", 0, delta.badChecksums),
+          check("replies received by the guest", count, ping?.received),
+        ],
+      };
+    });
+    return modelRun({ side, label, profile: this.profile, ...runs });
+  }
+
+  // --- CPU ---
+
+  private async measureCpu(size: number, side: Side, label: string): Promise<ModelRun> {
+    if (!this.zerosReady) {
+      await this.exec(guest.makeZeros(size));
+      this.zerosReady = true;
+    }
+    const expected = await sha256Hex(new Uint8Array(size));
+    const runs = await this.repeat(async () => {
+      const timed = await this.timed((id) => guest.cpuHash(id), { countInstructions: true });
+      const sample = { value: timed.instructions / MB / timed.seconds, seconds: timed.seconds, amount: timed.instructions };
+      return { sample, checks: [check("sha256 of the zeros", expected, guest.parseDigest(timed.output))] };
+    });
+    return modelRun({ side, label, profile: this.profile, ...runs });
+  }
+
+  // --- helpers ---
+
+  /** Random source bytes in the guest's tmpfs, at least `bytes` long; returns their sha256. */
+  private async ensureSource(bytes: number): Promise<string> {
+    if (this.sourceSha !== undefined && this.sourceBytes >= bytes) return this.sourceSha;
+    this.report("preparing test data in the guest");
+    this.sourceSha = guest.parseDigest((await this.exec(guest.makeSource(bytes))).output);
+    if (this.sourceSha === undefined) throw new AppError("lab-failed", "The guest did not print the test data's sha256.");
+    this.sourceBytes = bytes;
+    this.consoleSha = undefined;
+    return this.sourceSha;
+  }
+  private sourceBytes = 0;
+
+  private async exec(command: string): Promise<CommandResult> {
+    const result = await this.machine.run(command, { timeoutMs: COMMAND_TIMEOUT_MS });
+    if (result.exitCode !== 0) {
+      throw new AppError("lab-failed", `A lab command failed in the guest (exit ${result.exitCode}).`, { details: { command, output: result.output.slice(-2000) } });
+    }
+    return result;
+  }
+
+  /** Run a command whose timed part sits between section markers; time it on the host. */
+  private async timed(command: (id: number) => string, options: { keepBytes?: boolean; countInstructions?: boolean }): Promise<Timed> {
+    const id = this.nextSection++;
+    const meter = new SectionMeter(id, options.keepBytes === true);
+    let instructions = 0;
+    let lastCounter: number | undefined;
+    let sampler: Disposable | undefined;
+    const sampleCounter = (): void => {
+      const now = this.machine.instructionCounter();
+      // The counter is 32-bit and wraps: differences modulo 2^32, taken often enough.
+      if (lastCounter !== undefined) instructions += (now - lastCounter) >>> 0;
+      lastCounter = now;
+    };
+    const tick = (): void => {
+      sampleCounter();
+      sampler = this.clock.after(INSTRUCTION_SAMPLE_MS, tick);
+    };
+    const listener = this.machine.onOutput((chunk) => {
+      if (chunk.port !== this.machine.consolePort || meter.done) return;
+      const wasStarted = meter.started;
+      meter.push(chunk.bytes, this.clock.now());
+      if (options.countInstructions === true) {
+        if (!wasStarted && meter.started) tick();
+        if (meter.done) {
+          sampler?.dispose();
+          sampleCounter();
+        }
+      }
+    });
+    try {
+      const result = await this.exec(command(id));
+      const section = meter.result;
+      if (section === undefined) throw new AppError("lab-failed", "The guest never printed the end of a timed section.", { details: { output: result.output.slice(-2000) } });
+      const seconds = Math.max(1e-6, (section.endedAt - section.startedAt) / 1000);
+      return { seconds, bytes: section.bytes, byteCount: section.byteCount, instructions, output: result.output };
+    } finally {
+      sampler?.dispose();
+      listener.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.peer?.dispose();
+  }
+}
+
+function variantLabel(workload: Workload, msize: number): string {
+  return workload.variants?.find((v) => v.msize === msize)?.label ?? `9p msize ${msize}`;
+}

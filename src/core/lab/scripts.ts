@@ -1,0 +1,87 @@
+/**
+ * The guest side of every workload: busybox shell commands, built by pure functions so tests can
+ * read them. Timed parts sit between section markers (meter.ts); the host times the markers.
+ */
+import { DEFAULT_9P_MSIZE } from "./devices.ts";
+import { markerPrintf } from "./meter.ts";
+import { GUEST_ADDRESS, PEER_ADDRESS } from "./netPeer.ts";
+
+export const SOURCE_FILE = "/tmp/lab-src";
+export const CONSOLE_FILE = "/tmp/lab-con";
+export const ZERO_FILE = "/tmp/lab-zero";
+export const IDE_DIR = "/mnt/ide";
+export const SHARE_DIR = "/mnt/9p";
+export const TEST_FILE = "lab-f";
+/** ICMP payload that fills a 1500-byte IP packet: 1500 - 20 (IP) - 8 (ICMP). */
+export const ECHO_PAYLOAD = 1472;
+
+const DROP_CACHES = "sync; echo 3 > /proc/sys/vm/drop_caches";
+
+function timed(id: number, body: string): string {
+  return `${markerPrintf("begin", id)}; ${body}; ${markerPrintf("end", id)}`;
+}
+
+/** `bytes` random bytes in tmpfs (RAM), and their sha256 printed. */
+export function makeSource(bytes: number): string {
+  return `head -c ${bytes} /dev/urandom > ${SOURCE_FILE} && sha256sum ${SOURCE_FILE}`;
+}
+
+/** `bytes` printable bytes (base64 without newlines: no control bytes that a tty or the marker
+ *  protocol would touch), and their sha256. Needs a source of at least 3/4 of that. */
+export function makeConsoleText(bytes: number): string {
+  return `base64 ${SOURCE_FILE} | tr -d '\\n' | head -c ${bytes} > ${CONSOLE_FILE} && sha256sum ${CONSOLE_FILE}`;
+}
+
+/** Write the console text to the console the shell runs on, in raw mode (no CR/LF mapping). */
+export function consoleWrite(id: number): string {
+  return `s=$(stty -g); stty raw -echo; ${timed(id, `cat ${CONSOLE_FILE}`)}; stty "$s"`;
+}
+
+export function formatIde(): string {
+  return `modprobe ext4 2>/dev/null; mke2fs -q -F /dev/sda >/dev/null 2>&1 && mkdir -p ${IDE_DIR} && mount -t ext2 /dev/sda ${IDE_DIR}`;
+}
+
+export function mountShare(msize: number = DEFAULT_9P_MSIZE): string {
+  return `mkdir -p ${SHARE_DIR}; umount ${SHARE_DIR} 2>/dev/null; mount -t 9p -o trans=virtio,version=9p2000.L,msize=${msize} host9p ${SHARE_DIR}`;
+}
+
+export function storageWrite(id: number, dir: string): string {
+  return `rm -f ${dir}/${TEST_FILE}; ${DROP_CACHES}; ${timed(id, `dd if=${SOURCE_FILE} of=${dir}/${TEST_FILE} bs=1M conv=fsync 2>/dev/null`)}`;
+}
+
+export function storageRead(id: number, dir: string): string {
+  return `${DROP_CACHES}; ${timed(id, `dd if=${dir}/${TEST_FILE} of=/dev/null bs=1M 2>/dev/null`)}`;
+}
+
+/** Size and sha256 of the test file, read from the device (caches dropped first). */
+export function storageVerify(dir: string): string {
+  return `${DROP_CACHES}; wc -c < ${dir}/${TEST_FILE}; sha256sum ${dir}/${TEST_FILE}`;
+}
+
+export function networkUp(): string {
+  return `ifconfig eth0 ${GUEST_ADDRESS} netmask 255.255.255.0 up`;
+}
+
+/** `count` echo round trips, each next one sent as soon as the reply is in (-A). */
+export function netEcho(id: number, count: number): string {
+  return `${timed(id, `ping -c ${count} -s ${ECHO_PAYLOAD} -A -q -W 2 ${PEER_ADDRESS} > /tmp/lab-ping 2>&1`)}; cat /tmp/lab-ping`;
+}
+
+export function makeZeros(bytes: number): string {
+  return `head -c ${bytes} /dev/zero > ${ZERO_FILE}`;
+}
+
+export function cpuHash(id: number): string {
+  return timed(id, `sha256sum ${ZERO_FILE} > /tmp/lab-hash`) + "; cat /tmp/lab-hash";
+}
+
+/** The first sha256 digest in a command's output. */
+export function parseDigest(output: string): string | undefined {
+  return /\b([0-9a-f]{64})\b/.exec(output)?.[1];
+}
+
+/** busybox ping's summary line. */
+export function parsePing(output: string): { transmitted: number; received: number } | undefined {
+  const match = /(\d+) packets transmitted, (\d+) packets received/.exec(output);
+  return match === null ? undefined : { transmitted: Number(match[1]), received: Number(match[2]) };
+}

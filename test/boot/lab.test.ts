@@ -1,0 +1,53 @@
+/**
+ * The device lab on the real guest: every workload once, at its quick size, on both models.
+ * Asserts byte counts and checksums, never speeds.
+ */
+import { describe, expect, it } from "vitest";
+import { V86_PACKAGE_VERSION, systemClock } from "../../src/core/index.ts";
+import { LabRunner, PAIRS, WORKLOADS, type LabMachine } from "../../src/core/lab/index.ts";
+import { guestIsBuilt, headlessMachine } from "../../src/node/guest.ts";
+
+const built = guestIsBuilt();
+
+describe.skipIf(!built)("device lab", () => {
+  it("runs every workload on the emulated and the paravirtual model with intact data", { timeout: 600_000 }, async () => {
+    const machines: LabMachine[] = [];
+    const runner = new LabRunner({
+      createMachine: (profile) => {
+        const machine = headlessMachine({ profile });
+        machines.push(machine);
+        return machine;
+      },
+      clock: systemClock,
+      host: `Node ${process.versions.node}`,
+      v86: V86_PACKAGE_VERSION,
+    });
+    const report = await runner.run({ pairs: PAIRS.map((p) => p.id), preset: "quick", repetitions: 1, warmups: 0, variants: false });
+
+    // Emulated devices share one machine, paravirtual ones another, the interpreter its own.
+    expect(machines).toHaveLength(3);
+    expect(report.results.map((r) => r.workload)).toEqual(WORKLOADS.map((w) => w.id));
+    for (const result of report.results) {
+      for (const run of [result.emulated, result.paravirtual]) {
+        const failed = run.integrity.filter((c) => !c.ok);
+        expect(failed, `${result.workload} on ${run.label}`).toEqual([]);
+        expect(run.integrity.length).toBeGreaterThan(0);
+        expect(run.samples).toHaveLength(1);
+        expect(run.samples[0]?.value).toBeGreaterThan(0);
+      }
+    }
+    const byId = new Map(report.results.map((r) => [r.workload, r]));
+    // The console's bytes arrived exactly: count and host-side sha256 equal the guest's.
+    const consoleRun = byId.get("console-write");
+    for (const run of [consoleRun?.emulated, consoleRun?.paravirtual]) {
+      expect(run?.samples[0]?.amount).toBe(consoleRun?.size);
+      expect(run?.integrity.map((c) => c.what)).toEqual(["run 1: bytes received", "run 1: sha256 host = guest"]);
+    }
+    // The 9p file the guest wrote is byte for byte the source, read on the host side too.
+    expect(byId.get("storage-write")?.paravirtual.integrity.map((c) => c.what)).toContain("sha256 of the share's file on the host");
+    // Every echo request was seen by the in-page peer with good checksums and answered.
+    const net = byId.get("net-echo");
+    expect(net?.emulated.integrity.find((c) => c.what.endsWith("echo requests seen by the peer"))?.actual).toBe(String(net?.size));
+    expect(net?.paravirtual.integrity.find((c) => c.what.endsWith("replies received by the guest"))?.actual).toBe(String(net?.size));
+  });
+});
