@@ -6,7 +6,6 @@
 import { decodeText, encodeText } from "./host.ts";
 
 const LF = 0x0a;
-const CR = 0x0d;
 /** Bytes the guest prints around a command's output; the tty never echoes them as such. */
 const MARK_OPEN = 0x1e; // ASCII record separator
 const MARK_CLOSE = 0x1f; // ASCII unit separator
