@@ -3,8 +3,9 @@
  * (bench/results/latest.json, or --json PATH). Figures, not pass/fail: targets live here, not
  * in timed tests.
  *
- *   npm run bench                      # all cases, 3 runs each
+ *   npm run bench                      # boot cases and the device lab, 3 runs each
  *   npm run bench -- --runs 5 --case boot-jit
+ *   npm run bench -- --suite lab --preset quick --pair console
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -12,6 +13,8 @@ import { parseArgs } from "node:util";
 import { formatTable, summarize, type Summary } from "../src/core/bench/stats.ts";
 import { V86_PACKAGE_VERSION, type DeviceProfile } from "../src/core/index.ts";
 import { REPO_ROOT, guestIsBuilt, headlessMachine, readGuestManifest } from "../src/node/guest.ts";
+import type { PairId } from "../src/core/lab/index.ts";
+import { runLabBench } from "./lab.ts";
 
 interface BootCase {
   readonly id: string;
@@ -29,9 +32,17 @@ const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "3" },
     case: { type: "string", multiple: true },
-    json: { type: "string", default: resolve(REPO_ROOT, "bench/results/latest.json") },
+    json: { type: "string" },
+    // Device lab (bench/lab.ts): "boot", "lab" or "all".
+    suite: { type: "string", default: "all" },
+    preset: { type: "string", default: "standard" },
+    pair: { type: "string", multiple: true },
   },
 });
+const suite = values.suite;
+if (suite !== "all" && suite !== "boot" && suite !== "lab") throw new Error("--suite must be boot, lab or all");
+// A lab-only run does not overwrite the boot figures.
+const jsonPath = values.json ?? resolve(REPO_ROOT, suite === "lab" ? "bench/results/lab-latest.json" : "bench/results/latest.json");
 
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs must be a positive whole number");
@@ -39,8 +50,8 @@ if (!guestIsBuilt()) {
   console.error("The default guest is not built: run `npm run guest` (or `npm start`) first.");
   process.exit(1);
 }
-const selected = values.case === undefined ? CASES : CASES.filter((c) => values.case?.includes(c.id));
-if (selected.length === 0) {
+const selected = suite === "lab" ? [] : values.case === undefined ? CASES : CASES.filter((c) => values.case?.includes(c.id));
+if (selected.length === 0 && suite !== "lab") {
   console.error(`No such case. Cases: ${CASES.map((c) => c.id).join(", ")}`);
   process.exit(1);
 }
@@ -85,7 +96,7 @@ for (const c of selected) {
 const manifest = readGuestManifest();
 console.log(`\nvirtlab bench — v86 ${V86_PACKAGE_VERSION}, kernel ${manifest.kernelRelease}, Node ${process.versions.node}`);
 console.log(`cmdline: ${manifest.cmdline}\n`);
-console.log(
+if (results.length > 0) console.log(
   formatTable(
     ["case", "runs", "median s", "min s", "max s", "spread", "of which boot s"],
     results.map((r) => [
@@ -100,6 +111,15 @@ console.log(
   ),
 );
 
+const lab =
+  suite === "boot"
+    ? undefined
+    : await runLabBench({
+        preset: values.preset === "quick" ? "quick" : "standard",
+        repetitions: runs,
+        ...(values.pair === undefined ? {} : { pairs: values.pair as PairId[] }),
+      });
+
 const report = {
   date: new Date().toISOString(),
   v86: V86_PACKAGE_VERSION,
@@ -107,7 +127,8 @@ const report = {
   kernelRelease: manifest.kernelRelease,
   cmdline: manifest.cmdline,
   cases: results,
+  ...(lab === undefined ? {} : { lab }),
 };
-mkdirSync(dirname(values.json), { recursive: true });
-writeFileSync(values.json, JSON.stringify(report, null, 2) + "\n");
-console.log(`\nJSON: ${values.json}`);
+mkdirSync(dirname(jsonPath), { recursive: true });
+writeFileSync(jsonPath, JSON.stringify(report, null, 2) + "\n");
+console.log(`\nJSON: ${jsonPath}`);

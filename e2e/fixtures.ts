@@ -2,7 +2,7 @@
  * Shared e2e helpers: page errors are collected for every test, and the app is reached through
  * its typed test proxy (src/ui/testProxy.ts) as well as through what a user sees.
  */
-import { test as base, expect, type Page } from "@playwright/test";
+import { test as base, expect, type CDPSession, type Page } from "@playwright/test";
 import type { VirtlabTestProxy } from "../src/ui/testProxy.ts";
 
 export const BOOT_DEADLINE_MS = 120_000;
@@ -47,4 +47,35 @@ export async function terminalLines(page: Page): Promise<string[]> {
 /** Wait until some visible terminal row equals `line` exactly. */
 export async function expectTerminalLine(page: Page, line: string, timeout = 30_000): Promise<void> {
   await expect.poll(() => terminalLines(page), { timeout }).toContain(line);
+}
+
+/** The machine's VGA text screen (guests without a serial console, e.g. GRUB). */
+export async function textScreen(page: Page): Promise<string> {
+  return page.evaluate(() => ((globalThis as unknown as ProxyWindow).virtlab?.textScreen() ?? []).join("\n"));
+}
+
+const cdpSessions = new WeakMap<Page, CDPSession>();
+
+/**
+ * Set (or with `quotaBytes` undefined, clear) Chromium's storage quota for the page's origin.
+ * IndexedDB writes past it fail with QuotaExceededError; navigator.storage.estimate() does not
+ * show the override. The CDP session stays open: detaching it drops the override.
+ */
+export async function overrideQuota(page: Page, quotaBytes: number | undefined): Promise<void> {
+  let cdp = cdpSessions.get(page);
+  if (cdp === undefined) {
+    cdp = await page.context().newCDPSession(page);
+    cdpSessions.set(page, cdp);
+  }
+  const origin = new URL(page.url()).origin;
+  await cdp.send("Storage.overrideQuotaForOrigin", quotaBytes === undefined ? { origin } : { origin, quotaSize: quotaBytes });
+}
+
+/** The page's storage estimate, as the app's meter reads it. */
+export async function storageEstimate(page: Page): Promise<{ usage: number; quota: number }> {
+  return page.evaluate(async () => {
+    const storage = (globalThis as unknown as { navigator: { storage: { estimate(): Promise<{ usage?: number; quota?: number }> } } }).navigator.storage;
+    const e = await storage.estimate();
+    return { usage: e.usage ?? 0, quota: e.quota ?? 0 };
+  });
 }

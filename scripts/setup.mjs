@@ -52,6 +52,12 @@ function buildGuest() {
   mustRun("npx", ["tsx", "images/build.ts"], "The guest image build");
 }
 
+/** The e2e tests upload a real bootable ISO (GRUB, from Debian's grub-rescue-pc), fetched once. */
+function fetchTestIso() {
+  say("Fetching the e2e test ISO (Debian grub-rescue-pc, cached after the first run)…");
+  mustRun("npx", ["tsx", "images/testIso.ts"], "Fetching the test ISO");
+}
+
 function buildApp() {
   say("Building the app (vite build)…");
   mustRun("npx", ["vite", "build", "--logLevel", "warn"], "vite build");
@@ -156,6 +162,7 @@ if (mode === "start") {
   installDependencies();
   buildGuest();
   ensureChromium();
+  fetchTestIso();
   runTests();
 } else {
   fail("usage: node scripts/setup.mjs start|test");

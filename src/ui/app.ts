@@ -4,20 +4,32 @@
  */
 import {
   AppError,
+  DEFAULT_MACHINE,
   DEFAULT_PROFILE,
   DisposableStore,
   Machine,
   createV86Backend,
-  defaultGuest,
   fetchAssetLoader,
+  type DeviceProfile,
   type DownloadProgress,
   type GuestManifest,
+  type ImageRecord,
+  type MachineRecord,
   type MachineStatus,
 } from "../core/index.ts";
 import { ACTIONS, type ActionContext } from "./actions.ts";
+import { LabPanel } from "./lab/panel.ts";
 import { toUserMessage } from "./messages.ts";
+import { DiskBar } from "./storage/DiskBar.ts";
+import { guestFor, libraryAssetLoader } from "./storage/guests.ts";
+import { LibraryPanel } from "./storage/LibraryPanel.ts";
+import { MachinesPanel } from "./storage/MachinesPanel.ts";
+import { StorageController, browserLocks, openBrowserStores } from "./storage/StorageController.ts";
 import { TerminalView } from "./terminal.ts";
 import type { VirtlabTestProxy } from "./testProxy.ts";
+
+/** Which saved machine the page boots (localStorage: a UI preference, not user data). */
+const SELECTED_MACHINE_KEY = "virtlab.machine";
 
 const IDLE: MachineStatus = { stage: "idle", running: false, mips: undefined, error: undefined };
 
@@ -34,6 +46,19 @@ export class App {
   private readonly buttons = new Map<string, HTMLButtonElement>();
   private vgaVisible = false;
   private readonly errors: string[] = [];
+  // --- device lab (issue 5): the hardware the user's machine runs with ---
+  private profile: DeviceProfile = DEFAULT_PROFILE;
+  private labPanel: LabPanel | undefined;
+  // --- end device lab ---
+  // --- storage (issue 3): the machine that runs, its disks, the library ---
+  private readonly storage = new StorageController(openBrowserStores(), browserLocks());
+  private current: MachineRecord = DEFAULT_MACHINE;
+  private storageReady: Promise<void> | undefined;
+  private diskBar: DiskBar | undefined;
+  private library: LibraryPanel | undefined;
+  private machinesPanel: MachinesPanel | undefined;
+  private guestSize: number | undefined;
+  // --- end storage ---
 
   constructor() {
     this.terminal = new TerminalView(element("terminal"));
@@ -43,26 +68,110 @@ export class App {
     });
     this.renderActions();
     this.installTestProxy();
+    this.installLabPanel();
+    this.installStorage();
   }
 
+  // --- device lab (issue 5) ---
+  /** New hardware means a new machine: a running state cannot move to other devices. */
+  async restartWith(profile: DeviceProfile): Promise<void> {
+    this.profile = profile;
+    await this.start();
+  }
+
+  private installLabPanel(): void {
+    const container = document.getElementById("lab");
+    if (container === null) return;
+    this.labPanel = new LabPanel(container, {
+      profile: () => this.profile,
+      restartWith: (profile) => this.restartWith(profile),
+      machine: () => this.machine,
+      guestBase: () => new URL("guest/", document.baseURI).href,
+      loadGuestManifest: (base) => this.loadGuestManifest(base),
+      wasmUrl: () => new URL("v86/v86.wasm", document.baseURI).href,
+      report: (error) => this.showError(error),
+    });
+  }
+  // --- end device lab ---
+
+  /** (Re)start the selected machine with the current device profile. */
   async start(): Promise<void> {
     this.clearError();
+    await this.stopMachine();
+    this.render(IDLE);
+    try {
+      this.storageReady ??= this.initStorage();
+      await this.storageReady;
+      await this.bootMachine(this.current);
+    } catch (error) {
+      this.showError(error);
+    }
+  }
+
+  // --- storage (issue 3) ---
+  /** Boot another saved machine (its own device profile) and remember it for the next visit. */
+  async selectMachine(record: MachineRecord): Promise<void> {
+    this.current = record;
+    this.profile = record.profile;
+    try {
+      localStorage.setItem(SELECTED_MACHINE_KEY, record.id);
+    } catch {
+      // Storage blocked: the choice lasts for this page only.
+    }
+    this.machinesPanel?.render();
+    await this.start();
+  }
+
+  private async stopMachine(): Promise<void> {
     this.machineStore.dispose();
     this.machineStore = new DisposableStore();
     this.machine?.dispose();
     this.machine = undefined;
-    this.render(IDLE);
+    // Pending writes go to IndexedDB before the disks are let go.
+    await this.storage.close();
+  }
+
+  /** Once per page: collect what interrupted imports and resets left, pick the saved machine. */
+  private async initStorage(): Promise<void> {
+    await this.storage.collectGarbage().catch((error: unknown) => this.showError(error));
+    let selected: string | null;
     try {
-      const guestBase = new URL("guest/", document.baseURI).href;
-      const manifest = await this.loadGuestManifest(guestBase);
+      selected = localStorage.getItem(SELECTED_MACHINE_KEY);
+    } catch {
+      selected = null;
+    }
+    const record = selected === null ? undefined : await this.storage.stores.machines.get(selected).catch(() => undefined);
+    // The built-in machine as saved (its disk size may have been edited).
+    const chosen = record ?? (await this.storage.stores.machines.get(DEFAULT_MACHINE.id).catch(() => undefined)) ?? DEFAULT_MACHINE;
+    this.current = chosen;
+    this.profile = chosen.profile;
+    await this.library?.refresh();
+    await this.machinesPanel?.refresh();
+  }
+
+  private async bootMachine(record: MachineRecord): Promise<void> {
+    const guestBase = new URL("guest/", document.baseURI).href;
+    const manifest = await this.loadGuestManifest(guestBase);
+    this.guestSize = Object.values(manifest.files).reduce((sum, f) => sum + f.size, 0);
+    const images = await this.storage.stores.images.list();
+    const guest = guestFor(record, manifest, guestBase, images);
+    const prepared = await this.storage.prepare(record);
+    if (prepared.kind === "busy") {
+      this.diskBar?.showBusy(false);
+      element("progress-text").textContent = `${record.name} is open in another tab.`;
+      return;
+    }
+    this.diskBar?.hideBanner();
+    {
       const machine = new Machine({
-        profile: DEFAULT_PROFILE,
-        guest: defaultGuest(manifest, guestBase),
+        profile: this.profile,
+        guest,
         // Served by the app next to the guest (see vite.config.ts), never guessed by v86.
         wasm: { name: "v86.wasm", url: new URL("v86/v86.wasm", document.baseURI).href },
-        loader: fetchAssetLoader,
+        loader: libraryAssetLoader(this.storage.stores.images, fetchAssetLoader),
         backend: createV86Backend,
         screenContainer: element("vga"),
+        disks: prepared.disks,
       });
       this.machine = machine;
       const store = this.machineStore;
@@ -76,10 +185,57 @@ export class App {
       );
       store.add(machine.onShellReady(() => this.terminal.focus()));
       await machine.start();
-    } catch (error) {
-      this.showError(error);
     }
   }
+
+  private installStorage(): void {
+    const report = (error: unknown): void => this.showError(error);
+    const stores = this.storage.stores;
+    this.diskBar = new DiskBar(element("disks"), {
+      controller: this.storage,
+      current: () => this.current,
+      restart: () => this.start(),
+      report,
+      resetDisks: async () => {
+        this.clearError();
+        await this.stopMachine();
+        await this.storage.resetDisks(this.current);
+        await this.start();
+      },
+    });
+    this.machinesPanel = new MachinesPanel(element("machines"), {
+      stores,
+      current: () => this.current,
+      boot: (record) => this.selectMachine(record),
+      report,
+      changed: (machines) => this.library?.setMachines(machines),
+    });
+    this.library = new LibraryPanel(element("library"), {
+      stores,
+      report,
+      builtInSize: () => this.guestSize,
+      willStore: () => this.diskBar?.askPersistence(),
+      changed: (images: readonly ImageRecord[]) => {
+        this.machinesPanel?.setImages(images);
+        void this.diskBar?.refreshMeter();
+      },
+    });
+    // Another tab took this machine over: stop it here, say so, write nothing more.
+    this.storage.onLost(() => {
+      this.machineStore.dispose();
+      this.machineStore = new DisposableStore();
+      this.machine?.dispose();
+      this.machine = undefined;
+      this.render({ ...IDLE, stage: "disposed" });
+      this.diskBar?.showBusy(true);
+    });
+    // A closing or hidden tab writes pending disk pages now, not 200 ms later.
+    window.addEventListener("pagehide", () => void this.storage.flush());
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "hidden") void this.storage.flush();
+    });
+  }
+  // --- end storage ---
 
   private async loadGuestManifest(base: string): Promise<GuestManifest> {
     const url = new URL("guest.json", base).href;
@@ -216,6 +372,9 @@ export class App {
         return this.machine.run(command, timeoutMs === undefined ? {} : { timeoutMs });
       },
       pageErrors: () => [...this.errors],
+      textScreen: () => this.machine?.textScreen() ?? [],
+      machineId: () => this.current.id,
+      flushDisks: () => this.storage.flush(),
     };
     window.virtlab = proxy;
   }

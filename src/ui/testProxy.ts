@@ -10,6 +10,12 @@ export interface VirtlabTestProxy {
   recentOutput(): string;
   run(command: string, timeoutMs?: number): Promise<CommandResult>;
   pageErrors(): readonly string[];
+  /** The VGA text screen as lines (for guests without a serial console, e.g. GRUB). */
+  textScreen(): string[];
+  /** The id of the saved machine the page runs. */
+  machineId(): string;
+  /** Write the running machine's pending disk pages to IndexedDB now. */
+  flushDisks(): Promise<void>;
 }
 
 declare global {

@@ -1,0 +1,48 @@
+import type { Page } from "@playwright/test";
+import { expect, runInGuest, shownErrors, test, waitForShell } from "./fixtures.ts";
+
+/** Flip one device in the panel and wait for the machine to come back with it. */
+async function flip(page: Page, testId: string): Promise<void> {
+  await page.getByTestId(testId).check();
+  await expect(page.getByTestId("stage")).not.toHaveText("ready");
+  await waitForShell(page);
+}
+
+test("the device panel flips NIC and console (a restart) and benchmarks a pair with a ratio", async ({ page, pageErrors }) => {
+  test.setTimeout(420_000);
+  await page.goto("/");
+  await waitForShell(page);
+  await expect(page.getByTestId("lab")).toContainText("Changing hardware restarts the machine");
+  await expect(page.getByTestId("lab-nic-none")).toBeChecked();
+
+  // NIC: the guest finds virtio-net on the PCI bus and binds its driver.
+  await flip(page, "lab-nic-virtio");
+  expect(await runInGuest(page, "basename $(readlink /sys/class/net/eth0/device/driver)")).toEqual({ output: "virtio_net", exitCode: 0 });
+
+  // Console: the terminal is now on the virtio console (hvc0), the NIC choice is kept.
+  await flip(page, "lab-console-virtio");
+  expect(await runInGuest(page, "tty; basename $(readlink /sys/class/net/eth0/device/driver)")).toEqual({ output: "/dev/hvc0\nvirtio_net", exitCode: 0 });
+  await expect(page.getByTestId("lab-console-virtio")).toBeChecked();
+  await expect(page.getByTestId("lab-nic-virtio")).toBeChecked();
+
+  // One benchmark, at quick sizes: both models measured, a ratio shown, every check passed.
+  await page.getByTestId("lab-preset").selectOption("quick");
+  await page.getByTestId("lab-run-console").click();
+  await expect(page.getByTestId("lab-progress")).toContainText("Machine");
+  const ratio = page.getByTestId("lab-ratio");
+  await expect(ratio).toHaveText(/^\d+\.\d\d×$/, { timeout: 300_000 });
+  const result = page.locator('[data-workload="console-write"]');
+  await expect(result.locator("tr[data-side]")).toHaveCount(2);
+  await expect(result).toContainText("8250 UART (ttyS0)");
+  await expect(result).toContainText("virtio-console (hvc0)");
+  await expect(result.locator("tr[data-side] td:last-child")).toHaveText([/^✓ \d+ checks$/, /^✓ \d+ checks$/]);
+  await expect(result.locator("svg.lab-chart rect")).toHaveCount(2);
+  // Kept in IndexedDB: listed in the history.
+  await expect(page.getByTestId("lab-history").locator("li")).toHaveCount(1);
+  // The user's machine was paused for the run and runs again.
+  await expect(page.getByTestId("run-state")).toHaveText("running");
+  console.log(`e2e lab: console-write ratio ${await ratio.textContent()}; ${(await result.locator("table").innerText()).replace(/\s+/g, " ")}`);
+
+  expect(pageErrors).toEqual([]);
+  expect(await shownErrors(page)).toEqual([]);
+});

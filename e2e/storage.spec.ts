@@ -1,0 +1,213 @@
+/**
+ * Machines that persist (issue 3), in Chromium with its real IndexedDB: the data disk survives a
+ * browser restart, reset and export, images added by upload (a real GRUB ISO boots), bad files
+ * and a full quota, and a second tab on the same machine.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BrowserContext, BrowserType, Page } from "@playwright/test";
+import { TEST_ISO_PATH } from "../images/testIso.ts";
+import { expect, overrideQuota, runInGuest, shownErrors, storageEstimate, test, textScreen, waitForShell } from "./fixtures.ts";
+
+/** A browser profile on disk, so a restart (close + launch) keeps IndexedDB. */
+async function launchProfile(browserType: BrowserType, dir: string): Promise<{ context: BrowserContext; page: Page }> {
+  const use = test.info().project.use;
+  const context = await browserType.launchPersistentContext(dir, {
+    ...use.launchOptions,
+    ...(use.baseURL === undefined ? {} : { baseURL: use.baseURL }),
+    acceptDownloads: true,
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  return { context, page };
+}
+
+const diskState = (page: Page) => page.getByTestId("disk-state");
+
+test.beforeAll(() => {
+  if (!existsSync(TEST_ISO_PATH)) throw new Error(`The test ISO is missing: run "npx tsx images/testIso.ts" (npm test does) to fetch it to ${TEST_ISO_PATH}.`);
+});
+
+test("the data disk keeps what the guest wrote across a browser restart; export has the bytes; reset (two steps) erases it", async ({ playwright }) => {
+  const browserType = playwright.chromium;
+  test.setTimeout(300_000);
+  const profile = mkdtempSync(join(tmpdir(), "virtlab-e2e-"));
+  try {
+    let { context, page } = await launchProfile(browserType, profile);
+    await page.goto("/");
+    await waitForShell(page);
+    expect(await runInGuest(page, "echo hello > /data/note && sync && cat /data/note")).toEqual({ output: "hello", exitCode: 0 });
+    await expect(diskState(page)).toHaveText("saved");
+    await context.close();
+
+    // Browser restart: a new process on the same profile.
+    ({ context, page } = await launchProfile(browserType, profile));
+    await page.goto("/");
+    await waitForShell(page);
+    expect(await runInGuest(page, "cat /data/note")).toEqual({ output: "hello", exitCode: 0 });
+    // A page reload too.
+    await page.reload();
+    await waitForShell(page);
+    expect(await runInGuest(page, "cat /data/note")).toEqual({ output: "hello", exitCode: 0 });
+
+    // Export: base + overlay as a raw 64 MiB image; the note's bytes are in it (ext2, not compressed).
+    const marker = "virtlab-export-marker-7f3a";
+    expect((await runInGuest(page, `echo ${marker} > /data/marker && sync`)).exitCode).toBe(0);
+    // The export takes the Blob + download path (Playwright's Chromium has showSaveFilePicker, but no one to click its dialog).
+    await page.evaluate(() => delete (globalThis as { showSaveFilePicker?: unknown }).showSaveFilePicker);
+    const download = page.waitForEvent("download");
+    await page.getByTestId("disk-export").click();
+    const downloaded = await download;
+    expect(downloaded.suggestedFilename()).toBe("Debian-6.1-busybox-built-in-hda.img");
+    const file = await downloaded.path();
+    const bytes = readFileSync(file);
+    expect(bytes.length).toBe(64 * 1024 * 1024);
+    expect(bytes.includes(Buffer.from(`hello\n`))).toBe(true);
+    expect(bytes.includes(Buffer.from(`${marker}\n`))).toBe(true);
+    await expect(page.getByTestId("disk-export-state")).toHaveText("Exported Debian-6.1-busybox-built-in-hda.img (64.0 MiB): see your downloads.");
+
+    // Reset: the first click only asks; cancel keeps everything.
+    await page.getByTestId("disk-reset").click();
+    await expect(page.getByTestId("disk-reset-question")).toContainText("Erase everything the guest wrote to hda");
+    await page.getByTestId("disk-reset-cancel").click();
+    expect(await runInGuest(page, "cat /data/note")).toEqual({ output: "hello", exitCode: 0 });
+    await page.getByTestId("disk-reset").click();
+    await page.getByTestId("disk-reset-confirm").click();
+    await expect(page.getByTestId("stage")).not.toHaveText("ready");
+    await waitForShell(page);
+    // A blank disk again: formatted afresh, the note is gone.
+    expect(await runInGuest(page, "ls -1 /data")).toEqual({ output: "lost+found", exitCode: 0 });
+    await page.reload();
+    await waitForShell(page);
+    expect((await runInGuest(page, "cat /data/note")).exitCode).not.toBe(0);
+    expect(await shownErrors(page)).toEqual([]);
+    await context.close();
+  } finally {
+    rmSync(profile, { recursive: true, force: true });
+  }
+});
+
+test("a full quota: a write-back and an import fail with a clear message; nothing saved is lost; saving resumes", async ({ page }) => {
+  test.setTimeout(240_000);
+  await page.goto("/");
+  await page.getByTestId("image-file").setInputFiles(TEST_ISO_PATH);
+  const rows = page.getByTestId("image-list").getByTestId("image-row");
+  await expect(rows).toHaveCount(2, { timeout: 60_000 });
+  await waitForShell(page);
+  expect((await runInGuest(page, "echo kept > /data/kept && sync")).exitCode).toBe(0);
+  await expect(diskState(page)).toHaveText("saved");
+
+  const { usage } = await storageEstimate(page);
+  await overrideQuota(page, usage + 256 * 1024);
+  // Chromium's IndexedDB reuses its last free-space check for about 30 s: wait until it asks again.
+  await page.waitForTimeout(31_000);
+  expect((await runInGuest(page, "dd if=/dev/urandom of=/data/big bs=65536 count=32 2>/dev/null && sync")).exitCode).toBe(0);
+  await expect(diskState(page)).toHaveAttribute("data-state", "not-saved", { timeout: 30_000 });
+  await expect(diskState(page)).toContainText("not saved: the browser's storage for virtlab is full");
+  // The running machine is intact: the guest still reads everything.
+  expect(await runInGuest(page, "cat /data/kept; wc -c < /data/big")).toEqual({ output: "kept\n2097152", exitCode: 0 });
+  // An import now: refused with the mapped message; the library keeps what it had.
+  await page.getByTestId("image-file").setInputFiles(TEST_ISO_PATH);
+  await expect(page.locator("#error")).toContainText("The browser's storage for virtlab is full");
+  await expect(page.locator("#error")).toContainText("Nothing already saved was lost");
+  await expect(page.getByTestId("image-progress")).toHaveText("grub-rescue-cdrom.iso was not added.");
+  await expect(rows).toHaveCount(2);
+
+  // Room again: the next write saves everything that was pending.
+  await overrideQuota(page, undefined);
+  expect((await runInGuest(page, "echo more > /data/more && sync")).exitCode).toBe(0);
+  await expect(diskState(page)).toHaveText("saved", { timeout: 30_000 });
+  await page.reload();
+  await expect(rows).toHaveCount(2);
+  await waitForShell(page);
+  expect(await runInGuest(page, "cat /data/kept /data/more; wc -c < /data/big")).toEqual({ output: "kept\nmore\n2097152", exitCode: 0 });
+});
+
+test("images: a bad file is refused with its message; an ISO added by upload is listed, renamed, boots (GRUB) and is deleted after a confirmation", async ({ page }) => {
+  test.setTimeout(240_000);
+  await page.goto("/");
+  const rows = page.getByTestId("image-list").getByTestId("image-row");
+  await expect(rows).toHaveCount(1); // the built-in guest
+  await expect(rows.first()).toContainText("built in");
+
+  // Not an image: refused, named, nothing stored.
+  const dir = mkdtempSync(join(tmpdir(), "virtlab-files-"));
+  const notes = join(dir, "notes.txt");
+  writeFileSync(notes, "shopping list\n".repeat(100));
+  await page.getByTestId("image-file").setInputFiles(notes);
+  await expect(page.locator("#error")).toContainText("That file cannot be used as an image");
+  await expect(page.locator("#error")).toContainText("notes.txt is not a disk image virtlab knows");
+  await expect(page.getByTestId("image-progress")).toHaveText("notes.txt was not added.");
+  await expect(rows).toHaveCount(1);
+
+  // The GRUB rescue CD, added by the file picker.
+  await page.getByTestId("image-file").setInputFiles(TEST_ISO_PATH);
+  await expect(rows).toHaveCount(2, { timeout: 60_000 });
+  const iso = rows.nth(1);
+  await expect(iso).toContainText("grub-rescue-cdrom.iso");
+  await expect(iso).toContainText("CD-ROM (ISO 9660)");
+  await expect(iso).toContainText("4.8 MiB");
+  // Renamed.
+  await iso.getByTestId("image-rename").click();
+  await page.getByTestId("image-rename-input").fill("GRUB rescue CD");
+  await page.getByTestId("image-rename-save").click();
+  await expect(rows.nth(1).getByTestId("image-name")).toHaveText("GRUB rescue CD");
+
+  // A machine that boots it.
+  await page.getByTestId("machine-new").click();
+  await page.getByTestId("machine-name-input").fill("GRUB");
+  await page.getByTestId("machine-memory").fill("64");
+  await page.getByTestId("machine-boot-source").selectOption("cdrom");
+  await page.getByTestId("machine-slot-cdrom").selectOption({ label: "GRUB rescue CD" });
+  await page.getByTestId("machine-save-boot").click();
+  await expect(page.getByTestId("machine-list").getByTestId("machine-row")).toHaveCount(2);
+  await expect.poll(() => textScreen(page), { timeout: 90_000 }).toContain("GNU GRUB");
+  expect(await page.evaluate(() => (globalThis as { virtlab?: { machineId(): string } }).virtlab?.machineId())).toMatch(/^m-/);
+  await expect(page.getByTestId("stage")).toHaveText("ready");
+
+  await page.reload();
+  await expect(rows).toHaveCount(2);
+  await expect(rows.nth(1).getByTestId("image-name")).toHaveText("GRUB rescue CD");
+
+  // Delete asks first.
+  await rows.nth(1).getByTestId("image-delete").click();
+  await expect(page.getByTestId("image-delete-question")).toContainText("GRUB uses it");
+  await page.getByTestId("image-delete-confirm").click();
+  await expect(rows).toHaveCount(1);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("a second tab on the same machine is told so; it can open read-only or take over, and the first tab stops writing", async ({ page, context }) => {
+  test.setTimeout(240_000);
+  await page.goto("/");
+  await expect(page.getByTestId("stage")).toHaveText(/booting|ready/, { timeout: 60_000 });
+
+  const second = await context.newPage();
+  await second.goto("/");
+  await expect(second.getByTestId("lock-banner")).toBeVisible();
+  await expect(second.getByTestId("lock-banner")).toContainText("This machine is open in another tab");
+
+  // Take over: the second tab runs the machine, the first stops and says so.
+  await second.getByTestId("lock-takeover").click();
+  await expect(page.getByTestId("lock-banner")).toContainText("taken over in another tab");
+  await expect(page.getByTestId("disk-state")).toHaveAttribute("data-state", "taken-over");
+  await expect(page.getByTestId("stage")).toHaveText("stopped");
+  await page.close();
+  await waitForShell(second);
+  expect(await runInGuest(second, "echo owner > /data/owner && sync && cat /data/owner")).toEqual({ output: "owner", exitCode: 0 });
+  await expect(second.getByTestId("disk-state")).toHaveText("saved");
+
+  // A third tab opens it read-only: it runs, its writes stay in memory.
+  const third = await context.newPage();
+  await third.goto("/");
+  await expect(third.getByTestId("lock-banner")).toBeVisible();
+  await third.getByTestId("lock-readonly").click();
+  await waitForShell(third);
+  await expect(third.getByTestId("disk-state")).toHaveAttribute("data-state", "read-only");
+  expect(await runInGuest(third, "cat /data/owner; echo reader > /data/owner && sync")).toEqual({ output: "owner", exitCode: 0 });
+  await third.close();
+  // The owner's data was not touched by the reader.
+  await second.reload();
+  await waitForShell(second);
+  expect(await runInGuest(second, "cat /data/owner")).toEqual({ output: "owner", exitCode: 0 });
+});

@@ -1,0 +1,152 @@
+/**
+ * The image library: the built-in guest and the user's images (added by file picker or by
+ * dropping a file on the page), with kind, size and date; rename; delete with confirmation.
+ */
+import { IMAGE_KIND_LABELS, type ImageRecord, type MachineRecord } from "../../core/index.ts";
+import { actionButton, h } from "./dom.ts";
+import { fileSource } from "./fileSource.ts";
+import { formatBytes } from "./guests.ts";
+import { IMAGE_IMPORT_LOCK, withSharedLock } from "./MachineLock.ts";
+import { browserLocks, type Stores } from "./StorageController.ts";
+
+export interface LibraryHost {
+  readonly stores: Stores;
+  report(error: unknown): void;
+  /** Size of the built-in guest's files, once known. */
+  builtInSize(): number | undefined;
+  /** An import is about to write: ask for persistent storage. */
+  willStore(): void;
+  /** The library changed (machines' editors list images). */
+  changed(images: readonly ImageRecord[]): void;
+}
+
+export class LibraryPanel {
+  private readonly list = h("ul", { testid: "image-list", className: "rows" });
+  private readonly progress = h("p", { testid: "image-progress", className: "muted" });
+  private readonly input = h("input", { type: "file", testid: "image-file", multiple: true, className: "visually-hidden" });
+  private images: readonly ImageRecord[] = [];
+  private machines: readonly MachineRecord[] = [];
+
+  constructor(
+    container: HTMLElement,
+    private readonly host: LibraryHost,
+  ) {
+    const add = actionButton("Add image…", "image-add", () => this.input.click(), host.report, "Add an ISO, hard-disk or floppy image, a kernel or an initrd");
+    this.input.addEventListener("change", () => {
+      const files = [...(this.input.files ?? [])];
+      this.input.value = "";
+      void this.importFiles(files);
+    });
+    container.append(
+      h("h2", {}, "Image library"),
+      h("p", { className: "muted" }, "Add an image with the button or drop a file anywhere on the page. Images stay unchanged; what a guest writes goes to its machine's disk."),
+      h("div", {}, add, this.input),
+      this.progress,
+      this.list,
+    );
+    // Drop a file anywhere on the page.
+    document.addEventListener("dragover", (event) => {
+      if (event.dataTransfer?.types.includes("Files") === true) event.preventDefault();
+    });
+    document.addEventListener("drop", (event) => {
+      const files = [...(event.dataTransfer?.files ?? [])];
+      if (files.length === 0) return;
+      event.preventDefault();
+      void this.importFiles(files);
+    });
+  }
+
+  setMachines(machines: readonly MachineRecord[]): void {
+    this.machines = machines;
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      this.images = await this.host.stores.images.list();
+    } catch (error) {
+      this.host.report(error);
+    }
+    this.render();
+    this.host.changed(this.images);
+  }
+
+  /** Import files one after the other; a bad one is reported and the others still go in. */
+  async importFiles(files: readonly File[]): Promise<void> {
+    for (const file of files) {
+      this.progress.textContent = `Adding ${file.name}…`;
+      this.progress.dataset["state"] = "importing";
+      try {
+        this.host.willStore();
+        const record = await withSharedLock(browserLocks(), IMAGE_IMPORT_LOCK, () =>
+          this.host.stores.images.import(fileSource(file), {
+            onProgress: (loaded, total) => {
+              this.progress.textContent = `Adding ${file.name}: ${formatBytes(loaded)} of ${formatBytes(total)}`;
+            },
+          }),
+        );
+        this.progress.textContent = `Added ${record.name} (${IMAGE_KIND_LABELS[record.kind]}, ${formatBytes(record.size)}).`;
+        this.progress.dataset["state"] = "done";
+      } catch (error) {
+        this.progress.textContent = `${file.name} was not added.`;
+        this.progress.dataset["state"] = "failed";
+        this.host.report(error);
+      }
+      await this.refresh();
+    }
+  }
+
+  private render(): void {
+    const size = this.host.builtInSize();
+    const builtIn = h(
+      "li",
+      { testid: "image-row", "data-image-id": "built-in" },
+      h("span", { className: "name" }, "Debian 6.1 + busybox"),
+      h("span", { className: "muted" }, ` · kernel + initrd · ${size === undefined ? "" : `${formatBytes(size)} · `}built in`),
+    );
+    this.list.replaceChildren(builtIn, ...this.images.map((image) => this.row(image)));
+  }
+
+  private row(image: ImageRecord): HTMLLIElement {
+    const li = h("li", { testid: "image-row", "data-image-id": image.id, "data-kind": image.kind });
+    const name = h("span", { className: "name", testid: "image-name" }, image.name);
+    const facts = h("span", { className: "muted" }, ` · ${IMAGE_KIND_LABELS[image.kind]} · ${formatBytes(image.size)} · added ${new Date(image.addedAt).toLocaleString()}`);
+    facts.title = `${image.evidence}; sha256 ${image.sha256}`;
+    const buttons = h(
+      "span",
+      { className: "row-actions" },
+      actionButton("Rename", "image-rename", () => this.rename(li, image), this.host.report),
+      actionButton("Delete…", "image-delete", () => this.confirmDelete(li, image), this.host.report),
+    );
+    li.append(name, facts, buttons);
+    return li;
+  }
+
+  private rename(li: HTMLLIElement, image: ImageRecord): void {
+    const input = h("input", { type: "text", value: image.name, testid: "image-rename-input", "aria-label": "New name" });
+    const save = actionButton("Save", "image-rename-save", async () => {
+      await this.host.stores.images.rename(image.id, input.value);
+      await this.refresh();
+    }, this.host.report);
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") save.click();
+      if (event.key === "Escape") this.render();
+    });
+    li.replaceChildren(input, save, actionButton("Cancel", "image-rename-cancel", () => this.render(), this.host.report));
+    input.focus();
+    input.select();
+  }
+
+  private confirmDelete(li: HTMLLIElement, image: ImageRecord): void {
+    const users = this.machines.filter((m) => JSON.stringify(m).includes(`"${image.id}"`)).map((m) => m.name);
+    const question = h("span", { testid: "image-delete-question" });
+    question.textContent = `Delete ${image.name} from the library?${users.length > 0 ? ` ${users.join(", ")} use${users.length === 1 ? "s" : ""} it and will not boot without it.` : ""}`;
+    li.replaceChildren(
+      question,
+      actionButton("Yes, delete", "image-delete-confirm", async () => {
+        await this.host.stores.images.delete(image.id);
+        await this.refresh();
+      }, this.host.report),
+      actionButton("Cancel", "image-delete-cancel", () => this.render(), this.host.report),
+    );
+  }
+}

@@ -1,0 +1,185 @@
+/** Machines: list, create, edit, boot, delete (with confirmation). The built-in one is always there. */
+import { DISK_SLOTS, SLOT_KINDS, type DiskSlot, type ImageRecord, type MachineRecord } from "../../core/index.ts";
+import { actionButton, h } from "./dom.ts";
+import { describeBoot, describeDisks } from "./guests.ts";
+import { formFromRecord, recordFromForm, type BootChoice, type MachineFormValues } from "./machineForm.ts";
+import type { Stores } from "./StorageController.ts";
+
+export interface MachinesHost {
+  readonly stores: Stores;
+  current(): MachineRecord;
+  boot(record: MachineRecord): Promise<void>;
+  report(error: unknown): void;
+  changed(machines: readonly MachineRecord[]): void;
+}
+
+const BOOT_LABELS: Readonly<Record<BootChoice, string>> = {
+  "default-guest": "built-in Debian guest",
+  cdrom: "CD-ROM (cdrom)",
+  hda: "hard disk (hda)",
+  fda: "floppy (fda)",
+  linux: "kernel + initrd from the library",
+};
+
+export class MachinesPanel {
+  private readonly list = h("ul", { testid: "machine-list", className: "rows" });
+  private readonly editor = h("form", { testid: "machine-form", className: "machine-form", hidden: true });
+  private machines: readonly MachineRecord[] = [];
+  private images: readonly ImageRecord[] = [];
+
+  constructor(
+    container: HTMLElement,
+    private readonly host: MachinesHost,
+  ) {
+    container.append(
+      h("h2", {}, "Machines"),
+      actionButton("New machine", "machine-new", () => this.edit(host.stores.machines.draft("")), host.report),
+      this.editor,
+      this.list,
+    );
+  }
+
+  setImages(images: readonly ImageRecord[]): void {
+    this.images = images;
+    this.render();
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      this.machines = await this.host.stores.machines.list();
+    } catch (error) {
+      this.host.report(error);
+    }
+    this.render();
+    this.host.changed(this.machines);
+  }
+
+  render(): void {
+    const current = this.host.current().id;
+    this.list.replaceChildren(
+      ...this.machines.map((m) => {
+        const li = h(
+          "li",
+          { testid: "machine-row", "data-machine-id": m.id, "data-current": m.id === current },
+          h("span", { className: "name", testid: "machine-name" }, m.name),
+          h("span", { className: "muted" }, ` · ${m.profile.memoryMiB} MiB · ${describeBoot(m, this.images)} · ${describeDisks(m, this.images)}${m.id === current ? " · running here" : ""}`),
+        );
+        const actions = h(
+          "span",
+          { className: "row-actions" },
+          actionButton(m.id === current ? "Restart" : "Boot", "machine-boot", () => this.host.boot(m), this.host.report),
+          actionButton("Edit", "machine-edit", () => this.edit(m), this.host.report),
+        );
+        if (!m.builtIn) actions.append(actionButton("Delete…", "machine-delete", () => this.confirmDelete(li, m), this.host.report));
+        li.append(actions);
+        return li;
+      }),
+    );
+  }
+
+  private confirmDelete(li: HTMLLIElement, machine: MachineRecord): void {
+    const question = h("span", { testid: "machine-delete-question" });
+    question.textContent = `Delete ${machine.name} and everything its guest wrote to its disks? Library images stay.`;
+    li.replaceChildren(
+      question,
+      actionButton("Yes, delete", "machine-delete-confirm", async () => {
+        if (this.host.current().id === machine.id) await this.host.boot((await this.host.stores.machines.get("default")) as MachineRecord);
+        await this.host.stores.machines.delete(machine.id);
+        await this.refresh();
+      }, this.host.report),
+      actionButton("Cancel", "machine-delete-cancel", () => this.render(), this.host.report),
+    );
+  }
+
+  private edit(base: MachineRecord): void {
+    const values = formFromRecord(base);
+    const name = h("input", { type: "text", value: values.name, testid: "machine-name-input", required: true, placeholder: "e.g. GRUB rescue CD" });
+    const memory = h("input", { type: "number", value: values.memoryMiB, min: 16, max: 2048, step: 1, testid: "machine-memory" });
+    const boot = h("select", { testid: "machine-boot-source", disabled: base.builtIn });
+    const choices: BootChoice[] = base.builtIn ? ["default-guest"] : ["cdrom", "hda", "fda", "linux"];
+    for (const choice of choices) boot.append(h("option", { value: choice, selected: choice === values.boot }, BOOT_LABELS[choice]));
+    const imageSelect = (kind: ImageRecord["kind"], value: string, testid: string): HTMLSelectElement => {
+      const select = h("select", { testid });
+      select.append(h("option", { value: "" }, "(choose)"));
+      for (const image of this.images.filter((i) => i.kind === kind)) select.append(h("option", { value: image.id, selected: image.id === value }, image.name));
+      return select;
+    };
+    const kernel = imageSelect("kernel", values.kernelImageId, "machine-kernel");
+    const initrd = imageSelect("initrd", values.initrdImageId, "machine-initrd");
+    const cmdline = h("input", { type: "text", value: values.cmdline, testid: "machine-cmdline", size: 40 });
+    const linuxFields = h("fieldset", {}, h("legend", {}, "Kernel + initrd"), label("Kernel ", kernel), label("Initrd ", initrd), label("Command line ", cmdline));
+    const showLinux = (): void => {
+      linuxFields.hidden = boot.value !== "linux";
+    };
+    boot.addEventListener("change", showLinux);
+    showLinux();
+
+    const slotFields = {} as Record<DiskSlot, { source: HTMLSelectElement; size: HTMLInputElement }>;
+    const disks = h("fieldset", {}, h("legend", {}, "Disks"));
+    for (const slot of DISK_SLOTS) {
+      const source = h("select", { testid: `machine-slot-${slot}` });
+      source.append(h("option", { value: "" }, "(none)"));
+      if (slot !== "cdrom") source.append(h("option", { value: "blank", selected: values.slots[slot] === "blank" }, "blank disk"));
+      for (const image of this.images.filter((i) => i.kind === SLOT_KINDS[slot])) source.append(h("option", { value: image.id, selected: image.id === values.slots[slot] }, image.name));
+      const size = h("input", { type: "number", value: values.blankMiB[slot], min: 1, max: 2048, testid: `machine-size-${slot}`, "aria-label": `${slot} blank disk size in MiB` });
+      const sizeLabel = label(" size (MiB) ", size);
+      const sync = (): void => {
+        sizeLabel.hidden = source.value !== "blank";
+      };
+      source.addEventListener("change", sync);
+      sync();
+      slotFields[slot] = { source, size };
+      disks.append(h("div", {}, label(`${slot} `, source), sizeLabel));
+    }
+    const save = h("button", { type: "submit", testid: "machine-save" }, "Save");
+    const saveAndBoot = h("button", { type: "button", testid: "machine-save-boot" }, "Save and boot");
+    const cancel = actionButton("Cancel", "machine-cancel", () => this.closeEditor(), this.host.report);
+    const collect = (): MachineFormValues => ({
+      name: name.value,
+      memoryMiB: memory.value,
+      boot: boot.value as BootChoice,
+      kernelImageId: kernel.value,
+      initrdImageId: initrd.value,
+      cmdline: cmdline.value,
+      slots: Object.fromEntries(DISK_SLOTS.map((s) => [s, slotFields[s].source.value])) as Record<DiskSlot, string>,
+      blankMiB: Object.fromEntries(DISK_SLOTS.map((s) => [s, slotFields[s].size.value])) as Record<DiskSlot, string>,
+    });
+    const submit = async (thenBoot: boolean): Promise<void> => {
+      try {
+        const record = recordFromForm(collect(), base);
+        const saved = await this.host.stores.machines.save(record, this.images);
+        this.closeEditor();
+        await this.refresh();
+        if (thenBoot || this.host.current().id === saved.id) await this.host.boot(saved);
+      } catch (error) {
+        this.host.report(error);
+      }
+    };
+    this.editor.onsubmit = (event) => {
+      event.preventDefault();
+      void submit(false);
+    };
+    saveAndBoot.onclick = () => void submit(true);
+    this.editor.replaceChildren(
+      h("h3", {}, base.createdAt === 0 && base.builtIn ? `Edit ${base.name}` : base.name === "" ? "New machine" : `Edit ${base.name}`),
+      label("Name ", name),
+      label(" Memory (MiB) ", memory),
+      label(" Boots from ", boot),
+      linuxFields,
+      disks,
+      h("p", { className: "muted" }, "Changing a disk's source erases what the guest wrote to it."),
+      h("div", {}, save, saveAndBoot, cancel),
+    );
+    this.editor.hidden = false;
+    name.focus();
+  }
+
+  private closeEditor(): void {
+    this.editor.hidden = true;
+    this.editor.replaceChildren();
+  }
+}
+
+function label(text: string, control: HTMLElement): HTMLLabelElement {
+  return h("label", {}, text, control);
+}

@@ -1,0 +1,26 @@
+import { describe, expect, it } from "vitest";
+import { AppError, type DiskSaveState } from "../../core/index.ts";
+import { diskIndicator } from "./diskStatus.ts";
+
+const clean: DiskSaveState = { unsavedPages: 0, saving: false, error: undefined, readOnly: false };
+
+describe("diskIndicator", () => {
+  it("saved, saving soon, saving", () => {
+    expect(diskIndicator([clean]).state).toBe("saved");
+    expect(diskIndicator([clean, { ...clean, unsavedPages: 3 }]).state).toBe("unsaved");
+    expect(diskIndicator([{ ...clean, unsavedPages: 3, saving: true }])).toEqual({ state: "saving", text: "saving…" });
+    expect(diskIndicator([]).state).toBe("none");
+  });
+
+  it("a failed write-back names the reason from the message table", () => {
+    const full = new AppError("storage-full", "The browser's storage for this site is full.");
+    const indicator = diskIndicator([{ ...clean, unsavedPages: 2, saving: false, error: full }]);
+    expect(indicator.state).toBe("not-saved");
+    expect(indicator.text).toMatch(/^not saved: the browser's storage for virtlab is full\./);
+  });
+
+  it("read-only and taken over win over everything else", () => {
+    expect(diskIndicator([{ ...clean, readOnly: true, unsavedPages: 5 }]).state).toBe("read-only");
+    expect(diskIndicator([clean], true).state).toBe("taken-over");
+  });
+});

@@ -1,0 +1,19 @@
+/** The "saved / saving / not saved: reason" indicator, as a pure function of the disks' states. */
+import { toUserMessage } from "../messages.ts";
+import type { DiskSaveState } from "../../core/index.ts";
+
+export type DiskIndicator = "none" | "saved" | "saving" | "unsaved" | "not-saved" | "read-only" | "taken-over";
+
+export function diskIndicator(states: readonly DiskSaveState[], takenOver = false): { readonly state: DiskIndicator; readonly text: string } {
+  if (takenOver) return { state: "taken-over", text: "not saved: another tab took this machine over; this tab stopped writing to its disks" };
+  if (states.length === 0) return { state: "none", text: "no writable disk" };
+  if (states.some((s) => s.readOnly)) return { state: "read-only", text: "read-only: open in another tab; changes here are kept in memory only and lost on reload" };
+  const failed = states.find((s) => s.error !== undefined);
+  if (failed?.error !== undefined) {
+    const message = toUserMessage(failed.error);
+    return { state: "not-saved", text: `not saved: ${message.title.toLowerCase()}. The changes are kept in memory and retried on the next write.` };
+  }
+  if (states.some((s) => s.saving)) return { state: "saving", text: "saving…" };
+  if (states.some((s) => s.unsavedPages > 0)) return { state: "unsaved", text: "saving soon…" };
+  return { state: "saved", text: "saved" };
+}
