@@ -1,10 +1,11 @@
 /**
- * npm run bench: headless benchmarks on the real guest in Node. Prints a table and writes JSON
+ * npm run bench: headless benchmarks on the real guest in Node. Prints tables and writes JSON
  * (bench/results/latest.json, or --json PATH). Figures, not pass/fail: targets live here, not
  * in timed tests.
  *
- *   npm run bench                      # boot cases and the device lab, 3 runs each
- *   npm run bench -- --runs 5 --case boot-jit
+ *   npm run bench                                  # every suite, 3 runs each
+ *   npm run bench -- --suite boot --runs 5
+ *   npm run bench -- --suite storage --suite snapshot
  *   npm run bench -- --suite lab --preset quick --pair console
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -12,18 +13,22 @@ import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatTable, summarize, type Summary } from "../src/core/bench/stats.ts";
 import { V86_PACKAGE_VERSION, type DeviceProfile } from "../src/core/index.ts";
+import type { LabReport, PairId } from "../src/core/lab/index.ts";
 import { REPO_ROOT, guestIsBuilt, headlessMachine, readGuestManifest } from "../src/node/guest.ts";
-import type { PairId } from "../src/core/lab/index.ts";
 import { runLabBench } from "./lab.ts";
+import { runSnapshotBench, type SnapshotCase } from "./snapshot.ts";
+import { runStorageBench, type StorageCase } from "./storage.ts";
+
+const SUITES = ["boot", "storage", "snapshot", "lab"] as const;
+type Suite = (typeof SUITES)[number];
 
 interface BootCase {
   readonly id: string;
   readonly label: string;
   readonly profile: Partial<DeviceProfile>;
-  readonly cmdline?: string;
 }
 
-const CASES: readonly BootCase[] = [
+const BOOT_CASES: readonly BootCase[] = [
   { id: "boot-jit", label: "cold boot to prompt, JIT", profile: { cpu: "jit" } },
   { id: "boot-interpreter", label: "cold boot to prompt, interpreter", profile: { cpu: "interpreter" } },
 ];
@@ -31,30 +36,29 @@ const CASES: readonly BootCase[] = [
 const { values } = parseArgs({
   options: {
     runs: { type: "string", default: "3" },
-    case: { type: "string", multiple: true },
-    json: { type: "string" },
-    // Device lab (bench/lab.ts): "boot", "lab" or "all".
-    suite: { type: "string", default: "all" },
+    suite: { type: "string", multiple: true },
+    json: { type: "string", default: resolve(REPO_ROOT, "bench/results/latest.json") },
+    // Device lab (bench/lab.ts).
     preset: { type: "string", default: "standard" },
     pair: { type: "string", multiple: true },
   },
 });
-const suite = values.suite;
-if (suite !== "all" && suite !== "boot" && suite !== "lab") throw new Error("--suite must be boot, lab or all");
-// A lab-only run does not overwrite the boot figures.
-const jsonPath = values.json ?? resolve(REPO_ROOT, suite === "lab" ? "bench/results/lab-latest.json" : "bench/results/latest.json");
 
+const suites = new Set<Suite>();
+for (const name of values.suite ?? SUITES) {
+  if (!(SUITES as readonly string[]).includes(name)) {
+    console.error(`No such suite "${name}". Suites: ${SUITES.join(", ")}`);
+    process.exit(1);
+  }
+  suites.add(name as Suite);
+}
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs must be a positive whole number");
 if (!guestIsBuilt()) {
   console.error("The default guest is not built: run `npm run guest` (or `npm start`) first.");
   process.exit(1);
 }
-const selected = suite === "lab" ? [] : values.case === undefined ? CASES : CASES.filter((c) => values.case?.includes(c.id));
-if (selected.length === 0 && suite !== "lab") {
-  console.error(`No such case. Cases: ${CASES.map((c) => c.id).join(", ")}`);
-  process.exit(1);
-}
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 interface BootSample {
   /** From creating the machine to the prompt: what a user waits for. */
@@ -82,53 +86,84 @@ async function bootOnce(c: BootCase): Promise<BootSample> {
   }
 }
 
-const results: { id: string; label: string; samples: BootSample[]; total: Summary; boot: Summary }[] = [];
-for (const c of selected) {
-  const samples: BootSample[] = [];
-  for (let i = 0; i < runs; i++) {
-    const sample = await bootOnce(c);
-    samples.push(sample);
-    process.stderr.write(`${c.id} run ${i + 1}/${runs}: ${sample.totalS.toFixed(2)} s\n`);
+interface BootResult {
+  readonly id: string;
+  readonly label: string;
+  readonly samples: BootSample[];
+  readonly total: Summary;
+  readonly boot: Summary;
+}
+
+async function bootSuite(): Promise<BootResult[]> {
+  const results: BootResult[] = [];
+  for (const c of BOOT_CASES) {
+    const samples: BootSample[] = [];
+    for (let i = 0; i < runs; i++) {
+      samples.push(await bootOnce(c));
+      log(`${c.id} run ${i + 1}/${runs}: ${samples.at(-1)?.totalS.toFixed(2)} s`);
+    }
+    results.push({ id: c.id, label: c.label, samples, total: summarize(samples.map((s) => s.totalS)), boot: summarize(samples.map((s) => s.bootS)) });
   }
-  results.push({ id: c.id, label: c.label, samples, total: summarize(samples.map((s) => s.totalS)), boot: summarize(samples.map((s) => s.bootS)) });
+  return results;
+}
+
+/** One table for the storage and snapshot cases: each row a figure with its unit. */
+function caseTable(cases: readonly (StorageCase | SnapshotCase)[]): string {
+  const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
+  return formatTable(
+    ["case", "unit", "runs", "median", "min", "max", "spread"],
+    cases.map((c) => [c.label, c.unit, String(c.summary.runs), fmt(c.summary.median), fmt(c.summary.min), fmt(c.summary.max), `${(c.summary.spread * 100).toFixed(0)}%`]),
+  );
 }
 
 const manifest = readGuestManifest();
-console.log(`\nvirtlab bench — v86 ${V86_PACKAGE_VERSION}, kernel ${manifest.kernelRelease}, Node ${process.versions.node}`);
-console.log(`cmdline: ${manifest.cmdline}\n`);
-if (results.length > 0) console.log(
-  formatTable(
-    ["case", "runs", "median s", "min s", "max s", "spread", "of which boot s"],
-    results.map((r) => [
-      r.label,
-      String(r.total.runs),
-      r.total.median.toFixed(2),
-      r.total.min.toFixed(2),
-      r.total.max.toFixed(2),
-      `${(r.total.spread * 100).toFixed(0)}%`,
-      r.boot.median.toFixed(2),
-    ]),
-  ),
-);
+const header = `virtlab bench — v86 ${V86_PACKAGE_VERSION}, kernel ${manifest.kernelRelease}, Node ${process.versions.node}\ncmdline: ${manifest.cmdline}`;
+const report: {
+  date: string;
+  v86: string;
+  node: string;
+  kernelRelease: string;
+  cmdline: string;
+  boot?: BootResult[];
+  storage?: StorageCase[];
+  snapshot?: SnapshotCase[];
+  lab?: LabReport;
+} = { date: new Date().toISOString(), v86: V86_PACKAGE_VERSION, node: process.versions.node, kernelRelease: manifest.kernelRelease, cmdline: manifest.cmdline };
 
-const lab =
-  suite === "boot"
-    ? undefined
-    : await runLabBench({
-        preset: values.preset === "quick" ? "quick" : "standard",
-        repetitions: runs,
-        ...(values.pair === undefined ? {} : { pairs: values.pair as PairId[] }),
-      });
+if (suites.has("boot")) report.boot = await bootSuite();
+if (suites.has("storage")) report.storage = await runStorageBench(runs, log);
+if (suites.has("snapshot")) report.snapshot = await runSnapshotBench(runs, log);
 
-const report = {
-  date: new Date().toISOString(),
-  v86: V86_PACKAGE_VERSION,
-  node: process.versions.node,
-  kernelRelease: manifest.kernelRelease,
-  cmdline: manifest.cmdline,
-  cases: results,
-  ...(lab === undefined ? {} : { lab }),
-};
-mkdirSync(dirname(jsonPath), { recursive: true });
-writeFileSync(jsonPath, JSON.stringify(report, null, 2) + "\n");
-console.log(`\nJSON: ${jsonPath}`);
+console.log(`\n${header}\n`);
+if (report.boot !== undefined) {
+  console.log(
+    formatTable(
+      ["case", "runs", "median s", "min s", "max s", "spread", "of which boot s"],
+      report.boot.map((r) => [
+        r.label,
+        String(r.total.runs),
+        r.total.median.toFixed(2),
+        r.total.min.toFixed(2),
+        r.total.max.toFixed(2),
+        `${(r.total.spread * 100).toFixed(0)}%`,
+        r.boot.median.toFixed(2),
+      ]),
+    ) + "\n",
+  );
+}
+const figures = [...(report.storage ?? []), ...(report.snapshot ?? [])];
+if (figures.length > 0) console.log(caseTable(figures) + "\n");
+
+// The lab prints its own table (bench/lab.ts) as it finishes.
+if (suites.has("lab")) {
+  report.lab = await runLabBench({
+    preset: values.preset === "quick" ? "quick" : "standard",
+    repetitions: runs,
+    ...(values.pair === undefined ? {} : { pairs: values.pair as PairId[] }),
+  });
+}
+
+mkdirSync(dirname(values.json), { recursive: true });
+writeFileSync(values.json, JSON.stringify(report, null, 2) + "\n");
+console.log(`\nJSON: ${values.json}`);
+process.exit(0);
