@@ -21,7 +21,7 @@ const noUi = {
 };
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "images/out/", "images/.cache/", "test-results/", "playwright-report/", "bench/results/"] },
+  { ignores: [".scratch/**", "dist/", "node_modules/", "images/out/", "images/.cache/", "test-results/", "playwright-report/", "bench/results/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

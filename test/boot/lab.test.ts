@@ -49,5 +49,16 @@ describe.skipIf(!built)("device lab", () => {
     const net = byId.get("net-echo");
     expect(net?.emulated.integrity.find((c) => c.what.endsWith("echo requests seen by the peer"))?.actual).toBe(String(net?.size));
     expect(net?.paravirtual.integrity.find((c) => c.what.endsWith("replies received by the guest"))?.actual).toBe(String(net?.size));
+    // Bulk TCP both ways through the page's TCP endpoint: every byte, in order, closed cleanly.
+    for (const id of ["net-tcp-up", "net-tcp-down"]) {
+      const tcp = byId.get(id);
+      for (const run of [tcp?.emulated, tcp?.paravirtual]) {
+        expect(run?.integrity.map((c) => c.what.replace(/^run 1: /, ""))).toEqual(
+          id === "net-tcp-up"
+            ? ["connection closed cleanly (FIN both ways)", "TCP checksums bad", "bytes received by the peer", "sha256 peer = guest's file"]
+            : ["connection closed cleanly (FIN both ways)", "TCP checksums bad", "bytes received by the guest", "sha256 guest = peer's bytes"],
+        );
+      }
+    }
   });
 });

@@ -1,17 +1,41 @@
 /**
  * The guest's network peer inside the page: a host at 10.86.0.1 on the emulator's network bus
- * that answers ARP and ICMP echo requests, verifies every checksum and counts what it saw.
- * No TCP/IP stack and no outside network: frames never leave the emulator.
+ * that answers ARP and ICMP echo requests and takes TCP connections for bulk transfers (a sink
+ * on one port, a source on another, `tcp.ts`), verifies every checksum and counts what it saw.
+ * No outside network: frames never leave the emulator.
  */
+import type { Clock } from "../clock.ts";
 import type { Disposable, Event } from "../events.ts";
-import { host } from "../host.ts";
+import { host, sha256Hex } from "../host.ts";
 import { arpReply, formatIpv4, parseEchoRequest, type Ipv4, type Mac } from "./frames.ts";
+import { SYN, TcpEndpoint, parseTcp } from "./tcp.ts";
 
 export const PEER_MAC: Mac = [0x52, 0x54, 0x00, 0x86, 0x00, 0x01];
 export const PEER_IP: Ipv4 = [10, 86, 0, 1];
 export const GUEST_IP: Ipv4 = [10, 86, 0, 2];
 export const PEER_ADDRESS = formatIpv4(PEER_IP);
 export const GUEST_ADDRESS = formatIpv4(GUEST_IP);
+/** The guest sends to this port; the peer keeps and hashes what arrives. */
+export const SINK_PORT = 5001;
+/** The peer sends `setSource` bytes to whoever connects to this port, then closes. */
+export const SOURCE_PORT = 5002;
+
+/** One TCP connection the guest made to the peer. */
+export interface TcpTransfer {
+  readonly port: number;
+  /** Both sides closed (FIN and ACK each way); false while open or after a reset. */
+  closed: boolean;
+  reset: boolean;
+  /** Payload bytes taken from the guest, in order, and what the guest acknowledged of ours. */
+  received: number;
+  sent: number;
+  retransmits: number;
+  badChecksums: number;
+  /** Clock time when the guest closed its side (all its data in). */
+  remoteFinAt: number | undefined;
+  /** sha256 of the bytes received (sink), once closed. */
+  receivedSha256: Promise<string> | undefined;
+}
 
 /** What a peer needs from a machine: the network bus, both ways. */
 export interface NetworkBus {
@@ -32,9 +56,25 @@ export interface PeerCounters {
 export class NetPeer implements Disposable {
   private counters = { echoRequests: 0, payloadBytes: 0, frameBytes: 0, badChecksums: 0, arpReplies: 0 };
   private readonly subscription: Disposable;
+  private readonly connections = new Map<string, { endpoint: TcpEndpoint; transfer: TcpTransfer }>();
+  private readonly transfers: TcpTransfer[] = [];
+  private source: Uint8Array = new Uint8Array(0);
 
-  constructor(private readonly bus: NetworkBus) {
+  constructor(
+    private readonly bus: NetworkBus,
+    private readonly clock: Clock,
+  ) {
     this.subscription = bus.onNetworkFrame((frame) => this.receive(frame));
+  }
+
+  /** What the source port sends to the next connections. */
+  setSource(bytes: Uint8Array): void {
+    this.source = bytes;
+  }
+
+  /** The newest connection to `port`, if any. */
+  lastTransfer(port: number): TcpTransfer | undefined {
+    return this.transfers.filter((t) => t.port === port).at(-1);
   }
 
   get snapshot(): PeerCounters {
@@ -46,6 +86,11 @@ export class NetPeer implements Disposable {
     if (arp !== undefined) {
       this.counters.arpReplies++;
       this.reply(arp);
+      return;
+    }
+    const segment = parseTcp(frame, PEER_IP);
+    if (segment !== undefined) {
+      this.receiveTcp(segment);
       return;
     }
     const echo = parseEchoRequest(frame, PEER_IP);
@@ -61,6 +106,41 @@ export class NetPeer implements Disposable {
     this.reply(echo.reply);
   }
 
+  private receiveTcp(segment: NonNullable<ReturnType<typeof parseTcp>>): void {
+    const key = `${formatIpv4(segment.srcIp)}:${segment.srcPort}:${segment.dstPort}`;
+    let connection = this.connections.get(key);
+    if (connection !== undefined && connection.endpoint.closed && (segment.flags & SYN) !== 0) {
+      this.connections.delete(key);
+      connection = undefined;
+    }
+    if (connection === undefined) {
+      if ((segment.flags & SYN) === 0 || (segment.dstPort !== SINK_PORT && segment.dstPort !== SOURCE_PORT)) return;
+      const transfer: TcpTransfer = { port: segment.dstPort, closed: false, reset: false, received: 0, sent: 0, retransmits: 0, badChecksums: 0, remoteFinAt: undefined, receivedSha256: undefined };
+      const chunks: Uint8Array[] = [];
+      const endpoint = new TcpEndpoint({
+        local: { mac: PEER_MAC, ip: PEER_IP, port: segment.dstPort },
+        clock: this.clock,
+        send: (frame) => this.reply(frame),
+        onRemoteFin: () => {
+          transfer.remoteFinAt = this.clock.now();
+        },
+        ...(segment.dstPort === SOURCE_PORT ? { data: this.source } : { onData: (bytes: Uint8Array) => void chunks.push(bytes) }),
+        onClosed: (reset) => {
+          const counters = endpoint.counters;
+          Object.assign(transfer, { reset, received: counters.received, sent: counters.acked, retransmits: counters.retransmits, badChecksums: counters.badChecksums });
+          transfer.closed = !reset;
+          if (segment.dstPort === SINK_PORT && !reset) transfer.receivedSha256 = sha256Hex(joinChunks(chunks, counters.received));
+        },
+      });
+      connection = { endpoint, transfer };
+      this.connections.set(key, connection);
+      this.transfers.push(transfer);
+    }
+    connection.endpoint.receive(segment);
+    const counters = connection.endpoint.counters;
+    Object.assign(connection.transfer, { received: counters.received, sent: counters.acked, retransmits: counters.retransmits, badChecksums: counters.badChecksums });
+  }
+
   /** Answer after the guest's transmit has returned, not from inside the NIC's send path. */
   private reply(frame: Uint8Array): void {
     host.queueMicrotask(() => {
@@ -74,7 +154,19 @@ export class NetPeer implements Disposable {
 
   dispose(): void {
     this.subscription.dispose();
+    for (const { endpoint } of this.connections.values()) endpoint.dispose();
+    this.connections.clear();
   }
+}
+
+function joinChunks(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
 }
 
 /** Counter differences between two snapshots. */

@@ -4,7 +4,7 @@
  */
 import { formatTable, summarize, type Summary } from "../bench/stats.ts";
 import type { DeviceProfile } from "../profile.ts";
-import { kvmRatio, pairById, type PairId, type Side, type SizePreset, type Unit, type Workload } from "./devices.ts";
+import { WORKLOADS, kvmRatio, pairById, type PairId, type Side, type SizePreset, type Unit, type Workload } from "./devices.ts";
 
 export interface IntegrityCheck {
   readonly what: string;
@@ -95,14 +95,18 @@ export function workloadResult(workload: Workload, size: number, emulated: Model
 /** How virtlab's ratio compares with KVM's, in words; undefined when there is nothing to say. */
 export function comparison(result: WorkloadResult): string | undefined {
   const pair = pairById(result.pair);
+  // A workload may explain itself better than its pair does (e.g. echo round trips vs bulk TCP).
+  const workload = WORKLOADS.find((w) => w.id === result.workload);
+  const whyLower = workload?.whyLower ?? pair.whyLower;
+  const whyHigher = workload?.whyHigher ?? pair.whyHigher;
   const names = pair.sideNames;
   const measured = `measured ${names.paravirtual}/${names.emulated} = ${formatRatio(result.ratio)}`;
-  if (result.kvmRatio === undefined || pair.kvm === undefined) return `${measured}. ${result.ratio < 1.25 ? pair.whyLower : pair.whyHigher}`;
+  if (result.kvmRatio === undefined || pair.kvm === undefined) return `${measured}. ${result.ratio < 1.25 ? whyLower : whyHigher}`;
   const kvm = `KVM ${pair.kvm.paravirtualLabel}/${pair.kvm.emulatedLabel} = ${formatRatio(result.kvmRatio)}`;
-  if (result.ratio < 1) return `Inverted: ${measured}, ${kvm}. ${pair.whyLower}`;
+  if (result.ratio < 1) return `Inverted: ${measured}, ${kvm}. ${whyLower}`;
   const off = (result.ratio - result.kvmRatio) / result.kvmRatio;
   if (Math.abs(off) <= 0.25) return `${measured}, close to ${kvm}.`;
-  return `${measured}, ${kvm}. ${off < 0 ? pair.whyLower : pair.whyHigher}`;
+  return `${measured}, ${kvm}. ${off < 0 ? whyLower : whyHigher}`;
 }
 
 export function formatRatio(ratio: number): string {
@@ -113,8 +117,8 @@ export function formatValue(value: number, unit: Unit): string {
   return `${value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2)} ${unit}`;
 }
 
-export function formatSize(result: Pick<WorkloadResult, "size" | "pair">): string {
-  if (result.pair === "network") return `${result.size} round trips`;
+export function formatSize(result: Pick<WorkloadResult, "size" | "workload">): string {
+  if (result.workload === "net-echo") return `${result.size} round trips`;
   const kib = result.size / 1024;
   return kib >= 1024 ? `${kib / 1024} MiB` : `${kib} KiB`;
 }

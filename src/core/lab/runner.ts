@@ -13,7 +13,7 @@ import { sha256Hex } from "../host.ts";
 import { DEFAULT_PROFILE, type DeviceProfile } from "../profile.ts";
 import { DEFAULT_9P_MSIZE, pairById, planMachines, workloadsOf, type PairId, type Side, type SizePreset, type Workload } from "./devices.ts";
 import { SectionMeter } from "./meter.ts";
-import { NetPeer, PEER_ADDRESS, peerDelta } from "./netPeer.ts";
+import { NetPeer, PEER_ADDRESS, SINK_PORT, SOURCE_PORT, peerDelta, type TcpTransfer } from "./netPeer.ts";
 import { check, modelRun, workloadResult, type IntegrityCheck, type LabReport, type ModelRun, type Sample, type WorkloadResult } from "./results.ts";
 import * as guest from "./scripts.ts";
 
@@ -139,6 +139,8 @@ export function describeProfile(profile: DeviceProfile): string {
 }
 
 interface Timed {
+  /** Clock times of the section's begin and end markers. */
+  readonly startedAt: number;
   readonly seconds: number;
   readonly bytes: Uint8Array;
   readonly byteCount: number;
@@ -166,7 +168,7 @@ class Session implements Disposable {
     private readonly profile: DeviceProfile,
     private readonly report: (text: string) => void,
   ) {
-    if (profile.nic !== "none") this.peer = new NetPeer(machine);
+    if (profile.nic !== "none") this.peer = new NetPeer(machine, clock);
   }
 
   async measurePair(pairId: PairId, side: Side, measured: Measured): Promise<void> {
@@ -202,6 +204,9 @@ class Session implements Disposable {
         return this.measureConsole(size, side, label);
       case "net-echo":
         return this.measureNetwork(size, side, label);
+      case "net-tcp-up":
+      case "net-tcp-down":
+        return this.measureTcp(workload.kind, size, side, label);
       case "cpu-hash":
         return this.measureCpu(size, side, label);
       default:
@@ -243,7 +248,7 @@ class Session implements Disposable {
 
   private async measureStorage(workload: Workload, side: Side, label: string, msize: number, variant: string | undefined): Promise<ModelRun> {
     const size = workload.size[this.preset];
-    const expectedSha = await this.ensureSource(size);
+    const expectedSha = await this.ensureSource(size, true);
     const dir = side === "emulated" ? guest.IDE_DIR : guest.SHARE_DIR;
     if (side === "emulated") await this.ensureIde();
     else if (workload.kind === "storage-write") await this.exec(guest.mountShare(msize));
@@ -269,15 +274,71 @@ class Session implements Disposable {
 
   // --- network ---
 
-  private async measureNetwork(count: number, side: Side, label: string): Promise<ModelRun> {
+  /** The peer, with the guest's interface up and ARP resolved before anything is timed. */
+  private async network(): Promise<NetPeer> {
     const peer = this.peer;
     if (peer === undefined) throw new AppError("lab-failed", "This machine has no network card.");
     if (!this.networkReady) {
       await this.exec(guest.networkUp());
-      // One round trip first: ARP is resolved before anything is timed.
       await this.exec(`ping -c 1 -W 5 ${PEER_ADDRESS} >/dev/null`);
       this.networkReady = true;
     }
+    return peer;
+  }
+
+  /**
+   * Bulk TCP to the peer's sink (the guest's source file) or from its source (random bytes made
+   * here). Upload time ends when the guest's FIN reaches the peer, i.e. when every byte is in:
+   * `nc` may exit while its last bytes still sit in the guest's socket buffer.
+   */
+  private async measureTcp(kind: "net-tcp-up" | "net-tcp-down", size: number, side: Side, label: string): Promise<ModelRun> {
+    const peer = await this.network();
+    const up = kind === "net-tcp-up";
+    const expectedSha = up ? await this.ensureSource(size, true) : await this.setPeerSource(peer, size);
+    const port = up ? SINK_PORT : SOURCE_PORT;
+    const runs = await this.repeat(async () => {
+      const timed = await this.timed((id) => (up ? guest.tcpUpload(id) : guest.tcpDownload(id)), {});
+      const transfer = await this.settled(peer, port);
+      const seconds = up && transfer?.remoteFinAt !== undefined ? Math.max(1e-6, (transfer.remoteFinAt - timed.startedAt) / 1000) : timed.seconds;
+      const checks = [check("connection closed cleanly (FIN both ways)", "true", String(transfer?.closed === true)), check("TCP checksums bad", 0, transfer?.badChecksums)];
+      if (up) {
+        checks.push(check("bytes received by the peer", size, transfer?.received), check("sha256 peer = guest's file", expectedSha, await transfer?.receivedSha256));
+      } else {
+        const received = /(\d+)\s*\n\s*([0-9a-f]{64})\b/.exec(timed.output);
+        checks.push(check("bytes received by the guest", size, received?.[1]), check("sha256 guest = peer's bytes", expectedSha, received?.[2]));
+      }
+      return { sample: { value: size / MB / seconds, seconds, amount: size }, checks };
+    });
+    return modelRun({ side, label, profile: this.profile, ...runs });
+  }
+
+  private async setPeerSource(peer: NetPeer, size: number): Promise<string> {
+    const bytes = new Uint8Array(size);
+    // Not compressible, not a pattern a misplaced segment could hide in: xorshift32.
+    let x = 0x9e3779b9;
+    for (let i = 0; i < size; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      bytes[i] = x & 0xff;
+    }
+    peer.setSource(bytes);
+    return sha256Hex(bytes);
+  }
+
+  /** The newest transfer on `port`, once it has closed (or after a short grace period). */
+  private async settled(peer: NetPeer, port: number): Promise<TcpTransfer | undefined> {
+    const deadline = this.clock.now() + 5000;
+    while (this.clock.now() < deadline) {
+      const transfer = peer.lastTransfer(port);
+      if (transfer?.closed === true || transfer?.reset === true) return transfer;
+      await new Promise<void>((resolve) => this.clock.after(50, resolve));
+    }
+    return peer.lastTransfer(port);
+  }
+
+  private async measureNetwork(count: number, side: Side, label: string): Promise<ModelRun> {
+    const peer = await this.network();
     const runs = await this.repeat(async () => {
       const before = peer.snapshot;
       const timed = await this.timed((id) => guest.netEcho(id, count), {});
@@ -315,9 +376,9 @@ class Session implements Disposable {
 
   // --- helpers ---
 
-  /** Random source bytes in the guest's tmpfs, at least `bytes` long; returns their sha256. */
-  private async ensureSource(bytes: number): Promise<string> {
-    if (this.sourceSha !== undefined && this.sourceBytes >= bytes) return this.sourceSha;
+  /** Random source bytes in the guest's tmpfs, at least (or exactly) `bytes` long; returns their sha256. */
+  private async ensureSource(bytes: number, exact = false): Promise<string> {
+    if (this.sourceSha !== undefined && (exact ? this.sourceBytes === bytes : this.sourceBytes >= bytes)) return this.sourceSha;
     this.report("preparing test data in the guest");
     this.sourceSha = guest.parseDigest((await this.exec(guest.makeSource(bytes))).output);
     if (this.sourceSha === undefined) throw new AppError("lab-failed", "The guest did not print the test data's sha256.");
@@ -369,7 +430,7 @@ class Session implements Disposable {
       const section = meter.result;
       if (section === undefined) throw new AppError("lab-failed", "The guest never printed the end of a timed section.", { details: { output: result.output.slice(-2000) } });
       const seconds = Math.max(1e-6, (section.endedAt - section.startedAt) / 1000);
-      return { seconds, bytes: section.bytes, byteCount: section.byteCount, instructions, output: result.output };
+      return { startedAt: section.startedAt, seconds, bytes: section.bytes, byteCount: section.byteCount, instructions, output: result.output };
     } finally {
       sampler?.dispose();
       listener.dispose();

@@ -4,7 +4,7 @@
  */
 import { DEFAULT_9P_MSIZE } from "./devices.ts";
 import { markerPrintf } from "./meter.ts";
-import { GUEST_ADDRESS, PEER_ADDRESS } from "./netPeer.ts";
+import { GUEST_ADDRESS, PEER_ADDRESS, SINK_PORT, SOURCE_PORT } from "./netPeer.ts";
 
 export const SOURCE_FILE = "/tmp/lab-src";
 export const CONSOLE_FILE = "/tmp/lab-con";
@@ -65,6 +65,18 @@ export function networkUp(): string {
 /** `count` echo round trips, each next one sent as soon as the reply is in (-A). */
 export function netEcho(id: number, count: number): string {
   return `${timed(id, `ping -c ${count} -s ${ECHO_PAYLOAD} -A -q -W 2 ${PEER_ADDRESS} > /tmp/lab-ping 2>&1`)}; cat /tmp/lab-ping`;
+}
+
+/** Send the source file to the peer's sink over TCP. */
+export function tcpUpload(id: number): string {
+  return timed(id, `nc ${PEER_ADDRESS} ${SINK_PORT} < ${SOURCE_FILE}`);
+}
+
+export const DOWNLOAD_FILE = "/tmp/lab-dl";
+
+/** Receive the peer's source bytes over TCP into tmpfs; then print their size and sha256. */
+export function tcpDownload(id: number): string {
+  return `rm -f ${DOWNLOAD_FILE}; ${timed(id, `nc ${PEER_ADDRESS} ${SOURCE_PORT} < /dev/null > ${DOWNLOAD_FILE}`)}; wc -c < ${DOWNLOAD_FILE}; sha256sum ${DOWNLOAD_FILE}`;
 }
 
 export function makeZeros(bytes: number): string {
