@@ -170,17 +170,24 @@ export interface Workload {
   readonly whyHigher?: string;
 }
 
-export interface WorkloadVariant {
-  readonly id: string;
-  readonly label: string;
-  readonly msize: number;
-}
+/**
+ * An extra setting of the paravirtual side, measured against the same emulated run: a 9p
+ * `msize` (a mount option, same machine) or a virtio-net MTU (device hardware: its own machine).
+ */
+export type WorkloadVariant =
+  | { readonly id: string; readonly label: string; readonly msize: number }
+  | { readonly id: string; readonly label: string; readonly nicMtu: number };
 
 const KIB = 1024;
 const MIB = 1024 * 1024;
 
 /** The kernel's default 9p msize since Linux 5.19 (128 KiB): the main paravirtual run. */
 export const DEFAULT_9P_MSIZE = 128 * KIB;
+/** virtio-net MTUs measured besides 1500 (jumbo frames; the largest an IPv4 packet can be). */
+const MTU_VARIANTS: readonly WorkloadVariant[] = [
+  { id: "mtu-9000", label: "virtio-net MTU 9000", nicMtu: 9000 },
+  { id: "mtu-65520", label: "virtio-net MTU 65520", nicMtu: 65520 },
+];
 const MSIZE_VARIANTS: readonly WorkloadVariant[] = [
   { id: "msize-8k", label: "9p msize 8 KiB", msize: 8 * KIB },
   { id: "msize-500k", label: "9p msize 500 KB", msize: 512_000 },
@@ -200,6 +207,7 @@ export const WORKLOADS: readonly Workload[] = [
     title: "bulk TCP, guest → peer",
     unit: "MB/s",
     size: { quick: 256 * KIB, standard: 4 * MIB },
+    variants: MTU_VARIANTS,
     whyLower:
       "Sending, the guest's TCP stack paces itself by the ACKs that come back, one frame at a time through either card, and most of the time goes to the same per-segment work in the guest's kernel. Transmitting is also where the NE2000 is at its best in v86 (one port copy per frame, no ring to fill), so the paravirtual card has little to win.",
   },
@@ -210,6 +218,7 @@ export const WORKLOADS: readonly Workload[] = [
     title: "bulk TCP, peer → guest",
     unit: "MB/s",
     size: { quick: 256 * KIB, standard: 4 * MIB },
+    variants: MTU_VARIANTS,
     whyHigher:
       "Receiving is where the cards differ most: the NE2000 has a receive ring of about eight full frames that the driver empties one frame and one interrupt at a time, so a burst of segments overflows it and the lost ones are sent again, while virtio-net has hundreds of receive buffers posted in advance and takes a whole window at once. There is no wire and no host network stack to hide that difference, as there is in KVM's LAN figures.",
   },

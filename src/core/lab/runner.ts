@@ -11,7 +11,7 @@ import { AppError, toAppError } from "../errors.ts";
 import { Emitter, type Disposable, type Event } from "../events.ts";
 import { sha256Hex } from "../host.ts";
 import { DEFAULT_PROFILE, type DeviceProfile } from "../profile.ts";
-import { DEFAULT_9P_MSIZE, pairById, planMachines, workloadsOf, type PairId, type Side, type SizePreset, type Workload } from "./devices.ts";
+import { DEFAULT_9P_MSIZE, LAB_BASE_PROFILE, pairById, planMachines, workloadsOf, type PairId, type Side, type SizePreset, type Workload, type WorkloadVariant } from "./devices.ts";
 import { SectionMeter } from "./meter.ts";
 import { NetPeer, PEER_ADDRESS, SINK_PORT, SOURCE_PORT, peerDelta, type TcpTransfer } from "./netPeer.ts";
 import { check, modelRun, workloadResult, type IntegrityCheck, type LabReport, type ModelRun, type Sample, type WorkloadResult } from "./results.ts";
@@ -78,18 +78,30 @@ export class LabRunner {
     }
     if (options.pairs.length === 0) throw new AppError("bad-profile", "Choose at least one device pair to measure.");
     const startedAt = new Date().toISOString();
-    const plans = planMachines(options.pairs);
     const measured: Measured = new Map();
-    for (const [index, plan] of plans.entries()) {
-      const report = (text: string): void => this.progressEmitter.fire({ machine: index + 1, machines: plans.length, text });
-      const profile: DeviceProfile = { ...DEFAULT_PROFILE, ...plan.profile };
-      report(`booting machine ${index + 1} of ${plans.length} (${describeProfile(profile)})`);
+    // Device hardware variants (virtio-net MTUs) need machines of their own, after the plans.
+    const hardwareVariants = (options.variants ?? true) ? mtuVariants(options.pairs) : [];
+    const machines: { profile: DeviceProfile; measure: (session: Session) => Promise<void> }[] = [
+      ...planMachines(options.pairs).map((plan) => ({
+        profile: { ...DEFAULT_PROFILE, ...plan.profile },
+        measure: async (session: Session) => {
+          for (const { pair, side } of plan.runs) await session.measurePair(pair, side, measured);
+        },
+      })),
+      ...hardwareVariants.map((variant) => ({
+        profile: { ...DEFAULT_PROFILE, ...LAB_BASE_PROFILE, ...pairById("network").paravirtual.profile, nicMtu: variant.nicMtu },
+        measure: (session: Session) => session.measureMtuVariant(variant, measured),
+      })),
+    ];
+    for (const [index, { profile, measure }] of machines.entries()) {
+      const report = (text: string): void => this.progressEmitter.fire({ machine: index + 1, machines: machines.length, text });
+      report(`booting machine ${index + 1} of ${machines.length} (${describeProfile(profile)})`);
       const machine = this.env.createMachine(profile);
       const session = new Session(machine, this.env.clock, options.preset, repetitions, warmups, options.variants ?? true, profile, report);
       try {
         await machine.start();
         await machine.waitForShell({ timeoutMs: this.env.bootTimeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS });
-        for (const { pair, side } of plan.runs) await session.measurePair(pair, side, measured);
+        await measure(session);
       } catch (error) {
         throw toAppError(error, "lab-failed", `The ${describeProfile(profile)} machine failed during the lab.`);
       } finally {
@@ -126,13 +138,26 @@ export class LabRunner {
   }
 }
 
+type MtuVariant = Extract<WorkloadVariant, { nicMtu: number }>;
+
+/** The virtio-net MTU variants of the chosen pairs' workloads, each once. */
+function mtuVariants(pairs: readonly PairId[]): MtuVariant[] {
+  const found = new Map<string, MtuVariant>();
+  for (const pair of pairs) {
+    for (const workload of workloadsOf(pair)) {
+      for (const v of workload.variants ?? []) if ("nicMtu" in v) found.set(v.id, v);
+    }
+  }
+  return [...found.values()];
+}
+
 function key(workload: string, side: Side): string {
   return `${workload}/${side}`;
 }
 
 export function describeProfile(profile: DeviceProfile): string {
   const parts = [profile.cpu === "jit" ? "JIT" : "interpreter", profile.console === "virtio" ? "virtio-console" : "UART"];
-  if (profile.nic !== "none") parts.push(profile.nic === "virtio" ? "virtio-net" : "NE2000");
+  if (profile.nic !== "none") parts.push(profile.nic === "virtio" ? `virtio-net${profile.nicMtu === undefined ? "" : ` MTU ${profile.nicMtu}`}` : "NE2000");
   if (profile.scratchDiskMiB !== undefined) parts.push(`IDE ${profile.scratchDiskMiB} MiB`);
   if (profile.share9p === true) parts.push("9p");
   return parts.join(", ");
@@ -177,7 +202,7 @@ class Session implements Disposable {
     for (const workload of workloadsOf(pairId)) measured.set(key(workload.id, side), { variants: [] });
     if (pairId === "storage") {
       const settings: { variant?: string; msize: number }[] =
-        side === "emulated" ? [{ msize: 0 }] : [{ msize: DEFAULT_9P_MSIZE }, ...(this.variants ? (workloadsOf("storage")[0]?.variants ?? []) : [])];
+        side === "emulated" ? [{ msize: 0 }] : [{ msize: DEFAULT_9P_MSIZE }, ...(this.variants ? (workloadsOf("storage")[0]?.variants ?? []).filter((v) => "msize" in v) : [])];
       for (const setting of settings) {
         for (const workload of workloadsOf("storage")) {
           const run = await this.measureStorage(workload, side, label, setting.msize, setting.msize === DEFAULT_9P_MSIZE || side === "emulated" ? undefined : variantLabel(workload, setting.msize));
@@ -291,7 +316,7 @@ class Session implements Disposable {
    * here). Upload time ends when the guest's FIN reaches the peer, i.e. when every byte is in:
    * `nc` may exit while its last bytes still sit in the guest's socket buffer.
    */
-  private async measureTcp(kind: "net-tcp-up" | "net-tcp-down", size: number, side: Side, label: string): Promise<ModelRun> {
+  private async measureTcp(kind: "net-tcp-up" | "net-tcp-down", size: number, side: Side, label: string, variant?: string): Promise<ModelRun> {
     const peer = await this.network();
     const up = kind === "net-tcp-up";
     const expectedSha = up ? await this.ensureSource(size, true) : await this.setPeerSource(peer, size);
@@ -309,7 +334,19 @@ class Session implements Disposable {
       }
       return { sample: { value: size / MB / seconds, seconds, amount: size }, checks };
     });
-    return modelRun({ side, label, profile: this.profile, ...runs });
+    return modelRun({ side, label, ...(variant === undefined ? {} : { variant }), profile: this.profile, ...runs });
+  }
+
+  /** The network workloads that have this MTU as a variant, on this machine (booted with it). */
+  async measureMtuVariant(variant: MtuVariant, measured: Measured): Promise<void> {
+    const label = pairById("network").paravirtual.label;
+    for (const workload of workloadsOf("network")) {
+      if (workload.kind !== "net-tcp-up" && workload.kind !== "net-tcp-down") continue;
+      if (!(workload.variants ?? []).some((v) => v.id === variant.id)) continue;
+      this.report(`${workload.id} on ${variant.label}`);
+      const run = await this.measureTcp(workload.kind, workload.size[this.preset], "paravirtual", label, variant.label);
+      measured.get(key(workload.id, "paravirtual"))?.variants.push(run);
+    }
   }
 
   private async setPeerSource(peer: NetPeer, size: number): Promise<string> {
@@ -443,5 +480,5 @@ class Session implements Disposable {
 }
 
 function variantLabel(workload: Workload, msize: number): string {
-  return workload.variants?.find((v) => v.msize === msize)?.label ?? `9p msize ${msize}`;
+  return workload.variants?.find((v) => "msize" in v && v.msize === msize)?.label ?? `9p msize ${msize}`;
 }
