@@ -211,3 +211,63 @@ test("a second tab on the same machine is told so; it can open read-only or take
   await waitForShell(second);
   expect(await runInGuest(second, "cat /data/owner")).toEqual({ output: "owner", exitCode: 0 });
 });
+
+/** Keys of a virtlab IndexedDB database (idb-keyval's "kv" store), read with the raw API. */
+async function databaseKeys(page: Page, database: string): Promise<string[]> {
+  return page.evaluate(
+    (name) =>
+      new Promise<string[]>((resolve, reject) => {
+        const idb = (globalThis as unknown as { indexedDB: { open(n: string): { result: unknown; onsuccess: () => void; onerror: () => void } } }).indexedDB;
+        const open = idb.open(name);
+        open.onerror = () => reject(new Error(`cannot open ${name}`));
+        open.onsuccess = () => {
+          const db = open.result as { transaction(s: string): { objectStore(s: string): { getAllKeys(): { result: unknown; onsuccess: () => void } } }; close(): void };
+          const request = db.transaction("kv").objectStore("kv").getAllKeys();
+          request.onsuccess = () => {
+            resolve((request.result as unknown[]).map(String));
+            db.close();
+          };
+        };
+      }),
+    database,
+  );
+}
+
+test("a page closed in the middle of an import: what was added before is intact, and the next start removes the cut-off chunks", async ({ page, context }) => {
+  test.setTimeout(240_000);
+  await page.goto("/");
+  const rows = page.getByTestId("image-list").getByTestId("image-row");
+  await page.getByTestId("image-file").setInputFiles(TEST_ISO_PATH);
+  await expect(rows).toHaveCount(2, { timeout: 60_000 });
+
+  // A 96 MiB hard-disk image (MBR signature, random contents): big enough to close the page mid-import.
+  const dir = mkdtempSync(join(tmpdir(), "virtlab-big-"));
+  const big = join(dir, "big-disk.img");
+  const bytes = Buffer.alloc(96 * 1024 * 1024);
+  for (let i = 0; i < bytes.length; i += 4096) bytes.writeUInt32LE((i * 2654435761) >>> 0, i);
+  bytes[510] = 0x55;
+  bytes[511] = 0xaa;
+  writeFileSync(big, bytes);
+  try {
+    await page.getByTestId("image-file").setInputFiles(big);
+    await expect(page.getByTestId("image-progress")).toContainText(/Adding big-disk\.img: [1-9][\d.]* MiB of 96/, { timeout: 60_000 });
+    const cutOff = (await databaseKeys(page, "virtlab-images")).filter((k) => k.startsWith("chunk:"));
+    await page.close();
+
+    const reopened = await context.newPage();
+    await reopened.goto("/");
+    const reopenedRows = reopened.getByTestId("image-list").getByTestId("image-row");
+    await expect(reopenedRows).toHaveCount(2);
+    await expect(reopenedRows.nth(1)).toContainText("grub-rescue-cdrom.iso");
+    // The chunks the cut-off import wrote are gone; the ISO's chunks are all there.
+    const iso = (await databaseKeys(reopened, "virtlab-images")).filter((k) => k.startsWith("image:"));
+    expect(iso).toHaveLength(1);
+    const isoId = iso[0]?.slice("image:".length) ?? "";
+    await expect.poll(async () => (await databaseKeys(reopened, "virtlab-images")).filter((k) => k.startsWith("chunk:") && !k.startsWith(`chunk:${isoId}:`)), { timeout: 30_000 }).toEqual([]);
+    expect(cutOff.some((k) => !k.startsWith(`chunk:${isoId}:`))).toBe(true);
+    expect((await databaseKeys(reopened, "virtlab-images")).filter((k) => k.startsWith(`chunk:${isoId}:`))).toHaveLength(2);
+    await waitForShell(reopened);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
