@@ -9,11 +9,15 @@ const wasmFile = resolve(root, "node_modules/v86/build/v86.wasm");
 /** Files served next to the app: the emulator's wasm and the default guest built by images/. */
 function runtimeFiles(): Map<string, string> {
   const files = new Map<string, string>([["v86/v86.wasm", wasmFile]]);
-  for (const name of ["guest.json", "bios.bin", "vgabios.bin", "bzImage", "initramfs.cpio"]) {
+  for (const name of ["guest.json", "bios.bin", "vgabios.bin", "bzImage", "initramfs.cpio", ...OPTIONAL_FILES]) {
     files.set(`guest/${name}`, resolve(guestDir, name));
   }
   return files;
 }
+
+/** The pre-booted state (images/prebooted.ts): without it the page boots the guest instead. */
+const OPTIONAL_FILES = ["prebooted.json", "prebooted.vlsnap"];
+const isOptional = (path: string): boolean => OPTIONAL_FILES.some((name) => path === `guest/${name}`);
 
 /**
  * Serves the wasm and guest files in dev, and copies them into dist/ on build. The
@@ -41,6 +45,7 @@ function guestAssets(): Plugin {
     configureServer: serve,
     generateBundle() {
       for (const [fileName, file] of runtimeFiles()) {
+        if (!existsSync(file) && isOptional(fileName)) continue;
         if (!existsSync(file)) this.error(`${file} is missing: run "npm run guest" first.`);
         this.emitFile({ type: "asset", fileName, source: readFileSync(file) });
       }

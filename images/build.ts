@@ -18,7 +18,7 @@ import type { AptStanza } from "./lib/apt.ts";
 import { assertI386Elf, busyboxApplets } from "./lib/busybox.ts";
 import { writeCpio } from "./lib/cpio.ts";
 import type { CpioEntry } from "./lib/cpio.ts";
-import { renderEtc, renderInit } from "./lib/init.ts";
+import { DATA_SCRIPT_PATH, renderDataScript, renderEtc, renderInit } from "./lib/init.ts";
 import type { InitPlan } from "./lib/init.ts";
 import { PACKAGE_ROLES, kernelFromMetaDepends, kernelPackageName, parseLock, parseManifest } from "./lib/manifest.ts";
 import type { FileDigest, Lock, LockedDeb, Manifest, PackageRole } from "./lib/manifest.ts";
@@ -368,6 +368,7 @@ function buildInitramfs(manifest: Manifest, busyboxRoot: string, kernelRoot: str
     consoleGroups: manifest.deviceGroups.filter((g) => g.console).map((g) => g.name),
   };
   entries.push({ type: "file", path: "init", mode: 0o755, data: enc.encode(renderInit(plan)) });
+  entries.push({ type: "file", path: DATA_SCRIPT_PATH.slice(1), mode: 0o755, data: enc.encode(renderDataScript()) });
   log(`initramfs: busybox + ${applets.length} applet links, ${mods.count} modules (${mods.strippedBytes} B of signatures stripped)`);
   return writeCpio(entries);
 }

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { renderEtc, renderInit, shQuote } from "./init";
+import { DATA_SCRIPT_PATH, renderDataScript, renderEtc, renderInit, shQuote } from "./init";
 import type { InitPlan } from "./init";
 
 const plan: InitPlan = {
@@ -100,8 +100,15 @@ describe("renderEtc / shQuote", () => {
   });
 });
 
-describe("renderInit: the persistent data disk", () => {
-  const script = renderInit(plan);
+describe("the persistent data disk (/bin/virtlab-data)", () => {
+  const init = renderInit(plan);
+  const script = renderDataScript();
+
+  it("is run by /init at boot, before the shells start", () => {
+    const call = init.indexOf(`${DATA_SCRIPT_PATH} boot`);
+    expect(call).toBeGreaterThan(0);
+    expect(init.indexOf("shell_on /dev/ttyS0")).toBeGreaterThan(call);
+  });
 
   it("mounts the disk the host names with sync writes, and formats it only while blank", () => {
     expect(script).toContain("virtlab.data=*) DATA_ADDR=${arg#virtlab.data=}");
@@ -111,12 +118,16 @@ describe("renderInit: the persistent data disk", () => {
     const blankCheck = script.indexOf("tr -d '\\000' | head -c 1");
     expect(blankCheck).toBeGreaterThan(0);
     expect(format).toBeGreaterThan(blankCheck);
-    // The shells start after the disk is mounted.
-    expect(script.indexOf("shell_on /dev/ttyS0")).toBeGreaterThan(format);
+  });
+
+  it("after a restore (no 'boot'), drops the page cache before it mounts, and leaves a mounted /data alone", () => {
+    expect(script.indexOf("echo 3 > /proc/sys/vm/drop_caches")).toBeLessThan(script.indexOf("mount -t ext2"));
+    expect(script.indexOf("grep -q ' /data ' /proc/mounts && exit 0")).toBeLessThan(script.indexOf("mount -t ext2"));
+    expect(spawnSync("sh", ["-n", "-c", script]).status).toBe(0);
   });
 
   it("formats a blank disk and leaves a non-blank one alone (run with the host's sh)", () => {
-    const disk = script.slice(script.indexOf("if ! mount -t ext2"), script.indexOf("# A respawning login shell"));
+    const disk = script.slice(script.indexOf('mount -t ext2 -o sync "/dev/$DATA_DEV" /data 2>/dev/null'));
     const run = (firstBytes: string): string => {
       const fake = [
         'DATA_DEV=sda; mount() { return 1; }; mke2fs() { echo FORMAT; }; mkdir() { :; }',

@@ -44,3 +44,16 @@ export {
   type MachineRecord,
   type OpenedDisks,
 } from "./storage/machines.ts";
+export {
+  FORMAT_VERSION as SNAPSHOT_FORMAT_VERSION,
+  concatParts,
+  decodeSnapshot,
+  encodeSnapshot,
+  readSnapshotHeader,
+  type SnapshotDisk,
+  type SnapshotDiskData,
+  type SnapshotHeader,
+} from "./snapshot/format.ts";
+export { FINGERPRINT_LABELS, fingerprintDifferences, machineFingerprint, type DiskIdentity, type MachineFingerprint } from "./snapshot/fingerprint.ts";
+export { SnapshotStore, type SnapshotRecord } from "./snapshot/store.ts";
+export { captureSnapshot, machineDiskIdentities, restoreSnapshotDisks, type CaptureOptions } from "./snapshot/machineSnapshot.ts";

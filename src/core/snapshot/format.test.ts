@@ -3,6 +3,7 @@ import type { AppError } from "../errors.ts";
 import { decodeText, encodeText } from "../host.ts";
 import { DEFAULT_PROFILE, type LinuxGuest } from "../profile.ts";
 import { machineFingerprint, fingerprintDifferences } from "./fingerprint.ts";
+import { PAGE_SIZE } from "../storage/disk.ts";
 import { CHUNK_RAW_BYTES, concatParts, decodeSnapshot, encodeSnapshot, readSnapshotHeader, V86_STATE_MAGIC, type SnapshotMeta } from "./format.ts";
 
 const guest: LinuxGuest = {
@@ -118,5 +119,39 @@ describe("machine fingerprints", () => {
   it("ignores the CPU mode: a state restores with the JIT on or off", () => {
     const interpreter = machineFingerprint({ ...DEFAULT_PROFILE, cpu: "interpreter" }, guest, { hda: { size: 64 << 20, base: "blank" } });
     expect(fingerprintDifferences(meta.fingerprint, interpreter)).toEqual([]);
+  });
+
+  it("carries disk overlays after the state, and gives back the same pages", async () => {
+    const state = fakeState(100_000);
+    const pages = [0, 3, 1023];
+    const data = new Uint8Array(pages.length * PAGE_SIZE).map((_, i) => (i * 13) & 0xff);
+    const { header, parts } = await encodeSnapshot(state, meta, [{ slot: "hda", size: 64 << 20, base: "blank", pages, data }]);
+    expect(header).toMatchObject({ stateSize: 100_000, rawSize: 100_000 + data.length, disks: [{ slot: "hda", size: 64 << 20, base: "blank", pages }] });
+    const decoded = await decodeSnapshot(concatParts(parts));
+    expect(decoded.state.length).toBe(100_000);
+    expect(decoded.disks).toHaveLength(1);
+    expect(decoded.disks[0]?.pages).toEqual(pages);
+    expect(decoded.disks[0]?.data.every((b, i) => b === data[i])).toBe(true);
+  });
+
+  it("refuses a disk list that does not add up, names pages outside the disk, or repeats them", async () => {
+    const state = fakeState(50_000);
+    const data = new Uint8Array(2 * PAGE_SIZE);
+    const good = concatParts((await encodeSnapshot(state, meta, [{ slot: "hda", size: 1 << 20, base: "blank", pages: [1, 2], data }])).parts);
+    const tamper = (change: (h: Record<string, unknown>) => void): Uint8Array => {
+      const { header, bodyOffset } = readSnapshotHeader(good);
+      const edited = JSON.parse(JSON.stringify(header)) as Record<string, unknown>;
+      change(edited);
+      const json = encodeText(JSON.stringify(edited));
+      const prefix = good.slice(0, 12);
+      new DataView(prefix.buffer).setUint32(8, json.length, true);
+      return concatParts([prefix, json, good.subarray(bodyOffset)]);
+    };
+    const disk = (h: Record<string, unknown>): Record<string, unknown> => (h["disks"] as Record<string, unknown>[])[0] as Record<string, unknown>;
+    expect((await refusal(tamper((h) => void (disk(h)["pages"] = [1, 99])))).message).toMatch(/page list/);
+    expect((await refusal(tamper((h) => void (disk(h)["pages"] = [2, 2])))).message).toMatch(/page list/);
+    expect((await refusal(tamper((h) => void (disk(h)["pages"] = [1])))).message).toMatch(/do not add up/);
+    expect((await refusal(tamper((h) => void (disk(h)["size"] = 2 ** 40)))).message).toMatch(/no machine here can have/);
+    expect((await refusal(tamper((h) => void (h["stateSize"] = 1)))).message).toMatch(/state size/);
   });
 });

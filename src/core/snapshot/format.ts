@@ -4,7 +4,9 @@
  *   bytes 0..8    magic "VIRTLAB" + 0x1A
  *   bytes 8..12   header length (u32, little endian), at most MAX_HEADER_BYTES
  *   header        JSON (SnapshotHeader): versions, machine fingerprint, sizes, one sha256 per chunk
- *   chunks        the state in pieces of CHUNK_RAW_BYTES, each gzip-compressed on its own
+ *   chunks        the payload in pieces of CHUNK_RAW_BYTES, each gzip-compressed on its own: v86's
+ *                 state, then the overlay pages of each disk the header lists (what the guest
+ *                 wrote to it, PAGE_SIZE bytes a page), so memory and disks come from one instant
  *
  * Every size is checked against the file and against fixed limits before anything is
  * allocated, every chunk against its sha256 before it is decompressed, and decompression stops
@@ -12,6 +14,7 @@
  */
 import { AppError } from "../errors.ts";
 import { decodeText, encodeText, sha256Hex } from "../host.ts";
+import { PAGE_SIZE } from "../storage/disk.ts";
 import type { MachineFingerprint } from "./fingerprint.ts";
 import { gunzip, gzip } from "./compress.ts";
 
@@ -46,11 +49,40 @@ export interface SnapshotHeader {
   /** The last lines of the terminal, for a preview. */
   readonly preview: string;
   readonly compression: "gzip";
+  /** Bytes of everything compressed: the state, then the disks' pages. */
   readonly rawSize: number;
+  /** Bytes of v86's state at the start of the payload. */
+  readonly stateSize: number;
+  /**
+   * The disks whose contents the snapshot carries. A disk in the fingerprint but not here (the
+   * pre-booted state) keeps what the machine has: such a state was saved with nothing mounted
+   * from it, and the guest mounts it after the restore.
+   */
+  readonly disks: readonly SnapshotDisk[];
   readonly chunks: readonly SnapshotChunk[];
 }
 
-export type SnapshotMeta = Omit<SnapshotHeader, "format" | "stateVersion" | "compression" | "rawSize" | "chunks">;
+export type SnapshotMeta = Omit<SnapshotHeader, "format" | "stateVersion" | "compression" | "rawSize" | "chunks" | "stateSize" | "disks">;
+
+/** A disk's overlay as the snapshot carries it: which pages the guest wrote, in order. */
+export interface SnapshotDisk {
+  /** v86's drive: hda, hdb, cdrom, fda. */
+  readonly slot: string;
+  /** Bytes of the whole disk. */
+  readonly size: number;
+  /** sha256 of its base image, or "blank". */
+  readonly base: string;
+  /** Page numbers (ascending); their bytes follow the state in this order. */
+  readonly pages: readonly number[];
+}
+
+export interface SnapshotDiskData extends SnapshotDisk {
+  /** pages.length × PAGE_SIZE bytes. */
+  readonly data: Uint8Array;
+}
+
+/** The largest disk a snapshot may describe. */
+const MAX_DISK_BYTES = 8 * 1024 * 1024 * 1024;
 
 /** v86's state format version, read from its header. */
 export function v86StateVersion(state: Uint8Array): number {
@@ -61,11 +93,15 @@ export function v86StateVersion(state: Uint8Array): number {
 }
 
 /** Build a snapshot file (as parts, to write or store without one more copy). */
-export async function encodeSnapshot(state: Uint8Array, meta: SnapshotMeta): Promise<{ header: SnapshotHeader; parts: Uint8Array[] }> {
+export async function encodeSnapshot(state: Uint8Array, meta: SnapshotMeta, disks: readonly SnapshotDiskData[] = []): Promise<{ header: SnapshotHeader; parts: Uint8Array[] }> {
+  for (const disk of disks) {
+    if (disk.data.length !== disk.pages.length * PAGE_SIZE) throw new AppError("bad-snapshot", `The pages of ${disk.slot} do not add up.`);
+  }
+  const payload = disks.length === 0 ? state : concatParts([state, ...disks.map((d) => d.data)]);
   const chunks: SnapshotChunk[] = [];
   const bodies: Uint8Array[] = [];
-  for (let offset = 0; offset < state.length; offset += CHUNK_RAW_BYTES) {
-    const raw = state.subarray(offset, Math.min(state.length, offset + CHUNK_RAW_BYTES));
+  for (let offset = 0; offset < payload.length; offset += CHUNK_RAW_BYTES) {
+    const raw = payload.subarray(offset, Math.min(payload.length, offset + CHUNK_RAW_BYTES));
     const packed = await gzip(raw);
     chunks.push({ size: packed.length, rawSize: raw.length, sha256: await sha256Hex(packed) });
     bodies.push(packed);
@@ -75,7 +111,9 @@ export async function encodeSnapshot(state: Uint8Array, meta: SnapshotMeta): Pro
     format: FORMAT_VERSION,
     stateVersion: v86StateVersion(state),
     compression: "gzip",
-    rawSize: state.length,
+    rawSize: payload.length,
+    stateSize: state.length,
+    disks: disks.map(({ slot, size, base, pages }) => ({ slot, size, base, pages: [...pages] })),
     chunks,
   };
   const json = encodeText(JSON.stringify(header));
@@ -118,6 +156,7 @@ function checkHeader(header: SnapshotHeader, bodyLength: number): void {
     });
   }
   if (header.chunks.length !== Math.ceil(header.rawSize / CHUNK_RAW_BYTES)) throw new AppError("bad-snapshot", "The snapshot's chunk list does not fit its size.");
+  checkDisks(header);
   let raw = 0;
   let packed = 0;
   for (const chunk of header.chunks) {
@@ -135,10 +174,36 @@ function checkHeader(header: SnapshotHeader, bodyLength: number): void {
   }
 }
 
-/** Check every chunk and return the machine state. */
-export async function decodeSnapshot(file: Uint8Array): Promise<{ header: SnapshotHeader; state: Uint8Array }> {
+/** The disk list must describe exactly the bytes after the state, with sane sizes and pages. */
+function checkDisks(header: SnapshotHeader): void {
+  if (!Number.isSafeInteger(header.stateSize) || header.stateSize < 16 || header.stateSize > header.rawSize || !Array.isArray(header.disks)) {
+    throw new AppError("bad-snapshot", "The snapshot's header is damaged (state size).");
+  }
+  let bytes = header.stateSize;
+  const slots = new Set<string>();
+  for (const disk of header.disks) {
+    if (typeof disk !== "object" || disk === null || typeof disk.slot !== "string" || slots.has(disk.slot) || typeof disk.base !== "string" || !Array.isArray(disk.pages)) {
+      throw new AppError("bad-snapshot", "The snapshot's disk list is damaged.");
+    }
+    slots.add(disk.slot);
+    if (!Number.isSafeInteger(disk.size) || disk.size <= 0 || disk.size > MAX_DISK_BYTES) {
+      throw new AppError("bad-snapshot", `The snapshot declares a disk of ${String(disk.size)} bytes, which no machine here can have.`);
+    }
+    const pageCount = Math.ceil(disk.size / PAGE_SIZE);
+    let previous = -1;
+    for (const page of disk.pages) {
+      if (!Number.isSafeInteger(page) || page <= previous || page >= pageCount) throw new AppError("bad-snapshot", `The snapshot's page list for ${disk.slot} is damaged.`);
+      previous = page;
+    }
+    bytes += disk.pages.length * PAGE_SIZE;
+  }
+  if (bytes !== header.rawSize) throw new AppError("bad-snapshot", "The snapshot's disks do not add up to its size.");
+}
+
+/** Check every chunk and return the machine state and the disks' pages. */
+export async function decodeSnapshot(file: Uint8Array): Promise<{ header: SnapshotHeader; state: Uint8Array; disks: SnapshotDiskData[] }> {
   const { header, bodyOffset } = readSnapshotHeader(file);
-  const state = new Uint8Array(header.rawSize);
+  const payload = new Uint8Array(header.rawSize);
   let offset = bodyOffset;
   let rawOffset = 0;
   for (const [index, chunk] of header.chunks.entries()) {
@@ -150,12 +215,20 @@ export async function decodeSnapshot(file: Uint8Array): Promise<{ header: Snapsh
     }
     const raw = await gunzip(packed, chunk.rawSize);
     if (raw.length !== chunk.rawSize) throw new AppError("bad-snapshot", `The snapshot is damaged: part ${index + 1} has the wrong size.`);
-    state.set(raw, rawOffset);
+    payload.set(raw, rawOffset);
     rawOffset += raw.length;
     offset += chunk.size;
   }
+  const state = payload.subarray(0, header.stateSize);
   if (v86StateVersion(state) !== header.stateVersion) throw new AppError("bad-snapshot", "The snapshot's state does not match its header.");
-  return { header, state };
+  const disks: SnapshotDiskData[] = [];
+  let at = header.stateSize;
+  for (const disk of header.disks) {
+    const length = disk.pages.length * PAGE_SIZE;
+    disks.push({ ...disk, data: payload.subarray(at, at + length) });
+    at += length;
+  }
+  return { header, state, disks };
 }
 
 /** Join parts into one file. */

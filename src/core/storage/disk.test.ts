@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.ts";
 import { AppError } from "../errors.ts";
 import { DiskStore, PAGE_SIZE, WRITE_BACK_DELAY_MS, type BlockSource } from "./disk.ts";
-import { openIndexedDbStore, type KeyValueStore } from "./kv.ts";
+import { memoryStore, openIndexedDbStore, type KeyValueStore } from "./kv.ts";
 
 const MiB = 1024 * 1024;
 
@@ -138,5 +138,33 @@ describe("OverlayDisk", () => {
     const disk = await disks.open("d", { size: MiB, clock });
     await expect(disk.read(MiB - 1, 2)).rejects.toMatchObject({ code: "storage-failed" });
     await expect(disks.open("e", { size: MiB, base: baseImage(10), clock })).rejects.toMatchObject({ code: "bad-image" });
+  });
+
+  it("exports every written page (saved or not) and replaces an overlay with a snapshot's pages in one go", async () => {
+    const kv = memoryStore();
+    const store = new DiskStore(kv);
+    const clock = new ManualClock();
+    const disk = await store.open("m:hda", { size: 1 << 20, clock });
+    await disk.write(0, new Uint8Array(10).fill(1));
+    await disk.flush();
+    await disk.write(3 * PAGE_SIZE + 5, new Uint8Array(3).fill(7)); // not yet saved
+    const exported = await disk.exportOverlay();
+    expect(exported.pages).toEqual([0, 3]);
+    expect(exported.data[0]).toBe(1);
+    expect(exported.data[PAGE_SIZE + 5]).toBe(7);
+    // Writes after the export do not change what was exported.
+    await disk.write(0, new Uint8Array(1).fill(9));
+    expect(exported.data[0]).toBe(1);
+    await disk.flush();
+    disk.dispose();
+
+    // A snapshot's pages: page 3 only, different bytes. Page 0 goes (the base's zeros again).
+    const data = new Uint8Array(PAGE_SIZE).fill(4);
+    await store.replaceOverlay("m:hda", 1 << 20, [3], data);
+    const reopened = await store.open("m:hda", { size: 1 << 20, clock });
+    expect([...(await reopened.read(0, 2))]).toEqual([0, 0]);
+    expect([...(await reopened.read(3 * PAGE_SIZE, 2))]).toEqual([4, 4]);
+    expect((await kv.keys()).filter((k) => k.startsWith("page:")).sort()).toEqual(["page:m:hda:3"]);
+    reopened.dispose();
   });
 });

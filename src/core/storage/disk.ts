@@ -67,6 +67,24 @@ export class DiskStore {
     return (await this.kv.get(indexKey(diskId))) !== undefined;
   }
 
+  /**
+   * Make a disk's overlay exactly these pages (a snapshot's): all pages and the new index in one
+   * transaction, so a cut-off restore leaves the old overlay whole; pages the new index does not
+   * name are collected afterwards. No pages: the disk is its base image again.
+   */
+  async replaceOverlay(diskId: string, size: number, pages: readonly number[], data: Uint8Array): Promise<void> {
+    if (data.length !== pages.length * PAGE_SIZE) throw new AppError("storage-failed", "The disk's pages do not add up.", { details: { subject: diskId } });
+    if (pages.length === 0) {
+      await this.drop(diskId);
+      return;
+    }
+    const entries: [string, unknown][] = pages.map((page, i) => [pageKey(diskId, page), data.slice(i * PAGE_SIZE, (i + 1) * PAGE_SIZE)]);
+    const index: OverlayIndex = { size, pageSize: PAGE_SIZE, pages: [...pages] };
+    entries.push([indexKey(diskId), index]);
+    await this.kv.setMany(entries);
+    await this.collectGarbage();
+  }
+
   /** Drop everything the guest wrote: the disk is its base image again. Index first, then pages. */
   async drop(diskId: string): Promise<void> {
     const index = await this.kv.get<OverlayIndex>(indexKey(diskId));
@@ -241,6 +259,23 @@ export class OverlayDisk implements Disposable {
       this.flushing = undefined;
       this.stateEmitter.fire(this.saveState);
     }
+  }
+
+  /**
+   * Every page the guest wrote (saved or not), ascending, and their bytes: what a snapshot
+   * carries. Pages in memory are copied at once, before anything is awaited, so the result is
+   * the disk at the moment of the call; the others are unchanged in IndexedDB.
+   */
+  async exportOverlay(): Promise<{ pages: number[]; data: Uint8Array }> {
+    const pages = [...new Set([...this.stored, ...this.pages.keys()])].sort((a, b) => a - b);
+    const inMemory = new Map(pages.flatMap((p) => (this.pages.has(p) ? [[p, (this.pages.get(p) as Uint8Array).slice()] as const] : [])));
+    const data = new Uint8Array(pages.length * PAGE_SIZE);
+    for (const [i, page] of pages.entries()) {
+      const bytes = inMemory.get(page) ?? (await this.kv.get<Uint8Array>(pageKey(this.diskId, page)));
+      if (bytes === undefined) throw new AppError("storage-failed", "A saved page of this disk is missing from storage.", { details: { subject: this.diskId, page } });
+      data.set(bytes.subarray(0, PAGE_SIZE), i * PAGE_SIZE);
+    }
+    return { pages, data };
   }
 
   /** The whole disk (base + overlay), in order, a piece at a time: for export without a copy in memory. */

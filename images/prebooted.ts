@@ -1,0 +1,98 @@
+/**
+ * The pre-booted state of the default machine, so that opening the app gives a shell in about a
+ * second instead of a boot: the guest booted headless in Node to its shell, the data disk
+ * unmounted (the user's disk in the browser is not the blank one booted here: the page mounts
+ * the user's after the restore) and caches dropped, then saved as a virtlab snapshot without
+ * disk contents.
+ *
+ *   npx tsx images/prebooted.ts            build if an input changed (guest, v86, format, this file)
+ *   npx tsx images/prebooted.ts --force    build again
+ *
+ * Writes images/out/prebooted.vlsnap and images/out/prebooted.json (size, sha256, inputs).
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  DATA_DISK_BYTES,
+  DEFAULT_PROFILE,
+  DiskStore,
+  SNAPSHOT_FORMAT_VERSION,
+  V86_PACKAGE_VERSION,
+  captureSnapshot,
+  concatParts,
+  machineFingerprint,
+  memoryStore,
+  systemClock,
+} from "../src/core/index.ts";
+import { GUEST_DIR, guestIsBuilt, headlessMachine, loadDefaultGuest } from "../src/node/guest.ts";
+
+export const PREBOOTED_FILE = "prebooted.vlsnap";
+export const PREBOOTED_MANIFEST = "prebooted.json";
+
+const log = (message: string): void => console.error(`[prebooted] ${message}`);
+
+function inputsKey(): string {
+  const hash = createHash("sha256");
+  hash.update(readFileSync(join(GUEST_DIR, "guest.json")));
+  hash.update(`v86 ${V86_PACKAGE_VERSION} format ${SNAPSHOT_FORMAT_VERSION}`);
+  hash.update(readFileSync(fileURLToPath(import.meta.url)));
+  return hash.digest("hex");
+}
+
+export async function buildPrebooted(force = false): Promise<void> {
+  if (!guestIsBuilt()) throw new Error("The default guest is not built: run `npm run guest` first.");
+  const key = inputsKey();
+  const manifestPath = join(GUEST_DIR, PREBOOTED_MANIFEST);
+  if (!force && existsSync(manifestPath) && existsSync(join(GUEST_DIR, PREBOOTED_FILE))) {
+    const current = JSON.parse(readFileSync(manifestPath, "utf8")) as { inputs?: string };
+    if (current.inputs === key) {
+      log("up to date");
+      return;
+    }
+  }
+  const started = performance.now();
+  const guest = loadDefaultGuest(undefined, { dataDisk: true });
+  // An overlay disk, as in the browser: v86 embeds a plain {buffer} disk whole in its state.
+  const disk = await new DiskStore(memoryStore()).open("prebooted:hda", { size: DATA_DISK_BYTES, clock: systemClock });
+  const machine = headlessMachine({ guest, disks: { hda: disk } });
+  try {
+    await machine.start();
+    await machine.waitForShell({ timeoutMs: 240_000 });
+    const check = (what: string, result: { output: string; exitCode: number }): void => {
+      if (result.exitCode !== 0) throw new Error(`${what} failed in the guest: ${result.output}`);
+    };
+    // Nothing from this machine's own data disk may stay in the state.
+    check("umount /data", await machine.run("umount /data && sync && echo 3 > /proc/sys/vm/drop_caches"));
+    check("clear", await machine.run("clear"));
+    const { header, parts } = await captureSnapshot(machine, {
+      fingerprint: machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: DATA_DISK_BYTES, base: "blank" } }),
+      disks: [],
+      app: "virtlab (pre-booted at set-up)",
+      v86: V86_PACKAGE_VERSION,
+      name: "Pre-booted default machine",
+      createdAt: Date.now(),
+      preview: "",
+    });
+    const file = concatParts(parts);
+    const sha256 = createHash("sha256").update(file).digest("hex");
+    writeFileSync(join(GUEST_DIR, `${PREBOOTED_FILE}.tmp`), file);
+    renameSync(join(GUEST_DIR, `${PREBOOTED_FILE}.tmp`), join(GUEST_DIR, PREBOOTED_FILE));
+    writeFileSync(manifestPath, JSON.stringify({ file: PREBOOTED_FILE, size: file.length, sha256, rawSize: header.rawSize, v86: V86_PACKAGE_VERSION, inputs: key }, null, 2) + "\n");
+    log(`${PREBOOTED_FILE}: ${(header.rawSize / 1e6).toFixed(1)} MB state, ${(file.length / 1e6).toFixed(1)} MB file, made in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    machine.dispose();
+    disk.dispose();
+  }
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  buildPrebooted(process.argv.includes("--force")).then(
+    () => process.exit(0),
+    (error: unknown) => {
+      log(error instanceof Error ? error.message : String(error));
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,65 @@
+/**
+ * A whole machine in one snapshot: v86's state and the overlays of its disks from the same
+ * instant, and the way back. Pausing first means no guest write lands between the state and the
+ * disk pages; restoring writes each disk's overlay in one transaction before the state runs.
+ */
+import type { Machine } from "../machine.ts";
+import type { DiskSlot } from "../profile.ts";
+import type { DiskStore, OverlayDisk } from "../storage/disk.ts";
+import type { ImageRecord } from "../storage/images.ts";
+import { diskIdFor, type MachineRecord } from "../storage/machines.ts";
+import type { DiskIdentity, MachineFingerprint } from "./fingerprint.ts";
+import { encodeSnapshot, type SnapshotDiskData, type SnapshotHeader } from "./format.ts";
+
+/** What each of a machine's disks is, for its fingerprint: size and base image (or blank). */
+export function machineDiskIdentities(record: MachineRecord, images: readonly ImageRecord[]): Record<string, DiskIdentity> {
+  const out: Record<string, DiskIdentity> = {};
+  for (const [slot, source] of Object.entries(record.disks)) {
+    if (source === undefined) continue;
+    if (source.kind === "blank") out[slot] = { size: source.sizeBytes, base: "blank" };
+    else {
+      const image = images.find((i) => i.id === source.imageId);
+      out[slot] = { size: image?.size ?? 0, base: image?.sha256 ?? "missing" };
+    }
+  }
+  return out;
+}
+
+export interface CaptureOptions {
+  readonly fingerprint: MachineFingerprint;
+  /** The disks whose contents go into the snapshot, with their base (sha256 or "blank"). */
+  readonly disks: readonly { readonly slot: DiskSlot; readonly disk: OverlayDisk; readonly base: string }[];
+  readonly app: string;
+  readonly v86: string;
+  readonly name: string;
+  readonly createdAt: number;
+  readonly preview: string;
+}
+
+/** Save the running (or paused) machine and its disks; it runs on afterwards as it did before. */
+export async function captureSnapshot(machine: Machine, options: CaptureOptions): Promise<{ header: SnapshotHeader; parts: Uint8Array[] }> {
+  const wasRunning = machine.status.running;
+  if (wasRunning) await machine.pause();
+  try {
+    // Pages the quota refused stay in memory and are exported from there.
+    for (const { disk } of options.disks) await disk.flush().catch(() => undefined);
+    const { state, shellReady } = await machine.saveState();
+    const disks: SnapshotDiskData[] = [];
+    for (const { slot, disk, base } of options.disks) {
+      const { pages, data } = await disk.exportOverlay();
+      disks.push({ slot, size: disk.byteLength, base, pages, data });
+    }
+    return await encodeSnapshot(
+      state,
+      { app: options.app, v86: options.v86, fingerprint: options.fingerprint, name: options.name, createdAt: options.createdAt, shellReady, preview: options.preview },
+      disks,
+    );
+  } finally {
+    if (wasRunning) await machine.resume();
+  }
+}
+
+/** Put the snapshot's disk overlays in place of the machine's (before the state is restored). */
+export async function restoreSnapshotDisks(store: DiskStore, machineId: string, disks: readonly SnapshotDiskData[]): Promise<void> {
+  for (const disk of disks) await store.replaceOverlay(diskIdFor(machineId, disk.slot as DiskSlot), disk.size, disk.pages, disk.data);
+}
