@@ -2,7 +2,7 @@
  * Shared e2e helpers: page errors are collected for every test, and the app is reached through
  * its typed test proxy (src/ui/testProxy.ts) as well as through what a user sees.
  */
-import { test as base, expect, type CDPSession, type Page } from "@playwright/test";
+import { test as base, expect, type BrowserContext, type BrowserType, type CDPSession, type Page } from "@playwright/test";
 import type { VirtlabTestProxy } from "../src/ui/testProxy.ts";
 
 export const BOOT_DEADLINE_MS = 120_000;
@@ -78,4 +78,21 @@ export async function storageEstimate(page: Page): Promise<{ usage: number; quot
     const e = await storage.estimate();
     return { usage: e.usage ?? 0, quota: e.quota ?? 0 };
   });
+}
+
+/** A browser profile on disk, so a restart (close + launch) keeps IndexedDB; a new dir is a fresh browser. */
+export async function launchProfile(browserType: BrowserType, dir: string): Promise<{ context: BrowserContext; page: Page }> {
+  const use = test.info().project.use;
+  const context = await browserType.launchPersistentContext(dir, {
+    ...use.launchOptions,
+    ...(use.baseURL === undefined ? {} : { baseURL: use.baseURL }),
+    acceptDownloads: true,
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  return { context, page };
+}
+
+/** How the page's machine started: "boot", "pre-booted" or "snapshot". */
+export async function startedFrom(page: Page): Promise<string> {
+  return page.evaluate(() => (globalThis as unknown as ProxyWindow).virtlab?.startedFrom() ?? "no proxy");
 }

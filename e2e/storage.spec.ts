@@ -6,21 +6,9 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BrowserContext, BrowserType, Page } from "@playwright/test";
+import type { Page } from "@playwright/test";
 import { TEST_ISO_PATH } from "../images/testIso.ts";
-import { expect, overrideQuota, runInGuest, shownErrors, storageEstimate, test, textScreen, waitForShell } from "./fixtures.ts";
-
-/** A browser profile on disk, so a restart (close + launch) keeps IndexedDB. */
-async function launchProfile(browserType: BrowserType, dir: string): Promise<{ context: BrowserContext; page: Page }> {
-  const use = test.info().project.use;
-  const context = await browserType.launchPersistentContext(dir, {
-    ...use.launchOptions,
-    ...(use.baseURL === undefined ? {} : { baseURL: use.baseURL }),
-    acceptDownloads: true,
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
-  return { context, page };
-}
+import { expect, launchProfile, overrideQuota, runInGuest, shownErrors, storageEstimate, test, textScreen, waitForShell } from "./fixtures.ts";
 
 const diskState = (page: Page) => page.getByTestId("disk-state");
 

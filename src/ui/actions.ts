@@ -9,6 +9,8 @@ export interface ActionContext {
   setVgaVisible(visible: boolean): void;
   /** Throw the machine away and start a fresh one (after a crash or a failed start). */
   restart(): Promise<void>;
+  /** Boot the guest from scratch, not from the pre-booted state. */
+  coldBoot(): Promise<void>;
   report(error: unknown): void;
 }
 
@@ -51,6 +53,13 @@ export const ACTIONS: readonly Action[] = [
       if (ctx.machine === undefined || stage === "crashed" || stage === "failed") await ctx.restart();
       else await ctx.machine.reset();
     },
+  },
+  {
+    id: "cold-boot",
+    label: () => "Cold boot",
+    title: "Boot the guest from scratch (the page normally starts from a pre-booted state); disks are kept",
+    enabled: (status) => status.stage !== "downloading" && status.stage !== "idle",
+    run: (ctx) => ctx.coldBoot(),
   },
   {
     id: "vga",

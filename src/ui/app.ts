@@ -5,17 +5,32 @@
 import {
   AppError,
   DEFAULT_MACHINE,
+  DEFAULT_MACHINE_ID,
   DEFAULT_PROFILE,
   DisposableStore,
   Machine,
+  SnapshotStore,
+  V86_PACKAGE_VERSION,
+  V86_STATE_VERSION,
+  captureSnapshot,
   createV86Backend,
+  decodeSnapshot,
   fetchAssetLoader,
+  fingerprintDifferences,
+  machineDiskIdentities,
+  machineFingerprint,
+  openIndexedDbStore,
+  readSnapshotHeader,
+  restoreSnapshotDisks,
   type DeviceProfile,
   type DownloadProgress,
   type GuestManifest,
+  type GuestSpec,
   type ImageRecord,
+  type MachineFingerprint,
   type MachineRecord,
   type MachineStatus,
+  type SnapshotRecord,
 } from "../core/index.ts";
 import { ACTIONS, type ActionContext } from "./actions.ts";
 import { LabPanel } from "./lab/panel.ts";
@@ -25,8 +40,14 @@ import { guestFor, libraryAssetLoader } from "./storage/guests.ts";
 import { LibraryPanel } from "./storage/LibraryPanel.ts";
 import { MachinesPanel } from "./storage/MachinesPanel.ts";
 import { StorageController, browserLocks, openBrowserStores } from "./storage/StorageController.ts";
+import { machineForSnapshot } from "./snapshots/match.ts";
+import { SnapshotPanel, notForThisEmulator } from "./snapshots/SnapshotPanel.ts";
+import { fetchPrebooted, type StartState } from "./snapshots/prebooted.ts";
 import { TerminalView } from "./terminal.ts";
 import type { VirtlabTestProxy } from "./testProxy.ts";
+
+/** Written into snapshots (the header's "app"). */
+const APP_VERSION = "0.1.0";
 
 /** Which saved machine the page boots (localStorage: a UI preference, not user data). */
 const SELECTED_MACHINE_KEY = "virtlab.machine";
@@ -59,6 +80,20 @@ export class App {
   private machinesPanel: MachinesPanel | undefined;
   private guestSize: number | undefined;
   // --- end storage ---
+  // --- snapshots (issue 4) ---
+  private readonly snapshots = new SnapshotStore(openIndexedDbStore("virtlab-snapshots", "kv"));
+  private snapshotPanel: SnapshotPanel | undefined;
+  /** The guest the running machine boots (for fingerprints). */
+  private guest: GuestSpec | undefined;
+  /** A state the next start begins from (a restore), instead of booting. */
+  private pendingState: StartState | undefined;
+  /** The next start boots from scratch even where a pre-booted state exists. */
+  private coldBootNext = false;
+  /** How the running machine started: "boot", "pre-booted" or "snapshot". */
+  private startedFrom: "boot" | "pre-booted" | "snapshot" = "boot";
+  /** What the progress line says once the shell is there. */
+  private readyText = "Shell ready.";
+  // --- end snapshots ---
 
   constructor() {
     this.terminal = new TerminalView(element("terminal"));
@@ -70,6 +105,7 @@ export class App {
     this.installTestProxy();
     this.installLabPanel();
     this.installStorage();
+    this.installSnapshots();
   }
 
   // --- device lab (issue 5) ---
@@ -120,6 +156,7 @@ export class App {
     }
     this.machinesPanel?.render();
     await this.start();
+    await this.snapshotPanel?.refresh();
   }
 
   private async stopMachine(): Promise<void> {
@@ -134,6 +171,7 @@ export class App {
   /** Once per page: collect what interrupted imports and resets left, pick the saved machine. */
   private async initStorage(): Promise<void> {
     await this.storage.collectGarbage().catch((error: unknown) => this.showError(error));
+    await this.snapshots.collectGarbage().catch((error: unknown) => this.showError(error));
     let selected: string | null;
     try {
       selected = localStorage.getItem(SELECTED_MACHINE_KEY);
@@ -155,6 +193,7 @@ export class App {
     this.guestSize = Object.values(manifest.files).reduce((sum, f) => sum + f.size, 0);
     const images = await this.storage.stores.images.list();
     const guest = guestFor(record, manifest, guestBase, images);
+    this.guest = guest;
     const prepared = await this.storage.prepare(record);
     if (prepared.kind === "busy") {
       this.diskBar?.showBusy(false);
@@ -162,6 +201,7 @@ export class App {
       return;
     }
     this.diskBar?.hideBanner();
+    const initial = await this.startState(record, guestBase, this.fingerprintOf(record, guest, images));
     {
       const machine = new Machine({
         profile: this.profile,
@@ -172,6 +212,7 @@ export class App {
         backend: createV86Backend,
         screenContainer: element("vga"),
         disks: prepared.disks,
+        ...(initial === undefined ? {} : { initialState: { state: initial.state, shellReady: initial.shellReady } }),
       });
       this.machine = machine;
       const store = this.machineStore;
@@ -184,7 +225,9 @@ export class App {
         }),
       );
       store.add(machine.onShellReady(() => this.terminal.focus()));
+      const started = performance.now();
       await machine.start();
+      if (initial !== undefined) await this.afterRestore(machine, initial, started);
     }
   }
 
@@ -215,6 +258,11 @@ export class App {
       report,
       builtInSize: () => this.guestSize,
       willStore: () => this.diskBar?.askPersistence(),
+      claimDrop: async (file) => {
+        if (this.snapshotPanel === undefined || !(await SnapshotPanel.isSnapshotFile(file))) return false;
+        await this.snapshotPanel.importFile(file);
+        return true;
+      },
       changed: (images: readonly ImageRecord[]) => {
         this.machinesPanel?.setImages(images);
         void this.diskBar?.refreshMeter();
@@ -236,6 +284,143 @@ export class App {
     });
   }
   // --- end storage ---
+
+  // --- snapshots (issue 4) ---
+  private installSnapshots(): void {
+    const container = document.getElementById("snapshots");
+    if (container === null) return;
+    this.snapshotPanel = new SnapshotPanel(container, {
+      store: this.snapshots,
+      machineId: () => this.current.id,
+      save: (name, onProgress) => this.saveSnapshot(name, onProgress),
+      import: (file, fileName) => this.importSnapshot(file, fileName),
+      restore: (file) => this.restoreSnapshot(file),
+      restoreOnMatchingMachine: (file) => this.restoreOnMatchingMachine(file),
+      report: (error) => this.showError(error),
+    });
+    void this.snapshotPanel.refresh();
+  }
+
+  private fingerprintOf(record: MachineRecord, guest: GuestSpec, images: readonly ImageRecord[]): MachineFingerprint {
+    return machineFingerprint(this.profile, guest, machineDiskIdentities(record, images));
+  }
+
+  /** What the next start begins from: a restore in progress, else the pre-booted state, else nothing. */
+  private async startState(record: MachineRecord, guestBase: string, fingerprint: MachineFingerprint): Promise<StartState | undefined> {
+    const pending = this.pendingState;
+    this.pendingState = undefined;
+    const cold = this.coldBootNext;
+    this.coldBootNext = false;
+    this.startedFrom = pending?.from ?? "boot";
+    this.readyText = "Shell ready.";
+    if (pending !== undefined || cold || record.id !== DEFAULT_MACHINE_ID) return pending;
+    const prebooted = await fetchPrebooted(guestBase, fingerprint, V86_PACKAGE_VERSION, (loaded, total) => {
+      element("progress-text").textContent = `Downloading the pre-booted machine: ${(loaded / 1048576).toFixed(1)} of ${(total / 1048576).toFixed(1)} MiB`;
+      element("progress-fill").style.width = `${Math.round((loaded / total) * 100)}%`;
+    });
+    if (prebooted.kind === "none") {
+      this.terminal.notice(`Booting from scratch: ${prebooted.reason}.`);
+      return undefined;
+    }
+    this.startedFrom = "pre-booted";
+    return prebooted.start;
+  }
+
+  /**
+   * After a start from a saved state: mount the data disk when the state did not carry it (the
+   * pre-booted one), set the guest's clock from the host (it stood still while saved), and clear
+   * the screen so the user finds a fresh prompt.
+   */
+  private async afterRestore(machine: Machine, initial: StartState, started: number): Promise<void> {
+    if (!machine.shellReady) return;
+    const steps = [initial.mountData ? "/bin/virtlab-data" : "", `date -s @${Math.floor(Date.now() / 1000)} >/dev/null`].filter((c) => c !== "");
+    await machine.run(steps.join("; "), { timeoutMs: 30_000 });
+    // Typed like a user would, after the marked command: the screen ends on a clean prompt.
+    machine.write("clear\n");
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    this.readyText = `Shell ready: started from ${initial.label} in ${seconds} s.`;
+    element("progress-text").textContent = this.readyText;
+  }
+
+  private async saveSnapshot(name: string, onProgress: (saved: number, total: number) => void): Promise<SnapshotRecord> {
+    const machine = this.machine;
+    const guest = this.guest;
+    if (machine === undefined || guest === undefined || (machine.status.stage !== "ready" && machine.status.stage !== "booting")) {
+      throw new AppError("not-running", "There is no running machine to save.");
+    }
+    const images = await this.storage.stores.images.list();
+    const identities = machineDiskIdentities(this.current, images);
+    const disks = this.storage.view.slots.flatMap((slot) => {
+      const disk = this.storage.disk(slot);
+      return disk === undefined ? [] : [{ slot, disk, base: identities[slot]?.base ?? "blank" }];
+    });
+    this.diskBar?.askPersistence();
+    const { parts } = await captureSnapshot(machine, {
+      fingerprint: machineFingerprint(this.profile, guest, identities),
+      disks,
+      app: `virtlab ${APP_VERSION}`,
+      v86: V86_PACKAGE_VERSION,
+      name,
+      createdAt: Date.now(),
+      preview: this.terminal.lastLines(8).join("\n"),
+    });
+    this.render(machine.status);
+    return this.snapshots.save(this.current.id, parts, onProgress);
+  }
+
+  /** Check a snapshot file completely (every checksum, the emulator version) before keeping it. */
+  private async importSnapshot(file: Uint8Array, fileName: string): Promise<SnapshotRecord> {
+    const { header } = await decodeSnapshot(file);
+    const refusal = notForThisEmulator(header.v86, header.stateVersion, V86_PACKAGE_VERSION, V86_STATE_VERSION);
+    if (refusal !== undefined) throw refusal;
+    this.diskBar?.askPersistence();
+    const record = await this.snapshots.save(this.current.id, [file]);
+    return header.name.trim() === "" ? this.snapshots.rename(record.id, fileName) : record;
+  }
+
+  /** Restore onto the running machine; a snapshot of other hardware is refused, naming what differs. */
+  private async restoreSnapshot(file: Uint8Array): Promise<void> {
+    const { header } = readSnapshotHeader(file);
+    const refusal = notForThisEmulator(header.v86, header.stateVersion, V86_PACKAGE_VERSION, V86_STATE_VERSION);
+    if (refusal !== undefined) throw refusal;
+    const guest = this.guest;
+    if (guest === undefined) throw new AppError("not-running", "Start a machine first, then restore onto it.");
+    const images = await this.storage.stores.images.list();
+    const differences = fingerprintDifferences(header.fingerprint, this.fingerprintOf(this.current, guest, images));
+    if (differences.length > 0) {
+      throw new AppError("snapshot-mismatch", `"${header.name}" does not fit ${this.current.name}: ${differences.join("; ")}.`, { details: { differences } });
+    }
+    const decoded = await decodeSnapshot(file);
+    this.clearError();
+    await this.stopMachine();
+    await restoreSnapshotDisks(this.storage.stores.disks, this.current.id, decoded.disks);
+    this.pendingState = {
+      state: decoded.state,
+      shellReady: decoded.header.shellReady,
+      mountData: guest.kind === "linux" && guest.cmdline.includes("virtlab.data=") && !decoded.disks.some((d) => d.slot === "hda"),
+      label: `the snapshot "${decoded.header.name}"`,
+      from: "snapshot",
+    };
+    await this.start();
+  }
+
+  private async restoreOnMatchingMachine(file: Uint8Array): Promise<void> {
+    const { header } = readSnapshotHeader(file);
+    const guestBase = new URL("guest/", document.baseURI).href;
+    const manifest = await this.loadGuestManifest(guestBase);
+    const images = await this.storage.stores.images.list();
+    const draft = this.storage.stores.machines.draft(`For "${header.name}"`);
+    const builtIn = guestFor({ ...draft, boot: { kind: "default-guest" }, disks: { hda: { kind: "blank", sizeBytes: 1 } } }, manifest, guestBase, images);
+    const match = machineForSnapshot(header.fingerprint, builtIn, images, draft);
+    if (!match.ok) throw new AppError("snapshot-mismatch", `No machine here can take "${header.name}": ${match.reason}.`);
+    const record = await this.storage.stores.machines.save(match.record, images);
+    await this.machinesPanel?.refresh();
+    await this.selectMachine(record);
+    await this.snapshots.save(record.id, [file]);
+    await this.restoreSnapshot(file);
+    await this.snapshotPanel?.refresh();
+  }
+  // --- end snapshots ---
 
   private async loadGuestManifest(base: string): Promise<GuestManifest> {
     const url = new URL("guest.json", base).href;
@@ -265,6 +450,10 @@ export class App {
         this.render(this.machine?.status ?? IDLE);
       },
       restart: () => this.start(),
+      coldBoot: () => {
+        this.coldBootNext = true;
+        return this.start();
+      },
       report: (error) => this.showError(error),
     };
   }
@@ -321,7 +510,7 @@ export class App {
     }
     if (status.stage === "booting") element("progress-text").textContent = "Booting Linux…";
     if (status.stage === "ready") {
-      element("progress-text").textContent = "Shell ready.";
+      element("progress-text").textContent = this.readyText;
       element("progress-fill").style.width = "100%";
     }
     element("progress").dataset["stage"] = status.stage;
@@ -375,6 +564,7 @@ export class App {
       textScreen: () => this.machine?.textScreen() ?? [],
       machineId: () => this.current.id,
       flushDisks: () => this.storage.flush(),
+      startedFrom: () => this.startedFrom,
     };
     window.virtlab = proxy;
   }

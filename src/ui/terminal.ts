@@ -52,6 +52,18 @@ export class TerminalView implements Disposable {
     this.term.focus();
   }
 
+  /** The last `count` non-empty lines on screen (a snapshot's preview). */
+  lastLines(count: number): string[] {
+    this.flush();
+    const buffer = this.term.buffer.active;
+    const lines: string[] = [];
+    for (let y = buffer.length - 1; y >= 0 && lines.length < count; y--) {
+      const text = buffer.getLine(y)?.translateToString(true) ?? "";
+      if (text.trim() !== "" || lines.length > 0) lines.unshift(text);
+    }
+    return lines;
+  }
+
   private flush(): void {
     if (this.frame !== undefined) cancelAnimationFrame(this.frame);
     this.frame = undefined;

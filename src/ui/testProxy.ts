@@ -16,6 +16,8 @@ export interface VirtlabTestProxy {
   machineId(): string;
   /** Write the running machine's pending disk pages to IndexedDB now. */
   flushDisks(): Promise<void>;
+  /** How the running machine started: booted, from the pre-booted state, or from a snapshot. */
+  startedFrom(): "boot" | "pre-booted" | "snapshot";
 }
 
 declare global {

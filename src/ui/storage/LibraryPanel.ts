@@ -18,6 +18,8 @@ export interface LibraryHost {
   willStore(): void;
   /** The library changed (machines' editors list images). */
   changed(images: readonly ImageRecord[]): void;
+  /** A dropped file that another panel takes (a snapshot file): true when it took it. */
+  claimDrop?(file: File): Promise<boolean>;
 }
 
 export class LibraryPanel {
@@ -52,7 +54,11 @@ export class LibraryPanel {
       const files = [...(event.dataTransfer?.files ?? [])];
       if (files.length === 0) return;
       event.preventDefault();
-      void this.importFiles(files);
+      void (async () => {
+        const images: File[] = [];
+        for (const file of files) if ((await this.host.claimDrop?.(file)) !== true) images.push(file);
+        if (images.length > 0) await this.importFiles(images);
+      })();
     });
   }
 

@@ -1,0 +1,230 @@
+/**
+ * Snapshots of the running machine: save (button or Alt+Shift+S), the list for this machine
+ * with a preview, restore, rename, delete (asks first), export to a file, import from a file
+ * (picker, or dropped on the page). A snapshot for other hardware is refused with the fields
+ * that differ, and a matching machine is offered when one can be made.
+ */
+import { AppError, isAppError, type SnapshotRecord, type SnapshotStore } from "../../core/index.ts";
+import { actionButton, h } from "../storage/dom.ts";
+import { formatBytes } from "../storage/guests.ts";
+
+export interface SnapshotHost {
+  readonly store: SnapshotStore;
+  /** The machine the page runs: snapshots are listed per machine. */
+  machineId(): string;
+  /** Save the running machine under `name`; progress while the file is stored. */
+  save(name: string, onProgress: (saved: number, total: number) => void): Promise<SnapshotRecord>;
+  /** Check a snapshot file (checksums, versions) and store it for this machine. */
+  import(file: Uint8Array, name: string): Promise<SnapshotRecord>;
+  /** Restore onto the running machine (refuses a snapshot of other hardware). */
+  restore(file: Uint8Array): Promise<void>;
+  /** A new saved machine that fits the snapshot, booted from it; throws with the reason when none can be made. */
+  restoreOnMatchingMachine(file: Uint8Array): Promise<void>;
+  report(error: unknown): void;
+}
+
+/** The default name: date and time, to the minute. */
+export function defaultSnapshotName(now: Date): string {
+  const pad = (n: number): string => String(n).padStart(2, "0");
+  return `Snapshot ${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())} ${pad(now.getHours())}:${pad(now.getMinutes())}`;
+}
+
+export class SnapshotPanel {
+  private readonly list = h("ul", { testid: "snapshot-list", className: "rows" });
+  private readonly progress = h("p", { testid: "snapshot-progress", className: "muted", "aria-live": "polite" });
+  private readonly mismatch = h("div", { testid: "snapshot-mismatch", className: "lock-banner", hidden: true });
+  private readonly nameInput = h("input", { type: "text", testid: "snapshot-name", placeholder: "Name (default: date and time)", "aria-label": "Snapshot name" });
+  private readonly fileInput = h("input", { type: "file", testid: "snapshot-file", accept: ".vlsnap,application/octet-stream", className: "visually-hidden" });
+  private busy = false;
+
+  constructor(
+    container: HTMLElement,
+    private readonly host: SnapshotHost,
+  ) {
+    const save = actionButton("Save snapshot", "snapshot-save", () => this.save(), host.report, "Save the whole machine: memory, devices and disks (Alt+Shift+S)");
+    const importButton = actionButton("Import…", "snapshot-import", () => this.fileInput.click(), host.report, "Add a snapshot file (.vlsnap) exported from virtlab");
+    this.fileInput.addEventListener("change", () => {
+      const file = this.fileInput.files?.[0];
+      this.fileInput.value = "";
+      if (file !== undefined) void this.importFile(file);
+    });
+    container.append(
+      h("h2", {}, "Snapshots"),
+      h("p", { className: "muted" }, "A snapshot keeps the whole machine (memory, devices and what the guest wrote to its disks) from one instant. Restore it later, or export it and import it in another browser. Alt+Shift+S saves one."),
+      h("div", { className: "row-actions" }, this.nameInput, save, importButton, this.fileInput),
+      this.progress,
+      this.mismatch,
+      this.list,
+    );
+    document.addEventListener("keydown", (event) => {
+      if (event.altKey && event.shiftKey && !event.ctrlKey && !event.metaKey && event.code === "KeyS") {
+        event.preventDefault();
+        void this.save().catch((error: unknown) => host.report(error));
+      }
+    });
+  }
+
+  /** Whether a dropped file is a snapshot (by its first bytes); the library takes the others. */
+  static async isSnapshotFile(file: Blob): Promise<boolean> {
+    const head = new Uint8Array(await file.slice(0, 8).arrayBuffer());
+    return [0x56, 0x49, 0x52, 0x54, 0x4c, 0x41, 0x42, 0x1a].every((b, i) => head[i] === b);
+  }
+
+  async refresh(): Promise<void> {
+    let records: SnapshotRecord[] = [];
+    try {
+      records = await this.host.store.list(this.host.machineId());
+    } catch (error) {
+      this.host.report(error);
+    }
+    this.list.replaceChildren(...records.map((r) => this.row(r)));
+    if (records.length === 0) this.list.append(h("li", { className: "muted" }, "No snapshots of this machine yet."));
+  }
+
+  async save(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    const name = this.nameInput.value.trim() || defaultSnapshotName(new Date());
+    this.say(`Saving "${name}"…`, "saving");
+    try {
+      const record = await this.host.save(name, (saved, total) => this.say(`Saving "${name}": ${formatBytes(saved)} of ${formatBytes(total)}`, "saving"));
+      this.nameInput.value = "";
+      this.say(`Saved "${record.name}" (${formatBytes(record.size)}).`, "done");
+    } catch (error) {
+      this.say(`"${name}" was not saved. Earlier snapshots are unchanged.`, "failed");
+      throw error;
+    } finally {
+      this.busy = false;
+      await this.refresh();
+    }
+  }
+
+  async importFile(file: File): Promise<void> {
+    this.say(`Checking ${file.name}…`, "importing");
+    try {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      const record = await this.host.import(bytes, file.name);
+      this.say(`Imported "${record.name}" (${formatBytes(record.size)}).`, "done");
+    } catch (error) {
+      this.say(`${file.name} was not imported.`, "failed");
+      this.host.report(error);
+    }
+    await this.refresh();
+  }
+
+  private say(text: string, state: string): void {
+    this.progress.textContent = text;
+    this.progress.dataset["state"] = state;
+  }
+
+  private async restore(record: SnapshotRecord): Promise<void> {
+    this.mismatch.hidden = true;
+    this.say(`Restoring "${record.name}"…`, "restoring");
+    const file = await this.host.store.readFile(record.id);
+    try {
+      await this.host.restore(file);
+      this.say(`Restored "${record.name}".`, "done");
+    } catch (error) {
+      this.say(`"${record.name}" was not restored.`, "failed");
+      if (isAppError(error) && error.code === "snapshot-mismatch") this.showMismatch(error, file);
+      throw error;
+    }
+  }
+
+  private showMismatch(error: AppError, file: Uint8Array): void {
+    const differences = (error.details?.["differences"] as string[] | undefined) ?? [];
+    const create = actionButton(
+      "Create a matching machine and restore there",
+      "snapshot-create-matching",
+      async () => {
+        this.mismatch.hidden = true;
+        this.say("Creating a matching machine…", "restoring");
+        await this.host.restoreOnMatchingMachine(file);
+        this.say("Restored on a new machine that matches the snapshot.", "done");
+        await this.refresh();
+      },
+      (e) => {
+        this.say("No matching machine could be made.", "failed");
+        this.host.report(e);
+      },
+    );
+    this.mismatch.replaceChildren(
+      h("p", {}, "This snapshot was saved on different hardware. What differs:"),
+      h("ul", { testid: "snapshot-differences" }, ...differences.map((d) => h("li", {}, d))),
+      create,
+    );
+    this.mismatch.hidden = false;
+  }
+
+  private row(record: SnapshotRecord): HTMLLIElement {
+    const li = h("li", { testid: "snapshot-row", "data-snapshot-id": record.id });
+    const name = h("span", { className: "name", testid: "snapshot-row-name" }, record.name);
+    const meta = h("span", { className: "muted" }, ` · ${formatBytes(record.size)} · ${new Date(record.createdAt).toLocaleString()}`);
+    const actions = h("span", { className: "row-actions" });
+    const restore = actionButton("Restore", "snapshot-restore", () => this.restore(record), this.host.report, "Put the machine back to this snapshot (what it does now is lost)");
+    const rename = actionButton("Rename", "snapshot-rename", () => this.renameForm(li, record), this.host.report);
+    const exportButton = actionButton("Export", "snapshot-export", () => this.export(record), this.host.report, "Download this snapshot as one file (.vlsnap)");
+    const remove = actionButton("Delete…", "snapshot-delete", () => this.confirmDelete(li, record), this.host.report);
+    actions.append(restore, rename, exportButton, remove);
+    li.append(name, meta, actions);
+    if (record.preview.trim() !== "") li.append(h("pre", { className: "snapshot-preview", testid: "snapshot-preview" }, record.preview));
+    return li;
+  }
+
+  private renameForm(li: HTMLLIElement, record: SnapshotRecord): void {
+    const input = h("input", { type: "text", value: record.name, testid: "snapshot-rename-input", "aria-label": "New name" });
+    const save = actionButton(
+      "Save",
+      "snapshot-rename-save",
+      async () => {
+        await this.host.store.rename(record.id, input.value);
+        await this.refresh();
+      },
+      this.host.report,
+    );
+    const cancel = actionButton("Cancel", "snapshot-rename-cancel", () => this.refresh(), this.host.report);
+    li.append(h("div", {}, input, save, cancel));
+    input.focus();
+  }
+
+  private confirmDelete(li: HTMLLIElement, record: SnapshotRecord): void {
+    const question = h("p", { testid: "snapshot-delete-question" }, `Delete "${record.name}"? It cannot be brought back (export it first to keep a copy).`);
+    const yes = actionButton(
+      "Delete",
+      "snapshot-delete-confirm",
+      async () => {
+        await this.host.store.delete(record.id);
+        await this.refresh();
+      },
+      this.host.report,
+    );
+    const no = actionButton("Keep it", "snapshot-delete-cancel", () => this.refresh(), this.host.report);
+    li.append(h("div", { className: "lock-banner" }, question, yes, no));
+  }
+
+  private async export(record: SnapshotRecord): Promise<void> {
+    const bytes = await this.host.store.readFile(record.id);
+    const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type: "application/octet-stream" }));
+    const link = h("a", { href: url, download: `${record.name.replace(/[^\w.-]+/g, "-")}.vlsnap` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    this.say(`Exported "${record.name}" (${formatBytes(bytes.length)}): see your downloads.`, "done");
+  }
+}
+
+/**
+ * A plain refusal when a snapshot comes from another emulator build: v86 restores only states of
+ * its own state format, and virtlab pins the exact v86 version because even the same format can
+ * mean different devices.
+ */
+export function notForThisEmulator(v86: string, stateVersion: number, ownV86: string, ownStateVersion: number): AppError | undefined {
+  if (stateVersion !== ownStateVersion) {
+    return new AppError("bad-snapshot", `This snapshot was saved by emulator v86 ${v86} in state format ${stateVersion}; this virtlab runs v86 ${ownV86} (state format ${ownStateVersion}) and cannot read it.`);
+  }
+  if (v86 !== ownV86) {
+    return new AppError("bad-snapshot", `This snapshot was saved by emulator v86 ${v86}; this virtlab runs v86 ${ownV86}, and a saved machine only restores on the exact emulator version it was saved with.`);
+  }
+  return undefined;
+}

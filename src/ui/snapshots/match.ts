@@ -1,0 +1,58 @@
+/**
+ * "Create a matching machine": from a snapshot's fingerprint to a saved machine it can be
+ * restored on, when this virtlab has what it needs (the built-in guest's files, the images
+ * its disks were based on). Pure, so it is unit-tested.
+ */
+import { DEFAULT_PROFILE, type DiskSlot, type DiskSource, type GuestSpec, type ImageRecord, type MachineFingerprint, type MachineRecord } from "../../core/index.ts";
+
+export type Match = { readonly ok: true; readonly record: MachineRecord } | { readonly ok: false; readonly reason: string };
+
+const SLOTS: readonly DiskSlot[] = ["hda", "hdb", "cdrom", "fda"];
+
+/**
+ * A machine like `draft` (its id, name and time) with the snapshot's hardware and disks, booting
+ * the built-in guest. `builtIn` is the built-in guest as this app serves it (with the data disk).
+ */
+export function machineForSnapshot(fingerprint: MachineFingerprint, builtIn: GuestSpec, images: readonly ImageRecord[], draft: MachineRecord): Match {
+  if (builtIn.kind !== "linux") return { ok: false, reason: "the built-in guest is not available" };
+  if (fingerprint.boot !== "kernel + initrd" || fingerprint.kernel !== builtIn.kernel.sha256 || fingerprint.initrd !== builtIn.initrd.sha256) {
+    return { ok: false, reason: "it was saved on a guest this virtlab does not have (another kernel or initrd)" };
+  }
+  if (fingerprint.bios !== builtIn.bios.sha256 || fingerprint.vgaBios !== builtIn.vgaBios.sha256) {
+    return { ok: false, reason: "it was saved with another BIOS" };
+  }
+  const disks: Partial<Record<DiskSlot, DiskSource>> = {};
+  for (const [slot, description] of Object.entries(fingerprint.disks)) {
+    if (!(SLOTS as readonly string[]).includes(slot)) return { ok: false, reason: `it has a disk in an unknown slot (${slot})` };
+    const match = /^(\d+) bytes, (\S+)$/.exec(description);
+    if (match === null) return { ok: false, reason: `its ${slot} is described in a way this virtlab does not read` };
+    const size = Number(match[1]);
+    const base = match[2] as string;
+    if (base === "blank") disks[slot as DiskSlot] = { kind: "blank", sizeBytes: size };
+    else {
+      const image = images.find((i) => i.sha256 === base && i.size === size);
+      if (image === undefined) return { ok: false, reason: `its ${slot} was based on an image that is not in the library (add it first)` };
+      disks[slot as DiskSlot] = { kind: "image", imageId: image.id };
+    }
+  }
+  // The built-in guest's command line differs only by the data-disk word, which follows hda.
+  const expectedCmdline = builtIn.cmdline.replace(/ virtlab\.data=\S+/, "");
+  const savedCmdline = (fingerprint.cmdline ?? "").replace(/ virtlab\.data=\S+/, "");
+  if (savedCmdline !== expectedCmdline) return { ok: false, reason: "it was saved with another kernel command line" };
+  const record: MachineRecord = {
+    ...draft,
+    boot: { kind: "default-guest" },
+    disks,
+    profile: {
+      ...DEFAULT_PROFILE,
+      memoryMiB: fingerprint.memoryMiB,
+      vgaMemoryMiB: fingerprint.vgaMemoryMiB,
+      nic: fingerprint.nic as MachineRecord["profile"]["nic"],
+      console: fingerprint.console as MachineRecord["profile"]["console"],
+      ...(fingerprint.share9p ? { share9p: true } : {}),
+      ...(fingerprint.scratchDiskMiB === null ? {} : { scratchDiskMiB: fingerprint.scratchDiskMiB }),
+      ...(fingerprint.nicMtu === null ? {} : { nicMtu: fingerprint.nicMtu }),
+    },
+  };
+  return { ok: true, record };
+}
