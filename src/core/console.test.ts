@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { encodeText } from "./host.ts";
-import { CommandCapture, ConsoleTranscript, markedCommand, stripAnsi } from "./console.ts";
+import { decodeText, encodeText } from "./host.ts";
+import { CommandCapture, ConsoleTranscript, MarkerFilter, markedCommand, stripAnsi } from "./console.ts";
 
 const bytes = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
 const PROMPT = /root@virtlab:[^\r\n]*# $/;
@@ -79,5 +79,24 @@ describe("command markers", () => {
     const capture = new CommandCapture(9);
     capture.push(bytes(markedCommand("echo hi", 9).replace(/\n/g, "\r\n")));
     expect(capture.result).toBeUndefined();
+  });
+});
+
+describe("MarkerFilter", () => {
+  const enc = (t: string): Uint8Array => encodeText(t);
+  const dec = (b: Uint8Array): string => decodeText(b);
+
+  it("removes run() markers, also when they are split across chunks, and keeps everything else", () => {
+    const filter = new MarkerFilter();
+    expect(dec(filter.filter(enc("\x1eS1\x1fhello\n\x1eE1 0\x1froot@virtlab:/# ")))).toBe("hello\nroot@virtlab:/# ");
+    expect(dec(filter.filter(enc("out\x1eE2")))).toBe("out");
+    expect(dec(filter.filter(enc(" 1\x1f# ")))).toBe("# ");
+    expect(dec(filter.filter(enc("plain")))).toBe("plain");
+  });
+
+  it("lets a lone separator byte through when no marker closes within a marker's length", () => {
+    const filter = new MarkerFilter();
+    const long = `\x1e${"x".repeat(40)}\x1f`;
+    expect(dec(filter.filter(enc(long)))).toBe(long);
   });
 });

@@ -88,6 +88,55 @@ export class ConsoleTranscript {
   }
 }
 
+/** The longest marker `MarkerFilter` removes: `\x1eE<id> <status>\x1f` and the lab's markers fit. */
+const MAX_MARKER_BYTES = 32;
+
+/**
+ * Console output for a person: the marker sequences of `Machine.run` (0x1E … 0x1F) removed. The
+ * two bytes are invisible in a terminal, but the letters between them are not. A marker split
+ * across chunks is held back until its end arrives; anything that does not close within a
+ * marker's length passes through unchanged.
+ */
+export class MarkerFilter {
+  private held: Uint8Array | undefined;
+
+  filter(bytes: Uint8Array): Uint8Array {
+    const data = this.held === undefined ? bytes : join(this.held, bytes);
+    this.held = undefined;
+    if (data.indexOf(MARK_OPEN) < 0) return data;
+    const keep: Uint8Array[] = [];
+    let from = 0;
+    for (let open = data.indexOf(MARK_OPEN); open >= 0; open = data.indexOf(MARK_OPEN, from)) {
+      const close = data.indexOf(MARK_CLOSE, open + 1);
+      if (close < 0 && data.length - open <= MAX_MARKER_BYTES) {
+        keep.push(data.subarray(from, open));
+        this.held = data.slice(open);
+        from = data.length;
+        break;
+      }
+      if (close < 0 || close - open > MAX_MARKER_BYTES || data.subarray(open + 1, close).includes(MARK_OPEN)) {
+        keep.push(data.subarray(from, open + 1));
+        from = open + 1;
+        continue;
+      }
+      keep.push(data.subarray(from, open));
+      from = close + 1;
+    }
+    keep.push(data.subarray(from));
+    return keep.length === 1 ? (keep[0] as Uint8Array) : join(...keep);
+  }
+}
+
+function join(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
 /** True when the console's current line is a shell prompt. */
 export function isPromptLine(line: string, prompt: RegExp): boolean {
   return prompt.test(line);

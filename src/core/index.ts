@@ -4,7 +4,7 @@ export { Emitter, DisposableStore, toDisposable, type Disposable, type Event } f
 export { systemClock, ManualClock, type Clock } from "./clock.ts";
 export { fetchAssetLoader, verifyAsset, type AssetLoader, type ProgressCallback } from "./assets.ts";
 export type { ConsolePort, ConsoleChunk, EmulatorBackend, BackendFactory } from "./backend.ts";
-export { stripAnsi, type CommandResult } from "./console.ts";
+export { MarkerFilter, stripAnsi, type CommandResult } from "./console.ts";
 export {
   DEFAULT_PROFILE,
   MIN_LINUX_MEMORY_MIB,

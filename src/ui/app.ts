@@ -9,6 +9,7 @@ import {
   DEFAULT_PROFILE,
   DisposableStore,
   Machine,
+  MarkerFilter,
   SnapshotStore,
   V86_PACKAGE_VERSION,
   V86_STATE_VERSION,
@@ -91,6 +92,9 @@ export class App {
   private coldBootNext = false;
   /** How the running machine started: "boot", "pre-booted" or "snapshot". */
   private startedFrom: "boot" | "pre-booted" | "snapshot" = "boot";
+  /** A machine started from a saved state runs its set-up command (mount, clock): not ready yet. */
+  private settling = false;
+  private typedWhileSettling: string[] = [];
   /** What the progress line says once the shell is there. */
   private readyText = "Shell ready.";
   // --- end snapshots ---
@@ -98,8 +102,10 @@ export class App {
   constructor() {
     this.terminal = new TerminalView(element("terminal"));
     this.terminal.onInput((data) => {
+      // While a restored machine settles, keys wait here: they must not mix with its set-up command.
+      if (this.settling) this.typedWhileSettling.push(data);
       // Paused or not, keys go to the machine: the UART holds them until it runs again.
-      if (this.machine?.status.stage === "booting" || this.machine?.status.stage === "ready") this.machine.write(data);
+      else if (this.machine?.status.stage === "booting" || this.machine?.status.stage === "ready") this.machine.write(data);
     });
     this.renderActions();
     this.installTestProxy();
@@ -216,18 +222,27 @@ export class App {
       });
       this.machine = machine;
       const store = this.machineStore;
+      const markers = new MarkerFilter();
       store.add(machine);
       store.add(machine.onStatus((status) => this.render(status)));
       store.add(machine.onDownloadProgress((progress) => this.renderProgress(progress)));
       store.add(
         machine.onOutput((chunk) => {
-          if (chunk.port === machine.consolePort) this.terminal.write(chunk.bytes);
+          if (chunk.port === machine.consolePort) this.terminal.write(markers.filter(chunk.bytes));
         }),
       );
       store.add(machine.onShellReady(() => this.terminal.focus()));
       const started = performance.now();
-      await machine.start();
-      if (initial !== undefined) await this.afterRestore(machine, initial, started);
+      this.settling = initial !== undefined;
+      try {
+        await machine.start();
+        if (initial !== undefined) await this.afterRestore(machine, initial, started);
+      } finally {
+        this.settling = false;
+        const typed = this.typedWhileSettling.splice(0);
+        if (this.machine === machine && machine.status.error === undefined) for (const data of typed) machine.write(data);
+        this.render(machine.status);
+      }
     }
   }
 
@@ -333,10 +348,8 @@ export class App {
    */
   private async afterRestore(machine: Machine, initial: StartState, started: number): Promise<void> {
     if (!machine.shellReady) return;
-    const steps = [initial.mountData ? "/bin/virtlab-data" : "", `date -s @${Math.floor(Date.now() / 1000)} >/dev/null`].filter((c) => c !== "");
+    const steps = [initial.mountData ? "/bin/virtlab-data" : "", `date -s @${Math.floor(Date.now() / 1000)} >/dev/null`, "clear"].filter((c) => c !== "");
     await machine.run(steps.join("; "), { timeoutMs: 30_000 });
-    // Typed like a user would, after the marked command: the screen ends on a clean prompt.
-    machine.write("clear\n");
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     this.readyText = `Shell ready: started from ${initial.label} in ${seconds} s.`;
     element("progress-text").textContent = this.readyText;
@@ -480,7 +493,9 @@ export class App {
     }
   }
 
-  private render(status: MachineStatus): void {
+  private render(machineStatus: MachineStatus): void {
+    // A restored machine is "ready" for the core at once; for the user once it has settled.
+    const status: MachineStatus = this.settling && machineStatus.stage === "ready" ? { ...machineStatus, stage: "booting" } : machineStatus;
     const ctx = this.context;
     for (const action of ACTIONS) {
       const button = this.buttons.get(action.id);
@@ -508,7 +523,7 @@ export class App {
       const mine = order.indexOf(step.dataset["step"] ?? "");
       step.className = mine < current ? "done" : mine === current ? "current" : "";
     }
-    if (status.stage === "booting") element("progress-text").textContent = "Booting Linux…";
+    if (status.stage === "booting") element("progress-text").textContent = this.settling ? "Starting from the saved state…" : "Booting Linux…";
     if (status.stage === "ready") {
       element("progress-text").textContent = this.readyText;
       element("progress-fill").style.width = "100%";

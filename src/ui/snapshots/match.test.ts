@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_MACHINE, DEFAULT_PROFILE, machineFingerprint, type ImageRecord, type LinuxGuest, type MachineRecord } from "../../core/index.ts";
+import { machineForSnapshot } from "./match.ts";
+import { defaultSnapshotName, notForThisEmulator } from "./SnapshotPanel.ts";
+
+const builtIn: LinuxGuest = {
+  kind: "linux",
+  bios: { name: "bios.bin", url: "", sha256: "a".repeat(64) },
+  vgaBios: { name: "vgabios.bin", url: "", sha256: "b".repeat(64) },
+  kernel: { name: "bzImage", url: "", sha256: "c".repeat(64) },
+  initrd: { name: "initramfs.cpio", url: "", sha256: "d".repeat(64) },
+  cmdline: "console=ttyS0 quiet virtlab.data=0:0:0:0",
+  prompt: "# $",
+};
+const draft: MachineRecord = { ...DEFAULT_MACHINE, id: "m-new", name: "For the snapshot", builtIn: false, createdAt: 5 };
+const iso: ImageRecord = { id: "img1", name: "tools.iso", kind: "cdrom", evidence: "", size: 4096, sha256: "e".repeat(64), chunkSize: 4096, chunkCount: 1, addedAt: 0 };
+
+describe("a machine that matches a snapshot", () => {
+  it("takes the snapshot's hardware and disks, booting the built-in guest", () => {
+    const fingerprint = machineFingerprint({ ...DEFAULT_PROFILE, nic: "virtio", memoryMiB: 192 }, builtIn, {
+      hda: { size: 64 << 20, base: "blank" },
+      cdrom: { size: 4096, base: "e".repeat(64) },
+    });
+    const match = machineForSnapshot(fingerprint, builtIn, [iso], draft);
+    expect(match.ok).toBe(true);
+    if (!match.ok) return;
+    expect(match.record).toMatchObject({ id: "m-new", boot: { kind: "default-guest" }, disks: { hda: { kind: "blank", sizeBytes: 64 << 20 }, cdrom: { kind: "image", imageId: "img1" } } });
+    expect(match.record.profile).toMatchObject({ nic: "virtio", memoryMiB: 192, console: "uart" });
+    // The machine it makes has the snapshot's fingerprint.
+    const again = machineFingerprint(match.record.profile, builtIn, { hda: { size: 64 << 20, base: "blank" }, cdrom: { size: 4096, base: "e".repeat(64) } });
+    expect(again).toEqual(fingerprint);
+  });
+
+  it("says why none can be made: another kernel, an image not in the library", () => {
+    const otherKernel = machineFingerprint(DEFAULT_PROFILE, { ...builtIn, kernel: { ...builtIn.kernel, sha256: "f".repeat(64) } });
+    expect(machineForSnapshot(otherKernel, builtIn, [], draft)).toEqual({ ok: false, reason: expect.stringContaining("another kernel") });
+    const missingImage = machineFingerprint(DEFAULT_PROFILE, builtIn, { cdrom: { size: 4096, base: "e".repeat(64) } });
+    expect(machineForSnapshot(missingImage, builtIn, [], draft)).toEqual({ ok: false, reason: expect.stringContaining("not in the library") });
+  });
+});
+
+describe("snapshot names and emulator versions", () => {
+  it("names a snapshot by date and time", () => {
+    expect(defaultSnapshotName(new Date(2026, 10, 22, 9, 5))).toBe("Snapshot 2026-11-22 09:05");
+  });
+
+  it("refuses states of another v86 or another state format, in plain words", () => {
+    expect(notForThisEmulator("0.5.462", 6, "0.5.462", 6)).toBeUndefined();
+    expect(notForThisEmulator("0.5.500", 7, "0.5.462", 6)?.message).toMatch(/state format 7.*cannot read it/);
+    expect(notForThisEmulator("0.5.470", 6, "0.5.462", 6)?.message).toMatch(/exact emulator version/);
+  });
+});
