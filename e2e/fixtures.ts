@@ -11,6 +11,17 @@ export const test = base.extend<{ pageErrors: string[] }>({
   pageErrors: async ({ page }, use) => {
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(`${error.name}: ${error.message}`));
+    // The Content-Security-Policy must never have to refuse anything the app does.
+    page.on("console", (message) => {
+      if (message.type() === "error" && message.text().includes("Content Security Policy")) errors.push(`CSP: ${message.text()}`);
+    });
+    await page.addInitScript(() => {
+      const target = globalThis as unknown as { addEventListener(type: string, listener: (event: unknown) => void): void };
+      target.addEventListener("securitypolicyviolation", (event) => {
+        const e = event as { violatedDirective: string; blockedURI: string };
+        console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`);
+      });
+    });
     await use(errors);
   },
 });

@@ -57,3 +57,4 @@ export {
 export { FINGERPRINT_LABELS, fingerprintDifferences, machineFingerprint, type DiskIdentity, type MachineFingerprint } from "./snapshot/fingerprint.ts";
 export { SnapshotStore, type SnapshotRecord } from "./snapshot/store.ts";
 export { captureSnapshot, machineDiskIdentities, restoreSnapshotDisks, type CaptureOptions } from "./snapshot/machineSnapshot.ts";
+export { parseSetupUrl, setupQuery, type SetupFromUrl } from "./setupUrl.ts";

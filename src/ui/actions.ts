@@ -11,6 +11,8 @@ export interface ActionContext {
   restart(): Promise<void>;
   /** Boot the guest from scratch, not from the pre-booted state. */
   coldBoot(): Promise<void>;
+  /** Put a link that opens this machine's set-up on the clipboard (and show it). */
+  copyLink(): Promise<void>;
   report(error: unknown): void;
 }
 
@@ -60,6 +62,13 @@ export const ACTIONS: readonly Action[] = [
     title: "Boot the guest from scratch (the page normally starts from a pre-booted state); disks are kept",
     enabled: (status) => status.stage !== "downloading" && status.stage !== "idle",
     run: (ctx) => ctx.coldBoot(),
+  },
+  {
+    id: "copy-link",
+    label: () => "Copy link",
+    title: "Copy a link that opens this set-up (devices and memory) in another browser",
+    enabled: () => true,
+    run: (ctx) => ctx.copyLink(),
   },
   {
     id: "vga",

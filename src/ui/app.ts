@@ -21,8 +21,10 @@ import {
   machineDiskIdentities,
   machineFingerprint,
   openIndexedDbStore,
+  parseSetupUrl,
   readSnapshotHeader,
   restoreSnapshotDisks,
+  setupQuery,
   type DeviceProfile,
   type DownloadProgress,
   type GuestManifest,
@@ -161,6 +163,7 @@ export class App {
       // Storage blocked: the choice lasts for this page only.
     }
     this.machinesPanel?.render();
+    this.labPanel?.showProfile();
     await this.start();
     await this.snapshotPanel?.refresh();
   }
@@ -188,7 +191,11 @@ export class App {
     // The built-in machine as saved (its disk size may have been edited).
     const chosen = record ?? (await this.storage.stores.machines.get(DEFAULT_MACHINE.id).catch(() => undefined)) ?? DEFAULT_MACHINE;
     this.current = chosen;
-    this.profile = chosen.profile;
+    // A shared link's devices and memory apply to this visit (the saved machine is unchanged).
+    const setup = parseSetupUrl(location.search);
+    this.profile = { ...chosen.profile, ...setup.profile };
+    if (setup.notices.length > 0) this.showNotice(`Some of the link's settings were ignored: ${setup.notices.join("; ")}. The machine starts with the defaults for those.`);
+    this.labPanel?.showProfile();
     await this.library?.refresh();
     await this.machinesPanel?.refresh();
   }
@@ -463,6 +470,7 @@ export class App {
         this.render(this.machine?.status ?? IDLE);
       },
       restart: () => this.start(),
+      copyLink: () => this.copyLink(),
       coldBoot: () => {
         this.coldBootNext = true;
         return this.start();
@@ -555,6 +563,26 @@ export class App {
     box.hidden = false;
     this.errors.push(`${message.title}: ${message.detail}`);
     this.terminal.notice(`${message.title}: ${message.detail}`);
+  }
+
+  private showNotice(text: string): void {
+    const notice = element("notice");
+    notice.textContent = text;
+    notice.hidden = false;
+  }
+
+  /** The link that reproduces this set-up; on the clipboard where the browser allows it, and shown. */
+  private async copyLink(): Promise<void> {
+    const url = new URL(setupQuery(this.profile), new URL(location.pathname, location.origin)).href;
+    let copied = false;
+    try {
+      await navigator.clipboard.writeText(url);
+      copied = true;
+    } catch {
+      // No clipboard access (an insecure page, a denied permission): the link is shown instead.
+    }
+    this.showNotice(`${copied ? "Link copied" : "Copy this link"}: ${url}`);
+    element("notice").dataset["link"] = url;
   }
 
   private clearError(): void {

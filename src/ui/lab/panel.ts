@@ -159,6 +159,11 @@ export class LabPanel {
     void this.renderHistory();
   }
 
+  /** Show the machine's hardware again (another machine, or a shared link's devices). */
+  showProfile(): void {
+    this.renderToggles();
+  }
+
   private renderToggles(): void {
     const profile = this.host.profile();
     this.toggles.replaceChildren();

@@ -1,0 +1,38 @@
+/**
+ * Shareable set-ups (part of the classroom issue): a link names devices and memory; opening it
+ * gives that machine; bad values fall back to defaults with a visible notice; "Copy link" gives
+ * the link back. And no Content-Security-Policy violation anywhere (the pageErrors fixture).
+ */
+import { expect, runInGuest, shownErrors, startedFrom, test, waitForShell } from "./fixtures.ts";
+
+test("a shared link opens the machine it names, and Copy link gives the same link back", async ({ page, pageErrors }) => {
+  await page.goto("/?nic=virtio&console=virtio&mem=192");
+  await waitForShell(page);
+  // Not the pre-booted default: other hardware, so a cold boot (with the reason in the terminal).
+  expect(await startedFrom(page)).toBe("boot");
+  expect(await runInGuest(page, "tty; basename $(readlink /sys/class/net/eth0/device/driver); awk '/MemTotal/ {print ($2 > 150000 && $2 < 200000)}' /proc/meminfo")).toEqual({
+    output: "/dev/hvc0\nvirtio_net\n1",
+    exitCode: 0,
+  });
+  await expect(page.getByTestId("lab-nic-virtio")).toBeChecked();
+  await expect(page.getByTestId("lab-console-virtio")).toBeChecked();
+  await expect(page.getByTestId("notice")).toBeHidden();
+
+  await page.locator('button[data-action="copy-link"]').click();
+  await expect(page.getByTestId("notice")).toContainText("?nic=virtio&console=virtio&mem=192");
+  const link = await page.getByTestId("notice").getAttribute("data-link");
+  expect(new URL(link ?? "").search).toBe("?nic=virtio&console=virtio&mem=192");
+  expect(pageErrors).toEqual([]);
+  expect(await shownErrors(page)).toEqual([]);
+});
+
+test("bad values in a link are ignored with a visible notice, and the default machine starts", async ({ page, pageErrors }) => {
+  await page.goto("/?nic=e1000&mem=lots&colour=red");
+  await expect(page.getByTestId("notice")).toContainText("nic=e1000 was ignored: use none, ne2k, virtio");
+  await expect(page.getByTestId("notice")).toContainText("mem=lots was ignored");
+  await expect(page.getByTestId("notice")).toContainText('colour=red was ignored: virtlab does not know "colour"');
+  await waitForShell(page);
+  expect(await startedFrom(page)).toBe("pre-booted");
+  expect(await runInGuest(page, "ls /sys/class/net")).toEqual({ output: "lo", exitCode: 0 });
+  expect(pageErrors).toEqual([]);
+});

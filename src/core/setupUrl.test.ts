@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_PROFILE } from "./profile.ts";
+import { parseSetupUrl, setupQuery } from "./setupUrl.ts";
+
+describe("shareable set-up URLs", () => {
+  it("reads devices and memory, leaving lesson parameters to others", () => {
+    expect(parseSetupUrl("?nic=virtio&console=virtio&cpu=interpreter&mem=512&lesson=io&step=2")).toEqual({
+      profile: { nic: "virtio", console: "virtio", cpu: "interpreter", memoryMiB: 512 },
+      notices: [],
+    });
+    expect(parseSetupUrl("")).toEqual({ profile: {}, notices: [] });
+  });
+
+  it("ignores bad values with a notice each, never throws", () => {
+    const parsed = parseSetupUrl("?nic=e1000&mem=64&mem=lots&console=&colour=red&%E0%A4%A=1");
+    expect(parsed.profile).toEqual({});
+    expect(parsed.notices).toEqual([
+      "nic=e1000 was ignored: use none, ne2k, virtio",
+      "mem=64 was ignored: use a whole number of MiB from 128 to 2048",
+      "mem=lots was ignored: use a whole number of MiB from 128 to 2048",
+      "console= was ignored: use uart, virtio",
+      'colour=red was ignored: virtlab does not know "colour"',
+      '%E0%A4%A=1 was ignored: virtlab does not know "%E0%A4%A"',
+    ]);
+  });
+
+  it("writes only what differs from the default, and reads back the same profile", () => {
+    expect(setupQuery(DEFAULT_PROFILE)).toBe("");
+    const profile = { ...DEFAULT_PROFILE, nic: "ne2k" as const, memoryMiB: 384 };
+    expect(setupQuery(profile)).toBe("?nic=ne2k&mem=384");
+    expect({ ...DEFAULT_PROFILE, ...parseSetupUrl(setupQuery(profile)).profile }).toEqual(profile);
+  });
+});
