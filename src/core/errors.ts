@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   "storage-full", // the browser's quota for this site is exhausted
   "storage-failed", // IndexedDB refused or failed an operation
   "lab-failed", // a device-lab workload failed in the guest or its result did not check out
+  "lesson-failed", // a lesson's file is broken, or a step cannot act (e.g. the snapshot it names is missing)
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

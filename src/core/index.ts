@@ -58,3 +58,16 @@ export { FINGERPRINT_LABELS, fingerprintDifferences, machineFingerprint, type Di
 export { SnapshotStore, type SnapshotRecord } from "./snapshot/store.ts";
 export { captureSnapshot, machineDiskIdentities, restoreSnapshotDisks, type CaptureOptions } from "./snapshot/machineSnapshot.ts";
 export { parseSetupUrl, setupQuery, type SetupFromUrl } from "./setupUrl.ts";
+export {
+  LESSON_FORMAT,
+  LESSON_INDEX_FORMAT,
+  describeAction,
+  parseLesson,
+  parseLessonIndex,
+  type Lesson,
+  type LessonAction,
+  type LessonDevices,
+  type LessonStep,
+  type Parsed,
+} from "./lessons/format.ts";
+export { benchmarkOutcome, commandOutcome, type StepOutcome } from "./lessons/outcome.ts";

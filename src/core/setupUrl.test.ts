@@ -3,9 +3,12 @@ import { DEFAULT_PROFILE } from "./profile.ts";
 import { parseSetupUrl, setupQuery } from "./setupUrl.ts";
 
 describe("shareable set-up URLs", () => {
-  it("reads devices and memory, leaving lesson parameters to others", () => {
-    expect(parseSetupUrl("?nic=virtio&console=virtio&cpu=interpreter&mem=512&lesson=io&step=2")).toEqual({
+  it("reads devices, memory, machine, lesson and step", () => {
+    expect(parseSetupUrl("?nic=virtio&console=virtio&cpu=interpreter&mem=512&lesson=io&step=2&machine=m-abc_1")).toEqual({
       profile: { nic: "virtio", console: "virtio", cpu: "interpreter", memoryMiB: 512 },
+      machine: "m-abc_1",
+      lesson: "io",
+      step: 2,
       notices: [],
     });
     expect(parseSetupUrl("")).toEqual({ profile: {}, notices: [] });
@@ -22,6 +25,12 @@ describe("shareable set-up URLs", () => {
       'colour=red was ignored: virtlab does not know "colour"',
       '%E0%A4%A=1 was ignored: virtlab does not know "%E0%A4%A"',
     ]);
+    expect(parseSetupUrl("?lesson=../x&step=0&machine=a%20b").notices).toEqual([
+      "lesson=../x was ignored: a lesson id is lower-case letters, digits and dashes",
+      "step=0 was ignored: use a step number from 1",
+      "machine=a b was ignored: not a machine id",
+    ]);
+    expect(parseSetupUrl("?step=3")).toEqual({ profile: {}, notices: ["step=3 was ignored: it needs a lesson"] });
   });
 
   it("writes only what differs from the default, and reads back the same profile", () => {
@@ -29,5 +38,8 @@ describe("shareable set-up URLs", () => {
     const profile = { ...DEFAULT_PROFILE, nic: "ne2k" as const, memoryMiB: 384 };
     expect(setupQuery(profile)).toBe("?nic=ne2k&mem=384");
     expect({ ...DEFAULT_PROFILE, ...parseSetupUrl(setupQuery(profile)).profile }).toEqual(profile);
+    const query = setupQuery(profile, { machine: "m-1", lesson: { id: "io", step: 3 } });
+    expect(query).toBe("?machine=m-1&nic=ne2k&mem=384&lesson=io&step=3");
+    expect(parseSetupUrl(query)).toMatchObject({ machine: "m-1", lesson: "io", step: 3, notices: [] });
   });
 });

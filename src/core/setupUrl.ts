@@ -3,11 +3,18 @@
  * (`?nic=virtio&console=virtio&cpu=jit&mem=256`), so a teacher's link opens the same machine.
  * Parsing never fails: a bad value is ignored, the default kept, and a notice says so.
  */
+import { LESSON_ID } from "./lessons/format.ts";
 import { DEFAULT_PROFILE, MAX_MEMORY_MIB, MIN_LINUX_MEMORY_MIB, type DeviceProfile } from "./profile.ts";
 
 export interface SetupFromUrl {
   /** What the URL changes in the device profile (only valid values). */
   readonly profile: Partial<DeviceProfile>;
+  /** A saved machine of this browser to boot (its id; whether it exists is for the page to say). */
+  readonly machine?: string;
+  /** The lesson to open (its id; whether it exists is for the lessons panel to say). */
+  readonly lesson?: string;
+  /** Its step, counted from 1. */
+  readonly step?: number;
   /** One line per ignored parameter, for the user. */
   readonly notices: readonly string[];
 }
@@ -18,8 +25,6 @@ const CHOICES = {
   cpu: ["jit", "interpreter"],
 } as const satisfies Partial<Record<keyof DeviceProfile, readonly string[]>>;
 
-/** Parameters the URL may carry that this parser does not own (lessons, machines). */
-const OTHERS = new Set(["lesson", "step", "machine"]);
 
 /** `?a=1&b=2` as pairs (the core has no URLSearchParams: it builds without the DOM). */
 function queryPairs(search: string): [string, string][] {
@@ -44,6 +49,9 @@ export function parseSetupUrl(search: string): SetupFromUrl {
   const params = queryPairs(search);
   const profile: Record<string, unknown> = {};
   const notices: string[] = [];
+  let lesson: string | undefined;
+  let machine: string | undefined;
+  let step: number | undefined;
   for (const [key, raw] of params) {
     const value = raw.trim().toLowerCase();
     if (key in CHOICES) {
@@ -54,19 +62,36 @@ export function parseSetupUrl(search: string): SetupFromUrl {
       const mib = Number(value);
       if (Number.isInteger(mib) && mib >= MIN_LINUX_MEMORY_MIB && mib <= MAX_MEMORY_MIB) profile["memoryMiB"] = mib;
       else notices.push(`mem=${raw} was ignored: use a whole number of MiB from ${MIN_LINUX_MEMORY_MIB} to ${MAX_MEMORY_MIB}`);
-    } else if (!OTHERS.has(key)) {
+    } else if (key === "machine") {
+      if (/^[A-Za-z0-9_-]{1,64}$/.test(raw)) machine = raw;
+      else notices.push(`machine=${raw} was ignored: not a machine id`);
+    } else if (key === "lesson") {
+      if (LESSON_ID.test(value)) lesson = value;
+      else notices.push(`lesson=${raw} was ignored: a lesson id is lower-case letters, digits and dashes`);
+    } else if (key === "step") {
+      const n = Number(value);
+      if (Number.isInteger(n) && n >= 1 && n <= 99) step = n;
+      else notices.push(`step=${raw} was ignored: use a step number from 1`);
+    } else {
       notices.push(`${key}=${raw} was ignored: virtlab does not know "${key}"`);
     }
   }
-  return { profile: profile as Partial<DeviceProfile>, notices };
+  if (step !== undefined && lesson === undefined) {
+    notices.push(`step=${step} was ignored: it needs a lesson`);
+    step = undefined;
+  }
+  return { profile: profile as Partial<DeviceProfile>, notices, ...(machine === undefined ? {} : { machine }), ...(lesson === undefined ? {} : { lesson }), ...(step === undefined ? {} : { step }) };
 }
 
-/** The query string that reproduces `profile` (only what differs from the default). */
-export function setupQuery(profile: DeviceProfile): string {
+/** The query string that reproduces `profile` (only what differs from the default) and the open lesson. */
+export function setupQuery(profile: DeviceProfile, options: { readonly machine?: string; readonly lesson?: { readonly id: string; readonly step: number } } = {}): string {
   const params: string[] = [];
+  const lesson = options.lesson;
+  if (options.machine !== undefined) params.push(`machine=${encodeURIComponent(options.machine)}`);
   if (profile.nic !== DEFAULT_PROFILE.nic) params.push(`nic=${profile.nic}`);
   if (profile.console !== DEFAULT_PROFILE.console) params.push(`console=${profile.console}`);
   if (profile.cpu !== DEFAULT_PROFILE.cpu) params.push(`cpu=${profile.cpu}`);
   if (profile.memoryMiB !== DEFAULT_PROFILE.memoryMiB) params.push(`mem=${profile.memoryMiB}`);
+  if (lesson !== undefined) params.push(`lesson=${lesson.id}`, `step=${lesson.step}`);
   return params.length === 0 ? "" : `?${params.join("&")}`;
 }

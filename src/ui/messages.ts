@@ -63,6 +63,10 @@ const MESSAGES: Record<ErrorCode, Message> = {
     title: "A device-lab benchmark failed",
     hint: "The lab's machines were shut down; your own machine is untouched. Run the benchmark again; if it keeps failing, the details above name the command.",
   },
+  "lesson-failed": {
+    title: "A lesson step could not be done",
+    hint: "The machine is as it was before the step. Do the lesson's earlier steps first, or pick another step.",
+  },
 };
 
 export interface UserMessage extends Message {

@@ -4,6 +4,7 @@
  * KVM figures, and keep the history. All measuring and shaping is in src/core/lab.
  */
 import {
+  AppError,
   Machine,
   V86_PACKAGE_VERSION,
   createV86Backend,
@@ -199,7 +200,16 @@ export class LabPanel {
   }
 
   private async run(pairs: PairId[]): Promise<void> {
-    if (this.running) return;
+    try {
+      await this.runPairs(pairs, this.preset.value as SizePreset);
+    } catch (error) {
+      this.host.report(error);
+    }
+  }
+
+  /** Measure these pairs (the buttons, and lessons' benchmark steps): shown, kept in history, returned. */
+  async runPairs(pairs: readonly PairId[], preset: SizePreset): Promise<LabReport> {
+    if (this.running) throw new AppError("lab-failed", "A benchmark is already running: wait for it to finish.");
     this.running = true;
     for (const b of this.runButtons) b.disabled = true;
     const own = this.host.machine();
@@ -217,8 +227,12 @@ export class LabPanel {
       runner.onProgress((p) => {
         this.progress.textContent = `Machine ${p.machine} of ${p.machines}: ${p.text}…`;
       });
-      const report = await runner.run({ pairs, preset: this.preset.value as SizePreset });
-      runner.dispose();
+      let report: LabReport;
+      try {
+        report = await runner.run({ pairs, preset });
+      } finally {
+        runner.dispose();
+      }
       this.progress.textContent = `Done: ${report.results.length} workload(s), ${report.preset} sizes.`;
       this.renderReport(report);
       try {
@@ -227,9 +241,10 @@ export class LabPanel {
         this.host.report(error);
       }
       await this.renderHistory();
+      return report;
     } catch (error) {
       this.progress.textContent = "The benchmark failed.";
-      this.host.report(error);
+      throw error;
     } finally {
       if (resume) await own.resume().catch((error: unknown) => this.host.report(error));
       this.running = false;

@@ -41,7 +41,7 @@ export class SnapshotPanel {
     container: HTMLElement,
     private readonly host: SnapshotHost,
   ) {
-    const save = actionButton("Save snapshot", "snapshot-save", () => this.save(), host.report, "Save the whole machine: memory, devices and disks (Alt+Shift+S)");
+    const save = actionButton("Save snapshot", "snapshot-save", async () => void (await this.save()), host.report, "Save the whole machine: memory, devices and disks (Alt+Shift+S)");
     const importButton = actionButton("Import…", "snapshot-import", () => this.fileInput.click(), host.report, "Add a snapshot file (.vlsnap) exported from virtlab");
     this.fileInput.addEventListener("change", () => {
       const file = this.fileInput.files?.[0];
@@ -81,15 +81,16 @@ export class SnapshotPanel {
     if (records.length === 0) this.list.append(h("li", { className: "muted" }, "No snapshots of this machine yet."));
   }
 
-  async save(): Promise<void> {
-    if (this.busy) return;
+  /** Save under `name` (a lesson's), else the name typed in, else the date and time. */
+  async save(name = this.nameInput.value.trim() || defaultSnapshotName(new Date())): Promise<SnapshotRecord | undefined> {
+    if (this.busy) return undefined;
     this.busy = true;
-    const name = this.nameInput.value.trim() || defaultSnapshotName(new Date());
     this.say(`Saving "${name}"…`, "saving");
     try {
       const record = await this.host.save(name, (saved, total) => this.say(`Saving "${name}": ${formatBytes(saved)} of ${formatBytes(total)}`, "saving"));
       this.nameInput.value = "";
       this.say(`Saved "${record.name}" (${formatBytes(record.size)}).`, "done");
+      return record;
     } catch (error) {
       this.say(`"${name}" was not saved. Earlier snapshots are unchanged.`, "failed");
       throw error;
@@ -115,6 +116,14 @@ export class SnapshotPanel {
   private say(text: string, state: string): void {
     this.progress.textContent = text;
     this.progress.dataset["state"] = state;
+  }
+
+  /** Restore the newest snapshot of this machine with that name (lessons name theirs). */
+  async restoreByName(name: string): Promise<SnapshotRecord> {
+    const record = (await this.host.store.list(this.host.machineId())).find((r) => r.name === name);
+    if (record === undefined) throw new AppError("lesson-failed", `This machine has no snapshot named "${name}": save one first (the lesson's earlier step does).`);
+    await this.restore(record);
+    return record;
   }
 
   private async restore(record: SnapshotRecord): Promise<void> {
