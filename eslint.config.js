@@ -59,6 +59,14 @@ export default tseslint.config(
     },
   },
   {
+    // The service worker: Workbox and its own message types only.
+    files: ["src/sw/**/*.ts"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [v86Only, xtermOnly, idbOnly, noUi, { group: ["**/core", "**/core/*", "../core/**"], message: "The service worker caches files; it does not run the machine." }] }],
+      "no-console": "error",
+    },
+  },
+  {
     files: ["src/ui/**/*.ts"],
     rules: {
       "no-restricted-imports": ["error", { patterns: [v86Only, idbOnly] }],

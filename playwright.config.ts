@@ -14,6 +14,9 @@ export default defineConfig({
   use: {
     baseURL: `http://127.0.0.1:${port}/`,
     trace: "retain-on-failure",
+    // The service worker would precache ~32 MB in every test and count against the storage
+    // quotas the storage specs set; e2e/offline.spec.ts allows it and tests it.
+    serviceWorkers: "block",
     launchOptions: {
       // Debian's Chromium: Playwright's own browser download cannot work here.
       executablePath: process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium",

@@ -1,6 +1,7 @@
 import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { defineConfig, type Plugin } from "vite";
+import { VitePWA } from "vite-plugin-pwa";
 
 const root = import.meta.dirname;
 const guestDir = resolve(root, "images/out");
@@ -53,9 +54,48 @@ function guestAssets(): Plugin {
   };
 }
 
+/**
+ * Offline use (issue 6): a service worker precaches everything a visit needs, guest included
+ * (about 31 MB; the pre-booted state is most of it). Each file gets a revision hash, so a rebuilt
+ * guest replaces the old one at the next update, which waits for the user (src/ui/offline.ts).
+ */
+function offline(): Plugin[] {
+  return VitePWA({
+    strategies: "injectManifest",
+    srcDir: "src/sw",
+    filename: "sw.ts",
+    registerType: "prompt",
+    injectRegister: false,
+    // icon.svg is in the glob below already and the plugin adds manifest.webmanifest itself (an entry listed twice stops the worker).
+    includeManifestIcons: false,
+    manifest: {
+      name: "virtlab: a PC in a browser tab",
+      short_name: "virtlab",
+      description: "Boots a real Linux in the browser, for teaching and learning virtualization.",
+      start_url: "./",
+      scope: "./",
+      display: "standalone",
+      background_color: "#0b0e11",
+      theme_color: "#161b22",
+      icons: [{ src: "icon.svg", sizes: "any", type: "image/svg+xml", purpose: "any" }],
+    },
+    injectManifest: {
+      globPatterns: ["**/*.{html,js,css,wasm,json,svg,bin,cpio,vlsnap}", "guest/bzImage"],
+      globIgnores: ["**/*.map"],
+      // The kernel, initrd and pre-booted state are megabytes each.
+      maximumFileSizeToCacheInBytes: 64 * 1024 * 1024,
+      // Workbox keeps only url and revision in the worker's list; the size rides in the revision
+      // ("<hash>.<bytes>": still a string that changes with the file) so the worker can report
+      // progress in bytes (src/sw/sw.ts).
+      manifestTransforms: [async (entries) => ({ manifest: entries.map((e) => ({ ...e, revision: e.revision === null ? null : `${e.revision}.${e.size}` })), warnings: [] })],
+    },
+    devOptions: { enabled: false },
+  });
+}
+
 export default defineConfig({
   base: "./",
-  plugins: [guestAssets()],
+  plugins: [guestAssets(), ...offline()],
   build: {
     target: "es2022",
     sourcemap: true,

@@ -13,6 +13,8 @@ export interface ActionContext {
   coldBoot(): Promise<void>;
   /** Put a link that opens this machine's set-up on the clipboard (and show it). */
   copyLink(): Promise<void>;
+  readonly lessonsVisible: boolean;
+  setLessonsVisible(visible: boolean): void;
   report(error: unknown): void;
 }
 
@@ -62,6 +64,13 @@ export const ACTIONS: readonly Action[] = [
     title: "Boot the guest from scratch (the page normally starts from a pre-booted state); disks are kept",
     enabled: (status) => status.stage !== "downloading" && status.stage !== "idle",
     run: (ctx) => ctx.coldBoot(),
+  },
+  {
+    id: "lessons",
+    label: (_status, ctx) => (ctx.lessonsVisible ? "Hide lessons" : "Lessons"),
+    title: "Lessons on virtualization, with steps that act on this machine",
+    enabled: () => true,
+    run: (ctx) => ctx.setLessonsVisible(!ctx.lessonsVisible),
   },
   {
     id: "copy-link",

@@ -37,9 +37,12 @@ import {
 } from "../core/index.ts";
 import { ACTIONS, type ActionContext } from "./actions.ts";
 import { LabPanel } from "./lab/panel.ts";
+import { describeProfile } from "../core/lab/index.ts";
+import { LessonPanel } from "./lessons/LessonPanel.ts";
+import { OfflineSupport } from "./offline.ts";
 import { toUserMessage } from "./messages.ts";
 import { DiskBar } from "./storage/DiskBar.ts";
-import { guestFor, libraryAssetLoader } from "./storage/guests.ts";
+import { formatBytes, guestFor, libraryAssetLoader } from "./storage/guests.ts";
 import { LibraryPanel } from "./storage/LibraryPanel.ts";
 import { MachinesPanel } from "./storage/MachinesPanel.ts";
 import { StorageController, browserLocks, openBrowserStores } from "./storage/StorageController.ts";
@@ -100,6 +103,11 @@ export class App {
   /** What the progress line says once the shell is there. */
   private readyText = "Shell ready.";
   // --- end snapshots ---
+  // --- classroom (issue 6) ---
+  private lessonPanel: LessonPanel | undefined;
+  private lessonsVisible = false;
+  private readonly notices: string[] = [];
+  // --- end classroom ---
 
   constructor() {
     this.terminal = new TerminalView(element("terminal"));
@@ -114,7 +122,78 @@ export class App {
     this.installLabPanel();
     this.installStorage();
     this.installSnapshots();
+    this.installLessons();
+    new OfflineSupport(element("offline"), element("update"), {
+      machineRunning: () => this.machine?.status.stage === "ready" || this.machine?.status.stage === "booting",
+    }).start();
   }
+
+  // --- classroom (issue 6) ---
+  private installLessons(): void {
+    const container = document.getElementById("lessons");
+    if (container === null) return;
+    const panel = new LessonPanel(
+      container,
+      {
+        run: (command, timeoutMs) => {
+          if (this.machine === undefined) return Promise.reject(new AppError("not-running", "There is no running machine for this step."));
+          return this.machine.run(command, { timeoutMs });
+        },
+        setDevices: async (devices) => {
+          await this.restartWith({ ...this.profile, ...devices });
+          const status = this.machine?.status;
+          if (status === undefined || status.error !== undefined) throw new AppError("lesson-failed", "The machine did not start with the new hardware (the message above says why).");
+          this.labPanel?.showProfile();
+          return `The machine restarted with ${describeProfile(this.profile)}, ${this.profile.memoryMiB} MiB of memory.`;
+        },
+        benchmark: (pairs, size) => {
+          if (this.labPanel === undefined) return Promise.reject(new AppError("lesson-failed", "This page has no device lab."));
+          return this.labPanel.runPairs(pairs, size);
+        },
+        saveSnapshot: async (name) => {
+          const record = await this.snapshotPanel?.save(name);
+          if (record === undefined) throw new AppError("lesson-failed", "Another snapshot is being saved: try again when it is done.");
+          return `Saved the snapshot "${record.name}" (${formatBytes(record.size)}): memory, devices and disks at this instant.`;
+        },
+        restoreSnapshot: async (name) => {
+          if (this.snapshotPanel === undefined) throw new AppError("lesson-failed", "This page has no snapshots.");
+          await this.snapshotPanel.restoreByName(name);
+          return `Restored "${name}": the machine is back at the instant it was saved.`;
+        },
+        changed: (at) => this.lessonChanged(at),
+        notice: (text) => this.showNotice(text),
+        report: (error) => this.showError(error),
+      },
+      new URL("lessons/", document.baseURI).href,
+    );
+    this.lessonPanel = panel;
+    const setup = parseSetupUrl(location.search);
+    if (setup.lesson !== undefined) {
+      this.setLessonsVisible(true);
+      void panel.show(setup.lesson, setup.step);
+    }
+  }
+
+  private setLessonsVisible(visible: boolean): void {
+    this.lessonsVisible = visible;
+    element("lessons").hidden = !visible;
+    if (visible) void this.lessonPanel?.load();
+    this.render(this.machine?.status ?? IDLE);
+  }
+
+  /** The address bar follows the open lesson and step, so a reload (or a bookmark) comes back to it. */
+  private lessonChanged(at: { readonly id: string; readonly step: number } | undefined): void {
+    const url = new URL(location.href);
+    if (at === undefined) {
+      url.searchParams.delete("lesson");
+      url.searchParams.delete("step");
+    } else {
+      url.searchParams.set("lesson", at.id);
+      url.searchParams.set("step", String(at.step));
+    }
+    if (url.href !== location.href) history.replaceState(history.state, "", url.href);
+  }
+  // --- end classroom ---
 
   // --- device lab (issue 5) ---
   /** New hardware means a new machine: a running state cannot move to other devices. */
@@ -187,12 +266,15 @@ export class App {
     } catch {
       selected = null;
     }
-    const record = selected === null ? undefined : await this.storage.stores.machines.get(selected).catch(() => undefined);
+    // A link may name a machine saved in this browser; otherwise the one used last time.
+    const setup = parseSetupUrl(location.search);
+    const wanted = setup.machine ?? selected;
+    const record = wanted === null ? undefined : await this.storage.stores.machines.get(wanted).catch(() => undefined);
+    if (setup.machine !== undefined && record === undefined) this.showNotice(`This browser has no saved machine "${setup.machine}" (machines live in the browser that made them); the default machine starts instead.`);
     // The built-in machine as saved (its disk size may have been edited).
     const chosen = record ?? (await this.storage.stores.machines.get(DEFAULT_MACHINE.id).catch(() => undefined)) ?? DEFAULT_MACHINE;
     this.current = chosen;
     // A shared link's devices and memory apply to this visit (the saved machine is unchanged).
-    const setup = parseSetupUrl(location.search);
     this.profile = { ...chosen.profile, ...setup.profile };
     if (setup.notices.length > 0) this.showNotice(`Some of the link's settings were ignored: ${setup.notices.join("; ")}. The machine starts with the defaults for those.`);
     this.labPanel?.showProfile();
@@ -471,6 +553,8 @@ export class App {
       },
       restart: () => this.start(),
       copyLink: () => this.copyLink(),
+      lessonsVisible: this.lessonsVisible,
+      setLessonsVisible: (visible) => this.setLessonsVisible(visible),
       coldBoot: () => {
         this.coldBootNext = true;
         return this.start();
@@ -565,15 +649,20 @@ export class App {
     this.terminal.notice(`${message.title}: ${message.detail}`);
   }
 
+  /** A line for the user that is not an error (ignored link settings, a copied link); lines add up. */
   private showNotice(text: string): void {
+    if (!this.notices.includes(text)) this.notices.push(text);
     const notice = element("notice");
-    notice.textContent = text;
+    notice.replaceChildren(...this.notices.map((line) => Object.assign(document.createElement("span"), { textContent: line })));
     notice.hidden = false;
   }
 
   /** The link that reproduces this set-up; on the clipboard where the browser allows it, and shown. */
   private async copyLink(): Promise<void> {
-    const url = new URL(setupQuery(this.profile), new URL(location.pathname, location.origin)).href;
+    const machine = this.current.id === DEFAULT_MACHINE_ID ? undefined : this.current.id;
+    const lesson = this.lessonsVisible ? this.lessonPanel?.current : undefined;
+    const query = setupQuery(this.profile, { ...(machine === undefined ? {} : { machine }), ...(lesson === undefined ? {} : { lesson }) });
+    const url = new URL(query, new URL(location.pathname, location.origin)).href;
     let copied = false;
     try {
       await navigator.clipboard.writeText(url);
@@ -581,6 +670,7 @@ export class App {
     } catch {
       // No clipboard access (an insecure page, a denied permission): the link is shown instead.
     }
+    this.notices.length = 0;
     this.showNotice(`${copied ? "Link copied" : "Copy this link"}: ${url}`);
     element("notice").dataset["link"] = url;
   }

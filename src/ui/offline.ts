@@ -1,0 +1,85 @@
+/**
+ * Offline use: registers the service worker (src/sw/sw.ts), shows whether this browser can run
+ * virtlab with no network (a badge with progress while the files are stored), and asks before an
+ * update takes over: reloading would end the running machine, so it never happens by itself.
+ */
+import { registerSW } from "virtual:pwa-register";
+import { OFFLINE_MESSAGE, type OfflineMessage } from "../sw/messages.ts";
+import { describeOffline, type OfflineState } from "./offlineState.ts";
+
+export interface OfflineHost {
+  /** Whether reloading now would lose a running machine (the prompt says so). */
+  machineRunning(): boolean;
+}
+
+export class OfflineSupport {
+  private state: OfflineState;
+  private update: ((reload?: boolean) => Promise<void>) | undefined;
+
+  constructor(
+    private readonly badge: HTMLElement,
+    private readonly prompt: HTMLElement,
+    private readonly host: OfflineHost,
+  ) {
+    this.state = { kind: "caching", doneBytes: 0, totalBytes: 0 };
+    window.addEventListener("online", () => this.render());
+    window.addEventListener("offline", () => this.render());
+  }
+
+  start(): void {
+    if (!window.isSecureContext || !("serviceWorker" in navigator)) {
+      this.set({ kind: "unsupported", reason: "offline use needs HTTPS or localhost (see docs/deploy.md)" });
+      return;
+    }
+    // A page the worker already controls was served from a complete cache.
+    if (navigator.serviceWorker.controller !== null) this.set({ kind: "ready" });
+    else this.render();
+    navigator.serviceWorker.addEventListener("message", (event: MessageEvent<OfflineMessage>) => {
+      const data = event.data;
+      if (data?.type === OFFLINE_MESSAGE && this.state.kind !== "ready") this.set({ kind: "caching", doneBytes: data.doneBytes, totalBytes: data.totalBytes });
+    });
+    this.update = registerSW({
+      immediate: true,
+      onOfflineReady: () => this.set({ kind: "ready" }),
+      onNeedRefresh: () => this.askToUpdate(),
+      onRegisterError: (error: unknown) => this.set({ kind: "failed", reason: error instanceof Error ? error.message : String(error) }),
+    });
+  }
+
+  private set(state: OfflineState): void {
+    this.state = state;
+    this.render();
+  }
+
+  private render(): void {
+    this.badge.textContent = describeOffline(this.state, navigator.onLine);
+    this.badge.dataset["state"] = this.state.kind;
+    this.badge.hidden = false;
+  }
+
+  /** A newer virtlab is stored and waiting: the user decides when to reload. */
+  private askToUpdate(): void {
+    const text = document.createElement("span");
+    text.textContent = this.host.machineRunning()
+      ? "A new version of virtlab is ready. Reloading restarts the machine: save a snapshot first if you want to keep what it is doing."
+      : "A new version of virtlab is ready.";
+    const reload = document.createElement("button");
+    reload.type = "button";
+    reload.textContent = "Reload now";
+    reload.dataset["testid"] = "update-reload";
+    reload.addEventListener("click", () => {
+      // The new worker takes over, then the page reloads under it. (Workbox reloads only pages that
+      // were already controlled when they registered; a first visit that stayed open is not.)
+      navigator.serviceWorker.addEventListener("controllerchange", () => location.reload(), { once: true });
+      void this.update?.(true);
+    });
+    const later = document.createElement("button");
+    later.type = "button";
+    later.textContent = "Later";
+    later.addEventListener("click", () => {
+      this.prompt.hidden = true;
+    });
+    this.prompt.replaceChildren(text, reload, later);
+    this.prompt.hidden = false;
+  }
+}
