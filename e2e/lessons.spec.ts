@@ -1,0 +1,74 @@
+/**
+ * Lessons (classroom issue): a link opens a lesson at a step; a lesson is walked end to end on
+ * the live machine, every step's action showing what it did; a broken lesson file is listed with
+ * its problems while the others work.
+ */
+import { expect, runInGuest, shownErrors, test, waitForShell } from "./fixtures.ts";
+
+test("the snapshots lesson, walked end to end on the live machine", async ({ page, pageErrors }) => {
+  await page.goto("/?lesson=snapshots&step=1");
+  await waitForShell(page);
+  const panel = page.getByTestId("lessons");
+  await expect(panel).toBeVisible();
+  await expect(panel.getByTestId("lesson-title")).toHaveText("Saving and moving a machine");
+  const steps = panel.locator(".lesson-steps > li");
+  const count = await steps.count();
+  expect(count).toBeGreaterThanOrEqual(4);
+  let acted = 0;
+  for (let n = 1; n <= count; n++) {
+    await expect(panel.getByTestId("lesson-position")).toHaveText(`Step ${n} of ${count}`);
+    await expect(page).toHaveURL(new RegExp(`[?&]lesson=snapshots&step=${n}$`));
+    const step = steps.nth(n - 1);
+    await expect(step).toHaveAttribute("aria-current", "step");
+    const button = step.getByTestId("lesson-do");
+    if ((await button.count()) > 0) {
+      await button.click();
+      // Each action shows its outcome under the step, and the outcome is what the lesson expects.
+      await expect(step.getByTestId("lesson-outcome")).toHaveAttribute("data-ok", "true", { timeout: 120_000 });
+      acted += 1;
+    }
+    if (n < count) await panel.getByTestId("lesson-next").click();
+  }
+  expect(acted).toBeGreaterThanOrEqual(4);
+  // The restore step really took the machine back: the lesson's note is the one from before.
+  expect(await runInGuest(page, "cat /root/lesson-note")).toEqual({ output: "before the snapshot", exitCode: 0 });
+  await expect(page.getByTestId("snapshots")).toContainText("lesson: before");
+  expect(pageErrors).toEqual([]);
+  expect(await shownErrors(page)).toEqual([]);
+});
+
+test("a link opens a lesson at its step, and Copy link gives lesson and step back", async ({ page, pageErrors }) => {
+  await page.goto("/?nic=virtio&lesson=io&step=2");
+  const panel = page.getByTestId("lessons");
+  await expect(panel.getByTestId("lesson-position")).toHaveText(/^Step 2 of \d+$/);
+  await expect(panel.locator('.lesson-steps > li[data-step="2"]')).toHaveAttribute("aria-current", "step");
+  await waitForShell(page);
+  await expect(page.getByTestId("lab-nic-virtio")).toBeChecked();
+  await panel.getByTestId("lesson-next").click();
+  await page.locator('button[data-action="copy-link"]').click();
+  const link = await page.getByTestId("notice").getAttribute("data-link");
+  expect(new URL(link ?? "").search).toBe("?nic=virtio&lesson=io&step=3");
+  expect(pageErrors).toEqual([]);
+});
+
+test("a broken lesson file is listed with its problems; an unknown lesson in a link gets a notice", async ({ page, pageErrors }) => {
+  // A teacher's file with mistakes, added to the index next to the shipped lessons.
+  await page.route("**/lessons/index.json", async (route) => {
+    const response = await route.fetch();
+    const index = (await response.json()) as { format: string; lessons: string[] };
+    await route.fulfill({ response, json: { ...index, lessons: [...index.lessons, "broken"] } });
+  });
+  await page.route("**/lessons/broken.json", (route) =>
+    route.fulfill({ json: { format: "virtlab-lesson/1", id: "broken", title: "Broken", summary: "x", steps: [{ title: "t", action: { type: "comand", command: "ls" } }] } }),
+  );
+  await page.goto("/?lesson=nosuch");
+  const panel = page.getByTestId("lessons");
+  await expect(page.getByTestId("notice")).toContainText('The link names the lesson "nosuch", which this virtlab does not have');
+  await expect(panel.getByTestId("lesson-problem-broken")).toContainText("steps[1].action.type: must be one of command, devices, benchmark, snapshot-save, snapshot-restore");
+  await expect(panel.getByTestId("lesson-open-models")).toBeVisible();
+  await panel.getByTestId("lesson-open-memory").click();
+  await expect(panel.getByTestId("lesson-title")).toContainText(/memory/i);
+  await expect(page).toHaveURL(/[?&]lesson=memory&step=1$/);
+  await waitForShell(page);
+  expect(pageErrors).toEqual([]);
+});
