@@ -2,6 +2,7 @@
  * What a user can do to the machine, as data: buttons, shortcuts and tests share these.
  */
 import type { Machine, MachineStatus } from "../core/index.ts";
+import type { Theme } from "./comfort/preferences.ts";
 
 export interface ActionContext {
   readonly machine: Machine | undefined;
@@ -15,6 +16,13 @@ export interface ActionContext {
   copyLink(): Promise<void>;
   readonly lessonsVisible: boolean;
   setLessonsVisible(visible: boolean): void;
+  saveSnapshot(): Promise<void>;
+  readonly fullscreen: boolean;
+  toggleFullscreen(): Promise<void>;
+  readonly theme: Theme;
+  toggleTheme(): void;
+  zoom(direction: -1 | 0 | 1): void;
+  openHelp(): void;
   report(error: unknown): void;
 }
 
@@ -24,6 +32,10 @@ export interface Action {
   readonly title: string;
   enabled(status: MachineStatus, ctx: ActionContext): boolean;
   run(ctx: ActionContext): Promise<void> | void;
+  /** Alt+Shift + this key (`KeyboardEvent.code`); listed in the help overlay. */
+  readonly shortcut?: string;
+  /** False for actions reached by shortcut (and the help) only, not by a button in the bar. */
+  readonly inBar?: false;
 }
 
 const live = (status: MachineStatus): boolean => status.stage === "booting" || status.stage === "ready";
@@ -33,6 +45,7 @@ export const ACTIONS: readonly Action[] = [
     id: "pause",
     label: (status) => (status.running ? "Pause" : "Resume"),
     title: "Stop or continue executing the guest",
+    shortcut: "KeyP",
     enabled: (status) => live(status),
     run: async ({ machine }) => {
       if (machine === undefined) return;
@@ -42,8 +55,9 @@ export const ACTIONS: readonly Action[] = [
   },
   {
     id: "ctrl-alt-del",
-    label: () => "Ctrl-Alt-Del",
-    title: "Press Ctrl-Alt-Del on the machine's keyboard: the guest reboots",
+    label: () => "Send Ctrl-Alt-Del",
+    title: "Press Ctrl-Alt-Del on the machine's keyboard (your own keyboard's would go to your computer): the guest reboots",
+    shortcut: "KeyD",
     enabled: (status) => live(status) && status.running,
     run: ({ machine }) => machine?.sendCtrlAltDel(),
   },
@@ -69,6 +83,7 @@ export const ACTIONS: readonly Action[] = [
     id: "lessons",
     label: (_status, ctx) => (ctx.lessonsVisible ? "Hide lessons" : "Lessons"),
     title: "Lessons on virtualization, with steps that act on this machine",
+    shortcut: "KeyL",
     enabled: () => true,
     run: (ctx) => ctx.setLessonsVisible(!ctx.lessonsVisible),
   },
@@ -83,7 +98,66 @@ export const ACTIONS: readonly Action[] = [
     id: "vga",
     label: (_status, ctx) => (ctx.vgaVisible ? "Hide screen" : "Show screen"),
     title: "Show the machine's VGA screen next to the serial terminal",
+    shortcut: "KeyG",
     enabled: () => true,
     run: (ctx) => ctx.setVgaVisible(!ctx.vgaVisible),
+  },
+  {
+    id: "snapshot-save",
+    label: () => "Save snapshot",
+    title: "Save the whole machine: memory, devices and disks (the Snapshots panel lists them)",
+    shortcut: "KeyS",
+    inBar: false,
+    enabled: (status) => live(status),
+    run: (ctx) => ctx.saveSnapshot(),
+  },
+  {
+    id: "fullscreen",
+    label: (_status, ctx) => (ctx.fullscreen ? "Exit fullscreen" : "Fullscreen"),
+    title: "The terminal fills the screen (Esc leaves)",
+    shortcut: "KeyF",
+    enabled: () => document.fullscreenEnabled,
+    run: (ctx) => ctx.toggleFullscreen(),
+  },
+  {
+    id: "zoom-out",
+    label: () => "A−",
+    title: "Smaller text",
+    shortcut: "Minus",
+    enabled: () => true,
+    run: (ctx) => ctx.zoom(-1),
+  },
+  {
+    id: "zoom-in",
+    label: () => "A+",
+    title: "Larger text, for a projector",
+    shortcut: "Equal",
+    enabled: () => true,
+    run: (ctx) => ctx.zoom(1),
+  },
+  {
+    id: "zoom-reset",
+    label: () => "Normal text size",
+    title: "Text back to its normal size",
+    shortcut: "Digit0",
+    inBar: false,
+    enabled: () => true,
+    run: (ctx) => ctx.zoom(0),
+  },
+  {
+    id: "theme",
+    label: (_status, ctx) => (ctx.theme === "dark" ? "Light theme" : "Dark theme"),
+    title: "Switch between dark and light colours",
+    shortcut: "KeyT",
+    enabled: () => true,
+    run: (ctx) => ctx.toggleTheme(),
+  },
+  {
+    id: "help",
+    label: () => "?",
+    title: "Keyboard shortcuts and help",
+    shortcut: "KeyH",
+    enabled: () => true,
+    run: (ctx) => ctx.openHelp(),
   },
 ];

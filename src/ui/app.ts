@@ -40,6 +40,8 @@ import { LabPanel } from "./lab/panel.ts";
 import { describeProfile } from "../core/lab/index.ts";
 import { LessonPanel } from "./lessons/LessonPanel.ts";
 import { OfflineSupport } from "./offline.ts";
+import { browserPreferences, initialFontSize, initialTheme, stepFontSize, type Theme } from "./comfort/preferences.ts";
+import { CLIPBOARD_KEYS, formatShortcut, matchShortcut } from "./comfort/shortcuts.ts";
 import { toUserMessage } from "./messages.ts";
 import { DiskBar } from "./storage/DiskBar.ts";
 import { formatBytes, guestFor, libraryAssetLoader } from "./storage/guests.ts";
@@ -107,6 +109,7 @@ export class App {
   private lessonPanel: LessonPanel | undefined;
   private lessonsVisible = false;
   private readonly notices: string[] = [];
+  private theme: Theme = "dark";
   // --- end classroom ---
 
   constructor() {
@@ -118,6 +121,7 @@ export class App {
       else if (this.machine?.status.stage === "booting" || this.machine?.status.stage === "ready") this.machine.write(data);
     });
     this.renderActions();
+    this.installComfort();
     this.installTestProxy();
     this.installLabPanel();
     this.installStorage();
@@ -129,6 +133,64 @@ export class App {
   }
 
   // --- classroom (issue 6) ---
+  /** Theme and zoom as remembered, the page's Alt+Shift shortcuts, the help overlay, fullscreen. */
+  private installComfort(): void {
+    this.applyTheme(initialTheme(browserPreferences.get("virtlab.theme"), matchMedia("(prefers-color-scheme: light)").matches));
+    this.applyFontSize(initialFontSize(browserPreferences.get("virtlab.zoom")));
+    // Capture phase: the page's keys are taken before xterm would send them to the guest.
+    window.addEventListener(
+      "keydown",
+      (event) => {
+        const action = matchShortcut(event, ACTIONS);
+        if (action === undefined) return;
+        event.preventDefault();
+        event.stopPropagation();
+        if (event.repeat || !action.enabled(this.machine?.status ?? IDLE, this.context)) return;
+        void this.runAction(action);
+      },
+      { capture: true },
+    );
+    document.addEventListener("fullscreenchange", () => {
+      this.terminal.refit();
+      this.render(this.machine?.status ?? IDLE);
+    });
+    const help = element<HTMLDialogElement>("help");
+    help.addEventListener("close", () => this.terminal.focus());
+    // Esc closes it wherever the focus is inside (a dialog's own Esc handling can be withheld).
+    help.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        help.close();
+      }
+    });
+    const rows = [
+      ...ACTIONS.filter((a) => a.shortcut !== undefined).map((a) => [formatShortcut(a.shortcut ?? ""), a.label(IDLE, this.context).replace(/^\?$/, "This help"), a.title] as const),
+      ...CLIPBOARD_KEYS.map(([keys, what]) => [keys, what, ""] as const),
+    ];
+    const table = document.createElement("table");
+    for (const [keys, label, title] of rows) {
+      const tr = table.insertRow();
+      const key = document.createElement("kbd");
+      key.textContent = keys;
+      tr.insertCell().append(key);
+      tr.insertCell().textContent = label;
+      tr.insertCell().textContent = title;
+    }
+    element("help-keys").replaceChildren(table);
+  }
+
+  private applyTheme(theme: Theme): void {
+    this.theme = theme;
+    document.documentElement.dataset["theme"] = theme;
+    this.terminal.setTheme(theme);
+  }
+
+  private applyFontSize(size: number): void {
+    this.terminal.setFontSize(size);
+    // The rest of the page scales with the terminal, for a projector.
+    document.documentElement.style.fontSize = `${(size / 15) * 100}%`;
+  }
+
   private installLessons(): void {
     const container = document.getElementById("lessons");
     if (container === null) return;
@@ -553,6 +615,26 @@ export class App {
       },
       restart: () => this.start(),
       copyLink: () => this.copyLink(),
+      saveSnapshot: async () => {
+        await this.snapshotPanel?.save();
+      },
+      fullscreen: document.fullscreenElement !== null,
+      toggleFullscreen: async () => {
+        if (document.fullscreenElement !== null) await document.exitFullscreen();
+        else await element("screens").requestFullscreen();
+        this.terminal.focus();
+      },
+      theme: this.theme,
+      toggleTheme: () => {
+        this.applyTheme(this.theme === "dark" ? "light" : "dark");
+        browserPreferences.set("virtlab.theme", this.theme);
+      },
+      zoom: (direction) => {
+        const size = stepFontSize(this.terminal.fontSize, direction);
+        this.applyFontSize(size);
+        browserPreferences.set("virtlab.zoom", String(size));
+      },
+      openHelp: () => element<HTMLDialogElement>("help").showModal(),
       lessonsVisible: this.lessonsVisible,
       setLessonsVisible: (visible) => this.setLessonsVisible(visible),
       coldBoot: () => {
@@ -566,23 +648,24 @@ export class App {
   private renderActions(): void {
     const nav = element("actions");
     for (const action of ACTIONS) {
+      if (action.inBar === false) continue;
       const button = document.createElement("button");
       button.type = "button";
       button.dataset["action"] = action.id;
-      button.title = action.title;
-      button.addEventListener("click", () => {
-        void (async () => {
-          try {
-            await action.run(this.context);
-          } catch (error) {
-            this.showError(error);
-          }
-          this.render(this.machine?.status ?? IDLE);
-        })();
-      });
+      button.title = action.shortcut === undefined ? action.title : `${action.title} (${formatShortcut(action.shortcut)})`;
+      button.addEventListener("click", () => void this.runAction(action));
       nav.append(button);
       this.buttons.set(action.id, button);
     }
+  }
+
+  private async runAction(action: (typeof ACTIONS)[number]): Promise<void> {
+    try {
+      await action.run(this.context);
+    } catch (error) {
+      this.showError(error);
+    }
+    this.render(this.machine?.status ?? IDLE);
   }
 
   private render(machineStatus: MachineStatus): void {

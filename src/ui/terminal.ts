@@ -6,6 +6,13 @@ import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
 import "@xterm/xterm/css/xterm.css";
 import { DisposableStore, Emitter, toDisposable, type Disposable } from "../core/index.ts";
+import type { Theme } from "./comfort/preferences.ts";
+import { clipboardCommand } from "./comfort/shortcuts.ts";
+
+const THEMES: Record<Theme, { background: string; foreground: string; cursor: string; selectionBackground: string }> = {
+  dark: { background: "#101418", foreground: "#d8dee9", cursor: "#d8dee9", selectionBackground: "#3b5070" },
+  light: { background: "#fbfbf8", foreground: "#1f2328", cursor: "#1f2328", selectionBackground: "#b6d7ff" },
+};
 
 export class TerminalView implements Disposable {
   private readonly term: Terminal;
@@ -24,11 +31,26 @@ export class TerminalView implements Disposable {
       fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
       fontSize: 15,
       scrollback: 5000,
-      theme: { background: "#101418", foreground: "#d8dee9" },
+      theme: THEMES.dark,
     });
     this.term.loadAddon(this.fit);
     this.term.open(container);
     this.store.add(this.term.onData((data) => this.input.fire(data)));
+    // Selecting copies (as in X terminals); Ctrl+Shift+C/V and Shift+Insert are the clipboard's,
+    // not the guest's. A clipboard the browser refuses (no permission, insecure page) is skipped.
+    this.store.add(
+      this.term.onSelectionChange(() => {
+        if (this.term.hasSelection()) void navigator.clipboard?.writeText(this.term.getSelection()).catch(() => undefined);
+      }),
+    );
+    this.term.attachCustomKeyEventHandler((event) => {
+      const command = clipboardCommand(event);
+      if (command === undefined) return true;
+      event.preventDefault();
+      if (command === "copy" && this.term.hasSelection()) void navigator.clipboard?.writeText(this.term.getSelection()).catch(() => undefined);
+      if (command === "paste") void this.pasteFromClipboard();
+      return false;
+    });
     this.store.add(this.term);
     const observer = new ResizeObserver(() => this.refit());
     observer.observe(container);
@@ -50,6 +72,34 @@ export class TerminalView implements Disposable {
 
   focus(): void {
     this.term.focus();
+  }
+
+  /** Paste as typed text (xterm handles line endings and bracketed paste); refused reads are skipped. */
+  async pasteFromClipboard(): Promise<void> {
+    const text = await navigator.clipboard?.readText().catch(() => undefined);
+    if (text !== undefined && text !== "") this.term.paste(text);
+  }
+
+  setTheme(theme: Theme): void {
+    this.term.options.theme = THEMES[theme];
+  }
+
+  get fontSize(): number {
+    return this.term.options.fontSize ?? 15;
+  }
+
+  setFontSize(size: number): void {
+    this.term.options.fontSize = size;
+    this.refit();
+  }
+
+  /** Fit the terminal to its box again (after fullscreen, zoom, or a panel opening). */
+  refit(): void {
+    try {
+      this.fit.fit();
+    } catch {
+      // A hidden container has no size yet; the next resize fits it.
+    }
   }
 
   /** The last `count` non-empty lines on screen (a snapshot's preview). */
@@ -78,14 +128,6 @@ export class TerminalView implements Disposable {
       offset += chunk.length;
     }
     this.term.write(all);
-  }
-
-  private refit(): void {
-    try {
-      this.fit.fit();
-    } catch {
-      // A hidden container has no size yet; the next resize fits it.
-    }
   }
 
   dispose(): void {

@@ -56,12 +56,6 @@ export class SnapshotPanel {
       this.mismatch,
       this.list,
     );
-    document.addEventListener("keydown", (event) => {
-      if (event.altKey && event.shiftKey && !event.ctrlKey && !event.metaKey && event.code === "KeyS") {
-        event.preventDefault();
-        void this.save().catch((error: unknown) => host.report(error));
-      }
-    });
   }
 
   /** Whether a dropped file is a snapshot (by its first bytes); the library takes the others. */

@@ -1,0 +1,100 @@
+/**
+ * Everyday comfort (classroom issue): Alt+Shift shortcuts that never reach the guest, the help
+ * overlay that lists them, theme and zoom remembered across reloads, pause by key, and paste
+ * into the terminal with Ctrl+Shift+V.
+ */
+import { expect, runInGuest, test, waitForShell } from "./fixtures.ts";
+
+test("shortcuts: help lists them, pause by key, and none of them reaches the guest", async ({ page, pageErrors }) => {
+  await page.goto("/");
+  await waitForShell(page);
+  await page.locator(".xterm-helper-textarea").focus();
+
+  await page.keyboard.press("Alt+Shift+KeyH");
+  const help = page.getByTestId("help");
+  await expect(help).toBeVisible();
+  for (const line of ["Alt+Shift+P", "Alt+Shift+D", "Alt+Shift+S", "Alt+Shift+F", "Alt+Shift+T", "Alt+Shift+=", "Alt+Shift+-", "Alt+Shift+H", "Ctrl+Shift+V or Shift+Insert"]) {
+    await expect(help.locator("kbd", { hasText: line }).first()).toBeVisible();
+  }
+  await page.keyboard.press("Escape");
+  await expect(help).toBeHidden();
+
+  await page.keyboard.press("Alt+Shift+KeyP");
+  await expect(page.getByTestId("run-state")).toHaveText("paused");
+  await page.keyboard.press("Alt+Shift+KeyP");
+  await expect(page.getByTestId("run-state")).toHaveText("running");
+
+  // The keys above were the page's: the guest's line is still empty, so this runs as typed.
+  await page.keyboard.type("echo typed-$((40+2))");
+  await page.keyboard.press("Enter");
+  await expect(page.locator(".xterm-rows")).toContainText("typed-42");
+  const lines = await page.locator(".xterm-rows > div").evaluateAll((rows) => rows.map((r) => (r.textContent ?? "").trim()));
+  expect(lines.filter((l) => l.startsWith("root@virtlab:/# echo typed-"))).toEqual(["root@virtlab:/# echo typed-$((40+2))"]);
+  expect(pageErrors).toEqual([]);
+});
+
+test("theme and zoom are remembered after a reload", async ({ page, pageErrors }) => {
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.goto("/");
+  await waitForShell(page);
+  const fontSize = () => page.evaluate<string>("getComputedStyle(document.querySelector('.xterm-rows')).fontSize");
+  expect(await page.evaluate<string>("document.documentElement.dataset.theme")).toBe("dark");
+  expect(await fontSize()).toBe("15px");
+
+  await page.keyboard.press("Alt+Shift+KeyT");
+  await page.keyboard.press("Alt+Shift+Equal");
+  await page.keyboard.press("Alt+Shift+Equal");
+  expect(await page.evaluate<string>("document.documentElement.dataset.theme")).toBe("light");
+  await expect.poll(fontSize).toBe("20px");
+  const background = await page.evaluate<string>("getComputedStyle(document.body).backgroundColor");
+  expect(background).toBe("rgb(246, 248, 250)");
+
+  await page.reload();
+  await waitForShell(page);
+  expect(await page.evaluate<string>("document.documentElement.dataset.theme")).toBe("light");
+  await expect.poll(fontSize).toBe("20px");
+  await page.locator('button[data-action="zoom-out"]').click();
+  await expect.poll(fontSize).toBe("17px");
+  expect(pageErrors).toEqual([]);
+});
+
+test("Ctrl+Shift+V pastes into the terminal; a selection is copied", async ({ page, context, pageErrors }) => {
+  await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+  await page.goto("/");
+  await waitForShell(page);
+  await page.evaluate("navigator.clipboard.writeText('echo pasted-$((6*7))')");
+  await page.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.press("Control+Shift+KeyV");
+  // The clipboard is read asynchronously: Enter once the text is on the line.
+  await expect(page.locator(".xterm-rows")).toContainText("# echo pasted-$((6*7))");
+  await page.keyboard.press("Enter");
+  await expect(page.locator(".xterm-rows")).toContainText("pasted-42");
+
+  // Ctrl+C without Shift is the guest's: it interrupts a running program.
+  await page.keyboard.type("sleep 30");
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Control+KeyC");
+  expect(await runInGuest(page, "echo back")).toEqual({ output: "back", exitCode: 0 });
+
+  // Selecting text copies it.
+  await page.evaluate("navigator.clipboard.writeText('')");
+  const row = page.locator(".xterm-rows > div", { hasText: /^pasted-42/ }).last();
+  const box = await row.boundingBox();
+  if (box === null) throw new Error("the output line is not on screen");
+  await page.mouse.dblclick(box.x + 12, box.y + box.height / 2);
+  await expect.poll(() => page.evaluate<string>("navigator.clipboard.readText()")).toBe("pasted-42");
+  expect(pageErrors).toEqual([]);
+});
+
+test("fullscreen puts the terminal on the whole screen and back", async ({ page, pageErrors }) => {
+  await page.goto("/");
+  await waitForShell(page);
+  const fullscreen = page.locator('button[data-action="fullscreen"]');
+  await fullscreen.click();
+  await expect.poll(() => page.evaluate<string | null>("document.fullscreenElement?.id ?? null")).toBe("screens");
+  await expect(fullscreen).toHaveText("Exit fullscreen");
+  await page.keyboard.press("Alt+Shift+KeyF");
+  await expect.poll(() => page.evaluate<string | null>("document.fullscreenElement?.id ?? null")).toBeNull();
+  await expect(fullscreen).toHaveText("Fullscreen");
+  expect(pageErrors).toEqual([]);
+});
