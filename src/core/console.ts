@@ -3,6 +3,7 @@
  * tail (for error messages), and the marker protocol that `Machine.run` uses to cut one
  * command's output out of the stream.
  */
+import { concatBytes } from "./bytes.ts";
 import { decodeText, encodeText } from "./host.ts";
 
 const LF = 0x0a;
@@ -128,13 +129,7 @@ export class MarkerFilter {
 }
 
 function join(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** True when the console's current line is a shell prompt. */

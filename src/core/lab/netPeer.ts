@@ -4,6 +4,7 @@
  * on one port, a source on another, `tcp.ts`), verifies every checksum and counts what it saw.
  * No outside network: frames never leave the emulator.
  */
+import { concatBytes } from "../bytes.ts";
 import type { Clock } from "../clock.ts";
 import type { Disposable, Event } from "../events.ts";
 import { host, sha256Hex } from "../host.ts";
@@ -129,7 +130,7 @@ export class NetPeer implements Disposable {
           const counters = endpoint.counters;
           Object.assign(transfer, { reset, received: counters.received, sent: counters.acked, retransmits: counters.retransmits, badChecksums: counters.badChecksums });
           transfer.closed = !reset;
-          if (segment.dstPort === SINK_PORT && !reset) transfer.receivedSha256 = sha256Hex(joinChunks(chunks, counters.received));
+          if (segment.dstPort === SINK_PORT && !reset) transfer.receivedSha256 = sha256Hex(concatBytes(chunks));
         },
       });
       connection = { endpoint, transfer };
@@ -159,15 +160,6 @@ export class NetPeer implements Disposable {
   }
 }
 
-function joinChunks(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
-}
 
 /** Counter differences between two snapshots. */
 export function peerDelta(before: PeerCounters, after: PeerCounters): PeerCounters {

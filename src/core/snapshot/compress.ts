@@ -1,4 +1,5 @@
 /** gzip through the host's CompressionStream (browsers and Node 18+ have it). */
+import { concatBytes } from "../bytes.ts";
 import { AppError } from "../errors.ts";
 import { host } from "../host.ts";
 
@@ -38,11 +39,5 @@ async function pump(stream: InstanceType<typeof host.CompressionStream>, data: U
     if (error instanceof AppError) throw error;
     throw new AppError("bad-snapshot", "The snapshot's data is damaged (it does not decompress).", { cause: error });
   }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }

@@ -12,6 +12,7 @@
  * allocated, every chunk against its sha256 before it is decompressed, and decompression stops
  * at the size the header declared.
  */
+import { concatBytes } from "../bytes.ts";
 import { AppError } from "../errors.ts";
 import { decodeText, encodeText, sha256Hex } from "../host.ts";
 import { PAGE_SIZE } from "../storage/disk.ts";
@@ -233,11 +234,5 @@ export async function decodeSnapshot(file: Uint8Array): Promise<{ header: Snapsh
 
 /** Join parts into one file. */
 export function concatParts(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
