@@ -41,5 +41,7 @@ describe("shareable set-up URLs", () => {
     const query = setupQuery(profile, { machine: "m-1", lesson: { id: "io", step: 3 } });
     expect(query).toBe("?machine=m-1&nic=ne2k&mem=384&lesson=io&step=3");
     expect(parseSetupUrl(query)).toMatchObject({ machine: "m-1", lesson: "io", step: 3, notices: [] });
+    // A named machine's own hardware is the base: a link turning its virtio NIC off says so.
+    expect(setupQuery({ ...DEFAULT_PROFILE, nic: "none" }, { machine: "m-2", base: { ...DEFAULT_PROFILE, nic: "virtio" } })).toBe("?machine=m-2&nic=none");
   });
 });

@@ -83,15 +83,22 @@ export function parseSetupUrl(search: string): SetupFromUrl {
   return { profile: profile as Partial<DeviceProfile>, notices, ...(machine === undefined ? {} : { machine }), ...(lesson === undefined ? {} : { lesson }), ...(step === undefined ? {} : { step }) };
 }
 
-/** The query string that reproduces `profile` (only what differs from the default) and the open lesson. */
-export function setupQuery(profile: DeviceProfile, options: { readonly machine?: string; readonly lesson?: { readonly id: string; readonly step: number } } = {}): string {
+/**
+ * The query string that reproduces `profile` and the open lesson: only what differs from `base`,
+ * the profile the link's machine starts with (the default's, unless the link names a machine).
+ */
+export function setupQuery(
+  profile: DeviceProfile,
+  options: { readonly machine?: string; readonly lesson?: { readonly id: string; readonly step: number }; readonly base?: DeviceProfile } = {},
+): string {
   const params: string[] = [];
   const lesson = options.lesson;
+  const base = options.base ?? DEFAULT_PROFILE;
   if (options.machine !== undefined) params.push(`machine=${encodeURIComponent(options.machine)}`);
-  if (profile.nic !== DEFAULT_PROFILE.nic) params.push(`nic=${profile.nic}`);
-  if (profile.console !== DEFAULT_PROFILE.console) params.push(`console=${profile.console}`);
-  if (profile.cpu !== DEFAULT_PROFILE.cpu) params.push(`cpu=${profile.cpu}`);
-  if (profile.memoryMiB !== DEFAULT_PROFILE.memoryMiB) params.push(`mem=${profile.memoryMiB}`);
+  if (profile.nic !== base.nic) params.push(`nic=${profile.nic}`);
+  if (profile.console !== base.console) params.push(`console=${profile.console}`);
+  if (profile.cpu !== base.cpu) params.push(`cpu=${profile.cpu}`);
+  if (profile.memoryMiB !== base.memoryMiB) params.push(`mem=${profile.memoryMiB}`);
   if (lesson !== undefined) params.push(`lesson=${lesson.id}`, `step=${lesson.step}`);
   return params.length === 0 ? "" : `?${params.join("&")}`;
 }

@@ -744,7 +744,9 @@ export class App {
   private async copyLink(): Promise<void> {
     const machine = this.current.id === DEFAULT_MACHINE_ID ? undefined : this.current.id;
     const lesson = this.lessonsVisible ? this.lessonPanel?.current : undefined;
-    const query = setupQuery(this.profile, { ...(machine === undefined ? {} : { machine }), ...(lesson === undefined ? {} : { lesson }) });
+    // Another browser starts the default machine from its defaults; a named machine from its own profile.
+    const base = machine === undefined ? DEFAULT_PROFILE : this.current.profile;
+    const query = setupQuery(this.profile, { base, ...(machine === undefined ? {} : { machine }), ...(lesson === undefined ? {} : { lesson }) });
     const url = new URL(query, new URL(location.pathname, location.origin)).href;
     let copied = false;
     try {
