@@ -46,3 +46,34 @@ test("the device panel flips NIC and console (a restart) and benchmarks a pair w
   expect(pageErrors).toEqual([]);
   expect(await shownErrors(page)).toEqual([]);
 });
+
+test("the balloon takes memory from the running guest and gives it back, without a restart", async ({ page, pageErrors }) => {
+  test.setTimeout(240_000);
+  await page.goto("/");
+  await waitForShell(page);
+  await expect(page.getByTestId("balloon")).toBeHidden();
+  await flip(page, "lab-balloon-on");
+  const memTotalKiB = async (): Promise<number> => Number((await runInGuest(page, "sed -n 's/^MemTotal: *\\([0-9]*\\) kB/\\1/p' /proc/meminfo")).output);
+  const before = await memTotalKiB();
+  await runInGuest(page, "echo before-balloon > /tmp/kept");
+
+  await page.getByTestId("balloon-mib").fill("64");
+  await page.getByTestId("balloon-set").click();
+  await expect(page.getByTestId("balloon-reading")).toContainText("handed 64 MiB of its 256 MiB", { timeout: 60_000 });
+  expect(before - (await memTotalKiB())).toBe(64 * 1024);
+
+  await page.getByTestId("balloon-mib").fill("0");
+  await page.getByTestId("balloon-set").click();
+  await expect(page.getByTestId("balloon-reading")).toContainText("handed 0 MiB", { timeout: 60_000 });
+  expect(await memTotalKiB()).toBe(before);
+  // The same running guest all along: what it wrote before is still there.
+  expect(await runInGuest(page, "cat /tmp/kept")).toEqual({ output: "before-balloon", exitCode: 0 });
+
+  // Too much for the guest to live without: refused with a message, nothing changes.
+  await page.getByTestId("balloon-mib").fill("250");
+  await page.getByTestId("balloon-set").click();
+  await expect(page.locator("#error")).toContainText("The balloon can take a whole number of MiB from 0 to 192", { timeout: 10_000 });
+  await expect(page.getByTestId("balloon-reading")).toContainText("handed 0 MiB");
+  expect(await shownErrors(page)).toEqual([expect.stringContaining("The balloon can take")]);
+  expect(pageErrors).toEqual([]);
+});

@@ -45,6 +45,18 @@ export interface EmulatorBackend extends Disposable {
   /** Read a file from the machine's 9p share (path from the share's root). */
   readSharedFile?(path: string): Promise<Uint8Array>;
   // --- end device lab ---
+  /** The virtio-balloon device, when the machine has one. */
+  readonly balloon?: BalloonDevice | undefined;
+}
+
+/** The host's side of virtio-balloon. Sizes are in 4 KiB pages, as the device counts them. */
+export interface BalloonDevice {
+  /** Ask the guest to hand over this many pages in all (0 gives everything back). */
+  setTarget(pages: number): void;
+  /** What the host asks for now. */
+  target(): number;
+  /** What the guest has handed over so far. */
+  actual(): number;
 }
 
 export interface BackendHost {

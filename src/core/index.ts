@@ -70,4 +70,4 @@ export {
   type LessonStep,
   type Parsed,
 } from "./lessons/format.ts";
-export { benchmarkOutcome, commandOutcome, type StepOutcome } from "./lessons/outcome.ts";
+export { balloonOutcome, benchmarkOutcome, commandOutcome, type StepOutcome } from "./lessons/outcome.ts";

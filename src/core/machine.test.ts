@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { AssetLoader } from "./assets.ts";
-import type { BackendFactory, ConsoleChunk, ConsolePort, EmulatorBackend } from "./backend.ts";
+import type { BackendFactory, BalloonDevice, ConsoleChunk, ConsolePort, EmulatorBackend } from "./backend.ts";
 import { ManualClock } from "./clock.ts";
 import { AppError } from "./errors.ts";
 import { Emitter } from "./events.ts";
 import { decodeText, encodeText, sha256Hex } from "./host.ts";
 import { Machine, type MachineStatus } from "./machine.ts";
-import { DEFAULT_PROFILE, type EmulatorConfig, type LinuxGuest } from "./profile.ts";
+import { DEFAULT_PROFILE, type DeviceProfile, type EmulatorConfig, type LinuxGuest } from "./profile.ts";
 
 const PROMPT = "root@virtlab:/# ";
 const enc = encodeText;
@@ -25,11 +25,29 @@ class FakeShell implements EmulatorBackend {
   ctrlAltDel = 0;
   written = "";
   private input = "";
+  /** A balloon whose guest driver hands pages over only when the test says so. */
+  readonly balloon: (BalloonDevice & { pages: number; asked: number }) | undefined;
 
   constructor(
     readonly config: EmulatorConfig,
     private readonly answers: Record<string, [string, number]>,
-  ) {}
+  ) {
+    if (config.virtio_balloon === true) {
+      this.balloon = {
+        pages: 0,
+        asked: 0,
+        setTarget(pages) {
+          this.asked = pages;
+        },
+        target() {
+          return this.asked;
+        },
+        actual() {
+          return this.pages;
+        },
+      };
+    }
+  }
 
   print(text: string, port: ConsolePort = "serial0"): void {
     this.output.fire({ port, bytes: enc(text) });
@@ -117,7 +135,7 @@ const guest: LinuxGuest = {
   prompt: "root@virtlab:[^\\r\\n]*# $",
 };
 
-function setup(answers: Record<string, [string, number]> = {}, overrides: Partial<LinuxGuest> = {}) {
+function setup(answers: Record<string, [string, number]> = {}, overrides: Partial<LinuxGuest> = {}, profile: DeviceProfile = DEFAULT_PROFILE) {
   const clock = new ManualClock();
   let shell: FakeShell | undefined;
   const shells: FakeShell[] = [];
@@ -127,7 +145,7 @@ function setup(answers: Record<string, [string, number]> = {}, overrides: Partia
     return shell;
   };
   const machine = new Machine({
-    profile: DEFAULT_PROFILE,
+    profile,
     guest: { ...guest, ...overrides },
     wasm: { name: "v86.wasm", url: "v86.wasm", size: 4 },
     loader: memoryLoader,
@@ -299,5 +317,43 @@ describe("Machine", () => {
     machine.dispose();
     await expect(waiting).rejects.toMatchObject({ code: "disposed" });
     expect(() => machine.write("x")).toThrow(AppError);
+  });
+
+  describe("balloon", () => {
+    it("inflates to the size asked and resolves when the guest has handed the pages over", async () => {
+      const { machine, shell, clock } = setup({}, {}, { ...DEFAULT_PROFILE, balloon: true });
+      await machine.start();
+      expect(shell().config.virtio_balloon).toBe(true);
+      const done = machine.setBalloon(32);
+      const balloon = shell().balloon;
+      if (balloon === undefined) throw new Error("no balloon");
+      expect(balloon.asked).toBe(32 * 256);
+      expect(machine.balloon()).toEqual({ targetMiB: 32, actualMiB: 0 });
+      clock.advance(200);
+      balloon.pages = 32 * 256;
+      clock.advance(50);
+      await expect(done).resolves.toEqual({ actualMiB: 32, ms: 250 });
+    });
+
+    it("gives up with a timeout when no driver in the guest answers", async () => {
+      const { machine, clock } = setup({}, {}, { ...DEFAULT_PROFILE, balloon: true });
+      await machine.start();
+      const done = machine.setBalloon(16, { timeoutMs: 1000 }).catch((e: unknown) => e);
+      clock.advance(1000);
+      const error = await done;
+      expect((error as AppError).code).toBe("timeout");
+      expect((error as AppError).message).toContain("balloon");
+    });
+
+    it("refuses sizes the guest could not live without, and machines with no balloon", async () => {
+      const withBalloon = setup({}, {}, { ...DEFAULT_PROFILE, balloon: true });
+      await withBalloon.machine.start();
+      await expect(withBalloon.machine.setBalloon(DEFAULT_PROFILE.memoryMiB)).rejects.toMatchObject({ code: "bad-profile" });
+      await expect(withBalloon.machine.setBalloon(-1)).rejects.toMatchObject({ code: "bad-profile" });
+      const without = setup();
+      await without.machine.start();
+      expect(without.machine.balloon()).toBeUndefined();
+      await expect(without.machine.setBalloon(8)).rejects.toMatchObject({ code: "not-running" });
+    });
   });
 });

@@ -4,6 +4,11 @@
  */
 import { verifyAsset, type AssetLoader } from "./assets.ts";
 import type { BackendFactory, ConsoleChunk, ConsolePort, EmulatorBackend } from "./backend.ts";
+
+export interface BalloonReading {
+  readonly targetMiB: number;
+  readonly actualMiB: number;
+}
 import { systemClock, type Clock } from "./clock.ts";
 import { CommandCapture, ConsoleTranscript, markedCommand, type CommandResult } from "./console.ts";
 import { AppError, toAppError } from "./errors.ts";
@@ -56,6 +61,10 @@ export interface WaitOptions {
 const DEFAULT_BOOT_TIMEOUT_MS = 120_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 const MIPS_SAMPLE_MS = 1000;
+const PAGES_PER_MIB = 256;
+const POLL_MS = 50;
+/** What the balloon must leave the guest, so the kernel keeps running. */
+const MIN_GUEST_MIB_BESIDE_BALLOON = 64;
 /** Ctrl-U: clears whatever half-typed line sits at the prompt before a command is sent. */
 const KILL_LINE = "\x15";
 
@@ -300,6 +309,51 @@ export class Machine implements Disposable {
     if (backend.onNetworkFrame !== undefined) store.add(backend.onNetworkFrame((frame) => this.netFrameEmitter.fire(frame)));
   }
   // --- end device lab ---
+
+  // --- memory balloon ---
+  /** The balloon's size in MiB: what the host asks for and what the guest has handed over. */
+  balloon(): BalloonReading | undefined {
+    const device = this.backend?.balloon;
+    if (device === undefined) return undefined;
+    return { targetMiB: device.target() / PAGES_PER_MIB, actualMiB: device.actual() / PAGES_PER_MIB };
+  }
+
+  /**
+   * Inflate the balloon to `mib` MiB (0 deflates it): the guest's driver hands that much of its
+   * memory to the host, and the guest's MemTotal drops by as much. Resolves once the guest has
+   * done it, with how long that took.
+   */
+  async setBalloon(mib: number, options: WaitOptions = {}): Promise<{ readonly actualMiB: number; readonly ms: number }> {
+    const device = this.requireBackend().balloon;
+    if (device === undefined) throw new AppError("not-running", "This machine has no balloon device: turn it on in the machine's devices first.");
+    const limit = this.profile.memoryMiB - MIN_GUEST_MIB_BESIDE_BALLOON;
+    if (!Number.isInteger(mib) || mib < 0 || mib > limit) {
+      throw new AppError("bad-profile", `The balloon can take a whole number of MiB from 0 to ${limit} of this machine's ${this.profile.memoryMiB} MiB.`, { details: { subject: String(mib) } });
+    }
+    const started = this.clock.now();
+    const pages = mib * PAGES_PER_MIB;
+    device.setTarget(pages);
+    await this.poll(() => device.actual() === pages, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, `the guest to bring its balloon to ${mib} MiB (is its driver loaded?)`);
+    return { actualMiB: device.actual() / PAGES_PER_MIB, ms: this.clock.now() - started };
+  }
+
+  /** Wait for a condition nothing announces (device registers), checking every few milliseconds. */
+  private async poll(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    let done = condition();
+    let timer: Disposable | undefined;
+    const tick = (): void => {
+      done = condition();
+      this.checkWaiters();
+      if (!done) timer = this.clock.after(POLL_MS, tick);
+    };
+    if (!done) timer = this.clock.after(POLL_MS, tick);
+    try {
+      await this.waitUntil(() => done, timeoutMs, what);
+    } finally {
+      timer?.dispose();
+    }
+  }
+  // --- end memory balloon ---
 
   dispose(): void {
     if (this.state.stage === "disposed") return;

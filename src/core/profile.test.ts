@@ -47,6 +47,12 @@ describe("toEmulatorConfig", () => {
     expect(config.virtio_console).toBe(true);
   });
 
+  it("adds v86's virtio-balloon only when the profile asks for one", () => {
+    expect(toEmulatorConfig({ ...DEFAULT_PROFILE, balloon: true }, guest, assets).virtio_balloon).toBe(true);
+    expect(toEmulatorConfig({ ...DEFAULT_PROFILE, balloon: false }, guest, assets)).not.toHaveProperty("virtio_balloon");
+    expect(toEmulatorConfig(DEFAULT_PROFILE, guest, assets)).not.toHaveProperty("virtio_balloon");
+  });
+
   it("is pure: the same input gives equal output and the profile is untouched", () => {
     const profile = { ...DEFAULT_PROFILE };
     const a = toEmulatorConfig(profile, guest, assets);

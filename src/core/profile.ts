@@ -24,6 +24,8 @@ export interface DeviceProfile {
   /** MTU of the virtio-net card (v86's default is 1500). Ignored for other NICs. */
   readonly nicMtu?: number;
   // --- end device lab ---
+  /** A virtio-balloon device: the host can ask the guest for memory back while it runs. */
+  readonly balloon?: boolean;
 }
 
 export const DEFAULT_PROFILE: DeviceProfile = {
@@ -125,6 +127,7 @@ export interface EmulatorConfig {
   readonly disable_jit: boolean;
   readonly net_device: { readonly type: NicModel; readonly mtu?: number };
   readonly virtio_console: boolean;
+  readonly virtio_balloon?: boolean;
   readonly autostart: boolean;
   readonly disable_keyboard: boolean;
   readonly disable_mouse: boolean;
@@ -185,6 +188,7 @@ export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, asset
     // v86 adds an NE2000 when net_device is missing; a type it does not know ("none") adds no NIC.
     net_device: profile.nic === "virtio" && profile.nicMtu !== undefined ? { type: profile.nic, mtu: profile.nicMtu } : { type: profile.nic },
     virtio_console: profile.console === "virtio",
+    ...(profile.balloon === true ? { virtio_balloon: true } : {}),
     autostart: true,
     disable_keyboard: true,
     disable_mouse: true,

@@ -4,8 +4,8 @@ import { parseSetupUrl, setupQuery } from "./setupUrl.ts";
 
 describe("shareable set-up URLs", () => {
   it("reads devices, memory, machine, lesson and step", () => {
-    expect(parseSetupUrl("?nic=virtio&console=virtio&cpu=interpreter&mem=512&lesson=io&step=2&machine=m-abc_1")).toEqual({
-      profile: { nic: "virtio", console: "virtio", cpu: "interpreter", memoryMiB: 512 },
+    expect(parseSetupUrl("?nic=virtio&console=virtio&cpu=interpreter&mem=512&balloon=on&lesson=io&step=2&machine=m-abc_1")).toEqual({
+      profile: { nic: "virtio", console: "virtio", cpu: "interpreter", memoryMiB: 512, balloon: true },
       machine: "m-abc_1",
       lesson: "io",
       step: 2,
@@ -15,13 +15,14 @@ describe("shareable set-up URLs", () => {
   });
 
   it("ignores bad values with a notice each, never throws", () => {
-    const parsed = parseSetupUrl("?nic=e1000&mem=64&mem=lots&console=&colour=red&%E0%A4%A=1");
+    const parsed = parseSetupUrl("?nic=e1000&mem=64&mem=lots&console=&balloon=yes&colour=red&%E0%A4%A=1");
     expect(parsed.profile).toEqual({});
     expect(parsed.notices).toEqual([
       "nic=e1000 was ignored: use none, ne2k, virtio",
       "mem=64 was ignored: use a whole number of MiB from 128 to 2048",
       "mem=lots was ignored: use a whole number of MiB from 128 to 2048",
       "console= was ignored: use uart, virtio",
+      "balloon=yes was ignored: use on, off",
       'colour=red was ignored: virtlab does not know "colour"',
       '%E0%A4%A=1 was ignored: virtlab does not know "%E0%A4%A"',
     ]);
@@ -43,5 +44,9 @@ describe("shareable set-up URLs", () => {
     expect(parseSetupUrl(query)).toMatchObject({ machine: "m-1", lesson: "io", step: 3, notices: [] });
     // A named machine's own hardware is the base: a link turning its virtio NIC off says so.
     expect(setupQuery({ ...DEFAULT_PROFILE, nic: "none" }, { machine: "m-2", base: { ...DEFAULT_PROFILE, nic: "virtio" } })).toBe("?machine=m-2&nic=none");
+    const ballooned = { ...DEFAULT_PROFILE, balloon: true };
+    expect(setupQuery(ballooned)).toBe("?balloon=on");
+    expect({ ...DEFAULT_PROFILE, ...parseSetupUrl("?balloon=on").profile }).toEqual(ballooned);
+    expect(setupQuery(DEFAULT_PROFILE, { machine: "m-3", base: ballooned })).toBe("?machine=m-3&balloon=off");
   });
 });

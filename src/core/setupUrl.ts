@@ -1,6 +1,7 @@
 /**
  * Shareable set-ups: the page URL names the machine's devices and memory
- * (`?nic=virtio&console=virtio&cpu=jit&mem=256`), so a teacher's link opens the same machine.
+ * (`?nic=virtio&console=virtio&cpu=jit&mem=256&balloon=on`), so a teacher's link opens the same
+ * machine.
  * Parsing never fails: a bad value is ignored, the default kept, and a notice says so.
  */
 import { LESSON_ID } from "./lessons/format.ts";
@@ -62,6 +63,9 @@ export function parseSetupUrl(search: string): SetupFromUrl {
       const mib = Number(value);
       if (Number.isInteger(mib) && mib >= MIN_LINUX_MEMORY_MIB && mib <= MAX_MEMORY_MIB) profile["memoryMiB"] = mib;
       else notices.push(`mem=${raw} was ignored: use a whole number of MiB from ${MIN_LINUX_MEMORY_MIB} to ${MAX_MEMORY_MIB}`);
+    } else if (key === "balloon") {
+      if (value === "on" || value === "off") profile["balloon"] = value === "on";
+      else notices.push(`balloon=${raw} was ignored: use on, off`);
     } else if (key === "machine") {
       if (/^[A-Za-z0-9_-]{1,64}$/.test(raw)) machine = raw;
       else notices.push(`machine=${raw} was ignored: not a machine id`);
@@ -99,6 +103,7 @@ export function setupQuery(
   if (profile.console !== base.console) params.push(`console=${profile.console}`);
   if (profile.cpu !== base.cpu) params.push(`cpu=${profile.cpu}`);
   if (profile.memoryMiB !== base.memoryMiB) params.push(`mem=${profile.memoryMiB}`);
+  if ((profile.balloon === true) !== (base.balloon === true)) params.push(`balloon=${profile.balloon === true ? "on" : "off"}`);
   if (lesson !== undefined) params.push(`lesson=${lesson.id}`, `step=${lesson.step}`);
   return params.length === 0 ? "" : `?${params.join("&")}`;
 }

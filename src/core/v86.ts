@@ -6,7 +6,7 @@ import { V86, type V86Options } from "v86";
 import { AppError } from "./errors.ts";
 import { Emitter } from "./events.ts";
 import { host as globals } from "./host.ts";
-import type { BackendFactory, ConsolePort, EmulatorBackend } from "./backend.ts";
+import type { BackendFactory, BalloonDevice, ConsolePort, EmulatorBackend } from "./backend.ts";
 
 /** The exact v86 release this build was made with; snapshots depend on it. */
 export const V86_PACKAGE_VERSION = "0.5.462";
@@ -71,9 +71,29 @@ export const createV86Backend: BackendFactory = async (config, host) => {
 
 /** The parts of v86's internals we reach into, typed by what we use. */
 interface V86Internals {
-  v86?: { running: boolean; do_tick: () => void; cpu?: { reboot_internal: () => void } };
+  v86?: { running: boolean; do_tick: () => void; cpu?: { reboot_internal: () => void; devices?: { virtio_balloon?: V86Balloon } } };
   bus: { send(name: string, value: unknown): void };
   screen_adapter?: { get_text_screen?: () => string[] };
+}
+
+/** v86's virtio-balloon (src/virtio_balloon.js): counts in pages; Inflate/Deflate add and subtract. */
+interface V86Balloon {
+  num_pages: number;
+  actual: number;
+  Inflate(pages: number): void;
+  Deflate(pages: number): void;
+}
+
+function balloonOf(device: V86Balloon): BalloonDevice {
+  return {
+    setTarget: (pages) => {
+      const delta = pages - device.num_pages;
+      if (delta > 0) device.Inflate(delta);
+      else if (delta < 0) device.Deflate(-delta);
+    },
+    target: () => device.num_pages,
+    actual: () => device.actual,
+  };
 }
 
 class V86Backend implements EmulatorBackend {
@@ -105,8 +125,11 @@ class V86Backend implements EmulatorBackend {
   };
 
   private crashed = false;
+  readonly balloon: BalloonDevice | undefined;
 
   constructor(private readonly emulator: V86) {
+    const balloon = this.internals.v86?.cpu?.devices?.virtio_balloon;
+    this.balloon = balloon === undefined ? undefined : balloonOf(balloon);
     emulator.add_listener("serial0-output-byte", this.onSerialByte);
     emulator.add_listener("virtio-console0-output-bytes", this.onVirtioBytes);
     this.catchCrashes();

@@ -3,6 +3,7 @@
  * state and calls the core; all decisions about the machine live in src/core.
  */
 import {
+  balloonOutcome,
   AppError,
   DEFAULT_MACHINE,
   DEFAULT_MACHINE_ID,
@@ -221,6 +222,13 @@ export class App {
           if (this.snapshotPanel === undefined) throw new AppError("lesson-failed", "This page has no snapshots.");
           await this.snapshotPanel.restoreByName(name);
           return `Restored "${name}": the machine is back at the instant it was saved.`;
+        },
+        balloon: async (mib) => {
+          if (this.machine === undefined) throw new AppError("not-running", "There is no running machine for this step.");
+          if (this.profile.balloon !== true) throw new AppError("lesson-failed", "This machine has no balloon device: the lesson's earlier step that adds one turns it on.");
+          const outcome = balloonOutcome(await this.machine.setBalloon(mib), this.profile.memoryMiB);
+          this.labPanel?.showProfile();
+          return outcome;
         },
         changed: (at) => this.lessonChanged(at),
         notice: (text) => this.showNotice(text),

@@ -1,7 +1,7 @@
 /**
  * Every shipped lesson, walked in Node on the real guest: each command must succeed and show what
- * the lesson expects, on the hardware the lesson's earlier steps chose, and snapshot steps save
- * and restore the machine. (Benchmark steps are the device lab's, tested in lab.test.ts.)
+ * the lesson expects, on the hardware the lesson's earlier steps chose, snapshot steps save
+ * and restore the machine, and balloon steps end with the guest having handed over what was asked. (Benchmark steps are the device lab's, tested in lab.test.ts.)
  */
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
@@ -47,6 +47,9 @@ describe.skipIf(!built)("shipped lessons in the real guest", () => {
           m = await boot(profile);
         } else if (action.type === "snapshot-save") {
           saved.set(action.name, await m.saveState());
+        } else if (action.type === "balloon") {
+          const result = await m.setBalloon(action.mib, { timeoutMs: 60_000 });
+          expect({ where, actualMiB: result.actualMiB }).toEqual({ where, actualMiB: action.mib });
         } else {
           const state = saved.get(action.name);
           expect(state, `${where}: restores a snapshot an earlier step saved`).toBeDefined();

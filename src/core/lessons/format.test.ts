@@ -14,6 +14,9 @@ const good = {
     { title: "Save", action: { type: "snapshot-save", name: "before" } },
     { title: "Back", action: { type: "snapshot-restore", name: "before" } },
     { title: "Read only" },
+    { title: "Balloon on", action: { type: "devices", set: { balloon: true } } },
+    { title: "Take 64", action: { type: "balloon", mib: 64 } },
+    { title: "Give back", action: { type: "balloon", mib: 0 } },
   ],
 };
 
@@ -27,7 +30,7 @@ describe("lesson files", () => {
     const parsed = parseLesson(JSON.stringify(good), "io");
     expect(parsed.ok).toBe(true);
     if (!parsed.ok) return;
-    expect(parsed.value.steps).toHaveLength(6);
+    expect(parsed.value.steps).toHaveLength(9);
     expect(parsed.value.steps[0]).toEqual({ title: "Look", text: ["At the card."], action: { type: "command", command: "ls /sys/class/net", expect: "eth0", timeoutSeconds: 30 } });
     expect(parsed.value.steps[2]?.action).toEqual({ type: "benchmark", pairs: ["console", "network"], size: "quick" });
     expect(parsed.value.steps[5]).toEqual({ title: "Read only", text: [] });
@@ -51,6 +54,8 @@ describe("lesson files", () => {
         { title: "z", action: { type: "reboot" } },
         { title: "w", action: { type: "command", command: "ls", expect: "(" } },
         "step",
+        { title: "v", action: { type: "devices", set: { balloon: "yes" } } },
+        { title: "u", action: { type: "balloon", mib: 1.5 } },
       ],
     };
     expect(problemsOf(bad)).toEqual([
@@ -61,9 +66,11 @@ describe("lesson files", () => {
       "steps[2].action.set.nic: must be one of none, ne2k, virtio",
       "steps[2].action.set.memoryMiB: must be a whole number from 128 to 2048",
       "steps[3].action.pairs: must be a list of device pairs from console, storage, network, cpu",
-      "steps[4].action.type: must be one of command, devices, benchmark, snapshot-save, snapshot-restore",
+      "steps[4].action.type: must be one of command, devices, benchmark, snapshot-save, snapshot-restore, balloon",
       "steps[5].action.expect: is not a valid regular expression",
       "steps[6]: must be an object with a title",
+      "steps[7].action.set.balloon: must be true or false",
+      "steps[8].action.mib: must be a whole number of MiB from 0 to 2048",
     ]);
   });
 
@@ -93,6 +100,9 @@ describe("lesson files", () => {
       "Benchmark console, network (quick sizes)",
       'Save snapshot "before"',
       'Restore snapshot "before"',
+      "Restart with a balloon device",
+      "Inflate the balloon to 64 MiB",
+      "Deflate the balloon",
     ]);
   });
 });

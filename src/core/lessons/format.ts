@@ -19,13 +19,16 @@ export type LessonAction =
   | { readonly type: "benchmark"; readonly pairs: readonly PairId[]; readonly size: SizePreset }
   /** Save a snapshot of the running machine under this name, or restore the newest one of that name. */
   | { readonly type: "snapshot-save"; readonly name: string }
-  | { readonly type: "snapshot-restore"; readonly name: string };
+  | { readonly type: "snapshot-restore"; readonly name: string }
+  /** Inflate the machine's balloon to this many MiB (0 deflates it); needs `"balloon": true` in devices. */
+  | { readonly type: "balloon"; readonly mib: number };
 
 export interface LessonDevices {
   readonly nic?: NicModel;
   readonly console?: ConsoleModel;
   readonly cpu?: CpuMode;
   readonly memoryMiB?: number;
+  readonly balloon?: boolean;
 }
 
 export interface LessonStep {
@@ -104,7 +107,7 @@ class Checker {
 
 function parseDevices(c: Checker, value: unknown, path: string): LessonDevices | undefined {
   if (!isObject(value)) return c.fail(path, "must be an object such as {\"nic\": \"virtio\"}");
-  c.unknownKeys(value, ["nic", "console", "cpu", "memoryMiB"], `${path}.`);
+  c.unknownKeys(value, ["nic", "console", "cpu", "memoryMiB", "balloon"], `${path}.`);
   const devices: { -readonly [K in keyof LessonDevices]: LessonDevices[K] } = {};
   const nic = value["nic"] === undefined ? undefined : c.oneOf(value, "nic", NICS, `${path}.`);
   if (nic !== undefined) devices.nic = nic;
@@ -117,6 +120,10 @@ function parseDevices(c: Checker, value: unknown, path: string): LessonDevices |
     if (typeof mib !== "number" || !Number.isInteger(mib) || mib < MIN_LINUX_MEMORY_MIB || mib > MAX_MEMORY_MIB) {
       c.fail(`${path}.memoryMiB`, `must be a whole number from ${MIN_LINUX_MEMORY_MIB} to ${MAX_MEMORY_MIB}`);
     } else devices.memoryMiB = mib;
+  }
+  if (value["balloon"] !== undefined) {
+    if (typeof value["balloon"] !== "boolean") c.fail(`${path}.balloon`, "must be true or false");
+    else devices.balloon = value["balloon"];
   }
   if (Object.keys(value).length === 0) c.fail(path, "names no device to change");
   return devices;
@@ -165,8 +172,14 @@ function parseAction(c: Checker, value: unknown, path: string): LessonAction | u
       const name = c.string(value, "name", at, { max: 120 });
       return name === undefined ? undefined : { type, name };
     }
+    case "balloon": {
+      c.unknownKeys(value, ["type", "mib"], at);
+      const mib = value["mib"];
+      if (typeof mib !== "number" || !Number.isInteger(mib) || mib < 0 || mib > MAX_MEMORY_MIB) return c.fail(`${at}mib`, `must be a whole number of MiB from 0 to ${MAX_MEMORY_MIB}`);
+      return { type, mib };
+    }
     default:
-      return c.fail(`${at}type`, "must be one of command, devices, benchmark, snapshot-save, snapshot-restore");
+      return c.fail(`${at}type`, "must be one of command, devices, benchmark, snapshot-save, snapshot-restore, balloon");
   }
 }
 
@@ -237,14 +250,20 @@ export function describeAction(action: LessonAction): string {
     case "command":
       return `Run ${action.command}`;
     case "devices":
-      return `Restart with ${Object.entries(action.set)
-        .map(([k, v]) => `${k === "memoryMiB" ? "memory" : k} ${String(v)}${k === "memoryMiB" ? " MiB" : ""}`)
-        .join(", ")}`;
+      return `Restart with ${Object.entries(action.set).map(([k, v]) => describeDevice(k, v)).join(", ")}`;
     case "benchmark":
       return `Benchmark ${action.pairs.join(", ")} (${action.size} sizes)`;
     case "snapshot-save":
       return `Save snapshot "${action.name}"`;
     case "snapshot-restore":
       return `Restore snapshot "${action.name}"`;
+    case "balloon":
+      return action.mib === 0 ? "Deflate the balloon" : `Inflate the balloon to ${action.mib} MiB`;
   }
+}
+
+function describeDevice(key: string, value: unknown): string {
+  if (key === "memoryMiB") return `memory ${String(value)} MiB`;
+  if (key === "balloon") return value === true ? "a balloon device" : "no balloon device";
+  return `${key} ${String(value)}`;
 }

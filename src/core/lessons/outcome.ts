@@ -39,3 +39,13 @@ export function benchmarkOutcome(report: LabReport): StepOutcome {
   if (!ok) lines.push("Some integrity checks failed: the figures above moved the wrong bytes.");
   return { ok, lines };
 }
+
+/** What a balloon step moved: how much the guest handed over (or took back), of how much, how fast. */
+export function balloonOutcome(result: { readonly actualMiB: number; readonly ms: number }, memoryMiB: number): StepOutcome {
+  const time = `${Math.round(result.ms)} ms`;
+  const line =
+    result.actualMiB === 0
+      ? `The balloon is empty: the guest has all its ${memoryMiB} MiB back (${time}).`
+      : `The guest's driver handed ${result.actualMiB} MiB of its ${memoryMiB} MiB to the host (${time}); the guest now counts ${memoryMiB - result.actualMiB} MiB as its own.`;
+  return { ok: true, lines: [line] };
+}

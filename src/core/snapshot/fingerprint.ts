@@ -12,6 +12,8 @@ export interface MachineFingerprint {
   readonly share9p: boolean;
   readonly scratchDiskMiB: number | null;
   readonly nicMtu: number | null;
+  /** Present only on machines with a balloon, so states saved before it existed still match. */
+  readonly balloon?: true;
   readonly boot: string;
   readonly bios: string | null;
   readonly vgaBios: string | null;
@@ -30,6 +32,7 @@ export const FINGERPRINT_LABELS: Readonly<Record<keyof MachineFingerprint, strin
   share9p: "9p shared folder",
   scratchDiskMiB: "lab scratch disk",
   nicMtu: "network MTU",
+  balloon: "balloon device",
   boot: "boot source",
   bios: "BIOS",
   vgaBios: "VGA BIOS",
@@ -56,6 +59,7 @@ export function machineFingerprint(profile: DeviceProfile, guest: GuestSpec, dis
     share9p: profile.share9p === true,
     scratchDiskMiB: profile.scratchDiskMiB ?? null,
     nicMtu: profile.nic === "virtio" ? (profile.nicMtu ?? null) : null,
+    ...(profile.balloon === true ? { balloon: true as const } : {}),
     boot: guest.kind === "linux" ? "kernel + initrd" : `BIOS from ${guest.bootFrom}`,
     bios: guest.bios.sha256 ?? null,
     vgaBios: guest.vgaBios.sha256 ?? null,

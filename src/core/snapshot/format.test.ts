@@ -107,10 +107,11 @@ describe("machine fingerprints", () => {
   it("match for the same machine and name every field that differs", () => {
     const same = machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: 64 << 20, base: "blank" } });
     expect(fingerprintDifferences(meta.fingerprint, same)).toEqual([]);
-    const other = machineFingerprint({ ...DEFAULT_PROFILE, memoryMiB: 128, nic: "virtio" }, { ...guest, cmdline: "console=ttyS0 quiet" });
+    const other = machineFingerprint({ ...DEFAULT_PROFILE, memoryMiB: 128, nic: "virtio", balloon: true }, { ...guest, cmdline: "console=ttyS0 quiet" });
     expect(fingerprintDifferences(meta.fingerprint, other)).toEqual([
       "memory size: saved with 256, this machine has 128",
       "network card: saved with none, this machine has virtio",
+      "balloon device: saved with null, this machine has true",
       "kernel command line: saved with console=ttyS0, this machine has console=ttyS0 quiet",
       'disks: saved with {"hda":"67108864 bytes, blank"}, this machine has {}',
     ]);

@@ -96,6 +96,20 @@ const TOGGLES: readonly Toggle[] = [
     ],
     current: (p) => p.cpu,
   },
+  {
+    id: "balloon",
+    title: "Memory balloon",
+    options: [
+      { value: "off", label: "none", driver: "The guest keeps all the memory it booted with until it is switched off.", patch: { balloon: undefined } },
+      {
+        value: "on",
+        label: "virtio-balloon",
+        driver: "The guest's virtio_balloon driver hands pages to the host when asked and takes them back later: memory changes while the machine runs.",
+        patch: { balloon: true },
+      },
+    ],
+    current: (p) => (p.balloon === true ? "on" : "off"),
+  },
 ];
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<Record<string, string>> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
@@ -119,6 +133,7 @@ export class LabPanel {
   private readonly results: HTMLElement;
   private readonly historyList: HTMLElement;
   private readonly preset: HTMLSelectElement;
+  private readonly balloonRow = el("div", { class: "lab-run", "data-testid": "balloon" });
 
   constructor(
     private readonly container: HTMLElement,
@@ -147,6 +162,7 @@ export class LabPanel {
       el("h2", {}, "Device lab"),
       el("p", { class: "lab-note" }, "Changing hardware restarts the machine: a running machine's state cannot move to other devices. After the restart the guest's init finds the devices on the PCI bus and loads their drivers."),
       this.toggles,
+      this.balloonRow,
       el("h3", {}, "Benchmarks"),
       el("p", { class: "lab-note" }, "Each benchmark boots a machine per model in the background (your machine pauses meanwhile), runs the same workload after a warm-up 3 times, and checks byte counts and checksums."),
       runRow,
@@ -165,8 +181,43 @@ export class LabPanel {
     this.renderToggles();
   }
 
+  /** With a balloon: a size to ask for and what the guest has handed over. */
+  private renderBalloon(profile: DeviceProfile): void {
+    this.balloonRow.hidden = profile.balloon !== true;
+    if (profile.balloon !== true) return;
+    const size = el("input", { type: "number", min: "0", max: String(profile.memoryMiB - 64), step: "16", value: "64", "data-testid": "balloon-mib", "aria-label": "Balloon size in MiB" });
+    const reading = el("span", { "data-testid": "balloon-reading", "aria-live": "polite" });
+    const show = (): void => {
+      const now = this.host.machine()?.balloon();
+      reading.textContent = now === undefined ? "" : `The guest has handed ${now.actualMiB} MiB of its ${profile.memoryMiB} MiB to the host.`;
+    };
+    const set = el("button", { type: "button", "data-testid": "balloon-set" }, "Set balloon size");
+    set.addEventListener("click", () => {
+      const machine = this.host.machine();
+      if (machine === undefined) return;
+      set.disabled = true;
+      reading.textContent = "Asking the guest…";
+      machine
+        .setBalloon(Number(size.value))
+        .then(({ ms }) => {
+          show();
+          reading.textContent += ` (${Math.round(ms)} ms)`;
+        })
+        .catch((error: unknown) => {
+          show();
+          this.host.report(error);
+        })
+        .finally(() => {
+          set.disabled = false;
+        });
+    });
+    this.balloonRow.replaceChildren(el("label", {}, "Balloon ", size, " MiB"), set, reading);
+    show();
+  }
+
   private renderToggles(): void {
     const profile = this.host.profile();
+    this.renderBalloon(profile);
     this.toggles.replaceChildren();
     for (const toggle of TOGGLES) {
       const fieldset = el("fieldset", { "data-toggle": toggle.id }, el("legend", {}, toggle.title));

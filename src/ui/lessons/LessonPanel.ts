@@ -24,6 +24,7 @@ export interface LessonHost {
   benchmark(pairs: readonly PairId[], size: SizePreset): Promise<LabReport>;
   saveSnapshot(name: string): Promise<string>;
   restoreSnapshot(name: string): Promise<string>;
+  balloon(mib: number): Promise<StepOutcome>;
   /** The open lesson and step changed (for links); undefined when the list is shown. */
   changed(at: { readonly id: string; readonly step: number } | undefined): void;
   notice(text: string): void;
@@ -222,6 +223,8 @@ export class LessonPanel {
         return { ok: true, lines: [await this.host.saveSnapshot(action.name)] };
       case "snapshot-restore":
         return { ok: true, lines: [await this.host.restoreSnapshot(action.name)] };
+      case "balloon":
+        return this.host.balloon(action.mib);
     }
   }
 }
