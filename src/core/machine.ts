@@ -4,11 +4,6 @@
  */
 import { verifyAsset, type AssetLoader } from "./assets.ts";
 import type { BackendFactory, ConsoleChunk, ConsolePort, EmulatorBackend } from "./backend.ts";
-
-export interface BalloonReading {
-  readonly targetMiB: number;
-  readonly actualMiB: number;
-}
 import { systemClock, type Clock } from "./clock.ts";
 import { CommandCapture, ConsoleTranscript, markedCommand, type CommandResult } from "./console.ts";
 import { AppError, toAppError } from "./errors.ts";
@@ -52,6 +47,12 @@ export interface MachineOptions {
    * Used once: a later reset or guest reboot boots normally.
    */
   readonly initialState?: { readonly state: Uint8Array; readonly shellReady: boolean };
+}
+
+/** The balloon's size: what the host asks for and what the guest has handed over, in MiB. */
+export interface BalloonReading {
+  readonly targetMiB: number;
+  readonly actualMiB: number;
 }
 
 export interface WaitOptions {

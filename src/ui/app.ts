@@ -3,7 +3,6 @@
  * state and calls the core; all decisions about the machine live in src/core.
  */
 import {
-  balloonOutcome,
   AppError,
   DEFAULT_MACHINE,
   DEFAULT_MACHINE_ID,
@@ -14,6 +13,7 @@ import {
   SnapshotStore,
   V86_PACKAGE_VERSION,
   V86_STATE_VERSION,
+  balloonOutcome,
   captureSnapshot,
   createV86Backend,
   decodeSnapshot,
