@@ -3,7 +3,7 @@
  * overlay that lists them, theme and zoom remembered across reloads, pause by key, and paste
  * into the terminal with Ctrl+Shift+V.
  */
-import { expect, runInGuest, test, waitForShell } from "./fixtures.ts";
+import { expect, expectTerminalLine, runInGuest, terminalLines, test, waitForShell } from "./fixtures.ts";
 
 test("shortcuts: help lists them, pause by key, and none of them reaches the guest", async ({ page, pageErrors }) => {
   await page.goto("/");
@@ -70,10 +70,15 @@ test("Ctrl+Shift+V pastes into the terminal; a selection is copied", async ({ pa
   await page.keyboard.press("Enter");
   await expect(page.locator(".xterm-rows")).toContainText("pasted-42");
 
-  // Ctrl+C without Shift is the guest's: it interrupts a running program.
-  await page.keyboard.type("sleep 30");
+  // Ctrl+C without Shift is the guest's: it interrupts a running program. Pressed once the program
+  // runs: a ^C typed while the shell is still reading its line is only a character to it.
+  await page.keyboard.type("echo started; sleep 30");
   await page.keyboard.press("Enter");
+  await expectTerminalLine(page, "started");
   await page.keyboard.press("Control+KeyC");
+  // The prompt is back long before the 30 s of sleep are over.
+  const lastRow = async (): Promise<string | undefined> => (await terminalLines(page)).filter((l) => l !== "").at(-1);
+  await expect.poll(lastRow, { timeout: 10_000 }).toBe("root@virtlab:/#");
   expect(await runInGuest(page, "echo back")).toEqual({ output: "back", exitCode: 0 });
 
   // Selecting text copies it.
