@@ -203,6 +203,19 @@ describe("Machine", () => {
     await expect(result).resolves.toEqual({ output: "", exitCode: 0 });
   });
 
+  it("says while a command it sent is in flight (the page holds back terminal replies then)", async () => {
+    const { machine, shell } = setup({ "echo hi": ["hi\r\n", 0] });
+    await machine.start();
+    shell().boot();
+    const seen: boolean[] = [];
+    machine.onOutput(() => seen.push(machine.runningCommand));
+    expect(machine.runningCommand).toBe(false);
+    await machine.run("echo hi");
+    // The guest's answer came while the command was in flight; afterwards nothing is.
+    expect(seen).toEqual([true]);
+    expect(machine.runningCommand).toBe(false);
+  });
+
   it("gives up at the deadline with a timeout error carrying the recent console output", async () => {
     const { machine, clock, shell } = setup();
     await machine.start();

@@ -95,6 +95,7 @@ export class Machine implements Disposable {
   private waiters = new Set<Waiter>();
   private commandQueue: Promise<unknown> = Promise.resolve();
   private nextCommandId = 1;
+  private commandsInFlight = 0;
   private shellUp = false;
   private state: MachineStatus = { stage: "idle", running: false, mips: undefined, error: undefined };
   private lastSample: { at: number; counter: number } | undefined;
@@ -127,6 +128,11 @@ export class Machine implements Disposable {
 
   get status(): MachineStatus {
     return this.state;
+  }
+
+  /** A command sent by `run` is being typed or is running in the guest. */
+  get runningCommand(): boolean {
+    return this.commandsInFlight > 0;
   }
 
   /** True once the shell prompt has been seen since the last boot. */
@@ -397,12 +403,14 @@ export class Machine implements Disposable {
     const listener = this.outputEmitter.event((chunk) => {
       if (chunk.port === this.consolePort) capture.push(chunk.bytes);
     });
+    this.commandsInFlight++;
     try {
       this.write(KILL_LINE + markedCommand(command, capture.id));
       const remaining = Math.max(1, timeoutMs - (this.clock.now() - started));
       await this.waitUntil(() => capture.result !== undefined, remaining, `the command "${command}" to finish`);
       return capture.result as CommandResult;
     } finally {
+      this.commandsInFlight--;
       listener.dispose();
     }
   }

@@ -44,6 +44,7 @@ import { OfflineSupport } from "./offline.ts";
 import { browserPreferences, initialFontSize, initialTheme, stepFontSize, type Theme } from "./comfort/preferences.ts";
 import { CLIPBOARD_KEYS, formatShortcut, matchShortcut } from "./comfort/shortcuts.ts";
 import { toUserMessage } from "./messages.ts";
+import { isCursorPositionReport } from "./terminalReplies.ts";
 import { DiskBar } from "./storage/DiskBar.ts";
 import { formatBytes, guestFor, libraryAssetLoader } from "./storage/guests.ts";
 import { LibraryPanel } from "./storage/LibraryPanel.ts";
@@ -116,6 +117,8 @@ export class App {
   constructor() {
     this.terminal = new TerminalView(element("terminal"));
     this.terminal.onInput((data) => {
+      // The terminal's answer to the guest's cursor query must not land in a command virtlab runs.
+      if (isCursorPositionReport(data) && (this.settling || this.machine?.runningCommand === true)) return;
       // While a restored machine settles, keys wait here: they must not mix with its set-up command.
       if (this.settling) this.typedWhileSettling.push(data);
       // Paused or not, keys go to the machine: the UART holds them until it runs again.

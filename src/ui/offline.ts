@@ -42,7 +42,9 @@ export class OfflineSupport {
       immediate: true,
       onOfflineReady: () => this.set({ kind: "ready" }),
       onNeedRefresh: () => this.askToUpdate(),
-      onRegisterError: (error: unknown) => this.set({ kind: "failed", reason: error instanceof Error ? error.message : String(error) }),
+      // The browser's own refusals (a DOMException) say why; anything else is a blocked or missing
+      // registration (policies, extensions, test harnesses), not worth a script error's words.
+      onRegisterError: (error: unknown) => this.set({ kind: "failed", reason: error instanceof DOMException ? error.message : "this browser did not let virtlab install its offline worker" }),
     });
   }
 
