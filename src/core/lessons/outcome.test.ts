@@ -2,9 +2,17 @@ import { describe, expect, it } from "vitest";
 import { summarize } from "../bench/stats.ts";
 import { workloadResult, type ModelRun } from "../lab/results.ts";
 import { WORKLOADS } from "../lab/devices.ts";
-import { benchmarkOutcome, commandOutcome } from "./outcome.ts";
+import { balloonOutcome, benchmarkOutcome, commandOutcome } from "./outcome.ts";
 
 describe("lesson step outcomes", () => {
+  it("a balloon step says how much the guest handed over, of how much, and how fast", () => {
+    expect(balloonOutcome({ actualMiB: 96, ms: 512.4 }, 256)).toEqual({
+      ok: true,
+      lines: ["The guest's driver handed 96 MiB of its 256 MiB to the host (512 ms); the guest now counts 160 MiB as its own."],
+    });
+    expect(balloonOutcome({ actualMiB: 0, ms: 40 }, 256).lines).toEqual(["The balloon is empty: the guest has all its 256 MiB back (40 ms)."]);
+  });
+
   it("a command is as expected when it succeeds and its output matches", () => {
     expect(commandOutcome({ output: "eth0\nlo", exitCode: 0 }, "^eth0$")).toEqual({ ok: true, lines: ["The output shows what the lesson expects."], output: "eth0\nlo" });
     expect(commandOutcome({ output: "lo", exitCode: 0 }, "eth0")).toMatchObject({ ok: false, lines: ["The lesson expected output matching /eth0/; look at what came instead."] });
