@@ -46,6 +46,8 @@ test("a link opens a lesson at its step, and Copy link gives lesson and step bac
   await expect(page.getByTestId("lab-nic-virtio")).toBeChecked();
   await panel.getByTestId("lesson-next").click();
   await page.locator('button[data-action="copy-link"]').click();
+  // The link is written once the clipboard has answered.
+  await expect(page.getByTestId("notice")).toHaveAttribute("data-link", /step=3$/);
   const link = await page.getByTestId("notice").getAttribute("data-link");
   expect(new URL(link ?? "").search).toBe("?nic=virtio&lesson=io&step=3");
   expect(pageErrors).toEqual([]);
