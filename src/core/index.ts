@@ -8,6 +8,7 @@ export { MarkerFilter, stripAnsi, type CommandResult } from "./console.ts";
 export {
   DEFAULT_PROFILE,
   MIN_LINUX_MEMORY_MIB,
+  maxBalloonMiB,
   profileProblems,
   toEmulatorConfig,
   DISK_SLOTS,

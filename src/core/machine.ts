@@ -9,7 +9,7 @@ import { CommandCapture, ConsoleTranscript, markedCommand, type CommandResult } 
 import { AppError, toAppError } from "./errors.ts";
 import { DisposableStore, Emitter, toDisposable, type Disposable } from "./events.ts";
 import { encodeText } from "./host.ts";
-import { guestAssets, profileProblems, toEmulatorConfig, type AssetRef, type AttachedDisks, type AssetRole, type DeviceProfile, type GuestSpec, type LoadedAssets } from "./profile.ts";
+import { guestAssets, maxBalloonMiB, profileProblems, toEmulatorConfig, type AssetRef, type AttachedDisks, type AssetRole, type DeviceProfile, type GuestSpec, type LoadedAssets } from "./profile.ts";
 
 export type MachineStage = "idle" | "downloading" | "booting" | "ready" | "failed" | "crashed" | "disposed";
 
@@ -64,8 +64,6 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 const MIPS_SAMPLE_MS = 1000;
 const PAGES_PER_MIB = 256;
 const POLL_MS = 50;
-/** What the balloon must leave the guest, so the kernel keeps running. */
-const MIN_GUEST_MIB_BESIDE_BALLOON = 64;
 /** Ctrl-U: clears whatever half-typed line sits at the prompt before a command is sent. */
 const KILL_LINE = "\x15";
 
@@ -333,7 +331,7 @@ export class Machine implements Disposable {
   async setBalloon(mib: number, options: WaitOptions = {}): Promise<{ readonly actualMiB: number; readonly ms: number }> {
     const device = this.requireBackend().balloon;
     if (device === undefined) throw new AppError("not-running", "This machine has no balloon device: turn it on in the machine's devices first.");
-    const limit = this.profile.memoryMiB - MIN_GUEST_MIB_BESIDE_BALLOON;
+    const limit = maxBalloonMiB(this.profile);
     if (!Number.isInteger(mib) || mib < 0 || mib > limit) {
       throw new AppError("bad-profile", `The balloon can take a whole number of MiB from 0 to ${limit} of this machine's ${this.profile.memoryMiB} MiB.`, { details: { subject: String(mib) } });
     }
@@ -346,16 +344,14 @@ export class Machine implements Disposable {
 
   /** Wait for a condition nothing announces (device registers), checking every few milliseconds. */
   private async poll(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    let done = condition();
     let timer: Disposable | undefined;
     const tick = (): void => {
-      done = condition();
       this.checkWaiters();
-      if (!done) timer = this.clock.after(POLL_MS, tick);
+      if (!condition()) timer = this.clock.after(POLL_MS, tick);
     };
-    if (!done) timer = this.clock.after(POLL_MS, tick);
+    if (!condition()) timer = this.clock.after(POLL_MS, tick);
     try {
-      await this.waitUntil(() => done, timeoutMs, what);
+      await this.waitUntil(condition, timeoutMs, what);
     } finally {
       timer?.dispose();
     }

@@ -28,6 +28,14 @@ export interface DeviceProfile {
   readonly balloon?: boolean;
 }
 
+/** What the balloon must leave the guest, so its kernel keeps running. */
+const MIN_GUEST_MIB_BESIDE_BALLOON = 64;
+
+/** The most the balloon may take from a guest with this profile's memory. */
+export function maxBalloonMiB(profile: DeviceProfile): number {
+  return profile.memoryMiB - MIN_GUEST_MIB_BESIDE_BALLOON;
+}
+
 export const DEFAULT_PROFILE: DeviceProfile = {
   memoryMiB: 256,
   vgaMemoryMiB: 8,

@@ -1,7 +1,8 @@
 /**
  * Every shipped lesson, walked in Node on the real guest: each command must succeed and show what
- * the lesson expects, on the hardware the lesson's earlier steps chose, snapshot steps save
- * and restore the machine, and balloon steps end with the guest having handed over what was asked. (Benchmark steps are the device lab's, tested in lab.test.ts.)
+ * the lesson expects, on the hardware the lesson's earlier steps chose, snapshot steps save and
+ * restore the machine, and balloon steps end with the guest having handed over what was asked.
+ * (Benchmark steps are the device lab's, tested in lab.test.ts.)
  */
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";

@@ -39,9 +39,7 @@ describe.skipIf(!guestIsBuilt())("persistent data disk", () => {
       const { data } = await first.disk.exportOverlay();
       return Buffer.from(data.buffer, data.byteOffset, data.byteLength).includes(marker);
     };
-    const started = Date.now();
-    while (!(await onDisk()) && Date.now() - started < 20_000) await new Promise((r) => setTimeout(r, 250));
-    expect(await onDisk()).toBe(true);
+    await expect.poll(onDisk, { timeout: 20_000, interval: 250 }).toBe(true);
     await first.disk.flush();
     expect(first.disk.saveState).toMatchObject({ unsavedPages: 0, error: undefined });
     first.machine.dispose();

@@ -10,6 +10,7 @@ import {
   createV86Backend,
   defaultGuest,
   fetchAssetLoader,
+  maxBalloonMiB,
   openIndexedDbStore,
   systemClock,
   type DeviceProfile,
@@ -185,7 +186,7 @@ export class LabPanel {
   private renderBalloon(profile: DeviceProfile): void {
     this.balloonRow.hidden = profile.balloon !== true;
     if (profile.balloon !== true) return;
-    const size = el("input", { type: "number", min: "0", max: String(profile.memoryMiB - 64), step: "16", value: "64", "data-testid": "balloon-mib", "aria-label": "Balloon size in MiB" });
+    const size = el("input", { type: "number", min: "0", max: String(maxBalloonMiB(profile)), step: "16", value: "64", "data-testid": "balloon-mib", "aria-label": "Balloon size in MiB" });
     const reading = el("span", { "data-testid": "balloon-reading", "aria-live": "polite" });
     const show = (): void => {
       const now = this.host.machine()?.balloon();
