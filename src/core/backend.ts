@@ -37,6 +37,11 @@ export interface EmulatorBackend extends Disposable {
   sendCtrlAltDel(): void;
   /** The VGA text screen as lines (empty in graphics modes). */
   textScreen(): string[];
+  /**
+   * Tell the guest the size of the terminal on its virtio console (a resize control message;
+   * the 8250 UART has no such channel). Optional: a backend without it leaves the guest's size.
+   */
+  resizeConsole?(cols: number, rows: number): void;
   // --- device lab (issue 5): optional, a backend without them has no NIC bus or 9p access ---
   /** Every Ethernet frame the guest's NIC transmits, at the emulator's network bus. */
   readonly onNetworkFrame?: Event<Uint8Array>;

@@ -98,6 +98,7 @@ export class Machine implements Disposable {
   private state: MachineStatus = { stage: "idle", running: false, mips: undefined, error: undefined };
   private lastSample: { at: number; counter: number } | undefined;
   private mipsTimer: Disposable | undefined;
+  private consoleSize: { readonly cols: number; readonly rows: number } | undefined;
 
   private readonly statusEmitter = this.store.add(new Emitter<MachineStatus>());
   private readonly outputEmitter = this.store.add(new Emitter<ConsoleChunk>());
@@ -181,6 +182,16 @@ export class Machine implements Disposable {
     return job;
   }
 
+  /**
+   * The size of the terminal the user sees; the guest learns it where the console can carry it
+   * (virtio-console), now and after every reboot or reset.
+   */
+  resizeConsole(cols: number, rows: number): void {
+    if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols < 1 || rows < 1) return;
+    this.consoleSize = { cols, rows };
+    this.backend?.resizeConsole?.(cols, rows);
+  }
+
   /** Type into the machine's console, as the terminal does. */
   write(data: string | Uint8Array): void {
     const backend = this.requireBackend();
@@ -259,6 +270,7 @@ export class Machine implements Disposable {
     this.attachLabEvents(backend, store);
     this.backendStore = store;
     this.backend = backend;
+    if (this.consoleSize !== undefined) backend.resizeConsole?.(this.consoleSize.cols, this.consoleSize.rows);
     this.lastSample = undefined;
     // autostart is on: v86 runs as soon as it has loaded. A guest without a known prompt is
     // "ready" as soon as it runs: there is no shell to wait for.

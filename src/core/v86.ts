@@ -19,6 +19,10 @@ const CTRL_ALT_DEL = [0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d];
 /** Thrown through v86's main loop to stop it at a guest's reboot request. */
 const REBOOT = Symbol("virtlab.reboot");
 
+/** The virtio console's size until the page says otherwise: v86's own defaults. */
+const DEFAULT_COLS = 80;
+const DEFAULT_ROWS = 25;
+
 /** How long v86 may take to set itself up before we call the start failed. */
 const LOAD_DEADLINE_MS = 60_000;
 
@@ -71,7 +75,11 @@ export const createV86Backend: BackendFactory = async (config, host) => {
 
 /** The parts of v86's internals we reach into, typed by what we use. */
 interface V86Internals {
-  v86?: { running: boolean; do_tick: () => void; cpu?: { reboot_internal: () => void; devices?: { virtio_balloon?: V86Balloon } } };
+  v86?: {
+    running: boolean;
+    do_tick: () => void;
+    cpu?: { reboot_internal: () => void; devices?: { virtio_balloon?: V86Balloon; virtio_console?: V86VirtioConsole } };
+  };
   bus: { send(name: string, value: unknown): void };
   screen_adapter?: { get_text_screen?: () => string[] };
 }
@@ -82,6 +90,21 @@ interface V86Balloon {
   actual: number;
   Inflate(pages: number): void;
   Deflate(pages: number): void;
+}
+
+/**
+ * v86's virtio-console (src/virtio_console.js) and the virtqueue parts we use. Its own input path
+ * ("virtio-console0-input-bytes") drops the bytes when the guest has no receive buffer posted at
+ * that moment, which is often: keys typed or pasted quickly went missing.
+ */
+interface V86VirtioConsole {
+  virtio?: { queues?: V86Virtqueue[] };
+}
+interface V86Virtqueue {
+  has_request(): boolean;
+  pop_request(): { set_next_blob(bytes: Uint8Array): number };
+  push_reply(request: unknown): void;
+  flush_replies(): void;
 }
 
 function balloonOf(device: V86Balloon): BalloonDevice {
@@ -134,6 +157,7 @@ class V86Backend implements EmulatorBackend {
     emulator.add_listener("virtio-console0-output-bytes", this.onVirtioBytes);
     this.catchCrashes();
     this.listenToNetwork();
+    this.resizeConsole(DEFAULT_COLS, DEFAULT_ROWS);
   }
 
   private get internals(): V86Internals {
@@ -151,6 +175,7 @@ class V86Backend implements EmulatorBackend {
     inner.do_tick = () => {
       try {
         tick();
+        if (this.virtioInput.length > 0) this.feedVirtioConsole();
       } catch (error) {
         inner.running = false;
         // Tell v86 itself it stopped, so destroy() can finish.
@@ -180,8 +205,53 @@ class V86Backend implements EmulatorBackend {
   }
 
   write(port: ConsolePort, bytes: Uint8Array): void {
-    if (port === "serial0") this.emulator.serial_send_bytes(0, bytes);
-    else this.internals.bus.send("virtio-console0-input-bytes", bytes);
+    if (port === "serial0") {
+      this.emulator.serial_send_bytes(0, bytes);
+      return;
+    }
+    if (this.virtioReceiveQueue() === undefined) {
+      this.internals.bus.send("virtio-console0-input-bytes", bytes);
+      return;
+    }
+    // Kept until the guest has a receive buffer for them (fed after each emulator slice).
+    this.virtioInput.push(bytes.slice());
+    this.feedVirtioConsole();
+  }
+
+  /**
+   * v86 writes its resize message with rows and cols the other way round from the Linux driver,
+   * so its defaults (80x25) reached the guest as 25 columns: line editing wrapped after a few
+   * characters. Handing v86 the pair swapped puts each number where the guest reads it, both in
+   * the message sent now and in the one v86 sends when the guest opens the port.
+   */
+  resizeConsole(cols: number, rows: number): void {
+    if (this.internals.v86?.cpu?.devices?.virtio_console === undefined) return;
+    this.internals.bus.send("virtio-console0-resize", [rows, cols]);
+  }
+
+  /** Bytes typed into the virtio console that the guest has not taken yet, oldest first. */
+  private virtioInput: Uint8Array[] = [];
+
+  private virtioReceiveQueue(): V86Virtqueue | undefined {
+    const queue = this.internals.v86?.cpu?.devices?.virtio_console?.virtio?.queues?.[0];
+    return queue !== undefined && typeof queue.has_request === "function" && typeof queue.pop_request === "function" ? queue : undefined;
+  }
+
+  /** Put pending input into the receive buffers the guest has posted; what does not fit waits. */
+  private feedVirtioConsole(): void {
+    const queue = this.virtioReceiveQueue();
+    if (queue === undefined) return;
+    let fed = false;
+    while (this.virtioInput.length > 0 && queue.has_request()) {
+      const bytes = this.virtioInput[0] as Uint8Array;
+      const request = queue.pop_request();
+      const written = request.set_next_blob(bytes);
+      queue.push_reply(request);
+      fed = true;
+      if (written >= bytes.length) this.virtioInput.shift();
+      else this.virtioInput[0] = bytes.subarray(written);
+    }
+    if (fed) queue.flush_replies();
   }
 
   run(): Promise<void> {

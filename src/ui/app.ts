@@ -124,6 +124,8 @@ export class App {
       // Paused or not, keys go to the machine: the UART holds them until it runs again.
       else if (this.machine?.status.stage === "booting" || this.machine?.status.stage === "ready") this.machine.write(data);
     });
+    // The guest's console learns the terminal's size (virtio-console carries it; the UART cannot).
+    this.terminal.onResize(({ cols, rows }) => this.machine?.resizeConsole(cols, rows));
     this.renderActions();
     this.installComfort();
     this.installTestProxy();
@@ -394,6 +396,7 @@ export class App {
         }),
       );
       store.add(machine.onShellReady(() => this.terminal.focus()));
+      machine.resizeConsole(this.terminal.size.cols, this.terminal.size.rows);
       const started = performance.now();
       this.settling = initial !== undefined;
       try {
