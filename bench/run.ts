@@ -1,9 +1,10 @@
 /**
- * npm run bench: headless benchmarks on the real guest in Node. Prints tables and writes JSON
+ * npm run bench: benchmarks on the real guest, headless in Node (and in Chromium: bench/browser.ts). Prints tables and writes JSON
  * (bench/results/latest.json, or --json PATH). Figures, not pass/fail: targets live here, not
  * in timed tests.
  *
- *   npm run bench                                  # every suite, 3 runs each
+ *   npm run bench                                  # the Node suites, 3 runs each
+ *   npm run bench -- --suite browser               # Chromium, the production build (npm run build first)
  *   npm run bench -- --suite boot --runs 5
  *   npm run bench -- --suite storage --suite snapshot
  *   npm run bench -- --suite lab --preset quick --pair console
@@ -14,13 +15,17 @@ import { parseArgs } from "node:util";
 import { formatTable, summarize, type Summary } from "../src/core/bench/stats.ts";
 import { V86_PACKAGE_VERSION, type DeviceProfile } from "../src/core/index.ts";
 import type { LabReport, PairId } from "../src/core/lab/index.ts";
-import { REPO_ROOT, guestIsBuilt, headlessMachine, readGuestManifest } from "../src/node/guest.ts";
+import { REPO_ROOT, guestIsBuilt, readGuestManifest } from "../src/node/guest.ts";
+import { bootOnce, type BootSample } from "./boot.ts";
+import { runBrowserBench, type BrowserCase } from "./browser.ts";
 import { runLabBench } from "./lab.ts";
 import { runSnapshotBench, type SnapshotCase } from "./snapshot.ts";
 import { runStorageBench, type StorageCase } from "./storage.ts";
 
-const SUITES = ["boot", "storage", "snapshot", "lab"] as const;
+const SUITES = ["boot", "storage", "snapshot", "lab", "browser"] as const;
 type Suite = (typeof SUITES)[number];
+/** What runs without --suite: the browser suite needs a build and Chromium, so it is asked for by name. */
+const DEFAULT_SUITES: readonly Suite[] = ["boot", "storage", "snapshot", "lab"];
 
 interface BootCase {
   readonly id: string;
@@ -45,7 +50,7 @@ const { values } = parseArgs({
 });
 
 const suites = new Set<Suite>();
-for (const name of values.suite ?? SUITES) {
+for (const name of values.suite ?? DEFAULT_SUITES) {
   if (!(SUITES as readonly string[]).includes(name)) {
     console.error(`No such suite "${name}". Suites: ${SUITES.join(", ")}`);
     process.exit(1);
@@ -60,32 +65,6 @@ if (!guestIsBuilt()) {
 }
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
-interface BootSample {
-  /** From creating the machine to the prompt: what a user waits for. */
-  readonly totalS: number;
-  /** Reading files and instantiating the emulator. */
-  readonly startS: number;
-  /** From the emulator running to the shell prompt. */
-  readonly bootS: number;
-}
-
-async function bootOnce(c: BootCase): Promise<BootSample> {
-  const guest = readGuestManifest();
-  const machine = headlessMachine({ profile: c.profile });
-  try {
-    const t0 = performance.now();
-    await machine.start();
-    const t1 = performance.now();
-    await machine.waitForShell({ timeoutMs: 240_000 });
-    const t2 = performance.now();
-    const { output } = await machine.run("uname -r");
-    if (output !== guest.kernelRelease) throw new Error(`unexpected kernel release ${output}`);
-    return { totalS: (t2 - t0) / 1000, startS: (t1 - t0) / 1000, bootS: (t2 - t1) / 1000 };
-  } finally {
-    machine.dispose();
-  }
-}
-
 interface BootResult {
   readonly id: string;
   readonly label: string;
@@ -99,7 +78,7 @@ async function bootSuite(): Promise<BootResult[]> {
   for (const c of BOOT_CASES) {
     const samples: BootSample[] = [];
     for (let i = 0; i < runs; i++) {
-      samples.push(await bootOnce(c));
+      samples.push(await bootOnce(c.profile));
       log(`${c.id} run ${i + 1}/${runs}: ${samples.at(-1)?.totalS.toFixed(2)} s`);
     }
     results.push({ id: c.id, label: c.label, samples, total: summarize(samples.map((s) => s.totalS)), boot: summarize(samples.map((s) => s.bootS)) });
@@ -108,7 +87,7 @@ async function bootSuite(): Promise<BootResult[]> {
 }
 
 /** One table for the storage and snapshot cases: each row a figure with its unit. */
-function caseTable(cases: readonly (StorageCase | SnapshotCase)[]): string {
+function caseTable(cases: readonly (StorageCase | SnapshotCase | BrowserCase)[]): string {
   const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n.toFixed(2));
   return formatTable(
     ["case", "unit", "runs", "median", "min", "max", "spread"],
@@ -128,11 +107,13 @@ const report: {
   storage?: StorageCase[];
   snapshot?: SnapshotCase[];
   lab?: LabReport;
+  browser?: BrowserCase[];
 } = { date: new Date().toISOString(), v86: V86_PACKAGE_VERSION, node: process.versions.node, kernelRelease: manifest.kernelRelease, cmdline: manifest.cmdline };
 
 if (suites.has("boot")) report.boot = await bootSuite();
 if (suites.has("storage")) report.storage = await runStorageBench(runs, log);
 if (suites.has("snapshot")) report.snapshot = await runSnapshotBench(runs, log);
+if (suites.has("browser")) report.browser = await runBrowserBench(runs, log);
 
 console.log(`\n${header}\n`);
 if (report.boot !== undefined) {
@@ -151,7 +132,7 @@ if (report.boot !== undefined) {
     ) + "\n",
   );
 }
-const figures = [...(report.storage ?? []), ...(report.snapshot ?? [])];
+const figures = [...(report.storage ?? []), ...(report.snapshot ?? []), ...(report.browser ?? [])];
 if (figures.length > 0) console.log(caseTable(figures) + "\n");
 
 // The lab prints its own table (bench/lab.ts) as it finishes.

@@ -1,0 +1,194 @@
+/**
+ * Browser benchmarks (`npm run bench -- --suite browser`): the production build served as
+ * `npm start` serves it, driven in Debian's Chromium the way a user meets it. Each figure is
+ * "open the URL (or press the button), wait for the prompt, type `echo $((6*7))`, see 42".
+ *
+ * Rows:
+ * - first visit: a fresh browser profile (nothing cached, no IndexedDB), URL → 42;
+ * - repeat visit: the same profile opening the URL again;
+ * - bytes the page fetched before the first prompt showed, on a first visit (the service worker's
+ *   own precache downloads run in its own target and are not counted);
+ * - cold boot: the Cold boot button → 42, with the main thread's long tasks (> 50 ms) meanwhile;
+ * - device switch: `?nic=virtio&console=virtio` → 42, the first time and again;
+ * - Node cold boot of the same guest in the same run, and the Chromium / Node ratio.
+ *
+ * Needs `dist/` (npm run build) and Chromium (CHROMIUM_PATH or /usr/bin/chromium).
+ */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "@playwright/test";
+import { preview } from "vite";
+import { summarize, type Summary } from "../src/core/bench/stats.ts";
+import { REPO_ROOT } from "../src/node/guest.ts";
+import { nodeColdBoot } from "./boot.ts";
+
+export interface BrowserCase {
+  readonly id: string;
+  readonly label: string;
+  readonly unit: "s" | "MB" | "ms" | "count" | "ratio";
+  readonly samples: number[];
+  readonly summary: Summary;
+}
+
+const PROMPT = "root@virtlab:/#";
+const DEADLINE_MS = 240_000;
+
+/** Long tasks of the page's main thread, collected from the first script on. */
+function installLongTaskObserver(): void {
+  const log: { start: number; duration: number }[] = [];
+  (globalThis as unknown as { __longTasks: typeof log }).__longTasks = log;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) log.push({ start: entry.startTime, duration: entry.duration });
+    // "longtask" is Chromium's; Node's PerformanceObserver types do not list it.
+  }).observe({ type: "longtask" as never, buffered: true });
+}
+
+async function longTasksSince(page: Page, since: number): Promise<{ count: number; totalMs: number; maxMs: number }> {
+  const tasks = await page.evaluate(() => (globalThis as unknown as { __longTasks: { start: number; duration: number }[] }).__longTasks);
+  const mine = tasks.filter((t) => t.start >= since);
+  return { count: mine.length, totalMs: mine.reduce((s, t) => s + t.duration, 0), maxMs: Math.max(0, ...mine.map((t) => t.duration)) };
+}
+
+/** In the page: a terminal row ends with the prompt. */
+function promptShows(prompt: string): boolean {
+  type Doc = { querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }> };
+  const rows = Array.from((globalThis as unknown as { document: Doc }).document.querySelectorAll(".xterm-rows > div"));
+  return rows.some((r) => (r.textContent ?? "").trimEnd().endsWith(prompt));
+}
+
+/** In the page: the row after the one that echoed the question tagged `tag` says 42. */
+function answered(tag: string): boolean {
+  type Doc = { querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }> };
+  const rows = Array.from((globalThis as unknown as { document: Doc }).document.querySelectorAll(".xterm-rows > div"), (r) => (r.textContent ?? "").trimEnd());
+  const asked = rows.findIndex((line) => line.endsWith(`#${tag}`));
+  return asked >= 0 && rows[asked + 1] === "42";
+}
+
+async function waitForPrompt(page: Page): Promise<void> {
+  await page.waitForFunction(promptShows, PROMPT, { polling: 10, timeout: DEADLINE_MS });
+}
+
+let questions = 0;
+
+/** Type the question (tagged, so an earlier answer on screen never counts) and wait for 42. */
+async function ask(page: Page): Promise<void> {
+  const tag = `q${++questions}`;
+  await page.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type(`echo $((6*7)) #${tag}\n`);
+  await page.waitForFunction(answered, tag, { polling: 10, timeout: DEADLINE_MS });
+}
+
+/** Open `url` in a new page of `context` and measure URL → 42; the page is returned open. */
+async function visit(context: BrowserContext, url: string): Promise<{ page: Page; seconds: number; bytesBeforePrompt: number }> {
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  let bytes = 0;
+  let bytesAtPrompt = 0;
+  cdp.on("Network.loadingFinished", (event: { encodedDataLength: number }) => {
+    bytes += event.encodedDataLength;
+  });
+  await cdp.send("Network.enable");
+  const t0 = performance.now();
+  await page.goto(url);
+  await waitForPrompt(page);
+  bytesAtPrompt = bytes;
+  await ask(page);
+  const seconds = (performance.now() - t0) / 1000;
+  await cdp.detach();
+  return { page, seconds, bytesBeforePrompt: bytesAtPrompt };
+}
+
+async function waitForStage(page: Page, stage: string): Promise<void> {
+  await page.getByTestId("stage").filter({ hasText: stage }).waitFor({ timeout: DEADLINE_MS });
+}
+
+async function coldBoot(page: Page): Promise<{ seconds: number; longTasks: { count: number; totalMs: number; maxMs: number } }> {
+  await waitForStage(page, "ready");
+  const since = await page.evaluate(() => performance.now());
+  const t0 = performance.now();
+  await page.locator('button[data-action="cold-boot"]').click();
+  await page.getByTestId("stage").filter({ hasNotText: "ready" }).waitFor({ timeout: DEADLINE_MS });
+  await waitForStage(page, "ready");
+  await waitForPrompt(page);
+  await ask(page);
+  const seconds = (performance.now() - t0) / 1000;
+  return { seconds, longTasks: await longTasksSince(page, since) };
+}
+
+function chromiumPath(): string {
+  return process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
+}
+
+export async function runBrowserBench(runs: number, log: (line: string) => void): Promise<BrowserCase[]> {
+  if (!existsSync(resolve(REPO_ROOT, "dist/index.html"))) throw new Error("dist/ is missing: run `npm run build` first.");
+  if (!existsSync(chromiumPath())) throw new Error(`No Chromium at ${chromiumPath()}: install Debian's chromium or set CHROMIUM_PATH.`);
+  const server = await preview({ root: REPO_ROOT, logLevel: "silent", preview: { host: "127.0.0.1", port: 0, strictPort: false, open: false } });
+  const base = server.resolvedUrls?.local[0];
+  if (base === undefined) throw new Error("vite preview did not report its address");
+  const browser: Browser = await chromium.launch({
+    executablePath: chromiumPath(),
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  const first: number[] = [];
+  const repeat: number[] = [];
+  const bytes: number[] = [];
+  const cold: number[] = [];
+  const coldLongTasks: number[] = [];
+  const coldLongTaskMs: number[] = [];
+  const coldLongTaskMax: number[] = [];
+  const switchFirst: number[] = [];
+  const switchAgain: number[] = [];
+  const node: number[] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      // A fresh profile: nothing cached, no IndexedDB, no service worker yet.
+      const context = await browser.newContext();
+      await context.addInitScript(installLongTaskObserver);
+      try {
+        const a = await visit(context, base);
+        first.push(a.seconds);
+        bytes.push(a.bytesBeforePrompt / 1e6);
+        const c = await coldBoot(a.page);
+        cold.push(c.seconds);
+        coldLongTasks.push(c.longTasks.count);
+        coldLongTaskMs.push(c.longTasks.totalMs);
+        coldLongTaskMax.push(c.longTasks.maxMs);
+        await a.page.close();
+        const b = await visit(context, base);
+        repeat.push(b.seconds);
+        await b.page.close();
+        const switchUrl = new URL("?nic=virtio&console=virtio", base).href;
+        const s1 = await visit(context, switchUrl);
+        switchFirst.push(s1.seconds);
+        await s1.page.close();
+        const s2 = await visit(context, switchUrl);
+        switchAgain.push(s2.seconds);
+        await s2.page.close();
+      } finally {
+        await context.close();
+      }
+      node.push(await nodeColdBoot());
+      log(
+        `browser run ${i + 1}/${runs}: first ${first.at(-1)?.toFixed(2)} s (${bytes.at(-1)?.toFixed(1)} MB), repeat ${repeat.at(-1)?.toFixed(2)} s, cold boot ${cold.at(-1)?.toFixed(2)} s (Node ${node.at(-1)?.toFixed(2)} s), switch ${switchFirst.at(-1)?.toFixed(2)} / ${switchAgain.at(-1)?.toFixed(2)} s`,
+      );
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  const make = (id: string, label: string, unit: BrowserCase["unit"], samples: number[]): BrowserCase => ({ id, label, unit, samples, summary: summarize(samples) });
+  const ratio = cold.map((c, i) => c / (node[i] ?? c));
+  return [
+    make("browser-first-visit", "first visit: URL → 42 answered (fresh profile)", "s", first),
+    make("browser-first-visit-bytes", "first visit: bytes fetched by the page before the first prompt", "MB", bytes),
+    make("browser-repeat-visit", "repeat visit: URL → 42", "s", repeat),
+    make("browser-cold-boot", "cold boot: Cold boot button → 42 (Chromium)", "s", cold),
+    make("node-cold-boot", "cold boot: Node, same guest, same run (start → 42)", "s", node),
+    make("browser-node-ratio", "cold boot Chromium / Node", "ratio", ratio),
+    make("browser-cold-longtasks", "cold boot: main-thread long tasks (> 50 ms)", "count", coldLongTasks),
+    make("browser-cold-longtask-ms", "cold boot: main-thread time in long tasks", "ms", coldLongTaskMs),
+    make("browser-cold-longtask-max", "cold boot: longest main-thread task", "ms", coldLongTaskMax),
+    make("browser-switch-first", "device switch ?nic=virtio&console=virtio → 42, first time", "s", switchFirst),
+    make("browser-switch-again", "device switch → 42, the same profile again", "s", switchAgain),
+  ];
+}
