@@ -83,7 +83,6 @@ async function visit(context: BrowserContext, url: string): Promise<{ page: Page
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   let bytes = 0;
-  let bytesAtPrompt = 0;
   cdp.on("Network.loadingFinished", (event: { encodedDataLength: number }) => {
     bytes += event.encodedDataLength;
   });
@@ -91,7 +90,7 @@ async function visit(context: BrowserContext, url: string): Promise<{ page: Page
   const t0 = performance.now();
   await page.goto(url);
   await waitForPrompt(page);
-  bytesAtPrompt = bytes;
+  const bytesAtPrompt = bytes;
   await ask(page);
   const seconds = (performance.now() - t0) / 1000;
   await cdp.detach();
