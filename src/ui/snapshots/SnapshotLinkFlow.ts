@@ -145,6 +145,7 @@ export class SnapshotLinkFlow {
         : plan.offline
           ? `The server cannot be reached; this browser already has a copy, which will be used.`
           : `This browser already has it: nothing to download.`;
+    const again = plan.kind === "stored" ? " It starts as it was given: what was changed in it since is replaced." : "";
     return new Promise((resolve) => {
       const answer = (yes: boolean): void => {
         this.dialog.close();
@@ -166,7 +167,7 @@ export class SnapshotLinkFlow {
           h("dt", {}, "Saved"),
           h("dd", {}, new Date(created).toLocaleString()),
         ),
-        h("p", { testid: "snapshot-link-where" }, where),
+        h("p", { testid: "snapshot-link-where" }, where + again),
         h(
           "p",
           {},
@@ -196,6 +197,8 @@ export class SnapshotLinkFlow {
   async showOrigin(machineId: string): Promise<void> {
     const label = await this.origin(machineId);
     if (label === undefined) {
+      // A line of the link's own (reading, failed) stays; only an origin line goes with its machine.
+      if (this.banner.dataset["state"] !== "origin") return;
       this.banner.hidden = true;
       this.banner.replaceChildren();
       return;
