@@ -201,6 +201,11 @@ describe("snapshot links", { timeout: 30_000 }, () => {
     const info = await readSnapshotLinkInfo(link, server(await snapshotFile("big"), { ranges: true }).fetch);
     expect(() => checkRoom(info, { usage: 0, quota: info.size - 1 })).toThrow(expect.objectContaining({ code: "storage-full" }));
     expect(() => checkRoom(info, { usage: 0, quota: info.size })).not.toThrow();
+    // A file that ends before its header says: cut short, as Import says it.
+    const whole = await snapshotFile("short");
+    const short = server(whole.subarray(0, whole.length - 100), { ranges: true });
+    const shortInfo = await readSnapshotLinkInfo(link, short.fetch);
+    await expect(downloadSnapshotLink(shortInfo, { fetch: short.fetch, clock: new ManualClock() })).rejects.toMatchObject({ code: "bad-snapshot", message: "The snapshot file is cut short." });
     // A damaged chunk is found by the import path's checks at the end.
     const damaged = (await snapshotFile("damaged")).slice();
     damaged[damaged.length - 10] = (damaged[damaged.length - 10] ?? 0) ^ 0xff;
