@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   "bad-image", // a file that is no image virtlab knows, empty, or too large
   "bad-snapshot", // a snapshot file that is damaged, cut short, or not a snapshot
   "snapshot-mismatch", // a snapshot made on other hardware or by another emulator version
+  "download-failed", // a snapshot link could not be downloaded (no network, no CORS, an HTTP error)
   "storage-full", // the browser's quota for this site is exhausted
   "storage-failed", // IndexedDB refused or failed an operation
   "lab-failed", // a device-lab workload failed in the guest or its result did not check out

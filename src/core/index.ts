@@ -56,7 +56,26 @@ export {
   type SnapshotHeader,
 } from "./snapshot/format.ts";
 export { FINGERPRINT_LABELS, fingerprintDifferences, machineFingerprint, type DiskIdentity, type MachineFingerprint } from "./snapshot/fingerprint.ts";
-export { SnapshotStore, type SnapshotRecord } from "./snapshot/store.ts";
+export { SnapshotStore, type SnapshotRecord, type SnapshotSource } from "./snapshot/store.ts";
+export {
+  LINK_HEAD_BYTES,
+  checkRoom,
+  downloadSnapshotLink,
+  linkFetchFailed,
+  linkedMachineName,
+  networkAtStart,
+  planSnapshotLink,
+  readSnapshotLinkInfo,
+  resolveSnapshotLink,
+  snapshotLinkProblem,
+  sourceHost,
+  type LinkFetch,
+  type LinkRequest,
+  type LinkResponse,
+  type SnapshotLink,
+  type SnapshotLinkInfo,
+  type SnapshotLinkPlan,
+} from "./snapshot/link.ts";
 export { captureSnapshot, machineDiskIdentities, restoreSnapshotDisks, type CaptureOptions } from "./snapshot/machineSnapshot.ts";
 export { parseSetupUrl, setupQuery, type SetupFromUrl } from "./setupUrl.ts";
 export {

@@ -47,6 +47,11 @@ export interface MachineOptions {
    * Used once: a later reset or guest reboot boots normally.
    */
   readonly initialState?: { readonly state: Uint8Array; readonly shellReady: boolean };
+  /**
+   * "off": the NIC is unplugged: the guest's frames go nowhere and none reach it, until
+   * setNetwork("on"). Default "on". (A machine from a link starts "off": see snapshot/link.ts.)
+   */
+  readonly network?: "on" | "off";
 }
 
 /** The balloon's size: what the host asks for and what the guest has handed over, in MiB. */
@@ -117,6 +122,7 @@ export class Machine implements Disposable {
     this.profile = options.profile;
     this.guest = options.guest;
     this.clock = options.clock ?? systemClock;
+    this.networkState = options.network ?? "on";
     this.consolePort = options.profile.console === "virtio" ? "virtio0" : "serial0";
     const problems = profileProblems(options.profile, options.guest);
     if (problems.length > 0) {
@@ -303,8 +309,20 @@ export class Machine implements Disposable {
   /** Ethernet frames the guest's NIC transmits (only when the profile has a NIC). */
   readonly onNetworkFrame = this.netFrameEmitter.event;
 
+  private networkState: "on" | "off" = "on";
+
+  /** Whether the NIC is plugged in: "off" drops frames both ways. */
+  get network(): "on" | "off" {
+    return this.networkState;
+  }
+
+  setNetwork(state: "on" | "off"): void {
+    this.networkState = state;
+  }
+
   /** Deliver an Ethernet frame to the guest's NIC. */
   sendNetworkFrame(frame: Uint8Array): void {
+    if (this.networkState === "off") throw new AppError("not-running", "This machine's network is off: turn it on first.");
     const backend = this.requireBackend();
     if (backend.sendNetworkFrame === undefined) throw new AppError("not-running", "This emulator has no network bus.");
     backend.sendNetworkFrame(frame);
@@ -323,7 +341,11 @@ export class Machine implements Disposable {
   }
 
   private attachLabEvents(backend: EmulatorBackend, store: DisposableStore): void {
-    if (backend.onNetworkFrame !== undefined) store.add(backend.onNetworkFrame((frame) => this.netFrameEmitter.fire(frame)));
+    if (backend.onNetworkFrame !== undefined) store.add(
+        backend.onNetworkFrame((frame) => {
+          if (this.networkState === "on") this.netFrameEmitter.fire(frame);
+        }),
+      );
   }
   // --- end device lab ---
 

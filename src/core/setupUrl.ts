@@ -5,6 +5,7 @@
  * Parsing never fails: a bad value is ignored, the default kept, and a notice says so.
  */
 import { LESSON_ID } from "./lessons/format.ts";
+import { snapshotLinkProblem } from "./snapshot/link.ts";
 import { DEFAULT_PROFILE, MAX_MEMORY_MIB, MIN_LINUX_MEMORY_MIB, type DeviceProfile } from "./profile.ts";
 
 export interface SetupFromUrl {
@@ -16,6 +17,8 @@ export interface SetupFromUrl {
   readonly lesson?: string;
   /** Its step, counted from 1. */
   readonly step?: number;
+  /** A teacher's snapshot to load (as written in the link; resolveSnapshotLink makes it absolute). */
+  readonly snapshot?: string;
   /** One line per ignored parameter, for the user. */
   readonly notices: readonly string[];
 }
@@ -53,6 +56,7 @@ export function parseSetupUrl(search: string): SetupFromUrl {
   let lesson: string | undefined;
   let machine: string | undefined;
   let step: number | undefined;
+  let snapshot: string | undefined;
   for (const [key, raw] of params) {
     const value = raw.trim().toLowerCase();
     if (key in CHOICES) {
@@ -76,6 +80,10 @@ export function parseSetupUrl(search: string): SetupFromUrl {
       const n = Number(value);
       if (Number.isInteger(n) && n >= 1 && n <= 99) step = n;
       else notices.push(`step=${raw} was ignored: use a step number from 1`);
+    } else if (key === "snapshot") {
+      const problem = snapshotLinkProblem(raw);
+      if (problem === undefined) snapshot = raw.trim();
+      else notices.push(`snapshot=${raw} was ignored: ${problem}`);
     } else {
       notices.push(`${key}=${raw} was ignored: virtlab does not know "${key}"`);
     }
@@ -84,7 +92,7 @@ export function parseSetupUrl(search: string): SetupFromUrl {
     notices.push(`step=${step} was ignored: it needs a lesson`);
     step = undefined;
   }
-  return { profile: profile as Partial<DeviceProfile>, notices, ...(machine === undefined ? {} : { machine }), ...(lesson === undefined ? {} : { lesson }), ...(step === undefined ? {} : { step }) };
+  return { profile: profile as Partial<DeviceProfile>, notices, ...(machine === undefined ? {} : { machine }), ...(lesson === undefined ? {} : { lesson }), ...(step === undefined ? {} : { step }), ...(snapshot === undefined ? {} : { snapshot }) };
 }
 
 /**

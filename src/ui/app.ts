@@ -34,6 +34,7 @@ import {
   type MachineFingerprint,
   type MachineRecord,
   type MachineStatus,
+  type SnapshotHeader,
   type SnapshotRecord,
 } from "../core/index.ts";
 import { ACTIONS, type ActionContext } from "./actions.ts";
@@ -49,9 +50,10 @@ import { DiskBar } from "./storage/DiskBar.ts";
 import { formatBytes, guestFor, libraryAssetLoader } from "./storage/guests.ts";
 import { LibraryPanel } from "./storage/LibraryPanel.ts";
 import { MachinesPanel } from "./storage/MachinesPanel.ts";
-import { StorageController, browserLocks, openBrowserStores } from "./storage/StorageController.ts";
+import { StorageController, browserEstimate, browserLocks, openBrowserStores } from "./storage/StorageController.ts";
 import { machineForSnapshot } from "./snapshots/match.ts";
 import { SnapshotPanel, notForThisEmulator } from "./snapshots/SnapshotPanel.ts";
+import { SnapshotLinkFlow } from "./snapshots/SnapshotLinkFlow.ts";
 import { fetchPrebooted, type StartState } from "./snapshots/prebooted.ts";
 import { TerminalView } from "./terminal.ts";
 import type { VirtlabTestProxy } from "./testProxy.ts";
@@ -106,6 +108,10 @@ export class App {
   private typedWhileSettling: string[] = [];
   /** What the progress line says once the shell is there. */
   private readyText = "Shell ready.";
+  /** A teacher's machine by link (`?snapshot=`). */
+  private snapshotLink: SnapshotLinkFlow | undefined;
+  /** The start in progress, so a link's machine waits for it before taking over. */
+  private lastStart: Promise<void> | undefined;
   // --- end snapshots ---
   // --- classroom (issue 6) ---
   private lessonPanel: LessonPanel | undefined;
@@ -293,7 +299,12 @@ export class App {
   // --- end device lab ---
 
   /** (Re)start the selected machine with the current device profile. */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.lastStart = this.startNow();
+    return this.lastStart;
+  }
+
+  private async startNow(): Promise<void> {
     this.clearError();
     await this.stopMachine();
     this.render(IDLE);
@@ -355,6 +366,7 @@ export class App {
     this.labPanel?.showProfile();
     await this.library?.refresh();
     await this.machinesPanel?.refresh();
+    if (setup.snapshot !== undefined) void this.snapshotLink?.open(setup.snapshot);
   }
 
   private async bootMachine(record: MachineRecord): Promise<void> {
@@ -383,7 +395,9 @@ export class App {
         screenContainer: element("vga"),
         disks: prepared.disks,
         ...(initial === undefined ? {} : { initialState: { state: initial.state, shellReady: initial.shellReady } }),
+        network: (await this.snapshotLink?.networkFor(record.id)) ?? "on",
       });
+      void this.snapshotLink?.showOrigin(record.id);
       this.machine = machine;
       const store = this.machineStore;
       const markers = new MarkerFilter();
@@ -479,6 +493,42 @@ export class App {
       report: (error) => this.showError(error),
     });
     void this.snapshotPanel.refresh();
+    this.snapshotLink = new SnapshotLinkFlow(element("disks"), {
+      store: this.snapshots,
+      estimate: browserEstimate,
+      refuse: (header) => notForThisEmulator(header.v86, header.stateVersion, V86_PACKAGE_VERSION, V86_STATE_VERSION),
+      check: async (file) => void (await this.checkSnapshot(file)),
+      matchingMachine: (header, name) => this.matchingMachine(header, name),
+      machine: (id) => this.storage.stores.machines.get(id).catch(() => undefined),
+      saveMachine: async (record) => {
+        const saved = await this.storage.stores.machines.save(record, await this.storage.stores.images.list());
+        await this.machinesPanel?.refresh();
+        return saved;
+      },
+      openOn: (record, file) => this.openSnapshotOn(record, file),
+      running: () => this.machine,
+      report: (error) => this.showError(error),
+    });
+  }
+
+  /** Make `record` the page's machine and start it from the snapshot `file` (checked as a restore is). */
+  private async openSnapshotOn(record: MachineRecord, file: Uint8Array): Promise<void> {
+    await this.lastStart?.catch(() => undefined);
+    await this.stopMachine();
+    const guestBase = new URL("guest/", document.baseURI).href;
+    const manifest = await this.loadGuestManifest(guestBase);
+    this.current = record;
+    this.profile = record.profile;
+    this.guest = guestFor(record, manifest, guestBase, await this.storage.stores.images.list());
+    try {
+      localStorage.setItem(SELECTED_MACHINE_KEY, record.id);
+    } catch {
+      // Storage blocked: the choice lasts for this page only.
+    }
+    this.machinesPanel?.render();
+    this.labPanel?.showProfile();
+    await this.restoreSnapshot(file);
+    await this.snapshotPanel?.refresh();
   }
 
   private fingerprintOf(record: MachineRecord, guest: GuestSpec, images: readonly ImageRecord[]): MachineFingerprint {
@@ -547,11 +597,16 @@ export class App {
   }
 
   /** Check a snapshot file completely (every checksum, the emulator version) before keeping it. */
-  private async importSnapshot(file: Uint8Array, fileName: string): Promise<SnapshotRecord> {
+  private async checkSnapshot(file: Uint8Array): Promise<SnapshotHeader> {
     const { header } = await decodeSnapshot(file);
     const refusal = notForThisEmulator(header.v86, header.stateVersion, V86_PACKAGE_VERSION, V86_STATE_VERSION);
     if (refusal !== undefined) throw refusal;
     this.diskBar?.askPersistence();
+    return header;
+  }
+
+  private async importSnapshot(file: Uint8Array, fileName: string): Promise<SnapshotRecord> {
+    const header = await this.checkSnapshot(file);
     const record = await this.snapshots.save(this.current.id, [file]);
     return header.name.trim() === "" ? this.snapshots.rename(record.id, fileName) : record;
   }
@@ -582,16 +637,22 @@ export class App {
     await this.start();
   }
 
-  private async restoreOnMatchingMachine(file: Uint8Array): Promise<void> {
-    const { header } = readSnapshotHeader(file);
+  /** A machine (not saved yet) with the snapshot's hardware and disks, named `name`. */
+  private async matchingMachine(header: SnapshotHeader, name: string): Promise<MachineRecord> {
     const guestBase = new URL("guest/", document.baseURI).href;
     const manifest = await this.loadGuestManifest(guestBase);
     const images = await this.storage.stores.images.list();
-    const draft = this.storage.stores.machines.draft(`For "${header.name}"`);
+    const draft = this.storage.stores.machines.draft(name);
     const builtIn = guestFor({ ...draft, boot: { kind: "default-guest" }, disks: { hda: { kind: "blank", sizeBytes: 1 } } }, manifest, guestBase, images);
     const match = machineForSnapshot(header.fingerprint, builtIn, images, draft);
     if (!match.ok) throw new AppError("snapshot-mismatch", `No machine here can take "${header.name}": ${match.reason}.`);
-    const record = await this.storage.stores.machines.save(match.record, images);
+    return match.record;
+  }
+
+  private async restoreOnMatchingMachine(file: Uint8Array): Promise<void> {
+    const { header } = readSnapshotHeader(file);
+    const images = await this.storage.stores.images.list();
+    const record = await this.storage.stores.machines.save(await this.matchingMachine(header, `For "${header.name}"`), images);
     await this.machinesPanel?.refresh();
     await this.selectMachine(record);
     await this.snapshots.save(record.id, [file]);

@@ -51,6 +51,10 @@ const MESSAGES: Record<ErrorCode, Message> = {
     title: "This snapshot was made for a different machine",
     hint: "A saved state only fits the hardware and emulator it was saved on. Create a machine that matches the fields listed, or boot normally.",
   },
+  "download-failed": {
+    title: "The snapshot from the link could not be downloaded",
+    hint: "Check the network and the link, then open it again. Your own machines and snapshots are unchanged.",
+  },
   "storage-full": {
     title: "The browser's storage for virtlab is full",
     hint: "Nothing already saved was lost. Delete images or snapshots you no longer need, or allow the site more storage, then try again.",

@@ -126,11 +126,38 @@ export async function encodeSnapshot(state: Uint8Array, meta: SnapshotMeta, disk
 
 /** Read and check the header alone (cheap: for lists, imports and refusals before the state). */
 export function readSnapshotHeader(file: Uint8Array): { header: SnapshotHeader; bodyOffset: number } {
+  return readSnapshotHeaderOf(file, file.length);
+}
+
+/**
+ * Bytes of the header, from the first 12 bytes of a file: what must be read before the header
+ * can be checked (a download reads that much first). Refuses a file that is not a snapshot.
+ */
+export function snapshotHeaderBytes(head: Uint8Array): number {
+  if (head.length < 12 || !MAGIC.every((b, i) => head[i] === b)) {
+    throw new AppError("bad-snapshot", "This file is not a virtlab snapshot (its first bytes are wrong).");
+  }
+  const headerLength = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(8, true);
+  if (headerLength > MAX_HEADER_BYTES) throw new AppError("bad-snapshot", "The snapshot file is cut short or its header is damaged.", { details: { headerLength } });
+  return 12 + headerLength;
+}
+
+/** The size of the whole file the header describes. */
+export function snapshotFileSize(header: SnapshotHeader, bodyOffset: number): number {
+  return bodyOffset + header.chunks.reduce((sum, chunk) => sum + chunk.size, 0);
+}
+
+/**
+ * The same checks as readSnapshotHeader, on the first bytes of a file of `fileLength` bytes
+ * (`head` holds at least the header): a download checks the header before the rest arrives.
+ */
+export function readSnapshotHeaderOf(head: Uint8Array, fileLength: number | undefined): { header: SnapshotHeader; bodyOffset: number } {
+  const file = head;
   if (file.length < 12 || !MAGIC.every((b, i) => file[i] === b)) {
     throw new AppError("bad-snapshot", "This file is not a virtlab snapshot (its first bytes are wrong).");
   }
   const headerLength = new DataView(file.buffer, file.byteOffset, file.byteLength).getUint32(8, true);
-  if (headerLength > MAX_HEADER_BYTES || 12 + headerLength > file.length) {
+  if (headerLength > MAX_HEADER_BYTES || 12 + headerLength > file.length || 12 + headerLength > (fileLength ?? Infinity)) {
     throw new AppError("bad-snapshot", "The snapshot file is cut short or its header is damaged.", { details: { headerLength } });
   }
   let header: SnapshotHeader;
@@ -139,11 +166,12 @@ export function readSnapshotHeader(file: Uint8Array): { header: SnapshotHeader; 
   } catch (error) {
     throw new AppError("bad-snapshot", "The snapshot's header is damaged.", { cause: error });
   }
-  checkHeader(header, file.length - 12 - headerLength);
+  checkHeader(header, fileLength === undefined ? undefined : fileLength - 12 - headerLength);
   return { header, bodyOffset: 12 + headerLength };
 }
 
-function checkHeader(header: SnapshotHeader, bodyLength: number): void {
+/** `bodyLength` undefined: the file's length is not known yet (a download checks it at the end). */
+function checkHeader(header: SnapshotHeader, bodyLength: number | undefined): void {
   if (typeof header !== "object" || header === null || !Array.isArray(header.chunks)) {
     throw new AppError("bad-snapshot", "The snapshot's header is damaged.");
   }
@@ -168,7 +196,7 @@ function checkHeader(header: SnapshotHeader, bodyLength: number): void {
     packed += chunk.size;
   }
   if (raw !== header.rawSize) throw new AppError("bad-snapshot", "The snapshot's chunk list does not add up to its size.");
-  if (packed !== bodyLength) {
+  if (bodyLength !== undefined && packed !== bodyLength) {
     throw new AppError("bad-snapshot", packed > bodyLength ? "The snapshot file is cut short." : "The snapshot file has extra bytes at its end.", {
       details: { expected: packed, actual: bodyLength },
     });

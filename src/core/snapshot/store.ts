@@ -21,6 +21,17 @@ export interface SnapshotRecord {
   readonly rawSize: number;
   readonly pieces: number;
   readonly preview: string;
+  /** Where it was downloaded from (a teacher's link), and the sha256 of its header. */
+  readonly source?: SnapshotSource;
+}
+
+/**
+ * A snapshot that came from a link. Its header lists the sha256 of every chunk, so the header's
+ * own sha256 names the whole file: the same link with the same sha needs no download.
+ */
+export interface SnapshotSource {
+  readonly url: string;
+  readonly headerSha256: string;
 }
 
 const recordKey = (id: string): string => `snapshot:${id}`;
@@ -30,7 +41,7 @@ export class SnapshotStore {
   constructor(private readonly kv: KeyValueStore) {}
 
   /** Store a snapshot file (its parts as encodeSnapshot made them, or one imported file). */
-  async save(machineId: string, parts: readonly Uint8Array[], onProgress?: (saved: number, total: number) => void): Promise<SnapshotRecord> {
+  async save(machineId: string, parts: readonly Uint8Array[], onProgress?: (saved: number, total: number) => void, source?: SnapshotSource): Promise<SnapshotRecord> {
     const file = parts.length === 1 ? (parts[0] as Uint8Array) : concatParts(parts);
     const { header } = readSnapshotHeader(file);
     const id = randomId();
@@ -51,6 +62,7 @@ export class SnapshotStore {
         rawSize: header.rawSize,
         pieces: written.length,
         preview: header.preview,
+        ...(source === undefined ? {} : { source }),
       };
       await this.kv.set(recordKey(id), record);
       return record;
@@ -65,6 +77,11 @@ export class SnapshotStore {
     const keys = (await this.kv.keys()).filter((k) => k.startsWith("snapshot:"));
     const records = (await this.kv.getMany<SnapshotRecord>(keys)).filter((r): r is SnapshotRecord => r !== undefined);
     return records.filter((r) => machineId === undefined || r.machineId === machineId).sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  /** Snapshots downloaded from `url`, newest first (any machine). */
+  async fromSource(url: string): Promise<SnapshotRecord[]> {
+    return (await this.list()).filter((r) => r.source?.url === url);
   }
 
   /** The whole snapshot file, as saved or imported. */
