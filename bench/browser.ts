@@ -145,19 +145,23 @@ export async function runBrowserBench(runs: number, log: (line: string) => void)
       await context.addInitScript(installLongTaskObserver);
       try {
         const a = await visit(context, base);
+        log(`  first visit ${a.seconds.toFixed(2)} s`);
         first.push(a.seconds);
         bytes.push(a.bytesBeforePrompt / 1e6);
         const c = await coldBoot(a.page);
+        log(`  cold boot ${c.seconds.toFixed(2)} s`);
         cold.push(c.seconds);
         coldLongTasks.push(c.longTasks.count);
         coldLongTaskMs.push(c.longTasks.totalMs);
         coldLongTaskMax.push(c.longTasks.maxMs);
         await a.page.close();
         const b = await visit(context, base);
+        log(`  repeat visit ${b.seconds.toFixed(2)} s`);
         repeat.push(b.seconds);
         await b.page.close();
         const switchUrl = new URL("?nic=virtio&console=virtio", base).href;
         const s1 = await visit(context, switchUrl);
+        log(`  device switch ${s1.seconds.toFixed(2)} s`);
         switchFirst.push(s1.seconds);
         await s1.page.close();
         const s2 = await visit(context, switchUrl);
