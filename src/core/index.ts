@@ -88,3 +88,4 @@ export {
   type WalkStep,
 } from "./microscope/pagewalk.ts";
 export { PageTableObserver, describeShadow, walkLive, type LiveWalk, type ShadowReport } from "./microscope/live.ts";
+export { PAGE_OFFSET, addressWalk, pageTableWorkload, type AddressWalkResult, type WalkTarget } from "./microscope/steps.ts";
