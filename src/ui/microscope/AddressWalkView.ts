@@ -23,7 +23,7 @@ export class AddressWalkView {
     private readonly container: HTMLElement,
     private readonly host: AddressWalkHost,
   ) {
-    const target = h("select", { "aria-label": "Address to walk" });
+    const target = h("select", { "aria-label": "Address to walk", testid: "walk-target" });
     target.append(h("option", { value: "process" }, "a process's stack (checked against /proc/PID/pagemap)"), h("option", { value: "kernel" }, "kernel text (checked against PAGE_OFFSET)"));
     container.replaceChildren(
       h("h2", {}, "Address translation on the guest's page tables"),
