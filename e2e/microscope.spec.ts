@@ -3,12 +3,14 @@
  * shown step by step, ending in guest physical memory and the emulator's Wasm memory, and
  * agreeing with the kernel's direct map.
  */
-import { expect, test, waitForShell } from "./fixtures.ts";
+import { expect, runInGuest, test, waitForShell } from "./fixtures.ts";
 
 test("the address-walk view walks a kernel address through the guest's page tables", async ({ page, pageErrors }) => {
-  test.setTimeout(180_000);
+  test.setTimeout(300_000);
   await page.goto("/");
   await waitForShell(page);
+  // The page mounts the data disk and sets the clock after the restore: let that finish first.
+  expect(await runInGuest(page, "true")).toEqual({ output: "", exitCode: 0 });
   const view = page.getByTestId("address-walk");
   await view.getByTestId("walk-target").selectOption("kernel");
   await view.getByTestId("walk-run").click();

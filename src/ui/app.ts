@@ -243,7 +243,7 @@ export class App {
         // --- microscope, memory (issue 13) ---
         addressWalk: async (target) => {
           if (this.machine === undefined) throw new AppError("not-running", "There is no running machine for this step.");
-          const result = await addressWalk(this.machine, target, systemClock);
+          const result = await addressWalk(this.machine, target, systemClock, 120_000);
           this.addressWalkView?.show(result);
           return result.outcome;
         },

@@ -36,7 +36,7 @@ export class AddressWalkView {
         "div",
         { className: "lab-run" },
         target,
-        actionButton("Walk", "walk-run", () => this.run(async (m) => this.show(await addressWalk(m, target.value as WalkTarget, systemClock))), host.report),
+        actionButton("Walk", "walk-run", () => this.run(async (m) => this.show(await addressWalk(m, target.value as WalkTarget, systemClock, 120_000))), host.report),
         actionButton("Count page-table traps", "walk-shadow-run", () => this.run(async (m) => this.showShadow(await pageTableWorkload(m, WORKLOAD, systemClock, 300_000))), host.report, `Runs: ${WORKLOAD}`),
       ),
       this.result,
