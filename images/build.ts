@@ -19,6 +19,7 @@ import { assertI386Elf, busyboxApplets } from "./lib/busybox.ts";
 import { writeCpio } from "./lib/cpio.ts";
 import type { CpioEntry } from "./lib/cpio.ts";
 import { DATA_SCRIPT_PATH, renderDataScript, renderEtc, renderInit } from "./lib/init.ts";
+import { CONTAINER_INIT_PATH, CONTAINER_SCRIPT_PATH, renderContainerInit, renderContainerScript } from "./lib/container.ts";
 import type { InitPlan } from "./lib/init.ts";
 import { PACKAGE_ROLES, kernelFromMetaDepends, kernelPackageName, parseLock, parseManifest } from "./lib/manifest.ts";
 import type { FileDigest, Lock, LockedDeb, Manifest, PackageRole } from "./lib/manifest.ts";
@@ -369,6 +370,9 @@ function buildInitramfs(manifest: Manifest, busyboxRoot: string, kernelRoot: str
   };
   entries.push({ type: "file", path: "init", mode: 0o755, data: enc.encode(renderInit(plan)) });
   entries.push({ type: "file", path: DATA_SCRIPT_PATH.slice(1), mode: 0o755, data: enc.encode(renderDataScript()) });
+  // Containers (issue 13): the helper and the first program inside a container.
+  entries.push({ type: "file", path: CONTAINER_SCRIPT_PATH.slice(1), mode: 0o755, data: enc.encode(renderContainerScript()) });
+  entries.push({ type: "file", path: CONTAINER_INIT_PATH.slice(1), mode: 0o755, data: enc.encode(renderContainerInit()) });
   log(`initramfs: busybox + ${applets.length} applet links, ${mods.count} modules (${mods.strippedBytes} B of signatures stripped)`);
   return writeCpio(entries);
 }

@@ -5,6 +5,7 @@
  * /dev/hvc0 when a virtio console exists), a banner line "virtlab guest ready (kernel R)"
  * before each shell, job control, PID 1 never exits.
  */
+import { renderCgroupInit } from "./container.ts";
 
 export interface DeviceGroup {
   /** short name used in the script, e.g. "virtio-net" */
@@ -71,6 +72,8 @@ export function renderInit(plan: InitPlan): string {
     "mount -t tmpfs -o mode=1777 tmpfs /tmp",
     "mount -t tmpfs -o mode=755 tmpfs /run",
     `hostname ${word(plan.hostname, "hostname")}`,
+    "",
+    ...renderCgroupInit(),
     "",
     "# PCI devices present, as \" vendor:device \" words (lowercase hex).",
     'PCI=" "',

@@ -4,6 +4,7 @@
  */
 import type { Disposable, Event } from "./events.ts";
 import type { EmulatorConfig } from "./profile.ts";
+import type { ControlRegisters } from "./microscope/pagewalk.ts";
 
 /** Consoles a guest can talk on: the first 8250 UART, and the first virtio console. */
 export type ConsolePort = "serial0" | "virtio0";
@@ -52,6 +53,20 @@ export interface EmulatorBackend extends Disposable {
   // --- end device lab ---
   /** The virtio-balloon device, when the machine has one. */
   readonly balloon?: BalloonDevice | undefined;
+  // --- microscope, guest memory (issue 13): optional, only v86.ts implements it ---
+  /** The guest CPU's control registers and physical memory, read between emulator time slices. */
+  readonly guestMemory?: GuestMemory | undefined;
+  // --- end microscope, guest memory ---
+}
+
+/** Read-only access to the guest's paging state: what a page walk needs. */
+export interface GuestMemory {
+  /** CR0, CR3, CR4 as the guest set them last. */
+  controlRegisters(): ControlRegisters;
+  /** A copy of guest physical memory [address, address + length); undefined unless all of it is RAM. */
+  readPhysical(address: number, length: number): Uint8Array | undefined;
+  /** Where guest physical address 0 lies in the emulator's own (Wasm) linear memory, and the RAM size. */
+  layout(): { readonly wasmOffset: number; readonly bytes: number };
 }
 
 /** The host's side of virtio-balloon. Sizes are in 4 KiB pages, as the device counts them. */

@@ -91,3 +91,20 @@ export {
   type Parsed,
 } from "./lessons/format.ts";
 export { balloonOutcome, benchmarkOutcome, commandOutcome, type StepOutcome } from "./lessons/outcome.ts";
+export type { GuestMemory } from "./backend.ts";
+export {
+  CR0_PG,
+  CR4_PAE,
+  CR4_PSE,
+  describeWalk,
+  hex,
+  nestedWalkReferences,
+  pagingMode,
+  walk,
+  type ControlRegisters,
+  type PagingMode,
+  type WalkResult,
+  type WalkStep,
+} from "./microscope/pagewalk.ts";
+export { PageTableObserver, describeShadow, walkLive, type LiveWalk, type ShadowReport } from "./microscope/live.ts";
+export { PAGE_OFFSET, addressWalk, pageTableWorkload, type AddressWalkResult, type WalkTarget } from "./microscope/steps.ts";

@@ -3,7 +3,7 @@
  * shell there?" and run commands with deadlines. Runs the same in Node and in the browser.
  */
 import { verifyAsset, type AssetLoader } from "./assets.ts";
-import type { BackendFactory, ConsoleChunk, ConsolePort, EmulatorBackend } from "./backend.ts";
+import type { BackendFactory, ConsoleChunk, ConsolePort, EmulatorBackend, GuestMemory } from "./backend.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { CommandCapture, ConsoleTranscript, markedCommand, type CommandResult } from "./console.ts";
 import { AppError, toAppError } from "./errors.ts";
@@ -348,6 +348,13 @@ export class Machine implements Disposable {
       );
   }
   // --- end device lab ---
+
+  // --- microscope, guest memory (issue 13) ---
+  /** The guest's control registers and physical memory, when the emulator exposes them. */
+  guestMemory(): GuestMemory | undefined {
+    return this.backend?.guestMemory;
+  }
+  // --- end microscope, guest memory ---
 
   // --- memory balloon ---
   /** The balloon's size in MiB: what the host asks for and what the guest has handed over. */

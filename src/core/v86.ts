@@ -6,7 +6,7 @@ import { V86, type V86Options } from "v86";
 import { AppError } from "./errors.ts";
 import { Emitter } from "./events.ts";
 import { host as globals } from "./host.ts";
-import type { BackendFactory, BalloonDevice, ConsolePort, EmulatorBackend } from "./backend.ts";
+import type { BackendFactory, BalloonDevice, ConsolePort, EmulatorBackend, GuestMemory } from "./backend.ts";
 
 /** The exact v86 release this build was made with; snapshots depend on it. */
 export const V86_PACKAGE_VERSION = "0.5.462";
@@ -78,7 +78,7 @@ interface V86Internals {
   v86?: {
     running: boolean;
     do_tick: () => void;
-    cpu?: { reboot_internal: () => void; devices?: { virtio_balloon?: V86Balloon; virtio_console?: V86VirtioConsole } };
+    cpu?: { reboot_internal: () => void; devices?: { virtio_balloon?: V86Balloon; virtio_console?: V86VirtioConsole } } & Partial<V86CpuMemory>;
   };
   bus: { send(name: string, value: unknown): void };
   screen_adapter?: { get_text_screen?: () => string[] };
@@ -106,6 +106,37 @@ interface V86Virtqueue {
   push_reply(request: unknown): void;
   flush_replies(): void;
 }
+
+// --- microscope, guest memory (issue 13) ---
+/**
+ * v86's CPU state lives in its Wasm memory; the release build keeps these names (checked in
+ * 0.5.462's libv86.mjs): `cr` is an Int32Array view of CR0..CR7, `mem8` a Uint8Array view of
+ * guest RAM at some offset in `wasm_memory` (both re-made on each access, since the memory can grow).
+ */
+interface V86CpuMemory {
+  cr: ArrayLike<number>;
+  mem8: Uint8Array;
+  wasm_memory: { buffer: ArrayBuffer };
+}
+
+function guestMemoryOf(cpu: Partial<V86CpuMemory> | undefined): GuestMemory | undefined {
+  if (cpu?.cr === undefined || cpu.mem8 === undefined || cpu.wasm_memory === undefined) return undefined;
+  const { cr, wasm_memory } = cpu as V86CpuMemory;
+  const layout = (): { wasmOffset: number; bytes: number } => {
+    const ram = (cpu as V86CpuMemory).mem8;
+    return { wasmOffset: ram.byteOffset, bytes: ram.length };
+  };
+  return {
+    controlRegisters: () => ({ cr0: cr[0]! >>> 0, cr3: cr[3]! >>> 0, cr4: cr[4]! >>> 0 }),
+    readPhysical: (address, length) => {
+      const { wasmOffset, bytes } = layout();
+      if (!Number.isInteger(address) || !Number.isInteger(length) || address < 0 || length < 0 || address + length > bytes) return undefined;
+      return new Uint8Array(wasm_memory.buffer, wasmOffset + address, length).slice();
+    },
+    layout,
+  };
+}
+// --- end microscope, guest memory ---
 
 function balloonOf(device: V86Balloon): BalloonDevice {
   return {
@@ -149,8 +180,10 @@ class V86Backend implements EmulatorBackend {
 
   private crashed = false;
   readonly balloon: BalloonDevice | undefined;
+  readonly guestMemory: GuestMemory | undefined;
 
   constructor(private readonly emulator: V86) {
+    this.guestMemory = guestMemoryOf(this.internals.v86?.cpu);
     const balloon = this.internals.v86?.cpu?.devices?.virtio_balloon;
     this.balloon = balloon === undefined ? undefined : balloonOf(balloon);
     emulator.add_listener("serial0-output-byte", this.onSerialByte);

@@ -13,7 +13,10 @@ import {
   SnapshotStore,
   V86_PACKAGE_VERSION,
   V86_STATE_VERSION,
+  addressWalk,
   balloonOutcome,
+  pageTableWorkload,
+  systemClock,
   captureSnapshot,
   createV86Backend,
   decodeSnapshot,
@@ -41,6 +44,7 @@ import { ACTIONS, type ActionContext } from "./actions.ts";
 import { LabPanel } from "./lab/panel.ts";
 import { describeProfile } from "../core/lab/index.ts";
 import { LessonPanel } from "./lessons/LessonPanel.ts";
+import { AddressWalkView } from "./microscope/AddressWalkView.ts";
 import { OfflineSupport } from "./offline.ts";
 import { browserPreferences, initialFontSize, initialTheme, stepFontSize, type Theme } from "./comfort/preferences.ts";
 import { CLIPBOARD_KEYS, formatShortcut, matchShortcut } from "./comfort/shortcuts.ts";
@@ -82,6 +86,7 @@ export class App {
   // --- device lab (issue 5): the hardware the user's machine runs with ---
   private profile: DeviceProfile = DEFAULT_PROFILE;
   private labPanel: LabPanel | undefined;
+  private addressWalkView: AddressWalkView | undefined;
   // --- end device lab ---
   // --- storage (issue 3): the machine that runs, its disks, the library ---
   private readonly storage = new StorageController(openBrowserStores(), browserLocks());
@@ -139,6 +144,7 @@ export class App {
     this.installStorage();
     this.installSnapshots();
     this.installLessons();
+    this.installAddressWalk();
     new OfflineSupport(element("offline"), element("update"), {
       machineRunning: () => this.machine?.status.stage === "ready" || this.machine?.status.stage === "booting",
     }).start();
@@ -231,8 +237,9 @@ export class App {
         },
         restoreSnapshot: async (name) => {
           if (this.snapshotPanel === undefined) throw new AppError("lesson-failed", "This page has no snapshots.");
+          const started = performance.now();
           await this.snapshotPanel.restoreByName(name);
-          return `Restored "${name}": the machine is back at the instant it was saved.`;
+          return `Restored "${name}" in ${Math.round(performance.now() - started)} ms: the machine is back at the instant it was saved.`;
         },
         balloon: async (mib) => {
           if (this.machine === undefined) throw new AppError("not-running", "There is no running machine for this step.");
@@ -241,6 +248,18 @@ export class App {
           this.labPanel?.showProfile();
           return outcome;
         },
+        // --- microscope, memory (issue 13) ---
+        addressWalk: async (target) => {
+          if (this.machine === undefined) throw new AppError("not-running", "There is no running machine for this step.");
+          const result = await addressWalk(this.machine, target, systemClock, 120_000);
+          this.addressWalkView?.show(result);
+          return result.outcome;
+        },
+        pageTables: async (command, timeoutMs) => {
+          if (this.machine === undefined) throw new AppError("not-running", "There is no running machine for this step.");
+          return (await pageTableWorkload(this.machine, command, systemClock, timeoutMs)).outcome;
+        },
+        // --- end microscope, memory ---
         changed: (at) => this.lessonChanged(at),
         notice: (text) => this.showNotice(text),
         report: (error) => this.showError(error),
@@ -282,6 +301,14 @@ export class App {
     this.profile = profile;
     await this.start();
   }
+
+  // --- microscope, memory (issue 13) ---
+  private installAddressWalk(): void {
+    const container = document.getElementById("address-walk");
+    if (container === null) return;
+    this.addressWalkView = new AddressWalkView(container, { machine: () => this.machine, report: (error) => this.showError(error) });
+  }
+  // --- end microscope, memory ---
 
   private installLabPanel(): void {
     const container = document.getElementById("lab");

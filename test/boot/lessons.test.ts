@@ -1,12 +1,23 @@
 /**
  * Every shipped lesson, walked in Node on the real guest: each command must succeed and show what
  * the lesson expects, on the hardware the lesson's earlier steps chose, snapshot steps save and
- * restore the machine, and balloon steps end with the guest having handed over what was asked.
+ * restore the machine, balloon steps end with the guest having handed over what was asked, address
+ * walks agree with the guest's own report, and page-table counts see the workload's CR3 writes.
  * (Benchmark steps are the device lab's, tested in lab.test.ts.)
  */
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { DEFAULT_PROFILE, commandOutcome, parseLesson, parseLessonIndex, type DeviceProfile, type Machine } from "../../src/core/index.ts";
+import {
+  DEFAULT_PROFILE,
+  addressWalk,
+  commandOutcome,
+  pageTableWorkload,
+  parseLesson,
+  parseLessonIndex,
+  systemClock,
+  type DeviceProfile,
+  type Machine,
+} from "../../src/core/index.ts";
 import { guestIsBuilt, headlessMachine } from "../../src/node/guest.ts";
 
 const built = guestIsBuilt();
@@ -48,6 +59,12 @@ describe.skipIf(!built)("shipped lessons in the real guest", () => {
           m = await boot(profile);
         } else if (action.type === "snapshot-save") {
           saved.set(action.name, await m.saveState());
+        } else if (action.type === "address-walk") {
+          const { outcome } = await addressWalk(m, action.target, systemClock);
+          expect({ where, ...outcome }).toMatchObject({ where, ok: true });
+        } else if (action.type === "page-tables") {
+          const { outcome, report } = await pageTableWorkload(m, action.command, systemClock, (action.timeoutSeconds ?? 60) * 1000);
+          expect({ where, ok: outcome.ok, sawCr3Writes: report.cr3Changes > 0 }).toEqual({ where, ok: true, sawCr3Writes: true });
         } else if (action.type === "balloon") {
           const result = await m.setBalloon(action.mib, { timeoutMs: 60_000 });
           expect({ where, actualMiB: result.actualMiB }).toEqual({ where, actualMiB: action.mib });

@@ -17,6 +17,8 @@ const good = {
     { title: "Balloon on", action: { type: "devices", set: { balloon: true } } },
     { title: "Take 64", action: { type: "balloon", mib: 64 } },
     { title: "Give back", action: { type: "balloon", mib: 0 } },
+    { title: "Walk", action: { type: "address-walk", target: "process" } },
+    { title: "Count", action: { type: "page-tables", command: "ls", timeoutSeconds: 90 } },
   ],
 };
 
@@ -30,7 +32,9 @@ describe("lesson files", () => {
     const parsed = parseLesson(JSON.stringify(good), "io");
     expect(parsed.ok).toBe(true);
     if (!parsed.ok) return;
-    expect(parsed.value.steps).toHaveLength(9);
+    expect(parsed.value.steps).toHaveLength(11);
+    expect(parsed.value.steps[9]?.action).toEqual({ type: "address-walk", target: "process" });
+    expect(parsed.value.steps[10]?.action).toEqual({ type: "page-tables", command: "ls", timeoutSeconds: 90 });
     expect(parsed.value.steps[0]).toEqual({ title: "Look", text: ["At the card."], action: { type: "command", command: "ls /sys/class/net", expect: "eth0", timeoutSeconds: 30 } });
     expect(parsed.value.steps[2]?.action).toEqual({ type: "benchmark", pairs: ["console", "network"], size: "quick" });
     expect(parsed.value.steps[5]).toEqual({ title: "Read only", text: [] });
@@ -56,6 +60,8 @@ describe("lesson files", () => {
         "step",
         { title: "v", action: { type: "devices", set: { balloon: "yes" } } },
         { title: "u", action: { type: "balloon", mib: 1.5 } },
+        { title: "t", action: { type: "address-walk", target: "user" } },
+        { title: "s", action: { type: "page-tables", command: "a\nb" } },
       ],
     };
     expect(problemsOf(bad)).toEqual([
@@ -66,11 +72,13 @@ describe("lesson files", () => {
       "steps[2].action.set.nic: must be one of none, ne2k, virtio",
       "steps[2].action.set.memoryMiB: must be a whole number from 128 to 2048",
       "steps[3].action.pairs: must be a list of device pairs from console, storage, network, cpu",
-      "steps[4].action.type: must be one of command, devices, benchmark, snapshot-save, snapshot-restore, balloon",
+      "steps[4].action.type: must be one of command, devices, benchmark, snapshot-save, snapshot-restore, balloon, address-walk, page-tables",
       "steps[5].action.expect: is not a valid regular expression",
       "steps[6]: must be an object with a title",
       "steps[7].action.set.balloon: must be true or false",
       "steps[8].action.mib: must be a whole number of MiB from 0 to 2048",
+      "steps[9].action.target: must be one of kernel, process",
+      "steps[10].action.command: must be one line (join commands with ; or &&)",
     ]);
   });
 
@@ -103,6 +111,8 @@ describe("lesson files", () => {
       "Restart with a balloon device",
       "Inflate the balloon to 64 MiB",
       "Deflate the balloon",
+      "Walk a process's address through the page tables",
+      "Count page-table traps while running ls",
     ]);
   });
 });

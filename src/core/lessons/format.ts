@@ -5,6 +5,7 @@
  */
 import { MAX_MEMORY_MIB, MIN_LINUX_MEMORY_MIB, type ConsoleModel, type CpuMode, type NicModel } from "../profile.ts";
 import { PAIRS, type PairId, type SizePreset } from "../lab/devices.ts";
+import type { WalkTarget } from "../microscope/steps.ts";
 
 export const LESSON_FORMAT = "virtlab-lesson/1";
 export const LESSON_INDEX_FORMAT = "virtlab-lessons/1";
@@ -21,7 +22,11 @@ export type LessonAction =
   | { readonly type: "snapshot-save"; readonly name: string }
   | { readonly type: "snapshot-restore"; readonly name: string }
   /** Inflate the machine's balloon to this many MiB (0 deflates it); needs `"balloon": true` in devices. */
-  | { readonly type: "balloon"; readonly mib: number };
+  | { readonly type: "balloon"; readonly mib: number }
+  /** Walk a guest address through the guest's page tables and check it against the guest's report. */
+  | { readonly type: "address-walk"; readonly target: WalkTarget }
+  /** Run a command while counting what a shadow-page-table VMM would trap (a simulation). */
+  | { readonly type: "page-tables"; readonly command: string; readonly timeoutSeconds?: number };
 
 export interface LessonDevices {
   readonly nic?: NicModel;
@@ -61,6 +66,8 @@ const CONSOLES: readonly ConsoleModel[] = ["uart", "virtio"];
 const CPUS: readonly CpuMode[] = ["jit", "interpreter"];
 const SIZES: readonly SizePreset[] = ["quick", "standard"];
 const PAIR_IDS: readonly string[] = PAIRS.map((p) => p.id);
+const WALK_TARGETS: readonly WalkTarget[] = ["kernel", "process"];
+const ACTION_TYPES = "command, devices, benchmark, snapshot-save, snapshot-restore, balloon, address-walk, page-tables";
 
 type Json = Record<string, unknown>;
 
@@ -178,8 +185,21 @@ function parseAction(c: Checker, value: unknown, path: string): LessonAction | u
       if (typeof mib !== "number" || !Number.isInteger(mib) || mib < 0 || mib > MAX_MEMORY_MIB) return c.fail(`${at}mib`, `must be a whole number of MiB from 0 to ${MAX_MEMORY_MIB}`);
       return { type, mib };
     }
+    case "address-walk": {
+      c.unknownKeys(value, ["type", "target"], at);
+      const target = c.oneOf(value, "target", WALK_TARGETS, at);
+      return target === undefined ? undefined : { type, target };
+    }
+    case "page-tables": {
+      c.unknownKeys(value, ["type", "command", "timeoutSeconds"], at);
+      const command = c.string(value, "command", at, { max: MAX_COMMAND });
+      if (command !== undefined && /[\r\n]/.test(command)) c.fail(`${at}command`, "must be one line (join commands with ; or &&)");
+      const timeout = value["timeoutSeconds"];
+      if (timeout !== undefined && (typeof timeout !== "number" || !(timeout > 0 && timeout <= MAX_TIMEOUT_S))) c.fail(`${at}timeoutSeconds`, `must be a number of seconds from 1 to ${MAX_TIMEOUT_S}`);
+      return command === undefined ? undefined : { type, command, ...(typeof timeout === "number" ? { timeoutSeconds: timeout } : {}) };
+    }
     default:
-      return c.fail(`${at}type`, "must be one of command, devices, benchmark, snapshot-save, snapshot-restore, balloon");
+      return c.fail(`${at}type`, `must be one of ${ACTION_TYPES}`);
   }
 }
 
@@ -259,6 +279,10 @@ export function describeAction(action: LessonAction): string {
       return `Restore snapshot "${action.name}"`;
     case "balloon":
       return action.mib === 0 ? "Deflate the balloon" : `Inflate the balloon to ${action.mib} MiB`;
+    case "address-walk":
+      return action.target === "kernel" ? "Walk a kernel address through the page tables" : "Walk a process's address through the page tables";
+    case "page-tables":
+      return `Count page-table traps while running ${action.command}`;
   }
 }
 

@@ -14,6 +14,7 @@ import {
   type LessonAction,
   type LessonDevices,
   type StepOutcome,
+  type WalkTarget,
 } from "../../core/index.ts";
 import type { LabReport, PairId, SizePreset } from "../../core/lab/index.ts";
 import { h } from "../storage/dom.ts";
@@ -25,6 +26,9 @@ export interface LessonHost {
   saveSnapshot(name: string): Promise<string>;
   restoreSnapshot(name: string): Promise<string>;
   balloon(mib: number): Promise<StepOutcome>;
+  /** The memory microscope (issue 13): a live address walk, and the shadow-paging count over a command. */
+  addressWalk(target: WalkTarget): Promise<StepOutcome>;
+  pageTables(command: string, timeoutMs: number): Promise<StepOutcome>;
   /** The open lesson and step changed (for links); undefined when the list is shown. */
   changed(at: { readonly id: string; readonly step: number } | undefined): void;
   notice(text: string): void;
@@ -225,6 +229,10 @@ export class LessonPanel {
         return { ok: true, lines: [await this.host.restoreSnapshot(action.name)] };
       case "balloon":
         return this.host.balloon(action.mib);
+      case "address-walk":
+        return this.host.addressWalk(action.target);
+      case "page-tables":
+        return this.host.pageTables(action.command, (action.timeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_S) * 1000);
     }
   }
 }
