@@ -31,7 +31,9 @@ export { Sha256 } from "./sha256.ts";
 export { openIndexedDbStore, memoryStore, isQuotaError, type KeyValueStore } from "./storage/kv.ts";
 export { IMAGE_KIND_LABELS, sniffImage, SNIFF_BYTES, type ImageKind } from "./storage/sniff.ts";
 export { CHUNK_SIZE, ImageStore, ImageReader, type ImageRecord, type ImageSource, type StorageEstimate } from "./storage/images.ts";
-export { DiskStore, OverlayDisk, PAGE_SIZE, type BlockSource, type DiskSaveState } from "./storage/disk.ts";
+export { DiskStore, OverlayDisk, PAGE_SIZE, blankBase, type BlankLayout, type BlockSource, type DiskSaveState } from "./storage/disk.ts";
+export { PAGE_CACHE_BYTES, PageCache } from "./storage/pageCache.ts";
+export { emptyExt2, stableUuid, type Ext2Image } from "./storage/ext2.ts";
 export {
   DEFAULT_MACHINE,
   DEFAULT_MACHINE_ID,

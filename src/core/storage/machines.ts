@@ -5,7 +5,7 @@
  */
 import type { Clock } from "../clock.ts";
 import { AppError } from "../errors.ts";
-import { DATA_DISK_BYTES } from "../guest.ts";
+import { DATA_DISK_BYTES, DATA_DISK_SLOT } from "../guest.ts";
 import { DEFAULT_PROFILE, DISK_SLOTS, type AttachedDisks, type DeviceProfile, type DiskSlot } from "../profile.ts";
 import type { DiskStore, OverlayDisk } from "./disk.ts";
 import type { ImageRecord, ImageStore } from "./images.ts";
@@ -150,7 +150,9 @@ export async function openMachineDisks(
       if (source === undefined) continue;
       let disk: OverlayDisk;
       if (source.kind === "blank") {
-        disk = await stores.disks.open(diskIdFor(record.id, slot), { size: source.sizeBytes, clock: options.clock, readOnly: options.readOnly === true });
+        // The default guest's data disk starts as an empty ext2 file system: mounted, never formatted.
+        const blank = record.boot.kind === "default-guest" && slot === DATA_DISK_SLOT ? "ext2" : "zeros";
+        disk = await stores.disks.open(diskIdFor(record.id, slot), { size: source.sizeBytes, blank, clock: options.clock, readOnly: options.readOnly === true });
       } else {
         const image = await stores.images.get(source.imageId);
         if (image === undefined) throw new AppError("bad-image", `The image for ${slot} is no longer in the library.`, { details: { subject: slot } });
