@@ -26,7 +26,7 @@ export {
 } from "./profile.ts";
 export { Machine, type DownloadProgress, type MachineOptions, type MachineStage, type MachineStatus } from "./machine.ts";
 export { createV86Backend, V86_PACKAGE_VERSION, V86_STATE_VERSION } from "./v86.ts";
-export { DATA_DISK_BYTES, DATA_DISK_CMDLINE, DATA_DISK_SLOT, defaultGuest, type GuestManifest } from "./guest.ts";
+export { DATA_DISK_BYTES, DATA_DISK_CMDLINE, DATA_DISK_SLOT, DATA_SCRIPT, defaultGuest, mountDataCommand, type GuestManifest } from "./guest.ts";
 export { Sha256 } from "./sha256.ts";
 export { openIndexedDbStore, memoryStore, isQuotaError, type KeyValueStore } from "./storage/kv.ts";
 export { IMAGE_KIND_LABELS, sniffImage, SNIFF_BYTES, type ImageKind } from "./storage/sniff.ts";

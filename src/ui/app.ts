@@ -17,6 +17,8 @@ import {
   captureSnapshot,
   checkMachineImages,
   createV86Backend,
+  mountDataCommand,
+  DATA_DISK_SLOT,
   decodeSnapshot,
   fetchAssetLoader,
   fingerprintDifferences,
@@ -522,7 +524,7 @@ export class App {
    */
   private async afterRestore(machine: Machine, initial: StartState, started: number): Promise<void> {
     if (!machine.shellReady) return;
-    const steps = [initial.mountData ? "/bin/virtlab-data" : "", `date -s @${Math.floor(Date.now() / 1000)} >/dev/null`, "clear"].filter((c) => c !== "");
+    const steps = [initial.mountData ? mountDataCommand(this.storage.disk(DATA_DISK_SLOT)?.byteLength) : "", `date -s @${Math.floor(Date.now() / 1000)} >/dev/null`, "clear"].filter((c) => c !== "");
     await machine.run(steps.join("; "), { timeoutMs: 30_000 });
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     this.readyText = `Shell ready: started from ${initial.label} in ${seconds} s.`;
