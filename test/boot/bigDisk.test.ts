@@ -45,7 +45,7 @@ async function boot(disk: OverlayDisk, initialState?: { state: Uint8Array; shell
   const machine = headlessMachine({ guest: loadDefaultGuest(undefined, { dataDisk: true }), disks: { hda: disk }, ...(initialState === undefined ? {} : { initialState }) });
   open.push({ machine, disk });
   await machine.start();
-  await machine.waitForShell({ timeoutMs: 120_000 });
+  await machine.waitForShell({ timeoutMs: 300_000 });
   return machine;
 }
 
@@ -58,7 +58,7 @@ describe.skipIf(!guestIsBuilt())("big data disks", () => {
     expect((await machine.run("grep ' /data ' /proc/mounts")).output).toMatch(/^\/dev\/sd[a-z] \/data ext2 rw/);
     // Formatting would have written the inode tables and bitmaps (hundreds of pages); mounting
     // writes the superblock and little else.
-    expect((await disk.exportOverlay()).pages.length).toBeLessThan(8);
+    expect((await disk.exportOverlay()).pages.length).toBeLessThan(16);
     const fileMiB = PAGE_CACHE_BYTES / MiB + 16;
     const written = await machine.run(`dd if=/dev/urandom of=/data/big bs=1M count=${fileMiB} 2>/dev/null && sync && sha256sum /data/big`, { timeoutMs: 240_000 });
     expect(written.exitCode).toBe(0);
@@ -91,7 +91,7 @@ describe.skipIf(!guestIsBuilt())("big data disks", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 900_000);
 
   it.skipIf(!existsSync(PREBOOTED))("the pre-booted state (made with the 64 MiB disk) serves a blank 2 GiB disk: probed again, mounted, no formatting", async () => {
     const file = new Uint8Array(readFileSync(PREBOOTED));
@@ -107,6 +107,7 @@ describe.skipIf(!guestIsBuilt())("big data disks", () => {
     const df = await machine.run("df -k /data | tail -1");
     expect(Number(df.output.split(/\s+/)[1])).toBeGreaterThan(2_000_000);
     expect(await machine.run("echo big > /data/note && sync && cat /data/note")).toEqual({ output: "big", exitCode: 0 });
-    expect((await disk.exportOverlay()).pages.length).toBeLessThan(8);
+    // mke2fs would have written 16 groups' bitmaps and inode tables (hundreds of pages).
+    expect((await disk.exportOverlay()).pages.length).toBeLessThan(32);
   });
 });
