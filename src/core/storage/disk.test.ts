@@ -286,4 +286,34 @@ describe("OverlayDisk", () => {
     expect(old.blank).toBe("zeros");
     expect([...(await old.read(1080, 2))]).toEqual([0, 0]);
   });
+
+  it("a write while its page is being saved changes neither what is saved nor loses the new bytes", async () => {
+    const inner = memoryStore();
+    let release: () => void = () => undefined;
+    let held: readonly (readonly [string, unknown])[] = [];
+    const kv: KeyValueStore = {
+      ...inner,
+      setMany: async (entries) => {
+        held = entries;
+        await new Promise<void>((resolve) => (release = resolve));
+        // What IndexedDB would have cloned at put(): read only now.
+        await inner.setMany(entries.map(([k, v]) => [k, v instanceof Uint8Array ? v.slice() : v]));
+      },
+    };
+    const disk = await new DiskStore(kv).open("w", { size: MiB, clock: new ManualClock() });
+    await disk.write(100, Uint8Array.from([1]));
+    const saving = disk.flush();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await disk.write(100, Uint8Array.from([2]));
+    expect((held[0]![1] as Uint8Array)[100]).toBe(1);
+    release();
+    await saving;
+    expect(disk.saveState.unsavedPages).toBe(1);
+    const second = disk.flush();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    release();
+    await second;
+    expect(((await inner.get<Uint8Array>("page:w:0")) as Uint8Array)[100]).toBe(2);
+    expect(disk.saveState.unsavedPages).toBe(0);
+  });
 });

@@ -164,6 +164,8 @@ export class OverlayDisk implements Disposable {
   /** Saved pages on their way from IndexedDB. */
   private readonly inflight = new Map<number, Promise<Uint8Array>>();
   private readonly versions = new Map<number, number>();
+  /** Page buffers handed to IndexedDB by the write-back in progress. */
+  private readonly saving = new Set<Uint8Array>();
   private flushTimer: Disposable | undefined;
   private flushing: Promise<void> | undefined;
   private flushQueued = false;
@@ -299,7 +301,9 @@ export class OverlayDisk implements Disposable {
       const index = Math.floor(position / PAGE_SIZE);
       const within = position - index * PAGE_SIZE;
       const take = Math.min(data.length - done, PAGE_SIZE - within);
-      const page = take === PAGE_SIZE ? new Uint8Array(PAGE_SIZE) : await this.pageForWrite(index);
+      let page = take === PAGE_SIZE ? new Uint8Array(PAGE_SIZE) : await this.pageForWrite(index);
+      // A page on its way to IndexedDB is not changed under it: the write gets a copy.
+      if (this.saving.has(page)) page = page.slice();
       page.set(data.subarray(done, done + take), within);
       this.pending.set(index, page);
       this.cache.delete(this.cacheKey(index));
@@ -325,7 +329,10 @@ export class OverlayDisk implements Disposable {
     if (this.pending.size === 0 || this.options.readOnly === true || this.disposed) return;
     const batch = [...this.pending.keys()].sort((a, b) => a - b);
     const versions = batch.map((p) => this.versions.get(p));
-    const entries: [string, unknown][] = batch.map((p) => [pageKey(this.diskId, p), (this.pending.get(p) as Uint8Array).slice()]);
+    // The pages themselves, not copies: a write to one of them while it is saved copies it first.
+    const batchPages = batch.map((p) => this.pending.get(p) as Uint8Array);
+    for (const page of batchPages) this.saving.add(page);
+    const entries: [string, unknown][] = batch.map((p, i) => [pageKey(this.diskId, p), batchPages[i]]);
     const pages = [...new Set([...this.stored, ...batch])].sort((a, b) => a - b);
     const index: OverlayIndex = { size: this.byteLength, pageSize: PAGE_SIZE, pages, ...(this.blank === "zeros" ? {} : { blank: this.blank }) };
     entries.push([indexKey(this.diskId), index]);
@@ -354,6 +361,7 @@ export class OverlayDisk implements Disposable {
     try {
       await job;
     } finally {
+      this.saving.clear();
       this.flushing = undefined;
       this.stateEmitter.fire(this.saveState);
     }
