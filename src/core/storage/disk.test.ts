@@ -303,14 +303,12 @@ describe("OverlayDisk", () => {
     const disk = await new DiskStore(kv).open("w", { size: MiB, clock: new ManualClock() });
     await disk.write(100, Uint8Array.from([1]));
     const saving = disk.flush();
-    await new Promise((resolve) => setTimeout(resolve, 0));
     await disk.write(100, Uint8Array.from([2]));
     expect((held[0]![1] as Uint8Array)[100]).toBe(1);
     release();
     await saving;
     expect(disk.saveState.unsavedPages).toBe(1);
     const second = disk.flush();
-    await new Promise((resolve) => setTimeout(resolve, 0));
     release();
     await second;
     expect(((await inner.get<Uint8Array>("page:w:0")) as Uint8Array)[100]).toBe(2);
