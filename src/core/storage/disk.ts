@@ -420,7 +420,8 @@ export class OverlayDisk implements Disposable {
   private async fetch(pages: readonly number[]): Promise<Map<number, Uint8Array>> {
     const fresh = pages.filter((p) => !this.inflight.has(p));
     if (fresh.length > 0) {
-      const values = this.kv.getMany<Uint8Array>(fresh.map((p) => pageKey(this.diskId, p)));
+      // One page (a random reader): a plain get; a run: one transaction for all of it.
+      const values = fresh.length === 1 ? this.kv.get<Uint8Array>(pageKey(this.diskId, fresh[0]!)).then((v) => [v]) : this.kv.getMany<Uint8Array>(fresh.map((p) => pageKey(this.diskId, p)));
       fresh.forEach((p, i) => {
         const one = values.then((list) => {
           const page = this.checkPage(p, list[i]);
