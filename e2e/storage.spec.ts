@@ -162,6 +162,15 @@ test("images: a bad file is refused with its message; an ISO added by upload is 
   await expect(page.getByTestId("image-delete-question")).toContainText("GRUB uses it");
   await page.getByTestId("image-delete-confirm").click();
   await expect(rows).toHaveCount(1);
+
+  // The machine that used it says so plainly at its next start, and the stage is "failed".
+  await page.reload();
+  await expect(page.getByTestId("stage")).toHaveText("failed");
+  await expect(page.locator("#error")).toContainText("This machine cannot start: an image it uses was deleted");
+  await expect(page.locator("#error")).toContainText('GRUB uses "GRUB rescue CD" (cdrom), deleted from the image library.');
+  await page.getByTestId("missing-image-edit").click();
+  await expect(page.getByTestId("machine-form")).toBeVisible();
+  await expect(page.getByTestId("machine-name-input")).toHaveValue("GRUB");
   rmSync(dir, { recursive: true, force: true });
 });
 

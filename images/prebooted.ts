@@ -55,7 +55,7 @@ export async function buildPrebooted(force = false): Promise<void> {
   const started = performance.now();
   const guest = loadDefaultGuest(undefined, { dataDisk: true });
   // An overlay disk, as in the browser: v86 embeds a plain {buffer} disk whole in its state.
-  const disk = await new DiskStore(memoryStore()).open("prebooted:hda", { size: DATA_DISK_BYTES, clock: systemClock });
+  const disk = await new DiskStore(memoryStore()).open("prebooted:hda", { size: DATA_DISK_BYTES, blank: "ext2", clock: systemClock });
   const machine = headlessMachine({ guest, disks: { hda: disk } });
   try {
     await machine.start();
@@ -67,7 +67,9 @@ export async function buildPrebooted(force = false): Promise<void> {
     check("umount /data", await machine.run("umount /data && sync && echo 3 > /proc/sys/vm/drop_caches"));
     check("clear", await machine.run("clear"));
     const { header, parts } = await captureSnapshot(machine, {
-      fingerprint: machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: DATA_DISK_BYTES, base: "blank" } }),
+      // The data disk is unmounted and the page probes it again when its size differs: the state
+      // serves a blank data disk of any size (see fingerprint.ts, anySize).
+      fingerprint: machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: DATA_DISK_BYTES, base: "blank", anySize: true } }),
       disks: [],
       app: "virtlab (pre-booted at set-up)",
       v86: V86_PACKAGE_VERSION,

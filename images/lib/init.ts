@@ -143,8 +143,10 @@ export const DATA_SCRIPT_PATH = "/bin/virtlab-data";
 
 /**
  * The data-disk script: find the disk the kernel command line names by its SCSI address
- * (virtlab.data=0:0:0:0 is the IDE primary master, v86's hda) and mount it on /data, formatting it
- * with ext2 only while it is blank (all zeros at the start). `boot` waits for the disk to appear;
+ * (virtlab.data=0:0:0:0 is the IDE primary master, v86's hda) and mount it on /data. The host
+ * makes a blank data disk an empty ext2 file system already (src/core/storage/ext2.ts), so this
+ * only mounts; a disk that is truly blank (all zeros at the start: not from virtlab's host, or
+ * an older overlay) is still formatted with mke2fs. `boot` waits for the disk to appear;
  * without it (after a saved state is restored) the page cache is dropped first, so nothing read
  * from the disk before the save is trusted. Does nothing when /data is already mounted.
  */
@@ -163,6 +165,18 @@ export function renderDataScript(): string {
     "fi",
     'for b in /sys/bus/scsi/devices/$DATA_ADDR/block/*; do [ -e "$b" ] && DATA_DEV=${b##*/}; done',
     '[ -n "$DATA_DEV" ] || exit 0',
+    "# After a restore the host may pass the disk's size in sectors: a state saved with a disk of",
+    "# another size (the pre-booted one) still knows the old size, so the disk is probed again.",
+    'if [ -n "$1" ] && [ "$1" != boot ] && [ "$(cat /sys/block/$DATA_DEV/size)" != "$1" ]; then',
+    '  echo 1 > "/sys/block/$DATA_DEV/device/delete"',
+    '  echo "- - -" > "/sys/class/scsi_host/host${DATA_ADDR%%:*}/scan"',
+    '  DATA_DEV=""; n=0',
+    '  while [ -z "$DATA_DEV" ] && [ $n -lt 250 ]; do',
+    '    for b in /sys/bus/scsi/devices/$DATA_ADDR/block/*; do [ -e "$b" ] && DATA_DEV=${b##*/}; done',
+    '    [ -n "$DATA_DEV" ] || usleep 20000; n=$((n+1))',
+    "  done",
+    '  [ -n "$DATA_DEV" ] || { echo "virtlab: the data disk did not come back after a new probe" >&2; exit 1; }',
+    "fi",
     'n=0; while [ ! -b "/dev/$DATA_DEV" ] && [ $n -lt 50 ]; do usleep 20000; n=$((n+1)); done',
     '[ "$1" = boot ] || blockdev --flushbufs "/dev/$DATA_DEV" 2>/dev/null',
     "mkdir -p /data",

@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   "disposed", // the machine was shut down while waiting
   "bad-profile", // a device profile or guest description is invalid
   "bad-image", // a file that is no image virtlab knows, empty, or too large
+  "image-missing", // a machine uses an image that was deleted from the library (details: machineId, machineName, missing)
   "bad-snapshot", // a snapshot file that is damaged, cut short, or not a snapshot
   "snapshot-mismatch", // a snapshot made on other hardware or by another emulator version
   "download-failed", // a snapshot link could not be downloaded (no network, no CORS, an HTTP error)

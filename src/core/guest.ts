@@ -31,6 +31,18 @@ export const DATA_DISK_CMDLINE = "virtlab.data=0:0:0:0";
 export const DATA_DISK_SLOT = "hda";
 export const DATA_DISK_BYTES = 64 * 1024 * 1024;
 
+/** The guest's data-disk script (images/lib/init.ts renders it); /init runs it at boot. */
+export const DATA_SCRIPT = "/bin/virtlab-data";
+
+/**
+ * The command that mounts the data disk after a start from a saved state that did not hold it
+ * mounted. With the disk's size (bytes), the guest probes the disk again when the state was saved
+ * with another size (the pre-booted state serves blank disks of any size).
+ */
+export function mountDataCommand(diskBytes?: number): string {
+  return diskBytes === undefined ? DATA_SCRIPT : `${DATA_SCRIPT} ${Math.ceil(diskBytes / 512)}`;
+}
+
 export interface DefaultGuestOptions {
   /** Mount a persistent data disk (attached at hda) on /data. */
   readonly dataDisk?: boolean;

@@ -1,5 +1,5 @@
 /** The core's public API: what the UI, tests, benchmarks and lessons use. */
-export { AppError, ERROR_CODES, describeCause, isAppError, type ErrorCode } from "./errors.ts";
+export { AppError, ERROR_CODES, describeCause, isAppError, toAppError, type ErrorCode } from "./errors.ts";
 export { Emitter, DisposableStore, toDisposable, type Disposable, type Event } from "./events.ts";
 export { systemClock, ManualClock, type Clock } from "./clock.ts";
 export { fetchAssetLoader, verifyAsset, type AssetLoader, type ProgressCallback } from "./assets.ts";
@@ -26,23 +26,28 @@ export {
 } from "./profile.ts";
 export { Machine, type DownloadProgress, type MachineOptions, type MachineStage, type MachineStatus } from "./machine.ts";
 export { createV86Backend, V86_PACKAGE_VERSION, V86_STATE_VERSION } from "./v86.ts";
-export { DATA_DISK_BYTES, DATA_DISK_CMDLINE, DATA_DISK_SLOT, defaultGuest, type GuestManifest } from "./guest.ts";
+export { DATA_DISK_BYTES, DATA_DISK_CMDLINE, DATA_DISK_SLOT, DATA_SCRIPT, defaultGuest, mountDataCommand, type GuestManifest } from "./guest.ts";
 export { Sha256 } from "./sha256.ts";
 export { openIndexedDbStore, memoryStore, isQuotaError, type KeyValueStore } from "./storage/kv.ts";
 export { IMAGE_KIND_LABELS, sniffImage, SNIFF_BYTES, type ImageKind } from "./storage/sniff.ts";
 export { CHUNK_SIZE, ImageStore, ImageReader, type ImageRecord, type ImageSource, type StorageEstimate } from "./storage/images.ts";
-export { DiskStore, OverlayDisk, PAGE_SIZE, type BlockSource, type DiskSaveState } from "./storage/disk.ts";
+export { DiskStore, OverlayDisk, PAGE_SIZE, blankBase, type BlankLayout, type BlockSource, type DiskSaveState } from "./storage/disk.ts";
+export { PAGE_CACHE_BYTES, PageCache } from "./storage/pageCache.ts";
+export { emptyExt2, stableUuid, type Ext2Image } from "./storage/ext2.ts";
 export {
   DEFAULT_MACHINE,
   DEFAULT_MACHINE_ID,
   MachineStore,
   SLOT_KINDS,
   diskIdFor,
+  checkMachineImages,
   machineProblems,
+  missingImages,
   openMachineDisks,
   type BootSource,
   type DiskSource,
   type MachineRecord,
+  type MissingImage,
   type OpenedDisks,
 } from "./storage/machines.ts";
 export {

@@ -70,15 +70,56 @@ export const createV86Backend: BackendFactory = async (config, host) => {
   } finally {
     globals.clearTimeout(timer);
   }
+  // A saved state carries each hard disk's geometry; the disk attached now may have another size.
+  if ((config as { initial_state?: unknown }).initial_state !== undefined) fitDiskGeometry(emulator as unknown as V86Internals);
   return new V86Backend(emulator);
 };
+
+/** v86's IDE drive (src/ide.js IDEInterface): what its IDENTIFY answer is made from. */
+interface V86IdeDrive {
+  is_atapi: boolean;
+  buffer: { byteLength: number } | null | undefined;
+  sector_count: number;
+  head_count: number;
+  sectors_per_track: number;
+  cylinder_count: number;
+}
+
+/**
+ * After a state is restored, give each hard disk the size of the buffer attached now. v86 restores
+ * the sector count and geometry from the state (IDEInterface.set_state), so a state saved with a
+ * 64 MiB disk would describe a 2 GiB one as 64 MiB to the guest. Same formula as v86's constructor.
+ * The pre-booted state relies on this: it is made with the default disk size, and the guest
+ * probes the disk again when the size differs (/bin/virtlab-data).
+ */
+function fitDiskGeometry(emulator: V86Internals): void {
+  const ide = emulator.v86?.cpu?.devices?.ide;
+  for (const channel of [ide?.primary, ide?.secondary]) {
+    for (const drive of [channel?.master, channel?.slave]) {
+      if (drive === undefined || drive.is_atapi || drive.buffer === null || drive.buffer === undefined) continue;
+      const sectors = Math.ceil(drive.buffer.byteLength / 512);
+      if (drive.sector_count === sectors) continue;
+      drive.sector_count = sectors;
+      drive.head_count = 16;
+      drive.sectors_per_track = 63;
+      drive.cylinder_count = Math.floor(sectors / 16 / 63);
+    }
+  }
+}
 
 /** The parts of v86's internals we reach into, typed by what we use. */
 interface V86Internals {
   v86?: {
     running: boolean;
     do_tick: () => void;
-    cpu?: { reboot_internal: () => void; devices?: { virtio_balloon?: V86Balloon; virtio_console?: V86VirtioConsole } } & Partial<V86CpuMemory>;
+    cpu?: {
+      reboot_internal: () => void;
+      devices?: {
+        virtio_balloon?: V86Balloon;
+        virtio_console?: V86VirtioConsole;
+        ide?: { primary?: { master?: V86IdeDrive; slave?: V86IdeDrive }; secondary?: { master?: V86IdeDrive; slave?: V86IdeDrive } };
+      };
+    } & Partial<V86CpuMemory>;
   };
   bus: { send(name: string, value: unknown): void };
   screen_adapter?: { get_text_screen?: () => string[] };
@@ -310,6 +351,7 @@ class V86Backend implements EmulatorBackend {
 
   async restoreState(state: Uint8Array): Promise<void> {
     await this.emulator.restore_state(state.slice().buffer);
+    fitDiskGeometry(this.internals);
   }
 
   sendCtrlAltDel(): void {

@@ -18,10 +18,14 @@ import {
   pageTableWorkload,
   systemClock,
   captureSnapshot,
+  checkMachineImages,
   createV86Backend,
+  mountDataCommand,
+  DATA_DISK_SLOT,
   decodeSnapshot,
   fetchAssetLoader,
   fingerprintDifferences,
+  isAppError,
   machineDiskIdentities,
   machineFingerprint,
   openIndexedDbStore,
@@ -29,6 +33,7 @@ import {
   readSnapshotHeader,
   restoreSnapshotDisks,
   setupQuery,
+  toAppError,
   type DeviceProfile,
   type DownloadProgress,
   type GuestManifest,
@@ -117,6 +122,9 @@ export class App {
   private snapshotLink: SnapshotLinkFlow | undefined;
   /** The start in progress, so a link's machine waits for it before taking over. */
   private lastStart: Promise<void> | undefined;
+  /** Why the machine could not start (no emulator runs): the stage stays "failed". */
+  private failedStart: MachineStatus | undefined;
+  private shownError: unknown;
   // --- end snapshots ---
   // --- classroom (issue 6) ---
   private lessonPanel: LessonPanel | undefined;
@@ -163,14 +171,14 @@ export class App {
         if (action === undefined) return;
         event.preventDefault();
         event.stopPropagation();
-        if (event.repeat || !action.enabled(this.machine?.status ?? IDLE, this.context)) return;
+        if (event.repeat || !action.enabled(this.machine?.status ?? this.failedStart ?? IDLE, this.context)) return;
         void this.runAction(action);
       },
       { capture: true },
     );
     document.addEventListener("fullscreenchange", () => {
       this.terminal.refit();
-      this.render(this.machine?.status ?? IDLE);
+      this.render(this.machine?.status ?? this.failedStart ?? IDLE);
     });
     const help = element<HTMLDialogElement>("help");
     help.addEventListener("close", () => this.terminal.focus());
@@ -278,7 +286,7 @@ export class App {
     this.lessonsVisible = visible;
     element("lessons").hidden = !visible;
     if (visible) void this.lessonPanel?.load();
-    this.render(this.machine?.status ?? IDLE);
+    this.render(this.machine?.status ?? this.failedStart ?? IDLE);
   }
 
   /** The address bar follows the open lesson and step, so a reload (or a bookmark) comes back to it. */
@@ -333,6 +341,7 @@ export class App {
 
   private async startNow(): Promise<void> {
     this.clearError();
+    this.failedStart = undefined;
     await this.stopMachine();
     this.render(IDLE);
     try {
@@ -340,7 +349,11 @@ export class App {
       await this.storageReady;
       await this.bootMachine(this.current);
     } catch (error) {
-      this.showError(error);
+      // Nothing runs: the stage says so ("failed", not "starting"), with the reason.
+      if (this.machine === undefined) {
+        this.failedStart = { ...IDLE, stage: "failed", error: toAppError(error, "emulator-start-failed", "The machine could not start.") };
+        this.render(this.failedStart);
+      } else this.showError(error);
     }
   }
 
@@ -400,6 +413,7 @@ export class App {
     const guestBase = new URL("guest/", document.baseURI).href;
     const manifest = await this.loadGuestManifest(guestBase);
     this.guestSize = Object.values(manifest.files).reduce((sum, f) => sum + f.size, 0);
+    await checkMachineImages(record, this.storage.stores.images);
     const images = await this.storage.stores.images.list();
     const guest = guestFor(record, manifest, guestBase, images);
     this.guest = guest;
@@ -590,7 +604,7 @@ export class App {
    */
   private async afterRestore(machine: Machine, initial: StartState, started: number): Promise<void> {
     if (!machine.shellReady) return;
-    const steps = [initial.mountData ? "/bin/virtlab-data" : "", `date -s @${Math.floor(Date.now() / 1000)} >/dev/null`, "clear"].filter((c) => c !== "");
+    const steps = [initial.mountData ? mountDataCommand(this.storage.disk(DATA_DISK_SLOT)?.byteLength) : "", `date -s @${Math.floor(Date.now() / 1000)} >/dev/null`, "clear"].filter((c) => c !== "");
     await machine.run(steps.join("; "), { timeoutMs: 30_000 });
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     this.readyText = `Shell ready: started from ${initial.label} in ${seconds} s.`;
@@ -713,7 +727,7 @@ export class App {
       setVgaVisible: (visible) => {
         this.vgaVisible = visible;
         element("vga").hidden = !visible;
-        this.render(this.machine?.status ?? IDLE);
+        this.render(this.machine?.status ?? this.failedStart ?? IDLE);
       },
       restart: () => this.start(),
       copyLink: () => this.copyLink(),
@@ -767,7 +781,7 @@ export class App {
     } catch (error) {
       this.showError(error);
     }
-    this.render(this.machine?.status ?? IDLE);
+    this.render(this.machine?.status ?? this.failedStart ?? IDLE);
   }
 
   private render(machineStatus: MachineStatus): void {
@@ -806,7 +820,10 @@ export class App {
       element("progress-fill").style.width = "100%";
     }
     element("progress").dataset["stage"] = status.stage;
-    if (status.error !== undefined && (status.stage === "crashed" || status.stage === "failed")) this.showError(status.error);
+    if (status.error !== undefined && (status.stage === "crashed" || status.stage === "failed") && status.error !== this.shownError) {
+      this.shownError = status.error;
+      this.showError(status.error);
+    }
   }
 
   private renderProgress(progress: DownloadProgress): void {
@@ -829,9 +846,30 @@ export class App {
     hint.className = "hint";
     hint.textContent = message.hint;
     box.append(title, detail, hint);
+    if (isAppError(error) && error.code === "image-missing") box.append(this.missingImageActions());
     box.hidden = false;
     this.errors.push(`${message.title}: ${message.detail}`);
     this.terminal.notice(`${message.title}: ${message.detail}`);
+  }
+
+  /** What the user can do about a deleted image: edit the machine, or add the image again. */
+  private missingImageActions(): HTMLElement {
+    const row = document.createElement("p");
+    const button = (label: string, testid: string, run: () => void): HTMLButtonElement => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = label;
+      b.dataset["testid"] = testid;
+      b.addEventListener("click", run);
+      return b;
+    };
+    const record = this.current;
+    row.append(
+      button(`Edit ${record.name}`, "missing-image-edit", () => this.machinesPanel?.editMachine(record)),
+      " ",
+      button("Add image…", "missing-image-add", () => this.library?.chooseFiles()),
+    );
+    return row;
   }
 
   /** A line for the user that is not an error (ignored link settings, a copied link); lines add up. */

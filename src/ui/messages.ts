@@ -43,6 +43,10 @@ const MESSAGES: Record<ErrorCode, Message> = {
     title: "That file cannot be used as an image",
     hint: "virtlab takes ISO 9660 CD-ROM images, hard-disk and floppy images, Linux kernels (bzImage) and initrds. Nothing was stored.",
   },
+  "image-missing": {
+    title: "This machine cannot start: an image it uses was deleted",
+    hint: "Edit the machine to choose another image (or no image), or add the same image to the library again and start the machine. Nothing else was changed.",
+  },
   "bad-snapshot": {
     title: "This snapshot cannot be used",
     hint: "The file is damaged, cut short, or not a virtlab snapshot. Nothing was changed; the running machine is as it was.",

@@ -47,7 +47,16 @@ export interface DiskIdentity {
   readonly size: number;
   /** sha256 of the base image, or "blank". */
   readonly base: string;
+  /**
+   * The state does not depend on the disk's size: the guest held nothing of the disk when it was
+   * saved and probes it again after the restore (the pre-booted state: data disk unmounted,
+   * /bin/virtlab-data re-reads a disk whose size differs; v86.ts gives the IDE drive the size of
+   * the disk attached). Written "any size, <base>" and matched by any size with the same base.
+   */
+  readonly anySize?: boolean;
 }
+
+const ANY_SIZE = "any size, ";
 
 export function machineFingerprint(profile: DeviceProfile, guest: GuestSpec, disks: Readonly<Record<string, DiskIdentity>> = {}): MachineFingerprint {
   const linux = guest.kind === "linux" ? guest : undefined;
@@ -69,7 +78,7 @@ export function machineFingerprint(profile: DeviceProfile, guest: GuestSpec, dis
     disks: Object.fromEntries(
       Object.entries(disks)
         .sort(([a], [b]) => a.localeCompare(b))
-        .map(([slot, d]) => [slot, `${d.size} bytes, ${d.base}`]),
+        .map(([slot, d]) => [slot, d.anySize === true ? `${ANY_SIZE}${d.base}` : `${d.size} bytes, ${d.base}`]),
     ),
   };
 }
@@ -78,11 +87,24 @@ export function machineFingerprint(profile: DeviceProfile, guest: GuestSpec, dis
 export function fingerprintDifferences(saved: MachineFingerprint, current: MachineFingerprint): string[] {
   const out: string[] = [];
   for (const key of Object.keys(FINGERPRINT_LABELS) as (keyof MachineFingerprint)[]) {
+    if (key === "disks" && disksMatch(saved.disks, current.disks)) continue;
     const a = JSON.stringify(saved[key] ?? null);
     const b = JSON.stringify(current[key] ?? null);
     if (a !== b) out.push(`${FINGERPRINT_LABELS[key]}: saved with ${short(a)}, this machine has ${short(b)}`);
   }
   return out;
+}
+
+/** Same slots; each disk the same, or saved as "any size, <base>" and now of that base. */
+function disksMatch(saved: Readonly<Record<string, string>>, current: Readonly<Record<string, string>>): boolean {
+  const slots = Object.keys(saved ?? {});
+  if (slots.length !== Object.keys(current).length) return false;
+  return slots.every((slot) => {
+    const want = saved[slot];
+    const have = current[slot];
+    if (want === undefined || have === undefined) return false;
+    return want === have || (want.startsWith(ANY_SIZE) && have.endsWith(`bytes, ${want.slice(ANY_SIZE.length)}`));
+  });
 }
 
 function short(value: string): string {

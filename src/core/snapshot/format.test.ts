@@ -117,6 +117,19 @@ describe("machine fingerprints", () => {
     ]);
   });
 
+  it("pins a disk's size unless the state was saved as fitting any size (the pre-booted state)", () => {
+    const at = (size: number) => machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size, base: "blank" } });
+    // A user's snapshot: the size is pinned, as in every older file.
+    expect(fingerprintDifferences(at(64 << 20), at(2048 * 1048576))).toEqual(['disks: saved with {"hda":"67108864 bytes, blank"}, this machine has {"hda":"2147483648 bytes, blank"}']);
+    const anySize = machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: 64 << 20, base: "blank", anySize: true } });
+    expect(anySize.disks).toEqual({ hda: "any size, blank" });
+    expect(fingerprintDifferences(anySize, at(2048 * 1048576))).toEqual([]);
+    expect(fingerprintDifferences(anySize, at(64 << 20))).toEqual([]);
+    // Still the same slots and base.
+    expect(fingerprintDifferences(anySize, machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: 1 << 20, base: "e".repeat(64) } }))).toHaveLength(1);
+    expect(fingerprintDifferences(anySize, machineFingerprint(DEFAULT_PROFILE, guest, {}))).toHaveLength(1);
+  });
+
   it("ignores the CPU mode: a state restores with the JIT on or off", () => {
     const interpreter = machineFingerprint({ ...DEFAULT_PROFILE, cpu: "interpreter" }, guest, { hda: { size: 64 << 20, base: "blank" } });
     expect(fingerprintDifferences(meta.fingerprint, interpreter)).toEqual([]);

@@ -15,7 +15,7 @@
 import { concatBytes } from "../bytes.ts";
 import { AppError } from "../errors.ts";
 import { decodeText, encodeText, sha256Hex } from "../host.ts";
-import { PAGE_SIZE } from "../storage/disk.ts";
+import { PAGE_SIZE, type BlankLayout } from "../storage/disk.ts";
 import type { MachineFingerprint } from "./fingerprint.ts";
 import { gunzip, gzip } from "./compress.ts";
 
@@ -75,6 +75,8 @@ export interface SnapshotDisk {
   readonly base: string;
   /** Page numbers (ascending); their bytes follow the state in this order. */
   readonly pages: readonly number[];
+  /** What a blank disk reads as under the pages; absent (older files): zeros. */
+  readonly blank?: BlankLayout;
 }
 
 export interface SnapshotDiskData extends SnapshotDisk {
@@ -114,7 +116,7 @@ export async function encodeSnapshot(state: Uint8Array, meta: SnapshotMeta, disk
     compression: "gzip",
     rawSize: payload.length,
     stateSize: state.length,
-    disks: disks.map(({ slot, size, base, pages }) => ({ slot, size, base, pages: [...pages] })),
+    disks: disks.map(({ slot, size, base, pages, blank }) => ({ slot, size, base, pages: [...pages], ...(blank === undefined || blank === "zeros" ? {} : { blank }) })),
     chunks,
   };
   const json = encodeText(JSON.stringify(header));
@@ -211,7 +213,7 @@ function checkDisks(header: SnapshotHeader): void {
   let bytes = header.stateSize;
   const slots = new Set<string>();
   for (const disk of header.disks) {
-    if (typeof disk !== "object" || disk === null || typeof disk.slot !== "string" || slots.has(disk.slot) || typeof disk.base !== "string" || !Array.isArray(disk.pages)) {
+    if (typeof disk !== "object" || disk === null || typeof disk.slot !== "string" || slots.has(disk.slot) || typeof disk.base !== "string" || !Array.isArray(disk.pages) || (disk.blank !== undefined && disk.blank !== "zeros" && disk.blank !== "ext2")) {
       throw new AppError("bad-snapshot", "The snapshot's disk list is damaged.");
     }
     slots.add(disk.slot);

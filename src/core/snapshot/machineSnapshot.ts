@@ -46,8 +46,8 @@ export async function captureSnapshot(machine: Machine, options: CaptureOptions)
     const { state, shellReady } = await machine.saveState();
     const disks: SnapshotDiskData[] = [];
     for (const { slot, disk, base } of options.disks) {
-      const { pages, data } = await disk.exportOverlay();
-      disks.push({ slot, size: disk.byteLength, base, pages, data });
+      const { pages, data, blank } = await disk.exportOverlay();
+      disks.push({ slot, size: disk.byteLength, base, pages, data, blank });
     }
     return await encodeSnapshot(
       state,
@@ -61,5 +61,5 @@ export async function captureSnapshot(machine: Machine, options: CaptureOptions)
 
 /** Put the snapshot's disk overlays in place of the machine's (before the state is restored). */
 export async function restoreSnapshotDisks(store: DiskStore, machineId: string, disks: readonly SnapshotDiskData[]): Promise<void> {
-  for (const disk of disks) await store.replaceOverlay(diskIdFor(machineId, disk.slot as DiskSlot), disk.size, disk.pages, disk.data);
+  for (const disk of disks) await store.replaceOverlay(diskIdFor(machineId, disk.slot as DiskSlot), disk.size, disk.pages, disk.data, disk.blank ?? "zeros");
 }

@@ -2,7 +2,8 @@ import "fake-indexeddb/auto";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.ts";
 import { AppError } from "../errors.ts";
-import { DiskStore, PAGE_SIZE, WRITE_BACK_DELAY_MS, type BlockSource } from "./disk.ts";
+import { DiskStore, MAX_PENDING_BYTES, PAGE_SIZE, WRITE_BACK_DELAY_MS, type BlockSource } from "./disk.ts";
+import { PageCache } from "./pageCache.ts";
 import { memoryStore, openIndexedDbStore, type KeyValueStore } from "./kv.ts";
 
 const MiB = 1024 * 1024;
@@ -166,5 +167,151 @@ describe("OverlayDisk", () => {
     expect([...(await reopened.read(3 * PAGE_SIZE, 2))]).toEqual([4, 4]);
     expect((await kv.keys()).filter((k) => k.startsWith("page:")).sort()).toEqual(["page:m:hda:3"]);
     reopened.dispose();
+  });
+
+  it("keeps memory within the cache: drops saved pages only, and a dropped page reads back byte for byte", async () => {
+    const kv = openIndexedDbStore(`disks-${Math.random()}`, "kv");
+    const cache = new PageCache(4 * PAGE_SIZE);
+    const disks = new DiskStore(kv, cache);
+    const clock = new ManualClock();
+    const disk = await disks.open("big", { size: 64 * PAGE_SIZE, clock });
+    const pattern = (page: number): Uint8Array => Uint8Array.from({ length: PAGE_SIZE }, (_, i) => (i * 7 + page * 31) & 0xff);
+    for (let p = 0; p < 12; p++) await disk.write(p * PAGE_SIZE, pattern(p));
+    // Nothing saved yet: all twelve pending pages stay, whatever the budget.
+    expect(disk.saveState.unsavedPages).toBe(12);
+    expect(cache.size).toBe(0);
+    await disk.flush();
+    expect(disk.saveState.unsavedPages).toBe(0);
+    expect(cache.size).toBe(4 * PAGE_SIZE);
+    // Reading everything back goes through the cache (and IndexedDB), never past the budget.
+    const all = await disk.read(0, 12 * PAGE_SIZE);
+    for (let p = 0; p < 12; p++) expect(sameBytes(all.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE), pattern(p))).toBe(true);
+    expect(cache.size).toBeLessThanOrEqual(4 * PAGE_SIZE);
+    // A partial write to a dropped page merges with its saved bytes.
+    await disk.write(PAGE_SIZE + 10, Uint8Array.from([1, 2, 3]));
+    const expected = pattern(1);
+    expected.set([1, 2, 3], 10);
+    expect(sameBytes(await disk.read(PAGE_SIZE, PAGE_SIZE), expected)).toBe(true);
+    // Snapshots and exports still see every page.
+    const exported = await disk.exportOverlay();
+    expect(exported.pages).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(sameBytes(exported.data.subarray(PAGE_SIZE, 2 * PAGE_SIZE), expected)).toBe(true);
+    expect(sameBytes(exported.data.subarray(11 * PAGE_SIZE), pattern(11))).toBe(true);
+    disk.dispose();
+    expect(cache.size).toBe(0);
+  });
+
+  it("under a full quota keeps every pending page while the cache drops saved ones", async () => {
+    const base = openIndexedDbStore(`disks-${Math.random()}`, "kv");
+    let full = false;
+    const kv: KeyValueStore = { ...base, setMany: (entries) => (full ? Promise.reject(new AppError("storage-full", "full")) : base.setMany(entries)) };
+    const cache = new PageCache(2 * PAGE_SIZE);
+    const disk = await new DiskStore(kv, cache).open("q", { size: 512 * PAGE_SIZE, clock: new ManualClock() });
+    for (let p = 0; p < 6; p++) await disk.write(p * PAGE_SIZE, new Uint8Array(PAGE_SIZE).fill(p + 1));
+    await disk.flush();
+    full = true;
+    // More than MAX_PENDING_BYTES: writes must neither wait forever nor drop anything.
+    const count = MAX_PENDING_BYTES / PAGE_SIZE + 4;
+    for (let p = 6; p < 6 + count; p++) await disk.write(p * PAGE_SIZE, Uint8Array.from([p & 0xff, 0xee]));
+    await expect(disk.flush()).rejects.toMatchObject({ code: "storage-full" });
+    expect(disk.saveState.unsavedPages).toBe(count);
+    expect(cache.size).toBeLessThanOrEqual(2 * PAGE_SIZE);
+    for (let p = 0; p < 6 + count; p++) {
+      const bytes = await disk.read(p * PAGE_SIZE, 2);
+      expect([...bytes]).toEqual(p < 6 ? [p + 1, p + 1] : [p & 0xff, 0xee]);
+    }
+    full = false;
+    await disk.flush();
+    expect(disk.saveState).toMatchObject({ unsavedPages: 0, error: undefined });
+  });
+
+  it("reads saved pages in runs: right bytes at page edges, across saved and base pages, and up to the end", async () => {
+    const inner = openIndexedDbStore(`disks-${Math.random()}`, "kv");
+    const requests: number[] = [];
+    const kv: KeyValueStore = {
+      ...inner,
+      get: (key) => (requests.push(1), inner.get(key)),
+      getMany: (keys) => (requests.push(keys.length), inner.getMany(keys)),
+    };
+    const base = baseImage(40 * PAGE_SIZE + 1000); // a last page shorter than PAGE_SIZE
+    const writer = await new DiskStore(inner).open("r", { size: base.size, base, clock: new ManualClock() });
+    const expected = base.bytes.slice();
+    for (const p of [0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 40]) {
+      const data = Uint8Array.from({ length: 500 }, (_, i) => (p + i) & 0xff);
+      const at = p * PAGE_SIZE + 200;
+      await writer.write(at, data);
+      expected.set(data, at);
+    }
+    await writer.flush();
+    writer.dispose();
+    const disk = await new DiskStore(kv, new PageCache()).open("r", { size: base.size, base, clock: new ManualClock() });
+    requests.length = 0;
+    // A read across a page edge, a saved page, a base page (4) and more saved pages: one run.
+    const edge = await disk.read(PAGE_SIZE - 10, 5 * PAGE_SIZE + 20);
+    expect(sameBytes(edge, expected.slice(PAGE_SIZE - 10, 6 * PAGE_SIZE + 10))).toBe(true);
+    expect(requests).toEqual([6]);
+    // Sequential reads from there on are served ahead, in few requests.
+    requests.length = 0;
+    for (let at = 6 * PAGE_SIZE + 10; at < 21 * PAGE_SIZE; at += 16384) {
+      const length = Math.min(16384, 21 * PAGE_SIZE - at);
+      expect(sameBytes(await disk.read(at, length), expected.slice(at, at + length))).toBe(true);
+    }
+    expect(requests.length).toBeLessThanOrEqual(4);
+    // The last, short page; and nothing past the end.
+    expect(sameBytes(await disk.read(base.size - 5000, 5000), expected.slice(base.size - 5000))).toBe(true);
+    await expect(disk.read(base.size - 10, 11)).rejects.toMatchObject({ code: "storage-failed" });
+    expect((await disk.read(base.size, 0)).length).toBe(0);
+    // Random single reads fetch one page each, no read-ahead.
+    const fresh = await new DiskStore(kv, new PageCache()).open("r", { size: base.size, base, clock: new ManualClock() });
+    requests.length = 0;
+    for (const p of [17, 3, 12, 8]) expect(sameBytes(await fresh.read(p * PAGE_SIZE + 100, 4096), expected.slice(p * PAGE_SIZE + 100, p * PAGE_SIZE + 4196))).toBe(true);
+    expect(requests).toEqual([1, 1, 1, 1]);
+  });
+
+  it("a blank ext2 disk reads as an empty file system until written; old disks keep zeros", async () => {
+    const { kv, disks, clock } = setup();
+    const disk = await disks.open("m:hda", { size: 8 * 1024 * 1024, blank: "ext2", clock });
+    const superblock = await disk.read(1024, 1024);
+    expect(superblock[56]! | (superblock[57]! << 8)).toBe(0xef53);
+    await disk.write(4 * PAGE_SIZE, Uint8Array.from([1]));
+    await disk.flush();
+    disk.dispose();
+    // Reopened: the layout comes from the saved index, whatever is asked now.
+    const again = await disks.open("m:hda", { size: 8 * 1024 * 1024, clock });
+    expect(again.blank).toBe("ext2");
+    expect((await again.read(1080, 2)).join()).toBe(`${0x53},${0xef}`);
+    // A disk saved before layouts existed (no "blank" in its index) stays zeros underneath.
+    await kv.set("disk:old", { size: MiB, pageSize: PAGE_SIZE, pages: [] });
+    const old = await disks.open("old", { size: MiB, blank: "ext2", clock });
+    expect(old.blank).toBe("zeros");
+    expect([...(await old.read(1080, 2))]).toEqual([0, 0]);
+  });
+
+  it("a write while its page is being saved changes neither what is saved nor loses the new bytes", async () => {
+    const inner = memoryStore();
+    let release: () => void = () => undefined;
+    let held: readonly (readonly [string, unknown])[] = [];
+    const kv: KeyValueStore = {
+      ...inner,
+      setMany: async (entries) => {
+        held = entries;
+        await new Promise<void>((resolve) => (release = resolve));
+        // What IndexedDB would have cloned at put(): read only now.
+        await inner.setMany(entries.map(([k, v]) => [k, v instanceof Uint8Array ? v.slice() : v]));
+      },
+    };
+    const disk = await new DiskStore(kv).open("w", { size: MiB, clock: new ManualClock() });
+    await disk.write(100, Uint8Array.from([1]));
+    const saving = disk.flush();
+    await disk.write(100, Uint8Array.from([2]));
+    expect((held[0]![1] as Uint8Array)[100]).toBe(1);
+    release();
+    await saving;
+    expect(disk.saveState.unsavedPages).toBe(1);
+    const second = disk.flush();
+    release();
+    await second;
+    expect(((await inner.get<Uint8Array>("page:w:0")) as Uint8Array)[100]).toBe(2);
+    expect(disk.saveState.unsavedPages).toBe(0);
   });
 });

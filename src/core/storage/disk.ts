@@ -1,14 +1,21 @@
 /**
- * Copy-on-write disks. A disk is an immutable base (an image from the library, or nothing: a
- * blank disk) plus an overlay of pages the guest wrote, kept in IndexedDB. v86 talks to an
- * OverlayDisk as to its own buffers (get/set/load/byteLength); writes land in memory at once and
- * reach IndexedDB in batches, each batch one transaction together with the page index, so a
- * closed tab loses at most the last unsaved batch and never leaves a torn one.
+ * Copy-on-write disks. A disk is an immutable base (an image from the library, an empty ext2 file
+ * system made on the fly, or nothing: zeros) plus an overlay of pages the guest wrote, kept in
+ * IndexedDB. v86 talks to an OverlayDisk as to its own buffers (get/set/load/byteLength); writes
+ * land in memory at once and reach IndexedDB in batches, each batch one transaction together with
+ * the page index, so a closed tab loses at most the last unsaved batch and never leaves a torn one.
+ *
+ * Memory is bounded by a cache, not by what the guest wrote: pages IndexedDB has may be dropped
+ * (PageCache, least recently used first); pages not yet saved are kept until it has them. Reads of
+ * saved pages go to IndexedDB in runs (one transaction each) and read ahead while the guest reads
+ * sequentially; a guest that writes faster than IndexedDB saves waits for the write-back.
  */
 import type { Clock } from "../clock.ts";
 import { AppError, toAppError } from "../errors.ts";
 import { Emitter, type Disposable } from "../events.ts";
+import { EXT2_MIN_BYTES, emptyExt2, stableUuid } from "./ext2.ts";
 import type { KeyValueStore } from "./kv.ts";
+import { PageCache } from "./pageCache.ts";
 
 /** Random access to the bytes under the overlay. */
 export interface BlockSource {
@@ -17,13 +24,29 @@ export interface BlockSource {
 }
 
 export const PAGE_SIZE = 64 * 1024;
-/** How long after the last write a batch is written back. */
+/** How long after the first unsaved write a batch is written back. */
 export const WRITE_BACK_DELAY_MS = 200;
+/** Unsaved bytes that start a write-back at once instead of after the delay. */
+export const FLUSH_NOW_BYTES = 4 * 1024 * 1024;
+/** Unsaved bytes past which a write waits for the write-back in progress (unless saving fails). */
+export const MAX_PENDING_BYTES = 16 * 1024 * 1024;
+/** The most pages read ahead of a sequential reader (2 MiB). */
+export const READ_AHEAD_PAGES = 32;
+/** Pages read from IndexedDB in one transaction when a disk is exported or snapshotted. */
+const EXPORT_RUN_PAGES = 64;
+
+/**
+ * What a blank disk (no base image) reads as before the guest writes: zeros, or an empty ext2 file
+ * system (the default guest's data disk: mounted at once, never formatted in the guest).
+ */
+export type BlankLayout = "zeros" | "ext2";
 
 interface OverlayIndex {
   readonly size: number;
   readonly pageSize: number;
   readonly pages: readonly number[];
+  /** Absent on disks saved before layouts existed: those are zeros under the overlay. */
+  readonly blank?: BlankLayout;
 }
 
 export interface DiskSaveState {
@@ -38,18 +61,30 @@ export interface DiskSaveState {
 
 const indexKey = (diskId: string): string => `disk:${diskId}`;
 const pageKey = (diskId: string, page: number): string => `page:${diskId}:${page}`;
+const cachePrefix = (diskId: string): string => `${diskId}\u0000`;
 
 export interface OpenDiskOptions {
   readonly size: number;
   readonly base?: BlockSource;
+  /** Without a base: how the disk reads before the guest wrote to it (default zeros). */
+  readonly blank?: BlankLayout;
   /** Keep the guest's writes in memory only; never write them back. */
   readonly readOnly?: boolean;
   readonly clock: Clock;
 }
 
-/** Where overlays live. One KeyValueStore holds the overlays of every disk. */
+/** The empty file system a blank "ext2" disk starts as (stable for the disk: same id, same bytes). */
+export function blankBase(diskId: string, size: number, layout: BlankLayout): BlockSource | undefined {
+  if (layout !== "ext2" || size < EXT2_MIN_BYTES) return undefined;
+  return emptyExt2({ size, label: "virtlab-data", uuid: stableUuid(diskId) });
+}
+
+/** Where overlays live. One KeyValueStore holds the overlays of every disk; one cache serves them. */
 export class DiskStore {
-  constructor(private readonly kv: KeyValueStore) {}
+  constructor(
+    private readonly kv: KeyValueStore,
+    readonly cache = new PageCache(),
+  ) {}
 
   async open(diskId: string, options: OpenDiskOptions): Promise<OverlayDisk> {
     if (options.base !== undefined && options.base.size !== options.size) {
@@ -59,7 +94,10 @@ export class DiskStore {
     if (index !== undefined && (index.size !== options.size || index.pageSize !== PAGE_SIZE)) {
       throw new AppError("storage-failed", "This disk's saved changes do not fit its image (size changed).", { details: { subject: diskId } });
     }
-    return new OverlayDisk(this.kv, diskId, options, new Set(index?.pages ?? []));
+    // A disk keeps the layout it was first written on; a fresh one takes the one asked for.
+    const blank: BlankLayout = options.base !== undefined ? "zeros" : index !== undefined ? (index.blank ?? "zeros") : (options.blank ?? "zeros");
+    const base = options.base ?? blankBase(diskId, options.size, blank);
+    return new OverlayDisk(this.kv, this.cache, diskId, { ...options, ...(base === undefined ? {} : { base }) }, blank, new Set(index?.pages ?? []));
   }
 
   /** Whether the guest ever wrote to this disk. */
@@ -72,14 +110,15 @@ export class DiskStore {
    * transaction, so a cut-off restore leaves the old overlay whole; pages the new index does not
    * name are collected afterwards. No pages: the disk is its base image again.
    */
-  async replaceOverlay(diskId: string, size: number, pages: readonly number[], data: Uint8Array): Promise<void> {
+  async replaceOverlay(diskId: string, size: number, pages: readonly number[], data: Uint8Array, blank: BlankLayout = "zeros"): Promise<void> {
     if (data.length !== pages.length * PAGE_SIZE) throw new AppError("storage-failed", "The disk's pages do not add up.", { details: { subject: diskId } });
+    this.cache.deletePrefix(cachePrefix(diskId));
     if (pages.length === 0) {
       await this.drop(diskId);
       return;
     }
     const entries: [string, unknown][] = pages.map((page, i) => [pageKey(diskId, page), data.slice(i * PAGE_SIZE, (i + 1) * PAGE_SIZE)]);
-    const index: OverlayIndex = { size, pageSize: PAGE_SIZE, pages: [...pages] };
+    const index: OverlayIndex = { size, pageSize: PAGE_SIZE, pages: [...pages], ...(blank === "zeros" ? {} : { blank }) };
     entries.push([indexKey(diskId), index]);
     await this.kv.setMany(entries);
     await this.collectGarbage();
@@ -87,6 +126,7 @@ export class DiskStore {
 
   /** Drop everything the guest wrote: the disk is its base image again. Index first, then pages. */
   async drop(diskId: string): Promise<void> {
+    this.cache.deletePrefix(cachePrefix(diskId));
     const index = await this.kv.get<OverlayIndex>(indexKey(diskId));
     await this.kv.delete(indexKey(diskId));
     if (index !== undefined) await this.kv.deleteMany(index.pages.map((p) => pageKey(diskId, p)));
@@ -117,16 +157,23 @@ export class OverlayDisk implements Disposable {
   onload: ((event: object) => void) | undefined;
   onprogress: ((event: object) => void) | undefined;
 
-  /** Pages the guest wrote, or loaded from the overlay in IndexedDB. */
-  private readonly pages = new Map<number, Uint8Array>();
+  /** Pages written by the guest that IndexedDB does not have yet (or has an older copy of). */
+  private readonly pending = new Map<number, Uint8Array>();
   /** Unwritten pages kept for v86's synchronous reads (the boot sector). */
   private readonly pinned = new Map<number, Uint8Array>();
+  /** Saved pages on their way from IndexedDB. */
+  private readonly inflight = new Map<number, Promise<Uint8Array>>();
   private readonly versions = new Map<number, number>();
-  private readonly dirty = new Set<number>();
+  /** Page buffers handed to IndexedDB by the write-back in progress. */
+  private readonly saving = new Set<Uint8Array>();
   private flushTimer: Disposable | undefined;
   private flushing: Promise<void> | undefined;
+  private flushQueued = false;
   private lastError: AppError | undefined;
   private disposed = false;
+  /** The page after the last read, and how far to read ahead of a sequential reader. */
+  private nextSequential = -1;
+  private readAhead = 0;
   private readonly stateEmitter = new Emitter<DiskSaveState>();
   private readonly errorEmitter = new Emitter<AppError>();
   /** Changes of the saved/unsaved state, for a "saved" indicator. */
@@ -136,8 +183,11 @@ export class OverlayDisk implements Disposable {
 
   constructor(
     private readonly kv: KeyValueStore,
+    private readonly cache: PageCache,
     readonly diskId: string,
     private readonly options: OpenDiskOptions,
+    /** What the disk reads as under the overlay when it has no base image. */
+    readonly blank: BlankLayout,
     /** Pages that exist in IndexedDB. */
     private readonly stored: Set<number>,
   ) {
@@ -145,7 +195,12 @@ export class OverlayDisk implements Disposable {
   }
 
   get saveState(): DiskSaveState {
-    return { unsavedPages: this.dirty.size, saving: this.flushing !== undefined, error: this.lastError, readOnly: this.options.readOnly === true };
+    return { unsavedPages: this.pending.size, saving: this.flushing !== undefined, error: this.lastError, readOnly: this.options.readOnly === true };
+  }
+
+  /** Bytes of overlay pages this disk holds in memory that IndexedDB does not have. */
+  get pendingBytes(): number {
+    return this.pending.size * PAGE_SIZE;
   }
 
   // ---- v86's buffer interface -------------------------------------------------------------
@@ -168,7 +223,7 @@ export class OverlayDisk implements Disposable {
     const index = Math.floor(start / PAGE_SIZE);
     const within = start - index * PAGE_SIZE;
     if (within + length > PAGE_SIZE) return undefined;
-    const page = this.pages.get(index) ?? this.pinned.get(index);
+    const page = this.inMemory(index) ?? this.pinned.get(index);
     return page?.slice(within, within + length);
   }
 
@@ -189,17 +244,52 @@ export class OverlayDisk implements Disposable {
   async read(start: number, length: number, pin = false): Promise<Uint8Array> {
     this.checkRange(start, length);
     const out = new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const position = start + done;
-      const index = Math.floor(position / PAGE_SIZE);
-      const within = position - index * PAGE_SIZE;
-      const take = Math.min(length - done, PAGE_SIZE - within);
-      const page = this.pages.get(index) ?? (await this.loadPage(index));
-      if (pin && !this.pages.has(index)) this.pinned.set(index, page);
-      out.set(page.subarray(within, within + take), done);
-      done += take;
+    if (length === 0) return out;
+    const first = Math.floor(start / PAGE_SIZE);
+    const last = Math.floor((start + length - 1) / PAGE_SIZE);
+    // A reader that goes on where it stopped gets a growing read-ahead; a random one gets none.
+    const sequential = first === this.nextSequential || first === this.nextSequential - 1;
+    this.readAhead = sequential ? Math.min(READ_AHEAD_PAGES, Math.max(4, this.readAhead * 2)) : 0;
+    this.nextSequential = last + 1;
+    // Pages in memory now are held here: the cache may drop them while saved ones load.
+    const have = new Map<number, Uint8Array>();
+    const missing: number[] = [];
+    for (let p = first; p <= last; p++) {
+      const page = this.inMemory(p);
+      if (page !== undefined) have.set(p, page);
+      else if (this.stored.has(p)) missing.push(p);
     }
+    const loading = this.fetch(missing);
+    if (this.readAhead > 0) {
+      const ahead: number[] = [];
+      for (let p = last + 1; p <= last + this.readAhead && p * PAGE_SIZE < this.byteLength; p++) {
+        if (this.stored.has(p) && this.inMemory(p) === undefined && !this.inflight.has(p)) ahead.push(p);
+      }
+      this.fetch(ahead).catch(() => undefined);
+    }
+    for (const [p, page] of await loading) have.set(p, page);
+    let baseRun: [number, number] | undefined;
+    const readBase = async (): Promise<void> => {
+      if (baseRun === undefined) return;
+      const [from, to] = baseRun;
+      baseRun = undefined;
+      out.set(await this.baseBytes(from, to - from), from - start);
+    };
+    for (let p = first; p <= last; p++) {
+      const pageStart = p * PAGE_SIZE;
+      const from = Math.max(start, pageStart);
+      const to = Math.min(start + length, pageStart + PAGE_SIZE);
+      // A write that landed while we waited wins.
+      const page = this.pending.get(p) ?? have.get(p) ?? this.pinned.get(p);
+      if (page !== undefined) {
+        await readBase();
+        out.set(page.subarray(from - pageStart, to - pageStart), from - start);
+      } else if (this.options.base !== undefined) {
+        baseRun = baseRun === undefined ? [from, to] : [baseRun[0], to];
+      }
+    }
+    await readBase();
+    if (pin) for (let p = first; p <= last; p++) this.pinned.set(p, this.pending.get(p) ?? have.get(p) ?? (await this.basePage(p)));
     return out;
   }
 
@@ -211,16 +301,24 @@ export class OverlayDisk implements Disposable {
       const index = Math.floor(position / PAGE_SIZE);
       const within = position - index * PAGE_SIZE;
       const take = Math.min(data.length - done, PAGE_SIZE - within);
-      const page = take === PAGE_SIZE ? new Uint8Array(PAGE_SIZE) : (this.pages.get(index) ?? (await this.loadPage(index)));
+      let page = take === PAGE_SIZE ? new Uint8Array(PAGE_SIZE) : await this.pageForWrite(index);
+      // A page on its way to IndexedDB is not changed under it: the write gets a copy.
+      if (this.saving.has(page)) page = page.slice();
       page.set(data.subarray(done, done + take), within);
-      this.pages.set(index, page);
+      this.pending.set(index, page);
+      this.cache.delete(this.cacheKey(index));
       this.pinned.delete(index);
       this.versions.set(index, (this.versions.get(index) ?? 0) + 1);
-      this.dirty.add(index);
       done += take;
     }
-    this.scheduleFlush();
     this.stateEmitter.fire(this.saveState);
+    if (this.options.readOnly === true) return;
+    if (this.pendingBytes >= FLUSH_NOW_BYTES && this.lastError === undefined) this.requestFlush();
+    else this.scheduleFlush();
+    // Faster than IndexedDB saves: the guest waits (its write completes later), memory stays flat.
+    while (this.pendingBytes >= MAX_PENDING_BYTES && this.lastError === undefined && this.flushing !== undefined && !this.disposed) {
+      await this.flushing.catch(() => undefined);
+    }
   }
 
   /** Write every unsaved page now. Resolves when IndexedDB has them (or rejects if it refused). */
@@ -228,19 +326,26 @@ export class OverlayDisk implements Disposable {
     this.flushTimer?.dispose();
     this.flushTimer = undefined;
     while (this.flushing !== undefined) await this.flushing.catch(() => undefined);
-    if (this.dirty.size === 0 || this.options.readOnly === true || this.disposed) return;
-    const batch = [...this.dirty].sort((a, b) => a - b);
+    if (this.pending.size === 0 || this.options.readOnly === true || this.disposed) return;
+    const batch = [...this.pending.keys()].sort((a, b) => a - b);
     const versions = batch.map((p) => this.versions.get(p));
-    const entries: [string, unknown][] = batch.map((p) => [pageKey(this.diskId, p), (this.pages.get(p) as Uint8Array).slice()]);
+    // The pages themselves, not copies: a write to one of them while it is saved copies it first.
+    const batchPages = batch.map((p) => this.pending.get(p) as Uint8Array);
+    for (const page of batchPages) this.saving.add(page);
+    const entries: [string, unknown][] = batch.map((p, i) => [pageKey(this.diskId, p), batchPages[i]]);
     const pages = [...new Set([...this.stored, ...batch])].sort((a, b) => a - b);
-    const index: OverlayIndex = { size: this.byteLength, pageSize: PAGE_SIZE, pages };
+    const index: OverlayIndex = { size: this.byteLength, pageSize: PAGE_SIZE, pages, ...(this.blank === "zeros" ? {} : { blank: this.blank }) };
     entries.push([indexKey(this.diskId), index]);
     const job = this.kv.setMany(entries).then(
       () => {
         batch.forEach((p, i) => {
           this.stored.add(p);
-          // Written again while we were saving: stays dirty for the next batch.
-          if (this.versions.get(p) === versions[i]) this.dirty.delete(p);
+          // Written again while we were saving: stays pending for the next batch.
+          const page = this.pending.get(p);
+          if (page !== undefined && this.versions.get(p) === versions[i]) {
+            this.pending.delete(p);
+            if (!this.disposed) this.cache.put(this.cacheKey(p), page);
+          }
         });
         this.lastError = undefined;
       },
@@ -256,6 +361,7 @@ export class OverlayDisk implements Disposable {
     try {
       await job;
     } finally {
+      this.saving.clear();
       this.flushing = undefined;
       this.stateEmitter.fire(this.saveState);
     }
@@ -264,18 +370,24 @@ export class OverlayDisk implements Disposable {
   /**
    * Every page the guest wrote (saved or not), ascending, and their bytes: what a snapshot
    * carries. Pages in memory are copied at once, before anything is awaited, so the result is
-   * the disk at the moment of the call; the others are unchanged in IndexedDB.
+   * the disk at the moment of the call; the others are unchanged in IndexedDB (a snapshot pauses
+   * the machine and saves first).
    */
-  async exportOverlay(): Promise<{ pages: number[]; data: Uint8Array }> {
-    const pages = [...new Set([...this.stored, ...this.pages.keys()])].sort((a, b) => a - b);
-    const inMemory = new Map(pages.flatMap((p) => (this.pages.has(p) ? [[p, (this.pages.get(p) as Uint8Array).slice()] as const] : [])));
+  async exportOverlay(): Promise<{ pages: number[]; data: Uint8Array; blank: BlankLayout }> {
+    const pages = [...new Set([...this.stored, ...this.pending.keys()])].sort((a, b) => a - b);
     const data = new Uint8Array(pages.length * PAGE_SIZE);
-    for (const [i, page] of pages.entries()) {
-      const bytes = inMemory.get(page) ?? (await this.kv.get<Uint8Array>(pageKey(this.diskId, page)));
-      if (bytes === undefined) throw new AppError("storage-failed", "A saved page of this disk is missing from storage.", { details: { subject: this.diskId, page } });
-      data.set(bytes.subarray(0, PAGE_SIZE), i * PAGE_SIZE);
+    const fromStorage: [number, number][] = [];
+    pages.forEach((page, i) => {
+      const bytes = this.inMemory(page);
+      if (bytes !== undefined) data.set(bytes, i * PAGE_SIZE);
+      else fromStorage.push([page, i]);
+    });
+    for (let at = 0; at < fromStorage.length; at += EXPORT_RUN_PAGES) {
+      const run = fromStorage.slice(at, at + EXPORT_RUN_PAGES);
+      const values = await this.kv.getMany<Uint8Array>(run.map(([page]) => pageKey(this.diskId, page)));
+      run.forEach(([page, i], j) => data.set(this.checkPage(page, values[j]), i * PAGE_SIZE));
     }
-    return { pages, data };
+    return { pages, data, blank: this.blank };
   }
 
   /** The whole disk (base + overlay), in order, a piece at a time: for export without a copy in memory. */
@@ -288,37 +400,92 @@ export class OverlayDisk implements Disposable {
   dispose(): void {
     this.disposed = true;
     this.flushTimer?.dispose();
+    this.cache.deletePrefix(cachePrefix(this.diskId));
     this.stateEmitter.dispose();
     this.errorEmitter.dispose();
   }
 
-  private async loadPage(index: number): Promise<Uint8Array> {
-    const pinned = this.pinned.get(index);
-    if (pinned !== undefined) return pinned;
-    let page: Uint8Array | undefined;
-    if (this.stored.has(index)) {
-      page = await this.kv.get<Uint8Array>(pageKey(this.diskId, index));
-      if (page === undefined) {
-        throw new AppError("storage-failed", "A saved page of this disk is missing from storage.", { details: { subject: this.diskId, page: index } });
-      }
-    } else if (this.options.base !== undefined) {
-      const offset = index * PAGE_SIZE;
-      const length = Math.min(PAGE_SIZE, this.byteLength - offset);
-      page = new Uint8Array(PAGE_SIZE);
-      page.set(await this.options.base.read(offset, length));
-    } else {
-      page = new Uint8Array(PAGE_SIZE);
+  private cacheKey(page: number): string {
+    return cachePrefix(this.diskId) + page;
+  }
+
+  private inMemory(page: number): Uint8Array | undefined {
+    return this.pending.get(page) ?? this.cache.get(this.cacheKey(page));
+  }
+
+  /**
+   * Load saved pages from IndexedDB: those not already on their way in one transaction; resolves
+   * with every page asked for. Loaded pages go to the cache (unless written meanwhile).
+   */
+  private async fetch(pages: readonly number[]): Promise<Map<number, Uint8Array>> {
+    const fresh = pages.filter((p) => !this.inflight.has(p));
+    if (fresh.length > 0) {
+      // One page (a random reader): a plain get; a run: one transaction for all of it.
+      const values = fresh.length === 1 ? this.kv.get<Uint8Array>(pageKey(this.diskId, fresh[0]!)).then((v) => [v]) : this.kv.getMany<Uint8Array>(fresh.map((p) => pageKey(this.diskId, p)));
+      fresh.forEach((p, i) => {
+        const one = values.then((list) => {
+          const page = this.checkPage(p, list[i]);
+          if (!this.pending.has(p) && !this.disposed) this.cache.put(this.cacheKey(p), page);
+          return page;
+        });
+        this.inflight.set(p, one);
+        one.then(
+          () => this.inflight.get(p) === one && this.inflight.delete(p),
+          () => this.inflight.get(p) === one && this.inflight.delete(p),
+        );
+      });
     }
+    // Every page asked for is on its way now: take the promises before anything is awaited.
+    const waiting = pages.map((p) => [p, this.inflight.get(p) as Promise<Uint8Array>] as const);
+    const out = new Map<number, Uint8Array>();
+    for (const [p, page] of waiting) out.set(p, await page);
+    return out;
+  }
+
+  private checkPage(page: number, bytes: Uint8Array | undefined): Uint8Array {
+    if (bytes === undefined) throw new AppError("storage-failed", "A saved page of this disk is missing from storage.", { details: { subject: this.diskId, page } });
+    if (bytes.length === PAGE_SIZE) return bytes;
+    const whole = new Uint8Array(PAGE_SIZE);
+    whole.set(bytes.subarray(0, PAGE_SIZE));
+    return whole;
+  }
+
+  /** The page as it is now, as a buffer of its own, for a write that changes part of it. */
+  private async pageForWrite(index: number): Promise<Uint8Array> {
+    const now = this.inMemory(index);
+    if (now !== undefined) return now;
+    const page = this.stored.has(index) ? (await this.fetch([index])).get(index) : await this.basePage(index);
     // A write may have created the page while we waited.
-    const current = this.pages.get(index);
-    if (current !== undefined) return current;
-    // Base pages are not kept: the base reader caches its own chunks. Overlay pages are.
-    if (this.stored.has(index)) this.pages.set(index, page);
+    return this.pending.get(index) ?? (page as Uint8Array);
+  }
+
+  private async basePage(index: number): Promise<Uint8Array> {
+    const pinned = this.pinned.get(index);
+    if (pinned !== undefined) return pinned.slice();
+    const page = new Uint8Array(PAGE_SIZE);
+    if (this.options.base !== undefined) {
+      const offset = index * PAGE_SIZE;
+      page.set(await this.baseBytes(offset, Math.min(PAGE_SIZE, this.byteLength - offset)));
+    }
     return page;
   }
 
+  private baseBytes(offset: number, length: number): Promise<Uint8Array> {
+    return this.options.base === undefined ? Promise.resolve(new Uint8Array(length)) : this.options.base.read(offset, length);
+  }
+
+  private requestFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    this.flushTimer?.dispose();
+    this.flushTimer = undefined;
+    this.flush()
+      .catch(() => undefined)
+      .finally(() => (this.flushQueued = false));
+  }
+
   private scheduleFlush(): void {
-    if (this.flushTimer !== undefined || this.options.readOnly === true) return;
+    if (this.flushTimer !== undefined || this.flushQueued || this.options.readOnly === true) return;
     this.flushTimer = this.options.clock.after(WRITE_BACK_DELAY_MS, () => {
       this.flushTimer = undefined;
       this.flush().catch(() => undefined);

@@ -51,6 +51,14 @@ export interface ImportOptions {
 }
 
 const recordKey = (id: string): string => `image:${id}`;
+const goneKey = (id: string): string => `gone:${id}`;
+
+/** What is left of a deleted image: enough to name it. */
+export interface DeletedImage {
+  readonly name: string;
+  readonly kind: ImageKind;
+  readonly size: number;
+}
 const chunkKey = (id: string, index: number): string => `chunk:${id}:${index}`;
 
 export class ImageStore {
@@ -122,6 +130,11 @@ export class ImageStore {
     return records.sort((a, b) => a.addedAt - b.addedAt);
   }
 
+  /** The image this id named before it was deleted (undefined if it never was here). */
+  deleted(id: string): Promise<DeletedImage | undefined> {
+    return this.kv.get<DeletedImage>(goneKey(id));
+  }
+
   async get(id: string): Promise<ImageRecord | undefined> {
     return this.kv.get<ImageRecord>(recordKey(id));
   }
@@ -135,9 +148,13 @@ export class ImageStore {
     return renamed;
   }
 
-  /** Remove the record first (the image disappears at once), then its chunks. */
+  /**
+   * Remove the record first (the image disappears at once), then its chunks. Its name stays
+   * behind (a few bytes), so a machine that still uses it can say which image is gone.
+   */
   async delete(id: string): Promise<void> {
     const record = await this.require(id);
+    await this.kv.setMany([[goneKey(id), { name: record.name, kind: record.kind, size: record.size } satisfies DeletedImage]]);
     await this.kv.delete(recordKey(id));
     await this.kv.deleteMany(Array.from({ length: record.chunkCount }, (_, i) => chunkKey(id, i)));
   }

@@ -4,7 +4,7 @@ import { ManualClock } from "../clock.ts";
 import { DiskStore } from "./disk.ts";
 import { ImageStore, type ImageRecord } from "./images.ts";
 import { openIndexedDbStore } from "./kv.ts";
-import { DEFAULT_MACHINE, MachineStore, diskIdFor, machineProblems, openMachineDisks, type MachineRecord } from "./machines.ts";
+import { DEFAULT_MACHINE, MachineStore, checkMachineImages, diskIdFor, machineProblems, openMachineDisks, type MachineRecord } from "./machines.ts";
 
 function iso(size = 200_000): Uint8Array {
   const bytes = new Uint8Array(size);
@@ -74,5 +74,17 @@ describe("machines", () => {
     await machines.delete(record.id);
     expect(await disks.hasOverlay(diskIdFor(record.id, "hda"))).toBe(false);
     expect((await images.list()).map((i) => i.id)).toEqual([cd.id]);
+  });
+
+  it("a machine whose image was deleted is refused with a typed error naming the image and the machine", async () => {
+    const { images, machines, cd } = await setup();
+    const record = await machines.save({ ...withCd(machines.draft("Rescue"), cd), boot: { kind: "disk", bootFrom: "cdrom" } }, [cd]);
+    await expect(checkMachineImages(record, images)).resolves.toBeUndefined();
+    await images.delete(cd.id);
+    const error = await checkMachineImages(record, images).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "image-missing", message: 'Rescue uses "rescue.iso" (cdrom), deleted from the image library.' });
+    expect(error).toMatchObject({ details: { machineId: record.id, missing: [{ what: "cdrom", imageId: cd.id, name: "rescue.iso" }] } });
+    // The built-in machine uses no library image.
+    await expect(checkMachineImages(DEFAULT_MACHINE, images)).resolves.toBeUndefined();
   });
 });

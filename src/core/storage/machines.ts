@@ -5,7 +5,7 @@
  */
 import type { Clock } from "../clock.ts";
 import { AppError } from "../errors.ts";
-import { DATA_DISK_BYTES } from "../guest.ts";
+import { DATA_DISK_BYTES, DATA_DISK_SLOT } from "../guest.ts";
 import { DEFAULT_PROFILE, DISK_SLOTS, type AttachedDisks, type DeviceProfile, type DiskSlot } from "../profile.ts";
 import type { DiskStore, OverlayDisk } from "./disk.ts";
 import type { ImageRecord, ImageStore } from "./images.ts";
@@ -83,6 +83,42 @@ export function machineProblems(record: MachineRecord, images: readonly ImageRec
   return problems;
 }
 
+/** A library image a machine uses that is not in the library any more. */
+export interface MissingImage {
+  /** The slot (hda, cdrom, …), "kernel" or "initrd". */
+  readonly what: string;
+  readonly imageId: string;
+  /** Its name when it was deleted, if the library remembers it. */
+  readonly name: string | undefined;
+}
+
+/** The images a machine uses that the library no longer has (by id; names are looked up after). */
+export function missingImages(record: MachineRecord, images: readonly ImageRecord[]): { what: string; imageId: string }[] {
+  const have = new Set(images.map((i) => i.id));
+  const uses: { what: string; imageId: string }[] = [];
+  for (const slot of DISK_SLOTS) {
+    const source = record.disks[slot];
+    if (source?.kind === "image") uses.push({ what: slot, imageId: source.imageId });
+  }
+  if (record.boot.kind === "linux") uses.push({ what: "kernel", imageId: record.boot.kernelImageId }, { what: "initrd", imageId: record.boot.initrdImageId });
+  return uses.filter((u) => !have.has(u.imageId));
+}
+
+/**
+ * Before a machine starts: every image it uses must be in the library. If one was deleted, an
+ * "image-missing" error names it (and the machine), so the user can edit the machine or add
+ * the image again.
+ */
+export async function checkMachineImages(record: MachineRecord, images: ImageStore): Promise<void> {
+  const gone = missingImages(record, await images.list());
+  if (gone.length === 0) return;
+  const missing: MissingImage[] = await Promise.all(gone.map(async (g) => ({ ...g, name: (await images.deleted(g.imageId))?.name })));
+  const words = missing.map((m) => `${m.name === undefined ? "an image" : `"${m.name}"`} (${m.what})`).join(" and ");
+  throw new AppError("image-missing", `${record.name} uses ${words}, deleted from the image library.`, {
+    details: { subject: missing.map((m) => m.name ?? m.what).join(", "), machineId: record.id, machineName: record.name, missing },
+  });
+}
+
 export class MachineStore {
   constructor(
     private readonly kv: KeyValueStore,
@@ -150,10 +186,12 @@ export async function openMachineDisks(
       if (source === undefined) continue;
       let disk: OverlayDisk;
       if (source.kind === "blank") {
-        disk = await stores.disks.open(diskIdFor(record.id, slot), { size: source.sizeBytes, clock: options.clock, readOnly: options.readOnly === true });
+        // The default guest's data disk starts as an empty ext2 file system: mounted, never formatted.
+        const blank = record.boot.kind === "default-guest" && slot === DATA_DISK_SLOT ? "ext2" : "zeros";
+        disk = await stores.disks.open(diskIdFor(record.id, slot), { size: source.sizeBytes, blank, clock: options.clock, readOnly: options.readOnly === true });
       } else {
         const image = await stores.images.get(source.imageId);
-        if (image === undefined) throw new AppError("bad-image", `The image for ${slot} is no longer in the library.`, { details: { subject: slot } });
+        if (image === undefined) throw new AppError("image-missing", `The image for ${slot} is no longer in the library.`, { details: { subject: slot, machineId: record.id, machineName: record.name, missing: [] } });
         const base = stores.images.reader(image);
         // A CD-ROM is read-only media: nothing to keep.
         disk = await stores.disks.open(diskIdFor(record.id, slot), { size: image.size, base, clock: options.clock, readOnly: options.readOnly === true || slot === "cdrom" });

@@ -62,6 +62,11 @@ export class LibraryPanel {
     });
   }
 
+  /** Ask for files to add (the same as the "Add image…" button). */
+  chooseFiles(): void {
+    this.input.click();
+  }
+
   setMachines(machines: readonly MachineRecord[]): void {
     this.machines = machines;
   }

@@ -91,6 +91,12 @@ export class MachinesPanel {
     );
   }
 
+  /** Open the editor on a machine (e.g. one whose image was deleted). */
+  editMachine(record: MachineRecord): void {
+    this.edit(record);
+    this.editor.scrollIntoView({ block: "nearest" });
+  }
+
   private edit(base: MachineRecord): void {
     const values = formFromRecord(base);
     const name = h("input", { type: "text", value: values.name, testid: "machine-name-input", required: true, placeholder: "e.g. GRUB rescue CD" });

@@ -1,0 +1,49 @@
+/**
+ * Runs in Chromium (bundled by bench/browserDisk.ts): the large-disk case on the real overlay over
+ * the browser's own IndexedDB. Written for the current DiskStore API; the script can bundle an
+ * older src/core in its place (VIRTLAB_CORE) to measure before and after.
+ */
+import { DiskStore } from "../../src/core/storage/disk.ts";
+import { openIndexedDbStore } from "../../src/core/storage/kv.ts";
+import { systemClock } from "../../src/core/clock.ts";
+
+const MiB = 1024 * 1024;
+
+async function largeDisk(sizeMiB: number, diskMiB: number): Promise<Record<string, number>> {
+  const db = `bench-disk-${Date.now()}`;
+  const size = diskMiB * MiB;
+  const writer = await new DiskStore(openIndexedDbStore(db, "kv")).open("big", { size, clock: systemClock });
+  const chunk = new Uint8Array(MiB);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 131 + 7) & 0xff;
+  const t0 = performance.now();
+  for (let at = 0; at < sizeMiB * MiB; at += MiB) {
+    chunk[0] = (at / MiB) & 0xff;
+    await writer.write(at, chunk);
+  }
+  await writer.flush();
+  const writeS = (performance.now() - t0) / 1000;
+  writer.dispose();
+  // Cold: a new store and disk, nothing in memory.
+  const reader = await new DiskStore(openIndexedDbStore(db, "kv")).open("big", { size, clock: systemClock });
+  const t1 = performance.now();
+  let check = 0;
+  for (let at = 0; at < sizeMiB * MiB; at += 128 * 1024) {
+    const bytes = await reader.read(at, 128 * 1024);
+    check = (check + bytes[0]! + bytes[bytes.length - 1]!) & 0xffff;
+  }
+  const readS = (performance.now() - t1) / 1000;
+  reader.dispose();
+  const random = await new DiskStore(openIndexedDbStore(db, "kv")).open("big", { size, clock: systemClock });
+  const count = 400;
+  let seed = 12345;
+  const t2 = performance.now();
+  for (let i = 0; i < count; i++) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    await random.read((seed % (sizeMiB * 256)) * 4096, 4096);
+  }
+  const randomMs = (performance.now() - t2) / count;
+  random.dispose();
+  return { writeMBs: (sizeMiB * MiB) / 1e6 / writeS, readMBs: (sizeMiB * MiB) / 1e6 / readS, random4kMs: randomMs, check };
+}
+
+(globalThis as unknown as { largeDisk: typeof largeDisk }).largeDisk = largeDisk;

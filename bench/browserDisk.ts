@@ -1,0 +1,79 @@
+/**
+ * The large-disk case in Chromium (real IndexedDB), by hand: not part of `npm run bench` (it needs
+ * Playwright's browser and a free port). Writes SIZE MiB through the overlay, reads it back cold
+ * (sequential 128 KiB reads, then 400 random 4 KiB reads), and samples the renderer's resident
+ * memory (VmRSS of Chromium's renderer processes) every 100 ms.
+ *
+ *   npx tsx bench/browserDisk.ts [sizeMiB=1024] [port=4414]
+ *   VIRTLAB_CORE=/path/to/older/src/core npx tsx bench/browserDisk.ts   # the same against older code
+ */
+import { build } from "esbuild";
+import { readFileSync, readdirSync } from "node:fs";
+import { createServer } from "node:http";
+import { resolve } from "node:path";
+import { chromium } from "@playwright/test";
+import { REPO_ROOT } from "../src/node/guest.ts";
+
+const sizeMiB = Number(process.argv[2] ?? 1024);
+const port = Number(process.argv[3] ?? 4414);
+const core = process.env["VIRTLAB_CORE"];
+
+const bundle = await build({
+  entryPoints: [resolve(REPO_ROOT, "bench/browser/diskEntry.ts")],
+  bundle: true,
+  format: "iife",
+  write: false,
+  nodePaths: [resolve(REPO_ROOT, "node_modules")],
+  plugins:
+    core === undefined
+      ? []
+      : [{ name: "core", setup: (b) => b.onResolve({ filter: /src\/core\// }, (args) => ({ path: resolve(core, args.path.replace(/^.*src\/core\//, "")) })) }],
+});
+const script = bundle.outputFiles[0]!.text;
+const server = createServer((req, res) => {
+  if (req.url === "/bench.js") res.writeHead(200, { "content-type": "text/javascript" }).end(script);
+  else res.writeHead(200, { "content-type": "text/html" }).end('<!doctype html><script src="/bench.js"></script>');
+}).listen(port, "127.0.0.1");
+
+function parentOf(pid: string): string | undefined {
+  try {
+    return /^\d+ \(.*\) \S (\d+)/.exec(readFileSync(`/proc/${pid}/stat`, "utf8"))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resident bytes of the renderers this script's Chromium started (other Chromiums share the machine). */
+function rendererRss(): number {
+  let total = 0;
+  const mine = (pid: string): boolean => {
+    for (let p: string | undefined = pid, depth = 0; p !== undefined && p !== "0" && depth < 10; p = parentOf(p), depth++) if (p === String(process.pid)) return true;
+    return false;
+  };
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (!cmd.includes("--type=renderer") || !mine(pid)) continue;
+      const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      if (rss !== null) total += Number(rss[1]) * 1024;
+    } catch {
+      // The process ended.
+    }
+  }
+  return total;
+}
+
+const browser = await chromium.launch({ executablePath: process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium" });
+try {
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${port}/`);
+  const before = rendererRss();
+  let peak = before;
+  const timer = setInterval(() => (peak = Math.max(peak, rendererRss())), 100);
+  const result = await page.evaluate((n) => (globalThis as unknown as { largeDisk(s: number, d: number): Promise<Record<string, number>> }).largeDisk(n, Math.max(2048, n + 64)), sizeMiB);
+  clearInterval(timer);
+  console.log(JSON.stringify({ sizeMiB, core: core ?? "this worktree", ...result, rendererRssBeforeMiB: before / 1048576, peakGrowthMiB: (peak - before) / 1048576 }));
+} finally {
+  await browser.close();
+  server.close();
+}
