@@ -3,6 +3,7 @@
  * with a scripted fake. Nothing outside v86.ts sees v86's own types.
  */
 import type { Disposable, Event } from "./events.ts";
+import type { TrapSink } from "./microscope/traps.ts";
 import type { EmulatorConfig } from "./profile.ts";
 import type { ControlRegisters } from "./microscope/pagewalk.ts";
 
@@ -57,6 +58,9 @@ export interface EmulatorBackend extends Disposable {
   /** The guest CPU's control registers and physical memory, read between emulator time slices. */
   readonly guestMemory?: GuestMemory | undefined;
   // --- end microscope, guest memory ---
+  // --- microscope (issue 13, items 1-3): optional ---
+  readonly microscope?: MicroscopeHooks | undefined;
+  // --- end microscope ---
 }
 
 /** Read-only access to the guest's paging state: what a page walk needs. */
@@ -68,6 +72,41 @@ export interface GuestMemory {
   /** Where guest physical address 0 lies in the emulator's own (Wasm) linear memory, and the RAM size. */
   layout(): { readonly wasmOffset: number; readonly bytes: number };
 }
+
+// --- microscope (issue 13, items 1-3) ---
+/** What dynamic translation did since the counters were installed. */
+export interface JitCounts {
+  /** Guest code blocks compiled to Wasm. */
+  readonly blocks: number;
+  /** Bytes of Wasm generated. */
+  readonly wasmBytes: number;
+  /** Compiled functions thrown away (guest code pages written, cache full). */
+  readonly invalidations: number;
+}
+
+/** One call of the hypercall device: what the guest asked, what it got back. */
+export interface HypercallRecord {
+  readonly nr: number;
+  readonly args: readonly [number, number];
+  readonly reply: number;
+}
+
+/**
+ * Instruments inside the emulator. Counting wrappers exist only between `watchTraps`/`watchJit`
+ * and the dispose of what they return: nobody looking costs nothing.
+ */
+export interface MicroscopeHooks {
+  /** Count every port access, MMIO access and device interrupt into the sink. */
+  watchTraps(sink: TrapSink): Disposable;
+  /** Count JIT compilations; `read` gives the totals since the watch began. */
+  watchJit(): Disposable & { read(): JitCounts };
+  /** Switch dynamic translation on or off on the running machine (the cache is cleared). */
+  setJit(enabled: boolean): void;
+  jitEnabled(): boolean;
+  /** Calls the guest made to the hypercall device (physical address HYPERCALL_BASE). */
+  readonly onHypercall: Event<HypercallRecord>;
+}
+// --- end microscope ---
 
 /** The host's side of virtio-balloon. Sizes are in 4 KiB pages, as the device counts them. */
 export interface BalloonDevice {

@@ -3,7 +3,9 @@ export { AppError, ERROR_CODES, describeCause, isAppError, toAppError, type Erro
 export { Emitter, DisposableStore, toDisposable, type Disposable, type Event } from "./events.ts";
 export { systemClock, ManualClock, type Clock } from "./clock.ts";
 export { fetchAssetLoader, verifyAsset, type AssetLoader, type ProgressCallback } from "./assets.ts";
-export type { ConsolePort, ConsoleChunk, EmulatorBackend, BackendFactory } from "./backend.ts";
+export type { ConsolePort, ConsoleChunk, EmulatorBackend, BackendFactory, HypercallRecord, JitCounts, MicroscopeHooks } from "./backend.ts";
+export * from "./microscope/traps.ts";
+export * from "./microscope/hypercall.ts";
 export { MarkerFilter, stripAnsi, type CommandResult } from "./console.ts";
 export {
   DEFAULT_PROFILE,

@@ -3,7 +3,7 @@
  * shell there?" and run commands with deadlines. Runs the same in Node and in the browser.
  */
 import { verifyAsset, type AssetLoader } from "./assets.ts";
-import type { BackendFactory, ConsoleChunk, ConsolePort, EmulatorBackend, GuestMemory } from "./backend.ts";
+import type { BackendFactory, ConsoleChunk, ConsolePort, EmulatorBackend, GuestMemory, MicroscopeHooks } from "./backend.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { CommandCapture, ConsoleTranscript, markedCommand, type CommandResult } from "./console.ts";
 import { AppError, toAppError } from "./errors.ts";
@@ -358,6 +358,11 @@ export class Machine implements Disposable {
 
   // --- memory balloon ---
   /** The balloon's size in MiB: what the host asks for and what the guest has handed over. */
+  /** The emulator's instruments (trap meter, JIT counters and switch, hypercall log) while it runs. */
+  microscope(): MicroscopeHooks | undefined {
+    return this.backend?.microscope;
+  }
+
   balloon(): BalloonReading | undefined {
     const device = this.backend?.balloon;
     if (device === undefined) return undefined;

@@ -6,7 +6,10 @@ import { V86, type V86Options } from "v86";
 import { AppError } from "./errors.ts";
 import { Emitter } from "./events.ts";
 import { host as globals } from "./host.ts";
-import type { BackendFactory, BalloonDevice, ConsolePort, EmulatorBackend, GuestMemory } from "./backend.ts";
+import type { BackendFactory, BalloonDevice, ConsolePort, EmulatorBackend, GuestMemory, HypercallRecord, JitCounts, MicroscopeHooks } from "./backend.ts";
+import { toDisposable, type Disposable } from "./events.ts";
+import { HYPERCALL_BASE, HypercallDevice } from "./microscope/hypercall.ts";
+import type { TrapSink, Width } from "./microscope/traps.ts";
 
 /** The exact v86 release this build was made with; snapshots depend on it. */
 export const V86_PACKAGE_VERSION = "0.5.462";
@@ -72,7 +75,7 @@ export const createV86Backend: BackendFactory = async (config, host) => {
   }
   // A saved state carries each hard disk's geometry; the disk attached now may have another size.
   if ((config as { initial_state?: unknown }).initial_state !== undefined) fitDiskGeometry(emulator as unknown as V86Internals);
-  return new V86Backend(emulator);
+  return new V86Backend(emulator, !config.disable_jit);
 };
 
 /** v86's IDE drive (src/ide.js IDEInterface): what its IDENTIFY answer is made from. */
@@ -223,10 +226,17 @@ class V86Backend implements EmulatorBackend {
   readonly balloon: BalloonDevice | undefined;
   readonly guestMemory: GuestMemory | undefined;
 
-  constructor(private readonly emulator: V86) {
+  readonly microscope: MicroscopeHooks | undefined;
+
+  constructor(
+    private readonly emulator: V86,
+    jit: boolean,
+  ) {
     this.guestMemory = guestMemoryOf(this.internals.v86?.cpu);
     const balloon = this.internals.v86?.cpu?.devices?.virtio_balloon;
     this.balloon = balloon === undefined ? undefined : balloonOf(balloon);
+    const cpu = (emulator as unknown as { v86?: { cpu?: V86Cpu } }).v86?.cpu;
+    this.microscope = cpu === undefined || !hasMicroscopeHooks(cpu) ? undefined : new V86Microscope(cpu, jit, () => this.instructionCounter());
     emulator.add_listener("serial0-output-byte", this.onSerialByte);
     emulator.add_listener("virtio-console0-output-bytes", this.onVirtioBytes);
     this.catchCrashes();
@@ -392,6 +402,7 @@ class V86Backend implements EmulatorBackend {
   // --- end device lab ---
 
   dispose(): void {
+    (this.microscope as V86Microscope | undefined)?.dispose();
     this.emulator.remove_listener("serial0-output-byte", this.onSerialByte);
     this.emulator.remove_listener("virtio-console0-output-bytes", this.onVirtioBytes);
     this.emulator.remove_listener("net0-send", this.onNetSend);
@@ -402,3 +413,207 @@ class V86Backend implements EmulatorBackend {
     void this.emulator.destroy().catch(() => undefined);
   }
 }
+
+// --- microscope (issue 13, items 1-3): v86 internals checked in the 0.5.462 release bundle ---
+
+/** One I/O port entry (src/io.js): the handlers and the device object they are called on. */
+interface PortEntry {
+  device: unknown;
+  read8: (port: number) => number;
+  read16: (port: number) => number;
+  read32: (port: number) => number;
+  write8: (port: number, value: number) => void;
+  write16: (port: number, value: number) => void;
+  write32: (port: number, value: number) => void;
+}
+type PortFn = keyof Omit<PortEntry, "device">;
+const PORT_FNS: readonly [PortFn, Width, boolean][] = [
+  ["read8", 8, false],
+  ["read16", 16, false],
+  ["read32", 32, false],
+  ["write8", 8, true],
+  ["write16", 16, true],
+  ["write32", 32, true],
+];
+type MmapFn = "mmap_read8" | "mmap_read32" | "mmap_write8" | "mmap_write16" | "mmap_write32" | "mmap_write64" | "mmap_write128";
+const MMAP_FNS: readonly [MmapFn, Width, boolean][] = [
+  ["mmap_read8", 8, false],
+  ["mmap_read32", 32, false],
+  ["mmap_write8", 8, true],
+  ["mmap_write16", 16, true],
+  ["mmap_write32", 32, true],
+  // 64/128-bit stores (SSE) count as one 32-bit-class access each.
+  ["mmap_write64", 32, true],
+  ["mmap_write128", 32, true],
+];
+
+interface V86Pci {
+  raise_irq(pciAddr: number): void;
+}
+interface V86Device {
+  pci_id?: number;
+  virtio?: { pci_id?: number; pci_bars?: ({ entries?: PortEntry[] } | undefined)[] };
+}
+type AnyFn = (...args: number[]) => unknown;
+interface V86Cpu extends Record<MmapFn, AnyFn> {
+  io: { ports: PortEntry[]; mmap_register(start: number, size: number, r8: AnyFn, w8: AnyFn, r32: AnyFn, w32: AnyFn): void };
+  devices: Record<string, V86Device | undefined>;
+  device_raise_irq(line: number): void;
+  codegen_finalize(...args: number[]): void;
+  jit_clear_func(index: number): void;
+  set_jit_config(index: number, value: number): void;
+  jit_clear_cache(): void;
+}
+
+function hasMicroscopeHooks(cpu: V86Cpu): boolean {
+  const fns = [cpu.device_raise_irq, cpu.codegen_finalize, cpu.jit_clear_func, cpu.set_jit_config, cpu.jit_clear_cache, cpu.io?.mmap_register, ...MMAP_FNS.map(([n]) => cpu[n])];
+  return Array.isArray(cpu.io?.ports) && fns.every((f) => typeof f === "function");
+}
+
+/** A PCI device's bus address as v86 keys it (device number << 3). */
+function pciAddress(device: V86Device): number | undefined {
+  const id = device.pci_id ?? device.virtio?.pci_id;
+  return typeof id === "number" ? id : undefined;
+}
+
+class V86Microscope implements MicroscopeHooks {
+  private readonly hypercalls = new Emitter<HypercallRecord>();
+  readonly onHypercall = this.hypercalls.event;
+  private jitOn: boolean;
+
+  constructor(
+    private readonly cpu: V86Cpu,
+    jit: boolean,
+    instructionCounter: () => number,
+  ) {
+    this.jitOn = jit;
+    const device = new HypercallDevice({ instructionCounter }, (record) => this.hypercalls.fire(record));
+    const offset = (address: number): number => (address - HYPERCALL_BASE) & 0x1ffff;
+    cpu.io.mmap_register(
+      HYPERCALL_BASE,
+      0x20000,
+      (a) => (device.read32(offset(a) & ~3) >>> ((offset(a) & 3) * 8)) & 0xff,
+      () => undefined,
+      (a) => device.read32(offset(a)) | 0,
+      (a, v) => device.write32(offset(a), v ?? 0),
+    );
+  }
+
+  /** Names of devices by their object (port entries point at it) and by PCI address. */
+  private owners(): { byObject: Map<unknown, string>; byPci: Map<number, string>; notify: Set<PortEntry> } {
+    const byObject = new Map<unknown, string>();
+    const byPci = new Map<number, string>();
+    const notify = new Set<PortEntry>();
+    for (const [name, device] of Object.entries(this.cpu.devices)) {
+      if (device === undefined || device === null || typeof device !== "object") continue;
+      byObject.set(device, name);
+      if (device.virtio !== undefined) {
+        byObject.set(device.virtio, name);
+        // Capability bar 1 is virtio's notification structure in v86: a write there is a kick.
+        for (const entry of device.virtio.pci_bars?.[1]?.entries ?? []) notify.add(entry);
+      }
+      const address = pciAddress(device);
+      if (address !== undefined) byPci.set(address, name);
+    }
+    byObject.set(this.hypercallOwner, "hypercall");
+    return { byObject, byPci, notify };
+  }
+  private readonly hypercallOwner = {};
+
+  watchTraps(sink: TrapSink): Disposable {
+    const cpu = this.cpu;
+    const { byObject, byPci, notify } = this.owners();
+    const undo: (() => void)[] = [];
+    for (const [port, entry] of cpu.io.ports.entries()) {
+      const owner = entry.device === undefined ? undefined : byObject.get(entry.device);
+      const kick = notify.has(entry);
+      for (const [fn, width, write] of PORT_FNS) {
+        const inner = entry[fn] as AnyFn;
+        const wrapped = function (this: unknown, ...args: number[]): unknown {
+          sink.port(port, width, write, owner, kick);
+          return inner.apply(this, args);
+        };
+        (entry as unknown as Record<PortFn, AnyFn>)[fn] = wrapped;
+        undo.push(() => {
+          // Leave an entry alone if someone re-registered its handler meanwhile.
+          if ((entry as unknown as Record<PortFn, AnyFn>)[fn] === wrapped) (entry as unknown as Record<PortFn, AnyFn>)[fn] = inner;
+        });
+      }
+    }
+    for (const [fn, width, write] of MMAP_FNS) {
+      const inner = cpu[fn];
+      cpu[fn] = (...args: number[]) => {
+        const address = (args[0] ?? 0) >>> 0;
+        sink.mmio(address, width, write, address >= HYPERCALL_BASE && address < HYPERCALL_BASE + 0x20000 ? "hypercall" : address >= 0xa0000 && address < 0xc0000 ? "vga" : undefined);
+        return inner.apply(cpu, args);
+      };
+      undo.push(() => (cpu[fn] = inner));
+    }
+    // A PCI device raises its interrupt through pci.raise_irq, which calls device_raise_irq.
+    let pciOwner: string | undefined;
+    const pci = cpu.devices["pci"] as V86Pci | undefined;
+    if (pci !== undefined) {
+      const inner = pci.raise_irq;
+      pci.raise_irq = function (this: unknown, address: number) {
+        pciOwner = byPci.get(address) ?? `pci ${address}`;
+        try {
+          inner.call(this, address);
+        } finally {
+          pciOwner = undefined;
+        }
+      };
+      undo.push(() => (pci.raise_irq = inner));
+    }
+    const raise = cpu.device_raise_irq;
+    cpu.device_raise_irq = (line: number) => {
+      sink.irq(line, pciOwner);
+      raise(line);
+    };
+    undo.push(() => (cpu.device_raise_irq = raise));
+    return toDisposable(() => {
+      for (const u of undo.splice(0).reverse()) u();
+    });
+  }
+
+  watchJit(): Disposable & { read(): JitCounts } {
+    const cpu = this.cpu;
+    let blocks = 0;
+    let wasmBytes = 0;
+    let invalidations = 0;
+    const finalize = cpu.codegen_finalize;
+    const clear = cpu.jit_clear_func;
+    // codegen_finalize(table index, start address, state flags, Wasm pointer, Wasm length)
+    cpu.codegen_finalize = (...args: number[]) => {
+      blocks++;
+      wasmBytes += args[4] ?? 0;
+      finalize.apply(cpu, args);
+    };
+    cpu.jit_clear_func = (index: number) => {
+      invalidations++;
+      clear.call(cpu, index);
+    };
+    return {
+      read: () => ({ blocks, wasmBytes, invalidations }),
+      dispose: () => {
+        cpu.codegen_finalize = finalize;
+        cpu.jit_clear_func = clear;
+      },
+    };
+  }
+
+  setJit(enabled: boolean): void {
+    // Config index 0 is "JIT disabled" (v86 itself calls set_jit_config(0, 1) for disable_jit).
+    this.cpu.set_jit_config(0, enabled ? 0 : 1);
+    this.cpu.jit_clear_cache();
+    this.jitOn = enabled;
+  }
+
+  jitEnabled(): boolean {
+    return this.jitOn;
+  }
+
+  dispose(): void {
+    this.hypercalls.dispose();
+  }
+}
+// --- end microscope ---

@@ -40,6 +40,23 @@ export interface ModelRun {
   readonly integrity: readonly IntegrityCheck[];
   /** Every integrity check passed. */
   readonly ok: boolean;
+  /** Trap meter over one run (issue 13); absent when the emulator has no microscope. */
+  readonly traps?: LabTraps;
+}
+
+/** What the trap meter counted over one run of a workload, and per 10^6 units moved. */
+export interface LabTraps {
+  readonly portIo: number;
+  readonly mmio: number;
+  readonly irq: number;
+  readonly notifications: number;
+  /** Per MB (10^6 bytes), or per million instructions for MIPS workloads. */
+  readonly per: "MB" | "M instructions";
+  readonly perMB: { readonly portIo: number; readonly mmio: number; readonly irq: number; readonly notifications: number };
+  /** Port accesses, interrupts and notifications per device. */
+  readonly devices: Readonly<Record<string, { readonly portIo: number; readonly mmio: number; readonly irq: number; readonly notifications: number }>>;
+  /** Which run was metered: the warm-up (timed runs untouched) or, without warm-up, the first timed run. */
+  readonly meteredRun: "warm-up" | "timed run 1";
 }
 
 export interface WorkloadResult {
@@ -155,7 +172,12 @@ export function formatReport(report: Pick<LabReport, "results">): string {
   return formatTable(REPORT_HEADER, reportRows(report));
 }
 
-const CSV_HEADER = ["report", "date", "host", "preset", "workload", "pair", "side", "model", "variant", "unit", "size", "runs", "median", "min", "max", "spread", "ratio", "kvm_ratio", "integrity_ok", "samples"];
+const CSV_HEADER = ["report", "date", "host", "preset", "workload", "pair", "side", "model", "variant", "unit", "size", "runs", "median", "min", "max", "spread", "ratio", "kvm_ratio", "integrity_ok", "samples", "traps_port_io", "traps_mmio", "traps_irq", "traps_notifications", "traps_per", "port_io_per", "mmio_per", "irq_per", "notifications_per", "traps_metered_run"];
+
+function trapCells(t: LabTraps | undefined): (string | number)[] {
+  if (t === undefined) return ["", "", "", "", "", "", "", "", "", ""];
+  return [t.portIo, t.mmio, t.irq, t.notifications, t.per, t.perMB.portIo, t.perMB.mmio, t.perMB.irq, t.perMB.notifications, t.meteredRun];
+}
 
 function csvCell(value: string | number): string {
   const text = String(value);
@@ -191,6 +213,7 @@ export function reportsToCsv(reports: readonly LabReport[]): string {
             r.kvmRatio ?? "",
             run.ok ? "true" : "false",
             run.samples.map((s) => s.value).join(" "),
+            ...trapCells(run.traps),
           ]
             .map(csvCell)
             .join(","),

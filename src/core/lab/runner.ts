@@ -4,7 +4,8 @@
  * repetitions), checks byte counts and checksums, and returns a LabReport. No DOM, no Node: the
  * panel, `npm run bench` and the boot tests share it; time comes from the injected Clock.
  */
-import type { ConsoleChunk, ConsolePort } from "../backend.ts";
+import type { ConsoleChunk, ConsolePort, MicroscopeHooks } from "../backend.ts";
+import { TrapMeter, portCount, type TrapSnapshot } from "../microscope/traps.ts";
 import type { Clock } from "../clock.ts";
 import type { CommandResult } from "../console.ts";
 import { AppError, toAppError } from "../errors.ts";
@@ -14,7 +15,7 @@ import { DEFAULT_PROFILE, type DeviceProfile } from "../profile.ts";
 import { DEFAULT_9P_MSIZE, LAB_BASE_PROFILE, pairById, planMachines, workloadsOf, type PairId, type Side, type SizePreset, type Workload, type WorkloadVariant } from "./devices.ts";
 import { SectionMeter } from "./meter.ts";
 import { NetPeer, PEER_ADDRESS, SINK_PORT, SOURCE_PORT, peerDelta, type TcpTransfer } from "./netPeer.ts";
-import { check, modelRun, workloadResult, type IntegrityCheck, type LabReport, type ModelRun, type Sample, type WorkloadResult } from "./results.ts";
+import { check, modelRun, type LabTraps, workloadResult, type IntegrityCheck, type LabReport, type ModelRun, type Sample, type WorkloadResult } from "./results.ts";
 import * as guest from "./scripts.ts";
 
 /** What the runner needs from a machine: `Machine` has all of it. */
@@ -28,6 +29,8 @@ export interface LabMachine extends Disposable {
   sendNetworkFrame(frame: Uint8Array): void;
   instructionCounter(): number;
   readSharedFile(path: string): Promise<Uint8Array>;
+  /** The trap meter's hooks (issue 13); without them runs carry no `traps`. */
+  microscope?(): MicroscopeHooks | undefined;
 }
 
 export interface LabEnvironment {
@@ -239,18 +242,33 @@ class Session implements Disposable {
     }
   }
 
-  private async repeat(each: (warmup: boolean) => Promise<{ sample: Sample; checks: IntegrityCheck[] }>): Promise<{ warmup: Sample[]; samples: Sample[]; integrity: IntegrityCheck[] }> {
+  private async repeat(
+    each: (warmup: boolean) => Promise<{ sample: Sample; checks: IntegrityCheck[] }>,
+    per: LabTraps["per"] = "MB",
+  ): Promise<{ warmup: Sample[]; samples: Sample[]; integrity: IntegrityCheck[]; traps?: LabTraps }> {
     const warmup: Sample[] = [];
     const samples: Sample[] = [];
     const integrity: IntegrityCheck[] = [];
+    let traps: LabTraps | undefined;
     for (let i = 0; i < this.warmups + this.repetitions; i++) {
       const isWarmup = i < this.warmups;
-      const { sample, checks } = await each(isWarmup);
+      // The trap meter slows what it counts: meter the warm-up, or the first run without one.
+      const scope = i === 0 ? this.machine.microscope?.() : undefined;
+      const meter = scope === undefined ? undefined : new TrapMeter();
+      const watch = meter === undefined ? undefined : scope?.watchTraps(meter);
+      let result: { sample: Sample; checks: IntegrityCheck[] };
+      try {
+        result = await each(isWarmup);
+      } finally {
+        watch?.dispose();
+      }
+      const { sample, checks } = result;
+      if (meter !== undefined) traps = labTraps(meter.snapshot(), sample.amount, per, isWarmup);
       (isWarmup ? warmup : samples).push(sample);
       const tag = isWarmup ? `warm-up ${i + 1}` : `run ${i - this.warmups + 1}`;
       integrity.push(...checks.map((c) => ({ ...c, what: `${tag}: ${c.what}` })));
     }
-    return { warmup, samples, integrity };
+    return { warmup, samples, integrity, ...(traps === undefined ? {} : { traps }) };
   }
 
   // --- console ---
@@ -407,7 +425,7 @@ class Session implements Disposable {
       const timed = await this.timed((id) => guest.cpuHash(id), { countInstructions: true });
       const sample = { value: timed.instructions / MB / timed.seconds, seconds: timed.seconds, amount: timed.instructions };
       return { sample, checks: [check("sha256 of the zeros", expected, guest.parseDigest(timed.output))] };
-    });
+    }, "M instructions");
     return modelRun({ side, label, profile: this.profile, ...runs });
   }
 
@@ -481,4 +499,23 @@ class Session implements Disposable {
 
 function variantLabel(workload: Workload, msize: number): string {
   return workload.variants?.find((v) => "msize" in v && v.msize === msize)?.label ?? `9p msize ${msize}`;
+}
+
+/** A trap-meter snapshot over one run, as the lab report keeps it. */
+export function labTraps(snapshot: TrapSnapshot, amount: number, unit: LabTraps["per"], warmup: boolean): LabTraps {
+  const millions = amount / 1e6;
+  const per = (n: number): number => (millions > 0 ? n / millions : 0);
+  const t = snapshot.totals;
+  const devices: Record<string, { portIo: number; mmio: number; irq: number; notifications: number }> = {};
+  for (const [name, d] of Object.entries(snapshot.devices)) devices[name] = { portIo: portCount(d), mmio: d.mmioReads + d.mmioWrites, irq: d.irqs, notifications: d.notifications };
+  return {
+    portIo: t.portIo,
+    mmio: t.mmio,
+    irq: t.irq,
+    notifications: t.notifications,
+    per: unit,
+    perMB: { portIo: per(t.portIo), mmio: per(t.mmio), irq: per(t.irq), notifications: per(t.notifications) },
+    devices,
+    meteredRun: warmup ? "warm-up" : "timed run 1",
+  };
 }
