@@ -4,7 +4,7 @@ export { Emitter, DisposableStore, toDisposable, type Disposable, type Event } f
 export { systemClock, ManualClock, type Clock } from "./clock.ts";
 export { fetchAssetLoader, verifyAsset, type AssetLoader, type ProgressCallback } from "./assets.ts";
 export type { ConsolePort, ConsoleChunk, EmulatorBackend, BackendFactory } from "./backend.ts";
-export { MarkerFilter, stripAnsi, type CommandResult } from "./console.ts";
+export { INTERRUPTED_EXIT_CODE, MarkerFilter, stripAnsi, type CommandResult } from "./console.ts";
 export {
   DEFAULT_PROFILE,
   MIN_LINUX_MEMORY_MIB,
@@ -24,7 +24,7 @@ export {
   type DiskGuest,
   type NicModel,
 } from "./profile.ts";
-export { Machine, type DownloadProgress, type MachineOptions, type MachineStage, type MachineStatus } from "./machine.ts";
+export { Machine, NO_SHELL_MAX_MS, NO_SHELL_QUIET_MS, type DownloadProgress, type MachineOptions, type MachineStage, type MachineStatus, type ShellPresence } from "./machine.ts";
 export { createV86Backend, V86_PACKAGE_VERSION, V86_STATE_VERSION } from "./v86.ts";
 export { DATA_DISK_BYTES, DATA_DISK_CMDLINE, DATA_DISK_SLOT, defaultGuest, type GuestManifest } from "./guest.ts";
 export { Sha256 } from "./sha256.ts";
@@ -72,3 +72,4 @@ export {
   type Parsed,
 } from "./lessons/format.ts";
 export { balloonOutcome, benchmarkOutcome, commandOutcome, type StepOutcome } from "./lessons/outcome.ts";
+export { describeStatus, runDivider, type ProgressStep, type RunStart, type StatusContext, type StatusView } from "./statusText.ts";

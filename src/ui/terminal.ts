@@ -70,6 +70,18 @@ export class TerminalView implements Disposable {
     this.term.write(`\r\n\x1b[1;33m${text.replace(/\n/g, "\r\n")}\x1b[0m\r\n`);
   }
 
+  /**
+   * Start a new run of a machine: an empty screen and scrollback, then `line` (dim) at the top,
+   * so nothing of the previous run (another machine, before a reboot) is taken for this one's.
+   */
+  startRun(line: string): void {
+    this.pending = [];
+    if (this.frame !== undefined) cancelAnimationFrame(this.frame);
+    this.frame = undefined;
+    this.term.reset();
+    this.term.write(`\x1b[2m${line}\x1b[0m\r\n`);
+  }
+
   focus(): void {
     this.term.focus();
   }
