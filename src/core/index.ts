@@ -29,7 +29,7 @@ export { createV86Backend, V86_PACKAGE_VERSION, V86_STATE_VERSION } from "./v86.
 export { DATA_DISK_BYTES, DATA_DISK_CMDLINE, DATA_DISK_SLOT, defaultGuest, type GuestManifest } from "./guest.ts";
 export { Sha256 } from "./sha256.ts";
 export { openIndexedDbStore, memoryStore, isQuotaError, type KeyValueStore } from "./storage/kv.ts";
-export { IMAGE_KIND_LABELS, sniffImage, SNIFF_BYTES, type ImageKind } from "./storage/sniff.ts";
+export { IMAGE_KIND_LABELS, imageDrives, sniffImage, SNIFF_BYTES, type DriveKind, type ImageKind } from "./storage/sniff.ts";
 export { CHUNK_SIZE, ImageStore, ImageReader, type ImageRecord, type ImageSource, type StorageEstimate } from "./storage/images.ts";
 export { DiskStore, OverlayDisk, PAGE_SIZE, type BlockSource, type DiskSaveState } from "./storage/disk.ts";
 export {
@@ -38,12 +38,15 @@ export {
   MachineStore,
   SLOT_KINDS,
   diskIdFor,
+  imageFitsSlot,
   machineProblems,
+  slotChoices,
   openMachineDisks,
   type BootSource,
   type DiskSource,
   type MachineRecord,
   type OpenedDisks,
+  type SlotChoice,
 } from "./storage/machines.ts";
 export {
   FORMAT_VERSION as SNAPSHOT_FORMAT_VERSION,
