@@ -454,11 +454,7 @@ export class App {
       report,
       builtInSize: () => this.guestSize,
       willStore: () => this.diskBar?.askPersistence(),
-      claimDrop: async (file) => {
-        if (this.snapshotPanel === undefined || !(await SnapshotPanel.isSnapshotFile(file))) return false;
-        await this.snapshotPanel.importFile(file);
-        return true;
-      },
+      claimDrop: async (file) => (await this.snapshotPanel?.claimDrop(file)) === true,
       changed: (images: readonly ImageRecord[]) => {
         this.machinesPanel?.setImages(images);
         void this.diskBar?.refreshMeter();
@@ -813,6 +809,7 @@ export class App {
       machineId: () => this.current.id,
       flushDisks: () => this.storage.flush(),
       startedFrom: () => this.startedFrom,
+      terminalBuffer: () => this.terminal.allLines(),
     };
     window.virtlab = proxy;
   }

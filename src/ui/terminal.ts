@@ -114,6 +114,15 @@ export class TerminalView implements Disposable {
     }
   }
 
+  /** Every line of the buffer, scrollback included (for tests). */
+  allLines(): string[] {
+    this.flush();
+    const buffer = this.term.buffer.active;
+    const lines: string[] = [];
+    for (let y = 0; y < buffer.length; y++) lines.push(buffer.getLine(y)?.translateToString(true) ?? "");
+    return lines;
+  }
+
   /** The last `count` non-empty lines on screen (a snapshot's preview). */
   lastLines(count: number): string[] {
     this.flush();
