@@ -525,12 +525,15 @@ export class App {
   /**
    * After a start from a saved state: mount the data disk when the state did not carry it (the
    * pre-booted one), set the guest's clock from the host (it stood still while saved), and clear
-   * the screen so the user finds a fresh prompt.
+   * the terminal (the run's divider, then the prompt) so the user finds a fresh prompt.
    */
   private async afterRestore(machine: Machine, initial: StartState, started: number): Promise<void> {
     if (!machine.shellReady) return;
-    const steps = [initial.mountData ? "/bin/virtlab-data" : "", `date -s @${Math.floor(Date.now() / 1000)} >/dev/null`, "clear"].filter((c) => c !== "");
+    const steps = [initial.mountData ? "/bin/virtlab-data" : "", `date -s @${Math.floor(Date.now() / 1000)} >/dev/null`].filter((c) => c !== "");
     await machine.run(steps.join("; "), { timeoutMs: 30_000 });
+    // A fresh screen: the run's divider, then the guest's prompt (not the set-up command's echo).
+    this.terminal.startRun(runDivider(this.current.name, this.runStart));
+    this.terminal.write(new TextEncoder().encode(machine.recentOutput().split("\n").at(-1) ?? ""));
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     this.readyDetail = `started from ${initial.label} in ${seconds} s`;
   }
