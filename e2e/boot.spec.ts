@@ -1,4 +1,4 @@
-import { expect, expectTerminalLine, runInGuest, shownErrors, terminalLines, test, waitForShell } from "./fixtures.ts";
+import { expect, expectTerminalLine, runInGuest, shownErrors, terminalBuffer, terminalLines, test, waitForShell } from "./fixtures.ts";
 
 test("boots the default guest to a shell and runs what the user types", async ({ page, pageErrors }) => {
   await page.goto("/");
@@ -61,6 +61,8 @@ test("Ctrl-Alt-Del reboots the guest back to a shell; the VGA screen can be show
   await expect(page.getByTestId("stage")).toHaveText("booting");
   await expect(page.getByTestId("stage")).toHaveText("ready", { timeout: 120_000 });
   expect(await runInGuest(page, "echo back")).toEqual({ output: "back", exitCode: 0 });
+  // The reboot starts on a cleared terminal under a line saying so.
+  expect((await terminalBuffer(page))[0]).toBe("── Debian 6.1 + busybox (built in) · reboot ──");
   expect(pageErrors).toEqual([]);
 });
 

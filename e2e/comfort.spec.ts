@@ -81,6 +81,17 @@ test("Ctrl+Shift+V pastes into the terminal; a selection is copied", async ({ pa
   await expect.poll(lastRow, { timeout: 10_000 }).toBe("root@virtlab:/#");
   expect(await runInGuest(page, "echo back")).toEqual({ output: "back", exitCode: 0 });
 
+  // Ctrl+C on a command virtlab typed (a lesson step): the shell drops it, end marker included;
+  // it is reported as interrupted at once (not at its deadline), and the next command runs.
+  await page.evaluate(() => {
+    const w = globalThis as unknown as { virtlab?: { run(c: string, t?: number): Promise<unknown> }; interruptedRun?: Promise<unknown> | undefined };
+    w.interruptedRun = w.virtlab?.run("echo run-started; sleep 60", 120_000);
+  });
+  await expectTerminalLine(page, "run-started");
+  await page.keyboard.press("Control+KeyC");
+  expect(await page.evaluate(() => (globalThis as unknown as { interruptedRun?: Promise<unknown> }).interruptedRun)).toEqual({ output: "run-started", exitCode: 130, interrupted: true });
+  expect(await runInGuest(page, "echo next")).toEqual({ output: "next", exitCode: 0 });
+
   // Selecting text copies it.
   await page.evaluate("navigator.clipboard.writeText('')");
   const row = page.locator(".xterm-rows > div", { hasText: /^pasted-42/ }).last();

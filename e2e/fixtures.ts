@@ -60,6 +60,11 @@ export async function expectTerminalLine(page: Page, line: string, timeout = 30_
   await expect.poll(() => terminalLines(page), { timeout }).toContain(line);
 }
 
+/** Every line of the terminal, scrollback included. */
+export async function terminalBuffer(page: Page): Promise<string[]> {
+  return page.evaluate(() => (globalThis as unknown as ProxyWindow).virtlab?.terminalBuffer() ?? []);
+}
+
 /** The machine's VGA text screen (guests without a serial console, e.g. GRUB). */
 export async function textScreen(page: Page): Promise<string> {
   return page.evaluate(() => ((globalThis as unknown as ProxyWindow).virtlab?.textScreen() ?? []).join("\n"));

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "@playwright/test";
-import { expect, launchProfile, overrideQuota, runInGuest, shownErrors, startedFrom, storageEstimate, test, waitForShell } from "./fixtures.ts";
+import { expect, launchProfile, overrideQuota, runInGuest, shownErrors, startedFrom, storageEstimate, terminalBuffer, test, waitForShell } from "./fixtures.ts";
 
 const rows = (page: Page) => page.getByTestId("snapshot-list").getByTestId("snapshot-row");
 
@@ -33,13 +33,39 @@ test("the default URL starts from the pre-booted state with the data disk mounte
   const guestSeconds = Number((await runInGuest(page, "date +%s")).output);
   expect(Math.abs(guestSeconds - Date.now() / 1000)).toBeLessThan(30);
 
+  const machine = "Debian 6.1 + busybox (built in)";
+  expect((await terminalBuffer(page))[0]).toBe(`── ${machine} · pre-booted state ──`);
+
   await page.locator('button[data-action="cold-boot"]').click();
   await expect(page.getByTestId("stage")).toHaveText("booting");
   await waitForShell(page);
   expect(await startedFrom(page)).toBe("boot");
   expect(await runInGuest(page, "grep -c ' /data ext2 ' /proc/mounts")).toEqual({ output: "1", exitCode: 0 });
+  // The cold boot starts on a cleared terminal: the divider first, no prompt of the run before it.
+  const lines = await terminalBuffer(page);
+  expect(lines[0]).toBe(`── ${machine} · cold boot ──`);
+  expect(lines.findIndex((l) => l.startsWith("root@virtlab:/#"))).toBeGreaterThan(lines.findIndex((l) => l.includes("Linux version")));
   expect(pageErrors).toEqual([]);
   expect(await shownErrors(page)).toEqual([]);
+
+  // Dropped on the page, a snapshot file lands in the snapshots (not the image library), and a
+  // plain v86 state file is refused with what it is.
+  // (A string: the e2e code is type-checked without the DOM's types.)
+  const drop = (what: "snapshot" | "v86-state"): Promise<void> =>
+    page.evaluate(`(async () => {
+      const bytes = ${what === "snapshot"} ? await (await fetch("guest/prebooted.vlsnap")).arrayBuffer() : Uint8Array.from([0x76, 0x86, 0x76, 0x86, 6, 0, 0, 0, 0x40, 0, 0, 0, ...new Array(1000).fill(0)]);
+      const data = new DataTransfer();
+      data.items.add(new File([bytes], ${JSON.stringify(what === "snapshot" ? "class.vlsnap" : "v86state.bin")}));
+      document.body.dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true }));
+    })()`);
+  await drop("snapshot");
+  await expect(page.getByTestId("snapshot-progress")).toHaveText(/^Imported ".+" \(\d+(\.\d)? MiB\)\.$/, { timeout: 60_000 });
+  await expect(rows(page)).toHaveCount(1);
+  await expect(page.getByTestId("image-list").getByTestId("image-row")).toHaveCount(1);
+  await drop("v86-state");
+  await expect(page.getByRole("alert")).toContainText("v86state.bin is a machine state saved by v86 itself");
+  await expect(rows(page)).toHaveCount(1);
+  await expect(page.getByTestId("image-list").getByTestId("image-row")).toHaveCount(1);
 });
 
 test("save, reload, restore: a tmpfs file, the data disk and a running process come back; rename; the quota running out keeps the earlier snapshot", async ({ page }) => {

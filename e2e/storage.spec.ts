@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "@playwright/test";
 import { TEST_ISO_PATH } from "../images/testIso.ts";
-import { expect, launchProfile, overrideQuota, runInGuest, shownErrors, storageEstimate, test, textScreen, waitForShell } from "./fixtures.ts";
+import { expect, launchProfile, overrideQuota, runInGuest, shownErrors, storageEstimate, terminalBuffer, test, textScreen, waitForShell } from "./fixtures.ts";
 
 const diskState = (page: Page) => page.getByTestId("disk-state");
 
@@ -151,7 +151,13 @@ test("images: a bad file is refused with its message; an ISO added by upload is 
   await expect(page.getByTestId("machine-list").getByTestId("machine-row")).toHaveCount(2);
   await expect.poll(() => textScreen(page), { timeout: 90_000 }).toContain("GNU GRUB");
   expect(await page.evaluate(() => (globalThis as { virtlab?: { machineId(): string } }).virtlab?.machineId())).toMatch(/^m-/);
-  await expect(page.getByTestId("stage")).toHaveText("ready");
+  // GRUB runs, but there is no shell: the page never says "Shell ready." for it.
+  await expect(page.getByTestId("stage")).toHaveText("running (no shell)");
+  await expect(page.locator("#progress-text")).toHaveText(/^Running \(no shell detected\)/);
+  // A VGA-only guest leaves no prompt of the machine before it on the terminal, only its divider.
+  const lines = (await terminalBuffer(page)).filter((l) => l !== "");
+  expect(lines[0]).toBe("── GRUB · boot ──");
+  expect(lines.some((l) => l.includes("root@virtlab"))).toBe(false);
 
   await page.reload();
   await expect(rows).toHaveCount(2);

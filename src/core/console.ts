@@ -152,7 +152,12 @@ export interface CommandResult {
   /** What the command printed (stdout and stderr), with CRLF turned into LF. */
   readonly output: string;
   readonly exitCode: number;
+  /** The command was interrupted (Ctrl+C): the shell dropped it before its end marker. */
+  readonly interrupted?: boolean;
 }
+
+/** The exit status a shell gives a command killed by SIGINT (128 + 2). */
+export const INTERRUPTED_EXIT_CODE = 130;
 
 /** Watches a console stream for one marked command and yields its result. */
 export class CommandCapture {
@@ -173,6 +178,24 @@ export class CommandCapture {
 
   get result(): CommandResult | undefined {
     return this.resultValue;
+  }
+
+  /** The start marker has been seen: the command runs. */
+  get started(): boolean {
+    return this.state !== "waiting";
+  }
+
+  /**
+   * The shell's prompt came back without the end marker (Ctrl+C drops the whole group): the
+   * command ended, interrupted. Its output is what came before the prompt's line.
+   */
+  interrupt(): void {
+    if (this.state !== "capturing") return;
+    const data = this.captured.subarray(0, this.capturedLength);
+    const lastLf = data.lastIndexOf(LF);
+    const output = cleanOutput(decodeText(data.subarray(0, lastLf < 0 ? 0 : lastLf + 1))).replace(/\^C$/, "").replace(/\n$/, "");
+    this.resultValue = { output, exitCode: INTERRUPTED_EXIT_CODE, interrupted: true };
+    this.state = "done";
   }
 
   /** Feed console bytes; returns true once the command has finished. */

@@ -6,7 +6,7 @@ export { fetchAssetLoader, verifyAsset, type AssetLoader, type ProgressCallback 
 export type { ConsolePort, ConsoleChunk, EmulatorBackend, BackendFactory, HypercallRecord, JitCounts, MicroscopeHooks } from "./backend.ts";
 export * from "./microscope/traps.ts";
 export * from "./microscope/hypercall.ts";
-export { MarkerFilter, stripAnsi, type CommandResult } from "./console.ts";
+export { INTERRUPTED_EXIT_CODE, MarkerFilter, stripAnsi, type CommandResult } from "./console.ts";
 export {
   DEFAULT_PROFILE,
   MIN_LINUX_MEMORY_MIB,
@@ -26,12 +26,12 @@ export {
   type DiskGuest,
   type NicModel,
 } from "./profile.ts";
-export { Machine, type DownloadProgress, type MachineOptions, type MachineStage, type MachineStatus } from "./machine.ts";
+export { Machine, NO_SHELL_MAX_MS, NO_SHELL_QUIET_MS, type DownloadProgress, type MachineOptions, type MachineStage, type MachineStatus, type ShellPresence } from "./machine.ts";
 export { createV86Backend, V86_PACKAGE_VERSION, V86_STATE_VERSION } from "./v86.ts";
 export { DATA_DISK_BYTES, DATA_DISK_CMDLINE, DATA_DISK_SLOT, DATA_SCRIPT, defaultGuest, mountDataCommand, type GuestManifest } from "./guest.ts";
 export { Sha256 } from "./sha256.ts";
 export { openIndexedDbStore, memoryStore, isQuotaError, type KeyValueStore } from "./storage/kv.ts";
-export { IMAGE_KIND_LABELS, sniffImage, SNIFF_BYTES, type ImageKind } from "./storage/sniff.ts";
+export { IMAGE_KIND_LABELS, imageDrives, sniffImage, SNIFF_BYTES, type DriveKind, type ImageKind } from "./storage/sniff.ts";
 export { CHUNK_SIZE, ImageStore, ImageReader, type ImageRecord, type ImageSource, type StorageEstimate } from "./storage/images.ts";
 export { DiskStore, OverlayDisk, PAGE_SIZE, blankBase, type BlankLayout, type BlockSource, type DiskSaveState } from "./storage/disk.ts";
 export { PAGE_CACHE_BYTES, PageCache } from "./storage/pageCache.ts";
@@ -43,14 +43,17 @@ export {
   SLOT_KINDS,
   diskIdFor,
   checkMachineImages,
+  imageFitsSlot,
   machineProblems,
   missingImages,
+  slotChoices,
   openMachineDisks,
   type BootSource,
   type DiskSource,
   type MachineRecord,
   type MissingImage,
   type OpenedDisks,
+  type SlotChoice,
 } from "./storage/machines.ts";
 export {
   FORMAT_VERSION as SNAPSHOT_FORMAT_VERSION,
@@ -115,3 +118,5 @@ export {
 } from "./microscope/pagewalk.ts";
 export { PageTableObserver, describeShadow, walkLive, type LiveWalk, type ShadowReport } from "./microscope/live.ts";
 export { PAGE_OFFSET, addressWalk, pageTableWorkload, type AddressWalkResult, type WalkTarget } from "./microscope/steps.ts";
+export { describeStatus, runDivider, type ProgressStep, type RunStart, type StatusContext, type StatusView } from "./statusText.ts";
+export { CLASSIFY_BYTES, ZSTD_MAGIC, classifyFile, isSnapshotHead, v86StateRefusal, type FileClass } from "./fileKind.ts";

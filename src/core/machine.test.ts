@@ -5,8 +5,8 @@ import { ManualClock } from "./clock.ts";
 import { AppError } from "./errors.ts";
 import { Emitter } from "./events.ts";
 import { decodeText, encodeText, sha256Hex } from "./host.ts";
-import { Machine, type MachineStatus } from "./machine.ts";
-import { DEFAULT_PROFILE, type DeviceProfile, type EmulatorConfig, type LinuxGuest } from "./profile.ts";
+import { Machine, NO_SHELL_MAX_MS, NO_SHELL_QUIET_MS, type MachineStatus } from "./machine.ts";
+import { DEFAULT_PROFILE, type DeviceProfile, type EmulatorConfig, type GuestSpec, type LinuxGuest } from "./profile.ts";
 
 const PROMPT = "root@virtlab:/# ";
 const enc = encodeText;
@@ -30,7 +30,7 @@ class FakeShell implements EmulatorBackend {
 
   constructor(
     readonly config: EmulatorConfig,
-    private readonly answers: Record<string, [string, number]>,
+    private readonly answers: Record<string, [string, number | "hang"]>,
   ) {
     if (config.virtio_balloon === true) {
       this.balloon = {
@@ -67,7 +67,9 @@ class FakeShell implements EmulatorBackend {
     this.input = "";
     const [, id, command] = match;
     const [out, status] = this.answers[command ?? ""] ?? [`sh: ${command}: not found\r\n`, 127];
-    this.print(`${text.replace(/\n/g, "\r\n")}\x1eS${id}\x1f${out}\x1eE${id} ${status}\x1f${PROMPT}`);
+    // A status of "hang" is a command that runs until the test interrupts it.
+    const end = status === "hang" ? "" : `\x1eE${id} ${status}\x1f${PROMPT}`;
+    this.print(`${text.replace(/\n/g, "\r\n")}\x1eS${id}\x1f${out}${end}`);
   }
 
   async run(): Promise<void> {
@@ -135,7 +137,7 @@ const guest: LinuxGuest = {
   prompt: "root@virtlab:[^\\r\\n]*# $",
 };
 
-function setup(answers: Record<string, [string, number]> = {}, overrides: Partial<LinuxGuest> = {}, profile: DeviceProfile = DEFAULT_PROFILE) {
+function setup(answers: Record<string, [string, number | "hang"]> = {}, overrides: Partial<LinuxGuest> = {}, profile: DeviceProfile = DEFAULT_PROFILE, base: GuestSpec = guest) {
   const clock = new ManualClock();
   let shell: FakeShell | undefined;
   const shells: FakeShell[] = [];
@@ -146,7 +148,7 @@ function setup(answers: Record<string, [string, number]> = {}, overrides: Partia
   };
   const machine = new Machine({
     profile,
-    guest: { ...guest, ...overrides },
+    guest: base.kind === "linux" ? { ...base, ...overrides } : base,
     wasm: { name: "v86.wasm", url: "v86.wasm", size: 4 },
     loader: memoryLoader,
     backend,
@@ -258,11 +260,14 @@ describe("Machine", () => {
     const { machine, shell, shells } = setup();
     await machine.start();
     shell().boot();
+    const cycles: string[] = [];
+    machine.onPowerCycle((why) => cycles.push(why));
     machine.sendCtrlAltDel();
     expect(shells[0]?.ctrlAltDel).toBe(1);
     expect(machine.shellReady).toBe(false);
     expect(machine.status.stage).toBe("booting");
     shells[0]?.guestReboots();
+    expect(cycles).toEqual(["reboot"]);
     await Promise.resolve();
     await Promise.resolve();
     expect(shells).toHaveLength(2);
@@ -279,7 +284,10 @@ describe("Machine", () => {
     await machine.start();
     shell().fail(new Error("RuntimeError: unreachable"));
     expect(machine.status.stage).toBe("crashed");
+    const cycles: string[] = [];
+    machine.onPowerCycle((why) => cycles.push(why));
     await machine.reset();
+    expect(cycles).toEqual(["reset"]);
     expect(shells).toHaveLength(2);
     expect(machine.status).toMatchObject({ stage: "booting", running: true, error: undefined });
     shell().boot();
@@ -330,6 +338,72 @@ describe("Machine", () => {
     machine.dispose();
     await expect(waiting).rejects.toMatchObject({ code: "disposed" });
     expect(() => machine.write("x")).toThrow(AppError);
+  });
+
+  it("reports a command interrupted with Ctrl+C at once (exit 130) when the prompt comes back without the end marker, and runs the next", async () => {
+    const { machine, shell } = setup({ "while true; do echo tick; sleep 1; done": ["tick\r\ntick\r\n", "hang"], "echo next": ["next\r\n", 0] });
+    await machine.start();
+    shell().boot();
+    const loop = machine.run("while true; do echo tick; sleep 1; done");
+    const next = machine.run("echo next");
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(shell().written).toContain("while true");
+    // The user presses Ctrl+C: the tty echoes ^C, the shell drops the group and prints its prompt.
+    shell().print("^C\r\n");
+    shell().print(PROMPT.slice(0, 6));
+    shell().print(PROMPT.slice(6));
+    await expect(loop).resolves.toEqual({ output: "tick\ntick", exitCode: 130, interrupted: true });
+    await expect(next).resolves.toEqual({ output: "next", exitCode: 0 });
+  });
+
+  it("does not take a prompt-like line before the command started for an interruption", async () => {
+    const { machine, shell } = setup({ "echo hi": ["hi\r\n", 0] });
+    await machine.start();
+    shell().boot();
+    // A prompt already on the line (the echo has not arrived) must not end the command.
+    await expect(machine.run("echo hi")).resolves.toEqual({ output: "hi", exitCode: 0 });
+  });
+
+  it("says 'running, no shell detected' for a guest that prints and then waits with its own program, and 'ready' once a prompt shows", async () => {
+    const { machine, shell, clock } = setup();
+    await machine.start();
+    expect(machine.status).toMatchObject({ stage: "booting", shell: "waiting" });
+    // Nothing printed yet: a slow guest is still booting, however long.
+    clock.advance(NO_SHELL_QUIET_MS * 2);
+    expect(machine.status.stage).toBe("booting");
+    shell().print("Linux version 6.1.0\r\nWelcome to the installer\r\nChoose a language: ");
+    clock.advance(NO_SHELL_QUIET_MS - 1000);
+    expect(machine.status.stage).toBe("booting");
+    clock.advance(1000);
+    expect(machine.status).toMatchObject({ stage: "ready", shell: "not-detected", running: true });
+    expect(machine.shellReady).toBe(false);
+    // The user types to the program; a shell prompt later still counts.
+    machine.write("en\n");
+    shell().print("en\r\n# exit\r\n" + PROMPT);
+    expect(machine.status).toMatchObject({ stage: "ready", shell: "ready" });
+  });
+
+  it("says 'no shell detected' for a guest whose own program keeps printing, after the longer while", async () => {
+    const { machine, shell, clock } = setup();
+    await machine.start();
+    for (let t = 0; t < NO_SHELL_MAX_MS; t += 1000) {
+      shell().print("frame\r\n");
+      clock.advance(1000);
+    }
+    expect(machine.status).toMatchObject({ stage: "ready", shell: "not-detected" });
+  });
+
+  it("a guest with no known prompt is ready with no shell, and a crash leaves no shell", async () => {
+    const grubCd: GuestSpec = { kind: "disk", bios: guest.bios, vgaBios: guest.vgaBios, bootFrom: "cdrom" };
+    const { machine } = setup({}, {}, DEFAULT_PROFILE, grubCd);
+    await machine.start();
+    expect(machine.status).toMatchObject({ stage: "ready", shell: "none" });
+    const prompted = setup();
+    await prompted.machine.start();
+    prompted.shell().boot();
+    prompted.shell().fail(new Error("RuntimeError: unreachable"));
+    expect(prompted.machine.status).toMatchObject({ stage: "crashed", shell: "waiting" });
   });
 
   describe("balloon", () => {

@@ -13,6 +13,14 @@ import { guestAssets, maxBalloonMiB, profileProblems, toEmulatorConfig, type Ass
 
 export type MachineStage = "idle" | "downloading" | "booting" | "ready" | "failed" | "crashed" | "disposed";
 
+/**
+ * Whether the guest's shell is there: "none" for a guest with no known serial prompt (it is
+ * ready as soon as it runs), "waiting" until the prompt shows, "ready" once it did, and
+ * "not-detected" for a guest that ran and printed but showed no prompt within a while (its
+ * own program owns the console: the user types to it).
+ */
+export type ShellPresence = "none" | "waiting" | "ready" | "not-detected";
+
 export interface MachineStatus {
   readonly stage: MachineStage;
   /** The emulator is executing (false while paused or before start). */
@@ -20,6 +28,8 @@ export interface MachineStatus {
   /** Million instructions per second over the last sample, when running. */
   readonly mips: number | undefined;
   readonly error: AppError | undefined;
+  /** Whether a shell was seen; meaningful while booting or ready. */
+  readonly shell: ShellPresence;
 }
 
 export interface DownloadProgress {
@@ -69,6 +79,13 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 const MIPS_SAMPLE_MS = 1000;
 const PAGES_PER_MIB = 256;
 const POLL_MS = 50;
+/**
+ * A guest with a known prompt that printed and then stayed quiet this long without showing it
+ * runs a program of its own on the console; one that keeps printing, after this long.
+ */
+export const NO_SHELL_QUIET_MS = 15_000;
+export const NO_SHELL_MAX_MS = 90_000;
+const NO_SHELL_CHECK_MS = 1000;
 /** Ctrl-U: clears whatever half-typed line sits at the prompt before a command is sent. */
 const KILL_LINE = "\x15";
 
@@ -100,7 +117,9 @@ export class Machine implements Disposable {
   private nextCommandId = 1;
   private commandsInFlight = 0;
   private shellUp = false;
-  private state: MachineStatus = { stage: "idle", running: false, mips: undefined, error: undefined };
+  private state: MachineStatus = { stage: "idle", running: false, mips: undefined, error: undefined, shell: "waiting" };
+  /** Console output since the emulator started: first and last time (for "no shell detected"). */
+  private outputSeen: { first: number; last: number } | undefined;
   private lastSample: { at: number; counter: number } | undefined;
   private mipsTimer: Disposable | undefined;
   private consoleSize: { readonly cols: number; readonly rows: number } | undefined;
@@ -109,6 +128,7 @@ export class Machine implements Disposable {
   private readonly outputEmitter = this.store.add(new Emitter<ConsoleChunk>());
   private readonly progressEmitter = this.store.add(new Emitter<DownloadProgress>());
   private readonly shellEmitter = this.store.add(new Emitter<void>());
+  private readonly powerCycleEmitter = this.store.add(new Emitter<"reset" | "reboot">());
   /** Any change of stage, running or MIPS. */
   readonly onStatus = this.statusEmitter.event;
   /** Console output of every port, batched per emulator time slice. */
@@ -116,6 +136,8 @@ export class Machine implements Disposable {
   readonly onDownloadProgress = this.progressEmitter.event;
   /** The guest's shell prompt appeared (after boot, reboot or reset). */
   readonly onShellReady = this.shellEmitter.event;
+  /** A fresh emulator is about to start in place of the running one: a hard reset, or the guest rebooted. */
+  readonly onPowerCycle = this.powerCycleEmitter.event;
 
   constructor(options: MachineOptions) {
     this.options = options;
@@ -129,6 +151,12 @@ export class Machine implements Disposable {
       throw new AppError("bad-profile", `This machine cannot start: ${problems.join("; ")}.`, { details: { problems } });
     }
     this.prompt = options.guest.prompt === undefined ? undefined : new RegExp(options.guest.prompt);
+    if (this.prompt === undefined) this.state = { ...this.state, shell: "none" };
+  }
+
+  /** Whether the guest's shell is there (also in `status.shell`). */
+  get shellPresence(): ShellPresence {
+    return this.state.shell;
   }
 
   get status(): MachineStatus {
@@ -236,8 +264,9 @@ export class Machine implements Disposable {
     this.transcripts.virtio0.reset();
     this.shellUp = options.shellReady && this.prompt !== undefined;
     this.lastSample = undefined;
+    this.outputSeen = undefined;
     await backend.run();
-    this.setStatus({ stage: this.shellUp || this.prompt === undefined ? "ready" : "booting", running: true, error: undefined });
+    this.setStatus({ stage: this.shellUp || this.prompt === undefined ? "ready" : "booting", running: true, error: undefined, shell: this.presence() });
     if (this.shellUp) this.shellEmitter.fire();
   }
 
@@ -254,6 +283,7 @@ export class Machine implements Disposable {
   async reset(): Promise<void> {
     if (this.launch === undefined) throw new AppError("not-running", "The machine has not been started.");
     this.throwIfDisposed();
+    this.powerCycleEmitter.fire("reset");
     await this.powerOn();
   }
 
@@ -281,13 +311,41 @@ export class Machine implements Disposable {
     // autostart is on: v86 runs as soon as it has loaded. A guest without a known prompt is
     // "ready" as soon as it runs: there is no shell to wait for.
     this.shellUp = shellReadyAtStart && this.prompt !== undefined;
-    this.setStatus({ stage: this.prompt === undefined || this.shellUp ? "ready" : "booting", running: true, error: undefined });
+    this.outputSeen = undefined;
+    this.setStatus({ stage: this.prompt === undefined || this.shellUp ? "ready" : "booting", running: true, error: undefined, shell: this.presence() });
     if (this.shellUp) this.shellEmitter.fire();
+    if (this.prompt !== undefined) this.watchForNoShell(store);
+  }
+
+  private presence(): ShellPresence {
+    return this.prompt === undefined ? "none" : this.shellUp ? "ready" : "waiting";
+  }
+
+  /**
+   * A guest that prints but never shows the prompt (an initrd whose own program owns the
+   * console) would stay "booting" forever: after a quiet while, or a long one, it is running
+   * with no shell detected, and the user types to its program.
+   */
+  private watchForNoShell(store: DisposableStore): void {
+    let timer: Disposable | undefined;
+    const tick = (): void => {
+      const seen = this.outputSeen;
+      if (this.state.stage === "booting" && this.state.running && !this.shellUp && seen !== undefined) {
+        const now = this.clock.now();
+        if (now - seen.last >= NO_SHELL_QUIET_MS || now - seen.first >= NO_SHELL_MAX_MS) {
+          this.setStatus({ stage: "ready", shell: "not-detected" });
+        }
+      }
+      timer = this.clock.after(NO_SHELL_CHECK_MS, tick);
+    };
+    timer = this.clock.after(NO_SHELL_CHECK_MS, tick);
+    store.add(toDisposable(() => timer?.dispose()));
   }
 
   private handleReboot(): void {
     this.setStatus({ running: false, mips: undefined });
     this.shellGone();
+    this.powerCycleEmitter.fire("reboot");
     this.powerOn().catch((error: unknown) => {
       const appError = toAppError(error, "emulator-start-failed", "The machine could not restart.");
       this.setStatus({ stage: "failed", running: false, error: appError });
@@ -443,7 +501,11 @@ export class Machine implements Disposable {
     await this.waitForShell({ timeoutMs });
     const capture = new CommandCapture(this.nextCommandId++);
     const listener = this.outputEmitter.event((chunk) => {
-      if (chunk.port === this.consolePort) capture.push(chunk.bytes);
+      if (chunk.port !== this.consolePort) return;
+      capture.push(chunk.bytes);
+      // Ctrl+C makes the shell drop the whole group, end marker included: the prompt coming
+      // back after the command started, with no end marker, means it was interrupted.
+      if (capture.result === undefined && capture.started && this.promptOnLine()) capture.interrupt();
     });
     this.commandsInFlight++;
     try {
@@ -457,12 +519,20 @@ export class Machine implements Disposable {
     }
   }
 
+  private promptOnLine(): boolean {
+    return this.prompt?.test(this.transcripts[this.consolePort].currentLine()) === true;
+  }
+
   private handleOutput(chunk: ConsoleChunk): void {
     const transcript = this.transcripts[chunk.port];
     transcript.push(chunk.bytes);
-    if (chunk.port === this.consolePort && !this.shellUp && this.prompt?.test(transcript.currentLine()) === true) {
+    if (chunk.port === this.consolePort && chunk.bytes.length > 0) {
+      const now = this.clock.now();
+      this.outputSeen = { first: this.outputSeen?.first ?? now, last: now };
+    }
+    if (chunk.port === this.consolePort && !this.shellUp && this.promptOnLine()) {
       this.shellUp = true;
-      this.setStatus({ stage: "ready" });
+      this.setStatus({ stage: "ready", shell: "ready" });
       this.shellEmitter.fire();
     }
     this.outputEmitter.fire(chunk);
@@ -472,15 +542,16 @@ export class Machine implements Disposable {
   private handleCrash(error: unknown): void {
     const appError = new AppError("emulator-crashed", "The emulator stopped with an internal error.", { cause: error });
     this.shellUp = false;
-    this.setStatus({ stage: "crashed", running: false, mips: undefined, error: appError });
+    this.setStatus({ stage: "crashed", running: false, mips: undefined, error: appError, shell: this.presence() });
     this.failWaiters(appError);
   }
 
   private shellGone(): void {
     this.shellUp = false;
+    this.outputSeen = undefined;
     this.transcripts.serial0.reset();
     this.transcripts.virtio0.reset();
-    if (this.state.stage === "ready") this.setStatus({ stage: "booting" });
+    if (this.state.stage === "ready") this.setStatus({ stage: "booting", shell: this.presence() });
   }
 
   private sampleMips(): void {
@@ -563,7 +634,7 @@ export class Machine implements Disposable {
 
   private setStatus(change: Partial<MachineStatus>): void {
     const next = { ...this.state, ...change };
-    if (next.stage === this.state.stage && next.running === this.state.running && next.mips === this.state.mips && next.error === this.state.error) return;
+    if (next.stage === this.state.stage && next.running === this.state.running && next.mips === this.state.mips && next.error === this.state.error && next.shell === this.state.shell) return;
     this.state = next;
     this.statusEmitter.fire(next);
   }

@@ -23,6 +23,7 @@ import {
   mountDataCommand,
   DATA_DISK_SLOT,
   decodeSnapshot,
+  describeStatus,
   fetchAssetLoader,
   fingerprintDifferences,
   isAppError,
@@ -31,6 +32,7 @@ import {
   openIndexedDbStore,
   parseSetupUrl,
   readSnapshotHeader,
+  runDivider,
   restoreSnapshotDisks,
   setupQuery,
   toAppError,
@@ -43,6 +45,7 @@ import {
   type MachineRecord,
   type MachineStatus,
   type SnapshotHeader,
+  type RunStart,
   type SnapshotRecord,
 } from "../core/index.ts";
 import { ACTIONS, type ActionContext } from "./actions.ts";
@@ -73,7 +76,7 @@ const APP_VERSION = "0.1.0";
 /** Which saved machine the page boots (localStorage: a UI preference, not user data). */
 const SELECTED_MACHINE_KEY = "virtlab.machine";
 
-const IDLE: MachineStatus = { stage: "idle", running: false, mips: undefined, error: undefined };
+const IDLE: MachineStatus = { stage: "idle", running: false, mips: undefined, error: undefined, shell: "waiting" };
 
 function element<T extends HTMLElement = HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -116,8 +119,6 @@ export class App {
   /** A machine started from a saved state runs its set-up command (mount, clock): not ready yet. */
   private settling = false;
   private typedWhileSettling: string[] = [];
-  /** What the progress line says once the shell is there. */
-  private readyText = "Shell ready.";
   /** A teacher's machine by link (`?snapshot=`). */
   private snapshotLink: SnapshotLinkFlow | undefined;
   /** The start in progress, so a link's machine waits for it before taking over. */
@@ -125,6 +126,13 @@ export class App {
   /** Why the machine could not start (no emulator runs): the stage stays "failed". */
   private failedStart: MachineStatus | undefined;
   private shownError: unknown;
+  /** How the shell came to be ready, for the progress line (a start from a saved state). */
+  private readyDetail: string | undefined;
+  /** The latest line about downloading (or why nothing starts), for the progress line. */
+  private progressDetail: string | undefined;
+  /** How the next run starts (the terminal's first line), and what to say under it. */
+  private runStart: RunStart = { kind: "boot" };
+  private startNotice: string | undefined;
   // --- end snapshots ---
   // --- classroom (issue 6) ---
   private lessonPanel: LessonPanel | undefined;
@@ -343,6 +351,7 @@ export class App {
     this.clearError();
     this.failedStart = undefined;
     await this.stopMachine();
+    this.progressDetail = undefined;
     this.render(IDLE);
     try {
       this.storageReady ??= this.initStorage();
@@ -420,11 +429,15 @@ export class App {
     const prepared = await this.storage.prepare(record);
     if (prepared.kind === "busy") {
       this.diskBar?.showBusy(false);
-      element("progress-text").textContent = `${record.name} is open in another tab.`;
+      this.progressDetail = `${record.name} is open in another tab.`;
+      this.render(IDLE);
       return;
     }
     this.diskBar?.hideBanner();
     const initial = await this.startState(record, guestBase, this.fingerprintOf(record, guest, images));
+    // Each run starts on a clear terminal whose first line names the machine and how it started.
+    this.terminal.startRun(runDivider(record.name, this.runStart));
+    if (this.startNotice !== undefined) this.terminal.notice(this.startNotice);
     {
       const machine = new Machine({
         profile: this.profile,
@@ -443,7 +456,13 @@ export class App {
       const store = this.machineStore;
       const markers = new MarkerFilter();
       store.add(machine);
-      store.add(machine.onStatus((status) => this.render(status)));
+      store.add(
+        machine.onStatus((status) => {
+          if (status.shell !== "ready") this.readyDetail = undefined;
+          this.render(status);
+        }),
+      );
+      store.add(machine.onPowerCycle((why) => this.terminal.startRun(runDivider(record.name, { kind: why }))));
       store.add(machine.onDownloadProgress((progress) => this.renderProgress(progress)));
       store.add(
         machine.onOutput((chunk) => {
@@ -493,11 +512,7 @@ export class App {
       report,
       builtInSize: () => this.guestSize,
       willStore: () => this.diskBar?.askPersistence(),
-      claimDrop: async (file) => {
-        if (this.snapshotPanel === undefined || !(await SnapshotPanel.isSnapshotFile(file))) return false;
-        await this.snapshotPanel.importFile(file);
-        return true;
-      },
+      claimDrop: async (file) => (await this.snapshotPanel?.claimDrop(file)) === true,
       changed: (images: readonly ImageRecord[]) => {
         this.machinesPanel?.setImages(images);
         void this.diskBar?.refreshMeter();
@@ -583,32 +598,38 @@ export class App {
     const cold = this.coldBootNext;
     this.coldBootNext = false;
     this.startedFrom = pending?.from ?? "boot";
-    this.readyText = "Shell ready.";
+    this.readyDetail = undefined;
+    this.startNotice = undefined;
+    this.runStart = pending !== undefined ? { kind: "snapshot", name: pending.name ?? pending.label } : cold ? { kind: "cold-boot" } : { kind: "boot" };
     if (pending !== undefined || cold || record.id !== DEFAULT_MACHINE_ID) return pending;
     const prebooted = await fetchPrebooted(guestBase, fingerprint, V86_PACKAGE_VERSION, (loaded, total) => {
-      element("progress-text").textContent = `Downloading the pre-booted machine: ${(loaded / 1048576).toFixed(1)} of ${(total / 1048576).toFixed(1)} MiB`;
+      this.progressDetail = `Downloading the pre-booted machine: ${(loaded / 1048576).toFixed(1)} of ${(total / 1048576).toFixed(1)} MiB`;
       element("progress-fill").style.width = `${Math.round((loaded / total) * 100)}%`;
+      this.render(this.machine?.status ?? IDLE);
     });
     if (prebooted.kind === "none") {
-      this.terminal.notice(`Booting from scratch: ${prebooted.reason}.`);
+      this.startNotice = `Booting from scratch: ${prebooted.reason}.`;
       return undefined;
     }
     this.startedFrom = "pre-booted";
+    this.runStart = { kind: "pre-booted" };
     return prebooted.start;
   }
 
   /**
    * After a start from a saved state: mount the data disk when the state did not carry it (the
    * pre-booted one), set the guest's clock from the host (it stood still while saved), and clear
-   * the screen so the user finds a fresh prompt.
+   * the terminal (the run's divider, then the prompt) so the user finds a fresh prompt.
    */
   private async afterRestore(machine: Machine, initial: StartState, started: number): Promise<void> {
     if (!machine.shellReady) return;
-    const steps = [initial.mountData ? mountDataCommand(this.storage.disk(DATA_DISK_SLOT)?.byteLength) : "", `date -s @${Math.floor(Date.now() / 1000)} >/dev/null`, "clear"].filter((c) => c !== "");
+    const steps = [initial.mountData ? mountDataCommand(this.storage.disk(DATA_DISK_SLOT)?.byteLength) : "", `date -s @${Math.floor(Date.now() / 1000)} >/dev/null`].filter((c) => c !== "");
     await machine.run(steps.join("; "), { timeoutMs: 30_000 });
+    // A fresh screen: the run's divider, then the guest's prompt (not the set-up command's echo).
+    this.terminal.startRun(runDivider(this.current.name, this.runStart));
+    this.terminal.write(new TextEncoder().encode(machine.recentOutput().split("\n").at(-1) ?? ""));
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    this.readyText = `Shell ready: started from ${initial.label} in ${seconds} s.`;
-    element("progress-text").textContent = this.readyText;
+    this.readyDetail = `started from ${initial.label} in ${seconds} s`;
   }
 
   private async saveSnapshot(name: string, onProgress: (saved: number, total: number) => void): Promise<SnapshotRecord> {
@@ -673,6 +694,7 @@ export class App {
       shellReady: decoded.header.shellReady,
       mountData: guest.kind === "linux" && guest.cmdline.includes("virtlab.data=") && !decoded.disks.some((d) => d.slot === "hda"),
       label: `the snapshot "${decoded.header.name}"`,
+      name: decoded.header.name,
       from: "snapshot",
     };
     await this.start();
@@ -785,8 +807,15 @@ export class App {
   }
 
   private render(machineStatus: MachineStatus): void {
+    // One truth: the stage word and the progress line both come from the core's status.
     // A restored machine is "ready" for the core at once; for the user once it has settled.
-    const status: MachineStatus = this.settling && machineStatus.stage === "ready" ? { ...machineStatus, stage: "booting" } : machineStatus;
+    const view = describeStatus(machineStatus, {
+      settling: this.settling,
+      ...(this.readyDetail === undefined ? {} : { readyDetail: this.readyDetail }),
+      ...(this.progressDetail === undefined ? {} : { detail: this.progressDetail }),
+      ...(this.guest === undefined ? {} : { guestKind: this.guest.kind }),
+    });
+    const status: MachineStatus = { ...machineStatus, stage: view.stage };
     const ctx = this.context;
     for (const action of ACTIONS) {
       const button = this.buttons.get(action.id);
@@ -794,31 +823,19 @@ export class App {
       button.textContent = action.label(status, ctx);
       button.disabled = !action.enabled(status, ctx);
     }
-    const stageWords: Record<MachineStatus["stage"], string> = {
-      idle: "starting",
-      downloading: "downloading",
-      booting: "booting",
-      ready: "ready",
-      failed: "failed",
-      crashed: "crashed",
-      disposed: "stopped",
-    };
-    element("status-stage").textContent = stageWords[status.stage];
+    element("status-stage").textContent = view.stageText;
     element("status-stage").dataset["stage"] = status.stage;
     const live = status.stage === "booting" || status.stage === "ready";
     element("status-run").textContent = live ? (status.running ? "running" : "paused") : "–";
     element("status-mips").textContent = status.mips === undefined ? "– MIPS" : `${status.mips.toFixed(1)} MIPS`;
     for (const step of element("progress").querySelectorAll<HTMLElement>("[data-step]")) {
       const order = ["downloading", "booting", "ready"];
-      const current = order.indexOf(status.stage);
+      const current = view.step === undefined ? -1 : order.indexOf(view.step);
       const mine = order.indexOf(step.dataset["step"] ?? "");
       step.className = mine < current ? "done" : mine === current ? "current" : "";
     }
-    if (status.stage === "booting") element("progress-text").textContent = this.settling ? "Starting from the saved state…" : "Booting Linux…";
-    if (status.stage === "ready") {
-      element("progress-text").textContent = this.readyText;
-      element("progress-fill").style.width = "100%";
-    }
+    element("progress-text").textContent = view.progressText;
+    if (view.complete) element("progress-fill").style.width = "100%";
     element("progress").dataset["stage"] = status.stage;
     if (status.error !== undefined && (status.stage === "crashed" || status.stage === "failed") && status.error !== this.shownError) {
       this.shownError = status.error;
@@ -831,7 +848,8 @@ export class App {
     element("progress-fill").style.width = `${Math.round(fraction * 100)}%`;
     const mib = (n: number): string => (n / 1048576).toFixed(1);
     const of = progress.total === undefined ? "" : ` of ${mib(progress.total)}`;
-    element("progress-text").textContent = `Downloading ${progress.file}: ${mib(progress.loaded)}${of} MiB`;
+    this.progressDetail = `Downloading ${progress.file}: ${mib(progress.loaded)}${of} MiB`;
+    this.render(this.machine?.status ?? IDLE);
   }
 
   private showError(error: unknown): void {
@@ -923,6 +941,7 @@ export class App {
       machineId: () => this.current.id,
       flushDisks: () => this.storage.flush(),
       startedFrom: () => this.startedFrom,
+      terminalBuffer: () => this.terminal.allLines(),
     };
     window.virtlab = proxy;
   }

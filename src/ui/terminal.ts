@@ -74,6 +74,18 @@ export class TerminalView implements Disposable {
     this.term.write(`\r\n\x1b[1;33m${text.replace(/\n/g, "\r\n")}\x1b[0m\r\n`);
   }
 
+  /**
+   * Start a new run of a machine: an empty screen and scrollback, then `line` (dim) at the top,
+   * so nothing of the previous run (another machine, before a reboot) is taken for this one's.
+   */
+  startRun(line: string): void {
+    this.pending = [];
+    if (this.frame !== undefined) cancelAnimationFrame(this.frame);
+    this.frame = undefined;
+    this.term.reset();
+    this.term.write(`\x1b[2m${line}\x1b[0m\r\n`);
+  }
+
   focus(): void {
     this.term.focus();
   }
@@ -109,6 +121,15 @@ export class TerminalView implements Disposable {
     } catch {
       // A hidden container has no size yet; the next resize fits it.
     }
+  }
+
+  /** Every line of the buffer, scrollback included (for tests). */
+  allLines(): string[] {
+    this.flush();
+    const buffer = this.term.buffer.active;
+    const lines: string[] = [];
+    for (let y = 0; y < buffer.length; y++) lines.push(buffer.getLine(y)?.translateToString(true) ?? "");
+    return lines;
   }
 
   /** The last `count` non-empty lines on screen (a snapshot's preview). */

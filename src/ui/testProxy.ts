@@ -18,6 +18,8 @@ export interface VirtlabTestProxy {
   flushDisks(): Promise<void>;
   /** How the running machine started: booted, from the pre-booted state, or from a snapshot. */
   startedFrom(): "boot" | "pre-booted" | "snapshot";
+  /** Every line of the terminal, scrollback included. */
+  terminalBuffer(): string[];
 }
 
 declare global {

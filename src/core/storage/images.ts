@@ -7,7 +7,7 @@ import { AppError, isAppError } from "../errors.ts";
 import { randomId } from "../host.ts";
 import { Sha256 } from "../sha256.ts";
 import type { KeyValueStore } from "./kv.ts";
-import { SNIFF_BYTES, sniffImage, type ImageKind } from "./sniff.ts";
+import { SNIFF_BYTES, sniffImage, type DriveKind, type ImageKind } from "./sniff.ts";
 
 /** Chrome refuses single IndexedDB values past ~133 MB; a few MiB per chunk is comfortable. */
 export const CHUNK_SIZE = 4 * 1024 * 1024;
@@ -26,6 +26,8 @@ export interface ImageRecord {
   readonly kind: ImageKind;
   /** Why the kind was chosen, from the bytes. */
   readonly evidence: string;
+  /** The drives its bytes fit (see `imageDrives`; absent in records from before it was kept). */
+  readonly drives?: readonly DriveKind[];
   readonly size: number;
   readonly sha256: string;
   readonly chunkSize: number;
@@ -108,6 +110,7 @@ export class ImageStore {
         name: source.name,
         kind: sniffed.kind,
         evidence: sniffed.evidence,
+        drives: sniffed.drives,
         size: source.size,
         sha256: hash.digestHex(),
         chunkSize: CHUNK_SIZE,

@@ -4,7 +4,7 @@ import { ManualClock } from "../clock.ts";
 import { DiskStore } from "./disk.ts";
 import { ImageStore, type ImageRecord } from "./images.ts";
 import { openIndexedDbStore } from "./kv.ts";
-import { DEFAULT_MACHINE, MachineStore, checkMachineImages, diskIdFor, machineProblems, openMachineDisks, type MachineRecord } from "./machines.ts";
+import { DEFAULT_MACHINE, MachineStore, checkMachineImages, diskIdFor, machineProblems, openMachineDisks, slotChoices, type MachineRecord } from "./machines.ts";
 
 function iso(size = 200_000): Uint8Array {
   const bytes = new Uint8Array(size);
@@ -53,7 +53,7 @@ describe("machines", () => {
     const problems = (record: MachineRecord): string[] => machineProblems(record, list);
     expect(problems({ ...machines.draft("x"), disks: {} })).toEqual(["it boots from cdrom, but no image is attached there"]);
     expect(problems({ ...machines.draft("x"), disks: { hda: { kind: "image", imageId: cd.id } }, boot: { kind: "disk", bootFrom: "hda" } })).toEqual([
-      "hda: rescue.iso is a cdrom image, not a harddisk image",
+      "hda: rescue.iso (CD-ROM (ISO 9660)) does not fit a harddisk drive",
     ]);
     expect(problems({ ...machines.draft("x"), disks: { cdrom: { kind: "image", imageId: "gone" } } })).toEqual(["cdrom: the image is no longer in the library"]);
     expect(problems({ ...withCd(machines.draft(" "), cd), disks: { cdrom: { kind: "image", imageId: cd.id }, hdb: { kind: "blank", sizeBytes: 1 << 20 } } })).toEqual([
@@ -61,6 +61,29 @@ describe("machines", () => {
       "hdb needs hda: Linux finds no slave disk without a master",
     ]);
     await expect(machines.save({ ...machines.draft("x"), disks: {} }, list)).rejects.toMatchObject({ code: "bad-profile" });
+  });
+
+  it("a hybrid floppy/ISO image goes in the floppy drive (or the CD-ROM, or as a hard disk), the detected kind offered as the suggestion", async () => {
+    const { machines, images, cd } = await setup();
+    // A 1.2 MB floppy image that is also an ISO 9660 (El Torito) image with an MBR.
+    const bytes = iso(1200 * 1024);
+    bytes.set([0x55, 0xaa], 510);
+    const hybrid = await images.import({ name: "boot.img", size: bytes.length, read: async (o, l) => bytes.slice(o, o + l) });
+    expect(hybrid.kind).toBe("cdrom");
+    const list = await images.list();
+    const floppy = { ...machines.draft("Floppy"), boot: { kind: "disk", bootFrom: "fda" }, disks: { fda: { kind: "image", imageId: hybrid.id } } } as MachineRecord;
+    expect(machineProblems(floppy, list)).toEqual([]);
+    await expect(machines.save(floppy, list)).resolves.toMatchObject({ name: "Floppy" });
+    expect(machineProblems({ ...floppy, boot: { kind: "disk", bootFrom: "hda" }, disks: { hda: { kind: "image", imageId: hybrid.id } } }, list)).toEqual([]);
+    // The editor's choices: the floppy drive offers the hybrid with its detected kind; a plain ISO does not fit there.
+    expect(slotChoices(list, "fda")).toEqual([{ imageId: hybrid.id, label: "boot.img (detected: CD-ROM (ISO 9660))", suggested: false }]);
+    expect(slotChoices(list, "cdrom").map((c) => [c.imageId, c.suggested])).toEqual(
+      expect.arrayContaining([
+        [cd.id, true],
+        [hybrid.id, true],
+      ]),
+    );
+    expect(slotChoices(list, "hda").map((c) => c.imageId)).toEqual([hybrid.id]);
   });
 
   it("deleting a machine drops its overlays but keeps the library's images", async () => {

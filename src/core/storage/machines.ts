@@ -10,7 +10,7 @@ import { DEFAULT_PROFILE, DISK_SLOTS, type AttachedDisks, type DeviceProfile, ty
 import type { DiskStore, OverlayDisk } from "./disk.ts";
 import type { ImageRecord, ImageStore } from "./images.ts";
 import type { KeyValueStore } from "./kv.ts";
-import type { ImageKind } from "./sniff.ts";
+import { IMAGE_KIND_LABELS, imageDrives, type DriveKind, type ImageKind } from "./sniff.ts";
 
 export type DiskSource = { readonly kind: "blank"; readonly sizeBytes: number } | { readonly kind: "image"; readonly imageId: string };
 
@@ -46,8 +46,32 @@ export const DEFAULT_MACHINE: MachineRecord = {
   createdAt: 0,
 };
 
-/** The kind of image each slot takes. */
-export const SLOT_KINDS: Readonly<Record<DiskSlot, ImageKind>> = { hda: "harddisk", hdb: "harddisk", cdrom: "cdrom", fda: "floppy" };
+/** The kind of drive each slot is. */
+export const SLOT_KINDS: Readonly<Record<DiskSlot, DriveKind>> = { hda: "harddisk", hdb: "harddisk", cdrom: "cdrom", fda: "floppy" };
+
+/** Whether an image's bytes fit the slot's drive (not only the kind it was detected as). */
+export function imageFitsSlot(image: ImageRecord, slot: DiskSlot): boolean {
+  return imageDrives(image).includes(SLOT_KINDS[slot]);
+}
+
+export interface SlotChoice {
+  readonly imageId: string;
+  /** What the editor shows: the name, and the detected kind when it is another drive's. */
+  readonly label: string;
+  /** The image was detected as this slot's kind. */
+  readonly suggested: boolean;
+}
+
+/** The library images a slot can take: those detected as its kind first, then the others that fit. */
+export function slotChoices(images: readonly ImageRecord[], slot: DiskSlot): SlotChoice[] {
+  const fitting = images.filter((image) => imageFitsSlot(image, slot));
+  const suggested = fitting.filter((image) => image.kind === SLOT_KINDS[slot]);
+  const others = fitting.filter((image) => image.kind !== SLOT_KINDS[slot]);
+  return [
+    ...suggested.map((image) => ({ imageId: image.id, label: image.name, suggested: true })),
+    ...others.map((image) => ({ imageId: image.id, label: `${image.name} (detected: ${IMAGE_KIND_LABELS[image.kind]})`, suggested: false })),
+  ];
+}
 
 export const diskIdFor = (machineId: string, slot: DiskSlot): string => `${machineId}:${slot}`;
 
@@ -62,11 +86,16 @@ export function machineProblems(record: MachineRecord, images: readonly ImageRec
     if (image === undefined) problems.push(`${what}: the image is no longer in the library`);
     else if (image.kind !== kind) problems.push(`${what}: ${image.name} is a ${image.kind} image, not a ${kind} image`);
   };
+  const needFit = (id: string, slot: DiskSlot): void => {
+    const image = byId.get(id);
+    if (image === undefined) problems.push(`${slot}: the image is no longer in the library`);
+    else if (!imageFitsSlot(image, slot)) problems.push(`${slot}: ${image.name} (${IMAGE_KIND_LABELS[image.kind]}) does not fit a ${SLOT_KINDS[slot]} drive`);
+  };
   if (record.name.trim() === "") problems.push("the machine needs a name");
   for (const slot of DISK_SLOTS) {
     const source = record.disks[slot];
     if (source === undefined) continue;
-    if (source.kind === "image") needImage(source.imageId, SLOT_KINDS[slot], slot);
+    if (source.kind === "image") needFit(source.imageId, slot);
     else if (slot === "cdrom") problems.push("a CD-ROM drive takes an ISO image, not a blank disk");
     else if (!Number.isInteger(source.sizeBytes) || source.sizeBytes < 512 * 1024 || source.sizeBytes % 512 !== 0 || source.sizeBytes > MAX_BLANK_DISK_BYTES) {
       problems.push(`${slot}: a blank disk must be between 512 KiB and 2 GiB, in whole sectors`);

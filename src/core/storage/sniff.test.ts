@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SNIFF_BYTES, sniffImage } from "./sniff.ts";
+import { SNIFF_BYTES, imageDrives, sniffImage } from "./sniff.ts";
 
 function image(size: number, marks: [number, number[]][]): Uint8Array {
   const head = new Uint8Array(Math.min(size, SNIFF_BYTES));
@@ -17,7 +17,7 @@ describe("sniffImage", () => {
     expect(sniffImage(image(MiB, [[0, [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0]]]), MiB)?.evidence).toMatch(/xz/);
     expect(sniffImage(image(MiB, [[0, [0x28, 0xb5, 0x2f, 0xfd]]]), MiB)?.evidence).toMatch(/zstd/);
     expect(sniffImage(image(MiB, [[0, ascii("070701")]]), MiB)?.evidence).toMatch(/cpio/);
-    expect(sniffImage(image(1440 * 1024, [[510, [0x55, 0xaa]]]), 1440 * 1024)).toEqual({ kind: "floppy", evidence: "floppy size with a boot sector" });
+    expect(sniffImage(image(1440 * 1024, [[510, [0x55, 0xaa]]]), 1440 * 1024)).toEqual({ kind: "floppy", evidence: "floppy size with a boot sector", drives: ["floppy", "harddisk"] });
     expect(sniffImage(image(64 * MiB, [[510, [0x55, 0xaa]]]), 64 * MiB)?.kind).toBe("harddisk");
   });
 
@@ -34,5 +34,31 @@ describe("sniffImage", () => {
   it("decides from a short head when the file is small", () => {
     expect(sniffImage(Uint8Array.from([0x1f, 0x8b]), 2)?.kind).toBe("initrd");
     expect(sniffImage(Uint8Array.from([1, 2, 3]), 3)).toBeUndefined();
+  });
+});
+
+describe("drives an image fits", () => {
+  it("a 1.2 MB floppy image that is also an ISO (El Torito) fits the CD-ROM, the floppy drive and, with an MBR, a hard disk", () => {
+    const size = 1200 * 1024;
+    const hybrid = sniffImage(image(size, [[510, [0x55, 0xaa]], [0x8001, ascii("CD001")]]), size);
+    // Detected as a CD-ROM (the suggestion), but the floppy drive can take it.
+    expect(hybrid).toMatchObject({ kind: "cdrom", drives: ["cdrom", "floppy", "harddisk"] });
+    const isoOnly = sniffImage(image(size, [[0x8001, ascii("CD001")]]), size);
+    expect(isoOnly?.drives).toEqual(["cdrom", "floppy"]);
+  });
+
+  it("an isohybrid ISO fits a hard disk; a plain ISO, a kernel or an initrd do not", () => {
+    expect(sniffImage(image(8 * MiB, [[510, [0x55, 0xaa]], [0x8001, ascii("CD001")]]), 8 * MiB)?.drives).toEqual(["cdrom", "harddisk"]);
+    expect(sniffImage(image(8 * MiB, [[0x8001, ascii("CD001")]]), 8 * MiB)?.drives).toEqual(["cdrom"]);
+    expect(sniffImage(image(5 * MiB, [[0x202, ascii("HdrS")], [510, [0x55, 0xaa]]]), 5 * MiB)?.drives).toEqual([]);
+    expect(sniffImage(image(MiB, [[0, [0x1f, 0x8b, 8]]]), MiB)?.drives).toEqual([]);
+    expect(sniffImage(image(64 * MiB, [[510, [0x55, 0xaa]]]), 64 * MiB)?.drives).toEqual(["harddisk"]);
+  });
+
+  it("records saved before drives were kept: their kind, and a floppy drive when floppy-sized", () => {
+    expect(imageDrives({ kind: "cdrom", size: 1440 * 1024 })).toEqual(["cdrom", "floppy"]);
+    expect(imageDrives({ kind: "cdrom", size: 8 * MiB })).toEqual(["cdrom"]);
+    expect(imageDrives({ kind: "kernel", size: 1440 * 1024 })).toEqual([]);
+    expect(imageDrives({ kind: "cdrom", size: 8 * MiB, drives: ["cdrom", "harddisk"] })).toEqual(["cdrom", "harddisk"]);
   });
 });

@@ -4,6 +4,9 @@
 
 export type ImageKind = "cdrom" | "harddisk" | "floppy" | "kernel" | "initrd";
 
+/** The kinds of drive an image can go in. */
+export type DriveKind = "cdrom" | "harddisk" | "floppy";
+
 export const IMAGE_KIND_LABELS: Readonly<Record<ImageKind, string>> = {
   cdrom: "CD-ROM (ISO 9660)",
   harddisk: "hard disk",
@@ -28,6 +31,11 @@ export interface SniffResult {
   readonly kind: ImageKind;
   /** What the bytes showed, for the user ("ISO 9660 volume", "gzip-compressed initrd"). */
   readonly evidence: string;
+  /**
+   * Every drive whose media these bytes fit, the detected kind first: detection is a guess, and
+   * a hybrid image (an ISO that is also a floppy or a hard disk) may go in any of them.
+   */
+  readonly drives: readonly DriveKind[];
 }
 
 /**
@@ -35,6 +43,35 @@ export interface SniffResult {
  * Returns undefined for anything that is none of the known kinds.
  */
 export function sniffImage(head: Uint8Array, size: number): SniffResult | undefined {
+  const guess = guessKind(head, size);
+  return guess === undefined ? undefined : { ...guess, drives: drivesFor(guess.kind, head, size) };
+}
+
+/** The drives the bytes fit, `kind`'s own first; none for a kernel or an initrd. */
+export function drivesFor(kind: ImageKind, head: Uint8Array, size: number): DriveKind[] {
+  if (kind === "kernel" || kind === "initrd") return [];
+  const fits: DriveKind[] = [kind];
+  const add = (drive: DriveKind, fit: boolean): void => {
+    if (fit && !fits.includes(drive)) fits.push(drive);
+  };
+  add("cdrom", startsWith(head, 0x8001, ascii("CD001")));
+  add("floppy", FLOPPY_SIZES.includes(size));
+  // An MBR (isohybrid ISOs carry one) in whole sectors boots as a hard disk.
+  add("harddisk", startsWith(head, 510, [0x55, 0xaa]) && size % 512 === 0);
+  return fits;
+}
+
+/**
+ * The drives an image record fits. Records from before `drives` was kept: its own kind, and a
+ * floppy drive for a floppy-sized image.
+ */
+export function imageDrives(image: { readonly kind: ImageKind; readonly size: number; readonly drives?: readonly DriveKind[] }): readonly DriveKind[] {
+  if (image.drives !== undefined) return image.drives;
+  if (image.kind === "kernel" || image.kind === "initrd") return [];
+  return image.kind !== "floppy" && FLOPPY_SIZES.includes(image.size) ? [image.kind, "floppy"] : [image.kind];
+}
+
+function guessKind(head: Uint8Array, size: number): Omit<SniffResult, "drives"> | undefined {
   if (size === 0) return undefined;
   if (startsWith(head, 0x8001, ascii("CD001"))) return { kind: "cdrom", evidence: "ISO 9660 volume descriptor" };
   if (startsWith(head, 0x202, ascii("HdrS"))) return { kind: "kernel", evidence: "Linux boot protocol header (HdrS)" };

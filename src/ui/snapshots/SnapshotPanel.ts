@@ -4,7 +4,7 @@
  * (picker, or dropped on the page). A snapshot for other hardware is refused with the fields
  * that differ, and a matching machine is offered when one can be made.
  */
-import { AppError, isAppError, type SnapshotRecord, type SnapshotStore } from "../../core/index.ts";
+import { AppError, CLASSIFY_BYTES, classifyFile, isAppError, v86StateRefusal, type SnapshotRecord, type SnapshotStore } from "../../core/index.ts";
 import { actionButton, h } from "../storage/dom.ts";
 import { formatBytes } from "../storage/guests.ts";
 
@@ -58,10 +58,20 @@ export class SnapshotPanel {
     );
   }
 
-  /** Whether a dropped file is a snapshot (by its first bytes); the library takes the others. */
-  static async isSnapshotFile(file: Blob): Promise<boolean> {
-    const head = new Uint8Array(await file.slice(0, 8).arrayBuffer());
-    return [0x56, 0x49, 0x52, 0x54, 0x4c, 0x41, 0x42, 0x1a].every((b, i) => head[i] === b);
+  /**
+   * A file dropped on the page goes where its bytes say (core `classifyFile`): a snapshot is
+   * imported here, a plain v86 state is refused with the reason; true when it was taken. Images
+   * (and files of no known kind, which the library refuses with its words) are left to the library.
+   */
+  async claimDrop(file: File): Promise<boolean> {
+    const head = new Uint8Array(await file.slice(0, CLASSIFY_BYTES).arrayBuffer());
+    const found = classifyFile(head, file.size, file.name);
+    if (found.kind === "snapshot") await this.importFile(file);
+    else if (found.kind === "v86-state") {
+      this.say(`${file.name} was not imported.`, "failed");
+      this.host.report(v86StateRefusal(file.name, found.compressed));
+    }
+    return found.kind === "snapshot" || found.kind === "v86-state";
   }
 
   async refresh(): Promise<void> {
@@ -98,6 +108,8 @@ export class SnapshotPanel {
     this.say(`Checking ${file.name}…`, "importing");
     try {
       const bytes = new Uint8Array(await file.arrayBuffer());
+      const found = classifyFile(bytes.subarray(0, CLASSIFY_BYTES), bytes.length, file.name);
+      if (found.kind === "v86-state") throw v86StateRefusal(file.name, found.compressed);
       const record = await this.host.import(bytes, file.name);
       this.say(`Imported "${record.name}" (${formatBytes(record.size)}).`, "done");
     } catch (error) {

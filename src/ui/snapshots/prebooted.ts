@@ -14,6 +14,8 @@ export interface StartState {
   /** For messages: "the pre-booted state", `the snapshot "…"`. */
   readonly label: string;
   readonly from: "pre-booted" | "snapshot";
+  /** A snapshot's own name, for the terminal's first line. */
+  readonly name?: string;
 }
 
 interface PrebootedManifest {

@@ -1,5 +1,5 @@
 /** Machines: list, create, edit, boot, delete (with confirmation). The built-in one is always there. */
-import { DISK_SLOTS, SLOT_KINDS, type DiskSlot, type ImageRecord, type MachineRecord } from "../../core/index.ts";
+import { DISK_SLOTS, slotChoices, type DiskSlot, type ImageRecord, type MachineRecord } from "../../core/index.ts";
 import { actionButton, h } from "./dom.ts";
 import { describeBoot, describeDisks } from "./guests.ts";
 import { formFromRecord, recordFromForm, type BootChoice, type MachineFormValues } from "./machineForm.ts";
@@ -126,7 +126,8 @@ export class MachinesPanel {
       const source = h("select", { testid: `machine-slot-${slot}` });
       source.append(h("option", { value: "" }, "(none)"));
       if (slot !== "cdrom") source.append(h("option", { value: "blank", selected: values.slots[slot] === "blank" }, "blank disk"));
-      for (const image of this.images.filter((i) => i.kind === SLOT_KINDS[slot])) source.append(h("option", { value: image.id, selected: image.id === values.slots[slot] }, image.name));
+      // Every image whose bytes fit the drive; the detected kind is the suggestion (listed first).
+      for (const choice of slotChoices(this.images, slot)) source.append(h("option", { value: choice.imageId, selected: choice.imageId === values.slots[slot] }, choice.label));
       const size = h("input", { type: "number", value: values.blankMiB[slot], min: 1, max: 2048, testid: `machine-size-${slot}`, "aria-label": `${slot} blank disk size in MiB` });
       const sizeLabel = label(" size (MiB) ", size);
       const sync = (): void => {

@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { AppError } from "./errors.ts";
+import type { MachineStatus } from "./machine.ts";
+import { describeStatus, runDivider } from "./statusText.ts";
+
+const status = (change: Partial<MachineStatus>): MachineStatus => ({ stage: "booting", running: true, mips: undefined, error: undefined, shell: "waiting", ...change });
+
+describe("describeStatus", () => {
+  it("says 'Shell ready.' only when a shell was seen", () => {
+    expect(describeStatus(status({ stage: "ready", shell: "ready" }))).toMatchObject({ stageText: "ready", progressText: "Shell ready.", step: "ready", complete: true });
+    expect(describeStatus(status({ stage: "ready", shell: "ready" }), { readyDetail: "started from the pre-booted state in 1.2 s" }).progressText).toBe(
+      "Shell ready: started from the pre-booted state in 1.2 s.",
+    );
+    // A GRUB CD (no serial shell known) runs, but has no shell.
+    const grub = describeStatus(status({ stage: "ready", shell: "none" }), { guestKind: "disk" });
+    expect(grub.stageText).toBe("running (no shell)");
+    expect(grub.progressText).toMatch(/^Running \(no shell detected\)/);
+    expect(grub.progressText).not.toMatch(/Shell ready/);
+    // A kernel + initrd whose own program has the console.
+    const own = describeStatus(status({ stage: "ready", shell: "not-detected" }));
+    expect(own.stageText).toBe("running (no shell)");
+    expect(own.progressText).toMatch(/no shell detected.*Type to it/);
+  });
+
+  it("never says ready after a crash or a failure: stage word and progress line agree", () => {
+    const error = new AppError("emulator-crashed", "The emulator stopped with an internal error.");
+    for (const shell of ["ready", "none", "waiting"] as const) {
+      const crashed = describeStatus(status({ stage: "crashed", running: false, error, shell }), { readyDetail: "started in 1 s" });
+      expect(crashed.stageText).toBe("crashed");
+      expect(crashed.progressText).toMatch(/crashed/);
+      expect(crashed.progressText).not.toMatch(/ready/i);
+      expect(crashed.complete).toBe(false);
+    }
+    expect(describeStatus(status({ stage: "failed", running: false, error })).progressText).toMatch(/could not start/);
+    expect(describeStatus(status({ stage: "disposed", running: false })).progressText).toBe("Stopped.");
+  });
+
+  it("a restored machine that is still settling is booting for the user", () => {
+    const view = describeStatus(status({ stage: "ready", shell: "ready" }), { settling: true });
+    expect(view).toMatchObject({ stage: "booting", stageText: "booting", progressText: "Starting from the saved state…", complete: false });
+  });
+
+  it("booting and downloading lines", () => {
+    expect(describeStatus(status({ stage: "booting" }), { guestKind: "linux" }).progressText).toBe("Booting Linux…");
+    expect(describeStatus(status({ stage: "booting", shell: "none" }), { guestKind: "disk" }).progressText).toBe("Booting…");
+    expect(describeStatus(status({ stage: "downloading" }), { detail: "Downloading bzImage: 1.0 of 5.4 MiB" })).toMatchObject({ step: "downloading", progressText: "Downloading bzImage: 1.0 of 5.4 MiB" });
+    expect(describeStatus(status({ stage: "idle", running: false }), { detail: "GRUB is open in another tab." }).progressText).toBe("GRUB is open in another tab.");
+  });
+});
+
+describe("runDivider", () => {
+  it("names the machine and how its run started", () => {
+    expect(runDivider("Debian 6.1 + busybox (built in)", { kind: "cold-boot" })).toBe("── Debian 6.1 + busybox (built in) · cold boot ──");
+    expect(runDivider("GRUB", { kind: "boot" })).toBe("── GRUB · boot ──");
+    expect(runDivider("GRUB", { kind: "reboot" })).toBe("── GRUB · reboot ──");
+    expect(runDivider("Lab", { kind: "snapshot", name: "before rm" })).toBe('── Lab · snapshot "before rm" ──');
+    expect(runDivider("  ", { kind: "pre-booted" })).toBe("── machine · pre-booted state ──");
+  });
+});

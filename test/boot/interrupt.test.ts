@@ -1,0 +1,41 @@
+/**
+ * Ctrl+C on a command virtlab typed (`Machine.run`), on the real guest in Node, started from the
+ * pre-booted state: busybox's shell drops the whole group, end marker included, and `run`
+ * reports the command as interrupted when the prompt comes back, not at its deadline.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { DATA_DISK_BYTES, DiskStore, decodeSnapshot, memoryStore, systemClock, type Machine } from "../../src/core/index.ts";
+import { GUEST_DIR, guestIsBuilt, headlessMachine, loadDefaultGuest } from "../../src/node/guest.ts";
+
+const PREBOOTED = resolve(GUEST_DIR, "prebooted.vlsnap");
+let machine: Machine | undefined;
+afterEach(() => {
+  machine?.dispose();
+  machine = undefined;
+});
+
+describe.skipIf(!guestIsBuilt() || !existsSync(PREBOOTED))("a command interrupted with Ctrl+C", () => {
+  it("is reported as interrupted (exit 130) at once, with what it printed, and the next command runs", async () => {
+    const decoded = await decodeSnapshot(new Uint8Array(readFileSync(PREBOOTED)));
+    const disk = await new DiskStore(memoryStore()).open("interrupt:hda", { size: DATA_DISK_BYTES, clock: systemClock });
+    const m = headlessMachine({ guest: loadDefaultGuest(undefined, { dataDisk: true }), disks: { hda: disk }, initialState: { state: decoded.state, shellReady: decoded.header.shellReady } });
+    machine = m;
+    await m.start();
+    await m.waitForShell({ timeoutMs: 60_000 });
+    const started = new Promise<void>((done) => {
+      const listener = m.onOutput(() => {
+        if (!m.recentOutput().includes("run-started\n")) return;
+        listener.dispose();
+        done();
+      });
+    });
+    // The deadline is far away: only the interruption can end this command within the test.
+    const interrupted = m.run("echo run-started; sleep 100", { timeoutMs: 150_000 });
+    await started;
+    m.write("\x03");
+    expect(await interrupted).toEqual({ output: "run-started", exitCode: 130, interrupted: true });
+    expect(await m.run("echo next")).toEqual({ output: "next", exitCode: 0 });
+  });
+});
