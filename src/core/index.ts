@@ -72,3 +72,5 @@ export {
   type Parsed,
 } from "./lessons/format.ts";
 export { balloonOutcome, benchmarkOutcome, commandOutcome, type StepOutcome } from "./lessons/outcome.ts";
+export { CrashWatch, REPEATED_CRASH_WINDOW_MS, machinesThatRanFine, noteRanFine, parseRanFine, type CrashVerdict, type RanFineRecord } from "./crashWatch.ts";
+export { memoryAdvice, type MemoryAdvice, type MemoryAdviceInput } from "./memoryAdvice.ts";
