@@ -120,3 +120,5 @@ export { PageTableObserver, describeShadow, walkLive, type LiveWalk, type Shadow
 export { PAGE_OFFSET, addressWalk, pageTableWorkload, type AddressWalkResult, type WalkTarget } from "./microscope/steps.ts";
 export { describeStatus, runDivider, type ProgressStep, type RunStart, type StatusContext, type StatusView } from "./statusText.ts";
 export { CLASSIFY_BYTES, ZSTD_MAGIC, classifyFile, isSnapshotHead, v86StateRefusal, type FileClass } from "./fileKind.ts";
+export { CrashWatch, REPEATED_CRASH_WINDOW_MS, machinesThatRanFine, noteRanFine, parseRanFine, type CrashVerdict, type RanFineRecord } from "./crashWatch.ts";
+export { memoryAdvice, type MemoryAdvice, type MemoryAdviceInput } from "./memoryAdvice.ts";

@@ -49,6 +49,7 @@ import {
   type SnapshotRecord,
 } from "../core/index.ts";
 import { ACTIONS, type ActionContext } from "./actions.ts";
+import { CrashOffer } from "./crashOffer.ts";
 import { LabPanel } from "./lab/panel.ts";
 import { describeProfile } from "../core/lab/index.ts";
 import { LessonPanel } from "./lessons/LessonPanel.ts";
@@ -56,6 +57,7 @@ import { AddressWalkView } from "./microscope/AddressWalkView.ts";
 import { OfflineSupport } from "./offline.ts";
 import { browserPreferences, initialFontSize, initialTheme, stepFontSize, type Theme } from "./comfort/preferences.ts";
 import { CLIPBOARD_KEYS, formatShortcut, matchShortcut } from "./comfort/shortcuts.ts";
+import { keepControlKeys } from "./comfort/controlKeys.ts";
 import { toUserMessage } from "./messages.ts";
 import { isCursorPositionReport } from "./terminalReplies.ts";
 import { DiskBar } from "./storage/DiskBar.ts";
@@ -68,6 +70,7 @@ import { SnapshotPanel, notForThisEmulator } from "./snapshots/SnapshotPanel.ts"
 import { SnapshotLinkFlow } from "./snapshots/SnapshotLinkFlow.ts";
 import { fetchPrebooted, type StartState } from "./snapshots/prebooted.ts";
 import { TerminalView } from "./terminal.ts";
+import { VgaView } from "./vgaView.ts";
 import type { VirtlabTestProxy } from "./testProxy.ts";
 
 /** Written into snapshots (the header's "app"). */
@@ -140,6 +143,12 @@ export class App {
   private readonly notices: string[] = [];
   private theme: Theme = "dark";
   // --- end classroom ---
+  /** After a crash: a reset that crashes again at once gets the machines that last ran fine (issue 16). */
+  private readonly crashOffer = new CrashOffer(element("crash-offer"), element("error"), {
+    machines: () => this.storage.stores.machines.list(),
+    boot: (record) => this.selectMachine(record),
+    report: (error) => this.showError(error),
+  });
 
   constructor() {
     this.terminal = new TerminalView(element("terminal"));
@@ -161,6 +170,8 @@ export class App {
     this.installSnapshots();
     this.installLessons();
     this.installAddressWalk();
+    new VgaView(element("vga"));
+    keepControlKeys(document);
     new OfflineSupport(element("offline"), element("update"), {
       machineRunning: () => this.machine?.status.stage === "ready" || this.machine?.status.stage === "booting",
     }).start();
@@ -469,8 +480,19 @@ export class App {
           if (chunk.port === machine.consolePort) this.terminal.write(markers.filter(chunk.bytes));
         }),
       );
-      store.add(machine.onShellReady(() => this.terminal.focus()));
+      store.add(
+        machine.onShellReady(() => {
+          this.terminal.focus();
+          this.crashOffer.shellReady(record.id);
+        }),
+      );
       machine.resizeConsole(this.terminal.size.cols, this.terminal.size.rows);
+      this.crashOffer.started(record.id);
+      store.add(
+        machine.onStatus((status) => {
+          if (status.stage === "crashed") void this.crashOffer.crashed(record.id);
+        }),
+      );
       const started = performance.now();
       this.settling = initial !== undefined;
       try {

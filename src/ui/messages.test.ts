@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError, ERROR_CODES } from "../core/index.ts";
-import { toUserMessage } from "./messages.ts";
+import { repeatedCrashText, toUserMessage } from "./messages.ts";
 
 describe("toUserMessage", () => {
   it("has plain words for every error code", () => {
@@ -23,5 +23,12 @@ describe("toUserMessage", () => {
     const message = toUserMessage(new RangeError("Maximum call stack size exceeded"));
     expect(message.title).toBe("Something went wrong");
     expect(message.detail).toContain("Maximum call stack");
+  });
+});
+
+describe("repeatedCrashText", () => {
+  it("says the reset crashed again and that another will not help, then offers or advises", () => {
+    expect(repeatedCrashText(2.34, true)).toMatch(/^It crashed again 2\.3 s after the reset: .*another reset will not help\. Boot a machine that last ran fine/);
+    expect(repeatedCrashText(1, false)).toMatch(/boot another machine\.$/);
   });
 });

@@ -93,3 +93,9 @@ export function toUserMessage(error: unknown): UserMessage {
     detail: describeCause(error),
   };
 }
+
+/** After a reset that crashed again at once (see CrashWatch). */
+export function repeatedCrashText(seconds: number, offers: boolean): string {
+  const again = `It crashed again ${seconds.toFixed(1)} s after the reset: this guest crashes the emulator as it starts, so another reset will not help.`;
+  return offers ? `${again} Boot a machine that last ran fine, or change this machine's images or memory:` : `${again} Change this machine's images or memory, or boot another machine.`;
+}

@@ -8,11 +8,7 @@ import "@xterm/xterm/css/xterm.css";
 import { DisposableStore, Emitter, toDisposable, type Disposable } from "../core/index.ts";
 import type { Theme } from "./comfort/preferences.ts";
 import { clipboardCommand } from "./comfort/shortcuts.ts";
-
-const THEMES: Record<Theme, { background: string; foreground: string; cursor: string; selectionBackground: string }> = {
-  dark: { background: "#101418", foreground: "#d8dee9", cursor: "#d8dee9", selectionBackground: "#3b5070" },
-  light: { background: "#fbfbf8", foreground: "#1f2328", cursor: "#1f2328", selectionBackground: "#b6d7ff" },
-};
+import { NOTICE_SGR, TERMINAL_THEMES } from "./comfort/terminalTheme.ts";
 
 export class TerminalView implements Disposable {
   private readonly term: Terminal;
@@ -34,7 +30,7 @@ export class TerminalView implements Disposable {
       fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
       fontSize: 15,
       scrollback: 5000,
-      theme: THEMES.dark,
+      theme: TERMINAL_THEMES.dark,
     });
     this.term.loadAddon(this.fit);
     this.term.open(container);
@@ -71,7 +67,7 @@ export class TerminalView implements Disposable {
   /** A line of our own (not from the guest), e.g. an error, in the terminal where the user looks. */
   notice(text: string): void {
     this.flush();
-    this.term.write(`\r\n\x1b[1;33m${text.replace(/\n/g, "\r\n")}\x1b[0m\r\n`);
+    this.term.write(`\r\n${NOTICE_SGR}${text.replace(/\n/g, "\r\n")}\x1b[0m\r\n`);
   }
 
   /**
@@ -97,7 +93,7 @@ export class TerminalView implements Disposable {
   }
 
   setTheme(theme: Theme): void {
-    this.term.options.theme = THEMES[theme];
+    this.term.options.theme = TERMINAL_THEMES[theme];
   }
 
   /** Columns and rows on screen now. */

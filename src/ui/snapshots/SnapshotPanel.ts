@@ -34,7 +34,7 @@ export class SnapshotPanel {
   private readonly progress = h("p", { testid: "snapshot-progress", className: "muted", "aria-live": "polite" });
   private readonly mismatch = h("div", { testid: "snapshot-mismatch", className: "lock-banner", hidden: true });
   private readonly nameInput = h("input", { type: "text", testid: "snapshot-name", placeholder: "Name (default: date and time)", "aria-label": "Snapshot name" });
-  private readonly fileInput = h("input", { type: "file", testid: "snapshot-file", accept: ".vlsnap,application/octet-stream", className: "visually-hidden" });
+  private readonly fileInput = h("input", { type: "file", testid: "snapshot-file", accept: ".vlsnap,application/octet-stream", className: "visually-hidden", tabIndex: -1, "aria-label": "Snapshot file to import" });
   private busy = false;
 
   constructor(

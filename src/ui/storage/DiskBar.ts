@@ -19,7 +19,7 @@ export interface DiskBarHost {
 }
 
 export class DiskBar {
-  private readonly indicator = h("span", { testid: "disk-state", className: "disk-state" });
+  private readonly indicator = h("span", { testid: "disk-state", className: "disk-state", role: "status" });
   private readonly resetBox = h("span", { className: "disk-reset" });
   private readonly exportBox = h("span", { className: "disk-export" });
   private readonly exportNote = h("span", { testid: "disk-export-state", className: "muted" });

@@ -24,8 +24,8 @@ export interface LibraryHost {
 
 export class LibraryPanel {
   private readonly list = h("ul", { testid: "image-list", className: "rows" });
-  private readonly progress = h("p", { testid: "image-progress", className: "muted" });
-  private readonly input = h("input", { type: "file", testid: "image-file", multiple: true, className: "visually-hidden" });
+  private readonly progress = h("p", { testid: "image-progress", className: "muted", "aria-live": "polite" });
+  private readonly input = h("input", { type: "file", testid: "image-file", multiple: true, className: "visually-hidden", tabIndex: -1, "aria-label": "Image files to add" });
   private images: readonly ImageRecord[] = [];
   private machines: readonly MachineRecord[] = [];
 

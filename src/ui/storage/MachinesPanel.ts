@@ -2,7 +2,7 @@
 import { DISK_SLOTS, slotChoices, type DiskSlot, type ImageRecord, type MachineRecord } from "../../core/index.ts";
 import { actionButton, h } from "./dom.ts";
 import { describeBoot, describeDisks } from "./guests.ts";
-import { formFromRecord, recordFromForm, type BootChoice, type MachineFormValues } from "./machineForm.ts";
+import { formFromRecord, memoryHint, recordFromForm, type BootChoice, type MachineFormValues } from "./machineForm.ts";
 import type { Stores } from "./StorageController.ts";
 
 export interface MachinesHost {
@@ -162,6 +162,21 @@ export class MachinesPanel {
         this.host.report(error);
       }
     };
+    // The memory next to the images' sizes, with a suggestion when a kernel + initrd is large.
+    const hint = h("p", { testid: "machine-memory-hint", className: "memory-hint", "aria-live": "polite" });
+    const showHint = (): void => {
+      const { facts, suggestion } = memoryHint(collect(), this.images);
+      hint.replaceChildren(facts);
+      if (suggestion === undefined) return;
+      const use = actionButton(`Use ${suggestion.memoryMiB} MiB`, "machine-memory-use", () => {
+        memory.value = String(suggestion.memoryMiB);
+        showHint();
+        memory.focus();
+      }, this.host.report);
+      hint.append(" ", h("strong", { testid: "machine-memory-suggestion" }, suggestion.text), " ", use);
+    };
+    this.editor.oninput = showHint;
+    this.editor.onchange = showHint;
     this.editor.onsubmit = (event) => {
       event.preventDefault();
       void submit(false);
@@ -172,11 +187,13 @@ export class MachinesPanel {
       label("Name ", name),
       label(" Memory (MiB) ", memory),
       label(" Boots from ", boot),
+      hint,
       linuxFields,
       disks,
       h("p", { className: "muted" }, "Changing a disk's source erases what the guest wrote to it."),
       h("div", {}, save, saveAndBoot, cancel),
     );
+    showHint();
     this.editor.hidden = false;
     name.focus();
   }

@@ -1,5 +1,6 @@
 /** The machine editor's fields as plain strings, to and from a MachineRecord (pure, tested). */
-import { AppError, DISK_SLOTS, type DiskSlot, type DiskSource, type MachineRecord } from "../../core/index.ts";
+import { AppError, DISK_SLOTS, memoryAdvice, type DiskSlot, type DiskSource, type ImageRecord, type MachineRecord } from "../../core/index.ts";
+import { formatBytes } from "./guests.ts";
 
 export type BootChoice = "default-guest" | "cdrom" | "hda" | "fda" | "linux";
 
@@ -65,4 +66,39 @@ export function recordFromForm(values: MachineFormValues, base: MachineRecord): 
         ? { kind: "linux", kernelImageId: values.kernelImageId, initrdImageId: values.initrdImageId, cmdline: values.cmdline.trim() }
         : { kind: "disk", bootFrom: values.boot };
   return { ...base, name: values.name.trim(), profile: { ...base.profile, memoryMiB: memory }, boot, disks };
+}
+
+export interface MemoryHint {
+  /** The guest's memory next to the size of its images. */
+  readonly facts: string;
+  /** More memory to suggest, and why; undefined when the memory fits the images. */
+  readonly suggestion: { readonly memoryMiB: number; readonly text: string } | undefined;
+}
+
+/** The form's memory line: what the core's memoryAdvice says about these values, in words. */
+export function memoryHint(values: MachineFormValues, images: readonly ImageRecord[]): MemoryHint {
+  const size = (id: string): number | undefined => images.find((i) => i.id === id)?.size;
+  const linux = values.boot === "linux";
+  const kernelBytes = linux ? size(values.kernelImageId) : undefined;
+  const initrdBytes = linux ? size(values.initrdImageId) : undefined;
+  const diskBytes = DISK_SLOTS.flatMap((slot) => {
+    const choice = values.slots[slot];
+    const bytes = choice === "blank" ? Number(values.blankMiB[slot]) * MIB : choice === "" ? undefined : size(choice);
+    return bytes === undefined || !Number.isFinite(bytes) ? [] : [bytes];
+  });
+  const memoryMiB = Number(values.memoryMiB);
+  const advice = memoryAdvice({ memoryMiB, kernelBytes, initrdBytes, diskBytes });
+  const parts = [
+    ...(kernelBytes === undefined ? [] : [`kernel ${formatBytes(kernelBytes)}`]),
+    ...(initrdBytes === undefined ? [] : [`initrd ${formatBytes(initrdBytes)}`]),
+    ...(diskBytes.length === 0 ? [] : [`drives ${formatBytes(diskBytes.reduce((a, b) => a + b, 0))}`]),
+  ];
+  const memory = Number.isFinite(memoryMiB) ? `${memoryMiB} MiB` : "?";
+  const facts = parts.length === 0 ? `Memory ${memory}; no images chosen yet.` : `Memory ${memory}; images: ${parts.join(" + ")}.`;
+  if (advice.suggestMiB === undefined) return { facts, suggestion: undefined };
+  const text =
+    advice.reason === "installer"
+      ? `This kernel + initrd look like an installer: give it ${advice.suggestMiB} MiB (installers stop with a low-memory warning at 256 MiB and below).`
+      : `This initrd needs about ${advice.suggestMiB} MiB: v86 places it at 64 MiB, and it unpacks into memory above that.`;
+  return { facts, suggestion: { memoryMiB: advice.suggestMiB, text } };
 }
