@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodeText, encodeText } from "./host.ts";
-import { CommandCapture, ConsoleTranscript, MarkerFilter, markedCommand, stripAnsi } from "./console.ts";
+import { CommandCapture, ConsoleTranscript, MarkerFilter, lastLineToShow, markedCommand, stripAnsi } from "./console.ts";
 
 const bytes = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
 const PROMPT = /root@virtlab:[^\r\n]*# $/;
@@ -98,5 +98,15 @@ describe("MarkerFilter", () => {
     const filter = new MarkerFilter();
     const long = `\x1e${"x".repeat(40)}\x1f`;
     expect(dec(filter.filter(enc(long)))).toBe(long);
+  });
+});
+
+describe("lastLineToShow", () => {
+  it("gives the prompt line without run markers or the shell's cursor query", () => {
+    // A silent command leaves its start and end markers on the prompt's line.
+    expect(lastLineToShow("earlier\r\n\x1eS1\x1f\x1eE1 0\x1froot@virtlab:/# \x1b[6n")).toBe("root@virtlab:/# ");
+    expect(lastLineToShow("out\r\n\x1eE12 3\x1f$ ")).toBe("$ ");
+    expect(lastLineToShow("no newline at all")).toBe("no newline at all");
+    expect(lastLineToShow("a\x1eE3 1\x1fb")).toBe("ab");
   });
 });

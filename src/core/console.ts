@@ -133,6 +133,20 @@ function join(...parts: Uint8Array[]): Uint8Array {
 }
 
 /** True when the console's current line is a shell prompt. */
+/**
+ * The line the console ends with (the shell's prompt after a command), as the terminal should
+ * show it again on a fresh screen: without `run` markers (a silent command leaves both on the
+ * prompt's line) and without the shell's cursor-position query, which would make the terminal
+ * answer into the guest a second time.
+ */
+const CURSOR_POSITION_QUERY = "\x1b[6n";
+
+export function lastLineToShow(recent: string): string {
+  const line = recent.split("\n").at(-1) ?? "";
+  const unmarked = decodeText(new MarkerFilter().filter(encodeText(line)));
+  return unmarked.split(CURSOR_POSITION_QUERY).join("");
+}
+
 export function isPromptLine(line: string, prompt: RegExp): boolean {
   return prompt.test(line);
 }

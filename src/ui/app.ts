@@ -10,6 +10,7 @@ import {
   DisposableStore,
   Machine,
   MarkerFilter,
+  lastLineToShow,
   SnapshotStore,
   V86_PACKAGE_VERSION,
   V86_STATE_VERSION,
@@ -649,7 +650,7 @@ export class App {
     await machine.run(steps.join("; "), { timeoutMs: 30_000 });
     // A fresh screen: the run's divider, then the guest's prompt (not the set-up command's echo).
     this.terminal.startRun(runDivider(this.current.name, this.runStart));
-    this.terminal.write(new TextEncoder().encode(machine.recentOutput().split("\n").at(-1) ?? ""));
+    this.terminal.write(new TextEncoder().encode(lastLineToShow(machine.recentOutput())));
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     this.readyDetail = `started from ${initial.label} in ${seconds} s`;
   }

@@ -79,7 +79,8 @@ export class TerminalView implements Disposable {
     if (this.frame !== undefined) cancelAnimationFrame(this.frame);
     this.frame = undefined;
     this.term.reset();
-    this.term.write(`\x1b[2m${line}\x1b[0m\r\n`);
+    // Cyan, not dim: xterm draws dim text at half opacity, below the contrast a reader needs.
+    this.term.write(`\x1b[36m${line}\x1b[0m\r\n`);
   }
 
   focus(): void {
