@@ -6,6 +6,7 @@ export { fetchAssetLoader, verifyAsset, type AssetLoader, type ProgressCallback 
 export type { ConsolePort, ConsoleChunk, EmulatorBackend, BackendFactory, HypercallRecord, JitCounts, MicroscopeHooks } from "./backend.ts";
 export * from "./microscope/traps.ts";
 export * from "./microscope/hypercall.ts";
+export * from "./microscope/sampler.ts";
 export { INTERRUPTED_EXIT_CODE, MarkerFilter, stripAnsi, type CommandResult } from "./console.ts";
 export {
   DEFAULT_PROFILE,

@@ -54,6 +54,7 @@ import { LabPanel } from "./lab/panel.ts";
 import { describeProfile } from "../core/lab/index.ts";
 import { LessonPanel } from "./lessons/LessonPanel.ts";
 import { AddressWalkView } from "./microscope/AddressWalkView.ts";
+import { MicroscopePanel } from "./microscope/MicroscopePanel.ts";
 import { OfflineSupport } from "./offline.ts";
 import { browserPreferences, initialFontSize, initialTheme, stepFontSize, type Theme } from "./comfort/preferences.ts";
 import { CLIPBOARD_KEYS, formatShortcut, matchShortcut } from "./comfort/shortcuts.ts";
@@ -98,6 +99,7 @@ export class App {
   private profile: DeviceProfile = DEFAULT_PROFILE;
   private labPanel: LabPanel | undefined;
   private addressWalkView: AddressWalkView | undefined;
+  private microscopePanel: MicroscopePanel | undefined;
   // --- end device lab ---
   // --- storage (issue 3): the machine that runs, its disks, the library ---
   private readonly storage = new StorageController(openBrowserStores(), browserLocks());
@@ -334,6 +336,7 @@ export class App {
     const container = document.getElementById("address-walk");
     if (container === null) return;
     this.addressWalkView = new AddressWalkView(container, { machine: () => this.machine, report: (error) => this.showError(error) });
+    this.microscopePanel = new MicroscopePanel(element("microscope"), { machine: () => this.machine, report: (error) => this.showError(error) });
   }
   // --- end microscope, memory ---
 
@@ -797,6 +800,8 @@ export class App {
       openHelp: () => element<HTMLDialogElement>("help").showModal(),
       lessonsVisible: this.lessonsVisible,
       setLessonsVisible: (visible) => this.setLessonsVisible(visible),
+      microscopeVisible: !element("microscope").hidden,
+      setMicroscopeVisible: (visible) => this.microscopePanel?.setOpen(visible),
       coldBoot: () => {
         this.coldBootNext = true;
         return this.start();
@@ -838,6 +843,7 @@ export class App {
       ...(this.guest === undefined ? {} : { guestKind: this.guest.kind }),
     });
     const status: MachineStatus = { ...machineStatus, stage: view.stage };
+    this.microscopePanel?.refresh();
     const ctx = this.context;
     for (const action of ACTIONS) {
       const button = this.buttons.get(action.id);
