@@ -7,6 +7,7 @@ export type { ConsolePort, ConsoleChunk, EmulatorBackend, BackendFactory, Hyperc
 export * from "./microscope/traps.ts";
 export * from "./microscope/hypercall.ts";
 export * from "./microscope/sampler.ts";
+export { jitSwitchStep, trapLines, trapsStep } from "./microscope/trapSteps.ts";
 export { INTERRUPTED_EXIT_CODE, MarkerFilter, stripAnsi, type CommandResult } from "./console.ts";
 export {
   DEFAULT_PROFILE,

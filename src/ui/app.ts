@@ -14,6 +14,8 @@ import {
   V86_PACKAGE_VERSION,
   V86_STATE_VERSION,
   addressWalk,
+  jitSwitchStep,
+  trapsStep,
   balloonOutcome,
   pageTableWorkload,
   systemClock,
@@ -288,6 +290,8 @@ export class App {
           if (this.machine === undefined) throw new AppError("not-running", "There is no running machine for this step.");
           return (await pageTableWorkload(this.machine, command, systemClock, timeoutMs)).outcome;
         },
+        traps: async (command, timeoutMs, bytes) => (await trapsStep(this.requireMachine(), command, timeoutMs, bytes)).outcome,
+        jitSwitch: async (command, timeoutMs) => (await jitSwitchStep(this.requireMachine(), command, systemClock, timeoutMs)).outcome,
         // --- end microscope, memory ---
         changed: (at) => this.lessonChanged(at),
         notice: (text) => this.showNotice(text),
@@ -332,6 +336,11 @@ export class App {
   }
 
   // --- microscope, memory (issue 13) ---
+  private requireMachine(): Machine {
+    if (this.machine === undefined) throw new AppError("not-running", "There is no running machine for this step.");
+    return this.machine;
+  }
+
   private installAddressWalk(): void {
     const container = document.getElementById("address-walk");
     if (container === null) return;
