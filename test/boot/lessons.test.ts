@@ -40,9 +40,13 @@ afterEach(() => {
   machine = undefined;
 });
 
+/** The pre-booted machine's guest and data disk, while the lesson runs on it (a snapshot it saved needs them back). */
+let preboot: Pick<Parameters<typeof headlessMachine>[0] & object, "guest" | "disks"> | undefined;
+
 async function boot(profile: DeviceProfile, initialState?: { state: Uint8Array; shellReady: boolean }): Promise<Machine> {
   machine?.dispose();
-  machine = headlessMachine({ profile, ...(initialState === undefined ? {} : { initialState }) });
+  if (initialState === undefined) preboot = undefined;
+  machine = headlessMachine({ profile, ...(initialState === undefined ? {} : { initialState }), ...(initialState === undefined ? {} : (preboot ?? {})) });
   await machine.start();
   await machine.waitForShell({ timeoutMs: 90_000 });
   return machine;
@@ -56,7 +60,8 @@ async function bootDefault(): Promise<Machine> {
   machine?.dispose();
   const decoded = await decodeSnapshot(readFileSync(prebooted));
   const disk = await new DiskStore(memoryStore()).open("lessons:hda", { size: DATA_DISK_BYTES, clock: systemClock });
-  machine = headlessMachine({ guest: loadDefaultGuest(undefined, { dataDisk: true }), disks: { hda: disk }, initialState: { state: decoded.state, shellReady: decoded.header.shellReady } });
+  preboot = { guest: loadDefaultGuest(undefined, { dataDisk: true }), disks: { hda: disk } };
+  machine = headlessMachine({ ...preboot, initialState: { state: decoded.state, shellReady: decoded.header.shellReady } });
   await machine.start();
   await machine.waitForShell({ timeoutMs: 120_000 });
   return machine;

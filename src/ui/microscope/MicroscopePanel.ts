@@ -3,7 +3,7 @@
  * MIPS with a live JIT switch, and the hypercall log. Thin: the core's MicroscopeSampler installs
  * the meter (only while this panel is open) and computes every figure; this renders and dispatches.
  */
-import { MicroscopeSampler, describeHypercall, shortRate, type Disposable, type Machine, type MicroscopeSample } from "../../core/index.ts";
+import { MicroscopeSampler, describeHypercall, shortRate, type Disposable, type Machine, type MicroscopeHooks, type MicroscopeSample } from "../../core/index.ts";
 import { h } from "../storage/dom.ts";
 
 export interface MicroscopeHost {
@@ -16,7 +16,8 @@ const LOG_ROWS = 50;
 
 export class MicroscopePanel {
   private sampler: MicroscopeSampler | undefined;
-  private watched: Machine | undefined;
+  /** The hooks of the backend being watched (a reset or restart brings new ones). */
+  private watched: MicroscopeHooks | undefined;
   private hypercallListener: Disposable | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private readonly meterSwitch = h("input", { type: "checkbox", id: "microscope-meter", testid: "microscope-meter", checked: true });
@@ -68,17 +69,16 @@ export class MicroscopePanel {
 
   /** Follow the current machine (called on every status change; cheap when nothing changed). */
   refresh(): void {
-    const machine = this.host.machine();
-    const hooks = machine?.microscope();
-    if (!this.open || machine !== this.watched || hooks === undefined) this.stop();
+    const hooks = this.host.machine()?.microscope();
+    if (!this.open || hooks !== this.watched) this.stop();
     if (!this.open) return;
-    if (hooks === undefined || machine === undefined) {
+    if (hooks === undefined) {
       this.status.textContent = "No running machine with the microscope's hooks.";
       return;
     }
     this.jitSwitch.checked = hooks.jitEnabled();
-    if (this.watched !== machine) {
-      this.watched = machine;
+    if (this.watched !== hooks) {
+      this.watched = hooks;
       this.hypercallListener = hooks.onHypercall((record) => this.logCall(record));
     }
     if (this.meterSwitch.checked && this.sampler === undefined) {
