@@ -8,6 +8,7 @@
  *   npm run bench -- --suite boot --runs 5
  *   npm run bench -- --suite storage --suite snapshot
  *   npm run bench -- --suite lab --preset quick --pair console
+ *   npm run bench -- --suite microscope            # the trap meter's cost: UART writes, meter on vs off
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -19,13 +20,14 @@ import { REPO_ROOT, guestIsBuilt, readGuestManifest } from "../src/node/guest.ts
 import { bootOnce, type BootSample } from "./boot.ts";
 import { runBrowserBench, type BrowserCase } from "./browser.ts";
 import { runLabBench } from "./lab.ts";
+import { formatOverhead, runMicroscopeBench, type MeterOverhead } from "./microscope.ts";
 import { runSnapshotBench, type SnapshotCase } from "./snapshot.ts";
 import { runStorageBench, type StorageCase } from "./storage.ts";
 
-const SUITES = ["boot", "storage", "snapshot", "lab", "browser"] as const;
+const SUITES = ["boot", "storage", "snapshot", "lab", "microscope", "browser"] as const;
 type Suite = (typeof SUITES)[number];
 /** What runs without --suite: the browser suite needs a build and Chromium, so it is asked for by name. */
-const DEFAULT_SUITES: readonly Suite[] = ["boot", "storage", "snapshot", "lab"];
+const DEFAULT_SUITES: readonly Suite[] = ["boot", "storage", "snapshot", "lab", "microscope"];
 
 interface BootCase {
   readonly id: string;
@@ -107,6 +109,7 @@ const report: {
   storage?: StorageCase[];
   snapshot?: SnapshotCase[];
   lab?: LabReport;
+  microscope?: MeterOverhead;
   browser?: BrowserCase[];
 } = { date: new Date().toISOString(), v86: V86_PACKAGE_VERSION, node: process.versions.node, kernelRelease: manifest.kernelRelease, cmdline: manifest.cmdline };
 
@@ -114,6 +117,7 @@ if (suites.has("boot")) report.boot = await bootSuite();
 if (suites.has("storage")) report.storage = await runStorageBench(runs, log);
 if (suites.has("snapshot")) report.snapshot = await runSnapshotBench(runs, log);
 if (suites.has("browser")) report.browser = await runBrowserBench(runs, log);
+if (suites.has("microscope")) report.microscope = await runMicroscopeBench(runs, log);
 
 console.log(`\n${header}\n`);
 if (report.boot !== undefined) {
@@ -134,6 +138,7 @@ if (report.boot !== undefined) {
 }
 const figures = [...(report.storage ?? []), ...(report.snapshot ?? []), ...(report.browser ?? [])];
 if (figures.length > 0) console.log(caseTable(figures) + "\n");
+if (report.microscope !== undefined) console.log(formatOverhead(report.microscope) + "\n");
 
 // The lab prints its own table (bench/lab.ts) as it finishes.
 if (suites.has("lab")) {

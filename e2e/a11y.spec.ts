@@ -1,6 +1,6 @@
 /**
  * Accessibility (issue 16): axe-core finds no serious or critical violation on the page, the lab,
- * the lessons, the machine form, the inline confirms and the help overlay, in both themes; the
+ * the lessons, the microscope panel, the machine form, the inline confirms and the help overlay, in both themes; the
  * VGA view fits its box, shows 1:1 and goes fullscreen from buttons a keyboard reaches.
  * One booted page (the pre-booted start) for all of it.
  */
@@ -57,16 +57,19 @@ test("no serious or critical axe violation in either theme; the VGA view fits, s
     await expect(page.getByTestId("lessons").locator("li").first()).toBeVisible();
     await page.getByRole("button", { name: "Show screen" }).click();
     await expect(page.locator("#vga")).toBeVisible();
+    await page.getByRole("button", { name: "Microscope", exact: true }).click();
+    await expect(page.getByTestId("microscope-trap-table")).toBeVisible({ timeout: 30_000 });
     await page.getByTestId("machine-new").click();
     await page.getByTestId("machine-boot-source").selectOption("linux");
     await page.getByTestId("disk-reset").click();
     await expect(page.getByTestId("disk-reset-question")).toBeVisible();
-    found.push(...(await seriousViolations(page, `${theme} page with lessons, screen, lab, machine form, confirm`)));
+    found.push(...(await seriousViolations(page, `${theme} page with lessons, screen, microscope, lab, machine form, confirm`)));
     if (theme === "dark") await checkVgaView(page);
     await page.getByTestId("disk-reset-cancel").click();
     await page.getByTestId("machine-cancel").click();
     await page.getByRole("button", { name: "Hide lessons" }).click();
     await page.getByRole("button", { name: "Hide screen" }).click();
+    await page.getByRole("button", { name: "Hide microscope" }).click();
 
     await page.keyboard.press("Alt+Shift+KeyH");
     await expect(page.getByTestId("help")).toBeVisible();

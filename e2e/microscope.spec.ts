@@ -1,7 +1,9 @@
 /**
  * The address-walk view (issue 13) in Chromium: a walk of a kernel address on the live guest,
  * shown step by step, ending in guest physical memory and the emulator's Wasm memory, and
- * agreeing with the kernel's direct map.
+ * agreeing with the kernel's direct map; then, on the same booted page, the Microscope panel: trap
+ * counts per device that move while a command runs, the JIT switched off and on with the guest
+ * still answering, and a hypercall made from the guest shell showing up in the log.
  */
 import { expect, runInGuest, test, waitForShell } from "./fixtures.ts";
 
@@ -19,5 +21,32 @@ test("the address-walk view walks a kernel address through the guest's page tabl
   await expect(result.locator(".walk-table tr")).toHaveCount(2);
   await expect(result.locator(".walk-chain")).toHaveText(/^guest virtual 0xc[0-9a-f]{7} → guest physical 0x0[0-9a-f]{7} → Wasm memory byte 0x[0-9a-f]{8}$/);
   await expect(result.locator(".walk-agrees")).toContainText("the walk agrees");
+
+  // The Microscope panel, opened by its shortcut (the same action as its button).
+  await page.keyboard.press("Alt+Shift+KeyM");
+  const panel = page.getByTestId("microscope");
+  await expect(panel).toBeVisible();
+  await expect(panel.getByTestId("microscope-status")).toContainText("taken with the meter installed");
+  const sinceOn = async (): Promise<number> => Number(/(\d+) port accesses/.exec((await panel.getByTestId("microscope-since-on").textContent()) ?? "")?.[1] ?? "0");
+  await expect.poll(sinceOn, { timeout: 30_000 }).toBeGreaterThan(0);
+  const before = await sinceOn();
+  // Output through the 8250 for a few seconds: its row is in the per-second table meanwhile.
+  const running = runInGuest(page, "for i in 1 2 3; do seq 1 100; sleep 1; done");
+  await expect(panel.locator('[data-testid="microscope-trap-table"] tr[data-device="uart0"]')).toHaveCount(1, { timeout: 30_000 });
+  expect((await running).output).toContain("100");
+  await expect.poll(sinceOn, { timeout: 30_000 }).toBeGreaterThan(before);
+
+  // The JIT off and on again on the running machine: the guest keeps answering.
+  const jit = panel.getByTestId("microscope-jit");
+  await expect(jit).toBeChecked();
+  await jit.uncheck();
+  expect(await runInGuest(page, "echo interpreted")).toEqual({ output: "interpreted", exitCode: 0 });
+  await jit.check();
+  expect(await runInGuest(page, "echo compiled")).toEqual({ output: "compiled", exitCode: 0 });
+
+  // A hypercall from the guest shell: arguments, call number (the write is the call), reply.
+  const call = await runInGuest(page, "devmem 0xfeb00000 32 40; devmem 0xfeb00004 32 2; devmem 0xfeb00008 32 1; devmem 0xfeb0000c 32");
+  expect(call.output.trim()).toBe("0x0000002A");
+  await expect(panel.getByTestId("microscope-hypercalls").locator("tr").first()).toHaveText(/1 \(add\)\s*0x00000028, 0x00000002\s*0x0000002a/);
   expect(pageErrors).toEqual([]);
 });

@@ -6,6 +6,8 @@ export { fetchAssetLoader, verifyAsset, type AssetLoader, type ProgressCallback 
 export type { ConsolePort, ConsoleChunk, EmulatorBackend, BackendFactory, HypercallRecord, JitCounts, MicroscopeHooks } from "./backend.ts";
 export * from "./microscope/traps.ts";
 export * from "./microscope/hypercall.ts";
+export * from "./microscope/sampler.ts";
+export { jitSwitchStep, trapLines, trapsStep } from "./microscope/trapSteps.ts";
 export { INTERRUPTED_EXIT_CODE, MarkerFilter, lastLineToShow, stripAnsi, type CommandResult } from "./console.ts";
 export {
   DEFAULT_PROFILE,

@@ -16,6 +16,8 @@ export interface ActionContext {
   copyLink(): Promise<void>;
   readonly lessonsVisible: boolean;
   setLessonsVisible(visible: boolean): void;
+  readonly microscopeVisible: boolean;
+  setMicroscopeVisible(visible: boolean): void;
   saveSnapshot(): Promise<void>;
   readonly fullscreen: boolean;
   toggleFullscreen(): Promise<void>;
@@ -86,6 +88,14 @@ export const ACTIONS: readonly Action[] = [
     shortcut: "KeyL",
     enabled: () => true,
     run: (ctx) => ctx.setLessonsVisible(!ctx.lessonsVisible),
+  },
+  {
+    id: "microscope",
+    label: (_status, ctx) => (ctx.microscopeVisible ? "Hide microscope" : "Microscope"),
+    title: "Traps per device, JIT activity with a live JIT switch, and the hypercall log of the running machine",
+    shortcut: "KeyM",
+    enabled: () => true,
+    run: (ctx) => ctx.setMicroscopeVisible(!ctx.microscopeVisible),
   },
   {
     id: "copy-link",

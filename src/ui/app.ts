@@ -15,6 +15,8 @@ import {
   V86_PACKAGE_VERSION,
   V86_STATE_VERSION,
   addressWalk,
+  jitSwitchStep,
+  trapsStep,
   balloonOutcome,
   pageTableWorkload,
   systemClock,
@@ -55,6 +57,7 @@ import { LabPanel } from "./lab/panel.ts";
 import { describeProfile } from "../core/lab/index.ts";
 import { LessonPanel } from "./lessons/LessonPanel.ts";
 import { AddressWalkView } from "./microscope/AddressWalkView.ts";
+import { MicroscopePanel } from "./microscope/MicroscopePanel.ts";
 import { OfflineSupport } from "./offline.ts";
 import { browserPreferences, initialFontSize, initialTheme, stepFontSize, type Theme } from "./comfort/preferences.ts";
 import { CLIPBOARD_KEYS, formatShortcut, matchShortcut } from "./comfort/shortcuts.ts";
@@ -99,6 +102,7 @@ export class App {
   private profile: DeviceProfile = DEFAULT_PROFILE;
   private labPanel: LabPanel | undefined;
   private addressWalkView: AddressWalkView | undefined;
+  private microscopePanel: MicroscopePanel | undefined;
   // --- end device lab ---
   // --- storage (issue 3): the machine that runs, its disks, the library ---
   private readonly storage = new StorageController(openBrowserStores(), browserLocks());
@@ -287,6 +291,8 @@ export class App {
           if (this.machine === undefined) throw new AppError("not-running", "There is no running machine for this step.");
           return (await pageTableWorkload(this.machine, command, systemClock, timeoutMs)).outcome;
         },
+        traps: async (command, timeoutMs, bytes) => (await trapsStep(this.requireMachine(), command, timeoutMs, bytes)).outcome,
+        jitSwitch: async (command, timeoutMs) => (await jitSwitchStep(this.requireMachine(), command, systemClock, timeoutMs)).outcome,
         // --- end microscope, memory ---
         changed: (at) => this.lessonChanged(at),
         notice: (text) => this.showNotice(text),
@@ -331,10 +337,16 @@ export class App {
   }
 
   // --- microscope, memory (issue 13) ---
+  private requireMachine(): Machine {
+    if (this.machine === undefined) throw new AppError("not-running", "There is no running machine for this step.");
+    return this.machine;
+  }
+
   private installAddressWalk(): void {
     const container = document.getElementById("address-walk");
     if (container === null) return;
     this.addressWalkView = new AddressWalkView(container, { machine: () => this.machine, report: (error) => this.showError(error) });
+    this.microscopePanel = new MicroscopePanel(element("microscope"), { machine: () => this.machine, report: (error) => this.showError(error) });
   }
   // --- end microscope, memory ---
 
@@ -798,6 +810,8 @@ export class App {
       openHelp: () => element<HTMLDialogElement>("help").showModal(),
       lessonsVisible: this.lessonsVisible,
       setLessonsVisible: (visible) => this.setLessonsVisible(visible),
+      microscopeVisible: !element("microscope").hidden,
+      setMicroscopeVisible: (visible) => this.microscopePanel?.setOpen(visible),
       coldBoot: () => {
         this.coldBootNext = true;
         return this.start();
@@ -839,6 +853,7 @@ export class App {
       ...(this.guest === undefined ? {} : { guestKind: this.guest.kind }),
     });
     const status: MachineStatus = { ...machineStatus, stage: view.stage };
+    this.microscopePanel?.refresh();
     const ctx = this.context;
     for (const action of ACTIONS) {
       const button = this.buttons.get(action.id);

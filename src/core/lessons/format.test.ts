@@ -40,6 +40,27 @@ describe("lesson files", () => {
     expect(parsed.value.steps[5]).toEqual({ title: "Read only", text: [] });
   });
 
+  it("microscope steps: traps (with the bytes it moves) and the live JIT switch, checked like the others", () => {
+    const steps = [
+      { title: "Count", action: { type: "traps", command: "cat /tmp/t", bytes: 65536, timeoutSeconds: 120 } },
+      { title: "Both ways", action: { type: "jit-switch", command: "true" } },
+    ];
+    const parsed = parseLesson(JSON.stringify({ ...good, steps }), "io");
+    expect(parsed.ok && parsed.value.steps.map((s) => s.action)).toEqual([
+      { type: "traps", command: "cat /tmp/t", bytes: 65536, timeoutSeconds: 120 },
+      { type: "jit-switch", command: "true" },
+    ]);
+    expect(
+      problemsOf({
+        ...good,
+        steps: [
+          { title: "a", action: { type: "traps", command: "ls", bytes: 0 } },
+          { title: "b", action: { type: "jit-switch", command: "ls", bytes: 5 } },
+        ],
+      }),
+    ).toEqual([expect.stringMatching(/^steps\[1\]\.action\.bytes: must be a positive whole number/), expect.stringMatching(/^steps\[2\]\.action\.bytes: is not part of the lesson format/)]);
+  });
+
   it("not JSON, not an object, another format: one clear problem each", () => {
     expect(parseLesson("{ nope")).toMatchObject({ ok: false, problems: [expect.stringMatching(/^not valid JSON/)] });
     expect(parseLesson("[1]")).toEqual({ ok: false, problems: ["must be a JSON object"] });
@@ -72,7 +93,7 @@ describe("lesson files", () => {
       "steps[2].action.set.nic: must be one of none, ne2k, virtio",
       "steps[2].action.set.memoryMiB: must be a whole number from 128 to 2048",
       "steps[3].action.pairs: must be a list of device pairs from console, storage, network, cpu",
-      "steps[4].action.type: must be one of command, devices, benchmark, snapshot-save, snapshot-restore, balloon, address-walk, page-tables",
+      "steps[4].action.type: must be one of command, devices, benchmark, snapshot-save, snapshot-restore, balloon, address-walk, page-tables, traps, jit-switch",
       "steps[5].action.expect: is not a valid regular expression",
       "steps[6]: must be an object with a title",
       "steps[7].action.set.balloon: must be true or false",

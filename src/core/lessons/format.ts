@@ -26,7 +26,11 @@ export type LessonAction =
   /** Walk a guest address through the guest's page tables and check it against the guest's report. */
   | { readonly type: "address-walk"; readonly target: WalkTarget }
   /** Run a command while counting what a shadow-page-table VMM would trap (a simulation). */
-  | { readonly type: "page-tables"; readonly command: string; readonly timeoutSeconds?: number };
+  | { readonly type: "page-tables"; readonly command: string; readonly timeoutSeconds?: number }
+  /** Run a command with the trap meter on: traps per device (per MB when `bytes` says what it moves), /proc/interrupts before/after. */
+  | { readonly type: "traps"; readonly command: string; readonly bytes?: number; readonly timeoutSeconds?: number }
+  /** Run a command with the JIT on, off and on again, on the running machine: time and MIPS each way. */
+  | { readonly type: "jit-switch"; readonly command: string; readonly timeoutSeconds?: number };
 
 export interface LessonDevices {
   readonly nic?: NicModel;
@@ -67,7 +71,7 @@ const CPUS: readonly CpuMode[] = ["jit", "interpreter"];
 const SIZES: readonly SizePreset[] = ["quick", "standard"];
 const PAIR_IDS: readonly string[] = PAIRS.map((p) => p.id);
 const WALK_TARGETS: readonly WalkTarget[] = ["kernel", "process"];
-const ACTION_TYPES = "command, devices, benchmark, snapshot-save, snapshot-restore, balloon, address-walk, page-tables";
+const ACTION_TYPES = "command, devices, benchmark, snapshot-save, snapshot-restore, balloon, address-walk, page-tables, traps, jit-switch";
 
 type Json = Record<string, unknown>;
 
@@ -190,13 +194,17 @@ function parseAction(c: Checker, value: unknown, path: string): LessonAction | u
       const target = c.oneOf(value, "target", WALK_TARGETS, at);
       return target === undefined ? undefined : { type, target };
     }
+    case "traps":
+    case "jit-switch":
     case "page-tables": {
-      c.unknownKeys(value, ["type", "command", "timeoutSeconds"], at);
+      c.unknownKeys(value, type === "traps" ? ["type", "command", "bytes", "timeoutSeconds"] : ["type", "command", "timeoutSeconds"], at);
+      const bytes = value["bytes"];
+      if (type === "traps" && bytes !== undefined && (typeof bytes !== "number" || !Number.isInteger(bytes) || bytes < 1)) c.fail(`${at}bytes`, "must be a positive whole number of bytes");
       const command = c.string(value, "command", at, { max: MAX_COMMAND });
       if (command !== undefined && /[\r\n]/.test(command)) c.fail(`${at}command`, "must be one line (join commands with ; or &&)");
       const timeout = value["timeoutSeconds"];
       if (timeout !== undefined && (typeof timeout !== "number" || !(timeout > 0 && timeout <= MAX_TIMEOUT_S))) c.fail(`${at}timeoutSeconds`, `must be a number of seconds from 1 to ${MAX_TIMEOUT_S}`);
-      return command === undefined ? undefined : { type, command, ...(typeof timeout === "number" ? { timeoutSeconds: timeout } : {}) };
+      return command === undefined ? undefined : { type, command, ...(type === "traps" && typeof bytes === "number" ? { bytes } : {}), ...(typeof timeout === "number" ? { timeoutSeconds: timeout } : {}) };
     }
     default:
       return c.fail(`${at}type`, `must be one of ${ACTION_TYPES}`);
@@ -283,6 +291,10 @@ export function describeAction(action: LessonAction): string {
       return action.target === "kernel" ? "Walk a kernel address through the page tables" : "Walk a process's address through the page tables";
     case "page-tables":
       return `Count page-table traps while running ${action.command}`;
+    case "traps":
+      return `Run ${action.command} with the trap meter on`;
+    case "jit-switch":
+      return `Run ${action.command} with the JIT on, off, and on again`;
   }
 }
 

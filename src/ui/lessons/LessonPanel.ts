@@ -29,6 +29,9 @@ export interface LessonHost {
   /** The memory microscope (issue 13): a live address walk, and the shadow-paging count over a command. */
   addressWalk(target: WalkTarget): Promise<StepOutcome>;
   pageTables(command: string, timeoutMs: number): Promise<StepOutcome>;
+  /** The microscope's trap meter over a command, and the live JIT switch. */
+  traps(command: string, timeoutMs: number, bytes: number | undefined): Promise<StepOutcome>;
+  jitSwitch(command: string, timeoutMs: number): Promise<StepOutcome>;
   /** The open lesson and step changed (for links); undefined when the list is shown. */
   changed(at: { readonly id: string; readonly step: number } | undefined): void;
   notice(text: string): void;
@@ -233,6 +236,10 @@ export class LessonPanel {
         return this.host.addressWalk(action.target);
       case "page-tables":
         return this.host.pageTables(action.command, (action.timeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_S) * 1000);
+      case "traps":
+        return this.host.traps(action.command, (action.timeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_S) * 1000, action.bytes);
+      case "jit-switch":
+        return this.host.jitSwitch(action.command, (action.timeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_S) * 1000);
     }
   }
 }
