@@ -133,6 +133,8 @@ export class App {
   private lastStart: Promise<void> | undefined;
   /** Why the machine could not start (no emulator runs): the stage stays "failed". */
   private failedStart: MachineStatus | undefined;
+  /** Another tab took this machine over: this tab stopped it (stage "stopped", not "failed"). */
+  private takenOver = false;
   private shownError: unknown;
   /** How the shell came to be ready, for the progress line (a start from a saved state). */
   private readyDetail: string | undefined;
@@ -165,8 +167,6 @@ export class App {
       // Paused or not, keys go to the machine: the UART holds them until it runs again.
       else if (this.machine?.status.stage === "booting" || this.machine?.status.stage === "ready") this.machine.write(data);
     });
-    // The guest's console learns the terminal's size (virtio-console carries it; the UART cannot).
-    this.terminal.onResize(({ cols, rows }) => this.machine?.resizeConsole(cols, rows));
     this.renderActions();
     this.installComfort();
     this.installTestProxy();
@@ -374,6 +374,7 @@ export class App {
   private async startNow(): Promise<void> {
     this.clearError();
     this.failedStart = undefined;
+    this.takenOver = false;
     await this.stopMachine();
     this.progressDetail = undefined;
     this.render(IDLE);
@@ -382,6 +383,8 @@ export class App {
       await this.storageReady;
       await this.bootMachine(this.current);
     } catch (error) {
+      // Another tab took the machine over mid-start: it stopped here, it did not fail.
+      if (this.takenOver) return;
       // Nothing runs: the stage says so ("failed", not "starting"), with the reason.
       if (this.machine === undefined) {
         this.failedStart = { ...IDLE, stage: "failed", error: toAppError(error, "emulator-start-failed", "The machine could not start.") };
@@ -499,7 +502,6 @@ export class App {
           this.crashOffer.shellReady(record.id);
         }),
       );
-      machine.resizeConsole(this.terminal.size.cols, this.terminal.size.rows);
       this.crashOffer.started(record.id);
       store.add(
         machine.onStatus((status) => {
@@ -555,6 +557,7 @@ export class App {
     });
     // Another tab took this machine over: stop it here, say so, write nothing more.
     this.storage.onLost(() => {
+      this.takenOver = true;
       this.machineStore.dispose();
       this.machineStore = new DisposableStore();
       this.machine?.dispose();

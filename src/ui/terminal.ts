@@ -19,9 +19,6 @@ export class TerminalView implements Disposable {
   private readonly input = this.store.add(new Emitter<string>());
   /** Keys the user typed, to be sent to the guest. */
   readonly onInput = this.input.event;
-  private readonly resized = this.store.add(new Emitter<{ cols: number; rows: number }>());
-  /** The terminal's size in characters changed (a fit after a resize, zoom or fullscreen). */
-  readonly onResize = this.resized.event;
 
   constructor(container: HTMLElement) {
     this.term = new Terminal({
@@ -35,7 +32,6 @@ export class TerminalView implements Disposable {
     this.term.loadAddon(this.fit);
     this.term.open(container);
     this.store.add(this.term.onData((data) => this.input.fire(data)));
-    this.store.add(this.term.onResize((size) => this.resized.fire(size)));
     // Selecting copies (as in X terminals); Ctrl+Shift+C/V and Shift+Insert are the clipboard's,
     // not the guest's. A clipboard the browser refuses (no permission, insecure page) is skipped.
     this.store.add(
@@ -95,11 +91,6 @@ export class TerminalView implements Disposable {
 
   setTheme(theme: Theme): void {
     this.term.options.theme = TERMINAL_THEMES[theme];
-  }
-
-  /** Columns and rows on screen now. */
-  get size(): { cols: number; rows: number } {
-    return { cols: this.term.cols, rows: this.term.rows };
   }
 
   get fontSize(): number {
