@@ -31,6 +31,9 @@ export { expect };
 /** Wait until the guest's shell prompt is on the terminal. */
 export async function waitForShell(page: Page): Promise<void> {
   await expect(page.getByTestId("stage")).toHaveText("ready", { timeout: BOOT_DEADLINE_MS });
+  // Look at the terminal, as a user would: xterm does not draw while it is scrolled out of view,
+  // and each run starts on a cleared terminal.
+  await page.getByTestId("terminal").scrollIntoViewIfNeeded();
   await expect(page.locator(".xterm-rows")).toContainText("root@virtlab:/#");
 }
 
