@@ -45,7 +45,7 @@ test("the address-walk view walks a kernel address through the guest's page tabl
   expect(await runInGuest(page, "echo compiled")).toEqual({ output: "compiled", exitCode: 0 });
 
   // A hypercall from the guest shell: arguments, call number (the write is the call), reply.
-  const call = await runInGuest(page, "devmem 0xfeb00000 32 40; devmem 0xfeb00004 32 2; devmem 0xfeb00008 32 1; devmem 0xfeb0000c 32");
+  const call = await runInGuest(page, "devmem 0xfea00000 32 40; devmem 0xfea00004 32 2; devmem 0xfea00008 32 1; devmem 0xfea0000c 32");
   expect(call.output.trim()).toBe("0x0000002A");
   await expect(panel.getByTestId("microscope-hypercalls").locator("tr").first()).toHaveText(/1 \(add\)\s*0x00000028, 0x00000002\s*0x0000002a/);
   expect(pageErrors).toEqual([]);

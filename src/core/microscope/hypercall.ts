@@ -4,8 +4,11 @@
  * is the call); read the reply. The device logic is here, pure; v86.ts maps the page.
  */
 
-/** Physical address of the page: free in v86 (no device, above any RAM, below the IOAPIC). */
-export const HYPERCALL_BASE = 0xfeb00000;
+/**
+ * Physical address of the page: free in v86 (no device, above any RAM). Not 0xFEB00000: v86 maps
+ * the VGA option ROM there, and a device on top of it left SeaBIOS without a VGA BIOS.
+ */
+export const HYPERCALL_BASE = 0xfea00000;
 export const HYPERCALL_REGISTERS = { arg0: 0x0, arg1: 0x4, nr: 0x8, reply: 0xc } as const;
 
 /** What the calls answer with. */

@@ -98,7 +98,7 @@ describe("trapLines", () => {
     for (let i = 0; i < 1000; i++) m.port(0x3f8, 8, true, undefined, false);
     m.irq(4, undefined);
     m.port(0xb900, 16, true, "virtio_console", true);
-    m.mmio(0xfeb00008, 32, true, "hypercall");
+    m.mmio(0xfea00008, 32, true, "hypercall");
     expect(trapLines(m.snapshot(), 500_000)).toEqual(["uart0: 2,000/MB port accesses, 2/MB interrupts", "hypercall: 2/MB MMIO accesses", "virtio_console: 2/MB port accesses, 2/MB virtqueue notifications"]);
     expect(trapLines(m.snapshot())[0]).toBe("uart0: 1000 port accesses, 1 interrupts");
   });

@@ -14,7 +14,7 @@ describe("TrapMeter", () => {
     m.irq(4, undefined);
     m.irq(11, "virtio_console");
     m.irq(9, undefined);
-    m.mmio(0xfeb00008, 32, true, "hypercall");
+    m.mmio(0xfea00008, 32, true, "hypercall");
     m.mmio(0xe0000010, 32, false, undefined);
     const s = m.snapshot();
     expect(s.devices["uart0"]?.portWrites[8]).toBe(10);

@@ -54,7 +54,7 @@ export class MicroscopePanel {
       h("p", {}, h("label", { htmlFor: "microscope-jit" }, this.jitSwitch, " JIT on (off: every instruction interpreted; switched on the running machine)")),
       this.jit,
       h("h3", {}, "Hypercall log"),
-      h("p", { className: "lab-note" }, "From the guest shell: devmem 0xfeb00000 32 2; devmem 0xfeb00004 32 3; devmem 0xfeb00008 32 1 (call 1, add); devmem 0xfeb0000c 32 reads the reply. Call 0 pings, call 2 reads the instruction counter."),
+      h("p", { className: "lab-note" }, "From the guest shell: devmem 0xfea00000 32 2; devmem 0xfea00004 32 3; devmem 0xfea00008 32 1 (call 1, add); devmem 0xfea0000c 32 reads the reply. Call 0 pings, call 2 reads the instruction counter."),
       logTable,
     );
   }
