@@ -156,7 +156,7 @@ test("a snapshot opened by link: same origin, a second origin with CORS, the sto
     // The student's own snapshot is still there, on their own machine; each link got a machine of its own.
     const stored = await storedSnapshots(page);
     expect(stored.filter((s) => s.machineId === "default").map((s) => s.name)).toEqual(["Week 3"]);
-    expect(stored.filter((s) => s.source !== undefined).map((s) => s.source?.url).sort()).toEqual([`${other.url}cors/lesson.vlsnap`, `${site.url}lesson.vlsnap`]);
+    expect(stored.filter((s) => s.source !== undefined).map((s) => s.source?.url).sort()).toEqual([`${other.url}cors/lesson.vlsnap`, `${site.url}lesson.vlsnap`].sort());
     expect(pageErrors).toEqual([]);
     expect(await shownErrors(page)).toEqual([]);
   } finally {
