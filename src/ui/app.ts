@@ -51,6 +51,7 @@ import {
   type SnapshotRecord,
 } from "../core/index.ts";
 import { createWorkerBackendFactory } from "./workerBackend.ts";
+import { runOnSecondMachine } from "./secondMachine.ts";
 import { ACTIONS, type ActionContext } from "./actions.ts";
 import { CrashOffer } from "./crashOffer.ts";
 import { LabPanel } from "./lab/panel.ts";
@@ -984,6 +985,7 @@ export class App {
       flushDisks: () => this.storage.flush(),
       startedFrom: () => this.startedFrom,
       terminalBuffer: () => this.terminal.allLines(),
+      runOnSecondMachine: (command) => runOnSecondMachine(command, document.baseURI),
     };
     window.virtlab = proxy;
   }
