@@ -38,6 +38,8 @@ export interface EmulatorBackend extends Disposable {
   restoreState(state: Uint8Array): Promise<void>;
   /** Press Ctrl-Alt-Del on the PS/2 keyboard. */
   sendCtrlAltDel(): void;
+  /** Raw PS/2 keyboard scan codes (set 1), for keys typed into the VGA view. Optional. */
+  sendScancodes?(codes: readonly number[]): void;
   /** The VGA text screen as lines (empty in graphics modes). */
   textScreen(): string[];
   /**

@@ -435,6 +435,10 @@ class V86Backend implements EmulatorBackend {
     this.emulator.keyboard_send_scancodes(CTRL_ALT_DEL);
   }
 
+  sendScancodes(codes: readonly number[]): void {
+    this.emulator.keyboard_send_scancodes([...codes]);
+  }
+
   textScreen(): string[] {
     return this.internals.screen_adapter?.get_text_screen?.() ?? [];
   }

@@ -2,9 +2,12 @@
  * Draws a VGA screen rendered in a machine's Worker into the page's screen box: a text mode as
  * lines in `.vga-text`, a graphics mode as pixels on `canvas.vga-canvas` (the elements VgaView
  * scales). Frames are pulled, one at a time and at most FRAMES_PER_SECOND, only while the box is
- * shown: a hidden screen costs the Worker nothing.
+ * shown: a hidden screen costs the Worker nothing. While the screen is shown, keys typed outside
+ * text fields (the terminal types through its own textarea) go to the guest's PS/2 keyboard, as
+ * v86's own keyboard adapter did when the emulator ran in the page.
  */
 import type { RemoteScreen } from "../core/remote/client.ts";
+import { scancodesFor } from "../core/scancodes.ts";
 
 const FRAMES_PER_SECOND = 10;
 
@@ -16,13 +19,26 @@ export class RemoteScreenView {
   private disposed = false;
   private shownText = "";
 
+  private readonly onKey = (event: KeyboardEvent): void => {
+    if (this.keys === undefined || this.box.hidden || this.box.offsetParent === null && document.fullscreenElement !== this.box) return;
+    const target = event.target as HTMLElement | null;
+    if (target !== null && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT", "BUTTON"].includes(target.tagName))) return;
+    const codes = scancodesFor(event.code, event.type === "keydown");
+    if (codes === undefined) return;
+    event.preventDefault();
+    this.keys(codes);
+  };
+
   constructor(
     private readonly box: HTMLElement,
     private readonly screen: RemoteScreen,
+    private readonly keys: ((codes: readonly number[]) => void) | undefined,
   ) {
     this.text = box.querySelector<HTMLElement>(".vga-text");
     this.canvas = box.querySelector<HTMLCanvasElement>("canvas.vga-canvas");
     this.listener = screen.onChange(() => this.drawText());
+    document.addEventListener("keydown", this.onKey);
+    document.addEventListener("keyup", this.onKey);
     this.drawText();
     this.schedule(0);
   }
@@ -74,6 +90,8 @@ export class RemoteScreenView {
   dispose(): void {
     this.disposed = true;
     this.listener.dispose();
+    document.removeEventListener("keydown", this.onKey);
+    document.removeEventListener("keyup", this.onKey);
     window.clearTimeout(this.timer);
   }
 }

@@ -41,7 +41,7 @@ export function createWorkerBackendFactory(): BackendFactory {
       worker.terminate();
       throw error;
     }
-    if (host.screenContainer instanceof HTMLElement && backend.remoteScreen !== undefined) view = new RemoteScreenView(host.screenContainer, backend.remoteScreen);
+    if (host.screenContainer instanceof HTMLElement && backend.remoteScreen !== undefined) view = new RemoteScreenView(host.screenContainer, backend.remoteScreen, backend.sendScancodes);
     return backend;
   };
 }

@@ -71,6 +71,7 @@ export class RemoteBackend implements EmulatorBackend {
   sendNetworkFrame?: (frame: Uint8Array) => void;
   readSharedFile?: (path: string) => Promise<Uint8Array>;
   resizeConsole?: (cols: number, rows: number) => void;
+  sendScancodes?: (codes: readonly number[]) => void;
   balloon: BalloonDevice | undefined;
   guestMemory: GuestMemory | undefined;
   microscope: MicroscopeHooks | undefined;
@@ -109,6 +110,7 @@ export class RemoteBackend implements EmulatorBackend {
     }
     if (features.share) this.readSharedFile = (path) => this.call({ op: "read-shared-file", path });
     if (features.resize) this.resizeConsole = (cols, rows) => this.port.post({ type: "resize", cols, rows });
+    if (features.keyboard) this.sendScancodes = (codes) => this.port.post({ type: "scancodes", codes: [...codes] });
     if (features.balloon) {
       this.balloon = {
         setTarget: (pages) => {

@@ -43,6 +43,7 @@ export interface Features {
   readonly share: boolean;
   readonly screen: boolean;
   readonly resize: boolean;
+  readonly keyboard: boolean;
 }
 
 export type Call =
@@ -81,6 +82,7 @@ export type ToWorker =
   | { readonly type: "call"; readonly id: number; readonly call: Call }
   | { readonly type: "write"; readonly port: ConsolePort; readonly bytes: Uint8Array }
   | { readonly type: "ctrl-alt-del" }
+  | { readonly type: "scancodes"; readonly codes: readonly number[] }
   | { readonly type: "resize"; readonly cols: number; readonly rows: number }
   | { readonly type: "net-frame"; readonly frame: Uint8Array }
   | { readonly type: "balloon"; readonly pages: number }

@@ -91,6 +91,10 @@ class FakeEmulator implements EmulatorBackend {
     this.restored.push(decodeText(state));
   }
   sendCtrlAltDel(): void {}
+  scancodes: number[] = [];
+  sendScancodes(codes: readonly number[]): void {
+    this.scancodes.push(...codes);
+  }
   textScreen(): string[] {
     return this.text;
   }
@@ -179,9 +183,11 @@ describe("RemoteBackend over an in-process port", () => {
     const out: string[] = [];
     backend.onOutput((c) => out.push(`${c.port}:${decodeText(c.bytes)}`));
     backend.write("virtio0", encodeText("ls\n"));
+    backend.sendScancodes?.([0x1c, 0x9c]);
     t.emulator().print("hello", "serial0");
     await flush();
     expect(t.emulator().written).toEqual(["virtio0:ls\n"]);
+    expect(t.emulator().scancodes).toEqual([0x1c, 0x9c]);
     expect(out).toEqual(["serial0:hello"]);
     expect(backend.isRunning()).toBe(false);
     await backend.run();

@@ -191,6 +191,7 @@ export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: C
       share: b.readSharedFile !== undefined,
       screen: b.screen !== undefined,
       resize: b.resizeConsole !== undefined,
+      keyboard: b.sendScancodes !== undefined,
     };
     post({ type: "started", features, state: mirror(true) });
     tick();
@@ -264,6 +265,9 @@ export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: C
           return;
         case "ctrl-alt-del":
           b.sendCtrlAltDel();
+          return;
+        case "scancodes":
+          b.sendScancodes?.(message.codes);
           return;
         case "resize":
           b.resizeConsole?.(message.cols, message.rows);
