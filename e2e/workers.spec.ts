@@ -33,6 +33,8 @@ test("Show screen draws the Worker's VGA output: text on the console, then a gra
   const attribute = (value: string): string =>
     `dd if=/dev/port bs=1 skip=${0x3da} count=1 of=/dev/null 2>/dev/null && printf '\\060' | dd of=/dev/port bs=1 seek=${0x3c0} 2>/dev/null && printf '${value}' | dd of=/dev/port bs=1 seek=${0x3c0} 2>/dev/null`;
   expect((await runInGuest(page, attribute("\\001"))).exitCode).toBe(0);
+  // Something to see: random bytes into video memory (the text mode maps it at 0xB8000).
+  expect((await runInGuest(page, "dd if=/dev/urandom of=/dev/mem bs=4096 seek=184 count=8 2>/dev/null")).exitCode).toBe(0);
   const canvas = box.locator("canvas.vga-canvas");
   await expect(canvas).toBeVisible();
   await expect(box.locator(".vga-text")).toBeHidden();
