@@ -101,6 +101,8 @@ export default defineConfig({
     sourcemap: true,
     chunkSizeWarningLimit: 1024,
   },
+  // Each machine's emulator runs in a module Worker (src/ui/workerBackend.ts) that imports v86's ESM build.
+  worker: { format: "es" },
   server: { port: 5173, strictPort: false },
   preview: { port: 4173, strictPort: false },
 });

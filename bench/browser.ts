@@ -9,6 +9,8 @@
  * - bytes the page fetched before the first prompt showed, on a first visit (the service worker's
  *   own precache downloads run in its own target and are not counted);
  * - cold boot: the Cold boot button → 42, with the main thread's long tasks (> 50 ms) meanwhile;
+ * - extra machines (each in its own Worker) beside the page's: one cold-booted alone, then two at
+ *   once, and the ratio (two machines share the cores: ≤ 1.2 on 2 cores is the aim);
  * - device switch: `?nic=virtio&console=virtio` → 42, the first time and again;
  * - Node cold boot of the same guest in the same run, and the Chromium / Node ratio.
  *
@@ -114,6 +116,25 @@ async function coldBoot(page: Page): Promise<{ seconds: number; longTasks: { cou
   return { seconds, longTasks: await longTasksSince(page, since) };
 }
 
+/**
+ * Extra machines beside the page's own (issue 11: each in its own Worker): the seconds until one
+ * extra machine, cold-booted, answered; then until two started at once both had.
+ */
+async function extraMachines(page: Page): Promise<{ one: number; two: number }> {
+  const boot = (count: number): Promise<number> =>
+    page.evaluate(async (n) => {
+      const proxy = (globalThis as unknown as { virtlab?: { runOnSecondMachine(command: string): Promise<{ output: string }> } }).virtlab;
+      if (proxy === undefined) throw new Error("test proxy missing");
+      const t0 = performance.now();
+      const results = await Promise.all(Array.from({ length: n }, () => proxy.runOnSecondMachine("echo $((6*7))")));
+      if (results.some((r) => r.output !== "42")) throw new Error(`an extra machine answered ${JSON.stringify(results)}`);
+      return (performance.now() - t0) / 1000;
+    }, count);
+  const one = await boot(1);
+  const two = await boot(2);
+  return { one, two };
+}
+
 function chromiumPath(): string {
   return process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 }
@@ -138,6 +159,8 @@ export async function runBrowserBench(runs: number, log: (line: string) => void)
   const switchFirst: number[] = [];
   const switchAgain: number[] = [];
   const node: number[] = [];
+  const extraOne: number[] = [];
+  const extraTwo: number[] = [];
   try {
     for (let i = 0; i < runs; i++) {
       // A fresh profile: nothing cached, no IndexedDB, no service worker yet.
@@ -154,6 +177,10 @@ export async function runBrowserBench(runs: number, log: (line: string) => void)
         coldLongTasks.push(c.longTasks.count);
         coldLongTaskMs.push(c.longTasks.totalMs);
         coldLongTaskMax.push(c.longTasks.maxMs);
+        const extra = await extraMachines(a.page);
+        log(`  extra machines: one ${extra.one.toFixed(2)} s, two at once ${extra.two.toFixed(2)} s`);
+        extraOne.push(extra.one);
+        extraTwo.push(extra.two);
         await a.page.close();
         const b = await visit(context, base);
         log(`  repeat visit ${b.seconds.toFixed(2)} s`);
@@ -191,6 +218,9 @@ export async function runBrowserBench(runs: number, log: (line: string) => void)
     make("browser-cold-longtasks", "cold boot: main-thread long tasks (> 50 ms)", "count", coldLongTasks),
     make("browser-cold-longtask-ms", "cold boot: main-thread time in long tasks", "ms", coldLongTaskMs),
     make("browser-cold-longtask-max", "cold boot: longest main-thread task", "ms", coldLongTaskMax),
+    make("browser-extra-one", "one extra machine (own Worker) beside the page's: cold boot → 42", "s", extraOne),
+    make("browser-extra-two", "two extra machines at once: both cold boot → 42", "s", extraTwo),
+    make("browser-extra-ratio", "two machines at once / one", "ratio", extraTwo.map((t, i) => t / (extraOne[i] ?? t))),
     make("browser-switch-first", "device switch ?nic=virtio&console=virtio → 42, first time", "s", switchFirst),
     make("browser-switch-again", "device switch → 42, the same profile again", "s", switchAgain),
   ];

@@ -150,6 +150,9 @@ test("images: a bad file is refused with its message; an ISO added by upload is 
   await page.getByTestId("machine-save-boot").click();
   await expect(page.getByTestId("machine-list").getByTestId("machine-row")).toHaveCount(2);
   await expect.poll(() => textScreen(page), { timeout: 90_000 }).toContain("GNU GRUB");
+  // The screen is drawn by v86 in the machine's Worker; Show screen puts its text in the page.
+  await page.locator('button[data-action="vga"]').click();
+  await expect(page.locator("#vga .vga-text")).toContainText("GNU GRUB");
   expect(await page.evaluate(() => (globalThis as { virtlab?: { machineId(): string } }).virtlab?.machineId())).toMatch(/^m-/);
   // GRUB runs, but there is no shell: the page never says "Shell ready." for it.
   await expect(page.getByTestId("stage")).toHaveText("running (no shell)");

@@ -2,6 +2,7 @@
  * What the core needs from an emulator. v86.ts implements it with v86; unit tests implement it
  * with a scripted fake. Nothing outside v86.ts sees v86's own types.
  */
+import type { Clock } from "./clock.ts";
 import type { Disposable, Event } from "./events.ts";
 import type { TrapSink } from "./microscope/traps.ts";
 import type { EmulatorConfig } from "./profile.ts";
@@ -37,8 +38,15 @@ export interface EmulatorBackend extends Disposable {
   restoreState(state: Uint8Array): Promise<void>;
   /** Press Ctrl-Alt-Del on the PS/2 keyboard. */
   sendCtrlAltDel(): void;
+  /** Raw PS/2 keyboard scan codes (set 1), for keys typed into the VGA view. Optional. */
+  sendScancodes?(codes: readonly number[]): void;
   /** The VGA text screen as lines (empty in graphics modes). */
   textScreen(): string[];
+  /**
+   * The VGA output, for a view that draws it itself (a backend in a Worker has no DOM to draw
+   * into). Optional: v86.ts has it; a backend given a screen container draws there instead.
+   */
+  readonly screen?: ScreenSource | undefined;
   /**
    * Tell the guest the size of the terminal on its virtio console (a resize control message;
    * the 8250 UART has no such channel). Optional: a backend without it leaves the guest's size.
@@ -63,14 +71,39 @@ export interface EmulatorBackend extends Disposable {
   // --- end microscope ---
 }
 
-/** Read-only access to the guest's paging state: what a page walk needs. */
+/**
+ * Read-only access to the guest's paging state: what a page walk needs. Asynchronous because the
+ * emulator may run in another thread (a Worker): each read is taken between its time slices.
+ */
 export interface GuestMemory {
   /** CR0, CR3, CR4 as the guest set them last. */
-  controlRegisters(): ControlRegisters;
+  controlRegisters(): Promise<ControlRegisters>;
   /** A copy of guest physical memory [address, address + length); undefined unless all of it is RAM. */
-  readPhysical(address: number, length: number): Uint8Array | undefined;
+  readPhysical(address: number, length: number): Promise<Uint8Array | undefined>;
   /** Where guest physical address 0 lies in the emulator's own (Wasm) linear memory, and the RAM size. */
-  layout(): { readonly wasmOffset: number; readonly bytes: number };
+  layout(): Promise<GuestLayout>;
+}
+
+export interface GuestLayout {
+  readonly wasmOffset: number;
+  readonly bytes: number;
+}
+
+/** What the VGA shows now: a text mode's lines, or a graphics mode's pixels. */
+export type ScreenMode = { readonly kind: "text"; readonly cols: number; readonly rows: number } | { readonly kind: "graphics"; readonly width: number; readonly height: number };
+
+/** A copy of the visible graphics screen: RGBA, `width * height * 4` bytes. */
+export interface ScreenFrame {
+  readonly width: number;
+  readonly height: number;
+  readonly rgba: Uint8Array;
+}
+
+/** The VGA output read from the emulator's video memory (v86 renders into it even headless). */
+export interface ScreenSource {
+  mode(): ScreenMode;
+  /** Render the graphics screen and copy it out; undefined in text modes or when nothing changed since the last frame (unless `force`). */
+  frame(force: boolean): ScreenFrame | undefined;
 }
 
 // --- microscope (issue 13, items 1-3) ---
@@ -123,6 +156,8 @@ export interface BackendHost {
   readonly wasm: ArrayBuffer;
   /** Browser only: the element v86 draws the VGA screen into. */
   readonly screenContainer?: unknown;
+  /** Every wait the backend makes (its load deadline) goes through this clock; the system clock when absent. */
+  readonly clock?: Clock;
 }
 
 export type BackendFactory = (config: EmulatorConfig, host: BackendHost) => Promise<EmulatorBackend>;

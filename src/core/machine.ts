@@ -182,7 +182,7 @@ export class Machine implements Disposable {
       this.throwIfDisposed();
       this.setStatus({ stage: "booting" });
       const config = toEmulatorConfig(this.profile, this.guest, files.assets, this.options.disks);
-      const host = this.options.screenContainer === undefined ? { wasm: files.wasm } : { wasm: files.wasm, screenContainer: this.options.screenContainer };
+      const host = this.options.screenContainer === undefined ? { wasm: files.wasm, clock: this.clock } : { wasm: files.wasm, clock: this.clock, screenContainer: this.options.screenContainer };
       this.launch = () => this.options.backend(config, host);
       const initial = this.options.initialState;
       if (initial === undefined) await this.powerOn();

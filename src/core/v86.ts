@@ -6,7 +6,8 @@ import { V86, type V86Options } from "v86";
 import { AppError } from "./errors.ts";
 import { Emitter } from "./events.ts";
 import { host as globals } from "./host.ts";
-import type { BackendFactory, BalloonDevice, ConsolePort, EmulatorBackend, GuestMemory, HypercallRecord, JitCounts, MicroscopeHooks } from "./backend.ts";
+import { systemClock } from "./clock.ts";
+import type { BackendFactory, BalloonDevice, ConsolePort, EmulatorBackend, GuestMemory, HypercallRecord, JitCounts, MicroscopeHooks, ScreenFrame, ScreenMode, ScreenSource } from "./backend.ts";
 import { toDisposable, type Disposable } from "./events.ts";
 import { HYPERCALL_BASE, HypercallDevice } from "./microscope/hypercall.ts";
 import type { TrapSink, Width } from "./microscope/traps.ts";
@@ -58,11 +59,11 @@ export const createV86Backend: BackendFactory = async (config, host) => {
     throw new AppError("emulator-start-failed", "The emulator refused this machine's configuration.", { cause: error });
   }
 
-  let timer: unknown;
+  let timer: Disposable | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = globals.setTimeout(() => {
+    timer = (host.clock ?? systemClock).after(LOAD_DEADLINE_MS, () => {
       reject(new AppError("emulator-start-failed", "The emulator did not finish loading.", { details: { deadlineMs: LOAD_DEADLINE_MS } }));
-    }, LOAD_DEADLINE_MS);
+    });
   });
   const loaded = new Promise<void>((resolve) => emulator.add_listener("emulator-loaded", () => resolve()));
   try {
@@ -71,11 +72,11 @@ export const createV86Backend: BackendFactory = async (config, host) => {
     void emulator.destroy().catch(() => undefined);
     throw error;
   } finally {
-    globals.clearTimeout(timer);
+    timer?.dispose();
   }
   // A saved state carries each hard disk's geometry; the disk attached now may have another size.
   if ((config as { initial_state?: unknown }).initial_state !== undefined) fitDiskGeometry(emulator as unknown as V86Internals);
-  return new V86Backend(emulator, !config.disable_jit);
+  return new V86Backend(emulator, !config.disable_jit, host.screenContainer === undefined);
 };
 
 /** v86's IDE drive (src/ide.js IDEInterface): what its IDENTIFY answer is made from. */
@@ -170,14 +171,15 @@ function guestMemoryOf(cpu: Partial<V86CpuMemory> | undefined): GuestMemory | un
     const ram = (cpu as V86CpuMemory).mem8;
     return { wasmOffset: ram.byteOffset, bytes: ram.length };
   };
+  // Read at once (between slices: the emulator runs on this thread), handed over as promises.
   return {
-    controlRegisters: () => ({ cr0: cr[0]! >>> 0, cr3: cr[3]! >>> 0, cr4: cr[4]! >>> 0 }),
+    controlRegisters: () => Promise.resolve({ cr0: cr[0]! >>> 0, cr3: cr[3]! >>> 0, cr4: cr[4]! >>> 0 }),
     readPhysical: (address, length) => {
       const { wasmOffset, bytes } = layout();
-      if (!Number.isInteger(address) || !Number.isInteger(length) || address < 0 || length < 0 || address + length > bytes) return undefined;
-      return new Uint8Array(wasm_memory.buffer, wasmOffset + address, length).slice();
+      if (!Number.isInteger(address) || !Number.isInteger(length) || address < 0 || length < 0 || address + length > bytes) return Promise.resolve(undefined);
+      return Promise.resolve(new Uint8Array(wasm_memory.buffer, wasmOffset + address, length).slice());
     },
-    layout,
+    layout: () => Promise.resolve(layout()),
   };
 }
 // --- end microscope, guest memory ---
@@ -193,6 +195,68 @@ function balloonOf(device: V86Balloon): BalloonDevice {
     actual: () => device.actual,
   };
 }
+
+// --- VGA output for a view that draws it itself (checked in 0.5.462's vga.js and dummy_screen.js) ---
+/**
+ * v86's VGA device. Headless, v86 gives it a screen adapter that keeps only the text; the device
+ * still renders graphics modes into `image_data` (an ImageData over its Wasm memory, where
+ * ImageData exists: browsers and Workers, not Node) when `screen_fill_buffer` is called.
+ */
+interface V86Vga {
+  graphical_mode: boolean;
+  screen_width: number;
+  screen_height: number;
+  virtual_width: number;
+  image_data: { data: Uint8ClampedArray; width: number; height: number } | null;
+  screen_fill_buffer(): void;
+  screen?: { update_buffer?: (layers: unknown[]) => void; get_text_screen?: () => string[] };
+}
+
+function screenOf(internals: V86Internals): ScreenSource | undefined {
+  const vga = (internals.v86?.cpu?.devices as { vga?: V86Vga } | undefined)?.vga;
+  if (vga === undefined || typeof vga.screen_fill_buffer !== "function") return undefined;
+  // The adapter's update_buffer is told which rows changed: note that something did.
+  let dirty = true;
+  const adapter = vga.screen;
+  if (adapter !== undefined && typeof adapter.update_buffer === "function") {
+    const inner = adapter.update_buffer.bind(adapter);
+    adapter.update_buffer = (layers) => {
+      if (layers.length > 0) dirty = true;
+      inner(layers);
+    };
+  }
+  let lastMode = "";
+  return {
+    mode: (): ScreenMode => {
+      if (!vga.graphical_mode) {
+        const lines = internals.screen_adapter?.get_text_screen?.() ?? [];
+        return { kind: "text", cols: lines[0]?.length ?? 0, rows: lines.length };
+      }
+      return { kind: "graphics", width: vga.screen_width, height: vga.screen_height };
+    },
+    frame: (force): ScreenFrame | undefined => {
+      if (!vga.graphical_mode) return undefined;
+      vga.screen_fill_buffer();
+      const image = vga.image_data;
+      const width = vga.screen_width;
+      const height = vga.screen_height;
+      if (image === null || width <= 0 || height <= 0 || image.data.byteLength === 0) return undefined;
+      const mode = `${width}x${height}`;
+      if (!dirty && !force && mode === lastMode) return undefined;
+      dirty = false;
+      lastMode = mode;
+      // The visible part of the (virtual) buffer, row by row: the view gets exactly width × height.
+      const stride = image.width * 4;
+      const rows = Math.min(height, image.height);
+      const cols = Math.min(width, image.width) * 4;
+      const rgba = new Uint8Array(width * height * 4);
+      const source = new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength);
+      for (let y = 0; y < rows; y++) rgba.set(source.subarray(y * stride, y * stride + cols), y * width * 4);
+      return { width, height, rgba };
+    },
+  };
+}
+// --- end VGA output ---
 
 class V86Backend implements EmulatorBackend {
   private readonly output = new Emitter<{ port: ConsolePort; bytes: Uint8Array }>();
@@ -227,11 +291,14 @@ class V86Backend implements EmulatorBackend {
   readonly guestMemory: GuestMemory | undefined;
 
   readonly microscope: MicroscopeHooks | undefined;
+  readonly screen: ScreenSource | undefined;
 
   constructor(
     private readonly emulator: V86,
     jit: boolean,
+    headless: boolean,
   ) {
+    this.screen = headless ? screenOf(this.internals) : undefined;
     this.guestMemory = guestMemoryOf(this.internals.v86?.cpu);
     const balloon = this.internals.v86?.cpu?.devices?.virtio_balloon;
     this.balloon = balloon === undefined ? undefined : balloonOf(balloon);
@@ -366,6 +433,10 @@ class V86Backend implements EmulatorBackend {
 
   sendCtrlAltDel(): void {
     this.emulator.keyboard_send_scancodes(CTRL_ALT_DEL);
+  }
+
+  sendScancodes(codes: readonly number[]): void {
+    this.emulator.keyboard_send_scancodes([...codes]);
   }
 
   textScreen(): string[] {

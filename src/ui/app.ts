@@ -22,7 +22,6 @@ import {
   systemClock,
   captureSnapshot,
   checkMachineImages,
-  createV86Backend,
   mountDataCommand,
   DATA_DISK_SLOT,
   decodeSnapshot,
@@ -51,6 +50,8 @@ import {
   type RunStart,
   type SnapshotRecord,
 } from "../core/index.ts";
+import { createWorkerBackendFactory } from "./workerBackend.ts";
+import { runOnSecondMachine } from "./secondMachine.ts";
 import { ACTIONS, type ActionContext } from "./actions.ts";
 import { CrashOffer } from "./crashOffer.ts";
 import { LabPanel } from "./lab/panel.ts";
@@ -472,7 +473,8 @@ export class App {
         // Served by the app next to the guest (see vite.config.ts), never guessed by v86.
         wasm: { name: "v86.wasm", url: new URL("v86/v86.wasm", document.baseURI).href },
         loader: libraryAssetLoader(this.storage.stores.images, fetchAssetLoader),
-        backend: createV86Backend,
+        // Each machine's emulator runs in its own Worker (issue 11).
+        backend: createWorkerBackendFactory(),
         screenContainer: element("vga"),
         disks: prepared.disks,
         ...(initial === undefined ? {} : { initialState: { state: initial.state, shellReady: initial.shellReady } }),
@@ -983,6 +985,7 @@ export class App {
       flushDisks: () => this.storage.flush(),
       startedFrom: () => this.startedFrom,
       terminalBuffer: () => this.terminal.allLines(),
+      runOnSecondMachine: (command) => runOnSecondMachine(command, document.baseURI),
     };
     window.virtlab = proxy;
   }

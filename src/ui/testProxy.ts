@@ -20,6 +20,8 @@ export interface VirtlabTestProxy {
   startedFrom(): "boot" | "pre-booted" | "snapshot";
   /** Every line of the terminal, scrollback included. */
   terminalBuffer(): string[];
+  /** Cold-boot a second machine (the default guest, its own Worker) beside this one, run a command on it, shut it down. */
+  runOnSecondMachine(command: string): Promise<CommandResult>;
 }
 
 declare global {

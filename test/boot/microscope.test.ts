@@ -46,23 +46,23 @@ async function sampleCr3(count: number): Promise<number[]> {
   const seen: number[] = [];
   for (let i = 0; i < count; i++) {
     await new Promise((resolve) => setTimeout(resolve, 10));
-    seen.push(memory().controlRegisters().cr3);
+    seen.push((await memory().controlRegisters()).cr3);
   }
   return seen;
 }
 
 describe.skipIf(!existsSync(prebooted))("the microscope on the real guest", () => {
   it("uses 2-level non-PAE paging with 4 MiB pages, and maps kernel text at PAGE_OFFSET", async () => {
-    const regs = memory().controlRegisters();
+    const regs = await memory().controlRegisters();
     expect(regs.cr0 >>> 31).toBe(1);
     expect(regs.cr4 & 0x20).toBe(0); // the 686 flavour is non-PAE
     const first = (await run("head -1 /proc/kallsyms")).split(/\s+/);
     const va = parseInt(first[0]!, 16);
     expect(va).toBeGreaterThanOrEqual(0xc000_0000);
-    const w = walkLive(memory(), va);
+    const w = await walkLive(memory(), va);
     // The kernel's own rule for its direct map: physical = virtual - PAGE_OFFSET (0xC0000000).
     expect(w.result).toMatchObject({ ok: true, mode: "2-level", physical: va - 0xc000_0000, pageSize: 4 << 20 });
-    expect(w.wasmOffset).toBe(memory().layout().wasmOffset + va - 0xc000_0000);
+    expect(w.wasmOffset).toBe((await memory().layout()).wasmOffset + va - 0xc000_0000);
   });
 
   it("walks a process's stack address to the page frame its /proc/PID/pagemap reports", async () => {
@@ -80,7 +80,7 @@ describe.skipIf(!existsSync(prebooted))("the microscope on the real guest", () =
       const counts = new Map<number, number>();
       for (const c of seen) counts.set(c, (counts.get(c) ?? 0) + 1);
       const cr3 = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
-      const w = walkLive(memory(), va, cr3);
+      const w = await walkLive(memory(), va, cr3);
       expect(w.result).toMatchObject({ ok: true, pageSize: 4096 });
       expect(w.result.ok && Math.floor(w.result.physical / 4096)).toBe(pfn);
       console.log(`stack ${va.toString(16)} of PID ${pid}: walk → PFN ${pfn.toString(16)}, pagemap → ${pfn.toString(16)} (CR3 ${cr3.toString(16)}, ${counts.get(cr3)}/${seen.length} samples)`);
@@ -93,7 +93,7 @@ describe.skipIf(!existsSync(prebooted))("the microscope on the real guest", () =
     const before = (await run("grep -w pgfault /proc/vmstat; grep -w ctxt /proc/stat")).split(/\s+/);
     const observer = new PageTableObserver(memory(), systemClock, 1);
     await run("for i in $(seq 20); do /bin/true; done");
-    const report = observer.stop();
+    const report = await observer.stop();
     const after = (await run("grep -w pgfault /proc/vmstat; grep -w ctxt /proc/stat")).split(/\s+/);
     const pageFaults = Number(after[1]) - Number(before[1]);
     const contextSwitches = Number(after[3]) - Number(before[3]);

@@ -15,6 +15,8 @@ import type { Disposable } from "../events.ts";
 import type { GuestMemory } from "../backend.ts";
 import { walk, type ControlRegisters, type PhysicalRead32, type WalkResult } from "./pagewalk.ts";
 
+const PAGE = 4096;
+
 export interface LiveWalk {
   readonly regs: ControlRegisters;
   readonly result: WalkResult;
@@ -22,20 +24,46 @@ export interface LiveWalk {
   readonly wasmOffset: number | undefined;
 }
 
-export function read32Of(memory: GuestMemory): PhysicalRead32 {
-  return (address) => {
-    const bytes = memory.readPhysical(address, 4);
-    if (bytes === undefined) return undefined;
-    return (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0;
+/** A guest physical memory reader over pages fetched beforehand (the walk itself is synchronous). */
+class PageReads {
+  private readonly pages = new Map<number, Uint8Array | undefined>();
+  /** The page a read needed and did not have, if any. */
+  missing: number | undefined;
+
+  constructor(private readonly memory: GuestMemory) {}
+
+  readonly read32: PhysicalRead32 = (address) => {
+    const page = Math.floor(address / PAGE) * PAGE;
+    if (!this.pages.has(page)) {
+      this.missing ??= page;
+      return undefined;
+    }
+    const bytes = this.pages.get(page);
+    const within = address - page;
+    if (bytes === undefined || within + 4 > PAGE) return undefined;
+    return (bytes[within]! | (bytes[within + 1]! << 8) | (bytes[within + 2]! << 16) | (bytes[within + 3]! << 24)) >>> 0;
   };
+
+  async fetchMissing(): Promise<boolean> {
+    const page = this.missing;
+    if (page === undefined) return false;
+    this.missing = undefined;
+    this.pages.set(page, await this.memory.readPhysical(page, PAGE));
+    return true;
+  }
 }
 
-/** Walk `virtual` through the page tables CR3 points at now (or through `cr3`, if given). */
-export function walkLive(memory: GuestMemory, virtual: number, cr3?: number): LiveWalk {
-  const now = memory.controlRegisters();
+/**
+ * Walk `virtual` through the page tables CR3 points at now (or through `cr3`, if given). The
+ * walk runs on pages read from the guest one round at a time (at most one per level).
+ */
+export async function walkLive(memory: GuestMemory, virtual: number, cr3?: number): Promise<LiveWalk> {
+  const now = await memory.controlRegisters();
   const regs = cr3 === undefined ? now : { ...now, cr3 };
-  const result = walk(virtual, regs, read32Of(memory));
-  const { wasmOffset, bytes } = memory.layout();
+  const reads = new PageReads(memory);
+  let result = walk(virtual, regs, reads.read32);
+  while (await reads.fetchMissing()) result = walk(virtual, regs, reads.read32);
+  const { wasmOffset, bytes } = await memory.layout();
   return { regs, result, wasmOffset: result.ok && result.physical < bytes ? wasmOffset + result.physical : undefined };
 }
 
@@ -56,17 +84,14 @@ export interface ShadowReport {
   readonly tablePages: number;
 }
 
-const PAGE = 4096;
-
 /** The page-table pages (directory and tables) reachable from these registers. */
-function tablePages(regs: ControlRegisters, memory: GuestMemory): number[] {
+async function tablePages(regs: ControlRegisters, memory: GuestMemory): Promise<number[]> {
   const pae = (regs.cr4 & 0x20) !== 0;
   const pse = (regs.cr4 & 0x10) !== 0;
   const pages: number[] = [];
-  const read = read32Of(memory);
-  const fromDirectory = (pd: number, entrySize: 4 | 8): void => {
+  const fromDirectory = async (pd: number, entrySize: 4 | 8): Promise<void> => {
     pages.push(pd);
-    const dir = memory.readPhysical(pd, PAGE);
+    const dir = await memory.readPhysical(pd, PAGE);
     if (dir === undefined) return;
     const view = new DataView(dir.buffer);
     for (let off = 0; off < PAGE; off += entrySize) {
@@ -76,12 +101,15 @@ function tablePages(regs: ControlRegisters, memory: GuestMemory): number[] {
     }
   };
   if (!pae) {
-    fromDirectory((regs.cr3 & 0xffff_f000) >>> 0, 4);
+    await fromDirectory((regs.cr3 & 0xffff_f000) >>> 0, 4);
     return pages;
   }
+  const pdpt = await memory.readPhysical((regs.cr3 & 0xffff_ffe0) >>> 0, 32);
+  if (pdpt === undefined) return pages;
+  const view = new DataView(pdpt.buffer);
   for (let i = 0; i < 4; i++) {
-    const low = read(((regs.cr3 & 0xffff_ffe0) >>> 0) + i * 8);
-    if (low !== undefined && (low & 1) !== 0) fromDirectory((low & 0xffff_f000) >>> 0, 8);
+    const low = view.getUint32(i * 8, true);
+    if ((low & 1) !== 0) await fromDirectory((low & 0xffff_f000) >>> 0, 8);
   }
   return pages;
 }
@@ -117,6 +145,9 @@ export class PageTableObserver implements Disposable {
   private newTablePages = 0;
   private entriesInNewTables = 0;
   private timer: Disposable | undefined;
+  private stopped = false;
+  /** The sample being taken (reads from the guest are asynchronous). */
+  private sampling: Promise<void> = Promise.resolve();
   private readonly started: number;
 
   constructor(
@@ -125,28 +156,34 @@ export class PageTableObserver implements Disposable {
     private readonly intervalMs = 1,
   ) {
     this.started = clock.now();
-    this.sample(true);
-    this.schedule();
+    this.sampling = this.sample(true).then(() => this.schedule());
   }
 
+  /** The next sample starts `intervalMs` after the last one finished. */
   private schedule(): void {
+    if (this.stopped) return;
     this.timer = this.clock.after(this.intervalMs, () => {
-      this.sample(false);
-      this.schedule();
+      this.timer = undefined;
+      this.sampling = this.sample(false).then(() => this.schedule());
     });
   }
 
+  /** Resolves when the sample in progress (if any) is taken. */
+  settled(): Promise<void> {
+    return this.sampling;
+  }
+
   /** Take one sample now (also called by the timer). */
-  sample(baseline = false): void {
-    const regs = this.memory.controlRegisters();
+  async sample(baseline = false): Promise<void> {
+    const regs = await this.memory.controlRegisters();
     if ((regs.cr0 & 0x8000_0000) === 0) return;
     this.samples++;
     if (this.lastCr3 !== undefined && regs.cr3 !== this.lastCr3) this.cr3Changes++;
     this.lastCr3 = regs.cr3;
     this.cr3s.add(regs.cr3);
     const entryWords = (regs.cr4 & 0x20) !== 0 ? 2 : 1;
-    for (const page of tablePages(regs, this.memory)) {
-      const bytes = this.memory.readPhysical(page, PAGE);
+    for (const page of await tablePages(regs, this.memory)) {
+      const bytes = await this.memory.readPhysical(page, PAGE);
       if (bytes === undefined) continue;
       const now = new Uint32Array(bytes.buffer);
       const before = this.tables.get(page);
@@ -172,14 +209,16 @@ export class PageTableObserver implements Disposable {
     };
   }
 
-  /** Stop sampling and say what was seen. */
-  stop(): ShadowReport {
+  /** Stop sampling, take a last sample and say what was seen. */
+  async stop(): Promise<ShadowReport> {
     this.dispose();
-    this.sample(false);
+    await this.sampling.catch(() => undefined);
+    await this.sample(false);
     return this.report();
   }
 
   dispose(): void {
+    this.stopped = true;
     this.timer?.dispose();
     this.timer = undefined;
   }

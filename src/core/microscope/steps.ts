@@ -54,7 +54,7 @@ async function walkKernel(machine: Machine, timeoutMs: number): Promise<AddressW
   const first = (await output(machine, "head -1 /proc/kallsyms", timeoutMs)).split(/\s+/);
   const va = parseInt(first[0] ?? "", 16);
   if (!Number.isFinite(va) || va < PAGE_OFFSET) throw new AppError("lesson-failed", "The guest's /proc/kallsyms shows no kernel address.");
-  const walk = walkLive(memoryOf(machine), va);
+  const walk = await walkLive(memoryOf(machine), va);
   const guestPhysical = va - PAGE_OFFSET;
   const { ok, lines } = locationLines(walk, guestPhysical, `${first[2] ?? "the symbol"} at ${hex(va)} in /proc/kallsyms, minus PAGE_OFFSET ${hex(PAGE_OFFSET)}`);
   return { outcome: { ok, lines }, walk, guestPhysical };
@@ -77,11 +77,11 @@ async function walkProcess(machine: Machine, clock: Clock, timeoutMs: number): P
     const counts = new Map<number, number>();
     for (let i = 0; i < 20; i++) {
       await wait(clock, 10);
-      const cr3 = memory.controlRegisters().cr3;
+      const cr3 = (await memory.controlRegisters()).cr3;
       counts.set(cr3, (counts.get(cr3) ?? 0) + 1);
     }
     const [cr3, seen] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]!;
-    const walk = walkLive(memory, va, cr3);
+    const walk = await walkLive(memory, va, cr3);
     const { ok, lines } = locationLines(walk, guestPhysical, `/proc/${pid}/pagemap, page frame × 4096 + offset`);
     lines.unshift(`The stack of PID ${pid} (a busy loop) at ${hex(va)}; its CR3 ${hex(cr3)} was seen in ${seen} of 20 samples while it ran.`);
     return { outcome: { ok, lines }, walk, guestPhysical };
@@ -105,7 +105,7 @@ export async function pageTableWorkload(machine: Machine, command: string, clock
   } finally {
     observer.dispose();
   }
-  const report = observer.stop();
+  const report = await observer.stop();
   const after = (await output(machine, counters, timeoutMs)).split(/\s+/);
   const pageFaults = Number(after[1]) - Number(before[1]);
   const contextSwitches = Number(after[3]) - Number(before[3]);

@@ -11,6 +11,11 @@ export interface TrapSink {
   port(port: number, width: Width, write: boolean, owner: string | undefined, notify: boolean): void;
   mmio(address: number, width: Width, write: boolean, owner: string | undefined): void;
   irq(line: number, owner: string | undefined): void;
+  /**
+   * Add counts gathered elsewhere (a meter in the emulator's Worker), device by device. Optional:
+   * a sink without it misses what a remote emulator counted.
+   */
+  merge?(delta: TrapSnapshot): void;
 }
 
 export interface DeviceTraps {
@@ -105,6 +110,20 @@ export class TrapMeter implements TrapSink {
 
   irq(line: number, owner: string | undefined): void {
     this.device(irqOwner(line, owner)).irqs++;
+  }
+
+  merge(delta: TrapSnapshot): void {
+    for (const [name, add] of Object.entries(delta.devices)) {
+      const d = this.device(name);
+      for (const w of [8, 16, 32] as const) {
+        d.portReads[w] += add.portReads[w];
+        d.portWrites[w] += add.portWrites[w];
+      }
+      d.mmioReads += add.mmioReads;
+      d.mmioWrites += add.mmioWrites;
+      d.irqs += add.irqs;
+      d.notifications += add.notifications;
+    }
   }
 
   reset(): void {

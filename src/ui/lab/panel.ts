@@ -7,7 +7,6 @@ import {
   AppError,
   Machine,
   V86_PACKAGE_VERSION,
-  createV86Backend,
   defaultGuest,
   fetchAssetLoader,
   maxBalloonMiB,
@@ -16,6 +15,7 @@ import {
   type DeviceProfile,
   type GuestManifest,
 } from "../../core/index.ts";
+import { createWorkerBackendFactory } from "../workerBackend.ts";
 import {
   LAB_DATABASE,
   LAB_STORE,
@@ -271,7 +271,7 @@ export class LabPanel {
       const base = this.host.guestBase();
       const guest = defaultGuest(await this.host.loadGuestManifest(base), base);
       const runner = new LabRunner({
-        createMachine: (profile) => new Machine({ profile, guest, wasm: { name: "v86.wasm", url: this.host.wasmUrl() }, loader: fetchAssetLoader, backend: createV86Backend }),
+        createMachine: (profile) => new Machine({ profile, guest, wasm: { name: "v86.wasm", url: this.host.wasmUrl() }, loader: fetchAssetLoader, backend: createWorkerBackendFactory() }),
         clock: systemClock,
         host: navigator.userAgent,
         v86: V86_PACKAGE_VERSION,

@@ -1,0 +1,304 @@
+import { describe, expect, it } from "vitest";
+import type { BackendFactory, BalloonDevice, ConsoleChunk, ConsolePort, EmulatorBackend, GuestMemory, JitCounts, MicroscopeHooks, ScreenSource } from "../backend.ts";
+import { ManualClock } from "../clock.ts";
+import { AppError } from "../errors.ts";
+import { Emitter, toDisposable } from "../events.ts";
+import { decodeText, encodeText, host } from "../host.ts";
+import { Machine } from "../machine.ts";
+import { TrapMeter, type TrapSink } from "../microscope/traps.ts";
+import { DEFAULT_PROFILE, type DiskDevice, type EmulatorConfig, type LinuxGuest } from "../profile.ts";
+import { connectRemoteBackend, type RemoteBackend } from "./client.ts";
+import { STATUS_INTERVAL_MS, portPair } from "./protocol.ts";
+import { serveBackend } from "./server.ts";
+
+const PROMPT = "root@virtlab:/# ";
+
+/** A stand-in emulator on the Worker's side: a shell that answers marked commands, a disk user, meters. */
+class FakeEmulator implements EmulatorBackend {
+  private readonly output = new Emitter<ConsoleChunk>();
+  private readonly crash = new Emitter<unknown>();
+  private readonly reboot = new Emitter<void>();
+  readonly onOutput = this.output.event;
+  readonly onCrash = this.crash.event;
+  readonly onRebootRequest = this.reboot.event;
+  running = false;
+  counter = 0;
+  disposed = false;
+  written: string[] = [];
+  restored: string[] = [];
+  text = ["GNU GRUB  version 2.06", ""];
+  sink: TrapSink | undefined;
+  jit = { blocks: 0, wasmBytes: 0, invalidations: 0 };
+  jitOn = true;
+  pages = 0;
+  private input = "";
+  readonly balloon: BalloonDevice = { setTarget: (p) => (this.pages = p), target: () => this.pages, actual: () => Math.floor(this.pages / 2) };
+  readonly guestMemory: GuestMemory = {
+    controlRegisters: async () => ({ cr0: 0x8000_0001, cr3: 0x1000, cr4: 0 }),
+    readPhysical: async (address, length) => Uint8Array.from({ length }, (_, i) => (address + i) & 0xff),
+    layout: async () => ({ wasmOffset: 0x4000, bytes: 1 << 20 }),
+  };
+  readonly microscope: MicroscopeHooks = {
+    watchTraps: (sink) => {
+      this.sink = sink;
+      return toDisposable(() => (this.sink = undefined));
+    },
+    watchJit: () => ({ read: (): JitCounts => ({ ...this.jit }), dispose: () => undefined }),
+    setJit: (on) => (this.jitOn = on),
+    jitEnabled: () => this.jitOn,
+    onHypercall: new Emitter<never>().event,
+  };
+  readonly screen: ScreenSource = {
+    mode: () => ({ kind: "graphics", width: 2, height: 1 }),
+    frame: () => ({ width: 2, height: 1, rgba: Uint8Array.of(1, 2, 3, 255, 4, 5, 6, 255) }),
+  };
+
+  constructor(readonly config: EmulatorConfig) {}
+
+  print(text: string, port: ConsolePort = "serial0"): void {
+    this.output.fire({ port, bytes: encodeText(text) });
+  }
+
+  write(port: ConsolePort, bytes: Uint8Array): void {
+    const text = decodeText(bytes);
+    this.written.push(`${port}:${text}`);
+    this.input += text;
+    const match = /printf '\\036S(\d+)\\037'; \{\n([\s\S]*)\n\}; printf '\\036E\1 %d\\037' \$\?\n$/.exec(this.input);
+    if (match === null) return;
+    this.input = "";
+    // The command's port accesses happen before its output.
+    this.sink?.port(0x3f8, 8, true, undefined, false);
+    this.sink?.port(0x3f8, 8, true, undefined, false);
+    this.print(`\x1eS${match[1]}\x1f${match[2] === "uname -r" ? "6.1.0-50-686\r\n" : ""}\x1eE${match[1]} 0\x1f${PROMPT}`);
+  }
+
+  async run(): Promise<void> {
+    this.running = true;
+  }
+  async stop(): Promise<void> {
+    this.running = false;
+  }
+  isRunning(): boolean {
+    return this.running;
+  }
+  instructionCounter(): number {
+    return this.counter;
+  }
+  async saveState(): Promise<Uint8Array> {
+    return encodeText(`state:${this.counter}`);
+  }
+  async restoreState(state: Uint8Array): Promise<void> {
+    this.restored.push(decodeText(state));
+  }
+  sendCtrlAltDel(): void {}
+  scancodes: number[] = [];
+  sendScancodes(codes: readonly number[]): void {
+    this.scancodes.push(...codes);
+  }
+  textScreen(): string[] {
+    return this.text;
+  }
+  fail(error: unknown): void {
+    this.crash.fire(error);
+  }
+  dispose(): void {
+    this.disposed = true;
+  }
+}
+
+/** The page's disk: reads give the byte's offset, writes are kept (as OverlayDisk's pending pages). */
+class PageDisk implements DiskDevice {
+  readonly byteLength = 1 << 20;
+  onload: ((event: object) => void) | undefined;
+  readonly writes: [number, number[]][] = [];
+  load(): void {
+    this.onload?.({});
+  }
+  get(start: number, length: number, callback: (data: Uint8Array) => void): void {
+    callback(Uint8Array.from({ length }, (_, i) => (start + i) & 0xff));
+  }
+  get_and_cache(start: number, length: number, callback: (data: Uint8Array) => void): void {
+    this.get(start, length, callback);
+  }
+  get_from_cache(): Uint8Array | undefined {
+    return undefined;
+  }
+  set(start: number, data: Uint8Array, callback: () => void): void {
+    this.writes.push([start, [...data]]);
+    callback();
+  }
+  get_state(): unknown[] {
+    return [this.byteLength];
+  }
+  set_state(): void {}
+}
+
+const flush = async (): Promise<void> => {
+  for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => host.queueMicrotask(resolve));
+};
+
+function setup(fail?: unknown) {
+  const pair = portPair((fn) => host.queueMicrotask(fn));
+  const clock = new ManualClock();
+  let emulator: FakeEmulator | undefined;
+  let closed = 0;
+  const factory: BackendFactory = async (config) => {
+    if (fail !== undefined) throw fail;
+    emulator = new FakeEmulator(config);
+    return emulator;
+  };
+  const server = serveBackend(pair.worker, factory, clock);
+  const remoteFactory: BackendFactory = (config, h) => connectRemoteBackend(pair.page, config, h, () => closed++);
+  return {
+    clock,
+    server,
+    remoteFactory,
+    emulator: () => emulator as FakeEmulator,
+    closed: () => closed,
+  };
+}
+
+const config = { memory_size: 1, hda: new PageDisk(), hdb: { buffer: new ArrayBuffer(8) } } as unknown as EmulatorConfig;
+
+describe("RemoteBackend over an in-process port", () => {
+  it("starts the emulator on the other side with the page's disks replaced by remote ones", async () => {
+    const t = setup();
+    const backend = (await t.remoteFactory(config, { wasm: new ArrayBuffer(4) })) as RemoteBackend;
+    const seen = t.emulator().config as unknown as Record<string, unknown>;
+    expect(seen["hda"]).not.toBe(config.hda);
+    expect((seen["hda"] as DiskDevice).byteLength).toBe(1 << 20);
+    expect(seen["hdb"]).toEqual({ buffer: expect.any(ArrayBuffer) });
+    // v86's reads and writes reach the page's disk object; the write is the page's at once.
+    const disk = seen["hda"] as DiskDevice;
+    const read = await new Promise<Uint8Array>((resolve) => disk.get(0x102, 3, resolve));
+    expect([...read]).toEqual([2, 3, 4]);
+    await new Promise<void>((resolve) => disk.set(512, Uint8Array.of(9, 8), resolve));
+    expect((config.hda as PageDisk).writes).toEqual([[512, [9, 8]]]);
+    backend.dispose();
+  });
+
+  it("carries console bytes both ways and mirrors running, the counter and the text screen", async () => {
+    const t = setup();
+    const backend = await t.remoteFactory(config, { wasm: new ArrayBuffer(4) });
+    const out: string[] = [];
+    backend.onOutput((c) => out.push(`${c.port}:${decodeText(c.bytes)}`));
+    backend.write("virtio0", encodeText("ls\n"));
+    backend.sendScancodes?.([0x1c, 0x9c]);
+    t.emulator().print("hello", "serial0");
+    await flush();
+    expect(t.emulator().written).toEqual(["virtio0:ls\n"]);
+    expect(t.emulator().scancodes).toEqual([0x1c, 0x9c]);
+    expect(out).toEqual(["serial0:hello"]);
+    expect(backend.isRunning()).toBe(false);
+    await backend.run();
+    expect(backend.isRunning()).toBe(true);
+    t.emulator().counter = 123_456;
+    t.emulator().text = ["login:"];
+    t.clock.advance(STATUS_INTERVAL_MS);
+    await flush();
+    expect(backend.instructionCounter()).toBe(123_456);
+    await backend.stop();
+    expect(backend.isRunning()).toBe(false);
+    backend.dispose();
+  });
+
+  it("saves and restores states, reads guest memory, and forwards the balloon and the JIT switch", async () => {
+    const t = setup();
+    const backend = await t.remoteFactory(config, { wasm: new ArrayBuffer(4) });
+    t.emulator().counter = 7;
+    expect(decodeText(await backend.saveState())).toBe("state:7");
+    await backend.restoreState(encodeText("state:3"));
+    expect(t.emulator().restored).toEqual(["state:3"]);
+    expect(await backend.guestMemory?.readPhysical(0x10, 2)).toEqual(Uint8Array.of(0x10, 0x11));
+    expect((await backend.guestMemory?.controlRegisters())?.cr3).toBe(0x1000);
+    expect((await backend.guestMemory?.layout())?.wasmOffset).toBe(0x4000);
+    backend.balloon?.setTarget(64);
+    expect(backend.balloon?.target()).toBe(64);
+    await flush();
+    expect(t.emulator().pages).toBe(64);
+    expect(backend.balloon?.actual()).toBe(32);
+    expect(backend.microscope?.jitEnabled()).toBe(true);
+    backend.microscope?.setJit(false);
+    await flush();
+    expect(t.emulator().jitOn).toBe(false);
+    expect(backend.microscope?.jitEnabled()).toBe(false);
+    backend.dispose();
+  });
+
+  it("hands graphics frames to the page", async () => {
+    const t = setup();
+    const backend = (await t.remoteFactory(config, { wasm: new ArrayBuffer(4) })) as RemoteBackend;
+    expect(backend.remoteScreen?.mode()).toEqual({ kind: "graphics", width: 2, height: 1 });
+    const frame = await backend.remoteScreen?.frame(true);
+    expect(frame).toMatchObject({ width: 2, height: 1 });
+    expect([...(frame?.rgba ?? [])]).toEqual([1, 2, 3, 255, 4, 5, 6, 255]);
+    // In a graphics mode there is no text screen.
+    expect(backend.textScreen()).toEqual([]);
+    backend.dispose();
+  });
+
+  it("reports crashes and reboot requests, and a start that failed as the AppError it was", async () => {
+    const t = setup();
+    const backend = await t.remoteFactory(config, { wasm: new ArrayBuffer(4) });
+    const events: unknown[] = [];
+    backend.onCrash((e) => events.push(e));
+    t.emulator().fail(new AppError("emulator-crashed", "RuntimeError: unreachable"));
+    await flush();
+    expect(events[0]).toBeInstanceOf(AppError);
+    expect((events[0] as AppError).code).toBe("emulator-crashed");
+    backend.dispose();
+
+    const failing = setup(new AppError("wasm-load-failed", "The emulator's WebAssembly module could not be started."));
+    await expect(failing.remoteFactory(config, { wasm: new ArrayBuffer(4) })).rejects.toMatchObject({ code: "wasm-load-failed" });
+    expect(failing.closed()).toBe(1);
+  });
+
+  it("dispose stops the far side, fails calls still waiting and closes the worker", async () => {
+    const t = setup();
+    const backend = await t.remoteFactory(config, { wasm: new ArrayBuffer(4) });
+    const pending = backend.saveState();
+    backend.dispose();
+    await expect(pending).rejects.toMatchObject({ code: "disposed" });
+    await flush();
+    expect(t.emulator().disposed).toBe(true);
+    expect(t.closed()).toBe(1);
+  });
+});
+
+const guest: LinuxGuest = {
+  kind: "linux",
+  bios: { name: "bios.bin", url: "bios.bin", size: 1 },
+  vgaBios: { name: "vgabios.bin", url: "vgabios.bin", size: 1 },
+  kernel: { name: "bzImage", url: "bzImage", size: 1 },
+  initrd: { name: "initramfs.cpio", url: "initramfs.cpio", size: 1 },
+  cmdline: "console=ttyS0",
+  prompt: "root@virtlab:[^\\r\\n]*# $",
+};
+
+describe("a Machine whose emulator is behind a port", () => {
+  it("runs a command, and a trap meter over it has the command's traps when its output arrives", async () => {
+    const t = setup();
+    const machine = new Machine({
+      profile: DEFAULT_PROFILE,
+      guest,
+      wasm: { name: "v86.wasm", url: "v86.wasm", size: 1 },
+      loader: { load: async () => new ArrayBuffer(1) },
+      backend: t.remoteFactory,
+      clock: t.clock,
+    });
+    await machine.start();
+    t.emulator().print(PROMPT);
+    await machine.waitForShell({ timeoutMs: 1000 });
+    const meter = new TrapMeter();
+    const watch = machine.microscope()?.watchTraps(meter);
+    await flush();
+    const result = await machine.run("uname -r", { timeoutMs: 1000 });
+    expect(result).toEqual({ output: "6.1.0-50-686", exitCode: 0 });
+    expect(meter.snapshot().devices["uart0"]?.portWrites[8]).toBe(2);
+    watch?.dispose();
+    machine.dispose();
+    await flush();
+    expect(t.emulator().disposed).toBe(true);
+    expect(t.closed()).toBe(1);
+  });
+});

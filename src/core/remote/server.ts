@@ -1,0 +1,321 @@
+/**
+ * The Worker's side: starts one real backend (v86.ts in the browser) from a `start` message,
+ * answers calls, forwards console bytes, frames and meters, and pushes the mirrored state.
+ * Disks the page keeps are RemoteDisks here: v86's asynchronous get/set become messages.
+ */
+import type { BackendFactory, EmulatorBackend, JitCounts } from "../backend.ts";
+import type { Clock } from "../clock.ts";
+import { isAppError } from "../errors.ts";
+import { DisposableStore, type Disposable } from "../events.ts";
+import { TrapMeter, type TrapSnapshot } from "../microscope/traps.ts";
+import type { DiskDevice, DiskSlot, EmulatorConfig } from "../profile.ts";
+import { STATUS_INTERVAL_MS, type Call, type CallResults, type Features, type FromWorker, type MirrorState, type ToWorker, type WireError, type WorkerPort } from "./protocol.ts";
+
+export function toWire(error: unknown): WireError {
+  if (isAppError(error)) {
+    return { code: error.code, message: error.message, details: cloneable(error.details), cause: causeText(error.cause) };
+  }
+  return { code: undefined, message: error instanceof Error ? `${error.name}: ${error.message}` : String(error), details: undefined, cause: undefined };
+}
+
+function causeText(cause: unknown): string | undefined {
+  if (cause === undefined) return undefined;
+  return cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+}
+
+/** Details are data by convention; drop anything that would not survive structured cloning. */
+function cloneable(details: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(details)) if (typeof value !== "function" && typeof value !== "symbol") out[key] = value;
+  return out;
+}
+
+/** A disk the page owns, seen from the Worker. v86 calls get/set with callbacks; each is one round trip. */
+class RemoteDisk implements DiskDevice {
+  onload: ((event: object) => void) | undefined;
+  /** The ranges read through get_and_cache, for get_from_cache. */
+  private readonly cached: { start: number; bytes: Uint8Array }[] = [];
+
+  constructor(
+    private readonly slot: DiskSlot,
+    readonly byteLength: number,
+    private readonly requests: DiskRequests,
+  ) {}
+
+  load(): void {
+    this.onload?.({});
+  }
+
+  get(start: number, length: number, callback: (data: Uint8Array) => void): void {
+    this.requests.get(this.slot, start, length, callback);
+  }
+
+  get_and_cache(start: number, length: number, callback: (data: Uint8Array) => void): void {
+    this.requests.get(this.slot, start, length, (bytes) => {
+      this.cached.push({ start, bytes });
+      callback(bytes);
+    });
+  }
+
+  get_from_cache(start: number, length: number): Uint8Array | undefined {
+    const hit = this.cached.find((c) => c.start <= start && start + length <= c.start + c.bytes.length);
+    return hit?.bytes.slice(start - hit.start, start - hit.start + length);
+  }
+
+  set(start: number, data: Uint8Array, callback: () => void): void {
+    this.requests.set(this.slot, start, data, callback);
+  }
+
+  get_state(): unknown[] {
+    return [this.byteLength];
+  }
+
+  set_state(_state: unknown[]): void {}
+}
+
+class DiskRequests {
+  private nextId = 1;
+  private readonly waiting = new Map<number, (bytes: Uint8Array | undefined) => void>();
+
+  constructor(private readonly port: WorkerPort) {}
+
+  get(slot: DiskSlot, start: number, length: number, callback: (data: Uint8Array) => void): void {
+    const id = this.nextId++;
+    this.waiting.set(id, (bytes) => callback(bytes ?? new Uint8Array(length)));
+    this.port.post({ type: "disk-get", id, slot, start, length });
+  }
+
+  set(slot: DiskSlot, start: number, data: Uint8Array, callback: () => void): void {
+    const id = this.nextId++;
+    this.waiting.set(id, () => callback());
+    // v86 may reuse its buffer: a copy crosses (and is transferred, not copied again).
+    const copy = data.slice();
+    this.port.post({ type: "disk-set", id, slot, start, data: copy }, [copy.buffer]);
+  }
+
+  done(id: number, bytes: Uint8Array | undefined): void {
+    const callback = this.waiting.get(id);
+    this.waiting.delete(id);
+    callback?.(bytes);
+  }
+}
+
+/** Serve one machine over `port`. Returns when the page said dispose (or never, in a Worker). */
+export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: Clock): Disposable {
+  const store = new DisposableStore();
+  const disks = new DiskRequests(port);
+  let backend: EmulatorBackend | undefined;
+  let disposed = false;
+  let statusTimer: Disposable | undefined;
+  let lastText = "";
+  const trapWatches = new Map<number, { meter: TrapMeter; watch: Disposable; sent: TrapSnapshot | undefined }>();
+  const jitWatches = new Map<number, { watch: Disposable & { read(): JitCounts }; sent: string }>();
+
+  const post = (message: FromWorker, transfer?: ArrayBuffer[]): void => port.post(message, transfer);
+
+  const mirror = (withText: boolean): MirrorState => {
+    const b = backend as EmulatorBackend;
+    const mode = b.screen?.mode();
+    const state: MirrorState = {
+      running: b.isRunning(),
+      counter: b.instructionCounter(),
+      jit: b.microscope?.jitEnabled() ?? false,
+      balloon: b.balloon === undefined ? undefined : { target: b.balloon.target(), actual: b.balloon.actual() },
+      mode,
+    };
+    if (!withText) return state;
+    const lines = b.textScreen();
+    const joined = lines.join("\n");
+    if (joined === lastText) return state;
+    lastText = joined;
+    return { ...state, text: lines };
+  };
+
+  /** Meters first: what a watch counted up to now reaches the page before the output that follows. */
+  const flushMeters = (): void => {
+    for (const [id, w] of trapWatches) {
+      const now = w.meter.snapshot();
+      if (now.totals.portIo + now.totals.mmio + now.totals.irq === 0) continue;
+      w.meter.reset();
+      post({ type: "traps", id, delta: now });
+    }
+    for (const [id, w] of jitWatches) {
+      const counts = w.watch.read();
+      const key = `${counts.blocks}/${counts.wasmBytes}/${counts.invalidations}`;
+      if (key === w.sent) continue;
+      w.sent = key;
+      post({ type: "jit-counts", id, counts });
+    }
+  };
+
+  const tick = (): void => {
+    statusTimer = clock.after(STATUS_INTERVAL_MS, () => {
+      if (disposed || backend === undefined) return;
+      flushMeters();
+      post({ type: "status", state: mirror(true) });
+      tick();
+    });
+  };
+
+  const start = async (message: Extract<ToWorker, { type: "start" }>): Promise<void> => {
+    const config: Record<string, unknown> = { ...message.config };
+    for (const disk of message.disks) config[disk.slot] = new RemoteDisk(disk.slot, disk.byteLength, disks);
+    try {
+      backend = await factory(config as unknown as EmulatorConfig, { wasm: message.wasm, clock });
+    } catch (error) {
+      post({ type: "start-failed", error: toWire(error) });
+      return;
+    }
+    if (disposed) {
+      backend.dispose();
+      return;
+    }
+    const b = backend;
+    store.add(b);
+    store.add(
+      b.onOutput((chunk) => {
+        flushMeters();
+        const bytes = chunk.bytes.slice();
+        post({ type: "output", port: chunk.port, bytes }, [bytes.buffer]);
+      }),
+    );
+    store.add(b.onCrash((error) => post({ type: "crash", error: toWire(error) })));
+    store.add(b.onRebootRequest(() => post({ type: "reboot" })));
+    if (b.onNetworkFrame !== undefined) store.add(b.onNetworkFrame((frame) => post({ type: "net-frame", frame }, [frame.buffer as ArrayBuffer])));
+    if (b.microscope !== undefined) store.add(b.microscope.onHypercall((record) => post({ type: "hypercall", record })));
+    const features: Features = {
+      balloon: b.balloon !== undefined,
+      guestMemory: b.guestMemory !== undefined,
+      microscope: b.microscope !== undefined,
+      network: b.sendNetworkFrame !== undefined,
+      share: b.readSharedFile !== undefined,
+      screen: b.screen !== undefined,
+      resize: b.resizeConsole !== undefined,
+      keyboard: b.sendScancodes !== undefined,
+    };
+    post({ type: "started", features, state: mirror(true) });
+    tick();
+  };
+
+  const answer = async (call: Call): Promise<{ value: unknown; transfer?: ArrayBuffer[] }> => {
+    const b = backend;
+    if (b === undefined) throw new Error("The emulator has not started.");
+    switch (call.op) {
+      case "run":
+        await b.run();
+        return { value: undefined };
+      case "stop":
+        await b.stop();
+        return { value: undefined };
+      case "save-state": {
+        const state = await b.saveState();
+        const buffer = state.byteOffset === 0 && state.byteLength === state.buffer.byteLength ? (state.buffer as ArrayBuffer) : state.slice().buffer;
+        return { value: buffer, transfer: [buffer] };
+      }
+      case "restore-state":
+        await b.restoreState(new Uint8Array(call.state));
+        return { value: undefined };
+      case "read-shared-file": {
+        if (b.readSharedFile === undefined) throw new Error("This machine has no 9p share.");
+        const bytes = await b.readSharedFile(call.path);
+        return { value: bytes };
+      }
+      case "control-registers":
+        return { value: await need(b.guestMemory).controlRegisters() };
+      case "read-physical":
+        return { value: await need(b.guestMemory).readPhysical(call.address, call.length) };
+      case "layout":
+        return { value: await need(b.guestMemory).layout() };
+      case "screen-frame": {
+        const frame = b.screen?.frame(call.force);
+        return frame === undefined ? { value: undefined } : { value: frame, transfer: [frame.rgba.buffer as ArrayBuffer] };
+      }
+    }
+  };
+
+  store.add(
+    port.onMessage((message) => {
+      if (disposed) return;
+      const b = backend;
+      switch (message.type) {
+        case "start":
+          void start(message);
+          return;
+        case "call":
+          answer(message.call).then(
+            ({ value, transfer }) => {
+              // The page's mirror of `running` is right as soon as run/stop answer.
+              if (message.call.op === "run" || message.call.op === "stop" || message.call.op === "restore-state") post({ type: "status", state: mirror(false) });
+              post({ type: "reply", id: message.id, ok: true, value: value as CallResults[Call["op"]] }, transfer);
+            },
+            (error: unknown) => post({ type: "reply", id: message.id, ok: false, error: toWire(error) }),
+          );
+          return;
+        case "disk-done":
+          disks.done(message.id, message.bytes);
+          return;
+        case "dispose":
+          dispose();
+          return;
+      }
+      if (b === undefined) return;
+      switch (message.type) {
+        case "write":
+          b.write(message.port, message.bytes);
+          return;
+        case "ctrl-alt-del":
+          b.sendCtrlAltDel();
+          return;
+        case "scancodes":
+          b.sendScancodes?.(message.codes);
+          return;
+        case "resize":
+          b.resizeConsole?.(message.cols, message.rows);
+          return;
+        case "net-frame":
+          b.sendNetworkFrame?.(message.frame);
+          return;
+        case "balloon":
+          b.balloon?.setTarget(message.pages);
+          post({ type: "status", state: mirror(false) });
+          return;
+        case "set-jit":
+          b.microscope?.setJit(message.enabled);
+          post({ type: "status", state: mirror(false) });
+          return;
+        case "watch":
+          if (b.microscope === undefined) return;
+          if (message.what === "traps") {
+            const meter = new TrapMeter();
+            trapWatches.set(message.id, { meter, watch: b.microscope.watchTraps(meter), sent: undefined });
+          } else {
+            jitWatches.set(message.id, { watch: b.microscope.watchJit(), sent: "" });
+          }
+          return;
+        case "unwatch": {
+          flushMeters();
+          trapWatches.get(message.id)?.watch.dispose();
+          trapWatches.delete(message.id);
+          jitWatches.get(message.id)?.watch.dispose();
+          jitWatches.delete(message.id);
+          return;
+        }
+      }
+    }),
+  );
+
+  const dispose = (): void => {
+    if (disposed) return;
+    disposed = true;
+    statusTimer?.dispose();
+    for (const w of trapWatches.values()) w.watch.dispose();
+    for (const w of jitWatches.values()) w.watch.dispose();
+    store.dispose();
+  };
+  return { dispose };
+}
+
+function need<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error("This emulator does not show the guest's memory.");
+  return value;
+}

@@ -1,0 +1,72 @@
+/**
+ * PS/2 keyboard scan codes (set 1) for a key's physical position, named as KeyboardEvent.code
+ * names it: what the page sends to a guest's keyboard when the user types into the VGA view (the
+ * emulator runs in a Worker, where v86's own keyboard adapter has no DOM to listen to).
+ */
+const LETTERS = "QWERTYUIOP|ASDFGHJKL|ZXCVBNM";
+const BASE: Record<string, number> = {
+  Escape: 0x01,
+  Minus: 0x0c,
+  Equal: 0x0d,
+  Backspace: 0x0e,
+  Tab: 0x0f,
+  BracketLeft: 0x1a,
+  BracketRight: 0x1b,
+  Enter: 0x1c,
+  ControlLeft: 0x1d,
+  Semicolon: 0x27,
+  Quote: 0x28,
+  Backquote: 0x29,
+  ShiftLeft: 0x2a,
+  Backslash: 0x2b,
+  Comma: 0x33,
+  Period: 0x34,
+  Slash: 0x35,
+  ShiftRight: 0x36,
+  AltLeft: 0x38,
+  Space: 0x39,
+  CapsLock: 0x3a,
+  F11: 0x57,
+  F12: 0x58,
+};
+/** Keys sent with the 0xE0 prefix. */
+const EXTENDED: Record<string, number> = {
+  ControlRight: 0x1d,
+  AltRight: 0x38,
+  Home: 0x47,
+  ArrowUp: 0x48,
+  PageUp: 0x49,
+  ArrowLeft: 0x4b,
+  ArrowRight: 0x4d,
+  End: 0x4f,
+  ArrowDown: 0x50,
+  PageDown: 0x51,
+  Insert: 0x52,
+  Delete: 0x53,
+};
+
+function baseCode(code: string): number | undefined {
+  if (code in BASE) return BASE[code];
+  const letter = /^Key([A-Z])$/.exec(code)?.[1];
+  if (letter !== undefined) {
+    // Rows of the keyboard: Q..P from 0x10, A..L from 0x1E, Z..M from 0x2C.
+    const [top, middle, bottom] = LETTERS.split("|") as [string, string, string];
+    if (top.includes(letter)) return 0x10 + top.indexOf(letter);
+    if (middle.includes(letter)) return 0x1e + middle.indexOf(letter);
+    return 0x2c + bottom.indexOf(letter);
+  }
+  const digit = /^Digit([0-9])$/.exec(code)?.[1];
+  if (digit !== undefined) return digit === "0" ? 0x0b : 0x01 + Number(digit);
+  const f = /^F([1-9]|10)$/.exec(code)?.[1];
+  if (f !== undefined) return 0x3a + Number(f);
+  return undefined;
+}
+
+/** The scan codes of pressing (or releasing) the key; undefined for a key this table does not know. */
+export function scancodesFor(code: string, pressed: boolean): number[] | undefined {
+  const release = pressed ? 0 : 0x80;
+  const extended = EXTENDED[code];
+  if (extended !== undefined) return [0xe0, extended | release];
+  const base = baseCode(code);
+  return base === undefined ? undefined : [base | release];
+}

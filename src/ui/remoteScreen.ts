@@ -1,0 +1,97 @@
+/**
+ * Draws a VGA screen rendered in a machine's Worker into the page's screen box: a text mode as
+ * lines in `.vga-text`, a graphics mode as pixels on `canvas.vga-canvas` (the elements VgaView
+ * scales). Frames are pulled, one at a time and at most FRAMES_PER_SECOND, only while the box is
+ * shown: a hidden screen costs the Worker nothing. While the screen is shown, keys typed outside
+ * text fields (the terminal types through its own textarea) go to the guest's PS/2 keyboard, as
+ * v86's own keyboard adapter did when the emulator ran in the page.
+ */
+import type { RemoteScreen } from "../core/remote/client.ts";
+import { scancodesFor } from "../core/scancodes.ts";
+
+const FRAMES_PER_SECOND = 10;
+
+export class RemoteScreenView {
+  private readonly text: HTMLElement | null;
+  private readonly canvas: HTMLCanvasElement | null;
+  private readonly listener: { dispose(): void };
+  private timer: number | undefined;
+  private disposed = false;
+  private shownText = "";
+
+  private readonly onKey = (event: KeyboardEvent): void => {
+    if (this.keys === undefined || this.box.hidden || this.box.offsetParent === null && document.fullscreenElement !== this.box) return;
+    const target = event.target as HTMLElement | null;
+    if (target !== null && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT", "BUTTON"].includes(target.tagName))) return;
+    const codes = scancodesFor(event.code, event.type === "keydown");
+    if (codes === undefined) return;
+    event.preventDefault();
+    this.keys(codes);
+  };
+
+  constructor(
+    private readonly box: HTMLElement,
+    private readonly screen: RemoteScreen,
+    private readonly keys: ((codes: readonly number[]) => void) | undefined,
+  ) {
+    this.text = box.querySelector<HTMLElement>(".vga-text");
+    this.canvas = box.querySelector<HTMLCanvasElement>("canvas.vga-canvas");
+    this.listener = screen.onChange(() => this.drawText());
+    document.addEventListener("keydown", this.onKey);
+    document.addEventListener("keyup", this.onKey);
+    this.drawText();
+    this.schedule(0);
+  }
+
+  private graphics(): boolean {
+    return this.screen.mode()?.kind === "graphics";
+  }
+
+  private drawText(): void {
+    if (this.disposed || this.text === null || this.canvas === null) return;
+    const graphics = this.graphics();
+    this.text.style.display = graphics ? "none" : "block";
+    this.canvas.style.display = graphics ? "block" : "none";
+    if (graphics) return;
+    const lines = this.screen.text().join("\n");
+    if (lines === this.shownText) return;
+    this.shownText = lines;
+    this.text.textContent = lines;
+  }
+
+  private schedule(ms: number): void {
+    if (this.disposed) return;
+    this.timer = window.setTimeout(() => void this.pull(), ms);
+  }
+
+  private async pull(): Promise<void> {
+    const visible = !this.box.hidden && this.box.offsetParent !== null;
+    if (visible && this.graphics() && this.canvas !== null) {
+      const canvas = this.canvas;
+      const resized = canvas.dataset["mode"] !== JSON.stringify(this.screen.mode());
+      try {
+        const frame = await this.screen.frame(resized);
+        if (frame !== undefined && !this.disposed) {
+          if (canvas.width !== frame.width || canvas.height !== frame.height) {
+            canvas.width = frame.width;
+            canvas.height = frame.height;
+          }
+          canvas.dataset["mode"] = JSON.stringify(this.screen.mode());
+          const image = new ImageData(new Uint8ClampedArray(frame.rgba.buffer as ArrayBuffer, frame.rgba.byteOffset, frame.rgba.byteLength), frame.width, frame.height);
+          canvas.getContext("2d")?.putImageData(image, 0, 0);
+        }
+      } catch {
+        // The machine stopped meanwhile: nothing to draw.
+      }
+    }
+    this.schedule(1000 / FRAMES_PER_SECOND);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.listener.dispose();
+    document.removeEventListener("keydown", this.onKey);
+    document.removeEventListener("keyup", this.onKey);
+    window.clearTimeout(this.timer);
+  }
+}
