@@ -88,6 +88,8 @@ export const NO_SHELL_MAX_MS = 90_000;
 const NO_SHELL_CHECK_MS = 1000;
 /** Ctrl-U: clears whatever half-typed line sits at the prompt before a command is sent. */
 const KILL_LINE = "\x15";
+/** Files only a boot reads: a start from a saved state does without them. */
+const BOOT_FILES: readonly (AssetRole | "wasm")[] = ["kernel", "initrd"];
 
 interface Waiter {
   check(): boolean;
@@ -178,15 +180,26 @@ export class Machine implements Disposable {
     if (this.state.stage !== "idle") throw new AppError("emulator-start-failed", "This machine has already been started.");
     try {
       this.setStatus({ stage: "downloading" });
-      const files = await this.loadFiles();
+      // A start from a saved state has the booted kernel in the state's memory: the kernel and
+      // initrd are loaded only when a reset or reboot boots again.
+      const initial = this.options.initialState;
+      const files = await this.loadFiles(initial !== undefined);
       this.throwIfDisposed();
       this.setStatus({ stage: "booting" });
-      const config = toEmulatorConfig(this.profile, this.guest, files.assets, this.options.disks);
       const host = this.options.screenContainer === undefined ? { wasm: files.wasm } : { wasm: files.wasm, screenContainer: this.options.screenContainer };
-      this.launch = () => this.options.backend(config, host);
-      const initial = this.options.initialState;
+      // Checked now, so a profile that cannot run fails here and not at the first reset.
+      const restoreConfig = toEmulatorConfig(this.profile, this.guest, files.assets, this.options.disks, { restoring: initial !== undefined });
+      let bootConfig = initial === undefined ? restoreConfig : undefined;
+      this.launch = () => {
+        if (bootConfig !== undefined) return this.options.backend(bootConfig, host);
+        return this.withBootFiles(files.assets).then((assets) => {
+          this.throwIfDisposed();
+          bootConfig = toEmulatorConfig(this.profile, this.guest, assets, this.options.disks);
+          return this.options.backend(bootConfig, host);
+        });
+      };
       if (initial === undefined) await this.powerOn();
-      else await this.powerOn(() => this.options.backend({ ...config, initial_state: { buffer: exactBuffer(initial.state) } }, host), initial.shellReady);
+      else await this.powerOn(() => this.options.backend({ ...restoreConfig, initial_state: { buffer: exactBuffer(initial.state) } }, host), initial.shellReady);
       this.store.add(toDisposable(() => this.mipsTimer?.dispose()));
       this.sampleMips();
     } catch (error) {
@@ -471,8 +484,31 @@ export class Machine implements Disposable {
     this.backend = undefined;
   }
 
-  private async loadFiles(): Promise<{ wasm: ArrayBuffer; assets: LoadedAssets }> {
-    const refs: (readonly [AssetRole | "wasm", AssetRef])[] = [["wasm", this.options.wasm], ...guestAssets(this.guest)];
+  /** The wasm and the guest's files; without the kernel and initrd when `skipBootFiles`. */
+  private async loadFiles(skipBootFiles: boolean): Promise<{ wasm: ArrayBuffer; assets: LoadedAssets }> {
+    const roles = guestAssets(this.guest).filter(([role]) => !skipBootFiles || !BOOT_FILES.includes(role));
+    const byRole = await this.loadAll([["wasm", this.options.wasm], ...roles]);
+    const get = (role: AssetRole | "wasm"): ArrayBuffer => {
+      const buffer = byRole.get(role);
+      if (buffer === undefined) throw new AppError("asset-load-failed", `Missing ${role}.`, { details: { subject: role } });
+      return buffer;
+    };
+    const assets = { bios: get("bios"), vgaBios: get("vgaBios") };
+    const boot = this.guest.kind === "linux" && !skipBootFiles ? { kernel: get("kernel"), initrd: get("initrd") } : {};
+    return { wasm: get("wasm"), assets: { ...assets, ...boot } };
+  }
+
+  /** `assets` with the kernel and initrd a boot needs, loading them the first time (after a restore). */
+  private async withBootFiles(assets: LoadedAssets): Promise<LoadedAssets> {
+    if (this.guest.kind !== "linux" || (assets.kernel !== undefined && assets.initrd !== undefined)) return assets;
+    const byRole = await this.loadAll(guestAssets(this.guest).filter(([role]) => BOOT_FILES.includes(role)));
+    const kernel = byRole.get("kernel");
+    const initrd = byRole.get("initrd");
+    if (kernel === undefined || initrd === undefined) throw new AppError("asset-load-failed", "Missing the kernel or initrd.", { details: { subject: "kernel" } });
+    return { ...assets, kernel, initrd };
+  }
+
+  private async loadAll(refs: readonly (readonly [AssetRole | "wasm", AssetRef])[]): Promise<Map<string, ArrayBuffer>> {
     const loaded = new Map<string, number>();
     const expected = refs.reduce<number | undefined>((sum, [, ref]) => (sum === undefined || ref.size === undefined ? undefined : sum + ref.size), 0);
     const buffers = await Promise.all(
@@ -486,14 +522,7 @@ export class Machine implements Disposable {
         return [role, buffer] as const;
       }),
     );
-    const byRole = new Map<string, ArrayBuffer>(buffers);
-    const get = (role: AssetRole | "wasm"): ArrayBuffer => {
-      const buffer = byRole.get(role);
-      if (buffer === undefined) throw new AppError("asset-load-failed", `Missing ${role}.`, { details: { subject: role } });
-      return buffer;
-    };
-    const assets = { bios: get("bios"), vgaBios: get("vgaBios") };
-    return { wasm: get("wasm"), assets: this.guest.kind === "linux" ? { ...assets, kernel: get("kernel"), initrd: get("initrd") } : assets };
+    return new Map<string, ArrayBuffer>(buffers);
   }
 
   private async runNow(command: string, timeoutMs: number): Promise<CommandResult> {

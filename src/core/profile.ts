@@ -178,7 +178,12 @@ export function profileProblems(profile: DeviceProfile, guest: GuestSpec): strin
   return problems;
 }
 
-export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, assets: LoadedAssets, disks: AttachedDisks = {}): EmulatorConfig {
+/**
+ * `restoring`: the emulator starts from a saved state, whose memory holds the booted kernel, so
+ * a kernel + initrd guest may come without its files (v86 only copies them into memory the
+ * state overwrites).
+ */
+export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, assets: LoadedAssets, disks: AttachedDisks = {}, options: { readonly restoring?: boolean } = {}): EmulatorConfig {
   const problems = profileProblems(profile, guest);
   if (disks.hda !== undefined && disks.hdb !== undefined && profile.scratchDiskMiB !== undefined) {
     problems.push("both IDE disks (hda, hdb) are taken: there is no room for the lab's scratch disk");
@@ -191,7 +196,7 @@ export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, asset
     vga_memory_size: profile.vgaMemoryMiB * MIB,
     bios: { buffer: assets.bios },
     vga_bios: { buffer: assets.vgaBios },
-    ...bootOptions(guest, assets),
+    ...bootOptions(guest, assets, options.restoring === true),
     disable_jit: profile.cpu === "interpreter",
     // v86 adds an NE2000 when net_device is missing; a type it does not know ("none") adds no NIC.
     net_device: profile.nic === "virtio" && profile.nicMtu !== undefined ? { type: profile.nic, mtu: profile.nicMtu } : { type: profile.nic },
@@ -208,8 +213,9 @@ export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, asset
   };
 }
 
-function bootOptions(guest: GuestSpec, assets: LoadedAssets): Pick<EmulatorConfig, "bzimage" | "initrd" | "cmdline" | "boot_order"> {
+function bootOptions(guest: GuestSpec, assets: LoadedAssets, restoring: boolean): Pick<EmulatorConfig, "bzimage" | "initrd" | "cmdline" | "boot_order"> {
   if (guest.kind === "disk") return { boot_order: BOOT_ORDER[guest.bootFrom] };
+  if (restoring && assets.kernel === undefined && assets.initrd === undefined) return { cmdline: guest.cmdline };
   if (assets.kernel === undefined || assets.initrd === undefined) {
     throw new AppError("bad-profile", "A kernel + initrd guest needs both files loaded.");
   }
