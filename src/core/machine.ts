@@ -6,6 +6,7 @@ import { verifyAsset, type AssetLoader } from "./assets.ts";
 import type { BackendFactory, ConsoleChunk, ConsolePort, EmulatorBackend, GuestMemory, MicroscopeHooks } from "./backend.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { CommandCapture, ConsoleTranscript, markedCommand, type CommandResult } from "./console.ts";
+import { AGENT_PORT, GuestAgent } from "./agent.ts";
 import { AppError, toAppError } from "./errors.ts";
 import { DisposableStore, Emitter, toDisposable, type Disposable } from "./events.ts";
 import { encodeText } from "./host.ts";
@@ -56,7 +57,15 @@ export interface MachineOptions {
    * Start from a saved state instead of booting (the caller has checked it fits this machine).
    * Used once: a later reset or guest reboot boots normally.
    */
-  readonly initialState?: { readonly state: Uint8Array; readonly shellReady: boolean };
+  readonly initialState?: {
+    readonly state: Uint8Array;
+    readonly shellReady: boolean;
+    /**
+     * The console's last line at the save (a snapshot's preview): the guest printed it before
+     * the save and prints nothing after a restore, so `recentOutput` starts with it.
+     */
+    readonly screen?: string;
+  };
   /**
    * "off": the NIC is unplugged: the guest's frames go nowhere and none reach it, until
    * setNetwork("on"). Default "on". (A machine from a link starts "off": see snapshot/link.ts.)
@@ -110,6 +119,7 @@ export class Machine implements Disposable {
   private readonly transcripts: Record<ConsolePort, ConsoleTranscript> = {
     serial0: new ConsoleTranscript(),
     virtio0: new ConsoleTranscript(),
+    serial1: new ConsoleTranscript(),
   };
   private backend: EmulatorBackend | undefined;
   private backendStore = new DisposableStore();
@@ -141,6 +151,12 @@ export class Machine implements Disposable {
   /** A fresh emulator is about to start in place of the running one: a hard reset, or the guest rebooted. */
   readonly onPowerCycle = this.powerCycleEmitter.event;
 
+  /**
+   * The guest agent on the second serial port, for housekeeping the user does not see (agent.ts);
+   * its `run` fails with `not-running` for a guest without one.
+   */
+  readonly agent: GuestAgent;
+
   constructor(options: MachineOptions) {
     this.options = options;
     this.profile = options.profile;
@@ -153,6 +169,14 @@ export class Machine implements Disposable {
       throw new AppError("bad-profile", `This machine cannot start: ${problems.join("; ")}.`, { details: { problems } });
     }
     this.prompt = options.guest.prompt === undefined ? undefined : new RegExp(options.guest.prompt);
+    const hasAgent = options.guest.kind === "linux" && options.guest.agent === AGENT_PORT;
+    this.agent = this.store.add(
+      new GuestAgent((bytes) => {
+        if (!hasAgent || this.backend === undefined) return false;
+        this.backend.write(AGENT_PORT, bytes);
+        return true;
+      }, this.clock),
+    );
     if (this.prompt === undefined) this.state = { ...this.state, shell: "none" };
   }
 
@@ -199,7 +223,10 @@ export class Machine implements Disposable {
         });
       };
       if (initial === undefined) await this.powerOn();
-      else await this.powerOn(() => this.options.backend({ ...restoreConfig, initial_state: { buffer: exactBuffer(initial.state) } }, host), initial.shellReady);
+      else {
+        await this.powerOn(() => this.options.backend({ ...restoreConfig, initial_state: { buffer: exactBuffer(initial.state) } }, host), initial.shellReady);
+        if (initial.screen !== undefined) this.transcripts[this.consolePort].push(encodeText(initial.screen));
+      }
       this.store.add(toDisposable(() => this.mipsTimer?.dispose()));
       this.sampleMips();
     } catch (error) {
@@ -227,6 +254,16 @@ export class Machine implements Disposable {
     const job = this.commandQueue.then(() => this.runNow(command, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS));
     this.commandQueue = job.catch(() => undefined);
     return job;
+  }
+
+  /**
+   * Housekeeping the user should not see (mount the data disk, set the clock after a restore):
+   * through the guest agent when the guest has one, else typed into the shell as `run` does
+   * (`typed` says which, so the page can tidy its terminal after a typed one).
+   */
+  async housekeep(command: string, options: WaitOptions = {}): Promise<CommandResult & { readonly typed: boolean }> {
+    if (this.guest.kind === "linux" && this.guest.agent === AGENT_PORT) return { ...(await this.agent.run(command, options)), typed: false };
+    return { ...(await this.run(command, options)), typed: true };
   }
 
   /**
@@ -553,6 +590,10 @@ export class Machine implements Disposable {
   }
 
   private handleOutput(chunk: ConsoleChunk): void {
+    if (chunk.port === AGENT_PORT) {
+      this.agent.push(chunk.bytes);
+      return;
+    }
     const transcript = this.transcripts[chunk.port];
     transcript.push(chunk.bytes);
     if (chunk.port === this.consolePort && chunk.bytes.length > 0) {
@@ -570,12 +611,14 @@ export class Machine implements Disposable {
 
   private handleCrash(error: unknown): void {
     const appError = new AppError("emulator-crashed", "The emulator stopped with an internal error.", { cause: error });
+    this.agent.abort(appError);
     this.shellUp = false;
     this.setStatus({ stage: "crashed", running: false, mips: undefined, error: appError, shell: this.presence() });
     this.failWaiters(appError);
   }
 
   private shellGone(): void {
+    this.agent.abort(new AppError("not-running", "The machine restarted while the guest agent ran a command."));
     this.shellUp = false;
     this.outputSeen = undefined;
     this.transcripts.serial0.reset();

@@ -65,6 +65,8 @@ export interface LinuxGuest {
   readonly prompt: string;
   /** The kernel release the guest reports (`uname -r`), when known. */
   readonly kernelRelease?: string;
+  /** The guest runs virtlab's agent on its second serial port (agent.ts): the machine gets one. */
+  readonly agent?: "serial1";
 }
 
 /** A guest the BIOS boots from one of the machine's disks: an ISO, a hard disk, a floppy. */
@@ -135,6 +137,8 @@ export interface EmulatorConfig {
   readonly disable_jit: boolean;
   readonly net_device: { readonly type: NicModel; readonly mtu?: number };
   readonly virtio_console: boolean;
+  /** A second 8250 UART (COM2, 0x2F8): the guest agent's channel. */
+  readonly uart1?: boolean;
   readonly virtio_balloon?: boolean;
   readonly autostart: boolean;
   readonly disable_keyboard: boolean;
@@ -201,6 +205,7 @@ export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, asset
     // v86 adds an NE2000 when net_device is missing; a type it does not know ("none") adds no NIC.
     net_device: profile.nic === "virtio" && profile.nicMtu !== undefined ? { type: profile.nic, mtu: profile.nicMtu } : { type: profile.nic },
     virtio_console: profile.console === "virtio",
+    ...(guest.kind === "linux" && guest.agent === "serial1" ? { uart1: true } : {}),
     ...(profile.balloon === true ? { virtio_balloon: true } : {}),
     autostart: true,
     disable_keyboard: true,
