@@ -40,7 +40,7 @@ describe.skipIf(!guestIsBuilt() || loadDefaultGuest().agent !== "serial1")("the 
     const machine = headlessMachine();
     machines.push(machine);
     await machine.start();
-    await machine.waitForShell({ timeoutMs: 120_000 });
+    await machine.waitForShell({ timeoutMs: 300_000 });
     await until(() => machine.agent.listening, "the agent to listen");
     const before = machine.recentOutput();
     expect(await machine.agent.run("uname -r")).toEqual({ output: loadDefaultGuest().kernelRelease, exitCode: 0 });
@@ -51,7 +51,7 @@ describe.skipIf(!guestIsBuilt() || loadDefaultGuest().agent !== "serial1")("the 
     expect((await machine.agent.run("readlink /proc/$$/fd/0")).output).toBe("/dev/ttyS1");
     expect(machine.recentOutput()).toBe(before);
     expect(await machine.run("echo $((6*7))")).toEqual({ output: "42", exitCode: 0 });
-  }, 240_000);
+  }, 400_000);
 
   it.skipIf(!existsSync(PREBOOTED))("starts from the pre-booted state without kernel or initrd, mounts the data disk and sets the clock through the agent, and the console shows only the prompt", async () => {
     const decoded = await decodeSnapshot(new Uint8Array(readFileSync(PREBOOTED)));
