@@ -48,7 +48,7 @@ describe.skipIf(!guestIsBuilt() || loadDefaultGuest().agent !== "serial1")("the 
     // Commands are one line of sh; quotes and markers' bytes in the output survive.
     expect((await machine.agent.run("printf 'a b\\tc'")).output).toBe("a b\tc");
     // The agent is not the user's shell: not in its session, and the console is unchanged.
-    expect((await machine.agent.run("readlink /proc/$$/fd/0")).output).toBe("/dev/ttyS1");
+    expect((await machine.agent.run("readlink /proc/$$/fd/1")).output).toBe("/dev/ttyS1");
     expect(machine.recentOutput()).toBe(before);
     expect(await machine.run("echo $((6*7))")).toEqual({ output: "42", exitCode: 0 });
   }, 400_000);
