@@ -18,6 +18,7 @@ import type { AptStanza } from "./lib/apt.ts";
 import { assertI386Elf, busyboxApplets } from "./lib/busybox.ts";
 import { writeCpio } from "./lib/cpio.ts";
 import type { CpioEntry } from "./lib/cpio.ts";
+import { AGENT_SCRIPT_PATH, renderAgentScript } from "./lib/agent.ts";
 import { DATA_SCRIPT_PATH, renderDataScript, renderEtc, renderInit } from "./lib/init.ts";
 import { CONTAINER_INIT_PATH, CONTAINER_SCRIPT_PATH, renderContainerInit, renderContainerScript } from "./lib/container.ts";
 import type { InitPlan } from "./lib/init.ts";
@@ -370,6 +371,7 @@ function buildInitramfs(manifest: Manifest, busyboxRoot: string, kernelRoot: str
   };
   entries.push({ type: "file", path: "init", mode: 0o755, data: enc.encode(renderInit(plan)) });
   entries.push({ type: "file", path: DATA_SCRIPT_PATH.slice(1), mode: 0o755, data: enc.encode(renderDataScript()) });
+  entries.push({ type: "file", path: AGENT_SCRIPT_PATH.slice(1), mode: 0o755, data: enc.encode(renderAgentScript()) });
   // Containers (issue 13): the helper and the first program inside a container.
   entries.push({ type: "file", path: CONTAINER_SCRIPT_PATH.slice(1), mode: 0o755, data: enc.encode(renderContainerScript()) });
   entries.push({ type: "file", path: CONTAINER_INIT_PATH.slice(1), mode: 0o755, data: enc.encode(renderContainerInit()) });
@@ -418,7 +420,7 @@ function build(manifest: Manifest, lock: Lock | undefined, recipe: string): Lock
     for (const [name, data] of [...outputs].sort(([a], [b]) => (a < b ? -1 : 1))) {
       files[name] = { size: data.length, sha256: sha256(data) };
     }
-    outputs.set("guest.json", new TextEncoder().encode(stableJson({ kernelRelease: release, cmdline: manifest.cmdline, files })));
+    outputs.set("guest.json", new TextEncoder().encode(stableJson({ kernelRelease: release, cmdline: manifest.cmdline, agent: "serial1", files })));
 
     const newLock: Lock = {
       lockVersion: 1,

@@ -21,6 +21,7 @@ import {
   SNAPSHOT_FORMAT_VERSION,
   V86_PACKAGE_VERSION,
   captureSnapshot,
+  lastLineToShow,
   concatParts,
   machineFingerprint,
   memoryStore,
@@ -63,9 +64,17 @@ export async function buildPrebooted(force = false): Promise<void> {
     const check = (what: string, result: { output: string; exitCode: number }): void => {
       if (result.exitCode !== 0) throw new Error(`${what} failed in the guest: ${result.output}`);
     };
-    // Nothing from this machine's own data disk may stay in the state.
-    check("umount /data", await machine.run("umount /data && sync && echo 3 > /proc/sys/vm/drop_caches"));
-    check("clear", await machine.run("clear"));
+    const deadline = Date.now() + 30_000;
+    while (!machine.agent.listening) {
+      if (Date.now() > deadline) throw new Error("the guest agent did not start on the second serial port");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // Nothing from this machine's own data disk may stay in the state, and caches are dropped
+    // (the kernel's init_on_free=1 zeroes what they held, so the state carries no stale pages).
+    // Through the guest agent: the console keeps the boot's last line, the prompt.
+    check("umount /data", await machine.housekeep("umount /data && sync && echo 3 > /proc/sys/vm/drop_caches"));
+    const screen = lastLineToShow(machine.recentOutput());
+    if (!screen.startsWith("root@virtlab:")) throw new Error(`the console does not end with the prompt: ${JSON.stringify(screen)}`);
     const { header, parts } = await captureSnapshot(machine, {
       // The data disk is unmounted and the page probes it again when its size differs: the state
       // serves a blank data disk of any size (see fingerprint.ts, anySize).
@@ -75,7 +84,8 @@ export async function buildPrebooted(force = false): Promise<void> {
       v86: V86_PACKAGE_VERSION,
       name: "Pre-booted default machine",
       createdAt: Date.now(),
-      preview: "",
+      // The page shows it again after the restore (the guest prints nothing then).
+      preview: screen,
     });
     const file = concatParts(parts);
     const sha256 = createHash("sha256").update(file).digest("hex");

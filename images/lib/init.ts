@@ -5,6 +5,7 @@
  * /dev/hvc0 when a virtio console exists), a banner line "virtlab guest ready (kernel R)"
  * before each shell, job control, PID 1 never exits.
  */
+import { AGENT_SCRIPT_PATH } from "./agent.ts";
 import { renderCgroupInit } from "./container.ts";
 
 export interface DeviceGroup {
@@ -129,6 +130,8 @@ export function renderInit(plan: InitPlan): string {
     '  done <>"$1" >&0 2>&0',
     "}",
     "cd /",
+    "# The host's control channel on the second serial port (exits at once without one).",
+    `setsid ${AGENT_SCRIPT_PATH} &`,
     "[ -c /dev/hvc0 ] && shell_on /dev/hvc0 &",
     "shell_on /dev/ttyS0",
     "# PID 1 must never exit, even if ttyS0 cannot be opened.",

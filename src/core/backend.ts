@@ -8,8 +8,11 @@ import type { TrapSink } from "./microscope/traps.ts";
 import type { EmulatorConfig } from "./profile.ts";
 import type { ControlRegisters } from "./microscope/pagewalk.ts";
 
-/** Consoles a guest can talk on: the first 8250 UART, and the first virtio console. */
-export type ConsolePort = "serial0" | "virtio0";
+/**
+ * Consoles a guest can talk on: the first 8250 UART, the first virtio console, and the second
+ * 8250 UART, which only the guest agent uses (agent.ts; never shown to the user).
+ */
+export type ConsolePort = "serial0" | "virtio0" | "serial1";
 
 export interface ConsoleChunk {
   readonly port: ConsolePort;

@@ -8,6 +8,8 @@ import type { AssetRef, LinuxGuest } from "./profile.ts";
 export interface GuestManifest {
   readonly kernelRelease: string;
   readonly cmdline: string;
+  /** The guest's /init starts the agent on its second serial port (images/lib/agent.ts). */
+  readonly agent?: "serial1";
   readonly files: Readonly<Record<string, { readonly size: number; readonly sha256: string }>>;
 }
 
@@ -65,9 +67,21 @@ export function defaultGuest(manifest: GuestManifest, baseUrl: string, options: 
     cmdline: options.dataDisk === true ? `${manifest.cmdline} ${DATA_DISK_CMDLINE}` : manifest.cmdline,
     prompt: DEFAULT_GUEST_PROMPT,
     kernelRelease: manifest.kernelRelease,
+    ...(manifest.agent === "serial1" ? { agent: "serial1" as const } : {}),
   };
 }
 
 function joinUrl(base: string, name: string): string {
   return base.endsWith("/") ? base + name : `${base}/${name}`;
+}
+
+/**
+ * The set-up after a start from a saved state, as one line of sh (the guest agent takes one
+ * line): mount the data disk when the state did not hold it mounted (`mountData`, with the
+ * disk's size when known), and set the guest's clock, which stood still while the state was saved.
+ */
+export function afterRestoreCommand(options: { readonly mountData?: { readonly diskBytes?: number }; readonly epochSeconds: number }): string {
+  const steps = options.mountData === undefined ? [] : [mountDataCommand(options.mountData.diskBytes)];
+  steps.push(`date -s @${Math.floor(options.epochSeconds)} >/dev/null`);
+  return steps.join("; ");
 }

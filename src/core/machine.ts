@@ -6,6 +6,7 @@ import { verifyAsset, type AssetLoader } from "./assets.ts";
 import type { BackendFactory, ConsoleChunk, ConsolePort, EmulatorBackend, GuestMemory, MicroscopeHooks } from "./backend.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { CommandCapture, ConsoleTranscript, markedCommand, type CommandResult } from "./console.ts";
+import { AGENT_PORT, GuestAgent } from "./agent.ts";
 import { AppError, toAppError } from "./errors.ts";
 import { DisposableStore, Emitter, toDisposable, type Disposable } from "./events.ts";
 import { encodeText } from "./host.ts";
@@ -56,7 +57,15 @@ export interface MachineOptions {
    * Start from a saved state instead of booting (the caller has checked it fits this machine).
    * Used once: a later reset or guest reboot boots normally.
    */
-  readonly initialState?: { readonly state: Uint8Array; readonly shellReady: boolean };
+  readonly initialState?: {
+    readonly state: Uint8Array;
+    readonly shellReady: boolean;
+    /**
+     * The console's last line at the save (a snapshot's preview): the guest printed it before
+     * the save and prints nothing after a restore, so `recentOutput` starts with it.
+     */
+    readonly screen?: string;
+  };
   /**
    * "off": the NIC is unplugged: the guest's frames go nowhere and none reach it, until
    * setNetwork("on"). Default "on". (A machine from a link starts "off": see snapshot/link.ts.)
@@ -88,6 +97,8 @@ export const NO_SHELL_MAX_MS = 90_000;
 const NO_SHELL_CHECK_MS = 1000;
 /** Ctrl-U: clears whatever half-typed line sits at the prompt before a command is sent. */
 const KILL_LINE = "\x15";
+/** Files only a boot reads: a start from a saved state does without them. */
+const BOOT_FILES: readonly (AssetRole | "wasm")[] = ["kernel", "initrd"];
 
 interface Waiter {
   check(): boolean;
@@ -108,6 +119,7 @@ export class Machine implements Disposable {
   private readonly transcripts: Record<ConsolePort, ConsoleTranscript> = {
     serial0: new ConsoleTranscript(),
     virtio0: new ConsoleTranscript(),
+    serial1: new ConsoleTranscript(),
   };
   private backend: EmulatorBackend | undefined;
   private backendStore = new DisposableStore();
@@ -139,6 +151,12 @@ export class Machine implements Disposable {
   /** A fresh emulator is about to start in place of the running one: a hard reset, or the guest rebooted. */
   readonly onPowerCycle = this.powerCycleEmitter.event;
 
+  /**
+   * The guest agent on the second serial port, for housekeeping the user does not see (agent.ts);
+   * its `run` fails with `not-running` for a guest without one.
+   */
+  readonly agent: GuestAgent;
+
   constructor(options: MachineOptions) {
     this.options = options;
     this.profile = options.profile;
@@ -151,6 +169,14 @@ export class Machine implements Disposable {
       throw new AppError("bad-profile", `This machine cannot start: ${problems.join("; ")}.`, { details: { problems } });
     }
     this.prompt = options.guest.prompt === undefined ? undefined : new RegExp(options.guest.prompt);
+    const hasAgent = options.guest.kind === "linux" && options.guest.agent === AGENT_PORT;
+    this.agent = this.store.add(
+      new GuestAgent((bytes) => {
+        if (!hasAgent || this.backend === undefined) return false;
+        this.backend.write(AGENT_PORT, bytes);
+        return true;
+      }, this.clock),
+    );
     if (this.prompt === undefined) this.state = { ...this.state, shell: "none" };
   }
 
@@ -178,15 +204,29 @@ export class Machine implements Disposable {
     if (this.state.stage !== "idle") throw new AppError("emulator-start-failed", "This machine has already been started.");
     try {
       this.setStatus({ stage: "downloading" });
-      const files = await this.loadFiles();
+      // A start from a saved state has the booted kernel in the state's memory: the kernel and
+      // initrd are loaded only when a reset or reboot boots again.
+      const initial = this.options.initialState;
+      const files = await this.loadFiles(initial !== undefined);
       this.throwIfDisposed();
       this.setStatus({ stage: "booting" });
-      const config = toEmulatorConfig(this.profile, this.guest, files.assets, this.options.disks);
       const host = this.options.screenContainer === undefined ? { wasm: files.wasm, clock: this.clock } : { wasm: files.wasm, clock: this.clock, screenContainer: this.options.screenContainer };
-      this.launch = () => this.options.backend(config, host);
-      const initial = this.options.initialState;
+      // Checked now, so a profile that cannot run fails here and not at the first reset.
+      const restoreConfig = toEmulatorConfig(this.profile, this.guest, files.assets, this.options.disks, { restoring: initial !== undefined });
+      let bootConfig = initial === undefined ? restoreConfig : undefined;
+      this.launch = () => {
+        if (bootConfig !== undefined) return this.options.backend(bootConfig, host);
+        return this.withBootFiles(files.assets).then((assets) => {
+          this.throwIfDisposed();
+          bootConfig = toEmulatorConfig(this.profile, this.guest, assets, this.options.disks);
+          return this.options.backend(bootConfig, host);
+        });
+      };
       if (initial === undefined) await this.powerOn();
-      else await this.powerOn(() => this.options.backend({ ...config, initial_state: { buffer: exactBuffer(initial.state) } }, host), initial.shellReady);
+      else {
+        await this.powerOn(() => this.options.backend({ ...restoreConfig, initial_state: { buffer: exactBuffer(initial.state) } }, host), initial.shellReady);
+        if (initial.screen !== undefined) this.transcripts[this.consolePort].push(encodeText(initial.screen));
+      }
       this.store.add(toDisposable(() => this.mipsTimer?.dispose()));
       this.sampleMips();
     } catch (error) {
@@ -214,6 +254,16 @@ export class Machine implements Disposable {
     const job = this.commandQueue.then(() => this.runNow(command, options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS));
     this.commandQueue = job.catch(() => undefined);
     return job;
+  }
+
+  /**
+   * Housekeeping the user should not see (mount the data disk, set the clock after a restore):
+   * through the guest agent when the guest has one, else typed into the shell as `run` does
+   * (`typed` says which, so the page can tidy its terminal after a typed one).
+   */
+  async housekeep(command: string, options: WaitOptions = {}): Promise<CommandResult & { readonly typed: boolean }> {
+    if (this.guest.kind === "linux" && this.guest.agent === AGENT_PORT) return { ...(await this.agent.run(command, options)), typed: false };
+    return { ...(await this.run(command, options)), typed: true };
   }
 
   /**
@@ -471,8 +521,31 @@ export class Machine implements Disposable {
     this.backend = undefined;
   }
 
-  private async loadFiles(): Promise<{ wasm: ArrayBuffer; assets: LoadedAssets }> {
-    const refs: (readonly [AssetRole | "wasm", AssetRef])[] = [["wasm", this.options.wasm], ...guestAssets(this.guest)];
+  /** The wasm and the guest's files; without the kernel and initrd when `skipBootFiles`. */
+  private async loadFiles(skipBootFiles: boolean): Promise<{ wasm: ArrayBuffer; assets: LoadedAssets }> {
+    const roles = guestAssets(this.guest).filter(([role]) => !skipBootFiles || !BOOT_FILES.includes(role));
+    const byRole = await this.loadAll([["wasm", this.options.wasm], ...roles]);
+    const get = (role: AssetRole | "wasm"): ArrayBuffer => {
+      const buffer = byRole.get(role);
+      if (buffer === undefined) throw new AppError("asset-load-failed", `Missing ${role}.`, { details: { subject: role } });
+      return buffer;
+    };
+    const assets = { bios: get("bios"), vgaBios: get("vgaBios") };
+    const boot = this.guest.kind === "linux" && !skipBootFiles ? { kernel: get("kernel"), initrd: get("initrd") } : {};
+    return { wasm: get("wasm"), assets: { ...assets, ...boot } };
+  }
+
+  /** `assets` with the kernel and initrd a boot needs, loading them the first time (after a restore). */
+  private async withBootFiles(assets: LoadedAssets): Promise<LoadedAssets> {
+    if (this.guest.kind !== "linux" || (assets.kernel !== undefined && assets.initrd !== undefined)) return assets;
+    const byRole = await this.loadAll(guestAssets(this.guest).filter(([role]) => BOOT_FILES.includes(role)));
+    const kernel = byRole.get("kernel");
+    const initrd = byRole.get("initrd");
+    if (kernel === undefined || initrd === undefined) throw new AppError("asset-load-failed", "Missing the kernel or initrd.", { details: { subject: "kernel" } });
+    return { ...assets, kernel, initrd };
+  }
+
+  private async loadAll(refs: readonly (readonly [AssetRole | "wasm", AssetRef])[]): Promise<Map<string, ArrayBuffer>> {
     const loaded = new Map<string, number>();
     const expected = refs.reduce<number | undefined>((sum, [, ref]) => (sum === undefined || ref.size === undefined ? undefined : sum + ref.size), 0);
     const buffers = await Promise.all(
@@ -486,14 +559,7 @@ export class Machine implements Disposable {
         return [role, buffer] as const;
       }),
     );
-    const byRole = new Map<string, ArrayBuffer>(buffers);
-    const get = (role: AssetRole | "wasm"): ArrayBuffer => {
-      const buffer = byRole.get(role);
-      if (buffer === undefined) throw new AppError("asset-load-failed", `Missing ${role}.`, { details: { subject: role } });
-      return buffer;
-    };
-    const assets = { bios: get("bios"), vgaBios: get("vgaBios") };
-    return { wasm: get("wasm"), assets: this.guest.kind === "linux" ? { ...assets, kernel: get("kernel"), initrd: get("initrd") } : assets };
+    return new Map<string, ArrayBuffer>(buffers);
   }
 
   private async runNow(command: string, timeoutMs: number): Promise<CommandResult> {
@@ -524,6 +590,10 @@ export class Machine implements Disposable {
   }
 
   private handleOutput(chunk: ConsoleChunk): void {
+    if (chunk.port === AGENT_PORT) {
+      this.agent.push(chunk.bytes);
+      return;
+    }
     const transcript = this.transcripts[chunk.port];
     transcript.push(chunk.bytes);
     if (chunk.port === this.consolePort && chunk.bytes.length > 0) {
@@ -541,12 +611,14 @@ export class Machine implements Disposable {
 
   private handleCrash(error: unknown): void {
     const appError = new AppError("emulator-crashed", "The emulator stopped with an internal error.", { cause: error });
+    this.agent.abort(appError);
     this.shellUp = false;
     this.setStatus({ stage: "crashed", running: false, mips: undefined, error: appError, shell: this.presence() });
     this.failWaiters(appError);
   }
 
   private shellGone(): void {
+    this.agent.abort(new AppError("not-running", "The machine restarted while the guest agent ran a command."));
     this.shellUp = false;
     this.outputSeen = undefined;
     this.transcripts.serial0.reset();

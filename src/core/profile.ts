@@ -65,6 +65,8 @@ export interface LinuxGuest {
   readonly prompt: string;
   /** The kernel release the guest reports (`uname -r`), when known. */
   readonly kernelRelease?: string;
+  /** The guest runs virtlab's agent on its second serial port (agent.ts): the machine gets one. */
+  readonly agent?: "serial1";
 }
 
 /** A guest the BIOS boots from one of the machine's disks: an ISO, a hard disk, a floppy. */
@@ -135,6 +137,8 @@ export interface EmulatorConfig {
   readonly disable_jit: boolean;
   readonly net_device: { readonly type: NicModel; readonly mtu?: number };
   readonly virtio_console: boolean;
+  /** A second 8250 UART (COM2, 0x2F8): the guest agent's channel. */
+  readonly uart1?: boolean;
   readonly virtio_balloon?: boolean;
   readonly autostart: boolean;
   readonly disable_keyboard: boolean;
@@ -178,7 +182,12 @@ export function profileProblems(profile: DeviceProfile, guest: GuestSpec): strin
   return problems;
 }
 
-export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, assets: LoadedAssets, disks: AttachedDisks = {}): EmulatorConfig {
+/**
+ * `restoring`: the emulator starts from a saved state, whose memory holds the booted kernel, so
+ * a kernel + initrd guest may come without its files (v86 only copies them into memory the
+ * state overwrites).
+ */
+export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, assets: LoadedAssets, disks: AttachedDisks = {}, options: { readonly restoring?: boolean } = {}): EmulatorConfig {
   const problems = profileProblems(profile, guest);
   if (disks.hda !== undefined && disks.hdb !== undefined && profile.scratchDiskMiB !== undefined) {
     problems.push("both IDE disks (hda, hdb) are taken: there is no room for the lab's scratch disk");
@@ -191,11 +200,12 @@ export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, asset
     vga_memory_size: profile.vgaMemoryMiB * MIB,
     bios: { buffer: assets.bios },
     vga_bios: { buffer: assets.vgaBios },
-    ...bootOptions(guest, assets),
+    ...bootOptions(guest, assets, options.restoring === true),
     disable_jit: profile.cpu === "interpreter",
     // v86 adds an NE2000 when net_device is missing; a type it does not know ("none") adds no NIC.
     net_device: profile.nic === "virtio" && profile.nicMtu !== undefined ? { type: profile.nic, mtu: profile.nicMtu } : { type: profile.nic },
     virtio_console: profile.console === "virtio",
+    ...(guest.kind === "linux" && guest.agent === "serial1" ? { uart1: true } : {}),
     ...(profile.balloon === true ? { virtio_balloon: true } : {}),
     autostart: true,
     disable_keyboard: true,
@@ -208,8 +218,9 @@ export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, asset
   };
 }
 
-function bootOptions(guest: GuestSpec, assets: LoadedAssets): Pick<EmulatorConfig, "bzimage" | "initrd" | "cmdline" | "boot_order"> {
+function bootOptions(guest: GuestSpec, assets: LoadedAssets, restoring: boolean): Pick<EmulatorConfig, "bzimage" | "initrd" | "cmdline" | "boot_order"> {
   if (guest.kind === "disk") return { boot_order: BOOT_ORDER[guest.bootFrom] };
+  if (restoring && assets.kernel === undefined && assets.initrd === undefined) return { cmdline: guest.cmdline };
   if (assets.kernel === undefined || assets.initrd === undefined) {
     throw new AppError("bad-profile", "A kernel + initrd guest needs both files loaded.");
   }

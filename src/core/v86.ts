@@ -281,6 +281,20 @@ class V86Backend implements EmulatorBackend {
     this.serialPending = [];
     if (bytes.length > 0) this.output.fire({ port: "serial0", bytes });
   };
+  /** The guest agent's port (agent.ts): a few short frames, not worth batching. */
+  private agentPending: number[] = [];
+  private agentFlushQueued = false;
+  private readonly onAgentByte = (byte: number): void => {
+    this.agentPending.push(byte);
+    if (this.agentFlushQueued) return;
+    this.agentFlushQueued = true;
+    globals.queueMicrotask(() => {
+      this.agentFlushQueued = false;
+      const bytes = Uint8Array.from(this.agentPending);
+      this.agentPending = [];
+      if (bytes.length > 0) this.output.fire({ port: "serial1", bytes });
+    });
+  };
   private readonly onVirtioBytes = (bytes: Uint8Array): void => {
     // v86 may reuse the buffer it hands us: keep a copy.
     this.output.fire({ port: "virtio0", bytes: bytes.slice() });
@@ -305,6 +319,7 @@ class V86Backend implements EmulatorBackend {
     const cpu = (emulator as unknown as { v86?: { cpu?: V86Cpu } }).v86?.cpu;
     this.microscope = cpu === undefined || !hasMicroscopeHooks(cpu) ? undefined : new V86Microscope(cpu, jit, () => this.instructionCounter());
     emulator.add_listener("serial0-output-byte", this.onSerialByte);
+    emulator.add_listener("serial1-output-byte", this.onAgentByte);
     emulator.add_listener("virtio-console0-output-bytes", this.onVirtioBytes);
     this.catchCrashes();
     this.listenToNetwork();
@@ -356,8 +371,8 @@ class V86Backend implements EmulatorBackend {
   }
 
   write(port: ConsolePort, bytes: Uint8Array): void {
-    if (port === "serial0") {
-      this.emulator.serial_send_bytes(0, bytes);
+    if (port === "serial0" || port === "serial1") {
+      this.emulator.serial_send_bytes(port === "serial0" ? 0 : 1, bytes);
       return;
     }
     if (this.virtioReceiveQueue() === undefined) {
@@ -475,6 +490,7 @@ class V86Backend implements EmulatorBackend {
   dispose(): void {
     (this.microscope as V86Microscope | undefined)?.dispose();
     this.emulator.remove_listener("serial0-output-byte", this.onSerialByte);
+    this.emulator.remove_listener("serial1-output-byte", this.onAgentByte);
     this.emulator.remove_listener("virtio-console0-output-bytes", this.onVirtioBytes);
     this.emulator.remove_listener("net0-send", this.onNetSend);
     this.netFrames.dispose();

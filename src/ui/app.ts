@@ -22,9 +22,9 @@ import {
   systemClock,
   captureSnapshot,
   checkMachineImages,
-  mountDataCommand,
   DATA_DISK_SLOT,
   decodeSnapshot,
+  afterRestoreCommand,
   describeStatus,
   fetchAssetLoader,
   fingerprintDifferences,
@@ -477,7 +477,7 @@ export class App {
         backend: createWorkerBackendFactory(),
         screenContainer: element("vga"),
         disks: prepared.disks,
-        ...(initial === undefined ? {} : { initialState: { state: initial.state, shellReady: initial.shellReady } }),
+        ...(initial === undefined ? {} : { initialState: { state: initial.state, shellReady: initial.shellReady, ...(initial.screen === undefined ? {} : { screen: initial.screen }) } }),
         network: (await this.snapshotLink?.networkFor(record.id)) ?? "on",
       });
       void this.snapshotLink?.showOrigin(record.id);
@@ -663,8 +663,10 @@ export class App {
    */
   private async afterRestore(machine: Machine, initial: StartState, started: number): Promise<void> {
     if (!machine.shellReady) return;
-    const steps = [initial.mountData ? mountDataCommand(this.storage.disk(DATA_DISK_SLOT)?.byteLength) : "", `date -s @${Math.floor(Date.now() / 1000)} >/dev/null`].filter((c) => c !== "");
-    await machine.run(steps.join("; "), { timeoutMs: 30_000 });
+    const diskBytes = this.storage.disk(DATA_DISK_SLOT)?.byteLength;
+    const mountData = initial.mountData ? (diskBytes === undefined ? {} : { diskBytes }) : undefined;
+    // Through the guest agent when the guest has one: nothing is typed into the user's shell.
+    await machine.housekeep(afterRestoreCommand({ ...(mountData === undefined ? {} : { mountData }), epochSeconds: Date.now() / 1000 }), { timeoutMs: 30_000 });
     // A fresh screen: the run's divider, then the guest's prompt (not the set-up command's echo).
     this.terminal.startRun(runDivider(this.current.name, this.runStart));
     this.terminal.write(new TextEncoder().encode(lastLineToShow(machine.recentOutput())));
@@ -736,6 +738,7 @@ export class App {
       label: `the snapshot "${decoded.header.name}"`,
       name: decoded.header.name,
       from: "snapshot",
+      screen: decoded.header.preview.split("\n").at(-1) ?? "",
     };
     await this.start();
   }

@@ -16,6 +16,8 @@ export interface StartState {
   readonly from: "pre-booted" | "snapshot";
   /** A snapshot's own name, for the terminal's first line. */
   readonly name?: string;
+  /** The console's last line at the save (the guest prints nothing after a restore): shown again. */
+  readonly screen?: string;
 }
 
 interface PrebootedManifest {
@@ -38,7 +40,7 @@ export async function fetchPrebooted(guestBase: string, fingerprint: MachineFing
     const differences = fingerprintDifferences(header.fingerprint, fingerprint);
     if (differences.length > 0) return { kind: "none", reason: `the pre-booted state is for other hardware (${differences.join("; ")})` };
     const decoded = await decodeSnapshot(file);
-    return { kind: "state", start: { state: decoded.state, shellReady: decoded.header.shellReady, mountData: true, label: "the pre-booted state", from: "pre-booted" } };
+    return { kind: "state", start: { state: decoded.state, shellReady: decoded.header.shellReady, mountData: true, label: "the pre-booted state", from: "pre-booted", screen: decoded.header.preview } };
   } catch (error) {
     return { kind: "none", reason: `the pre-booted state could not be used (${isAppError(error) ? error.message : String(error)})` };
   }

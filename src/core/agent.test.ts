@@ -1,0 +1,151 @@
+import { describe, expect, it } from "vitest";
+import type { AssetLoader } from "./assets.ts";
+import type { BackendFactory, ConsoleChunk, ConsolePort, EmulatorBackend } from "./backend.ts";
+import { ManualClock } from "./clock.ts";
+import { Emitter } from "./events.ts";
+import { decodeText, encodeText } from "./host.ts";
+import { Machine } from "./machine.ts";
+import { DEFAULT_PROFILE, type EmulatorConfig, type LinuxGuest } from "./profile.ts";
+
+/**
+ * A guest whose shell sits at its prompt on ttyS0 and whose agent answers on ttyS1 the way
+ * images/lib/agent.ts does (raw port, no echo).
+ */
+class AgentGuest implements EmulatorBackend {
+  private readonly output = new Emitter<ConsoleChunk>();
+  readonly onOutput = this.output.event;
+  readonly onCrash = new Emitter<unknown>().event;
+  readonly onRebootRequest = new Emitter<void>().event;
+  /** What reached each port from the host. */
+  readonly written: Record<string, string> = {};
+  /** Lines the agent got but does not answer (a hung command). */
+  hang = false;
+  constructor(
+    readonly config: EmulatorConfig,
+    private readonly answers: Record<string, [string, number]>,
+  ) {}
+  print(text: string, port: ConsolePort): void {
+    this.output.fire({ port, bytes: encodeText(text) });
+  }
+  write(port: ConsolePort, bytes: Uint8Array): void {
+    const text = decodeText(bytes);
+    this.written[port] = (this.written[port] ?? "") + text;
+    if (port !== "serial1" || this.config.uart1 !== true || this.hang) return;
+    const match = /^(\d+) (.*)\n$/.exec(text);
+    if (match === null) return;
+    const [, id, command] = match;
+    const [out, status] = this.answers[command ?? ""] ?? [`sh: ${command}: not found\n`, 127];
+    // The frame may arrive cut anywhere: send it in two pieces.
+    const frame = `\x1eS${id}\x1f${out}\x1eE${id} ${status}\x1f`;
+    this.print(frame.slice(0, 3), "serial1");
+    this.print(frame.slice(3), "serial1");
+  }
+  async run(): Promise<void> {}
+  async stop(): Promise<void> {}
+  isRunning(): boolean {
+    return true;
+  }
+  instructionCounter(): number {
+    return 0;
+  }
+  async saveState(): Promise<Uint8Array> {
+    return new Uint8Array(0);
+  }
+  async restoreState(): Promise<void> {}
+  sendCtrlAltDel(): void {}
+  textScreen(): string[] {
+    return [];
+  }
+  dispose(): void {}
+}
+
+const loader: AssetLoader = {
+  async load(ref, onProgress) {
+    onProgress(1, 1);
+    return encodeText(ref.name).buffer as ArrayBuffer;
+  },
+};
+
+function guest(agent: boolean): LinuxGuest {
+  return {
+    kind: "linux",
+    bios: { name: "bios.bin", url: "bios.bin" },
+    vgaBios: { name: "vgabios.bin", url: "vgabios.bin" },
+    kernel: { name: "bzImage", url: "bzImage" },
+    initrd: { name: "initramfs.cpio", url: "initramfs.cpio" },
+    cmdline: "console=ttyS0",
+    prompt: "root@virtlab:[^\\r\\n]*# $",
+    ...(agent ? { agent: "serial1" as const } : {}),
+  };
+}
+
+function setup(options: { agent?: boolean; answers?: Record<string, [string, number]> } = {}) {
+  const clock = new ManualClock();
+  const guests: AgentGuest[] = [];
+  const backend: BackendFactory = async (config) => {
+    const g = new AgentGuest(config, options.answers ?? {});
+    guests.push(g);
+    return g;
+  };
+  const machine = new Machine({
+    profile: DEFAULT_PROFILE,
+    guest: guest(options.agent ?? true),
+    wasm: { name: "v86.wasm", url: "v86.wasm" },
+    loader,
+    backend,
+    clock,
+    initialState: { state: encodeText("state"), shellReady: true },
+  });
+  const seen: string[] = [];
+  machine.onOutput((chunk) => seen.push(`${chunk.port}:${decodeText(chunk.bytes)}`));
+  return { machine, clock, guests, seen };
+}
+
+describe("GuestAgent", () => {
+  it("runs commands on the second serial port, one at a time, and the user's console sees nothing", async () => {
+    const { machine, guests, seen } = setup({ answers: { "date -s @5 >/dev/null": ["", 0], "cat /proc/uptime": ["12.5 10.0\n", 0], false: ["", 1] } });
+    await machine.start();
+    expect(guests[0]?.config.uart1).toBe(true);
+    const [a, b, c] = await Promise.all([machine.agent.run("date -s @5 >/dev/null"), machine.agent.run("cat /proc/uptime"), machine.agent.run("false")]);
+    expect(a).toEqual({ output: "", exitCode: 0 });
+    expect(b).toEqual({ output: "12.5 10.0", exitCode: 0 });
+    expect(c).toEqual({ output: "", exitCode: 1 });
+    expect(guests[0]?.written["serial0"]).toBeUndefined();
+    expect(guests[0]?.written["serial1"]).toBe("1 date -s @5 >/dev/null\n2 cat /proc/uptime\n3 false\n");
+    // The agent's frames are not console output anyone shows.
+    expect(seen).toEqual([]);
+    machine.dispose();
+  });
+
+  it("refuses a command with a line break, and a guest without an agent, clearly", async () => {
+    const { machine } = setup();
+    await machine.start();
+    await expect(machine.agent.run("echo a\necho b")).rejects.toMatchObject({ code: "bad-profile" });
+    machine.dispose();
+    const plain = setup({ agent: false });
+    await plain.machine.start();
+    expect(plain.guests[0]?.config.uart1).toBeUndefined();
+    await expect(plain.machine.agent.run("true")).rejects.toMatchObject({ code: "not-running" });
+    plain.machine.dispose();
+  });
+
+  it("gives up at the deadline, fails a command in flight on reset, and runs the next one", async () => {
+    const { machine, clock, guests } = setup({ answers: { true: ["", 0] } });
+    await machine.start();
+    const first = guests[0];
+    if (first === undefined) throw new Error("not started");
+    first.hang = true;
+    const slow = machine.agent.run("sleep 100", { timeoutMs: 1000 });
+    const slowFailed = expect(slow).rejects.toMatchObject({ code: "timeout" });
+    await Promise.resolve();
+    clock.advance(1000);
+    await slowFailed;
+    const cut = machine.agent.run("sleep 100");
+    const cutFailed = expect(cut).rejects.toMatchObject({ code: "not-running" });
+    await Promise.resolve();
+    await machine.reset();
+    await cutFailed;
+    expect(await machine.agent.run("true")).toEqual({ output: "", exitCode: 0 });
+    machine.dispose();
+  });
+});

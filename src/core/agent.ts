@@ -1,0 +1,114 @@
+/**
+ * The host's side of the guest agent (images/lib/agent.ts): a control channel on the guest's
+ * second serial port that the user's terminal never shows, the way libvirt talks to
+ * qemu-guest-agent. Housekeeping (mount the data disk, set the clock after a restore) goes
+ * through it, so nothing is typed into the user's shell. `Machine.run` stays what lessons use:
+ * typing visibly is teaching.
+ *
+ * Protocol: the host writes `<id> <command>\n`; the agent answers `\036S<id>\037`, the output,
+ * `\036E<id> <status>\037` (the frame of console.ts's marked commands, parsed by CommandCapture).
+ */
+import type { Clock } from "./clock.ts";
+import { CommandCapture, type CommandResult } from "./console.ts";
+import { AppError } from "./errors.ts";
+import type { Disposable } from "./events.ts";
+import { encodeText } from "./host.ts";
+
+/** Where the agent listens: v86's second 8250 UART (COM2, 0x2F8, /dev/ttyS1 in the guest). */
+export const AGENT_PORT = "serial1";
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+interface Pending {
+  readonly capture: CommandCapture;
+  readonly resolve: (result: CommandResult) => void;
+  readonly reject: (error: AppError) => void;
+  readonly timer: Disposable;
+}
+
+export class GuestAgent implements Disposable {
+  private nextId = 1;
+  private pending: Pending | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+  /** The last byte of the previous chunk, for a hello cut in two. */
+  private lastByte = -1;
+  private listeningNow = false;
+
+  /**
+   * `send` writes to the agent's port of the current emulator (undefined: none running, or a
+   * guest without an agent); the owner feeds the port's output to `push`.
+   */
+  constructor(
+    private readonly send: (bytes: Uint8Array) => boolean,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Run one line of sh in the guest, unseen by the user; commands run one at a time. */
+  run(command: string, options: { readonly timeoutMs?: number } = {}): Promise<CommandResult> {
+    const job = this.queue.then(() => this.runNow(command, options.timeoutMs ?? DEFAULT_TIMEOUT_MS));
+    this.queue = job.catch(() => undefined);
+    return job;
+  }
+
+  /**
+   * The agent said it listens (`\036A\037`, once as it starts) since this emulator started.
+   * A machine restored from a state has it listening already without saying so.
+   */
+  get listening(): boolean {
+    return this.listeningNow;
+  }
+
+  /** Output of the agent's port. */
+  push(bytes: Uint8Array): void {
+    for (let i = 0; i < bytes.length && !this.listeningNow; i++) {
+      const previous = i === 0 ? this.lastByte : (bytes[i - 1] as number);
+      if (previous === 0x1e && bytes[i] === 0x41 && (i + 1 < bytes.length ? bytes[i + 1] === 0x1f : true)) this.listeningNow = true;
+    }
+    if (bytes.length > 0) this.lastByte = bytes[bytes.length - 1] as number;
+    const pending = this.pending;
+    if (pending === undefined) return;
+    if (pending.capture.push(bytes) && pending.capture.result !== undefined) {
+      this.pending = undefined;
+      pending.timer.dispose();
+      pending.resolve(pending.capture.result);
+    }
+  }
+
+  /** The emulator behind the port went away (reset, reboot, crash): a command in flight fails. */
+  abort(error: AppError): void {
+    this.listeningNow = false;
+    this.lastByte = -1;
+    const pending = this.pending;
+    if (pending === undefined) return;
+    this.pending = undefined;
+    pending.timer.dispose();
+    pending.reject(error);
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.abort(new AppError("disposed", "The machine was shut down."));
+  }
+
+  private runNow(command: string, timeoutMs: number): Promise<CommandResult> {
+    if (this.disposed) return Promise.reject(new AppError("disposed", "The machine was shut down."));
+    if (/[\r\n]/.test(command)) {
+      return Promise.reject(new AppError("bad-profile", "The guest agent takes one line of shell: the command has a line break.", { details: { subject: command } }));
+    }
+    const capture = new CommandCapture(this.nextId++);
+    return new Promise<CommandResult>((resolve, reject) => {
+      const timer = this.clock.after(timeoutMs, () => {
+        if (this.pending?.capture !== capture) return;
+        this.pending = undefined;
+        reject(new AppError("timeout", `Gave up waiting for the guest agent to run "${command}" after ${Math.round(timeoutMs / 1000)} s.`, { details: { deadlineMs: timeoutMs } }));
+      });
+      this.pending = { capture, resolve, reject, timer };
+      if (!this.send(encodeText(`${capture.id} ${command}\n`))) {
+        this.pending = undefined;
+        timer.dispose();
+        reject(new AppError("not-running", "This machine has no guest agent (its guest does not listen on the second serial port).", { details: { subject: command } }));
+      }
+    });
+  }
+}
