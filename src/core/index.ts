@@ -131,3 +131,4 @@ export { GENERIC_PROMPT, fetchGuestManifest, guestFor, imageAsset, libraryAssetL
 export { chooseMachine, type MachineChoice } from "./session/choose.ts";
 export { notForThisEmulator } from "./snapshot/compat.ts";
 export { machineForSnapshot, type Match } from "./snapshot/match.ts";
+export { StoreDisks } from "./session/storeDisks.ts";

@@ -12,18 +12,15 @@ import {
   DiskStore,
   ImageStore,
   MachineSession,
+  StoreDisks,
   createV86Backend,
   memoryStore,
-  openMachineDisks,
   systemClock,
   type BackendFactory,
   type DeviceProfile,
-  type DiskSlot,
   type MachineRecord,
-  type OpenedDisks,
   type PrebootedManifest,
   type PrebootedSource,
-  type SessionDisks,
   type StartRequest,
 } from "../core/index.ts";
 import { GUEST_DIR, WASM_PATH, fileAssetLoader, readGuestManifest } from "./guest.ts";
@@ -47,38 +44,6 @@ export function filePrebooted(dir = GUEST_DIR): PrebootedSource {
   };
 }
 
-/** A machine's disks opened from the stores, as the browser's StorageController does (no lock). */
-export class StoreDisks implements SessionDisks {
-  private opened: OpenedDisks | undefined;
-  constructor(private readonly stores: { readonly images: ImageStore; readonly disks: DiskStore }) {}
-
-  async prepare(record: MachineRecord): Promise<{ readonly kind: "ready"; readonly disks: OpenedDisks["attached"] }> {
-    await this.close();
-    this.opened = await openMachineDisks(record, this.stores, { clock: systemClock });
-    return { kind: "ready", disks: this.opened.attached };
-  }
-
-  disk(slot: DiskSlot) {
-    return this.opened?.attached[slot];
-  }
-
-  get view(): { readonly slots: readonly DiskSlot[] } {
-    return { slots: this.opened === undefined ? [] : (Object.keys(this.opened.attached) as DiskSlot[]).filter((s) => s !== "cdrom") };
-  }
-
-  async save(): Promise<void> {
-    await Promise.all((this.opened?.overlays ?? []).map((d) => d.flush()));
-  }
-
-  async close(): Promise<void> {
-    const opened = this.opened;
-    this.opened = undefined;
-    if (opened === undefined) return;
-    await Promise.all(opened.overlays.map((d) => d.flush().catch(() => undefined)));
-    for (const disk of opened.overlays) disk.dispose();
-  }
-}
-
 export interface NodeSessionOptions {
   /** Offer the pre-booted state to "auto" starts of the default machine (default: yes). */
   readonly prebooted?: boolean;
@@ -100,7 +65,7 @@ export function nodeSession(options: NodeSessionOptions = {}): MachineSession {
     guest: { base: GUEST_DIR, manifest: async () => readGuestManifest() },
     images,
     diskStore,
-    disks: new StoreDisks({ images, disks: diskStore }),
+    disks: new StoreDisks({ images, disks: diskStore }, systemClock),
     ...(options.prebooted === false ? {} : { prebooted: filePrebooted() }),
   });
 }
