@@ -129,6 +129,6 @@ export { planStart, type SavedStart, type StartRequest, type StartedFrom } from 
 export { choosePrebooted, fetchPrebooted, type Prebooted, type PrebootedManifest, type PrebootedSource } from "./session/prebooted.ts";
 export { GENERIC_PROMPT, fetchGuestManifest, guestFor, imageAsset, libraryAssetLoader } from "./session/guests.ts";
 export { chooseMachine, type MachineChoice } from "./session/choose.ts";
-export { notForThisEmulator } from "./snapshot/compat.ts";
+export { notForThisEmulator, snapshotDifferences } from "./snapshot/compat.ts";
 export { machineForSnapshot, type Match } from "./snapshot/match.ts";
 export { StoreDisks } from "./session/storeDisks.ts";

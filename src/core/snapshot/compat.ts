@@ -16,3 +16,10 @@ export function notForThisEmulator(v86: string, stateVersion: number, ownV86: st
   }
   return undefined;
 }
+
+/** What differs between a refused snapshot and this machine (a `snapshot-mismatch` error's details), typed. */
+export function snapshotDifferences(error: unknown): readonly string[] {
+  if (!(error instanceof AppError) || error.code !== "snapshot-mismatch") return [];
+  const differences = error.details["differences"];
+  return Array.isArray(differences) ? differences.filter((d): d is string => typeof d === "string") : [];
+}

@@ -4,7 +4,7 @@
  * (picker, or dropped on the page). A snapshot for other hardware is refused with the fields
  * that differ, and a matching machine is offered when one can be made.
  */
-import { AppError, CLASSIFY_BYTES, classifyFile, isAppError, v86StateRefusal, type SnapshotRecord, type SnapshotStore } from "../../core/index.ts";
+import { AppError, CLASSIFY_BYTES, classifyFile, isAppError, snapshotDifferences, v86StateRefusal, type SnapshotRecord, type SnapshotStore } from "../../core/index.ts";
 import { actionButton, h } from "../storage/dom.ts";
 import { formatBytes } from "../storage/guests.ts";
 
@@ -147,7 +147,7 @@ export class SnapshotPanel {
   }
 
   private showMismatch(error: AppError, file: Uint8Array): void {
-    const differences = (error.details?.["differences"] as string[] | undefined) ?? [];
+    const differences = snapshotDifferences(error);
     const create = actionButton(
       "Create a matching machine and restore there",
       "snapshot-create-matching",
