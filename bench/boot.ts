@@ -1,6 +1,7 @@
 /** Cold boots of the default guest in Node, shared by the boot and browser suites. */
 import type { DeviceProfile } from "../src/core/index.ts";
-import { headlessMachine, readGuestManifest } from "../src/node/guest.ts";
+import { readGuestManifest } from "../src/node/guest.ts";
+import { nodeSession, startSession } from "../src/node/session.ts";
 
 export interface BootSample {
   /** From creating the machine to the prompt: what a user waits for. */
@@ -15,11 +16,14 @@ export interface BootSample {
 
 export async function bootOnce(profile: Partial<DeviceProfile> = {}): Promise<BootSample> {
   const guest = readGuestManifest();
-  const machine = headlessMachine({ profile });
+  // The page's session, cold: the same start path (guest, disks, data disk) a user's boot takes.
+  const session = nodeSession({ prebooted: false });
   try {
     const t0 = performance.now();
-    await machine.start();
+    await startSession(session, { kind: "cold" }, undefined, profile);
     const t1 = performance.now();
+    const machine = session.machine;
+    if (machine === undefined) throw new Error("the machine did not start");
     await machine.waitForShell({ timeoutMs: 240_000 });
     const t2 = performance.now();
     const answer = await machine.run("echo $((6*7))");
@@ -29,7 +33,8 @@ export async function bootOnce(profile: Partial<DeviceProfile> = {}): Promise<Bo
     if (output !== guest.kernelRelease) throw new Error(`unexpected kernel release ${output}`);
     return { totalS: (t2 - t0) / 1000, startS: (t1 - t0) / 1000, bootS: (t2 - t1) / 1000, answerS: (t3 - t0) / 1000 };
   } finally {
-    machine.dispose();
+    await session.stop().catch(() => undefined);
+    session.dispose();
   }
 }
 

@@ -17,20 +17,17 @@ import { fileURLToPath } from "node:url";
 import {
   DATA_DISK_BYTES,
   DEFAULT_PROFILE,
-  DiskStore,
   SNAPSHOT_FORMAT_VERSION,
   V86_PACKAGE_VERSION,
   captureSnapshot,
   lastLineToShow,
   concatParts,
   machineFingerprint,
-  memoryStore,
-  systemClock,
 } from "../src/core/index.ts";
-import { GUEST_DIR, guestIsBuilt, headlessMachine, loadDefaultGuest } from "../src/node/guest.ts";
+import { GUEST_DIR, guestIsBuilt } from "../src/node/guest.ts";
+import { PREBOOTED_FILE, PREBOOTED_MANIFEST, nodeSession, startSession } from "../src/node/session.ts";
 
-export const PREBOOTED_FILE = "prebooted.vlsnap";
-export const PREBOOTED_MANIFEST = "prebooted.json";
+export { PREBOOTED_FILE, PREBOOTED_MANIFEST };
 
 const log = (message: string): void => console.error(`[prebooted] ${message}`);
 
@@ -54,12 +51,14 @@ export async function buildPrebooted(force = false): Promise<void> {
     }
   }
   const started = performance.now();
-  const guest = loadDefaultGuest(undefined, { dataDisk: true });
-  // An overlay disk, as in the browser: v86 embeds a plain {buffer} disk whole in its state.
-  const disk = await new DiskStore(memoryStore()).open("prebooted:hda", { size: DATA_DISK_BYTES, blank: "ext2", clock: systemClock });
-  const machine = headlessMachine({ guest, disks: { hda: disk } });
+  // The page's own session, cold: the default machine with its data disk (an overlay, as in the
+  // browser: v86 embeds a plain {buffer} disk whole in its state).
+  const session = nodeSession({ prebooted: false });
   try {
-    await machine.start();
+    await startSession(session, { kind: "cold" });
+    const machine = session.machine;
+    const guest = session.guest;
+    if (machine === undefined || guest === undefined) throw new Error("the machine did not start");
     await machine.waitForShell({ timeoutMs: 240_000 });
     const check = (what: string, result: { output: string; exitCode: number }): void => {
       if (result.exitCode !== 0) throw new Error(`${what} failed in the guest: ${result.output}`);
@@ -94,8 +93,8 @@ export async function buildPrebooted(force = false): Promise<void> {
     writeFileSync(manifestPath, JSON.stringify({ file: PREBOOTED_FILE, size: file.length, sha256, rawSize: header.rawSize, v86: V86_PACKAGE_VERSION, inputs: key }, null, 2) + "\n");
     log(`${PREBOOTED_FILE}: ${(header.rawSize / 1e6).toFixed(1)} MB state, ${(file.length / 1e6).toFixed(1)} MB file, made in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } finally {
-    machine.dispose();
-    disk.dispose();
+    await session.stop().catch(() => undefined);
+    session.dispose();
   }
 }
 

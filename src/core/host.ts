@@ -23,7 +23,7 @@ interface HostGlobals {
   clearTimeout(handle: unknown): void;
   queueMicrotask(fn: () => void): void;
   performance: { now(): number };
-  fetch(url: string): Promise<HostResponse>;
+  fetch(url: string, init?: { readonly cache?: "no-cache" }): Promise<HostResponse>;
   TextDecoder: new (label?: string) => { decode(bytes: Uint8Array, options?: { stream?: boolean }): string };
   TextEncoder: new () => { encode(text: string): Uint8Array };
   crypto: {

@@ -52,7 +52,8 @@ describe.skipIf(!guestIsBuilt())("snapshots of the default guest", () => {
     const after = Number((await second.run("sleep 2; cat /tmp/counter")).output);
     expect(after).toBeGreaterThan(before);
 
-    // Restoring onto a machine that is already running works too (the snapshot list's "restore").
+    // Machine.restoreState onto a running emulator works too (the page does not use it: its
+    // restores start a fresh emulator with initialState, see session.test.ts).
     await second.run("rm /tmp/note");
     await second.restoreState(decoded.state, { shellReady: true });
     expect(await second.run("cat /tmp/note")).toEqual({ output: "kept-in-tmpfs", exitCode: 0 });

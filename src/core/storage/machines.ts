@@ -138,7 +138,7 @@ export function missingImages(record: MachineRecord, images: readonly ImageRecor
  * "image-missing" error names it (and the machine), so the user can edit the machine or add
  * the image again.
  */
-export async function checkMachineImages(record: MachineRecord, images: ImageStore): Promise<void> {
+export async function checkMachineImages(record: MachineRecord, images: Pick<ImageStore, "list" | "deleted">): Promise<void> {
   const gone = missingImages(record, await images.list());
   if (gone.length === 0) return;
   const missing: MissingImage[] = await Promise.all(gone.map(async (g) => ({ ...g, name: (await images.deleted(g.imageId))?.name })));

@@ -4,7 +4,7 @@
  * (picker, or dropped on the page). A snapshot for other hardware is refused with the fields
  * that differ, and a matching machine is offered when one can be made.
  */
-import { AppError, CLASSIFY_BYTES, classifyFile, isAppError, v86StateRefusal, type SnapshotRecord, type SnapshotStore } from "../../core/index.ts";
+import { AppError, CLASSIFY_BYTES, classifyFile, isAppError, snapshotDifferences, v86StateRefusal, type SnapshotRecord, type SnapshotStore } from "../../core/index.ts";
 import { actionButton, h } from "../storage/dom.ts";
 import { formatBytes } from "../storage/guests.ts";
 
@@ -147,7 +147,7 @@ export class SnapshotPanel {
   }
 
   private showMismatch(error: AppError, file: Uint8Array): void {
-    const differences = (error.details?.["differences"] as string[] | undefined) ?? [];
+    const differences = snapshotDifferences(error);
     const create = actionButton(
       "Create a matching machine and restore there",
       "snapshot-create-matching",
@@ -229,17 +229,3 @@ export class SnapshotPanel {
   }
 }
 
-/**
- * A plain refusal when a snapshot comes from another emulator build: v86 restores only states of
- * its own state format, and virtlab pins the exact v86 version because even the same format can
- * mean different devices.
- */
-export function notForThisEmulator(v86: string, stateVersion: number, ownV86: string, ownStateVersion: number): AppError | undefined {
-  if (stateVersion !== ownStateVersion) {
-    return new AppError("bad-snapshot", `This snapshot was saved by emulator v86 ${v86} in state format ${stateVersion}; this virtlab runs v86 ${ownV86} (state format ${ownStateVersion}) and cannot read it.`);
-  }
-  if (v86 !== ownV86) {
-    return new AppError("bad-snapshot", `This snapshot was saved by emulator v86 ${v86}; this virtlab runs v86 ${ownV86}, and a saved machine only restores on the exact emulator version it was saved with.`);
-  }
-  return undefined;
-}

@@ -138,6 +138,12 @@ export class StorageController {
     this.emit();
   }
 
+  /** Write every pending change now; rejects (the pages stay in memory) when storage refused them. */
+  async save(): Promise<void> {
+    if (this.takenOver) return;
+    await Promise.all((this.opened?.overlays ?? []).map((d) => d.flush()));
+  }
+
   /** Write every pending change now (pagehide, tab hidden). */
   flush(): Promise<void> {
     return Promise.all((this.opened?.overlays ?? []).map((d) => d.flush().catch(() => undefined))).then(() => undefined);

@@ -3,7 +3,10 @@
  * restored on, when this virtlab has what it needs (the built-in guest's files, the images
  * its disks were based on). Pure, so it is unit-tested.
  */
-import { DEFAULT_PROFILE, type DiskSlot, type DiskSource, type GuestSpec, type ImageRecord, type MachineFingerprint, type MachineRecord } from "../../core/index.ts";
+import { DEFAULT_PROFILE, type DiskSlot, type GuestSpec } from "../profile.ts";
+import type { ImageRecord } from "../storage/images.ts";
+import type { DiskSource, MachineRecord } from "../storage/machines.ts";
+import type { MachineFingerprint } from "./fingerprint.ts";
 
 export type Match = { readonly ok: true; readonly record: MachineRecord } | { readonly ok: false; readonly reason: string };
 

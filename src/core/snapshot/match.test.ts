@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MACHINE, DEFAULT_PROFILE, machineFingerprint, type ImageRecord, type LinuxGuest, type MachineRecord } from "../../core/index.ts";
+import { DEFAULT_MACHINE, DEFAULT_PROFILE, machineFingerprint, type ImageRecord, type LinuxGuest, type MachineRecord } from "../index.ts";
 import { machineForSnapshot } from "./match.ts";
-import { defaultSnapshotName, notForThisEmulator } from "./SnapshotPanel.ts";
+import { AppError } from "../errors.ts";
+import { notForThisEmulator, snapshotDifferences } from "./compat.ts";
 
 const builtIn: LinuxGuest = {
   kind: "linux",
@@ -39,14 +40,18 @@ describe("a machine that matches a snapshot", () => {
   });
 });
 
-describe("snapshot names and emulator versions", () => {
-  it("names a snapshot by date and time", () => {
-    expect(defaultSnapshotName(new Date(2026, 10, 22, 9, 5))).toBe("Snapshot 2026-11-22 09:05");
-  });
-
+describe("emulator versions", () => {
   it("refuses states of another v86 or another state format, in plain words", () => {
     expect(notForThisEmulator("0.5.462", 6, "0.5.462", 6)).toBeUndefined();
     expect(notForThisEmulator("0.5.500", 7, "0.5.462", 6)?.message).toMatch(/state format 7.*cannot read it/);
     expect(notForThisEmulator("0.5.470", 6, "0.5.462", 6)?.message).toMatch(/exact emulator version/);
+  });
+});
+
+describe("a refusal's differences", () => {
+  it("are read typed from a snapshot-mismatch error, and empty for anything else", () => {
+    expect(snapshotDifferences(new AppError("snapshot-mismatch", "x", { details: { differences: ["memory size: 256 → 128", 7] } }))).toEqual(["memory size: 256 → 128"]);
+    expect(snapshotDifferences(new AppError("bad-snapshot", "x", { details: { differences: ["a"] } }))).toEqual([]);
+    expect(snapshotDifferences(new Error("x"))).toEqual([]);
   });
 });

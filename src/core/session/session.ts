@@ -1,0 +1,456 @@
+/**
+ * One machine's life, everything but the drawing: which state a start begins from (a request
+ * value, see request.ts), the pre-booted choice, the disks (wired, flushed, restored from a
+ * snapshot), the set-up after a restore (data disk, clock) while the machine "settles", saving and
+ * restoring snapshots, and the stages, as typed events. The page, Node tools, benchmarks and boot
+ * tests all drive this class, so a Node test covers the restore path the page uses.
+ */
+import type { AssetLoader } from "../assets.ts";
+import type { BackendFactory, ConsoleChunk } from "../backend.ts";
+import type { Clock } from "../clock.ts";
+import { lastLineToShow } from "../console.ts";
+import { AppError, toAppError } from "../errors.ts";
+import { DisposableStore, Emitter } from "../events.ts";
+import { DATA_DISK_SLOT, afterRestoreCommand, type GuestManifest } from "../guest.ts";
+import { Machine, type DownloadProgress, type MachineStatus } from "../machine.ts";
+import type { AssetRef, AttachedDisks, DeviceProfile, DiskSlot, GuestSpec } from "../profile.ts";
+import { notForThisEmulator } from "../snapshot/compat.ts";
+import { fingerprintDifferences, machineFingerprint, type MachineFingerprint } from "../snapshot/fingerprint.ts";
+import { decodeSnapshot, readSnapshotHeader, type SnapshotHeader } from "../snapshot/format.ts";
+import { captureSnapshot, machineDiskIdentities, restoreSnapshotDisks } from "../snapshot/machineSnapshot.ts";
+import { machineForSnapshot } from "../snapshot/match.ts";
+import type { RunStart } from "../statusText.ts";
+import type { DiskStore, OverlayDisk } from "../storage/disk.ts";
+import type { ImageRecord, ImageStore } from "../storage/images.ts";
+import { DEFAULT_MACHINE_ID, checkMachineImages, type MachineRecord } from "../storage/machines.ts";
+import { V86_PACKAGE_VERSION } from "../v86.ts";
+import { guestFor, libraryAssetLoader } from "./guests.ts";
+import { choosePrebooted, type PrebootedSource } from "./prebooted.ts";
+import { planStart, type SavedStart, type StartRequest, type StartedFrom } from "./request.ts";
+
+/** The disks of the machine a session runs (the browser's StorageController, or plain stores in Node). */
+export interface SessionDisks {
+  /** Take the machine's disks (its lock, its overlays); "busy" when another tab has the machine. */
+  prepare(record: MachineRecord): Promise<{ readonly kind: "ready"; readonly disks: AttachedDisks } | { readonly kind: "busy" }>;
+  disk(slot: DiskSlot): OverlayDisk | undefined;
+  /** Writable slots of the opened disks. */
+  readonly view: { readonly slots: readonly DiskSlot[] };
+  /** Write every pending page now; rejects (keeping the pages) when storage refused them. */
+  save(): Promise<void>;
+  /** Write back what is pending and let the disks go. */
+  close(): Promise<void>;
+}
+
+export interface SessionOptions {
+  readonly backend: BackendFactory;
+  /** Reads assets that are not in the image library (fetch in the browser, files in Node). */
+  readonly loader: AssetLoader;
+  readonly wasm: AssetRef;
+  readonly clock: Clock;
+  /** Wall time in ms since 1970: the guest's clock is set from it after a restore. */
+  readonly wallTime: () => number;
+  /** The built-in guest: where its files are, and its manifest. */
+  readonly guest: { readonly base: string; manifest(): Promise<GuestManifest> };
+  readonly images: Pick<ImageStore, "list" | "get" | "reader" | "deleted">;
+  /** Where snapshot disks are restored to. */
+  readonly diskStore: DiskStore;
+  readonly disks: SessionDisks;
+  /** The default machine's pre-booted state, where there is one. */
+  readonly prebooted?: PrebootedSource;
+  /** Browser only: where v86 draws the VGA screen. */
+  readonly screenContainer?: unknown;
+}
+
+export interface StartOptions {
+  readonly record: MachineRecord;
+  readonly profile: DeviceProfile;
+  readonly request: StartRequest;
+  readonly network?: "on" | "off";
+}
+
+export type StartOutcome =
+  | { readonly kind: "started"; readonly from: StartedFrom }
+  | { readonly kind: "busy" }
+  | { readonly kind: "failed"; readonly error: AppError }
+  /** Another start or a stop came first; this one gave way. */
+  | { readonly kind: "superseded" };
+
+/** What the status bar shows: the machine's status and how this session sees it. */
+export interface SessionStatus {
+  readonly machine: MachineStatus;
+  /** Started from a saved state and running its set-up command: not ready for the user yet. */
+  readonly settling: boolean;
+  /** How the shell came to be ready ("started from the pre-booted state in 1.2 s"). */
+  readonly readyDetail: string | undefined;
+  /** While idle or downloading: the latest line about it, or why nothing starts. */
+  readonly detail: string | undefined;
+  readonly guestKind: GuestSpec["kind"] | undefined;
+}
+
+/** A run begins: the terminal starts afresh under this line. */
+export interface RunBegin {
+  readonly machineName: string;
+  readonly runStart: RunStart;
+  /** What to say under it (why the machine boots from scratch). */
+  readonly notice: string | undefined;
+}
+
+export const IDLE_STATUS: MachineStatus = { stage: "idle", running: false, mips: undefined, error: undefined, shell: "waiting" };
+
+const SETTLE_TIMEOUT_MS = 30_000;
+
+export class MachineSession {
+  private current: Machine | undefined;
+  private machineStore = new DisposableStore();
+  private generation = 0;
+  private failed: MachineStatus | undefined;
+  private stopped = false;
+  private settlingNow = false;
+  private typedWhileSettling: string[] = [];
+  private readyDetail: string | undefined;
+  private detail: string | undefined;
+  private guestNow: GuestSpec | undefined;
+  private recordNow: MachineRecord | undefined;
+  private profileNow: DeviceProfile | undefined;
+  private from: StartedFrom = "boot";
+  private reported: unknown;
+
+  private readonly statusEmitter = new Emitter<SessionStatus>();
+  private readonly runEmitter = new Emitter<RunBegin>();
+  private readonly outputEmitter = new Emitter<Uint8Array>();
+  private readonly progressEmitter = new Emitter<{ readonly detail: string; readonly fraction: number }>();
+  private readonly settledEmitter = new Emitter<{ readonly lastLine: string }>();
+  private readonly errorEmitter = new Emitter<AppError>();
+  private readonly machineEmitter = new Emitter<Machine | undefined>();
+  private readonly shellEmitter = new Emitter<void>();
+  private readonly crashEmitter = new Emitter<void>();
+
+  /** The status changed (the status bar renders it). */
+  readonly onStatus = this.statusEmitter.event;
+  /** A run begins: a start, a reset, a guest reboot. */
+  readonly onRun = this.runEmitter.event;
+  /** Console bytes of the machine's console port. */
+  readonly onOutput = this.outputEmitter.event;
+  /** Downloading (the guest's files, the pre-booted state). */
+  readonly onProgress = this.progressEmitter.event;
+  /** A start from a saved state has run its set-up: the terminal shows a fresh prompt. */
+  readonly onSettled = this.settledEmitter.event;
+  /** A start failed or the emulator crashed: reported once per failure. */
+  readonly onError = this.errorEmitter.event;
+  /** The running machine changed (a start, a stop). */
+  readonly onMachine = this.machineEmitter.event;
+  readonly onShellReady = this.shellEmitter.event;
+  readonly onCrash = this.crashEmitter.event;
+
+  constructor(private readonly options: SessionOptions) {}
+
+  /** The running machine, if any. */
+  get machine(): Machine | undefined {
+    return this.current;
+  }
+
+  get status(): SessionStatus {
+    return {
+      machine: this.current?.status ?? this.failed ?? (this.stopped ? { ...IDLE_STATUS, stage: "disposed" } : IDLE_STATUS),
+      settling: this.settlingNow,
+      readyDetail: this.readyDetail,
+      detail: this.detail,
+      guestKind: this.guestNow?.kind,
+    };
+  }
+
+  get settling(): boolean {
+    return this.settlingNow;
+  }
+
+  /** How the running machine started. */
+  get startedFrom(): StartedFrom {
+    return this.from;
+  }
+
+  /** The guest the running machine boots (for fingerprints). */
+  get guest(): GuestSpec | undefined {
+    return this.guestNow;
+  }
+
+  /** Keys from the user: held while the machine settles, else to the machine while it is live. */
+  write(data: string): void {
+    if (this.settlingNow) this.typedWhileSettling.push(data);
+    else if (this.current?.status.stage === "booting" || this.current?.status.stage === "ready") this.current.write(data);
+  }
+
+  /** A line about the machine while nothing runs (e.g. "open in another tab"). */
+  say(detail: string | undefined): void {
+    this.detail = detail;
+    this.emitStatus();
+  }
+
+  /**
+   * (Re)start. The running machine is stopped first; its unsaved disk pages are written back, and
+   * when storage refuses them the machine keeps running and the start fails with that error (a
+   * restart never drops pages that were not saved). A snapshot that does not fit this machine is
+   * refused before anything stops.
+   */
+  async start(options: StartOptions): Promise<StartOutcome> {
+    const generation = ++this.generation;
+    const { record, profile } = options;
+    let snapshot: { readonly start: SavedStart; readonly disks: Awaited<ReturnType<typeof decodeSnapshot>>["disks"] } | undefined;
+    if (options.request.kind === "snapshot") snapshot = await this.checkSnapshot(options.request.file, record, profile);
+    await this.stop();
+    if (generation !== this.generation) return { kind: "superseded" };
+    this.failed = undefined;
+    this.stopped = false;
+    this.detail = undefined;
+    this.readyDetail = undefined;
+    this.reported = undefined;
+    this.emitStatus();
+    try {
+      const manifest = await this.options.guest.manifest();
+      await checkMachineImages(record, this.options.images);
+      const images = await this.options.images.list();
+      const guest = guestFor(record, manifest, this.options.guest.base, images);
+      this.guestNow = guest;
+      this.recordNow = record;
+      this.profileNow = profile;
+      if (snapshot !== undefined) await restoreSnapshotDisks(this.options.diskStore, record.id, snapshot.disks);
+      const prepared = await this.options.disks.prepare(record);
+      if (generation !== this.generation) return { kind: "superseded" };
+      if (prepared.kind === "busy") {
+        this.say(`${record.name} is open in another tab.`);
+        return { kind: "busy" };
+      }
+      const request: Exclude<StartRequest, { kind: "snapshot" }> = snapshot === undefined ? (options.request as Exclude<StartRequest, { kind: "snapshot" }>) : { kind: "state", start: snapshot.start };
+      const plan = planStart(request, this.options.prebooted !== undefined && record.id === DEFAULT_MACHINE_ID);
+      let runStart = plan.runStart;
+      let initial: SavedStart | undefined = request.kind === "state" ? request.start : undefined;
+      let notice: string | undefined;
+      if (plan.usePrebooted && this.options.prebooted !== undefined) {
+        const prebooted = await choosePrebooted(this.options.prebooted, this.fingerprintOf(record, profile, guest, images), V86_PACKAGE_VERSION, (loaded, total) => {
+          const mib = (n: number): string => (n / 1048576).toFixed(1);
+          this.detail = `Downloading the pre-booted machine: ${mib(loaded)} of ${mib(total)} MiB`;
+          this.progressEmitter.fire({ detail: this.detail, fraction: loaded / total });
+          this.emitStatus();
+        });
+        if (generation !== this.generation) return { kind: "superseded" };
+        if (prebooted.kind === "none") notice = `Booting from scratch: ${prebooted.reason}.`;
+        else {
+          initial = prebooted.start;
+          runStart = { kind: "pre-booted" };
+        }
+      }
+      this.from = initial?.from ?? "boot";
+      this.runEmitter.fire({ machineName: record.name, runStart, notice });
+      const machine = this.createMachine(record, profile, guest, prepared.disks, initial, options.network);
+      const started = this.options.clock.now();
+      this.settlingNow = initial !== undefined;
+      try {
+        await machine.start();
+        if (initial !== undefined && this.current === machine) await this.settle(machine, initial, started, record.name, runStart);
+      } finally {
+        this.settlingNow = false;
+        const typed = this.typedWhileSettling.splice(0);
+        if (this.current === machine && machine.status.error === undefined) for (const data of typed) machine.write(data);
+        this.emitStatus();
+      }
+      return { kind: "started", from: this.from };
+    } catch (error) {
+      if (generation !== this.generation) return { kind: "superseded" };
+      const appError = toAppError(error, "emulator-start-failed", "The machine could not start.");
+      // Nothing runs: the stage says so ("failed", not "starting"), with the reason.
+      if (this.current === undefined || this.current.status.stage === "failed") {
+        this.disposeMachine();
+        this.failed = { ...IDLE_STATUS, stage: "failed", error: appError };
+      }
+      this.report(appError);
+      this.emitStatus();
+      return { kind: "failed", error: appError };
+    }
+  }
+
+  /**
+   * Stop the machine and let its disks go. Pending pages are written first; when storage refuses
+   * them, the machine keeps running and this rejects with the reason (nothing is dropped).
+   */
+  async stop(): Promise<void> {
+    const machine = this.current;
+    if (machine !== undefined) {
+      const wasRunning = machine.status.running;
+      if (wasRunning) await machine.pause().catch(() => undefined);
+      try {
+        await this.options.disks.save();
+      } catch (error) {
+        if (wasRunning) await machine.resume().catch(() => undefined);
+        throw new AppError("storage-full", "The machine's disk has changes the browser would not store, so it was not restarted (restarting would lose them). It keeps running.", { cause: error, details: { subject: "disk" } });
+      }
+    }
+    this.disposeMachine();
+    await this.options.disks.close();
+  }
+
+  /** A start that could not even be asked for (e.g. storage unreadable): "failed", reported once. */
+  fail(error: AppError): void {
+    this.generation++;
+    this.disposeMachine();
+    this.failed = { ...IDLE_STATUS, stage: "failed", error };
+    this.report(error);
+    this.emitStatus();
+  }
+
+  /** Another tab took the machine over: stop here at once, writing nothing more. */
+  halt(): void {
+    this.generation++;
+    this.disposeMachine();
+    this.stopped = true;
+    this.emitStatus();
+  }
+
+  /** This machine's fingerprint as it runs now (for snapshots). */
+  async fingerprint(): Promise<MachineFingerprint> {
+    const record = this.recordNow;
+    const profile = this.profileNow;
+    const guest = this.guestNow;
+    if (record === undefined || profile === undefined || guest === undefined) throw new AppError("not-running", "Start a machine first.");
+    return this.fingerprintOf(record, profile, guest, await this.options.images.list());
+  }
+
+  /** Save the running machine and its disks as snapshot parts (it runs on afterwards). */
+  async capture(meta: { readonly name: string; readonly app: string; readonly preview: string; readonly createdAt: number }): Promise<Uint8Array[]> {
+    const machine = this.current;
+    const record = this.recordNow;
+    if (machine === undefined || record === undefined || (machine.status.stage !== "ready" && machine.status.stage !== "booting")) {
+      throw new AppError("not-running", "There is no running machine to save.");
+    }
+    const identities = machineDiskIdentities(record, await this.options.images.list());
+    const disks = this.options.disks.view.slots.flatMap((slot) => {
+      const disk = this.options.disks.disk(slot);
+      return disk === undefined ? [] : [{ slot, disk, base: identities[slot]?.base ?? "blank" }];
+    });
+    const { parts } = await captureSnapshot(machine, { fingerprint: await this.fingerprint(), disks, app: meta.app, v86: V86_PACKAGE_VERSION, name: meta.name, createdAt: meta.createdAt, preview: meta.preview });
+    this.emitStatus();
+    return parts;
+  }
+
+  /** A machine (not saved yet, like `draft`) with the snapshot's hardware and disks. */
+  async matchingMachine(header: SnapshotHeader, draft: MachineRecord): Promise<MachineRecord> {
+    const manifest = await this.options.guest.manifest();
+    const images = await this.options.images.list();
+    const builtIn = guestFor({ ...draft, boot: { kind: "default-guest" }, disks: { hda: { kind: "blank", sizeBytes: 1 } } }, manifest, this.options.guest.base, images);
+    const match = machineForSnapshot(header.fingerprint, builtIn, images, draft);
+    if (!match.ok) throw new AppError("snapshot-mismatch", `No machine here can take "${header.name}": ${match.reason}.`);
+    return match.record;
+  }
+
+  dispose(): void {
+    this.generation++;
+    this.disposeMachine();
+    void this.options.disks.close();
+    for (const e of [this.statusEmitter, this.runEmitter, this.outputEmitter, this.progressEmitter, this.settledEmitter, this.errorEmitter, this.machineEmitter, this.shellEmitter, this.crashEmitter]) e.dispose();
+  }
+
+  /** A snapshot for this emulator and this machine, decoded (every checksum checked); else the refusal. */
+  private async checkSnapshot(file: Uint8Array, record: MachineRecord, profile: DeviceProfile) {
+    const { header } = readSnapshotHeader(file);
+    const refusal = notForThisEmulator(header.v86, header.stateVersion);
+    if (refusal !== undefined) throw refusal;
+    const manifest = await this.options.guest.manifest();
+    const images = await this.options.images.list();
+    const guest = guestFor(record, manifest, this.options.guest.base, images);
+    const differences = fingerprintDifferences(header.fingerprint, this.fingerprintOf(record, profile, guest, images));
+    if (differences.length > 0) {
+      throw new AppError("snapshot-mismatch", `"${header.name}" does not fit ${record.name}: ${differences.join("; ")}.`, { details: { differences } });
+    }
+    const decoded = await decodeSnapshot(file);
+    // The data-disk decision: a state saved without hda's contents has the disk to mount after the start.
+    const mountData = guest.kind === "linux" && guest.cmdline.includes("virtlab.data=") && !decoded.disks.some((d) => d.slot === DATA_DISK_SLOT);
+    const start: SavedStart = { state: decoded.state, shellReady: decoded.header.shellReady, mountData, label: `the snapshot "${decoded.header.name}"`, name: decoded.header.name, from: "snapshot", screen: decoded.header.preview.split("\n").at(-1) ?? "" };
+    return { start, disks: decoded.disks };
+  }
+
+  private fingerprintOf(record: MachineRecord, profile: DeviceProfile, guest: GuestSpec, images: readonly ImageRecord[]): MachineFingerprint {
+    return machineFingerprint(profile, guest, machineDiskIdentities(record, images));
+  }
+
+  private createMachine(record: MachineRecord, profile: DeviceProfile, guest: GuestSpec, disks: AttachedDisks, initial: SavedStart | undefined, network: "on" | "off" | undefined): Machine {
+    const machine = new Machine({
+      profile,
+      guest,
+      wasm: this.options.wasm,
+      loader: libraryAssetLoader(this.options.images, this.options.loader),
+      backend: this.options.backend,
+      clock: this.options.clock,
+      disks,
+      ...(this.options.screenContainer === undefined ? {} : { screenContainer: this.options.screenContainer }),
+      ...(initial === undefined ? {} : { initialState: { state: initial.state, shellReady: initial.shellReady, ...(initial.screen === undefined ? {} : { screen: initial.screen }) } }),
+      ...(network === undefined ? {} : { network }),
+    });
+    this.current = machine;
+    const store = this.machineStore;
+    store.add(machine);
+    store.add(
+      machine.onStatus((status) => {
+        if (status.shell !== "ready") this.readyDetail = undefined;
+        if (status.stage === "crashed" && status.error !== undefined) {
+          this.report(status.error);
+          this.crashEmitter.fire();
+        }
+        this.emitStatus();
+      }),
+    );
+    store.add(machine.onPowerCycle((why) => this.runEmitter.fire({ machineName: record.name, runStart: { kind: why }, notice: undefined })));
+    store.add(machine.onDownloadProgress((progress: DownloadProgress) => this.downloadProgress(progress)));
+    store.add(
+      machine.onOutput((chunk: ConsoleChunk) => {
+        if (chunk.port === machine.consolePort) this.outputEmitter.fire(chunk.bytes);
+      }),
+    );
+    store.add(machine.onShellReady(() => this.shellEmitter.fire()));
+    this.machineEmitter.fire(machine);
+    return machine;
+  }
+
+  /**
+   * After a start from a saved state: mount the data disk when the state did not carry it (the
+   * pre-booted one) and set the guest's clock from the host (it stood still while saved). One
+   * method, so the mechanism (the guest agent on the second serial port, else a command typed through run()) is in one place.
+   */
+  private async settle(machine: Machine, initial: SavedStart, started: number, machineName: string, runStart: RunStart): Promise<void> {
+    if (!machine.shellReady) return;
+    const diskBytes = this.options.disks.disk(DATA_DISK_SLOT)?.byteLength;
+    const mountData = initial.mountData ? (diskBytes === undefined ? {} : { diskBytes }) : undefined;
+    // Through the guest agent when the guest has one: nothing is typed into the user's shell.
+    await machine.housekeep(afterRestoreCommand({ ...(mountData === undefined ? {} : { mountData }), epochSeconds: this.options.wallTime() / 1000 }), { timeoutMs: SETTLE_TIMEOUT_MS });
+    // A fresh screen: the run's divider, then the guest's prompt (not the set-up command's echo).
+    this.runEmitter.fire({ machineName, runStart, notice: undefined });
+    this.settledEmitter.fire({ lastLine: lastLineToShow(machine.recentOutput()) });
+    const seconds = ((this.options.clock.now() - started) / 1000).toFixed(1);
+    this.readyDetail = `started from ${initial.label} in ${seconds} s`;
+  }
+
+  private downloadProgress(progress: DownloadProgress): void {
+    const mib = (n: number): string => (n / 1048576).toFixed(1);
+    const of = progress.total === undefined ? "" : ` of ${mib(progress.total)}`;
+    this.detail = `Downloading ${progress.file}: ${mib(progress.loaded)}${of} MiB`;
+    this.progressEmitter.fire({ detail: this.detail, fraction: progress.fraction ?? 0 });
+    this.emitStatus();
+  }
+
+  /** Each failure once, however often the status is drawn. */
+  private report(error: AppError): void {
+    if (error === this.reported) return;
+    this.reported = error;
+    this.errorEmitter.fire(error);
+  }
+
+  private disposeMachine(): void {
+    this.machineStore.dispose();
+    this.machineStore = new DisposableStore();
+    const had = this.current !== undefined;
+    this.current?.dispose();
+    this.current = undefined;
+    if (had) this.machineEmitter.fire(undefined);
+  }
+
+  private emitStatus(): void {
+    this.statusEmitter.fire(this.status);
+  }
+}

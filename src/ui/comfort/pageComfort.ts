@@ -1,0 +1,53 @@
+/** Theme and zoom as remembered, fullscreen: the page's comfort settings. */
+import type { TerminalView } from "../terminal.ts";
+import { browserPreferences, initialFontSize, initialTheme, stepFontSize, type Theme } from "./preferences.ts";
+
+export interface Comfort {
+  readonly theme: Theme;
+  toggleTheme(): void;
+  zoom(direction: -1 | 0 | 1): void;
+  readonly fullscreen: boolean;
+  toggleFullscreen(): Promise<void>;
+}
+
+export function installComfort(terminal: TerminalView, redraw: () => void): Comfort {
+  let theme: Theme = "dark";
+  const applyTheme = (next: Theme): void => {
+    theme = next;
+    document.documentElement.dataset["theme"] = next;
+    terminal.setTheme(next);
+  };
+  const applyFontSize = (size: number): void => {
+    terminal.setFontSize(size);
+    // The rest of the page scales with the terminal, for a projector.
+    document.documentElement.style.fontSize = `${(size / 15) * 100}%`;
+  };
+  applyTheme(initialTheme(browserPreferences.get("virtlab.theme"), matchMedia("(prefers-color-scheme: light)").matches));
+  applyFontSize(initialFontSize(browserPreferences.get("virtlab.zoom")));
+  document.addEventListener("fullscreenchange", () => {
+    terminal.refit();
+    redraw();
+  });
+  return {
+    get theme() {
+      return theme;
+    },
+    toggleTheme() {
+      applyTheme(theme === "dark" ? "light" : "dark");
+      browserPreferences.set("virtlab.theme", theme);
+    },
+    zoom(direction) {
+      const size = stepFontSize(terminal.fontSize, direction);
+      applyFontSize(size);
+      browserPreferences.set("virtlab.zoom", String(size));
+    },
+    get fullscreen() {
+      return document.fullscreenElement !== null;
+    },
+    async toggleFullscreen() {
+      if (document.fullscreenElement !== null) await document.exitFullscreen();
+      else await document.getElementById("screens")?.requestFullscreen();
+      terminal.focus();
+    },
+  };
+}

@@ -1,0 +1,30 @@
+/** The context the actions (buttons, shortcuts) run in: the session's machine, the page's views. */
+import type { ActionContext } from "./actions.ts";
+import type { Comfort } from "./comfort/pageComfort.ts";
+import type { Panels } from "./panels.ts";
+import type { Shell } from "./shell.ts";
+
+export function pageActions(shell: Shell & { showLink(text: string, url: string): void }, panels: Panels, comfort: Comfort): ActionContext {
+  return {
+    machine: shell.session.machine,
+    vgaVisible: panels.vgaVisible,
+    setVgaVisible: (visible) => panels.setVgaVisible(visible),
+    restart: () => shell.start({ kind: "auto" }),
+    coldBoot: () => shell.start({ kind: "cold" }),
+    copyLink: () => panels.copyLink((text, url) => shell.showLink(text, url)),
+    saveSnapshot: async () => {
+      await panels.snapshots.panel?.save();
+    },
+    fullscreen: comfort.fullscreen,
+    toggleFullscreen: () => comfort.toggleFullscreen(),
+    theme: comfort.theme,
+    toggleTheme: () => comfort.toggleTheme(),
+    zoom: (direction) => comfort.zoom(direction),
+    openHelp: () => (document.getElementById("help") as HTMLDialogElement | null)?.showModal(),
+    lessonsVisible: panels.lessonsVisible,
+    setLessonsVisible: (visible) => panels.setLessonsVisible(visible),
+    microscopeVisible: panels.microscopeVisible,
+    setMicroscopeVisible: (visible) => panels.setMicroscopeVisible(visible),
+    report: (error) => shell.report(error),
+  };
+}

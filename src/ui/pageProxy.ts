@@ -1,0 +1,36 @@
+/** The test proxy (`window.virtlab`, see testProxy.ts) for this page, installed only under automation. */
+import type { MachineSession } from "../core/index.ts";
+import type { VirtlabTestProxy } from "./testProxy.ts";
+
+export interface ProxySources {
+  readonly session: MachineSession;
+  machineId(): string;
+  flushDisks(): Promise<void>;
+  pageErrors(): readonly string[];
+  terminalBuffer(): string[];
+  runOnSecondMachine: VirtlabTestProxy["runOnSecondMachine"];
+}
+
+export function installTestProxy(sources: ProxySources): void {
+  // Only a browser driven by automation (Playwright) gets it; a user's page has no such handle.
+  if (!navigator.webdriver) return;
+  const { session } = sources;
+  const proxy: VirtlabTestProxy = {
+    status: () => session.machine?.status ?? session.status.machine,
+    shellReady: () => session.machine?.shellReady ?? false,
+    recentOutput: () => session.machine?.recentOutput() ?? "",
+    run: (command, timeoutMs) => {
+      const machine = session.machine;
+      if (machine === undefined) return Promise.reject(new Error("no machine"));
+      return machine.run(command, timeoutMs === undefined ? {} : { timeoutMs });
+    },
+    pageErrors: () => sources.pageErrors(),
+    textScreen: () => session.machine?.textScreen() ?? [],
+    machineId: () => sources.machineId(),
+    flushDisks: () => sources.flushDisks(),
+    startedFrom: () => session.startedFrom,
+    terminalBuffer: () => sources.terminalBuffer(),
+    runOnSecondMachine: (command) => sources.runOnSecondMachine(command),
+  };
+  window.virtlab = proxy;
+}
