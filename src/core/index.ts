@@ -47,6 +47,8 @@ export {
   checkMachineImages,
   imageFitsSlot,
   machineProblems,
+  imagesUsed,
+  machinesUsingImage,
   missingImages,
   slotChoices,
   openMachineDisks,

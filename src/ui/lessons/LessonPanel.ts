@@ -17,7 +17,7 @@ import {
   type WalkTarget,
 } from "../../core/index.ts";
 import type { LabReport, PairId, SizePreset } from "../../core/lab/index.ts";
-import { h } from "../storage/dom.ts";
+import { h } from "../kit/dom.ts";
 
 export interface LessonHost {
   run(command: string, timeoutMs: number): Promise<CommandResult>;

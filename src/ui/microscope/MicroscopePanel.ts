@@ -4,7 +4,7 @@
  * the meter (only while this panel is open) and computes every figure; this renders and dispatches.
  */
 import { MicroscopeSampler, describeHypercall, shortRate, type Disposable, type Machine, type MicroscopeHooks, type MicroscopeSample } from "../../core/index.ts";
-import { h } from "../storage/dom.ts";
+import { h } from "../kit/dom.ts";
 
 export interface MicroscopeHost {
   machine(): Machine | undefined;
