@@ -27,3 +27,18 @@ declare global {
     virtlab?: VirtlabTestProxy;
   }
 }
+
+/** Whether the page runs under automation (WebDriver, Playwright): only then is the proxy there. */
+export function underAutomation(nav: { readonly webdriver?: boolean }): boolean {
+  return nav.webdriver === true;
+}
+
+/**
+ * Put the proxy on `window.virtlab`, only under automation: a visitor's page (and a guest's
+ * output shown in it) offers no handle that runs commands on the machine. True when installed.
+ */
+export function installTestProxy(proxy: VirtlabTestProxy, target: { virtlab?: VirtlabTestProxy } = window, nav: { readonly webdriver?: boolean } = navigator): boolean {
+  if (!underAutomation(nav)) return false;
+  target.virtlab = proxy;
+  return true;
+}
