@@ -36,8 +36,9 @@ export function underAutomation(nav: { readonly webdriver?: boolean }): boolean 
 /**
  * Put the proxy on `window.virtlab`, only under automation: a visitor's page (and a guest's
  * output shown in it) offers no handle that runs commands on the machine. True when installed.
+ * The page calls `installTestProxy(proxy, window, navigator)` (no DOM here: e2e/ reads this file's types).
  */
-export function installTestProxy(proxy: VirtlabTestProxy, target: { virtlab?: VirtlabTestProxy } = window, nav: { readonly webdriver?: boolean } = navigator): boolean {
+export function installTestProxy(proxy: VirtlabTestProxy, target: { virtlab?: VirtlabTestProxy }, nav: { readonly webdriver?: boolean }): boolean {
   if (!underAutomation(nav)) return false;
   target.virtlab = proxy;
   return true;
