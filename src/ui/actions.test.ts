@@ -4,7 +4,7 @@ import type { LabReport } from "../core/lab/index.ts";
 import { decideShortcut, shortcutRows } from "./actionDispatcher.ts";
 import { ACTIONS, DEFAULT_STEP_TIMEOUT_S, STEP_ACTIONS, runStep, type ActionContext, type StepContext } from "./actions.ts";
 
-const status = (stage: MachineStatus["stage"], running = true): MachineStatus => ({ stage, running, mips: undefined, error: undefined, shell: "seen" });
+const status = (stage: MachineStatus["stage"], running = true): MachineStatus => ({ stage, running, mips: undefined, error: undefined, shell: "ready" });
 const ctx = { lessonsVisible: false, microscopeVisible: false, vgaVisible: false, theme: "dark", fullscreen: false } as unknown as ActionContext;
 const key = (code: string, extra: Partial<{ repeat: boolean; ctrlKey: boolean }> = {}) => ({ altKey: true, shiftKey: true, ctrlKey: false, metaKey: false, code, repeat: false, ...extra });
 
