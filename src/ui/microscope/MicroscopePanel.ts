@@ -67,6 +67,12 @@ export class MicroscopePanel {
   }
   private open = false;
 
+  /** Remove the meter, the timer and the hypercall listener (the page is going). */
+  dispose(): void {
+    this.open = false;
+    this.stop();
+  }
+
   /** Follow the current machine (called on every status change; cheap when nothing changed). */
   refresh(): void {
     const hooks = this.host.machine()?.microscope();
