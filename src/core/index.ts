@@ -71,6 +71,7 @@ export {
 } from "./snapshot/format.ts";
 export { FINGERPRINT_LABELS, fingerprintDifferences, machineFingerprint, type DiskIdentity, type MachineFingerprint } from "./snapshot/fingerprint.ts";
 export { SnapshotStore, type SnapshotRecord, type SnapshotSource } from "./snapshot/store.ts";
+export { notForThisEmulator } from "./snapshot/emulator.ts";
 export {
   LINK_HEAD_BYTES,
   checkRoom,
