@@ -48,6 +48,8 @@ export {
   checkMachineImages,
   imageFitsSlot,
   machineProblems,
+  imagesUsed,
+  machinesUsingImage,
   missingImages,
   slotChoices,
   openMachineDisks,

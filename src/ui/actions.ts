@@ -1,7 +1,10 @@
 /**
- * What a user can do to the machine, as data: buttons, shortcuts and tests share these.
+ * The action registry: what a user can do to the machine, as data. `ACTIONS` are the bar's
+ * buttons and the Alt+Shift shortcuts (run through `ActionDispatcher`, actionDispatcher.ts);
+ * `STEP_ACTIONS` are what a lesson step can do, one entry per step type (run through `runStep`).
  */
-import type { Machine, MachineStatus } from "../core/index.ts";
+import { benchmarkOutcome, commandOutcome, type CommandResult, type LessonAction, type LessonDevices, type Machine, type MachineStatus, type StepOutcome, type WalkTarget } from "../core/index.ts";
+import type { LabReport, PairId, SizePreset } from "../core/lab/index.ts";
 import type { Theme } from "./comfort/preferences.ts";
 
 export interface ActionContext {
@@ -171,3 +174,44 @@ export const ACTIONS: readonly Action[] = [
     run: (ctx) => ctx.openHelp(),
   },
 ];
+
+/** What lesson steps act on: the page's machine, lab, snapshots and microscope. */
+export interface StepContext {
+  run(command: string, timeoutMs: number): Promise<CommandResult>;
+  setDevices(devices: LessonDevices): Promise<string>;
+  benchmark(pairs: readonly PairId[], size: SizePreset): Promise<LabReport>;
+  saveSnapshot(name: string): Promise<string>;
+  restoreSnapshot(name: string): Promise<string>;
+  balloon(mib: number): Promise<StepOutcome>;
+  /** The memory microscope (issue 13): a live address walk, and the shadow-paging count over a command. */
+  addressWalk(target: WalkTarget): Promise<StepOutcome>;
+  pageTables(command: string, timeoutMs: number): Promise<StepOutcome>;
+  /** The microscope's trap meter over a command, and the live JIT switch. */
+  traps(command: string, timeoutMs: number, bytes: number | undefined): Promise<StepOutcome>;
+  jitSwitch(command: string, timeoutMs: number): Promise<StepOutcome>;
+}
+
+type StepOf<T extends LessonAction["type"]> = Extract<LessonAction, { readonly type: T }>;
+
+/** A command step's deadline when its lesson names none. */
+export const DEFAULT_STEP_TIMEOUT_S = 60;
+const timeoutMs = (step: { readonly timeoutSeconds?: number }): number => (step.timeoutSeconds ?? DEFAULT_STEP_TIMEOUT_S) * 1000;
+
+export const STEP_ACTIONS: { readonly [T in LessonAction["type"]]: (ctx: StepContext, step: StepOf<T>) => Promise<StepOutcome> } = {
+  command: async (ctx, step) => commandOutcome(await ctx.run(step.command, timeoutMs(step)), step.expect),
+  devices: async (ctx, step) => ({ ok: true, lines: [await ctx.setDevices(step.set)] }),
+  benchmark: async (ctx, step) => benchmarkOutcome(await ctx.benchmark(step.pairs, step.size)),
+  "snapshot-save": async (ctx, step) => ({ ok: true, lines: [await ctx.saveSnapshot(step.name)] }),
+  "snapshot-restore": async (ctx, step) => ({ ok: true, lines: [await ctx.restoreSnapshot(step.name)] }),
+  balloon: (ctx, step) => ctx.balloon(step.mib),
+  "address-walk": (ctx, step) => ctx.addressWalk(step.target),
+  "page-tables": (ctx, step) => ctx.pageTables(step.command, timeoutMs(step)),
+  traps: (ctx, step) => ctx.traps(step.command, timeoutMs(step), step.bytes),
+  "jit-switch": (ctx, step) => ctx.jitSwitch(step.command, timeoutMs(step)),
+};
+
+/** Do what a lesson step says, through its entry in `STEP_ACTIONS`. */
+export function runStep(ctx: StepContext, step: LessonAction): Promise<StepOutcome> {
+  const run = STEP_ACTIONS[step.type] as (ctx: StepContext, step: LessonAction) => Promise<StepOutcome>;
+  return run(ctx, step);
+}

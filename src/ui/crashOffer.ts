@@ -6,7 +6,7 @@
 import { CrashWatch, DEFAULT_MACHINE_ID, machinesThatRanFine, noteRanFine, parseRanFine, systemClock, type MachineRecord, type RanFineRecord } from "../core/index.ts";
 import { browserPreferences } from "./comfort/preferences.ts";
 import { repeatedCrashText } from "./messages.ts";
-import { actionButton, h } from "./storage/dom.ts";
+import { actionButton, h } from "./kit/dom.ts";
 
 const RAN_FINE_KEY = "virtlab.ranFine";
 

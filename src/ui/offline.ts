@@ -5,6 +5,8 @@
  */
 import { registerSW } from "virtual:pwa-register";
 import { OFFLINE_MESSAGE, type OfflineMessage } from "../sw/messages.ts";
+import { DisposableStore } from "../core/index.ts";
+import { h, listen } from "./kit/dom.ts";
 import { describeOffline, type OfflineState } from "./offlineState.ts";
 
 export interface OfflineHost {
@@ -15,6 +17,7 @@ export interface OfflineHost {
 export class OfflineSupport {
   private state: OfflineState;
   private update: ((reload?: boolean) => Promise<void>) | undefined;
+  private readonly listeners = new DisposableStore();
 
   constructor(
     private readonly badge: HTMLElement,
@@ -22,8 +25,13 @@ export class OfflineSupport {
     private readonly host: OfflineHost,
   ) {
     this.state = { kind: "caching", doneBytes: 0, totalBytes: 0 };
-    window.addEventListener("online", () => this.render());
-    window.addEventListener("offline", () => this.render());
+    this.listeners.add(listen(window, "online", () => this.render()));
+    this.listeners.add(listen(window, "offline", () => this.render()));
+  }
+
+  /** Stop following the network and the service worker. */
+  dispose(): void {
+    this.listeners.dispose();
   }
 
   start(): void {
@@ -34,10 +42,12 @@ export class OfflineSupport {
     // A page the worker already controls was served from a complete cache.
     if (navigator.serviceWorker.controller !== null) this.set({ kind: "ready" });
     else this.render();
-    navigator.serviceWorker.addEventListener("message", (event: MessageEvent<OfflineMessage>) => {
-      const data = event.data;
-      if (data?.type === OFFLINE_MESSAGE && this.state.kind !== "ready") this.set({ kind: "caching", doneBytes: data.doneBytes, totalBytes: data.totalBytes });
-    });
+    this.listeners.add(
+      listen<MessageEvent<OfflineMessage>>(navigator.serviceWorker, "message", (event) => {
+        const data = event.data;
+        if (data?.type === OFFLINE_MESSAGE && this.state.kind !== "ready") this.set({ kind: "caching", doneBytes: data.doneBytes, totalBytes: data.totalBytes });
+      }),
+    );
     this.update = registerSW({
       immediate: true,
       onOfflineReady: () => this.set({ kind: "ready" }),
@@ -61,26 +71,29 @@ export class OfflineSupport {
 
   /** A newer virtlab is stored and waiting: the user decides when to reload. */
   private askToUpdate(): void {
-    const text = document.createElement("span");
-    text.textContent = this.host.machineRunning()
-      ? "A new version of virtlab is ready. Reloading restarts the machine: save a snapshot first if you want to keep what it is doing."
-      : "A new version of virtlab is ready.";
-    const reload = document.createElement("button");
-    reload.type = "button";
-    reload.textContent = "Reload now";
-    reload.dataset["testid"] = "update-reload";
-    reload.addEventListener("click", () => {
-      // The new worker takes over, then the page reloads under it. (Workbox reloads only pages that
-      // were already controlled when they registered; a first visit that stayed open is not.)
-      navigator.serviceWorker.addEventListener("controllerchange", () => location.reload(), { once: true });
-      void this.update?.(true);
-    });
-    const later = document.createElement("button");
-    later.type = "button";
-    later.textContent = "Later";
-    later.addEventListener("click", () => {
-      this.prompt.hidden = true;
-    });
+    const text = h(
+      "span",
+      {},
+      this.host.machineRunning()
+        ? "A new version of virtlab is ready. Reloading restarts the machine: save a snapshot first if you want to keep what it is doing."
+        : "A new version of virtlab is ready.",
+    );
+    const reload = h("button", {
+      type: "button",
+      testid: "update-reload",
+      onClick: () => {
+        // The new worker takes over, then the page reloads under it. (Workbox reloads only pages that
+        // were already controlled when they registered; a first visit that stayed open is not.)
+        navigator.serviceWorker.addEventListener("controllerchange", () => location.reload(), { once: true });
+        void this.update?.(true);
+      },
+    }, "Reload now");
+    const later = h("button", {
+      type: "button",
+      onClick: () => {
+        this.prompt.hidden = true;
+      },
+    }, "Later");
     this.prompt.replaceChildren(text, reload, later);
     this.prompt.hidden = false;
   }

@@ -1,6 +1,6 @@
 /** The test proxy (`window.virtlab`, see testProxy.ts) for this page, installed only under automation. */
 import type { MachineSession } from "../core/index.ts";
-import type { VirtlabTestProxy } from "./testProxy.ts";
+import { installTestProxy as installOn, type VirtlabTestProxy } from "./testProxy.ts";
 
 export interface ProxySources {
   readonly session: MachineSession;
@@ -12,8 +12,6 @@ export interface ProxySources {
 }
 
 export function installTestProxy(sources: ProxySources): void {
-  // Only a browser driven by automation (Playwright) gets it; a user's page has no such handle.
-  if (!navigator.webdriver) return;
   const { session } = sources;
   const proxy: VirtlabTestProxy = {
     status: () => session.machine?.status ?? session.status.machine,
@@ -32,5 +30,6 @@ export function installTestProxy(sources: ProxySources): void {
     terminalBuffer: () => sources.terminalBuffer(),
     runOnSecondMachine: (command) => sources.runOnSecondMachine(command),
   };
-  window.virtlab = proxy;
+  // Only a browser driven by automation (Playwright) gets it; a user's page has no such handle.
+  installOn(proxy, window, navigator);
 }

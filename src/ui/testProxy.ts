@@ -29,3 +29,19 @@ declare global {
     virtlab?: VirtlabTestProxy;
   }
 }
+
+/** Whether the page runs under automation (WebDriver, Playwright): only then is the proxy there. */
+export function underAutomation(nav: { readonly webdriver?: boolean }): boolean {
+  return nav.webdriver === true;
+}
+
+/**
+ * Put the proxy on `window.virtlab`, only under automation: a visitor's page (and a guest's
+ * output shown in it) offers no handle that runs commands on the machine. True when installed.
+ * The page calls `installTestProxy(proxy, window, navigator)` (no DOM here: e2e/ reads this file's types).
+ */
+export function installTestProxy(proxy: VirtlabTestProxy, target: { virtlab?: VirtlabTestProxy }, nav: { readonly webdriver?: boolean }): boolean {
+  if (!underAutomation(nav)) return false;
+  target.virtlab = proxy;
+  return true;
+}

@@ -3,3 +3,4 @@ export * from "./devices.ts";
 export { LabRunner, describeProfile, type LabEnvironment, type LabMachine, type LabProgress, type LabRunOptions } from "./runner.ts";
 export * from "./results.ts";
 export { LabHistory, LAB_DATABASE, LAB_STORE } from "./history.ts";
+export * from "./hardware.ts";

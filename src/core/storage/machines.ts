@@ -121,16 +121,26 @@ export interface MissingImage {
   readonly name: string | undefined;
 }
 
-/** The images a machine uses that the library no longer has (by id; names are looked up after). */
-export function missingImages(record: MachineRecord, images: readonly ImageRecord[]): { what: string; imageId: string }[] {
-  const have = new Set(images.map((i) => i.id));
+/** Every library image a machine uses, and for what (a drive, or the kernel or initrd it boots). */
+export function imagesUsed(record: MachineRecord): { what: string; imageId: string }[] {
   const uses: { what: string; imageId: string }[] = [];
   for (const slot of DISK_SLOTS) {
     const source = record.disks[slot];
     if (source?.kind === "image") uses.push({ what: slot, imageId: source.imageId });
   }
   if (record.boot.kind === "linux") uses.push({ what: "kernel", imageId: record.boot.kernelImageId }, { what: "initrd", imageId: record.boot.initrdImageId });
-  return uses.filter((u) => !have.has(u.imageId));
+  return uses;
+}
+
+/** The machines that would not boot without this image (asked before deleting it). */
+export function machinesUsingImage(machines: readonly MachineRecord[], imageId: string): MachineRecord[] {
+  return machines.filter((m) => imagesUsed(m).some((u) => u.imageId === imageId));
+}
+
+/** The images a machine uses that the library no longer has (by id; names are looked up after). */
+export function missingImages(record: MachineRecord, images: readonly ImageRecord[]): { what: string; imageId: string }[] {
+  const have = new Set(images.map((i) => i.id));
+  return imagesUsed(record).filter((u) => !have.has(u.imageId));
 }
 
 /**

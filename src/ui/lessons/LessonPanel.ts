@@ -3,35 +3,12 @@
  * run time. A broken file is listed with its problems; the others work. Each step can act on the
  * live machine through the host and shows what came of it.
  */
-import {
-  benchmarkOutcome,
-  commandOutcome,
-  describeAction,
-  parseLesson,
-  parseLessonIndex,
-  type CommandResult,
-  type Lesson,
-  type LessonAction,
-  type LessonDevices,
-  type StepOutcome,
-  type WalkTarget,
-} from "../../core/index.ts";
-import type { LabReport, PairId, SizePreset } from "../../core/lab/index.ts";
-import { h } from "../storage/dom.ts";
+import { describeAction, parseLesson, parseLessonIndex, type Lesson, type LessonAction, type StepOutcome } from "../../core/index.ts";
+import { runStep, type StepContext } from "../actions.ts";
+import { h } from "../kit/dom.ts";
 
-export interface LessonHost {
-  run(command: string, timeoutMs: number): Promise<CommandResult>;
-  setDevices(devices: LessonDevices): Promise<string>;
-  benchmark(pairs: readonly PairId[], size: SizePreset): Promise<LabReport>;
-  saveSnapshot(name: string): Promise<string>;
-  restoreSnapshot(name: string): Promise<string>;
-  balloon(mib: number): Promise<StepOutcome>;
-  /** The memory microscope (issue 13): a live address walk, and the shadow-paging count over a command. */
-  addressWalk(target: WalkTarget): Promise<StepOutcome>;
-  pageTables(command: string, timeoutMs: number): Promise<StepOutcome>;
-  /** The microscope's trap meter over a command, and the live JIT switch. */
-  traps(command: string, timeoutMs: number, bytes: number | undefined): Promise<StepOutcome>;
-  jitSwitch(command: string, timeoutMs: number): Promise<StepOutcome>;
+/** The page's side of lessons: what steps act on (through the action registry's step actions), and where the panel tells things. */
+export interface LessonHost extends StepContext {
   /** The open lesson and step changed (for links); undefined when the list is shown. */
   changed(at: { readonly id: string; readonly step: number } | undefined): void;
   notice(text: string): void;
@@ -39,8 +16,6 @@ export interface LessonHost {
 }
 
 type Entry = { readonly id: string; readonly lesson: Lesson } | { readonly id: string; readonly problems: readonly string[] };
-
-const DEFAULT_COMMAND_TIMEOUT_S = 60;
 
 export class LessonPanel {
   private entries: Entry[] = [];
@@ -208,38 +183,13 @@ export class LessonPanel {
     this.render();
     this.container.querySelector(`[data-step="${index + 1}"]`)?.setAttribute("data-running", "true");
     try {
-      this.outcomes.set(key, await this.act(action));
+      this.outcomes.set(key, await runStep(this.host, action));
     } catch (error) {
       this.outcomes.set(key, error instanceof Error ? error : new Error(String(error)));
       this.host.report(error);
     } finally {
       this.busy = false;
       if (this.open?.lesson.id === lesson.id) this.render();
-    }
-  }
-
-  private async act(action: LessonAction): Promise<StepOutcome> {
-    switch (action.type) {
-      case "command":
-        return commandOutcome(await this.host.run(action.command, (action.timeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_S) * 1000), action.expect);
-      case "devices":
-        return { ok: true, lines: [await this.host.setDevices(action.set)] };
-      case "benchmark":
-        return benchmarkOutcome(await this.host.benchmark(action.pairs, action.size));
-      case "snapshot-save":
-        return { ok: true, lines: [await this.host.saveSnapshot(action.name)] };
-      case "snapshot-restore":
-        return { ok: true, lines: [await this.host.restoreSnapshot(action.name)] };
-      case "balloon":
-        return this.host.balloon(action.mib);
-      case "address-walk":
-        return this.host.addressWalk(action.target);
-      case "page-tables":
-        return this.host.pageTables(action.command, (action.timeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_S) * 1000);
-      case "traps":
-        return this.host.traps(action.command, (action.timeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_S) * 1000, action.bytes);
-      case "jit-switch":
-        return this.host.jitSwitch(action.command, (action.timeoutSeconds ?? DEFAULT_COMMAND_TIMEOUT_S) * 1000);
     }
   }
 }

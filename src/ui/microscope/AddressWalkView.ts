@@ -5,7 +5,7 @@
  * would trap. Everything is decided in the core (src/core/microscope); this only renders it.
  */
 import { addressWalk, hex, pageTableWorkload, systemClock, type AddressWalkResult, type Machine, type WalkTarget } from "../../core/index.ts";
-import { actionButton, h } from "../storage/dom.ts";
+import { actionButton, h } from "../kit/dom.ts";
 
 export interface AddressWalkHost {
   machine(): Machine | undefined;

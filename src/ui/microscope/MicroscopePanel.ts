@@ -4,7 +4,7 @@
  * the meter (only while this panel is open) and computes every figure; this renders and dispatches.
  */
 import { MicroscopeSampler, describeHypercall, shortRate, type Disposable, type Machine, type MicroscopeHooks, type MicroscopeSample } from "../../core/index.ts";
-import { h } from "../storage/dom.ts";
+import { h } from "../kit/dom.ts";
 
 export interface MicroscopeHost {
   machine(): Machine | undefined;
@@ -66,6 +66,12 @@ export class MicroscopePanel {
     this.refresh();
   }
   private open = false;
+
+  /** Remove the meter, the timer and the hypercall listener (the page is going). */
+  dispose(): void {
+    this.open = false;
+    this.stop();
+  }
 
   /** Follow the current machine (called on every status change; cheap when nothing changed). */
   refresh(): void {

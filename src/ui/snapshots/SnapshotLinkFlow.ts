@@ -25,7 +25,7 @@ import {
   type SnapshotStore,
   type StorageEstimate,
 } from "../../core/index.ts";
-import { actionButton, h } from "../storage/dom.ts";
+import { actionButton, h } from "../kit/dom.ts";
 import { formatBytes } from "../storage/guests.ts";
 
 export interface SnapshotLinkHost {

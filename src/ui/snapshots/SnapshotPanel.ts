@@ -5,7 +5,10 @@
  * that differ, and a matching machine is offered when one can be made.
  */
 import { AppError, CLASSIFY_BYTES, classifyFile, isAppError, snapshotDifferences, v86StateRefusal, type SnapshotRecord, type SnapshotStore } from "../../core/index.ts";
-import { actionButton, h } from "../storage/dom.ts";
+import { inlineConfirm } from "../kit/confirm.ts";
+import { actionButton, h } from "../kit/dom.ts";
+import { download, fileStem } from "../kit/download.ts";
+import { inlineRename } from "../kit/rename.ts";
 import { formatBytes } from "../storage/guests.ts";
 
 export interface SnapshotHost {
@@ -187,44 +190,40 @@ export class SnapshotPanel {
   }
 
   private renameForm(li: HTMLLIElement, record: SnapshotRecord): void {
-    const input = h("input", { type: "text", value: record.name, testid: "snapshot-rename-input", "aria-label": "New name" });
-    const save = actionButton(
-      "Save",
-      "snapshot-rename-save",
-      async () => {
-        await this.host.store.rename(record.id, input.value);
+    const rename = inlineRename({
+      testid: "snapshot-rename",
+      value: record.name,
+      onSave: async (name) => {
+        await this.host.store.rename(record.id, name);
         await this.refresh();
       },
-      this.host.report,
-    );
-    const cancel = actionButton("Cancel", "snapshot-rename-cancel", () => this.refresh(), this.host.report);
-    li.append(h("div", {}, input, save, cancel));
-    input.focus();
+      onCancel: () => this.refresh(),
+      report: this.host.report,
+    });
+    li.append(h("div", {}, ...rename.nodes));
+    rename.focus();
   }
 
   private confirmDelete(li: HTMLLIElement, record: SnapshotRecord): void {
-    const question = h("p", { testid: "snapshot-delete-question" }, `Delete "${record.name}"? It cannot be brought back (export it first to keep a copy).`);
-    const yes = actionButton(
-      "Delete",
-      "snapshot-delete-confirm",
-      async () => {
+    const ask = inlineConfirm({
+      testid: "snapshot-delete",
+      question: `Delete "${record.name}"? It cannot be brought back (export it first to keep a copy).`,
+      confirm: "Delete",
+      cancel: "Keep it",
+      block: true,
+      onConfirm: async () => {
         await this.host.store.delete(record.id);
         await this.refresh();
       },
-      this.host.report,
-    );
-    const no = actionButton("Keep it", "snapshot-delete-cancel", () => this.refresh(), this.host.report);
-    li.append(h("div", { className: "lock-banner" }, question, yes, no));
+      onCancel: () => this.refresh(),
+      report: this.host.report,
+    });
+    li.append(h("div", { className: "lock-banner" }, ...ask));
   }
 
   private async export(record: SnapshotRecord): Promise<void> {
     const bytes = await this.host.store.readFile(record.id);
-    const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type: "application/octet-stream" }));
-    const link = h("a", { href: url, download: `${record.name.replace(/[^\w.-]+/g, "-")}.vlsnap` });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    download(new Blob([bytes as BlobPart], { type: "application/octet-stream" }), `${fileStem(record.name, "snapshot")}.vlsnap`);
     this.say(`Exported "${record.name}" (${formatBytes(bytes.length)}): see your downloads.`, "done");
   }
 }

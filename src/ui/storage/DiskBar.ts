@@ -2,8 +2,9 @@
  * Disk controls of the running machine: the saved indicator, "Reset disk" (two steps), "Export
  * disk", the storage meter and the "open in another tab" banner.
  */
-import type { DiskSlot, MachineRecord } from "../../core/index.ts";
-import { actionButton, h } from "./dom.ts";
+import type { Disposable, DiskSlot, MachineRecord } from "../../core/index.ts";
+import { inlineConfirm } from "../kit/confirm.ts";
+import { actionButton, h } from "../kit/dom.ts";
 import { exportDisk, exportFileName } from "./exportDisk.ts";
 import { formatBytes } from "./guests.ts";
 import type { DiskView, StorageController } from "./StorageController.ts";
@@ -27,19 +28,25 @@ export class DiskBar {
   private readonly banner = h("div", { testid: "lock-banner", className: "lock-banner", role: "alert", hidden: true });
   private confirming = false;
   private persistAsked = false;
+  private readonly subscription: Disposable;
 
   constructor(
     container: HTMLElement,
     private readonly host: DiskBarHost,
   ) {
     container.append(this.banner, h("div", { className: "disk-bar" }, h("strong", {}, "Disk: "), this.indicator, this.resetBox, this.exportBox, this.exportNote, this.meter));
-    host.controller.onChange((view) => {
+    this.subscription = host.controller.onChange((view) => {
       this.render(view);
       if (view.indicator.state === "saving" || view.indicator.state === "unsaved") this.askPersistence();
       if (view.indicator.state === "saved") void this.refreshMeter();
     });
     this.render(host.controller.view);
     void this.refreshMeter();
+  }
+
+  /** Stop following the disks (the controller outlives this bar). */
+  dispose(): void {
+    this.subscription.dispose();
   }
 
   /** Ask the browser not to evict our data; once, on the first save or import. */
@@ -123,15 +130,18 @@ export class DiskBar {
       this.confirming = false;
       this.render(this.host.controller.view);
     };
-    const question = h("span", { testid: "disk-reset-question" });
-    question.textContent = `Erase everything the guest wrote to ${slots.join(", ")} of “${this.host.current().name}”? This cannot be undone.`;
     this.resetBox.replaceChildren(
-      question,
-      actionButton("Yes, erase", "disk-reset-confirm", async () => {
-        done();
-        await this.host.resetDisks();
-      }, this.host.report),
-      actionButton("Cancel", "disk-reset-cancel", done, this.host.report),
+      ...inlineConfirm({
+        testid: "disk-reset",
+        question: `Erase everything the guest wrote to ${slots.join(", ")} of “${this.host.current().name}”? This cannot be undone.`,
+        confirm: "Yes, erase",
+        onConfirm: async () => {
+          done();
+          await this.host.resetDisks();
+        },
+        onCancel: done,
+        report: this.host.report,
+      }),
     );
   }
 

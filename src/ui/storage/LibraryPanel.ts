@@ -2,8 +2,10 @@
  * The image library: the built-in guest and the user's images (added by file picker or by
  * dropping a file on the page), with kind, size and date; rename; delete with confirmation.
  */
-import { IMAGE_KIND_LABELS, type ImageRecord, type MachineRecord } from "../../core/index.ts";
-import { actionButton, h } from "./dom.ts";
+import { DisposableStore, IMAGE_KIND_LABELS, machinesUsingImage, type ImageRecord, type MachineRecord } from "../../core/index.ts";
+import { inlineConfirm } from "../kit/confirm.ts";
+import { actionButton, h, listen } from "../kit/dom.ts";
+import { inlineRename } from "../kit/rename.ts";
 import { fileSource } from "./fileSource.ts";
 import { formatBytes } from "./guests.ts";
 import { IMAGE_IMPORT_LOCK, withSharedLock } from "./MachineLock.ts";
@@ -28,6 +30,7 @@ export class LibraryPanel {
   private readonly input = h("input", { type: "file", testid: "image-file", multiple: true, className: "visually-hidden", tabIndex: -1, "aria-label": "Image files to add" });
   private images: readonly ImageRecord[] = [];
   private machines: readonly MachineRecord[] = [];
+  private readonly listeners = new DisposableStore();
 
   constructor(
     container: HTMLElement,
@@ -47,19 +50,28 @@ export class LibraryPanel {
       this.list,
     );
     // Drop a file anywhere on the page.
-    document.addEventListener("dragover", (event) => {
-      if (event.dataTransfer?.types.includes("Files") === true) event.preventDefault();
-    });
-    document.addEventListener("drop", (event) => {
-      const files = [...(event.dataTransfer?.files ?? [])];
-      if (files.length === 0) return;
-      event.preventDefault();
-      void (async () => {
-        const images: File[] = [];
-        for (const file of files) if ((await this.host.claimDrop?.(file)) !== true) images.push(file);
-        if (images.length > 0) await this.importFiles(images);
-      })();
-    });
+    this.listeners.add(
+      listen<DragEvent>(document, "dragover", (event) => {
+        if (event.dataTransfer?.types.includes("Files") === true) event.preventDefault();
+      }),
+    );
+    this.listeners.add(
+      listen<DragEvent>(document, "drop", (event) => {
+        const files = [...(event.dataTransfer?.files ?? [])];
+        if (files.length === 0) return;
+        event.preventDefault();
+        void (async () => {
+          const images: File[] = [];
+          for (const file of files) if ((await this.host.claimDrop?.(file)) !== true) images.push(file);
+          if (images.length > 0) await this.importFiles(images);
+        })();
+      }),
+    );
+  }
+
+  /** Stop taking dropped files (the page's listeners go). */
+  dispose(): void {
+    this.listeners.dispose();
   }
 
   /** Ask for files to add (the same as the "Add image…" button). */
@@ -133,31 +145,34 @@ export class LibraryPanel {
   }
 
   private rename(li: HTMLLIElement, image: ImageRecord): void {
-    const input = h("input", { type: "text", value: image.name, testid: "image-rename-input", "aria-label": "New name" });
-    const save = actionButton("Save", "image-rename-save", async () => {
-      await this.host.stores.images.rename(image.id, input.value);
-      await this.refresh();
-    }, this.host.report);
-    input.addEventListener("keydown", (event) => {
-      if (event.key === "Enter") save.click();
-      if (event.key === "Escape") this.render();
+    const rename = inlineRename({
+      testid: "image-rename",
+      value: image.name,
+      onSave: async (name) => {
+        await this.host.stores.images.rename(image.id, name);
+        await this.refresh();
+      },
+      onCancel: () => this.render(),
+      report: this.host.report,
     });
-    li.replaceChildren(input, save, actionButton("Cancel", "image-rename-cancel", () => this.render(), this.host.report));
-    input.focus();
-    input.select();
+    li.replaceChildren(...rename.nodes);
+    rename.focus();
   }
 
   private confirmDelete(li: HTMLLIElement, image: ImageRecord): void {
-    const users = this.machines.filter((m) => JSON.stringify(m).includes(`"${image.id}"`)).map((m) => m.name);
-    const question = h("span", { testid: "image-delete-question" });
-    question.textContent = `Delete ${image.name} from the library?${users.length > 0 ? ` ${users.join(", ")} use${users.length === 1 ? "s" : ""} it and will not boot without it.` : ""}`;
+    const users = machinesUsingImage(this.machines, image.id).map((m) => m.name);
     li.replaceChildren(
-      question,
-      actionButton("Yes, delete", "image-delete-confirm", async () => {
-        await this.host.stores.images.delete(image.id);
-        await this.refresh();
-      }, this.host.report),
-      actionButton("Cancel", "image-delete-cancel", () => this.render(), this.host.report),
+      ...inlineConfirm({
+        testid: "image-delete",
+        question: `Delete ${image.name} from the library?${users.length > 0 ? ` ${users.join(", ")} use${users.length === 1 ? "s" : ""} it and will not boot without it.` : ""}`,
+        confirm: "Yes, delete",
+        onConfirm: async () => {
+          await this.host.stores.images.delete(image.id);
+          await this.refresh();
+        },
+        onCancel: () => this.render(),
+        report: this.host.report,
+      }),
     );
   }
 }

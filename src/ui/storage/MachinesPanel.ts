@@ -1,6 +1,7 @@
 /** Machines: list, create, edit, boot, delete (with confirmation). The built-in one is always there. */
 import { DISK_SLOTS, slotChoices, type DiskSlot, type ImageRecord, type MachineRecord } from "../../core/index.ts";
-import { actionButton, h } from "./dom.ts";
+import { inlineConfirm } from "../kit/confirm.ts";
+import { actionButton, h } from "../kit/dom.ts";
 import { describeBoot, describeDisks } from "./guests.ts";
 import { formFromRecord, memoryHint, recordFromForm, type BootChoice, type MachineFormValues } from "./machineForm.ts";
 import type { Stores } from "./StorageController.ts";
@@ -78,16 +79,19 @@ export class MachinesPanel {
   }
 
   private confirmDelete(li: HTMLLIElement, machine: MachineRecord): void {
-    const question = h("span", { testid: "machine-delete-question" });
-    question.textContent = `Delete ${machine.name} and everything its guest wrote to its disks? Library images stay.`;
     li.replaceChildren(
-      question,
-      actionButton("Yes, delete", "machine-delete-confirm", async () => {
-        if (this.host.current().id === machine.id) await this.host.boot((await this.host.stores.machines.get("default")) as MachineRecord);
-        await this.host.stores.machines.delete(machine.id);
-        await this.refresh();
-      }, this.host.report),
-      actionButton("Cancel", "machine-delete-cancel", () => this.render(), this.host.report),
+      ...inlineConfirm({
+        testid: "machine-delete",
+        question: `Delete ${machine.name} and everything its guest wrote to its disks? Library images stay.`,
+        confirm: "Yes, delete",
+        onConfirm: async () => {
+          if (this.host.current().id === machine.id) await this.host.boot((await this.host.stores.machines.get("default")) as MachineRecord);
+          await this.host.stores.machines.delete(machine.id);
+          await this.refresh();
+        },
+        onCancel: () => this.render(),
+        report: this.host.report,
+      }),
     );
   }
 

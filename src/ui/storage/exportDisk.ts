@@ -4,6 +4,7 @@
  * otherwise the pieces become one Blob (the browser may keep it on disk) and a download link.
  */
 import type { OverlayDisk } from "../../core/index.ts";
+import { download, fileStem } from "../kit/download.ts";
 
 interface WritableFile {
   write(data: Uint8Array): Promise<void>;
@@ -47,19 +48,10 @@ export async function exportDisk(disk: OverlayDisk, fileName: string, onProgress
     done += piece.length;
     onProgress(done, disk.byteLength);
   }
-  const url = URL.createObjectURL(new Blob(parts, { type: "application/octet-stream" }));
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = fileName;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  // Give the browser time to start the download before the URL goes.
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  download(new Blob(parts, { type: "application/octet-stream" }), fileName);
   return "download";
 }
 
 export function exportFileName(machineName: string, slot: string): string {
-  const base = machineName.replace(/[^A-Za-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "") || "machine";
-  return `${base}-${slot}.img`;
+  return `${fileStem(machineName, "machine")}-${slot}.img`;
 }

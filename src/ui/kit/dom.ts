@@ -1,0 +1,48 @@
+/**
+ * The page's one element builder and its async button: every panel builds its DOM with these
+ * (kit/confirm, kit/rename and kit/download build on them).
+ */
+import { toDisposable, type Disposable } from "../../core/index.ts";
+
+type Props = Record<string, string | boolean | number | undefined | ((event: Event) => void)>;
+
+/**
+ * `h("button", { type: "button", testid: "x", onClick }, "Label")`: a function prop `onX` listens
+ * to event `x`, `testid` sets `data-testid`, `data-*` and unknown names are attributes, the rest
+ * properties; `undefined` and `false` set nothing.
+ */
+export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = {}, ...children: (Node | string | undefined)[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === false) continue;
+    if (typeof value === "function") el.addEventListener(key.slice(2).toLowerCase(), value);
+    else if (key === "testid") el.dataset["testid"] = String(value);
+    else if (key.startsWith("data-")) el.setAttribute(key, String(value));
+    else if (key in el) (el as unknown as Record<string, unknown>)[key] = value;
+    else el.setAttribute(key, String(value));
+  }
+  for (const child of children) if (child !== undefined) el.append(child);
+  return el;
+}
+
+/** A button that runs an async job, reporting its error instead of dropping it. */
+export function actionButton(label: string, testid: string | undefined, job: () => Promise<void> | void, report: (error: unknown) => void, title?: string): HTMLButtonElement {
+  const button = h("button", { type: "button", testid, title }, label);
+  button.addEventListener("click", () => {
+    void (async () => {
+      try {
+        await job();
+      } catch (error) {
+        report(error);
+      }
+    })();
+  });
+  return button;
+}
+
+/** Listen on a target outside the panel (document, window) until the returned handle is disposed. */
+export function listen<E extends Event = Event>(target: EventTarget, type: string, listener: (event: E) => void, options?: AddEventListenerOptions): Disposable {
+  const handler = listener as (event: Event) => void;
+  target.addEventListener(type, handler, options);
+  return toDisposable(() => target.removeEventListener(type, handler, options));
+}
