@@ -1,82 +1,40 @@
 import { describe, expect, it } from "vitest";
-import type { AssetLoader } from "./assets.ts";
-import type { BackendFactory, ConsoleChunk, ConsolePort, EmulatorBackend } from "./backend.ts";
+import type { BackendFactory, ConsolePort } from "./backend.ts";
 import { ManualClock } from "./clock.ts";
-import { Emitter } from "./events.ts";
 import { decodeText, encodeText } from "./host.ts";
 import { Machine } from "./machine.ts";
-import { DEFAULT_PROFILE, type EmulatorConfig, type LinuxGuest } from "./profile.ts";
+import { DEFAULT_PROFILE, type EmulatorConfig } from "./profile.ts";
+import { FakeShell, guest, memoryLoader } from "./testing/fakeShell.ts";
 
 /**
  * A guest whose shell sits at its prompt on ttyS0 and whose agent answers on ttyS1 the way
  * images/lib/agent.ts does (raw port, no echo).
  */
-class AgentGuest implements EmulatorBackend {
-  private readonly output = new Emitter<ConsoleChunk>();
-  readonly onOutput = this.output.event;
-  readonly onCrash = new Emitter<unknown>().event;
-  readonly onRebootRequest = new Emitter<void>().event;
+class AgentGuest extends FakeShell {
   /** What reached each port from the host. */
-  readonly written: Record<string, string> = {};
+  readonly ports: Record<string, string> = {};
   /** Lines the agent got but does not answer (a hung command). */
   hang = false;
   constructor(
-    readonly config: EmulatorConfig,
-    private readonly answers: Record<string, [string, number]>,
-  ) {}
-  print(text: string, port: ConsolePort): void {
-    this.output.fire({ port, bytes: encodeText(text) });
+    config: EmulatorConfig,
+    private readonly agentAnswers: Record<string, [string, number]>,
+  ) {
+    super(config, {});
   }
-  write(port: ConsolePort, bytes: Uint8Array): void {
+  override write(port: ConsolePort, bytes: Uint8Array): void {
     const text = decodeText(bytes);
-    this.written[port] = (this.written[port] ?? "") + text;
-    if (port !== "serial1" || this.config.uart1 !== true || this.hang) return;
+    this.ports[port] = (this.ports[port] ?? "") + text;
+    if (port !== "serial1") return super.write(port, bytes);
+    if (this.config.uart1 !== true || this.hang) return;
     const match = /^(\d+) (.*)\n$/.exec(text);
     if (match === null) return;
     const [, id, command] = match;
-    const [out, status] = this.answers[command ?? ""] ?? [`sh: ${command}: not found\n`, 127];
+    const [out, status] = this.agentAnswers[command ?? ""] ?? [`sh: ${command}: not found\n`, 127];
     // The frame may arrive cut anywhere: send it in two pieces.
     const frame = `\x1eS${id}\x1f${out}\x1eE${id} ${status}\x1f`;
     this.print(frame.slice(0, 3), "serial1");
     this.print(frame.slice(3), "serial1");
   }
-  async run(): Promise<void> {}
-  async stop(): Promise<void> {}
-  isRunning(): boolean {
-    return true;
-  }
-  instructionCounter(): number {
-    return 0;
-  }
-  async saveState(): Promise<Uint8Array> {
-    return new Uint8Array(0);
-  }
-  async restoreState(): Promise<void> {}
-  sendCtrlAltDel(): void {}
-  textScreen(): string[] {
-    return [];
-  }
-  dispose(): void {}
-}
-
-const loader: AssetLoader = {
-  async load(ref, onProgress) {
-    onProgress(1, 1);
-    return encodeText(ref.name).buffer as ArrayBuffer;
-  },
-};
-
-function guest(agent: boolean): LinuxGuest {
-  return {
-    kind: "linux",
-    bios: { name: "bios.bin", url: "bios.bin" },
-    vgaBios: { name: "vgabios.bin", url: "vgabios.bin" },
-    kernel: { name: "bzImage", url: "bzImage" },
-    initrd: { name: "initramfs.cpio", url: "initramfs.cpio" },
-    cmdline: "console=ttyS0",
-    prompt: "root@virtlab:[^\\r\\n]*# $",
-    ...(agent ? { agent: "serial1" as const } : {}),
-  };
 }
 
 function setup(options: { agent?: boolean; answers?: Record<string, [string, number]> } = {}) {
@@ -89,9 +47,9 @@ function setup(options: { agent?: boolean; answers?: Record<string, [string, num
   };
   const machine = new Machine({
     profile: DEFAULT_PROFILE,
-    guest: guest(options.agent ?? true),
+    guest: (options.agent ?? true) ? { ...guest, agent: "serial1" as const } : guest,
     wasm: { name: "v86.wasm", url: "v86.wasm" },
-    loader,
+    loader: memoryLoader,
     backend,
     clock,
     initialState: { state: encodeText("state"), shellReady: true },
@@ -110,8 +68,8 @@ describe("GuestAgent", () => {
     expect(a).toEqual({ output: "", exitCode: 0 });
     expect(b).toEqual({ output: "12.5 10.0", exitCode: 0 });
     expect(c).toEqual({ output: "", exitCode: 1 });
-    expect(guests[0]?.written["serial0"]).toBeUndefined();
-    expect(guests[0]?.written["serial1"]).toBe("1 date -s @5 >/dev/null\n2 cat /proc/uptime\n3 false\n");
+    expect(guests[0]?.ports["serial0"]).toBeUndefined();
+    expect(guests[0]?.ports["serial1"]).toBe("1 date -s @5 >/dev/null\n2 cat /proc/uptime\n3 false\n");
     // The agent's frames are not console output anyone shows.
     expect(seen).toEqual([]);
     machine.dispose();

@@ -1,56 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { AssetLoader } from "./assets.ts";
-import type { BackendFactory, ConsoleChunk, EmulatorBackend } from "./backend.ts";
 import { ManualClock } from "./clock.ts";
-import { Emitter } from "./events.ts";
 import { encodeText } from "./host.ts";
 import { Machine } from "./machine.ts";
-import { DEFAULT_PROFILE, type EmulatorConfig, type LinuxGuest } from "./profile.ts";
-
-/** An emulator that does nothing but remember how it was configured. */
-class QuietBackend implements EmulatorBackend {
-  private readonly output = new Emitter<ConsoleChunk>();
-  readonly onOutput = this.output.event;
-  readonly onCrash = new Emitter<unknown>().event;
-  readonly onRebootRequest = new Emitter<void>().event;
-  constructor(readonly config: EmulatorConfig) {}
-  write(): void {}
-  async run(): Promise<void> {}
-  async stop(): Promise<void> {}
-  isRunning(): boolean {
-    return true;
-  }
-  instructionCounter(): number {
-    return 0;
-  }
-  async saveState(): Promise<Uint8Array> {
-    return new Uint8Array(0);
-  }
-  async restoreState(): Promise<void> {}
-  sendCtrlAltDel(): void {}
-  textScreen(): string[] {
-    return [];
-  }
-  dispose(): void {}
-}
-
-const files: Record<string, Uint8Array> = {
-  "v86.wasm": encodeText("wasm"),
-  "bios.bin": encodeText("bios"),
-  "vgabios.bin": encodeText("vga"),
-  bzImage: encodeText("kernel"),
-  "initramfs.cpio": encodeText("initrd"),
-};
-
-const guest: LinuxGuest = {
-  kind: "linux",
-  bios: { name: "bios.bin", url: "bios.bin", size: 4 },
-  vgaBios: { name: "vgabios.bin", url: "vgabios.bin", size: 3 },
-  kernel: { name: "bzImage", url: "bzImage", size: 6 },
-  initrd: { name: "initramfs.cpio", url: "initramfs.cpio", size: 6 },
-  cmdline: "console=ttyS0",
-  prompt: "root@virtlab:[^\\r\\n]*# $",
-};
+import { DEFAULT_PROFILE } from "./profile.ts";
+import { fakeBackend, files, guest } from "./testing/fakeShell.ts";
 
 function setup(initialState?: { state: Uint8Array; shellReady: boolean }) {
   const requested: string[] = [];
@@ -63,12 +17,7 @@ function setup(initialState?: { state: Uint8Array; shellReady: boolean }) {
       return data.slice().buffer;
     },
   };
-  const backends: QuietBackend[] = [];
-  const backend: BackendFactory = async (config) => {
-    const b = new QuietBackend(config);
-    backends.push(b);
-    return b;
-  };
+  const { backend, shells: backends } = fakeBackend();
   const machine = new Machine({
     profile: DEFAULT_PROFILE,
     guest,
