@@ -127,6 +127,20 @@ describe("MachineSession: start requests", () => {
     session.dispose();
   });
 
+  it("shows the console without the markers of a command it ran", async () => {
+    const { session, shells } = setup();
+    await start(session, { kind: "cold" });
+    const shown: string[] = [];
+    session.onOutput((bytes) => shown.push(decodeText(bytes)));
+    shells[0]?.boot();
+    expect(await session.machine?.run("true")).toEqual({ output: "sh: true: not found", exitCode: 127 });
+    const text = shown.join("");
+    expect(text).toContain("sh: true: not found");
+    expect(text.includes("\x1e") || text.includes("\x1f")).toBe(false);
+    expect(text).not.toMatch(/S\d+sh:/);
+    session.dispose();
+  });
+
   it("cold boots without looking at the pre-booted state", async () => {
     const prebooted = await prebootedFor(DEFAULT_PROFILE);
     const { session, shells, runs } = setup({ prebooted });

@@ -8,7 +8,7 @@
 import type { AssetLoader } from "../assets.ts";
 import type { BackendFactory, ConsoleChunk } from "../backend.ts";
 import type { Clock } from "../clock.ts";
-import { lastLineToShow } from "../console.ts";
+import { MarkerFilter, lastLineToShow } from "../console.ts";
 import { AppError, toAppError } from "../errors.ts";
 import { DisposableStore, Emitter } from "../events.ts";
 import { DATA_DISK_SLOT, afterRestoreCommand, type GuestManifest } from "../guest.ts";
@@ -129,7 +129,7 @@ export class MachineSession {
   readonly onStatus = this.statusEmitter.event;
   /** A run begins: a start, a reset, a guest reboot. */
   readonly onRun = this.runEmitter.event;
-  /** Console bytes of the machine's console port. */
+  /** Console bytes of the machine's console port, as the user's terminal shows them (`run`'s markers removed). */
   readonly onOutput = this.outputEmitter.event;
   /** Downloading (the guest's files, the pre-booted state). */
   readonly onProgress = this.progressEmitter.event;
@@ -398,9 +398,11 @@ export class MachineSession {
     );
     store.add(machine.onPowerCycle((why) => this.runEmitter.fire({ machineName: record.name, runStart: { kind: why }, notice: undefined })));
     store.add(machine.onDownloadProgress((progress: DownloadProgress) => this.downloadProgress(progress)));
+    // The markers around a command `run` typed are for the core, never shown.
+    const markers = new MarkerFilter();
     store.add(
       machine.onOutput((chunk: ConsoleChunk) => {
-        if (chunk.port === machine.consolePort) this.outputEmitter.fire(chunk.bytes);
+        if (chunk.port === machine.consolePort) this.outputEmitter.fire(markers.filter(chunk.bytes));
       }),
     );
     store.add(machine.onShellReady(() => this.shellEmitter.fire()));
