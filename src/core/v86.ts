@@ -266,35 +266,21 @@ class V86Backend implements EmulatorBackend {
   private readonly reboot = new Emitter<void>();
   readonly onRebootRequest = this.reboot.event;
 
-  private serialPending: number[] = [];
-  private flushQueued = false;
-  private readonly onSerialByte = (byte: number): void => {
-    this.serialPending.push(byte);
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      globals.queueMicrotask(this.flushSerial);
-    }
-  };
-  private readonly flushSerial = (): void => {
-    this.flushQueued = false;
-    const bytes = Uint8Array.from(this.serialPending);
-    this.serialPending = [];
-    if (bytes.length > 0) this.output.fire({ port: "serial0", bytes });
-  };
-  /** The guest agent's port (agent.ts): a few short frames, not worth batching. */
-  private agentPending: number[] = [];
-  private agentFlushQueued = false;
-  private readonly onAgentByte = (byte: number): void => {
-    this.agentPending.push(byte);
-    if (this.agentFlushQueued) return;
-    this.agentFlushQueued = true;
-    globals.queueMicrotask(() => {
-      this.agentFlushQueued = false;
-      const bytes = Uint8Array.from(this.agentPending);
-      this.agentPending = [];
-      if (bytes.length > 0) this.output.fire({ port: "serial1", bytes });
-    });
-  };
+  /** v86 reports each UART byte as an event: one batch per port per emulator time slice (a microtask). */
+  private readonly onSerialByte = this.byteBatcher("serial0");
+  /** The guest agent's port (agent.ts). */
+  private readonly onAgentByte = this.byteBatcher("serial1");
+  private byteBatcher(port: ConsolePort): (byte: number) => void {
+    let pending: number[] = [];
+    const flush = (): void => {
+      const bytes = Uint8Array.from(pending);
+      pending = [];
+      if (bytes.length > 0) this.output.fire({ port, bytes });
+    };
+    return (byte) => {
+      if (pending.push(byte) === 1) globals.queueMicrotask(flush);
+    };
+  }
   private readonly onVirtioBytes = (bytes: Uint8Array): void => {
     // v86 may reuse the buffer it hands us: keep a copy.
     this.output.fire({ port: "virtio0", bytes: bytes.slice() });
