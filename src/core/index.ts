@@ -127,7 +127,7 @@ export { describeStatus, runDivider, type ProgressStep, type RunStart, type Stat
 export { CLASSIFY_BYTES, ZSTD_MAGIC, classifyFile, isSnapshotHead, v86StateRefusal, type FileClass } from "./fileKind.ts";
 export { CrashWatch, REPEATED_CRASH_WINDOW_MS, machinesThatRanFine, noteRanFine, parseRanFine, type CrashVerdict, type RanFineRecord } from "./crashWatch.ts";
 export { memoryAdvice, type MemoryAdvice, type MemoryAdviceInput } from "./memoryAdvice.ts";
-export { MachineSession, IDLE_STATUS, type RunBegin, type SessionDisks, type SessionOptions, type SessionStatus, type StartOptions, type StartOutcome } from "./session/session.ts";
+export { MachineSession, IDLE_STATUS, type BootKept, type RunBegin, type SessionDisks, type SessionOptions, type SessionStatus, type StartOptions, type StartOutcome } from "./session/session.ts";
 export { planStart, type SavedStart, type StartRequest, type StartedFrom } from "./session/request.ts";
 export { choosePrebooted, fetchPrebooted, type Prebooted, type PrebootedManifest, type PrebootedSource } from "./session/prebooted.ts";
 export { GENERIC_PROMPT, fetchGuestManifest, guestFor, imageAsset, libraryAssetLoader } from "./session/guests.ts";
@@ -135,3 +135,4 @@ export { chooseMachine, type MachineChoice } from "./session/choose.ts";
 export { notForThisEmulator, snapshotDifferences } from "./snapshot/compat.ts";
 export { machineForSnapshot, type Match } from "./snapshot/match.ts";
 export { StoreDisks } from "./session/storeDisks.ts";
+export { BOOT_CACHE_LABEL, BootCache, type BootCacheLookup } from "./session/bootCache.ts";

@@ -9,6 +9,8 @@ import type { GuestSpec } from "./profile.ts";
 export interface StatusContext {
   /** A machine started from a saved state runs its set-up command: not ready for the user yet. */
   readonly settling?: boolean;
+  /** The settling is a boot being kept for the next start of this hardware (bootCache.ts). */
+  readonly keepingBoot?: boolean;
   /** How the shell came to be ready, e.g. "started from the pre-booted state in 1.2 s". */
   readonly readyDetail?: string;
   /** While idle or downloading: the latest line about it ("Downloading bzImage: 1.0 of 5.4 MiB"). */
@@ -52,6 +54,7 @@ export function describeStatus(status: MachineStatus, context: StatusContext = {
     case "downloading":
       return view(STAGE_WORDS.downloading, context.detail ?? "Downloading…");
     case "booting":
+      if (context.settling === true && context.keepingBoot === true) return view(STAGE_WORDS.booting, "Booted; keeping this boot so the next start of this hardware takes a second…");
       if (context.settling === true) return view(STAGE_WORDS.booting, "Starting from the saved state…");
       return view(STAGE_WORDS.booting, context.guestKind === "disk" ? "Booting…" : "Booting Linux…");
     case "ready":
@@ -73,13 +76,14 @@ export function describeStatus(status: MachineStatus, context: StatusContext = {
 
 /** How a run of a machine began, for the line that starts its terminal. */
 export type RunStart =
-  | { readonly kind: "boot" | "cold-boot" | "pre-booted" | "reset" | "reboot" }
+  | { readonly kind: "boot" | "cold-boot" | "pre-booted" | "boot-cache" | "reset" | "reboot" }
   | { readonly kind: "snapshot"; readonly name: string };
 
 const RUN_START_WORDS: Readonly<Record<Exclude<RunStart["kind"], "snapshot">, string>> = {
   boot: "boot",
   "cold-boot": "cold boot",
   "pre-booted": "pre-booted state",
+  "boot-cache": "saved boot",
   reset: "reset",
   reboot: "reboot",
 };

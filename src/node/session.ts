@@ -17,6 +17,7 @@ import {
   memoryStore,
   systemClock,
   type BackendFactory,
+  type BootCache,
   type DeviceProfile,
   type MachineRecord,
   type PrebootedManifest,
@@ -50,6 +51,8 @@ export interface NodeSessionOptions {
   readonly diskStore?: DiskStore;
   readonly images?: ImageStore;
   readonly backend?: BackendFactory;
+  /** Keep boots per hardware, as the page does (none: every non-default start boots). */
+  readonly bootCache?: BootCache;
 }
 
 /** The session the page runs, with Node's files and in-memory stores. */
@@ -67,6 +70,7 @@ export function nodeSession(options: NodeSessionOptions = {}): MachineSession {
     diskStore,
     disks: new StoreDisks({ images, disks: diskStore }, systemClock),
     ...(options.prebooted === false ? {} : { prebooted: filePrebooted() }),
+    ...(options.bootCache === undefined ? {} : { bootCache: options.bootCache }),
   });
 }
 

@@ -6,6 +6,7 @@
  */
 import {
   DEFAULT_PROFILE,
+  BootCache,
   MachineSession,
   SnapshotStore,
   chooseMachine,
@@ -76,6 +77,8 @@ export class App implements Shell {
       diskStore: this.storage.stores.disks,
       disks: this.storage,
       prebooted: fetchPrebooted(this.guestBase),
+      // Boots kept per hardware in a database of their own: a device switch boots once, then restores.
+      bootCache: new BootCache(new SnapshotStore(openIndexedDbStore("virtlab-bootcache", "kv"))),
       screenContainer: byId("vga"),
     });
     this.messages = new MessageArea({

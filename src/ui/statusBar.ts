@@ -41,6 +41,7 @@ export class StatusBar implements Disposable {
     // A restored machine is "ready" for the core at once; for the user once it has settled.
     const view = describeStatus(status.machine, {
       settling: status.settling,
+      keepingBoot: status.keepingBoot,
       ...(status.readyDetail === undefined ? {} : { readyDetail: status.readyDetail }),
       ...(status.detail === undefined ? {} : { detail: status.detail }),
       ...(status.guestKind === undefined ? {} : { guestKind: status.guestKind }),

@@ -17,7 +17,7 @@ export interface VirtlabTestProxy {
   /** Write the running machine's pending disk pages to IndexedDB now. */
   flushDisks(): Promise<void>;
   /** How the running machine started: booted, from the pre-booted state, or from a snapshot. */
-  startedFrom(): "boot" | "pre-booted" | "snapshot";
+  startedFrom(): "boot" | "pre-booted" | "boot-cache" | "snapshot";
   /** Every line of the terminal, scrollback included. */
   terminalBuffer(): string[];
   /** Cold-boot a second machine (the default guest, its own Worker) beside this one, run a command on it, shut it down. */

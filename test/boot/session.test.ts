@@ -2,10 +2,11 @@
  * The page's machine session in Node, on the real guest: an "auto" start of the default machine
  * takes the pre-booted state with `initialState` (as the page does), settles (mounts the user's
  * data disk, sets the clock) and then answers commands; a snapshot taken through the session
- * restores through it, disks included.
+ * restores through it, disks included. Hardware the pre-booted state does not fit boots once, its
+ * boot is kept (the boot cache), and the next start of it restores that boot with the user's disk.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { DEFAULT_MACHINE, DEFAULT_PROFILE, DiskStore, memoryStore, type MachineSession } from "../../src/core/index.ts";
+import { BootCache, DEFAULT_MACHINE, DEFAULT_PROFILE, DiskStore, SnapshotStore, memoryStore, type BootKept, type MachineSession } from "../../src/core/index.ts";
 import { concatParts } from "../../src/core/snapshot/format.ts";
 import { guestIsBuilt } from "../../src/node/guest.ts";
 import { filePrebooted, nodeSession, startSession } from "../../src/node/session.ts";
@@ -72,5 +73,31 @@ describe.skipIf(!guestIsBuilt())("the machine session on the default guest", () 
     const second = session.machine;
     if (second === undefined) return expect.fail("no machine after the restore");
     expect(await second.run("cat /data/s /tmp/t; ls -1 /data")).toEqual({ output: "saved\nin-tmpfs\nlost+found\ns", exitCode: 0 });
+  });
+
+  it("keeps the boot of hardware the pre-booted state does not fit; the next start of it restores, with the user's data disk mounted", async () => {
+    const cache = new BootCache(new SnapshotStore(memoryStore()));
+    const diskStore = new DiskStore(memoryStore());
+    const session = nodeSession({ bootCache: cache, diskStore });
+    sessions.push(session);
+    const virtio = { nic: "virtio" as const };
+    const kept = new Promise<BootKept>((resolve) => session.onBootKept(resolve));
+    await startSession(session, { kind: "auto" }, DEFAULT_MACHINE, virtio);
+    expect(session.startedFrom).toBe("boot");
+    const booted = session.machine;
+    if (booted === undefined) return expect.fail("no machine after the boot");
+    // Kept at the first prompt; the user's disk is mounted again afterwards and takes a file.
+    expect((await booted.run("grep -c ' /data ' /proc/mounts; echo from-boot > /data/f && sync && cat /data/f")).output).toBe("1\nfrom-boot");
+    const outcome = await kept;
+    expect(outcome, JSON.stringify(outcome)).toMatchObject({ kind: "kept" });
+    expect(await cache.size()).toBe(1);
+
+    await startSession(session, { kind: "auto" }, DEFAULT_MACHINE, virtio);
+    expect(session.startedFrom).toBe("boot-cache");
+    expect(session.status.readyDetail).toMatch(/^started from this hardware's saved boot in \d+\.\d s$/);
+    const restored = session.machine;
+    if (restored === undefined) return expect.fail("no machine after the restore");
+    expect((await restored.run("grep -c ' /data ' /proc/mounts; cat /data/f; ls /sys/bus/virtio/drivers/virtio_net")).output).toMatch(/^1\nfrom-boot\n/);
+    expect(await restored.run("echo $((6*7))")).toEqual({ output: "42", exitCode: 0 });
   });
 });

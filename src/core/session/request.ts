@@ -12,7 +12,7 @@ export interface SavedStart {
   readonly mountData: boolean;
   /** For messages: "the pre-booted state", `the snapshot "…"`. */
   readonly label: string;
-  readonly from: "pre-booted" | "snapshot";
+  readonly from: "pre-booted" | "boot-cache" | "snapshot";
   /** A snapshot's own name, for the terminal's first line. */
   readonly name?: string;
   /** The console's last line at the save (the guest prints nothing after a restore): shown again. */
@@ -30,7 +30,7 @@ export type StartRequest =
   | { readonly kind: "snapshot"; readonly file: Uint8Array };
 
 /** How the running machine started. */
-export type StartedFrom = "boot" | "pre-booted" | "snapshot";
+export type StartedFrom = "boot" | "pre-booted" | "boot-cache" | "snapshot";
 
 /** The run's first line before the pre-booted choice is made; `usePrebooted` says whether to look. */
 export function planStart(request: Exclude<StartRequest, { kind: "snapshot" }>, prebootedAvailable: boolean): { readonly runStart: RunStart; readonly usePrebooted: boolean } {
@@ -38,7 +38,7 @@ export function planStart(request: Exclude<StartRequest, { kind: "snapshot" }>, 
     case "cold":
       return { runStart: { kind: "cold-boot" }, usePrebooted: false };
     case "state":
-      return { runStart: request.start.from === "snapshot" ? { kind: "snapshot", name: request.start.name ?? request.start.label } : { kind: "pre-booted" }, usePrebooted: false };
+      return { runStart: request.start.from === "snapshot" ? { kind: "snapshot", name: request.start.name ?? request.start.label } : { kind: request.start.from }, usePrebooted: false };
     case "auto":
       return { runStart: { kind: "boot" }, usePrebooted: prebootedAvailable };
   }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../clock.ts";
 import { AppError } from "../errors.ts";
 import type { GuestManifest } from "../guest.ts";
@@ -9,15 +9,17 @@ import type { MachineStore} from "../storage/machines.ts";
 import { DEFAULT_MACHINE, type MachineRecord } from "../storage/machines.ts";
 import { DEFAULT_PROFILE, type DeviceProfile } from "../profile.ts";
 import { machineFingerprint } from "../snapshot/fingerprint.ts";
-import { V86_STATE_MAGIC, concatParts, encodeSnapshot } from "../snapshot/format.ts";
-import { V86_PACKAGE_VERSION, V86_STATE_VERSION } from "../v86.ts";
-import { decodeText, encodeText, sha256Hex } from "../host.ts";
-import { PROMPT, fakeBackend, files, memoryLoader } from "../testing/fakeShell.ts";
+import { concatParts, encodeSnapshot } from "../snapshot/format.ts";
+import { V86_PACKAGE_VERSION } from "../v86.ts";
+import { decodeText, sha256Hex } from "../host.ts";
+import { PROMPT, fakeBackend, fakeStateMarker, fakeV86State, files, memoryLoader } from "../testing/fakeShell.ts";
 import { chooseMachine } from "./choose.ts";
 import { guestFor } from "./guests.ts";
 import type { PrebootedSource } from "./prebooted.ts";
-import { MachineSession } from "./session.ts";
+import { MachineSession, type BootKept } from "./session.ts";
 import { StoreDisks } from "./storeDisks.ts";
+import { BootCache } from "./bootCache.ts";
+import { SnapshotStore } from "../snapshot/store.ts";
 
 async function entry(name: string): Promise<{ size: number; sha256: string }> {
   const bytes = files[name] ?? new Uint8Array();
@@ -30,22 +32,11 @@ const manifest: GuestManifest = {
   files: Object.fromEntries(await Promise.all(["bios.bin", "vgabios.bin", "bzImage", "initramfs.cpio"].map(async (name) => [name, await entry(name)] as const))),
 };
 
-/** v86's state header (magic, format), then `marker`. */
-function fakeState(marker: string): Uint8Array {
-  const text = encodeText(marker);
-  const state = new Uint8Array(16 + text.length);
-  const view = new DataView(state.buffer);
-  view.setUint32(0, V86_STATE_MAGIC, true);
-  view.setUint32(4, V86_STATE_VERSION, true);
-  state.set(text, 16);
-  return state;
-}
-
 /** A pre-booted state file saved with `profile`; `asked` counts the reads of its description. */
 async function prebootedFor(profile: DeviceProfile): Promise<PrebootedSource & { asked: number }> {
   const guest = guestFor(DEFAULT_MACHINE, manifest, "guest/", []);
   const fingerprint = machineFingerprint(profile, guest, { hda: { size: 1, base: "blank", anySize: true } });
-  const { parts } = await encodeSnapshot(fakeState("prebooted-state"), { app: "test", v86: V86_PACKAGE_VERSION, fingerprint, name: "p", createdAt: 0, shellReady: true, preview: "" });
+  const { parts } = await encodeSnapshot(fakeV86State("prebooted-state"), { app: "test", v86: V86_PACKAGE_VERSION, fingerprint, name: "p", createdAt: 0, shellReady: true, preview: "" });
   const file = concatParts(parts);
   const source = {
     asked: 0,
@@ -60,9 +51,9 @@ async function prebootedFor(profile: DeviceProfile): Promise<PrebootedSource & {
   return source;
 }
 
-function setup(options: { prebooted?: PrebootedSource; kv?: KeyValueStore; loaderFails?: string } = {}) {
+function setup(options: { prebooted?: PrebootedSource; kv?: KeyValueStore; loaderFails?: string; bootCache?: BootCache; manifest?: GuestManifest; answers?: Record<string, [string, number | "hang"]> } = {}) {
   const clock = new ManualClock();
-  const { backend, shells } = fakeBackend({});
+  const { backend, shells } = fakeBackend(options.answers ?? {});
   const images = new ImageStore(memoryStore(), { now: () => 1 });
   const diskStore = new DiskStore(options.kv ?? memoryStore());
   const session = new MachineSession({
@@ -73,11 +64,12 @@ function setup(options: { prebooted?: PrebootedSource; kv?: KeyValueStore; loade
     wasm: { name: "v86.wasm", url: "v86.wasm" },
     clock,
     wallTime: () => 1_700_000_000_000,
-    guest: { base: "guest/", manifest: async () => manifest },
+    guest: { base: "guest/", manifest: async () => options.manifest ?? manifest },
     images,
     diskStore,
     disks: new StoreDisks({ images, disks: diskStore }, clock),
     ...(options.prebooted === undefined ? {} : { prebooted: options.prebooted }),
+    ...(options.bootCache === undefined ? {} : { bootCache: options.bootCache }),
   });
   const runs: string[] = [];
   const errors: AppError[] = [];
@@ -112,7 +104,7 @@ describe("MachineSession: start requests", () => {
     // As the page does: the emulator starts from the state (v86's initial_state), it does not boot.
     const initial = shells[0]?.config.initial_state;
     if (initial === undefined) return expect.fail("the emulator was not given the state");
-    expect(decodeText(new Uint8Array(initial.buffer).subarray(16))).toBe("prebooted-state");
+    expect(fakeStateMarker(new Uint8Array(initial.buffer))).toBe("prebooted-state");
     const written = shells[0]?.written ?? "";
     expect(written).toContain("virtlab-data");
     expect(written).toContain("date -s @1700000000");
@@ -206,6 +198,120 @@ describe("MachineSession: start requests", () => {
     expect((await start(session, { kind: "auto" })).kind).toBe("started");
     expect(session.machine).not.toBe(machine);
     session.dispose();
+  });
+});
+
+describe("MachineSession: the boot cache", () => {
+  const withAgent: GuestManifest = { ...manifest, agent: "serial1" };
+  const virtioNic: DeviceProfile = { ...DEFAULT_PROFILE, nic: "virtio" };
+  const cacheOn = (kv: KeyValueStore = memoryStore()) => ({ kv, cache: new BootCache(new SnapshotStore(kv)) });
+
+  /** An auto start that boots: the test plays the guest reaching its prompt; resolves with what became of the boot. */
+  async function bootAndKeep(t: ReturnType<typeof setup>, profile: DeviceProfile): Promise<{ outcome: Awaited<ReturnType<MachineSession["start"]>>; kept: BootKept }> {
+    const kept = new Promise<BootKept>((resolve) => t.session.onBootKept(resolve));
+    const before = t.shells.length;
+    const starting = start(t.session, { kind: "auto" }, profile);
+    await vi.waitFor(() => expect(t.shells.length).toBe(before + 1));
+    t.shells.at(-1)?.boot();
+    return { outcome: await starting, kept: await kept };
+  }
+
+  it("keeps a boot of hardware the pre-booted state does not fit, and the next start of that hardware restores it", async () => {
+    const { cache } = cacheOn();
+    const t = setup({ prebooted: await prebootedFor(DEFAULT_PROFILE), bootCache: cache, manifest: withAgent });
+    const first = await bootAndKeep(t, virtioNic);
+    expect(first.outcome).toEqual({ kind: "started", from: "boot" });
+    expect(first.kept.kind).toBe("kept");
+    expect(t.notices[0]).toMatch(/pre-booted state is for other hardware \(network card.*This boot is kept in this browser, so the next start of this hardware takes a second\.$/);
+    // Through the guest agent, nothing typed into the user's shell: unmount, save, mount again.
+    const agent = t.shells[0]?.agentCommands ?? [];
+    expect(agent[0]).toBe("umount /data && sync && echo 3 > /proc/sys/vm/drop_caches");
+    expect(agent[1]).toContain("virtlab-data");
+    expect(t.shells[0]?.written).toBe("");
+    expect(await cache.size()).toBe(1);
+
+    expect(await start(t.session, { kind: "auto" }, virtioNic)).toEqual({ kind: "started", from: "boot-cache" });
+    const initial = t.shells[1]?.config.initial_state;
+    if (initial === undefined) return expect.fail("the second start did not restore");
+    expect(fakeStateMarker(new Uint8Array(initial.buffer))).toBe("state:0");
+    // Settled as a restore: the data disk mounted again and the clock set, through the agent.
+    expect(t.shells[1]?.agentCommands.join("\n")).toMatch(/virtlab-data[\s\S]*date -s @1700000000/);
+    expect(t.runs.slice(-2)).toEqual(["boot-cache", "boot-cache"]);
+    expect(t.session.status.readyDetail).toMatch(/^started from this hardware's saved boot in/);
+    t.session.dispose();
+  });
+
+  it("holds the keys typed while the boot is kept, then sends them", async () => {
+    const t = setup({ bootCache: cacheOn().cache, manifest: withAgent });
+    const seenWhileKeeping: boolean[] = [];
+    t.session.onStatus((status) => {
+      if (!status.keepingBoot) return;
+      t.session.write("ls");
+      seenWhileKeeping.push(t.shells[0]?.written.includes("ls") ?? false);
+    });
+    const { kept } = await bootAndKeep(t, virtioNic);
+    expect(kept.kind).toBe("kept");
+    expect(seenWhileKeeping.length).toBeGreaterThan(0);
+    expect(seenWhileKeeping.every((seen) => !seen)).toBe(true);
+    expect(t.shells[0]?.written.endsWith("ls")).toBe(true);
+    expect(t.session.status.keepingBoot).toBe(false);
+    t.session.dispose();
+  });
+
+  it("is not used by other hardware, nor after the guest changes (and the old guest's boots are deleted)", async () => {
+    const { cache } = cacheOn();
+    const t = setup({ bootCache: cache, manifest: withAgent });
+    await bootAndKeep(t, virtioNic);
+    // Other hardware: boots (and keeps its own).
+    const other = await bootAndKeep(t, { ...virtioNic, memoryMiB: DEFAULT_PROFILE.memoryMiB * 2 });
+    expect(other.outcome).toEqual({ kind: "started", from: "boot" });
+    expect(await cache.size()).toBe(2);
+    t.session.dispose();
+    // A new guest build (here: another kernel command line): nothing of the old build is restored, and its boots are deleted.
+    const rebuilt: GuestManifest = { ...withAgent, cmdline: `${withAgent.cmdline} quiet` };
+    const u = setup({ bootCache: cache, manifest: rebuilt });
+    const after = await bootAndKeep(u, virtioNic);
+    expect(after.outcome).toEqual({ kind: "started", from: "boot" });
+    expect(after.kept).toEqual({ kind: "kept", bytes: expect.any(Number) });
+    expect(await cache.size()).toBe(1);
+    u.session.dispose();
+  });
+
+  it("boots with a notice when the kept boot is damaged, and deletes it", async () => {
+    const { cache, kv } = cacheOn();
+    const t = setup({ bootCache: cache, manifest: withAgent });
+    await bootAndKeep(t, virtioNic);
+    const piece = (await kv.keys()).find((key) => key.startsWith("snappiece:"));
+    const bytes = piece === undefined ? undefined : await kv.get<Uint8Array>(piece);
+    if (piece === undefined || bytes === undefined) return expect.fail("nothing was kept");
+    const damaged = bytes.slice();
+    damaged[damaged.length - 20] = (damaged[damaged.length - 20] ?? 0) ^ 0xff;
+    await kv.set(piece, damaged);
+    const again = await bootAndKeep(t, virtioNic);
+    expect(again.outcome).toEqual({ kind: "started", from: "boot" });
+    expect(t.notices.at(-1)).toMatch(/^Booting from scratch: this hardware's saved boot could not be read back \(.+\), so it was deleted\. This boot is kept in its place\.$/);
+    expect(again.kept.kind).toBe("kept");
+    t.session.dispose();
+  });
+
+  it("does not keep a boot whose data disk cannot be unmounted; the machine runs on and is the user's", async () => {
+    const t = setup({ bootCache: cacheOn().cache, manifest: withAgent, answers: { "umount /data && sync && echo 3 > /proc/sys/vm/drop_caches": ["umount: /data: target is busy", 1] } });
+    const { outcome, kept } = await bootAndKeep(t, virtioNic);
+    expect(outcome).toEqual({ kind: "started", from: "boot" });
+    expect(kept).toEqual({ kind: "skipped", reason: "the guest could not be tidied for saving (umount: /data: target is busy)" });
+    expect(t.session.status.settling).toBe(false);
+    expect(t.session.machine?.status.stage).toBe("ready");
+    t.session.dispose();
+  });
+
+  it("a cold boot (the Cold boot button) neither uses nor keeps a boot", async () => {
+    const { cache } = cacheOn();
+    const t = setup({ bootCache: cache, manifest: withAgent });
+    await bootAndKeep(t, virtioNic);
+    expect(await start(t.session, { kind: "cold" }, virtioNic)).toEqual({ kind: "started", from: "boot" });
+    expect(t.shells[1]?.config.initial_state).toBeUndefined();
+    expect(t.shells[1]?.agentCommands).toEqual([]);
+    t.session.dispose();
   });
 });
 

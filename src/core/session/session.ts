@@ -9,14 +9,14 @@ import type { AssetLoader } from "../assets.ts";
 import type { BackendFactory, ConsoleChunk } from "../backend.ts";
 import type { Clock } from "../clock.ts";
 import { MarkerFilter, lastLineToShow } from "../console.ts";
-import { AppError, toAppError } from "../errors.ts";
+import { AppError, describeCause, toAppError } from "../errors.ts";
 import { DisposableStore, Emitter } from "../events.ts";
 import { DATA_DISK_SLOT, afterRestoreCommand, type GuestManifest } from "../guest.ts";
 import { Machine, type DownloadProgress, type MachineStatus } from "../machine.ts";
 import type { AssetRef, AttachedDisks, DeviceProfile, DiskSlot, GuestSpec } from "../profile.ts";
 import { notForThisEmulator } from "../snapshot/compat.ts";
 import { fingerprintDifferences, machineFingerprint, type MachineFingerprint } from "../snapshot/fingerprint.ts";
-import { decodeSnapshot, readSnapshotHeader, type SnapshotHeader } from "../snapshot/format.ts";
+import { decodeSnapshot, encodeSnapshot, readSnapshotHeader, type SnapshotHeader } from "../snapshot/format.ts";
 import { captureSnapshot, machineDiskIdentities, restoreSnapshotDisks } from "../snapshot/machineSnapshot.ts";
 import { machineForSnapshot } from "../snapshot/match.ts";
 import type { RunStart } from "../statusText.ts";
@@ -24,6 +24,7 @@ import type { DiskStore, OverlayDisk } from "../storage/disk.ts";
 import type { ImageRecord, ImageStore } from "../storage/images.ts";
 import { DEFAULT_MACHINE_ID, checkMachineImages, type MachineRecord } from "../storage/machines.ts";
 import { V86_PACKAGE_VERSION } from "../v86.ts";
+import { BOOT_CACHE_LABEL, type BootCache } from "./bootCache.ts";
 import { guestFor, libraryAssetLoader } from "./guests.ts";
 import { choosePrebooted, type PrebootedSource } from "./prebooted.ts";
 import { planStart, type SavedStart, type StartRequest, type StartedFrom } from "./request.ts";
@@ -57,6 +58,8 @@ export interface SessionOptions {
   readonly disks: SessionDisks;
   /** The default machine's pre-booted state, where there is one. */
   readonly prebooted?: PrebootedSource;
+  /** Boots kept per hardware, so a second start of it restores (bootCache.ts); none: always boot. */
+  readonly bootCache?: BootCache;
   /** Browser only: where v86 draws the VGA screen. */
   readonly screenContainer?: unknown;
 }
@@ -80,6 +83,8 @@ export interface SessionStatus {
   readonly machine: MachineStatus;
   /** Started from a saved state and running its set-up command: not ready for the user yet. */
   readonly settling: boolean;
+  /** The settling is this boot being kept for the next start of the same hardware. */
+  readonly keepingBoot: boolean;
   /** How the shell came to be ready ("started from the pre-booted state in 1.2 s"). */
   readonly readyDetail: string | undefined;
   /** While idle or downloading: the latest line about it, or why nothing starts. */
@@ -99,6 +104,9 @@ export const IDLE_STATUS: MachineStatus = { stage: "idle", running: false, mips:
 
 const SETTLE_TIMEOUT_MS = 30_000;
 
+/** What became of a boot the session meant to keep (bootCache.ts). */
+export type BootKept = { readonly kind: "kept"; readonly bytes: number } | { readonly kind: "skipped"; readonly reason: string };
+
 export class MachineSession {
   private current: Machine | undefined;
   private machineStore = new DisposableStore();
@@ -106,6 +114,7 @@ export class MachineSession {
   private failed: MachineStatus | undefined;
   private stopped = false;
   private settlingNow = false;
+  private keepingBootNow = false;
   private typedWhileSettling: string[] = [];
   private readyDetail: string | undefined;
   private detail: string | undefined;
@@ -124,6 +133,7 @@ export class MachineSession {
   private readonly machineEmitter = new Emitter<Machine | undefined>();
   private readonly shellEmitter = new Emitter<void>();
   private readonly crashEmitter = new Emitter<void>();
+  private readonly bootKeptEmitter = new Emitter<BootKept>();
 
   /** The status changed (the status bar renders it). */
   readonly onStatus = this.statusEmitter.event;
@@ -141,6 +151,8 @@ export class MachineSession {
   readonly onMachine = this.machineEmitter.event;
   readonly onShellReady = this.shellEmitter.event;
   readonly onCrash = this.crashEmitter.event;
+  /** A boot from scratch was kept in the boot cache for the next start of its hardware, or why not. */
+  readonly onBootKept = this.bootKeptEmitter.event;
 
   constructor(private readonly options: SessionOptions) {}
 
@@ -153,6 +165,7 @@ export class MachineSession {
     return {
       machine: this.current?.status ?? this.failed ?? (this.stopped ? { ...IDLE_STATUS, stage: "disposed" } : IDLE_STATUS),
       settling: this.settlingNow,
+      keepingBoot: this.keepingBootNow,
       readyDetail: this.readyDetail,
       detail: this.detail,
       guestKind: this.guestNow?.kind,
@@ -238,6 +251,22 @@ export class MachineSession {
           runStart = { kind: "pre-booted" };
         }
       }
+      // The boot cache: this hardware's own boot, kept the first time it booted here.
+      const cache = request.kind === "auto" ? this.bootCacheFor(guest) : undefined;
+      const cacheFingerprint = cache === undefined ? undefined : this.fingerprintOf(record, profile, guest, images, { anySizeData: true });
+      if (initial === undefined && cache !== undefined && cacheFingerprint !== undefined) {
+        const cached = await cache.find(cacheFingerprint);
+        if (generation !== this.generation) return { kind: "superseded" };
+        if (cached.kind === "hit") {
+          initial = { ...cached.start, mountData: hasDataDisk(guest) };
+          runStart = { kind: "boot-cache" };
+          notice = undefined;
+        } else if (cached.kind === "damaged") {
+          notice = `Booting from scratch: ${BOOT_CACHE_LABEL} could not be read back (${cached.reason}), so it was deleted. This boot is kept in its place.`;
+        } else {
+          notice = `${notice ?? "Booting from scratch."} This boot is kept in this browser, so the next start of this hardware takes a second.`;
+        }
+      }
       this.from = initial?.from ?? "boot";
       this.runEmitter.fire({ machineName: record.name, runStart, notice });
       const machine = this.createMachine(record, profile, guest, prepared.disks, initial, options.network);
@@ -246,8 +275,17 @@ export class MachineSession {
       try {
         await machine.start();
         if (initial !== undefined && this.current === machine) await this.settle(machine, initial, started, record.name, runStart);
+        if (initial === undefined && cache !== undefined && cacheFingerprint !== undefined && this.current === machine) {
+          this.settlingNow = true;
+          this.keepingBootNow = true;
+          this.emitStatus();
+          const kept = await this.keepBoot(machine, guest, cache, cacheFingerprint);
+          // Encoding and storing go on while the user has the machine.
+          void (typeof kept === "function" ? kept() : Promise.resolve(kept)).then((outcome) => this.bootKeptEmitter.fire(outcome));
+        }
       } finally {
         this.settlingNow = false;
+        this.keepingBootNow = false;
         const typed = this.typedWhileSettling.splice(0);
         if (this.current === machine && machine.status.error === undefined) for (const data of typed) machine.write(data);
         this.emitStatus();
@@ -344,7 +382,7 @@ export class MachineSession {
     this.generation++;
     this.disposeMachine();
     void this.options.disks.close();
-    for (const e of [this.statusEmitter, this.runEmitter, this.outputEmitter, this.progressEmitter, this.settledEmitter, this.errorEmitter, this.machineEmitter, this.shellEmitter, this.crashEmitter]) e.dispose();
+    for (const e of [this.statusEmitter, this.runEmitter, this.outputEmitter, this.progressEmitter, this.settledEmitter, this.errorEmitter, this.machineEmitter, this.shellEmitter, this.crashEmitter, this.bootKeptEmitter]) e.dispose();
   }
 
   /** A snapshot for this emulator and this machine, decoded (every checksum checked); else the refusal. */
@@ -366,8 +404,57 @@ export class MachineSession {
     return { start, disks: decoded.disks };
   }
 
-  private fingerprintOf(record: MachineRecord, profile: DeviceProfile, guest: GuestSpec, images: readonly ImageRecord[]): MachineFingerprint {
-    return machineFingerprint(profile, guest, machineDiskIdentities(record, images));
+  private fingerprintOf(record: MachineRecord, profile: DeviceProfile, guest: GuestSpec, images: readonly ImageRecord[], options: { readonly anySizeData?: boolean } = {}): MachineFingerprint {
+    const disks = machineDiskIdentities(record, images);
+    const data = disks[DATA_DISK_SLOT];
+    // A kept boot holds nothing of the data disk (unmounted when saved), as the pre-booted state.
+    if (options.anySizeData === true && data !== undefined) return machineFingerprint(profile, guest, { ...disks, [DATA_DISK_SLOT]: { ...data, anySize: true } });
+    return machineFingerprint(profile, guest, disks);
+  }
+
+  /** The boot cache, for a guest whose boot can be kept: the built-in kind, with the guest agent to tidy it. */
+  private bootCacheFor(guest: GuestSpec): BootCache | undefined {
+    return guest.kind === "linux" && guest.agent !== undefined ? this.options.bootCache : undefined;
+  }
+
+  /**
+   * Keep a boot from scratch for the next start of this hardware, while the machine settles (keys
+   * typed meanwhile are held): at the first prompt, the data disk is unmounted and caches dropped
+   * through the guest agent, the state saved, the disk mounted again. What is left (encoding and
+   * storing) comes back as a function to run after the machine is the user's. A boot that cannot be
+   * kept is only not kept: the machine runs on either way.
+   */
+  private async keepBoot(machine: Machine, guest: GuestSpec, cache: BootCache, fingerprint: MachineFingerprint): Promise<BootKept | (() => Promise<BootKept>)> {
+    const skipped = (reason: string): BootKept => ({ kind: "skipped", reason });
+    const data = hasDataDisk(guest);
+    let state: { readonly state: Uint8Array; readonly shellReady: boolean };
+    let screen: string;
+    try {
+      await machine.waitForShell({ timeoutMs: SETTLE_TIMEOUT_MS * 8 });
+      if (this.current !== machine) return skipped("the machine stopped");
+      const tidy = await machine.housekeep(`${data ? "umount /data && " : ""}sync && echo 3 > /proc/sys/vm/drop_caches`, { timeoutMs: SETTLE_TIMEOUT_MS });
+      if (tidy.exitCode !== 0) return skipped(`the guest could not be tidied for saving (${tidy.output || `exit ${tidy.exitCode}`})`);
+      screen = lastLineToShow(machine.recentOutput());
+      try {
+        state = await machine.saveState();
+      } finally {
+        if (data) {
+          const diskBytes = this.options.disks.disk(DATA_DISK_SLOT)?.byteLength;
+          await machine.housekeep(afterRestoreCommand({ mountData: diskBytes === undefined ? {} : { diskBytes }, epochSeconds: this.options.wallTime() / 1000 }), { timeoutMs: SETTLE_TIMEOUT_MS });
+        }
+      }
+    } catch (error) {
+      return skipped(describeCause(error));
+    }
+    return async (): Promise<BootKept> => {
+      try {
+        const { parts } = await encodeSnapshot(state.state, { app: "virtlab (boot cache)", v86: V86_PACKAGE_VERSION, fingerprint, name: BOOT_CACHE_LABEL, createdAt: this.options.wallTime(), shellReady: state.shellReady, preview: screen });
+        await cache.keep(fingerprint, parts);
+        return { kind: "kept", bytes: parts.reduce((n, part) => n + part.length, 0) };
+      } catch (error) {
+        return { kind: "skipped", reason: describeCause(error) };
+      }
+    };
   }
 
   private createMachine(record: MachineRecord, profile: DeviceProfile, guest: GuestSpec, disks: AttachedDisks, initial: SavedStart | undefined, network: "on" | "off" | undefined): Machine {
@@ -455,4 +542,9 @@ export class MachineSession {
   private emitStatus(): void {
     this.statusEmitter.fire(this.status);
   }
+}
+
+/** The guest mounts a data disk (/bin/virtlab-data): a kept or pre-booted state has it unmounted. */
+function hasDataDisk(guest: GuestSpec): boolean {
+  return guest.kind === "linux" && guest.cmdline.includes("virtlab.data=");
 }

@@ -5,6 +5,25 @@ import { AppError } from "../errors.ts";
 import { Emitter } from "../events.ts";
 import { decodeText, encodeText } from "../host.ts";
 import type { EmulatorConfig, LinuxGuest } from "../profile.ts";
+import { V86_STATE_MAGIC } from "../snapshot/format.ts";
+import { V86_STATE_VERSION } from "../v86.ts";
+
+/** A state as v86 writes it (magic, format version, 8 more header bytes), then `marker`. */
+export function fakeV86State(marker: string): Uint8Array {
+  const text = encodeText(marker);
+  const state = new Uint8Array(16 + text.length);
+  const view = new DataView(state.buffer);
+  view.setUint32(0, V86_STATE_MAGIC, true);
+  view.setUint32(4, V86_STATE_VERSION, true);
+  state.set(text, 16);
+  return state;
+}
+
+/** The marker of a fakeV86State (or the whole text of anything else). */
+export function fakeStateMarker(state: Uint8Array): string {
+  const isV86 = state.length >= 16 && new DataView(state.buffer, state.byteOffset, state.byteLength).getUint32(0, true) === V86_STATE_MAGIC;
+  return decodeText(isV86 ? state.subarray(16) : state);
+}
 
 export const PROMPT = "root@virtlab:/# ";
 export const enc = encodeText;
@@ -52,11 +71,18 @@ export class FakeShell implements EmulatorBackend {
   }
 
   boot(): void {
+    // The guest agent says it listens on the second serial port (a machine without one ignores it).
+    this.print("\x1eA\x1f", "serial1");
     this.print("Linux version 6.1.0\r\nvirtlab guest ready\r\n" + PROMPT);
   }
 
-  write(_port: ConsolePort, bytes: Uint8Array): void {
+  /** Lines the guest agent was given (serial1), in order. */
+  readonly agentCommands: string[] = [];
+  private agentInput = "";
+
+  write(port: ConsolePort, bytes: Uint8Array): void {
     const text = decodeText(bytes);
+    if (port === "serial1") return this.agentWrite(text);
     this.written += text;
     this.input += text;
     // The whole marked command has arrived: the shell echoes it, runs it, prints the prompt.
@@ -68,6 +94,21 @@ export class FakeShell implements EmulatorBackend {
     // A status of "hang" is a command that runs until the test interrupts it.
     const end = status === "hang" ? "" : `\x1eE${id} ${status}\x1f${PROMPT}`;
     this.print(`${text.replace(/\n/g, "\r\n")}\x1eS${id}\x1f${out}${end}`);
+  }
+
+  /** The agent's protocol (images/lib/agent.ts): `<id> <command>\n` in, framed output back. */
+  private agentWrite(text: string): void {
+    this.agentInput += text;
+    for (let end = this.agentInput.indexOf("\n"); end >= 0; end = this.agentInput.indexOf("\n")) {
+      const line = this.agentInput.slice(0, end);
+      this.agentInput = this.agentInput.slice(end + 1);
+      const space = line.indexOf(" ");
+      const id = line.slice(0, space);
+      const command = line.slice(space + 1);
+      this.agentCommands.push(command);
+      const [out, status] = this.answers[command] ?? ["", 0];
+      if (status !== "hang") this.print(`\x1eS${id}\x1f${out}\x1eE${id} ${status}\x1f`, "serial1");
+    }
   }
 
   async run(): Promise<void> {
@@ -92,11 +133,11 @@ export class FakeShell implements EmulatorBackend {
     this.crash.fire(error);
   }
   async saveState(): Promise<Uint8Array> {
-    return encodeText(`state:${this.counter}`);
+    return fakeV86State(`state:${this.counter}`);
   }
   restored: string[] = [];
   async restoreState(state: Uint8Array): Promise<void> {
-    this.restored.push(decodeText(state));
+    this.restored.push(fakeStateMarker(state));
   }
   guestReboots(): void {
     this.running = false;

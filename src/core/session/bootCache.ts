@@ -1,0 +1,121 @@
+/**
+ * The boot cache: after a machine of some hardware has booted from scratch once in this browser,
+ * its freshly booted state is kept (data disk unmounted, caches dropped, as the pre-booted state is
+ * made at set-up), so the next start of the same hardware restores in about a second instead of
+ * booting. A device switch in the lab is the case it serves: every profile boots once, then
+ * restores.
+ *
+ * An entry is keyed by the machine's fingerprint (every device, the guest's files and command
+ * line, the data disk as "any size") and the emulator version, so a state is only ever restored on
+ * the hardware and emulator it was saved on. Entries of another guest build or emulator are deleted
+ * as soon as the cache is used; at most `maxEntries` are kept (the oldest go first). A cached state
+ * is a convenience: a damaged one is deleted and the machine boots, and a full quota only means the
+ * boot is not kept. Stored as snapshot files (SnapshotStore) in a database of its own.
+ */
+import { describeCause } from "../errors.ts";
+import type { MachineFingerprint } from "../snapshot/fingerprint.ts";
+import { decodeSnapshot } from "../snapshot/format.ts";
+import type { SnapshotStore } from "../snapshot/store.ts";
+import { V86_PACKAGE_VERSION } from "../v86.ts";
+import type { SavedStart } from "./request.ts";
+
+/** What a cached boot is called in messages and on the terminal's first line. */
+export const BOOT_CACHE_LABEL = "this hardware's saved boot";
+
+export type BootCacheLookup =
+  | { readonly kind: "hit"; readonly start: SavedStart }
+  | { readonly kind: "miss" }
+  /** An entry was there but could not be read back; it is deleted. */
+  | { readonly kind: "damaged"; readonly reason: string };
+
+/** The fields that name the guest build: an entry whose differ is of an older (or newer) build. */
+const GUEST_FIELDS = ["bios", "vgaBios", "kernel", "initrd", "cmdline"] as const satisfies readonly (keyof MachineFingerprint)[];
+
+interface CacheKey {
+  readonly v86: string;
+  readonly fingerprint: MachineFingerprint;
+}
+
+export class BootCache {
+  constructor(
+    private readonly snapshots: SnapshotStore,
+    private readonly maxEntries = 4,
+    /** The emulator version states are saved by (tests name another to play an upgrade). */
+    private readonly v86: string = V86_PACKAGE_VERSION,
+  ) {}
+
+  /** The cached boot of this hardware, read and checked (every chunk's sha256). */
+  async find(fingerprint: MachineFingerprint): Promise<BootCacheLookup> {
+    const key = this.keyOf(fingerprint);
+    await this.prune(fingerprint).catch(() => undefined);
+    const [record] = await this.snapshots.list(key).catch(() => []);
+    if (record === undefined) return { kind: "miss" };
+    try {
+      const decoded = await decodeSnapshot(await this.snapshots.readFile(record.id));
+      return {
+        kind: "hit",
+        start: { state: decoded.state, shellReady: decoded.header.shellReady, mountData: true, label: BOOT_CACHE_LABEL, from: "boot-cache", screen: decoded.header.preview },
+      };
+    } catch (error) {
+      await this.snapshots.delete(record.id).catch(() => undefined);
+      return { kind: "damaged", reason: describeCause(error) };
+    }
+  }
+
+  /** Keep `parts` (a snapshot file) as this hardware's boot, in place of an earlier one. */
+  async keep(fingerprint: MachineFingerprint, parts: readonly Uint8Array[]): Promise<void> {
+    const key = this.keyOf(fingerprint);
+    const earlier = await this.snapshots.list(key);
+    await this.snapshots.save(key, parts);
+    for (const record of earlier) await this.snapshots.delete(record.id).catch(() => undefined);
+    await this.prune(fingerprint);
+  }
+
+  /** How many boots are kept. */
+  async size(): Promise<number> {
+    return (await this.snapshots.list()).length;
+  }
+
+  /** Forget every kept boot (e.g. to make room). */
+  async clear(): Promise<void> {
+    for (const record of await this.snapshots.list()) await this.snapshots.delete(record.id);
+    await this.snapshots.collectGarbage();
+  }
+
+  private keyOf(fingerprint: MachineFingerprint): string {
+    return JSON.stringify({ v86: this.v86, fingerprint: canonical(fingerprint) });
+  }
+
+  /** Delete entries of another emulator or guest build, then the oldest beyond the limit. */
+  private async prune(current: MachineFingerprint): Promise<void> {
+    const records = await this.snapshots.list(); // newest first
+    const stale = records.filter((record) => {
+      const key = parseKey(record.machineId);
+      return key === undefined || key.v86 !== this.v86 || GUEST_FIELDS.some((field) => JSON.stringify(key.fingerprint[field] ?? null) !== JSON.stringify(current[field] ?? null));
+    });
+    const kept = records.filter((record) => !stale.includes(record));
+    for (const record of [...stale, ...kept.slice(this.maxEntries)]) await this.snapshots.delete(record.id);
+    await this.snapshots.collectGarbage();
+  }
+}
+
+function parseKey(text: string): CacheKey | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<CacheKey>;
+    return typeof value.v86 === "string" && typeof value.fingerprint === "object" && value.fingerprint !== null ? (value as CacheKey) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The same value with object keys sorted, so equal fingerprints give equal keys. */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => [k, canonical(v)]),
+  );
+}
