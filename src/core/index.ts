@@ -62,6 +62,7 @@ export {
 } from "./storage/machines.ts";
 export {
   FORMAT_VERSION as SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_MAGIC,
   concatParts,
   decodeSnapshot,
   encodeSnapshot,
@@ -70,7 +71,7 @@ export {
   type SnapshotDiskData,
   type SnapshotHeader,
 } from "./snapshot/format.ts";
-export { FINGERPRINT_LABELS, fingerprintDifferences, machineFingerprint, type DiskIdentity, type MachineFingerprint } from "./snapshot/fingerprint.ts";
+export { FINGERPRINT_LABELS, bootWords, diskWords, fingerprintDifferences, machineFingerprint, type DiskBase, type FingerprintBoot, type FingerprintDisk, type MachineFingerprint } from "./snapshot/fingerprint.ts";
 export { SnapshotStore, type SnapshotRecord, type SnapshotSource } from "./snapshot/store.ts";
 export {
   LINK_HEAD_BYTES,
