@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { AppError } from "../errors.ts";
-import { encodeText } from "../host.ts";
+import { decodeText, encodeText } from "../host.ts";
 import { DEFAULT_PROFILE, type DiskGuest, type LinuxGuest } from "../profile.ts";
 import { PAGE_SIZE } from "../storage/disk.ts";
 import { fingerprintDifferences, machineFingerprint } from "./fingerprint.ts";
@@ -121,7 +121,7 @@ describe("format-1 snapshot files", () => {
       expect(error.message).toMatch(/machine description is damaged or in a form this virtlab does not read/);
     }
     const future = await formatOneFile(PREBOOTED_V1);
-    const json = encodeText(new TextDecoder().decode(future.subarray(12, readSnapshotHeader(future).bodyOffset)).replace('"format":1', '"format":3'));
+    const json = encodeText(decodeText(future.subarray(12, readSnapshotHeader(future).bodyOffset)).replace('"format":1', '"format":3'));
     const error = (await decodeSnapshot(concatParts([future.subarray(0, 12), json, future.subarray(12 + json.length)])).catch((e: unknown) => e)) as AppError;
     expect(error.message).toMatch(/file format 3; this virtlab reads formats 1 and 2/);
   });
