@@ -66,7 +66,7 @@ function zstdStartsWithV86State(head: Uint8Array): boolean {
 }
 
 /** Why a v86 state file cannot be imported as it is (for the drop and Import… alike). */
-export function v86StateRefusal(fileName: string, compressed: boolean): AppError {
+export function v86StateRefusal(fileName: string, compressed: boolean): AppError<"bad-snapshot"> {
   return new AppError(
     "bad-snapshot",
     `${fileName} is a machine state saved by v86 itself${compressed ? " (zstd-compressed)" : ""}, not a virtlab snapshot or a disk image. ` +

@@ -1,5 +1,5 @@
 /** The core's public API: what the UI, tests, benchmarks and lessons use. */
-export { AppError, ERROR_CODES, describeCause, isAppError, toAppError, type ErrorCode } from "./errors.ts";
+export { AppError, ERROR_CODES, describeCause, isAppError, toAppError, type AppErrorOptions, type ErrorCode, type ErrorDetailsByCode } from "./errors.ts";
 export { Emitter, DisposableStore, toDisposable, type Disposable, type Event } from "./events.ts";
 export { systemClock, ManualClock, type Clock } from "./clock.ts";
 export { fetchAssetLoader, verifyAsset, type AssetLoader, type ProgressCallback } from "./assets.ts";

@@ -336,7 +336,7 @@ export class MachineSession {
     const images = await this.options.images.list();
     const builtIn = guestFor({ ...draft, boot: { kind: "default-guest" }, disks: { hda: { kind: "blank", sizeBytes: 1 } } }, manifest, this.options.guest.base, images);
     const match = machineForSnapshot(header.fingerprint, builtIn, images, draft);
-    if (!match.ok) throw new AppError("snapshot-mismatch", `No machine here can take "${header.name}": ${match.reason}.`);
+    if (!match.ok) throw new AppError("snapshot-mismatch", `No machine here can take "${header.name}": ${match.reason}.`, { details: { reason: match.reason } });
     return match.record;
   }
 

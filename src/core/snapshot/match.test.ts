@@ -50,8 +50,12 @@ describe("emulator versions", () => {
 
 describe("a refusal's differences", () => {
   it("are read typed from a snapshot-mismatch error, and empty for anything else", () => {
-    expect(snapshotDifferences(new AppError("snapshot-mismatch", "x", { details: { differences: ["memory size: 256 → 128", 7] } }))).toEqual(["memory size: 256 → 128"]);
-    expect(snapshotDifferences(new AppError("bad-snapshot", "x", { details: { differences: ["a"] } }))).toEqual([]);
+    expect(snapshotDifferences(new AppError("snapshot-mismatch", "x", { details: { differences: ["memory size: saved with 256, this machine has 128"] } }))).toEqual([
+      "memory size: saved with 256, this machine has 128",
+    ]);
+    // No machine can take it: a reason, no list of fields.
+    expect(snapshotDifferences(new AppError("snapshot-mismatch", "x", { details: { reason: "it was saved with another BIOS" } }))).toEqual([]);
+    expect(snapshotDifferences(new AppError("bad-snapshot", "x", { details: { subject: "a.vlsnap" } }))).toEqual([]);
     expect(snapshotDifferences(new Error("x"))).toEqual([]);
   });
 });
