@@ -7,7 +7,7 @@
  * below, so snapshots saved before (files, IndexedDB, the shipped pre-booted state) still restore.
  */
 import { AppError } from "../errors.ts";
-import type { DeviceProfile, DiskGuest, GuestSpec } from "../profile.ts";
+import type { ConsoleModel, DeviceProfile, DiskGuest, GuestSpec, NicModel } from "../profile.ts";
 
 /** What a disk is based on: nothing (blank), an image by its sha256, or an image the library no longer has. */
 export type DiskBase = "blank" | "missing" | { readonly sha256: string };
@@ -30,8 +30,8 @@ export type FingerprintBoot = { readonly kind: "kernel-initrd" } | { readonly ki
 export interface MachineFingerprint {
   readonly memoryMiB: number;
   readonly vgaMemoryMiB: number;
-  readonly nic: string;
-  readonly console: string;
+  readonly nic: NicModel;
+  readonly console: ConsoleModel;
   readonly share9p: boolean;
   readonly scratchDiskMiB: number | null;
   readonly nicMtu: number | null;
@@ -66,6 +66,8 @@ export const FINGERPRINT_LABELS: Readonly<Record<keyof MachineFingerprint, strin
 };
 
 const BOOT_DRIVES: readonly DiskGuest["bootFrom"][] = ["cdrom", "hda", "fda"];
+const NICS: readonly NicModel[] = ["none", "ne2k", "virtio"];
+const CONSOLES: readonly ConsoleModel[] = ["uart", "virtio"];
 
 export function fingerprintBootOf(guest: GuestSpec): FingerprintBoot {
   return guest.kind === "linux" ? { kind: "kernel-initrd" } : { kind: "bios", from: guest.bootFrom };
@@ -170,6 +172,8 @@ function short(value: string): string {
 export function readFingerprint(raw: unknown, format: number): MachineFingerprint {
   if (typeof raw !== "object" || raw === null) throw damaged("it has no machine description");
   const fields = raw as Record<string, unknown>;
+  if (!NICS.some((n) => n === fields["nic"])) throw damaged("its network card");
+  if (!CONSOLES.some((c) => c === fields["console"])) throw damaged("its console device");
   const boot = format === 1 ? bootFromWords(fields["boot"]) : fields["boot"];
   if (!isBootSource(boot)) throw damaged("its boot source");
   const disks = fields["disks"];

@@ -115,7 +115,7 @@ describe("format-1 snapshot files", () => {
   });
 
   it("refuses words it does not read, and a format it does not know, as a bad snapshot", async () => {
-    for (const fingerprint of [{ ...PREBOOTED_V1, disks: { hda: "big, blank" } }, { ...PREBOOTED_V1, boot: "PXE" }, { ...PREBOOTED_V1, disks: { hda: { size: 1, base: "blank" } } }]) {
+    for (const fingerprint of [{ ...PREBOOTED_V1, disks: { hda: "big, blank" } }, { ...PREBOOTED_V1, boot: "PXE" }, { ...PREBOOTED_V1, nic: "e1000" }, { ...PREBOOTED_V1, disks: { hda: { size: 1, base: "blank" } } }]) {
       const error = (await decodeSnapshot(await formatOneFile(fingerprint)).catch((e: unknown) => e)) as AppError;
       expect(error.code).toBe("bad-snapshot");
       expect(error.message).toMatch(/machine description is damaged or in a form this virtlab does not read/);
