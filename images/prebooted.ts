@@ -15,7 +15,6 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  DATA_DISK_BYTES,
   DEFAULT_PROFILE,
   SNAPSHOT_FORMAT_VERSION,
   V86_PACKAGE_VERSION,
@@ -77,7 +76,7 @@ export async function buildPrebooted(force = false): Promise<void> {
     const { header, parts } = await captureSnapshot(machine, {
       // The data disk is unmounted and the page probes it again when its size differs: the state
       // serves a blank data disk of any size (see fingerprint.ts, anySize).
-      fingerprint: machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: DATA_DISK_BYTES, base: "blank", anySize: true } }),
+      fingerprint: machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: "any", base: "blank" } }),
       disks: [],
       app: "virtlab (pre-booted at set-up)",
       v86: V86_PACKAGE_VERSION,

@@ -24,33 +24,107 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-export interface ErrorDetails {
-  /** A file or asset the error is about, named so the user can act on it. */
-  readonly subject?: string;
-  /** Extra machine-readable context (e.g. the deadline in ms, the tail of the console). */
-  readonly [key: string]: unknown;
+/** An image a machine uses that the library no longer has (storage/machines.ts). */
+interface MissingImageDetail {
+  /** The slot (hda, cdrom, …), "kernel" or "initrd". */
+  readonly what: string;
+  readonly imageId: string;
+  readonly name: string | undefined;
 }
 
-export class AppError extends Error {
-  override readonly name = "AppError";
-  readonly code: ErrorCode;
-  readonly details: ErrorDetails;
+/** What the browser allowed when a quota refused a file (bytes). */
+type QuotaDetails = { readonly size?: number; readonly usage?: number; readonly quota?: number };
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: ErrorDetails } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+/**
+ * The machine-readable context of each code: what a reader may rely on, so none casts. `subject`
+ * names the file, asset, machine or field the error is about, so the user can act on it.
+ */
+export interface ErrorDetailsByCode {
+  "asset-load-failed": {
+    readonly subject: string;
+    readonly url?: string;
+    /** The HTTP status the server answered. */
+    readonly status?: number;
+    readonly expectedSize?: number;
+    readonly actualSize?: number;
+    /** sha256 the guest description expects, and the one the file has. */
+    readonly expected?: string;
+    readonly actual?: string;
+  };
+  "wasm-load-failed": NoDetails;
+  "emulator-start-failed": { readonly deadlineMs?: number };
+  "emulator-crashed": NoDetails;
+  timeout: { readonly deadlineMs: number; readonly recentOutput?: string };
+  "not-running": { readonly subject?: string };
+  disposed: NoDetails;
+  "bad-profile": { readonly subject?: string; readonly problems?: readonly string[] };
+  "bad-image": { readonly subject?: string; readonly size?: number };
+  "image-missing": { readonly subject: string; readonly machineId: string; readonly machineName: string; readonly missing: readonly MissingImageDetail[] };
+  "bad-snapshot": {
+    readonly subject?: string;
+    readonly headerLength?: number;
+    readonly rawSize?: number;
+    /** Bytes expected and found. */
+    readonly expected?: number;
+    readonly actual?: number;
+    readonly chunk?: number;
+    readonly limit?: number;
+  };
+  /** Either the fields that differ, in words, or why no machine here can take the snapshot. */
+  "snapshot-mismatch": { readonly differences: readonly string[] } | { readonly reason: string };
+  "download-failed": {
+    /** The link. */
+    readonly subject?: string;
+    /** The HTTP status the server answered: a download that got one is not retried. */
+    readonly status?: number;
+    /** fetch() failed on another origin: no network, or no CORS there. */
+    readonly cors?: true;
+    readonly loaded?: number;
+    readonly size?: number;
+  };
+  "storage-full": { readonly subject?: string } & QuotaDetails;
+  /** `page` of a disk, or `chunk` of an image, that storage lost. */
+  "storage-failed": { readonly subject?: string; readonly page?: number; readonly chunk?: number };
+  "lab-failed": { readonly command?: string; readonly output?: string };
+  "lesson-failed": { readonly subject?: string };
+}
+
+type NoDetails = Record<never, never>;
+
+/** Details may be left out only for codes whose details are all optional. */
+type DetailsArgument<C extends ErrorCode> = NoDetails extends ErrorDetailsByCode[C] ? { readonly details?: ErrorDetailsByCode[C] } : { readonly details: ErrorDetailsByCode[C] };
+export type AppErrorOptions<C extends ErrorCode> = { readonly cause?: unknown } & DetailsArgument<C>;
+type OptionsArgument<C extends ErrorCode> = NoDetails extends ErrorDetailsByCode[C] ? [options?: AppErrorOptions<C>] : [options: AppErrorOptions<C>];
+
+/**
+ * An error of code C with that code's details. `AppError` alone is any of them: narrow it with
+ * `isAppError(error, code)` to read a code's details.
+ */
+export class AppError<C extends ErrorCode = ErrorCode> extends Error {
+  override readonly name = "AppError";
+  readonly code: C;
+  readonly details: ErrorDetailsByCode[C];
+
+  constructor(code: C, message: string, ...[options]: OptionsArgument<C>) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
-    this.details = options.details ?? {};
+    // Left out only when every detail of this code is optional (OptionsArgument): none is then right.
+    this.details = options?.details ?? ({} as ErrorDetailsByCode[C]);
   }
 }
 
-export function isAppError(value: unknown): value is AppError {
-  return value instanceof AppError;
+export function isAppError(value: unknown): value is AppError;
+/** An AppError of this code, its details typed. */
+export function isAppError<C extends ErrorCode>(value: unknown, code: C): value is AppError<C>;
+export function isAppError(value: unknown, code?: ErrorCode): boolean {
+  return value instanceof AppError && (code === undefined || value.code === code);
 }
 
 /** Wrap anything thrown into an AppError with the given code, keeping AppErrors as they are. */
-export function toAppError(value: unknown, code: ErrorCode, message: string, details?: ErrorDetails): AppError {
+export function toAppError<C extends ErrorCode>(value: unknown, code: C, message: string, ...[details]: NoDetails extends ErrorDetailsByCode[C] ? [details?: ErrorDetailsByCode[C]] : [details: ErrorDetailsByCode[C]]): AppError {
   if (isAppError(value)) return value;
-  return new AppError(code, message, details === undefined ? { cause: value } : { cause: value, details });
+  const options = { cause: value, ...(details === undefined ? {} : { details }) } as AppErrorOptions<C>;
+  return new AppError<C>(code, message, ...([options] as OptionsArgument<C>));
 }
 
 /** A one-line description of a cause chain, for logs and the "details" part of a message. */

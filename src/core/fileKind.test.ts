@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CLASSIFY_BYTES, classifyFile, v86StateRefusal } from "./fileKind.ts";
-import { MAGIC, V86_STATE_MAGIC } from "./snapshot/format.ts";
+import { SNAPSHOT_MAGIC, V86_STATE_MAGIC } from "./snapshot/format.ts";
 
 const MiB = 1024 * 1024;
 const le32 = (n: number): number[] => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff];
@@ -15,7 +15,7 @@ const V86_HEAD = [...le32(V86_STATE_MAGIC), 6, 0, 0, 0, 0x40, 0, 0, 0];
 
 describe("classifyFile", () => {
   it("a virtlab snapshot by its magic, whatever the name", () => {
-    expect(classifyFile(head(20 * MiB, [[0, [...MAGIC, 0x6b, 0x06, 0, 0]]]), 20 * MiB, "disk.img")).toEqual({ kind: "snapshot" });
+    expect(classifyFile(head(20 * MiB, [[0, [...SNAPSHOT_MAGIC, 0x6b, 0x06, 0, 0]]]), 20 * MiB, "disk.img")).toEqual({ kind: "snapshot" });
   });
 
   it("a plain v86 state file (0x86768676, little-endian, at offset 0)", () => {

@@ -4,7 +4,7 @@
  * it is (no machine description, no disks, no checksums) and says so.
  */
 import { AppError } from "./errors.ts";
-import { MAGIC, V86_STATE_MAGIC } from "./snapshot/format.ts";
+import { hasSnapshotMagic, V86_STATE_MAGIC } from "./snapshot/format.ts";
 import { SNIFF_BYTES, sniffImage, type SniffResult } from "./storage/sniff.ts";
 
 /** zstd frames start with 0xFD2FB528 (little-endian). */
@@ -21,7 +21,7 @@ export type FileClass =
   | { readonly kind: "unknown" };
 
 export function isSnapshotHead(head: Uint8Array): boolean {
-  return head.length >= MAGIC.length && MAGIC.every((b, i) => head[i] === b);
+  return hasSnapshotMagic(head);
 }
 
 const u32 = (bytes: Uint8Array, at: number): number | undefined =>
@@ -66,7 +66,7 @@ function zstdStartsWithV86State(head: Uint8Array): boolean {
 }
 
 /** Why a v86 state file cannot be imported as it is (for the drop and Import… alike). */
-export function v86StateRefusal(fileName: string, compressed: boolean): AppError {
+export function v86StateRefusal(fileName: string, compressed: boolean): AppError<"bad-snapshot"> {
   return new AppError(
     "bad-snapshot",
     `${fileName} is a machine state saved by v86 itself${compressed ? " (zstd-compressed)" : ""}, not a virtlab snapshot or a disk image. ` +

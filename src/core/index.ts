@@ -1,5 +1,5 @@
 /** The core's public API: what the UI, tests, benchmarks and lessons use. */
-export { AppError, ERROR_CODES, describeCause, isAppError, toAppError, type ErrorCode } from "./errors.ts";
+export { AppError, ERROR_CODES, describeCause, isAppError, toAppError, type AppErrorOptions, type ErrorCode, type ErrorDetailsByCode } from "./errors.ts";
 export { Emitter, DisposableStore, toDisposable, type Disposable, type Event } from "./events.ts";
 export { systemClock, ManualClock, type Clock } from "./clock.ts";
 export { fetchAssetLoader, verifyAsset, type AssetLoader, type ProgressCallback } from "./assets.ts";
@@ -56,12 +56,16 @@ export {
   type BootSource,
   type DiskSource,
   type MachineRecord,
+  type ImageRole,
+  type ImageUse,
+  type ImageUser,
   type MissingImage,
   type OpenedDisks,
   type SlotChoice,
 } from "./storage/machines.ts";
 export {
   FORMAT_VERSION as SNAPSHOT_FORMAT_VERSION,
+  SNAPSHOT_MAGIC,
   concatParts,
   decodeSnapshot,
   encodeSnapshot,
@@ -70,7 +74,7 @@ export {
   type SnapshotDiskData,
   type SnapshotHeader,
 } from "./snapshot/format.ts";
-export { FINGERPRINT_LABELS, fingerprintDifferences, machineFingerprint, type DiskIdentity, type MachineFingerprint } from "./snapshot/fingerprint.ts";
+export { FINGERPRINT_LABELS, bootWords, diskWords, fingerprintDifferences, machineFingerprint, type DiskBase, type FingerprintBoot, type FingerprintDisk, type MachineFingerprint } from "./snapshot/fingerprint.ts";
 export { SnapshotStore, type SnapshotRecord, type SnapshotSource } from "./snapshot/store.ts";
 export {
   LINK_HEAD_BYTES,

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { FakeShell, PROMPT, files, guest, memoryLoader } from "./testing/fakeShell.ts";
 import type { BackendFactory } from "./backend.ts";
 import { ManualClock } from "./clock.ts";
-import { AppError } from "./errors.ts";
+import { AppError, isAppError } from "./errors.ts";
 import { sha256Hex } from "./host.ts";
 import { Machine, NO_SHELL_MAX_MS, NO_SHELL_QUIET_MS, type MachineStatus } from "./machine.ts";
 import { DEFAULT_PROFILE, type DeviceProfile, type GuestSpec, type LinuxGuest } from "./profile.ts";
@@ -96,9 +96,8 @@ describe("Machine", () => {
     clock.advance(4999);
     clock.advance(1);
     const error = await waiting.catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(AppError);
-    expect((error as AppError).code).toBe("timeout");
-    expect((error as AppError).details["recentOutput"]).toContain("Kernel panic");
+    if (!isAppError(error, "timeout")) return expect.fail(`not a timeout: ${String(error)}`);
+    expect(error.details.recentOutput).toContain("Kernel panic");
   });
 
   it("turns an emulator crash into a 'crashed' stage and fails whoever waits", async () => {
@@ -166,8 +165,8 @@ describe("Machine", () => {
 
   it("refuses a file whose size does not match, naming it, and never starts the emulator", async () => {
     const { machine, shell } = setup({}, { kernel: { name: "bzImage", url: "bzImage", size: 999 } });
-    const error = (await machine.start().catch((e: unknown) => e)) as AppError;
-    expect(error.code).toBe("asset-load-failed");
+    const error: unknown = await machine.start().catch((e: unknown) => e);
+    if (!isAppError(error, "asset-load-failed")) return expect.fail(`not an asset error: ${String(error)}`);
     expect(error.details.subject).toBe("bzImage");
     expect(error.message).toContain("bzImage");
     expect(machine.status.stage).toBe("failed");

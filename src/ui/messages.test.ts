@@ -13,7 +13,7 @@ describe("toUserMessage", () => {
   });
 
   it("keeps the specific reason and its cause chain, naming the file", () => {
-    const error = new AppError("asset-load-failed", "Could not download bzImage.", { cause: new TypeError("Failed to fetch") });
+    const error = new AppError("asset-load-failed", "Could not download bzImage.", { cause: new TypeError("Failed to fetch"), details: { subject: "bzImage" } });
     const message = toUserMessage(error);
     expect(message.title).toMatch(/could not be loaded/);
     expect(message.detail).toBe("Could not download bzImage. (Failed to fetch)");

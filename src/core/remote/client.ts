@@ -5,7 +5,7 @@
  * errors and unsaved pages remain the page's (a terminated Worker loses none of them).
  */
 import type { BackendHost, BalloonDevice, ConsoleChunk, ConsolePort, EmulatorBackend, GuestLayout, GuestMemory, HypercallRecord, JitCounts, MicroscopeHooks, ScreenFrame, ScreenMode } from "../backend.ts";
-import { AppError, ERROR_CODES, type ErrorCode } from "../errors.ts";
+import { AppError, ERROR_CODES, type ErrorCode, type ErrorDetailsByCode } from "../errors.ts";
 import { DisposableStore, Emitter, toDisposable, type Event } from "../events.ts";
 import type { ControlRegisters } from "../microscope/pagewalk.ts";
 import type { TrapSink } from "../microscope/traps.ts";
@@ -13,8 +13,13 @@ import { DISK_SLOTS, type AttachedDisks, type DiskDevice, type DiskSlot, type Em
 import type { Call, CallResults, Features, FromWorker, MirrorState, PagePort, RemoteDiskInfo, WireError } from "./protocol.ts";
 
 export function fromWire(error: WireError, fallback: ErrorCode = "emulator-crashed"): AppError {
-  const code: ErrorCode = ERROR_CODES.includes(error.code as ErrorCode) ? (error.code as ErrorCode) : fallback;
-  return new AppError(code, error.message, { ...(error.cause === undefined ? {} : { cause: new Error(error.cause) }), ...(error.details === undefined ? {} : { details: error.details }) });
+  const known = ERROR_CODES.find((c) => c === error.code);
+  const cause = error.cause === undefined ? {} : { cause: new Error(error.cause) };
+  if (known === undefined) return new AppError(fallback, error.message, cause);
+  // The details an AppError of this code had in the Worker (toWire), structured-cloned: the same
+  // program made them on the other side, so they are this code's details.
+  const details = (error.details ?? {}) as ErrorDetailsByCode[typeof known];
+  return new AppError(known, error.message, { ...cause, details });
 }
 
 function isDiskDevice(disk: unknown): disk is DiskDevice {

@@ -35,7 +35,7 @@ const manifest: GuestManifest = {
 /** A pre-booted state file saved with `profile`; `asked` counts the reads of its description. */
 async function prebootedFor(profile: DeviceProfile): Promise<PrebootedSource & { asked: number }> {
   const guest = guestFor(DEFAULT_MACHINE, manifest, "guest/", []);
-  const fingerprint = machineFingerprint(profile, guest, { hda: { size: 1, base: "blank", anySize: true } });
+  const fingerprint = machineFingerprint(profile, guest, { hda: { size: "any", base: "blank" } });
   const { parts } = await encodeSnapshot(fakeV86State("prebooted-state"), { app: "test", v86: V86_PACKAGE_VERSION, fingerprint, name: "p", createdAt: 0, shellReady: true, preview: "" });
   const file = concatParts(parts);
   const source = {

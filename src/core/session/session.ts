@@ -374,7 +374,7 @@ export class MachineSession {
     const images = await this.options.images.list();
     const builtIn = guestFor({ ...draft, boot: { kind: "default-guest" }, disks: { hda: { kind: "blank", sizeBytes: 1 } } }, manifest, this.options.guest.base, images);
     const match = machineForSnapshot(header.fingerprint, builtIn, images, draft);
-    if (!match.ok) throw new AppError("snapshot-mismatch", `No machine here can take "${header.name}": ${match.reason}.`);
+    if (!match.ok) throw new AppError("snapshot-mismatch", `No machine here can take "${header.name}": ${match.reason}.`, { details: { reason: match.reason } });
     return match.record;
   }
 
@@ -408,7 +408,7 @@ export class MachineSession {
     const disks = machineDiskIdentities(record, images);
     const data = disks[DATA_DISK_SLOT];
     // A kept boot holds nothing of the data disk (unmounted when saved), as the pre-booted state.
-    if (options.anySizeData === true && data !== undefined) return machineFingerprint(profile, guest, { ...disks, [DATA_DISK_SLOT]: { ...data, anySize: true } });
+    if (options.anySizeData === true && data !== undefined) return machineFingerprint(profile, guest, { ...disks, [DATA_DISK_SLOT]: { ...data, size: "any" } });
     return machineFingerprint(profile, guest, disks);
   }
 

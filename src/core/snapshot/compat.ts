@@ -3,7 +3,7 @@
  * format, and virtlab pins the exact v86 version because even the same format can mean different
  * devices.
  */
-import { AppError } from "../errors.ts";
+import { AppError, isAppError } from "../errors.ts";
 import { V86_PACKAGE_VERSION, V86_STATE_VERSION } from "../v86.ts";
 
 /** A plain refusal when a snapshot comes from another emulator build; undefined when it fits. */
@@ -17,9 +17,8 @@ export function notForThisEmulator(v86: string, stateVersion: number, ownV86: st
   return undefined;
 }
 
-/** What differs between a refused snapshot and this machine (a `snapshot-mismatch` error's details), typed. */
+/** What differs between a refused snapshot and this machine (a `snapshot-mismatch` error's details); empty for anything else. */
 export function snapshotDifferences(error: unknown): readonly string[] {
-  if (!(error instanceof AppError) || error.code !== "snapshot-mismatch") return [];
-  const differences = error.details["differences"];
-  return Array.isArray(differences) ? differences.filter((d): d is string => typeof d === "string") : [];
+  if (!isAppError(error, "snapshot-mismatch")) return [];
+  return "differences" in error.details ? error.details.differences : [];
 }

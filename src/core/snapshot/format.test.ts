@@ -49,7 +49,7 @@ describe("snapshot file", () => {
     const state = fakeState(CHUNK_RAW_BYTES * 2 + 123);
     const { header, parts } = await encodeSnapshot(state, meta);
     const bytes = concatParts(parts);
-    expect(header).toMatchObject({ format: 1, stateVersion: 6, rawSize: state.length, compression: "gzip", name: "before the lab" });
+    expect(header).toMatchObject({ format: 2, stateVersion: 6, rawSize: state.length, compression: "gzip", name: "before the lab" });
     expect(header.chunks.map((c) => c.rawSize)).toEqual([CHUNK_RAW_BYTES, CHUNK_RAW_BYTES, 123]);
     expect(bytes.length).toBeLessThan(state.length / 10);
     const decoded = await decodeSnapshot(bytes);
@@ -113,21 +113,32 @@ describe("machine fingerprints", () => {
       "network card: saved with none, this machine has virtio",
       "balloon device: saved with null, this machine has true",
       "kernel command line: saved with console=ttyS0, this machine has console=ttyS0 quiet",
-      'disks: saved with {"hda":"67108864 bytes, blank"}, this machine has {}',
+      "disks: hda saved with 64 MiB blank, this machine has no disk",
     ]);
+    const bios = machineFingerprint(DEFAULT_PROFILE, { kind: "disk", bios: guest.bios, vgaBios: guest.vgaBios, bootFrom: "cdrom" }, { hda: { size: 64 << 20, base: "blank" } });
+    expect(fingerprintDifferences(meta.fingerprint, bios)).toContain("boot source: saved with kernel + initrd, this machine has BIOS from cdrom");
   });
 
   it("pins a disk's size unless the state was saved as fitting any size (the pre-booted state)", () => {
     const at = (size: number) => machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size, base: "blank" } });
     // A user's snapshot: the size is pinned, as in every older file.
-    expect(fingerprintDifferences(at(64 << 20), at(2048 * 1048576))).toEqual(['disks: saved with {"hda":"67108864 bytes, blank"}, this machine has {"hda":"2147483648 bytes, blank"}']);
-    const anySize = machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: 64 << 20, base: "blank", anySize: true } });
-    expect(anySize.disks).toEqual({ hda: "any size, blank" });
+    expect(fingerprintDifferences(at(64 << 20), at(2048 * 1048576))).toEqual(["disks: hda saved with 64 MiB blank, this machine has 2 GiB blank"]);
+    const anySize = machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: "any", base: "blank" } });
+    expect(anySize.disks).toEqual({ hda: { size: "any", base: "blank" } });
     expect(fingerprintDifferences(anySize, at(2048 * 1048576))).toEqual([]);
     expect(fingerprintDifferences(anySize, at(64 << 20))).toEqual([]);
-    // Still the same slots and base.
-    expect(fingerprintDifferences(anySize, machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: 1 << 20, base: "e".repeat(64) } }))).toHaveLength(1);
-    expect(fingerprintDifferences(anySize, machineFingerprint(DEFAULT_PROFILE, guest, {}))).toHaveLength(1);
+    // Still the same slots and base, in words.
+    const image = machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: 1440 << 10, base: { sha256: "e".repeat(64) } } });
+    expect(fingerprintDifferences(anySize, image)).toEqual(["disks: hda saved with any size blank, this machine has 1440 KiB image eeeeeeeeeeee…"]);
+    expect(fingerprintDifferences(anySize, machineFingerprint(DEFAULT_PROFILE, guest, {}))).toEqual(["disks: hda saved with any size blank, this machine has no disk"]);
+    // Any size of the same image matches; another image does not.
+    const anyImage = machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: "any", base: { sha256: "e".repeat(64) } } });
+    expect(fingerprintDifferences(anyImage, image)).toEqual([]);
+    const otherImage = machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: 1440 << 10, base: { sha256: "f".repeat(64) } } });
+    expect(fingerprintDifferences(anyImage, otherImage)).toEqual(["disks: hda saved with any size image eeeeeeeeeeee…, this machine has 1440 KiB image ffffffffffff…"]);
+    // An image deleted from the library matches nothing.
+    const gone = machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: 0, base: "missing" } });
+    expect(fingerprintDifferences(gone, gone)).toEqual(["disks: hda saved with an image no longer in the library, this machine has an image no longer in the library"]);
   });
 
   it("ignores the CPU mode: a state restores with the JIT on or off", () => {

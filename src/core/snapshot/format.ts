@@ -1,7 +1,7 @@
 /**
  * The snapshot file: a versioned container around v86's saved state.
  *
- *   bytes 0..8    magic "VIRTLAB" + 0x1A
+ *   bytes 0..8    SNAPSHOT_MAGIC: "VIRTLAB" + 0x1A
  *   bytes 8..12   header length (u32, little endian), at most MAX_HEADER_BYTES
  *   header        JSON (SnapshotHeader): versions, machine fingerprint, sizes, one sha256 per chunk
  *   chunks        the payload in pieces of CHUNK_RAW_BYTES, each gzip-compressed on its own: v86's
@@ -11,16 +11,25 @@
  * Every size is checked against the file and against fixed limits before anything is
  * allocated, every chunk against its sha256 before it is decompressed, and decompression stops
  * at the size the header declared.
+ *
+ * Format 2 (FORMAT_VERSION) writes the fingerprint's boot source and disks, and each carried
+ * disk's base, as typed values; format 1 wrote them as words. Both are read: a format-1 header is
+ * turned into the typed form as it is read (fingerprint.ts, readFingerprint), so every reader
+ * sees one shape.
  */
 import { concatBytes } from "../bytes.ts";
 import { AppError } from "../errors.ts";
 import { decodeText, encodeText, sha256Hex } from "../host.ts";
 import { PAGE_SIZE, type BlankLayout } from "../storage/disk.ts";
-import type { MachineFingerprint } from "./fingerprint.ts";
+import { baseFromWord, isDiskBase, readFingerprint, type DiskBase, type MachineFingerprint } from "./fingerprint.ts";
 import { gunzip, gzip } from "./compress.ts";
 
-export const MAGIC = Uint8Array.from([0x56, 0x49, 0x52, 0x54, 0x4c, 0x41, 0x42, 0x1a]); // "VIRTLAB\x1a"
-export const FORMAT_VERSION = 1;
+/** The first bytes of every virtlab snapshot file: "VIRTLAB" and 0x1A. The only place they are written. */
+export const SNAPSHOT_MAGIC: Uint8Array = encodeText("VIRTLAB\x1a");
+/** The format this virtlab writes. */
+export const FORMAT_VERSION = 2;
+/** The formats it reads (1: fingerprint and disk bases as words, read into the typed form). */
+export const READABLE_FORMATS: readonly number[] = [1, 2];
 export const MAX_HEADER_BYTES = 1024 * 1024;
 export const CHUNK_RAW_BYTES = 8 * 1024 * 1024;
 /** 2 GiB of guest memory, 128 MiB of VGA memory and the devices fit well under this. */
@@ -71,8 +80,8 @@ export interface SnapshotDisk {
   readonly slot: string;
   /** Bytes of the whole disk. */
   readonly size: number;
-  /** sha256 of its base image, or "blank". */
-  readonly base: string;
+  /** What the disk is based on. */
+  readonly base: DiskBase;
   /** Page numbers (ascending); their bytes follow the state in this order. */
   readonly pages: readonly number[];
   /** What a blank disk reads as under the pages; absent (older files): zeros. */
@@ -121,7 +130,7 @@ export async function encodeSnapshot(state: Uint8Array, meta: SnapshotMeta, disk
   };
   const json = encodeText(JSON.stringify(header));
   const prefix = new Uint8Array(12);
-  prefix.set(MAGIC, 0);
+  prefix.set(SNAPSHOT_MAGIC, 0);
   new DataView(prefix.buffer).setUint32(8, json.length, true);
   return { header, parts: [prefix, json, ...bodies] };
 }
@@ -131,12 +140,17 @@ export function readSnapshotHeader(file: Uint8Array): { header: SnapshotHeader; 
   return readSnapshotHeaderOf(file, file.length);
 }
 
+/** Whether `head` starts with the snapshot magic. */
+export function hasSnapshotMagic(head: Uint8Array): boolean {
+  return head.length >= SNAPSHOT_MAGIC.length && SNAPSHOT_MAGIC.every((b, i) => head[i] === b);
+}
+
 /**
  * Bytes of the header, from the first 12 bytes of a file: what must be read before the header
  * can be checked (a download reads that much first). Refuses a file that is not a snapshot.
  */
 export function snapshotHeaderBytes(head: Uint8Array): number {
-  if (head.length < 12 || !MAGIC.every((b, i) => head[i] === b)) {
+  if (head.length < 12 || !hasSnapshotMagic(head)) {
     throw new AppError("bad-snapshot", "This file is not a virtlab snapshot (its first bytes are wrong).");
   }
   const headerLength = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(8, true);
@@ -155,30 +169,49 @@ export function snapshotFileSize(header: SnapshotHeader, bodyOffset: number): nu
  */
 export function readSnapshotHeaderOf(head: Uint8Array, fileLength: number | undefined): { header: SnapshotHeader; bodyOffset: number } {
   const file = head;
-  if (file.length < 12 || !MAGIC.every((b, i) => file[i] === b)) {
+  if (file.length < 12 || !hasSnapshotMagic(file)) {
     throw new AppError("bad-snapshot", "This file is not a virtlab snapshot (its first bytes are wrong).");
   }
   const headerLength = new DataView(file.buffer, file.byteOffset, file.byteLength).getUint32(8, true);
   if (headerLength > MAX_HEADER_BYTES || 12 + headerLength > file.length || 12 + headerLength > (fileLength ?? Infinity)) {
     throw new AppError("bad-snapshot", "The snapshot file is cut short or its header is damaged.", { details: { headerLength } });
   }
-  let header: SnapshotHeader;
+  let parsed: SnapshotHeader;
   try {
-    header = JSON.parse(decodeText(file.subarray(12, 12 + headerLength))) as SnapshotHeader;
+    parsed = JSON.parse(decodeText(file.subarray(12, 12 + headerLength))) as SnapshotHeader;
   } catch (error) {
     throw new AppError("bad-snapshot", "The snapshot's header is damaged.", { cause: error });
   }
+  const header = upgradeHeader(parsed);
   checkHeader(header, fileLength === undefined ? undefined : fileLength - 12 - headerLength);
   return { header, bodyOffset: 12 + headerLength };
+}
+
+/**
+ * The header in this virtlab's form: the fingerprint checked (and read from words in format 1),
+ * format-1 disk bases read from words. Anything else about the header is checked after.
+ */
+function upgradeHeader(header: SnapshotHeader): SnapshotHeader {
+  if (typeof header !== "object" || header === null) throw new AppError("bad-snapshot", "The snapshot's header is damaged.");
+  if (!READABLE_FORMATS.includes(header.format)) {
+    throw new AppError("bad-snapshot", `This snapshot uses file format ${String(header.format)}; this virtlab reads formats ${READABLE_FORMATS.join(" and ")}.`);
+  }
+  const fingerprint = readFingerprint(header.fingerprint, header.format);
+  const disks = header.format === 1 && Array.isArray(header.disks) ? header.disks.map(upgradeDisk) : header.disks;
+  return { ...header, fingerprint, disks };
+}
+
+/** A format-1 disk entry: its base was a word ("blank" or a sha256). */
+function upgradeDisk(disk: SnapshotDisk): SnapshotDisk {
+  const word: unknown = typeof disk === "object" && disk !== null ? disk.base : undefined;
+  const base = typeof word === "string" ? baseFromWord(word) : undefined;
+  return base === undefined ? disk : { ...disk, base };
 }
 
 /** `bodyLength` undefined: the file's length is not known yet (a download checks it at the end). */
 function checkHeader(header: SnapshotHeader, bodyLength: number | undefined): void {
   if (typeof header !== "object" || header === null || !Array.isArray(header.chunks)) {
     throw new AppError("bad-snapshot", "The snapshot's header is damaged.");
-  }
-  if (header.format !== FORMAT_VERSION) {
-    throw new AppError("bad-snapshot", `This snapshot uses file format ${String(header.format)}; this virtlab reads format ${FORMAT_VERSION}.`);
   }
   if (header.compression !== "gzip") throw new AppError("bad-snapshot", "The snapshot uses a compression this virtlab does not read.");
   if (!Number.isSafeInteger(header.rawSize) || header.rawSize <= 0 || header.rawSize > MAX_STATE_BYTES) {
@@ -213,7 +246,7 @@ function checkDisks(header: SnapshotHeader): void {
   let bytes = header.stateSize;
   const slots = new Set<string>();
   for (const disk of header.disks) {
-    if (typeof disk !== "object" || disk === null || typeof disk.slot !== "string" || slots.has(disk.slot) || typeof disk.base !== "string" || !Array.isArray(disk.pages) || (disk.blank !== undefined && disk.blank !== "zeros" && disk.blank !== "ext2")) {
+    if (typeof disk !== "object" || disk === null || typeof disk.slot !== "string" || slots.has(disk.slot) || !isDiskBase(disk.base) || !Array.isArray(disk.pages) || (disk.blank !== undefined && disk.blank !== "zeros" && disk.blank !== "ext2")) {
       throw new AppError("bad-snapshot", "The snapshot's disk list is damaged.");
     }
     slots.add(disk.slot);

@@ -2,7 +2,7 @@ import "fake-indexeddb/auto";
 import { describe, expect, it } from "vitest";
 import type { BackendFactory, EmulatorBackend } from "../backend.ts";
 import { ManualClock } from "../clock.ts";
-import { AppError } from "../errors.ts";
+import { AppError, isAppError } from "../errors.ts";
 import { Emitter } from "../events.ts";
 import { encodeText, host } from "../host.ts";
 import { Machine } from "../machine.ts";
@@ -176,6 +176,20 @@ describe("snapshot links", { timeout: 30_000 }, () => {
     const flakyInfo = await readSnapshotLinkInfo(link, flaky.fetch);
     const error = await finish(clock, downloadSnapshotLink(flakyInfo, { fetch: flaky.fetch, clock, retries: 2 }).catch((e: unknown) => e));
     expect(error).toMatchObject({ code: "download-failed", message: expect.stringMatching(/broke off at \d+ of \d+ bytes and did not resume after 2 tries/) });
+  });
+
+  it("does not retry a download the server answered with an HTTP error (the file is gone), and keeps its status", async () => {
+    const file = await snapshotFile("removed");
+    const clock = new ManualClock();
+    const ok = server(file, { ranges: true });
+    const gone = server(file, { status: 404 });
+    let calls = 0;
+    const fetch: LinkFetch = (url, init) => (++calls === 1 ? ok.fetch(url, init) : gone.fetch(url, init));
+    const info = await readSnapshotLinkInfo(link, fetch);
+    const error = await finish(clock, downloadSnapshotLink(info, { fetch, clock, retries: 3 }).catch((e: unknown) => e));
+    if (!isAppError(error, "download-failed")) return expect.fail(`not a download error: ${String(error)}`);
+    expect(error.details).toEqual({ subject: link.url, status: 404 });
+    expect(calls).toBe(2);
   });
 
   it("says in plain words that another server needs CORS, and names a missing file", async () => {

@@ -272,7 +272,7 @@ export async function downloadSnapshotLink(info: SnapshotLinkInfo, options: Down
       if (loaded < size) throw new AppError("bad-snapshot", "The snapshot file is cut short.", { details: { subject: link.url, expected: size, actual: loaded } });
     } catch (error) {
       if (isAppError(error) && error.code !== "download-failed") throw error;
-      if (isAppError(error) && error.details["status"] !== undefined) throw error;
+      if (isAppError(error, "download-failed") && error.details.status !== undefined) throw error;
       failures += 1;
       if (failures > retries) {
         throw new AppError("download-failed", `The download of the snapshot from ${link.host} broke off at ${loaded} of ${size} bytes and did not resume after ${retries} tries.`, {

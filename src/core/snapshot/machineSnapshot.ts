@@ -8,18 +8,18 @@ import type { DiskSlot } from "../profile.ts";
 import type { DiskStore, OverlayDisk } from "../storage/disk.ts";
 import type { ImageRecord } from "../storage/images.ts";
 import { diskIdFor, type MachineRecord } from "../storage/machines.ts";
-import type { DiskIdentity, MachineFingerprint } from "./fingerprint.ts";
+import type { DiskBase, FingerprintDisk, MachineFingerprint } from "./fingerprint.ts";
 import { encodeSnapshot, type SnapshotDiskData, type SnapshotHeader } from "./format.ts";
 
 /** What each of a machine's disks is, for its fingerprint: size and base image (or blank). */
-export function machineDiskIdentities(record: MachineRecord, images: readonly ImageRecord[]): Record<string, DiskIdentity> {
-  const out: Record<string, DiskIdentity> = {};
+export function machineDiskIdentities(record: MachineRecord, images: readonly ImageRecord[]): Record<string, FingerprintDisk> {
+  const out: Record<string, FingerprintDisk> = {};
   for (const [slot, source] of Object.entries(record.disks)) {
     if (source === undefined) continue;
     if (source.kind === "blank") out[slot] = { size: source.sizeBytes, base: "blank" };
     else {
       const image = images.find((i) => i.id === source.imageId);
-      out[slot] = { size: image?.size ?? 0, base: image?.sha256 ?? "missing" };
+      out[slot] = image === undefined ? { size: 0, base: "missing" } : { size: image.size, base: { sha256: image.sha256 } };
     }
   }
   return out;
@@ -27,8 +27,8 @@ export function machineDiskIdentities(record: MachineRecord, images: readonly Im
 
 export interface CaptureOptions {
   readonly fingerprint: MachineFingerprint;
-  /** The disks whose contents go into the snapshot, with their base (sha256 or "blank"). */
-  readonly disks: readonly { readonly slot: DiskSlot; readonly disk: OverlayDisk; readonly base: string }[];
+  /** The disks whose contents go into the snapshot, with their base. */
+  readonly disks: readonly { readonly slot: DiskSlot; readonly disk: OverlayDisk; readonly base: DiskBase }[];
   readonly app: string;
   readonly v86: string;
   readonly name: string;

@@ -20,7 +20,7 @@ describe("a machine that matches a snapshot", () => {
   it("takes the snapshot's hardware and disks, booting the built-in guest", () => {
     const fingerprint = machineFingerprint({ ...DEFAULT_PROFILE, nic: "virtio", memoryMiB: 192 }, builtIn, {
       hda: { size: 64 << 20, base: "blank" },
-      cdrom: { size: 4096, base: "e".repeat(64) },
+      cdrom: { size: 4096, base: { sha256: "e".repeat(64) } },
     });
     const match = machineForSnapshot(fingerprint, builtIn, [iso], draft);
     expect(match.ok).toBe(true);
@@ -28,14 +28,14 @@ describe("a machine that matches a snapshot", () => {
     expect(match.record).toMatchObject({ id: "m-new", boot: { kind: "default-guest" }, disks: { hda: { kind: "blank", sizeBytes: 64 << 20 }, cdrom: { kind: "image", imageId: "img1" } } });
     expect(match.record.profile).toMatchObject({ nic: "virtio", memoryMiB: 192, console: "uart" });
     // The machine it makes has the snapshot's fingerprint.
-    const again = machineFingerprint(match.record.profile, builtIn, { hda: { size: 64 << 20, base: "blank" }, cdrom: { size: 4096, base: "e".repeat(64) } });
+    const again = machineFingerprint(match.record.profile, builtIn, { hda: { size: 64 << 20, base: "blank" }, cdrom: { size: 4096, base: { sha256: "e".repeat(64) } } });
     expect(again).toEqual(fingerprint);
   });
 
   it("says why none can be made: another kernel, an image not in the library", () => {
     const otherKernel = machineFingerprint(DEFAULT_PROFILE, { ...builtIn, kernel: { ...builtIn.kernel, sha256: "f".repeat(64) } });
     expect(machineForSnapshot(otherKernel, builtIn, [], draft)).toEqual({ ok: false, reason: expect.stringContaining("another kernel") });
-    const missingImage = machineFingerprint(DEFAULT_PROFILE, builtIn, { cdrom: { size: 4096, base: "e".repeat(64) } });
+    const missingImage = machineFingerprint(DEFAULT_PROFILE, builtIn, { cdrom: { size: 4096, base: { sha256: "e".repeat(64) } } });
     expect(machineForSnapshot(missingImage, builtIn, [], draft)).toEqual({ ok: false, reason: expect.stringContaining("not in the library") });
   });
 });
@@ -50,8 +50,12 @@ describe("emulator versions", () => {
 
 describe("a refusal's differences", () => {
   it("are read typed from a snapshot-mismatch error, and empty for anything else", () => {
-    expect(snapshotDifferences(new AppError("snapshot-mismatch", "x", { details: { differences: ["memory size: 256 → 128", 7] } }))).toEqual(["memory size: 256 → 128"]);
-    expect(snapshotDifferences(new AppError("bad-snapshot", "x", { details: { differences: ["a"] } }))).toEqual([]);
+    expect(snapshotDifferences(new AppError("snapshot-mismatch", "x", { details: { differences: ["memory size: saved with 256, this machine has 128"] } }))).toEqual([
+      "memory size: saved with 256, this machine has 128",
+    ]);
+    // No machine can take it: a reason, no list of fields.
+    expect(snapshotDifferences(new AppError("snapshot-mismatch", "x", { details: { reason: "it was saved with another BIOS" } }))).toEqual([]);
+    expect(snapshotDifferences(new AppError("bad-snapshot", "x", { details: { subject: "a.vlsnap" } }))).toEqual([]);
     expect(snapshotDifferences(new Error("x"))).toEqual([]);
   });
 });

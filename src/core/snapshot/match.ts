@@ -18,24 +18,24 @@ const SLOTS: readonly DiskSlot[] = ["hda", "hdb", "cdrom", "fda"];
  */
 export function machineForSnapshot(fingerprint: MachineFingerprint, builtIn: GuestSpec, images: readonly ImageRecord[], draft: MachineRecord): Match {
   if (builtIn.kind !== "linux") return { ok: false, reason: "the built-in guest is not available" };
-  if (fingerprint.boot !== "kernel + initrd" || fingerprint.kernel !== builtIn.kernel.sha256 || fingerprint.initrd !== builtIn.initrd.sha256) {
+  if (fingerprint.boot.kind !== "kernel-initrd" || fingerprint.kernel !== builtIn.kernel.sha256 || fingerprint.initrd !== builtIn.initrd.sha256) {
     return { ok: false, reason: "it was saved on a guest this virtlab does not have (another kernel or initrd)" };
   }
   if (fingerprint.bios !== builtIn.bios.sha256 || fingerprint.vgaBios !== builtIn.vgaBios.sha256) {
     return { ok: false, reason: "it was saved with another BIOS" };
   }
   const disks: Partial<Record<DiskSlot, DiskSource>> = {};
-  for (const [slot, description] of Object.entries(fingerprint.disks)) {
-    if (!(SLOTS as readonly string[]).includes(slot)) return { ok: false, reason: `it has a disk in an unknown slot (${slot})` };
-    const match = /^(\d+) bytes, (\S+)$/.exec(description);
-    if (match === null) return { ok: false, reason: `its ${slot} is described in a way this virtlab does not read` };
-    const size = Number(match[1]);
-    const base = match[2] as string;
-    if (base === "blank") disks[slot as DiskSlot] = { kind: "blank", sizeBytes: size };
+  for (const [name, { size, base }] of Object.entries(fingerprint.disks)) {
+    const slot = SLOTS.find((s) => s === name);
+    if (slot === undefined) return { ok: false, reason: `it has a disk in an unknown slot (${name})` };
+    // Only the pre-booted state is saved so (its data disk unmounted): the built-in machine takes it.
+    if (size === "any") return { ok: false, reason: `its ${slot} was saved as a disk of any size, which only the built-in machine takes` };
+    if (base === "missing") return { ok: false, reason: `its ${slot} was based on an image that had been deleted from the library` };
+    if (base === "blank") disks[slot] = { kind: "blank", sizeBytes: size };
     else {
-      const image = images.find((i) => i.sha256 === base && i.size === size);
+      const image = images.find((i) => i.sha256 === base.sha256 && i.size === size);
       if (image === undefined) return { ok: false, reason: `its ${slot} was based on an image that is not in the library (add it first)` };
-      disks[slot as DiskSlot] = { kind: "image", imageId: image.id };
+      disks[slot] = { kind: "image", imageId: image.id };
     }
   }
   // The built-in guest's command line differs only by the data-disk word, which follows hda.
@@ -50,8 +50,8 @@ export function machineForSnapshot(fingerprint: MachineFingerprint, builtIn: Gue
       ...DEFAULT_PROFILE,
       memoryMiB: fingerprint.memoryMiB,
       vgaMemoryMiB: fingerprint.vgaMemoryMiB,
-      nic: fingerprint.nic as MachineRecord["profile"]["nic"],
-      console: fingerprint.console as MachineRecord["profile"]["console"],
+      nic: fingerprint.nic,
+      console: fingerprint.console,
       ...(fingerprint.share9p ? { share9p: true } : {}),
       ...(fingerprint.scratchDiskMiB === null ? {} : { scratchDiskMiB: fingerprint.scratchDiskMiB }),
       ...(fingerprint.nicMtu === null ? {} : { nicMtu: fingerprint.nicMtu }),

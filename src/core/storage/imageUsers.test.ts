@@ -15,8 +15,13 @@ describe("which machines use an image", () => {
 
   it("finds the machines by the image's id, not by text that happens to contain it (a command line)", () => {
     const machines = [DEFAULT_MACHINE, cdMachine, linuxMachine];
-    expect(machinesUsingImage(machines, "img-iso").map((m) => m.id)).toEqual(["cd"]);
-    expect(machinesUsingImage(machines, "img-i").map((m) => m.id)).toEqual(["lx"]);
+    expect(machinesUsingImage(machines, "img-iso")).toEqual([{ machineId: "cd", machineName: "Rescue CD", as: ["cdrom"] }]);
+    expect(machinesUsingImage(machines, "img-i")).toEqual([{ machineId: "lx", machineName: "Own kernel", as: ["initrd"] }]);
     expect(machinesUsingImage(machines, "img-none")).toEqual([]);
+  });
+
+  it("names every role one image has in a machine", () => {
+    const twice: MachineRecord = { ...cdMachine, id: "two", name: "Two drives", disks: { hda: { kind: "image", imageId: "img-disk" }, hdb: { kind: "image", imageId: "img-disk" } } };
+    expect(machinesUsingImage([twice, cdMachine], "img-disk")).toEqual([{ machineId: "two", machineName: "Two drives", as: ["hda", "hdb"] }]);
   });
 });

@@ -113,17 +113,29 @@ export function machineProblems(record: MachineRecord, images: readonly ImageRec
 }
 
 /** A library image a machine uses that is not in the library any more. */
-export interface MissingImage {
-  /** The slot (hda, cdrom, …), "kernel" or "initrd". */
-  readonly what: string;
+/** What a machine uses a library image as: a drive, or the kernel or initrd it boots. */
+export type ImageRole = DiskSlot | "kernel" | "initrd";
+
+export interface ImageUse {
+  readonly what: ImageRole;
   readonly imageId: string;
+}
+
+export interface MissingImage extends ImageUse {
   /** Its name when it was deleted, if the library remembers it. */
   readonly name: string | undefined;
 }
 
+/** A machine that uses an image, and as what (one image can be, say, both hda and hdb). */
+export interface ImageUser {
+  readonly machineId: string;
+  readonly machineName: string;
+  readonly as: readonly ImageRole[];
+}
+
 /** Every library image a machine uses, and for what (a drive, or the kernel or initrd it boots). */
-export function imagesUsed(record: MachineRecord): { what: string; imageId: string }[] {
-  const uses: { what: string; imageId: string }[] = [];
+export function imagesUsed(record: MachineRecord): ImageUse[] {
+  const uses: ImageUse[] = [];
   for (const slot of DISK_SLOTS) {
     const source = record.disks[slot];
     if (source?.kind === "image") uses.push({ what: slot, imageId: source.imageId });
@@ -133,12 +145,15 @@ export function imagesUsed(record: MachineRecord): { what: string; imageId: stri
 }
 
 /** The machines that would not boot without this image (asked before deleting it). */
-export function machinesUsingImage(machines: readonly MachineRecord[], imageId: string): MachineRecord[] {
-  return machines.filter((m) => imagesUsed(m).some((u) => u.imageId === imageId));
+export function machinesUsingImage(machines: readonly MachineRecord[], imageId: string): ImageUser[] {
+  return machines.flatMap((m) => {
+    const as = imagesUsed(m).flatMap((u) => (u.imageId === imageId ? [u.what] : []));
+    return as.length === 0 ? [] : [{ machineId: m.id, machineName: m.name, as }];
+  });
 }
 
 /** The images a machine uses that the library no longer has (by id; names are looked up after). */
-export function missingImages(record: MachineRecord, images: readonly ImageRecord[]): { what: string; imageId: string }[] {
+export function missingImages(record: MachineRecord, images: readonly ImageRecord[]): ImageUse[] {
   const have = new Set(images.map((i) => i.id));
   return imagesUsed(record).filter((u) => !have.has(u.imageId));
 }

@@ -2,7 +2,7 @@
  * The image library: the built-in guest and the user's images (added by file picker or by
  * dropping a file on the page), with kind, size and date; rename; delete with confirmation.
  */
-import { DisposableStore, IMAGE_KIND_LABELS, machinesUsingImage, type ImageRecord, type MachineRecord } from "../../core/index.ts";
+import { DisposableStore, IMAGE_KIND_LABELS, machinesUsingImage, type ImageRecord, type ImageUser, type MachineRecord } from "../../core/index.ts";
 import { inlineConfirm } from "../kit/confirm.ts";
 import { actionButton, h, listen } from "../kit/dom.ts";
 import { inlineRename } from "../kit/rename.ts";
@@ -160,11 +160,11 @@ export class LibraryPanel {
   }
 
   private confirmDelete(li: HTMLLIElement, image: ImageRecord): void {
-    const users = machinesUsingImage(this.machines, image.id).map((m) => m.name);
+    const users = usersInWords(machinesUsingImage(this.machines, image.id));
     li.replaceChildren(
       ...inlineConfirm({
         testid: "image-delete",
-        question: `Delete ${image.name} from the library?${users.length > 0 ? ` ${users.join(", ")} use${users.length === 1 ? "s" : ""} it and will not boot without it.` : ""}`,
+        question: `Delete ${image.name} from the library?${users === undefined ? "" : ` ${users} and will not boot without it.`}`,
         confirm: "Yes, delete",
         onConfirm: async () => {
           await this.host.stores.images.delete(image.id);
@@ -175,4 +175,13 @@ export class LibraryPanel {
       }),
     );
   }
+}
+
+/** "GRUB uses it as its cdrom", "GRUB (its cdrom) and Tools (its hda and hdb) use it"; undefined for none. */
+function usersInWords(users: readonly ImageUser[]): string | undefined {
+  const and = (words: readonly string[]): string => (words.length < 2 ? words.join("") : `${words.slice(0, -1).join(", ")} and ${words.at(-1) ?? ""}`);
+  const [only] = users;
+  if (only === undefined) return undefined;
+  if (users.length === 1) return `${only.machineName} uses it as its ${and(only.as)}`;
+  return `${and(users.map((u) => `${u.machineName} (its ${and(u.as)})`))} use it`;
 }
