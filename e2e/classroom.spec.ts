@@ -3,17 +3,26 @@
  * gives that machine; bad values fall back to defaults with a visible notice; "Copy link" gives
  * the link back. And no Content-Security-Policy violation anywhere (the pageErrors fixture).
  */
-import { expect, runInGuest, shownErrors, startedFrom, test, waitForShell } from "./fixtures.ts";
+import { bootKept, expect, runInGuest, shownErrors, startedFrom, test, waitForShell } from "./fixtures.ts";
 
-test("a shared link opens the machine it names, and Copy link gives the same link back", async ({ page, pageErrors }) => {
+test("a shared link opens the machine it names (booted once, then from its kept boot), and Copy link gives the same link back", async ({ page, pageErrors }) => {
   await page.goto("/?nic=virtio&console=virtio&mem=192");
   await waitForShell(page);
-  // Not the pre-booted default: other hardware, so a cold boot (with the reason in the terminal).
+  // Not the pre-booted default: other hardware, so a boot (with the reason in the terminal), kept for next time.
   expect(await startedFrom(page)).toBe("boot");
-  expect(await runInGuest(page, "tty; basename $(readlink /sys/class/net/eth0/device/driver); awk '/MemTotal/ {print ($2 > 150000 && $2 < 200000)}' /proc/meminfo")).toEqual({
-    output: "/dev/hvc0\nvirtio_net\n1",
-    exitCode: 0,
-  });
+  await expect(page.locator(".xterm-rows")).toContainText("This boot is kept in this browser");
+  const hardware = "tty; basename $(readlink /sys/class/net/eth0/device/driver); awk '/MemTotal/ {print ($2 > 150000 && $2 < 200000)}' /proc/meminfo";
+  const expected = { output: "/dev/hvc0\nvirtio_net\n1", exitCode: 0 };
+  expect(await runInGuest(page, hardware)).toEqual(expected);
+  expect(await runInGuest(page, "echo before-reload > /data/kept && sync")).toEqual({ output: "", exitCode: 0 });
+  expect(await bootKept(page)).toMatchObject({ kind: "kept" });
+  // The same link again: the kept boot restores, with the user's data disk mounted.
+  await page.reload();
+  await waitForShell(page);
+  expect(await startedFrom(page)).toBe("boot-cache");
+  await expect(page.locator("#progress-text")).toContainText("started from this hardware's saved boot");
+  expect(await runInGuest(page, hardware)).toEqual(expected);
+  expect(await runInGuest(page, "cat /data/kept")).toEqual({ output: "before-reload", exitCode: 0 });
   await expect(page.getByTestId("lab-nic-virtio")).toBeChecked();
   await expect(page.getByTestId("lab-console-virtio")).toBeChecked();
   await expect(page.getByTestId("notice")).toBeHidden();

@@ -115,3 +115,9 @@ export async function launchProfile(browserType: BrowserType, dir: string): Prom
 export async function startedFrom(page: Page): Promise<string> {
   return page.evaluate(() => (globalThis as unknown as ProxyWindow).virtlab?.startedFrom() ?? "no proxy");
 }
+
+/** What became of the boot the page kept for its hardware (the boot cache), once it is known. */
+export async function bootKept(page: Page): Promise<{ kind: string }> {
+  await expect.poll(() => page.evaluate(() => (globalThis as unknown as ProxyWindow).virtlab?.bootKept()?.kind ?? "not yet"), { timeout: 60_000 }).not.toBe("not yet");
+  return page.evaluate(() => (globalThis as unknown as ProxyWindow).virtlab?.bootKept() ?? { kind: "none" });
+}

@@ -257,6 +257,17 @@ export class Machine implements Disposable {
   }
 
   /**
+   * Run `job` alone: commands asked for meanwhile (`run`) wait until it has ended, as they wait for
+   * each other. For work that must not interleave with commands, e.g. unmounting a disk to save
+   * the machine (the job itself talks to the guest through the agent, not `run`).
+   */
+  exclusive<T>(job: () => Promise<T>): Promise<T> {
+    const result = this.commandQueue.then(job);
+    this.commandQueue = result.catch(() => undefined);
+    return result;
+  }
+
+  /**
    * Housekeeping the user should not see (mount the data disk, set the clock after a restore):
    * through the guest agent when the guest has one, else typed into the shell as `run` does
    * (`typed` says which, so the page can tidy its terminal after a typed one).

@@ -6,7 +6,7 @@ import { V86, type V86Options } from "v86";
 import { AppError } from "./errors.ts";
 import { Emitter } from "./events.ts";
 import { host as globals } from "./host.ts";
-import { systemClock } from "./clock.ts";
+import { systemClock, type Clock } from "./clock.ts";
 import type { BackendFactory, BalloonDevice, ConsolePort, EmulatorBackend, GuestMemory, HypercallRecord, JitCounts, MicroscopeHooks, ScreenFrame, ScreenMode, ScreenSource } from "./backend.ts";
 import { toDisposable, type Disposable } from "./events.ts";
 import { HYPERCALL_BASE, HypercallDevice } from "./microscope/hypercall.ts";
@@ -58,6 +58,8 @@ export const createV86Backend: BackendFactory = async (config, host) => {
   } catch (error) {
     throw new AppError("emulator-start-failed", "The emulator refused this machine's configuration.", { cause: error });
   }
+  // Set up before v86 first runs ("emulator-ready" comes from its init, just before autostart).
+  emulator.add_listener("emulator-ready", () => yieldInThisThread(emulator as unknown as V86Internals, host.clock ?? systemClock));
 
   let timer: Disposable | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -112,10 +114,45 @@ function fitDiskGeometry(emulator: V86Internals): void {
 }
 
 /** The parts of v86's internals we reach into, typed by what we use. */
+/** The part of MessageChannel the yield below uses (in browsers and in Workers). */
+interface YieldChannel {
+  readonly port1: { onmessage: ((event: { readonly data: unknown }) => void) | null; close(): void };
+  readonly port2: { postMessage(message: unknown): void };
+}
+
+/**
+ * v86's browser build yields between time slices through a round trip to a second Worker it makes
+ * from a Blob URL (in Node it uses setImmediate). Every slice then waits until that other thread
+ * gets a core: on a 2-core machine that is busy (two machines, a build, the page) the guest runs at
+ * a fraction of its speed, and a Chromium cold boot took 2-3x Node's. A MessageChannel inside the
+ * emulator's own thread gives the same zero-delay yield with no other thread; delays (the guest
+ * idles until a timer) stay setTimeout. Node's build has no helper Worker and is left alone.
+ */
+function yieldInThisThread(emulator: V86Internals, clock: Clock): void {
+  const inner = emulator.v86;
+  const Channel = (globalThis as unknown as { MessageChannel?: new () => YieldChannel }).MessageChannel;
+  if (inner === undefined || inner.worker === undefined || inner.worker === null || Channel === undefined) return;
+  inner.unregister_yield();
+  const channel = new Channel();
+  channel.port1.onmessage = (event) => inner.yield_callback(event.data as number);
+  inner.yield = (delayMs, tick) => {
+    if (delayMs < 1) channel.port2.postMessage(tick);
+    else clock.after(delayMs, () => inner.yield_callback(tick));
+  };
+  inner.register_yield = () => undefined;
+  inner.unregister_yield = () => channel.port1.close();
+}
+
 interface V86Internals {
   v86?: {
     running: boolean;
     do_tick: () => void;
+    /** The browser build's yield between time slices (src/main.js), and its helper Worker. */
+    yield: (delayMs: number, tick: number) => void;
+    yield_callback: (tick: number) => void;
+    register_yield: () => void;
+    unregister_yield: () => void;
+    worker?: unknown;
     cpu?: {
       reboot_internal: () => void;
       devices?: {

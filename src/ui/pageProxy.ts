@@ -1,5 +1,5 @@
 /** The test proxy (`window.virtlab`, see testProxy.ts) for this page, installed only under automation. */
-import type { MachineSession } from "../core/index.ts";
+import type { BootKept, MachineSession } from "../core/index.ts";
 import { installTestProxy as installOn, type VirtlabTestProxy } from "./testProxy.ts";
 
 export interface ProxySources {
@@ -13,6 +13,8 @@ export interface ProxySources {
 
 export function installTestProxy(sources: ProxySources): void {
   const { session } = sources;
+  let bootKept: BootKept | undefined;
+  session.onBootKept((outcome) => (bootKept = outcome));
   const proxy: VirtlabTestProxy = {
     status: () => session.machine?.status ?? session.status.machine,
     shellReady: () => session.machine?.shellReady ?? false,
@@ -27,6 +29,7 @@ export function installTestProxy(sources: ProxySources): void {
     machineId: () => sources.machineId(),
     flushDisks: () => sources.flushDisks(),
     startedFrom: () => session.startedFrom,
+    bootKept: () => bootKept,
     terminalBuffer: () => sources.terminalBuffer(),
     runOnSecondMachine: (command) => sources.runOnSecondMachine(command),
   };

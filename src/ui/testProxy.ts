@@ -2,7 +2,7 @@
  * A small typed handle on the running app for end-to-end tests (e2e/), in the style of
  * xterm.js: tests read state through it instead of scraping the DOM alone.
  */
-import type { CommandResult, MachineStatus } from "../core/index.ts";
+import type { BootKept, CommandResult, MachineStatus } from "../core/index.ts";
 
 export interface VirtlabTestProxy {
   status(): MachineStatus | undefined;
@@ -18,6 +18,8 @@ export interface VirtlabTestProxy {
   flushDisks(): Promise<void>;
   /** How the running machine started: booted, from the pre-booted state, or from a snapshot. */
   startedFrom(): "boot" | "pre-booted" | "boot-cache" | "snapshot";
+  /** What became of the last boot the page meant to keep for its hardware (the boot cache), if any. */
+  bootKept(): BootKept | undefined;
   /** Every line of the terminal, scrollback included. */
   terminalBuffer(): string[];
   /** Cold-boot a second machine (the default guest, its own Worker) beside this one, run a command on it, shut it down. */

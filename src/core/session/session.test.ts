@@ -258,6 +258,26 @@ describe("MachineSession: the boot cache", () => {
     t.session.dispose();
   });
 
+  it("a command asked for while the boot is kept waits until the data disk is mounted again", async () => {
+    const t = setup({ bootCache: cacheOn().cache, manifest: withAgent, answers: { "cat /data/f": ["data\r\n", 0] } });
+    const kept = new Promise<BootKept>((resolve) => t.session.onBootKept(resolve));
+    expect(await start(t.session, { kind: "auto" }, virtioNic)).toEqual({ kind: "started", from: "boot" });
+    const shell = t.shells[0];
+    const machine = t.session.machine;
+    if (shell === undefined || machine === undefined) return expect.fail("no machine");
+    // Asked for before the prompt (as a lesson step or a test might), answered after the keep.
+    const agentWhenTyped: number[] = [];
+    const ran = machine.run("cat /data/f");
+    machine.onOutput(() => {
+      if (shell.written.includes("cat /data/f") && agentWhenTyped.length === 0) agentWhenTyped.push(shell.agentCommands.length);
+    });
+    shell.boot();
+    expect(await ran).toEqual({ output: "data", exitCode: 0 });
+    expect(agentWhenTyped).toEqual([2]);
+    expect((await kept).kind).toBe("kept");
+    t.session.dispose();
+  });
+
   it("is not used by other hardware, nor after the guest changes (and the old guest's boots are deleted)", async () => {
     const { cache } = cacheOn();
     const t = setup({ bootCache: cache, manifest: withAgent });

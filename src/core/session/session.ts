@@ -115,6 +115,8 @@ export class MachineSession {
   private stopped = false;
   private settlingNow = false;
   private keepingBootNow = false;
+  /** The machine whose boot is to be kept at its first prompt (it settles from then until saved). */
+  private keepFor: Machine | undefined;
   private typedWhileSettling: string[] = [];
   private readyDetail: string | undefined;
   private detail: string | undefined;
@@ -275,17 +277,9 @@ export class MachineSession {
       try {
         await machine.start();
         if (initial !== undefined && this.current === machine) await this.settle(machine, initial, started, record.name, runStart);
-        if (initial === undefined && cache !== undefined && cacheFingerprint !== undefined && this.current === machine) {
-          this.settlingNow = true;
-          this.keepingBootNow = true;
-          this.emitStatus();
-          const kept = await this.keepBoot(machine, guest, cache, cacheFingerprint);
-          // Encoding and storing go on while the user has the machine.
-          void (typeof kept === "function" ? kept() : Promise.resolve(kept)).then((outcome) => this.bootKeptEmitter.fire(outcome));
-        }
+        if (initial === undefined && cache !== undefined && cacheFingerprint !== undefined && this.current === machine) this.keepBootAtPrompt(machine, guest, cache, cacheFingerprint);
       } finally {
         this.settlingNow = false;
-        this.keepingBootNow = false;
         const typed = this.typedWhileSettling.splice(0);
         if (this.current === machine && machine.status.error === undefined) for (const data of typed) machine.write(data);
         this.emitStatus();
@@ -418,12 +412,39 @@ export class MachineSession {
   }
 
   /**
-   * Keep a boot from scratch for the next start of this hardware, while the machine settles (keys
-   * typed meanwhile are held): at the first prompt, the data disk is unmounted and caches dropped
-   * through the guest agent, the state saved, the disk mounted again. What is left (encoding and
-   * storing) comes back as a function to run after the machine is the user's. A boot that cannot be
-   * kept is only not kept: the machine runs on either way.
+   * Keep a boot from scratch for the next start of this hardware. From its first prompt the machine
+   * settles (keys typed meanwhile are held, commands wait: Machine.exclusive) while the data disk
+   * is unmounted and caches dropped through the guest agent, the state saved, and the disk mounted
+   * again; then it is the user's, and encoding and storing go on behind. A boot that cannot be kept
+   * is only not kept: the machine runs on either way. onBootKept tells how it ended.
    */
+  private keepBootAtPrompt(machine: Machine, guest: GuestSpec, cache: BootCache, fingerprint: MachineFingerprint): void {
+    this.keepFor = machine;
+    const done = (): void => {
+      if (this.keepFor !== machine) return;
+      this.keepFor = undefined;
+      this.settlingNow = false;
+      this.keepingBootNow = false;
+      const typed = this.typedWhileSettling.splice(0);
+      if (this.current === machine && machine.status.error === undefined) for (const data of typed) machine.write(data);
+      this.emitStatus();
+    };
+    void machine
+      .exclusive(() => this.keepBoot(machine, guest, cache, fingerprint))
+      .then(
+        (kept) => {
+          done();
+          return typeof kept === "function" ? kept() : kept;
+        },
+        (error: unknown): BootKept => {
+          done();
+          return { kind: "skipped", reason: describeCause(error) };
+        },
+      )
+      .then((outcome) => this.bootKeptEmitter.fire(outcome));
+  }
+
+  /** keepBootAtPrompt's work in the guest; what is left (encoding, storing) comes back as a function. */
   private async keepBoot(machine: Machine, guest: GuestSpec, cache: BootCache, fingerprint: MachineFingerprint): Promise<BootKept | (() => Promise<BootKept>)> {
     const skipped = (reason: string): BootKept => ({ kind: "skipped", reason });
     const data = hasDataDisk(guest);
@@ -476,6 +497,11 @@ export class MachineSession {
     store.add(
       machine.onStatus((status) => {
         if (status.shell !== "ready") this.readyDetail = undefined;
+        // A boot to keep settles from its first prompt on, so the user never sees it ready before.
+        if (this.keepFor === machine && status.shell === "ready" && !this.keepingBootNow) {
+          this.settlingNow = true;
+          this.keepingBootNow = true;
+        }
         if (status.stage === "crashed" && status.error !== undefined) {
           this.report(status.error);
           this.crashEmitter.fire();
@@ -531,6 +557,13 @@ export class MachineSession {
   }
 
   private disposeMachine(): void {
+    if (this.keepFor !== undefined) {
+      // Its boot is not kept (keepBoot fails on the disposed machine); nothing settles any more.
+      this.keepFor = undefined;
+      this.keepingBootNow = false;
+      this.settlingNow = false;
+      this.typedWhileSettling = [];
+    }
     this.machineStore.dispose();
     this.machineStore = new DisposableStore();
     const had = this.current !== undefined;
