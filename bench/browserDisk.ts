@@ -4,7 +4,7 @@
  * (sequential 128 KiB reads, then 400 random 4 KiB reads), and samples the renderer's resident
  * memory (VmRSS of Chromium's renderer processes) every 100 ms.
  *
- *   npx tsx bench/browserDisk.ts [sizeMiB=1024] [port=4414]
+ *   npx tsx bench/browserDisk.ts [sizeMiB=1024] [port=4414] [pattern|random]   # random: incompressible data
  *   VIRTLAB_CORE=/path/to/older/src/core npx tsx bench/browserDisk.ts   # the same against older code
  */
 import { build } from "esbuild";
@@ -17,6 +17,7 @@ import { REPO_ROOT } from "../src/node/guest.ts";
 const sizeMiB = Number(process.argv[2] ?? 1024);
 const port = Number(process.argv[3] ?? 4414);
 const core = process.env["VIRTLAB_CORE"];
+const data = process.argv[4] === "random" ? "random" : "pattern";
 
 const bundle = await build({
   entryPoints: [resolve(REPO_ROOT, "bench/browser/diskEntry.ts")],
@@ -70,9 +71,10 @@ try {
   const before = rendererRss();
   let peak = before;
   const timer = setInterval(() => (peak = Math.max(peak, rendererRss())), 100);
-  const result = await page.evaluate((n) => (globalThis as unknown as { largeDisk(s: number, d: number): Promise<Record<string, number>> }).largeDisk(n, Math.max(2048, n + 64)), sizeMiB);
+  type Run = (s: number, d: number, kind: string) => Promise<Record<string, number>>;
+  const result = await page.evaluate(([n, kind]) => (globalThis as unknown as { largeDisk: Run }).largeDisk(n, Math.max(2048, n + 64), kind), [sizeMiB, data] as const);
   clearInterval(timer);
-  console.log(JSON.stringify({ sizeMiB, core: core ?? "this worktree", ...result, rendererRssBeforeMiB: before / 1048576, peakGrowthMiB: (peak - before) / 1048576 }));
+  console.log(JSON.stringify({ sizeMiB, data, core: core ?? "this worktree", ...result, rendererRssBeforeMiB: before / 1048576, peakGrowthMiB: (peak - before) / 1048576 }));
 } finally {
   await browser.close();
   server.close();
