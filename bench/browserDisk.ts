@@ -44,13 +44,32 @@ function parentOf(pid: string): string | undefined {
   }
 }
 
+const mine = (pid: string): boolean => {
+  for (let p: string | undefined = pid, depth = 0; p !== undefined && p !== "0" && depth < 10; p = parentOf(p), depth++) if (p === String(process.pid)) return true;
+  return false;
+};
+
+/**
+ * CPU seconds (user + system) used so far by this script's Chromium processes: a cost per MiB that
+ * other work on the machine does not change, where MB/s on a shared machine varies with its load.
+ */
+function chromiumCpuS(): number {
+  let ticks = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!mine(pid)) continue;
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // The process ended.
+    }
+  }
+  return ticks / 100;
+}
+
 /** Resident bytes of the renderers this script's Chromium started (other Chromiums share the machine). */
 function rendererRss(): number {
   let total = 0;
-  const mine = (pid: string): boolean => {
-    for (let p: string | undefined = pid, depth = 0; p !== undefined && p !== "0" && depth < 10; p = parentOf(p), depth++) if (p === String(process.pid)) return true;
-    return false;
-  };
   for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
@@ -67,6 +86,14 @@ function rendererRss(): number {
 const browser = await chromium.launch({ executablePath: process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium" });
 try {
   const page = await browser.newPage();
+  // The page says when each phase starts and ends; the CPU Chromium used in between is recorded.
+  const cpu: Record<string, number> = {};
+  let mark = 0;
+  await page.exposeFunction("benchPhase", (name: string) => {
+    const now = chromiumCpuS();
+    if (name !== "start") cpu[`${name}CpuS`] = now - mark;
+    mark = now;
+  });
   await page.goto(`http://127.0.0.1:${port}/`);
   const before = rendererRss();
   let peak = before;
@@ -74,7 +101,8 @@ try {
   type Run = (s: number, d: number, kind: string) => Promise<Record<string, number>>;
   const result = await page.evaluate(([n, kind]) => (globalThis as unknown as { largeDisk: Run }).largeDisk(n, Math.max(2048, n + 64), kind), [sizeMiB, data] as const);
   clearInterval(timer);
-  console.log(JSON.stringify({ sizeMiB, data, core: core ?? "this worktree", ...result, rendererRssBeforeMiB: before / 1048576, peakGrowthMiB: (peak - before) / 1048576 }));
+  const perMiB = { writeCpuMsPerMiB: ((cpu["writeCpuS"] ?? 0) * 1000) / sizeMiB, readCpuMsPerMiB: ((cpu["readCpuS"] ?? 0) * 1000) / sizeMiB, random4kCpuMs: ((cpu["randomCpuS"] ?? 0) * 1000) / 400 };
+  console.log(JSON.stringify({ sizeMiB, data, core: core ?? "this worktree", ...result, ...perMiB, rendererRssBeforeMiB: before / 1048576, peakGrowthMiB: (peak - before) / 1048576 }));
 } finally {
   await browser.close();
   server.close();

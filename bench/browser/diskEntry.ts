@@ -8,6 +8,8 @@ import { openIndexedDbStore } from "../../src/core/storage/kv.ts";
 import { systemClock } from "../../src/core/clock.ts";
 
 const MiB = 1024 * 1024;
+/** Tells bench/browserDisk.ts where a phase starts or ends (it records Chromium's CPU time). */
+const phase = (name: string): Promise<void> => (globalThis as unknown as { benchPhase?: (n: string) => Promise<void> }).benchPhase?.(name) ?? Promise.resolve();
 
 /**
  * `pattern` repeats every 256 bytes (Chromium compresses such IndexedDB values and keeps them in its
@@ -23,6 +25,7 @@ async function largeDisk(sizeMiB: number, diskMiB: number, data: "pattern" | "ra
     seed = (seed * 1103515245 + 12345) >>> 0;
     chunk[i] = data === "random" ? seed >>> 24 : (i * 131 + 7) & 0xff;
   }
+  await phase("start");
   const t0 = performance.now();
   for (let at = 0; at < sizeMiB * MiB; at += MiB) {
     chunk[0] = (at / MiB) & 0xff;
@@ -30,9 +33,11 @@ async function largeDisk(sizeMiB: number, diskMiB: number, data: "pattern" | "ra
   }
   await writer.flush();
   const writeS = (performance.now() - t0) / 1000;
+  await phase("write");
   writer.dispose();
   // Cold: a new store and disk, nothing in memory.
   const reader = await new DiskStore(openIndexedDbStore(db, "kv")).open("big", { size, clock: systemClock });
+  await phase("start");
   const t1 = performance.now();
   let check = 0;
   for (let at = 0; at < sizeMiB * MiB; at += 128 * 1024) {
@@ -40,16 +45,19 @@ async function largeDisk(sizeMiB: number, diskMiB: number, data: "pattern" | "ra
     check = (check + bytes[0]! + bytes[bytes.length - 1]!) & 0xffff;
   }
   const readS = (performance.now() - t1) / 1000;
+  await phase("read");
   reader.dispose();
   const random = await new DiskStore(openIndexedDbStore(db, "kv")).open("big", { size, clock: systemClock });
   const count = 400;
   seed = 12345;
+  await phase("start");
   const t2 = performance.now();
   for (let i = 0; i < count; i++) {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
     await random.read((seed % (sizeMiB * 256)) * 4096, 4096);
   }
   const randomMs = (performance.now() - t2) / count;
+  await phase("random");
   random.dispose();
   return { writeMBs: (sizeMiB * MiB) / 1e6 / writeS, readMBs: (sizeMiB * MiB) / 1e6 / readS, random4kMs: randomMs, check };
 }
