@@ -2,7 +2,8 @@
  * The large-disk case in Chromium (real IndexedDB), by hand: not part of `npm run bench` (it needs
  * Playwright's browser and a free port). Writes SIZE MiB through the overlay, reads it back cold
  * (sequential 128 KiB reads, then 400 random 4 KiB reads), and samples the renderer's resident
- * memory (VmRSS of Chromium's renderer processes) every 100 ms.
+ * memory (VmRSS of Chromium's renderer processes) every 100 ms, and the CPU time all of its
+ * Chromium processes used in each phase (per MiB, per random read).
  *
  *   npx tsx bench/browserDisk.ts [sizeMiB=1024] [port=4414] [pattern|random]   # random: incompressible data
  *   VIRTLAB_CORE=/path/to/older/src/core npx tsx bench/browserDisk.ts   # the same against older code
