@@ -1,10 +1,11 @@
 /**
  * The large-disk case in Chromium (real IndexedDB), by hand: not part of `npm run bench` (it needs
- * Playwright's browser and a free port). Writes SIZE MiB through the overlay, reads it back cold
+ * Playwright's browser and a free port). Writes SIZE MiB through the overlay, reads it back cold after a page reload
  * (sequential 128 KiB reads, then 400 random 4 KiB reads), and samples the renderer's resident
- * memory (VmRSS of Chromium's renderer processes) every 100 ms.
+ * memory (VmRSS of Chromium's renderer processes) every 100 ms, and the CPU time all of its
+ * Chromium processes used in each phase (per MiB, per random read).
  *
- *   npx tsx bench/browserDisk.ts [sizeMiB=1024] [port=4414]
+ *   npx tsx bench/browserDisk.ts [sizeMiB=1024] [port=4414] [pattern|random]   # random: incompressible data
  *   VIRTLAB_CORE=/path/to/older/src/core npx tsx bench/browserDisk.ts   # the same against older code
  */
 import { build } from "esbuild";
@@ -17,6 +18,7 @@ import { REPO_ROOT } from "../src/node/guest.ts";
 const sizeMiB = Number(process.argv[2] ?? 1024);
 const port = Number(process.argv[3] ?? 4414);
 const core = process.env["VIRTLAB_CORE"];
+const data = process.argv[4] === "random" ? "random" : "pattern";
 
 const bundle = await build({
   entryPoints: [resolve(REPO_ROOT, "bench/browser/diskEntry.ts")],
@@ -43,13 +45,32 @@ function parentOf(pid: string): string | undefined {
   }
 }
 
+const mine = (pid: string): boolean => {
+  for (let p: string | undefined = pid, depth = 0; p !== undefined && p !== "0" && depth < 10; p = parentOf(p), depth++) if (p === String(process.pid)) return true;
+  return false;
+};
+
+/**
+ * CPU seconds (user + system) used so far by this script's Chromium processes: a cost per MiB that
+ * other work on the machine does not change, where MB/s on a shared machine varies with its load.
+ */
+function chromiumCpuS(): number {
+  let ticks = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!mine(pid)) continue;
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // The process ended.
+    }
+  }
+  return ticks / 100;
+}
+
 /** Resident bytes of the renderers this script's Chromium started (other Chromiums share the machine). */
 function rendererRss(): number {
   let total = 0;
-  const mine = (pid: string): boolean => {
-    for (let p: string | undefined = pid, depth = 0; p !== undefined && p !== "0" && depth < 10; p = parentOf(p), depth++) if (p === String(process.pid)) return true;
-    return false;
-  };
   for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
@@ -66,13 +87,29 @@ function rendererRss(): number {
 const browser = await chromium.launch({ executablePath: process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium" });
 try {
   const page = await browser.newPage();
+  // The page says when each phase starts and ends; the CPU Chromium used in between is recorded.
+  const cpu: Record<string, number> = {};
+  let mark = 0;
+  await page.exposeFunction("benchPhase", (name: string) => {
+    const now = chromiumCpuS();
+    if (name !== "start") cpu[`${name}CpuS`] = now - mark;
+    mark = now;
+  });
   await page.goto(`http://127.0.0.1:${port}/`);
   const before = rendererRss();
   let peak = before;
   const timer = setInterval(() => (peak = Math.max(peak, rendererRss())), 100);
-  const result = await page.evaluate((n) => (globalThis as unknown as { largeDisk(s: number, d: number): Promise<Record<string, number>> }).largeDisk(n, Math.max(2048, n + 64)), sizeMiB);
+  type Bench = { writeDisk(db: string, s: number, d: number, kind: string): Promise<Record<string, number>>; readDisk(db: string, s: number, d: number): Promise<Record<string, number>> };
+  const db = `bench-disk-${Date.now()}`;
+  const diskMiB = Math.max(2048, sizeMiB + 64);
+  const written = await page.evaluate(([name, n, d, kind]) => (globalThis as unknown as Bench).writeDisk(name, n, d, kind), [db, sizeMiB, diskMiB, data] as const);
+  // Read back cold, as after a reload: a fresh page, nothing of the disk in its memory.
+  await page.reload();
+  const read = await page.evaluate(([name, n, d]) => (globalThis as unknown as Bench).readDisk(name, n, d), [db, sizeMiB, diskMiB] as const);
+  const result = { ...written, ...read };
   clearInterval(timer);
-  console.log(JSON.stringify({ sizeMiB, core: core ?? "this worktree", ...result, rendererRssBeforeMiB: before / 1048576, peakGrowthMiB: (peak - before) / 1048576 }));
+  const perMiB = { writeCpuMsPerMiB: ((cpu["writeCpuS"] ?? 0) * 1000) / sizeMiB, readCpuMsPerMiB: ((cpu["readCpuS"] ?? 0) * 1000) / sizeMiB, random4kCpuMs: ((cpu["randomCpuS"] ?? 0) * 1000) / 400 };
+  console.log(JSON.stringify({ sizeMiB, data, core: core ?? "this worktree", ...result, ...perMiB, rendererRssBeforeMiB: before / 1048576, peakGrowthMiB: (peak - before) / 1048576 }));
 } finally {
   await browser.close();
   server.close();

@@ -2,7 +2,7 @@ import "fake-indexeddb/auto";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.ts";
 import { AppError } from "../errors.ts";
-import { DiskStore, MAX_PENDING_BYTES, PAGE_SIZE, WRITE_BACK_DELAY_MS, type BlockSource } from "./disk.ts";
+import { DiskStore, MAX_PENDING_BYTES, PAGE_SIZE, READ_AHEAD_PAGES, WRITE_BACK_DELAY_MS, type BlockSource } from "./disk.ts";
 import { PageCache } from "./pageCache.ts";
 import { memoryStore, openIndexedDbStore, type KeyValueStore } from "./kv.ts";
 
@@ -266,6 +266,30 @@ describe("OverlayDisk", () => {
     requests.length = 0;
     for (const p of [17, 3, 12, 8]) expect(sameBytes(await fresh.read(p * PAGE_SIZE + 100, 4096), expected.slice(p * PAGE_SIZE + 100, p * PAGE_SIZE + 4196))).toBe(true);
     expect(requests).toEqual([1, 1, 1, 1]);
+  });
+
+  it("reads ahead of a long sequential reader in large runs, and every byte comes back right", async () => {
+    const inner = memoryStore();
+    const runs: number[] = [];
+    const kv: KeyValueStore = { ...inner, getMany: (keys) => (runs.push(keys.length), inner.getMany(keys)) };
+    const pages = 3 * READ_AHEAD_PAGES + 7;
+    const whole = new Uint8Array(pages * PAGE_SIZE);
+    for (let i = 0; i < whole.length; i++) whole[i] = (i * 3 + (i >>> 16) * 29) & 0xff;
+    const writer = await new DiskStore(inner).open("s", { size: pages * PAGE_SIZE, clock: new ManualClock() });
+    await writer.write(0, whole);
+    await writer.flush();
+    writer.dispose();
+    const disk = await new DiskStore(kv, new PageCache()).open("s", { size: pages * PAGE_SIZE, clock: new ManualClock() });
+    // 128 KiB reads that start mid-page, as a guest's would not: every page edge is crossed.
+    const step = 2 * PAGE_SIZE;
+    for (let at = 1000; at < pages * PAGE_SIZE; at += step) {
+      const length = Math.min(step, pages * PAGE_SIZE - at);
+      expect(sameBytes(await disk.read(at, length), whole.subarray(at, at + length))).toBe(true);
+    }
+    // Each page fetched once, in few requests: past the ramp-up, runs of half the window or more.
+    expect(runs.reduce((a, b) => a + b, 0)).toBe(pages);
+    expect(runs.length).toBeLessThanOrEqual(12); // 199 pages; the old read-ahead took 50 requests
+    expect(Math.max(...runs)).toBeGreaterThanOrEqual(READ_AHEAD_PAGES / 2);
   });
 
   it("a blank ext2 disk reads as an empty file system until written; old disks keep zeros", async () => {

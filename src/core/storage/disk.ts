@@ -30,8 +30,8 @@ export const WRITE_BACK_DELAY_MS = 200;
 export const FLUSH_NOW_BYTES = 4 * 1024 * 1024;
 /** Unsaved bytes past which a write waits for the write-back in progress (unless saving fails). */
 export const MAX_PENDING_BYTES = 16 * 1024 * 1024;
-/** The most pages read ahead of a sequential reader (2 MiB). */
-export const READ_AHEAD_PAGES = 32;
+/** The most pages read ahead of a sequential reader (4 MiB), fetched in runs of at least half that. */
+export const READ_AHEAD_PAGES = 64;
 /** Pages read from IndexedDB in one transaction when a disk is exported or snapshotted. */
 const EXPORT_RUN_PAGES = 64;
 
@@ -171,9 +171,10 @@ export class OverlayDisk implements Disposable {
   private flushQueued = false;
   private lastError: AppError | undefined;
   private disposed = false;
-  /** The page after the last read, and how far to read ahead of a sequential reader. */
+  /** The page after the last read, how far to read ahead of a sequential reader, and the page after the last one asked for. */
   private nextSequential = -1;
   private readAhead = 0;
+  private aheadUntil = 0;
   private readonly stateEmitter = new Emitter<DiskSaveState>();
   private readonly errorEmitter = new Emitter<AppError>();
   /** Changes of the saved/unsaved state, for a "saved" indicator. */
@@ -260,12 +261,17 @@ export class OverlayDisk implements Disposable {
       else if (this.stored.has(p)) missing.push(p);
     }
     const loading = this.fetch(missing);
-    if (this.readAhead > 0) {
+    // Read ahead in runs of at least half the window (one transaction each), not a page or two per
+    // read: in Chromium a transaction costs more than a few records in it.
+    if (this.readAhead > 0 && this.aheadUntil - last <= this.readAhead / 2) {
       const ahead: number[] = [];
-      for (let p = last + 1; p <= last + this.readAhead && p * PAGE_SIZE < this.byteLength; p++) {
+      for (let p = Math.max(last + 1, this.aheadUntil); p <= last + this.readAhead && p * PAGE_SIZE < this.byteLength; p++) {
         if (this.stored.has(p) && this.inMemory(p) === undefined && !this.inflight.has(p)) ahead.push(p);
       }
+      this.aheadUntil = last + this.readAhead + 1;
       this.fetch(ahead).catch(() => undefined);
+    } else if (this.readAhead === 0) {
+      this.aheadUntil = last + 1;
     }
     for (const [p, page] of await loading) have.set(p, page);
     let baseRun: [number, number] | undefined;
