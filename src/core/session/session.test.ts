@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../clock.ts";
 import { AppError } from "../errors.ts";
-import type { GuestManifest } from "../guest.ts";
+import { DATA_DISK_BYTES, afterRestoreCommand, type GuestManifest } from "../guest.ts";
 import { memoryStore, type KeyValueStore } from "../storage/kv.ts";
 import { DiskStore } from "../storage/disk.ts";
 import { ImageStore } from "../storage/images.ts";
@@ -321,6 +321,15 @@ describe("MachineSession: the boot cache", () => {
     expect(kept).toEqual({ kind: "skipped", reason: "the guest could not be tidied for saving (umount: /data: target is busy)" });
     expect(t.session.status.settling).toBe(false);
     expect(t.session.machine?.status.stage).toBe("ready");
+    t.session.dispose();
+  });
+
+  it("says so in the status line when the data disk cannot be mounted again after the save", async () => {
+    const remount = afterRestoreCommand({ mountData: { diskBytes: DATA_DISK_BYTES }, epochSeconds: 1_700_000_000 });
+    const t = setup({ bootCache: cacheOn().cache, manifest: withAgent, answers: { [remount]: ["mount: /data: mounting failed", 32] } });
+    const { kept } = await bootAndKeep(t, virtioNic);
+    expect(kept.kind).toBe("kept");
+    expect(t.session.status.readyDetail).toBe("the data disk could not be mounted again at /data (mount: /data: mounting failed); type /bin/virtlab-data to try again");
     t.session.dispose();
   });
 

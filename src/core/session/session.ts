@@ -461,7 +461,10 @@ export class MachineSession {
       } finally {
         if (data) {
           const diskBytes = this.options.disks.disk(DATA_DISK_SLOT)?.byteLength;
-          await machine.housekeep(afterRestoreCommand({ mountData: diskBytes === undefined ? {} : { diskBytes }, epochSeconds: this.options.wallTime() / 1000 }), { timeoutMs: SETTLE_TIMEOUT_MS });
+          const command = afterRestoreCommand({ mountData: diskBytes === undefined ? {} : { diskBytes }, epochSeconds: this.options.wallTime() / 1000 });
+          const mounted = await machine.housekeep(command, { timeoutMs: SETTLE_TIMEOUT_MS }).catch((error: unknown) => ({ output: describeCause(error), exitCode: -1 }));
+          // Said where the user looks: the status line (the machine runs on; nothing on the disk is lost).
+          if (mounted.exitCode !== 0) this.readyDetail = `the data disk could not be mounted again at /data (${mounted.output}); type /bin/virtlab-data to try again`;
         }
       }
     } catch (error) {
