@@ -75,7 +75,7 @@ test("the data disk keeps what the guest wrote across a browser restart; export 
   }
 });
 
-test("a full quota: a write-back and an import fail with a clear message; nothing saved is lost; saving resumes", async ({ page }) => {
+test("a full quota: a write-back, a restart and an import are refused with a clear message; nothing saved is lost; saving resumes", async ({ page }) => {
   test.setTimeout(240_000);
   await page.goto("/");
   await page.getByTestId("image-file").setInputFiles(TEST_ISO_PATH);
@@ -94,6 +94,11 @@ test("a full quota: a write-back and an import fail with a clear message; nothin
   await expect(diskState(page)).toContainText("not saved: the browser's storage for virtlab is full");
   // The running machine is intact: the guest still reads everything.
   expect(await runInGuest(page, "cat /data/kept; wc -c < /data/big")).toEqual({ output: "kept\n2097152", exitCode: 0 });
+  // A restart now would drop the pages storage refused: the machine keeps running, and says so.
+  await page.locator('button[data-action="cold-boot"]').click();
+  await expect(page.locator("#error")).toContainText("so it was not restarted (restarting would lose them). It keeps running.");
+  await expect(page.getByTestId("stage")).toHaveText("ready");
+  expect(await runInGuest(page, "wc -c < /data/big")).toEqual({ output: "2097152", exitCode: 0 });
   // An import now: refused with the mapped message; the library keeps what it had.
   await page.getByTestId("image-file").setInputFiles(TEST_ISO_PATH);
   await expect(page.locator("#error")).toContainText("The browser's storage for virtlab is full");
