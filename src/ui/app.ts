@@ -15,11 +15,13 @@ import {
   openIndexedDbStore,
   parseSetupUrl,
   runDivider,
+  scratchSession,
   systemClock,
   toAppError,
   type DeviceProfile,
   type GuestManifest,
   type MachineRecord,
+  type SessionOptions,
   type StartRequest,
 } from "../core/index.ts";
 import { DEFAULT_MACHINE } from "../core/index.ts";
@@ -62,8 +64,10 @@ export class App implements Shell {
   /** The start in progress, so a link's machine waits for it before taking over. */
   private lastStart: Promise<void> | undefined;
 
+  private readonly sessionOptions: SessionOptions;
+
   constructor() {
-    this.session = new MachineSession({
+    this.sessionOptions = {
       // The one place the emulator backend is chosen: each machine's emulator runs in its own Worker.
       backend: createWorkerBackendFactory(),
       loader: fetchAssetLoader,
@@ -77,7 +81,8 @@ export class App implements Shell {
       disks: this.storage,
       prebooted: fetchPrebooted(this.guestBase),
       screenContainer: byId("vga"),
-    });
+    };
+    this.session = new MachineSession(this.sessionOptions);
     this.messages = new MessageArea({
       toTerminal: (line) => this.terminal.notice(line),
       missingImageActions: () => this.panels.missingImageActions(),
@@ -122,7 +127,7 @@ export class App implements Shell {
       flushDisks: () => this.storage.flush(),
       pageErrors: () => [...this.messages.errors],
       terminalBuffer: () => this.terminal.allLines(),
-      runOnSecondMachine: (command) => runOnSecondMachine(command, document.baseURI),
+      runOnSecondMachine: (command) => runOnSecondMachine(this.scratchSession(), command),
     });
     this.panels.openLessonFromUrl();
     this.redraw();
@@ -185,6 +190,11 @@ export class App implements Shell {
       network: (await this.panels.snapshots.link.networkFor(this.current.id)) ?? "on",
     });
     if (outcome.kind === "busy") this.panels.diskBar.showBusy(false);
+  }
+
+  /** A session like the page's for a machine that keeps nothing (the lab's, a second machine). */
+  scratchSession(): MachineSession {
+    return scratchSession(this.sessionOptions);
   }
 
   async restartWith(profile: DeviceProfile): Promise<void> {
