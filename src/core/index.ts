@@ -135,4 +135,5 @@ export { chooseMachine, type MachineChoice } from "./session/choose.ts";
 export { notForThisEmulator, snapshotDifferences } from "./snapshot/compat.ts";
 export { machineForSnapshot, type Match } from "./snapshot/match.ts";
 export { StoreDisks } from "./session/storeDisks.ts";
+export { deleteMachine, type RunningMachine } from "./session/deleteMachine.ts";
 export { NO_DISKS, SCRATCH_MACHINE, scratchSession, startScratch, type ScratchMachine } from "./session/scratch.ts";
