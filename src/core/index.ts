@@ -125,7 +125,7 @@ export { PageTableObserver, describeShadow, walkLive, type LiveWalk, type Shadow
 export { PAGE_OFFSET, addressWalk, pageTableWorkload, type AddressWalkResult, type WalkTarget } from "./microscope/steps.ts";
 export { describeStatus, runDivider, type ProgressStep, type RunStart, type StatusContext, type StatusView } from "./statusText.ts";
 export { CLASSIFY_BYTES, ZSTD_MAGIC, classifyFile, isSnapshotHead, v86StateRefusal, type FileClass } from "./fileKind.ts";
-export { CrashWatch, REPEATED_CRASH_WINDOW_MS, machinesThatRanFine, noteRanFine, parseRanFine, type CrashVerdict, type RanFineRecord } from "./crashWatch.ts";
+export { CrashWatch, REPEATED_CRASH_WINDOW_MS, machinesThatRanFine, machinesToOffer, noteRanFine, parseRanFine, type CrashVerdict, type RanFineRecord } from "./crashWatch.ts";
 export { memoryAdvice, type MemoryAdvice, type MemoryAdviceInput } from "./memoryAdvice.ts";
 export { MachineSession, IDLE_STATUS, type RunBegin, type SessionDisks, type SessionOptions, type SessionStatus, type StartOptions, type StartOutcome } from "./session/session.ts";
 export { planStart, type SavedStart, type StartRequest, type StartedFrom } from "./session/request.ts";
