@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { V86_PACKAGE_VERSION, systemClock } from "../src/core/index.ts";
 import { LabRunner, PAIRS, comparison, formatReport, type LabReport, type PairId, type SizePreset } from "../src/core/lab/index.ts";
-import { headlessMachine } from "../src/node/guest.ts";
+import { startNodeScratch } from "../src/node/session.ts";
 
 export interface LabBenchOptions {
   readonly pairs?: readonly PairId[];
@@ -17,7 +17,8 @@ export interface LabBenchOptions {
 
 export async function runLabBench(options: LabBenchOptions = {}): Promise<LabReport> {
   const runner = new LabRunner({
-    createMachine: (profile) => headlessMachine({ profile }),
+    // Each lab machine through a session of its own, as in the page (session/scratch.ts).
+    startMachine: (profile) => startNodeScratch(profile),
     clock: systemClock,
     host: `Node ${process.versions.node}`,
     v86: V86_PACKAGE_VERSION,

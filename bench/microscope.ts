@@ -3,12 +3,9 @@
  * and without, alternating runs on one machine started from the pre-booted state. Used by
  * bench/run.ts (`npm run bench -- --suite microscope`), or alone: `npx tsx bench/microscope.ts`.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { DATA_DISK_BYTES, DiskStore, TrapMeter, memoryStore, systemClock, type Machine } from "../src/core/index.ts";
+import { TrapMeter, type Machine, type MachineSession } from "../src/core/index.ts";
 import { summarize, type Summary } from "../src/core/bench/stats.ts";
-import { decodeSnapshot } from "../src/core/snapshot/format.ts";
-import { GUEST_DIR, headlessMachine, loadDefaultGuest } from "../src/node/guest.ts";
+import { nodeSession, startSession } from "../src/node/session.ts";
 
 export interface MeterOverhead {
   readonly bytes: number;
@@ -24,20 +21,21 @@ export interface MeterOverhead {
 const BYTES = 256 * 1024;
 const FILE = "/tmp/meter-bench.txt";
 
-async function start(): Promise<Machine> {
-  const prebooted = join(GUEST_DIR, "prebooted.vlsnap");
-  if (!existsSync(prebooted)) throw new Error("no pre-booted state: run `npx tsx images/prebooted.ts`");
-  const decoded = await decodeSnapshot(readFileSync(prebooted));
-  const disk = await new DiskStore(memoryStore()).open("bench:hda", { size: DATA_DISK_BYTES, clock: systemClock });
-  const machine = headlessMachine({ guest: loadDefaultGuest(undefined, { dataDisk: true }), disks: { hda: disk }, initialState: { state: decoded.state, shellReady: decoded.header.shellReady } });
-  await machine.start();
-  await machine.waitForShell({ timeoutMs: 120_000 });
+/** The page's session on the default machine, from the pre-booted state. */
+async function start(): Promise<{ session: MachineSession; machine: Machine }> {
+  const session = nodeSession();
+  await startSession(session, { kind: "auto" });
+  const machine = session.machine;
+  if (machine === undefined || session.startedFrom !== "pre-booted") {
+    session.dispose();
+    throw new Error("the machine did not start from the pre-booted state: run `npx tsx images/prebooted.ts`");
+  }
   await machine.run("true", { timeoutMs: 60_000 });
-  return machine;
+  return { session, machine };
 }
 
 export async function runMicroscopeBench(runs: number, log: (line: string) => void): Promise<MeterOverhead> {
-  const machine = await start();
+  const { session, machine } = await start();
   try {
     const hooks = machine.microscope();
     if (hooks === undefined) throw new Error("the v86 backend has no microscope hooks");
@@ -72,7 +70,8 @@ export async function runMicroscopeBench(runs: number, log: (line: string) => vo
     const mb = BYTES / 1e6;
     return { bytes: BYTES, off: offS, on: onS, slowdown: 1 - onS.median / offS.median, portIoPerMB: portIo / mb, irqPerMB: irq / mb };
   } finally {
-    machine.dispose();
+    await session.stop().catch(() => undefined);
+    session.dispose();
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "./clock.ts";
-import { CrashWatch, RAN_FINE_AFTER_MS, REPEATED_CRASH_WINDOW_MS, machinesThatRanFine, noteRanFine, parseRanFine } from "./crashWatch.ts";
+import { CrashWatch, RAN_FINE_AFTER_MS, REPEATED_CRASH_WINDOW_MS, machinesThatRanFine, machinesToOffer, noteRanFine, parseRanFine } from "./crashWatch.ts";
 
 function watch(): { clock: ManualClock; crashes: CrashWatch; fine: string[] } {
   const clock = new ManualClock();
@@ -86,6 +86,12 @@ describe("the ran-fine record", () => {
   it("at most three, and only machines that still exist", () => {
     const record = { default: 1, grub: 2, old: 3, "gone-soon": 4, deleted: 5 };
     expect(machinesThatRanFine(record, machines, "crashy").map((m) => m.id)).toEqual(["gone-soon", "old", "grub"]);
+  });
+
+  it("offers the built-in machine when none ran fine, unless it is the one that crashed", () => {
+    expect(machinesToOffer({}, machines, "crashy").map((m) => m.id)).toEqual(["default"]);
+    expect(machinesToOffer({}, machines, "default")).toEqual([]);
+    expect(machinesToOffer({ grub: 2 }, machines, "crashy").map((m) => m.id)).toEqual(["grub"]);
   });
 
   it("reads back what it stored and drops anything malformed", () => {

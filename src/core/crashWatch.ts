@@ -6,6 +6,7 @@
  */
 import type { Clock } from "./clock.ts";
 import { toDisposable, type Disposable } from "./events.ts";
+import { DEFAULT_MACHINE_ID } from "./storage/machines.ts";
 
 /** A restart after a crash that crashes again within this time crashed "again at once". */
 export const REPEATED_CRASH_WINDOW_MS = 15_000;
@@ -107,4 +108,15 @@ export function machinesThatRanFine<M extends { readonly id: string }>(record: R
     .filter((m) => m.id !== crashedId && record[m.id] !== undefined)
     .sort((a, b) => (record[b.id] ?? 0) - (record[a.id] ?? 0))
     .slice(0, RAN_FINE_OFFER_LIMIT);
+}
+
+/**
+ * What the page offers after a repeated crash: the machines that last ran fine, else the built-in
+ * machine (always there to go back to) unless it is the one that crashed.
+ */
+export function machinesToOffer<M extends { readonly id: string }>(record: RanFineRecord, machines: readonly M[], crashedId: string): M[] {
+  const offered = machinesThatRanFine(record, machines, crashedId);
+  const builtIn = machines.find((m) => m.id === DEFAULT_MACHINE_ID);
+  if (offered.length === 0 && builtIn !== undefined && crashedId !== DEFAULT_MACHINE_ID) offered.push(builtIn);
+  return offered;
 }

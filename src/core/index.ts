@@ -129,7 +129,7 @@ export { PageTableObserver, describeShadow, walkLive, type LiveWalk, type Shadow
 export { PAGE_OFFSET, addressWalk, pageTableWorkload, type AddressWalkResult, type WalkTarget } from "./microscope/steps.ts";
 export { describeStatus, runDivider, type ProgressStep, type RunStart, type StatusContext, type StatusView } from "./statusText.ts";
 export { CLASSIFY_BYTES, ZSTD_MAGIC, classifyFile, isSnapshotHead, v86StateRefusal, type FileClass } from "./fileKind.ts";
-export { CrashWatch, REPEATED_CRASH_WINDOW_MS, machinesThatRanFine, noteRanFine, parseRanFine, type CrashVerdict, type RanFineRecord } from "./crashWatch.ts";
+export { CrashWatch, REPEATED_CRASH_WINDOW_MS, machinesThatRanFine, machinesToOffer, noteRanFine, parseRanFine, type CrashVerdict, type RanFineRecord } from "./crashWatch.ts";
 export { memoryAdvice, type MemoryAdvice, type MemoryAdviceInput } from "./memoryAdvice.ts";
 export { MachineSession, IDLE_STATUS, type BootKept, type RunBegin, type SessionDisks, type SessionOptions, type SessionStatus, type StartOptions, type StartOutcome } from "./session/session.ts";
 export { planStart, type SavedStart, type StartRequest, type StartedFrom } from "./session/request.ts";
@@ -140,3 +140,5 @@ export { notForThisEmulator, snapshotDifferences } from "./snapshot/compat.ts";
 export { machineForSnapshot, type Match } from "./snapshot/match.ts";
 export { StoreDisks } from "./session/storeDisks.ts";
 export { BOOT_CACHE_LABEL, BootCache, type BootCacheLookup } from "./session/bootCache.ts";
+export { deleteMachine, type RunningMachine } from "./session/deleteMachine.ts";
+export { NO_DISKS, SCRATCH_MACHINE, scratchSession, startScratch, type ScratchMachine } from "./session/scratch.ts";

@@ -1,6 +1,6 @@
 /**
- * Node side of the core: read the default guest and the emulator's wasm from disk, and start a
- * machine headless. Used by boot tests, benchmarks and command-line tools.
+ * Node side of the core: read the default guest and the emulator's wasm from disk (session.ts
+ * makes the page's session with them). Used by boot tests, benchmarks and command-line tools.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -55,7 +55,11 @@ export interface HeadlessOptions {
   readonly initialState?: { readonly state: Uint8Array; readonly shellReady: boolean };
 }
 
-/** A machine for the default guest, not yet started. */
+/**
+ * A raw Machine for the default guest, not yet started: for tests about the Machine itself (a cold
+ * boot with special devices, traps, the agent). Anything that starts the page's machine goes
+ * through the page's session instead (src/node/session.ts: nodeSession, startNodeScratch).
+ */
 export function headlessMachine(options: HeadlessOptions = {}): Machine {
   return new Machine({
     profile: { ...DEFAULT_PROFILE, ...options.profile },

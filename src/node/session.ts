@@ -15,6 +15,8 @@ import {
   StoreDisks,
   createV86Backend,
   memoryStore,
+  scratchSession,
+  startScratch,
   systemClock,
   type BackendFactory,
   type BootCache,
@@ -22,6 +24,8 @@ import {
   type MachineRecord,
   type PrebootedManifest,
   type PrebootedSource,
+  type ScratchMachine,
+  type SessionOptions,
   type StartRequest,
 } from "../core/index.ts";
 import { GUEST_DIR, WASM_PATH, fileAssetLoader, readGuestManifest } from "./guest.ts";
@@ -55,11 +59,11 @@ export interface NodeSessionOptions {
   readonly bootCache?: BootCache;
 }
 
-/** The session the page runs, with Node's files and in-memory stores. */
-export function nodeSession(options: NodeSessionOptions = {}): MachineSession {
+/** The options of the session the page runs, with Node's files and in-memory stores. */
+export function nodeSessionOptions(options: NodeSessionOptions = {}): SessionOptions {
   const diskStore = options.diskStore ?? new DiskStore(memoryStore());
   const images = options.images ?? new ImageStore(memoryStore(), { now: () => Date.now(), estimate: async () => undefined });
-  return new MachineSession({
+  return {
     backend: options.backend ?? createV86Backend,
     loader: fileAssetLoader,
     wasm: { name: "v86.wasm", url: WASM_PATH },
@@ -71,7 +75,17 @@ export function nodeSession(options: NodeSessionOptions = {}): MachineSession {
     disks: new StoreDisks({ images, disks: diskStore }, systemClock),
     ...(options.prebooted === false ? {} : { prebooted: filePrebooted() }),
     ...(options.bootCache === undefined ? {} : { bootCache: options.bootCache }),
-  });
+  };
+}
+
+/** The session the page runs, with Node's files and in-memory stores. */
+export function nodeSession(options: NodeSessionOptions = {}): MachineSession {
+  return new MachineSession(nodeSessionOptions(options));
+}
+
+/** A machine that keeps nothing (the lab's), booted from scratch with `profile` through a session of its own. */
+export function startNodeScratch(profile: Partial<DeviceProfile> = {}): Promise<ScratchMachine> {
+  return startScratch(scratchSession(nodeSessionOptions({ prebooted: false })), { ...DEFAULT_PROFILE, ...profile });
 }
 
 /** Start the default machine (or `record`) through a session; rejects when it does not start. */

@@ -16,11 +16,13 @@ import {
   openIndexedDbStore,
   parseSetupUrl,
   runDivider,
+  scratchSession,
   systemClock,
   toAppError,
   type DeviceProfile,
   type GuestManifest,
   type MachineRecord,
+  type SessionOptions,
   type StartRequest,
 } from "../core/index.ts";
 import { DEFAULT_MACHINE } from "../core/index.ts";
@@ -63,8 +65,10 @@ export class App implements Shell {
   /** The start in progress, so a link's machine waits for it before taking over. */
   private lastStart: Promise<void> | undefined;
 
+  private readonly sessionOptions: SessionOptions;
+
   constructor() {
-    this.session = new MachineSession({
+    this.sessionOptions = {
       // The one place the emulator backend is chosen: each machine's emulator runs in its own Worker.
       backend: createWorkerBackendFactory(),
       loader: fetchAssetLoader,
@@ -80,7 +84,8 @@ export class App implements Shell {
       // Boots kept per hardware in a database of their own: a device switch boots once, then restores.
       bootCache: new BootCache(new SnapshotStore(openIndexedDbStore("virtlab-bootcache", "kv"))),
       screenContainer: byId("vga"),
-    });
+    };
+    this.session = new MachineSession(this.sessionOptions);
     this.messages = new MessageArea({
       toTerminal: (line) => this.terminal.notice(line),
       missingImageActions: () => this.panels.missingImageActions(),
@@ -125,7 +130,7 @@ export class App implements Shell {
       flushDisks: () => this.storage.flush(),
       pageErrors: () => [...this.messages.errors],
       terminalBuffer: () => this.terminal.allLines(),
-      runOnSecondMachine: (command) => runOnSecondMachine(command, document.baseURI),
+      runOnSecondMachine: (command) => runOnSecondMachine(this.scratchSession(), command),
     });
     this.panels.openLessonFromUrl();
     this.redraw();
@@ -188,6 +193,11 @@ export class App implements Shell {
       network: (await this.panels.snapshots.link.networkFor(this.current.id)) ?? "on",
     });
     if (outcome.kind === "busy") this.panels.diskBar.showBusy(false);
+  }
+
+  /** A session like the page's for a machine that keeps nothing (the lab's, a second machine). */
+  scratchSession(): MachineSession {
+    return scratchSession(this.sessionOptions);
   }
 
   async restartWith(profile: DeviceProfile): Promise<void> {

@@ -3,7 +3,7 @@
  * machines that last ran fine are offered instead of another reset. The decision is the core's
  * CrashWatch; this keeps its "last ran fine" record in localStorage and renders the offer.
  */
-import { CrashWatch, DEFAULT_MACHINE_ID, machinesThatRanFine, noteRanFine, parseRanFine, systemClock, type MachineRecord, type RanFineRecord } from "../core/index.ts";
+import { CrashWatch, machinesToOffer, noteRanFine, parseRanFine, systemClock, type MachineRecord, type RanFineRecord } from "../core/index.ts";
 import { browserPreferences } from "./comfort/preferences.ts";
 import { repeatedCrashText } from "./messages.ts";
 import { actionButton, h } from "./kit/dom.ts";
@@ -51,10 +51,7 @@ export class CrashOffer {
     } catch (error) {
       this.host.report(error);
     }
-    const offered = machinesThatRanFine(this.ranFine, machines, id);
-    // The built-in machine is always there to go back to.
-    const builtIn = machines.find((m) => m.id === DEFAULT_MACHINE_ID);
-    if (offered.length === 0 && builtIn !== undefined && id !== DEFAULT_MACHINE_ID) offered.push(builtIn);
+    const offered = machinesToOffer(this.ranFine, machines, id);
     const text = repeatedCrashText(verdict.afterMs / 1000, offered.length > 0);
     const buttons = offered.map((m) => actionButton(`Boot ${m.name}`, "crash-offer-boot", () => this.host.boot(m), this.host.report, this.ranFine[m.id] === undefined ? undefined : `Last ran fine ${new Date(this.ranFine[m.id] ?? 0).toLocaleString()}`));
     this.box.replaceChildren(h("p", {}, text), ...(buttons.length === 0 ? [] : [h("p", { className: "row-actions" }, ...buttons)]));

@@ -3,7 +3,7 @@
  * screen), made and wired to the shell: they ask the session for its machine and start it
  * through the shell, never decide about it themselves.
  */
-import { DEFAULT_MACHINE_ID, DEFAULT_PROFILE, fetchGuestManifest, parseSetupUrl, setupQuery, type ImageRecord } from "../core/index.ts";
+import { DEFAULT_MACHINE_ID, DEFAULT_PROFILE, parseSetupUrl, setupQuery, type ImageRecord } from "../core/index.ts";
 import { LabPanel } from "./lab/panel.ts";
 import { lessonHost } from "./lessons/lessonHost.ts";
 import { LessonPanel } from "./lessons/LessonPanel.ts";
@@ -55,9 +55,7 @@ export class Panels {
             profile: () => shell.profile,
             restartWith: (profile) => shell.restartWith(profile),
             machine,
-            guestBase: () => shell.guestBase,
-            loadGuestManifest: (base) => fetchGuestManifest(base),
-            wasmUrl: () => new URL("v86/v86.wasm", document.baseURI).href,
+            scratchSession: () => shell.scratchSession(),
             report,
           });
     const stores = shell.storage.stores;

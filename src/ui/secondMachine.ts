@@ -1,21 +1,17 @@
 /**
  * For the e2e test "two machines in one page" (issue 11): a second machine, the default guest
  * cold-booted in its own Worker beside the page's own, answers one command and is shut down.
- * Reached only through the test proxy.
+ * Which machine that is and how it starts is the core's (session/scratch.ts). Reached only
+ * through the test proxy.
  */
-import { Machine, type CommandResult, DEFAULT_PROFILE, defaultGuest, fetchAssetLoader, type GuestManifest } from "../core/index.ts";
-import { createWorkerBackendFactory } from "./workerBackend.ts";
+import { DEFAULT_PROFILE, startScratch, type CommandResult, type MachineSession } from "../core/index.ts";
 
-export async function runOnSecondMachine(command: string, baseUri: string): Promise<CommandResult> {
-  const guestBase = new URL("guest/", baseUri).href;
-  const response = await fetch(new URL("guest.json", guestBase));
-  const guest = defaultGuest((await response.json()) as GuestManifest, guestBase);
-  const machine = new Machine({ profile: DEFAULT_PROFILE, guest, wasm: { name: "v86.wasm", url: new URL("v86/v86.wasm", baseUri).href }, loader: fetchAssetLoader, backend: createWorkerBackendFactory() });
+export async function runOnSecondMachine(session: MachineSession, command: string): Promise<CommandResult> {
+  const started = await startScratch(session, DEFAULT_PROFILE);
   try {
-    await machine.start();
-    await machine.waitForShell({ timeoutMs: 180_000 });
-    return await machine.run(command, { timeoutMs: 60_000 });
+    await started.machine.waitForShell({ timeoutMs: 180_000 });
+    return await started.machine.run(command, { timeoutMs: 60_000 });
   } finally {
-    machine.dispose();
+    started.dispose();
   }
 }

@@ -15,6 +15,8 @@ export interface Shell {
   restartWith(profile: DeviceProfile): Promise<void>;
   /** Make `record` the page's machine (remembered for the next visit) and start it. */
   selectMachine(record: MachineRecord, request?: StartRequest): Promise<void>;
+  /** A session like the page's for a machine that keeps nothing (session/scratch.ts). */
+  scratchSession(): MachineSession;
   /** Where the built-in guest's files are served. */
   readonly guestBase: string;
   report(error: unknown): void;

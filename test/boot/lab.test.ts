@@ -3,20 +3,22 @@
  * Asserts byte counts and checksums, never speeds.
  */
 import { describe, expect, it } from "vitest";
-import { V86_PACKAGE_VERSION, systemClock } from "../../src/core/index.ts";
-import { LabRunner, PAIRS, WORKLOADS, type LabMachine } from "../../src/core/lab/index.ts";
-import { guestIsBuilt, headlessMachine } from "../../src/node/guest.ts";
+import { V86_PACKAGE_VERSION, systemClock, type DeviceProfile } from "../../src/core/index.ts";
+import { LabRunner, PAIRS, WORKLOADS } from "../../src/core/lab/index.ts";
+import { guestIsBuilt } from "../../src/node/guest.ts";
+import { startNodeScratch } from "../../src/node/session.ts";
 
 const built = guestIsBuilt();
 
 describe.skipIf(!built)("device lab", () => {
   it("runs every workload on the emulated and the paravirtual model with intact data", { timeout: 600_000 }, async () => {
-    const machines: LabMachine[] = [];
+    const machines: DeviceProfile[] = [];
     const runner = new LabRunner({
-      createMachine: (profile) => {
-        const machine = headlessMachine({ profile });
-        machines.push(machine);
-        return machine;
+      // Each machine through a session of its own, as the page's lab panel starts them.
+      startMachine: async (profile) => {
+        const started = await startNodeScratch(profile);
+        machines.push(profile);
+        return started;
       },
       clock: systemClock,
       host: `Node ${process.versions.node}`,

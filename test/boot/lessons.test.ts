@@ -4,65 +4,53 @@
  * restore the machine, balloon steps end with the guest having handed over what was asked, address
  * walks agree with the guest's own report, page-table counts see the workload's CR3 writes, trap
  * steps count the traps the command caused and the JIT switch runs the command both ways.
- * Each lesson starts from the pre-booted state, as the page does. (Benchmark steps are the device
- * lab's, tested in lab.test.ts.)
+ * Each lesson drives the page's own session (src/node/session.ts): it starts from the pre-booted
+ * state, a hardware step restarts it as the page does (booting when the pre-booted state does not
+ * fit the new devices), snapshot steps save and restore through it. (Benchmark steps are the
+ * device lab's, tested in lab.test.ts.)
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  DATA_DISK_BYTES,
+  DEFAULT_MACHINE,
   DEFAULT_PROFILE,
-  DiskStore,
   addressWalk,
   commandOutcome,
+  concatParts,
   jitSwitchStep,
-  memoryStore,
+  systemClock,
   trapsStep,
   pageTableWorkload,
   parseLesson,
   parseLessonIndex,
-  systemClock,
   type DeviceProfile,
   type Machine,
+  type MachineSession,
+  type StartRequest,
 } from "../../src/core/index.ts";
-import { decodeSnapshot } from "../../src/core/snapshot/format.ts";
-import { GUEST_DIR, guestIsBuilt, headlessMachine, loadDefaultGuest } from "../../src/node/guest.ts";
+import { guestIsBuilt } from "../../src/node/guest.ts";
+import { nodeSession, startSession } from "../../src/node/session.ts";
 
 const built = guestIsBuilt();
 const dir = new URL("../../public/lessons/", import.meta.url);
 const index = parseLessonIndex(readFileSync(new URL("index.json", dir), "utf8"));
 const ids = index.ok ? index.value : [];
 
-let machine: Machine | undefined;
-afterEach(() => {
-  machine?.dispose();
-  machine = undefined;
+let session: MachineSession | undefined;
+afterEach(async () => {
+  await session?.stop().catch(() => undefined);
+  session?.dispose();
+  session = undefined;
 });
 
-/** The pre-booted machine's guest and data disk, while the lesson runs on it (a snapshot it saved needs them back). */
-let preboot: Pick<Parameters<typeof headlessMachine>[0] & object, "guest" | "disks"> | undefined;
-
-async function boot(profile: DeviceProfile, initialState?: { state: Uint8Array; shellReady: boolean }): Promise<Machine> {
-  machine?.dispose();
-  if (initialState === undefined) preboot = undefined;
-  machine = headlessMachine({ profile, ...(initialState === undefined ? {} : { initialState }), ...(initialState === undefined ? {} : (preboot ?? {})) });
-  await machine.start();
-  await machine.waitForShell({ timeoutMs: 90_000 });
-  return machine;
-}
-
-const prebooted = join(GUEST_DIR, "prebooted.vlsnap");
-
-/** The default machine from the pre-booted state (as the page starts), or a cold boot without one. */
-async function bootDefault(): Promise<Machine> {
-  if (!existsSync(prebooted)) return boot(DEFAULT_PROFILE);
-  machine?.dispose();
-  const decoded = await decodeSnapshot(readFileSync(prebooted));
-  const disk = await new DiskStore(memoryStore()).open("lessons:hda", { size: DATA_DISK_BYTES, clock: systemClock });
-  preboot = { guest: loadDefaultGuest(undefined, { dataDisk: true }), disks: { hda: disk } };
-  machine = headlessMachine({ ...preboot, initialState: { state: decoded.state, shellReady: decoded.header.shellReady } });
-  await machine.start();
+/**
+ * (Re)start the lesson's machine through the page's session, as the page's lesson steps do: "auto"
+ * (the pre-booted state where the hardware fits it, else a boot), or a snapshot a step saved.
+ */
+async function start(s: MachineSession, profile: DeviceProfile, request: StartRequest = { kind: "auto" }): Promise<Machine> {
+  await startSession(s, request, DEFAULT_MACHINE, profile);
+  const machine = s.machine;
+  if (machine === undefined) throw new Error("the session has no machine after its start");
   await machine.waitForShell({ timeoutMs: 120_000 });
   return machine;
 }
@@ -73,8 +61,10 @@ describe.skipIf(!built)("shipped lessons in the real guest", () => {
       const parsed = parseLesson(readFileSync(new URL(`${id}.json`, dir), "utf8"), id);
       if (!parsed.ok) throw new Error(parsed.problems.join("; "));
       let profile: DeviceProfile = DEFAULT_PROFILE;
-      let m = await bootDefault();
-      const saved = new Map<string, { state: Uint8Array; shellReady: boolean }>();
+      const s = nodeSession();
+      session = s;
+      let m = await start(s, profile);
+      const saved = new Map<string, Uint8Array>();
       for (const [n, step] of parsed.value.steps.entries()) {
         const action = step.action;
         if (action === undefined || action.type === "benchmark") continue;
@@ -84,9 +74,10 @@ describe.skipIf(!built)("shipped lessons in the real guest", () => {
           expect({ where, ...commandOutcome(result, action.expect) }).toMatchObject({ where, ok: true });
         } else if (action.type === "devices") {
           profile = { ...profile, ...action.set };
-          m = await boot(profile);
+          m = await start(s, profile);
         } else if (action.type === "snapshot-save") {
-          saved.set(action.name, await m.saveState());
+          // As the page's snapshot panel saves: the session's capture, memory and disks.
+          saved.set(action.name, concatParts(await s.capture({ name: action.name, app: "lessons test", preview: "", createdAt: Date.now() })));
         } else if (action.type === "address-walk") {
           const { outcome } = await addressWalk(m, action.target, systemClock);
           expect({ where, ...outcome }).toMatchObject({ where, ok: true });
@@ -104,9 +95,9 @@ describe.skipIf(!built)("shipped lessons in the real guest", () => {
           const result = await m.setBalloon(action.mib, { timeoutMs: 60_000 });
           expect({ where, actualMiB: result.actualMiB }).toEqual({ where, actualMiB: action.mib });
         } else {
-          const state = saved.get(action.name);
-          expect(state, `${where}: restores a snapshot an earlier step saved`).toBeDefined();
-          if (state !== undefined) m = await boot(profile, state);
+          const file = saved.get(action.name);
+          expect(file, `${where}: restores a snapshot an earlier step saved`).toBeDefined();
+          if (file !== undefined) m = await start(s, profile, { kind: "snapshot", file });
         }
       }
     });

@@ -19,11 +19,10 @@ import { check, modelRun, type LabTraps, workloadResult, type IntegrityCheck, ty
 import * as guest from "./scripts.ts";
 
 /** What the runner needs from a machine: `Machine` has all of it. */
-export interface LabMachine extends Disposable {
+export interface LabMachine {
   readonly consolePort: ConsolePort;
   readonly onOutput: Event<ConsoleChunk>;
   readonly onNetworkFrame: Event<Uint8Array>;
-  start(): Promise<void>;
   waitForShell(options: { timeoutMs?: number }): Promise<void>;
   run(command: string, options: { timeoutMs?: number }): Promise<CommandResult>;
   sendNetworkFrame(frame: Uint8Array): void;
@@ -33,9 +32,17 @@ export interface LabMachine extends Disposable {
   microscope?(): MicroscopeHooks | undefined;
 }
 
+/** A lab machine that runs; disposing it ends the machine. */
+export interface StartedLabMachine extends Disposable {
+  readonly machine: LabMachine;
+}
+
 export interface LabEnvironment {
-  /** A machine for this profile, not yet started. */
-  createMachine(profile: DeviceProfile): LabMachine;
+  /**
+   * Start a machine with this profile, booting from scratch (the lab's devices are not the
+   * pre-booted machine's): session/scratch.ts's startScratch, in the page and in Node.
+   */
+  startMachine(profile: DeviceProfile): Promise<StartedLabMachine>;
   readonly clock: Clock;
   /** Where this runs, for the report ("Node 20.19.0", a user agent). */
   readonly host: string;
@@ -99,17 +106,18 @@ export class LabRunner {
     for (const [index, { profile, measure }] of machines.entries()) {
       const report = (text: string): void => this.progressEmitter.fire({ machine: index + 1, machines: machines.length, text });
       report(`booting machine ${index + 1} of ${machines.length} (${describeProfile(profile)})`);
-      const machine = this.env.createMachine(profile);
-      const session = new Session(machine, this.env.clock, options.preset, repetitions, warmups, options.variants ?? true, profile, report);
+      let started: StartedLabMachine | undefined;
+      let session: Session | undefined;
       try {
-        await machine.start();
-        await machine.waitForShell({ timeoutMs: this.env.bootTimeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS });
+        started = await this.env.startMachine(profile);
+        session = new Session(started.machine, this.env.clock, options.preset, repetitions, warmups, options.variants ?? true, profile, report);
+        await started.machine.waitForShell({ timeoutMs: this.env.bootTimeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS });
         await measure(session);
       } catch (error) {
         throw toAppError(error, "lab-failed", `The ${describeProfile(profile)} machine failed during the lab.`);
       } finally {
-        session.dispose();
-        machine.dispose();
+        session?.dispose();
+        started?.dispose();
       }
     }
     const results: WorkloadResult[] = [];

@@ -4,8 +4,7 @@
  * KVM figures, and keep the history. All measuring, shaping and the hardware choices are in
  * src/core/lab; the results are drawn by report.ts, the history by history.ts.
  */
-import { AppError, Machine, V86_PACKAGE_VERSION, defaultGuest, fetchAssetLoader, maxBalloonMiB, systemClock, type DeviceProfile, type GuestManifest } from "../../core/index.ts";
-import { createWorkerBackendFactory } from "../workerBackend.ts";
+import { AppError, V86_PACKAGE_VERSION, maxBalloonMiB, startScratch, systemClock, type DeviceProfile, type Machine, type MachineSession } from "../../core/index.ts";
 import {
   HARDWARE_TOGGLES,
   LabRunner,
@@ -26,9 +25,8 @@ export interface LabHost {
   profile(): DeviceProfile;
   restartWith(profile: DeviceProfile): Promise<void>;
   machine(): Machine | undefined;
-  guestBase(): string;
-  loadGuestManifest(base: string): Promise<GuestManifest>;
-  wasmUrl(): string;
+  /** A session for a machine that keeps nothing, made like the page's (its backend, its guest). */
+  scratchSession(): MachineSession;
   report(error: unknown): void;
 }
 
@@ -171,10 +169,9 @@ export class LabPanel {
   }
 
   private async measure(pairs: readonly PairId[], preset: SizePreset): Promise<LabReport> {
-    const base = this.host.guestBase();
-    const guest = defaultGuest(await this.host.loadGuestManifest(base), base);
     const runner = new LabRunner({
-      createMachine: (profile) => new Machine({ profile, guest, wasm: { name: "v86.wasm", url: this.host.wasmUrl() }, loader: fetchAssetLoader, backend: createWorkerBackendFactory() }),
+      // Which machine the lab boots is the core's (session/scratch.ts): one session per machine.
+      startMachine: (profile) => startScratch(this.host.scratchSession(), profile),
       clock: systemClock,
       host: navigator.userAgent,
       v86: V86_PACKAGE_VERSION,

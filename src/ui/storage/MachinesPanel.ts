@@ -1,5 +1,5 @@
 /** Machines: list, create, edit, boot, delete (with confirmation). The built-in one is always there. */
-import { DISK_SLOTS, slotChoices, type DiskSlot, type ImageRecord, type MachineRecord } from "../../core/index.ts";
+import { DISK_SLOTS, deleteMachine, slotChoices, type DiskSlot, type ImageRecord, type MachineRecord } from "../../core/index.ts";
 import { inlineConfirm } from "../kit/confirm.ts";
 import { actionButton, h } from "../kit/dom.ts";
 import { describeBoot, describeDisks } from "./guests.ts";
@@ -85,8 +85,8 @@ export class MachinesPanel {
         question: `Delete ${machine.name} and everything its guest wrote to its disks? Library images stay.`,
         confirm: "Yes, delete",
         onConfirm: async () => {
-          if (this.host.current().id === machine.id) await this.host.boot((await this.host.stores.machines.get("default")) as MachineRecord);
-          await this.host.stores.machines.delete(machine.id);
+          // The core decides what happens to the running machine (session/deleteMachine.ts).
+          await deleteMachine(this.host.stores.machines, machine.id, { id: this.host.current().id, switchTo: (record) => this.host.boot(record) });
           await this.refresh();
         },
         onCancel: () => this.render(),

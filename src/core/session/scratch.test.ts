@@ -1,0 +1,98 @@
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../clock.ts";
+import { AppError } from "../errors.ts";
+import type { GuestManifest } from "../guest.ts";
+import { sha256Hex } from "../host.ts";
+import { DEFAULT_PROFILE } from "../profile.ts";
+import { DiskStore } from "../storage/disk.ts";
+import { ImageStore } from "../storage/images.ts";
+import { memoryStore } from "../storage/kv.ts";
+import { fakeBackend, files, memoryLoader } from "../testing/fakeShell.ts";
+import { NO_DISKS, SCRATCH_MACHINE, scratchSession, startScratch } from "./scratch.ts";
+import type { SessionDisks, SessionOptions } from "./session.ts";
+
+const manifest: GuestManifest = {
+  kernelRelease: "6.1.0",
+  cmdline: "console=ttyS0",
+  files: Object.fromEntries(
+    await Promise.all(["bios.bin", "vgabios.bin", "bzImage", "initramfs.cpio"].map(async (name) => [name, { size: files[name]?.length ?? 0, sha256: await sha256Hex(files[name] ?? new Uint8Array()) }] as const)),
+  ),
+};
+
+/** The page's session options: a pre-booted state and disks that must not be touched by a scratch machine. */
+function pageOptions(loaderFails = false) {
+  const { backend, shells } = fakeBackend({});
+  const images = new ImageStore(memoryStore(), { now: () => 1 });
+  const touched: string[] = [];
+  const disks: SessionDisks = {
+    prepare: async () => {
+      touched.push("prepare");
+      return { kind: "busy" };
+    },
+    disk: () => undefined,
+    view: { slots: [] },
+    save: async () => void touched.push("save"),
+    close: async () => void touched.push("close"),
+  };
+  let prebootedAsked = 0;
+  const options: SessionOptions = {
+    backend,
+    loader: loaderFails ? { load: () => Promise.reject(new AppError("asset-load-failed", "bzImage: the server answered 404.", { details: { subject: "bzImage" } })) } : memoryLoader,
+    wasm: { name: "v86.wasm", url: "v86.wasm" },
+    clock: new ManualClock(),
+    wallTime: () => 0,
+    guest: { base: "guest/", manifest: async () => manifest },
+    images,
+    diskStore: new DiskStore(memoryStore()),
+    disks,
+    prebooted: {
+      manifest: async () => {
+        prebootedAsked++;
+        return { none: "test" };
+      },
+      file: async () => new Uint8Array(),
+    },
+    screenContainer: "the page's screen",
+  };
+  return { options, shells, touched, prebootedAsked: () => prebootedAsked };
+}
+
+describe("scratch machines (the lab's, a second machine)", () => {
+  it("boot the built-in guest from scratch with the asked devices, no data disk, no pre-booted state and none of the page's disks", async () => {
+    const page = pageOptions();
+    const started = await startScratch(scratchSession(page.options), { ...DEFAULT_PROFILE, memoryMiB: 192, nic: "virtio" });
+    const config = page.shells[0]?.config;
+    if (config === undefined) return expect.fail("no emulator was started");
+    expect(config.initial_state).toBeUndefined();
+    expect(config.hda).toBeUndefined();
+    expect(config.cmdline).not.toContain("virtlab.data");
+    expect(config.memory_size).toBe(192 * 1024 * 1024);
+    expect(started.machine.profile.nic).toBe("virtio");
+    expect(started.machine.guest.kind).toBe("linux");
+    // Nothing of the page's: its disks (a lock, overlays), its pre-booted state, its screen.
+    expect(page.touched).toEqual([]);
+    expect(page.prebootedAsked()).toBe(0);
+    page.shells[0]?.boot();
+    await started.machine.waitForShell({ timeoutMs: 1000 });
+    expect(started.machine.status.stage).toBe("ready");
+    started.dispose();
+    expect(page.shells[0]?.disposed).toBe(true);
+  });
+
+  it("a start that fails rejects with the reason, once, and leaves nothing running", async () => {
+    const page = pageOptions(true);
+    const session = scratchSession(page.options);
+    const errors: AppError[] = [];
+    session.onError((error) => errors.push(error));
+    await expect(startScratch(session, DEFAULT_PROFILE)).rejects.toMatchObject({ code: "asset-load-failed" });
+    expect(errors).toHaveLength(1);
+    expect(session.machine).toBeUndefined();
+    expect(page.shells).toHaveLength(0);
+  });
+
+  it("keeps nothing: no disks to open, save or let go", async () => {
+    expect(SCRATCH_MACHINE.disks).toEqual({});
+    expect(await NO_DISKS.prepare(SCRATCH_MACHINE)).toEqual({ kind: "ready", disks: {} });
+    expect(NO_DISKS.view.slots).toEqual([]);
+  });
+});

@@ -1,0 +1,53 @@
+/**
+ * Machines that keep nothing: the device lab's benchmark machines and a second machine beside the
+ * page's. Each is the built-in guest without a data disk, booted from scratch through a session of
+ * its own, with the same backend, loader and clock as the page's session but no stores, no lock
+ * and no pre-booted state (a lab machine's devices are not the pre-booted machine's).
+ */
+import { AppError } from "../errors.ts";
+import type { Disposable } from "../events.ts";
+import type { Machine } from "../machine.ts";
+import type { DeviceProfile } from "../profile.ts";
+import { DEFAULT_MACHINE, type MachineRecord } from "../storage/machines.ts";
+import { MachineSession, type SessionDisks, type SessionOptions } from "./session.ts";
+
+/** The built-in guest with no disks: nothing it writes outlives it. */
+export const SCRATCH_MACHINE: MachineRecord = { ...DEFAULT_MACHINE, id: "scratch", name: "Scratch machine (keeps nothing)", builtIn: false, disks: {} };
+
+/** No disks to open, lock, save or let go. */
+export const NO_DISKS: SessionDisks = {
+  prepare: async () => ({ kind: "ready", disks: {} }),
+  disk: () => undefined,
+  view: { slots: [] },
+  save: async () => undefined,
+  close: async () => undefined,
+};
+
+/** A session like `options`' (backend, loader, clock, guest) for machines that keep nothing. */
+export function scratchSession(options: SessionOptions): MachineSession {
+  const { prebooted: _prebooted, screenContainer: _screen, ...rest } = options;
+  return new MachineSession({ ...rest, disks: NO_DISKS });
+}
+
+/** A started machine of its own; disposing it ends the machine and its session. */
+export interface ScratchMachine extends Disposable {
+  readonly machine: Machine;
+}
+
+/**
+ * Boot SCRATCH_MACHINE with `profile` from scratch in `session` (one made by scratchSession).
+ * Resolves once the emulator runs (wait for its shell with `machine.waitForShell`); a start that
+ * fails rejects with the reason and disposes the session.
+ */
+export async function startScratch(session: MachineSession, profile: DeviceProfile): Promise<ScratchMachine> {
+  try {
+    const outcome = await session.start({ record: SCRATCH_MACHINE, profile, request: { kind: "cold" } });
+    if (outcome.kind === "failed") throw outcome.error;
+    const machine = session.machine;
+    if (outcome.kind !== "started" || machine === undefined) throw new AppError("emulator-start-failed", `The machine did not start (${outcome.kind}).`);
+    return { machine, dispose: () => session.dispose() };
+  } catch (error) {
+    session.dispose();
+    throw error;
+  }
+}
