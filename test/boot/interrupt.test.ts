@@ -3,26 +3,26 @@
  * pre-booted state: busybox's shell drops the whole group, end marker included, and `run`
  * reports the command as interrupted when the prompt comes back, not at its deadline.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { DATA_DISK_BYTES, DiskStore, decodeSnapshot, memoryStore, systemClock, type Machine } from "../../src/core/index.ts";
-import { GUEST_DIR, guestIsBuilt, headlessMachine, loadDefaultGuest } from "../../src/node/guest.ts";
+import type { MachineSession } from "../../src/core/index.ts";
+import { GUEST_DIR, guestIsBuilt } from "../../src/node/guest.ts";
+import { nodeSession, startSession } from "../../src/node/session.ts";
 
 const PREBOOTED = resolve(GUEST_DIR, "prebooted.vlsnap");
-let machine: Machine | undefined;
+let session: MachineSession | undefined;
 afterEach(() => {
-  machine?.dispose();
-  machine = undefined;
+  session?.dispose();
+  session = undefined;
 });
 
 describe.skipIf(!guestIsBuilt() || !existsSync(PREBOOTED))("a command interrupted with Ctrl+C", () => {
   it("is reported as interrupted (exit 130) at once, with what it printed, and the next command runs", async () => {
-    const decoded = await decodeSnapshot(new Uint8Array(readFileSync(PREBOOTED)));
-    const disk = await new DiskStore(memoryStore()).open("interrupt:hda", { size: DATA_DISK_BYTES, clock: systemClock });
-    const m = headlessMachine({ guest: loadDefaultGuest(undefined, { dataDisk: true }), disks: { hda: disk }, initialState: { state: decoded.state, shellReady: decoded.header.shellReady } });
-    machine = m;
-    await m.start();
+    session = nodeSession();
+    await startSession(session, { kind: "auto" });
+    const m = session.machine;
+    if (m === undefined) return expect.fail("no machine");
     await m.waitForShell({ timeoutMs: 60_000 });
     const started = new Promise<void>((done) => {
       const listener = m.onOutput(() => {

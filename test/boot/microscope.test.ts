@@ -4,30 +4,31 @@
  * address, the shadow-paging simulation sees a fork/exec workload, and containers work
  * (PID 1 inside, same kernel, own hostname, a memory.max hog killed while the guest survives).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DATA_DISK_BYTES, DiskStore, PageTableObserver, describeShadow, memoryStore, systemClock, walkLive, type GuestMemory, type Machine } from "../../src/core/index.ts";
-import { decodeSnapshot } from "../../src/core/snapshot/format.ts";
-import { GUEST_DIR, headlessMachine, loadDefaultGuest } from "../../src/node/guest.ts";
+import { PageTableObserver, describeShadow, systemClock, walkLive, type GuestMemory, type Machine, type MachineSession } from "../../src/core/index.ts";
+import { GUEST_DIR } from "../../src/node/guest.ts";
+import { nodeSession, startSession } from "../../src/node/session.ts";
 
 const prebooted = join(GUEST_DIR, "prebooted.vlsnap");
+let session: MachineSession | undefined;
 let machine: Machine | undefined;
 let restoreMs = 0;
 
 beforeAll(async () => {
   if (!existsSync(prebooted)) return;
   const started = performance.now();
-  const decoded = await decodeSnapshot(readFileSync(prebooted));
-  const disk = await new DiskStore(memoryStore()).open("microscope:hda", { size: DATA_DISK_BYTES, clock: systemClock });
-  machine = headlessMachine({ guest: loadDefaultGuest(undefined, { dataDisk: true }), disks: { hda: disk }, initialState: { state: decoded.state, shellReady: decoded.header.shellReady } });
-  await machine.start();
-  await machine.waitForShell({ timeoutMs: 120_000 });
+  // The page's start: the pre-booted state through the session, settled (data disk, clock).
+  session = nodeSession();
+  await startSession(session, { kind: "auto" });
+  machine = session.machine;
+  if (session.startedFrom !== "pre-booted" || machine === undefined) throw new Error(`not started from the pre-booted state (${session.startedFrom})`);
   await run("true");
   restoreMs = performance.now() - started;
 }, 180_000);
 
-afterAll(() => machine?.dispose());
+afterAll(() => session?.dispose());
 
 async function run(command: string, timeoutMs = 120_000): Promise<string> {
   const result = await machine!.run(command, { timeoutMs });

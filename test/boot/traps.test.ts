@@ -3,18 +3,20 @@
  * device, the JIT switches on the running machine, and the hypercall device round-trips.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HYPERCALL_BASE, HYPERCALL_MAGIC, TrapMeter, interruptsDelta, portCount, type HypercallRecord, type Machine, type MicroscopeHooks } from "../../src/core/index.ts";
-import { guestIsBuilt, headlessMachine } from "../../src/node/guest.ts";
+import { HYPERCALL_BASE, HYPERCALL_MAGIC, TrapMeter, interruptsDelta, portCount, type DeviceProfile, type HypercallRecord, type Machine, type MicroscopeHooks } from "../../src/core/index.ts";
+import { guestIsBuilt } from "../../src/node/guest.ts";
+import { startNodeScratch } from "../../src/node/session.ts";
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
 
-async function booted(profile: NonNullable<Parameters<typeof headlessMachine>[0]>["profile"] = {}): Promise<{ machine: Machine; scope: MicroscopeHooks }> {
-  const machine = headlessMachine({ profile });
-  await machine.start();
+/** A lab machine (a scratch session: the built-in guest, booted, keeping nothing) with `profile`. */
+async function booted(profile: Partial<DeviceProfile> = {}): Promise<{ machine: Machine; scope: MicroscopeHooks; dispose(): void }> {
+  const scratch = await startNodeScratch(profile);
+  const machine = scratch.machine;
   await machine.waitForShell({ timeoutMs: 240_000 });
   const scope = machine.microscope();
   if (scope === undefined) throw new Error("the v86 backend has no microscope hooks");
-  return { machine, scope };
+  return { machine, scope, dispose: () => scratch.dispose() };
 }
 
 /** Runs a command with the meter on (the command's own typing and echo included). */
@@ -32,8 +34,9 @@ async function metered(machine: Machine, scope: MicroscopeHooks, command: string
 describe.skipIf(!guestIsBuilt())("microscope on the UART machine", () => {
   let machine: Machine;
   let scope: MicroscopeHooks;
-  beforeAll(async () => ({ machine, scope } = await booted()), 300_000);
-  afterAll(() => machine?.dispose());
+  let dispose: (() => void) | undefined;
+  beforeAll(async () => ({ machine, scope, dispose } = await booted()), 300_000);
+  afterAll(() => dispose?.());
 
   it("counts about one UART data-port write per byte, and no traps once the meter is off", async () => {
     const n = 20_000;
@@ -131,7 +134,7 @@ describe.skipIf(!guestIsBuilt())("microscope on the UART machine", () => {
 
 describe.skipIf(!guestIsBuilt())("microscope on the virtio-console machine", () => {
   it("counts a bounded number of virtqueue notifications for one large buffer, attributed to virtio_console", { timeout: 400_000 }, async () => {
-    const { machine, scope } = await booted({ console: "virtio" });
+    const { machine, scope, dispose } = await booted({ console: "virtio" });
     try {
       const n = 20_000;
       const { traps } = await metered(machine, scope, `head -c ${n} /dev/zero | tr '\\0' x; echo`);
@@ -142,7 +145,7 @@ describe.skipIf(!guestIsBuilt())("microscope on the virtio-console machine", () 
       expect(vc?.notifications).toBeLessThan(n / 100);
       expect(traps.devices["uart0"]?.portWrites[8] ?? 0).toBeLessThan(100);
     } finally {
-      machine.dispose();
+      dispose();
     }
   });
 });
