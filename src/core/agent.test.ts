@@ -106,4 +106,29 @@ describe("GuestAgent", () => {
     expect(await machine.agent.run("true")).toEqual({ output: "", exitCode: 0 });
     machine.dispose();
   });
+
+  it("waits for the agent's hello after a boot, split across chunks; gives up at the deadline", async () => {
+    const { machine, clock, guests } = setup();
+    await machine.start();
+    const g = guests[0];
+    if (g === undefined) throw new Error("not started");
+    let listening = false;
+    const waiting = machine.agent.whenListening(5000).then(() => (listening = true));
+    await Promise.resolve();
+    expect(listening).toBe(false);
+    g.print("\x1e", "serial1");
+    g.print("A\x1f", "serial1");
+    await waiting;
+    expect(listening).toBe(true);
+    // Already listening: at once.
+    await machine.agent.whenListening(1);
+    machine.dispose();
+
+    const silent = setup();
+    await silent.machine.start();
+    const late = expect(silent.machine.agent.whenListening(1000)).rejects.toMatchObject({ code: "timeout" });
+    silent.clock.advance(1000);
+    await late;
+    silent.machine.dispose();
+  });
 });

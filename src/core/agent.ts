@@ -59,11 +59,34 @@ export class GuestAgent implements Disposable {
     return this.listeningNow;
   }
 
+  /**
+   * Resolves once the agent has said it listens (at once if it has). After a boot the shell's
+   * prompt can come before the agent has opened its port: a command sent then is lost.
+   */
+  whenListening(timeoutMs: number): Promise<void> {
+    if (this.listeningNow) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const waiter = { resolve, reject, timer: this.clock.after(timeoutMs, () => {
+        this.listeners.delete(waiter);
+        reject(new AppError("timeout", `The guest agent did not start within ${Math.round(timeoutMs / 1000)} s.`, { details: { deadlineMs: timeoutMs } }));
+      }) };
+      this.listeners.add(waiter);
+    });
+  }
+  private readonly listeners = new Set<{ resolve: () => void; reject: (error: AppError) => void; timer: Disposable }>();
+
   /** Output of the agent's port. */
   push(bytes: Uint8Array): void {
     for (let i = 0; i < bytes.length && !this.listeningNow; i++) {
       const previous = i === 0 ? this.lastByte : (bytes[i - 1] as number);
       if (previous === 0x1e && bytes[i] === 0x41 && (i + 1 < bytes.length ? bytes[i + 1] === 0x1f : true)) this.listeningNow = true;
+    }
+    if (this.listeningNow && this.listeners.size > 0) {
+      for (const waiter of this.listeners) {
+        waiter.timer.dispose();
+        waiter.resolve();
+      }
+      this.listeners.clear();
     }
     if (bytes.length > 0) this.lastByte = bytes[bytes.length - 1] as number;
     const pending = this.pending;
@@ -88,6 +111,11 @@ export class GuestAgent implements Disposable {
 
   dispose(): void {
     this.disposed = true;
+    for (const waiter of this.listeners) {
+      waiter.timer.dispose();
+      waiter.reject(new AppError("disposed", "The machine was shut down."));
+    }
+    this.listeners.clear();
     this.abort(new AppError("disposed", "The machine was shut down."));
   }
 

@@ -452,6 +452,8 @@ export class MachineSession {
     let screen: string;
     try {
       await machine.waitForShell({ timeoutMs: SETTLE_TIMEOUT_MS * 8 });
+      // The prompt can come before the agent has opened its port (a command sent then is lost).
+      await machine.agent.whenListening(SETTLE_TIMEOUT_MS);
       if (this.current !== machine) return skipped("the machine stopped");
       const tidy = await machine.housekeep(`${data ? "umount /data && " : ""}sync && echo 3 > /proc/sys/vm/drop_caches`, { timeoutMs: SETTLE_TIMEOUT_MS });
       if (tidy.exitCode !== 0) return skipped(`the guest could not be tidied for saving (${tidy.output || `exit ${tidy.exitCode}`})`);
