@@ -108,7 +108,7 @@ describe("GuestAgent", () => {
   });
 
   it("waits for the agent's hello after a boot, split across chunks; gives up at the deadline", async () => {
-    const { machine, clock, guests } = setup();
+    const { machine, guests } = setup();
     await machine.start();
     const g = guests[0];
     if (g === undefined) throw new Error("not started");
