@@ -5,21 +5,14 @@
  * restores through it, disks included. Hardware the pre-booted state does not fit boots once, its
  * boot is kept (the boot cache), and the next start of it restores that boot with the user's disk.
  */
-import { afterEach, describe, expect, it } from "vitest";
-import { BootCache, DEFAULT_MACHINE, DEFAULT_PROFILE, DiskStore, SnapshotStore, memoryStore, type BootKept, type MachineSession } from "../../src/core/index.ts";
+import { describe, expect, it } from "vitest";
+import { BootCache, DEFAULT_MACHINE, DEFAULT_PROFILE, DiskStore, SnapshotStore, memoryStore, type BootKept } from "../../src/core/index.ts";
 import { concatParts } from "../../src/core/snapshot/format.ts";
 import { guestIsBuilt } from "../../src/node/guest.ts";
-import { filePrebooted, nodeSession, startSession } from "../../src/node/session.ts";
+import { nodeSession, startSession } from "../../src/node/session.ts";
+import { hasPrebooted, sessionsStoppedAfterEach } from "./sessions.ts";
 
-const sessions: MachineSession[] = [];
-afterEach(async () => {
-  for (const s of sessions.splice(0)) {
-    await s.stop().catch(() => undefined);
-    s.dispose();
-  }
-});
-
-const hasPrebooted = guestIsBuilt() && filePrebooted().manifest().then((m) => !("none" in m));
+const sessions = sessionsStoppedAfterEach();
 
 describe.skipIf(!guestIsBuilt())("the machine session on the default guest", () => {
   it("starts from the pre-booted state, mounts the data disk, sets the clock, then runs a command", async () => {

@@ -4,23 +4,16 @@
  * memory, processes, the shell and the data disk as they were. Both start from the pre-booted
  * state (these tests are about snapshots, not booting).
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DiskStore, memoryStore, type Machine, type MachineSession } from "../../src/core/index.ts";
 import { concatParts, decodeSnapshot, v86StateVersion } from "../../src/core/snapshot/format.ts";
 import { fingerprintDifferences } from "../../src/core/snapshot/fingerprint.ts";
 import { V86_STATE_VERSION } from "../../src/core/v86.ts";
 import { guestIsBuilt } from "../../src/node/guest.ts";
-import { filePrebooted, nodeSession, startSession } from "../../src/node/session.ts";
+import { nodeSession, startSession } from "../../src/node/session.ts";
+import { hasPrebooted, sessionsStoppedAfterEach } from "./sessions.ts";
 
-const sessions: MachineSession[] = [];
-afterEach(async () => {
-  for (const s of sessions.splice(0)) {
-    await s.stop().catch(() => undefined);
-    s.dispose();
-  }
-});
-
-const hasPrebooted = guestIsBuilt() && filePrebooted().manifest().then((m) => !("none" in m));
+const sessions = sessionsStoppedAfterEach();
 
 /** The page's session on the default machine, started from the pre-booted state. */
 async function started(diskStore = new DiskStore(memoryStore())): Promise<{ session: MachineSession; machine: Machine }> {
