@@ -15,6 +15,8 @@ test("a shared link opens the machine it names (booted once, then from its kept 
   const expected = { output: "/dev/hvc0\nvirtio_net\n1", exitCode: 0 };
   expect(await runInGuest(page, hardware)).toEqual(expected);
   expect(await runInGuest(page, "echo before-reload > /data/kept && sync")).toEqual({ output: "", exitCode: 0 });
+  // Written back to the browser's storage (the status bar says so) before the page goes away.
+  await expect(page.getByTestId("disk-state")).toHaveText("saved", { timeout: 30_000 });
   expect(await bootKept(page)).toMatchObject({ kind: "kept" });
   // The same link again: the kept boot restores, with the user's data disk mounted.
   await page.reload();
