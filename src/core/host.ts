@@ -32,6 +32,11 @@ interface HostGlobals {
   };
   CompressionStream: new (format: "gzip") => TransformPair;
   DecompressionStream: new (format: "gzip") => TransformPair;
+  /** Browsers and Workers (and Node): the emulator's in-thread yield (v86.ts). */
+  MessageChannel?: new () => {
+    readonly port1: { onmessage: ((event: { readonly data: unknown }) => void) | null; close(): void };
+    readonly port2: { postMessage(message: unknown): void };
+  };
   WebAssembly: {
     instantiate(bytes: ArrayBuffer, imports: object): Promise<{ instance: { exports: object } }>;
   };

@@ -113,24 +113,17 @@ function fitDiskGeometry(emulator: V86Internals): void {
   }
 }
 
-/** The parts of v86's internals we reach into, typed by what we use. */
-/** The part of MessageChannel the yield below uses (in browsers and in Workers). */
-interface YieldChannel {
-  readonly port1: { onmessage: ((event: { readonly data: unknown }) => void) | null; close(): void };
-  readonly port2: { postMessage(message: unknown): void };
-}
-
 /**
  * v86's browser build yields between time slices through a round trip to a second Worker it makes
  * from a Blob URL (in Node it uses setImmediate). Every slice then waits until that other thread
  * gets a core: on a 2-core machine that is busy (two machines, a build, the page) the guest runs at
  * a fraction of its speed, and a Chromium cold boot took 2-3x Node's. A MessageChannel inside the
  * emulator's own thread gives the same zero-delay yield with no other thread; delays (the guest
- * idles until a timer) stay setTimeout. Node's build has no helper Worker and is left alone.
+ * idles until a timer) go through the Clock. Node's build has no helper Worker and is left alone.
  */
 function yieldInThisThread(emulator: V86Internals, clock: Clock): void {
   const inner = emulator.v86;
-  const Channel = (globalThis as unknown as { MessageChannel?: new () => YieldChannel }).MessageChannel;
+  const Channel = globals.MessageChannel;
   if (inner === undefined || inner.worker === undefined || inner.worker === null || Channel === undefined) return;
   inner.unregister_yield();
   const channel = new Channel();
@@ -143,6 +136,7 @@ function yieldInThisThread(emulator: V86Internals, clock: Clock): void {
   inner.unregister_yield = () => channel.port1.close();
 }
 
+/** The parts of v86's internals we reach into, typed by what we use. */
 interface V86Internals {
   v86?: {
     running: boolean;
