@@ -21,6 +21,7 @@ import {
   captureSnapshot,
   lastLineToShow,
   concatParts,
+  tidyForSaveCommand,
   machineFingerprint,
 } from "../src/core/index.ts";
 import { GUEST_DIR, guestIsBuilt } from "../src/node/guest.ts";
@@ -62,15 +63,11 @@ export async function buildPrebooted(force = false): Promise<void> {
     const check = (what: string, result: { output: string; exitCode: number }): void => {
       if (result.exitCode !== 0) throw new Error(`${what} failed in the guest: ${result.output}`);
     };
-    const deadline = Date.now() + 30_000;
-    while (!machine.agent.listening) {
-      if (Date.now() > deadline) throw new Error("the guest agent did not start on the second serial port");
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await machine.agent.whenListening(30_000);
     // Nothing from this machine's own data disk may stay in the state, and caches are dropped
     // (the kernel's init_on_free=1 zeroes what they held, so the state carries no stale pages).
     // Through the guest agent: the console keeps the boot's last line, the prompt.
-    check("umount /data", await machine.housekeep("umount /data && sync && echo 3 > /proc/sys/vm/drop_caches"));
+    check("umount /data", await machine.housekeep(tidyForSaveCommand({ dataDisk: true })));
     const screen = lastLineToShow(machine.recentOutput());
     if (!screen.startsWith("root@virtlab:")) throw new Error(`the console does not end with the prompt: ${JSON.stringify(screen)}`);
     const { header, parts } = await captureSnapshot(machine, {

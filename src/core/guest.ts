@@ -80,6 +80,14 @@ function joinUrl(base: string, name: string): string {
  * line): mount the data disk when the state did not hold it mounted (`mountData`, with the
  * disk's size when known), and set the guest's clock, which stood still while the state was saved.
  */
+/**
+ * Before a state is saved to serve other data disks (the pre-booted state, a kept boot): the data
+ * disk unmounted (when the guest has one) and caches dropped, so nothing of that disk stays in it.
+ */
+export function tidyForSaveCommand(options: { readonly dataDisk: boolean }): string {
+  return `${options.dataDisk ? "umount /data && " : ""}sync && echo 3 > /proc/sys/vm/drop_caches`;
+}
+
 export function afterRestoreCommand(options: { readonly mountData?: { readonly diskBytes?: number }; readonly epochSeconds: number }): string {
   const steps = options.mountData === undefined ? [] : [mountDataCommand(options.mountData.diskBytes)];
   steps.push(`date -s @${Math.floor(options.epochSeconds)} >/dev/null`);

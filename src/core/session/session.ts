@@ -11,7 +11,7 @@ import type { Clock } from "../clock.ts";
 import { MarkerFilter, lastLineToShow } from "../console.ts";
 import { AppError, describeCause, toAppError } from "../errors.ts";
 import { DisposableStore, Emitter } from "../events.ts";
-import { DATA_DISK_SLOT, afterRestoreCommand, type GuestManifest } from "../guest.ts";
+import { DATA_DISK_SLOT, afterRestoreCommand, tidyForSaveCommand, type GuestManifest } from "../guest.ts";
 import { Machine, type DownloadProgress, type MachineStatus } from "../machine.ts";
 import type { AssetRef, AttachedDisks, DeviceProfile, DiskSlot, GuestSpec } from "../profile.ts";
 import { notForThisEmulator } from "../snapshot/compat.ts";
@@ -280,9 +280,7 @@ export class MachineSession {
         if (initial === undefined && cache !== undefined && cacheFingerprint !== undefined && this.current === machine) this.keepBootAtPrompt(machine, guest, cache, cacheFingerprint);
       } finally {
         this.settlingNow = false;
-        const typed = this.typedWhileSettling.splice(0);
-        if (this.current === machine && machine.status.error === undefined) for (const data of typed) machine.write(data);
-        this.emitStatus();
+        this.releaseHeldKeys(machine);
       }
       return { kind: "started", from: this.from };
     } catch (error) {
@@ -425,9 +423,7 @@ export class MachineSession {
       this.keepFor = undefined;
       this.settlingNow = false;
       this.keepingBootNow = false;
-      const typed = this.typedWhileSettling.splice(0);
-      if (this.current === machine && machine.status.error === undefined) for (const data of typed) machine.write(data);
-      this.emitStatus();
+      this.releaseHeldKeys(machine);
     };
     void machine
       .exclusive(() => this.keepBoot(machine, guest, cache, fingerprint))
@@ -455,7 +451,7 @@ export class MachineSession {
       // The prompt can come before the agent has opened its port (a command sent then is lost).
       await machine.agent.whenListening(SETTLE_TIMEOUT_MS);
       if (this.current !== machine) return skipped("the machine stopped");
-      const tidy = await machine.housekeep(`${data ? "umount /data && " : ""}sync && echo 3 > /proc/sys/vm/drop_caches`, { timeoutMs: SETTLE_TIMEOUT_MS });
+      const tidy = await machine.housekeep(tidyForSaveCommand({ dataDisk: data }), { timeoutMs: SETTLE_TIMEOUT_MS });
       if (tidy.exitCode !== 0) return skipped(`the guest could not be tidied for saving (${tidy.output || `exit ${tidy.exitCode}`})`);
       screen = lastLineToShow(machine.recentOutput());
       try {
@@ -544,6 +540,13 @@ export class MachineSession {
     this.settledEmitter.fire({ lastLine: lastLineToShow(machine.recentOutput()) });
     const seconds = ((this.options.clock.now() - started) / 1000).toFixed(1);
     this.readyDetail = `started from ${initial.label} in ${seconds} s`;
+  }
+
+  /** The machine is the user's again: keys typed while it settled go to it, in order. */
+  private releaseHeldKeys(machine: Machine): void {
+    const typed = this.typedWhileSettling.splice(0);
+    if (this.current === machine && machine.status.error === undefined) for (const data of typed) machine.write(data);
+    this.emitStatus();
   }
 
   private downloadProgress(progress: DownloadProgress): void {
