@@ -5,7 +5,7 @@
 // Plain JavaScript on purpose: it runs before `npm ci` has installed TypeScript tooling.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -98,6 +98,48 @@ function readJson(file) {
   }
 }
 
+/** First line of a failure message, without colour codes, kept short. */
+function firstLine(message) {
+  // eslint-disable-next-line no-control-regex -- colour codes are control characters
+  const text = String(message ?? "").replace(/\u001b\[[0-9;]*m/g, "").trim();
+  const line = text.split("\n").find((l) => l.trim() !== "") ?? "(no message)";
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+/** The failed tests of a Vitest JSON report: file, name and the first line of why. */
+function failedVitest(report) {
+  const out = [];
+  for (const file of report?.testResults ?? []) {
+    const where = relative(root, file.name ?? "");
+    for (const t of file.assertionResults ?? []) {
+      if (t.status === "failed") out.push({ name: `${where} › ${t.fullName ?? t.title}`, reason: firstLine(t.failureMessages?.[0]) });
+    }
+    // A file that failed outside any test (an import error, a hook) has no failed assertion.
+    if (file.status === "failed" && !(file.assertionResults ?? []).some((t) => t.status === "failed")) {
+      out.push({ name: where, reason: firstLine(file.message) });
+    }
+  }
+  return out;
+}
+
+/** The failed (or flaky) tests of a Playwright JSON report. */
+function failedPlaywright(report) {
+  const out = [];
+  const walk = (suite) => {
+    for (const spec of suite.specs ?? []) {
+      for (const t of spec.tests ?? []) {
+        if (t.status === "unexpected" || t.status === "flaky") {
+          const bad = (t.results ?? []).find((r) => r.status !== "passed" && r.status !== "skipped");
+          out.push({ name: `${spec.file}:${spec.line} › ${spec.title}${t.status === "flaky" ? " (flaky)" : ""}`, reason: firstLine(bad?.error?.message) });
+        }
+      }
+    }
+    for (const child of suite.suites ?? []) walk(child);
+  };
+  for (const suite of report?.suites ?? []) walk(suite);
+  return out;
+}
+
 function runTests() {
   // Not test-results/: Playwright empties that folder when it starts.
   const reports = resolve(root, "test-reports");
@@ -139,7 +181,13 @@ function runTests() {
     skipped += e2e.stats.skipped ?? 0;
   }
 
+  const failures = [...failedVitest(readJson(unitJson)), ...failedVitest(readJson(bootJson)), ...failedPlaywright(e2e)];
   console.log("\n[virtlab] Summary");
+  if (failures.length > 0) {
+    // Named here, at the end, because a CI log is often read from its tail only.
+    console.log("  failed tests:");
+    for (const f of failures.slice(0, 20)) console.log(`    ✗ ${f.name}\n      ${f.reason}`);
+  }
   for (const s of steps) console.log(`  ${s.ok ? "ok  " : "FAIL"}  ${s.name} (${s.seconds.toFixed(0)} s)`);
   console.log(`  total ${((Date.now() - started) / 1000).toFixed(0)} s`);
   const stepFailures = steps.filter((s) => !s.ok).length;
