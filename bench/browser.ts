@@ -35,20 +35,54 @@ export interface BrowserCase {
 const PROMPT = "root@virtlab:/#";
 const DEADLINE_MS = 240_000;
 
-/** Long tasks of the page's main thread, collected from the first script on. */
+/**
+ * Long tasks of the page's main thread, collected from the first script on; and long animation
+ * frames (Chromium's LoAF), whose script entries say which callback took the time (a Worker's
+ * message, an animation frame, a timer), so a long task can be put down to its cause.
+ */
 function installLongTaskObserver(): void {
   const log: { start: number; duration: number }[] = [];
+  const frames: { start: number; duration: number; scripts: { invoker: string; type: string; duration: number; source: string }[] }[] = [];
   (globalThis as unknown as { __longTasks: typeof log }).__longTasks = log;
+  (globalThis as unknown as { __longFrames: typeof frames }).__longFrames = frames;
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) log.push({ start: entry.startTime, duration: entry.duration });
     // "longtask" is Chromium's; Node's PerformanceObserver types do not list it.
   }).observe({ type: "longtask" as never, buffered: true });
+  type Script = { invoker: string; invokerType: string; duration: number; sourceURL: string; sourceFunctionName: string };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries() as unknown as { startTime: number; duration: number; scripts: Script[] }[]) {
+      frames.push({
+        start: entry.startTime,
+        duration: entry.duration,
+        scripts: entry.scripts.map((s) => ({ invoker: s.invoker, type: s.invokerType, duration: s.duration, source: `${s.sourceURL.split("/").pop() ?? ""}:${s.sourceFunctionName}` })),
+      });
+    }
+  }).observe({ type: "long-animation-frame" as never, buffered: true });
 }
 
-async function longTasksSince(page: Page, since: number): Promise<{ count: number; totalMs: number; maxMs: number }> {
-  const tasks = await page.evaluate(() => (globalThis as unknown as { __longTasks: { start: number; duration: number }[] }).__longTasks);
+interface LongTasks {
+  readonly count: number;
+  readonly totalMs: number;
+  readonly maxMs: number;
+  /** Script time inside long animation frames (> 50 ms), by what invoked the script. */
+  readonly byInvoker: ReadonlyMap<string, number>;
+}
+
+async function longTasksSince(page: Page, since: number): Promise<LongTasks> {
+  const { tasks, frames } = await page.evaluate(() => {
+    const g = globalThis as unknown as { __longTasks: { start: number; duration: number }[]; __longFrames: { start: number; duration: number; scripts: { invoker: string; type: string; duration: number; source: string }[] }[] };
+    return { tasks: g.__longTasks, frames: g.__longFrames };
+  });
   const mine = tasks.filter((t) => t.start >= since);
-  return { count: mine.length, totalMs: mine.reduce((s, t) => s + t.duration, 0), maxMs: Math.max(0, ...mine.map((t) => t.duration)) };
+  const byInvoker = new Map<string, number>();
+  for (const frame of frames.filter((f) => f.start >= since)) {
+    const scripted = frame.scripts.reduce((n, s) => n + s.duration, 0);
+    for (const s of frame.scripts) byInvoker.set(`${s.type} ${s.invoker} (${s.source})`, (byInvoker.get(`${s.type} ${s.invoker} (${s.source})`) ?? 0) + s.duration);
+    // What the frame spent outside scripts: style, layout, paint (the terminal's rows and the panels).
+    if (frame.duration - scripted > 0) byInvoker.set("rendering (style, layout, paint)", (byInvoker.get("rendering (style, layout, paint)") ?? 0) + frame.duration - scripted);
+  }
+  return { count: mine.length, totalMs: mine.reduce((s, t) => s + t.duration, 0), maxMs: Math.max(0, ...mine.map((t) => t.duration)), byInvoker };
 }
 
 /** In the page: a terminal row ends with the prompt. */
@@ -103,7 +137,7 @@ async function waitForStage(page: Page, stage: string): Promise<void> {
   await page.getByTestId("stage").filter({ hasText: stage }).waitFor({ timeout: DEADLINE_MS });
 }
 
-async function coldBoot(page: Page): Promise<{ seconds: number; longTasks: { count: number; totalMs: number; maxMs: number } }> {
+async function coldBoot(page: Page): Promise<{ seconds: number; longTasks: LongTasks }> {
   await waitForStage(page, "ready");
   const since = await page.evaluate(() => performance.now());
   const t0 = performance.now();
@@ -177,6 +211,9 @@ export async function runBrowserBench(runs: number, log: (line: string) => void)
         coldLongTasks.push(c.longTasks.count);
         coldLongTaskMs.push(c.longTasks.totalMs);
         coldLongTaskMax.push(c.longTasks.maxMs);
+        const causes = [...c.longTasks.byInvoker].sort((x, y) => y[1] - x[1]).slice(0, 8);
+        log(`  cold boot: ${c.longTasks.count} long tasks, ${c.longTasks.totalMs.toFixed(0)} ms; long animation frames by cause:`);
+        for (const [cause, ms] of causes) log(`    ${ms.toFixed(0).padStart(6)} ms  ${cause}`);
         const extra = await extraMachines(a.page);
         log(`  extra machines: one ${extra.one.toFixed(2)} s, two at once ${extra.two.toFixed(2)} s`);
         extraOne.push(extra.one);
