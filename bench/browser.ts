@@ -66,7 +66,7 @@ interface LongTasks {
   readonly totalMs: number;
   readonly maxMs: number;
   /** Script time inside long animation frames (> 50 ms), by what invoked the script. */
-  readonly byInvoker: ReadonlyMap<string, number>;
+  readonly byInvoker: ReadonlyMap<string, { readonly totalMs: number; readonly maxMs: number }>;
 }
 
 async function longTasksSince(page: Page, since: number): Promise<LongTasks> {
@@ -75,12 +75,16 @@ async function longTasksSince(page: Page, since: number): Promise<LongTasks> {
     return { tasks: g.__longTasks, frames: g.__longFrames };
   });
   const mine = tasks.filter((t) => t.start >= since);
-  const byInvoker = new Map<string, number>();
+  const byInvoker = new Map<string, { totalMs: number; maxMs: number }>();
+  const add = (cause: string, ms: number): void => {
+    const seen = byInvoker.get(cause) ?? { totalMs: 0, maxMs: 0 };
+    byInvoker.set(cause, { totalMs: seen.totalMs + ms, maxMs: Math.max(seen.maxMs, ms) });
+  };
   for (const frame of frames.filter((f) => f.start >= since)) {
     const scripted = frame.scripts.reduce((n, s) => n + s.duration, 0);
-    for (const s of frame.scripts) byInvoker.set(`${s.type} ${s.invoker} (${s.source})`, (byInvoker.get(`${s.type} ${s.invoker} (${s.source})`) ?? 0) + s.duration);
+    for (const s of frame.scripts) add(`${s.type} ${s.invoker} (${s.source})`, s.duration);
     // What the frame spent outside scripts: style, layout, paint (the terminal's rows and the panels).
-    if (frame.duration - scripted > 0) byInvoker.set("rendering (style, layout, paint)", (byInvoker.get("rendering (style, layout, paint)") ?? 0) + frame.duration - scripted);
+    if (frame.duration - scripted > 0) add("rendering (style, layout, paint)", frame.duration - scripted);
   }
   return { count: mine.length, totalMs: mine.reduce((s, t) => s + t.duration, 0), maxMs: Math.max(0, ...mine.map((t) => t.duration)), byInvoker };
 }
@@ -211,9 +215,9 @@ export async function runBrowserBench(runs: number, log: (line: string) => void)
         coldLongTasks.push(c.longTasks.count);
         coldLongTaskMs.push(c.longTasks.totalMs);
         coldLongTaskMax.push(c.longTasks.maxMs);
-        const causes = [...c.longTasks.byInvoker].sort((x, y) => y[1] - x[1]).slice(0, 8);
+        const causes = [...c.longTasks.byInvoker].sort((x, y) => y[1].totalMs - x[1].totalMs).slice(0, 8);
         log(`  cold boot: ${c.longTasks.count} long tasks, ${c.longTasks.totalMs.toFixed(0)} ms; long animation frames by cause:`);
-        for (const [cause, ms] of causes) log(`    ${ms.toFixed(0).padStart(6)} ms  ${cause}`);
+        for (const [cause, ms] of causes) log(`    ${ms.totalMs.toFixed(0).padStart(6)} ms (longest ${ms.maxMs.toFixed(0)} ms)  ${cause}`);
         const extra = await extraMachines(a.page);
         log(`  extra machines: one ${extra.one.toFixed(2)} s, two at once ${extra.two.toFixed(2)} s`);
         extraOne.push(extra.one);
