@@ -45,6 +45,7 @@ export {
   MachineStore,
   SLOT_KINDS,
   diskIdFor,
+  writableSlots,
   checkMachineImages,
   imageFitsSlot,
   machineProblems,
@@ -96,7 +97,7 @@ export {
   type SnapshotLinkPlan,
 } from "./snapshot/link.ts";
 export { captureSnapshot, machineDiskIdentities, restoreSnapshotDisks, type CaptureOptions } from "./snapshot/machineSnapshot.ts";
-export { parseSetupUrl, setupQuery, type SetupFromUrl } from "./setupUrl.ts";
+export { parseSetupUrl, setupQuery, shareQuery, type SetupFromUrl } from "./setupUrl.ts";
 export {
   LESSON_FORMAT,
   LESSON_INDEX_FORMAT,

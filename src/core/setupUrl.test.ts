@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_PROFILE } from "./profile.ts";
-import { parseSetupUrl, setupQuery } from "./setupUrl.ts";
+import { parseSetupUrl, setupQuery, shareQuery } from "./setupUrl.ts";
 
 describe("shareable set-up URLs", () => {
   it("reads devices, memory, machine, lesson and step", () => {
@@ -48,5 +48,13 @@ describe("shareable set-up URLs", () => {
     expect(setupQuery(ballooned)).toBe("?balloon=on");
     expect({ ...DEFAULT_PROFILE, ...parseSetupUrl("?balloon=on").profile }).toEqual(ballooned);
     expect(setupQuery(DEFAULT_PROFILE, { machine: "m-3", base: ballooned })).toBe("?machine=m-3&balloon=off");
+  });
+
+  it("shares the default machine against the defaults and a saved machine against its own profile", () => {
+    const running = { ...DEFAULT_PROFILE, nic: "virtio" as const };
+    expect(shareQuery({ id: "default", profile: DEFAULT_PROFILE }, running)).toBe("?nic=virtio");
+    // A saved machine whose own profile already has virtio: the link names it and nothing else.
+    expect(shareQuery({ id: "m-7", profile: running }, running, { id: "io", step: 2 })).toBe("?machine=m-7&lesson=io&step=2");
+    expect(shareQuery({ id: "m-7", profile: running }, { ...running, memoryMiB: 384 })).toBe("?machine=m-7&mem=384");
   });
 });

@@ -6,6 +6,7 @@
  */
 import { LESSON_ID } from "./lessons/format.ts";
 import { snapshotLinkProblem } from "./snapshot/link.ts";
+import { DEFAULT_MACHINE_ID } from "./storage/machines.ts";
 import { DEFAULT_PROFILE, MAX_MEMORY_MIB, MIN_LINUX_MEMORY_MIB, type DeviceProfile } from "./profile.ts";
 
 export interface SetupFromUrl {
@@ -114,4 +115,14 @@ export function setupQuery(
   if ((profile.balloon === true) !== (base.balloon === true)) params.push(`balloon=${profile.balloon === true ? "on" : "off"}`);
   if (lesson !== undefined) params.push(`lesson=${lesson.id}`, `step=${lesson.step}`);
   return params.length === 0 ? "" : `?${params.join("&")}`;
+}
+
+/**
+ * The query of the link that reproduces what runs: the default machine is named by nothing and
+ * another browser starts it from the defaults; a saved machine is named, and starts there from its
+ * own profile, so only what differs from that profile goes in.
+ */
+export function shareQuery(machine: { readonly id: string; readonly profile: DeviceProfile }, running: DeviceProfile, lesson?: { readonly id: string; readonly step: number }): string {
+  const named = machine.id === DEFAULT_MACHINE_ID ? undefined : machine.id;
+  return setupQuery(running, { base: named === undefined ? DEFAULT_PROFILE : machine.profile, ...(named === undefined ? {} : { machine: named }), ...(lesson === undefined ? {} : { lesson }) });
 }

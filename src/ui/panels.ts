@@ -3,7 +3,7 @@
  * screen), made and wired to the shell: they ask the session for its machine and start it
  * through the shell, never decide about it themselves.
  */
-import { DEFAULT_MACHINE_ID, DEFAULT_PROFILE, parseSetupUrl, setupQuery, type ImageRecord } from "../core/index.ts";
+import { parseSetupUrl, shareQuery, type ImageRecord } from "../core/index.ts";
 import { LabPanel } from "./lab/panel.ts";
 import { lessonHost } from "./lessons/lessonHost.ts";
 import { LessonPanel } from "./lessons/LessonPanel.ts";
@@ -65,9 +65,7 @@ export class Panels {
       restart: () => shell.start(),
       report,
       resetDisks: async () => {
-        // The user asked to drop what the guest wrote: nothing is saved first.
-        shell.session.halt();
-        await shell.storage.resetDisks(shell.current);
+        await shell.session.eraseDisks(shell.current);
         await shell.start();
       },
     });
@@ -170,12 +168,8 @@ export class Panels {
 
   /** The link that reproduces this set-up; on the clipboard where the browser allows it, and shown. */
   async copyLink(show: (text: string, url: string) => void): Promise<void> {
-    const current = this.shell.current;
-    const machine = current.id === DEFAULT_MACHINE_ID ? undefined : current.id;
     const lesson = this.lessonsVisible ? this.lessons?.current : undefined;
-    // Another browser starts the default machine from its defaults; a named machine from its own profile.
-    const base = machine === undefined ? DEFAULT_PROFILE : current.profile;
-    const query = setupQuery(this.shell.profile, { base, ...(machine === undefined ? {} : { machine }), ...(lesson === undefined ? {} : { lesson }) });
+    const query = shareQuery(this.shell.current, this.shell.profile, lesson);
     const url = new URL(query, new URL(location.pathname, location.origin)).href;
     let copied = false;
     try {

@@ -32,6 +32,7 @@ function pageOptions(loaderFails = false) {
     disk: () => undefined,
     view: { slots: [] },
     save: async () => void touched.push("save"),
+    erase: async () => void touched.push("erase"),
     close: async () => void touched.push("close"),
   };
   let prebootedAsked = 0;

@@ -20,6 +20,7 @@ export const NO_DISKS: SessionDisks = {
   disk: () => undefined,
   view: { slots: [] },
   save: async () => undefined,
+  erase: async () => undefined,
   close: async () => undefined,
 };
 

@@ -199,6 +199,29 @@ describe("MachineSession: start requests", () => {
     expect(session.machine).not.toBe(machine);
     session.dispose();
   });
+
+  it("erasing the disks stops the machine without writing back, and the next start finds them blank", async () => {
+    const { session, diskStore } = setup();
+    expect((await start(session, { kind: "cold" })).kind).toBe("started");
+    const disk = (session as unknown as { options: { disks: StoreDisks } }).options.disks.disk("hda");
+    if (disk === undefined) return expect.fail("no data disk");
+    // The blank data disk is a fresh ext2 file system, not zeros: erased means as it was.
+    const fresh = [Array.from(await disk.read(0, 4)), Array.from(await disk.read(4096, 4))];
+    await disk.write(0, new Uint8Array(512).fill(7));
+    await disk.flush();
+    // One page saved, one still pending: erasing drops both.
+    await disk.write(4096, new Uint8Array(512).fill(9));
+    await session.eraseDisks(DEFAULT_MACHINE);
+    expect(session.machine).toBeUndefined();
+    expect(await start(session, { kind: "cold" })).toEqual({ kind: "started", from: "boot" });
+    const again = (session as unknown as { options: { disks: StoreDisks } }).options.disks.disk("hda");
+    expect(again).not.toBe(disk);
+    expect([Array.from((await again?.read(0, 4)) ?? []), Array.from((await again?.read(4096, 4)) ?? [])]).toEqual(fresh);
+    expect(fresh[0]).not.toEqual([7, 7, 7, 7]);
+    // Nothing of the overlay is left in storage.
+    expect((await diskStore.collectGarbage()).deletedPages).toBe(0);
+    session.dispose();
+  });
 });
 
 describe("MachineSession: the boot cache", () => {

@@ -38,6 +38,8 @@ export interface SessionDisks {
   readonly view: { readonly slots: readonly DiskSlot[] };
   /** Write every pending page now; rejects (keeping the pages) when storage refused them. */
   save(): Promise<void>;
+  /** Let the disks go without writing back and drop what the guest wrote to `record`'s writable disks. */
+  erase(record: MachineRecord): Promise<void>;
   /** Write back what is pending and let the disks go. */
   close(): Promise<void>;
 }
@@ -327,6 +329,16 @@ export class MachineSession {
   }
 
   /** Another tab took the machine over: stop here at once, writing nothing more. */
+  /**
+   * The user asked to drop what the guest wrote to `record`'s disks: the machine stops without
+   * saving (its pending pages are what is being dropped), then the disks are erased. Start again
+   * after: the guest finds them blank.
+   */
+  async eraseDisks(record: MachineRecord): Promise<void> {
+    this.halt();
+    await this.options.disks.erase(record);
+  }
+
   halt(): void {
     this.generation++;
     this.disposeMachine();

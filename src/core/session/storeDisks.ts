@@ -3,7 +3,7 @@ import type { Clock } from "../clock.ts";
 import type { DiskSlot } from "../profile.ts";
 import type { DiskStore } from "../storage/disk.ts";
 import type { ImageStore } from "../storage/images.ts";
-import { openMachineDisks, type MachineRecord, type OpenedDisks } from "../storage/machines.ts";
+import { diskIdFor, openMachineDisks, writableSlots, type MachineRecord, type OpenedDisks } from "../storage/machines.ts";
 import type { SessionDisks } from "./session.ts";
 
 /** A machine's disks opened from the stores, as the browser's StorageController does (no lock). */
@@ -30,6 +30,14 @@ export class StoreDisks implements SessionDisks {
 
   async save(): Promise<void> {
     await Promise.all((this.opened?.overlays ?? []).map((d) => d.flush()));
+  }
+
+  async erase(record: MachineRecord): Promise<void> {
+    const opened = this.opened;
+    this.opened = undefined;
+    // Nothing is written back: the pending pages are part of what is dropped.
+    for (const disk of opened?.overlays ?? []) disk.dispose();
+    for (const slot of writableSlots(record)) await this.stores.disks.drop(diskIdFor(record.id, slot));
   }
 
   async close(): Promise<void> {

@@ -259,3 +259,8 @@ export async function openMachineDisks(
   }
   return { attached, overlays };
 }
+
+/** Slots whose contents the guest can change (a CD-ROM is read-only media). */
+export function writableSlots(record: MachineRecord): DiskSlot[] {
+  return (Object.keys(record.disks) as DiskSlot[]).filter((s) => s !== "cdrom");
+}

@@ -57,7 +57,8 @@ export class SnapshotFlows {
       refuse: (header) => notForThisEmulator(header.v86, header.stateVersion),
       check: async (file) => void (await this.check(file)),
       matchingMachine: (header, name) => this.matchingMachine(header, name),
-      machine: (id) => shell.storage.stores.machines.get(id).catch(() => undefined),
+      // A storage read that fails says so (the link flow reports it), never "no such machine".
+      machine: (id) => shell.storage.stores.machines.get(id),
       saveMachine: async (record) => {
         const saved = await shell.storage.stores.machines.save(record, await shell.storage.stores.images.list());
         await host.machinesChanged();

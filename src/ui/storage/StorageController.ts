@@ -9,6 +9,7 @@ import {
   ImageStore,
   MachineStore,
   diskIdFor,
+  writableSlots,
   openIndexedDbStore,
   openMachineDisks,
   systemClock,
@@ -150,7 +151,7 @@ export class StorageController {
   }
 
   /** Drop what the guest wrote to the machine's disks; call with the machine stopped. */
-  async resetDisks(record: MachineRecord): Promise<void> {
+  async erase(record: MachineRecord): Promise<void> {
     await this.close(false);
     for (const slot of writableSlots(record)) await this.stores.disks.drop(diskIdFor(record.id, slot));
   }
@@ -186,7 +187,3 @@ export class StorageController {
   }
 }
 
-/** Slots whose contents the guest can change (a CD-ROM is read-only media). */
-export function writableSlots(record: MachineRecord): DiskSlot[] {
-  return (Object.keys(record.disks) as DiskSlot[]).filter((s) => s !== "cdrom");
-}
