@@ -4,6 +4,7 @@ import { arpRequestFrame, echoRequestFrame } from "../lab/frames.ts";
 import { FakeEndpoint, ethFrame } from "../testing/fakeBus.ts";
 import { PacketCapture, packetMatches, type CapturedPacket } from "./capture.ts";
 import { BROADCAST_MAC, udpFrame, type Mac } from "./frames.ts";
+import { readPcap } from "./pcap.ts";
 import { VirtualSwitch } from "./switch.ts";
 
 const A: Mac = [0x52, 0x54, 0, 0, 0, 0x0a];
@@ -127,5 +128,39 @@ describe("PacketCapture", () => {
     expect(summaries({ ports: ["vm1"], protocols: ["arp", "dns"] })).toEqual(["ARP", "DNS"]);
     expect(summaries({ ports: [], protocols: [] })).toHaveLength(3);
     expect(packetMatches(capture.packets()[0] as CapturedPacket, { protocols: ["tcp"] })).toBe(false);
+  });
+
+  it("keeps to its byte budget, dropping the oldest, and keeps numbering across compaction", () => {
+    const { a, capture } = lab({ limit: 100_000, maxBytes: 600 });
+    for (let i = 0; i < 5000; i++) a.emit(ethFrame(A, BROADCAST_MAC, i & 0xff, 100));
+    expect(capture.size).toBe(6);
+    expect(capture.keptBytes).toBe(600);
+    expect(capture.overwritten).toBe(4994);
+    expect(capture.packets().map((p) => p.number)).toEqual([4995, 4996, 4997, 4998, 4999, 5000]);
+    // A frame larger than the whole budget is still kept, alone.
+    a.emit(ethFrame(A, BROADCAST_MAC, 1, 1000));
+    expect(capture.packets().map((p) => p.originalLength)).toEqual([1000]);
+  });
+
+  it("writes its packets as a pcap file, drops left out unless asked for", () => {
+    const { clock, a, pb, capture } = lab({ snapLength: 80 });
+    const epochMs = Date.UTC(2026, 11, 1, 8, 0, 0);
+    clock.advance(10);
+    a.emit(ethFrame(A, BROADCAST_MAC, 1, 60));
+    clock.advance(2.5);
+    pb.setImpairments({ lossPercent: 100 });
+    a.emit(ethFrame(A, B, 2, 200)); // in at the fabric, then lost on vm2's cable
+    const file = readPcap(capture.toPcap({ epochMs }));
+    expect(file.snapLength).toBe(80);
+    expect(file.records.map((r) => [r.timeMs - epochMs, r.includedLength, r.originalLength, r.frame[14]])).toEqual([
+      [10, 60, 60, 1],
+      [12.5, 80, 200, 2],
+    ]);
+    const withDrops = readPcap(capture.toPcap({ epochMs, nanoseconds: true, filter: { dropped: "include" } }));
+    expect(withDrops.nanoseconds).toBe(true);
+    expect(withDrops.records).toHaveLength(3);
+    // B was not learned yet, so vm3 got both frames (flooded); a port filter keeps what it saw.
+    expect(readPcap(capture.toPcap({ epochMs, filter: { ports: ["vm3"] } })).records).toHaveLength(2);
+    expect(readPcap(capture.toPcap({ epochMs, filter: { protocols: ["arp"] } })).records).toHaveLength(0);
   });
 });

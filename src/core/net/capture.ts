@@ -8,6 +8,7 @@
 import { Emitter, type Disposable, type Event } from "../events.ts";
 import { decodeFrame, type DecodedFrame, type ProtocolName } from "./decode.ts";
 import type { DropReason } from "./link.ts";
+import { writePcap, type PcapWriteOptions } from "./pcap.ts";
 import type { PortKind, TapRecord } from "./switch.ts";
 
 export interface CapturedPacket {
@@ -31,6 +32,8 @@ export interface CapturedPacket {
 export interface CaptureOptions {
   /** Packets kept; the oldest go first. */
   readonly limit?: number;
+  /** Frame bytes kept in all (after the snap length); the oldest packets go first. */
+  readonly maxBytes?: number;
   /** Bytes kept of each frame (pcap's snaplen). */
   readonly snapLength?: number;
   /** "fabric": each frame once, as it reaches the switch, plus every drop; "all": also each delivery out. */
@@ -48,6 +51,8 @@ export interface PacketFilter {
 
 export const DEFAULT_CAPTURE_LIMIT = 10_000;
 export const DEFAULT_SNAP_LENGTH = 65_535;
+/** 10 000 full-size virtio-net frames would be 655 MB: the byte budget is what bounds memory. */
+export const DEFAULT_CAPTURE_BYTES = 64 * 1024 * 1024;
 
 /** Whether `packet` passes `filter`; `decoded` saves decoding it again. */
 export function packetMatches(packet: CapturedPacket, filter: PacketFilter, decoded?: DecodedFrame): boolean {
@@ -65,16 +70,19 @@ export function packetMatches(packet: CapturedPacket, filter: PacketFilter, deco
 }
 
 export class PacketCapture implements Disposable {
-  private readonly ring: (CapturedPacket | undefined)[];
-  private next = 0;
-  private count = 0;
+  /** Kept packets are `kept[head…]`, oldest first; the front is compacted now and then. */
+  private kept: (CapturedPacket | undefined)[] = [];
+  private head = 0;
+  private bytes = 0;
   private numbered = 0;
+  private clearedBefore = 0;
   private running = true;
   private readonly decodedCache = new WeakMap<CapturedPacket, DecodedFrame>();
   private readonly subscription: Disposable;
   private readonly packetEmitter = new Emitter<CapturedPacket>();
   private readonly clearEmitter = new Emitter<void>();
   readonly limit: number;
+  readonly maxBytes: number;
   readonly snapLength: number;
   readonly points: "fabric" | "all";
   /** Each packet as it is kept (a live list appends it). */
@@ -85,9 +93,9 @@ export class PacketCapture implements Disposable {
   /** Listens to a switch's `onTap` (or any source of tap records). */
   constructor(source: Event<TapRecord>, options: CaptureOptions = {}) {
     this.limit = Math.max(1, Math.floor(options.limit ?? DEFAULT_CAPTURE_LIMIT));
+    this.maxBytes = Math.max(1, Math.floor(options.maxBytes ?? DEFAULT_CAPTURE_BYTES));
     this.snapLength = Math.max(14, Math.floor(options.snapLength ?? DEFAULT_SNAP_LENGTH));
     this.points = options.points ?? "fabric";
-    this.ring = new Array<CapturedPacket | undefined>(this.limit);
     this.subscription = source((record) => this.offer(record));
   }
 
@@ -105,33 +113,44 @@ export class PacketCapture implements Disposable {
   }
 
   get size(): number {
-    return this.count;
+    return this.kept.length - this.head;
   }
 
-  /** Packets that fell off the ring since the last clear. */
+  /** Frame bytes kept. */
+  get keptBytes(): number {
+    return this.bytes;
+  }
+
+  /** Packets that fell off the front since the last clear (the limit or the byte budget). */
   get overwritten(): number {
-    return this.numbered - this.count - this.clearedBefore;
+    return this.numbered - this.clearedBefore - this.size;
   }
-
-  private clearedBefore = 0;
 
   clear(): void {
-    this.ring.fill(undefined);
-    this.next = 0;
+    this.kept = [];
+    this.head = 0;
+    this.bytes = 0;
     this.clearedBefore = this.numbered;
-    this.count = 0;
     this.clearEmitter.fire();
   }
 
   /** The packets kept, oldest first, those passing `filter` if given. */
   packets(filter?: PacketFilter): CapturedPacket[] {
     const out: CapturedPacket[] = [];
-    const start = (this.next - this.count + this.limit) % this.limit;
-    for (let i = 0; i < this.count; i++) {
-      const packet = this.ring[(start + i) % this.limit] as CapturedPacket;
+    for (let i = this.head; i < this.kept.length; i++) {
+      const packet = this.kept[i] as CapturedPacket;
       if (filter === undefined || packetMatches(packet, filter, this.decode(packet))) out.push(packet);
     }
     return out;
+  }
+
+  /**
+   * The packets as a .pcap file. Drops are left out unless the filter asks for them (they never
+   * reached the other end); the snap length is the capture's unless given.
+   */
+  toPcap(options: Omit<PcapWriteOptions, "snapLength"> & { readonly snapLength?: number; readonly filter?: PacketFilter }): Uint8Array {
+    const filter: PacketFilter = { dropped: "exclude", ...options.filter };
+    return writePcap(this.packets(filter), { epochMs: options.epochMs, snapLength: options.snapLength ?? this.snapLength, ...(options.nanoseconds === undefined ? {} : { nanoseconds: options.nanoseconds }) });
   }
 
   /** The packet decoded (remembered, so a list redraw does not decode again). */
@@ -159,9 +178,17 @@ export class PacketCapture implements Disposable {
       originalLength: record.frame.length,
       ...(record.dropped === undefined ? {} : { dropped: record.dropped }),
     };
-    this.ring[this.next] = packet;
-    this.next = (this.next + 1) % this.limit;
-    this.count = Math.min(this.count + 1, this.limit);
+    this.kept.push(packet);
+    this.bytes += packet.frame.length;
+    // The newest packet always stays, even alone over the byte budget.
+    while (this.size > 1 && (this.size > this.limit || this.bytes > this.maxBytes)) {
+      this.bytes -= (this.kept[this.head] as CapturedPacket).frame.length;
+      this.kept[this.head++] = undefined;
+    }
+    if (this.head > 1024 && this.head * 2 > this.kept.length) {
+      this.kept = this.kept.slice(this.head);
+      this.head = 0;
+    }
     this.packetEmitter.fire(packet);
   }
 

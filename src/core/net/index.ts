@@ -26,6 +26,7 @@ export {
   AGEING_MS,
   DEFAULT_SEGMENT,
   MAX_FRAME_BYTES,
+  MAX_TABLE_ENTRIES,
   SwitchPort,
   VirtualSwitch,
   type LearnedMac,
@@ -37,7 +38,7 @@ export {
   type TopologyChange,
 } from "./switch.ts";
 export { NetworkMonitor, switchSummary, type MonitorOptions, type NetworkSummary, type PortSummary, type SegmentSummary } from "./summary.ts";
-export { DEFAULT_CAPTURE_LIMIT, DEFAULT_SNAP_LENGTH, PacketCapture, packetMatches, type CaptureOptions, type CapturedPacket, type PacketFilter } from "./capture.ts";
+export { DEFAULT_CAPTURE_BYTES, DEFAULT_CAPTURE_LIMIT, DEFAULT_SNAP_LENGTH, PacketCapture, packetMatches, type CaptureOptions, type CapturedPacket, type PacketFilter } from "./capture.ts";
 export { PROTOCOL_NAMES, decodeFrame, type ArpInfo, type DecodedFrame, type EthernetInfo, type IcmpInfo, type Ipv4Info, type ProtocolName, type TcpInfo, type UdpInfo } from "./decode.ts";
 export { DHCP_MESSAGE_TYPES, dnsTypeName, type DhcpInfo, type DnsAnswer, type DnsInfo, type Ipv6Info } from "./decodeApp.ts";
 export { LINKTYPE_ETHERNET, PCAP_MAGIC_MICRO, PCAP_MAGIC_NANO, pcapHeader, pcapRecord, readPcap, splitTime, writePcap, type PcapFile, type PcapFileRecord, type PcapRecord, type PcapWriteOptions } from "./pcap.ts";

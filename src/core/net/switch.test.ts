@@ -98,6 +98,25 @@ describe("VirtualSwitch forwarding", () => {
     expect(sw.macTable().find((e) => e.mac === "52:54:00:00:00:0a")).toMatchObject({ port: "vm1", ageMs: 0 });
   });
 
+  it("stops learning when the table is full, flooding frames for MACs it could not learn", () => {
+    const clock = new ManualClock();
+    const sw = new VirtualSwitch({ clock, schedule: (fn) => fn(), maxTableEntries: 3, ageingMs: 1000 });
+    const [a, b, c] = [new FakeEndpoint(), new FakeEndpoint(), new FakeEndpoint()];
+    sw.attach("vm1", a);
+    sw.attach("vm2", b);
+    sw.attach("vm3", c);
+    // A guest inventing source MACs.
+    for (let i = 0; i < 100; i++) a.emit(ethFrame([0x02, 0, 0, 0, 0, i], BROADCAST_MAC, i));
+    expect(sw.macTable()).toHaveLength(3);
+    b.emit(ethFrame(B, [0x02, 0, 0, 0, 0, 50], 200)); // not learned: flooded
+    expect(tags(c).at(-1)).toBe(200);
+    expect(sw.macTable()).toHaveLength(3); // B did not get in either
+    // Once the invented entries age out, there is room again.
+    clock.advance(1001);
+    b.emit(ethFrame(B, BROADCAST_MAC, 201));
+    expect(sw.macTable().map((e) => e.port)).toEqual(["vm2"]);
+  });
+
   it("keeps segments apart: no flooding, learning or delivery across them", () => {
     const clock = new ManualClock();
     const sw = new VirtualSwitch({ clock, schedule: (fn) => fn() });

@@ -13,19 +13,25 @@
  */
 import type { Clock } from "../clock.ts";
 import { AppError } from "../errors.ts";
-import { DisposableStore, Emitter, type Disposable, type Event } from "../events.ts";
+import { Emitter, type Disposable, type Event } from "../events.ts";
 import { host } from "../host.ts";
 import type { NetworkBus } from "./bus.ts";
 import { ETH_HEADER, isGroupMac, macKey } from "./frames.ts";
-import { DROP_REASONS, Link, checkImpairments, seededRandom, type DropReason, type Impairments } from "./link.ts";
+import { seededRandom, type DropReason, type Impairments } from "./link.ts";
+import { SwitchPort, type PortKind, type PortOwner, type TapRecord } from "./port.ts";
 import { switchSummary, type NetworkSummary } from "./summary.ts";
 
-export type PortKind = "machine" | "host";
 export const DEFAULT_SEGMENT = "default";
 /** The largest frame a virtio-net guest with MTU 65535 sends, with a VLAN tag. */
 export const MAX_FRAME_BYTES = 65535 + ETH_HEADER + 4;
 /** Linux bridges' default ageing time. */
 export const AGEING_MS = 300_000;
+/**
+ * Learned MACs kept at most. A guest is untrusted: one sending from ever new source MACs fills
+ * the table, after which new MACs are not learned (their frames are flooded), as a real switch
+ * with a full table does, instead of the page's memory growing.
+ */
+export const MAX_TABLE_ENTRIES = 4096;
 
 export interface SwitchOptions {
   readonly clock: Clock;
@@ -35,6 +41,7 @@ export interface SwitchOptions {
   readonly schedule?: (fn: () => void) => void;
   readonly maxFrameBytes?: number;
   readonly ageingMs?: number;
+  readonly maxTableEntries?: number;
 }
 
 export interface PortOptions {
@@ -43,30 +50,8 @@ export interface PortOptions {
   readonly impairments?: Partial<Impairments>;
 }
 
-export interface PortCounters {
-  /** What the endpoint emitted into the port. */
-  readonly framesIn: number;
-  readonly bytesIn: number;
-  /** What the port handed to its endpoint. */
-  readonly framesOut: number;
-  readonly bytesOut: number;
-  readonly drops: Readonly<Record<DropReason, number>>;
-}
-
-/** One frame at the switch: on its way in (at the fabric) or out (handed to the endpoint), or dropped. */
-export interface TapRecord {
-  /** Clock milliseconds. */
-  readonly time: number;
-  readonly port: string;
-  readonly kind: PortKind;
-  readonly segment: string;
-  readonly direction: "in" | "out";
-  /** The switch's own bytes: copy what you keep, change nothing. */
-  readonly frame: Uint8Array;
-  /** For a frame in: the ports it was forwarded to. */
-  readonly to?: readonly string[];
-  readonly dropped?: DropReason;
-}
+export type { PortCounters, PortKind, TapRecord } from "./port.ts";
+export { SwitchPort };
 
 export type TopologyChange =
   | { readonly type: "attached" | "detached"; readonly port: string }
@@ -81,129 +66,26 @@ export interface LearnedMac {
   readonly ageMs: number;
 }
 
+interface Pending {
+  readonly port: SwitchPort;
+  readonly frame: Uint8Array;
+}
+
 interface Entry {
   readonly port: SwitchPort;
   lastSeen: number;
-}
-
-function zeroDrops(): Record<DropReason, number> {
-  return Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
 }
 
 function colonMac(key: string): string {
   return key.replace(/(..)(?!$)/g, "$1:");
 }
 
-/** A port of a VirtualSwitch; dispose to detach it. */
-export class SwitchPort implements Disposable {
-  private readonly counts = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, drops: zeroDrops() };
-  /** @internal */ readonly up: Link;
-  /** @internal */ readonly down: Link;
-  private readonly store = new DisposableStore();
-  private segmentId: string;
-  private detached = false;
-
-  /** @internal Use VirtualSwitch.attach. */
-  constructor(
-    private readonly owner: VirtualSwitch,
-    readonly label: string,
-    readonly kind: PortKind,
-    segment: string,
-    readonly bus: NetworkBus,
-    clock: Clock,
-    random: () => number,
-  ) {
-    this.segmentId = segment;
-    this.up = this.store.add(new Link(clock, random, (frame) => owner.forward(this, frame), (frame, reason) => this.dropped(frame, "in", reason)));
-    this.down = this.store.add(new Link(clock, random, (frame) => this.handOut(frame), (frame, reason) => this.dropped(frame, "out", reason)));
-  }
-
-  get segment(): string {
-    return this.segmentId;
-  }
-
-  get attached(): boolean {
-    return !this.detached;
-  }
-
-  get counters(): PortCounters {
-    return { ...this.counts, drops: { ...this.counts.drops } };
-  }
-
-  /** The same impairments apply each way on this port's cable. */
-  get impairments(): Impairments {
-    return this.up.impairments;
-  }
-
-  setImpairments(change: Partial<Impairments>): void {
-    const next = checkImpairments({ ...this.up.impairments, ...change });
-    this.up.impairments = next;
-    this.down.impairments = next;
-    this.owner.changed();
-  }
-
-  /** Move the port to another segment: what it learned there is forgotten. */
-  setSegment(segment: string): void {
-    if (segment === this.segmentId || this.detached) return;
-    const from = this.segmentId;
-    this.owner.forget(this);
-    this.segmentId = segment;
-    this.owner.topology({ type: "segment", port: this.label, from, to: segment });
-  }
-
-  /** MACs the switch has learned behind this port (aa:bb:…), live entries only. */
-  learnedMacs(): string[] {
-    return this.owner.macTable().filter((e) => e.port === this.label && e.segment === this.segmentId).map((e) => e.mac);
-  }
-
-  /** @internal A frame from the endpoint, counted before anything can drop it. */
-  countIn(frame: Uint8Array): void {
-    this.counts.framesIn++;
-    this.counts.bytesIn += frame.length;
-  }
-
-  /** @internal Leave toward the endpoint (through the down link). */
-  transmit(frame: Uint8Array): void {
-    this.down.send(frame);
-  }
-
-  /** @internal */
-  dropped(frame: Uint8Array, direction: "in" | "out", reason: DropReason): void {
-    this.counts.drops[reason]++;
-    this.owner.tap(this, direction, frame, { dropped: reason });
-  }
-
-  private handOut(frame: Uint8Array): void {
-    try {
-      this.bus.sendNetworkFrame(frame);
-    } catch {
-      // The endpoint refused (its network is off, it is shutting down): a drop, not a failure of the switch.
-      this.dropped(frame, "out", "refused");
-      return;
-    }
-    this.counts.framesOut++;
-    this.counts.bytesOut += frame.length;
-    this.owner.tap(this, "out", frame, {});
-  }
-
-  /** @internal */
-  listen(listener: (frame: Uint8Array) => void): void {
-    this.store.add(this.bus.onNetworkFrame(listener));
-  }
-
-  dispose(): void {
-    if (this.detached) return;
-    this.detached = true;
-    this.store.dispose();
-    this.owner.detach(this);
-  }
-}
-
-export class VirtualSwitch implements Disposable {
+export class VirtualSwitch implements Disposable, PortOwner {
   private readonly portList: SwitchPort[] = [];
   /** `${segment}/${mac}` → where that MAC was last seen. */
   private readonly table = new Map<string, Entry>();
-  private readonly pending: { port: SwitchPort; frame: Uint8Array }[] = [];
+  private pending: (Pending | undefined)[] = [];
+  private pendingHead = 0;
   private draining = false;
   private disposed = false;
   private readonly clock: Clock;
@@ -211,6 +93,7 @@ export class VirtualSwitch implements Disposable {
   private readonly schedule: (fn: () => void) => void;
   readonly maxFrameBytes: number;
   readonly ageingMs: number;
+  readonly maxTableEntries: number;
 
   private readonly topologyEmitter = new Emitter<TopologyChange>();
   private readonly tapEmitter = new Emitter<TapRecord>();
@@ -228,6 +111,7 @@ export class VirtualSwitch implements Disposable {
     this.schedule = options.schedule ?? ((fn) => host.queueMicrotask(fn));
     this.maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
     this.ageingMs = options.ageingMs ?? AGEING_MS;
+    this.maxTableEntries = options.maxTableEntries ?? MAX_TABLE_ENTRIES;
   }
 
   get ports(): readonly SwitchPort[] {
@@ -293,10 +177,21 @@ export class VirtualSwitch implements Disposable {
     this.schedule(() => this.drain());
   }
 
+  private takePending(): Pending | undefined {
+    const item = this.pending[this.pendingHead];
+    if (item === undefined) {
+      this.pending = [];
+      this.pendingHead = 0;
+      return undefined;
+    }
+    this.pending[this.pendingHead++] = undefined;
+    return item;
+  }
+
   private drain(): void {
     // Frames that arrive while draining (an endpoint answering at once) join this same loop.
     try {
-      for (let item = this.pending.shift(); item !== undefined; item = this.pending.shift()) {
+      for (let item = this.takePending(); item !== undefined; item = this.takePending()) {
         if (!item.port.attached) continue;
         const { port, frame } = item;
         port.countIn(frame);
@@ -307,7 +202,7 @@ export class VirtualSwitch implements Disposable {
     } finally {
       // A listener that threw must not stall the switch: what is left goes on the next turn.
       this.draining = false;
-      if (this.pending.length > 0 && !this.disposed) {
+      if (this.pendingHead < this.pending.length && !this.disposed) {
         this.draining = true;
         this.schedule(() => this.drain());
       }
@@ -342,8 +237,16 @@ export class VirtualSwitch implements Disposable {
       entry.lastSeen = now;
       return;
     }
+    if (entry === undefined && this.table.size >= this.maxTableEntries) {
+      this.pruneAged();
+      if (this.table.size >= this.maxTableEntries) return;
+    }
     this.table.set(key, { port, lastSeen: now });
     this.changed();
+  }
+
+  private pruneAged(): void {
+    for (const key of [...this.table.keys()]) this.live(key);
   }
 
   /** @internal */
@@ -390,7 +293,8 @@ export class VirtualSwitch implements Disposable {
     if (this.disposed) return;
     this.disposed = true;
     for (const port of [...this.portList]) port.dispose();
-    this.pending.length = 0;
+    this.pending = [];
+    this.pendingHead = 0;
     this.topologyEmitter.dispose();
     this.tapEmitter.dispose();
     this.changeEmitter.dispose();
