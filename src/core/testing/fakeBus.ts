@@ -5,7 +5,10 @@ import { ETHERTYPE_IPV4, type Mac } from "../net/frames.ts";
 
 export class FakeEndpoint implements NetworkBus {
   private readonly frames = new Emitter<Uint8Array>();
+  private readonly delivered = new Emitter<Uint8Array>();
   readonly onNetworkFrame = this.frames.event;
+  /** Each frame given to this endpoint (after it is recorded in `received`). */
+  readonly onDelivered = this.delivered.event;
   readonly received: Uint8Array[] = [];
   /** When set, sendNetworkFrame throws (a machine whose network is off). */
   refuse = false;
@@ -19,6 +22,7 @@ export class FakeEndpoint implements NetworkBus {
   sendNetworkFrame(frame: Uint8Array): void {
     if (this.refuse) throw new Error("network is off");
     this.received.push(frame);
+    this.delivered.fire(frame);
   }
 
   get listening(): boolean {
