@@ -53,8 +53,8 @@ function zeroDrops(): Record<DropReason, number> {
 /** A port of a VirtualSwitch; dispose to detach it. */
 export class SwitchPort implements Disposable {
   private readonly counts = { framesIn: 0, bytesIn: 0, framesOut: 0, bytesOut: 0, drops: zeroDrops() };
-  /** @internal */ readonly up: Link;
-  /** @internal */ readonly down: Link;
+  private readonly up: Link;
+  private readonly down: Link;
   private readonly store = new DisposableStore();
   private segmentId: string;
   private detached = false;
@@ -112,10 +112,12 @@ export class SwitchPort implements Disposable {
     return this.owner.macTable().filter((e) => e.port === this.label && e.segment === this.segmentId).map((e) => e.mac);
   }
 
-  /** @internal A frame from the endpoint, counted before anything can drop it. */
-  countIn(frame: Uint8Array): void {
+  /** @internal A frame from the endpoint: counted, then dropped as `bad` or sent up the cable. */
+  ingress(frame: Uint8Array, bad: DropReason | undefined): void {
     this.counts.framesIn++;
     this.counts.bytesIn += frame.length;
+    if (bad === undefined) this.up.send(frame);
+    else this.dropped(frame, "in", bad);
   }
 
   /** @internal Leave toward the endpoint (through the down link). */

@@ -80,12 +80,13 @@ function colonMac(key: string): string {
   return key.replace(/(..)(?!$)/g, "$1:");
 }
 
-export class VirtualSwitch implements Disposable, PortOwner {
+export class VirtualSwitch implements Disposable {
   private readonly portList: SwitchPort[] = [];
   /** `${segment}/${mac}` → where that MAC was last seen. */
   private readonly table = new Map<string, Entry>();
   private pending: (Pending | undefined)[] = [];
   private pendingHead = 0;
+  private lastSweep = Number.NEGATIVE_INFINITY;
   private draining = false;
   private disposed = false;
   private readonly clock: Clock;
@@ -94,6 +95,17 @@ export class VirtualSwitch implements Disposable, PortOwner {
   readonly maxFrameBytes: number;
   readonly ageingMs: number;
   readonly maxTableEntries: number;
+
+  /** What ports may ask of the switch, kept off its public face. */
+  private readonly owner: PortOwner = {
+    forward: (from, frame) => this.forward(from, frame),
+    tap: (port, direction, frame, extra) => this.tap(port, direction, frame, extra),
+    forget: (port) => this.forget(port),
+    detach: (port) => this.detach(port),
+    topology: (change) => this.topology(change),
+    changed: () => this.changed(),
+    macTable: () => this.macTable(),
+  };
 
   private readonly topologyEmitter = new Emitter<TopologyChange>();
   private readonly tapEmitter = new Emitter<TapRecord>();
@@ -128,7 +140,7 @@ export class VirtualSwitch implements Disposable, PortOwner {
     if (label.trim() === "" || this.port(label) !== undefined) {
       throw new AppError("bad-profile", `The switch already has a port named "${label}": give each machine its own name.`, { details: { subject: label } });
     }
-    const port = new SwitchPort(this, label, options.kind ?? "machine", options.segment ?? DEFAULT_SEGMENT, bus, this.clock, this.random);
+    const port = new SwitchPort(this.owner, label, options.kind ?? "machine", options.segment ?? DEFAULT_SEGMENT, bus, this.clock, this.random);
     if (options.impairments !== undefined) port.setImpairments(options.impairments);
     port.listen((frame) => this.enqueue(port, frame));
     this.portList.push(port);
@@ -194,10 +206,7 @@ export class VirtualSwitch implements Disposable, PortOwner {
       for (let item = this.takePending(); item !== undefined; item = this.takePending()) {
         if (!item.port.attached) continue;
         const { port, frame } = item;
-        port.countIn(frame);
-        const bad: DropReason | undefined = frame.length < ETH_HEADER ? "runt" : frame.length > this.maxFrameBytes ? "oversize" : undefined;
-        if (bad === undefined) port.up.send(frame);
-        else port.dropped(frame, "in", bad);
+        port.ingress(frame, frame.length < ETH_HEADER ? "runt" : frame.length > this.maxFrameBytes ? "oversize" : undefined);
       }
     } finally {
       // A listener that threw must not stall the switch: what is left goes on the next turn.
@@ -209,8 +218,8 @@ export class VirtualSwitch implements Disposable, PortOwner {
     }
   }
 
-  /** @internal A frame off a port's up link, at the switch fabric. */
-  forward(from: SwitchPort, frame: Uint8Array): void {
+  /** A frame off a port's up link, at the switch fabric. */
+  private forward(from: SwitchPort, frame: Uint8Array): void {
     if (!from.attached) return;
     const segment = from.segment;
     if (!isGroupMac(frame, 6)) this.learn(`${segment}/${macKey(frame, 6)}`, from);
@@ -238,25 +247,23 @@ export class VirtualSwitch implements Disposable, PortOwner {
       return;
     }
     if (entry === undefined && this.table.size >= this.maxTableEntries) {
-      this.pruneAged();
+      // Sweep for aged entries at most once a second: a guest inventing MACs must not make every frame cost a sweep.
+      if (now - this.lastSweep < 1000) return;
+      this.lastSweep = now;
+      for (const old of [...this.table.keys()]) this.live(old);
       if (this.table.size >= this.maxTableEntries) return;
     }
     this.table.set(key, { port, lastSeen: now });
     this.changed();
   }
 
-  private pruneAged(): void {
-    for (const key of [...this.table.keys()]) this.live(key);
-  }
-
-  /** @internal */
-  tap(port: SwitchPort, direction: "in" | "out", frame: Uint8Array, extra: { to?: readonly string[]; dropped?: DropReason }): void {
+  private tap(port: SwitchPort, direction: "in" | "out", frame: Uint8Array, extra: { to?: readonly string[]; dropped?: DropReason }): void {
     if (!this.tapEmitter.hasListeners) return;
     this.tapEmitter.fire({ time: this.clock.now(), port: port.label, kind: port.kind, segment: port.segment, direction, frame, ...extra });
   }
 
-  /** @internal Forget every MAC learned behind `port`. */
-  forget(port: SwitchPort): void {
+  /** Forget every MAC learned behind `port`. */
+  private forget(port: SwitchPort): void {
     let removed = false;
     for (const [key, entry] of this.table) {
       if (entry.port === port) {
@@ -267,8 +274,7 @@ export class VirtualSwitch implements Disposable, PortOwner {
     if (removed) this.changed();
   }
 
-  /** @internal */
-  detach(port: SwitchPort): void {
+  private detach(port: SwitchPort): void {
     const index = this.portList.indexOf(port);
     if (index < 0) return;
     this.portList.splice(index, 1);
@@ -276,15 +282,13 @@ export class VirtualSwitch implements Disposable, PortOwner {
     this.topology({ type: "detached", port: port.label });
   }
 
-  /** @internal */
-  topology(change: TopologyChange): void {
+  private topology(change: TopologyChange): void {
     // Changed first: a NetworkMonitor tells a topology change at once and cancels what it had pending.
     this.changed();
     this.topologyEmitter.fire(change);
   }
 
-  /** @internal */
-  changed(): void {
+  private changed(): void {
     this.changeEmitter.fire();
   }
 
