@@ -13,6 +13,7 @@ import { ManualClock, PacketCapture, VirtualSwitch, udpFrame, writePcap, type Ip
 import { arpReply, arpRequestFrame, echoRequestFrame, parseEchoRequest } from "../core/lab/frames.ts";
 import { SYN, tcpFrame } from "../core/lab/tcp.ts";
 import { FakeEndpoint } from "../core/testing/fakeBus.ts";
+import { dhcpMessage, dnsQuery, dnsResponse, linuxSyn } from "../core/testing/netFrames.ts";
 
 const TSHARK = ["/usr/bin/tshark", "/usr/local/bin/tshark"].find((p) => existsSync(p));
 const EPOCH = Date.UTC(2026, 11, 1, 7, 30, 0);
@@ -20,19 +21,6 @@ const M1: Mac = [0x52, 0x54, 0, 0x12, 0x34, 0x01];
 const M2: Mac = [0x52, 0x54, 0, 0x12, 0x34, 0x02];
 const IP1: Ipv4 = [10, 0, 0, 1];
 const IP2: Ipv4 = [10, 0, 0, 2];
-
-function dnsQuery(id: number, name: string): Uint8Array {
-  const qname = [...name.split(".").flatMap((l) => [l.length, ...[...l].map((c) => c.charCodeAt(0))]), 0];
-  return Uint8Array.from([id >> 8, id & 0xff, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, ...qname, 0, 1, 0, 1]);
-}
-
-function dhcpDiscover(xid: number): Uint8Array {
-  const message = new Uint8Array(244);
-  message.set([1, 1, 6, 0, xid >>> 24, (xid >>> 16) & 0xff, (xid >>> 8) & 0xff, xid & 0xff], 0);
-  message.set(M1, 28);
-  message.set([0x63, 0x82, 0x53, 0x63, 53, 1, 1, 255], 236);
-  return message;
-}
 
 /** Two endpoints exchanging ARP, ping, DHCP, DNS and a TCP SYN through the switch, captured. */
 function captureSomeTraffic(snapLength: number): PacketCapture {
@@ -50,9 +38,11 @@ function captureSomeTraffic(snapLength: number): PacketCapture {
     [b, arpReply(request, M2, IP2) as Uint8Array],
     [a, ping],
     [b, (parseEchoRequest(ping, IP2) as { reply: Uint8Array }).reply],
-    [a, udpFrame({ from: M1, to: [255, 255, 255, 255, 255, 255], src: [0, 0, 0, 0], dst: [255, 255, 255, 255], srcPort: 68, dstPort: 67, payload: dhcpDiscover(0x3903f326) })],
+    [a, udpFrame({ from: M1, to: [255, 255, 255, 255, 255, 255], src: [0, 0, 0, 0], dst: [255, 255, 255, 255], srcPort: 68, dstPort: 67, payload: dhcpMessage(1, 1, 0x3903f326, [[12, [0x76, 0x6d, 0x31]]]) })],
     [a, udpFrame({ from: M1, to: M2, src: IP1, dst: IP2, srcPort: 40000, dstPort: 53, payload: dnsQuery(0x1a2b, "example.com") })],
-    [a, tcpFrame({ from: M1, to: M2, src: IP1, dst: IP2, srcPort: 40000, dstPort: 80, seq: 0, ack: 0, flags: SYN, window: 64240 })],
+    [b, udpFrame({ from: M2, to: M1, src: IP2, dst: IP1, srcPort: 53, dstPort: 40000, payload: dnsResponse(0x1a2b, "example.com", [93, 184, 216, 34]) })],
+    [a, tcpFrame({ from: M1, to: M2, src: IP1, dst: IP2, srcPort: 40001, dstPort: 80, seq: 0, ack: 0, flags: SYN, window: 64240 })],
+    [a, linuxSyn()],
   ];
   for (const [endpoint, frame] of steps) {
     clock.advance(1.234567);
@@ -80,7 +70,7 @@ describe("pcap files in tshark", () => {
     const packets = capture.packets();
     for (const nanoseconds of [false, true]) {
       const rows = tshark(writePcap(packets, { epochMs: EPOCH, nanoseconds }), ["frame.time_epoch", "frame.len", "frame.cap_len", "_ws.col.Protocol", "_ws.col.Info"]);
-      expect(rows.map((r) => r[3])).toEqual(["ARP", "ARP", "ICMP", "ICMP", "DHCP", "DNS", "TCP"]);
+      expect(rows.map((r) => r[3])).toEqual(["ARP", "ARP", "ICMP", "ICMP", "DHCP", "DNS", "DNS", "TCP", "TCP"]);
       rows.forEach((row, i) => {
         const packet = packets[i];
         if (packet === undefined) return expect.fail(`tshark shows a packet ${i + 1} that was not written`);

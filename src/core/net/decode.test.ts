@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { arpReply, arpRequestFrame, echoRequestFrame, parseEchoRequest } from "../lab/frames.ts";
 import { ACK, PSH, SYN, tcpFrame } from "../lab/tcp.ts";
+import { dhcpMessage, dnsQuery, dnsResponse, linuxSyn } from "../testing/netFrames.ts";
 import { decodeFrame } from "./decode.ts";
-import { BROADCAST_MAC, PROTO_ICMP, internetChecksum, ipv4Frame, put16, put32, udpFrame, type Ipv4, type Mac } from "./frames.ts";
+import { BROADCAST_MAC, PROTO_ICMP, internetChecksum, ipv4Frame, put16, udpFrame, type Ipv4, type Mac } from "./frames.ts";
 
 const M1: Mac = [0x52, 0x54, 0, 0x12, 0x34, 0x01];
 const M2: Mac = [0x52, 0x54, 0, 0x12, 0x34, 0x02];
@@ -10,34 +11,6 @@ const IP1: Ipv4 = [10, 0, 0, 1];
 const IP2: Ipv4 = [10, 0, 0, 2];
 const ZERO: Ipv4 = [0, 0, 0, 0];
 const ALL: Ipv4 = [255, 255, 255, 255];
-
-/** A BOOTP/DHCP message with option 53 = `type` and the options given as [code, bytes]. */
-function dhcpMessage(op: number, type: number, xid: number, options: [number, number[]][] = []): Uint8Array {
-  const body = [53, 1, type, ...options.flatMap(([code, bytes]) => [code, bytes.length, ...bytes]), 255];
-  const message = new Uint8Array(240 + body.length);
-  message[0] = op;
-  message[1] = 1;
-  message[2] = 6;
-  put32(message, 4, xid);
-  message.set(M1, 28);
-  put32(message, 236, 0x63825363);
-  message.set(body, 240);
-  return message;
-}
-
-function dnsName(name: string): number[] {
-  return [...name.split(".").flatMap((label) => [label.length, ...[...label].map((c) => c.charCodeAt(0))]), 0];
-}
-
-function dnsQuery(id: number, name: string, type = 1): Uint8Array {
-  return Uint8Array.from([id >> 8, id & 0xff, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, ...dnsName(name), 0, type, 0, 1]);
-}
-
-/** A response to `dnsQuery(id, name)` with one A answer (name compressed to the question) and `rcode`. */
-function dnsResponse(id: number, name: string, address: Ipv4 | undefined, rcode = 0): Uint8Array {
-  const answer = address === undefined ? [] : [0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, ...address];
-  return Uint8Array.from([id >> 8, id & 0xff, 0x81, 0x80 | rcode, 0, 1, 0, answer.length > 0 ? 1 : 0, 0, 0, 0, 0, ...dnsName(name), 0, 1, 0, 1, ...answer]);
-}
 
 describe("decodeFrame: ARP and ICMP", () => {
   it("names an ARP request and its reply as Wireshark does", () => {
@@ -132,12 +105,22 @@ describe("decodeFrame: UDP, DHCP, DNS, TCP", () => {
   it("reads TCP ports, flags, seq/ack, window and payload length", () => {
     const base = { from: M1, to: M2, src: IP1, dst: IP2, srcPort: 40000, dstPort: 80, window: 64240 };
     const syn = decodeFrame(tcpFrame({ ...base, seq: 0, ack: 0, flags: SYN, mss: 1460 }));
-    expect(syn.summary).toBe("40000 → 80 [SYN] Seq=0 Win=64240 Len=0");
-    expect(syn.tcp).toMatchObject({ flagNames: ["SYN"], headerLength: 24, payloadLength: 0 });
+    expect(syn.summary).toBe("40000 → 80 [SYN] Seq=0 Win=64240 Len=0 MSS=1460");
+    expect(syn.tcp).toMatchObject({ flagNames: ["SYN"], headerLength: 24, payloadLength: 0, options: { mss: 1460 } });
     const data = decodeFrame(tcpFrame({ ...base, seq: 1, ack: 4000000000, flags: PSH | ACK, payload: new Uint8Array(100) }));
     expect(data.summary).toBe("40000 → 80 [PSH, ACK] Seq=1 Ack=4000000000 Win=64240 Len=100");
     expect(data.tcp).toMatchObject({ seq: 1, ack: 4000000000, window: 64240, payloadLength: 100, flags: 0x18 });
     expect(decodeFrame(tcpFrame({ ...base, seq: 5, ack: 9, flags: SYN | ACK })).summary).toBe("40000 → 80 [SYN, ACK] Seq=5 Ack=9 Win=64240 Len=0");
+  });
+
+  it("reads the options of a Linux SYN as Wireshark lists them", () => {
+    const frame = linuxSyn();
+    const d = decodeFrame(frame);
+    expect(d.summary).toBe("40000 → 80 [SYN] Seq=0 Win=64240 Len=0 MSS=1460 SACK_PERM TSval=12345 TSecr=0 WS=128");
+    expect(d.tcp?.options).toMatchObject({ mss: 1460, sackPermitted: true, timestamp: { value: 12345, echo: 0 }, windowScale: 7 });
+    // An option whose length runs past the header ends the list quietly.
+    frame[14 + 20 + 20 + 1] = 40;
+    expect(decodeFrame(frame).tcp?.options.words).toEqual([]);
   });
 
   it("skips 802.1Q tags", () => {

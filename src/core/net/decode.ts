@@ -69,6 +69,18 @@ export interface TcpInfo {
   readonly window: number;
   readonly headerLength: number;
   readonly payloadLength: number;
+  /** Options read from the header, in their order (MSS, SACK_PERM, timestamps, window scale). */
+  readonly options: TcpOptions;
+}
+
+export interface TcpOptions {
+  readonly mss?: number;
+  readonly sackPermitted?: boolean;
+  /** The shift count; the window is multiplied by 2^shift. */
+  readonly windowScale?: number;
+  readonly timestamp?: { readonly value: number; readonly echo: number };
+  /** As Wireshark shows them: "MSS=1460 SACK_PERM TSval=1 TSecr=0 WS=128". */
+  readonly words: readonly string[];
 }
 
 export interface DecodedFrame {
@@ -281,6 +293,7 @@ function decodeTcp(frame: Uint8Array, at: number, end: number, d: Draft, fail: (
   const flags = (((frame[at + 12] as number) & 0x01) << 8) | (frame[at + 13] as number);
   const flagNames = TCP_FLAGS.filter((_, bit) => (flags & (1 << bit)) !== 0);
   const ipv4 = d.ipv4 as Ipv4Info;
+  const options = tcpOptions(frame, at + 20, Math.min(at + headerLength, end));
   const tcp: TcpInfo = {
     srcPort: u16(frame, at),
     dstPort: u16(frame, at + 2),
@@ -292,11 +305,43 @@ function decodeTcp(frame: Uint8Array, at: number, end: number, d: Draft, fail: (
     headerLength,
     // From the IP lengths: what was on the wire even if a capture cut the bytes.
     payloadLength: Math.max(0, ipv4.totalLength - ipv4.headerLength - headerLength),
+    options,
   };
   d.tcp = tcp;
   const shown = TCP_FLAG_ORDER.filter((f) => flagNames.includes(f as (typeof TCP_FLAGS)[number]));
   const ack = (flags & 0x10) !== 0 ? ` Ack=${tcp.ack}` : "";
-  d.summary = `${tcp.srcPort} → ${tcp.dstPort} [${shown.join(", ")}] Seq=${tcp.seq}${ack} Win=${tcp.window} Len=${tcp.payloadLength}`;
+  const words = options.words.length > 0 ? ` ${options.words.join(" ")}` : "";
+  d.summary = `${tcp.srcPort} → ${tcp.dstPort} [${shown.join(", ")}] Seq=${tcp.seq}${ack} Win=${tcp.window} Len=${tcp.payloadLength}${words}`;
   if (headerLength < 20 || at + headerLength > end) return fail(`bad TCP header length ${headerLength}`);
   return d;
+}
+
+/** The options in `[at, end)`; stops quietly at anything that does not fit. */
+function tcpOptions(frame: Uint8Array, at: number, end: number): TcpOptions {
+  const options: { -readonly [K in keyof TcpOptions]: TcpOptions[K] } & { words: string[] } = { words: [] };
+  while (at < end) {
+    const kind = frame[at] as number;
+    if (kind === 0) break;
+    if (kind === 1) {
+      at++;
+      continue;
+    }
+    const length = at + 1 < end ? (frame[at + 1] as number) : 0;
+    if (length < 2 || at + length > end) break;
+    if (kind === 2 && length === 4) {
+      options.mss = u16(frame, at + 2);
+      options.words.push(`MSS=${options.mss}`);
+    } else if (kind === 3 && length === 3) {
+      options.windowScale = frame[at + 2] as number;
+      options.words.push(`WS=${2 ** Math.min(options.windowScale, 14)}`);
+    } else if (kind === 4 && length === 2) {
+      options.sackPermitted = true;
+      options.words.push("SACK_PERM");
+    } else if (kind === 8 && length === 10) {
+      options.timestamp = { value: u32(frame, at + 2), echo: u32(frame, at + 6) };
+      options.words.push(`TSval=${options.timestamp.value}`, `TSecr=${options.timestamp.echo}`);
+    }
+    at += length;
+  }
+  return options;
 }
