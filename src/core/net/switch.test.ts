@@ -1,9 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.ts";
 import { isAppError } from "../errors.ts";
-import type { NetPeer } from "../lab/netPeer.ts";
-import type { Machine } from "../machine.ts";
-import type { NetworkBus } from "./bus.ts";
 import { FakeEndpoint, ethFrame } from "../testing/fakeBus.ts";
 import { BROADCAST_MAC, type Mac } from "./frames.ts";
 import { VirtualSwitch, type TapRecord, type TopologyChange } from "./switch.ts";
@@ -25,10 +22,6 @@ function lab(options: { ageingMs?: number; random?: () => number } = {}) {
   const pc = sw.attach("dhcp", c, { kind: "host" });
   return { clock, sw, a, b, c, pa, pb, pc };
 }
-
-// A Machine is a NetworkBus as it is (checked by the compiler), and so is what NetPeer takes.
-export const machineIsABus: (machine: Machine) => NetworkBus = (machine) => machine;
-export const peerTakesABus: (bus: NetworkBus) => ConstructorParameters<typeof NetPeer>[0] = (bus) => bus;
 
 const tags = (endpoint: FakeEndpoint): number[] => endpoint.received.map((f) => f[14] as number);
 
