@@ -1,5 +1,5 @@
 /** The virtual network: the switch and its links, capture, decoding, pcap files, the summary for a UI. */
-export type { NetworkBus } from "./bus.ts";
+export { crossover, type NetworkBus } from "./bus.ts";
 export {
   BROADCAST_MAC,
   ETHERTYPE_ARP,

@@ -8,6 +8,7 @@ import { ManualClock } from "../clock.ts";
 import { arpRequestFrame, echoRequestFrame } from "../lab/frames.ts";
 import { NetPeer, PEER_IP, PEER_MAC } from "../lab/netPeer.ts";
 import { FakeEndpoint } from "../testing/fakeBus.ts";
+import { crossover } from "./bus.ts";
 import { PacketCapture } from "./capture.ts";
 import type { Ipv4, Mac } from "./frames.ts";
 import { VirtualSwitch } from "./switch.ts";
@@ -34,12 +35,11 @@ describe("the lab's peer on a switch port", () => {
     const clock = new ManualClock();
     const sw = new VirtualSwitch({ clock });
     const guest = new FakeEndpoint(GUEST_MAC);
-    const peerPort = new FakeEndpoint(PEER_MAC);
     sw.attach("vm1", guest, { impairments: { latencyMs: 3 } });
-    // The peer sees the switch side of a FakeEndpoint pair: what the switch delivers, it hears.
-    sw.attach("peer", peerPort, { kind: "host", impairments: { latencyMs: 7 } });
-    const peerBus = { onNetworkFrame: (l: (f: Uint8Array) => void) => peerPort.onDelivered(l), sendNetworkFrame: (f: Uint8Array) => peerPort.emit(f) };
-    const peer = new NetPeer(peerBus, clock);
+    // NetPeer answers the bus it is given: one end of a crossover on the port, the other to it.
+    const [portEnd, peerEnd] = crossover();
+    sw.attach("peer", portEnd, { kind: "host", impairments: { latencyMs: 7 } });
+    const peer = new NetPeer(peerEnd, clock);
     const capture = new PacketCapture(sw.onTap);
     const arrivals: number[] = [];
     guest.onDelivered(() => arrivals.push(clock.now()));
@@ -63,5 +63,15 @@ describe("the lab's peer on a switch port", () => {
       ["52:54:00:86:00:01", "peer"],
     ]);
     peer.dispose();
+  });
+
+  it("a crossover's ends each emit what the other is given", () => {
+    const [left, right] = crossover();
+    const heard: string[] = [];
+    left.onNetworkFrame((f) => heard.push(`left ${f[0]}`));
+    right.onNetworkFrame((f) => heard.push(`right ${f[0]}`));
+    left.sendNetworkFrame(Uint8Array.of(1));
+    right.sendNetworkFrame(Uint8Array.of(2));
+    expect(heard).toEqual(["right 1", "left 2"]);
   });
 });
