@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   "storage-failed", // IndexedDB refused or failed an operation
   "lab-failed", // a device-lab workload failed in the guest or its result did not check out
   "lesson-failed", // a lesson's file is broken, or a step cannot act (e.g. the snapshot it names is missing)
+  "bad-capture", // a packet-capture file that is not a classic pcap file, or is cut short
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -87,6 +88,8 @@ export interface ErrorDetailsByCode {
   "storage-failed": { readonly subject?: string; readonly page?: number; readonly chunk?: number };
   "lab-failed": { readonly command?: string; readonly output?: string };
   "lesson-failed": { readonly subject?: string };
+  /** `record` (1-based) and its byte `offset` when a record is cut short or makes no sense. */
+  "bad-capture": { readonly subject?: string; readonly record?: number; readonly offset?: number };
 }
 
 type NoDetails = Record<never, never>;

@@ -75,6 +75,10 @@ const MESSAGES: Record<ErrorCode, Message> = {
     title: "A lesson step could not be done",
     hint: "The machine is as it was before the step. Do the lesson's earlier steps first, or pick another step.",
   },
+  "bad-capture": {
+    title: "That file is not a packet capture virtlab can read",
+    hint: "virtlab reads classic .pcap files (tcpdump's format, or Wireshark's \"Wireshark/tcpdump - pcap\" save option), not pcapng. Nothing was changed.",
+  },
 };
 
 export interface UserMessage extends Message {

@@ -4,46 +4,13 @@
  * functions on bytes; no network stack, no sockets.
  */
 
-export type Mac = readonly [number, number, number, number, number, number];
-export type Ipv4 = readonly [number, number, number, number];
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HEADER, PROTO_ICMP, formatIpv4, formatMac, internetChecksum, put16, sameBytes, u16, type Ipv4, type Mac } from "../net/frames.ts";
 
-const ETH_HEADER = 14;
-const ETHERTYPE_IPV4 = 0x0800;
-const ETHERTYPE_ARP = 0x0806;
-const PROTO_ICMP = 1;
+// The general helpers live in net/frames.ts; the lab's callers keep importing them from here.
+export { formatIpv4, formatMac, internetChecksum, type Ipv4, type Mac };
+
 const ICMP_ECHO_REPLY = 0;
 const ICMP_ECHO_REQUEST = 8;
-
-/** The Internet checksum (RFC 1071) of `bytes[start, end)`. */
-export function internetChecksum(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  let sum = 0;
-  let i = start;
-  for (; i + 1 < end; i += 2) sum += ((bytes[i] as number) << 8) | (bytes[i + 1] as number);
-  if (i < end) sum += (bytes[i] as number) << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-function u16(bytes: Uint8Array, at: number): number {
-  return ((bytes[at] as number) << 8) | (bytes[at + 1] as number);
-}
-
-function put16(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = (value >>> 8) & 0xff;
-  bytes[at + 1] = value & 0xff;
-}
-
-function sameBytes(bytes: Uint8Array, at: number, expected: readonly number[]): boolean {
-  return expected.every((b, i) => bytes[at + i] === b);
-}
-
-export function formatMac(mac: Mac): string {
-  return mac.map((b) => b.toString(16).padStart(2, "0")).join(":");
-}
-
-export function formatIpv4(ip: Ipv4): string {
-  return ip.join(".");
-}
 
 /** An ARP reply telling `request`'s sender that `ip` is at `mac`, or undefined if not asked for `ip`. */
 export function arpReply(request: Uint8Array, mac: Mac, ip: Ipv4): Uint8Array | undefined {

@@ -6,7 +6,8 @@
  */
 import { concatBytes } from "../bytes.ts";
 import type { Clock } from "../clock.ts";
-import type { Disposable, Event } from "../events.ts";
+import type { Disposable } from "../events.ts";
+import type { NetworkBus } from "../net/bus.ts";
 import { host, sha256Hex } from "../host.ts";
 import { arpReply, formatIpv4, parseEchoRequest, type Ipv4, type Mac } from "./frames.ts";
 import { SYN, TcpEndpoint, parseTcp } from "./tcp.ts";
@@ -38,11 +39,8 @@ export interface TcpTransfer {
   receivedSha256: Promise<string> | undefined;
 }
 
-/** What a peer needs from a machine: the network bus, both ways. */
-export interface NetworkBus {
-  readonly onNetworkFrame: Event<Uint8Array>;
-  sendNetworkFrame(frame: Uint8Array): void;
-}
+/** What a peer needs from a machine: the network bus, both ways (defined in net/bus.ts). */
+export type { NetworkBus };
 
 export interface PeerCounters {
   readonly echoRequests: number;
