@@ -75,6 +75,10 @@ const MESSAGES: Record<ErrorCode, Message> = {
     title: "A lesson step could not be done",
     hint: "The machine is as it was before the step. Do the lesson's earlier steps first, or pick another step.",
   },
+  "bad-network": {
+    title: "These network settings cannot work",
+    hint: "Change the addresses named above so each fits its subnet, then apply them again. The machines and the other networks are unchanged.",
+  },
 };
 
 export interface UserMessage extends Message {
