@@ -142,3 +142,4 @@ export { StoreDisks } from "./session/storeDisks.ts";
 export { BOOT_CACHE_LABEL, BootCache, type BootCacheLookup } from "./session/bootCache.ts";
 export { deleteMachine, type RunningMachine } from "./session/deleteMachine.ts";
 export { NO_DISKS, SCRATCH_MACHINE, scratchSession, startScratch, type ScratchMachine } from "./session/scratch.ts";
+export * from "./net/hosts/index.ts";
