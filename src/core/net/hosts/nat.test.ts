@@ -191,3 +191,21 @@ describe("NatGateway", () => {
     expect(decodeText(result.received)).toBe("");
   });
 });
+
+describe("NatGateway connections", () => {
+  it("drops a connection whose request never comes, after a minute on the clock", async () => {
+    const clock = new ManualClock();
+    const gw = new NatGateway({ mac: gwMac, ip: gwIp, prefix: 24, clock, schedule: now, enabled: true, ownOrigin: "https://virtlab.example", fetch: () => Promise.reject(new Error("unused")) });
+    const out = probe(gw);
+    gw.sendNetworkFrame(tcpFrame({ from: vm1, to: gwMac, src: vm1Ip, dst: [198, 18, 0, 1], srcPort: 40200, dstPort: 80, seq: 1, ack: 0, flags: SYN, window: 65535, mss: 1460 }));
+    const synAck = parseTcp(out.take()[0] ?? new Uint8Array(), vm1Ip);
+    gw.sendNetworkFrame(tcpFrame({ from: vm1, to: gwMac, src: vm1Ip, dst: [198, 18, 0, 1], srcPort: 40200, dstPort: 80, seq: 2, ack: ((synAck?.seq ?? 0) + 1) >>> 0, flags: 0x10, window: 65535 }));
+    expect(gw.connections[0]?.closed).toBe(false);
+    clock.advance(60_000);
+    expect(gw.connections[0]?.closed).toBe(true);
+    // The guest's next segment belongs to no connection now: reset.
+    gw.sendNetworkFrame(tcpFrame({ from: vm1, to: gwMac, src: vm1Ip, dst: [198, 18, 0, 1], srcPort: 40200, dstPort: 80, seq: 2, ack: ((synAck?.seq ?? 0) + 1) >>> 0, flags: 0x10, window: 65535, payload: encodeText("GET") }));
+    expect((parseTcp(out.take().at(-1) ?? new Uint8Array(), vm1Ip)?.flags ?? 0) & RST).toBe(RST);
+    await settle();
+  });
+});

@@ -13,6 +13,7 @@
  * DNS server, so turning NAT on works without a new lease.
  */
 import { describeCause, AppError } from "../../errors.ts";
+import type { Disposable } from "../../events.ts";
 import { formatIpv4, type Ipv4 } from "../../lab/frames.ts";
 import { SYN, TcpEndpoint, parseTcp, type TcpSegment } from "../../lab/tcp.ts";
 import { DNS_PORT, FakeDns, dnsAnswer, dnsFormatError, normalName, parseDnsQuery } from "./dns.ts";
@@ -67,6 +68,8 @@ export interface NatConnection {
 }
 
 const HTTP_PORT = 80;
+/** A connection whose request has not come in full by then is dropped (a guest that went away). */
+const REQUEST_WAIT_MS = 60_000;
 const HOST_HEADER = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 export class NatGateway extends Station {
@@ -75,6 +78,7 @@ export class NatGateway extends Station {
   private readonly fake: FakeDns;
   private readonly flows = new Map<string, { endpoint: TcpEndpoint; info: NatConnection }>();
   private readonly history: NatConnection[] = [];
+  private readonly waits = new Set<Disposable>();
 
   constructor(private readonly nat: NatGatewayOptions) {
     super({ ...nat, gateway: nat.ip, dns: nat.ip });
@@ -161,6 +165,17 @@ export class NatGateway extends Station {
     if (this.history.length > 100) this.history.shift();
     const reader = new HttpRequestReader();
     let asked = false;
+    const wait = this.options.clock.after(REQUEST_WAIT_MS, () => {
+      stopWaiting();
+      endpoint.dispose();
+      info.closed = true;
+      if (this.flows.get(flow)?.endpoint === endpoint) this.flows.delete(flow);
+    });
+    this.waits.add(wait);
+    const stopWaiting = (): void => {
+      wait.dispose();
+      this.waits.delete(wait);
+    };
     const endpoint = new TcpEndpoint({
       local: { mac: this.iface.mac, ip: address, port: HTTP_PORT },
       clock: this.options.clock,
@@ -171,11 +186,13 @@ export class NatGateway extends Station {
         const request = reader.push(bytes);
         if (request === undefined) return;
         asked = true;
+        stopWaiting();
         void this.answer(request, address, info).then((response) => {
           if (!this.disposed) endpoint.respond(response);
         });
       },
       onClosed: () => {
+        stopWaiting();
         info.closed = true;
         if (this.flows.get(flow)?.endpoint === endpoint) this.flows.delete(flow);
       },
@@ -226,6 +243,7 @@ export class NatGateway extends Station {
 
   override dispose(): void {
     this.disposed = true;
+    for (const wait of this.waits) wait.dispose();
     for (const { endpoint } of this.flows.values()) endpoint.dispose();
     this.flows.clear();
     super.dispose();
