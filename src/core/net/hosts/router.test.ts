@@ -47,13 +47,20 @@ describe("Router", () => {
   });
 
   it("gives addresses on each interface with that interface as the router", () => {
-    const { net2, out2 } = router();
+    const { r, net2, out2 } = router();
+    const changes: (readonly { interface: string }[])[] = [];
+    r.onLeasesChanged((l) => changes.push(l));
     net2.sendNetworkFrame(dhcpClientFrame({ mac: vm2, type: DHCP.discover }));
     const offer = dhcpOf(out2.take()[0] ?? new Uint8Array());
     expect(offer.yiaddr).toEqual([10, 0, 2, 100]);
     expect(ipOption(offer, 3)).toBe("10.0.2.1");
     expect(ipOption(offer, 54)).toBe("10.0.2.1");
     expect(offer.options.has(6)).toBe(false);
+    net2.sendNetworkFrame(dhcpClientFrame({ mac: vm2, type: DHCP.request, requested: offer.yiaddr, serverId: [10, 0, 2, 1] }));
+    expect(dhcpOf(out2.take()[0] ?? new Uint8Array()).type).toBe(DHCP.ack);
+    expect(r.leases).toEqual([{ mac: "52:54:00:12:34:02", ip: "10.0.2.100", hostname: "", state: "bound", expiresAt: 3_600_000, interface: "net2" }]);
+    expect(changes.at(-1)?.[0]?.interface).toBe("net2");
+    expect(r.counters.dhcpLeases).toBe(1);
   });
 
   it("forwards between subnets: ARP for the next hop while the packet waits, then TTL one less, MACs rewritten, checksum right", () => {
