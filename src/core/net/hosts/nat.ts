@@ -68,6 +68,7 @@ export interface NatConnection {
 }
 
 const HTTP_PORT = 80;
+const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 413: "Content Too Large", 431: "Request Header Fields Too Large", 501: "Not Implemented" };
 /** A connection whose request has not come in full by then is dropped (a guest that went away). */
 const REQUEST_WAIT_MS = 60_000;
 const HOST_HEADER = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
@@ -209,7 +210,7 @@ export class NatGateway extends Station {
       info.status = status;
       return textResponse(status, text, line);
     };
-    if ("status" in request) return refused(request.status, request.status === 501 ? "Not Implemented" : "Bad Request", request.reason);
+    if ("status" in request) return refused(request.status, STATUS_TEXT[request.status] ?? "Bad Request", request.reason);
     const url = this.urlFor(request, address);
     if (url === undefined) return refused(400, "Bad Request", "The request has no usable target: send a path and a Host header, or an http(s) URL.");
     info.url = url;
