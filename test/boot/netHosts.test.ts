@@ -2,10 +2,12 @@
  * The in-page hosts with a real guest: busybox udhcpc leases from the NAT gateway (hostname
  * option included), the guest pings it, resolves a name through it and fetches a page through
  * its HTTP translation (the page's fetch replaced by a recording fake: this test is about the
- * guest's side of the gateway); virtlab's own origin is refused and other ports are reset.
+ * guest's side of the gateway); virtlab's own origin is refused and other ports are reset. Then
+ * the same guest moves behind the router of routed mode: a new lease, and traceroute shows the
+ * router as the first hop.
  */
 import { describe, expect, it } from "vitest";
-import { NatGateway, systemClock, type NatFetchInit } from "../../src/core/index.ts";
+import { NatGateway, Router, systemClock, type NatFetchInit } from "../../src/core/index.ts";
 import { guestIsBuilt } from "../../src/node/guest.ts";
 import { startNodeScratch } from "../../src/node/session.ts";
 
@@ -15,6 +17,7 @@ const DHCP_SCRIPT = [
   "#!/bin/sh",
   'case "$1" in bound|renew)',
   "  ifconfig $interface $ip netmask $subnet up",
+  "  while route del default 2>/dev/null; do :; done",
   "  route add default gw $router",
   '  echo "nameserver $dns" > /etc/resolv.conf',
   '  echo "lease ip=$ip mask=$subnet router=$router dns=$dns hostname=$hostname server=$serverid";;',
@@ -39,7 +42,7 @@ describe.skipIf(!built)("in-page network hosts", () => {
       },
     });
     const machine = started.machine;
-    const wires = [
+    const wires: { dispose(): void }[] = [
       machine.onNetworkFrame((frame) => gateway.sendNetworkFrame(frame)),
       gateway.onNetworkFrame((frame) => {
         try {
@@ -79,6 +82,37 @@ describe.skipIf(!built)("in-page network hosts", () => {
       expect(gateway.counters).toMatchObject({ dhcpLeases: 1, httpRequests: 1, httpRefused: 1 });
       expect(gateway.counters.dnsQueries).toBeGreaterThanOrEqual(2);
       expect(gateway.counters.resets).toBeGreaterThanOrEqual(1);
+
+      // The same NIC now on net1 of a router (net2 has no machine: the second hop goes nowhere).
+      for (const w of wires.splice(0)) w.dispose();
+      const router = new Router({
+        clock: systemClock,
+        hostnameFor: () => "vm1",
+        interfaces: [
+          { name: "net1", mac: [0x52, 0x54, 0x00, 0x4e, 0x01, 0x01], ip: [10, 0, 1, 1], prefix: 24 },
+          { name: "net2", mac: [0x52, 0x54, 0x00, 0x4e, 0x02, 0x01], ip: [10, 0, 2, 1], prefix: 24 },
+        ],
+      });
+      const net1 = router.interfaces[0];
+      if (net1 === undefined) throw new Error("no net1");
+      wires.push(
+        machine.onNetworkFrame((frame) => net1.sendNetworkFrame(frame)),
+        net1.onNetworkFrame((frame) => {
+          try {
+            machine.sendNetworkFrame(frame);
+          } catch {
+            // The machine is shutting down.
+          }
+        }),
+        router,
+      );
+      const routed = await machine.run("udhcpc -i eth0 -f -q -n -t 5 -T 2 -s /tmp/dhcp.sh 2>&1", { timeoutMs: 60_000 });
+      expect(routed.output).toContain("lease ip=10.0.1.100 mask=255.255.255.0 router=10.0.1.1");
+      expect((await machine.run("ping -c 1 -W 5 10.0.2.1")).exitCode).toBe(0);
+      const trace = await machine.run("traceroute -n -q 1 -w 5 -m 2 10.0.2.50 2>&1", { timeoutMs: 60_000 });
+      expect(trace.output).toMatch(/^\s*1\s+10\.0\.1\.1\b/m);
+      expect(trace.output).toMatch(/^\s*2\s+10\.0\.1\.1\b.*!H/m);
+      expect(router.counters).toMatchObject({ ttlExceeded: 1, unreachable: 1 });
     } finally {
       for (const w of wires) w.dispose();
       gateway.dispose();
