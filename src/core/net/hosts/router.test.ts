@@ -135,6 +135,14 @@ describe("Router", () => {
     expect(r.counters.unreachable).toBe(2);
   });
 
+  it("forwards no directed broadcast to the other subnet", () => {
+    const { r, net1, out1, out2 } = router();
+    net1.sendNetworkFrame(probeFrame(64, [10, 0, 2, 255]));
+    expect(out1.take()).toHaveLength(0);
+    expect(out2.take()).toHaveLength(0);
+    expect(r.counters.dropped).toBe(1);
+  });
+
   it("answers a destination on no subnet of its own with network unreachable", () => {
     const { net1, out1 } = router();
     net1.sendNetworkFrame(probeFrame(64, [8, 8, 8, 8]));

@@ -14,7 +14,7 @@ import { Emitter, type Disposable, type Event } from "../../events.ts";
 import { arpRequestFrame, formatIpv4, formatMac, type Ipv4, type Mac } from "../../lab/frames.ts";
 import type { NetworkBus } from "../../lab/netPeer.ts";
 import { DhcpServer, type DhcpLease } from "./dhcp.ts";
-import { BROADCAST_IP, ETHERTYPE_ARP, ETHERTYPE_IPV4, ICMP_TIME_EXCEEDED, ICMP_UNREACHABLE, UNREACHABLE, decrementTtl, icmpErrorFrame, inSubnet, ipToNumber, parseIpv4Frame, readIp, readMac, sameIp, u16, type Ipv4Packet } from "./ip.ts";
+import { BROADCAST_IP, ETHERTYPE_ARP, ETHERTYPE_IPV4, ICMP_TIME_EXCEEDED, ICMP_UNREACHABLE, UNREACHABLE, broadcastOf, decrementTtl, icmpErrorFrame, inSubnet, ipToNumber, parseIpv4Frame, readIp, readMac, sameIp, u16, type Ipv4Packet } from "./ip.ts";
 import { HostInterface, answerLocal, checkAddress, defaultPool, microtask, zeroCounters, type DhcpSettings, type HostCounters, type InterfaceAddress, type LocalServices, type Schedule } from "./station.ts";
 
 export interface RouterInterfaceOptions extends InterfaceAddress {
@@ -175,7 +175,8 @@ export class Router implements Disposable {
       this.error(packet, from, ICMP_UNREACHABLE, UNREACHABLE.net);
       return;
     }
-    if (to === from) {
+    // Not back where it came from, and no directed broadcasts (RFC 2644).
+    if (to === from || sameIp(packet.dst, broadcastOf(to.address.ip, to.address.prefix))) {
       this.counts.dropped++;
       return;
     }
