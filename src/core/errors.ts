@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   "lab-failed", // a device-lab workload failed in the guest or its result did not check out
   "lesson-failed", // a lesson's file is broken, or a step cannot act (e.g. the snapshot it names is missing)
   "bad-capture", // a packet-capture file that is not a classic pcap file, or is cut short
+  "bad-network", // a virtual network's settings cannot work (an address outside its subnet, an empty pool, two interfaces on one subnet)
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -90,6 +91,8 @@ export interface ErrorDetailsByCode {
   "lesson-failed": { readonly subject?: string };
   /** `record` (1-based) and its byte `offset` when a record is cut short or makes no sense. */
   "bad-capture": { readonly subject?: string; readonly record?: number; readonly offset?: number };
+  /** `subject` names the host or interface; `problems` says what does not fit, in words. */
+  "bad-network": { readonly subject: string; readonly problems: readonly string[] };
 }
 
 type NoDetails = Record<never, never>;

@@ -26,6 +26,8 @@ interface HostGlobals {
   fetch(url: string, init?: { readonly cache?: "no-cache" }): Promise<HostResponse>;
   TextDecoder: new (label?: string) => { decode(bytes: Uint8Array, options?: { stream?: boolean }): string };
   TextEncoder: new () => { encode(text: string): Uint8Array };
+  /** WHATWG URL parsing (normalizes hosts: case, IPv4 forms, IPv6). */
+  URL: new (url: string) => { readonly protocol: string; readonly hostname: string; readonly port: string; readonly href: string };
   crypto: {
     subtle: { digest(algorithm: string, data: ArrayBuffer | Uint8Array): Promise<ArrayBuffer> };
     randomUUID(): string;

@@ -144,3 +144,4 @@ export { BOOT_CACHE_LABEL, BootCache, type BootCacheLookup } from "./session/boo
 export { deleteMachine, type RunningMachine } from "./session/deleteMachine.ts";
 export { NO_DISKS, SCRATCH_MACHINE, scratchSession, startScratch, type ScratchMachine } from "./session/scratch.ts";
 export * from "./net/index.ts";
+export * from "./net/hosts/index.ts";

@@ -79,6 +79,10 @@ const MESSAGES: Record<ErrorCode, Message> = {
     title: "That file is not a packet capture virtlab can read",
     hint: "virtlab reads classic .pcap files (tcpdump's format, or Wireshark's \"Wireshark/tcpdump - pcap\" save option), not pcapng. Nothing was changed.",
   },
+  "bad-network": {
+    title: "These network settings cannot work",
+    hint: "Change the addresses named above so each fits its subnet, then apply them again. The machines and the other networks are unchanged.",
+  },
 };
 
 export interface UserMessage extends Message {

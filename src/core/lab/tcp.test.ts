@@ -151,3 +151,38 @@ describe("tcp endpoint", () => {
     expect(closed()).toBe(false);
   });
 });
+
+describe("tcp endpoint answering later", () => {
+  it("holds its FIN until respond() gives the answer, then sends it and closes", () => {
+    const clock = new ManualClock();
+    const sent: TcpSegment[] = [];
+    let closed: boolean | undefined;
+    const ep = new TcpEndpoint({
+      local: { mac: peerMac, ip: peerIp, port: 80 },
+      clock,
+      iss: ISS,
+      respondLater: true,
+      send: (frame) => {
+        const segment = parseTcp(frame, guestIp);
+        if (segment !== undefined) sent.push(segment);
+      },
+      onClosed: (reset) => {
+        closed = reset;
+      },
+    });
+    ep.receive(fromGuest({ seq: 0, flags: SYN, mss: 1460 }));
+    ep.receive(fromGuest({ seq: 1, ack: ISS + 1, flags: ACK }));
+    ep.receive(fromGuest({ seq: 1, ack: ISS + 1, flags: ACK | PSH | FIN, payload: bytes(20) }));
+    // The guest closed its side; the answer is not known yet: ACK only, no FIN.
+    expect(sent.at(-1)).toMatchObject({ flags: ACK, ack: 22 });
+    expect(sent.some((s) => (s.flags & FIN) !== 0)).toBe(false);
+    ep.respond(bytes(3000, 5));
+    const data = sent.filter((s) => s.payload.length > 0);
+    expect(data.map((s) => s.seq - ISS - 1)).toEqual([0, 1460]);
+    ep.receive(fromGuest({ seq: 22, ack: ISS + 1 + 2920, flags: ACK }));
+    expect(sent.at(-1)).toMatchObject({ flags: ACK | FIN, seq: ISS + 1 + 3000 });
+    ep.respond(bytes(10)); // a second answer is ignored
+    ep.receive(fromGuest({ seq: 22, ack: ISS + 1 + 3001, flags: ACK }));
+    expect(closed).toBe(false);
+  });
+});

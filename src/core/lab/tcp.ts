@@ -203,6 +203,8 @@ export interface TcpEndpointOptions {
   readonly onClosed?: (reset: boolean) => void;
   /** Our initial sequence number (fixed in tests). */
   readonly iss?: number;
+  /** The data comes later through `respond`: no FIN before it, even if the guest closes first. */
+  readonly respondLater?: boolean;
 }
 
 type State = "listen" | "syn-received" | "established" | "closed";
@@ -235,8 +237,11 @@ export class TcpEndpoint implements Disposable {
   private finReceived = false;
   private timer: Disposable | undefined;
   private timeouts = 0;
+  /** What we send: `options.data`, or what `respond` gave later. */
+  private data: Uint8Array | undefined;
 
   constructor(private readonly options: TcpEndpointOptions) {
+    this.data = options.data;
     this.iss = (options.iss ?? 0x1000) >>> 0;
     this.sndUna = this.iss;
     this.sndNxt = this.iss;
@@ -248,7 +253,17 @@ export class TcpEndpoint implements Disposable {
   }
 
   private get dataLength(): number {
-    return this.options.data?.length ?? 0;
+    return this.data?.length ?? 0;
+  }
+
+  /**
+   * Send `data` (then FIN) on a connection created without any: an answer made after the
+   * guest's request arrived (the NAT gateway's HTTP response). Once only; later calls are ignored.
+   */
+  respond(data: Uint8Array): void {
+    if (this.data !== undefined || this.state === "closed") return;
+    this.data = data;
+    this.pump();
   }
 
   /** Sequence number of the byte at `offset` of our data (the SYN takes one). */
@@ -352,7 +367,7 @@ export class TcpEndpoint implements Disposable {
   /** Send what the windows allow, then our FIN once all data is out and the guest is done. */
   private pump(): void {
     if (this.state !== "established") return;
-    const data = this.options.data ?? new Uint8Array(0);
+    const data = this.data ?? new Uint8Array(0);
     const limit = Math.min(this.sndWindow, Math.max(this.mss, this.cwnd));
     let sent = false;
     while (true) {
@@ -370,7 +385,8 @@ export class TcpEndpoint implements Disposable {
       sent = true;
     }
     const allOut = ((this.sndNxt - this.seqOf(0)) >>> 0) >= data.length;
-    if (allOut && !this.finSent) {
+    const waiting = this.options.respondLater === true && this.data === undefined;
+    if (allOut && !this.finSent && !waiting) {
       // A sender closes after its data; a receiver once the guest has closed its side.
       if (data.length > 0 || this.finReceived) {
         this.sendSegment(this.sndNxt, ACK | FIN, new Uint8Array(0));
