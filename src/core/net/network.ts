@@ -1,0 +1,264 @@
+/**
+ * The network lab's virtual network: one switch, its capture and monitor, and the in-page hosts a
+ * mode needs, composed per mode (the course notes' Xen/VirtualBox models):
+ *
+ * - bridged: every machine on one segment, as if plugged into the same LAN; the LAN's router
+ *   (DHCP, DNS, and the outside through the page when outside access is on) is on it too;
+ * - host-only: one isolated segment with a DHCP server and nothing beyond it (no gateway);
+ * - NAT: each machine alone behind its own router (its own segment and NAT gateway), as
+ *   VirtualBox's NAT does: the outside when access is on, never the other machines;
+ * - routed: two subnets joined by a router in the page; machines alternate between them, and
+ *   `traceroute` shows the hop.
+ *
+ * Machines join with a label ("vm1") and their NIC's NetworkBus; a mode change moves the ports
+ * to the new mode's segments and replaces the hosts (the guests renew their leases).
+ */
+import type { Clock } from "../clock.ts";
+import { DisposableStore, Emitter, type Disposable, type Event } from "../events.ts";
+import { AppError } from "../errors.ts";
+import type { NetworkBus } from "./bus.ts";
+import { PacketCapture } from "./capture.ts";
+import { formatMac, type Ipv4, type Mac } from "./frames.ts";
+import type { DhcpLease } from "./hosts/dhcp.ts";
+import { NatGateway, type NatFetch } from "./hosts/nat.ts";
+import { Router } from "./hosts/router.ts";
+import { SegmentHost } from "./hosts/segmentHost.ts";
+import type { HostCounters } from "./hosts/station.ts";
+import { NetworkMonitor, type NetworkSummary } from "./summary.ts";
+import { VirtualSwitch, type SwitchPort } from "./switch.ts";
+
+export type NetworkMode = "bridged" | "host-only" | "nat" | "routed";
+
+/** The modes as data, for a mode picker and the lessons: what each one is and what it shows. */
+export const NETWORK_MODES: readonly { readonly mode: NetworkMode; readonly label: string; readonly explains: string }[] = [
+  { mode: "bridged", label: "Bridged", explains: "All machines on one segment, as if plugged into the same LAN: they reach each other, and the LAN's router (192.168.86.1) gives addresses and, with outside access on, the web through this page." },
+  { mode: "host-only", label: "Host-only", explains: "One isolated segment (10.0.56.0/24) with a DHCP server and nothing beyond it: machines reach each other, never the outside (no default route)." },
+  { mode: "nat", label: "NAT", explains: "Each machine alone behind its own router (10.0.2.2), as in VirtualBox's NAT: the web through this page with outside access on, but the machines cannot see each other." },
+  { mode: "routed", label: "Routed", explains: "Two subnets (10.0.1.0/24, 10.0.2.0/24) joined by a router in the page; machines alternate between them, and traceroute shows the hop through 10.0.1.1 or 10.0.2.1." },
+];
+
+/** The page's own hosts' MAC addresses: locally administered, 52:54:00:86:ff:xx. */
+const hostMac = (n: number): Mac => [0x52, 0x54, 0x00, 0x86, 0xff, n & 0xff];
+
+export interface VirtualNetworkOptions {
+  readonly clock: Clock;
+  readonly mode?: NetworkMode;
+  /** How the NAT reaches the outside (the page's fetch, credentials omitted). */
+  readonly fetch: NatFetch;
+  /** virtlab's own origin: never fetched for a guest. */
+  readonly ownOrigin: string;
+  /** Outside access through the page (default off: a guest reaches nothing the user did not turn on). */
+  readonly outside?: boolean;
+  /** Ring size of the capture (packets). */
+  readonly captureLimit?: number;
+}
+
+/** A machine on the network, as the lab shows it. */
+export interface NetworkMember {
+  readonly label: string;
+  readonly segment: string;
+  /** The MAC the switch learned from it (none until it sent something). */
+  readonly mac: string | undefined;
+  /** Its DHCP lease, once it has one. */
+  readonly address: string | undefined;
+}
+
+interface Member {
+  readonly label: string;
+  readonly port: SwitchPort;
+  readonly index: number;
+}
+
+/** Hosts a mode put on the switch, with their ports. */
+interface ModeHosts extends Disposable {
+  readonly segmentFor: (index: number, label: string) => string;
+  readonly leases: () => readonly DhcpLease[];
+  readonly counters: () => readonly { readonly label: string; readonly counters: HostCounters }[];
+  readonly onLeasesChanged: Event<unknown>;
+  /** A machine joined (NAT gives each its own router). */
+  readonly joined: (member: Member) => void;
+  readonly left: (member: Member) => void;
+  readonly setOutside: (on: boolean) => void;
+}
+
+export class VirtualNetwork implements Disposable {
+  readonly switch: VirtualSwitch;
+  readonly capture: PacketCapture;
+  readonly monitor: NetworkMonitor;
+  private readonly store = new DisposableStore();
+  private readonly members = new Map<string, Member>();
+  private readonly names = new Map<string, string>();
+  private hosts: ModeHosts;
+  private modeNow: NetworkMode;
+  private outsideNow: boolean;
+  private joinedCount = 0;
+  private readonly changed = this.store.add(new Emitter<void>());
+  /** Mode, members, leases or outside access changed (traffic: see `monitor.onChanged`). */
+  readonly onChanged: Event<void> = this.changed.event;
+
+  constructor(private readonly options: VirtualNetworkOptions) {
+    this.switch = this.store.add(new VirtualSwitch({ clock: options.clock }));
+    this.capture = this.store.add(new PacketCapture(this.switch.onTap, options.captureLimit === undefined ? {} : { limit: options.captureLimit }));
+    this.monitor = this.store.add(new NetworkMonitor(this.switch, options.clock));
+    this.modeNow = options.mode ?? "bridged";
+    this.outsideNow = options.outside ?? false;
+    this.hosts = this.makeHosts(this.modeNow);
+  }
+
+  get mode(): NetworkMode {
+    return this.modeNow;
+  }
+
+  get outside(): boolean {
+    return this.outsideNow;
+  }
+
+  /** Outside access through the page for the modes that have a router to it (bridged, NAT). */
+  setOutside(on: boolean): void {
+    this.outsideNow = on;
+    this.hosts.setOutside(on);
+    this.changed.fire();
+  }
+
+  /** Switch mode: the hosts are replaced and every machine moves to its segment in the new mode. */
+  setMode(mode: NetworkMode): void {
+    if (mode === this.modeNow) return;
+    this.hosts.dispose();
+    this.modeNow = mode;
+    this.hosts = this.makeHosts(mode);
+    for (const member of this.members.values()) {
+      member.port.setSegment(this.hosts.segmentFor(member.index, member.label));
+      this.hosts.joined(member);
+    }
+    this.changed.fire();
+  }
+
+  /**
+   * Put a machine's NIC on the switch as `label`; `mac` (when known) names it in DHCP answers.
+   * Disposing the result takes it off again (its learned addresses and, in NAT, its router go).
+   */
+  join(label: string, bus: NetworkBus, mac?: Mac): Disposable {
+    if (this.members.has(label)) throw new AppError("bad-network", `A machine named ${label} is already on this network.`, { details: { subject: label, problems: ["the name is taken"] } });
+    const index = this.joinedCount++;
+    const port = this.switch.attach(label, bus, { kind: "machine", segment: this.hosts.segmentFor(index, label) });
+    const member: Member = { label, port, index };
+    this.members.set(label, member);
+    if (mac !== undefined) this.names.set(formatMac(mac), label);
+    this.hosts.joined(member);
+    this.changed.fire();
+    return {
+      dispose: () => {
+        if (this.members.get(label) !== member) return;
+        this.members.delete(label);
+        if (mac !== undefined) this.names.delete(formatMac(mac));
+        this.hosts.left(member);
+        port.dispose();
+        this.changed.fire();
+      },
+    };
+  }
+
+  /** The machines on the network with their segment, MAC and leased address. */
+  get machines(): readonly NetworkMember[] {
+    const leases = this.hosts.leases();
+    return [...this.members.values()].map((m) => {
+      const mac = m.port.learnedMacs()[0];
+      const lease = leases.find((l) => l.mac === mac && l.state === "bound");
+      return { label: m.label, segment: m.port.segment, mac, address: lease?.ip };
+    });
+  }
+
+  /** What the in-page hosts did (DHCP leases, DNS, HTTP fetched and refused, forwarded…). */
+  hostCounters(): readonly { readonly label: string; readonly counters: HostCounters }[] {
+    return this.hosts.counters();
+  }
+
+  summary(): NetworkSummary {
+    return this.monitor.summary;
+  }
+
+  dispose(): void {
+    this.hosts.dispose();
+    for (const member of this.members.values()) member.port.dispose();
+    this.members.clear();
+    this.store.dispose();
+  }
+
+  private hostnameFor = (mac: Mac): string | undefined => this.names.get(formatMac(mac));
+
+  private makeHosts(mode: NetworkMode): ModeHosts {
+    const clock = this.options.clock;
+    const store = new DisposableStore();
+    const leasesChanged = store.add(new Emitter<unknown>());
+    const relay = (event: Event<readonly DhcpLease[]>): void => {
+      store.add(event(() => {
+        leasesChanged.fire(undefined);
+        this.changed.fire();
+      }));
+    };
+    const attachHost = (label: string, bus: NetworkBus, segment: string): void => {
+      store.add(this.switch.attach(label, bus, { kind: "host", segment }));
+    };
+    const nat = (label: string, ip: Ipv4, segment: string, mac: Mac): NatGateway => {
+      const gateway = store.add(new NatGateway({ mac, ip, prefix: 24, clock, fetch: this.options.fetch, ownOrigin: this.options.ownOrigin, enabled: this.outsideNow, hostnameFor: this.hostnameFor, dhcp: { poolFirst: [ip[0], ip[1], ip[2], 15], poolLast: [ip[0], ip[1], ip[2], 99] } }));
+      relay(gateway.onLeasesChanged);
+      attachHost(label, gateway, segment);
+      return gateway;
+    };
+    const base = {
+      onLeasesChanged: leasesChanged.event,
+      joined: (_member: Member): void => undefined,
+      left: (_member: Member): void => undefined,
+      setOutside: (_on: boolean): void => undefined,
+      dispose: (): void => store.dispose(),
+    };
+    switch (mode) {
+      case "bridged": {
+        const router = nat("lan-router", [192, 168, 86, 1], "lan", hostMac(1));
+        return { ...base, segmentFor: () => "lan", leases: () => router.leases, counters: () => [{ label: "lan-router", counters: router.counters }], setOutside: (on) => router.setEnabled(on) };
+      }
+      case "host-only": {
+        const dhcp = store.add(new SegmentHost({ mac: hostMac(2), ip: [10, 0, 56, 2], prefix: 24, clock, hostnameFor: this.hostnameFor, dhcp: { poolFirst: [10, 0, 56, 101], poolLast: [10, 0, 56, 199] } }));
+        relay(dhcp.onLeasesChanged);
+        attachHost("dhcp-server", dhcp, "host-only");
+        return { ...base, segmentFor: () => "host-only", leases: () => dhcp.leases, counters: () => [{ label: "dhcp-server", counters: dhcp.counters }] };
+      }
+      case "nat": {
+        const routers = new Map<string, NatGateway>();
+        const forget = (label: string): void => {
+          const router = routers.get(label);
+          routers.delete(label);
+          router?.dispose();
+          this.switch.port(`nat-${label}`)?.dispose();
+        };
+        store.add({ dispose: () => [...routers.keys()].forEach(forget) });
+        return {
+          ...base,
+          segmentFor: (_index, label) => `nat-${label}`,
+          leases: () => [...routers.values()].flatMap((r) => r.leases),
+          counters: () => [...routers].map(([label, r]) => ({ label: `nat-${label}`, counters: r.counters })),
+          joined: (member) => {
+            if (!routers.has(member.label)) routers.set(member.label, nat(`nat-${member.label}`, [10, 0, 2, 2], `nat-${member.label}`, hostMac(0x10 + (member.index % 0xe0))));
+          },
+          left: (member) => forget(member.label),
+          setOutside: (on) => routers.forEach((r) => r.setEnabled(on)),
+        };
+      }
+      case "routed": {
+        const router = store.add(
+          new Router({
+            clock,
+            hostnameFor: this.hostnameFor,
+            interfaces: [
+              { name: "net1", mac: hostMac(3), ip: [10, 0, 1, 1], prefix: 24, dhcp: { poolFirst: [10, 0, 1, 101], poolLast: [10, 0, 1, 199] } },
+              { name: "net2", mac: hostMac(4), ip: [10, 0, 2, 1], prefix: 24, dhcp: { poolFirst: [10, 0, 2, 101], poolLast: [10, 0, 2, 199] } },
+            ],
+          }),
+        );
+        relay(router.onLeasesChanged);
+        router.interfaces.forEach((iface, i) => attachHost(`router-${iface.name}`, iface, i === 0 ? "net1" : "net2"));
+        return { ...base, segmentFor: (index) => (index % 2 === 0 ? "net1" : "net2"), leases: () => router.leases, counters: () => [{ label: "router", counters: router.counters }] };
+      }
+    }
+  }
+}
