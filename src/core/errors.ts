@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   "storage-failed", // IndexedDB refused or failed an operation
   "lab-failed", // a device-lab workload failed in the guest or its result did not check out
   "lesson-failed", // a lesson's file is broken, or a step cannot act (e.g. the snapshot it names is missing)
+  "no-nic", // a machine without a network card was asked to join a network (details: subject, the machine)
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -87,6 +88,8 @@ export interface ErrorDetailsByCode {
   "storage-failed": { readonly subject?: string; readonly page?: number; readonly chunk?: number };
   "lab-failed": { readonly command?: string; readonly output?: string };
   "lesson-failed": { readonly subject?: string };
+  /** The machine's name. */
+  "no-nic": { readonly subject: string };
 }
 
 type NoDetails = Record<never, never>;

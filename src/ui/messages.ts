@@ -75,6 +75,10 @@ const MESSAGES: Record<ErrorCode, Message> = {
     title: "A lesson step could not be done",
     hint: "The machine is as it was before the step. Do the lesson's earlier steps first, or pick another step.",
   },
+  "no-nic": {
+    title: "This machine has no network card",
+    hint: "Give it one (NE2000 or virtio-net in the device lab, or in the machine's settings), then join it to the network again.",
+  },
 };
 
 export interface UserMessage extends Message {
