@@ -3,7 +3,7 @@
  * GuestSpec whose files are fetched from `baseUrl`.
  */
 import { AppError } from "./errors.ts";
-import { identityCommand, type MachineIdentity } from "./identity.ts";
+import { identityCommand, identityProblems, type MachineIdentity } from "./identity.ts";
 import type { AssetRef, LinuxGuest } from "./profile.ts";
 
 export interface GuestManifest {
@@ -52,6 +52,19 @@ export function mountDataCommand(diskBytes?: number): string {
 export interface DefaultGuestOptions {
   /** Mount a persistent data disk (attached at hda) on /data. */
   readonly dataDisk?: boolean;
+  /**
+   * The machine's hostname and MAC on the kernel command line (`virtlab.hostname=`,
+   * `virtlab.mac=`), for a machine that boots and is never started from a shared state: the words
+   * are part of the fingerprint, so such a boot fits no other machine (see identity.ts).
+   */
+  readonly identity?: MachineIdentity;
+}
+
+/** Kernel command-line words that name the machine and set its NIC's MAC from the first DHCP request on. */
+export function identityCmdline(identity: MachineIdentity): string {
+  const problems = identityProblems(identity);
+  if (problems.length > 0) throw new AppError("bad-profile", `This machine's identity cannot be used: ${problems.join("; ")}.`, { details: { subject: "identity", problems } });
+  return `virtlab.hostname=${identity.hostname} virtlab.mac=${identity.mac}`;
 }
 
 export function defaultGuest(manifest: GuestManifest, baseUrl: string, options: DefaultGuestOptions = {}): LinuxGuest {
@@ -68,7 +81,7 @@ export function defaultGuest(manifest: GuestManifest, baseUrl: string, options: 
     vgaBios: ref(DEFAULT_GUEST_FILES.vgaBios),
     kernel: ref(DEFAULT_GUEST_FILES.kernel),
     initrd: ref(DEFAULT_GUEST_FILES.initrd),
-    cmdline: options.dataDisk === true ? `${manifest.cmdline} ${DATA_DISK_CMDLINE}` : manifest.cmdline,
+    cmdline: [manifest.cmdline, ...(options.dataDisk === true ? [DATA_DISK_CMDLINE] : []), ...(options.identity === undefined ? [] : [identityCmdline(options.identity)])].join(" "),
     prompt: DEFAULT_GUEST_PROMPT,
     kernelRelease: manifest.kernelRelease,
     ...(manifest.agent === "serial1" ? { agent: "serial1" as const } : {}),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError, isAppError } from "./errors.ts";
-import { afterRestoreCommand, DEFAULT_GUEST_PROMPT, promptWithHostname } from "./guest.ts";
+import { afterRestoreCommand, DEFAULT_GUEST_PROMPT, defaultGuest, identityCmdline, promptWithHostname } from "./guest.ts";
 import { assertHasNic, hostnameFor, identityCommand, identityProblems, macFor, machineIdentity, staticAddressCommand } from "./identity.ts";
 import { DEFAULT_PROFILE } from "./profile.ts";
 
@@ -35,6 +35,16 @@ describe("machine identity", () => {
     const identity = machineIdentity("m-2", "vm2");
     expect(afterRestoreCommand({ epochSeconds: 5, identity })).toBe(`date -s @5 >/dev/null; /bin/virtlab-net identity vm2 ${identity.mac}`);
     expect(afterRestoreCommand({ epochSeconds: 5 })).toBe("date -s @5 >/dev/null");
+  });
+
+  it("can name a machine that only boots on its kernel command line (after the data disk's word)", () => {
+    const identity = { hostname: "vm1", mac: "52:54:00:01:02:03" };
+    expect(identityCmdline(identity)).toBe("virtlab.hostname=vm1 virtlab.mac=52:54:00:01:02:03");
+    const files = Object.fromEntries(["bios.bin", "vgabios.bin", "bzImage", "initramfs.cpio"].map((n) => [n, { size: 1, sha256: "x" }]));
+    const guest = defaultGuest({ kernelRelease: "6.1", cmdline: "console=ttyS0", files }, "guest/", { dataDisk: true, identity });
+    expect(guest.cmdline).toBe("console=ttyS0 virtlab.data=0:0:0:0 virtlab.hostname=vm1 virtlab.mac=52:54:00:01:02:03");
+    expect(defaultGuest({ kernelRelease: "6.1", cmdline: "console=ttyS0", files }, "guest/").cmdline).toBe("console=ttyS0");
+    expect(() => identityCmdline({ hostname: "vm 1", mac: identity.mac })).toThrow(/not a hostname/);
   });
 
   it("shows the saved prompt with this machine's name, and detects a prompt whatever the name", () => {
