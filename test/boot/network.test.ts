@@ -113,8 +113,10 @@ describe.skipIf(!guestIsBuilt())("machines on a network, each with its own name 
       // ARP learnt each other's own MAC.
       expect(await sh(vm1, "ip neigh show 10.0.0.12")).toContain(`lladdr ${id2.mac}`);
 
-      // vm1 sends 256 KiB to vm2's nc; both ends hash what they have.
-      await sh(vm2, "(nc -l -p 5000 > /tmp/got 2>/dev/null &); n=0; while ! netstat -ltn | grep -q ':5000 ' && [ $n -lt 250 ]; do usleep 20000; n=$((n+1)); done; netstat -ltn | grep -q ':5000 '");
+      // vm1 sends 256 KiB to vm2's nc; both ends hash what they have. (busybox nc half-closes on
+      // the end of its stdin, and the sender quits when the other side closes: the listener's
+      // stdin stays open, as a terminal's would.)
+      await sh(vm2, "(sleep 600 | nc -l -p 5000 > /tmp/got 2>/dev/null &); n=0; while ! netstat -ltn | grep -q ':5000 ' && [ $n -lt 250 ]; do usleep 20000; n=$((n+1)); done; netstat -ltn | grep -q ':5000 '");
       const sent = await sh(vm1, "dd if=/dev/urandom of=/tmp/f bs=1024 count=256 2>/dev/null && nc 10.0.0.12 5000 < /tmp/f && sha256sum < /tmp/f");
       const got = await sh(vm2, "n=0; while pidof nc >/dev/null && [ $n -lt 1500 ]; do usleep 20000; n=$((n+1)); done; wc -c < /tmp/got; sha256sum < /tmp/got");
       expect(got).toBe(`262144\n${sent}`);
