@@ -51,21 +51,28 @@ describe("/bin/virtlab-net", () => {
     expect(log).toEqual(["hostname virtlab"]);
   });
 
-  it("identity sets the name, rewrites the MAC only when it differs, and starts DHCP again unless the address is static", () => {
+  it("identity sets the name, writes the MAC to the NIC (even the same one), and starts DHCP again unless the address is static", () => {
     const first = runScript(script, ["identity", "vm2", "52:54:00:0A:0B:0C"]);
     expect(first.log.slice(0, 5)).toEqual(["hostname vm2", "ip link set eth0 down", "ip link set eth0 address 52:54:00:0A:0B:0C", "ip link set eth0 up", "ip link set eth0 up"]);
     expect(first.log[5]).toMatch(/^setsid udhcpc .* -x hostname:vm2$/);
     const same = runScript(script, ["identity", "vm2", "00:22:15:AA:BB:CC"], {}, (d) => writeFileSync(join(d, "run/virtlab-net.static"), ""));
-    expect(same.log).toEqual(["hostname vm2", "ip link set eth0 up"]);
+    expect(same.log).toEqual(["hostname vm2", "ip link set eth0 down", "ip link set eth0 address 00:22:15:AA:BB:CC", "ip link set eth0 up", "ip link set eth0 up"]);
     const bad = runScript(script, ["identity", "vm2;reboot", "52:54:00:0a:0b:0c"]);
     expect(bad.log).toEqual([]);
     expect(bad.stderr).toContain("not a hostname");
   });
 
+  it("restored writes the MAC the guest has to the NIC again, and puts back a fixed gateway the link lost", () => {
+    const { log } = runScript(script, ["restored"], {}, (d) => writeFileSync(join(d, "run/virtlab-net.static"), "10.0.0.1\n"));
+    expect(log).toEqual(["ip link set eth0 down", "ip link set eth0 address 00:22:15:aa:bb:cc", "ip link set eth0 up", "ip link set eth0 up", "ip route replace default via 10.0.0.1 dev eth0"]);
+    const dhcp = runScript(script, ["restored"]);
+    expect(dhcp.log.at(-1)).toMatch(/^setsid udhcpc /);
+  });
+
   it("static stops DHCP and sets the address (and gateway)", () => {
     const { log, dir } = runScript(script, ["static", "10.0.0.11/24", "10.0.0.1"], {}, (d) => writeFileSync(join(d, "run/udhcpc.eth0.pid"), "123\n"));
     expect(log).toEqual(["kill 123", "ip addr flush dev eth0", "ip link set eth0 up", "ip addr add 10.0.0.11/24 dev eth0", "ip route replace default via 10.0.0.1 dev eth0"]);
-    expect(readFileSync(join(dir, "run/virtlab-net.static"), "utf8")).toBe("");
+    expect(readFileSync(join(dir, "run/virtlab-net.static"), "utf8")).toBe("10.0.0.1\n");
   });
 });
 

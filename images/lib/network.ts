@@ -11,6 +11,9 @@
  *                            machine started from it shares): the hostname, eth0's MAC written to
  *                            the NIC (the NE2000 filters on the address registers the driver
  *                            writes when the link comes up), and DHCP started again with them.
+ *   restored                 the same after a restore that keeps the state's name and MAC: the
+ *                            MAC written to the NIC again (v86's NE2000 comes back with another),
+ *                            DHCP started again.
  *   static ADDR/LEN [GW]     a fixed address instead of DHCP (stops udhcpc).
  *   dhcp                     back to DHCP.
  *
@@ -59,11 +62,11 @@ export function renderNetScript(defaultHostname: string): string {
     `  setsid udhcpc -f -i "$IF" -p "$PIDFILE" -s ${UDHCPC_SCRIPT_PATH} -x "hostname:$(cat /etc/hostname)" </dev/null >/dev/null 2>&1 &`,
     "}",
     "",
-    "# A new MAC reaches the NIC when the link comes up again (ne2k-pci writes its address registers",
-    "# then; virtio-net tells the device at once).",
+    "# The MAC reaches the NIC when the link comes up again (ne2k-pci writes its address registers",
+    "# then; virtio-net tells the device at once). Even the same MAC: after a restore v86's NE2000",
+    "# holds a random address of its own and takes no unicast frame until the driver writes it.",
     "set_mac() {",
     "  valid_mac \"$1\" || { echo \"virtlab-net: not a MAC address: $1\" >&2; return 1; }",
-    "  [ \"$(cat /sys/class/net/$IF/address)\" = \"$(echo \"$1\" | tr A-F a-f)\" ] && return 0",
     "  ip link set \"$IF\" down && ip link set \"$IF\" address \"$1\" && ip link set \"$IF\" up",
     "}",
     "",
@@ -81,18 +84,19 @@ export function renderNetScript(defaultHostname: string): string {
     "  ip link set \"$IF\" up",
     "  start_dhcp",
     "  ;;",
-    "identity)",
-    "  set_name \"$2\" || exit 1",
+    "identity|restored)",
+    "  if [ \"$1\" = identity ]; then set_name \"$2\" || exit 1; MAC=$3; else MAC=$(cat /sys/class/net/$IF/address 2>/dev/null); fi",
     "  have_nic || exit 0",
-    "  if [ -n \"$3\" ]; then set_mac \"$3\" || exit 1; fi",
+    "  if [ -n \"$MAC\" ]; then set_mac \"$MAC\" || exit 1; fi",
     "  ip link set \"$IF\" up",
-    "  [ -e \"$STATIC\" ] || start_dhcp",
+    "  # The link going down took the routes through it: a fixed gateway comes back, DHCP starts again.",
+    "  if [ -e \"$STATIC\" ]; then read -r GW < \"$STATIC\"; [ -z \"$GW\" ] || ip route replace default via \"$GW\" dev \"$IF\"; else start_dhcp; fi",
     "  ;;",
     "static)",
     "  have_nic || { echo 'virtlab-net: this machine has no network card' >&2; exit 1; }",
     "  [ -n \"$2\" ] || { echo 'usage: virtlab-net static ADDRESS/PREFIX [GATEWAY]' >&2; exit 2; }",
     "  stop_dhcp",
-    "  touch \"$STATIC\"",
+    "  echo \"$3\" > \"$STATIC\"",
     "  ip addr flush dev \"$IF\"",
     "  ip link set \"$IF\" up",
     "  ip addr add \"$2\" dev \"$IF\" || exit 1",
@@ -105,7 +109,7 @@ export function renderNetScript(defaultHostname: string): string {
     "  start_dhcp",
     "  ;;",
     "*)",
-    "  echo 'usage: virtlab-net boot | identity HOSTNAME [MAC] | static ADDRESS/PREFIX [GATEWAY] | dhcp' >&2",
+    "  echo 'usage: virtlab-net boot | identity HOSTNAME [MAC] | restored | static ADDRESS/PREFIX [GATEWAY] | dhcp' >&2",
     "  exit 2",
     "  ;;",
     "esac",

@@ -3,7 +3,7 @@
  * GuestSpec whose files are fetched from `baseUrl`.
  */
 import { AppError } from "./errors.ts";
-import { identityCommand, identityProblems, type MachineIdentity } from "./identity.ts";
+import { NET_SCRIPT, identityCommand, identityProblems, type MachineIdentity } from "./identity.ts";
 import type { AssetRef, LinuxGuest } from "./profile.ts";
 
 export interface GuestManifest {
@@ -104,13 +104,17 @@ export function tidyForSaveCommand(options: { readonly dataDisk: boolean }): str
  * The set-up after a start from a saved state, as one line of sh (the guest agent takes one
  * line): mount the data disk when the state did not hold it mounted (`mountData`, with the
  * disk's size when known), set the guest's clock, which stood still while the state was saved,
- * and give the machine its own hostname and MAC (`identity`: the state's are every machine's).
+ * and give the machine its own hostname and MAC (`identity`: the state's are every machine's), or
+ * with a NIC and no identity (`nic`), write the state's MAC to the NIC again.
  */
-export function afterRestoreCommand(options: { readonly mountData?: { readonly diskBytes?: number }; readonly epochSeconds: number; readonly identity?: MachineIdentity }): string {
+export function afterRestoreCommand(options: { readonly mountData?: { readonly diskBytes?: number }; readonly epochSeconds: number; readonly identity?: MachineIdentity; readonly nic?: boolean }): string {
   const steps = options.mountData === undefined ? [] : [mountDataCommand(options.mountData.diskBytes)];
   steps.push(`date -s @${Math.floor(options.epochSeconds)} >/dev/null`);
   // Last, so its exit status is the command's: a machine that keeps the state's name and MAC fails the set-up.
   if (options.identity !== undefined) steps.push(identityCommand(options.identity));
+  // Without an identity a NIC still needs its MAC written again: v86's NE2000 comes back from a
+  // state with an address of its own and takes no unicast frame until the driver writes it.
+  else if (options.nic === true) steps.push(`${NET_SCRIPT} restored`);
   return steps.join("; ");
 }
 

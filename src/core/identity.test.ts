@@ -35,6 +35,9 @@ describe("machine identity", () => {
     const identity = machineIdentity("m-2", "vm2");
     expect(afterRestoreCommand({ epochSeconds: 5, identity })).toBe(`date -s @5 >/dev/null; /bin/virtlab-net identity vm2 ${identity.mac}`);
     expect(afterRestoreCommand({ epochSeconds: 5 })).toBe("date -s @5 >/dev/null");
+    // No identity, but a NIC: the state's MAC is written to the card again.
+    expect(afterRestoreCommand({ epochSeconds: 5, nic: true })).toBe("date -s @5 >/dev/null; /bin/virtlab-net restored");
+    expect(afterRestoreCommand({ epochSeconds: 5, nic: true, identity })).toBe(`date -s @5 >/dev/null; /bin/virtlab-net identity vm2 ${identity.mac}`);
   });
 
   it("can name a machine that only boots on its kernel command line (after the data disk's word)", () => {

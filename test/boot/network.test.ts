@@ -82,7 +82,8 @@ describe.skipIf(!guestIsBuilt())("machines on a network, each with its own name 
     for (const [machine, identity] of [[vm1, id1], [vm2, id2]] as const) {
       expect(await sh(machine, "hostname; cat /sys/class/net/eth0/address")).toBe(`${identity.hostname}\n${identity.mac}`);
       expect(await machine.run("true")).toEqual({ output: "", exitCode: 0 });
-      expect(lastLineToShow(machine.recentOutput())).toBe(`root@${identity.hostname}:/# `);
+      // The prompt after the command (it may come just after the command's end marker).
+      await expect.poll(() => lastLineToShow(machine.recentOutput()), { timeout: 10_000 }).toBe(`root@${identity.hostname}:/# `);
     }
     // The NE2000 takes frames for its own address only (its address registers, written when the
     // link came up with the new MAC): one for the MAC the saved boot had is dropped by the card.

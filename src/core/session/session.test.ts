@@ -237,6 +237,8 @@ describe("MachineSession: the boot cache", () => {
     expect(fakeStateMarker(new Uint8Array(initial.buffer))).toBe("state:0");
     // Settled as a restore: the data disk mounted again and the clock set, through the agent.
     expect(t.shells[1]?.agentCommands.join("\n")).toMatch(/virtlab-data[\s\S]*date -s @1700000000/);
+    // Its NIC gets the state's MAC written again (v86's NE2000 comes back with another).
+    expect(t.shells[1]?.agentCommands.at(-1)).toMatch(/; \/bin\/virtlab-net restored$/);
     expect(t.runs.slice(-2)).toEqual(["boot-cache", "boot-cache"]);
     expect(t.session.status.readyDetail).toMatch(/^started from this hardware's saved boot in/);
     t.session.dispose();

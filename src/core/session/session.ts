@@ -544,7 +544,7 @@ export class MachineSession {
     const diskBytes = this.options.disks.disk(DATA_DISK_SLOT)?.byteLength;
     const mountData = initial.mountData ? (diskBytes === undefined ? {} : { diskBytes }) : undefined;
     // Through the guest agent when the guest has one: nothing is typed into the user's shell.
-    const setUp = await machine.housekeep(afterRestoreCommand({ ...(mountData === undefined ? {} : { mountData }), epochSeconds: this.options.wallTime() / 1000, ...(identity === undefined ? {} : { identity }) }), { timeoutMs: SETTLE_TIMEOUT_MS });
+    const setUp = await machine.housekeep(afterRestoreCommand({ ...(mountData === undefined ? {} : { mountData }), epochSeconds: this.options.wallTime() / 1000, nic: this.profileNow !== undefined && this.profileNow.nic !== "none", ...(identity === undefined ? {} : { identity }) }), { timeoutMs: SETTLE_TIMEOUT_MS });
     if (identity !== undefined && setUp.exitCode !== 0) this.readyDetail = `this machine could not take its own name and network address (${setUp.output || `exit ${setUp.exitCode}`})`;
     else if (identity !== undefined) this.identityEmitter.fire(identity);
     // A fresh screen: the run's divider, then the guest's prompt (not the set-up command's echo),
