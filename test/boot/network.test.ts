@@ -126,14 +126,19 @@ describe.skipIf(!guestIsBuilt())("machines on a network, each with its own name 
     }
   });
 
-  it("virtio-net: the same pair takes its own MACs (told to the device) and pings", async () => {
+  it("virtio-net: the same pair takes its own MACs (told to the device), one leases an address from the other's udhcpd, and they ping", async () => {
     const [vm1, vm2, id1, id2] = await pair("virtio");
     expect(await sh(vm1, "cat /sys/class/net/eth0/address")).toBe(id1.mac);
     expect(await sh(vm2, "cat /sys/class/net/eth0/address")).toBe(id2.mac);
     const wire = cable({ name: "vm1", nic: "virtio", bus: vm1 }, { name: "vm2", nic: "virtio", bus: vm2 });
     try {
+      // vm1 serves DHCP (busybox udhcpd); vm2's udhcpc and its script take the lease: address,
+      // default route, resolv.conf and the hostname of option 12.
       await sh(vm1, staticAddressCommand("10.0.0.11/24"));
-      await sh(vm2, staticAddressCommand("10.0.0.12/24"));
+      const conf = ["start 10.0.0.100", "end 10.0.0.100", "interface eth0", "lease_file /tmp/leases", "opt router 10.0.0.11", "opt dns 10.0.0.11", "opt subnet 255.255.255.0", "opt domain lab", "opt hostname fromdhcp"];
+      await sh(vm1, `printf '%s\\n' ${conf.map((l) => `'${l}'`).join(" ")} > /tmp/udhcpd.conf && touch /tmp/leases && udhcpd /tmp/udhcpd.conf`);
+      const lease = await sh(vm2, "virtlab-net dhcp; n=0; while [ ! -e /run/udhcpc.eth0.lease ] && [ $n -lt 1500 ]; do usleep 20000; n=$((n+1)); done; ip -4 -o addr show eth0 | grep -o 'inet [0-9./]*'; ip route | grep default; cat /etc/resolv.conf; hostname");
+      expect(lease.split("\n").map((l) => l.trim())).toEqual(["inet 10.0.0.100/24", "default via 10.0.0.11 dev eth0", "search lab", "nameserver 10.0.0.11", "fromdhcp"]);
       const ping = await vm2.run("ping -c 3 -W 5 10.0.0.11", { timeoutMs: 60_000 });
       expect(ping.exitCode, ping.output).toBe(0);
       expect(await sh(vm2, "ip neigh show 10.0.0.11")).toContain(`lladdr ${id1.mac}`);
