@@ -20,6 +20,7 @@ import { writeCpio } from "./lib/cpio.ts";
 import type { CpioEntry } from "./lib/cpio.ts";
 import { AGENT_SCRIPT_PATH, renderAgentScript } from "./lib/agent.ts";
 import { DATA_SCRIPT_PATH, renderDataScript, renderEtc, renderInit } from "./lib/init.ts";
+import { NET_SCRIPT_PATH, UDHCPC_SCRIPT_PATH, renderNetScript, renderUdhcpcScript } from "./lib/network.ts";
 import { CONTAINER_INIT_PATH, CONTAINER_SCRIPT_PATH, renderContainerInit, renderContainerScript } from "./lib/container.ts";
 import type { InitPlan } from "./lib/init.ts";
 import { PACKAGE_ROLES, kernelFromMetaDepends, kernelPackageName, parseLock, parseManifest } from "./lib/manifest.ts";
@@ -372,6 +373,10 @@ function buildInitramfs(manifest: Manifest, busyboxRoot: string, kernelRoot: str
   entries.push({ type: "file", path: "init", mode: 0o755, data: enc.encode(renderInit(plan)) });
   entries.push({ type: "file", path: DATA_SCRIPT_PATH.slice(1), mode: 0o755, data: enc.encode(renderDataScript()) });
   entries.push({ type: "file", path: AGENT_SCRIPT_PATH.slice(1), mode: 0o755, data: enc.encode(renderAgentScript()) });
+  // Several machines on a network (issue 14): the name and NIC set-up, udhcpc's script.
+  entries.push({ type: "file", path: NET_SCRIPT_PATH.slice(1), mode: 0o755, data: enc.encode(renderNetScript(manifest.hostname)) });
+  for (const dir of ["usr/share", "usr/share/udhcpc"]) entries.push({ type: "dir", path: dir, mode: 0o755 });
+  entries.push({ type: "file", path: UDHCPC_SCRIPT_PATH.slice(1), mode: 0o755, data: enc.encode(renderUdhcpcScript()) });
   // Containers (issue 13): the helper and the first program inside a container.
   entries.push({ type: "file", path: CONTAINER_SCRIPT_PATH.slice(1), mode: 0o755, data: enc.encode(renderContainerScript()) });
   entries.push({ type: "file", path: CONTAINER_INIT_PATH.slice(1), mode: 0o755, data: enc.encode(renderContainerInit()) });

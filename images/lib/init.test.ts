@@ -50,7 +50,9 @@ describe("renderInit", () => {
     expect(script).toContain('echo "virtlab guest ready (kernel $(uname -r))"');
     expect(script).toMatch(/\[ -c \/dev\/hvc0 \] && shell_on \/dev\/hvc0 &/);
     expect(script.trimEnd().split("\n").at(-1)).toBe("while true; do sleep 3600; done");
-    expect(script).toContain("want virtio-net ne2k && ip link set lo up");
+    expect(script).toContain("if want virtio-net ne2k; then ip link set lo up; /bin/virtlab-net boot wait; else /bin/virtlab-net boot; fi");
+    // The name and the NIC are set before the shells start.
+    expect(script.indexOf("/bin/virtlab-net boot")).toBeLessThan(script.indexOf("shell_on /dev/ttyS0"));
   });
 
   it("is valid sh syntax", () => {
@@ -60,7 +62,8 @@ describe("renderInit", () => {
 
   it("selects modules from PCI ids exactly like the guest does", () => {
     // Run the detection + load part against a fake sysfs, with insmod stubbed.
-    const detect = script.slice(script.indexOf('PCI=" "'), script.indexOf("# A NIC is present"));
+    const detect = script.slice(script.indexOf('PCI=" "'), script.indexOf("# The machine's name"));
+    expect(detect).not.toContain("shell_on");
     const harness = [
       "set -e; T=$(mktemp -d); trap 'rm -rf $T' EXIT",
       "mkdir -p $T/0000:00:05.0 $T/0000:00:0a.0",

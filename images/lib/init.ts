@@ -1,12 +1,13 @@
 /**
  * Render the guest's /init (a busybox sh script) and its small /etc files from data.
  *
- * Contract relied on by src/core: prompt "root@virtlab:/# " on /dev/ttyS0 (and on
+ * Contract relied on by src/core: prompt "root@<hostname>:/# " on /dev/ttyS0 (and on
  * /dev/hvc0 when a virtio console exists), a banner line "virtlab guest ready (kernel R)"
  * before each shell, job control, PID 1 never exits.
  */
 import { AGENT_SCRIPT_PATH } from "./agent.ts";
 import { renderCgroupInit } from "./container.ts";
+import { NET_SCRIPT_PATH } from "./network.ts";
 
 export interface DeviceGroup {
   /** short name used in the script, e.g. "virtio-net" */
@@ -107,9 +108,12 @@ export function renderInit(plan: InitPlan): string {
   const net = checkGroups(plan.netGroups, "netGroups");
   const cons = checkGroups(plan.consoleGroups, "consoleGroups");
   L.push("");
+  L.push("# The machine's name (kernel command line, else the image's), and its NIC when it has one:");
+  L.push("# loopback and eth0 up, DHCP in the background (the prompt never waits for a DHCP server).");
   if (net.length) {
-    L.push("# A NIC is present: bring up loopback (eth0 is configured later, not here).");
-    L.push(`want ${net.join(" ")} && ip link set lo up`);
+    L.push(`if want ${net.join(" ")}; then ip link set lo up; ${NET_SCRIPT_PATH} boot wait; else ${NET_SCRIPT_PATH} boot; fi`);
+  } else {
+    L.push(`${NET_SCRIPT_PATH} boot`);
   }
   if (cons.length) {
     L.push("# virtio console: give the driver up to 1 s to create /dev/hvc0.");

@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   "lesson-failed", // a lesson's file is broken, or a step cannot act (e.g. the snapshot it names is missing)
   "bad-capture", // a packet-capture file that is not a classic pcap file, or is cut short
   "bad-network", // a virtual network's settings cannot work (an address outside its subnet, an empty pool, two interfaces on one subnet)
+  "no-nic", // a machine without a network card was asked to join a network (details: subject, the machine)
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -93,6 +94,8 @@ export interface ErrorDetailsByCode {
   "bad-capture": { readonly subject?: string; readonly record?: number; readonly offset?: number };
   /** `subject` names the host or interface; `problems` says what does not fit, in words. */
   "bad-network": { readonly subject: string; readonly problems: readonly string[] };
+  /** The machine's name. */
+  "no-nic": { readonly subject: string };
 }
 
 type NoDetails = Record<never, never>;

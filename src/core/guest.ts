@@ -3,6 +3,7 @@
  * GuestSpec whose files are fetched from `baseUrl`.
  */
 import { AppError } from "./errors.ts";
+import { NET_SCRIPT, identityCommand, identityProblems, type MachineIdentity } from "./identity.ts";
 import type { AssetRef, LinuxGuest } from "./profile.ts";
 
 export interface GuestManifest {
@@ -13,8 +14,11 @@ export interface GuestManifest {
   readonly files: Readonly<Record<string, { readonly size: number; readonly sha256: string }>>;
 }
 
-/** The prompt the default guest's /init sets: PS1='root@virtlab:\w\$ '. */
-export const DEFAULT_GUEST_PROMPT = "root@virtlab:[^\\r\\n]*# $";
+/**
+ * The prompt the default guest's /init sets: PS1='root@\h:\w\$ ', the machine's hostname in it
+ * ("virtlab" unless the machine was given one: identity.ts).
+ */
+export const DEFAULT_GUEST_PROMPT = "root@[A-Za-z0-9-]+:[^\\r\\n]*# $";
 
 export const DEFAULT_GUEST_FILES = {
   bios: "bios.bin",
@@ -48,6 +52,19 @@ export function mountDataCommand(diskBytes?: number): string {
 export interface DefaultGuestOptions {
   /** Mount a persistent data disk (attached at hda) on /data. */
   readonly dataDisk?: boolean;
+  /**
+   * The machine's hostname and MAC on the kernel command line (`virtlab.hostname=`,
+   * `virtlab.mac=`), for a machine that boots and is never started from a shared state: the words
+   * are part of the fingerprint, so such a boot fits no other machine (see identity.ts).
+   */
+  readonly identity?: MachineIdentity;
+}
+
+/** Kernel command-line words that name the machine and set its NIC's MAC from the first DHCP request on. */
+export function identityCmdline(identity: MachineIdentity): string {
+  const problems = identityProblems(identity);
+  if (problems.length > 0) throw new AppError("bad-profile", `This machine's identity cannot be used: ${problems.join("; ")}.`, { details: { subject: "identity", problems } });
+  return `virtlab.hostname=${identity.hostname} virtlab.mac=${identity.mac}`;
 }
 
 export function defaultGuest(manifest: GuestManifest, baseUrl: string, options: DefaultGuestOptions = {}): LinuxGuest {
@@ -64,7 +81,7 @@ export function defaultGuest(manifest: GuestManifest, baseUrl: string, options: 
     vgaBios: ref(DEFAULT_GUEST_FILES.vgaBios),
     kernel: ref(DEFAULT_GUEST_FILES.kernel),
     initrd: ref(DEFAULT_GUEST_FILES.initrd),
-    cmdline: options.dataDisk === true ? `${manifest.cmdline} ${DATA_DISK_CMDLINE}` : manifest.cmdline,
+    cmdline: [manifest.cmdline, ...(options.dataDisk === true ? [DATA_DISK_CMDLINE] : []), ...(options.identity === undefined ? [] : [identityCmdline(options.identity)])].join(" "),
     prompt: DEFAULT_GUEST_PROMPT,
     kernelRelease: manifest.kernelRelease,
     ...(manifest.agent === "serial1" ? { agent: "serial1" as const } : {}),
@@ -76,11 +93,6 @@ function joinUrl(base: string, name: string): string {
 }
 
 /**
- * The set-up after a start from a saved state, as one line of sh (the guest agent takes one
- * line): mount the data disk when the state did not hold it mounted (`mountData`, with the
- * disk's size when known), and set the guest's clock, which stood still while the state was saved.
- */
-/**
  * Before a state is saved to serve other data disks (the pre-booted state, a kept boot): the data
  * disk unmounted (when the guest has one) and caches dropped, so nothing of that disk stays in it.
  */
@@ -88,8 +100,29 @@ export function tidyForSaveCommand(options: { readonly dataDisk: boolean }): str
   return `${options.dataDisk ? "umount /data && " : ""}sync && echo 3 > /proc/sys/vm/drop_caches`;
 }
 
-export function afterRestoreCommand(options: { readonly mountData?: { readonly diskBytes?: number }; readonly epochSeconds: number }): string {
+/**
+ * The set-up after a start from a saved state, as one line of sh (the guest agent takes one
+ * line): mount the data disk when the state did not hold it mounted (`mountData`, with the
+ * disk's size when known), set the guest's clock, which stood still while the state was saved,
+ * and give the machine its own hostname and MAC (`identity`: the state's are every machine's), or
+ * with a NIC and no identity (`nic`), write the state's MAC to the NIC again.
+ */
+export function afterRestoreCommand(options: { readonly mountData?: { readonly diskBytes?: number }; readonly epochSeconds: number; readonly identity?: MachineIdentity; readonly nic?: boolean }): string {
   const steps = options.mountData === undefined ? [] : [mountDataCommand(options.mountData.diskBytes)];
   steps.push(`date -s @${Math.floor(options.epochSeconds)} >/dev/null`);
+  // Last, so its exit status is the command's: a machine that keeps the state's name and MAC fails the set-up.
+  if (options.identity !== undefined) steps.push(identityCommand(options.identity));
+  // Without an identity a NIC still needs its MAC written again: v86's NE2000 comes back from a
+  // state with an address of its own and takes no unicast frame until the driver writes it.
+  else if (options.nic === true) steps.push(`${NET_SCRIPT} restored`);
   return steps.join("; ");
+}
+
+/**
+ * A prompt line saved with a state, as the machine now named `hostname` prints it: after a start
+ * from a shared state the screen shows the state's prompt (the shell prints nothing), which names
+ * the machine that was saved.
+ */
+export function promptWithHostname(line: string, hostname: string): string {
+  return line.replace(/^root@[A-Za-z0-9-]+:/, `root@${hostname}:`);
 }

@@ -30,7 +30,8 @@ export {
 } from "./profile.ts";
 export { Machine, NO_SHELL_MAX_MS, NO_SHELL_QUIET_MS, type DownloadProgress, type MachineOptions, type MachineStage, type MachineStatus, type ShellPresence } from "./machine.ts";
 export { createV86Backend, V86_PACKAGE_VERSION, V86_STATE_VERSION } from "./v86.ts";
-export { DATA_DISK_BYTES, DATA_DISK_CMDLINE, DATA_DISK_SLOT, DATA_SCRIPT, afterRestoreCommand, defaultGuest, mountDataCommand, tidyForSaveCommand, type GuestManifest } from "./guest.ts";
+export { DATA_DISK_BYTES, DATA_DISK_CMDLINE, DATA_DISK_SLOT, DATA_SCRIPT, afterRestoreCommand, defaultGuest, identityCmdline, mountDataCommand, promptWithHostname, tidyForSaveCommand, type GuestManifest } from "./guest.ts";
+export { DEFAULT_HOSTNAME, NET_SCRIPT, assertHasNic, hostnameFor, identityCommand, identityProblems, macFor, machineIdentity, staticAddressCommand, type MachineIdentity } from "./identity.ts";
 export { AGENT_PORT, GuestAgent } from "./agent.ts";
 export { Sha256 } from "./sha256.ts";
 export { openIndexedDbStore, memoryStore, isQuotaError, type KeyValueStore } from "./storage/kv.ts";

@@ -83,6 +83,10 @@ const MESSAGES: Record<ErrorCode, Message> = {
     title: "These network settings cannot work",
     hint: "Change the addresses named above so each fits its subnet, then apply them again. The machines and the other networks are unchanged.",
   },
+  "no-nic": {
+    title: "This machine has no network card",
+    hint: "Give it one (NE2000 or virtio-net in the device lab, or in the machine's settings), then join it to the network again.",
+  },
 };
 
 export interface UserMessage extends Message {

@@ -4,6 +4,7 @@
  */
 import { DEFAULT_9P_MSIZE } from "./devices.ts";
 import { markerPrintf } from "./meter.ts";
+import { NET_SCRIPT } from "../identity.ts";
 import { GUEST_ADDRESS, PEER_ADDRESS, SINK_PORT, SOURCE_PORT } from "./netPeer.ts";
 
 export const SOURCE_FILE = "/tmp/lab-src";
@@ -58,8 +59,9 @@ export function storageVerify(dir: string): string {
   return `${DROP_CACHES}; wc -c < ${dir}/${TEST_FILE}; sha256sum ${dir}/${TEST_FILE}`;
 }
 
+/** A fixed address; stopping the guest's background DHCP client, so no DISCOVER lands in a timed run. */
 export function networkUp(): string {
-  return `ifconfig eth0 ${GUEST_ADDRESS} netmask 255.255.255.0 up`;
+  return `${NET_SCRIPT} static ${GUEST_ADDRESS}/24`;
 }
 
 /** `count` echo round trips, each next one sent as soon as the reply is in (-A). */

@@ -8,7 +8,7 @@ import { Machine } from "../machine.ts";
 import { TrapMeter, type TrapSink } from "../microscope/traps.ts";
 import { DEFAULT_PROFILE, type DiskDevice, type EmulatorConfig, type LinuxGuest } from "../profile.ts";
 import { connectRemoteBackend, type RemoteBackend } from "./client.ts";
-import { STATUS_INTERVAL_MS, portPair } from "./protocol.ts";
+import { STATUS_INTERVAL_MS, portPair, type FromWorker, type ToWorker } from "./protocol.ts";
 import { serveBackend } from "./server.ts";
 
 const PROMPT = "root@virtlab:/# ";
@@ -52,6 +52,17 @@ class FakeEmulator implements EmulatorBackend {
     mode: () => ({ kind: "graphics", width: 2, height: 1 }),
     frame: () => ({ width: 2, height: 1, rgba: Uint8Array.of(1, 2, 3, 255, 4, 5, 6, 255) }),
   };
+
+  private readonly net = new Emitter<Uint8Array>();
+  /** Frames the guest's NIC sends. */
+  readonly onNetworkFrame = this.net.event;
+  received: Uint8Array[] = [];
+  sendNetworkFrame(frame: Uint8Array): void {
+    this.received.push(frame);
+  }
+  transmit(frame: Uint8Array): void {
+    this.net.fire(frame);
+  }
 
   constructor(readonly config: EmulatorConfig) {}
 
@@ -138,7 +149,13 @@ const flush = async (): Promise<void> => {
 };
 
 function setup(fail?: unknown) {
-  const pair = portPair((fn) => host.queueMicrotask(fn));
+  const raw = portPair((fn) => host.queueMicrotask(fn));
+  // What each side hands over with a network frame (transferred, not copied).
+  const transfers = { toWorker: [] as (readonly ArrayBuffer[] | undefined)[], toPage: [] as (readonly ArrayBuffer[] | undefined)[] };
+  const pair = {
+    page: { ...raw.page, post: (m: ToWorker, transfer?: ArrayBuffer[]) => (m.type === "net-frame" && transfers.toWorker.push(transfer), raw.page.post(m, transfer)) },
+    worker: { ...raw.worker, post: (m: FromWorker, transfer?: ArrayBuffer[]) => (m.type === "net-frame" && transfers.toPage.push(transfer), raw.worker.post(m, transfer)) },
+  };
   const clock = new ManualClock();
   let emulator: FakeEmulator | undefined;
   let closed = 0;
@@ -150,6 +167,7 @@ function setup(fail?: unknown) {
   const server = serveBackend(pair.worker, factory, clock);
   const remoteFactory: BackendFactory = (config, h) => connectRemoteBackend(pair.page, config, h, () => closed++);
   return {
+    transfers,
     clock,
     server,
     remoteFactory,
@@ -276,6 +294,40 @@ const guest: LinuxGuest = {
 };
 
 describe("a Machine whose emulator is behind a port", () => {
+  it("carries network frames both ways, each buffer transferred; with its network off it neither sends nor receives", async () => {
+    const t = setup();
+    const machine = new Machine({ profile: { ...DEFAULT_PROFILE, nic: "ne2k" }, guest, wasm: { name: "v86.wasm", url: "v86.wasm", size: 1 }, loader: { load: async () => new ArrayBuffer(1) }, backend: t.remoteFactory, clock: t.clock });
+    await machine.start();
+    const seen: number[][] = [];
+    machine.onNetworkFrame((frame) => seen.push([...frame]));
+    // Guest → page: the Worker hands over the frame's own buffer.
+    t.emulator().transmit(Uint8Array.of(1, 2, 3));
+    await flush();
+    expect(seen).toEqual([[1, 2, 3]]);
+    expect(t.transfers.toPage).toHaveLength(1);
+    expect(t.transfers.toPage[0]?.[0]?.byteLength).toBe(3);
+    // Page → guest: a copy is transferred, the caller's frame stays whole.
+    const frame = Uint8Array.of(4, 5);
+    machine.sendNetworkFrame(frame);
+    await flush();
+    expect(t.emulator().received.map((f) => [...f])).toEqual([[4, 5]]);
+    expect(t.transfers.toWorker).toHaveLength(1);
+    expect(t.transfers.toWorker[0]?.[0]?.byteLength).toBe(2);
+    expect([...frame]).toEqual([4, 5]);
+
+    machine.setNetwork("off");
+    t.emulator().transmit(Uint8Array.of(9));
+    expect(() => machine.sendNetworkFrame(Uint8Array.of(8))).toThrow(expect.objectContaining({ code: "not-running" }));
+    await flush();
+    expect(seen).toHaveLength(1);
+    expect(t.emulator().received).toHaveLength(1);
+    machine.setNetwork("on");
+    t.emulator().transmit(Uint8Array.of(7));
+    await flush();
+    expect(seen.at(-1)).toEqual([7]);
+    machine.dispose();
+  });
+
   it("runs a command, and a trap meter over it has the command's traps when its output arrives", async () => {
     const t = setup();
     const machine = new Machine({

@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../clock.ts";
 import { AppError } from "../errors.ts";
 import { DATA_DISK_BYTES, afterRestoreCommand, type GuestManifest } from "../guest.ts";
+import { machineIdentity } from "../identity.ts";
 import { memoryStore, type KeyValueStore } from "../storage/kv.ts";
 import { DiskStore } from "../storage/disk.ts";
 import { ImageStore } from "../storage/images.ts";
@@ -259,6 +260,8 @@ describe("MachineSession: the boot cache", () => {
     expect(fakeStateMarker(new Uint8Array(initial.buffer))).toBe("state:0");
     // Settled as a restore: the data disk mounted again and the clock set, through the agent.
     expect(t.shells[1]?.agentCommands.join("\n")).toMatch(/virtlab-data[\s\S]*date -s @1700000000/);
+    // Its NIC gets the state's MAC written again (v86's NE2000 comes back with another).
+    expect(t.shells[1]?.agentCommands.at(-1)).toMatch(/; \/bin\/virtlab-net restored$/);
     expect(t.runs.slice(-2)).toEqual(["boot-cache", "boot-cache"]);
     expect(t.session.status.readyDetail).toMatch(/^started from this hardware's saved boot in/);
     t.session.dispose();
@@ -353,6 +356,46 @@ describe("MachineSession: the boot cache", () => {
     const { kept } = await bootAndKeep(t, virtioNic);
     expect(kept.kind).toBe("kept");
     expect(t.session.status.readyDetail).toBe("the data disk could not be mounted again at /data (mount: /data: mounting failed); type /bin/virtlab-data to try again");
+    t.session.dispose();
+  });
+
+  it("gives each machine its own name and MAC: at the first prompt after the boot is kept, and in the set-up after a restore", async () => {
+    const t = setup({ bootCache: cacheOn().cache, manifest: withAgent });
+    const vm1 = machineIdentity("m-1", "vm1");
+    const vm2 = machineIdentity("m-2", "vm2");
+    const identities: string[] = [];
+    t.session.onIdentity((identity) => identities.push(identity.hostname));
+    const kept = new Promise<BootKept>((resolve) => t.session.onBootKept(resolve));
+    const starting = t.session.start({ record: DEFAULT_MACHINE, profile: virtioNic, request: { kind: "auto" }, identity: vm1 });
+    await vi.waitFor(() => expect(t.shells.length).toBe(1));
+    t.shells[0]?.boot();
+    expect(await starting).toEqual({ kind: "started", from: "boot" });
+    expect((await kept).kind).toBe("kept");
+    await vi.waitFor(() => expect(identities).toEqual(["vm1"]));
+    // The kept state is saved before the machine takes its name: it stays the guest's own.
+    const agent = t.shells[0]?.agentCommands ?? [];
+    expect(agent.at(-1)).toBe(`/bin/virtlab-net identity vm1 ${vm1.mac}`);
+    expect(agent.findIndex((c) => c.includes("virtlab-net identity"))).toBeGreaterThan(agent.findIndex((c) => c.startsWith("umount /data")));
+
+    const settled: string[] = [];
+    t.session.onSettled(({ lastLine }) => settled.push(lastLine));
+    expect(await t.session.start({ record: DEFAULT_MACHINE, profile: virtioNic, request: { kind: "auto" }, identity: vm2 })).toEqual({ kind: "started", from: "boot-cache" });
+    expect(t.shells[1]?.agentCommands.at(-1)).toMatch(new RegExp(`date -s @1700000000 >/dev/null; /bin/virtlab-net identity vm2 ${vm2.mac}$`));
+    expect(identities).toEqual(["vm1", "vm2"]);
+    // The state's prompt named the machine that was saved; the screen names this one.
+    expect(settled).toEqual(["root@vm2:/# "]);
+    t.session.dispose();
+  });
+
+  it("says so in the status line when the guest cannot take the machine's identity", async () => {
+    const vm1 = machineIdentity("m-1", "vm1");
+    const t = setup({ manifest: withAgent, answers: { [`/bin/virtlab-net identity vm1 ${vm1.mac}`]: ["virtlab-net: not a MAC address", 1] } });
+    const starting = t.session.start({ record: DEFAULT_MACHINE, profile: virtioNic, request: { kind: "cold" }, identity: vm1 });
+    await vi.waitFor(() => expect(t.shells.length).toBe(1));
+    t.shells[0]?.boot();
+    expect(await starting).toEqual({ kind: "started", from: "boot" });
+    await vi.waitFor(() => expect(t.session.status.readyDetail).toBe("this machine could not take its own name and network address (virtlab-net: not a MAC address)"));
+    expect(t.session.machine?.status.stage).toBe("ready");
     t.session.dispose();
   });
 

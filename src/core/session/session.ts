@@ -11,7 +11,8 @@ import type { Clock } from "../clock.ts";
 import { MarkerFilter, lastLineToShow } from "../console.ts";
 import { AppError, describeCause, toAppError } from "../errors.ts";
 import { DisposableStore, Emitter } from "../events.ts";
-import { DATA_DISK_SLOT, afterRestoreCommand, tidyForSaveCommand, type GuestManifest } from "../guest.ts";
+import { DATA_DISK_SLOT, afterRestoreCommand, promptWithHostname, tidyForSaveCommand, type GuestManifest } from "../guest.ts";
+import { identityCommand, type MachineIdentity } from "../identity.ts";
 import { Machine, type DownloadProgress, type MachineStatus } from "../machine.ts";
 import type { AssetRef, AttachedDisks, DeviceProfile, DiskSlot, GuestSpec } from "../profile.ts";
 import { notForThisEmulator } from "../snapshot/compat.ts";
@@ -71,6 +72,11 @@ export interface StartOptions {
   readonly profile: DeviceProfile;
   readonly request: StartRequest;
   readonly network?: "on" | "off";
+  /**
+   * This machine's own hostname and MAC (identity.ts), applied through the guest agent once it
+   * runs: after a restore with the set-up, after a boot at its first prompt. None: the guest's own.
+   */
+  readonly identity?: MachineIdentity;
 }
 
 export type StartOutcome =
@@ -138,6 +144,7 @@ export class MachineSession {
   private readonly shellEmitter = new Emitter<void>();
   private readonly crashEmitter = new Emitter<void>();
   private readonly bootKeptEmitter = new Emitter<BootKept>();
+  private readonly identityEmitter = new Emitter<MachineIdentity>();
 
   /** The status changed (the status bar renders it). */
   readonly onStatus = this.statusEmitter.event;
@@ -157,6 +164,8 @@ export class MachineSession {
   readonly onCrash = this.crashEmitter.event;
   /** A boot from scratch was kept in the boot cache for the next start of its hardware, or why not. */
   readonly onBootKept = this.bootKeptEmitter.event;
+  /** The running machine took the identity its start asked for (StartOptions.identity). */
+  readonly onIdentity = this.identityEmitter.event;
 
   constructor(private readonly options: SessionOptions) {}
 
@@ -278,8 +287,9 @@ export class MachineSession {
       this.settlingNow = initial !== undefined;
       try {
         await machine.start();
-        if (initial !== undefined && this.current === machine) await this.settle(machine, initial, started, record.name, runStart);
+        if (initial !== undefined && this.current === machine) await this.settle(machine, initial, started, record.name, runStart, options.identity);
         if (initial === undefined && cache !== undefined && cacheFingerprint !== undefined && this.current === machine) this.keepBootAtPrompt(machine, guest, cache, cacheFingerprint);
+        if (initial === undefined && options.identity !== undefined && this.current === machine) this.identityAtPrompt(machine, options.identity);
       } finally {
         this.settlingNow = false;
         this.releaseHeldKeys(machine);
@@ -386,7 +396,7 @@ export class MachineSession {
     this.generation++;
     this.disposeMachine();
     void this.options.disks.close();
-    for (const e of [this.statusEmitter, this.runEmitter, this.outputEmitter, this.progressEmitter, this.settledEmitter, this.errorEmitter, this.machineEmitter, this.shellEmitter, this.crashEmitter, this.bootKeptEmitter]) e.dispose();
+    for (const e of [this.statusEmitter, this.runEmitter, this.outputEmitter, this.progressEmitter, this.settledEmitter, this.errorEmitter, this.machineEmitter, this.shellEmitter, this.crashEmitter, this.bootKeptEmitter, this.identityEmitter]) e.dispose();
   }
 
   /** A snapshot for this emulator and this machine, decoded (every checksum checked); else the refusal. */
@@ -541,17 +551,44 @@ export class MachineSession {
    * pre-booted one) and set the guest's clock from the host (it stood still while saved). One
    * method, so the mechanism (the guest agent on the second serial port, else a command typed through run()) is in one place.
    */
-  private async settle(machine: Machine, initial: SavedStart, started: number, machineName: string, runStart: RunStart): Promise<void> {
+  private async settle(machine: Machine, initial: SavedStart, started: number, machineName: string, runStart: RunStart, identity: MachineIdentity | undefined): Promise<void> {
     if (!machine.shellReady) return;
     const diskBytes = this.options.disks.disk(DATA_DISK_SLOT)?.byteLength;
     const mountData = initial.mountData ? (diskBytes === undefined ? {} : { diskBytes }) : undefined;
     // Through the guest agent when the guest has one: nothing is typed into the user's shell.
-    await machine.housekeep(afterRestoreCommand({ ...(mountData === undefined ? {} : { mountData }), epochSeconds: this.options.wallTime() / 1000 }), { timeoutMs: SETTLE_TIMEOUT_MS });
-    // A fresh screen: the run's divider, then the guest's prompt (not the set-up command's echo).
+    const setUp = await machine.housekeep(afterRestoreCommand({ ...(mountData === undefined ? {} : { mountData }), epochSeconds: this.options.wallTime() / 1000, nic: this.profileNow !== undefined && this.profileNow.nic !== "none", ...(identity === undefined ? {} : { identity }) }), { timeoutMs: SETTLE_TIMEOUT_MS });
+    if (identity !== undefined && setUp.exitCode !== 0) this.readyDetail = `this machine could not take its own name and network address (${setUp.output || `exit ${setUp.exitCode}`})`;
+    else if (identity !== undefined) this.identityEmitter.fire(identity);
+    // A fresh screen: the run's divider, then the guest's prompt (not the set-up command's echo),
+    // naming this machine (the state's prompt names the one that was saved).
     this.runEmitter.fire({ machineName, runStart, notice: undefined });
-    this.settledEmitter.fire({ lastLine: lastLineToShow(machine.recentOutput()) });
+    const lastLine = lastLineToShow(machine.recentOutput());
+    this.settledEmitter.fire({ lastLine: identity === undefined ? lastLine : promptWithHostname(lastLine, identity.hostname) });
     const seconds = ((this.options.clock.now() - started) / 1000).toFixed(1);
     this.readyDetail = `started from ${initial.label} in ${seconds} s`;
+  }
+
+  /**
+   * After a boot from scratch: the machine's own name and MAC at its first prompt, through the
+   * agent (after the boot is kept, when it is: the kept state stays the guest's own). A guest
+   * without the agent keeps its own; a failure is said in the status line, the machine runs on.
+   */
+  private identityAtPrompt(machine: Machine, identity: MachineIdentity): void {
+    const command = identityCommand(identity);
+    void machine
+      .exclusive(async () => {
+        await machine.waitForShell({ timeoutMs: SETTLE_TIMEOUT_MS * 8 });
+        if (machine.guest.kind !== "linux" || machine.guest.agent === undefined || this.current !== machine) return;
+        await machine.agent.whenListening(SETTLE_TIMEOUT_MS);
+        const result = await machine.agent.run(command, { timeoutMs: SETTLE_TIMEOUT_MS });
+        if (result.exitCode !== 0) throw new Error(result.output || `exit ${result.exitCode}`);
+        this.identityEmitter.fire(identity);
+      })
+      .catch((error: unknown) => {
+        if (this.current !== machine) return;
+        this.readyDetail = `this machine could not take its own name and network address (${describeCause(error)})`;
+        this.emitStatus();
+      });
   }
 
   /** The machine is the user's again: keys typed while it settled go to it, in order. */
