@@ -4,11 +4,23 @@
  * them exist both in browsers and in Node 20.
  */
 
+/** What core code passes to fetch: the NAT gateway (net/hosts/nat.ts) sends a guest's request without credentials. */
+export interface HostFetchInit {
+  readonly cache?: "no-cache" | "no-store";
+  readonly method?: string;
+  readonly headers?: [string, string][];
+  readonly body?: Uint8Array;
+  readonly credentials?: "omit";
+  readonly redirect?: "follow";
+  readonly referrerPolicy?: "no-referrer";
+}
+
 export interface HostResponse {
   readonly ok: boolean;
   readonly status: number;
   readonly statusText: string;
-  readonly headers: { get(name: string): string | null };
+  readonly url?: string;
+  readonly headers: { get(name: string): string | null; forEach?(fn: (value: string, name: string) => void): void };
   readonly body: { getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }> } } | null;
   arrayBuffer(): Promise<ArrayBuffer>;
 }
@@ -23,7 +35,7 @@ interface HostGlobals {
   clearTimeout(handle: unknown): void;
   queueMicrotask(fn: () => void): void;
   performance: { now(): number };
-  fetch(url: string, init?: { readonly cache?: "no-cache" }): Promise<HostResponse>;
+  fetch(url: string, init?: HostFetchInit): Promise<HostResponse>;
   TextDecoder: new (label?: string) => { decode(bytes: Uint8Array, options?: { stream?: boolean }): string };
   TextEncoder: new () => { encode(text: string): Uint8Array };
   /** WHATWG URL parsing (normalizes hosts: case, IPv4 forms, IPv6). */

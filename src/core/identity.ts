@@ -78,6 +78,11 @@ export function identityCommand(identity: MachineIdentity): string {
 const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
+/** The guest agent's line that asks for an address by DHCP again (after the network around the machine changed). */
+export function dhcpCommand(): string {
+  return `${NET_SCRIPT} dhcp`;
+}
+
 /** The guest agent's line that gives eth0 a fixed address (`10.0.0.11/24`) instead of DHCP, with an optional default gateway. */
 export function staticAddressCommand(address: string, gateway?: string): string {
   const cidr = CIDR.exec(address);

@@ -21,6 +21,8 @@ export interface ActionContext {
   setLessonsVisible(visible: boolean): void;
   readonly microscopeVisible: boolean;
   setMicroscopeVisible(visible: boolean): void;
+  readonly networkVisible: boolean;
+  setNetworkVisible(visible: boolean): void;
   saveSnapshot(): Promise<void>;
   readonly fullscreen: boolean;
   toggleFullscreen(): Promise<void>;
@@ -99,6 +101,14 @@ export const ACTIONS: readonly Action[] = [
     shortcut: "KeyM",
     enabled: () => true,
     run: (ctx) => ctx.setMicroscopeVisible(!ctx.microscopeVisible),
+  },
+  {
+    id: "network",
+    label: (_status, ctx) => (ctx.networkVisible ? "Hide network lab" : "Network lab"),
+    title: "Several machines on a virtual switch: bridged, host-only, NAT or routed, with counters, a packet list and a capture",
+    shortcut: "KeyN",
+    enabled: () => true,
+    run: (ctx) => ctx.setNetworkVisible(!ctx.networkVisible),
   },
   {
     id: "copy-link",

@@ -10,6 +10,7 @@ import {
   MachineSession,
   SnapshotStore,
   chooseMachine,
+  createNetworkLab,
   fetchAssetLoader,
   fetchGuestManifest,
   fetchPrebooted,
@@ -22,6 +23,7 @@ import {
   type DeviceProfile,
   type GuestManifest,
   type MachineRecord,
+  type NetworkLab,
   type SessionOptions,
   type StartRequest,
 } from "../core/index.ts";
@@ -194,6 +196,13 @@ export class App implements Shell {
     });
     if (outcome.kind === "busy") this.panels.diskBar.showBusy(false);
   }
+
+  /** The network lab (machines of its own on a virtual switch), made when first opened. */
+  networkLab(): NetworkLab {
+    this.lab ??= createNetworkLab(this.sessionOptions, { clock: systemClock, ownOrigin: location.origin });
+    return this.lab;
+  }
+  private lab: NetworkLab | undefined;
 
   /** A session like the page's for a machine that keeps nothing (the lab's, a second machine). */
   scratchSession(): MachineSession {

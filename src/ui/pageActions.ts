@@ -25,6 +25,8 @@ export function pageActions(shell: Shell & { showLink(text: string, url: string)
     setLessonsVisible: (visible) => panels.setLessonsVisible(visible),
     microscopeVisible: panels.microscopeVisible,
     setMicroscopeVisible: (visible) => panels.setMicroscopeVisible(visible),
+    networkVisible: panels.network.open,
+    setNetworkVisible: (visible) => panels.network.setOpen(visible),
     report: (error) => shell.report(error),
   };
 }

@@ -9,6 +9,7 @@ import { lessonHost } from "./lessons/lessonHost.ts";
 import { LessonPanel } from "./lessons/LessonPanel.ts";
 import { AddressWalkView } from "./microscope/AddressWalkView.ts";
 import { MicroscopePanel } from "./microscope/MicroscopePanel.ts";
+import { NetworkPanel } from "./network/NetworkPanel.ts";
 import type { Shell } from "./shell.ts";
 import { SnapshotFlows } from "./snapshots/snapshotFlows.ts";
 import { DiskBar } from "./storage/DiskBar.ts";
@@ -37,6 +38,7 @@ export class Panels {
   private readonly lab: LabPanel | undefined;
   private readonly lessons: LessonPanel | undefined;
   private readonly microscope: MicroscopePanel;
+  readonly network: NetworkPanel;
   private addressWalk: AddressWalkView | undefined;
   vgaVisible = false;
   lessonsVisible = false;
@@ -95,6 +97,7 @@ export class Panels {
     const walkContainer = document.getElementById("address-walk");
     if (walkContainer !== null) this.addressWalk = new AddressWalkView(walkContainer, { machine, report });
     this.microscope = new MicroscopePanel(byId("microscope"), { machine, report });
+    this.network = new NetworkPanel(byId("network"), { lab: () => shell.networkLab(), report });
     const lessonsContainer = document.getElementById("lessons");
     if (lessonsContainer !== null) {
       this.lessons = new LessonPanel(

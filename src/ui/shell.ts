@@ -1,5 +1,5 @@
 /** What the page's views and flows may ask of the composition root (app.ts). */
-import type { DeviceProfile, MachineRecord, MachineSession, SnapshotStore, StartRequest } from "../core/index.ts";
+import type { DeviceProfile, MachineRecord, MachineSession, NetworkLab, SnapshotStore, StartRequest } from "../core/index.ts";
 import type { StorageController } from "./storage/StorageController.ts";
 
 export interface Shell {
@@ -17,6 +17,8 @@ export interface Shell {
   selectMachine(record: MachineRecord, request?: StartRequest): Promise<void>;
   /** A session like the page's for a machine that keeps nothing (session/scratch.ts). */
   scratchSession(): MachineSession;
+  /** The network lab's machines and network, made on first use. */
+  networkLab(): NetworkLab;
   /** Where the built-in guest's files are served. */
   readonly guestBase: string;
   report(error: unknown): void;

@@ -57,7 +57,7 @@ export interface VirtualNetworkOptions {
 export interface NetworkMember {
   readonly label: string;
   readonly segment: string;
-  /** The MAC the switch learned from it (none until it sent something). */
+  /** The MAC it joined with, else the first the switch learned from it (none until it sent something). */
   readonly mac: string | undefined;
   /** Its DHCP lease, once it has one. */
   readonly address: string | undefined;
@@ -67,6 +67,8 @@ interface Member {
   readonly label: string;
   readonly port: SwitchPort;
   readonly index: number;
+  /** The MAC it was given (aa:bb:…), when known at joining. */
+  readonly mac: string | undefined;
 }
 
 /** Hosts a mode put on the switch, with their ports. */
@@ -141,7 +143,7 @@ export class VirtualNetwork implements Disposable {
     if (this.members.has(label)) throw new AppError("bad-network", `A machine named ${label} is already on this network.`, { details: { subject: label, problems: ["the name is taken"] } });
     const index = this.joinedCount++;
     const port = this.switch.attach(label, bus, { kind: "machine", segment: this.hosts.segmentFor(index, label) });
-    const member: Member = { label, port, index };
+    const member: Member = { label, port, index, mac: mac === undefined ? undefined : formatMac(mac) };
     this.members.set(label, member);
     if (mac !== undefined) this.names.set(formatMac(mac), label);
     this.hosts.joined(member);
@@ -162,7 +164,7 @@ export class VirtualNetwork implements Disposable {
   get machines(): readonly NetworkMember[] {
     const leases = this.hosts.leases();
     return [...this.members.values()].map((m) => {
-      const mac = m.port.learnedMacs()[0];
+      const mac = m.mac ?? m.port.learnedMacs()[0];
       const lease = leases.find((l) => l.mac === mac && l.state === "bound");
       return { label: m.label, segment: m.port.segment, mac, address: lease?.ip };
     });

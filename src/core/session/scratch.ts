@@ -2,14 +2,18 @@
  * Machines that keep nothing: the device lab's benchmark machines and a second machine beside the
  * page's. Each is the built-in guest without a data disk, booted from scratch through a session of
  * its own, with the same backend, loader and clock as the page's session but no stores, no lock
- * and no pre-booted state (a lab machine's devices are not the pre-booted machine's).
+ * and no pre-booted state (a lab machine's devices are not the pre-booted machine's). The network
+ * lab's machines (labSession) do use the pre-booted state and kept boots, with disks in memory.
  */
 import { AppError } from "../errors.ts";
 import type { Disposable } from "../events.ts";
 import type { Machine } from "../machine.ts";
 import type { DeviceProfile } from "../profile.ts";
+import { DiskStore } from "../storage/disk.ts";
+import { memoryStore } from "../storage/kv.ts";
 import { DEFAULT_MACHINE, type MachineRecord } from "../storage/machines.ts";
 import { MachineSession, type SessionDisks, type SessionOptions } from "./session.ts";
+import { StoreDisks } from "./storeDisks.ts";
 
 /** The built-in guest with no disks: nothing it writes outlives it. */
 export const SCRATCH_MACHINE: MachineRecord = { ...DEFAULT_MACHINE, id: "scratch", name: "Scratch machine (keeps nothing)", builtIn: false, disks: {} };
@@ -28,6 +32,17 @@ export const NO_DISKS: SessionDisks = {
 export function scratchSession(options: SessionOptions): MachineSession {
   const { prebooted: _prebooted, screenContainer: _screen, ...rest } = options;
   return new MachineSession({ ...rest, disks: NO_DISKS });
+}
+
+/**
+ * A session for one machine of the network lab: the built-in guest with the page's pre-booted
+ * state and kept boots (so a machine is up in seconds), but disks in memory only: nothing it
+ * writes reaches the user's storage, and nothing outlives it.
+ */
+export function labSession(options: SessionOptions): MachineSession {
+  const { screenContainer: _screen, ...rest } = options;
+  const diskStore = new DiskStore(memoryStore());
+  return new MachineSession({ ...rest, diskStore, disks: new StoreDisks({ images: options.images, disks: diskStore }, options.clock) });
 }
 
 /** A started machine of its own; disposing it ends the machine and its session. */

@@ -145,6 +145,7 @@ export class MachineSession {
   private readonly crashEmitter = new Emitter<void>();
   private readonly bootKeptEmitter = new Emitter<BootKept>();
   private readonly identityEmitter = new Emitter<MachineIdentity>();
+  private readonly identityFailedEmitter = new Emitter<string>();
 
   /** The status changed (the status bar renders it). */
   readonly onStatus = this.statusEmitter.event;
@@ -166,6 +167,8 @@ export class MachineSession {
   readonly onBootKept = this.bootKeptEmitter.event;
   /** The running machine took the identity its start asked for (StartOptions.identity). */
   readonly onIdentity = this.identityEmitter.event;
+  /** The running machine could not take its identity: why, in words (it runs on with the guest's own). */
+  readonly onIdentityFailed = this.identityFailedEmitter.event;
 
   constructor(private readonly options: SessionOptions) {}
 
@@ -396,7 +399,7 @@ export class MachineSession {
     this.generation++;
     this.disposeMachine();
     void this.options.disks.close();
-    for (const e of [this.statusEmitter, this.runEmitter, this.outputEmitter, this.progressEmitter, this.settledEmitter, this.errorEmitter, this.machineEmitter, this.shellEmitter, this.crashEmitter, this.bootKeptEmitter, this.identityEmitter]) e.dispose();
+    for (const e of [this.statusEmitter, this.runEmitter, this.outputEmitter, this.progressEmitter, this.settledEmitter, this.errorEmitter, this.machineEmitter, this.shellEmitter, this.crashEmitter, this.bootKeptEmitter, this.identityEmitter, this.identityFailedEmitter]) e.dispose();
   }
 
   /** A snapshot for this emulator and this machine, decoded (every checksum checked); else the refusal. */
@@ -557,7 +560,7 @@ export class MachineSession {
     const mountData = initial.mountData ? (diskBytes === undefined ? {} : { diskBytes }) : undefined;
     // Through the guest agent when the guest has one: nothing is typed into the user's shell.
     const setUp = await machine.housekeep(afterRestoreCommand({ ...(mountData === undefined ? {} : { mountData }), epochSeconds: this.options.wallTime() / 1000, nic: this.profileNow !== undefined && this.profileNow.nic !== "none", ...(identity === undefined ? {} : { identity }) }), { timeoutMs: SETTLE_TIMEOUT_MS });
-    if (identity !== undefined && setUp.exitCode !== 0) this.readyDetail = `this machine could not take its own name and network address (${setUp.output || `exit ${setUp.exitCode}`})`;
+    if (identity !== undefined && setUp.exitCode !== 0) this.identityFailed(setUp.output || `exit ${setUp.exitCode}`);
     else if (identity !== undefined) this.identityEmitter.fire(identity);
     // A fresh screen: the run's divider, then the guest's prompt (not the set-up command's echo),
     // naming this machine (the state's prompt names the one that was saved).
@@ -586,9 +589,14 @@ export class MachineSession {
       })
       .catch((error: unknown) => {
         if (this.current !== machine) return;
-        this.readyDetail = `this machine could not take its own name and network address (${describeCause(error)})`;
+        this.identityFailed(describeCause(error));
         this.emitStatus();
       });
+  }
+
+  private identityFailed(reason: string): void {
+    this.readyDetail = `this machine could not take its own name and network address (${reason})`;
+    this.identityFailedEmitter.fire(reason);
   }
 
   /** The machine is the user's again: keys typed while it settled go to it, in order. */

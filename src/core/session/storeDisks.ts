@@ -10,7 +10,7 @@ import type { SessionDisks } from "./session.ts";
 export class StoreDisks implements SessionDisks {
   private opened: OpenedDisks | undefined;
   constructor(
-    private readonly stores: { readonly images: ImageStore; readonly disks: DiskStore },
+    private readonly stores: { readonly images: Pick<ImageStore, "get" | "reader">; readonly disks: DiskStore },
     private readonly clock: Clock,
   ) {}
 

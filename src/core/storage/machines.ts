@@ -229,7 +229,7 @@ export interface OpenedDisks {
 /** Open every disk of a machine: base images from the library, guest writes from the overlays. */
 export async function openMachineDisks(
   record: MachineRecord,
-  stores: { readonly images: ImageStore; readonly disks: DiskStore },
+  stores: { readonly images: Pick<ImageStore, "get" | "reader">; readonly disks: DiskStore },
   options: { readonly clock: Clock; readonly readOnly?: boolean },
 ): Promise<OpenedDisks> {
   const attached: Partial<Record<DiskSlot, OverlayDisk>> = {};

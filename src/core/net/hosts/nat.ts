@@ -12,6 +12,7 @@
  * rest ICMP "network unreachable" — nothing leaves. DHCP always names the gateway as router and
  * DNS server, so turning NAT on works without a new lease.
  */
+import { host } from "../../host.ts";
 import { describeCause, AppError } from "../../errors.ts";
 import type { Disposable } from "../../events.ts";
 import { formatIpv4, type Ipv4 } from "../../lab/frames.ts";
@@ -250,3 +251,22 @@ export class NatGateway extends Station {
     super.dispose();
   }
 }
+
+/**
+ * The NAT's way out in the browser (and Node): the platform's fetch, never with cookies or other
+ * credentials, no referrer, nothing cached; CORS and the page's CSP still apply.
+ */
+export const hostNatFetch: NatFetch = async (url, init) => {
+  const response = await host.fetch(url, {
+    method: init.method,
+    headers: init.headers.map(([name, value]) => [name, value]),
+    ...(init.body === undefined ? {} : { body: init.body }),
+    credentials: "omit",
+    redirect: "follow",
+    referrerPolicy: "no-referrer",
+    cache: "no-store",
+  });
+  const headers: [string, string][] = [];
+  response.headers.forEach?.((value, name) => headers.push([name, value]));
+  return { status: response.status, statusText: response.statusText, headers, body: new Uint8Array(await response.arrayBuffer()), ...(response.url === undefined ? {} : { url: response.url }) };
+};

@@ -1,0 +1,44 @@
+/**
+ * The network lab (issue 14): two machines of its own, each in its own Worker, on the page's
+ * virtual switch (bridged): each gets an address by DHCP and its own name, they ping each other,
+ * the packet list decodes the echo request and reply, and the capture downloads as a pcap file.
+ */
+import { readFileSync } from "node:fs";
+import { expect, test, waitForShell } from "./fixtures.ts";
+
+const START_DEADLINE_MS = 240_000;
+
+test("two lab machines on a bridged switch get addresses, ping each other, and the capture downloads as pcap", async ({ page, pageErrors }) => {
+  test.setTimeout(480_000);
+  await page.goto("/");
+  await waitForShell(page);
+  await page.locator('button[data-action="network"]').click();
+  const panel = page.getByTestId("network");
+  await expect(panel).toBeVisible();
+  // The first machine with a NIC boots (no pre-booted state has one) and its boot is kept; the second restores it.
+  for (const name of ["vm1", "vm2"]) {
+    await panel.getByTestId("network-add").click();
+    await expect(panel.getByTestId(`network-state-${name}`)).toHaveText("running", { timeout: START_DEADLINE_MS });
+  }
+  for (const name of ["vm1", "vm2"]) await expect(panel.getByTestId(`network-address-${name}`)).toHaveText(/^192\.168\.86\.\d+$/, { timeout: 60_000 });
+  const address = (await panel.getByTestId("network-address-vm2").textContent()) ?? "";
+
+  await panel.getByTestId("network-tab-vm1").click();
+  const terminal = panel.getByTestId("network-terminal-vm1");
+  await terminal.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type(`hostname; ping -c 2 ${address}\n`);
+  await expect(terminal.locator(".xterm-rows")).toContainText("2 packets transmitted, 2 packets received", { timeout: 60_000 });
+  await expect(terminal.locator(".xterm-rows")).toContainText("root@vm1");
+  const packets = panel.getByTestId("network-packets");
+  await expect(packets).toContainText("Echo (ping) request");
+  await expect(packets).toContainText("Echo (ping) reply");
+  await expect(panel.getByTestId("network-topology").locator("svg")).toHaveAttribute("aria-label", /lan: .*vm1.*vm2/);
+
+  const [download] = await Promise.all([page.waitForEvent("download"), panel.getByTestId("network-pcap").click()]);
+  const file = readFileSync(await download.path());
+  // A classic pcap file, little-endian, microseconds (0xa1b2c3d4), Ethernet frames.
+  expect(file.readUInt32LE(0)).toBe(0xa1b2c3d4);
+  expect(file.readUInt32LE(20)).toBe(1);
+  expect(file.length).toBeGreaterThan(24 + 4 * (16 + 98));
+  expect(pageErrors).toEqual([]);
+});

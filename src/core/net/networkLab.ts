@@ -1,0 +1,195 @@
+/**
+ * The network lab: several machines at once on one VirtualNetwork. Each machine is the built-in
+ * guest in a session of its own (its own Worker in the browser) that keeps nothing: its disks
+ * live in memory only, never in the user's storage. Each gets its own name (vm1, vm2…) and MAC
+ * (identity.ts), joins the network under its name, and gets an address by DHCP from the mode's
+ * hosts. A mode change renews every machine's lease.
+ */
+import { DisposableStore, Emitter, type Disposable, type Event } from "../events.ts";
+import { AppError, describeCause, toAppError } from "../errors.ts";
+import { assertHasNic, dhcpCommand, machineIdentity, type MachineIdentity } from "../identity.ts";
+import type { Machine } from "../machine.ts";
+import { DEFAULT_PROFILE, type DeviceProfile, type NicModel } from "../profile.ts";
+import type { Clock } from "../clock.ts";
+import { labSession } from "../session/scratch.ts";
+import type { MachineSession, SessionOptions } from "../session/session.ts";
+import { DEFAULT_MACHINE } from "../storage/machines.ts";
+import { parseMac } from "./frames.ts";
+import { hostNatFetch, type NatFetch } from "./hosts/nat.ts";
+import { VirtualNetwork, type NetworkMode } from "./network.ts";
+
+/** Each machine is a whole PC in this tab: a classroom laptop runs four well. */
+export const MAX_LAB_MACHINES = 4;
+
+/** The lab machines' hardware: the default guest's, with a NIC and less memory (busybox needs little). */
+export function labProfile(nic: Exclude<NicModel, "none">): DeviceProfile {
+  return { ...DEFAULT_PROFILE, nic, memoryMiB: 128 };
+}
+
+export type LabMachineState = "starting" | "running" | "failed" | "stopped";
+
+export interface LabMachine {
+  readonly name: string;
+  readonly nic: Exclude<NicModel, "none">;
+  readonly identity: MachineIdentity;
+  readonly session: MachineSession;
+  readonly state: LabMachineState;
+  /** Why it failed, in words. */
+  readonly problem: string | undefined;
+}
+
+interface Entry {
+  name: string;
+  nic: Exclude<NicModel, "none">;
+  identity: MachineIdentity;
+  session: MachineSession;
+  state: LabMachineState;
+  problem: string | undefined;
+  store: DisposableStore;
+  joined: boolean;
+  /** Call once it runs, failed or left: the next machine of its NIC model may start. */
+  settled: () => void;
+}
+
+export interface NetworkLabOptions {
+  readonly network: VirtualNetwork;
+  /** A new session for one lab machine (session/scratch.ts: labSession). */
+  readonly session: () => MachineSession;
+}
+
+export class NetworkLab implements Disposable {
+  private readonly entries = new Map<string, Entry>();
+  private readonly startsByNic = new Map<NicModel, Promise<void>>();
+  private readonly changed = new Emitter<void>();
+  private readonly subscription: Disposable;
+  /** A machine was added, started, failed or left; the network's own changes are `network.onChanged`. */
+  readonly onChanged: Event<void> = this.changed.event;
+
+  constructor(private readonly options: NetworkLabOptions) {
+    this.subscription = options.network.onChanged(() => this.changed.fire());
+  }
+
+  get network(): VirtualNetwork {
+    return this.options.network;
+  }
+
+  get machines(): readonly LabMachine[] {
+    return [...this.entries.values()].map(({ store: _store, joined: _joined, ...machine }) => ({ ...machine }));
+  }
+
+  machine(name: string): Machine | undefined {
+    return this.entries.get(name)?.session.machine;
+  }
+
+  /**
+   * Start one more machine (the next free name) with `nic`. Resolves once it started; it joins
+   * the network and turns "running" when it has taken its own name and MAC (a boot from scratch
+   * does at its first prompt); rejects with the reason when it cannot start (the lab
+   * keeps it listed as failed until removed).
+   */
+  async add(nic: Exclude<NicModel, "none"> = "virtio"): Promise<LabMachine> {
+    if (this.entries.size >= MAX_LAB_MACHINES) {
+      throw new AppError("bad-network", `The lab runs at most ${MAX_LAB_MACHINES} machines at once: remove one first.`, { details: { subject: "network lab", problems: ["too many machines"] } });
+    }
+    const name = this.nextName();
+    const profile = labProfile(nic);
+    assertHasNic(name, profile);
+    const identity = machineIdentity(`netlab-${name}`, name);
+    const entry: Entry = { name, nic, identity, session: this.options.session(), state: "starting", problem: undefined, store: new DisposableStore(), joined: false, settled: () => undefined };
+    // One start per NIC model at a time: the first boots and keeps its boot, the next restore it
+    // (two started together would both boot from scratch).
+    const previous = this.startsByNic.get(nic) ?? Promise.resolve();
+    const settled = new Promise<void>((resolve) => (entry.settled = resolve));
+    this.startsByNic.set(nic, settled);
+    this.entries.set(name, entry);
+    this.changed.fire();
+    // "running", and on the network, once the machine has its own name and MAC (after a restore:
+    // while it settles; after a boot: at its first prompt). Not before: what a boot sends with
+    // the emulator's random MAC would only muddle the capture and the DHCP leases.
+    let identityTaken = false;
+    const join = (): void => {
+      const machine = entry.session.machine;
+      if (!identityTaken || machine === undefined || entry.joined || this.entries.get(name) !== entry) return;
+      entry.joined = true;
+      entry.store.add(this.options.network.join(name, machine, parseMac(identity.mac)));
+      this.setState(entry, "running", undefined);
+    };
+    entry.store.add(
+      entry.session.onIdentity(() => {
+        identityTaken = true;
+        join();
+      }),
+    );
+    entry.store.add(entry.session.onIdentityFailed((reason) => this.setState(entry, "failed", `it could not take its own name and address (${reason})`)));
+    try {
+      await previous;
+      if (this.entries.get(name) !== entry) throw new AppError("disposed", `${name} was removed before it started.`);
+      const outcome = await entry.session.start({ record: { ...DEFAULT_MACHINE, name }, profile, request: { kind: "auto" }, identity, network: "on" });
+      if (outcome.kind === "failed") throw outcome.error;
+      const machine = entry.session.machine;
+      if (outcome.kind !== "started" || machine === undefined) throw new AppError("emulator-start-failed", `${name} did not start (${outcome.kind}).`);
+      if (this.entries.get(name) !== entry) throw new AppError("disposed", `${name} was removed while it started.`);
+      entry.store.add(entry.session.onCrash(() => this.setState(entry, "failed", "its emulator stopped")));
+      join();
+      this.changed.fire();
+      return this.machines.find((m) => m.name === name) ?? { ...entry };
+    } catch (error) {
+      if (this.entries.get(name) === entry) this.setState(entry, "failed", describeCause(error));
+      throw toAppError(error, "emulator-start-failed", `${name} did not start.`);
+    }
+  }
+
+  /** Stop a machine and take it off the network; nothing of it is kept. */
+  remove(name: string): void {
+    const entry = this.entries.get(name);
+    if (entry === undefined) return;
+    this.entries.delete(name);
+    entry.settled();
+    entry.store.dispose();
+    entry.session.dispose();
+    this.changed.fire();
+  }
+
+  /**
+   * Change the network's mode; every running machine asks for a new lease on its new segment.
+   * Resolves when all have been asked (what each got shows in `network.machines`).
+   */
+  async setMode(mode: NetworkMode): Promise<void> {
+    this.options.network.setMode(mode);
+    await Promise.all(
+      [...this.entries.values()]
+        .filter((e) => e.state === "running")
+        .map(async (e) => {
+          const machine = e.session.machine;
+          if (machine === undefined) return;
+          const renewed = await machine.housekeep(dhcpCommand(), { timeoutMs: 30_000 }).catch((error: unknown) => ({ exitCode: -1, output: describeCause(error) }));
+          if (renewed.exitCode !== 0) this.setState(e, e.state, `could not ask for a new address (${renewed.output || `exit ${renewed.exitCode}`})`);
+        }),
+    );
+  }
+
+  /** Every machine stops; the network goes with the lab. */
+  dispose(): void {
+    for (const name of [...this.entries.keys()]) this.remove(name);
+    this.subscription.dispose();
+    this.changed.dispose();
+    this.options.network.dispose();
+  }
+
+  private nextName(): string {
+    for (let n = 1; ; n++) if (!this.entries.has(`vm${n}`)) return `vm${n}`;
+  }
+
+  private setState(entry: Entry, state: LabMachineState, problem: string | undefined): void {
+    if (state !== "starting") entry.settled();
+    entry.state = state;
+    entry.problem = problem;
+    this.changed.fire();
+  }
+}
+
+/** The lab the page opens: machines in sessions like `options`' (their own Workers), a bridged network, the outside off. */
+export function createNetworkLab(options: SessionOptions, net: { readonly clock: Clock; readonly ownOrigin: string; readonly fetch?: NatFetch }): NetworkLab {
+  const network = new VirtualNetwork({ clock: net.clock, fetch: net.fetch ?? hostNatFetch, ownOrigin: net.ownOrigin });
+  return new NetworkLab({ network, session: () => labSession(options) });
+}

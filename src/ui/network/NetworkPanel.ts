@@ -1,0 +1,282 @@
+/**
+ * The Network lab panel (issue 14): machines on a virtual switch, its mode, each machine's
+ * terminal, the topology, per-port counters, the live packet list and the capture as .pcap.
+ * Thin: the core's NetworkLab and VirtualNetwork decide and count; this draws and dispatches.
+ */
+import { NETWORK_MODES, PROTOCOL_NAMES, type CapturedPacket, type LabMachine, type NetworkLab, type NetworkMode, type NetworkSummary, type PacketFilter, type ProtocolName } from "../../core/index.ts";
+import { actionButton, h } from "../kit/dom.ts";
+import { download } from "../kit/download.ts";
+import { TerminalView } from "../terminal.ts";
+import { topologySvg } from "./topology.ts";
+
+export interface NetworkPanelHost {
+  /** The lab, made on first use (the composition root owns how). */
+  lab(): NetworkLab;
+  report(error: unknown): void;
+}
+
+const PACKET_ROWS = 60;
+const REFRESH_MS = 1000;
+
+interface MachineView {
+  readonly terminal: TerminalView;
+  readonly pane: HTMLElement;
+  readonly tab: HTMLButtonElement;
+  dispose(): void;
+}
+
+export class NetworkPanel {
+  private labNow: NetworkLab | undefined;
+  private readonly views = new Map<string, MachineView>();
+  private selected: string | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private frame: number | undefined;
+  private readonly mode = h("select", { id: "network-mode", testid: "network-mode" });
+  private readonly explains = h("p", { className: "lab-note", testid: "network-mode-explains" });
+  private readonly outside = h("input", { type: "checkbox", id: "network-outside", testid: "network-outside" });
+  private readonly nic = h("select", { id: "network-nic", testid: "network-nic" }, h("option", { value: "virtio" }, "virtio-net"), h("option", { value: "ne2k" }, "NE2000"));
+  private readonly machineRows = h("tbody", { testid: "network-machines" });
+  private readonly tabs = h("div", { className: "network-tabs", role: "tablist", testid: "network-tabs" });
+  private readonly panes = h("div", { className: "network-panes" });
+  private readonly topology = h("div", { className: "network-topology", testid: "network-topology" });
+  private readonly counterRows = h("tbody", { testid: "network-counters" });
+  private readonly packetRows = h("tbody", { testid: "network-packets" });
+  private readonly portFilter = h("select", { id: "network-filter-port", testid: "network-filter-port" }, h("option", { value: "" }, "all ports"));
+  private readonly protoFilter = h("select", { id: "network-filter-proto", testid: "network-filter-proto" }, h("option", { value: "" }, "all protocols"), ...PROTOCOL_NAMES.map((p) => h("option", { value: p }, p)));
+
+  constructor(
+    private readonly container: HTMLElement,
+    private readonly host: NetworkPanelHost,
+  ) {
+    for (const m of NETWORK_MODES) this.mode.append(h("option", { value: m.mode }, m.label));
+    this.mode.addEventListener("change", () => void this.setMode(this.mode.value as NetworkMode));
+    this.outside.addEventListener("change", () => this.lab.network.setOutside(this.outside.checked));
+    this.portFilter.addEventListener("change", () => this.drawPackets());
+    this.protoFilter.addEventListener("change", () => this.drawPackets());
+    const table = (caption: string, heads: readonly string[], body: HTMLElement): HTMLTableElement =>
+      h("table", { className: "walk-table" }, h("caption", {}, caption), h("thead", {}, h("tr", {}, ...heads.map((t) => h("th", { scope: "col" }, t)))), body);
+    container.replaceChildren(
+      h("h2", {}, "Network lab"),
+      h("p", { className: "lab-note" }, "Machines of their own beside this page's, each in its own Worker, on a virtual switch in this page. Nothing they write is kept. They reach the outside only through the page and only with outside access on (no cookies or credentials are sent, and never to virtlab itself)."),
+      h("p", {}, h("label", { htmlFor: "network-mode" }, "Mode "), this.mode, " ", h("label", { htmlFor: "network-outside" }, this.outside, " Outside access (web through this page)")),
+      this.explains,
+      h("p", {}, h("label", { htmlFor: "network-nic" }, "NIC "), this.nic, " ", actionButton("Add machine", "network-add", () => this.add(), (e) => this.host.report(e))),
+      table("Machines", ["machine", "state", "MIPS", "NIC", "MAC", "address", "loss %", "latency ms", ""], this.machineRows),
+      this.tabs,
+      this.panes,
+      h("h3", {}, "Topology"),
+      this.topology,
+      table("Ports of the switch", ["port", "segment", "frames in", "frames out", "bytes in", "bytes out", "drops"], this.counterRows),
+      h("h3", {}, "Packets"),
+      h("p", {}, h("label", { htmlFor: "network-filter-port" }, "Show "), this.portFilter, " ", h("label", { htmlFor: "network-filter-proto" }, "protocol "), this.protoFilter, " ", actionButton("Download capture (.pcap)", "network-pcap", () => this.downloadCapture(), (e) => this.host.report(e))),
+      table("Newest last (decoded as Wireshark would)", ["no.", "time s", "port", "protocol", "info"], this.packetRows),
+    );
+  }
+
+  get open(): boolean {
+    return !this.container.hidden;
+  }
+
+  setOpen(open: boolean): void {
+    this.container.hidden = !open;
+    if (open) {
+      this.wire();
+      this.timer ??= setInterval(() => this.drawMachines(), REFRESH_MS);
+      this.draw();
+    } else if (this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private get lab(): NetworkLab {
+    return this.wire();
+  }
+
+  /** The lab, subscribed once: its changes and the network's redraw the panel (at most once a frame). */
+  private wire(): NetworkLab {
+    if (this.labNow !== undefined) return this.labNow;
+    const lab = this.host.lab();
+    this.labNow = lab;
+    lab.onChanged(() => this.scheduleDraw());
+    lab.network.monitor.onChanged(() => this.scheduleDraw());
+    lab.network.capture.onPacket(() => this.scheduleDraw());
+    this.mode.value = lab.network.mode;
+    this.outside.checked = lab.network.outside;
+    return lab;
+  }
+
+  private async add(): Promise<void> {
+    const nic = this.nic.value === "ne2k" ? "ne2k" : "virtio";
+    const adding = this.lab.add(nic);
+    // The new machine is listed (starting) at once: show its terminal while it starts.
+    const name = this.lab.machines.at(-1)?.name;
+    if (name !== undefined) this.select(name);
+    await adding;
+  }
+
+  private async setMode(mode: NetworkMode): Promise<void> {
+    await this.lab.setMode(mode);
+  }
+
+  private downloadCapture(): void {
+    const capture = this.lab.network.capture;
+    const bytes = capture.toPcap({ epochMs: Date.now() - performance.now(), filter: this.filter() });
+    download(new Blob([bytes as BlobPart], { type: "application/vnd.tcpdump.pcap" }), `virtlab-${this.lab.network.mode}.pcap`);
+  }
+
+  private filter(): PacketFilter {
+    const port = this.portFilter.value;
+    const proto = this.protoFilter.value as ProtocolName | "";
+    return { ...(port === "" ? {} : { ports: [port] }), ...(proto === "" ? {} : { protocols: [proto] }) };
+  }
+
+  private scheduleDraw(): void {
+    if (!this.open) return;
+    this.frame ??= requestAnimationFrame(() => {
+      this.frame = undefined;
+      this.draw();
+    });
+  }
+
+  private draw(): void {
+    if (this.labNow === undefined) return;
+    this.explains.textContent = NETWORK_MODES.find((m) => m.mode === this.labNow?.network.mode)?.explains ?? "";
+    this.drawMachines();
+    const summary = this.labNow.network.summary();
+    this.drawTopology(summary);
+    this.drawCounters(summary);
+    this.drawPackets();
+  }
+
+  private drawMachines(): void {
+    const lab = this.labNow;
+    if (lab === undefined) return;
+    const members = new Map(lab.network.machines.map((m) => [m.label, m]));
+    const machines = lab.machines;
+    for (const m of machines) this.viewFor(m);
+    for (const [name, view] of this.views) {
+      if (machines.some((m) => m.name === name)) continue;
+      view.dispose();
+      this.views.delete(name);
+      if (this.selected === name) this.selected = undefined;
+    }
+    if (this.selected === undefined && machines[0] !== undefined) this.select(machines[0].name);
+    this.machineRows.replaceChildren(
+      ...machines.map((m) => {
+        const member = members.get(m.name);
+        const port = lab.network.switch.port(m.name);
+        const mips = lab.machine(m.name)?.status.mips;
+        const impairment = (field: "lossPercent" | "latencyMs", label: string): HTMLInputElement => {
+          const input = h("input", { type: "number", min: 0, max: field === "lossPercent" ? 100 : 5000, step: 1, value: String(port?.impairments[field] ?? 0), "aria-label": `${label} of ${m.name}`, testid: `network-${field}-${m.name}`, disabled: port === undefined });
+          input.addEventListener("change", () => {
+            try {
+              port?.setImpairments({ [field]: Number(input.value) });
+            } catch (error) {
+              this.host.report(error);
+            }
+          });
+          return input;
+        };
+        return h(
+          "tr",
+          { testid: `network-machine-${m.name}` },
+          h("td", {}, m.name),
+          h("td", { testid: `network-state-${m.name}`, title: m.problem }, m.problem === undefined ? m.state : `${m.state}: ${m.problem}`),
+          h("td", {}, mips === undefined ? "–" : mips.toFixed(0)),
+          h("td", {}, m.nic === "virtio" ? "virtio-net" : "NE2000"),
+          h("td", {}, m.identity.mac),
+          h("td", { testid: `network-address-${m.name}` }, member?.address ?? "–"),
+          h("td", {}, impairment("lossPercent", "Loss")),
+          h("td", {}, impairment("latencyMs", "Latency")),
+          h("td", {}, actionButton("Remove", `network-remove-${m.name}`, () => lab.remove(m.name), (e) => this.host.report(e))),
+        );
+      }),
+    );
+    const ports = [...lab.network.switch.ports.map((p) => p.label)];
+    const chosen = this.portFilter.value;
+    this.portFilter.replaceChildren(h("option", { value: "" }, "all ports"), ...ports.map((p) => h("option", { value: p, selected: p === chosen }, p)));
+  }
+
+  /** A tab and a terminal per machine; the terminal shows its console and takes its keys. */
+  private viewFor(m: LabMachine): MachineView {
+    const existing = this.views.get(m.name);
+    if (existing !== undefined) return existing;
+    const pane = h("div", { className: "network-terminal", role: "tabpanel", testid: `network-terminal-${m.name}`, hidden: true });
+    this.panes.append(pane);
+    const terminal = new TerminalView(pane);
+    const subscriptions = [
+      m.session.onOutput((bytes) => terminal.write(bytes)),
+      m.session.onSettled(({ lastLine }) => terminal.write(new TextEncoder().encode(lastLine))),
+      terminal.onInput((data) => m.session.write(data)),
+    ];
+    const tab = h("button", { type: "button", role: "tab", testid: `network-tab-${m.name}`, onClick: () => this.select(m.name) }, m.name);
+    this.tabs.append(tab);
+    const view: MachineView = {
+      terminal,
+      pane,
+      tab,
+      dispose: () => {
+        for (const s of subscriptions) s.dispose();
+        terminal.dispose();
+        pane.remove();
+        tab.remove();
+      },
+    };
+    this.views.set(m.name, view);
+    return view;
+  }
+
+  private select(name: string): void {
+    this.selected = name;
+    for (const [n, view] of this.views) {
+      view.pane.hidden = n !== name;
+      view.tab.setAttribute("aria-selected", String(n === name));
+      if (n === name) view.terminal.refit();
+    }
+    this.views.get(name)?.terminal.focus();
+  }
+
+  private drawTopology(summary: NetworkSummary): void {
+    this.topology.replaceChildren(topologySvg(summary, this.labNow?.network.mode ?? "bridged"));
+  }
+
+  private drawCounters(summary: NetworkSummary): void {
+    this.counterRows.replaceChildren(
+      ...summary.ports.map((p) => {
+        const drops = Object.values(p.counters.drops).reduce((a, b) => a + b, 0);
+        return h(
+          "tr",
+          { testid: `network-port-${p.label}` },
+          h("td", {}, p.label),
+          h("td", {}, p.segment),
+          h("td", {}, String(p.counters.framesIn)),
+          h("td", {}, String(p.counters.framesOut)),
+          h("td", {}, String(p.counters.bytesIn)),
+          h("td", {}, String(p.counters.bytesOut)),
+          h("td", {}, String(drops)),
+        );
+      }),
+    );
+  }
+
+  private drawPackets(): void {
+    const capture = this.labNow?.network.capture;
+    if (capture === undefined) return;
+    const packets = capture.packets(this.filter()).slice(-PACKET_ROWS);
+    this.packetRows.replaceChildren(...packets.map((p) => this.packetRow(p)));
+  }
+
+  private packetRow(p: CapturedPacket): HTMLTableRowElement {
+    const decoded = this.labNow?.network.capture.decode(p);
+    return h(
+      "tr",
+      { className: p.dropped === undefined ? "" : "dropped" },
+      h("td", {}, String(p.number)),
+      h("td", {}, (p.time / 1000).toFixed(3)),
+      h("td", {}, p.port),
+      h("td", {}, decoded?.protocol ?? "?"),
+      h("td", {}, `${decoded?.summary ?? ""}${p.dropped === undefined ? "" : ` (dropped: ${p.dropped})`}`),
+    );
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The network lab end to end in Node (issue 14): the page's NetworkLab, with sessions like the
+ * page's, puts two real guests on the virtual switch. In bridged mode both get an address from
+ * the LAN router by DHCP and ping each other, and the capture holds the echo request and reply
+ * (read back from its pcap); host-only gives new addresses and nothing beyond; in NAT each
+ * machine is alone behind its own router and cannot reach the other.
+ */
+import { describe, expect, it, vi } from "vitest";
+import { BootCache, SnapshotStore, createNetworkLab, decodeFrame, memoryStore, readPcap, systemClock, type Machine, type NetworkLab } from "../../src/core/index.ts";
+import { guestIsBuilt } from "../../src/node/guest.ts";
+import { nodeSessionOptions } from "../../src/node/session.ts";
+
+const WAIT = { timeout: 90_000, interval: 250 };
+
+async function addresses(lab: NetworkLab, pattern: RegExp): Promise<string[]> {
+  return vi.waitFor(() => {
+    const found = lab.network.machines.map((m) => m.address ?? "");
+    expect(found.every((a) => pattern.test(a)), JSON.stringify(found)).toBe(true);
+    return found;
+  }, WAIT);
+}
+
+async function ping(machine: Machine, address: string): Promise<number> {
+  return (await machine.housekeep(`ping -c 2 -W 3 ${address}`, { timeoutMs: 60_000 })).exitCode;
+}
+
+describe.skipIf(!guestIsBuilt())("the network lab", () => {
+  it("two machines: bridged they ping each other and the capture has it; host-only and NAT change what reaches what", { timeout: 400_000 }, async () => {
+    const lab = createNetworkLab(nodeSessionOptions({ bootCache: new BootCache(new SnapshotStore(memoryStore())) }), { clock: systemClock, ownOrigin: "http://127.0.0.1:4173" });
+    try {
+      await lab.add("virtio");
+      await lab.add("virtio");
+      await vi.waitFor(() => expect(lab.machines.map((m) => m.state), JSON.stringify(lab.machines.map((m) => m.problem))).toEqual(["running", "running"]), WAIT);
+      const vm1 = lab.machine("vm1");
+      const vm2 = lab.machine("vm2");
+      if (vm1 === undefined || vm2 === undefined) return expect.fail("the machines are not running");
+      expect((await vm1.housekeep("hostname", { timeoutMs: 30_000 })).output).toBe("vm1");
+
+      const [, bridged2] = await addresses(lab, /^192\.168\.86\.\d+$/);
+      expect(await ping(vm1, bridged2 ?? "")).toBe(0);
+      const pcap = readPcap(lab.network.capture.toPcap({ epochMs: Date.now() }));
+      const infos = pcap.records.map((r) => decodeFrame(r.frame).summary);
+      expect(infos.some((i) => i.startsWith("Echo (ping) request"))).toBe(true);
+      expect(infos.some((i) => i.startsWith("Echo (ping) reply"))).toBe(true);
+      expect(infos.some((i) => i.startsWith("DHCP"))).toBe(true);
+
+      await lab.setMode("host-only");
+      const [, hostOnly2] = await addresses(lab, /^10\.0\.56\.\d+$/);
+      expect(await ping(vm1, hostOnly2 ?? "")).toBe(0);
+      // Nothing beyond the segment: no default route to anywhere.
+      expect(await ping(vm1, "192.168.86.1")).not.toBe(0);
+
+      await lab.setMode("nat");
+      await addresses(lab, /^10\.0\.2\.\d+$/);
+      // Each behind its own router: the other machine's old address leads nowhere, the router answers.
+      expect(await ping(vm1, hostOnly2 ?? "")).not.toBe(0);
+      expect(await ping(vm1, "10.0.2.2")).toBe(0);
+      expect(lab.network.hostCounters().map((h) => h.label).sort()).toEqual(["nat-vm1", "nat-vm2"]);
+    } finally {
+      lab.dispose();
+    }
+  });
+});
