@@ -1,0 +1,126 @@
+import { describe, expect, it, vi } from "vitest";
+import { ManualClock } from "../clock.ts";
+import { AppError, isAppError } from "../errors.ts";
+import { Emitter } from "../events.ts";
+import type { MachineIdentity } from "../identity.ts";
+import type { Machine } from "../machine.ts";
+import type { MachineSession, StartOptions, StartOutcome } from "../session/session.ts";
+import { FakeEndpoint } from "../testing/fakeBus.ts";
+import { VirtualNetwork } from "./network.ts";
+import { MAX_LAB_MACHINES, NetworkLab } from "./networkLab.ts";
+
+/** A session as the lab sees it: the test says when the start ends and whether the identity took. */
+class FakeSession {
+  readonly identity = new Emitter<MachineIdentity>();
+  readonly identityFailed = new Emitter<string>();
+  readonly crash = new Emitter<void>();
+  readonly onIdentity = this.identity.event;
+  readonly onIdentityFailed = this.identityFailed.event;
+  readonly onCrash = this.crash.event;
+  machine: Machine | undefined;
+  started: StartOptions | undefined;
+  disposed = false;
+  private finish: ((outcome: StartOutcome) => void) | undefined;
+
+  start(options: StartOptions): Promise<StartOutcome> {
+    this.started = options;
+    return new Promise((resolve) => (this.finish = resolve));
+  }
+
+  /** The emulator runs (a NIC endpoint stands in for the machine's bus). */
+  run(): void {
+    this.machine = new FakeEndpoint() as unknown as Machine;
+    this.finish?.({ kind: "started", from: "boot" });
+  }
+
+  fail(message: string): void {
+    this.finish?.({ kind: "failed", error: new AppError("emulator-start-failed", message) });
+  }
+
+  dispose(): void {
+    this.disposed = true;
+  }
+}
+
+function lab() {
+  const sessions: FakeSession[] = [];
+  const network = new VirtualNetwork({ clock: new ManualClock(), ownOrigin: "https://virtlab.example", fetch: () => Promise.reject(new Error("no outside")) });
+  const netLab = new NetworkLab({
+    network,
+    session: () => {
+      const s = new FakeSession();
+      sessions.push(s);
+      return s as unknown as MachineSession;
+    },
+  });
+  return { netLab, network, sessions };
+}
+
+describe("NetworkLab", () => {
+  it("names machines vm1, vm2…, gives each its own identity, and puts one on the network once it took it", async () => {
+    const { netLab, network, sessions } = lab();
+    const adding = netLab.add("virtio");
+    expect(netLab.machines.map((m) => [m.name, m.state])).toEqual([["vm1", "starting"]]);
+    await vi.waitFor(() => expect(sessions[0]?.started).toBeDefined());
+    const s1 = sessions[0] as FakeSession;
+    expect(s1.started?.identity?.hostname).toBe("vm1");
+    expect(s1.started?.profile.nic).toBe("virtio");
+    s1.run();
+    await adding;
+    // Running but without its own name and MAC yet: not on the network.
+    expect(network.machines).toEqual([]);
+    s1.identity.fire(s1.started?.identity as MachineIdentity);
+    expect(netLab.machines[0]?.state).toBe("running");
+    expect(network.machines.map((m) => [m.label, m.mac])).toEqual([["vm1", s1.started?.identity?.mac]]);
+    netLab.dispose();
+    expect(s1.disposed).toBe(true);
+  });
+
+  it("starts one machine of a NIC model at a time, so the second restores the first one's kept boot", async () => {
+    const { netLab, sessions } = lab();
+    const first = netLab.add("ne2k");
+    const second = netLab.add("ne2k");
+    const other = netLab.add("virtio");
+    await vi.waitFor(() => expect(sessions.filter((s) => s.started !== undefined)).toHaveLength(2));
+    // vm1 (ne2k) and vm3 (virtio) start; vm2 waits for vm1.
+    expect(sessions.map((s) => s.started?.identity?.hostname)).toEqual(["vm1", undefined, "vm3"]);
+    const [s1, s2, s3] = sessions as [FakeSession, FakeSession, FakeSession];
+    s1.run();
+    await first;
+    await Promise.resolve();
+    expect(s2.started).toBeUndefined();
+    s1.identityFailed.fire("the agent did not answer");
+    expect(netLab.machines[0]).toMatchObject({ state: "failed", problem: expect.stringContaining("the agent did not answer") });
+    await vi.waitFor(() => expect(s2.started?.identity?.hostname).toBe("vm2"));
+    s2.fail("bzImage: the server answered 404.");
+    await expect(second).rejects.toMatchObject({ code: "emulator-start-failed" });
+    expect(netLab.machines[1]).toMatchObject({ name: "vm2", state: "failed" });
+    s3.run();
+    await other;
+    netLab.dispose();
+  });
+
+  it(`refuses a machine past ${MAX_LAB_MACHINES}; a removed one's name is free again and its port gone`, async () => {
+    const { netLab, network, sessions } = lab();
+    const adds = Array.from({ length: MAX_LAB_MACHINES }, (_, i) => netLab.add(i % 2 === 0 ? "virtio" : "ne2k"));
+    let refused: unknown;
+    await netLab.add("virtio").catch((e: unknown) => (refused = e));
+    expect(isAppError(refused, "bad-network")).toBe(true);
+    await vi.waitFor(() => expect(sessions.filter((s) => s.started !== undefined)).toHaveLength(2));
+    const s1 = sessions[0] as FakeSession;
+    s1.run();
+    await adds[0];
+    s1.identity.fire(s1.started?.identity as MachineIdentity);
+    expect(network.switch.port("vm1")).toBeDefined();
+    netLab.remove("vm1");
+    expect(network.switch.port("vm1")).toBeUndefined();
+    expect(s1.disposed).toBe(true);
+    const again = netLab.add("virtio");
+    expect(netLab.machines.map((m) => m.name)).toContain("vm1");
+    // Starts still waiting when the lab goes are refused, never left to run.
+    const waiting = adds[3]?.catch((e: unknown) => e);
+    for (const add of [...adds, again]) add.catch(() => undefined);
+    netLab.dispose();
+    expect(isAppError(await waiting, "disposed")).toBe(true);
+  });
+});
