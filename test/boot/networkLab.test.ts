@@ -1,10 +1,14 @@
 /**
  * The network lab end to end in Node (issue 14): the page's NetworkLab, with sessions like the
  * page's, puts two real guests on the virtual switch. In bridged mode both get an address from
- * the LAN router by DHCP and ping each other, and the capture holds the echo request and reply
- * (read back from its pcap); host-only gives new addresses and nothing beyond; in NAT each
+ * the LAN router by DHCP, ping each other and move a file with nc (checksummed), and the capture
+ * holds the echo request and reply (read back from its pcap, and by tshark where installed); host-only gives new addresses and nothing beyond; in NAT each
  * machine is alone behind its own router and cannot reach the other.
  */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { BootCache, SnapshotStore, createNetworkLab, decodeFrame, memoryStore, readPcap, systemClock, type Machine, type NetworkLab } from "../../src/core/index.ts";
 import { guestIsBuilt } from "../../src/node/guest.ts";
@@ -18,6 +22,12 @@ async function addresses(lab: NetworkLab, pattern: RegExp): Promise<string[]> {
     expect(found.every((a) => pattern.test(a)), JSON.stringify(found)).toBe(true);
     return found;
   }, WAIT);
+}
+
+async function sh(machine: Machine, command: string): Promise<string> {
+  const result = await machine.housekeep(command, { timeoutMs: 60_000 });
+  expect(result.exitCode, `${command}: ${result.output}`).toBe(0);
+  return result.output;
 }
 
 async function ping(machine: Machine, address: string): Promise<number> {
@@ -38,11 +48,28 @@ describe.skipIf(!guestIsBuilt())("the network lab", () => {
 
       const [, bridged2] = await addresses(lab, /^192\.168\.86\.\d+$/);
       expect(await ping(vm1, bridged2 ?? "")).toBe(0);
-      const pcap = readPcap(lab.network.capture.toPcap({ epochMs: Date.now() }));
+      // A file moved with nc through the switch arrives whole (the listener waits on a condition).
+      await sh(vm2, "(sleep 600 | nc -l -p 5000 > /tmp/got 2>/dev/null &); n=0; while ! netstat -ltn | grep -q ':5000 ' && [ $n -lt 250 ]; do usleep 20000; n=$((n+1)); done; netstat -ltn | grep -q ':5000 '");
+      const sent = await sh(vm1, `dd if=/dev/urandom of=/tmp/f bs=1024 count=256 2>/dev/null && nc ${bridged2 ?? ""} 5000 < /tmp/f && sha256sum < /tmp/f`);
+      const got = await sh(vm2, "n=0; while pidof nc >/dev/null && [ $n -lt 1500 ]; do usleep 20000; n=$((n+1)); done; sha256sum < /tmp/got");
+      expect(got.split(" ")[0]).toBe(sent.split(" ")[0]);
+      const file = lab.network.capture.toPcap({ epochMs: Date.now() });
+      const pcap = readPcap(file);
       const infos = pcap.records.map((r) => decodeFrame(r.frame).summary);
       expect(infos.some((i) => i.startsWith("Echo (ping) request"))).toBe(true);
       expect(infos.some((i) => i.startsWith("Echo (ping) reply"))).toBe(true);
       expect(infos.some((i) => i.startsWith("DHCP"))).toBe(true);
+      // Wireshark's reader agrees, where tshark is installed (Debian's tshark package).
+      const tshark = spawnSync("tshark", ["-v"]);
+      if (tshark.error === undefined) {
+        const path = join(mkdtempSync(join(tmpdir(), "virtlab-pcap-")), "lab.pcap");
+        writeFileSync(path, file);
+        const echo = spawnSync("tshark", ["-r", path, "-Y", "icmp.type == 8 || icmp.type == 0", "-T", "fields", "-e", "icmp.type"], { encoding: "utf8" });
+        expect(echo.status, echo.stderr).toBe(0);
+        expect(echo.stdout.split("\n").filter((l) => l !== "").sort()).toEqual(["0", "0", "8", "8"]);
+      } else {
+        console.log("tshark is not installed: the capture was checked with virtlab's own reader only");
+      }
 
       await lab.setMode("host-only");
       const [, hostOnly2] = await addresses(lab, /^10\.0\.56\.\d+$/);
