@@ -61,7 +61,7 @@ export class NetworkPanel {
       h("p", {}, h("label", { htmlFor: "network-mode" }, "Mode "), this.mode, " ", h("label", { htmlFor: "network-outside" }, this.outside, " Outside access (web through this page)")),
       this.explains,
       h("p", {}, h("label", { htmlFor: "network-nic" }, "NIC "), this.nic, " ", actionButton("Add machine", "network-add", () => this.add(), (e) => this.host.report(e))),
-      table("Machines", ["machine", "state", "MIPS", "NIC", "MAC", "address", "loss %", "latency ms", ""], this.machineRows),
+      table("Machines", ["machine", "state", "MIPS", "NIC", "MAC", "address", "loss %", "latency ms", "rate KB/s (0: none)", ""], this.machineRows),
       this.tabs,
       this.panes,
       h("h3", {}, "Topology"),
@@ -162,16 +162,19 @@ export class NetworkPanel {
       if (this.selected === name) this.selected = undefined;
     }
     if (this.selected === undefined && machines[0] !== undefined) this.select(machines[0].name);
+    // Not while the user edits a cell of it (a redraw would take the field away mid-typing).
+    if (this.machineRows.contains(document.activeElement)) return;
     this.machineRows.replaceChildren(
       ...machines.map((m) => {
         const member = members.get(m.name);
         const port = lab.network.switch.port(m.name);
         const mips = lab.machine(m.name)?.status.mips;
-        const impairment = (field: "lossPercent" | "latencyMs", label: string): HTMLInputElement => {
-          const input = h("input", { type: "number", min: 0, max: field === "lossPercent" ? 100 : 5000, step: 1, value: String(port?.impairments[field] ?? 0), "aria-label": `${label} of ${m.name}`, testid: `network-${field}-${m.name}`, disabled: port === undefined });
+        // `scale`: the unit shown per unit kept (KB/s shown, bytes/s kept; 0 = no cap).
+        const impairment = (field: "lossPercent" | "latencyMs" | "rateBytesPerSecond", label: string, max: number, scale = 1): HTMLInputElement => {
+          const input = h("input", { type: "number", min: 0, max, step: 1, value: String((port?.impairments[field] ?? 0) / scale), "aria-label": `${label} of ${m.name}`, testid: `network-${field}-${m.name}`, disabled: port === undefined });
           input.addEventListener("change", () => {
             try {
-              port?.setImpairments({ [field]: Number(input.value) });
+              port?.setImpairments({ [field]: Number(input.value) * scale });
             } catch (error) {
               this.host.report(error);
             }
@@ -187,8 +190,9 @@ export class NetworkPanel {
           h("td", {}, m.nic === "virtio" ? "virtio-net" : "NE2000"),
           h("td", {}, m.identity.mac),
           h("td", { testid: `network-address-${m.name}` }, member?.address ?? "–"),
-          h("td", {}, impairment("lossPercent", "Loss")),
-          h("td", {}, impairment("latencyMs", "Latency")),
+          h("td", {}, impairment("lossPercent", "Loss", 100)),
+          h("td", {}, impairment("latencyMs", "Latency", 5000)),
+          h("td", {}, impairment("rateBytesPerSecond", "Rate cap", 1_000_000, 1000)),
           h("td", {}, actionButton("Remove", `network-remove-${m.name}`, () => lab.remove(m.name), (e) => this.host.report(e))),
         );
       }),
