@@ -15,11 +15,12 @@ test("two lab machines on a bridged switch get addresses, ping each other, and t
   await page.locator('button[data-action="network"]').click();
   const panel = page.getByTestId("network");
   await expect(panel).toBeVisible();
-  // The first machine with a NIC boots (no pre-booted state has one) and its boot is kept; the second restores it.
+  // Both start from the lab's own pre-booted state (the default guest with a virtio NIC).
   for (const name of ["vm1", "vm2"]) {
     await panel.getByTestId("network-add").click();
     await expect(panel.getByTestId(`network-state-${name}`)).toHaveText("running", { timeout: START_DEADLINE_MS });
   }
+  for (const name of ["vm1", "vm2"]) await expect(panel.getByTestId(`network-from-${name}`)).toHaveText("pre-booted state");
   for (const name of ["vm1", "vm2"]) await expect(panel.getByTestId(`network-address-${name}`)).toHaveText(/^192\.168\.86\.\d+$/, { timeout: 60_000 });
   const address = (await panel.getByTestId("network-address-vm2").textContent()) ?? "";
 

@@ -8,7 +8,9 @@
  *   npx tsx images/prebooted.ts            build if an input changed (guest, v86, format, this file)
  *   npx tsx images/prebooted.ts --force    build again
  *
- * Writes images/out/prebooted.vlsnap and images/out/prebooted.json (size, sha256, inputs).
+ * Writes images/out/prebooted.vlsnap and images/out/prebooted.json (size, sha256, inputs), and the
+ * same for the network lab's machines (prebooted-lab.*: the guest with a virtio NIC and 128 MiB),
+ * so a lab machine starts in seconds too.
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -22,10 +24,12 @@ import {
   lastLineToShow,
   concatParts,
   tidyForSaveCommand,
+  labProfile,
   machineFingerprint,
+  type DeviceProfile,
 } from "../src/core/index.ts";
 import { GUEST_DIR, guestIsBuilt } from "../src/node/guest.ts";
-import { PREBOOTED_FILE, PREBOOTED_MANIFEST, nodeSession, startSession } from "../src/node/session.ts";
+import { PREBOOTED_FILE, PREBOOTED_MANIFEST, PREBOOTED_NAMES, nodeSession, startSession } from "../src/node/session.ts";
 
 export { PREBOOTED_FILE, PREBOOTED_MANIFEST };
 
@@ -39,14 +43,25 @@ function inputsKey(): string {
   return hash.digest("hex");
 }
 
+/** What is pre-booted: the default machine, and the network lab's (the same guest with a NIC, as labProfile says). */
+const STATES = [
+  { name: PREBOOTED_NAMES.default, profile: DEFAULT_PROFILE, label: "Pre-booted default machine" },
+  { name: PREBOOTED_NAMES.lab, profile: labProfile("virtio"), label: "Pre-booted network lab machine" },
+] as const;
+
 export async function buildPrebooted(force = false): Promise<void> {
   if (!guestIsBuilt()) throw new Error("The default guest is not built: run `npm run guest` first.");
+  for (const state of STATES) await buildOne(state.name, state.profile, state.label, force);
+}
+
+async function buildOne(name: string, profile: DeviceProfile, label: string, force: boolean): Promise<void> {
   const key = inputsKey();
-  const manifestPath = join(GUEST_DIR, PREBOOTED_MANIFEST);
-  if (!force && existsSync(manifestPath) && existsSync(join(GUEST_DIR, PREBOOTED_FILE))) {
+  const file_ = `${name}.vlsnap`;
+  const manifestPath = join(GUEST_DIR, `${name}.json`);
+  if (!force && existsSync(manifestPath) && existsSync(join(GUEST_DIR, file_))) {
     const current = JSON.parse(readFileSync(manifestPath, "utf8")) as { inputs?: string };
     if (current.inputs === key) {
-      log("up to date");
+      log(`${file_} up to date`);
       return;
     }
   }
@@ -55,7 +70,7 @@ export async function buildPrebooted(force = false): Promise<void> {
   // browser: v86 embeds a plain {buffer} disk whole in its state).
   const session = nodeSession({ prebooted: false });
   try {
-    await startSession(session, { kind: "cold" });
+    await startSession(session, { kind: "cold" }, undefined, profile);
     const machine = session.machine;
     const guest = session.guest;
     if (machine === undefined || guest === undefined) throw new Error("the machine did not start");
@@ -73,21 +88,21 @@ export async function buildPrebooted(force = false): Promise<void> {
     const { header, parts } = await captureSnapshot(machine, {
       // The data disk is unmounted and the page probes it again when its size differs: the state
       // serves a blank data disk of any size (see fingerprint.ts, anySize).
-      fingerprint: machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size: "any", base: "blank" } }),
+      fingerprint: machineFingerprint(profile, guest, { hda: { size: "any", base: "blank" } }),
       disks: [],
       app: "virtlab (pre-booted at set-up)",
       v86: V86_PACKAGE_VERSION,
-      name: "Pre-booted default machine",
+      name: label,
       createdAt: Date.now(),
       // The page shows it again after the restore (the guest prints nothing then).
       preview: screen,
     });
     const file = concatParts(parts);
     const sha256 = createHash("sha256").update(file).digest("hex");
-    writeFileSync(join(GUEST_DIR, `${PREBOOTED_FILE}.tmp`), file);
-    renameSync(join(GUEST_DIR, `${PREBOOTED_FILE}.tmp`), join(GUEST_DIR, PREBOOTED_FILE));
-    writeFileSync(manifestPath, JSON.stringify({ file: PREBOOTED_FILE, size: file.length, sha256, rawSize: header.rawSize, v86: V86_PACKAGE_VERSION, inputs: key }, null, 2) + "\n");
-    log(`${PREBOOTED_FILE}: ${(header.rawSize / 1e6).toFixed(1)} MB state, ${(file.length / 1e6).toFixed(1)} MB file, made in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    writeFileSync(join(GUEST_DIR, `${file_}.tmp`), file);
+    renameSync(join(GUEST_DIR, `${file_}.tmp`), join(GUEST_DIR, file_));
+    writeFileSync(manifestPath, JSON.stringify({ file: file_, size: file.length, sha256, rawSize: header.rawSize, v86: V86_PACKAGE_VERSION, inputs: key }, null, 2) + "\n");
+    log(`${file_}: ${(header.rawSize / 1e6).toFixed(1)} MB state, ${(file.length / 1e6).toFixed(1)} MB file, made in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } finally {
     await session.stop().catch(() => undefined);
     session.dispose();

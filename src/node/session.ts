@@ -33,11 +33,14 @@ import { GUEST_DIR, WASM_PATH, fileAssetLoader, readGuestManifest } from "./gues
 export const PREBOOTED_FILE = "prebooted.vlsnap";
 export const PREBOOTED_MANIFEST = "prebooted.json";
 
-/** The pre-booted state as images/prebooted.ts wrote it. */
-export function filePrebooted(dir = GUEST_DIR): PrebootedSource {
+/** The pre-booted states images/prebooted.ts makes: the default machine's, and the network lab's (with a NIC). */
+export const PREBOOTED_NAMES = { default: "prebooted", lab: "prebooted-lab" } as const;
+
+/** The pre-booted state as images/prebooted.ts wrote it (`name`: "prebooted", or "prebooted-lab" for the network lab's). */
+export function filePrebooted(dir = GUEST_DIR, name: string = PREBOOTED_NAMES.default): PrebootedSource {
   return {
     async manifest() {
-      const path = join(dir, PREBOOTED_MANIFEST);
+      const path = join(dir, `${name}.json`);
       if (!existsSync(path)) return { none: "there is no pre-booted state (run npx tsx images/prebooted.ts)" };
       return JSON.parse(await readFile(path, "utf8")) as PrebootedManifest;
     },

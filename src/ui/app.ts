@@ -199,7 +199,8 @@ export class App implements Shell {
 
   /** The network lab (machines of its own on a virtual switch), made when first opened. */
   networkLab(): NetworkLab {
-    this.lab ??= createNetworkLab(this.sessionOptions, { clock: systemClock, ownOrigin: location.origin });
+    // The lab's machines start from a pre-booted state of their own hardware (a NIC), served beside the page's.
+    this.lab ??= createNetworkLab(this.sessionOptions, { clock: systemClock, ownOrigin: location.origin, prebooted: fetchPrebooted(this.guestBase, "prebooted-lab") });
     return this.lab;
   }
   private lab: NetworkLab | undefined;

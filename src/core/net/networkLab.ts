@@ -11,7 +11,9 @@ import { assertHasNic, dhcpCommand, machineIdentity, type MachineIdentity } from
 import type { Machine } from "../machine.ts";
 import { DEFAULT_PROFILE, type DeviceProfile, type NicModel } from "../profile.ts";
 import type { Clock } from "../clock.ts";
+import type { PrebootedSource } from "../session/prebooted.ts";
 import { labSession } from "../session/scratch.ts";
+import type { StartedFrom } from "../session/request.ts";
 import type { MachineSession, SessionOptions } from "../session/session.ts";
 import { DEFAULT_MACHINE } from "../storage/machines.ts";
 import { parseMac } from "./frames.ts";
@@ -36,6 +38,8 @@ export interface LabMachine {
   readonly state: LabMachineState;
   /** Why it failed, in words. */
   readonly problem: string | undefined;
+  /** How it started (the lab's pre-booted state, a kept boot, a boot), once it runs. */
+  readonly startedFrom: StartedFrom | undefined;
 }
 
 interface Entry {
@@ -74,7 +78,7 @@ export class NetworkLab implements Disposable {
   }
 
   get machines(): readonly LabMachine[] {
-    return [...this.entries.values()].map(({ store: _store, joined: _joined, ...machine }) => ({ ...machine }));
+    return [...this.entries.values()].map(({ store: _store, joined: _joined, settled: _settled, ...machine }) => ({ ...machine, startedFrom: machine.state === "running" ? machine.session.startedFrom : undefined }));
   }
 
   machine(name: string): Machine | undefined {
@@ -132,7 +136,7 @@ export class NetworkLab implements Disposable {
       entry.store.add(entry.session.onCrash(() => this.setState(entry, "failed", "its emulator stopped")));
       join();
       this.changed.fire();
-      return this.machines.find((m) => m.name === name) ?? { ...entry };
+      return this.machines.find((m) => m.name === name) ?? { ...entry, startedFrom: undefined };
     } catch (error) {
       if (this.entries.get(name) === entry) this.setState(entry, "failed", describeCause(error));
       throw toAppError(error, "emulator-start-failed", `${name} did not start.`);
@@ -189,7 +193,7 @@ export class NetworkLab implements Disposable {
 }
 
 /** The lab the page opens: machines in sessions like `options`' (their own Workers), a bridged network, the outside off. */
-export function createNetworkLab(options: SessionOptions, net: { readonly clock: Clock; readonly ownOrigin: string; readonly fetch?: NatFetch }): NetworkLab {
+export function createNetworkLab(options: SessionOptions, net: { readonly clock: Clock; readonly ownOrigin: string; readonly fetch?: NatFetch; readonly prebooted?: PrebootedSource }): NetworkLab {
   const network = new VirtualNetwork({ clock: net.clock, fetch: net.fetch ?? hostNatFetch, ownOrigin: net.ownOrigin });
-  return new NetworkLab({ network, session: () => labSession(options) });
+  return new NetworkLab({ network, session: () => labSession(options, net.prebooted) });
 }

@@ -46,12 +46,15 @@ export async function choosePrebooted(source: PrebootedSource, fingerprint: Mach
   }
 }
 
-/** The pre-booted state served next to the guest (`<guestBase>prebooted.json`). */
-export function fetchPrebooted(guestBase: string): PrebootedSource {
+/**
+ * The pre-booted state served next to the guest (`<guestBase><name>.json`): "prebooted" for the
+ * default machine, "prebooted-lab" for the network lab's machines (the same guest with a NIC).
+ */
+export function fetchPrebooted(guestBase: string, name = "prebooted"): PrebootedSource {
   const url = (name: string): string => (guestBase.endsWith("/") ? guestBase + name : `${guestBase}/${name}`);
   return {
     async manifest() {
-      const response = await host.fetch(url("prebooted.json"), { cache: "no-cache" });
+      const response = await host.fetch(url(`${name}.json`), { cache: "no-cache" });
       if (!response.ok) return { none: "this server has no pre-booted state (run npm start, which makes one)" };
       return JSON.parse(decodeText(new Uint8Array(await response.arrayBuffer()))) as PrebootedManifest;
     },

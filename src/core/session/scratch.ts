@@ -13,6 +13,7 @@ import { DiskStore } from "../storage/disk.ts";
 import { memoryStore } from "../storage/kv.ts";
 import { DEFAULT_MACHINE, type MachineRecord } from "../storage/machines.ts";
 import { MachineSession, type SessionDisks, type SessionOptions } from "./session.ts";
+import type { PrebootedSource } from "./prebooted.ts";
 import { StoreDisks } from "./storeDisks.ts";
 
 /** The built-in guest with no disks: nothing it writes outlives it. */
@@ -36,13 +37,13 @@ export function scratchSession(options: SessionOptions): MachineSession {
 
 /**
  * A session for one machine of the network lab: the built-in guest with the page's pre-booted
- * state and kept boots (so a machine is up in seconds), but disks in memory only: nothing it
+ * state (`prebooted`: the lab's own, with a NIC) and kept boots (so a machine is up in seconds), but disks in memory only: nothing it
  * writes reaches the user's storage, and nothing outlives it.
  */
-export function labSession(options: SessionOptions): MachineSession {
-  const { screenContainer: _screen, ...rest } = options;
+export function labSession(options: SessionOptions, prebooted: PrebootedSource | undefined = options.prebooted): MachineSession {
+  const { screenContainer: _screen, prebooted: _page, ...rest } = options;
   const diskStore = new DiskStore(memoryStore());
-  return new MachineSession({ ...rest, diskStore, disks: new StoreDisks({ images: options.images, disks: diskStore }, options.clock) });
+  return new MachineSession({ ...rest, ...(prebooted === undefined ? {} : { prebooted }), diskStore, disks: new StoreDisks({ images: options.images, disks: diskStore }, options.clock) });
 }
 
 /** A started machine of its own; disposing it ends the machine and its session. */

@@ -16,6 +16,7 @@ export interface NetworkPanelHost {
 }
 
 const PACKET_ROWS = 60;
+const STARTED_FROM = { boot: "a boot", "pre-booted": "pre-booted state", "boot-cache": "kept boot", snapshot: "snapshot" } as const;
 const REFRESH_MS = 1000;
 
 interface MachineView {
@@ -61,7 +62,7 @@ export class NetworkPanel {
       h("p", {}, h("label", { htmlFor: "network-mode" }, "Mode "), this.mode, " ", h("label", { htmlFor: "network-outside" }, this.outside, " Outside access (web through this page)")),
       this.explains,
       h("p", {}, h("label", { htmlFor: "network-nic" }, "NIC "), this.nic, " ", actionButton("Add machine", "network-add", () => this.add(), (e) => this.host.report(e))),
-      table("Machines", ["machine", "state", "MIPS", "NIC", "MAC", "address", "loss %", "latency ms", "rate KB/s (0: none)", ""], this.machineRows),
+      table("Machines", ["machine", "state", "started from", "MIPS", "NIC", "MAC", "address", "loss %", "latency ms", "rate KB/s (0: none)", ""], this.machineRows),
       this.tabs,
       this.panes,
       h("h3", {}, "Topology"),
@@ -186,6 +187,7 @@ export class NetworkPanel {
           { testid: `network-machine-${m.name}` },
           h("td", {}, m.name),
           h("td", { testid: `network-state-${m.name}`, title: m.problem }, m.problem === undefined ? m.state : `${m.state}: ${m.problem}`),
+          h("td", { testid: `network-from-${m.name}` }, m.startedFrom === undefined ? "–" : STARTED_FROM[m.startedFrom]),
           h("td", {}, mips === undefined ? "–" : mips.toFixed(0)),
           h("td", {}, m.nic === "virtio" ? "virtio-net" : "NE2000"),
           h("td", {}, m.identity.mac),
