@@ -4,6 +4,10 @@
  * functions on bytes. (ARP, echo and TCP frames come from lab/frames.ts and lab/tcp.ts.)
  */
 import { internetChecksum, type Ipv4, type Mac } from "../../lab/frames.ts";
+import { ipv4Frame, transportChecksum, udpFrame, type Ipv4PacketOptions as Ipv4FrameOptions, type UdpFrameOptions } from "../frames.ts";
+
+// The builders are the network's own (net/frames.ts), re-exported for the hosts' modules.
+export { ipv4Frame, udpFrame, type Ipv4FrameOptions, type UdpFrameOptions };
 
 export const ETH_HEADER = 14;
 export const ETHERTYPE_IPV4 = 0x0800;
@@ -118,46 +122,6 @@ export function parseIpv4Frame(frame: Uint8Array): Ipv4Packet | undefined {
   };
 }
 
-export interface Ipv4FrameOptions {
-  readonly from: Mac;
-  readonly to: Mac;
-  readonly src: Ipv4;
-  readonly dst: Ipv4;
-  readonly protocol: number;
-  readonly payload: Uint8Array;
-  readonly ttl?: number;
-  readonly id?: number;
-}
-
-/** An Ethernet frame carrying one IPv4 packet (20-byte header, checksum filled in). */
-export function ipv4Frame(o: Ipv4FrameOptions): Uint8Array {
-  const ipStart = ETH_HEADER;
-  const frame = new Uint8Array(ipStart + 20 + o.payload.length);
-  frame.set(o.to, 0);
-  frame.set(o.from, 6);
-  put16(frame, 12, ETHERTYPE_IPV4);
-  frame[ipStart] = 0x45;
-  put16(frame, ipStart + 2, 20 + o.payload.length);
-  put16(frame, ipStart + 4, o.id ?? 0);
-  frame[ipStart + 8] = o.ttl ?? 64;
-  frame[ipStart + 9] = o.protocol;
-  frame.set(o.src, ipStart + 12);
-  frame.set(o.dst, ipStart + 16);
-  put16(frame, ipStart + 10, internetChecksum(frame, ipStart, ipStart + 20));
-  frame.set(o.payload, ipStart + 20);
-  return frame;
-}
-
-function pseudoSum(src: Ipv4, dst: Ipv4, protocol: number, segment: Uint8Array): number {
-  const pseudo = new Uint8Array(12 + segment.length);
-  pseudo.set(src, 0);
-  pseudo.set(dst, 4);
-  pseudo[9] = protocol;
-  put16(pseudo, 10, segment.length);
-  pseudo.set(segment, 12);
-  return internetChecksum(pseudo);
-}
-
 export interface UdpDatagram {
   readonly srcPort: number;
   readonly dstPort: number;
@@ -178,31 +142,8 @@ export function parseUdp(packet: Ipv4Packet): UdpDatagram | undefined {
     srcPort: u16(f, at),
     dstPort: u16(f, at + 2),
     payload: f.slice(at + 8, at + length),
-    checksumOk: checksum === 0 || pseudoSum(packet.src, packet.dst, PROTO_UDP, f.subarray(at, at + length)) === 0,
+    checksumOk: checksum === 0 || transportChecksum(packet.src, packet.dst, PROTO_UDP, f, at, at + length) === 0,
   };
-}
-
-export interface UdpFrameOptions {
-  readonly from: Mac;
-  readonly to: Mac;
-  readonly src: Ipv4;
-  readonly dst: Ipv4;
-  readonly srcPort: number;
-  readonly dstPort: number;
-  readonly payload: Uint8Array;
-  readonly ttl?: number;
-}
-
-/** An Ethernet frame carrying one UDP datagram, IP and UDP checksums filled in. */
-export function udpFrame(o: UdpFrameOptions): Uint8Array {
-  const udp = new Uint8Array(8 + o.payload.length);
-  put16(udp, 0, o.srcPort);
-  put16(udp, 2, o.dstPort);
-  put16(udp, 4, udp.length);
-  udp.set(o.payload, 8);
-  const checksum = pseudoSum(o.src, o.dst, PROTO_UDP, udp);
-  put16(udp, 6, checksum === 0 ? 0xffff : checksum);
-  return ipv4Frame({ from: o.from, to: o.to, src: o.src, dst: o.dst, protocol: PROTO_UDP, payload: udp, ...(o.ttl === undefined ? {} : { ttl: o.ttl }) });
 }
 
 /** ICMP message bytes: type, code, 4 bytes of `rest` (id/seq or unused), then `data`; checksummed. */
