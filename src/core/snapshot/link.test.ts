@@ -1,15 +1,13 @@
 import "fake-indexeddb/auto";
 import { describe, expect, it } from "vitest";
-import type { BackendFactory, EmulatorBackend } from "../backend.ts";
 import { ManualClock } from "../clock.ts";
 import { AppError, isAppError } from "../errors.ts";
-import { Emitter } from "../events.ts";
 import { encodeText, host } from "../host.ts";
-import { Machine } from "../machine.ts";
-import { DEFAULT_PROFILE, type LinuxGuest } from "../profile.ts";
+import { DEFAULT_PROFILE } from "../profile.ts";
 import { parseSetupUrl } from "../setupUrl.ts";
 import { openIndexedDbStore } from "../storage/kv.ts";
 import { machineFingerprint } from "./fingerprint.ts";
+import { nicMachine } from "../testing/nicMachine.ts";
 import { concatParts, decodeSnapshot, encodeSnapshot, V86_STATE_MAGIC } from "./format.ts";
 import {
   checkRoom,
@@ -254,45 +252,14 @@ describe("a machine from a link", () => {
     expect(networkAtStart(true, true)).toBe("on");
     expect(networkAtStart(false, false)).toBe("on");
 
-    const frames = new Emitter<Uint8Array>();
-    const sent: Uint8Array[] = [];
-    const backend: EmulatorBackend = {
-      onOutput: new Emitter<never>().event,
-      onCrash: new Emitter<unknown>().event,
-      onRebootRequest: new Emitter<void>().event,
-      onNetworkFrame: frames.event,
-      sendNetworkFrame: (frame) => sent.push(frame),
-      write: () => undefined,
-      run: async () => undefined,
-      stop: async () => undefined,
-      isRunning: () => true,
-      instructionCounter: () => 0,
-      saveState: async () => new Uint8Array(0),
-      restoreState: async () => undefined,
-      sendCtrlAltDel: () => undefined,
-      textScreen: () => [],
-      dispose: () => undefined,
-    };
-    const factory: BackendFactory = async () => backend;
-    const file = { name: "x", url: "" };
-    const guest: LinuxGuest = { kind: "linux", bios: file, vgaBios: file, kernel: file, initrd: file, cmdline: "", prompt: "# $" };
-    const machine = new Machine({
-      profile: { ...DEFAULT_PROFILE, nic: "virtio" },
-      guest,
-      wasm: file,
-      loader: { load: async () => new ArrayBuffer(4) },
-      backend: factory,
-      clock: new ManualClock(),
-      network: networkAtStart(true, false),
-    });
-    await machine.start();
+    const { machine, transmit, received: sent } = await nicMachine(new ManualClock(), networkAtStart(true, false));
     const heard: Uint8Array[] = [];
     machine.onNetworkFrame((frame) => heard.push(frame));
-    frames.fire(Uint8Array.of(1));
+    transmit(Uint8Array.of(1));
     expect(() => machine.sendNetworkFrame(Uint8Array.of(2))).toThrow(expect.objectContaining({ message: expect.stringContaining("network is off") }));
     expect([heard, sent]).toEqual([[], []]);
     machine.setNetwork("on");
-    frames.fire(Uint8Array.of(3));
+    transmit(Uint8Array.of(3));
     machine.sendNetworkFrame(Uint8Array.of(4));
     expect([heard, sent]).toEqual([[Uint8Array.of(3)], [Uint8Array.of(4)]]);
     machine.dispose();
