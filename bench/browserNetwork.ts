@@ -37,6 +37,11 @@ async function startLoop(page: Page, panel: Locator, name: string): Promise<void
   // nothing until a key is pressed, as after a restore).
   await terminal.locator(".xterm-helper-textarea").focus();
   await page.keyboard.type(LOOP);
+  // The guest's shell echoed it: the loop runs in the background.
+  const rows = terminal.locator(".xterm-rows");
+  await rows.filter({ hasText: "done &" }).waitFor({ timeout: 120_000 }).catch(async (error: unknown) => {
+    throw new Error(`${name}'s terminal did not echo the loop; it shows: ${JSON.stringify(await rows.textContent())}`, { cause: error });
+  });
 }
 
 /** The MIPS column of `name`'s row (the cell after its state). */
