@@ -27,7 +27,7 @@ import { nodeColdBoot } from "./boot.ts";
 export interface BrowserCase {
   readonly id: string;
   readonly label: string;
-  readonly unit: "s" | "MB" | "ms" | "count" | "ratio";
+  readonly unit: "s" | "MB" | "ms" | "count" | "ratio" | "MIPS";
   readonly samples: number[];
   readonly summary: Summary;
 }

@@ -9,6 +9,8 @@
  *   npm run bench -- --suite storage --suite snapshot
  *   npm run bench -- --suite lab --preset quick --pair console
  *   npm run bench -- --suite microscope            # the trap meter's cost: UART writes, meter on vs off
+ *   npm run bench -- --suite network               # the network lab: ping RTT, TCP per NIC pair, frames/s, a .pcap
+ *   npm run bench -- --suite network-browser       # the network lab in Chromium: two busy machines' MIPS vs one (build first)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -19,14 +21,16 @@ import type { LabReport, PairId } from "../src/core/lab/index.ts";
 import { REPO_ROOT, guestIsBuilt, readGuestManifest } from "../src/node/guest.ts";
 import { bootOnce, type BootSample } from "./boot.ts";
 import { runBrowserBench, type BrowserCase } from "./browser.ts";
+import { runBrowserNetworkBench } from "./browserNetwork.ts";
 import { runLabBench } from "./lab.ts";
 import { formatOverhead, runMicroscopeBench, type MeterOverhead } from "./microscope.ts";
+import { formatNetworkReport, runNetworkBench, type NetworkReport } from "./network.ts";
 import { runSnapshotBench, type SnapshotCase } from "./snapshot.ts";
 import { runStorageBench, type StorageCase } from "./storage.ts";
 
-const SUITES = ["boot", "storage", "snapshot", "lab", "microscope", "browser"] as const;
+const SUITES = ["boot", "storage", "snapshot", "lab", "microscope", "network", "browser", "network-browser"] as const;
 type Suite = (typeof SUITES)[number];
-/** What runs without --suite: the browser suite needs a build and Chromium, so it is asked for by name. */
+/** What runs without --suite: the browser suites need a build and Chromium, so it is asked for by name. */
 const DEFAULT_SUITES: readonly Suite[] = ["boot", "storage", "snapshot", "lab", "microscope"];
 
 interface BootCase {
@@ -111,13 +115,21 @@ const report: {
   lab?: LabReport;
   microscope?: MeterOverhead;
   browser?: BrowserCase[];
+  network?: NetworkReport;
 } = { date: new Date().toISOString(), v86: V86_PACKAGE_VERSION, node: process.versions.node, kernelRelease: manifest.kernelRelease, cmdline: manifest.cmdline };
 
 if (suites.has("boot")) report.boot = await bootSuite();
 if (suites.has("storage")) report.storage = await runStorageBench(runs, log);
 if (suites.has("snapshot")) report.snapshot = await runSnapshotBench(runs, log);
 if (suites.has("browser")) report.browser = await runBrowserBench(runs, log);
+if (suites.has("network-browser")) report.browser = [...(report.browser ?? []), ...(await runBrowserNetworkBench(runs, log))];
 if (suites.has("microscope")) report.microscope = await runMicroscopeBench(runs, log);
+if (suites.has("network")) {
+  // The capture goes beside the JSON (bench/results/ is not committed).
+  mkdirSync(dirname(values.json), { recursive: true });
+  const pcap = resolve(dirname(values.json), `network-${report.date.replace(/[:.]/g, "-")}.pcap`);
+  report.network = await runNetworkBench(runs, pcap, log);
+}
 
 console.log(`\n${header}\n`);
 if (report.boot !== undefined) {
@@ -139,6 +151,7 @@ if (report.boot !== undefined) {
 const figures = [...(report.storage ?? []), ...(report.snapshot ?? []), ...(report.browser ?? [])];
 if (figures.length > 0) console.log(caseTable(figures) + "\n");
 if (report.microscope !== undefined) console.log(formatOverhead(report.microscope) + "\n");
+if (report.network !== undefined) console.log(formatNetworkReport(report.network, formatTable) + "\n");
 
 // The lab prints its own table (bench/lab.ts) as it finishes.
 if (suites.has("lab")) {

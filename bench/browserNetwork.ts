@@ -1,0 +1,109 @@
+/**
+ * The network lab in Chromium (`npm run bench -- --suite network-browser`, issue 14): lab
+ * machines each run in a Worker of their own. Through the Network lab panel, as a user would:
+ * add vm1, start a CPU-bound loop in its terminal, read its MIPS column for a while; add vm2,
+ * start the same loop there, read both. Figures: one machine's MIPS alone, the two machines'
+ * combined MIPS, and the ratio (the aim: ≥ 1.7 on 2 cores, two Workers on two cores).
+ *
+ * Needs `dist/` (npm run build) and Chromium (CHROMIUM_PATH or /usr/bin/chromium).
+ */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { chromium, type Locator, type Page } from "@playwright/test";
+import { preview } from "vite";
+import { summarize } from "../src/core/bench/stats.ts";
+import { REPO_ROOT } from "../src/node/guest.ts";
+import type { BrowserCase } from "./browser.ts";
+
+const DEADLINE_MS = 300_000;
+/** MIPS samples per phase; the panel redraws its machine list once a second. */
+const SAMPLES = 10;
+/** A busy loop in the guest's shell: pure CPU, no output. */
+const LOOP = "while :; do :; done &\n";
+
+function chromiumPath(): string {
+  return process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
+}
+
+async function addMachine(panel: Locator, name: string): Promise<void> {
+  await panel.getByTestId("network-add").click();
+  await panel.getByTestId(`network-state-${name}`).filter({ hasText: /^running$/ }).waitFor({ timeout: DEADLINE_MS });
+}
+
+async function startLoop(page: Page, panel: Locator, name: string): Promise<void> {
+  await panel.getByTestId(`network-tab-${name}`).click();
+  const terminal = panel.getByTestId(`network-terminal-${name}`);
+  // "running" means the guest took its name at a prompt: type at once (the terminal may show
+  // nothing until a key is pressed, as after a restore).
+  await terminal.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type(LOOP);
+  // The guest's shell echoed it: the loop runs in the background.
+  const rows = terminal.locator(".xterm-rows");
+  await rows.filter({ hasText: "done &" }).waitFor({ timeout: 120_000 }).catch(async (error: unknown) => {
+    throw new Error(`${name}'s terminal did not echo the loop; it shows: ${JSON.stringify(await rows.textContent())}`, { cause: error });
+  });
+}
+
+/** The MIPS column of `name`'s row (the cell after its state). */
+async function mips(panel: Locator, name: string): Promise<number> {
+  const text = (await panel.locator(`[data-testid="network-state-${name}"] + td`).textContent()) ?? "";
+  return Number(text);
+}
+
+/** `SAMPLES` readings a second apart, after `settleS` seconds for the loop to take the CPU; the median of their sums. */
+async function sampleMips(page: Page, panel: Locator, names: readonly string[], settleS: number): Promise<number[]> {
+  await page.waitForTimeout(settleS * 1000);
+  const sums: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    const each = await Promise.all(names.map((n) => mips(panel, n)));
+    if (each.every((m) => Number.isFinite(m) && m > 0)) sums.push(each.reduce((a, b) => a + b, 0));
+    await page.waitForTimeout(1000);
+  }
+  if (sums.length === 0) throw new Error(`no MIPS reading for ${names.join(", ")}`);
+  return sums;
+}
+
+export async function runBrowserNetworkBench(runs: number, log: (line: string) => void): Promise<BrowserCase[]> {
+  if (!existsSync(resolve(REPO_ROOT, "dist/index.html"))) throw new Error("dist/ is missing: run `npm run build` first.");
+  if (!existsSync(chromiumPath())) throw new Error(`No Chromium at ${chromiumPath()}: install Debian's chromium or set CHROMIUM_PATH.`);
+  const server = await preview({ root: REPO_ROOT, logLevel: "silent", preview: { host: "127.0.0.1", port: 0, strictPort: false, open: false } });
+  const base = server.resolvedUrls?.local[0];
+  if (base === undefined) throw new Error("vite preview did not report its address");
+  const browser = await chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
+  const one: number[] = [];
+  const two: number[] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        await page.goto(base);
+        await page.getByTestId("stage").filter({ hasText: "ready" }).waitFor({ timeout: DEADLINE_MS });
+        await page.locator('button[data-action="network"]').click();
+        const panel = page.getByTestId("network");
+        await addMachine(panel, "vm1");
+        log("  network-browser: vm1 running");
+        await startLoop(page, panel, "vm1");
+        const alone = summarize(await sampleMips(page, panel, ["vm1"], 3)).median;
+        log(`  network-browser: vm1 alone ${alone.toFixed(0)} MIPS`);
+        await addMachine(panel, "vm2");
+        await startLoop(page, panel, "vm2");
+        const both = summarize(await sampleMips(page, panel, ["vm1", "vm2"], 3)).median;
+        log(`  network-browser: vm1 + vm2 ${both.toFixed(0)} MIPS (${(both / alone).toFixed(2)}×)`);
+        one.push(alone);
+        two.push(both);
+      } finally {
+        await context.close();
+      }
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  const make = (id: string, label: string, unit: BrowserCase["unit"], samples: number[]): BrowserCase => ({ id, label, unit, samples, summary: summarize(samples) });
+  return [
+    make("network-browser-one", "network lab in Chromium: one machine's MIPS, busy loop", "MIPS", one),
+    make("network-browser-two", "network lab in Chromium: two machines' combined MIPS, both busy", "MIPS", two),
+    make("network-browser-ratio", "two machines combined / one alone (aim ≥ 1.7 on 2 cores)", "ratio", two.map((t, i) => t / (one[i] ?? t))),
+  ];
+}
