@@ -184,7 +184,9 @@ describe("network steps against a lab", () => {
     await expect(drive(clock, leased, 1000)).resolves.toMatchObject({ ok: true, lines: ["vm1 (virtio-net) is on the bridged network with the address 192.168.86.100."] });
 
     const never = runNetworkStep(lab, { type: "network-add", nic: "virtio", timeoutSeconds: 5 }, clock);
-    await expect(drive(clock, never, 10_000)).rejects.toMatchObject({ code: "lesson-failed", message: "vm2 did not get an address within 5 s (vm1 192.168.86.100, vm2 (no address))." });
+    await expect(drive(clock, never, 10_000)).rejects.toMatchObject({ code: "lesson-failed", message: "vm2 did not get an address within 5 s (it is running; vm1 192.168.86.100, vm2 (no address))." });
+    // Half-way it asked the guest's DHCP client once more.
+    expect(lab.ran).toEqual([{ machine: "vm2", command: "/bin/virtlab-net dhcp", timeoutMs: 30_000 }]);
   });
 
   it("add says why a machine did not start", async () => {

@@ -5,6 +5,7 @@
  */
 import type { Clock } from "../clock.ts";
 import { AppError } from "../errors.ts";
+import { dhcpCommand } from "../identity.ts";
 import type { CommandResult } from "../console.ts";
 import type { CapturedPacket } from "../net/capture.ts";
 import type { DecodedFrame } from "../net/decode.ts";
@@ -44,7 +45,7 @@ export const NETWORK_ACTION_TYPES = ["network-reset", "network-add", "network-mo
 export const LAB_MACHINE_NAME = /^vm[1-4]$/;
 export const ADDRESS_PLACEHOLDER = /\{\{\s*([^}\s]*)\s*\}\}/g;
 
-const DEFAULT_WAIT_S = 120;
+const DEFAULT_WAIT_S = 180;
 const DEFAULT_RUN_S = 60;
 const POLL_MS = 250;
 /** Packets a capture step lists under its verdict (the panel shows them all). */
@@ -129,6 +130,9 @@ async function addOne(lab: LessonNetworkLab, nic: Exclude<NicModel, "none">, clo
   const name = lab.machines.find((m) => !before.has(m.name))?.name;
   await adding;
   if (name === undefined) throw new AppError("lesson-failed", "The network lab did not list the new machine.", { details: { subject: "network lab" } });
+  // A guest whose DHCP client gave up (a busy computer) is asked once more, as a mode change does.
+  const askAgainAt = clock.now() + waitMs / 2;
+  let askedAgain = false;
   const address = await waitFor(
     clock,
     waitMs,
@@ -137,9 +141,14 @@ async function addOne(lab: LessonNetworkLab, nic: Exclude<NicModel, "none">, clo
       if (state === undefined || state.state === "failed" || state.state === "stopped") {
         throw new AppError("lesson-failed", `${name} did not start${state?.problem === undefined ? "" : `: ${state.problem}`}.`, { details: { subject: name } });
       }
-      return state.state === "running" ? addressOf(lab, name) : undefined;
+      const leased = state.state === "running" ? addressOf(lab, name) : undefined;
+      if (leased === undefined && state.state === "running" && !askedAgain && clock.now() >= askAgainAt) {
+        askedAgain = true;
+        void lab.machine(name)?.run(dhcpCommand(), { timeoutMs: 30_000 }).catch(() => undefined);
+      }
+      return leased;
     },
-    () => `${name} did not get an address within ${waitMs / 1000} s (${addressList(lab)}).`,
+    () => `${name} did not get an address within ${waitMs / 1000} s (it is ${lab.machines.find((m) => m.name === name)?.state ?? "gone"}; ${addressList(lab)}).`,
   );
   return `${name} (${nic === "ne2k" ? "NE2000" : "virtio-net"}) is on the ${lab.network.mode} network with the address ${address}.`;
 }
