@@ -111,6 +111,7 @@ export {
   type LessonStep,
   type Parsed,
 } from "./lessons/format.ts";
+export { NETWORK_ACTION_TYPES, isNetworkAction, runNetworkStep, substituteAddresses, type LessonNetworkLab, type NetworkLessonAction } from "./lessons/network.ts";
 export { balloonOutcome, benchmarkOutcome, commandOutcome, type StepOutcome } from "./lessons/outcome.ts";
 export type { GuestMemory } from "./backend.ts";
 export {

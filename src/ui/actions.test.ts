@@ -45,12 +45,13 @@ function recordingSteps(calls: unknown[][]): StepContext {
     pageTables: async (...args) => (calls.push(["pageTables", ...args]), outcome),
     traps: async (...args) => (calls.push(["traps", ...args]), outcome),
     jitSwitch: async (...args) => (calls.push(["jitSwitch", ...args]), outcome),
+    network: async (...args) => (calls.push(["network", ...args]), outcome),
   };
 }
 
 describe("lesson steps through the registry", () => {
   it("every step type has an entry", () => {
-    expect(Object.keys(STEP_ACTIONS).sort()).toEqual(["address-walk", "balloon", "benchmark", "command", "devices", "jit-switch", "page-tables", "snapshot-restore", "snapshot-save", "traps"]);
+    expect(Object.keys(STEP_ACTIONS).sort()).toEqual(["address-walk", "balloon", "benchmark", "command", "devices", "jit-switch", "network-add", "network-capture", "network-mode", "network-reset", "network-run", "page-tables", "snapshot-restore", "snapshot-save", "traps"]);
   });
 
   it("passes each step's values on, with the default deadline when the lesson names none", async () => {
@@ -64,6 +65,7 @@ describe("lesson steps through the registry", () => {
       { type: "snapshot-save", name: "before" },
       { type: "snapshot-restore", name: "before" },
       { type: "balloon", mib: 64 },
+      { type: "network-run", machine: "vm1", command: "ping -c 1 {{vm2}}" },
     ];
     const outcomes = [];
     for (const step of all) outcomes.push(await runStep(steps, step));
@@ -76,6 +78,7 @@ describe("lesson steps through the registry", () => {
       ["saveSnapshot", "before"],
       ["restoreSnapshot", "before"],
       ["balloon", 64],
+      ["network", { type: "network-run", machine: "vm1", command: "ping -c 1 {{vm2}}" }],
     ]);
     expect(outcomes[4]).toEqual({ ok: true, lines: ["saved"] });
   });

@@ -3,7 +3,7 @@
  * buttons and the Alt+Shift shortcuts (run through `ActionDispatcher`, actionDispatcher.ts);
  * `STEP_ACTIONS` are what a lesson step can do, one entry per step type (run through `runStep`).
  */
-import { benchmarkOutcome, commandOutcome, type CommandResult, type LessonAction, type LessonDevices, type Machine, type MachineStatus, type StepOutcome, type WalkTarget } from "../core/index.ts";
+import { benchmarkOutcome, commandOutcome, type CommandResult, type LessonAction, type LessonDevices, type Machine, type MachineStatus, type NetworkLessonAction, type StepOutcome, type WalkTarget } from "../core/index.ts";
 import type { LabReport, PairId, SizePreset } from "../core/lab/index.ts";
 import type { Theme } from "./comfort/preferences.ts";
 
@@ -199,6 +199,8 @@ export interface StepContext {
   /** The microscope's trap meter over a command, and the live JIT switch. */
   traps(command: string, timeoutMs: number, bytes: number | undefined): Promise<StepOutcome>;
   jitSwitch(command: string, timeoutMs: number): Promise<StepOutcome>;
+  /** The network lab's steps (core: runNetworkStep on the page's lab, its panel opened). */
+  network(step: NetworkLessonAction): Promise<StepOutcome>;
 }
 
 type StepOf<T extends LessonAction["type"]> = Extract<LessonAction, { readonly type: T }>;
@@ -218,6 +220,11 @@ export const STEP_ACTIONS: { readonly [T in LessonAction["type"]]: (ctx: StepCon
   "page-tables": (ctx, step) => ctx.pageTables(step.command, timeoutMs(step)),
   traps: (ctx, step) => ctx.traps(step.command, timeoutMs(step), step.bytes),
   "jit-switch": (ctx, step) => ctx.jitSwitch(step.command, timeoutMs(step)),
+  "network-reset": (ctx, step) => ctx.network(step),
+  "network-add": (ctx, step) => ctx.network(step),
+  "network-mode": (ctx, step) => ctx.network(step),
+  "network-run": (ctx, step) => ctx.network(step),
+  "network-capture": (ctx, step) => ctx.network(step),
 };
 
 /** Do what a lesson step says, through its entry in `STEP_ACTIONS`. */

@@ -102,7 +102,7 @@ export class Panels {
     if (lessonsContainer !== null) {
       this.lessons = new LessonPanel(
         lessonsContainer,
-        lessonHost(shell, () => ({ lab: this.lab, snapshots: this.snapshots.panel, addressWalk: this.addressWalk, changed: (at) => this.lessonChanged(at) })),
+        lessonHost(shell, () => ({ lab: this.lab, snapshots: this.snapshots.panel, addressWalk: this.addressWalk, network: this.network, changed: (at) => this.lessonChanged(at) })),
         new URL("lessons/", document.baseURI).href,
       );
     }

@@ -12,7 +12,14 @@
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  BootCache,
   DEFAULT_MACHINE,
+  SnapshotStore,
+  createNetworkLab,
+  isNetworkAction,
+  memoryStore,
+  runNetworkStep,
+  type NetworkLab,
   DEFAULT_PROFILE,
   addressWalk,
   commandOutcome,
@@ -29,7 +36,7 @@ import {
   type StartRequest,
 } from "../../src/core/index.ts";
 import { guestIsBuilt } from "../../src/node/guest.ts";
-import { nodeSession, startSession } from "../../src/node/session.ts";
+import { nodeSession, nodeSessionOptions, startSession } from "../../src/node/session.ts";
 
 const built = guestIsBuilt();
 const dir = new URL("../../public/lessons/", import.meta.url);
@@ -37,10 +44,15 @@ const index = parseLessonIndex(readFileSync(new URL("index.json", dir), "utf8"))
 const ids = index.ok ? index.value : [];
 
 let session: MachineSession | undefined;
+let lab: NetworkLab | undefined;
+// The network lessons' machines keep their first boot per NIC model here, as the page's do.
+const bootCache = new BootCache(new SnapshotStore(memoryStore()));
 afterEach(async () => {
   await session?.stop().catch(() => undefined);
   session?.dispose();
   session = undefined;
+  lab?.dispose();
+  lab = undefined;
 });
 
 /**
@@ -57,18 +69,28 @@ async function start(s: MachineSession, profile: DeviceProfile, request: StartRe
 
 describe.skipIf(!built)("shipped lessons in the real guest", () => {
   for (const id of ids) {
-    it(`${id}: every step does what the lesson says`, async () => {
+    it(`${id}: every step does what the lesson says`, { timeout: 400_000 }, async () => {
       const parsed = parseLesson(readFileSync(new URL(`${id}.json`, dir), "utf8"), id);
       if (!parsed.ok) throw new Error(parsed.problems.join("; "));
       let profile: DeviceProfile = DEFAULT_PROFILE;
       const s = nodeSession();
       session = s;
-      let m = await start(s, profile);
+      // A lesson only about the network lab needs no page machine.
+      const onlyNetwork = parsed.value.steps.every((step) => step.action === undefined || isNetworkAction(step.action));
+      let m = onlyNetwork ? undefined : await start(s, profile);
       const saved = new Map<string, Uint8Array>();
       for (const [n, step] of parsed.value.steps.entries()) {
         const action = step.action;
         if (action === undefined || action.type === "benchmark") continue;
         const where = `${id} step ${n + 1} (${step.title})`;
+        if (isNetworkAction(action)) {
+          // The page's own step code on a lab like the page's (sessions like the page's, in Node).
+          lab ??= createNetworkLab(nodeSessionOptions({ bootCache }), { clock: systemClock, ownOrigin: "http://127.0.0.1:4173" });
+          const outcome = await runNetworkStep(lab, action, systemClock);
+          expect({ where, ...outcome }).toMatchObject({ where, ok: true });
+          continue;
+        }
+        if (m === undefined) throw new Error(`${where}: the lesson mixes network steps with steps on the page's machine`);
         if (action.type === "command") {
           const result = await m.run(action.command, { timeoutMs: (action.timeoutSeconds ?? 60) * 1000 });
           expect({ where, ...commandOutcome(result, action.expect) }).toMatchObject({ where, ok: true });

@@ -93,7 +93,7 @@ describe("lesson files", () => {
       "steps[2].action.set.nic: must be one of none, ne2k, virtio",
       "steps[2].action.set.memoryMiB: must be a whole number from 128 to 2048",
       "steps[3].action.pairs: must be a list of device pairs from console, storage, network, cpu",
-      "steps[4].action.type: must be one of command, devices, benchmark, snapshot-save, snapshot-restore, balloon, address-walk, page-tables, traps, jit-switch",
+      "steps[4].action.type: must be one of command, devices, benchmark, snapshot-save, snapshot-restore, balloon, address-walk, page-tables, traps, jit-switch, network-reset, network-add, network-mode, network-run, network-capture",
       "steps[5].action.expect: is not a valid regular expression",
       "steps[6]: must be an object with a title",
       "steps[7].action.set.balloon: must be true or false",

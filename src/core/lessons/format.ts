@@ -6,6 +6,9 @@
 import { MAX_MEMORY_MIB, MIN_LINUX_MEMORY_MIB, type ConsoleModel, type CpuMode, type NicModel } from "../profile.ts";
 import { PAIRS, type PairId, type SizePreset } from "../lab/devices.ts";
 import type { WalkTarget } from "../microscope/steps.ts";
+import { NETWORK_MODES, type NetworkMode } from "../net/network.ts";
+import { MAX_LAB_MACHINES } from "../net/networkLab.ts";
+import { ADDRESS_PLACEHOLDER, LAB_MACHINE_NAME, NETWORK_ACTION_TYPES, describeNetworkAction, isNetworkAction, type NetworkLessonAction } from "./network.ts";
 
 export const LESSON_FORMAT = "virtlab-lesson/1";
 export const LESSON_INDEX_FORMAT = "virtlab-lessons/1";
@@ -30,7 +33,9 @@ export type LessonAction =
   /** Run a command with the trap meter on: traps per device (per MB when `bytes` says what it moves), /proc/interrupts before/after. */
   | { readonly type: "traps"; readonly command: string; readonly bytes?: number; readonly timeoutSeconds?: number }
   /** Run a command with the JIT on, off and on again, on the running machine: time and MIPS each way. */
-  | { readonly type: "jit-switch"; readonly command: string; readonly timeoutSeconds?: number };
+  | { readonly type: "jit-switch"; readonly command: string; readonly timeoutSeconds?: number }
+  /** The network lab's steps (network.ts): reset, add a machine, mode, run on a machine, read the capture. */
+  | NetworkLessonAction;
 
 export interface LessonDevices {
   readonly nic?: NicModel;
@@ -71,7 +76,9 @@ const CPUS: readonly CpuMode[] = ["jit", "interpreter"];
 const SIZES: readonly SizePreset[] = ["quick", "standard"];
 const PAIR_IDS: readonly string[] = PAIRS.map((p) => p.id);
 const WALK_TARGETS: readonly WalkTarget[] = ["kernel", "process"];
-const ACTION_TYPES = "command, devices, benchmark, snapshot-save, snapshot-restore, balloon, address-walk, page-tables, traps, jit-switch";
+const LAB_NICS: readonly ("ne2k" | "virtio")[] = ["ne2k", "virtio"];
+const MODES: readonly NetworkMode[] = NETWORK_MODES.map((m) => m.mode);
+const ACTION_TYPES = `command, devices, benchmark, snapshot-save, snapshot-restore, balloon, address-walk, page-tables, traps, jit-switch, ${NETWORK_ACTION_TYPES.join(", ")}`;
 
 type Json = Record<string, unknown>;
 
@@ -206,8 +213,74 @@ function parseAction(c: Checker, value: unknown, path: string): LessonAction | u
       if (timeout !== undefined && (typeof timeout !== "number" || !(timeout > 0 && timeout <= MAX_TIMEOUT_S))) c.fail(`${at}timeoutSeconds`, `must be a number of seconds from 1 to ${MAX_TIMEOUT_S}`);
       return command === undefined ? undefined : { type, command, ...(type === "traps" && typeof bytes === "number" ? { bytes } : {}), ...(typeof timeout === "number" ? { timeoutSeconds: timeout } : {}) };
     }
+    case "network-reset":
+    case "network-add":
+    case "network-mode":
+    case "network-run":
+    case "network-capture":
+      return parseNetworkAction(c, value, type, at);
     default:
       return c.fail(`${at}type`, `must be one of ${ACTION_TYPES}`);
+  }
+}
+
+function timeoutOf(c: Checker, value: Json, at: string): { timeoutSeconds?: number } {
+  const timeout = value["timeoutSeconds"];
+  if (timeout === undefined) return {};
+  if (typeof timeout !== "number" || !(timeout > 0 && timeout <= MAX_TIMEOUT_S)) {
+    c.fail(`${at}timeoutSeconds`, `must be a number of seconds from 1 to ${MAX_TIMEOUT_S}`);
+    return {};
+  }
+  return { timeoutSeconds: timeout };
+}
+
+function parseNetworkAction(c: Checker, value: Json, type: NetworkLessonAction["type"], at: string): NetworkLessonAction | undefined {
+  switch (type) {
+    case "network-reset":
+      c.unknownKeys(value, ["type"], at);
+      return { type };
+    case "network-add": {
+      c.unknownKeys(value, ["type", "nic", "count", "timeoutSeconds"], at);
+      const nic = c.oneOf(value, "nic", LAB_NICS, at);
+      const count = value["count"];
+      if (count !== undefined && (typeof count !== "number" || !Number.isInteger(count) || count < 1 || count > MAX_LAB_MACHINES)) c.fail(`${at}count`, `must be a whole number of machines from 1 to ${MAX_LAB_MACHINES}`);
+      const timeout = timeoutOf(c, value, at);
+      return nic === undefined ? undefined : { type, nic, ...(typeof count === "number" ? { count } : {}), ...timeout };
+    }
+    case "network-mode": {
+      c.unknownKeys(value, ["type", "mode", "timeoutSeconds"], at);
+      const mode = c.oneOf(value, "mode", MODES, at);
+      const timeout = timeoutOf(c, value, at);
+      return mode === undefined ? undefined : { type, mode, ...timeout };
+    }
+    case "network-run": {
+      c.unknownKeys(value, ["type", "machine", "command", "expect", "timeoutSeconds"], at);
+      const machine = c.string(value, "machine", at, { max: 10 });
+      if (machine !== undefined && !LAB_MACHINE_NAME.test(machine)) c.fail(`${at}machine`, "must name a lab machine: vm1, vm2, vm3 or vm4");
+      const command = c.string(value, "command", at, { max: MAX_COMMAND });
+      if (command !== undefined && /[\r\n]/.test(command)) c.fail(`${at}command`, "must be one line (join commands with ; or &&)");
+      for (const [, name] of command?.matchAll(ADDRESS_PLACEHOLDER) ?? []) {
+        if (!LAB_MACHINE_NAME.test(name ?? "")) c.fail(`${at}command`, `has {{${name ?? ""}}}, but only {{vm1}} to {{vm4}} stand for an address`);
+      }
+      const expect = c.string(value, "expect", at, { optional: true, max: 500 });
+      if (expect !== undefined) {
+        try {
+          new RegExp(expect);
+        } catch {
+          c.fail(`${at}expect`, "is not a valid regular expression");
+        }
+      }
+      const timeout = timeoutOf(c, value, at);
+      return machine === undefined || command === undefined ? undefined : { type, machine, command, ...(expect === undefined ? {} : { expect }), ...timeout };
+    }
+    case "network-capture": {
+      c.unknownKeys(value, ["type", "expect"], at);
+      const expect = value["expect"];
+      if (!Array.isArray(expect) || expect.length === 0 || expect.length > 20 || !expect.every((t) => typeof t === "string" && t.trim() !== "" && t.length <= 200)) {
+        return c.fail(`${at}expect`, "must be a list of 1 to 20 texts to find in the packet list (such as \"ARP Who has\" or \"DHCP Offer\")");
+      }
+      return { type, expect: expect as string[] };
+    }
   }
 }
 
@@ -274,6 +347,7 @@ export function parseLessonIndex(text: string): Parsed<readonly string[]> {
 
 /** One line for a step's button. */
 export function describeAction(action: LessonAction): string {
+  if (isNetworkAction(action)) return describeNetworkAction(action);
   switch (action.type) {
     case "command":
       return `Run ${action.command}`;

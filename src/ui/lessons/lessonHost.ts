@@ -5,12 +5,14 @@ import {
   balloonOutcome,
   jitSwitchStep,
   pageTableWorkload,
+  runNetworkStep,
   systemClock,
   trapsStep,
   type Machine,
 } from "../../core/index.ts";
 import { describeProfile } from "../../core/lab/index.ts";
 import type { LabPanel } from "../lab/panel.ts";
+import type { NetworkPanel } from "../network/NetworkPanel.ts";
 import type { AddressWalkView } from "../microscope/AddressWalkView.ts";
 import type { SnapshotPanel } from "../snapshots/SnapshotPanel.ts";
 import type { Shell } from "../shell.ts";
@@ -21,6 +23,7 @@ export interface LessonPanels {
   readonly lab: LabPanel | undefined;
   readonly snapshots: SnapshotPanel | undefined;
   readonly addressWalk: AddressWalkView | undefined;
+  readonly network: NetworkPanel | undefined;
   changed(at: { readonly id: string; readonly step: number } | undefined): void;
 }
 
@@ -71,6 +74,12 @@ export function lessonHost(shell: Shell, panels: () => LessonPanels): LessonHost
     pageTables: async (command, timeoutMs) => (await pageTableWorkload(machine(), command, systemClock, timeoutMs)).outcome,
     traps: async (command, timeoutMs, bytes) => (await trapsStep(machine(), command, timeoutMs, bytes)).outcome,
     jitSwitch: async (command, timeoutMs) => (await jitSwitchStep(machine(), command, systemClock, timeoutMs)).outcome,
+    network: async (step) => {
+      // The lesson acts on the lab the page shows: its panel opens so the machines and packets are in view.
+      const panel = panels().network;
+      if (panel !== undefined && !panel.open) panel.setOpen(true);
+      return runNetworkStep(shell.networkLab(), step, systemClock);
+    },
     changed: (at) => panels().changed(at),
     notice: (text) => shell.notice(text),
     report: (error) => shell.report(error),
