@@ -80,7 +80,10 @@ describe.skipIf(!built)("in-page network hosts", () => {
       const otherPort = await machine.run("wget -q -O - http://example.com:8080/ 2>&1; echo exit=$?", { timeoutMs: 60_000 });
       expect(otherPort.output).toMatch(/refused/i);
 
-      expect(gateway.counters).toMatchObject({ dhcpLeases: 1, httpRequests: 1, httpRefused: 1 });
+      expect(gateway.counters).toMatchObject({ httpRequests: 1, httpRefused: 1 });
+      // The guest's own udhcpc (started at boot by /bin/virtlab-net) may lease the same address too:
+      // one lease in the table, one or more acknowledgements counted.
+      expect(gateway.counters.dhcpLeases).toBeGreaterThanOrEqual(1);
       expect(gateway.counters.dnsQueries).toBeGreaterThanOrEqual(2);
       expect(gateway.counters.resets).toBeGreaterThanOrEqual(1);
 

@@ -150,8 +150,9 @@ describe.skipIf(!guestIsBuilt())("microscope on the virtio-console machine", () 
       const vc = traps.devices["virtio_console"];
       console.log(`virtio-console ${n} B: ${JSON.stringify(vc)}; uart0 ${JSON.stringify(traps.devices["uart0"] ?? null)}`);
       expect(vc?.notifications).toBeGreaterThan(0);
-      // Far fewer than one per byte: the guest batches into buffers (hvc: up to a page or so each).
-      expect(vc?.notifications).toBeLessThan(n / 100);
+      // Far fewer than one per byte: the guest batches into buffers (hvc: up to a page or so each;
+      // how full each is depends on scheduling: 100–206 kicks for 20 000 bytes have been seen).
+      expect(vc?.notifications).toBeLessThan(n / 50);
       expect(traps.devices["uart0"]?.portWrites[8] ?? 0).toBeLessThan(100);
     } finally {
       dispose();
