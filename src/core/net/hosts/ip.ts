@@ -4,18 +4,23 @@
  * functions on bytes. (ARP, echo and TCP frames come from lab/frames.ts and lab/tcp.ts.)
  */
 import { internetChecksum, type Ipv4, type Mac } from "../../lab/frames.ts";
-import { ipv4Frame, transportChecksum, udpFrame, type Ipv4PacketOptions as Ipv4FrameOptions, type UdpFrameOptions } from "../frames.ts";
+import {
+  BROADCAST_MAC,
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  ETH_HEADER,
+  PROTO_ICMP,
+  PROTO_TCP,
+  PROTO_UDP,
+  ipv4Frame,
+  transportChecksum,
+  udpFrame,
+  type Ipv4PacketOptions as Ipv4FrameOptions,
+  type UdpFrameOptions,
+} from "../frames.ts";
 
-// The builders are the network's own (net/frames.ts), re-exported for the hosts' modules.
-export { ipv4Frame, udpFrame, type Ipv4FrameOptions, type UdpFrameOptions };
-
-export const ETH_HEADER = 14;
-export const ETHERTYPE_IPV4 = 0x0800;
-export const ETHERTYPE_ARP = 0x0806;
-export const PROTO_ICMP = 1;
-export const PROTO_TCP = 6;
-export const PROTO_UDP = 17;
-export const BROADCAST_MAC: Mac = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+// The constants and builders are the network's own (net/frames.ts), re-exported for the hosts' modules.
+export { BROADCAST_MAC, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HEADER, PROTO_ICMP, PROTO_TCP, PROTO_UDP, ipv4Frame, udpFrame, type Ipv4FrameOptions, type UdpFrameOptions };
 export const BROADCAST_IP: Ipv4 = [255, 255, 255, 255];
 export const ZERO_IP: Ipv4 = [0, 0, 0, 0];
 
