@@ -154,16 +154,8 @@ function parseAction(c: Checker, value: unknown, path: string): LessonAction | u
   switch (type) {
     case "command": {
       c.unknownKeys(value, ["type", "command", "expect", "timeoutSeconds"], at);
-      const command = c.string(value, "command", at, { max: MAX_COMMAND });
-      if (command !== undefined && /[\r\n]/.test(command)) c.fail(`${at}command`, "must be one line (join commands with ; or &&)");
-      const expect = c.string(value, "expect", at, { optional: true, max: 500 });
-      if (expect !== undefined) {
-        try {
-          new RegExp(expect);
-        } catch {
-          c.fail(`${at}expect`, "is not a valid regular expression");
-        }
-      }
+      const command = oneLineCommand(c, value, at);
+      const expect = expectPattern(c, value, at);
       const timeout = value["timeoutSeconds"];
       if (timeout !== undefined && (typeof timeout !== "number" || !(timeout > 0 && timeout <= MAX_TIMEOUT_S))) c.fail(`${at}timeoutSeconds`, `must be a number of seconds from 1 to ${MAX_TIMEOUT_S}`);
       return command === undefined
@@ -207,8 +199,7 @@ function parseAction(c: Checker, value: unknown, path: string): LessonAction | u
       c.unknownKeys(value, type === "traps" ? ["type", "command", "bytes", "timeoutSeconds"] : ["type", "command", "timeoutSeconds"], at);
       const bytes = value["bytes"];
       if (type === "traps" && bytes !== undefined && (typeof bytes !== "number" || !Number.isInteger(bytes) || bytes < 1)) c.fail(`${at}bytes`, "must be a positive whole number of bytes");
-      const command = c.string(value, "command", at, { max: MAX_COMMAND });
-      if (command !== undefined && /[\r\n]/.test(command)) c.fail(`${at}command`, "must be one line (join commands with ; or &&)");
+      const command = oneLineCommand(c, value, at);
       const timeout = value["timeoutSeconds"];
       if (timeout !== undefined && (typeof timeout !== "number" || !(timeout > 0 && timeout <= MAX_TIMEOUT_S))) c.fail(`${at}timeoutSeconds`, `must be a number of seconds from 1 to ${MAX_TIMEOUT_S}`);
       return command === undefined ? undefined : { type, command, ...(type === "traps" && typeof bytes === "number" ? { bytes } : {}), ...(typeof timeout === "number" ? { timeoutSeconds: timeout } : {}) };
@@ -222,6 +213,25 @@ function parseAction(c: Checker, value: unknown, path: string): LessonAction | u
     default:
       return c.fail(`${at}type`, `must be one of ${ACTION_TYPES}`);
   }
+}
+
+/** A step's `command`: one line of sh (the steps run it as one). */
+function oneLineCommand(c: Checker, value: Json, at: string): string | undefined {
+  const command = c.string(value, "command", at, { max: MAX_COMMAND });
+  if (command !== undefined && /[\r\n]/.test(command)) c.fail(`${at}command`, "must be one line (join commands with ; or &&)");
+  return command;
+}
+
+/** A step's optional `expect`: a regular expression its output must match. */
+function expectPattern(c: Checker, value: Json, at: string): string | undefined {
+  const expect = c.string(value, "expect", at, { optional: true, max: 500 });
+  if (expect === undefined) return undefined;
+  try {
+    new RegExp(expect);
+  } catch {
+    c.fail(`${at}expect`, "is not a valid regular expression");
+  }
+  return expect;
 }
 
 function timeoutOf(c: Checker, value: Json, at: string): { timeoutSeconds?: number } {
@@ -257,19 +267,11 @@ function parseNetworkAction(c: Checker, value: Json, type: NetworkLessonAction["
       c.unknownKeys(value, ["type", "machine", "command", "expect", "timeoutSeconds"], at);
       const machine = c.string(value, "machine", at, { max: 10 });
       if (machine !== undefined && !LAB_MACHINE_NAME.test(machine)) c.fail(`${at}machine`, "must name a lab machine: vm1, vm2, vm3 or vm4");
-      const command = c.string(value, "command", at, { max: MAX_COMMAND });
-      if (command !== undefined && /[\r\n]/.test(command)) c.fail(`${at}command`, "must be one line (join commands with ; or &&)");
+      const command = oneLineCommand(c, value, at);
       for (const [, name] of command?.matchAll(ADDRESS_PLACEHOLDER) ?? []) {
         if (!LAB_MACHINE_NAME.test(name ?? "")) c.fail(`${at}command`, `has {{${name ?? ""}}}, but only {{vm1}} to {{vm4}} stand for an address`);
       }
-      const expect = c.string(value, "expect", at, { optional: true, max: 500 });
-      if (expect !== undefined) {
-        try {
-          new RegExp(expect);
-        } catch {
-          c.fail(`${at}expect`, "is not a valid regular expression");
-        }
-      }
+      const expect = expectPattern(c, value, at);
       const timeout = timeoutOf(c, value, at);
       return machine === undefined || command === undefined ? undefined : { type, machine, command, ...(expect === undefined ? {} : { expect }), ...timeout };
     }
