@@ -18,6 +18,8 @@ export interface NetworkPanelHost {
 const PACKET_ROWS = 60;
 const STARTED_FROM = { boot: "a boot", "pre-booted": "pre-booted state", "boot-cache": "kept boot", snapshot: "snapshot" } as const;
 const REFRESH_MS = 1000;
+/** The packet list, counters and topology redraw at most this often while traffic flows. */
+const DRAW_MS = 250;
 
 interface MachineView {
   readonly terminal: TerminalView;
@@ -31,7 +33,7 @@ export class NetworkPanel {
   private readonly views = new Map<string, MachineView>();
   private selected: string | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
-  private frame: number | undefined;
+  private pending: ReturnType<typeof setTimeout> | undefined;
   private readonly mode = h("select", { id: "network-mode", testid: "network-mode" });
   private readonly explains = h("p", { className: "lab-note", testid: "network-mode-explains" });
   private readonly outside = h("input", { type: "checkbox", id: "network-outside", testid: "network-outside" });
@@ -94,7 +96,7 @@ export class NetworkPanel {
     return this.wire();
   }
 
-  /** The lab, subscribed once: its changes and the network's redraw the panel (at most once a frame). */
+  /** The lab, subscribed once: its changes and the network's redraw the panel (at most every DRAW_MS: a transfer brings thousands of packets a second). */
   private wire(): NetworkLab {
     if (this.labNow !== undefined) return this.labNow;
     const lab = this.host.lab();
@@ -134,10 +136,10 @@ export class NetworkPanel {
 
   private scheduleDraw(): void {
     if (!this.open) return;
-    this.frame ??= requestAnimationFrame(() => {
-      this.frame = undefined;
+    this.pending ??= setTimeout(() => {
+      this.pending = undefined;
       this.draw();
-    });
+    }, DRAW_MS);
   }
 
   private draw(): void {
