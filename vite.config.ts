@@ -17,7 +17,7 @@ function runtimeFiles(): Map<string, string> {
 }
 
 /** The pre-booted state (images/prebooted.ts): without it the page boots the guest instead. */
-const OPTIONAL_FILES = ["prebooted.json", "prebooted.vlsnap", "prebooted-lab.json", "prebooted-lab.vlsnap"];
+const OPTIONAL_FILES = ["prebooted", "prebooted-lab", "prebooted-lab-ne2k"].flatMap((name) => [`${name}.json`, `${name}.vlsnap`]);
 const isOptional = (path: string): boolean => OPTIONAL_FILES.some((name) => path === `guest/${name}`);
 
 /**

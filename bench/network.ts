@@ -12,8 +12,7 @@
 import { writeFileSync } from "node:fs";
 import { summarize, type Summary } from "../src/core/bench/stats.ts";
 import { BootCache, SnapshotStore, createNetworkLab, memoryStore, systemClock, type Machine, type NetworkLab } from "../src/core/index.ts";
-import { GUEST_DIR } from "../src/node/guest.ts";
-import { PREBOOTED_NAMES, filePrebooted, nodeSessionOptions } from "../src/node/session.ts";
+import { fileLabPrebooted, nodeSessionOptions } from "../src/node/session.ts";
 
 type Nic = "virtio" | "ne2k";
 
@@ -96,7 +95,7 @@ async function transfer(lab: NetworkLab, from: string, to: string, address: stri
 }
 
 export async function runNetworkBench(runs: number, pcapPath: string, log: (line: string) => void, kib = 2048): Promise<NetworkReport> {
-  const lab = createNetworkLab(nodeSessionOptions({ bootCache: new BootCache(new SnapshotStore(memoryStore())) }), { clock: systemClock, ownOrigin: "http://127.0.0.1:4173", prebooted: filePrebooted(GUEST_DIR, PREBOOTED_NAMES.lab) });
+  const lab = createNetworkLab(nodeSessionOptions({ bootCache: new BootCache(new SnapshotStore(memoryStore())) }), { clock: systemClock, ownOrigin: "http://127.0.0.1:4173", prebooted: fileLabPrebooted() });
   try {
     for (const nic of NICS) {
       const machine = await lab.add(nic);

@@ -1,5 +1,5 @@
 /**
- * The network lab (issue 14): two machines of its own, each in its own Worker, on the page's
+ * The network lab (issue 14): two machines of its own (virtio-net and NE2000), each in its own Worker, on the page's
  * virtual switch (bridged): each gets an address by DHCP and its own name, they ping each other,
  * the packet list decodes the echo request and reply, and the capture downloads as a pcap file.
  */
@@ -15,8 +15,9 @@ test("two lab machines on a bridged switch get addresses, ping each other, and t
   await page.locator('button[data-action="network"]').click();
   const panel = page.getByTestId("network");
   await expect(panel).toBeVisible();
-  // Both start from the lab's own pre-booted state (the default guest with a virtio NIC).
-  for (const name of ["vm1", "vm2"]) {
+  // A mixed pair (vm1 virtio-net, vm2 NE2000); each starts from the lab's pre-booted state of its NIC model.
+  for (const [name, nic] of [["vm1", "virtio"], ["vm2", "ne2k"]] as const) {
+    await panel.getByTestId("network-nic").selectOption(nic);
     await panel.getByTestId("network-add").click();
     await expect(panel.getByTestId(`network-state-${name}`)).toHaveText("running", { timeout: START_DEADLINE_MS });
   }

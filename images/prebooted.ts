@@ -9,8 +9,9 @@
  *   npx tsx images/prebooted.ts --force    build again
  *
  * Writes images/out/prebooted.vlsnap and images/out/prebooted.json (size, sha256, inputs), and the
- * same for the network lab's machines (prebooted-lab.*: the guest with a virtio NIC and 128 MiB),
- * so a lab machine starts in seconds too.
+ * same for the network lab's machines (prebooted-lab.*: the guest with a virtio NIC and 128 MiB;
+ * prebooted-lab-ne2k.*: the same with an NE2000), so a lab machine of either model starts in
+ * seconds too.
  */
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -46,7 +47,8 @@ function inputsKey(): string {
 /** What is pre-booted: the default machine, and the network lab's (the same guest with a NIC, as labProfile says). */
 const STATES = [
   { name: PREBOOTED_NAMES.default, profile: DEFAULT_PROFILE, label: "Pre-booted default machine" },
-  { name: PREBOOTED_NAMES.lab, profile: labProfile("virtio"), label: "Pre-booted network lab machine" },
+  { name: PREBOOTED_NAMES.lab, profile: labProfile("virtio"), label: "Pre-booted network lab machine (virtio-net)" },
+  { name: PREBOOTED_NAMES.labNe2k, profile: labProfile("ne2k"), label: "Pre-booted network lab machine (NE2000)" },
 ] as const;
 
 export async function buildPrebooted(force = false): Promise<void> {

@@ -11,9 +11,11 @@ import {
   DEFAULT_PROFILE,
   DiskStore,
   ImageStore,
+  LAB_PREBOOTED_NAMES,
   MachineSession,
   StoreDisks,
   createV86Backend,
+  labPrebooted,
   memoryStore,
   scratchSession,
   startScratch,
@@ -21,6 +23,7 @@ import {
   type BackendFactory,
   type BootCache,
   type DeviceProfile,
+  type LabNic,
   type MachineRecord,
   type PrebootedManifest,
   type PrebootedSource,
@@ -33,10 +36,15 @@ import { GUEST_DIR, WASM_PATH, fileAssetLoader, readGuestManifest } from "./gues
 export const PREBOOTED_FILE = "prebooted.vlsnap";
 export const PREBOOTED_MANIFEST = "prebooted.json";
 
-/** The pre-booted states images/prebooted.ts makes: the default machine's, and the network lab's (with a NIC). */
-export const PREBOOTED_NAMES = { default: "prebooted", lab: "prebooted-lab" } as const;
+/** The pre-booted states images/prebooted.ts makes: the default machine's, and the network lab's (with either NIC). */
+export const PREBOOTED_NAMES = { default: "prebooted", lab: LAB_PREBOOTED_NAMES.virtio, labNe2k: LAB_PREBOOTED_NAMES.ne2k } as const;
 
-/** The pre-booted state as images/prebooted.ts wrote it (`name`: "prebooted", or "prebooted-lab" for the network lab's). */
+/** The network lab's pre-booted states as images/prebooted.ts wrote them, per NIC model. */
+export function fileLabPrebooted(dir = GUEST_DIR): Record<LabNic, PrebootedSource> {
+  return labPrebooted((name) => filePrebooted(dir, name));
+}
+
+/** The pre-booted state as images/prebooted.ts wrote it (`name`: "prebooted", or one of the network lab's). */
 export function filePrebooted(dir = GUEST_DIR, name: string = PREBOOTED_NAMES.default): PrebootedSource {
   return {
     async manifest() {

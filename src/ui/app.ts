@@ -11,6 +11,7 @@ import {
   SnapshotStore,
   chooseMachine,
   createNetworkLab,
+  labPrebooted,
   fetchAssetLoader,
   fetchGuestManifest,
   fetchPrebooted,
@@ -200,7 +201,7 @@ export class App implements Shell {
   /** The network lab (machines of its own on a virtual switch), made when first opened. */
   networkLab(): NetworkLab {
     // The lab's machines start from a pre-booted state of their own hardware (a NIC), served beside the page's.
-    this.lab ??= createNetworkLab(this.sessionOptions, { clock: systemClock, ownOrigin: location.origin, prebooted: fetchPrebooted(this.guestBase, "prebooted-lab") });
+    this.lab ??= createNetworkLab(this.sessionOptions, { clock: systemClock, ownOrigin: location.origin, prebooted: labPrebooted((name) => fetchPrebooted(this.guestBase, name)) });
     return this.lab;
   }
   private lab: NetworkLab | undefined;

@@ -35,8 +35,8 @@ import {
   type MachineSession,
   type StartRequest,
 } from "../../src/core/index.ts";
-import { GUEST_DIR, guestIsBuilt } from "../../src/node/guest.ts";
-import { PREBOOTED_NAMES, filePrebooted, nodeSession, nodeSessionOptions, startSession } from "../../src/node/session.ts";
+import { guestIsBuilt } from "../../src/node/guest.ts";
+import { fileLabPrebooted, nodeSession, nodeSessionOptions, startSession } from "../../src/node/session.ts";
 
 const built = guestIsBuilt();
 const dir = new URL("../../public/lessons/", import.meta.url);
@@ -85,7 +85,7 @@ describe.skipIf(!built)("shipped lessons in the real guest", () => {
         const where = `${id} step ${n + 1} (${step.title})`;
         if (isNetworkAction(action)) {
           // The page's own step code on a lab like the page's (sessions like the page's, in Node).
-          lab ??= createNetworkLab(nodeSessionOptions({ bootCache }), { clock: systemClock, ownOrigin: "http://127.0.0.1:4173", prebooted: filePrebooted(GUEST_DIR, PREBOOTED_NAMES.lab) });
+          lab ??= createNetworkLab(nodeSessionOptions({ bootCache }), { clock: systemClock, ownOrigin: "http://127.0.0.1:4173", prebooted: fileLabPrebooted() });
           const outcome = await runNetworkStep(lab, action, systemClock);
           expect({ where, ...outcome }).toMatchObject({ where, ok: true });
           continue;

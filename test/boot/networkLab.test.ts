@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { BootCache, SnapshotStore, createNetworkLab, decodeFrame, memoryStore, readPcap, systemClock, type Machine, type NetworkLab } from "../../src/core/index.ts";
-import { GUEST_DIR, guestIsBuilt } from "../../src/node/guest.ts";
-import { PREBOOTED_NAMES, filePrebooted, nodeSessionOptions } from "../../src/node/session.ts";
+import { guestIsBuilt } from "../../src/node/guest.ts";
+import { fileLabPrebooted, nodeSessionOptions } from "../../src/node/session.ts";
 
 const WAIT = { timeout: 90_000, interval: 250 };
 
@@ -44,13 +44,13 @@ async function noAnswer(machine: Machine, address: string): Promise<boolean> {
 
 describe.skipIf(!guestIsBuilt())("the network lab", () => {
   it("two machines: bridged they ping each other and the capture has it; host-only and NAT change what reaches what", { timeout: 400_000 }, async () => {
-    // As the page makes it: the lab's own pre-booted state (virtio NIC), the boot cache for other NICs.
-    const lab = createNetworkLab(nodeSessionOptions({ bootCache: new BootCache(new SnapshotStore(memoryStore())) }), { clock: systemClock, ownOrigin: "http://127.0.0.1:4173", prebooted: filePrebooted(GUEST_DIR, PREBOOTED_NAMES.lab) });
+    // As the page makes it: the lab's own pre-booted states (one per NIC model), a mixed pair.
+    const lab = createNetworkLab(nodeSessionOptions({ bootCache: new BootCache(new SnapshotStore(memoryStore())) }), { clock: systemClock, ownOrigin: "http://127.0.0.1:4173", prebooted: fileLabPrebooted() });
     try {
       await lab.add("virtio");
-      await lab.add("virtio");
+      await lab.add("ne2k");
       await vi.waitFor(() => expect(lab.machines.map((m) => m.state), JSON.stringify(lab.machines.map((m) => m.problem))).toEqual(["running", "running"]), WAIT);
-      // Both restored the lab's pre-booted state (no boot from scratch).
+      // Both restored a pre-booted state of their NIC model (no boot from scratch).
       expect(lab.machines.map((m) => m.session.startedFrom)).toEqual(["pre-booted", "pre-booted"]);
       const vm1 = lab.machine("vm1");
       const vm2 = lab.machine("vm2");

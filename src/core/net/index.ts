@@ -43,4 +43,4 @@ export { PROTOCOL_NAMES, decodeFrame, type ArpInfo, type DecodedFrame, type Ethe
 export { DHCP_MESSAGE_TYPES, dnsTypeName, type DhcpInfo, type DnsAnswer, type DnsInfo, type Ipv6Info } from "./decodeApp.ts";
 export { LINKTYPE_ETHERNET, PCAP_MAGIC_MICRO, PCAP_MAGIC_NANO, pcapHeader, pcapRecord, readPcap, splitTime, writePcap, type PcapFile, type PcapFileRecord, type PcapRecord, type PcapWriteOptions } from "./pcap.ts";
 export { NETWORK_MODES, VirtualNetwork, type NetworkMember, type NetworkMode, type VirtualNetworkOptions } from "./network.ts";
-export { MAX_LAB_MACHINES, NetworkLab, createNetworkLab, labProfile, type LabMachine, type LabMachineState, type NetworkLabOptions } from "./networkLab.ts";
+export { LAB_PREBOOTED_NAMES, MAX_LAB_MACHINES, NetworkLab, createNetworkLab, labPrebooted, labProfile, type LabNic, type LabMachine, type LabMachineState, type NetworkLabOptions } from "./networkLab.ts";

@@ -24,15 +24,30 @@ import { VirtualNetwork, type NetworkMode } from "./network.ts";
 export const MAX_LAB_MACHINES = 4;
 
 /** The lab machines' hardware: the default guest's, with a NIC and less memory (busybox needs little). */
-export function labProfile(nic: Exclude<NicModel, "none">): DeviceProfile {
+export function labProfile(nic: LabNic): DeviceProfile {
   return { ...DEFAULT_PROFILE, nic, memoryMiB: 128 };
+}
+
+/** A lab machine's NIC: every lab machine has one. */
+export type LabNic = Exclude<NicModel, "none">;
+
+/**
+ * The pre-booted state of a lab machine per NIC model, as set-up makes them (images/prebooted.ts)
+ * and the page serves them (`guest/<name>.vlsnap`): a second machine of either model is up in
+ * seconds, never a boot.
+ */
+export const LAB_PREBOOTED_NAMES: Readonly<Record<LabNic, string>> = { virtio: "prebooted-lab", ne2k: "prebooted-lab-ne2k" };
+
+/** The lab's pre-booted states, each opened by name (fetchPrebooted in the page, filePrebooted in Node). */
+export function labPrebooted(open: (name: string) => PrebootedSource): Record<LabNic, PrebootedSource> {
+  return { virtio: open(LAB_PREBOOTED_NAMES.virtio), ne2k: open(LAB_PREBOOTED_NAMES.ne2k) };
 }
 
 export type LabMachineState = "starting" | "running" | "failed" | "stopped";
 
 export interface LabMachine {
   readonly name: string;
-  readonly nic: Exclude<NicModel, "none">;
+  readonly nic: LabNic;
   readonly identity: MachineIdentity;
   readonly session: MachineSession;
   readonly state: LabMachineState;
@@ -44,7 +59,7 @@ export interface LabMachine {
 
 interface Entry {
   name: string;
-  nic: Exclude<NicModel, "none">;
+  nic: LabNic;
   identity: MachineIdentity;
   session: MachineSession;
   state: LabMachineState;
@@ -58,7 +73,7 @@ interface Entry {
 export interface NetworkLabOptions {
   readonly network: VirtualNetwork;
   /** A new session for one lab machine (session/scratch.ts: labSession). */
-  readonly session: () => MachineSession;
+  readonly session: (nic: LabNic) => MachineSession;
 }
 
 export class NetworkLab implements Disposable {
@@ -91,7 +106,7 @@ export class NetworkLab implements Disposable {
    * does at its first prompt); rejects with the reason when it cannot start (the lab
    * keeps it listed as failed until removed).
    */
-  async add(nic: Exclude<NicModel, "none"> = "virtio"): Promise<LabMachine> {
+  async add(nic: LabNic = "virtio"): Promise<LabMachine> {
     if (this.entries.size >= MAX_LAB_MACHINES) {
       throw new AppError("bad-network", `The lab runs at most ${MAX_LAB_MACHINES} machines at once: remove one first.`, { details: { subject: "network lab", problems: ["too many machines"] } });
     }
@@ -99,7 +114,7 @@ export class NetworkLab implements Disposable {
     const profile = labProfile(nic);
     assertHasNic(name, profile);
     const identity = machineIdentity(`netlab-${name}`, name);
-    const entry: Entry = { name, nic, identity, session: this.options.session(), state: "starting", problem: undefined, store: new DisposableStore(), joined: false, settled: () => undefined };
+    const entry: Entry = { name, nic, identity, session: this.options.session(nic), state: "starting", problem: undefined, store: new DisposableStore(), joined: false, settled: () => undefined };
     // One start per NIC model at a time: the first boots and keeps its boot, the next restore it
     // (two started together would both boot from scratch).
     const previous = this.startsByNic.get(nic) ?? Promise.resolve();
@@ -193,7 +208,7 @@ export class NetworkLab implements Disposable {
 }
 
 /** The lab the page opens: machines in sessions like `options`' (their own Workers), a bridged network, the outside off. */
-export function createNetworkLab(options: SessionOptions, net: { readonly clock: Clock; readonly ownOrigin: string; readonly fetch?: NatFetch; readonly prebooted?: PrebootedSource }): NetworkLab {
+export function createNetworkLab(options: SessionOptions, net: { readonly clock: Clock; readonly ownOrigin: string; readonly fetch?: NatFetch; readonly prebooted?: Readonly<Partial<Record<LabNic, PrebootedSource>>> }): NetworkLab {
   const network = new VirtualNetwork({ clock: net.clock, fetch: net.fetch ?? hostNatFetch, ownOrigin: net.ownOrigin });
-  return new NetworkLab({ network, session: () => labSession(options, net.prebooted) });
+  return new NetworkLab({ network, session: (nic) => labSession(options, net.prebooted?.[nic]) });
 }
