@@ -33,7 +33,7 @@ export interface BrowserCase {
 }
 
 const PROMPT = "root@virtlab:/#";
-const DEADLINE_MS = 240_000;
+export const DEADLINE_MS = 240_000;
 
 /**
  * Long tasks of the page's main thread, collected from the first script on; and long animation
@@ -90,7 +90,7 @@ async function longTasksSince(page: Page, since: number): Promise<LongTasks> {
 }
 
 /** In the page: a terminal row ends with the prompt. */
-function promptShows(prompt: string): boolean {
+export function promptShows(prompt: string): boolean {
   type Doc = { querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }> };
   const rows = Array.from((globalThis as unknown as { document: Doc }).document.querySelectorAll(".xterm-rows > div"));
   return rows.some((r) => (r.textContent ?? "").trimEnd().endsWith(prompt));
@@ -104,14 +104,14 @@ function answered(tag: string): boolean {
   return asked >= 0 && rows[asked + 1] === "42";
 }
 
-async function waitForPrompt(page: Page): Promise<void> {
+export async function waitForPrompt(page: Page): Promise<void> {
   await page.waitForFunction(promptShows, PROMPT, { polling: 10, timeout: DEADLINE_MS });
 }
 
 let questions = 0;
 
 /** Type the question (tagged, so an earlier answer on screen never counts) and wait for 42. */
-async function ask(page: Page): Promise<void> {
+export async function ask(page: Page): Promise<void> {
   const tag = `q${++questions}`;
   await page.locator(".xterm-helper-textarea").focus();
   await page.keyboard.type(`echo $((6*7)) #${tag}\n`);
@@ -119,7 +119,7 @@ async function ask(page: Page): Promise<void> {
 }
 
 /** Open `url` in a new page of `context` and measure URL → 42; the page is returned open. */
-async function visit(context: BrowserContext, url: string): Promise<{ page: Page; seconds: number; bytesBeforePrompt: number }> {
+export async function visit(context: BrowserContext, url: string): Promise<{ page: Page; seconds: number; bytesBeforePrompt: number }> {
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   let bytes = 0;
@@ -173,7 +173,7 @@ async function extraMachines(page: Page): Promise<{ one: number; two: number }> 
   return { one, two };
 }
 
-function chromiumPath(): string {
+export function chromiumPath(): string {
   return process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 }
 

@@ -9,11 +9,11 @@
  *   VIRTLAB_CORE=/path/to/older/src/core npx tsx bench/browserDisk.ts   # the same against older code
  */
 import { build } from "esbuild";
-import { readFileSync, readdirSync } from "node:fs";
 import { createServer } from "node:http";
 import { resolve } from "node:path";
 import { chromium } from "@playwright/test";
 import { REPO_ROOT } from "../src/node/guest.ts";
+import { chromiumCpuS, rendererRss } from "./browser/proc.ts";
 
 const sizeMiB = Number(process.argv[2] ?? 1024);
 const port = Number(process.argv[3] ?? 4414);
@@ -36,53 +36,6 @@ const server = createServer((req, res) => {
   if (req.url === "/bench.js") res.writeHead(200, { "content-type": "text/javascript" }).end(script);
   else res.writeHead(200, { "content-type": "text/html" }).end('<!doctype html><script src="/bench.js"></script>');
 }).listen(port, "127.0.0.1");
-
-function parentOf(pid: string): string | undefined {
-  try {
-    return /^\d+ \(.*\) \S (\d+)/.exec(readFileSync(`/proc/${pid}/stat`, "utf8"))?.[1];
-  } catch {
-    return undefined;
-  }
-}
-
-const mine = (pid: string): boolean => {
-  for (let p: string | undefined = pid, depth = 0; p !== undefined && p !== "0" && depth < 10; p = parentOf(p), depth++) if (p === String(process.pid)) return true;
-  return false;
-};
-
-/**
- * CPU seconds (user + system) used so far by this script's Chromium processes: a cost per MiB that
- * other work on the machine does not change, where MB/s on a shared machine varies with its load.
- */
-function chromiumCpuS(): number {
-  let ticks = 0;
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (!mine(pid)) continue;
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // The process ended.
-    }
-  }
-  return ticks / 100;
-}
-
-/** Resident bytes of the renderers this script's Chromium started (other Chromiums share the machine). */
-function rendererRss(): number {
-  let total = 0;
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (!cmd.includes("--type=renderer") || !mine(pid)) continue;
-      const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-      if (rss !== null) total += Number(rss[1]) * 1024;
-    } catch {
-      // The process ended.
-    }
-  }
-  return total;
-}
 
 const browser = await chromium.launch({ executablePath: process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium" });
 try {

@@ -11,6 +11,7 @@
  *   npm run bench -- --suite microscope            # the trap meter's cost: UART writes, meter on vs off
  *   npm run bench -- --suite network               # the network lab: ping RTT, TCP per NIC pair, frames/s, a .pcap
  *   npm run bench -- --suite network-browser       # the network lab in Chromium: two busy machines' MIPS vs one (build first)
+ *   npm run bench -- --suite disk-browser          # big disks in Chromium: 2 GiB data disk start, guest write/read MB/s, memory (build first)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -21,6 +22,7 @@ import type { LabReport, PairId } from "../src/core/lab/index.ts";
 import { REPO_ROOT, guestIsBuilt, readGuestManifest } from "../src/node/guest.ts";
 import { bootOnce, type BootSample } from "./boot.ts";
 import { runBrowserBench, type BrowserCase } from "./browser.ts";
+import { runBrowserGuestDiskBench } from "./browserGuestDisk.ts";
 import { runBrowserNetworkBench } from "./browserNetwork.ts";
 import { runLabBench } from "./lab.ts";
 import { formatOverhead, runMicroscopeBench, type MeterOverhead } from "./microscope.ts";
@@ -28,7 +30,7 @@ import { formatNetworkReport, runNetworkBench, type NetworkReport } from "./netw
 import { runSnapshotBench, type SnapshotCase } from "./snapshot.ts";
 import { runStorageBench, type StorageCase } from "./storage.ts";
 
-const SUITES = ["boot", "storage", "snapshot", "lab", "microscope", "network", "browser", "network-browser"] as const;
+const SUITES = ["boot", "storage", "snapshot", "lab", "microscope", "network", "browser", "network-browser", "disk-browser"] as const;
 type Suite = (typeof SUITES)[number];
 /** What runs without --suite: the browser suites need a build and Chromium, so it is asked for by name. */
 const DEFAULT_SUITES: readonly Suite[] = ["boot", "storage", "snapshot", "lab", "microscope"];
@@ -123,6 +125,7 @@ if (suites.has("storage")) report.storage = await runStorageBench(runs, log);
 if (suites.has("snapshot")) report.snapshot = await runSnapshotBench(runs, log);
 if (suites.has("browser")) report.browser = await runBrowserBench(runs, log);
 if (suites.has("network-browser")) report.browser = [...(report.browser ?? []), ...(await runBrowserNetworkBench(runs, log))];
+if (suites.has("disk-browser")) report.browser = [...(report.browser ?? []), ...(await runBrowserGuestDiskBench(runs, log))];
 if (suites.has("microscope")) report.microscope = await runMicroscopeBench(runs, log);
 if (suites.has("network")) {
   // The capture goes beside the JSON (bench/results/ is not committed).

@@ -9,6 +9,7 @@ import { isAppError } from "../errors.ts";
 import { DisposableStore, type Disposable } from "../events.ts";
 import { TrapMeter, type TrapSnapshot } from "../microscope/traps.ts";
 import type { DiskDevice, DiskSlot, EmulatorConfig } from "../profile.ts";
+import { DiskReadAhead } from "./readAhead.ts";
 import { STATUS_INTERVAL_MS, type Call, type CallResults, type Features, type FromWorker, type MirrorState, type ToWorker, type WireError, type WorkerPort } from "./protocol.ts";
 
 export function toWire(error: unknown): WireError {
@@ -30,24 +31,30 @@ function cloneable(details: Readonly<Record<string, unknown>>): Record<string, u
   return out;
 }
 
-/** A disk the page owns, seen from the Worker. v86 calls get/set with callbacks; each is one round trip. */
+/**
+ * A disk the page owns, seen from the Worker. v86 calls get/set with callbacks; each is one round
+ * trip, except sequential reads, which come from a window read ahead in bigger pieces (readAhead.ts).
+ */
 class RemoteDisk implements DiskDevice {
   onload: ((event: object) => void) | undefined;
   /** The ranges read through get_and_cache, for get_from_cache. */
   private readonly cached: { start: number; bytes: Uint8Array }[] = [];
+  private readonly readAhead: DiskReadAhead;
 
   constructor(
     private readonly slot: DiskSlot,
     readonly byteLength: number,
     private readonly requests: DiskRequests,
-  ) {}
+  ) {
+    this.readAhead = new DiskReadAhead(byteLength, (start, length) => new Promise((resolve) => requests.get(slot, start, length, resolve)));
+  }
 
   load(): void {
     this.onload?.({});
   }
 
   get(start: number, length: number, callback: (data: Uint8Array) => void): void {
-    this.requests.get(this.slot, start, length, callback);
+    this.readAhead.read(start, length, callback);
   }
 
   get_and_cache(start: number, length: number, callback: (data: Uint8Array) => void): void {
@@ -63,6 +70,7 @@ class RemoteDisk implements DiskDevice {
   }
 
   set(start: number, data: Uint8Array, callback: () => void): void {
+    this.readAhead.write(start, data);
     this.requests.set(this.slot, start, data, callback);
   }
 

@@ -1,0 +1,157 @@
+/**
+ * Big disks in Chromium as a user meets them (`npm run bench -- --suite disk-browser`; issue 17):
+ * the production build, the default machine, real IndexedDB, the guest's own commands.
+ *
+ * Rows:
+ * - the default machine restarted (Restart) → 42, and the same machine after its data disk was
+ *   made 2 GiB (Edit, 2048 MiB, Save and boot) → 42: a blank disk of any size starts from the
+ *   pre-booted state;
+ * - the guest writes SIZE MiB of incompressible data to /data (16 MiB from /dev/urandom, repeated)
+ *   and syncs, until the status bar says "saved": MB/s and the renderer's peak memory growth;
+ * - after a reload (nothing of the disk in the page's memory), the guest drops its own caches and
+ *   reads the file back with `dd … of=/dev/null bs=1M`: MB/s, and the peak memory growth;
+ * - the sha256 of the file before and after the reload (they must agree: the figure is refused
+ *   otherwise).
+ *
+ * Needs `dist/` (npm run build) and Chromium. VIRTLAB_DISK_MIB sets the size (default 1024).
+ */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { chromium, type Page } from "@playwright/test";
+import { preview } from "vite";
+import { summarize } from "../src/core/bench/stats.ts";
+import { REPO_ROOT } from "../src/node/guest.ts";
+import { DEADLINE_MS, ask, chromiumPath, visit, waitForPrompt, type BrowserCase } from "./browser.ts";
+import { rendererRss } from "./browser/proc.ts";
+
+const MiB = 1024 * 1024;
+/** The data written: this many MiB from /dev/urandom (in the guest's tmpfs), repeated. */
+const CHUNK_MIB = 16;
+
+let marks = 0;
+
+/**
+ * Type `command` into the machine's terminal and wait until it printed its end marker; the output
+ * rows between its markers. The markers are computed by the shell, so the typed line (which may
+ * wrap) never looks like one.
+ */
+async function shell(page: Page, command: string, timeoutMs = 20 * 60_000): Promise<string[]> {
+  const n = 1000 + ++marks;
+  await page.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type(`echo B$((${n}))B; ${command}; echo E$((${n}))E\n`);
+  const rows = await page.waitForFunction(
+    (at) => {
+      type Doc = { querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }> };
+      const lines = Array.from((globalThis as unknown as { document: Doc }).document.querySelectorAll(".xterm-rows > div"), (r) => (r.textContent ?? "").trimEnd());
+      const begin = lines.lastIndexOf(`B${at}B`);
+      const end = lines.lastIndexOf(`E${at}E`);
+      return begin >= 0 && end > begin ? lines.slice(begin + 1, end) : undefined;
+    },
+    n,
+    { polling: 100, timeout: timeoutMs },
+  );
+  return (await rows.jsonValue()) ?? [];
+}
+
+/** The renderer's peak resident memory growth while `work` runs, sampled every 100 ms. */
+async function peakGrowth<T>(work: () => Promise<T>): Promise<{ result: T; growthMiB: number }> {
+  const before = rendererRss();
+  let peak = before;
+  const timer = setInterval(() => (peak = Math.max(peak, rendererRss())), 100);
+  try {
+    return { result: await work(), growthMiB: (peak - before) / MiB };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<{ result: T; seconds: number }> {
+  const t0 = performance.now();
+  const result = await work();
+  return { result, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function restartToAnswer(page: Page, click: () => Promise<void>): Promise<number> {
+  const { seconds } = await timed(async () => {
+    await click();
+    await page.getByTestId("stage").filter({ hasNotText: "ready" }).waitFor({ timeout: DEADLINE_MS });
+    await page.getByTestId("stage").filter({ hasText: "ready" }).waitFor({ timeout: DEADLINE_MS });
+    await waitForPrompt(page);
+    await ask(page);
+  });
+  return seconds;
+}
+
+export async function runBrowserGuestDiskBench(runs: number, log: (line: string) => void): Promise<BrowserCase[]> {
+  if (!existsSync(resolve(REPO_ROOT, "dist/index.html"))) throw new Error("dist/ is missing: run `npm run build` first.");
+  if (!existsSync(chromiumPath())) throw new Error(`No Chromium at ${chromiumPath()}: install Debian's chromium or set CHROMIUM_PATH.`);
+  const sizeMiB = Number(process.env["VIRTLAB_DISK_MIB"] ?? 1024);
+  if (!Number.isInteger(sizeMiB / CHUNK_MIB) || sizeMiB <= 0 || sizeMiB > 1536) throw new Error(`VIRTLAB_DISK_MIB must be a multiple of ${CHUNK_MIB} up to 1536 (the disk is 2 GiB)`);
+  const server = await preview({ root: REPO_ROOT, logLevel: "silent", preview: { host: "127.0.0.1", port: 0, strictPort: false, open: false } });
+  const base = server.resolvedUrls?.local[0];
+  if (base === undefined) throw new Error("vite preview did not report its address");
+  const browser = await chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update"] });
+  const rows = { defaultStart: [] as number[], bigStart: [] as number[], write: [] as number[], writeGrowth: [] as number[], read: [] as number[], readGrowth: [] as number[] };
+  try {
+    for (let i = 0; i < runs; i++) {
+      const context = await browser.newContext();
+      try {
+        const first = await visit(context, base);
+        const page = first.page;
+        const row = page.getByTestId("machine-list").getByTestId("machine-row").first();
+        const defaultStart = await restartToAnswer(page, () => row.getByTestId("machine-boot").click());
+        log(`  default machine restart → 42: ${defaultStart.toFixed(2)} s`);
+        const bigStart = await restartToAnswer(page, async () => {
+          await row.getByTestId("machine-edit").click();
+          await page.getByTestId("machine-size-hda").fill("2048");
+          await page.getByTestId("machine-save-boot").click();
+          // Back to the terminal, as the user would look (xterm draws only while it is in view).
+          await page.locator(".xterm").scrollIntoViewIfNeeded();
+        });
+        log(`  the same machine with a 2 GiB blank data disk → 42: ${bigStart.toFixed(2)} s`);
+        const size = (await shell(page, "blockdev --getsize64 /dev/sda; df -k /data | tail -1")).join(" ");
+        if (!/^2147483648 /.test(size)) throw new Error(`the data disk is not 2 GiB: ${size}`);
+
+        const write = await peakGrowth(() =>
+          timed(async () => {
+            await shell(page, `dd if=/dev/urandom of=/tmp/r bs=1M count=${CHUNK_MIB} 2>/dev/null; i=0; while [ $i -lt ${sizeMiB / CHUNK_MIB} ]; do cat /tmp/r; i=$((i+1)); done > /data/big; sync`);
+            await page.getByTestId("disk-state").filter({ hasText: /^saved$/ }).waitFor({ timeout: DEADLINE_MS });
+          }),
+        );
+        const sumBefore = (await shell(page, "sha256sum /data/big")).join(" ").split(" ")[0];
+        log(`  write ${sizeMiB} MiB, sync, saved: ${write.result.seconds.toFixed(1)} s, ${((sizeMiB * MiB) / 1e6 / write.result.seconds).toFixed(1)} MB/s, renderer +${write.growthMiB.toFixed(0)} MiB`);
+
+        // Cold: a reload, so nothing of the disk is in the page; the guest's own caches dropped too.
+        await page.reload();
+        await waitForPrompt(page);
+        await ask(page);
+        await shell(page, "sync; echo 3 > /proc/sys/vm/drop_caches");
+        const read = await peakGrowth(() => timed(() => shell(page, "dd if=/data/big of=/dev/null bs=1M")));
+        const sumAfter = (await shell(page, "sha256sum /data/big")).join(" ").split(" ")[0];
+        if (sumBefore === undefined || sumBefore.length !== 64 || sumAfter !== sumBefore) throw new Error(`the file read back differs: ${sumBefore} then ${sumAfter}`);
+        log(`  read back cold: ${read.result.seconds.toFixed(1)} s, ${((sizeMiB * MiB) / 1e6 / read.result.seconds).toFixed(1)} MB/s (dd: ${read.result.result.join(" ")}), renderer +${read.growthMiB.toFixed(0)} MiB; sha256 agrees`);
+        rows.defaultStart.push(defaultStart);
+        rows.bigStart.push(bigStart);
+        rows.write.push((sizeMiB * MiB) / 1e6 / write.result.seconds);
+        rows.writeGrowth.push(write.growthMiB);
+        rows.read.push((sizeMiB * MiB) / 1e6 / read.result.seconds);
+        rows.readGrowth.push(read.growthMiB);
+      } finally {
+        await context.close();
+      }
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  const make = (id: string, label: string, unit: BrowserCase["unit"], samples: number[]): BrowserCase => ({ id, label, unit, samples, summary: summarize(samples) });
+  return [
+    make("disk-default-start", "default machine: Restart → 42", "s", rows.defaultStart),
+    make("disk-2gib-start", "same machine, 2 GiB blank data disk: first start → 42", "s", rows.bigStart),
+    make("disk-2gib-extra", "2 GiB first start minus the default's", "s", rows.bigStart.map((b, i) => b - (rows.defaultStart[i] ?? b))),
+    make("disk-write", `guest writes ${sizeMiB} MiB to /data, sync, saved`, "MB", rows.write),
+    make("disk-write-growth", "renderer memory growth while writing (peak)", "MB", rows.writeGrowth),
+    make("disk-read", `guest reads ${sizeMiB} MiB back after a reload (cold)`, "MB", rows.read),
+    make("disk-read-growth", "renderer memory growth while reading (peak)", "MB", rows.readGrowth),
+  ];
+}

@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import { DiskReadAhead } from "./readAhead.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** The page's side: a disk in memory whose reads arrive later (each a round trip), counted. */
+function pageDisk(size: number) {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 7 + (i >> 12)) & 0xff;
+  const requests: [number, number][] = [];
+  const fetch = (start: number, length: number): Promise<Uint8Array> => {
+    requests.push([start, length]);
+    // The page answers requests in the order they were posted: a read asked for before a write
+    // has the bytes from before it, whenever its answer arrives.
+    const answer = bytes.slice(start, start + length);
+    return Promise.resolve().then(() => answer);
+  };
+  const write = (start: number, data: Uint8Array): void => bytes.set(data, start);
+  return { bytes, requests, fetch, write };
+}
+
+function read(ahead: DiskReadAhead, start: number, length: number): Promise<Uint8Array> {
+  return new Promise((resolve) => ahead.read(start, length, resolve));
+}
+
+describe("DiskReadAhead", () => {
+  it("a sequential reader gets every byte right in a fraction of the round trips", async () => {
+    const disk = pageDisk(16 * MiB);
+    const ahead = new DiskReadAhead(disk.bytes.length, disk.fetch, 2 * MiB);
+    for (let at = 0; at < 16 * MiB; at += 128 * KiB) {
+      const got = await read(ahead, at, 128 * KiB);
+      expect(got.length).toBe(128 * KiB);
+      expect(Buffer.from(got).equals(Buffer.from(disk.bytes.subarray(at, at + 128 * KiB))), `at ${at}`).toBe(true);
+    }
+    // 128 reads of 128 KiB: the first goes alone, then 2 MiB windows (the last one cut at the end).
+    expect(disk.requests.length).toBeLessThanOrEqual(10);
+    expect(disk.requests.slice(1, -1).every(([, length]) => length === 2 * MiB)).toBe(true);
+  });
+
+  it("a small read elsewhere in the middle of a stream (an indirect block) does not end it", async () => {
+    const disk = pageDisk(16 * MiB);
+    const ahead = new DiskReadAhead(disk.bytes.length, disk.fetch, 2 * MiB);
+    for (let at = 8 * MiB, n = 0; at < 16 * MiB; at += 128 * KiB, n++) {
+      if (n % 8 === 7) expect(Buffer.from(await read(ahead, 4096 * n, 4096)).equals(Buffer.from(disk.bytes.subarray(4096 * n, 4096 * (n + 1))))).toBe(true);
+      expect(Buffer.from(await read(ahead, at, 128 * KiB)).equals(Buffer.from(disk.bytes.subarray(at, at + 128 * KiB))), `at ${at}`).toBe(true);
+    }
+    // 64 stream reads and 8 small ones: the stream still went in 2 MiB windows (4 of them, one started on the first read).
+    const windows = disk.requests.filter(([, length]) => length === 2 * MiB);
+    expect(windows.length).toBeLessThanOrEqual(5);
+    expect(disk.requests.length).toBeLessThanOrEqual(5 + 8 + 1);
+  });
+
+  it("random reads go to the page one request each, exactly as asked", async () => {
+    const disk = pageDisk(4 * MiB);
+    const ahead = new DiskReadAhead(disk.bytes.length, disk.fetch, 2 * MiB);
+    const asked: [number, number][] = [
+      [3 * MiB, 4 * KiB],
+      [512 * KiB, 4 * KiB],
+      [2 * MiB + 512, 1024],
+      [0, 4 * KiB],
+    ];
+    for (const [start, length] of asked) expect(Buffer.from(await read(ahead, start, length)).equals(Buffer.from(disk.bytes.subarray(start, start + length)))).toBe(true);
+    expect(disk.requests).toEqual(asked);
+  });
+
+  it("a write is seen by the next read, from the window and from a window that was on its way", async () => {
+    const disk = pageDisk(8 * MiB);
+    const ahead = new DiskReadAhead(disk.bytes.length, disk.fetch, 1 * MiB);
+    await read(ahead, 0, 64 * KiB);
+    await read(ahead, 64 * KiB, 64 * KiB); // sequential: a window from 64 KiB
+    // Into the window now held.
+    const patch = new Uint8Array(512).fill(0xab);
+    ahead.write(200 * KiB, patch);
+    disk.write(200 * KiB, patch);
+    expect([...(await read(ahead, 200 * KiB - 256, 1024)).subarray(256, 768)]).toEqual([...patch]);
+
+    // Into a window still on its way: the read waiting on it asks again, after the write.
+    const reader = new DiskReadAhead(disk.bytes.length, disk.fetch, 1 * MiB);
+    await read(reader, 2 * MiB, 64 * KiB);
+    const pending = read(reader, 2 * MiB + 64 * KiB, 64 * KiB); // asks for a window, not yet here
+    const late = new Uint8Array(4 * KiB).fill(0x5c);
+    reader.write(2 * MiB + 96 * KiB, late);
+    disk.write(2 * MiB + 96 * KiB, late);
+    const got = await pending;
+    expect([...got.subarray(32 * KiB, 36 * KiB)]).toEqual([...late]);
+    expect(Buffer.from(got).equals(Buffer.from(disk.bytes.subarray(2 * MiB + 64 * KiB, 2 * MiB + 128 * KiB)))).toBe(true);
+  });
+
+  it("windows stop at the end of the disk, and the last bytes read right", async () => {
+    const size = 3 * MiB + 5 * 512;
+    const disk = pageDisk(size);
+    const ahead = new DiskReadAhead(size, disk.fetch, 2 * MiB);
+    for (let at = 0; at < size; at += 64 * KiB) {
+      const length = Math.min(64 * KiB, size - at);
+      expect(Buffer.from(await read(ahead, at, length)).equals(Buffer.from(disk.bytes.subarray(at, at + length))), `at ${at}`).toBe(true);
+    }
+    expect(disk.requests.every(([start, length]) => start + length <= size)).toBe(true);
+  });
+});
