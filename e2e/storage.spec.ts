@@ -282,3 +282,30 @@ test("a page closed in the middle of an import: what was added before is intact,
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a file bigger than the page's disk cache reads back whole after a reload (sequential reads come through the Worker's read-ahead)", async ({ page, pageErrors }) => {
+  test.setTimeout(480_000);
+  const run = (command: string): Promise<{ output: string; exitCode: number }> =>
+    page.evaluate(async (cmd) => {
+      const proxy = (globalThis as unknown as { virtlab?: { run(c: string, timeoutMs?: number): Promise<{ output: string; exitCode: number }> } }).virtlab;
+      if (proxy === undefined) throw new Error("test proxy missing");
+      return proxy.run(cmd, 300_000);
+    }, command);
+  await page.goto("/");
+  await waitForShell(page);
+  // 40 MiB of random bytes: more than the page keeps in memory (32 MiB), so most comes back from IndexedDB.
+  const written = await run("dd if=/dev/urandom of=/data/big bs=1M count=40 2>/dev/null && sync && sha256sum /data/big");
+  expect(written.exitCode).toBe(0);
+  expect(written.output).toMatch(/^[0-9a-f]{64} {2}\/data\/big$/);
+  await expect(page.getByTestId("disk-state")).toHaveText("saved", { timeout: 120_000 });
+  await page.reload();
+  await waitForShell(page);
+  // The guest's own cache dropped too: every byte comes from the disk.
+  expect(await run("echo 3 > /proc/sys/vm/drop_caches; sha256sum /data/big")).toEqual(written);
+  // A write into the middle, then the whole file again: the window the Worker holds took the write.
+  expect((await run("printf virtlab | dd of=/data/big bs=1 seek=20000000 conv=notrunc 2>/dev/null && sync && echo 3 > /proc/sys/vm/drop_caches && dd if=/data/big bs=1 skip=20000000 count=7 2>/dev/null")).output).toBe("virtlab");
+  const again = await run("sha256sum /data/big");
+  expect(again.exitCode).toBe(0);
+  expect(again.output).not.toBe(written.output);
+  expect(pageErrors).toEqual([]);
+});
