@@ -177,16 +177,41 @@ export function chromiumPath(): string {
   return process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
 }
 
-export async function runBrowserBench(runs: number, log: (line: string) => void): Promise<BrowserCase[]> {
+/**
+ * The production build served as `npm start` serves it, and Debian's Chromium: `work` gets the
+ * browser and the app's address; both are closed afterwards.
+ */
+export async function withBuiltApp<T>(work: (browser: Browser, base: string) => Promise<T>): Promise<T> {
   if (!existsSync(resolve(REPO_ROOT, "dist/index.html"))) throw new Error("dist/ is missing: run `npm run build` first.");
   if (!existsSync(chromiumPath())) throw new Error(`No Chromium at ${chromiumPath()}: install Debian's chromium or set CHROMIUM_PATH.`);
   const server = await preview({ root: REPO_ROOT, logLevel: "silent", preview: { host: "127.0.0.1", port: 0, strictPort: false, open: false } });
-  const base = server.resolvedUrls?.local[0];
-  if (base === undefined) throw new Error("vite preview did not report its address");
-  const browser: Browser = await chromium.launch({
-    executablePath: chromiumPath(),
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  try {
+    const base = server.resolvedUrls?.local[0];
+    if (base === undefined) throw new Error("vite preview did not report its address");
+    const browser = await chromium.launch({
+      executablePath: chromiumPath(),
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    try {
+      return await work(browser, base);
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    await server.close();
+  }
+}
+
+/** One row of a browser suite: its samples and their summary. */
+export function browserCase(id: string, label: string, unit: BrowserCase["unit"], samples: number[]): BrowserCase {
+  return { id, label, unit, samples, summary: summarize(samples) };
+}
+
+export async function runBrowserBench(runs: number, log: (line: string) => void): Promise<BrowserCase[]> {
+  return withBuiltApp((browser, base) => browserRuns(browser, base, runs, log));
+}
+
+async function browserRuns(browser: Browser, base: string, runs: number, log: (line: string) => void): Promise<BrowserCase[]> {
   const first: number[] = [];
   const repeat: number[] = [];
   const bytes: number[] = [];
@@ -199,74 +224,68 @@ export async function runBrowserBench(runs: number, log: (line: string) => void)
   const node: number[] = [];
   const extraOne: number[] = [];
   const extraTwo: number[] = [];
-  try {
-    for (let i = 0; i < runs; i++) {
-      // A fresh profile: nothing cached, no IndexedDB, no service worker yet.
-      const context = await browser.newContext();
-      await context.addInitScript(installLongTaskObserver);
-      try {
-        const a = await visit(context, base);
-        log(`  first visit ${a.seconds.toFixed(2)} s`);
-        first.push(a.seconds);
-        bytes.push(a.bytesBeforePrompt / 1e6);
-        const c = await coldBoot(a.page);
-        log(`  cold boot ${c.seconds.toFixed(2)} s`);
-        cold.push(c.seconds);
-        coldLongTasks.push(c.longTasks.count);
-        coldLongTaskMs.push(c.longTasks.totalMs);
-        coldLongTaskMax.push(c.longTasks.maxMs);
-        const causes = [...c.longTasks.byInvoker].sort((x, y) => y[1].totalMs - x[1].totalMs).slice(0, 8);
-        log(`  cold boot: ${c.longTasks.count} long tasks, ${c.longTasks.totalMs.toFixed(0)} ms; long animation frames by cause:`);
-        for (const [cause, ms] of causes) log(`    ${ms.totalMs.toFixed(0).padStart(6)} ms (longest ${ms.maxMs.toFixed(0)} ms)  ${cause}`);
-        const extra = await extraMachines(a.page);
-        log(`  extra machines: one ${extra.one.toFixed(2)} s, two at once ${extra.two.toFixed(2)} s`);
-        extraOne.push(extra.one);
-        extraTwo.push(extra.two);
-        await a.page.close();
-        const b = await visit(context, base);
-        log(`  repeat visit ${b.seconds.toFixed(2)} s`);
-        repeat.push(b.seconds);
-        await b.page.close();
-        const switchUrl = new URL("?nic=virtio&console=virtio", base).href;
-        const s1 = await visit(context, switchUrl);
-        log(`  device switch ${s1.seconds.toFixed(2)} s`);
-        switchFirst.push(s1.seconds);
-        // The boot of this hardware is kept in the background after the prompt (the boot cache):
-        // the "again" figure is for a profile used before, so let it be stored first.
-        const kept = await s1.page.waitForFunction(() => (globalThis as unknown as { virtlab?: { bootKept(): { kind: string } | undefined } }).virtlab?.bootKept()?.kind, undefined, { timeout: DEADLINE_MS });
-        log(`  device switch: boot ${String(await kept.jsonValue())}`);
-        await s1.page.close();
-        const s2 = await visit(context, switchUrl);
-        switchAgain.push(s2.seconds);
-        await s2.page.close();
-      } finally {
-        await context.close();
-      }
-      node.push(await nodeColdBoot());
-      log(
-        `browser run ${i + 1}/${runs}: first ${first.at(-1)?.toFixed(2)} s (${bytes.at(-1)?.toFixed(1)} MB), repeat ${repeat.at(-1)?.toFixed(2)} s, cold boot ${cold.at(-1)?.toFixed(2)} s (Node ${node.at(-1)?.toFixed(2)} s), switch ${switchFirst.at(-1)?.toFixed(2)} / ${switchAgain.at(-1)?.toFixed(2)} s`,
-      );
+  for (let i = 0; i < runs; i++) {
+    // A fresh profile: nothing cached, no IndexedDB, no service worker yet.
+    const context = await browser.newContext();
+    await context.addInitScript(installLongTaskObserver);
+    try {
+      const a = await visit(context, base);
+      log(`  first visit ${a.seconds.toFixed(2)} s`);
+      first.push(a.seconds);
+      bytes.push(a.bytesBeforePrompt / 1e6);
+      const c = await coldBoot(a.page);
+      log(`  cold boot ${c.seconds.toFixed(2)} s`);
+      cold.push(c.seconds);
+      coldLongTasks.push(c.longTasks.count);
+      coldLongTaskMs.push(c.longTasks.totalMs);
+      coldLongTaskMax.push(c.longTasks.maxMs);
+      const causes = [...c.longTasks.byInvoker].sort((x, y) => y[1].totalMs - x[1].totalMs).slice(0, 8);
+      log(`  cold boot: ${c.longTasks.count} long tasks, ${c.longTasks.totalMs.toFixed(0)} ms; long animation frames by cause:`);
+      for (const [cause, ms] of causes) log(`    ${ms.totalMs.toFixed(0).padStart(6)} ms (longest ${ms.maxMs.toFixed(0)} ms)  ${cause}`);
+      const extra = await extraMachines(a.page);
+      log(`  extra machines: one ${extra.one.toFixed(2)} s, two at once ${extra.two.toFixed(2)} s`);
+      extraOne.push(extra.one);
+      extraTwo.push(extra.two);
+      await a.page.close();
+      const b = await visit(context, base);
+      log(`  repeat visit ${b.seconds.toFixed(2)} s`);
+      repeat.push(b.seconds);
+      await b.page.close();
+      const switchUrl = new URL("?nic=virtio&console=virtio", base).href;
+      const s1 = await visit(context, switchUrl);
+      log(`  device switch ${s1.seconds.toFixed(2)} s`);
+      switchFirst.push(s1.seconds);
+      // The boot of this hardware is kept in the background after the prompt (the boot cache):
+      // the "again" figure is for a profile used before, so let it be stored first.
+      const kept = await s1.page.waitForFunction(() => (globalThis as unknown as { virtlab?: { bootKept(): { kind: string } | undefined } }).virtlab?.bootKept()?.kind, undefined, { timeout: DEADLINE_MS });
+      log(`  device switch: boot ${String(await kept.jsonValue())}`);
+      await s1.page.close();
+      const s2 = await visit(context, switchUrl);
+      switchAgain.push(s2.seconds);
+      await s2.page.close();
+    } finally {
+      await context.close();
     }
-  } finally {
-    await browser.close();
-    await server.close();
+    node.push(await nodeColdBoot());
+    log(
+      `browser run ${i + 1}/${runs}: first ${first.at(-1)?.toFixed(2)} s (${bytes.at(-1)?.toFixed(1)} MB), repeat ${repeat.at(-1)?.toFixed(2)} s, cold boot ${cold.at(-1)?.toFixed(2)} s (Node ${node.at(-1)?.toFixed(2)} s), switch ${switchFirst.at(-1)?.toFixed(2)} / ${switchAgain.at(-1)?.toFixed(2)} s`,
+    );
   }
-  const make = (id: string, label: string, unit: BrowserCase["unit"], samples: number[]): BrowserCase => ({ id, label, unit, samples, summary: summarize(samples) });
   const ratio = cold.map((c, i) => c / (node[i] ?? c));
   return [
-    make("browser-first-visit", "first visit: URL → 42 answered (fresh profile)", "s", first),
-    make("browser-first-visit-bytes", "first visit: bytes fetched by the page before the first prompt", "MB", bytes),
-    make("browser-repeat-visit", "repeat visit: URL → 42", "s", repeat),
-    make("browser-cold-boot", "cold boot: Cold boot button → 42 (Chromium)", "s", cold),
-    make("node-cold-boot", "cold boot: Node, same guest, same run (start → 42)", "s", node),
-    make("browser-node-ratio", "cold boot Chromium / Node", "ratio", ratio),
-    make("browser-cold-longtasks", "cold boot: main-thread long tasks (> 50 ms)", "count", coldLongTasks),
-    make("browser-cold-longtask-ms", "cold boot: main-thread time in long tasks", "ms", coldLongTaskMs),
-    make("browser-cold-longtask-max", "cold boot: longest main-thread task", "ms", coldLongTaskMax),
-    make("browser-extra-one", "one extra machine (own Worker) beside the page's: cold boot → 42", "s", extraOne),
-    make("browser-extra-two", "two extra machines at once: both cold boot → 42", "s", extraTwo),
-    make("browser-extra-ratio", "two machines at once / one", "ratio", extraTwo.map((t, i) => t / (extraOne[i] ?? t))),
-    make("browser-switch-first", "device switch ?nic=virtio&console=virtio → 42, first time", "s", switchFirst),
-    make("browser-switch-again", "device switch → 42, the same profile again", "s", switchAgain),
+    browserCase("browser-first-visit", "first visit: URL → 42 answered (fresh profile)", "s", first),
+    browserCase("browser-first-visit-bytes", "first visit: bytes fetched by the page before the first prompt", "MB", bytes),
+    browserCase("browser-repeat-visit", "repeat visit: URL → 42", "s", repeat),
+    browserCase("browser-cold-boot", "cold boot: Cold boot button → 42 (Chromium)", "s", cold),
+    browserCase("node-cold-boot", "cold boot: Node, same guest, same run (start → 42)", "s", node),
+    browserCase("browser-node-ratio", "cold boot Chromium / Node", "ratio", ratio),
+    browserCase("browser-cold-longtasks", "cold boot: main-thread long tasks (> 50 ms)", "count", coldLongTasks),
+    browserCase("browser-cold-longtask-ms", "cold boot: main-thread time in long tasks", "ms", coldLongTaskMs),
+    browserCase("browser-cold-longtask-max", "cold boot: longest main-thread task", "ms", coldLongTaskMax),
+    browserCase("browser-extra-one", "one extra machine (own Worker) beside the page's: cold boot → 42", "s", extraOne),
+    browserCase("browser-extra-two", "two extra machines at once: both cold boot → 42", "s", extraTwo),
+    browserCase("browser-extra-ratio", "two machines at once / one", "ratio", extraTwo.map((t, i) => t / (extraOne[i] ?? t))),
+    browserCase("browser-switch-first", "device switch ?nic=virtio&console=virtio → 42, first time", "s", switchFirst),
+    browserCase("browser-switch-again", "device switch → 42, the same profile again", "s", switchAgain),
   ];
 }

@@ -15,13 +15,8 @@
  *
  * Needs `dist/` (npm run build) and Chromium. VIRTLAB_DISK_MIB sets the size (default 1024).
  */
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
-import { chromium, type Page } from "@playwright/test";
-import { preview } from "vite";
-import { summarize } from "../src/core/bench/stats.ts";
-import { REPO_ROOT } from "../src/node/guest.ts";
-import { DEADLINE_MS, ask, chromiumPath, visit, waitForPrompt, type BrowserCase } from "./browser.ts";
+import type { Page } from "@playwright/test";
+import { DEADLINE_MS, ask, browserCase, visit, waitForPrompt, withBuiltApp, type BrowserCase } from "./browser.ts";
 import { rendererRss } from "./browser/proc.ts";
 
 const MiB = 1024 * 1024;
@@ -83,16 +78,10 @@ async function restartToAnswer(page: Page, click: () => Promise<void>): Promise<
 }
 
 export async function runBrowserGuestDiskBench(runs: number, log: (line: string) => void): Promise<BrowserCase[]> {
-  if (!existsSync(resolve(REPO_ROOT, "dist/index.html"))) throw new Error("dist/ is missing: run `npm run build` first.");
-  if (!existsSync(chromiumPath())) throw new Error(`No Chromium at ${chromiumPath()}: install Debian's chromium or set CHROMIUM_PATH.`);
   const sizeMiB = Number(process.env["VIRTLAB_DISK_MIB"] ?? 1024);
   if (!Number.isInteger(sizeMiB / CHUNK_MIB) || sizeMiB <= 0 || sizeMiB > 1536) throw new Error(`VIRTLAB_DISK_MIB must be a multiple of ${CHUNK_MIB} up to 1536 (the disk is 2 GiB)`);
-  const server = await preview({ root: REPO_ROOT, logLevel: "silent", preview: { host: "127.0.0.1", port: 0, strictPort: false, open: false } });
-  const base = server.resolvedUrls?.local[0];
-  if (base === undefined) throw new Error("vite preview did not report its address");
-  const browser = await chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update"] });
-  const rows = { defaultStart: [] as number[], bigStart: [] as number[], write: [] as number[], writeGrowth: [] as number[], read: [] as number[], readGrowth: [] as number[] };
-  try {
+  return withBuiltApp(async (browser, base) => {
+    const rows = { defaultStart: [] as number[], bigStart: [] as number[], write: [] as number[], writeGrowth: [] as number[], read: [] as number[], readGrowth: [] as number[] };
     for (let i = 0; i < runs; i++) {
       const context = await browser.newContext();
       try {
@@ -140,18 +129,14 @@ export async function runBrowserGuestDiskBench(runs: number, log: (line: string)
         await context.close();
       }
     }
-  } finally {
-    await browser.close();
-    await server.close();
-  }
-  const make = (id: string, label: string, unit: BrowserCase["unit"], samples: number[]): BrowserCase => ({ id, label, unit, samples, summary: summarize(samples) });
-  return [
-    make("disk-default-start", "default machine: Restart → 42", "s", rows.defaultStart),
-    make("disk-2gib-start", "same machine, 2 GiB blank data disk: first start → 42", "s", rows.bigStart),
-    make("disk-2gib-extra", "2 GiB first start minus the default's", "s", rows.bigStart.map((b, i) => b - (rows.defaultStart[i] ?? b))),
-    make("disk-write", `guest writes ${sizeMiB} MiB to /data, sync, saved`, "MB", rows.write),
-    make("disk-write-growth", "renderer memory growth while writing (peak)", "MB", rows.writeGrowth),
-    make("disk-read", `guest reads ${sizeMiB} MiB back after a reload (cold)`, "MB", rows.read),
-    make("disk-read-growth", "renderer memory growth while reading (peak)", "MB", rows.readGrowth),
-  ];
+    return [
+      browserCase("disk-default-start", "default machine: Restart → 42", "s", rows.defaultStart),
+      browserCase("disk-2gib-start", "same machine, 2 GiB blank data disk: first start → 42", "s", rows.bigStart),
+      browserCase("disk-2gib-extra", "2 GiB first start minus the default's", "s", rows.bigStart.map((b, i) => b - (rows.defaultStart[i] ?? b))),
+      browserCase("disk-write", `guest writes ${sizeMiB} MiB to /data, sync, saved`, "MB", rows.write),
+      browserCase("disk-write-growth", "renderer memory growth while writing (peak)", "MB", rows.writeGrowth),
+      browserCase("disk-read", `guest reads ${sizeMiB} MiB back after a reload (cold)`, "MB", rows.read),
+      browserCase("disk-read-growth", "renderer memory growth while reading (peak)", "MB", rows.readGrowth),
+    ];
+  });
 }

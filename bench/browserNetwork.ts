@@ -7,23 +7,15 @@
  *
  * Needs `dist/` (npm run build) and Chromium (CHROMIUM_PATH or /usr/bin/chromium).
  */
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
-import { chromium, type Locator, type Page } from "@playwright/test";
-import { preview } from "vite";
+import type { Locator, Page } from "@playwright/test";
 import { summarize } from "../src/core/bench/stats.ts";
-import { REPO_ROOT } from "../src/node/guest.ts";
-import type { BrowserCase } from "./browser.ts";
+import { browserCase, withBuiltApp, type BrowserCase } from "./browser.ts";
 
 const DEADLINE_MS = 300_000;
 /** MIPS samples per phase; the panel redraws its machine list once a second. */
 const SAMPLES = 10;
 /** A busy loop in the guest's shell: pure CPU, no output. */
 const LOOP = "while :; do :; done &\n";
-
-function chromiumPath(): string {
-  return process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
-}
 
 async function addMachine(panel: Locator, name: string): Promise<void> {
   await panel.getByTestId("network-add").click();
@@ -64,15 +56,9 @@ async function sampleMips(page: Page, panel: Locator, names: readonly string[], 
 }
 
 export async function runBrowserNetworkBench(runs: number, log: (line: string) => void): Promise<BrowserCase[]> {
-  if (!existsSync(resolve(REPO_ROOT, "dist/index.html"))) throw new Error("dist/ is missing: run `npm run build` first.");
-  if (!existsSync(chromiumPath())) throw new Error(`No Chromium at ${chromiumPath()}: install Debian's chromium or set CHROMIUM_PATH.`);
-  const server = await preview({ root: REPO_ROOT, logLevel: "silent", preview: { host: "127.0.0.1", port: 0, strictPort: false, open: false } });
-  const base = server.resolvedUrls?.local[0];
-  if (base === undefined) throw new Error("vite preview did not report its address");
-  const browser = await chromium.launch({ executablePath: chromiumPath(), args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"] });
-  const one: number[] = [];
-  const two: number[] = [];
-  try {
+  return withBuiltApp(async (browser, base) => {
+    const one: number[] = [];
+    const two: number[] = [];
     for (let i = 0; i < runs; i++) {
       const context = await browser.newContext();
       try {
@@ -96,14 +82,10 @@ export async function runBrowserNetworkBench(runs: number, log: (line: string) =
         await context.close();
       }
     }
-  } finally {
-    await browser.close();
-    await server.close();
-  }
-  const make = (id: string, label: string, unit: BrowserCase["unit"], samples: number[]): BrowserCase => ({ id, label, unit, samples, summary: summarize(samples) });
-  return [
-    make("network-browser-one", "network lab in Chromium: one machine's MIPS, busy loop", "MIPS", one),
-    make("network-browser-two", "network lab in Chromium: two machines' combined MIPS, both busy", "MIPS", two),
-    make("network-browser-ratio", "two machines combined / one alone (aim ≥ 1.7 on 2 cores)", "ratio", two.map((t, i) => t / (one[i] ?? t))),
-  ];
+    return [
+      browserCase("network-browser-one", "network lab in Chromium: one machine's MIPS, busy loop", "MIPS", one),
+      browserCase("network-browser-two", "network lab in Chromium: two machines' combined MIPS, both busy", "MIPS", two),
+      browserCase("network-browser-ratio", "two machines combined / one alone (aim ≥ 1.7 on 2 cores)", "ratio", two.map((t, i) => t / (one[i] ?? t))),
+    ];
+  });
 }
