@@ -7,7 +7,7 @@ import { AppError } from "./errors.ts";
 import { Emitter } from "./events.ts";
 import { host as globals } from "./host.ts";
 import { systemClock, type Clock } from "./clock.ts";
-import type { BackendFactory, BalloonDevice, ConsolePort, EmulatorBackend, GuestMemory, HypercallRecord, JitCounts, MicroscopeHooks, ScreenFrame, ScreenMode, ScreenSource } from "./backend.ts";
+import type { BackendFactory, BalloonDevice, ConsolePort, EmulatorBackend, GuestMemory, HypercallRecord, JitCounts, MicroscopeHooks, MigrationHooks, ScreenFrame, ScreenMode, ScreenSource } from "./backend.ts";
 import { toDisposable, type Disposable } from "./events.ts";
 import { HYPERCALL_BASE, HypercallDevice } from "./microscope/hypercall.ts";
 import type { TrapSink, Width } from "./microscope/traps.ts";
@@ -215,6 +215,57 @@ function guestMemoryOf(cpu: Partial<V86CpuMemory> | undefined): GuestMemory | un
 }
 // --- end microscope, guest memory ---
 
+// --- migration (issue 15): checked in the 0.5.462 release bundle (src/cpu.js, src/state.js) ---
+/**
+ * v86's state format: a 16-byte header (magic, state version, total length, info length), a JSON
+ * info block {buffer_infos, state}, then the typed arrays it names, each 4-byte aligned. The CPU's
+ * state array holds guest RAM at index 77 as the non-zero 4 KiB pages packed one after the other,
+ * and at 78 a bitmap (bit i: page i is in the pack). CPU.get_state fills them from
+ * `cpu.pack_memory()`, CPU.set_state empties RAM and refills it through `cpu.unpack_memory(bitmap,
+ * packed)`. Both are kept as named properties in the release build, so a move swaps them for the
+ * length of one save or restore: the state then carries an empty bitmap instead of the RAM, and the
+ * restore copies the RAM the target assembled from the rounds.
+ */
+interface V86MigrationCpu {
+  mem8: Uint8Array;
+  wasm_memory: { buffer: ArrayBuffer };
+  pack_memory: () => { bitmap: { get_buffer(): ArrayBuffer }; packed_memory: Uint8Array };
+  unpack_memory: (bitmap: unknown, packed: Uint8Array) => void;
+}
+
+function migrationOf(internals: V86Internals, emulator: () => V86, afterRestore: () => void): MigrationHooks | undefined {
+  const cpu = internals.v86?.cpu as Partial<V86MigrationCpu> | undefined;
+  if (cpu === undefined || cpu.mem8 === undefined || cpu.wasm_memory === undefined || typeof cpu.pack_memory !== "function" || typeof cpu.unpack_memory !== "function") return undefined;
+  const c = cpu as V86MigrationCpu;
+  // A fresh view each time: the Wasm memory may have grown (and replaced its buffer) since.
+  const ram = (): Uint8Array => new Uint8Array(c.wasm_memory.buffer, c.mem8.byteOffset, c.mem8.length);
+  return {
+    ram,
+    async saveDeviceState() {
+      const pack = c.pack_memory;
+      const bitmapBytes = Math.ceil(c.mem8.length / 4096 / 8);
+      c.pack_memory = () => ({ bitmap: { get_buffer: () => new ArrayBuffer(bitmapBytes) }, packed_memory: new Uint8Array(0) });
+      try {
+        return new Uint8Array(await emulator().save_state());
+      } finally {
+        c.pack_memory = pack;
+      }
+    },
+    async restoreDeviceState(state, memory) {
+      if (memory.length !== c.mem8.length) throw new AppError("migration-failed", `The memory sent has ${memory.length} bytes; this machine has ${c.mem8.length}.`, { details: { phase: "restore" } });
+      const unpack = c.unpack_memory;
+      c.unpack_memory = () => ram().set(memory);
+      try {
+        await emulator().restore_state(state.slice().buffer);
+      } finally {
+        c.unpack_memory = unpack;
+      }
+      afterRestore();
+    },
+  };
+}
+// --- end migration ---
+
 function balloonOf(device: V86Balloon): BalloonDevice {
   return {
     setTarget: (pages) => {
@@ -323,6 +374,7 @@ class V86Backend implements EmulatorBackend {
 
   readonly microscope: MicroscopeHooks | undefined;
   readonly screen: ScreenSource | undefined;
+  readonly migration: MigrationHooks | undefined;
 
   constructor(
     private readonly emulator: V86,
@@ -331,6 +383,7 @@ class V86Backend implements EmulatorBackend {
   ) {
     this.screen = headless ? screenOf(this.internals) : undefined;
     this.guestMemory = guestMemoryOf(this.internals.v86?.cpu);
+    this.migration = migrationOf(this.internals, () => this.emulator, () => fitDiskGeometry(this.internals));
     const balloon = this.internals.v86?.cpu?.devices?.virtio_balloon;
     this.balloon = balloon === undefined ? undefined : balloonOf(balloon);
     const cpu = (emulator as unknown as { v86?: { cpu?: V86Cpu } }).v86?.cpu;
