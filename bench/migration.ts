@@ -47,11 +47,15 @@ async function started(): Promise<MachineSession> {
   return session;
 }
 
-/** What proves the guest is the same one, running on: its uptime and its boot id. */
-async function guestClock(session: MachineSession): Promise<{ uptime: number; bootId: string; iter: number }> {
-  const r = await session.machine?.run("cut -d' ' -f1 /proc/uptime; cat /proc/sys/kernel/random/boot_id; cat /tmp/iter 2>/dev/null || echo 0", { timeoutMs: 60_000 });
-  const [uptime, bootId, iter] = (r?.output ?? "").trim().split(/\s+/);
-  return { uptime: Number(uptime), bootId: bootId ?? "", iter: Number(iter) };
+/**
+ * What proves the guest is the same one, running on: its uptime, its boot id (both sides start
+ * from the same pre-booted state, so that alone proves no reboot, not which guest), and a token
+ * the source's guest was given before the move.
+ */
+async function guestClock(session: MachineSession): Promise<{ uptime: number; bootId: string; iter: number; token: string }> {
+  const r = await session.machine?.run("cut -d' ' -f1 /proc/uptime; cat /proc/sys/kernel/random/boot_id; cat /tmp/iter 2>/dev/null || echo 0; cat /tmp/token 2>/dev/null || echo none", { timeoutMs: 60_000 });
+  const [uptime, bootId, iter, token] = (r?.output ?? "").trim().split(/\s+/);
+  return { uptime: Number(uptime), bootId: bootId ?? "", iter: Number(iter), token: token ?? "" };
 }
 
 async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
@@ -79,11 +83,13 @@ export async function runMigrationBench(runs: number, log: (line: string) => voi
             const rams = [source, target].map((s) => s.machine?.migrationSource(async () => undefined)?.memory().slice());
             if (rams.every((r) => r !== undefined)) samePages = samePageStats(rams as Uint8Array[]);
           }
+          await source.machine?.run(`echo moved-${workload}-${method}-${i} > /tmp/token`, { timeoutMs: 60_000 });
           const t0 = performance.now();
           const before = await guestClock(source);
           const move = await moveBetweenSessions(source, target, { method });
           const after = await guestClock(target);
           const hostS = (performance.now() - t0) / 1000;
+          if (after.token !== before.token) throw new Error(`the target runs another guest (token ${after.token}, the source's was ${before.token})`);
           if (after.bootId !== before.bootId) throw new Error(`the guest on the target has another boot id (${after.bootId}, was ${before.bootId})`);
           if (!(after.uptime > before.uptime)) throw new Error(`the guest's uptime did not run on (${before.uptime} -> ${after.uptime})`);
           if (workload === "busy") await waitUntil(async () => (await guestClock(target)).iter > after.iter, "the busy loop to go on on the target");

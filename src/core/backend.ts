@@ -89,8 +89,11 @@ export interface MigrationHooks {
   ram(): Uint8Array;
   /** The machine state (CPU, devices) with no guest RAM in it. */
   saveDeviceState(): Promise<Uint8Array>;
-  /** Put a state from saveDeviceState back, with `ram` (exactly the RAM size) as guest memory. The emulator stays stopped. */
-  restoreDeviceState(state: Uint8Array, ram: Uint8Array): Promise<void>;
+  /**
+   * Put a state from saveDeviceState back, keeping guest RAM as it is now (a move wrote it through
+   * `ram()` while the emulator was stopped). The emulator stays stopped.
+   */
+  restoreDeviceState(state: Uint8Array): Promise<void>;
 }
 
 /**

@@ -347,8 +347,12 @@ export class Machine implements Disposable {
     if (hooks === undefined) return undefined;
     return {
       memoryBytes: hooks.ram().byteLength,
+      ram: () => {
+        if (this.backend?.isRunning() !== false) throw new AppError("migration-failed", "The landing machine must be stopped before memory is written into it.", { details: { phase: "arrival" } });
+        return hooks.ram();
+      },
       restoreFull: (state, guest) => this.restoreState(state, { shellReady: guest.shellReady }),
-      restoreWithMemory: (state, ram, guest) => this.restoreWith(() => hooks.restoreDeviceState(state, ram), { shellReady: guest.shellReady }),
+      restoreWithRam: (state, guest) => this.restoreWith(() => hooks.restoreDeviceState(state), { shellReady: guest.shellReady }),
     };
   }
   // --- end migration ---

@@ -224,7 +224,7 @@ function guestMemoryOf(cpu: Partial<V86CpuMemory> | undefined): GuestMemory | un
  * `cpu.pack_memory()`, CPU.set_state empties RAM and refills it through `cpu.unpack_memory(bitmap,
  * packed)`. Both are kept as named properties in the release build, so a move swaps them for the
  * length of one save or restore: the state then carries an empty bitmap instead of the RAM, and the
- * restore copies the RAM the target assembled from the rounds.
+ * restore leaves the RAM the rounds wrote into the stopped target as it is.
  */
 interface V86MigrationCpu {
   mem8: Uint8Array;
@@ -251,10 +251,10 @@ function migrationOf(internals: V86Internals, emulator: () => V86, afterRestore:
         c.pack_memory = pack;
       }
     },
-    async restoreDeviceState(state, memory) {
-      if (memory.length !== c.mem8.length) throw new AppError("migration-failed", `The memory sent has ${memory.length} bytes; this machine has ${c.mem8.length}.`, { details: { phase: "restore" } });
+    async restoreDeviceState(state) {
       const unpack = c.unpack_memory;
-      c.unpack_memory = () => ram().set(memory);
+      // RAM stays: v86 would zero it and fill in the (empty) pack.
+      c.unpack_memory = () => undefined;
       try {
         await emulator().restore_state(state.slice().buffer);
       } finally {

@@ -1,8 +1,9 @@
 /**
  * The receiving side of a move: checks the requirements, builds the guest's memory image from the
- * rounds, and at the final message takes the disks' lock and runs the machine. The guest runs
- * here only after the lock is taken; a source that goes away before the final message leaves
- * nothing behind here but a memory image, which is dropped.
+ * rounds (written straight into the stopped landing machine's RAM), and at the final message
+ * takes the disks' lock and runs the machine. The guest runs here only after the lock is taken; a
+ * source that goes away before the final message leaves a stopped machine with half-written RAM,
+ * which the caller throws away.
  */
 import type { Clock } from "../clock.ts";
 import { AppError, toAppError } from "../errors.ts";
@@ -16,17 +17,22 @@ import { checkRequirements, refusalError, type TargetOffer } from "./requirement
 export interface TargetMachine {
   /** Bytes of guest RAM this machine has. */
   readonly memoryBytes: number;
+  /**
+   * The stopped machine's guest RAM, a live view: pre-copy writes the pages sent straight into
+   * it, so nothing is copied again during the pause. Asked for again before each batch.
+   */
+  ram(): Uint8Array;
   /** Put the whole state in and run it (stop-and-copy). */
   restoreFull(state: Uint8Array, guest: GuestAtPause): Promise<void>;
-  /** Put the device state in, with `memory` as guest RAM, and run it (pre-copy). */
-  restoreWithMemory(deviceState: Uint8Array, memory: Uint8Array, guest: GuestAtPause): Promise<void>;
+  /** Put the device state in, keeping the RAM the rounds wrote, and run it (pre-copy). */
+  restoreWithRam(deviceState: Uint8Array, guest: GuestAtPause): Promise<void>;
 }
 
 export interface TargetOptions {
   readonly port: TargetPort;
   readonly clock: Clock;
   readonly offer: TargetOffer;
-  /** The machine to land in; asked for once the requirements hold. */
+  /** The machine to land in, stopped (its own guest is replaced); asked for once the requirements hold. */
   readonly machine: () => Promise<TargetMachine>;
   readonly answerTimeoutMs?: number;
   /** The disk lock to take before the guest runs here: the locks, the machine, this side's name. */
@@ -62,15 +68,15 @@ export async function migrateIn(options: TargetOptions): Promise<ArrivalReport> 
       port.send({ type: "refused", requirement: "hardware", differences });
       throw refusalError({ requirement: "hardware", differences });
     }
-    const image = hello.method === "pre-copy" ? new Uint8Array(hello.memoryBytes) : undefined;
+    const precopy = hello.method === "pre-copy";
     port.send({ type: "ready" });
     let rounds = 0;
     let pages = 0;
     for (;;) {
       const m = await inbox.next(rounds === 0 ? "waiting for memory" : `after round ${rounds}`, timeout);
       if (m.type === "pages") {
-        if (image === undefined) throw stopped(m, "a stop-and-copy move");
-        applyPages(image, m.batch);
+        if (!precopy) throw stopped(m, "a stop-and-copy move");
+        applyPages(machine.ram(), m.batch);
         rounds = m.round;
         pages += m.batch.pages.length + m.batch.zeros.length;
         port.send({ type: "ack", round: m.round });
@@ -87,10 +93,11 @@ export async function migrateIn(options: TargetOptions): Promise<ArrivalReport> 
         }
       }
       try {
-        if (image !== undefined) {
-          if (m.batch !== undefined) applyPages(image, m.batch);
+        if (precopy) {
+          if (rounds === 0) throw stopped(m, "a pre-copy move with no memory sent");
+          if (m.batch !== undefined) applyPages(machine.ram(), m.batch);
           pages += (m.batch?.pages.length ?? 0) + (m.batch?.zeros.length ?? 0);
-          await machine.restoreWithMemory(m.state, image, m.guest);
+          await machine.restoreWithRam(m.state, m.guest);
         } else {
           await machine.restoreFull(m.state, m.guest);
         }
