@@ -215,6 +215,28 @@ function guestMemoryOf(cpu: Partial<V86CpuMemory> | undefined): GuestMemory | un
 }
 // --- end microscope, guest memory ---
 
+/**
+ * v86's set_tsc (src/rust/cpu/cpu.rs) sets `tsc_offset = read_tsc() - value`, where read_tsc is
+ * `microtick * rate - tsc_offset`: the counter then reads `value + old offset`, right only in a
+ * fresh emulator (offset 0). A state restored into an emulator that was itself restored before
+ * (the pre-booted start, then a move or a snapshot) gave the guest a TSC off by that first offset:
+ * its clock jumped by tens of seconds (measured: uptime +70 s over a 4 s move). Setting the
+ * counter to its own value first brings the offset to ~0 (the microseconds between two reads), so
+ * the restore's set_tsc lands where the state says.
+ */
+interface V86Tsc {
+  store_current_tsc(): void;
+  current_tsc: Uint32Array;
+  set_tsc(low: number, high: number): void;
+}
+
+function zeroTscOffset(internals: V86Internals): void {
+  const cpu = internals.v86?.cpu as Partial<V86Tsc> | undefined;
+  if (cpu === undefined || typeof cpu.store_current_tsc !== "function" || typeof cpu.set_tsc !== "function" || cpu.current_tsc === undefined) return;
+  cpu.store_current_tsc();
+  cpu.set_tsc(cpu.current_tsc[0] ?? 0, cpu.current_tsc[1] ?? 0);
+}
+
 // --- migration (issue 15): checked in the 0.5.462 release bundle (src/cpu.js, src/state.js) ---
 /**
  * v86's state format: a 16-byte header (magic, state version, total length, info length), a JSON
@@ -233,7 +255,7 @@ interface V86MigrationCpu {
   unpack_memory: (bitmap: unknown, packed: Uint8Array) => void;
 }
 
-function migrationOf(internals: V86Internals, emulator: () => V86, afterRestore: () => void): MigrationHooks | undefined {
+function migrationOf(internals: V86Internals, emulator: () => V86): MigrationHooks | undefined {
   const cpu = internals.v86?.cpu as Partial<V86MigrationCpu> | undefined;
   if (cpu === undefined || cpu.mem8 === undefined || cpu.wasm_memory === undefined || typeof cpu.pack_memory !== "function" || typeof cpu.unpack_memory !== "function") return undefined;
   const c = cpu as V86MigrationCpu;
@@ -255,12 +277,13 @@ function migrationOf(internals: V86Internals, emulator: () => V86, afterRestore:
       const unpack = c.unpack_memory;
       // RAM stays: v86 would zero it and fill in the (empty) pack.
       c.unpack_memory = () => undefined;
+      zeroTscOffset(internals);
       try {
         await emulator().restore_state(state.slice().buffer);
       } finally {
         c.unpack_memory = unpack;
       }
-      afterRestore();
+      fitDiskGeometry(internals);
     },
   };
 }
@@ -383,7 +406,7 @@ class V86Backend implements EmulatorBackend {
   ) {
     this.screen = headless ? screenOf(this.internals) : undefined;
     this.guestMemory = guestMemoryOf(this.internals.v86?.cpu);
-    this.migration = migrationOf(this.internals, () => this.emulator, () => fitDiskGeometry(this.internals));
+    this.migration = migrationOf(this.internals, () => this.emulator);
     const balloon = this.internals.v86?.cpu?.devices?.virtio_balloon;
     this.balloon = balloon === undefined ? undefined : balloonOf(balloon);
     const cpu = (emulator as unknown as { v86?: { cpu?: V86Cpu } }).v86?.cpu;
@@ -512,6 +535,7 @@ class V86Backend implements EmulatorBackend {
   }
 
   async restoreState(state: Uint8Array): Promise<void> {
+    zeroTscOffset(this.internals);
     await this.emulator.restore_state(state.slice().buffer);
     fitDiskGeometry(this.internals);
   }
