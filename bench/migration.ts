@@ -76,7 +76,7 @@ export async function runMigrationBench(runs: number, log: (line: string) => voi
         const target = await started();
         try {
           if (workload === "busy") {
-            await source.machine?.run(BUSY_LOOP, { timeoutMs: 60_000 });
+            await source.machine?.run(BUSY_LOOP, { timeoutMs: 300_000 });
             await waitUntil(async () => (await guestClock(source)).iter >= 1, "the busy loop's first file");
           }
           if (samePages === undefined) {

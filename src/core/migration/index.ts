@@ -7,3 +7,4 @@ export { MemoryDiskLocks, type DiskLocks, type LockState } from "./diskLock.ts";
 export { migrateOut, type MigrationReport, type SourceMachine, type SourceOptions } from "./source.ts";
 export { migrateIn, type ArrivalReport, type TargetMachine, type TargetOptions } from "./target.ts";
 export { samePageStats, samePageWords, type SamePageStats } from "./ksm.ts";
+export { channelPort, type ChannelLike, type ChannelPortOptions } from "./channelPort.ts";
