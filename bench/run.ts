@@ -12,6 +12,7 @@
  *   npm run bench -- --suite network               # the network lab: ping RTT, TCP per NIC pair, frames/s, a .pcap
  *   npm run bench -- --suite network-browser       # the network lab in Chromium: two busy machines' MIPS vs one (build first)
  *   npm run bench -- --suite disk-browser          # big disks in Chromium: 2 GiB data disk start, guest write/read MB/s, memory (build first)
+ *   npm run bench -- --suite migration             # moving a running machine between two sessions: stop-and-copy vs pre-copy, idle and busy
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -26,11 +27,12 @@ import { runBrowserGuestDiskBench } from "./browserGuestDisk.ts";
 import { runBrowserNetworkBench } from "./browserNetwork.ts";
 import { runLabBench } from "./lab.ts";
 import { formatOverhead, runMicroscopeBench, type MeterOverhead } from "./microscope.ts";
+import { formatMigrationBench, runMigrationBench, type MigrationBench } from "./migration.ts";
 import { formatNetworkReport, runNetworkBench, type NetworkReport } from "./network.ts";
 import { runSnapshotBench, type SnapshotCase } from "./snapshot.ts";
 import { runStorageBench, type StorageCase } from "./storage.ts";
 
-const SUITES = ["boot", "storage", "snapshot", "lab", "microscope", "network", "browser", "network-browser", "disk-browser"] as const;
+const SUITES = ["boot", "storage", "snapshot", "lab", "microscope", "network", "browser", "network-browser", "disk-browser", "migration"] as const;
 type Suite = (typeof SUITES)[number];
 /** What runs without --suite: the browser suites need a build and Chromium, so it is asked for by name. */
 const DEFAULT_SUITES: readonly Suite[] = ["boot", "storage", "snapshot", "lab", "microscope"];
@@ -118,6 +120,7 @@ const report: {
   microscope?: MeterOverhead;
   browser?: BrowserCase[];
   network?: NetworkReport;
+  migration?: MigrationBench;
 } = { date: new Date().toISOString(), v86: V86_PACKAGE_VERSION, node: process.versions.node, kernelRelease: manifest.kernelRelease, cmdline: manifest.cmdline };
 
 if (suites.has("boot")) report.boot = await bootSuite();
@@ -127,6 +130,7 @@ if (suites.has("browser")) report.browser = await runBrowserBench(runs, log);
 if (suites.has("network-browser")) report.browser = [...(report.browser ?? []), ...(await runBrowserNetworkBench(runs, log))];
 if (suites.has("disk-browser")) report.browser = [...(report.browser ?? []), ...(await runBrowserGuestDiskBench(runs, log))];
 if (suites.has("microscope")) report.microscope = await runMicroscopeBench(runs, log);
+if (suites.has("migration")) report.migration = await runMigrationBench(runs, log);
 if (suites.has("network")) {
   // The capture goes beside the JSON (bench/results/ is not committed).
   mkdirSync(dirname(values.json), { recursive: true });
@@ -155,6 +159,7 @@ const figures = [...(report.storage ?? []), ...(report.snapshot ?? []), ...(repo
 if (figures.length > 0) console.log(caseTable(figures) + "\n");
 if (report.microscope !== undefined) console.log(formatOverhead(report.microscope) + "\n");
 if (report.network !== undefined) console.log(formatNetworkReport(report.network, formatTable) + "\n");
+if (report.migration !== undefined) console.log(formatMigrationBench(report.migration, formatTable) + "\n");
 
 // The lab prints its own table (bench/lab.ts) as it finishes.
 if (suites.has("lab")) {

@@ -72,6 +72,28 @@ export interface EmulatorBackend extends Disposable {
   // --- microscope (issue 13, items 1-3): optional ---
   readonly microscope?: MicroscopeHooks | undefined;
   // --- end microscope ---
+  // --- migration (issue 15): optional, only v86.ts implements it ---
+  readonly migration?: MigrationHooks | undefined;
+  // --- end migration ---
+}
+
+/**
+ * What a move needs of the emulator beyond save and restore: guest RAM read in place while the
+ * guest runs, and the machine state without RAM, so memory sent ahead is not sent again.
+ */
+export interface MigrationHooks {
+  /**
+   * Guest RAM as a live view of the emulator's memory: read it between time slices and do not
+   * keep it (a restore or a memory growth replaces it).
+   */
+  ram(): Uint8Array;
+  /** The machine state (CPU, devices) with no guest RAM in it. */
+  saveDeviceState(): Promise<Uint8Array>;
+  /**
+   * Put a state from saveDeviceState back, keeping guest RAM as it is now (a move wrote it through
+   * `ram()` while the emulator was stopped). The emulator stays stopped.
+   */
+  restoreDeviceState(state: Uint8Array): Promise<void>;
 }
 
 /**

@@ -23,6 +23,8 @@ export const ERROR_CODES = [
   "bad-capture", // a packet-capture file that is not a classic pcap file, or is cut short
   "bad-network", // a virtual network's settings cannot work (an address outside its subnet, an empty pool, two interfaces on one subnet)
   "no-nic", // a machine without a network card was asked to join a network (details: subject, the machine)
+  "migration-refused", // a move was refused before anything moved: another v86, other hardware, disks out of reach or locked, no network, the clock
+  "migration-failed", // a move stopped half-way (the other side went away, a step failed); the source machine runs on
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -96,7 +98,14 @@ export interface ErrorDetailsByCode {
   "bad-network": { readonly subject: string; readonly problems: readonly string[] };
   /** The machine's name. */
   "no-nic": { readonly subject: string };
+  /** Which requirement failed, and what differs (in words). */
+  "migration-refused": { readonly requirement: MigrationRequirement; readonly differences: readonly string[] };
+  /** The step the move was at when it stopped. */
+  "migration-failed": { readonly phase: string };
 }
+
+/** The checks made before a machine moves (migration/requirements.ts). */
+export type MigrationRequirement = "v86-version" | "hardware" | "disks" | "disk-lock" | "network" | "clock" | "busy";
 
 type NoDetails = Record<never, never>;
 

@@ -48,8 +48,8 @@ interface HostGlobals {
   DecompressionStream: new (format: "gzip") => TransformPair;
   /** Browsers and Workers (and Node): the emulator's in-thread yield (v86.ts). */
   MessageChannel?: new () => {
-    readonly port1: { onmessage: ((event: { readonly data: unknown }) => void) | null; close(): void };
-    readonly port2: { postMessage(message: unknown): void };
+    readonly port1: { onmessage: ((event: { readonly data: unknown }) => void) | null; postMessage(message: unknown): void; close(): void };
+    readonly port2: { onmessage: ((event: { readonly data: unknown }) => void) | null; postMessage(message: unknown): void; close(): void };
   };
   WebAssembly: {
     instantiate(bytes: ArrayBuffer, imports: object): Promise<{ instance: { exports: object } }>;

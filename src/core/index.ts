@@ -147,3 +147,4 @@ export { deleteMachine, type RunningMachine } from "./session/deleteMachine.ts";
 export { NO_DISKS, SCRATCH_MACHINE, labSession, scratchSession, startScratch, type ScratchMachine } from "./session/scratch.ts";
 export * from "./net/index.ts";
 export * from "./net/hosts/index.ts";
+export * from "./migration/index.ts";

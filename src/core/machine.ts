@@ -10,6 +10,8 @@ import { AGENT_PORT, GuestAgent } from "./agent.ts";
 import { AppError, toAppError } from "./errors.ts";
 import { DisposableStore, Emitter, toDisposable, type Disposable } from "./events.ts";
 import { encodeText } from "./host.ts";
+import type { SourceMachine } from "./migration/source.ts";
+import type { TargetMachine } from "./migration/target.ts";
 import { guestAssets, maxBalloonMiB, profileProblems, toEmulatorConfig, type AssetRef, type AttachedDisks, type AssetRole, type DeviceProfile, type GuestSpec, type LoadedAssets } from "./profile.ts";
 
 export type MachineStage = "idle" | "downloading" | "booting" | "ready" | "failed" | "crashed" | "disposed";
@@ -317,10 +319,50 @@ export class Machine implements Disposable {
    * checks fingerprints). The shell is ready at once when it was ready at the save.
    */
   async restoreState(state: Uint8Array, options: { shellReady: boolean }): Promise<void> {
+    await this.restoreWith((backend) => backend.restoreState(state), options);
+  }
+
+  // --- migration (issue 15) ---
+  /**
+   * This machine as the sending side of a move (migration/source.ts); undefined when its backend
+   * cannot read guest RAM (a Worker backend). `flushDisks` writes the disks' pending pages.
+   */
+  migrationSource(flushDisks: () => Promise<void>): SourceMachine | undefined {
+    const hooks = this.backend?.migration;
+    if (hooks === undefined) return undefined;
+    return {
+      memory: () => hooks.ram(),
+      pause: () => this.pause(),
+      resume: () => this.resume(),
+      saveFullState: async () => (await this.saveState()).state,
+      saveDeviceState: () => hooks.saveDeviceState(),
+      shellReady: () => this.shellUp,
+      flushDisks,
+    };
+  }
+
+  /** This machine as the receiving side of a move (its own guest is replaced); undefined when its backend cannot. */
+  migrationTarget(): TargetMachine | undefined {
+    const hooks = this.backend?.migration;
+    if (hooks === undefined) return undefined;
+    return {
+      memoryBytes: hooks.ram().byteLength,
+      ram: () => {
+        if (this.backend?.isRunning() !== false) throw new AppError("migration-failed", "The landing machine must be stopped before memory is written into it.", { details: { phase: "arrival" } });
+        return hooks.ram();
+      },
+      restoreFull: (state, guest) => this.restoreState(state, { shellReady: guest.shellReady }),
+      restoreWithRam: (state, guest) => this.restoreWith(() => hooks.restoreDeviceState(state), { shellReady: guest.shellReady }),
+    };
+  }
+  // --- end migration ---
+
+  /** Stop, put a state in (`put`), and run it: the console starts afresh, the shell as it was at the save. */
+  private async restoreWith(put: (backend: EmulatorBackend) => Promise<void>, options: { shellReady: boolean }): Promise<void> {
     const backend = this.requireBackend();
     const wasRunning = backend.isRunning();
     if (wasRunning) await backend.stop();
-    await backend.restoreState(state);
+    await put(backend);
     this.transcripts.serial0.reset();
     this.transcripts.virtio0.reset();
     this.shellUp = options.shellReady && this.prompt !== undefined;

@@ -7,7 +7,7 @@ import { AppError } from "./errors.ts";
 import { Emitter } from "./events.ts";
 import { host as globals } from "./host.ts";
 import { systemClock, type Clock } from "./clock.ts";
-import type { BackendFactory, BalloonDevice, ConsolePort, EmulatorBackend, GuestMemory, HypercallRecord, JitCounts, MicroscopeHooks, ScreenFrame, ScreenMode, ScreenSource } from "./backend.ts";
+import type { BackendFactory, BalloonDevice, ConsolePort, EmulatorBackend, GuestMemory, HypercallRecord, JitCounts, MicroscopeHooks, MigrationHooks, ScreenFrame, ScreenMode, ScreenSource } from "./backend.ts";
 import { toDisposable, type Disposable } from "./events.ts";
 import { HYPERCALL_BASE, HypercallDevice } from "./microscope/hypercall.ts";
 import type { TrapSink, Width } from "./microscope/traps.ts";
@@ -215,6 +215,80 @@ function guestMemoryOf(cpu: Partial<V86CpuMemory> | undefined): GuestMemory | un
 }
 // --- end microscope, guest memory ---
 
+/**
+ * v86's set_tsc (src/rust/cpu/cpu.rs) sets `tsc_offset = read_tsc() - value`, where read_tsc is
+ * `microtick * rate - tsc_offset`: the counter then reads `value + old offset`, right only in a
+ * fresh emulator (offset 0). A state restored into an emulator that was itself restored before
+ * (the pre-booted start, then a move or a snapshot) gave the guest a TSC off by that first offset:
+ * its clock jumped by tens of seconds (measured: uptime +70 s over a 4 s move). Setting the
+ * counter to its own value first brings the offset to ~0 (the microseconds between two reads), so
+ * the restore's set_tsc lands where the state says.
+ */
+interface V86Tsc {
+  store_current_tsc(): void;
+  current_tsc: Uint32Array;
+  set_tsc(low: number, high: number): void;
+}
+
+function zeroTscOffset(internals: V86Internals): void {
+  const cpu = internals.v86?.cpu as Partial<V86Tsc> | undefined;
+  if (cpu === undefined || typeof cpu.store_current_tsc !== "function" || typeof cpu.set_tsc !== "function" || cpu.current_tsc === undefined) return;
+  cpu.store_current_tsc();
+  cpu.set_tsc(cpu.current_tsc[0] ?? 0, cpu.current_tsc[1] ?? 0);
+}
+
+// --- migration (issue 15): checked in the 0.5.462 release bundle (src/cpu.js, src/state.js) ---
+/**
+ * v86's state format: a 16-byte header (magic, state version, total length, info length), a JSON
+ * info block {buffer_infos, state}, then the typed arrays it names, each 4-byte aligned. The CPU's
+ * state array holds guest RAM at index 77 as the non-zero 4 KiB pages packed one after the other,
+ * and at 78 a bitmap (bit i: page i is in the pack). CPU.get_state fills them from
+ * `cpu.pack_memory()`, CPU.set_state empties RAM and refills it through `cpu.unpack_memory(bitmap,
+ * packed)`. Both are kept as named properties in the release build, so a move swaps them for the
+ * length of one save or restore: the state then carries an empty bitmap instead of the RAM, and the
+ * restore leaves the RAM the rounds wrote into the stopped target as it is.
+ */
+interface V86MigrationCpu {
+  mem8: Uint8Array;
+  wasm_memory: { buffer: ArrayBuffer };
+  pack_memory: () => { bitmap: { get_buffer(): ArrayBuffer }; packed_memory: Uint8Array };
+  unpack_memory: (bitmap: unknown, packed: Uint8Array) => void;
+}
+
+function migrationOf(internals: V86Internals, emulator: () => V86): MigrationHooks | undefined {
+  const cpu = internals.v86?.cpu as Partial<V86MigrationCpu> | undefined;
+  if (cpu === undefined || cpu.mem8 === undefined || cpu.wasm_memory === undefined || typeof cpu.pack_memory !== "function" || typeof cpu.unpack_memory !== "function") return undefined;
+  const c = cpu as V86MigrationCpu;
+  // A fresh view each time: the Wasm memory may have grown (and replaced its buffer) since.
+  const ram = (): Uint8Array => new Uint8Array(c.wasm_memory.buffer, c.mem8.byteOffset, c.mem8.length);
+  return {
+    ram,
+    async saveDeviceState() {
+      const pack = c.pack_memory;
+      const bitmapBytes = Math.ceil(c.mem8.length / 4096 / 8);
+      c.pack_memory = () => ({ bitmap: { get_buffer: () => new ArrayBuffer(bitmapBytes) }, packed_memory: new Uint8Array(0) });
+      try {
+        return new Uint8Array(await emulator().save_state());
+      } finally {
+        c.pack_memory = pack;
+      }
+    },
+    async restoreDeviceState(state) {
+      const unpack = c.unpack_memory;
+      // RAM stays: v86 would zero it and fill in the (empty) pack.
+      c.unpack_memory = () => undefined;
+      zeroTscOffset(internals);
+      try {
+        await emulator().restore_state(state.slice().buffer);
+      } finally {
+        c.unpack_memory = unpack;
+      }
+      fitDiskGeometry(internals);
+    },
+  };
+}
+// --- end migration ---
+
 function balloonOf(device: V86Balloon): BalloonDevice {
   return {
     setTarget: (pages) => {
@@ -323,6 +397,7 @@ class V86Backend implements EmulatorBackend {
 
   readonly microscope: MicroscopeHooks | undefined;
   readonly screen: ScreenSource | undefined;
+  readonly migration: MigrationHooks | undefined;
 
   constructor(
     private readonly emulator: V86,
@@ -331,6 +406,7 @@ class V86Backend implements EmulatorBackend {
   ) {
     this.screen = headless ? screenOf(this.internals) : undefined;
     this.guestMemory = guestMemoryOf(this.internals.v86?.cpu);
+    this.migration = migrationOf(this.internals, () => this.emulator);
     const balloon = this.internals.v86?.cpu?.devices?.virtio_balloon;
     this.balloon = balloon === undefined ? undefined : balloonOf(balloon);
     const cpu = (emulator as unknown as { v86?: { cpu?: V86Cpu } }).v86?.cpu;
@@ -459,6 +535,7 @@ class V86Backend implements EmulatorBackend {
   }
 
   async restoreState(state: Uint8Array): Promise<void> {
+    zeroTscOffset(this.internals);
     await this.emulator.restore_state(state.slice().buffer);
     fitDiskGeometry(this.internals);
   }

@@ -87,6 +87,14 @@ const MESSAGES: Record<ErrorCode, Message> = {
     title: "This machine has no network card",
     hint: "Give it one (NE2000 or virtio-net in the device lab, or in the machine's settings), then join it to the network again.",
   },
+  "migration-refused": {
+    title: "The machine cannot move there",
+    hint: "Nothing moved: the machine runs on where it was. The details name what differs between the two sides.",
+  },
+  "migration-failed": {
+    title: "The move stopped half-way",
+    hint: "The machine runs on where it was, with everything it had. Try the move again once the other side is back.",
+  },
 };
 
 export interface UserMessage extends Message {

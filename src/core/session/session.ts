@@ -360,6 +360,11 @@ export class MachineSession {
   }
 
   /** This machine's fingerprint as it runs now (for snapshots). */
+  /** Write the running machine's pending disk pages to their store (before its disks change hands). */
+  async saveDisks(): Promise<void> {
+    await this.options.disks.save();
+  }
+
   async fingerprint(): Promise<MachineFingerprint> {
     const record = this.recordNow;
     const profile = this.profileNow;

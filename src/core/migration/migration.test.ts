@@ -1,0 +1,312 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { systemClock, type Clock } from "../clock.ts";
+import { isAppError } from "../errors.ts";
+import type { Disposable } from "../events.ts";
+import { DEFAULT_PROFILE } from "../profile.ts";
+import { machineFingerprint } from "../snapshot/fingerprint.ts";
+import type { LinuxGuest } from "../profile.ts";
+import { MemoryDiskLocks } from "./diskLock.ts";
+import { samePageStats, samePageWords } from "./ksm.ts";
+import { PAGE_BYTES } from "./pages.ts";
+import { inProcessPair, type GuestAtPause } from "./protocol.ts";
+import type { Requirements, TargetOffer } from "./requirements.ts";
+import { migrateOut, type SourceMachine } from "./source.ts";
+import { migrateIn, type TargetMachine } from "./target.ts";
+
+const guest: LinuxGuest = {
+  kind: "linux",
+  bios: { name: "bios.bin", url: "", sha256: "a".repeat(64) },
+  vgaBios: { name: "vgabios.bin", url: "", sha256: "b".repeat(64) },
+  kernel: { name: "bzImage", url: "", sha256: "c".repeat(64) },
+  initrd: { name: "initramfs.cpio", url: "", sha256: "d".repeat(64) },
+  cmdline: "console=ttyS0",
+  prompt: "# $",
+};
+const PAGES = 256;
+const fingerprint = machineFingerprint({ ...DEFAULT_PROFILE, memoryMiB: 1 }, guest, { hda: { size: 1 << 20, base: "blank" } });
+
+function requirements(over: Partial<Requirements> = {}): Requirements {
+  return { v86: "0.5.462", stateVersion: 6, fingerprint, disks: { store: "idb:virtlab", machineId: "m1" }, network: "off", wallTime: Date.now(), ...over };
+}
+function offer(locks: MemoryDiskLocks, over: Partial<TargetOffer> = {}): TargetOffer {
+  return { v86: "0.5.462", stateVersion: 6, fingerprint, diskStores: ["idb:virtlab"], diskHolder: (id) => locks.holder(id), sourceName: "tab-A", networkAvailable: true, wallTime: Date.now(), ...over };
+}
+
+/**
+ * A guest that, while "running", writes a counter into `busyPages` pages every few ms (and a
+ * tick count into page 0), with a device state of its own: what a real one would lose if any
+ * page or the state went missing.
+ */
+class FakeGuest implements SourceMachine {
+  readonly ram = new Uint8Array(PAGES * PAGE_BYTES);
+  running = true;
+  ticks = 0;
+  flushed = 0;
+  private timer: Disposable | undefined;
+  constructor(
+    private readonly busyPages: number,
+    private readonly clock: Clock = systemClock,
+  ) {
+    for (let p = 0; p < PAGES; p += 3) this.ram.fill(p & 0xff, p * PAGE_BYTES, p * PAGE_BYTES + 64);
+    this.schedule();
+  }
+  private schedule(): void {
+    this.timer = this.clock.after(2, () => {
+      if (!this.running) return;
+      this.ticks++;
+      new Uint32Array(this.ram.buffer, 0, 1)[0] = this.ticks;
+      for (let i = 0; i < this.busyPages; i++) {
+        const page = 1 + ((this.ticks * 7 + i) % (PAGES - 1));
+        new Uint32Array(this.ram.buffer, page * PAGE_BYTES, 1)[0] = this.ticks;
+      }
+      this.schedule();
+    });
+  }
+  memory(): Uint8Array {
+    return this.ram;
+  }
+  async pause(): Promise<void> {
+    this.running = false;
+    this.timer?.dispose();
+  }
+  async resume(): Promise<void> {
+    this.running = true;
+    this.schedule();
+  }
+  async saveFullState(): Promise<Uint8Array> {
+    const state = new Uint8Array(4 + this.ram.length);
+    new Uint32Array(state.buffer, 0, 1)[0] = this.ticks;
+    state.set(this.ram, 4);
+    return state;
+  }
+  async saveDeviceState(): Promise<Uint8Array> {
+    return Uint8Array.from([this.ticks & 0xff, 0xde, 0xad]);
+  }
+  shellReady(): boolean {
+    return true;
+  }
+  async flushDisks(): Promise<void> {
+    this.flushed++;
+  }
+  stop(): void {
+    this.running = false;
+    this.timer?.dispose();
+  }
+}
+
+/** A stopped landing machine whose RAM holds its own guest's leftovers (0xee) until the move overwrites it. */
+class FakeTarget implements TargetMachine {
+  readonly memoryBytes = PAGES * PAGE_BYTES;
+  private readonly live = new Uint8Array(PAGES * PAGE_BYTES).fill(0xee);
+  /** The RAM once a guest runs here (undefined until then). */
+  ram_: Uint8Array | undefined;
+  device: Uint8Array | undefined;
+  guest: GuestAtPause | undefined;
+  get running(): boolean {
+    return this.ram_ !== undefined;
+  }
+  ram(): Uint8Array {
+    return this.live;
+  }
+  async restoreFull(state: Uint8Array, guest: GuestAtPause): Promise<void> {
+    this.live.set(state.subarray(4));
+    this.ram_ = this.live;
+    this.guest = guest;
+  }
+  async restoreWithRam(deviceState: Uint8Array, guest: GuestAtPause): Promise<void> {
+    this.ram_ = this.live;
+    this.device = deviceState;
+    this.guest = guest;
+  }
+}
+
+/** Resolves once the guest has ticked past `before` (it runs); the test's deadline fails it otherwise. */
+async function ticksPast(guest: FakeGuest, before: number): Promise<void> {
+  while (guest.ticks <= before) await new Promise<void>((resolve) => systemClock.after(2, resolve));
+}
+
+/** Byte equality without a deep-equal walk over a megabyte. */
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  if (a === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const guests: FakeGuest[] = [];
+afterEach(() => guests.splice(0).forEach((g) => g.stop()));
+function fakeGuest(busyPages: number): FakeGuest {
+  const g = new FakeGuest(busyPages);
+  guests.push(g);
+  return g;
+}
+
+function move(source: FakeGuest, method: "pre-copy" | "stop-and-copy", options: { locks?: MemoryDiskLocks; handOver?: boolean; offer?: Partial<TargetOffer>; req?: Partial<Requirements>; policy?: { maxRounds: number; convergedPages: number; shrinkFactor: number } } = {}) {
+  const locks = options.locks ?? new MemoryDiskLocks();
+  if (options.locks === undefined) locks.take("m1", "tab-A");
+  const pair = inProcessPair();
+  const target = new FakeTarget();
+  const out = migrateOut(source, {
+    method,
+    requirements: requirements(options.req),
+    port: pair.source,
+    clock: systemClock,
+    wallTime: () => Date.now(),
+    roundGapMs: 10,
+    answerTimeoutMs: 2000,
+    ...(options.policy === undefined ? {} : { policy: options.policy }),
+    ...(options.handOver === false ? {} : { locks: { locks, machineId: "m1", source: "tab-A", target: "tab-B" } }),
+  });
+  const inn = migrateIn({ port: pair.target, clock: systemClock, offer: offer(locks, options.offer), machine: async () => target, answerTimeoutMs: 2000, locks: { locks, machineId: "m1", target: "tab-B" } });
+  return { out, inn, target, locks, pair };
+}
+
+describe("moving a running machine between two sides in one process", () => {
+  it("pre-copy: sends memory in rounds while the guest writes, and the target's memory equals the source's at the pause", async () => {
+    const source = fakeGuest(8);
+    const { out, inn, target, locks } = move(source, "pre-copy", { policy: { maxRounds: 6, convergedPages: 4, shrinkFactor: 0.95 } });
+    const report = await out;
+    await inn;
+    expect(source.running).toBe(false);
+    expect(sameBytes(target.ram_, source.ram)).toBe(true);
+    expect(target.device).toEqual(Uint8Array.from([source.ticks & 0xff, 0xde, 0xad]));
+    expect(report.rounds[0]?.pagesSent).toBe(PAGES);
+    expect(report.rounds.length).toBeGreaterThanOrEqual(1);
+    expect(report.rounds.slice(1).every((r) => r.pagesSent < PAGES)).toBe(true);
+    expect(report.stopReason).toBeDefined();
+    const final = report.totalBytes - report.rounds.reduce((s, r) => s + r.bytesSent, 0) - report.stateBytes;
+    expect(final).toBeGreaterThanOrEqual(report.finalPages * 4);
+    expect(source.flushed).toBe(1);
+    expect(locks.holder("m1")).toBe("tab-B");
+    expect(target.guest?.shellReady).toBe(true);
+  });
+
+  it("pre-copy of an idle guest: converges after the first round and sends few pages in the pause", async () => {
+    const source = fakeGuest(0);
+    const { out, inn, target } = move(source, "pre-copy");
+    const report = await out;
+    await inn;
+    expect(report.stopReason).toBe("converged");
+    expect(report.rounds).toHaveLength(1);
+    // The tick counter in page 0 changes; nothing else does.
+    expect(report.finalPages).toBeLessThanOrEqual(1);
+    expect(sameBytes(target.ram_, source.ram)).toBe(true);
+  });
+
+  it("stop-and-copy: pauses and sends the whole state once", async () => {
+    const source = fakeGuest(8);
+    const { out, inn, target } = move(source, "stop-and-copy");
+    const report = await out;
+    await inn;
+    expect(report.rounds).toEqual([]);
+    expect(report.stateBytes).toBe(4 + PAGES * PAGE_BYTES);
+    expect(sameBytes(target.ram_, source.ram)).toBe(true);
+    expect(report.downtimeMs).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe("a move refused before anything moves: the source runs on", () => {
+  const refusedBy = async (partial: { offer?: Partial<TargetOffer>; req?: Partial<Requirements>; locks?: MemoryDiskLocks }, requirement: string) => {
+    const source = fakeGuest(2);
+    const before = source.ticks;
+    const { out, inn } = move(source, "pre-copy", partial);
+    const [o, i] = await Promise.allSettled([out, inn]);
+    for (const r of [o, i]) {
+      expect(r.status).toBe("rejected");
+      const error = (r as PromiseRejectedResult).reason as unknown;
+      expect(isAppError(error, "migration-refused") && error.details.requirement).toBe(requirement);
+    }
+    expect(source.running).toBe(true);
+    await ticksPast(source, before);
+  };
+
+  it("another v86", () => refusedBy({ offer: { v86: "0.5.500" } }, "v86-version"));
+  it("other hardware (memory size in the fingerprint)", () => refusedBy({ offer: { fingerprint: { ...fingerprint, memoryMiB: 2 } } }, "hardware"));
+  it("disks the target cannot open", () => refusedBy({ offer: { diskStores: ["idb:elsewhere"] } }, "disks"));
+  it("the source's network on, none on the target", () => refusedBy({ req: { network: "on" }, offer: { networkAvailable: false } }, "network"));
+  it("a target clock far behind (the guest's time would jump back)", () => refusedBy({ offer: { wallTime: Date.now() - 60_000 } }, "clock"));
+  it("disks locked by a third tab", () => {
+    const locks = new MemoryDiskLocks();
+    locks.take("m1", "tab-C");
+    return refusedBy({ locks }, "disk-lock");
+  });
+});
+
+describe("a move that fails half-way leaves the source running with everything", () => {
+  it("the disk lock not handed over: the target refuses to run the guest, the source resumes", async () => {
+    const source = fakeGuest(2);
+    const locks = new MemoryDiskLocks();
+    locks.take("m1", "tab-A");
+    const { out, inn, target } = move(source, "pre-copy", { locks, handOver: false });
+    const [o, i] = await Promise.allSettled([out, inn]);
+    expect(o.status).toBe("rejected");
+    expect(i.status).toBe("rejected");
+    expect(isAppError((o as PromiseRejectedResult).reason, "migration-refused") && (o as PromiseRejectedResult).reason.details.requirement).toBe("disk-lock");
+    expect(target.running).toBe(false);
+    expect(source.running).toBe(true);
+    expect(locks.holder("m1")).toBe("tab-A");
+  });
+
+  it("the target goes away after a round: the source resumes, keeps its lock, and its memory is untouched by the move", async () => {
+    const source = fakeGuest(8);
+    const locks = new MemoryDiskLocks();
+    locks.take("m1", "tab-A");
+    const pair = inProcessPair();
+    const out = migrateOut(source, { method: "pre-copy", requirements: requirements(), port: pair.source, clock: systemClock, wallTime: () => Date.now(), roundGapMs: 10, answerTimeoutMs: 2000, locks: { locks, machineId: "m1", source: "tab-A", target: "tab-B" } });
+    // A target that accepts, acks the first round, then vanishes (its tab closed).
+    pair.target.onMessage((m) => {
+      if (m.type === "hello") pair.target.send({ type: "ready" });
+      if (m.type === "pages") pair.closeTarget();
+    });
+    const result = await out.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isAppError(result, "migration-failed")).toBe(true);
+    expect(source.running).toBe(true);
+    expect(locks.holder("m1")).toBe("tab-A");
+    const before = source.ticks;
+    await ticksPast(source, before);
+  });
+
+  it("the target goes away after the final message, before taking the lock: the source takes its lock back and resumes", async () => {
+    const source = fakeGuest(2);
+    const locks = new MemoryDiskLocks();
+    locks.take("m1", "tab-A");
+    const pair = inProcessPair();
+    const out = migrateOut(source, { method: "stop-and-copy", requirements: requirements(), port: pair.source, clock: systemClock, wallTime: () => Date.now(), answerTimeoutMs: 2000, locks: { locks, machineId: "m1", source: "tab-A", target: "tab-B" } });
+    pair.target.onMessage((m) => {
+      if (m.type === "hello") pair.target.send({ type: "ready" });
+      if (m.type === "final") pair.closeTarget();
+    });
+    const result = await out.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isAppError(result, "migration-failed")).toBe(true);
+    expect(source.running).toBe(true);
+    expect(locks.holder("m1")).toBe("tab-A");
+    expect(locks.state("m1")).toEqual({ kind: "held", by: "tab-A" });
+  });
+});
+
+describe("the same-page meter (what KSM would merge)", () => {
+  it("counts zero pages, repeats within a machine and pages shared across machines", () => {
+    const page = (fill: number): Uint8Array => new Uint8Array(PAGE_BYTES).fill(fill);
+    const machine = (...pages: Uint8Array[]): Uint8Array => {
+      const m = new Uint8Array(pages.length * PAGE_BYTES);
+      pages.forEach((p, i) => m.set(p, i * PAGE_BYTES));
+      return m;
+    };
+    // A: 1 1 2 0   B: 1 3 0 0   -> zero 3; within: A has 1 twice (1); across: 1 in both (1)
+    const stats = samePageStats([machine(page(1), page(1), page(2), page(0)), machine(page(1), page(3), page(0), page(0))]);
+    expect(stats).toEqual({ machines: 2, pages: 8, zeroPages: 3, duplicateWithin: 1, duplicateAcross: 1, distinct: 3, savableBytes: 5 * PAGE_BYTES });
+    expect(samePageWords(stats)).toMatch(/^Merging would save 0\.0 MiB .*\(measured, not merged\)/);
+  });
+
+  it("one machine alone shares nothing across", () => {
+    const stats = samePageStats([new Uint8Array(4 * PAGE_BYTES).fill(9)]);
+    expect(stats.duplicateWithin).toBe(3);
+    expect(stats.duplicateAcross).toBe(0);
+    expect(stats.zeroPages).toBe(0);
+  });
+});
