@@ -1,20 +1,13 @@
 import { describe, expect, it } from "vitest";
 import type { AppError } from "../errors.ts";
 import { decodeText, encodeText } from "../host.ts";
-import { DEFAULT_PROFILE, type LinuxGuest } from "../profile.ts";
+import { DEFAULT_PROFILE } from "../profile.ts";
 import { machineFingerprint, fingerprintDifferences } from "./fingerprint.ts";
 import { PAGE_SIZE } from "../storage/disk.ts";
 import { CHUNK_RAW_BYTES, concatParts, decodeSnapshot, encodeSnapshot, readSnapshotHeader, V86_STATE_MAGIC, type SnapshotMeta } from "./format.ts";
+import { testGuest } from "../testing/guest.ts";
 
-const guest: LinuxGuest = {
-  kind: "linux",
-  bios: { name: "bios.bin", url: "", sha256: "a".repeat(64) },
-  vgaBios: { name: "vgabios.bin", url: "", sha256: "b".repeat(64) },
-  kernel: { name: "bzImage", url: "", sha256: "c".repeat(64) },
-  initrd: { name: "initramfs.cpio", url: "", sha256: "d".repeat(64) },
-  cmdline: "console=ttyS0",
-  prompt: "# $",
-};
+const guest = testGuest();
 
 /** Something shaped like a v86 state: its magic, version 6, then compressible data. */
 function fakeState(size: number): Uint8Array {

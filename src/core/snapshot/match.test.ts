@@ -1,18 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MACHINE, DEFAULT_PROFILE, machineFingerprint, type ImageRecord, type LinuxGuest, type MachineRecord } from "../index.ts";
+import { DEFAULT_MACHINE, DEFAULT_PROFILE, machineFingerprint, type ImageRecord, type MachineRecord } from "../index.ts";
 import { machineForSnapshot } from "./match.ts";
 import { AppError } from "../errors.ts";
 import { notForThisEmulator, snapshotDifferences } from "./compat.ts";
+import { testGuest } from "../testing/guest.ts";
 
-const builtIn: LinuxGuest = {
-  kind: "linux",
-  bios: { name: "bios.bin", url: "", sha256: "a".repeat(64) },
-  vgaBios: { name: "vgabios.bin", url: "", sha256: "b".repeat(64) },
-  kernel: { name: "bzImage", url: "", sha256: "c".repeat(64) },
-  initrd: { name: "initramfs.cpio", url: "", sha256: "d".repeat(64) },
-  cmdline: "console=ttyS0 quiet virtlab.data=0:0:0:0",
-  prompt: "# $",
-};
+const builtIn = testGuest("console=ttyS0 quiet virtlab.data=0:0:0:0");
 const draft: MachineRecord = { ...DEFAULT_MACHINE, id: "m-new", name: "For the snapshot", builtIn: false, createdAt: 5 };
 const iso: ImageRecord = { id: "img1", name: "tools.iso", kind: "cdrom", evidence: "", size: 4096, sha256: "e".repeat(64), chunkSize: 4096, chunkCount: 1, addedAt: 0 };
 
