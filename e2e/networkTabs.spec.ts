@@ -57,6 +57,9 @@ test("a machine in another tab of the browser joins the same switch: ping crosse
   await terminal.locator(".xterm-helper-textarea").focus();
   await pageA.keyboard.type(`ping -c 2 ${addressB}\n`);
   await expect(terminal.locator(".xterm-rows")).toContainText("2 packets transmitted, 2 packets received", { timeout: 60_000 });
+  // Once the tabs share the LAN, each tab's router names its machines with the tab's id (DHCP option 12): the prompt says which vm1 this is.
+  const idA = /This tab is ([a-z0-9]+)/.exec((await panelA.getByTestId("network-tab-id").textContent()) ?? "")?.[1] ?? "?";
+  await expect(terminal.locator(".xterm-rows")).toContainText(`root@vm1-${idA}`);
   // The reply came in through B's port on A's switch.
   await expect(panelA.getByTestId("network-packets").locator("tr", { hasText: "Echo (ping) reply" }).filter({ hasText: /tab-[a-z0-9]+/ }).first()).toBeVisible();
   await expect(pageA.getByTestId("network-topology").locator("svg")).toHaveAttribute("aria-label", /lan: .*vm1.*tab-/);

@@ -264,7 +264,14 @@ export class VirtualNetwork implements Disposable {
     this.store.dispose();
   }
 
-  private hostnameFor = (mac: Mac): string | undefined => this.names.get(formatMac(mac));
+  /**
+   * The name DHCP gives a machine (option 12: the guest takes it, its prompt shows it): its label,
+   * with the tab's id once tabs share the LAN, since every tab has its own vm1.
+   */
+  private hostnameFor = (mac: Mac): string | undefined => {
+    const label = this.names.get(formatMac(mac));
+    return label === undefined || this.trunk === undefined ? label : `${label}-${this.trunk.tabId}`;
+  };
 
   private makeHosts(mode: NetworkMode): ModeHosts {
     const clock = this.options.clock;

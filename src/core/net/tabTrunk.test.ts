@@ -165,6 +165,8 @@ describe("TabTrunk: the lab's LAN across tabs", () => {
       const last = Number(offers[0]?.yiaddr.join(".").split(".")[3]);
       expect(last).toBeGreaterThanOrEqual(lanPool(slot)[0]);
       expect(last).toBeLessThanOrEqual(lanPool(slot)[1]);
+      // The name it is given carries its tab's id: each tab has a vm1 of its own.
+      expect(String.fromCharCode(...(offers[0]?.options.get(12) ?? []))).toBe(t === a ? "vm1-aaaa" : "vm2-bbbb");
     }
     expect(hub.framesPosted() - framesBefore).toBe(0);
     // B never heard A's machine at all.
@@ -207,6 +209,12 @@ describe("TabTrunk: the lab's LAN across tabs", () => {
     a.vms[0]?.emit(arpRequestFrame(mac(1), ip(100), ip(116)));
     await flush();
     expect(b.vms[0]?.received).toHaveLength(0);
+    // B's router offers from the whole LAN's pool again, and the machine's plain name.
+    b.vms[0]?.emit(dhcpClientFrame({ mac: mac(2), type: DHCP.discover }));
+    await flush();
+    const offer = dhcpOf(b.vms[0]?.received[0] ?? new Uint8Array(0));
+    expect(offer.yiaddr[3]).toBe(lanPool(undefined)[0]);
+    expect(String.fromCharCode(...(offer.options.get(12) ?? []))).toBe("vm2");
   });
 
   it("a tab that crashed (no goodbye) is dropped once silent for the timeout", async () => {
