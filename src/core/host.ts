@@ -51,6 +51,12 @@ interface HostGlobals {
     readonly port1: { onmessage: ((event: { readonly data: unknown }) => void) | null; postMessage(message: unknown): void; close(): void };
     readonly port2: { onmessage: ((event: { readonly data: unknown }) => void) | null; postMessage(message: unknown): void; close(): void };
   };
+  /** Browsers, Workers and Node: the network lab's tabs reach each other (net/tabTrunk.ts). */
+  BroadcastChannel?: new (name: string) => {
+    postMessage(message: unknown): void;
+    onmessage: ((event: { readonly data: unknown }) => void) | null;
+    close(): void;
+  };
   WebAssembly: {
     instantiate(bytes: ArrayBuffer, imports: object): Promise<{ instance: { exports: object } }>;
   };

@@ -167,7 +167,11 @@ export class App implements Shell {
       this.panels.diskBar.showBusy(true);
     });
     // A closing or hidden tab writes pending disk pages now, not 200 ms later.
-    window.addEventListener("pagehide", () => void this.storage.flush());
+    window.addEventListener("pagehide", () => {
+      void this.storage.flush();
+      // The lab's other tabs drop this one's port at once (not after the silence timeout).
+      this.lab?.leaveTabs();
+    });
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "hidden") void this.storage.flush();
     });

@@ -16,12 +16,25 @@ import { fileLabPrebooted, nodeSessionOptions } from "../../src/node/session.ts"
 
 const WAIT = { timeout: 90_000, interval: 250 };
 
+/**
+ * Every machine's leased address, once the server recorded it and the guest applied it: the
+ * guest's udhcpc script runs a moment after the server's ACK, and busybox ping gives up at once
+ * (not at its deadline) when it finds eth0 without an address.
+ */
 async function addresses(lab: NetworkLab, pattern: RegExp): Promise<string[]> {
-  return vi.waitFor(() => {
-    const found = lab.network.machines.map((m) => m.address ?? "");
-    expect(found.every((a) => pattern.test(a)), JSON.stringify(found)).toBe(true);
-    return found;
+  const found = await vi.waitFor(() => {
+    const leased = lab.network.machines.map((m) => m.address ?? "");
+    expect(leased.every((a) => pattern.test(a)), JSON.stringify(leased)).toBe(true);
+    return leased;
   }, WAIT);
+  await vi.waitFor(async () => {
+    for (const m of lab.network.machines) {
+      const machine = lab.machine(m.label);
+      expect(machine, m.label).toBeDefined();
+      if (machine !== undefined) expect(await sh(machine, "ip -4 addr show eth0")).toContain(`inet ${m.address ?? "?"}/`);
+    }
+  }, WAIT);
+  return found;
 }
 
 async function sh(machine: Machine, command: string): Promise<string> {
@@ -31,8 +44,8 @@ async function sh(machine: Machine, command: string): Promise<string> {
 }
 
 /**
- * Two echo replies within 20 s (ping's own deadline: a guest may apply its new lease just after
- * the DHCP server recorded it), or for what must not answer, one request that gets none in 3 s.
+ * Two echo replies within 20 s (ping's own deadline), or for what must not answer, one request
+ * that gets none in 3 s.
  */
 async function ping(machine: Machine, address: string): Promise<number> {
   return (await machine.housekeep(`ping -c 2 -w 20 ${address}`, { timeoutMs: 60_000 })).exitCode;

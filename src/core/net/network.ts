@@ -26,6 +26,7 @@ import { SegmentHost } from "./hosts/segmentHost.ts";
 import type { HostCounters } from "./hosts/station.ts";
 import { NetworkMonitor, type NetworkSummary } from "./summary.ts";
 import { VirtualSwitch, type SwitchPort } from "./switch.ts";
+import { TabTrunk, type TabChannel } from "./tabTrunk.ts";
 
 export type NetworkMode = "bridged" | "host-only" | "nat" | "routed";
 
@@ -52,6 +53,14 @@ export interface VirtualNetworkOptions {
   /** Ring size of the capture (packets). */
   readonly captureLimit?: number;
 }
+
+/** The bridged LAN's DHCP pool, last octets: the whole of it alone, a tab's slot of it when tabs share the LAN. */
+export function lanPool(slot: number | undefined): readonly [number, number] {
+  return slot === undefined ? [15, 99] : [100 + 16 * slot, 115 + 16 * slot];
+}
+
+/** The segment other tabs join (bridged mode's). */
+export const LAN_SEGMENT = "lan";
 
 /** A machine on the network, as the lab shows it. */
 export interface NetworkMember {
@@ -94,6 +103,12 @@ export class VirtualNetwork implements Disposable {
   private modeNow: NetworkMode;
   private outsideNow: boolean;
   private joinedCount = 0;
+  private trunk: TabTrunk | undefined;
+  private trunkStore: DisposableStore | undefined;
+  private announced = "";
+  private readonly slotChanged = this.store.add(new Emitter<void>());
+  /** This tab's slice of the LAN changed (joined or left other tabs): its machines should ask for new leases. */
+  readonly onTabSlotChanged: Event<void> = this.slotChanged.event;
   private readonly changed = this.store.add(new Emitter<void>());
   /** Mode, members, leases or outside access changed (traffic: see `monitor.onChanged`). */
   readonly onChanged: Event<void> = this.changed.event;
@@ -125,8 +140,69 @@ export class VirtualNetwork implements Disposable {
   /** Switch mode: the hosts are replaced and every machine moves to its segment in the new mode. */
   setMode(mode: NetworkMode): void {
     if (mode === this.modeNow) return;
-    this.hosts.dispose();
     this.modeNow = mode;
+    this.rebuildHosts();
+  }
+
+  /** The other tabs on the LAN, once this one joined them. */
+  get tabs(): TabTrunk | undefined {
+    return this.trunk;
+  }
+
+  /**
+   * Join the lab's LAN in the other tabs of this browser over `channel` (tabTrunk.ts): their
+   * machines and this tab's share the bridged segment, each tab's router answering its own.
+   * Off until asked: a guest reaches no network the user did not turn on.
+   */
+  joinTabs(channel: TabChannel, tabId: string): TabTrunk {
+    this.leaveTabs();
+    const store = new DisposableStore();
+    const trunk = new TabTrunk({
+      switch: this.switch,
+      segment: LAN_SEGMENT,
+      channel,
+      clock: this.options.clock,
+      tabId,
+      machines: () => this.machines.filter((m) => m.segment === LAN_SEGMENT).map((m) => ({ name: m.label, mac: m.mac, address: m.address })),
+    });
+    store.add(trunk);
+    store.add(trunk.onChanged(() => this.changed.fire()));
+    store.add(trunk.onSlot(() => this.slotMoved()));
+    // The others hear of a machine (its address, its leaving) when it changes, not only at the next hello.
+    store.add(
+      this.changed.event(() => {
+        const now = JSON.stringify(this.machines);
+        if (now === this.announced) return;
+        this.announced = now;
+        trunk.announce();
+      }),
+    );
+    this.trunk = trunk;
+    this.trunkStore = store;
+    this.changed.fire();
+    return trunk;
+  }
+
+  /** Leave the other tabs (they drop this tab's port at once); this tab's LAN is its own again. */
+  leaveTabs(): void {
+    if (this.trunk === undefined) return;
+    const hadSlot = this.trunk.slot !== undefined;
+    this.trunk = undefined;
+    this.trunkStore?.dispose();
+    this.trunkStore = undefined;
+    if (hadSlot) this.slotMoved();
+    this.changed.fire();
+  }
+
+  private slotMoved(): void {
+    if (this.modeNow === "bridged") this.rebuildHosts();
+    this.slotChanged.fire();
+  }
+
+  /** The mode's hosts made again (a new mode, a new pool): every machine moves to its segment. */
+  private rebuildHosts(): void {
+    const mode = this.modeNow;
+    this.hosts.dispose();
     this.hosts = this.makeHosts(mode);
     for (const member of this.members.values()) {
       member.port.setSegment(this.hosts.segmentFor(member.index, member.label));
@@ -180,13 +256,22 @@ export class VirtualNetwork implements Disposable {
   }
 
   dispose(): void {
+    this.trunkStore?.dispose();
+    this.trunk = undefined;
     this.hosts.dispose();
     for (const member of this.members.values()) member.port.dispose();
     this.members.clear();
     this.store.dispose();
   }
 
-  private hostnameFor = (mac: Mac): string | undefined => this.names.get(formatMac(mac));
+  /**
+   * The name DHCP gives a machine (option 12: the guest takes it, its prompt shows it): its label,
+   * with the tab's id once tabs share the LAN, since every tab has its own vm1.
+   */
+  private hostnameFor = (mac: Mac): string | undefined => {
+    const label = this.names.get(formatMac(mac));
+    return label === undefined || this.trunk === undefined ? label : `${label}-${this.trunk.tabId}`;
+  };
 
   private makeHosts(mode: NetworkMode): ModeHosts {
     const clock = this.options.clock;
@@ -201,8 +286,8 @@ export class VirtualNetwork implements Disposable {
     const attachHost = (label: string, bus: NetworkBus, segment: string): void => {
       store.add(this.switch.attach(label, bus, { kind: "host", segment }));
     };
-    const nat = (label: string, ip: Ipv4, segment: string, mac: Mac): NatGateway => {
-      const gateway = store.add(new NatGateway({ mac, ip, prefix: 24, clock, fetch: this.options.fetch, ownOrigin: this.options.ownOrigin, enabled: this.outsideNow, hostnameFor: this.hostnameFor, dhcp: { poolFirst: [ip[0], ip[1], ip[2], 15], poolLast: [ip[0], ip[1], ip[2], 99] } }));
+    const nat = (label: string, ip: Ipv4, segment: string, mac: Mac, pool: readonly [number, number] = lanPool(undefined)): NatGateway => {
+      const gateway = store.add(new NatGateway({ mac, ip, prefix: 24, clock, fetch: this.options.fetch, ownOrigin: this.options.ownOrigin, enabled: this.outsideNow, hostnameFor: this.hostnameFor, dhcp: { poolFirst: [ip[0], ip[1], ip[2], pool[0]], poolLast: [ip[0], ip[1], ip[2], pool[1]] } }));
       relay(gateway.onLeasesChanged);
       attachHost(label, gateway, segment);
       return gateway;
@@ -216,8 +301,8 @@ export class VirtualNetwork implements Disposable {
     };
     switch (mode) {
       case "bridged": {
-        const router = nat("lan-router", [192, 168, 86, 1], "lan", hostMac(1));
-        return { ...base, segmentFor: () => "lan", leases: () => router.leases, counters: () => [{ label: "lan-router", counters: router.counters }], setOutside: (on) => router.setEnabled(on) };
+        const router = nat("lan-router", [192, 168, 86, 1], LAN_SEGMENT, hostMac(1), lanPool(this.trunk?.slot));
+        return { ...base, segmentFor: () => LAN_SEGMENT, leases: () => router.leases, counters: () => [{ label: "lan-router", counters: router.counters }], setOutside: (on) => router.setEnabled(on) };
       }
       case "host-only": {
         const dhcp = store.add(new SegmentHost({ mac: hostMac(2), ip: [10, 0, 56, 2], prefix: 24, clock, hostnameFor: this.hostnameFor, dhcp: { poolFirst: [10, 0, 56, 101], poolLast: [10, 0, 56, 199] } }));

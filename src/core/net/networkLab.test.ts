@@ -8,6 +8,7 @@ import type { MachineSession, StartOptions, StartOutcome } from "../session/sess
 import { FakeEndpoint } from "../testing/fakeBus.ts";
 import { VirtualNetwork } from "./network.ts";
 import { MAX_LAB_MACHINES, NetworkLab } from "./networkLab.ts";
+import { TAB_SETTLE_MS, type TabChannel } from "./tabTrunk.ts";
 
 /** A session as the lab sees it: the test says when the start ends and whether the identity took. */
 class FakeSession {
@@ -42,18 +43,20 @@ class FakeSession {
   }
 }
 
-function lab() {
+function lab(extra: { tabId?: string; tabChannel?: () => TabChannel | undefined } = {}) {
   const sessions: FakeSession[] = [];
-  const network = new VirtualNetwork({ clock: new ManualClock(), ownOrigin: "https://virtlab.example", fetch: () => Promise.reject(new Error("no outside")) });
+  const clock = new ManualClock();
+  const network = new VirtualNetwork({ clock, ownOrigin: "https://virtlab.example", fetch: () => Promise.reject(new Error("no outside")) });
   const netLab = new NetworkLab({
     network,
+    ...extra,
     session: () => {
       const s = new FakeSession();
       sessions.push(s);
       return s as unknown as MachineSession;
     },
   });
-  return { netLab, network, sessions };
+  return { netLab, network, sessions, clock };
 }
 
 describe("NetworkLab", () => {
@@ -122,5 +125,56 @@ describe("NetworkLab", () => {
     for (const add of [...adds, again]) add.catch(() => undefined);
     netLab.dispose();
     expect(isAppError(await waiting, "disposed")).toBe(true);
+  });
+
+  it("gives machines of the same name in two tabs different MACs (the tab id is in them), the same hostname", async () => {
+    const one = lab({ tabId: "aaaa" });
+    const two = lab({ tabId: "bbbb" });
+    void one.netLab.add("virtio");
+    void two.netLab.add("virtio");
+    await vi.waitFor(() => expect(one.sessions[0]?.started && two.sessions[0]?.started).toBeDefined());
+    const [a, b] = [one.sessions[0]?.started?.identity, two.sessions[0]?.started?.identity];
+    expect(a?.hostname).toBe("vm1");
+    expect(b?.hostname).toBe("vm1");
+    expect(a?.mac).not.toBe(b?.mac);
+    one.netLab.dispose();
+    two.netLab.dispose();
+  });
+
+  it("joins other tabs only when asked, and each running machine asks for a lease from the tab's slice", async () => {
+    const posted: unknown[] = [];
+    let closed = false;
+    const channel: TabChannel = { post: (m) => posted.push(m), onMessage: () => ({ dispose: () => undefined }), close: () => (closed = true) };
+    const { netLab, network, sessions, clock } = lab({ tabId: "aaaa", tabChannel: () => channel });
+    const adding = netLab.add("virtio");
+    await vi.waitFor(() => expect(sessions[0]?.started).toBeDefined());
+    const s1 = sessions[0] as FakeSession;
+    s1.run();
+    const housekeep = vi.fn(() => Promise.resolve({ exitCode: 0, output: "" }));
+    (s1.machine as unknown as { housekeep: typeof housekeep }).housekeep = housekeep;
+    await adding;
+    s1.identity.fire(s1.started?.identity as MachineIdentity);
+    expect(posted).toEqual([]);
+    expect(netLab.joinedTabs).toBe(false);
+
+    netLab.joinTabs();
+    expect(netLab.joinedTabs).toBe(true);
+    expect(posted[0]).toMatchObject({ kind: "hello", from: "aaaa", ask: true });
+    clock.advance(TAB_SETTLE_MS);
+    expect(network.tabs?.slot).toBe(0);
+    await vi.waitFor(() => expect(housekeep).toHaveBeenCalledTimes(1));
+
+    netLab.leaveTabs();
+    expect(posted.at(-1)).toEqual({ kind: "bye", from: "aaaa" });
+    expect(closed).toBe(true);
+    await vi.waitFor(() => expect(housekeep).toHaveBeenCalledTimes(2));
+    netLab.dispose();
+  });
+
+  it("refuses to join other tabs without a channel between them, with a typed error", () => {
+    const { netLab } = lab({ tabChannel: () => undefined });
+    expect(() => netLab.joinTabs()).toThrow(expect.objectContaining({ code: "bad-network" }));
+    expect(netLab.joinedTabs).toBe(false);
+    netLab.dispose();
   });
 });

@@ -19,6 +19,8 @@ import { DEFAULT_MACHINE } from "../storage/machines.ts";
 import { parseMac } from "./frames.ts";
 import { hostNatFetch, type NatFetch } from "./hosts/nat.ts";
 import { VirtualNetwork, type NetworkMode } from "./network.ts";
+import { broadcastTabChannel, type TabChannel } from "./tabTrunk.ts";
+import { randomId } from "../host.ts";
 
 /** Each machine is a whole PC in this tab: a classroom laptop runs four well. */
 export const MAX_LAB_MACHINES = 4;
@@ -74,6 +76,13 @@ export interface NetworkLabOptions {
   readonly network: VirtualNetwork;
   /** A new session for one lab machine (session/scratch.ts: labSession). */
   readonly session: (nic: LabNic) => MachineSession;
+  /**
+   * This tab's id (letters and digits): in its machines' MACs, so that machines of the same name
+   * in two tabs of a browser differ on a shared LAN. A random one when left out.
+   */
+  readonly tabId?: string;
+  /** The channel to the lab in the other tabs (BroadcastChannel in a page), for `joinTabs`. */
+  readonly tabChannel?: () => TabChannel | undefined;
 }
 
 export class NetworkLab implements Disposable {
@@ -84,8 +93,38 @@ export class NetworkLab implements Disposable {
   /** A machine was added, started, failed or left; the network's own changes are `network.onChanged`. */
   readonly onChanged: Event<void> = this.changed.event;
 
+  /** This tab's id, in its machines' MACs and its port's name in the other tabs ("tab-<id>"). */
+  readonly tabId: string;
+
   constructor(private readonly options: NetworkLabOptions) {
-    this.subscription = options.network.onChanged(() => this.changed.fire());
+    this.tabId = options.tabId ?? randomId().replace(/-/g, "").slice(0, 6);
+    const subscriptions = new DisposableStore();
+    subscriptions.add(options.network.onChanged(() => this.changed.fire()));
+    // A new slice of the LAN's addresses (tabs joined or left): every machine asks for a lease from it.
+    subscriptions.add(options.network.onTabSlotChanged(() => void this.renewLeases()));
+    this.subscription = subscriptions;
+  }
+
+  /** Whether this tab's LAN is joined to the other tabs'. */
+  get joinedTabs(): boolean {
+    return this.options.network.tabs !== undefined;
+  }
+
+  /**
+   * Join the lab in this browser's other tabs (their machines and these on one bridged LAN; each
+   * tab still runs only its own). Off until the user turns it on. Throws `bad-network` when the
+   * host has no channel between tabs.
+   */
+  joinTabs(): void {
+    if (this.joinedTabs) return;
+    const channel = (this.options.tabChannel ?? (() => broadcastTabChannel()))();
+    if (channel === undefined) throw new AppError("bad-network", "This browser cannot connect its tabs (no BroadcastChannel).", { details: { subject: "tabs", problems: ["no channel between tabs"] } });
+    this.options.network.joinTabs(channel, this.tabId);
+  }
+
+  /** Leave the other tabs (they drop this one at once): the LAN is this tab's alone again. */
+  leaveTabs(): void {
+    this.options.network.leaveTabs();
   }
 
   get network(): VirtualNetwork {
@@ -113,7 +152,7 @@ export class NetworkLab implements Disposable {
     const name = this.nextName();
     const profile = labProfile(nic);
     assertHasNic(name, profile);
-    const identity = machineIdentity(`netlab-${name}`, name);
+    const identity = machineIdentity(`netlab-${this.tabId}-${name}`, name);
     const entry: Entry = { name, nic, identity, session: this.options.session(nic), state: "starting", problem: undefined, store: new DisposableStore(), joined: false, settled: () => undefined };
     // One start per NIC model at a time: the first boots and keeps its boot, the next restore it
     // (two started together would both boot from scratch).
@@ -175,6 +214,11 @@ export class NetworkLab implements Disposable {
    */
   async setMode(mode: NetworkMode): Promise<void> {
     this.options.network.setMode(mode);
+    await this.renewLeases();
+  }
+
+  /** Every running machine asks for a new lease; resolves when all have been asked. */
+  private async renewLeases(): Promise<void> {
     await Promise.all(
       [...this.entries.values()]
         .filter((e) => e.state === "running")
@@ -210,5 +254,5 @@ export class NetworkLab implements Disposable {
 /** The lab the page opens: machines in sessions like `options`' (their own Workers), a bridged network, the outside off. */
 export function createNetworkLab(options: SessionOptions, net: { readonly clock: Clock; readonly ownOrigin: string; readonly fetch?: NatFetch; readonly prebooted?: Readonly<Partial<Record<LabNic, PrebootedSource>>> }): NetworkLab {
   const network = new VirtualNetwork({ clock: net.clock, fetch: net.fetch ?? hostNatFetch, ownOrigin: net.ownOrigin });
-  return new NetworkLab({ network, session: (nic) => labSession(options, net.prebooted?.[nic]) });
+  return new NetworkLab({ network, session: (nic) => labSession(options, net.prebooted?.[nic]), tabChannel: () => broadcastTabChannel() });
 }

@@ -8,7 +8,8 @@ import type { NetworkBus } from "./bus.ts";
 import type { LearnedMac, TopologyChange } from "./switch.ts";
 import { DROP_REASONS, Link, checkImpairments, type DropReason, type Impairments } from "./link.ts";
 
-export type PortKind = "machine" | "host";
+/** A machine's NIC, one of the page's own hosts, or the way to another tab's switch (tabTrunk.ts). */
+export type PortKind = "machine" | "host" | "tab";
 
 export interface PortCounters {
   /** What the endpoint emitted into the port. */
@@ -68,6 +69,8 @@ export class SwitchPort implements Disposable {
     readonly bus: NetworkBus,
     clock: Clock,
     random: () => number,
+    /** Never forwards to another protected port (switch.ts, PortOptions.protected). */
+    readonly isProtected = false,
   ) {
     this.segmentId = segment;
     this.up = this.store.add(new Link(clock, random, (frame) => owner.forward(this, frame), (frame, reason) => this.dropped(frame, "in", reason)));

@@ -74,6 +74,29 @@ describe("VirtualSwitch forwarding", () => {
     expect(pa.counters.drops.filtered).toBe(1);
   });
 
+  it("never forwards between two protected ports (the ports toward other tabs), broadcast or unicast", () => {
+    const clock = new ManualClock();
+    const sw = new VirtualSwitch({ clock, schedule: (fn) => fn() });
+    const local = new FakeEndpoint(A);
+    const tab1 = new FakeEndpoint(B);
+    const tab2 = new FakeEndpoint(C);
+    sw.attach("vm1", local);
+    const p1 = sw.attach("tab-1", tab1, { kind: "tab", protected: true });
+    sw.attach("tab-2", tab2, { kind: "tab", protected: true });
+    tab1.emit(ethFrame(B, BROADCAST_MAC, 1));
+    expect(tags(local)).toEqual([1]);
+    expect(tags(tab2)).toEqual([]);
+    tab2.emit(ethFrame(C, B, 2)); // B is known behind tab-1: filtered, not relayed
+    expect(tags(tab1)).toEqual([]);
+    expect(tags(local)).toEqual([1]);
+    tab1.emit(ethFrame(B, C, 3)); // and the other way
+    expect(tags(tab2)).toEqual([]);
+    expect(p1.counters.drops.filtered).toBe(1);
+    local.emit(ethFrame(A, BROADCAST_MAC, 4)); // a local machine reaches both
+    expect(tags(tab1)).toEqual([4]);
+    expect(tags(tab2)).toEqual([4]);
+  });
+
   it("moves a MAC that shows up on another port", () => {
     const { sw, a, b, c } = lab();
     a.emit(ethFrame(A, BROADCAST_MAC, 1));

@@ -48,6 +48,12 @@ export interface PortOptions {
   readonly kind?: PortKind;
   readonly segment?: string;
   readonly impairments?: Partial<Impairments>;
+  /**
+   * A protected port (as on managed switches) never forwards to another protected port: the
+   * ports toward other tabs (tabTrunk.ts) each reach their tab directly, so a frame from one
+   * tab must not be relayed to another (it would arrive twice, and loop).
+   */
+  readonly protected?: boolean;
 }
 
 export type { PortCounters, PortKind, TapRecord } from "./port.ts";
@@ -140,7 +146,7 @@ export class VirtualSwitch implements Disposable {
     if (label.trim() === "" || this.port(label) !== undefined) {
       throw new AppError("bad-profile", `The switch already has a port named "${label}": give each machine its own name.`, { details: { subject: label } });
     }
-    const port = new SwitchPort(this.owner, label, options.kind ?? "machine", options.segment ?? DEFAULT_SEGMENT, bus, this.clock, this.random);
+    const port = new SwitchPort(this.owner, label, options.kind ?? "machine", options.segment ?? DEFAULT_SEGMENT, bus, this.clock, this.random, options.protected ?? false);
     if (options.impairments !== undefined) port.setImpairments(options.impairments);
     port.listen((frame) => this.enqueue(port, frame));
     this.portList.push(port);
@@ -223,16 +229,17 @@ export class VirtualSwitch implements Disposable {
     if (!from.attached) return;
     const segment = from.segment;
     if (!isGroupMac(frame, 6)) this.learn(`${segment}/${macKey(frame, 6)}`, from);
+    const reachable = (p: SwitchPort): boolean => p !== from && p.segment === segment && !(from.isProtected && p.isProtected);
     let targets: SwitchPort[];
     if (isGroupMac(frame, 0)) {
-      targets = this.portList.filter((p) => p !== from && p.segment === segment);
+      targets = this.portList.filter(reachable);
     } else {
       const known = this.live(`${segment}/${macKey(frame, 0)}`);
-      if (known?.port === from) {
+      if (known !== undefined && !reachable(known.port)) {
         from.dropped(frame, "in", "filtered");
         return;
       }
-      targets = known !== undefined ? [known.port] : this.portList.filter((p) => p !== from && p.segment === segment);
+      targets = known !== undefined ? [known.port] : this.portList.filter(reachable);
     }
     this.tap(from, "in", frame, { to: targets.map((p) => p.label) });
     // Each port gets its own copy: an endpoint may keep or transfer the buffer it is given.

@@ -3,7 +3,7 @@
  * terminal, the topology, per-port counters, the live packet list and the capture as .pcap.
  * Thin: the core's NetworkLab and VirtualNetwork decide and count; this draws and dispatches.
  */
-import { NETWORK_MODES, PROTOCOL_NAMES, type CapturedPacket, type LabMachine, type NetworkLab, type NetworkMode, type NetworkSummary, type PacketFilter, type ProtocolName } from "../../core/index.ts";
+import { NETWORK_MODES, PROTOCOL_NAMES, lanPool, type CapturedPacket, type LabMachine, type NetworkLab, type NetworkMode, type NetworkSummary, type PacketFilter, type ProtocolName } from "../../core/index.ts";
 import { actionButton, h } from "../kit/dom.ts";
 import { download } from "../kit/download.ts";
 import { TerminalView } from "../terminal.ts";
@@ -37,6 +37,8 @@ export class NetworkPanel {
   private readonly mode = h("select", { id: "network-mode", testid: "network-mode" });
   private readonly explains = h("p", { className: "lab-note", testid: "network-mode-explains" });
   private readonly outside = h("input", { type: "checkbox", id: "network-outside", testid: "network-outside" });
+  private readonly joinTabs = h("input", { type: "checkbox", id: "network-join-tabs", testid: "network-join-tabs" });
+  private readonly tabNote = h("span", { className: "lab-note", testid: "network-tab-id" });
   private readonly nic = h("select", { id: "network-nic", testid: "network-nic" }, h("option", { value: "virtio" }, "virtio-net"), h("option", { value: "ne2k" }, "NE2000"));
   private readonly machineRows = h("tbody", { testid: "network-machines" });
   private readonly tabs = h("div", { className: "network-tabs", role: "tablist", testid: "network-tabs" });
@@ -54,6 +56,15 @@ export class NetworkPanel {
     for (const m of NETWORK_MODES) this.mode.append(h("option", { value: m.mode }, m.label));
     this.mode.addEventListener("change", () => void this.setMode(this.mode.value as NetworkMode));
     this.outside.addEventListener("change", () => this.lab.network.setOutside(this.outside.checked));
+    this.joinTabs.addEventListener("change", () => {
+      try {
+        if (this.joinTabs.checked) this.lab.joinTabs();
+        else this.lab.leaveTabs();
+      } catch (error) {
+        this.joinTabs.checked = this.lab.joinedTabs;
+        this.host.report(error);
+      }
+    });
     this.portFilter.addEventListener("change", () => this.drawPackets());
     this.protoFilter.addEventListener("change", () => this.drawPackets());
     const table = (caption: string, heads: readonly string[], body: HTMLElement): HTMLTableElement =>
@@ -63,6 +74,7 @@ export class NetworkPanel {
       h("p", { className: "lab-note" }, "Machines of their own beside this page's, each in its own Worker, on a virtual switch in this page. Nothing they write is kept. They reach the outside only through the page and only with outside access on (no cookies or credentials are sent, and never to virtlab itself)."),
       h("p", {}, h("label", { htmlFor: "network-mode" }, "Mode "), this.mode, " ", h("label", { htmlFor: "network-outside" }, this.outside, " Outside access (web through this page)")),
       this.explains,
+      h("p", {}, h("label", { htmlFor: "network-join-tabs" }, this.joinTabs, " Join other tabs of this browser"), " ", this.tabNote),
       h("p", {}, h("label", { htmlFor: "network-nic" }, "NIC "), this.nic, " ", actionButton("Add machine", "network-add", () => this.add(), (e) => this.host.report(e))),
       table("Machines", ["machine", "state", "started from", "MIPS", "NIC", "MAC", "address", "loss %", "latency ms", "rate KB/s (0: none)", ""], this.machineRows),
       this.tabs,
@@ -106,6 +118,7 @@ export class NetworkPanel {
     lab.network.capture.onPacket(() => this.scheduleDraw());
     this.mode.value = lab.network.mode;
     this.outside.checked = lab.network.outside;
+    this.joinTabs.checked = lab.joinedTabs;
     return lab;
   }
 
@@ -201,9 +214,33 @@ export class NetworkPanel {
         );
       }),
     );
+    this.machineRows.append(...this.remoteRows(lab));
+    this.joinTabs.checked = lab.joinedTabs;
+    const trunk = lab.network.tabs;
+    this.tabNote.textContent = trunk === undefined ? `(bridged LAN; this tab is ${lab.tabId})` : `This tab is ${lab.tabId}; ${trunk.tabs.length} other tab(s) joined${trunk.slot === undefined ? "" : `, addresses 192.168.86.${lanPool(trunk.slot).join("–")} here`}.`;
     const ports = [...lab.network.switch.ports.map((p) => p.label)];
     const chosen = this.portFilter.value;
     this.portFilter.replaceChildren(h("option", { value: "" }, "all ports"), ...ports.map((p) => h("option", { value: p, selected: p === chosen }, p)));
+  }
+
+  /** The other tabs' machines: listed, not run from here (each tab is the only one that runs its own). */
+  private remoteRows(lab: NetworkLab): HTMLTableRowElement[] {
+    return (lab.network.tabs?.tabs ?? []).flatMap((t) =>
+      t.machines.map((m) =>
+        h(
+          "tr",
+          { testid: `network-remote-${t.id}-${m.name}` },
+          h("td", {}, `${m.name} (tab ${t.id})`),
+          h("td", {}, "in another tab"),
+          h("td", {}, "–"),
+          h("td", {}, "–"),
+          h("td", {}, "–"),
+          h("td", {}, m.mac ?? "–"),
+          h("td", { testid: `network-remote-address-${t.id}-${m.name}` }, m.address ?? "–"),
+          h("td", { colSpan: 4 }, `through port ${t.port}`),
+        ),
+      ),
+    );
   }
 
   /** A tab and a terminal per machine; the terminal shows its console and takes its keys. */

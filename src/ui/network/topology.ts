@@ -1,7 +1,7 @@
 /**
  * The network's topology as an SVG drawing: each segment a line (a bus), each port a box on it
- * (machines and the page's hosts told apart), and in routed mode the router's two interfaces
- * drawn as one box joining both lines. Drawn from the switch's summary only.
+ * (machines, the page's hosts and the ports toward other tabs told apart), and in routed mode
+ * the router's two interfaces drawn as one box joining both lines. From the switch's summary only.
  */
 import type { NetworkMode, NetworkSummary } from "../../core/index.ts";
 
@@ -32,9 +32,10 @@ export function topologySvg(summary: NetworkSummary, mode: NetworkMode): SVGSVGE
     svg.append(el("line", { x1: 10, y1: y + BOX_H + 10, x2: width - 10, y2: y + BOX_H + 10, class: "topology-bus" }));
     segment.ports.forEach((label, i) => {
       const x = 20 + i * (BOX_W + GAP);
-      const host = kinds.get(label) === "host";
+      const kind = kinds.get(label);
+      const host = kind === "host";
       svg.append(el("line", { x1: x + BOX_W / 2, y1: y + BOX_H, x2: x + BOX_W / 2, y2: y + BOX_H + 10, class: "topology-bus" }));
-      svg.append(el("rect", { x, y, width: BOX_W, height: BOX_H, rx: host ? 2 : 8, class: host ? "topology-host" : "topology-machine" }));
+      svg.append(el("rect", { x, y, width: BOX_W, height: BOX_H, rx: host ? 2 : 8, class: host ? "topology-host" : kind === "tab" ? "topology-tab" : "topology-machine" }));
       svg.append(el("text", { x: x + BOX_W / 2, y: y + BOX_H / 2 + 4, "text-anchor": "middle" }, label));
       if (label.startsWith("router-")) routerBoxes.push({ x: x + BOX_W / 2, y });
     });
