@@ -83,6 +83,17 @@ export function dhcpCommand(): string {
   return `${NET_SCRIPT} dhcp`;
 }
 
+/**
+ * The guest agent's line that waits (up to `seconds`) until eth0 carries `address`: the guest's
+ * DHCP client applies a lease a moment after the server recorded it, and busybox `ping` gives up
+ * at once on an interface without an address. Exits 1 if the address never comes.
+ */
+export function addressAppliedCommand(address: string, seconds = 20): string {
+  if (CIDR.exec(`${address}/32`) === null) throw new AppError("bad-profile", `${address} is not an IPv4 address.`, { details: { subject: address } });
+  const polls = Math.ceil(seconds * 20);
+  return `(n=0; until ip -4 addr show eth0 | grep -q 'inet ${address}/'; do [ $n -ge ${polls} ] && exit 1; usleep 50000; n=$((n+1)); done)`;
+}
+
 /** The guest agent's line that gives eth0 a fixed address (`10.0.0.11/24`) instead of DHCP, with an optional default gateway. */
 export function staticAddressCommand(address: string, gateway?: string): string {
   const cidr = CIDR.exec(address);

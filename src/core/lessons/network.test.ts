@@ -6,6 +6,7 @@ import type { DecodedFrame } from "../net/decode.ts";
 import type { NetworkMember, NetworkMode } from "../net/network.ts";
 import type { LabMachineState } from "../net/networkLab.ts";
 import { describeAction, parseLesson } from "./format.ts";
+import { addressAppliedCommand } from "../identity.ts";
 import { runNetworkStep, substituteAddresses, type LessonNetworkLab, type NetworkLessonAction } from "./network.ts";
 
 const lessonWith = (...actions: unknown[]): string =>
@@ -73,6 +74,8 @@ class FakeLab implements LessonNetworkLab {
   readonly list: FakeMachine[] = [];
   readonly ran: { machine: string; command: string; timeoutMs: number | undefined }[] = [];
   readonly log: string[] = [];
+  /** What went through the guest agent (unseen by the student). */
+  readonly housekept: string[] = [];
   modeNow: NetworkMode = "bridged";
   packets: { summary: string; protocol: string }[] = [];
   /** What the next machine does: get an address at once, later (when `lease` is called) or fail. */
@@ -83,11 +86,16 @@ class FakeLab implements LessonNetworkLab {
     return this.list.map((m) => ({ ...m }));
   }
 
-  machine(name: string): { run(command: string, options?: { readonly timeoutMs?: number }): Promise<CommandResult> } | undefined {
+  machine(name: string): ReturnType<LessonNetworkLab["machine"]> {
     if (!this.list.some((m) => m.name === name && m.state === "running")) return undefined;
+    const run = async (command: string, options?: { readonly timeoutMs?: number }): Promise<CommandResult> => {
+      this.ran.push({ machine: name, command, timeoutMs: options?.timeoutMs });
+      return this.answers.get(command) ?? { output: "", exitCode: 0 };
+    };
     return {
-      run: async (command, options) => {
-        this.ran.push({ machine: name, command, timeoutMs: options?.timeoutMs });
+      run,
+      housekeep: async (command) => {
+        this.housekept.push(`${name}: ${command}`);
         return this.answers.get(command) ?? { output: "", exitCode: 0 };
       },
     };
@@ -182,11 +190,19 @@ describe("network steps against a lab", () => {
     await drive(clock, Promise.resolve(), 1000);
     lab.lease("vm1");
     await expect(drive(clock, leased, 1000)).resolves.toMatchObject({ ok: true, lines: ["vm1 (virtio-net) is on the bridged network with the address 192.168.86.100."] });
+    // Done only once the guest itself carries the address (asked through the agent, unseen).
+    expect(lab.housekept).toEqual([`vm1: ${addressAppliedCommand("192.168.86.100")}`]);
 
     const never = runNetworkStep(lab, { type: "network-add", nic: "virtio", timeoutSeconds: 5 }, clock);
     await expect(drive(clock, never, 10_000)).rejects.toMatchObject({ code: "lesson-failed", message: "vm2 did not get an address within 5 s (it is running; vm1 192.168.86.100, vm2 (no address))." });
     // Half-way it asked the guest's DHCP client once more.
     expect(lab.ran).toEqual([{ machine: "vm2", command: "/bin/virtlab-net dhcp", timeoutMs: 30_000 }]);
+  });
+
+  it("add fails when the guest was leased an address but never put it on eth0", async () => {
+    const lab = new FakeLab();
+    lab.answers.set(addressAppliedCommand("192.168.86.100"), { output: "", exitCode: 1 });
+    await expect(run(lab, { type: "network-add", nic: "virtio" })).rejects.toMatchObject({ code: "lesson-failed", message: "vm1 was leased 192.168.86.100 but did not put it on eth0 within 20 s." });
   });
 
   it("add says why a machine did not start", async () => {

@@ -5,7 +5,7 @@
  */
 import type { Clock } from "../clock.ts";
 import { AppError } from "../errors.ts";
-import { dhcpCommand } from "../identity.ts";
+import { addressAppliedCommand, dhcpCommand } from "../identity.ts";
 import type { CommandResult } from "../console.ts";
 import type { CapturedPacket } from "../net/capture.ts";
 import type { DecodedFrame } from "../net/decode.ts";
@@ -17,7 +17,8 @@ import { commandOutcome, type StepOutcome } from "./outcome.ts";
 /** What network steps use of NetworkLab (the page's and Node's lab fit it; unit tests fake it). */
 export interface LessonNetworkLab {
   readonly machines: readonly { readonly name: string; readonly state: LabMachineState; readonly problem: string | undefined }[];
-  machine(name: string): { run(command: string, options?: { readonly timeoutMs?: number }): Promise<CommandResult> } | undefined;
+  /** `run` types where the student sees it (teaching); `housekeep` goes through the guest agent, unseen. */
+  machine(name: string): { run(command: string, options?: { readonly timeoutMs?: number }): Promise<CommandResult>; housekeep(command: string, options?: { readonly timeoutMs?: number }): Promise<CommandResult> } | undefined;
   add(nic: Exclude<NicModel, "none">): Promise<unknown>;
   remove(name: string): void;
   setMode(mode: NetworkMode): Promise<void>;
@@ -108,6 +109,7 @@ export async function runNetworkStep(lab: LessonNetworkLab, action: NetworkLesso
         () => (running().every((name) => addressOf(lab, name) !== undefined) ? true : undefined),
         () => `Not every machine got an address on the ${action.mode} network within ${waitMs / 1000} s (${addressList(lab)}).`,
       );
+      for (const name of running()) await addressApplied(lab, name);
       const explains = NETWORK_MODES.find((m) => m.mode === action.mode)?.explains;
       return { ok: true, lines: [...(explains === undefined ? [] : [explains]), `Addresses now: ${addressList(lab)}.`] };
     }
@@ -150,7 +152,17 @@ async function addOne(lab: LessonNetworkLab, nic: Exclude<NicModel, "none">, clo
     },
     () => `${name} did not get an address within ${waitMs / 1000} s (it is ${lab.machines.find((m) => m.name === name)?.state ?? "gone"}; ${addressList(lab)}).`,
   );
+  await addressApplied(lab, name);
   return `${name} (${nic === "ne2k" ? "NE2000" : "virtio-net"}) is on the ${lab.network.mode} network with the address ${address}.`;
+}
+
+/** Wait until the guest itself carries the address the server leased it (the next step may ping at once). */
+async function addressApplied(lab: LessonNetworkLab, name: string): Promise<void> {
+  const address = addressOf(lab, name);
+  const machine = lab.machine(name);
+  if (address === undefined || machine === undefined) return;
+  const applied = await machine.housekeep(addressAppliedCommand(address), { timeoutMs: 40_000 });
+  if (applied.exitCode !== 0) throw new AppError("lesson-failed", `${name} was leased ${address} but did not put it on eth0 within 20 s.`, { details: { subject: name } });
 }
 
 /** Each expected text found in some packet's line, with the first few such packets listed. */
