@@ -168,6 +168,7 @@ export class TabTrunk implements Disposable {
   private settled = false;
   private disposed = false;
   private readonly counts = { sent: 0, received: 0, kept: 0, refused: 0 };
+  private tickTimer: Disposable | undefined;
   private readonly helloMs: number;
   private readonly timeoutMs: number;
   private readonly maxSlots: number;
@@ -222,7 +223,8 @@ export class TabTrunk implements Disposable {
     // A hidden tab's timers may run only once a minute (Chromium's throttling), its message
     // handler at once: a tab not heard for a while is asked, and answers from its handler.
     this.hello([...this.peers.values()].some((p) => now - p.lastHeard > this.helloMs * 1.5));
-    this.store.add(this.options.clock.after(this.helloMs, () => this.tick()));
+    // One timer at a time (not one more in the store every tick).
+    this.tickTimer = this.options.clock.after(this.helloMs, () => this.tick());
   }
 
   private post(message: Message): void {
@@ -334,6 +336,7 @@ export class TabTrunk implements Disposable {
     if (this.disposed) return;
     this.post({ kind: "bye", from: this.tabId });
     this.disposed = true;
+    this.tickTimer?.dispose();
     this.store.dispose();
     for (const id of [...this.peers.keys()]) this.drop(id);
     this.options.channel.close();
