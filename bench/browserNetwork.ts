@@ -36,9 +36,9 @@ async function startLoop(page: Page, panel: Locator, name: string): Promise<void
   });
 }
 
-/** The MIPS column of `name`'s row (the cell after its state). */
+/** The MIPS column of `name`'s row. */
 async function mips(panel: Locator, name: string): Promise<number> {
-  const text = (await panel.locator(`[data-testid="network-state-${name}"] + td`).textContent()) ?? "";
+  const text = (await panel.getByTestId(`network-mips-${name}`).textContent()) ?? "";
   return Number(text);
 }
 

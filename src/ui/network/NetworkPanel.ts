@@ -203,7 +203,7 @@ export class NetworkPanel {
           h("td", {}, m.name),
           h("td", { testid: `network-state-${m.name}`, title: m.problem }, m.problem === undefined ? m.state : `${m.state}: ${m.problem}`),
           h("td", { testid: `network-from-${m.name}` }, m.startedFrom === undefined ? "–" : STARTED_FROM[m.startedFrom]),
-          h("td", {}, mips === undefined ? "–" : mips.toFixed(0)),
+          h("td", { testid: `network-mips-${m.name}` }, mips === undefined ? "–" : mips.toFixed(0)),
           h("td", {}, m.nic === "virtio" ? "virtio-net" : "NE2000"),
           h("td", {}, m.identity.mac),
           h("td", { testid: `network-address-${m.name}` }, member?.address ?? "–"),
