@@ -94,6 +94,22 @@ describe("DiskReadAhead", () => {
     expect(same(got, disk.bytes.subarray(2 * MiB + 64 * KiB, 2 * MiB + 128 * KiB))).toBe(true);
   });
 
+  it("a write lands in a window read ahead that arrived and was not used yet: the read that uses it later sees the write", async () => {
+    const disk = pageDisk(8 * MiB);
+    const ahead = new DiskReadAhead(disk.bytes.length, disk.fetch, 1 * MiB);
+    // A stream: the first window, then read on past its middle so the next one is asked for.
+    for (let at = 0; at < 768 * KiB; at += 64 * KiB) await read(ahead, at, 64 * KiB);
+    // Let the next window (1 MiB–2 MiB) arrive, unused.
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    const patch = new Uint8Array(4 * KiB).fill(0xee);
+    ahead.write(1536 * KiB, patch);
+    disk.write(1536 * KiB, patch);
+    // Read on through the stream into the written range (as a file system re-reading a block).
+    let got = new Uint8Array(0);
+    for (let at = 768 * KiB; at <= 1536 * KiB; at += 64 * KiB) got = await read(ahead, at, 64 * KiB);
+    expect([...got.subarray(0, 4 * KiB)]).toEqual([...patch]);
+  });
+
   it("windows stop at the end of the disk, and the last bytes read right", async () => {
     const size = 3 * MiB + 5 * 512;
     const disk = pageDisk(size);

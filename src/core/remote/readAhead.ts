@@ -6,9 +6,10 @@
  * fetched in one round trip, and the next window is asked for while the first is being used.
  * Random reads go to the page as before, one request each.
  *
- * Writes go to the page as always (this is no write cache); a write also patches the window, and
- * makes a window still on its way stale (it was read before the write): it is dropped on arrival
- * and the read asks the page again, after the write, so it sees it.
+ * Writes go to the page as always (this is no write cache); a write also patches the window in
+ * use, and makes any other window it overlaps stale (on its way, or arrived and not used yet: its
+ * bytes are from before the write): a stale window is never used, the read asks the page again,
+ * after the write, so it sees it.
  */
 
 /** How much one sequential round trip fetches. */
@@ -88,7 +89,9 @@ export class DiskReadAhead {
       const to = Math.min(end, current.start + current.bytes.length);
       if (from < to) current.bytes.set(data.subarray(from - start, to - start), from - current.start);
     }
-    for (const w of this.inFlight) if (start < w.start + w.length && end > w.start) w.stale = true;
+    // Every window fetched before this write and not yet the current one: on its way, or arrived
+    // and waiting unused as the next (its bytes are from before the write).
+    for (const w of [...this.inFlight, ...(this.next === undefined ? [] : [this.next])]) if (start < w.start + w.length && end > w.start) w.stale = true;
   }
 
   private fromWindow(start: number, length: number): Uint8Array | undefined {
