@@ -188,7 +188,8 @@ describe("TabTrunk: the lab's LAN across tabs", () => {
     expect(a.network.tabs?.slot).toBe(1);
   });
 
-  it("a tab that closes says goodbye: the other drops its port and every MAC behind it at once", async () => {
+  /** Tabs A (vm1) and B (vm2) joined; A's switch has learned vm2's MAC behind B's port. */
+  async function twoTabsBLearned(): Promise<{ clock: ManualClock; a: ReturnType<typeof tab>; b: ReturnType<typeof tab> }> {
     const hub = new FakeHub();
     const clock = new ManualClock();
     const a = tab(hub, clock, "aaaa", [1]);
@@ -196,6 +197,11 @@ describe("TabTrunk: the lab's LAN across tabs", () => {
     await joined(clock, a, b);
     b.vms[0]?.emit(arpRequestFrame(mac(2), ip(116), ip(100)));
     await flush();
+    return { clock, a, b };
+  }
+
+  it("a tab that closes says goodbye: the other drops its port and every MAC behind it at once", async () => {
+    const { a, b } = await twoTabsBLearned();
     expect(a.network.switch.lookup(formatMac(mac(2)), "lan")?.label).toBe("tab-bbbb");
 
     b.network.leaveTabs();
@@ -218,13 +224,7 @@ describe("TabTrunk: the lab's LAN across tabs", () => {
   });
 
   it("a tab that crashed (no goodbye) is dropped once silent for the timeout", async () => {
-    const hub = new FakeHub();
-    const clock = new ManualClock();
-    const a = tab(hub, clock, "aaaa", [1]);
-    const b = tab(hub, clock, "bbbb", [2]);
-    await joined(clock, a, b);
-    b.vms[0]?.emit(arpRequestFrame(mac(2), ip(116), ip(100)));
-    await flush();
+    const { clock, a, b } = await twoTabsBLearned();
     b.channel.crash();
     clock.advance(TAB_TIMEOUT_MS - 1000);
     await flush();

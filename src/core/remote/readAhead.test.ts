@@ -105,7 +105,7 @@ describe("DiskReadAhead", () => {
     ahead.write(1536 * KiB, patch);
     disk.write(1536 * KiB, patch);
     // Read on through the stream into the written range (as a file system re-reading a block).
-    let got = new Uint8Array(0);
+    let got: Uint8Array = new Uint8Array(0);
     for (let at = 768 * KiB; at <= 1536 * KiB; at += 64 * KiB) got = await read(ahead, at, 64 * KiB);
     expect([...got.subarray(0, 4 * KiB)]).toEqual([...patch]);
   });
