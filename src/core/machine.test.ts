@@ -4,7 +4,7 @@ import type { BackendFactory } from "./backend.ts";
 import { ManualClock } from "./clock.ts";
 import { AppError, isAppError } from "./errors.ts";
 import { sha256Hex } from "./host.ts";
-import { Machine, NO_SHELL_MAX_MS, NO_SHELL_QUIET_MS, type MachineStatus } from "./machine.ts";
+import { Machine, NO_SHELL_MAX_MS, NO_SHELL_QUIET_MS, REBOOT_GRACE_MS, type MachineStatus } from "./machine.ts";
 import { DEFAULT_PROFILE, type DeviceProfile, type GuestSpec, type LinuxGuest } from "./profile.ts";
 
 function setup(answers: Record<string, [string, number | "hang"]> = {}, overrides: Partial<LinuxGuest> = {}, profile: DeviceProfile = DEFAULT_PROFILE, base: GuestSpec = guest) {
@@ -123,6 +123,34 @@ describe("Machine", () => {
     expect(machine.status).toMatchObject({ running: false, mips: undefined });
     await machine.resume();
     expect(machine.status.running).toBe(true);
+  });
+
+  it("after Ctrl-Alt-Del, the old shell's prompt still on its way is not the shell coming back; a guest that ignores the keys has its shell back after a grace", async () => {
+    const { machine, shell, shells, clock } = setup();
+    await machine.start();
+    shell().boot();
+    machine.sendCtrlAltDel();
+    // The prompt the old shell printed after the last command arrives after the keys were pressed.
+    shells[0]?.print(PROMPT);
+    expect(machine.shellReady).toBe(false);
+    let back = false;
+    void machine.waitForShell({ timeoutMs: 60_000 }).then(() => (back = true));
+    // The guest reboots: the prompt of the new boot is the one that counts.
+    shells[0]?.guestReboots();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(back).toBe(false);
+    shells[1]?.boot();
+    await Promise.resolve();
+    expect(machine.shellReady).toBe(true);
+
+    // A guest that ignores Ctrl-Alt-Del: no reboot comes; after the grace its prompt counts again.
+    machine.sendCtrlAltDel();
+    shells[1]?.print(PROMPT);
+    expect(machine.shellReady).toBe(false);
+    clock.advance(REBOOT_GRACE_MS);
+    expect(machine.shellReady).toBe(true);
+    expect(shells).toHaveLength(2);
   });
 
   it("power-cycles with a fresh emulator when the guest reboots (Ctrl-Alt-Del)", async () => {

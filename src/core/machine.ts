@@ -97,6 +97,12 @@ const POLL_MS = 50;
 export const NO_SHELL_QUIET_MS = 15_000;
 export const NO_SHELL_MAX_MS = 90_000;
 const NO_SHELL_CHECK_MS = 1000;
+/**
+ * After Ctrl-Alt-Del, prompts are not taken as "the shell is back" until the guest reboots, or
+ * this long without a reboot (a guest that ignores Ctrl-Alt-Del keeps its shell): the old shell's
+ * prompt, still on its way when the keys were pressed, is not the new boot's.
+ */
+export const REBOOT_GRACE_MS = 10_000;
 /** Ctrl-U: clears whatever half-typed line sits at the prompt before a command is sent. */
 const KILL_LINE = "\x15";
 /** Files only a boot reads: a start from a saved state does without them. */
@@ -131,6 +137,8 @@ export class Machine implements Disposable {
   private nextCommandId = 1;
   private commandsInFlight = 0;
   private shellUp = false;
+  /** Set from Ctrl-Alt-Del until the guest reboots (or REBOOT_GRACE_MS pass): prompts meanwhile are the old shell's. */
+  private rebootExpected: Disposable | undefined;
   private state: MachineStatus = { stage: "idle", running: false, mips: undefined, error: undefined, shell: "waiting" };
   /** Console output since the emulator started: first and last time (for "no shell detected"). */
   private outputSeen: { first: number; last: number } | undefined;
@@ -377,6 +385,12 @@ export class Machine implements Disposable {
   sendCtrlAltDel(): void {
     this.requireBackend().sendCtrlAltDel();
     this.shellGone();
+    this.rebootExpected?.dispose();
+    this.rebootExpected = this.clock.after(REBOOT_GRACE_MS, () => {
+      // No reboot came: the guest kept its shell, and a prompt on the line is its own.
+      this.rebootExpected = undefined;
+      if (!this.shellUp && this.promptOnLine()) this.shellIsUp();
+    });
   }
 
   /**
@@ -393,6 +407,9 @@ export class Machine implements Disposable {
   /** Start a fresh emulator in place of the current one (first start, reset, guest reboot). */
   private async powerOn(launch = this.launch, shellReadyAtStart = false): Promise<void> {
     if (launch === undefined) return;
+    // A fresh emulator: whatever Ctrl-Alt-Del was waiting for has happened.
+    this.rebootExpected?.dispose();
+    this.rebootExpected = undefined;
     this.backendStore.dispose();
     this.backend = undefined;
     this.shellGone();
@@ -567,6 +584,7 @@ export class Machine implements Disposable {
 
   dispose(): void {
     if (this.state.stage === "disposed") return;
+    this.rebootExpected?.dispose();
     this.failWaiters(new AppError("disposed", "The machine was shut down."));
     this.setStatus({ stage: "disposed", running: false, mips: undefined });
     this.backendStore.dispose();
@@ -653,13 +671,15 @@ export class Machine implements Disposable {
       const now = this.clock.now();
       this.outputSeen = { first: this.outputSeen?.first ?? now, last: now };
     }
-    if (chunk.port === this.consolePort && !this.shellUp && this.promptOnLine()) {
-      this.shellUp = true;
-      this.setStatus({ stage: "ready", shell: "ready" });
-      this.shellEmitter.fire();
-    }
+    if (chunk.port === this.consolePort && !this.shellUp && this.rebootExpected === undefined && this.promptOnLine()) this.shellIsUp();
     this.outputEmitter.fire(chunk);
     this.checkWaiters();
+  }
+
+  private shellIsUp(): void {
+    this.shellUp = true;
+    this.setStatus({ stage: "ready", shell: "ready" });
+    this.shellEmitter.fire();
   }
 
   private handleCrash(error: unknown): void {
