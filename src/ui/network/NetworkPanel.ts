@@ -3,10 +3,12 @@
  * terminal, the topology, per-port counters, the live packet list and the capture as .pcap.
  * Thin: the core's NetworkLab and VirtualNetwork decide and count; this draws and dispatches.
  */
-import { NETWORK_MODES, PROTOCOL_NAMES, lanPool, type CapturedPacket, type LabMachine, type NetworkLab, type NetworkMode, type NetworkSummary, type PacketFilter, type ProtocolName } from "../../core/index.ts";
+import { NETWORK_MODES, PROTOCOL_NAMES, type LabMachine, type NetworkLab, type NetworkMode, type NetworkSummary, type PacketFilter, type ProtocolName } from "../../core/index.ts";
 import { actionButton, h } from "../kit/dom.ts";
 import { download } from "../kit/download.ts";
 import { TerminalView } from "../terminal.ts";
+import { otherTabRows, tabLine } from "./otherTabs.ts";
+import { packetRow, portRows } from "./trafficRows.ts";
 import { topologySvg } from "./topology.ts";
 
 export interface NetworkPanelHost {
@@ -214,33 +216,12 @@ export class NetworkPanel {
         );
       }),
     );
-    this.machineRows.append(...this.remoteRows(lab));
+    this.machineRows.append(...otherTabRows(lab));
     this.joinTabs.checked = lab.joinedTabs;
-    const trunk = lab.network.tabs;
-    this.tabNote.textContent = trunk === undefined ? `(bridged LAN; this tab is ${lab.tabId})` : `This tab is ${lab.tabId}; ${trunk.tabs.length} other tab(s) joined${trunk.slot === undefined ? "" : `, addresses 192.168.86.${lanPool(trunk.slot).join("–")} here`}.`;
+    this.tabNote.textContent = tabLine(lab);
     const ports = [...lab.network.switch.ports.map((p) => p.label)];
     const chosen = this.portFilter.value;
     this.portFilter.replaceChildren(h("option", { value: "" }, "all ports"), ...ports.map((p) => h("option", { value: p, selected: p === chosen }, p)));
-  }
-
-  /** The other tabs' machines: listed, not run from here (each tab is the only one that runs its own). */
-  private remoteRows(lab: NetworkLab): HTMLTableRowElement[] {
-    return (lab.network.tabs?.tabs ?? []).flatMap((t) =>
-      t.machines.map((m) =>
-        h(
-          "tr",
-          { testid: `network-remote-${t.id}-${m.name}` },
-          h("td", {}, `${m.name} (tab ${t.id})`),
-          h("td", {}, "in another tab"),
-          h("td", {}, "–"),
-          h("td", {}, "–"),
-          h("td", {}, "–"),
-          h("td", {}, m.mac ?? "–"),
-          h("td", { testid: `network-remote-address-${t.id}-${m.name}` }, m.address ?? "–"),
-          h("td", { colSpan: 4 }, `through port ${t.port}`),
-        ),
-      ),
-    );
   }
 
   /** A tab and a terminal per machine; the terminal shows its console and takes its keys. */
@@ -287,41 +268,13 @@ export class NetworkPanel {
   }
 
   private drawCounters(summary: NetworkSummary): void {
-    this.counterRows.replaceChildren(
-      ...summary.ports.map((p) => {
-        const drops = Object.values(p.counters.drops).reduce((a, b) => a + b, 0);
-        return h(
-          "tr",
-          { testid: `network-port-${p.label}` },
-          h("td", {}, p.label),
-          h("td", {}, p.segment),
-          h("td", {}, String(p.counters.framesIn)),
-          h("td", {}, String(p.counters.framesOut)),
-          h("td", {}, String(p.counters.bytesIn)),
-          h("td", {}, String(p.counters.bytesOut)),
-          h("td", {}, String(drops)),
-        );
-      }),
-    );
+    this.counterRows.replaceChildren(...portRows(summary));
   }
 
   private drawPackets(): void {
     const capture = this.labNow?.network.capture;
     if (capture === undefined) return;
     const packets = capture.packets(this.filter()).slice(-PACKET_ROWS);
-    this.packetRows.replaceChildren(...packets.map((p) => this.packetRow(p)));
-  }
-
-  private packetRow(p: CapturedPacket): HTMLTableRowElement {
-    const decoded = this.labNow?.network.capture.decode(p);
-    return h(
-      "tr",
-      { className: p.dropped === undefined ? "" : "dropped" },
-      h("td", {}, String(p.number)),
-      h("td", {}, (p.time / 1000).toFixed(3)),
-      h("td", {}, p.port),
-      h("td", {}, decoded?.protocol ?? "?"),
-      h("td", {}, `${decoded?.summary ?? ""}${p.dropped === undefined ? "" : ` (dropped: ${p.dropped})`}`),
-    );
+    this.packetRows.replaceChildren(...packets.map((p) => packetRow(capture, p)));
   }
 }
