@@ -1,8 +1,11 @@
 /**
  * Boot tests: the real default guest on the real v86, headless in Node, asserting on console
- * output with deadlines (in the style of v86's own tests). Cases are a table.
+ * output with deadlines (in the style of v86's own tests). Cases are a table. The default
+ * machine's boot is shared by the tests that only need a shell (round trips, pause); Ctrl-Alt-Del
+ * and reset take a machine of their own. The interpreter's boot to a shell is the device lab's
+ * (test/boot/lab.test.ts boots its JIT-off machine from scratch and runs workloads on it).
  */
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import type { DeviceProfile, Machine } from "../../src/core/index.ts";
 import { guestIsBuilt, headlessMachine, readGuestManifest } from "../../src/node/guest.ts";
 
@@ -15,12 +18,16 @@ interface BootCase {
   readonly name: string;
   readonly profile: Partial<DeviceProfile>;
   readonly bootDeadlineMs: number;
+  /** The default machine: kept booted for the tests after the table. */
+  readonly shared?: true;
 }
 
+/** A hang detector, not a speed target: a boot takes 10-30 s, and boot files run two at a time. */
+const BOOT_DEADLINE_MS = 120_000;
+
 const CASES: readonly BootCase[] = [
-  { name: "JIT, serial console", profile: { cpu: "jit" }, bootDeadlineMs: 60_000 },
-  { name: "JIT, virtio console", profile: { cpu: "jit", console: "virtio" }, bootDeadlineMs: 60_000 },
-  { name: "interpreter (JIT off)", profile: { cpu: "interpreter" }, bootDeadlineMs: 150_000 },
+  { name: "JIT, serial console", profile: {}, bootDeadlineMs: BOOT_DEADLINE_MS, shared: true },
+  { name: "JIT, virtio console", profile: { cpu: "jit", console: "virtio" }, bootDeadlineMs: BOOT_DEADLINE_MS },
 ];
 
 let machine: Machine | undefined;
@@ -29,21 +36,38 @@ afterEach(() => {
   machine = undefined;
 });
 
+/** The default machine, booted once for every test that only needs its shell. */
+let sharedMachine: Promise<Machine> | undefined;
+function defaultMachine(): Promise<Machine> {
+  sharedMachine ??= (async () => {
+    const m = headlessMachine();
+    await m.start();
+    await m.waitForShell({ timeoutMs: BOOT_DEADLINE_MS });
+    return m;
+  })();
+  return sharedMachine;
+}
+afterAll(async () => (await sharedMachine?.catch(() => undefined))?.dispose());
+
 describe.skipIf(!built)("default guest boots", () => {
   const kernelRelease = built ? readGuestManifest().kernelRelease : "";
 
   for (const c of CASES) {
     it(`${c.name}: reaches the prompt and uname -r prints the Debian kernel release`, async () => {
-      machine = headlessMachine({ profile: c.profile });
-      await machine.start();
-      await machine.waitForShell({ timeoutMs: c.bootDeadlineMs });
-      expect(machine.status.stage).toBe("ready");
-      const result = await machine.run("uname -r", { timeoutMs: 30_000 });
+      let m: Machine;
+      if (c.shared === true) {
+        m = await defaultMachine();
+      } else {
+        m = machine = headlessMachine({ profile: c.profile });
+        await m.start();
+        await m.waitForShell({ timeoutMs: c.bootDeadlineMs });
+      }
+      expect(m.status.stage).toBe("ready");
+      const result = await m.run("uname -r", { timeoutMs: 30_000 });
       expect(result).toEqual({ output: kernelRelease, exitCode: 0 });
       expect(kernelRelease).toMatch(/^6\.1\.0-\d+-686$/);
       // Keys typed faster than the guest reads them all arrive (xterm sends one key per write;
       // v86's virtio-console used to drop input while the guest had no receive buffer posted).
-      const m = machine;
       let seen = "";
       const listener = m.onOutput((chunk) => {
         if (chunk.port === m.consolePort) seen += new TextDecoder().decode(chunk.bytes);
@@ -61,9 +85,7 @@ describe.skipIf(!built)("default guest boots", () => {
   }
 
   it("round-trips a command's output and exit status exactly", async () => {
-    machine = headlessMachine();
-    await machine.start();
-    await machine.waitForShell({ timeoutMs: 60_000 });
+    const machine = await defaultMachine();
     // Commands are typed as a user types them: a literal tab would ask the shell to complete.
     const text = "double  spaces | pipes > and 'quotes' $HOME";
     const echoed = await machine.run(`printf '%s\\tend\\n' "${text.replace(/\$/g, "\\$")}" line2`);
@@ -75,12 +97,13 @@ describe.skipIf(!built)("default guest boots", () => {
     // State persists between commands: it is one shell.
     await machine.run("cd /tmp && echo virtlab > note");
     expect(await machine.run("pwd; cat note")).toEqual({ output: "/tmp\nvirtlab", exitCode: 0 });
+    await machine.run("cd /");
   });
 
   it("comes back to the shell after Ctrl-Alt-Del and after a hard reset", async () => {
     machine = headlessMachine();
     await machine.start();
-    await machine.waitForShell({ timeoutMs: 60_000 });
+    await machine.waitForShell({ timeoutMs: BOOT_DEADLINE_MS });
     await machine.run("echo before > /tmp/mark");
     machine.sendCtrlAltDel();
     expect(machine.shellReady).toBe(false);
@@ -93,9 +116,7 @@ describe.skipIf(!built)("default guest boots", () => {
   });
 
   it("pauses (no instructions execute) and resumes", async () => {
-    machine = headlessMachine();
-    await machine.start();
-    await machine.waitForShell({ timeoutMs: 60_000 });
+    const machine = await defaultMachine();
     await machine.pause();
     expect(machine.status.running).toBe(false);
     const pending = machine.run("echo resumed", { timeoutMs: 30_000 });

@@ -1,6 +1,7 @@
 /**
  * The device lab on the real guest: every workload once, at its quick size, on both models.
- * Asserts byte counts and checksums, never speeds.
+ * Asserts byte counts and checksums, never speeds. Its CPU pair boots a machine from scratch with
+ * the JIT off: that is also the test that the interpreter reaches a shell and runs the guest.
  */
 import { describe, expect, it } from "vitest";
 import { V86_PACKAGE_VERSION, systemClock, type DeviceProfile } from "../../src/core/index.ts";

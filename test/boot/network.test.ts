@@ -3,31 +3,30 @@
  * saved boot share its NIC's MAC and its hostname, so each start gives the machine its own
  * (identity.ts, /bin/virtlab-net identity through the agent); then they ping each other and move
  * a file with nc, checksummed at both ends. The wire is a plain cable here (the switch is
- * src/core/net/'s). Per NIC model, one boot from scratch (kept in a boot cache: the pre-booted
- * state has no NIC) and one start from that kept boot, as a second machine of the page starts.
+ * src/core/net/'s). Per NIC model, both machines start from the network lab's pre-booted state for
+ * that model (images/prebooted.ts makes one per NIC), as the page's lab machines do; a boot kept
+ * in the boot cache and restored by the next start is test/boot/session.test.ts's.
  */
 import { describe, expect, it } from "vitest";
 import {
-  BootCache,
   DEFAULT_MACHINE,
   DEFAULT_PROFILE,
-  SnapshotStore,
+  MachineSession,
   assertHasNic,
   isAppError,
+  labProfile,
   lastLineToShow,
   machineIdentity,
-  memoryStore,
   staticAddressCommand,
-  type BootKept,
   type Disposable,
   type Machine,
+  type LabNic,
   type MachineIdentity,
-  type MachineSession,
   type NicModel,
 } from "../../src/core/index.ts";
 import type { NetworkBus } from "../../src/core/lab/netPeer.ts";
 import { guestIsBuilt } from "../../src/node/guest.ts";
-import { nodeSession } from "../../src/node/session.ts";
+import { fileLabPrebooted, nodeSession, nodeSessionOptions } from "../../src/node/session.ts";
 import { hasPrebooted, sessionsStoppedAfterEach } from "./sessions.ts";
 
 const sessions = sessionsStoppedAfterEach();
@@ -42,10 +41,11 @@ function cable(a: { readonly name: string; readonly nic: NicModel; readonly bus:
   return { dispose: () => (ab.dispose(), ba.dispose()) };
 }
 
-/** Start a machine with its own identity; resolves once it has taken it. */
+/** Start a machine with its own identity (`nic`: the lab's hardware with that NIC); resolves once it has taken it. */
 async function startWith(session: MachineSession, nic: NicModel, identity: MachineIdentity): Promise<Machine> {
   const took = new Promise<MachineIdentity>((resolve) => session.onIdentity(resolve));
-  const outcome = await session.start({ record: DEFAULT_MACHINE, profile: { ...DEFAULT_PROFILE, nic }, request: { kind: "auto" }, identity });
+  const profile = nic === "none" ? { ...DEFAULT_PROFILE, nic } : labProfile(nic);
+  const outcome = await session.start({ record: DEFAULT_MACHINE, profile, request: { kind: "auto" }, identity });
   if (outcome.kind !== "started") throw new Error(`the machine did not start (${outcome.kind === "failed" ? outcome.error.message : outcome.kind})`);
   expect(await took).toEqual(identity);
   const machine = session.machine;
@@ -59,24 +59,21 @@ async function sh(machine: Machine, command: string): Promise<string> {
   return result.output;
 }
 
-/** Two machines of one NIC model: vm1 boots (kept), vm2 starts from vm1's kept boot. */
-async function pair(nic: NicModel): Promise<[Machine, Machine, MachineIdentity, MachineIdentity]> {
-  const cache = new BootCache(new SnapshotStore(memoryStore()));
+/** Two machines of one NIC model, both from the lab's pre-booted state for it. */
+async function pair(nic: LabNic): Promise<[Machine, Machine, MachineIdentity, MachineIdentity]> {
   const id1 = machineIdentity(`${nic}-1`, "vm1");
   const id2 = machineIdentity(`${nic}-2`, "vm2");
-  const s1 = nodeSession({ bootCache: cache });
-  const s2 = nodeSession({ bootCache: cache });
+  const s1 = new MachineSession({ ...nodeSessionOptions({ prebooted: false }), prebooted: fileLabPrebooted()[nic] });
+  const s2 = new MachineSession({ ...nodeSessionOptions({ prebooted: false }), prebooted: fileLabPrebooted()[nic] });
   sessions.push(s1, s2);
-  const kept = new Promise<BootKept>((resolve) => s1.onBootKept(resolve));
   const vm1 = await startWith(s1, nic, id1);
-  expect((await kept).kind).toBe("kept");
   const vm2 = await startWith(s2, nic, id2);
-  expect(s2.startedFrom).toBe("boot-cache");
+  expect([s1.startedFrom, s2.startedFrom]).toEqual(["pre-booted", "pre-booted"]);
   return [vm1, vm2, id1, id2];
 }
 
 describe.skipIf(!guestIsBuilt())("machines on a network, each with its own name and MAC", () => {
-  it("NE2000: two machines from one boot take their own MAC and name, ping each other and move a file with nc", async () => {
+  it("NE2000: two machines from one saved boot take their own MAC and name, ping each other and move a file with nc", async () => {
     const [vm1, vm2, id1, id2] = await pair("ne2k");
     // Each machine its own name (the prompt shows it) and MAC, on the NIC as in the kernel.
     for (const [machine, identity] of [[vm1, id1], [vm2, id2]] as const) {
