@@ -1,0 +1,97 @@
+/**
+ * Moving a running machine between two tabs (issue 15): tab A runs the default machine with a
+ * counter in the guest, tab B opens the same machine read-only (A holds its disks); A checks the
+ * requirements against B and moves the machine with pre-copy. B then runs it on (uptime larger,
+ * the counter still counting: no reboot), holds the disks' lock and writes them; A says it handed
+ * the machine over and is stopped. Then the same-page meter over machines started from one state.
+ */
+import type { Page } from "@playwright/test";
+import { expect, runInGuest, test, waitForShell } from "./fixtures.ts";
+
+async function uptime(page: Page): Promise<number> {
+  const { output } = await runInGuest(page, "cut -d' ' -f1 /proc/uptime");
+  return Number(output);
+}
+
+async function counter(page: Page): Promise<number> {
+  const { output } = await runInGuest(page, "cat /tmp/c");
+  return Number(output);
+}
+
+test("a running machine moves to another tab with pre-copy: uptime and a counter run on, the disks' lock goes with it, the source shows the hand-over", async ({ page, pageErrors }) => {
+  test.setTimeout(480_000);
+  const pageA = page;
+  await pageA.goto("/");
+  await waitForShell(pageA);
+  const pageB = await pageA.context().newPage();
+  const errorsB: string[] = [];
+  pageB.on("pageerror", (error) => errorsB.push(`${error.name}: ${error.message}`));
+  await pageB.goto("/");
+  // A holds the machine's disks: B runs the same machine read-only, as the landing machine.
+  await expect(pageB.getByTestId("lock-banner")).toBeVisible();
+  await pageB.getByTestId("lock-readonly").click();
+  await waitForShell(pageB);
+
+  expect((await runInGuest(pageA, "(i=0; while true; do i=$((i+1)); echo $i > /tmp/c; sleep 1; done) > /dev/null 2>&1 &")).exitCode).toBe(0);
+  await expect.poll(() => counter(pageA), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+  const before = await uptime(pageA);
+  const countBefore = await counter(pageA);
+  expect(before).toBeGreaterThan(0);
+
+  const panelA = pageA.getByTestId("migration");
+  const panelB = pageB.getByTestId("migration");
+  // B is listed in A (found over BroadcastChannel), by its tab id.
+  const tabB = ((await panelB.getByTestId("migration-status").textContent()) ?? "").match(/This is tab (\w+)/)?.[1] ?? "";
+  expect(tabB).not.toBe("");
+  await expect(panelA.locator(`[data-testid="migration-tab"] option[value="${tabB}"]`)).toHaveCount(1, { timeout: 30_000 });
+  await panelA.getByTestId("migration-tab").selectOption(tabB);
+  await panelA.getByTestId("migration-check").click();
+  for (const requirement of ["v86-version", "hardware", "disks", "disk-lock", "network", "clock"]) {
+    await expect(panelA.getByTestId(`migration-check-${requirement}`)).toHaveAttribute("data-ok", "true");
+  }
+  await panelA.getByTestId("migration-method").selectOption("pre-copy");
+  await panelA.getByTestId("migration-workload").fill("a counter writing /tmp/c each second");
+  await panelA.getByTestId("migration-move").click();
+
+  // A: handed over, stopped, never writes again.
+  await expect(panelA.getByTestId("migration-status")).toHaveAttribute("data-outcome", "done", { timeout: 120_000 });
+  await expect(panelA.getByTestId("migration-status")).toContainText(`Handed over to tab ${tabB}`);
+  await expect(pageA.getByTestId("stage")).toHaveText("stopped");
+  await expect(panelA.getByTestId("migration-round").first()).toBeVisible();
+  await expect(panelA.getByTestId("migration-summary")).toContainText(/Downtime \d+ ms/);
+
+  // B: the machine arrived and runs on, with the rounds and the downtime shown there too.
+  await expect(panelB.getByTestId("migration-status")).toContainText("Arrived from tab", { timeout: 60_000 });
+  await expect(panelB.getByTestId("migration-summary")).toContainText(/Downtime \d+ ms/);
+  await expect(panelB.getByTestId("migration-round").first()).toBeVisible();
+  await expect(pageB.getByTestId("stage")).toHaveText("ready");
+  const after = await uptime(pageB);
+  expect(after).toBeGreaterThan(before);
+  const countAfter = await counter(pageB);
+  expect(countAfter).toBeGreaterThanOrEqual(countBefore);
+  await expect.poll(() => counter(pageB), { timeout: 30_000 }).toBeGreaterThan(countAfter);
+
+  // The disks' lock moved: B writes the machine's disk, and it is saved.
+  expect(await runInGuest(pageB, "echo moved > /data/moved && sync && cat /data/moved")).toEqual({ output: "moved", exitCode: 0 });
+  await expect(pageB.getByTestId("disk-state")).toHaveText("saved", { timeout: 30_000 });
+  expect(pageErrors).toEqual([]);
+  expect(errorsB).toEqual([]);
+});
+
+test("the same-page meter counts pages shared across machines started from the same state", async ({ page, pageErrors }) => {
+  test.setTimeout(480_000);
+  await page.goto("/");
+  await waitForShell(page);
+  await page.locator('button[data-action="network"]').click();
+  const lab = page.getByTestId("network");
+  await lab.getByTestId("network-add").click();
+  await expect(lab.getByTestId("network-state-vm1")).toHaveText("running", { timeout: 240_000 });
+  await lab.getByTestId("network-add").click();
+  await expect(lab.getByTestId("network-state-vm2")).toHaveText("running", { timeout: 240_000 });
+  const meter = page.getByTestId("migration").getByTestId("ksm-meter");
+  await expect(meter).toHaveAttribute("data-machines", "3", { timeout: 30_000 });
+  // Two lab machines from one pre-booted state share most of their non-zero pages.
+  await expect.poll(async () => Number(await meter.getAttribute("data-across")), { timeout: 30_000 }).toBeGreaterThan(1000);
+  await expect(meter).toContainText("measured, not merged");
+  expect(pageErrors).toEqual([]);
+});
