@@ -9,7 +9,7 @@ import { isAppError } from "../errors.ts";
 import { DisposableStore, type Disposable } from "../events.ts";
 import { TrapMeter, type TrapSnapshot } from "../microscope/traps.ts";
 import type { DiskDevice, DiskSlot, EmulatorConfig } from "../profile.ts";
-import { MigrationServer } from "./migrationServer.ts";
+import { MigrationServer, type MigrationServerHost } from "./migrationServer.ts";
 import { DiskReadAhead } from "./readAhead.ts";
 import { STATUS_INTERVAL_MS, type Call, type CallResults, type Features, type FromWorker, type MirrorState, type ToWorker, type WireError, type WorkerPort } from "./protocol.ts";
 
@@ -118,7 +118,7 @@ class DiskRequests {
 }
 
 /** Serve one machine over `port`. Returns when the page said dispose (or never, in a Worker). */
-export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: Clock): Disposable {
+export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: Clock, moveOptions: Pick<MigrationServerHost, "openChannel" | "heartbeatMs" | "silenceMs"> = {}): Disposable {
   const store = new DisposableStore();
   const disks = new DiskRequests(port);
   let backend: EmulatorBackend | undefined;
@@ -268,6 +268,7 @@ export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: C
     },
     forgetDiskReads: () => remoteDisks.forEach((d) => d.forget()),
     clock,
+    ...moveOptions,
   });
 
   store.add(
