@@ -32,6 +32,8 @@ test("a running machine moves to another tab with pre-copy: uptime and a counter
   await pageB.getByTestId("lock-readonly").click();
   await waitForShell(pageB);
 
+  // Written in A just before the move: A's pending disk pages are flushed before the lock goes.
+  expect(await runInGuest(pageA, "echo fromA > /data/a && sync && cat /data/a")).toEqual({ output: "fromA", exitCode: 0 });
   expect((await runInGuest(pageA, "(i=0; while true; do i=$((i+1)); echo $i > /tmp/c; sleep 1; done) > /dev/null 2>&1 &")).exitCode).toBe(0);
   await expect.poll(() => counter(pageA), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
   const before = await uptime(pageA);
@@ -74,6 +76,11 @@ test("a running machine moves to another tab with pre-copy: uptime and a counter
   // The disks' lock moved: B writes the machine's disk, and it is saved.
   expect(await runInGuest(pageB, "echo moved > /data/moved && sync && cat /data/moved")).toEqual({ output: "moved", exitCode: 0 });
   await expect(pageB.getByTestId("disk-state")).toHaveText("saved", { timeout: 30_000 });
+  // Both files are in the machine's stored disk: B owns it now and boots it afresh with them.
+  await pageB.reload();
+  await waitForShell(pageB);
+  await expect(pageB.getByTestId("lock-banner")).toBeHidden();
+  expect(await runInGuest(pageB, "cat /data/a /data/moved")).toEqual({ output: "fromA\nmoved", exitCode: 0 });
   expect(pageErrors).toEqual([]);
   expect(errorsB).toEqual([]);
 });
