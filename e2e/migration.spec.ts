@@ -3,7 +3,8 @@
  * counter in the guest, tab B opens the same machine read-only (A holds its disks); A checks the
  * requirements against B and moves the machine with pre-copy. B then runs it on (uptime larger,
  * the counter still counting: no reboot), holds the disks' lock and writes them; A says it handed
- * the machine over and is stopped. Then the same-page meter over machines started from one state.
+ * the machine over and is stopped. B then moves it on to a third tab with stop-and-copy. Then the
+ * same-page meter over machines started from one state.
  */
 import type { Page } from "@playwright/test";
 import { expect, runInGuest, test, waitForShell } from "./fixtures.ts";
@@ -81,6 +82,32 @@ test("a running machine moves to another tab with pre-copy: uptime and a counter
   await waitForShell(pageB);
   await expect(pageB.getByTestId("lock-banner")).toBeHidden();
   expect(await runInGuest(pageB, "cat /data/a /data/moved")).toEqual({ output: "fromA\nmoved", exitCode: 0 });
+  if (process.env["SHOTS"]) {
+    await panelA.screenshot({ path: "/tmp/p15-panelA.png" });
+    await pageA.screenshot({ path: "/tmp/p15-pageA.png", fullPage: true });
+  }
+
+  // And on, with stop-and-copy, to a third tab: the whole state crosses in the pause.
+  const pageC = await pageA.context().newPage();
+  await pageC.goto("/");
+  await pageC.getByTestId("lock-readonly").click();
+  await waitForShell(pageC);
+  const panelC = pageC.getByTestId("migration");
+  const tabC = ((await panelC.getByTestId("migration-status").textContent()) ?? "").match(/This is tab (\w+)/)?.[1] ?? "";
+  const beforeStop = await uptime(pageB);
+  await expect(panelB.locator(`[data-testid="migration-tab"] option[value="${tabC}"]`)).toHaveCount(1, { timeout: 30_000 });
+  await panelB.getByTestId("migration-tab").selectOption(tabC);
+  await panelB.getByTestId("migration-check").click();
+  await expect(panelB.getByTestId("migration-check-disk-lock")).toHaveAttribute("data-ok", "true");
+  await panelB.getByTestId("migration-method").selectOption("stop-and-copy");
+  await panelB.getByTestId("migration-move").click();
+  await expect(panelB.getByTestId("migration-status")).toContainText(`Handed over to tab ${tabC}`, { timeout: 120_000 });
+  await expect(panelC.getByTestId("migration-status")).toContainText("Arrived from tab", { timeout: 60_000 });
+  await expect(panelC.getByTestId("migration-round")).toHaveCount(0);
+  await expect(panelC.getByTestId("migration-summary")).toContainText(/Downtime \d+ ms/);
+  expect(await uptime(pageC)).toBeGreaterThan(beforeStop);
+  expect(await runInGuest(pageC, "cat /data/a /data/moved")).toEqual({ output: "fromA\nmoved", exitCode: 0 });
+  if (process.env["SHOTS"]) await panelC.screenshot({ path: "/tmp/p15-panelC.png" });
   expect(pageErrors).toEqual([]);
   expect(errorsB).toEqual([]);
 });
@@ -96,6 +123,8 @@ test("the same-page meter counts pages shared across machines started from the s
   await lab.getByTestId("network-add").click();
   await expect(lab.getByTestId("network-state-vm2")).toHaveText("running", { timeout: 240_000 });
   const meter = page.getByTestId("migration").getByTestId("ksm-meter");
+  // The meter measures while it is on screen.
+  await meter.scrollIntoViewIfNeeded();
   await expect(meter).toHaveAttribute("data-machines", "3", { timeout: 30_000 });
   // Two lab machines from one pre-booted state share most of their non-zero pages.
   await expect.poll(async () => Number(await meter.getAttribute("data-across")), { timeout: 30_000 }).toBeGreaterThan(1000);

@@ -149,8 +149,11 @@ export const MIGRATION_WORDS = {
   idle: (tab: string) => `This is tab ${tab}. No move yet.`,
   meterTitle: "Same pages (KSM)",
   meterIdle: "No machine runs in this page.",
-  summary: (r: MigrationReport) =>
-    `Downtime ${Math.round(r.downtimeMs)} ms (guest paused → running in the other tab); ${(r.totalBytes / 1048576).toFixed(1)} MiB sent in ${Math.round(r.totalMs)} ms; ${r.rounds.length} live round(s)${r.stopReason === undefined ? "" : `, stopped: ${r.stopReason}`}; ${r.finalPages} pages and ${(r.stateBytes / 1048576).toFixed(1)} MiB of device state in the pause.`,
+  summary: (r: MigrationReport) => {
+    const sent = `Downtime ${Math.round(r.downtimeMs)} ms (guest paused → running in the other tab); ${(r.totalBytes / 1048576).toFixed(1)} MiB sent in ${Math.round(r.totalMs)} ms`;
+    if (r.method === "stop-and-copy") return `${sent}, all of it in the pause (the whole state).`;
+    return `${sent}; ${r.rounds.length} live round(s)${r.stopReason === undefined ? "" : `, stopped: ${r.stopReason}`}; ${r.finalPages} pages and ${(r.stateBytes / 1048576).toFixed(1)} MiB of device state in the pause.`;
+  },
 } as const;
 
 export function requirementLine(check: RequirementCheck): string {

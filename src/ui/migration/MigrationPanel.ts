@@ -15,7 +15,7 @@ export interface MigrationPanelHost {
   report(error: unknown): void;
 }
 
-/** The meter reads every machine's page keys this often while the page is visible. */
+/** The meter reads every machine's page keys this often while it is on screen. */
 const METER_MS = 3000;
 
 export class MigrationPanel {
@@ -46,15 +46,9 @@ export class MigrationPanel {
     container.append(
       h("h2", {}, W.title),
       h("p", { className: "lab-note" }, W.explains),
-      h("label", { htmlFor: "migration-tab" }, W.toTab),
-      this.tabSelect,
-      actionButton(W.check, "migration-check", () => this.check(), report),
+      h("div", { className: "lab-run" }, h("label", { htmlFor: "migration-tab" }, W.toTab), this.tabSelect, actionButton(W.check, "migration-check", () => this.check(), report)),
       this.checks,
-      h("label", { htmlFor: "migration-method" }, W.method),
-      this.method,
-      h("label", { htmlFor: "migration-workload" }, W.workload),
-      this.workload,
-      this.moveButton,
+      h("div", { className: "lab-run" }, h("label", { htmlFor: "migration-method" }, W.method), this.method, h("label", { htmlFor: "migration-workload" }, W.workload), this.workload, this.moveButton),
       this.status,
       h("table", { className: "migration-rounds" }, h("thead", {}, h("tr", {}, ...W.roundHeads.map((t) => h("th", {}, t)))), this.roundRows),
       this.summary,
@@ -67,8 +61,11 @@ export class MigrationPanel {
     this.drawTabs();
     this.drawChecks();
     this.drawMove(host.mover.state);
+    // Hashing every page costs the Workers time: only while the meter is on screen.
+    let inView = false;
+    new IntersectionObserver((entries) => (inView = entries.some((e) => e.isIntersecting))).observe(this.meter);
     const tick = (): void => {
-      if (document.visibilityState === "visible") void this.measure().catch(() => undefined);
+      if (inView && document.visibilityState === "visible") void this.measure().catch(() => undefined);
       setTimeout(tick, METER_MS);
     };
     setTimeout(tick, 500);
