@@ -112,6 +112,44 @@ test("a running machine moves to another tab with pre-copy: uptime and a counter
   expect(errorsB).toEqual([]);
 });
 
+test("the target tab closes in the middle of a move: the source runs on with its disks and their lock, nothing lost", async ({ page, pageErrors }) => {
+  test.setTimeout(300_000);
+  const pageA = page;
+  await pageA.goto("/");
+  await waitForShell(pageA);
+  const pageB = await pageA.context().newPage();
+  await pageB.goto("/");
+  await pageB.getByTestId("lock-readonly").click();
+  await waitForShell(pageB);
+  expect((await runInGuest(pageA, "(i=0; while true; do i=$((i+1)); echo $i > /tmp/c; sleep 1; done) > /dev/null 2>&1 &")).exitCode).toBe(0);
+  const before = await uptime(pageA);
+
+  const panelA = pageA.getByTestId("migration");
+  const tabB = ((await pageB.getByTestId("migration").getByTestId("migration-status").textContent()) ?? "").match(/This is tab (\w+)/)?.[1] ?? "";
+  await expect(panelA.locator(`[data-testid="migration-tab"] option[value="${tabB}"]`)).toHaveCount(1, { timeout: 30_000 });
+  await panelA.getByTestId("migration-tab").selectOption(tabB);
+  await panelA.getByTestId("migration-check").click();
+  await expect(panelA.getByTestId("migration-check-disk-lock")).toHaveAttribute("data-ok", "true");
+  await panelA.getByTestId("migration-method").selectOption("pre-copy");
+  await panelA.getByTestId("migration-move").click();
+  await expect(panelA.getByTestId("migration-status")).toHaveAttribute("data-outcome", "moving");
+  // The tab that was to receive the machine goes away while memory is on its way.
+  await pageB.close();
+
+  await expect(panelA.getByTestId("migration-status")).toHaveAttribute("data-outcome", "failed", { timeout: 60_000 });
+  await expect(panelA.getByTestId("migration-status")).toContainText("the machine runs on here");
+  await expect(pageA.getByTestId("stage")).toHaveText("ready");
+  // The same guest runs on (no reboot), and this tab still writes the machine's disk.
+  expect(await uptime(pageA)).toBeGreaterThan(before);
+  const count = await counter(pageA);
+  await expect.poll(() => counter(pageA), { timeout: 30_000 }).toBeGreaterThan(count);
+  expect(await runInGuest(pageA, "echo stayed > /data/stayed && sync && cat /data/stayed")).toEqual({ output: "stayed", exitCode: 0 });
+  await expect(pageA.getByTestId("disk-state")).toHaveText("saved", { timeout: 30_000 });
+  await expect(pageA.getByTestId("lock-banner")).toBeHidden();
+  // The failed move was reported to the user, and nothing else went wrong.
+  expect(pageErrors).toEqual([]);
+});
+
 test("the same-page meter counts pages shared across machines started from the same state", async ({ page, pageErrors }) => {
   test.setTimeout(480_000);
   await page.goto("/");
