@@ -5,8 +5,13 @@
 import type { Clock } from "./clock.ts";
 import type { Disposable, Event } from "./events.ts";
 import type { TrapSink } from "./microscope/traps.ts";
-import type { EmulatorConfig } from "./profile.ts";
+import type { AttachedDisks, EmulatorConfig } from "./profile.ts";
 import type { ControlRegisters } from "./microscope/pagewalk.ts";
+import type { GuestAtPause, MigrationMethod } from "./migration/protocol.ts";
+import type { RoundPolicy, RoundRecord } from "./migration/planner.ts";
+import type { Requirements, WireOffer } from "./migration/requirements.ts";
+import type { MigrationReport } from "./migration/source.ts";
+import type { ArrivalReport } from "./migration/target.ts";
 
 /**
  * Consoles a guest can talk on: the first 8250 UART, the first virtio console, and the second
@@ -74,7 +79,53 @@ export interface EmulatorBackend extends Disposable {
   // --- end microscope ---
   // --- migration (issue 15): optional, only v86.ts implements it ---
   readonly migration?: MigrationHooks | undefined;
+  /** A machine in a Worker (remote/client.ts): the move runs in the Worker, next to guest RAM. */
+  readonly workerMigration?: WorkerMigrationHooks | undefined;
   // --- end migration ---
+}
+
+/** A move ordered from the page, run by the engine in the machine's Worker (remote/migrationServer.ts). */
+export interface MoveOutOrder {
+  /** The BroadcastChannel both Workers open, and the move's id on it. */
+  readonly channel: string;
+  readonly move: string;
+  readonly method: MigrationMethod;
+  readonly requirements: Requirements;
+  readonly shellReady: boolean;
+  readonly policy?: RoundPolicy;
+}
+
+export interface MoveInOrder {
+  readonly channel: string;
+  readonly move: string;
+  readonly offer: WireOffer;
+  readonly sourceName: string;
+}
+
+/**
+ * What the Worker asks of the page during a move (the disks and their lock are the page's; the
+ * machine's status is the page's). Each may reject: the engine then takes the failure path.
+ */
+export interface MovePageSide {
+  /** Source: write the disks' pending pages and let the lock go (the guest is paused). */
+  releaseDisks(): Promise<void>;
+  /** Source: the move failed; take the lock back before the guest runs again here. */
+  reclaimDisks(): Promise<void>;
+  /** Target: take the lock handed over and (re)open the disks, now that the source flushed them; the Worker reads these from then on. */
+  takeDisks(): Promise<AttachedDisks>;
+  /** Target: the state is in; the page's machine runs it (console, shell as at the pause). */
+  landed(guest: GuestAtPause): Promise<void>;
+  /** Target: the Worker listens on the move's channel (the source may start). */
+  onListening?(): void;
+  onRound?(round: RoundRecord): void;
+  onPause?(): void;
+}
+
+export interface WorkerMigrationHooks {
+  migrateOut(order: MoveOutOrder, page: MovePageSide): Promise<MigrationReport>;
+  migrateIn(order: MoveInOrder, page: MovePageSide): Promise<ArrivalReport>;
+  /** The guest's pages as keys (migration/ksm.ts samePageKeys), for the same-page meter. */
+  samePageKeys(): Promise<Float64Array>;
 }
 
 /**

@@ -3,7 +3,9 @@
  * shell there?" and run commands with deadlines. Runs the same in Node and in the browser.
  */
 import { verifyAsset, type AssetLoader } from "./assets.ts";
-import type { BackendFactory, ConsoleChunk, ConsolePort, EmulatorBackend, GuestMemory, MicroscopeHooks } from "./backend.ts";
+import type { BackendFactory, ConsoleChunk, ConsolePort, EmulatorBackend, GuestMemory, MicroscopeHooks, WorkerMigrationHooks } from "./backend.ts";
+import { samePageKeys } from "./migration/ksm.ts";
+import type { GuestAtPause } from "./migration/protocol.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { CommandCapture, ConsoleTranscript, markedCommand, type CommandResult } from "./console.ts";
 import { AGENT_PORT, GuestAgent } from "./agent.ts";
@@ -362,6 +364,26 @@ export class Machine implements Disposable {
       restoreFull: (state, guest) => this.restoreState(state, { shellReady: guest.shellReady }),
       restoreWithRam: (state, guest) => this.restoreWith(() => hooks.restoreDeviceState(state), { shellReady: guest.shellReady }),
     };
+  }
+  /** A machine in a Worker moves through these (remote/migrationServer.ts); undefined in process. */
+  get workerMigration(): WorkerMigrationHooks | undefined {
+    return this.backend?.workerMigration;
+  }
+
+  /**
+   * A move's state is in this (stopped) machine's emulator: run it, the console starting afresh,
+   * the shell as it was at the source's pause.
+   */
+  async landed(guest: GuestAtPause): Promise<void> {
+    await this.restoreWith(async () => undefined, { shellReady: guest.shellReady });
+  }
+
+  /** The guest's pages as keys for the same-page meter (migration/ksm.ts); undefined when the backend cannot. */
+  async samePageKeys(): Promise<Float64Array | undefined> {
+    const backend = this.backend;
+    if (backend?.workerMigration !== undefined) return backend.workerMigration.samePageKeys();
+    if (backend?.migration !== undefined) return samePageKeys(backend.migration.ram());
+    return undefined;
   }
   // --- end migration ---
 

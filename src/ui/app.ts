@@ -46,6 +46,7 @@ import { VgaView } from "./vgaView.ts";
 import { pageActions } from "./pageActions.ts";
 import { runOnSecondMachine } from "./secondMachine.ts";
 import { createWorkerBackendFactory } from "./workerBackend.ts";
+import { installMigration } from "./migration/installMigration.ts";
 
 /** Which saved machine the page boots (localStorage: a UI preference, not user data). */
 const SELECTED_MACHINE_KEY = "virtlab.machine";
@@ -135,6 +136,7 @@ export class App implements Shell {
       terminalBuffer: () => this.terminal.allLines(),
       runOnSecondMachine: (command) => runOnSecondMachine(this.scratchSession(), command),
     });
+    installMigration(this, document.getElementById("migration"));
     this.panels.openLessonFromUrl();
     this.redraw();
   }
@@ -208,7 +210,7 @@ export class App implements Shell {
     this.lab ??= createNetworkLab(this.sessionOptions, { clock: systemClock, ownOrigin: location.origin, prebooted: labPrebooted((name) => fetchPrebooted(this.guestBase, name)) });
     return this.lab;
   }
-  private lab: NetworkLab | undefined;
+  lab: NetworkLab | undefined;
 
   /** A session like the page's for a machine that keeps nothing (the lab's, a second machine). */
   scratchSession(): MachineSession {

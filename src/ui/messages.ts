@@ -1,5 +1,5 @@
 /** The one place where error codes become words a user can act on. */
-import { describeCause, isAppError, type ErrorCode } from "../core/index.ts";
+import { describeCause, isAppError, samePageWords, type ErrorCode, type MigrationReport, type MoveState, type RequirementCheck, type RoundRecord, type SamePageStats } from "../core/index.ts";
 
 interface Message {
   readonly title: string;
@@ -119,3 +119,74 @@ export function repeatedCrashText(seconds: number, offers: boolean): string {
   const again = `It crashed again ${seconds.toFixed(1)} s after the reset: this guest crashes the emulator as it starts, so another reset will not help.`;
   return offers ? `${again} Boot a machine that last ran fine, or change this machine's images or memory:` : `${again} Change this machine's images or memory, or boot another machine.`;
 }
+
+// --- migration (issue 15): the Move panel's words ---
+const REQUIREMENT_NAMES: Readonly<Record<RequirementCheck["requirement"], string>> = {
+  "v86-version": "Same emulator (v86 and its state format)",
+  hardware: "Same hardware (the machine's fingerprint)",
+  disks: "Disks reachable from both tabs (this origin's IndexedDB)",
+  "disk-lock": "Disk lock held by this tab, handed over at the pause",
+  network: "A network for the network card",
+  clock: "Clocks close enough for the guest's time to run on",
+  busy: "The other tab is free",
+};
+
+export const MIGRATION_WORDS = {
+  title: "Move this machine to another tab",
+  explains:
+    "Open virtlab in a second tab of this browser: it is listed here. The machine moves while it runs (pre-copy sends memory in rounds first; stop-and-copy pauses and sends everything), with its disks and their lock. By file to another browser, a snapshot export is the cold version of this.",
+  toTab: "To tab",
+  noTabs: "no other virtlab tab with a running machine",
+  tab: "tab",
+  check: "Check requirements",
+  method: "Method",
+  preCopy: "pre-copy (rounds while it runs)",
+  stopAndCopy: "stop-and-copy (pause, send all)",
+  workload: "Workload note",
+  workloadPlaceholder: "e.g. idle, or a process writing memory",
+  move: "Move",
+  roundHeads: ["round", "pages sent", "pages dirtied meanwhile", "MiB", "ms"],
+  idle: (tab: string) => `This is tab ${tab}. No move yet.`,
+  meterTitle: "Same pages (KSM)",
+  meterIdle: "No machine runs in this page.",
+  summary: (r: MigrationReport) => {
+    const sent = `Downtime ${Math.round(r.downtimeMs)} ms (guest paused → running in the other tab); ${(r.totalBytes / 1048576).toFixed(1)} MiB sent in ${Math.round(r.totalMs)} ms`;
+    if (r.method === "stop-and-copy") return `${sent}, all of it in the pause (the whole state).`;
+    return `${sent}; ${r.rounds.length} live round(s)${r.stopReason === undefined ? "" : `, stopped: ${r.stopReason}`}; ${r.finalPages} pages and ${(r.stateBytes / 1048576).toFixed(1)} MiB of device state in the pause.`;
+  },
+} as const;
+
+export function requirementLine(check: RequirementCheck): string {
+  const name = REQUIREMENT_NAMES[check.requirement];
+  return check.refusal === undefined ? `✓ ${name}` : `✗ ${name}: ${check.refusal.differences.join("; ")}`;
+}
+
+export function roundCells(r: RoundRecord): string[] {
+  return [String(r.round), String(r.pagesSent), String(r.pagesDirtied), (r.bytesSent / 1048576).toFixed(1), String(Math.round(r.ms))];
+}
+
+export function moveOutcomeLine(state: Exclude<MoveState, { role: "idle" }>, note: string): string {
+  const workload = note === "" ? "" : ` (workload: ${note})`;
+  const o = state.outcome;
+  if (state.role === "source") {
+    if (o?.kind === "done") return `Handed over to tab ${state.tab}: the machine runs there now; it is stopped here and never writes its disks again${workload}.`;
+    if (o?.kind === "failed") return `The move to tab ${state.tab} failed; the machine runs on here. ${o.message}`;
+    return state.paused ? `Paused: sending the last pages and the device state to tab ${state.tab}…` : `Moving to tab ${state.tab} (${state.method})${workload}…`;
+  }
+  if (o?.kind === "done") return `Arrived from tab ${state.tab}: the machine runs here, with its disks and their lock.`;
+  if (o?.kind === "failed") return `The machine from tab ${state.tab} did not arrive; it runs on there. ${o.message}`;
+  return state.paused ? `Tab ${state.tab} paused its machine; taking over…` : `Receiving from tab ${state.tab} (${state.method})…`;
+}
+
+/** The meter's sentence, then its counts. */
+export function samePageLines(stats: SamePageStats): string[] {
+  const mib = (pages: number): string => `${((pages * 4096) / 1048576).toFixed(1)} MiB`;
+  return [
+    samePageWords(stats),
+    `${stats.machines} machine(s), ${stats.pages} pages of 4 KiB`,
+    `zero pages: ${stats.zeroPages} (${mib(stats.zeroPages)})`,
+    `repeated within a machine: ${stats.duplicateWithin} (${mib(stats.duplicateWithin)})`,
+    `shared across machines: ${stats.duplicateAcross} (${mib(stats.duplicateAcross)})`,
+  ];
+}
+// --- end migration ---

@@ -20,21 +20,38 @@ export interface SamePageStats {
   readonly savableBytes: number;
 }
 
+/** A zero page in a key list. */
+export const ZERO_PAGE_KEY = -1;
+
+/**
+ * One machine's page contents as keys (pages.ts `pageKey`), ZERO_PAGE_KEY for a zero page: what a
+ * Worker sends the page for the meter (8 bytes a page instead of 4096).
+ */
+export function samePageKeys(memory: Uint8Array): Float64Array {
+  const n = pageCount(memory);
+  const keys = new Float64Array(n);
+  for (let p = 0; p < n; p++) keys[p] = isZeroPage(memory, p) ? ZERO_PAGE_KEY : pageKey(memory, p);
+  return keys;
+}
+
 /** Count over `memories` (one per machine, each a whole number of pages). */
 export function samePageStats(memories: readonly Uint8Array[]): SamePageStats {
+  return samePageStatsOfKeys(memories.map(samePageKeys));
+}
+
+/** Count over key lists (samePageKeys), one per machine. */
+export function samePageStatsOfKeys(machines: readonly Float64Array[]): SamePageStats {
   // content key -> per machine, how many pages have it
   const groups = new Map<number, Map<number, number>>();
   let pages = 0;
   let zeroPages = 0;
-  memories.forEach((memory, machine) => {
-    const n = pageCount(memory);
-    pages += n;
-    for (let p = 0; p < n; p++) {
-      if (isZeroPage(memory, p)) {
+  machines.forEach((keys, machine) => {
+    pages += keys.length;
+    for (const key of keys) {
+      if (key === ZERO_PAGE_KEY) {
         zeroPages++;
         continue;
       }
-      const key = pageKey(memory, p);
       let perMachine = groups.get(key);
       if (perMachine === undefined) groups.set(key, (perMachine = new Map()));
       perMachine.set(machine, (perMachine.get(machine) ?? 0) + 1);
@@ -47,7 +64,7 @@ export function samePageStats(memories: readonly Uint8Array[]): SamePageStats {
     across += perMachine.size - 1;
   }
   return {
-    machines: memories.length,
+    machines: machines.length,
     pages,
     zeroPages,
     duplicateWithin: within,

@@ -8,7 +8,7 @@ import { MemoryDiskLocks } from "./diskLock.ts";
 import { samePageStats, samePageWords } from "./ksm.ts";
 import { PAGE_BYTES } from "./pages.ts";
 import { inProcessPair, type GuestAtPause } from "./protocol.ts";
-import type { Requirements, TargetOffer } from "./requirements.ts";
+import { requirementChecks, type Requirements, type TargetOffer } from "./requirements.ts";
 import { migrateOut, type SourceMachine } from "./source.ts";
 import { migrateIn, type TargetMachine } from "./target.ts";
 import { testGuest } from "../testing/guest.ts";
@@ -284,5 +284,18 @@ describe("the same-page meter (what KSM would merge)", () => {
     expect(stats.duplicateWithin).toBe(3);
     expect(stats.duplicateAcross).toBe(0);
     expect(stats.zeroPages).toBe(0);
+  });
+});
+
+describe("the requirements as shown before a move", () => {
+  it("lists every requirement in order, each with what differs; another machine's disks fail the disks requirement", () => {
+    const locks = new MemoryDiskLocks();
+    locks.take("m1", "tab-A");
+    const all = requirementChecks(requirements(), offer(locks));
+    expect(all.map((c) => c.requirement)).toEqual(["v86-version", "hardware", "disks", "disk-lock", "network", "clock"]);
+    expect(all.every((c) => c.refusal === undefined)).toBe(true);
+    const other = requirementChecks(requirements({ network: "on" }), offer(locks, { machineId: "m2", networkAvailable: false }));
+    expect(other.filter((c) => c.refusal !== undefined).map((c) => c.requirement)).toEqual(["disks", "network"]);
+    expect(other.find((c) => c.requirement === "disks")?.refusal?.differences.join()).toContain('the target "m2"');
   });
 });

@@ -25,6 +25,8 @@ export interface TargetOffer {
   readonly fingerprint: MachineFingerprint;
   /** The overlay stores this side can open (by name). */
   readonly diskStores: readonly string[];
+  /** The saved machine the landing machine is (its disks are the ones it would open), when known. */
+  readonly machineId?: string;
   /** Who holds each machine's disk lock now (machine id to holder), as far as the target can tell. */
   readonly diskHolder: (machineId: string) => string | undefined;
   /** The name the source knows itself by, for the lock check. */
@@ -43,30 +45,50 @@ export interface Refusal {
 
 const DEFAULT_CLOCK_TOLERANCE_MS = 2000;
 
-/** The first requirement that fails, in the order a user would fix them; undefined when the move may go ahead. */
-export function checkRequirements(source: Requirements, target: TargetOffer): Refusal | undefined {
-  if (source.v86 !== target.v86 || source.stateVersion !== target.stateVersion) {
-    return { requirement: "v86-version", differences: [`emulator: source runs v86 ${source.v86} (state format ${source.stateVersion}), target v86 ${target.v86} (state format ${target.stateVersion})`] };
-  }
-  const hardware = fingerprintDifferences(source.fingerprint, target.fingerprint);
-  if (hardware.length > 0) return { requirement: "hardware", differences: hardware.map((d) => d.replace("saved with", "source has").replace("this machine has", "target has")) };
+/** One requirement as checked: what it is, and what differs (none when it holds). */
+export interface RequirementCheck {
+  readonly requirement: MigrationRequirement;
+  readonly refusal: Refusal | undefined;
+}
+
+/** Every requirement, in the order a user would fix them, each with its outcome (shown before a move). */
+export function requirementChecks(source: Requirements, target: TargetOffer): readonly RequirementCheck[] {
+  const check = (requirement: MigrationRequirement, differences: readonly string[]): RequirementCheck => ({ requirement, refusal: differences.length === 0 ? undefined : { requirement, differences } });
+  const v86 =
+    source.v86 !== target.v86 || source.stateVersion !== target.stateVersion
+      ? [`emulator: source runs v86 ${source.v86} (state format ${source.stateVersion}), target v86 ${target.v86} (state format ${target.stateVersion})`]
+      : [];
+  const hardware = fingerprintDifferences(source.fingerprint, target.fingerprint).map((d) => d.replace("saved with", "source has").replace("this machine has", "target has"));
+  const disks: string[] = [];
+  const lock: string[] = [];
   if (source.disks !== undefined) {
     if (!target.diskStores.includes(source.disks.store)) {
-      return { requirement: "disks", differences: [`disks: the source's disks live in ${source.disks.store}, which the target cannot open (it reaches ${target.diskStores.join(", ") || "no disk store"})`] };
+      disks.push(`disks: the source's disks live in ${source.disks.store}, which the target cannot open (it reaches ${target.diskStores.join(", ") || "no disk store"})`);
     }
+    if (target.machineId !== undefined && target.machineId !== source.disks.machineId) disks.push(`disks: the source runs machine "${source.disks.machineId}", the target "${target.machineId}" (it would open that machine's disks)`);
     const holder = target.diskHolder(source.disks.machineId);
-    if (holder !== undefined && holder !== target.sourceName) {
-      return { requirement: "disk-lock", differences: [`disk lock: ${holder} writes this machine's disks, not the source`] };
-    }
+    if (holder !== undefined && holder !== target.sourceName) lock.push(`disk lock: ${holder} writes this machine's disks, not the source`);
   }
-  if (source.network === "on" && !target.networkAvailable) return { requirement: "network", differences: ["network: the source's network card is plugged in; the target has no network to plug it into"] };
+  const network = source.network === "on" && !target.networkAvailable ? ["network: the source's network card is plugged in; the target has no network to plug it into"] : [];
   const skew = target.wallTime - source.wallTime;
   const tolerance = target.clockToleranceMs ?? DEFAULT_CLOCK_TOLERANCE_MS;
   // Behind: the guest's clock would jump back. Far ahead: further than a message takes.
-  if (skew < -tolerance || skew > tolerance * 30) {
-    return { requirement: "clock", differences: [`clock: the target's clock is ${(Math.abs(skew) / 1000).toFixed(1)} s ${skew < 0 ? "behind" : "ahead of"} the source's; the guest's time would not run on`] };
-  }
-  return undefined;
+  const clock =
+    skew < -tolerance || skew > tolerance * 30 ? [`clock: the target's clock is ${(Math.abs(skew) / 1000).toFixed(1)} s ${skew < 0 ? "behind" : "ahead of"} the source's; the guest's time would not run on`] : [];
+  return [check("v86-version", v86), check("hardware", hardware), check("disks", disks), check("disk-lock", lock), check("network", network), check("clock", clock)];
+}
+
+/** The first requirement that fails, in the order a user would fix them; undefined when the move may go ahead. */
+export function checkRequirements(source: Requirements, target: TargetOffer): Refusal | undefined {
+  return requirementChecks(source, target).find((c) => c.refusal !== undefined)?.refusal;
+}
+
+/** A TargetOffer as it crosses between threads and tabs (no functions): the lock holders as a table. */
+export type WireOffer = Omit<TargetOffer, "diskHolder" | "sourceName"> & { readonly diskHolders: Readonly<Record<string, string>> };
+
+export function offerFromWire(wire: WireOffer, sourceName: string): TargetOffer {
+  const { diskHolders, ...rest } = wire;
+  return { ...rest, sourceName, diskHolder: (machineId) => diskHolders[machineId] };
 }
 
 export function refusalError(refusal: Refusal): AppError<"migration-refused"> {

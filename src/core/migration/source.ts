@@ -47,6 +47,9 @@ export interface SourceOptions {
   readonly roundGapMs?: number;
   /** Disk lock handover: the source's name, the target's, and the locks. */
   readonly locks?: { readonly locks: DiskLocks; readonly machineId: string; readonly source: string; readonly target: string };
+  /** Told of each live round as it ends, and of the pause (a page shows the move as it goes). */
+  readonly onRound?: (round: RoundRecord) => void;
+  readonly onPause?: () => void;
 }
 
 export interface MigrationReport {
@@ -100,7 +103,9 @@ export async function migrateOut(machine: SourceMachine, options: SourceOptions)
         await expectAck(inbox, round, timeout);
         await sleep(clock, options.roundGapMs ?? DEFAULT_ROUND_GAP_MS);
         const next = hashes.scan(machine.memory());
-        rounds.push({ round, pagesSent: dirty.length, bytesSent: batchBytes(batch), pagesDirtied: next.length, ms: clock.now() - t0 });
+        const record: RoundRecord = { round, pagesSent: dirty.length, bytesSent: batchBytes(batch), pagesDirtied: next.length, ms: clock.now() - t0 };
+        rounds.push(record);
+        options.onRound?.(record);
         dirty = next;
         const decision = nextStep(rounds, dirty.length, policy);
         if (decision.kind === "stop") {
@@ -114,6 +119,7 @@ export async function migrateOut(machine: SourceMachine, options: SourceOptions)
     const pausedAt = clock.now();
     await machine.pause();
     paused = true;
+    options.onPause?.();
     let finalBatch: PageBatch | undefined;
     let state: Uint8Array;
     if (hashes !== undefined) {

@@ -4,12 +4,13 @@
  * the Worker's v86 reads and writes them by message, so write-back, the storage lock, quota
  * errors and unsaved pages remain the page's (a terminated Worker loses none of them).
  */
-import type { BackendHost, BalloonDevice, ConsoleChunk, ConsolePort, EmulatorBackend, GuestLayout, GuestMemory, HypercallRecord, JitCounts, MicroscopeHooks, ScreenFrame, ScreenMode } from "../backend.ts";
+import type { WorkerMigrationHooks, BackendHost, BalloonDevice, ConsoleChunk, ConsolePort, EmulatorBackend, GuestLayout, GuestMemory, HypercallRecord, JitCounts, MicroscopeHooks, ScreenFrame, ScreenMode } from "../backend.ts";
 import { AppError, ERROR_CODES, type ErrorCode, type ErrorDetailsByCode } from "../errors.ts";
 import { DisposableStore, Emitter, toDisposable, type Event } from "../events.ts";
 import type { ControlRegisters } from "../microscope/pagewalk.ts";
 import type { TrapSink } from "../microscope/traps.ts";
 import { DISK_SLOTS, type AttachedDisks, type DiskDevice, type DiskSlot, type EmulatorConfig } from "../profile.ts";
+import { WorkerMoves } from "./migrationClient.ts";
 import type { Call, CallResults, Features, FromWorker, MirrorState, PagePort, RemoteDiskInfo, WireError } from "./protocol.ts";
 
 export function fromWire(error: WireError, fallback: ErrorCode = "emulator-crashed"): AppError {
@@ -82,6 +83,8 @@ export class RemoteBackend implements EmulatorBackend {
   microscope: MicroscopeHooks | undefined;
   /** The VGA output, when the Worker's emulator has one to forward. */
   remoteScreen: RemoteScreen | undefined;
+  workerMigration: WorkerMigrationHooks | undefined;
+  private moves: WorkerMoves | undefined;
 
   private state: MirrorState = { running: false, counter: 0, jit: false, balloon: undefined, mode: undefined };
   private text: string[] = [];
@@ -135,6 +138,15 @@ export class RemoteBackend implements EmulatorBackend {
       };
     }
     if (features.microscope) this.microscope = this.microscopeHooks();
+    if (features.migration) {
+      this.moves = new WorkerMoves(
+        this.port,
+        () => this.nextId++,
+        () => this.call<Float64Array>({ op: "page-keys" }),
+        (disks) => this.replaceDisks(disks),
+      );
+      this.workerMigration = this.moves;
+    }
     if (features.screen) {
       this.remoteScreen = {
         onChange: this.screenChanged.event,
@@ -189,6 +201,7 @@ export class RemoteBackend implements EmulatorBackend {
 
   private receive(message: FromWorker): void {
     if (this.disposed) return;
+    if (this.moves?.receive(message) === true) return;
     switch (message.type) {
       case "started":
         this.mirror(message.state);
@@ -251,6 +264,14 @@ export class RemoteBackend implements EmulatorBackend {
       changed = true;
     }
     if (changed) this.screenChanged.fire();
+  }
+
+  /** A move's target opened the machine's disks anew (after the handover): the Worker reads these now. */
+  private replaceDisks(disks: AttachedDisks): void {
+    for (const slot of DISK_SLOTS) {
+      const disk = (disks as Partial<Record<DiskSlot, unknown>>)[slot];
+      if (isDiskDevice(disk)) this.disks[slot] = disk;
+    }
   }
 
   private diskGet(id: number, slot: DiskSlot, start: number, length: number): void {
@@ -324,6 +345,7 @@ export class RemoteBackend implements EmulatorBackend {
     for (const waiter of this.calls.values()) waiter.reject(error);
     this.calls.clear();
     this.startWaiter?.reject(error);
+    this.moves?.dispose();
     this.store.dispose();
     this.onClose();
   }

@@ -8,7 +8,11 @@
  * What is synchronous in EmulatorBackend (isRunning, instructionCounter, textScreen, jitEnabled,
  * the balloon's sizes, JIT counts) is mirrored on the page from pushed `status` messages.
  */
-import type { ConsolePort, GuestLayout, HypercallRecord, JitCounts, ScreenFrame, ScreenMode } from "../backend.ts";
+import type { ConsolePort, GuestLayout, HypercallRecord, JitCounts, MoveInOrder, MoveOutOrder, ScreenFrame, ScreenMode } from "../backend.ts";
+import type { RoundRecord } from "../migration/planner.ts";
+import type { GuestAtPause } from "../migration/protocol.ts";
+import type { MigrationReport } from "../migration/source.ts";
+import type { ArrivalReport } from "../migration/target.ts";
 import type { Disposable, Event } from "../events.ts";
 import type { ControlRegisters } from "../microscope/pagewalk.ts";
 import type { TrapSnapshot } from "../microscope/traps.ts";
@@ -44,6 +48,8 @@ export interface Features {
   readonly screen: boolean;
   readonly resize: boolean;
   readonly keyboard: boolean;
+  /** The emulator can move its machine (v86.ts migration hooks). */
+  readonly migration: boolean;
 }
 
 export type Call =
@@ -55,7 +61,8 @@ export type Call =
   | { readonly op: "control-registers" }
   | { readonly op: "read-physical"; readonly address: number; readonly length: number }
   | { readonly op: "layout" }
-  | { readonly op: "screen-frame"; readonly force: boolean };
+  | { readonly op: "screen-frame"; readonly force: boolean }
+  | { readonly op: "page-keys" };
 
 /** What each call answers with. */
 export interface CallResults {
@@ -68,7 +75,20 @@ export interface CallResults {
   "read-physical": Uint8Array | undefined;
   layout: GuestLayout;
   "screen-frame": ScreenFrame | undefined;
+  "page-keys": Float64Array;
 }
+
+/** What the Worker asks of the page during a move (backend.ts MovePageSide). */
+export type MoveAsk = "release-disks" | "reclaim-disks" | "take-disks" | "landed";
+
+/** A move's progress, Worker → page. */
+export type MoveEvent =
+  | { readonly kind: "listening" }
+  | { readonly kind: "round"; readonly round: RoundRecord }
+  | { readonly kind: "paused" }
+  | { readonly kind: "ask"; readonly ask: number; readonly what: MoveAsk; readonly guest?: GuestAtPause }
+  | { readonly kind: "done"; readonly report: MigrationReport | ArrivalReport }
+  | { readonly kind: "failed"; readonly error: WireError };
 
 /** Page → Worker. */
 export type ToWorker =
@@ -90,6 +110,10 @@ export type ToWorker =
   | { readonly type: "watch"; readonly id: number; readonly what: "traps" | "jit" }
   | { readonly type: "unwatch"; readonly id: number }
   | { readonly type: "disk-done"; readonly id: number; readonly bytes?: Uint8Array }
+  | { readonly type: "migrate-out"; readonly id: number; readonly order: MoveOutOrder }
+  | { readonly type: "migrate-in"; readonly id: number; readonly order: MoveInOrder }
+  /** The page's answer to a move's ask (after take-disks the Worker forgets what it read of the old disks). */
+  | { readonly type: "move-answer"; readonly ask: number; readonly ok: boolean; readonly error?: WireError }
   | { readonly type: "dispose" };
 
 /** The mirrored part of the backend's state. */
@@ -119,7 +143,8 @@ export type FromWorker =
   | { readonly type: "traps"; readonly id: number; readonly delta: TrapSnapshot }
   | { readonly type: "jit-counts"; readonly id: number; readonly counts: JitCounts }
   | { readonly type: "disk-get"; readonly id: number; readonly slot: DiskSlot; readonly start: number; readonly length: number }
-  | { readonly type: "disk-set"; readonly id: number; readonly slot: DiskSlot; readonly start: number; readonly data: Uint8Array };
+  | { readonly type: "disk-set"; readonly id: number; readonly slot: DiskSlot; readonly start: number; readonly data: Uint8Array }
+  | { readonly type: "move-event"; readonly id: number; readonly event: MoveEvent };
 
 export type PagePort = Port<FromWorker, ToWorker>;
 export type WorkerPort = Port<ToWorker, FromWorker>;

@@ -9,6 +9,7 @@ import { isAppError } from "../errors.ts";
 import { DisposableStore, type Disposable } from "../events.ts";
 import { TrapMeter, type TrapSnapshot } from "../microscope/traps.ts";
 import type { DiskDevice, DiskSlot, EmulatorConfig } from "../profile.ts";
+import { MigrationServer, type MigrationServerHost } from "./migrationServer.ts";
 import { DiskReadAhead } from "./readAhead.ts";
 import { STATUS_INTERVAL_MS, type Call, type CallResults, type Features, type FromWorker, type MirrorState, type ToWorker, type WireError, type WorkerPort } from "./protocol.ts";
 
@@ -39,7 +40,7 @@ class RemoteDisk implements DiskDevice {
   onload: ((event: object) => void) | undefined;
   /** The ranges read through get_and_cache, for get_from_cache. */
   private readonly cached: { start: number; bytes: Uint8Array }[] = [];
-  private readonly readAhead: DiskReadAhead;
+  private readAhead: DiskReadAhead;
 
   constructor(
     private readonly slot: DiskSlot,
@@ -51,6 +52,14 @@ class RemoteDisk implements DiskDevice {
 
   load(): void {
     this.onload?.({});
+  }
+
+  /** The page put other disk objects behind this slot (a move's target): forget what was read. */
+  forget(): void {
+    this.cached.length = 0;
+    const requests = this.requests;
+    const slot = this.slot;
+    this.readAhead = new DiskReadAhead(this.byteLength, (start, length) => new Promise((resolve) => requests.get(slot, start, length, resolve)));
   }
 
   get(start: number, length: number, callback: (data: Uint8Array) => void): void {
@@ -109,7 +118,7 @@ class DiskRequests {
 }
 
 /** Serve one machine over `port`. Returns when the page said dispose (or never, in a Worker). */
-export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: Clock): Disposable {
+export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: Clock, moveOptions: Pick<MigrationServerHost, "openChannel" | "heartbeatMs" | "silenceMs"> = {}): Disposable {
   const store = new DisposableStore();
   const disks = new DiskRequests(port);
   let backend: EmulatorBackend | undefined;
@@ -118,6 +127,7 @@ export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: C
   let lastText = "";
   const trapWatches = new Map<number, { meter: TrapMeter; watch: Disposable; sent: TrapSnapshot | undefined }>();
   const jitWatches = new Map<number, { watch: Disposable & { read(): JitCounts }; sent: string }>();
+  const remoteDisks: RemoteDisk[] = [];
 
   const post = (message: FromWorker, transfer?: ArrayBuffer[]): void => port.post(message, transfer);
 
@@ -167,7 +177,11 @@ export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: C
 
   const start = async (message: Extract<ToWorker, { type: "start" }>): Promise<void> => {
     const config: Record<string, unknown> = { ...message.config };
-    for (const disk of message.disks) config[disk.slot] = new RemoteDisk(disk.slot, disk.byteLength, disks);
+    for (const disk of message.disks) {
+      const remote = new RemoteDisk(disk.slot, disk.byteLength, disks);
+      remoteDisks.push(remote);
+      config[disk.slot] = remote;
+    }
     try {
       backend = await factory(config as unknown as EmulatorConfig, { wasm: message.wasm, clock });
     } catch (error) {
@@ -200,6 +214,7 @@ export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: C
       screen: b.screen !== undefined,
       resize: b.resizeConsole !== undefined,
       keyboard: b.sendScancodes !== undefined,
+      migration: b.migration !== undefined,
     };
     post({ type: "started", features, state: mirror(true) });
     tick();
@@ -238,12 +253,28 @@ export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: C
         const frame = b.screen?.frame(call.force);
         return frame === undefined ? { value: undefined } : { value: frame, transfer: [frame.rgba.buffer as ArrayBuffer] };
       }
+      case "page-keys": {
+        const keys = moves.pageKeys();
+        return { value: keys, transfer: [keys.buffer as ArrayBuffer] };
+      }
     }
   };
+
+  const moves = new MigrationServer({
+    backend: () => backend,
+    post: (message) => post(message),
+    statusChanged: () => {
+      if (backend !== undefined && !disposed) post({ type: "status", state: mirror(false) });
+    },
+    forgetDiskReads: () => remoteDisks.forEach((d) => d.forget()),
+    clock,
+    ...moveOptions,
+  });
 
   store.add(
     port.onMessage((message) => {
       if (disposed) return;
+      if (moves.handle(message)) return;
       const b = backend;
       switch (message.type) {
         case "start":

@@ -12,6 +12,15 @@ export interface LockManagerLike {
     options: { mode?: "exclusive" | "shared"; ifAvailable?: boolean; steal?: boolean },
     callback: (lock: unknown) => unknown,
   ): Promise<unknown>;
+  /** Who holds which lock (Web Locks `query`): each holder by its client id. */
+  query?(): Promise<{ readonly held?: readonly { readonly name?: string; readonly clientId?: string }[] }>;
+}
+
+/** The client id (a tab) holding `machineId`'s lock now, if any: a move's tabs name each other by it. */
+export async function machineLockHolder(locks: LockManagerLike | undefined, machineId: string): Promise<string | undefined> {
+  if (locks?.query === undefined) return undefined;
+  const { held } = await locks.query();
+  return held?.find((l) => l.name === machineLockName(machineId))?.clientId;
 }
 
 /** none: not asked yet or released; owner: this tab writes; busy: another tab has it; lost: another tab took it over. */

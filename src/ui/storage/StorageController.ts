@@ -4,6 +4,7 @@
  * DOM.
  */
 import {
+  AppError,
   DiskStore,
   Emitter,
   ImageStore,
@@ -21,7 +22,7 @@ import {
   type StorageEstimate,
 } from "../../core/index.ts";
 import { diskIndicator, type DiskIndicator } from "./diskStatus.ts";
-import { IMAGE_IMPORT_LOCK, MachineLock, ifExclusiveAvailable, type LockManagerLike } from "./MachineLock.ts";
+import { IMAGE_IMPORT_LOCK, MachineLock, ifExclusiveAvailable, machineLockHolder, type LockManagerLike } from "./MachineLock.ts";
 
 export interface Stores {
   readonly images: ImageStore;
@@ -149,6 +150,42 @@ export class StorageController {
   flush(): Promise<void> {
     return Promise.all((this.opened?.overlays ?? []).map((d) => d.flush().catch(() => undefined))).then(() => undefined);
   }
+
+  // --- migration (issue 15): the lock goes with a machine that moves to another tab ---
+  /** Who holds `machineId`'s lock now (a tab's Web Lock client id). */
+  lockHolder(machineId: string): Promise<string | undefined> {
+    return machineLockHolder(this.locks, machineId);
+  }
+
+  /** A move's source, its guest paused: write every pending page, then let the lock go (the disks stay open for a failed move). */
+  async releaseForMove(): Promise<void> {
+    await this.save();
+    this.lock?.release();
+    this.emit();
+  }
+
+  /** The move failed before the target ran the machine: take the lock back, or fail if the target took it. */
+  async reclaimAfterMove(): Promise<void> {
+    if (this.lock === undefined || this.readOnly) return;
+    if ((await this.lock.acquire()) === "busy") throw new AppError("migration-failed", "The other tab took the machine's disks: the machine stays paused here and writes nothing.", { details: { phase: "handed-over" } });
+    this.emit();
+  }
+
+  /** The machine runs in another tab now: its disks close here without writing another page. */
+  async handedOver(): Promise<void> {
+    this.takenOver = true;
+    await this.close(false);
+  }
+
+  /** A move's target: drop this tab's own disks unwritten, take the lock the source let go, open the disks anew. */
+  async takeForMove(record: MachineRecord): Promise<AttachedDisks> {
+    await this.close(false);
+    this.readOnly = false;
+    const prepared = await this.prepare(record);
+    if (prepared.kind === "busy") throw new AppError("migration-refused", "Another tab holds the machine's disks: the source did not hand them over.", { details: { requirement: "disk-lock", differences: ["disk lock: still held by another tab"] } });
+    return prepared.disks;
+  }
+  // --- end migration ---
 
   /** Drop what the guest wrote to the machine's disks; call with the machine stopped. */
   async erase(record: MachineRecord): Promise<void> {
