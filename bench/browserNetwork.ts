@@ -42,13 +42,31 @@ async function mips(panel: Locator, name: string): Promise<number> {
   return Number(text);
 }
 
-/** `SAMPLES` readings a second apart, after `settleS` seconds for the loop to take the CPU; the median of their sums. */
-async function sampleMips(page: Page, panel: Locator, names: readonly string[], settleS: number): Promise<number[]> {
-  await page.waitForTimeout(settleS * 1000);
+/** How long the loop may take to warm up (v86's JIT compiles it after the restore) before sampling anyway. */
+const WARMUP_MAX_S = 40;
+
+/**
+ * `SAMPLES` readings a second apart, the median of their sums, once the loop is warm: the last
+ * three sums within 10% of each other (after a restore the JIT has yet to compile the loop, and a
+ * fixed few seconds of settling measured anything from 21 to 114 MIPS for one machine).
+ */
+async function sampleMips(page: Page, panel: Locator, names: readonly string[]): Promise<number[]> {
+  const sum = async (): Promise<number | undefined> => {
+    const each = await Promise.all(names.map((n) => mips(panel, n)));
+    return each.every((m) => Number.isFinite(m) && m > 0) ? each.reduce((a, b) => a + b, 0) : undefined;
+  };
+  const recent: number[] = [];
+  for (let s = 0; s < WARMUP_MAX_S; s++) {
+    const now = await sum();
+    if (now !== undefined) recent.push(now);
+    const last = recent.slice(-3);
+    if (last.length === 3 && Math.max(...last) <= Math.min(...last) * 1.1) break;
+    await page.waitForTimeout(1000);
+  }
   const sums: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
-    const each = await Promise.all(names.map((n) => mips(panel, n)));
-    if (each.every((m) => Number.isFinite(m) && m > 0)) sums.push(each.reduce((a, b) => a + b, 0));
+    const now = await sum();
+    if (now !== undefined) sums.push(now);
     await page.waitForTimeout(1000);
   }
   if (sums.length === 0) throw new Error(`no MIPS reading for ${names.join(", ")}`);
@@ -70,11 +88,11 @@ export async function runBrowserNetworkBench(runs: number, log: (line: string) =
         await addMachine(panel, "vm1");
         log("  network-browser: vm1 running");
         await startLoop(page, panel, "vm1");
-        const alone = summarize(await sampleMips(page, panel, ["vm1"], 3)).median;
+        const alone = summarize(await sampleMips(page, panel, ["vm1"])).median;
         log(`  network-browser: vm1 alone ${alone.toFixed(0)} MIPS`);
         await addMachine(panel, "vm2");
         await startLoop(page, panel, "vm2");
-        const both = summarize(await sampleMips(page, panel, ["vm1", "vm2"], 3)).median;
+        const both = summarize(await sampleMips(page, panel, ["vm1", "vm2"])).median;
         log(`  network-browser: vm1 + vm2 ${both.toFixed(0)} MIPS (${(both / alone).toFixed(2)}×)`);
         one.push(alone);
         two.push(both);
