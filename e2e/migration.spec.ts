@@ -161,7 +161,8 @@ test("the same-page meter counts pages shared across machines started from the s
   await lab.getByTestId("network-add").click();
   await expect(lab.getByTestId("network-state-vm2")).toHaveText("running", { timeout: 240_000 });
   const meter = page.getByTestId("migration").getByTestId("ksm-meter");
-  // The meter measures while it is on screen.
+  // The meter measures while it is switched on and on screen.
+  await page.getByTestId("ksm-live").check();
   await meter.scrollIntoViewIfNeeded();
   await expect(meter).toHaveAttribute("data-machines", "3", { timeout: 30_000 });
   // Two lab machines from one pre-booted state share most of their non-zero pages.

@@ -149,6 +149,7 @@ export const MIGRATION_WORDS = {
   idle: (tab: string) => `This is tab ${tab}. No move yet.`,
   meterTitle: "Same pages (KSM)",
   meterIdle: "No machine runs in this page.",
+  meterLive: "Measure every 3 s (each reading hashes every page of every machine's memory)",
   summary: (r: MigrationReport) => {
     const sent = `Downtime ${Math.round(r.downtimeMs)} ms (guest paused → running in the other tab); ${(r.totalBytes / 1048576).toFixed(1)} MiB sent in ${Math.round(r.totalMs)} ms`;
     if (r.method === "stop-and-copy") return `${sent}, all of it in the pause (the whole state).`;

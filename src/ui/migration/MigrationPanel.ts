@@ -15,7 +15,7 @@ export interface MigrationPanelHost {
   report(error: unknown): void;
 }
 
-/** The meter reads every machine's page keys this often while it is on screen. */
+/** The meter reads every machine's page keys this often while it is on, and on screen. */
 const METER_MS = 3000;
 
 export class MigrationPanel {
@@ -28,6 +28,8 @@ export class MigrationPanel {
   private readonly summary = h("p", { testid: "migration-summary" });
   private readonly meter = h("p", { testid: "ksm-meter" });
   private readonly meterCounts = h("ul", { testid: "ksm-counts" });
+  /** Off until the user asks: each reading hashes every page of every machine's RAM in its Worker. */
+  private readonly meterLive = h("input", { type: "checkbox", id: "ksm-live", testid: "ksm-live" });
   private readonly moveButton: HTMLButtonElement;
   private checked: { tab: string; check: MoveCheck } | undefined;
   private note = "";
@@ -53,6 +55,7 @@ export class MigrationPanel {
       h("table", { className: "migration-rounds" }, h("thead", {}, h("tr", {}, ...W.roundHeads.map((t) => h("th", {}, t)))), this.roundRows),
       this.summary,
       h("h3", {}, W.meterTitle),
+      h("div", { className: "lab-run" }, this.meterLive, h("label", { htmlFor: "ksm-live" }, W.meterLive)),
       this.meter,
       this.meterCounts,
     );
@@ -65,7 +68,7 @@ export class MigrationPanel {
     let inView = false;
     new IntersectionObserver((entries) => (inView = entries.some((e) => e.isIntersecting))).observe(this.meter);
     const tick = (): void => {
-      if (inView && document.visibilityState === "visible") void this.measure().catch(() => undefined);
+      if (this.meterLive.checked && inView && document.visibilityState === "visible") void this.measure().catch(() => undefined);
       setTimeout(tick, METER_MS);
     };
     setTimeout(tick, 500);
