@@ -53,7 +53,8 @@ test("a running machine moves to another tab with pre-copy: uptime and a counter
     await expect(panelA.getByTestId(`migration-check-${requirement}`)).toHaveAttribute("data-ok", "true");
   }
   await panelA.getByTestId("migration-method").selectOption("pre-copy");
-  await panelA.getByTestId("migration-workload").fill("a counter writing /tmp/c each second");
+  // The guest as it is: the counter is its workload.
+  await panelA.getByTestId("migration-workload").selectOption("idle");
   await panelA.getByTestId("migration-move").click();
 
   // A: handed over, stopped, never writes again.
@@ -100,6 +101,8 @@ test("a running machine moves to another tab with pre-copy: uptime and a counter
   await panelB.getByTestId("migration-check").click();
   await expect(panelB.getByTestId("migration-check-disk-lock")).toHaveAttribute("data-ok", "true");
   await panelB.getByTestId("migration-method").selectOption("stop-and-copy");
+  // This time with a process rewriting memory without pause, started by the move itself.
+  await panelB.getByTestId("migration-workload").selectOption("memory-writer");
   await panelB.getByTestId("migration-move").click();
   await expect(panelB.getByTestId("migration-status")).toContainText(`Handed over to tab ${tabC}`, { timeout: 120_000 });
   await expect(panelC.getByTestId("migration-status")).toContainText("Arrived from tab", { timeout: 60_000 });
@@ -107,6 +110,8 @@ test("a running machine moves to another tab with pre-copy: uptime and a counter
   await expect(panelC.getByTestId("migration-summary")).toContainText(/Downtime \d+ ms/);
   expect(await uptime(pageC)).toBeGreaterThan(beforeStop);
   expect(await runInGuest(pageC, "cat /data/a /data/moved")).toEqual({ output: "fromA\nmoved", exitCode: 0 });
+  // The memory writer came along and goes on writing in C.
+  expect(await runInGuest(pageC, "kill -0 $(cat /tmp/memory-writer.pid) && echo writing")).toEqual({ output: "writing", exitCode: 0 });
   if (process.env["SHOTS"]) await panelC.screenshot({ path: "/tmp/p15-panelC.png" });
   expect(pageErrors).toEqual([]);
   expect(errorsB).toEqual([]);

@@ -10,3 +10,4 @@ export { ZERO_PAGE_KEY, samePageKeys, samePageStats, samePageStatsOfKeys, samePa
 export { channelPort, type ChannelLike, type ChannelPortOptions } from "./channelPort.ts";
 export { MigrationTabs, TAB_SILENCE_MS, type MoveUpdate, type ReceiveOrder, type TabCard, type TabHandlers } from "./tabs.ts";
 export { MOVE_CHANNEL_PREFIX, TabMover, type MoveCheck, type MoveState, type TabMoveHost } from "./tabMove.ts";
+export { MIGRATION_WORKLOADS, migrationWorkload, type MigrationWorkload, type MigrationWorkloadId } from "./workloads.ts";

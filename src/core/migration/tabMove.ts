@@ -21,6 +21,7 @@ import type { MigrationMethod } from "./protocol.ts";
 import { offerFromWire, refusalError, requirementChecks, type RequirementCheck, type Requirements, type WireOffer } from "./requirements.ts";
 import type { MigrationReport } from "./source.ts";
 import { MigrationTabs, type MoveUpdate, type ReceiveOrder, type TabCard } from "./tabs.ts";
+import { migrationWorkload, type MigrationWorkloadId } from "./workloads.ts";
 
 /** What the page gives the mover: its machine, its disks and their lock. */
 export interface TabMoveHost {
@@ -99,8 +100,11 @@ export class TabMover implements Disposable {
     return { requirements, checks, ok: checks.every((c) => c.refusal === undefined) };
   }
 
-  /** Move this tab's machine to `tab`. Resolves with the report once the machine runs there. */
-  async moveTo(tab: string, method: MigrationMethod): Promise<MigrationReport> {
+  /**
+   * Move this tab's machine to `tab`, with `workload` started in the guest first (migration/
+   * workloads.ts). Resolves with the report once the machine runs there.
+   */
+  async moveTo(tab: string, method: MigrationMethod, workload: MigrationWorkloadId = "idle"): Promise<MigrationReport> {
     if (this.current.role !== "idle" && this.current.outcome === undefined) throw new AppError("migration-refused", "A move is already under way.", { details: { requirement: "busy", differences: ["a move is under way"] } });
     const machine = this.host.machine();
     const hooks = machine?.workerMigration;
@@ -109,6 +113,11 @@ export class TabMover implements Disposable {
     const sourceName = await this.host.lockName();
     const refusal = requirementChecks(requirements, offerFromWire(await this.tabs.askOffer(tab), sourceName)).find((c) => c.refusal !== undefined)?.refusal;
     if (refusal !== undefined) throw refusalError(refusal);
+    const command = migrationWorkload(workload).command;
+    if (command !== undefined) {
+      const started = await machine.housekeep(command, { timeoutMs: 30_000 });
+      if (started.exitCode !== 0) throw new AppError("migration-failed", `The workload did not start in the guest: ${started.output}`, { details: { phase: "workload" } });
+    }
     const move = randomId();
     const channel = MOVE_CHANNEL_PREFIX + move;
     await this.tabs.orderReceive(tab, { move, channel, sourceName, method });

@@ -4,7 +4,7 @@
  * and the downtime in both tabs), and the same-page meter over the machines running in this page.
  * Thin: core's TabMover decides and moves, core's ksm.ts counts; this draws and dispatches.
  */
-import { samePageStatsOfKeys, type Machine, type MigrationMethod, type MoveCheck, type MoveState, type TabMover } from "../../core/index.ts";
+import { MIGRATION_WORKLOADS, samePageStatsOfKeys, type Machine, type MigrationMethod, type MigrationWorkloadId, type MoveCheck, type MoveState, type TabMover } from "../../core/index.ts";
 import { actionButton, h } from "../kit/dom.ts";
 import { MIGRATION_WORDS as W, moveOutcomeLine, requirementLine, roundCells, samePageLines } from "../messages.ts";
 
@@ -21,7 +21,7 @@ const METER_MS = 3000;
 export class MigrationPanel {
   private readonly tabSelect = h("select", { id: "migration-tab", testid: "migration-tab" });
   private readonly method = h("select", { id: "migration-method", testid: "migration-method" }, h("option", { value: "pre-copy" }, W.preCopy), h("option", { value: "stop-and-copy" }, W.stopAndCopy));
-  private readonly workload = h("input", { type: "text", id: "migration-workload", testid: "migration-workload", placeholder: W.workloadPlaceholder });
+  private readonly workload = h("select", { id: "migration-workload", testid: "migration-workload" }, ...MIGRATION_WORKLOADS.map((w) => h("option", { value: w.id }, w.label)));
   private readonly checks = h("ul", { className: "migration-checks", testid: "migration-checks" });
   private readonly status = h("p", { className: "lab-note", testid: "migration-status", role: "status" });
   private readonly roundRows = h("tbody", { testid: "migration-rounds" });
@@ -100,11 +100,11 @@ export class MigrationPanel {
   private async move(): Promise<void> {
     const c = this.checked;
     if (c === undefined) return;
-    this.note = this.workload.value.trim();
+    this.note = this.workload.selectedOptions[0]?.textContent ?? "";
     this.moveButton.disabled = true;
     this.checked = undefined;
     try {
-      await this.host.mover.moveTo(c.tab, this.method.value as MigrationMethod);
+      await this.host.mover.moveTo(c.tab, this.method.value as MigrationMethod, this.workload.value as MigrationWorkloadId);
     } finally {
       this.drawChecks();
     }
