@@ -113,17 +113,13 @@ describe("the persistent data disk (/bin/virtlab-data)", () => {
     expect(init.indexOf("shell_on /dev/ttyS0")).toBeGreaterThan(call);
   });
 
-  it("mounts the disk the host names with a 1 s write-back and 1 MiB read-ahead, and formats it only while blank", () => {
+  it("mounts the disk the host names with a 1 s write-back, and formats it only while blank", () => {
     expect(script).toContain("virtlab.data=*) DATA_ADDR=${arg#virtlab.data=}");
     expect(script).toContain("/sys/bus/scsi/devices/$DATA_ADDR/block/*");
     expect(script).toContain('mount -t ext2 "/dev/$DATA_DEV" /data');
     const writeback = script.indexOf("echo 100 > /proc/sys/vm/dirty_expire_centisecs");
     expect(writeback).toBeGreaterThan(0);
     expect(writeback).toBeLessThan(script.indexOf("mount -t ext2"));
-    // Large sequential reads: 1 MiB per IDE command, set before the disk is mounted.
-    const readAhead = script.indexOf('echo 1024 > "/sys/block/$DATA_DEV/queue/read_ahead_kb"');
-    expect(readAhead).toBeGreaterThan(0);
-    expect(readAhead).toBeLessThan(script.indexOf("mount -t ext2"));
     const format = script.indexOf("mke2fs");
     const blankCheck = script.indexOf("tr -d '\\000' | head -c 1");
     expect(blankCheck).toBeGreaterThan(0);

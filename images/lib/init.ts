@@ -153,7 +153,7 @@ export const DATA_SCRIPT_PATH = "/bin/virtlab-data";
  * (virtlab.data=0:0:0:0 is the IDE primary master, v86's hda) and mount it on /data. The host
  * makes a blank data disk an empty ext2 file system already (src/core/storage/ext2.ts), so this
  * only mounts; a disk that is truly blank (all zeros at the start: not from virtlab's host, or
- * an older overlay) is still formatted with mke2fs. The disk reads ahead 1 MiB. `boot` waits for the disk to appear;
+ * an older overlay) is still formatted with mke2fs. `boot` waits for the disk to appear;
  * without it (after a saved state is restored) the page cache is dropped first, so nothing read
  * from the disk before the save is trusted. Does nothing when /data is already mounted.
  */
@@ -191,10 +191,6 @@ export function renderDataScript(): string {
     "# the disk, and the host's IndexedDB, within about 2 s. (-o sync wrote every block on its own",
     "# and made a 2 MiB file take 20 s in a browser.)",
     "echo 100 > /proc/sys/vm/dirty_writeback_centisecs; echo 100 > /proc/sys/vm/dirty_expire_centisecs",
-    "# Sequential reads ask the disk for 1 MiB at a time instead of the kernel's 128 KiB: each IDE",
-    "# command costs the emulator (and a page's Worker) a fixed overhead, so a cold read of a large",
-    "# file runs at about 1.7x the speed (measured in Node: 41 -> 69 MiB/s).",
-    'echo 1024 > "/sys/block/$DATA_DEV/queue/read_ahead_kb" 2>/dev/null',
     'mount -t ext2 "/dev/$DATA_DEV" /data 2>/dev/null && exit 0',
     `if [ -b "/dev/$DATA_DEV" ] && [ -z "$(dd if=/dev/$DATA_DEV bs=4096 count=16 2>/dev/null | tr -d '\\000' | head -c 1)" ]; then`,
     '  mke2fs -q -L virtlab-data "/dev/$DATA_DEV" && mount -t ext2 "/dev/$DATA_DEV" /data',
