@@ -45,6 +45,8 @@ export class MigrationPanel {
       this.checked = undefined;
       this.drawChecks();
     });
+    // The meter's part of the panel: watched for being on screen (the meter line itself is empty, of no height, until it first measures).
+    const meterBox = h("div", {}, h("h3", {}, W.meterTitle), h("div", { className: "lab-run" }, this.meterLive, h("label", { htmlFor: "ksm-live" }, W.meterLive)), this.meter, this.meterCounts);
     container.append(
       h("h2", {}, W.title),
       h("p", { className: "lab-note" }, W.explains),
@@ -54,10 +56,7 @@ export class MigrationPanel {
       this.status,
       h("table", { className: "migration-rounds" }, h("thead", {}, h("tr", {}, ...W.roundHeads.map((t) => h("th", {}, t)))), this.roundRows),
       this.summary,
-      h("h3", {}, W.meterTitle),
-      h("div", { className: "lab-run" }, this.meterLive, h("label", { htmlFor: "ksm-live" }, W.meterLive)),
-      this.meter,
-      this.meterCounts,
+      meterBox,
     );
     host.mover.tabs.onChange(() => this.drawTabs());
     host.mover.onChange((state) => this.drawMove(state));
@@ -66,9 +65,13 @@ export class MigrationPanel {
     this.drawMove(host.mover.state);
     // Hashing every page costs the Workers time: only while the meter is on screen.
     let inView = false;
-    new IntersectionObserver((entries) => (inView = entries.some((e) => e.isIntersecting))).observe(this.meter);
+    new IntersectionObserver((entries) => (inView = entries.some((e) => e.isIntersecting))).observe(meterBox);
+    const measure = (): void => void this.measure().catch(() => undefined);
+    this.meterLive.addEventListener("change", () => {
+      if (this.meterLive.checked) measure();
+    });
     const tick = (): void => {
-      if (this.meterLive.checked && inView && document.visibilityState === "visible") void this.measure().catch(() => undefined);
+      if (this.meterLive.checked && inView && document.visibilityState === "visible") measure();
       setTimeout(tick, METER_MS);
     };
     setTimeout(tick, 500);
