@@ -37,6 +37,16 @@ export async function waitForShell(page: Page): Promise<void> {
   await expect(page.locator(".xterm-rows")).toContainText("root@virtlab:/#");
 }
 
+/**
+ * Flip one device in the lab panel and wait for the machine to come back with it: the restart
+ * begins after the click returns, so the old machine's "ready" must not count.
+ */
+export async function flip(page: Page, testId: string): Promise<void> {
+  await page.getByTestId(testId).check();
+  await expect(page.getByTestId("stage")).not.toHaveText("ready");
+  await waitForShell(page);
+}
+
 type ProxyWindow = { virtlab?: VirtlabTestProxy };
 
 /** Run a command in the guest through the app's test proxy; returns its output. */

@@ -1,12 +1,4 @@
-import type { Page } from "@playwright/test";
-import { expect, runInGuest, shownErrors, test, waitForShell } from "./fixtures.ts";
-
-/** Flip one device in the panel and wait for the machine to come back with it. */
-async function flip(page: Page, testId: string): Promise<void> {
-  await page.getByTestId(testId).check();
-  await expect(page.getByTestId("stage")).not.toHaveText("ready");
-  await waitForShell(page);
-}
+import { expect, flip, runInGuest, shownErrors, test, waitForShell } from "./fixtures.ts";
 
 test("the device panel flips NIC and console (a restart) and benchmarks a pair with a ratio", async ({ page, pageErrors }) => {
   test.setTimeout(420_000);

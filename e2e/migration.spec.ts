@@ -6,8 +6,38 @@
  * the machine over and is stopped. B then moves it on to a third tab with stop-and-copy. Then the
  * same-page meter over machines started from one state.
  */
-import type { Page } from "@playwright/test";
+import type { Locator, Page } from "@playwright/test";
 import { expect, runInGuest, test, waitForShell } from "./fixtures.ts";
+
+/** The counter the guest keeps in /tmp/c, one more each second. */
+const COUNTER = "(i=0; while true; do i=$((i+1)); echo $i > /tmp/c; sleep 1; done) > /dev/null 2>&1 &";
+
+/** Another tab of the browser on the same machine, read-only (the first tab holds its disks): a landing place. */
+async function landingTab(from: Page, errors: string[] = []): Promise<{ readonly page: Page; readonly panel: Locator; readonly tab: string }> {
+  const page = await from.context().newPage();
+  page.on("pageerror", (error) => errors.push(`${error.name}: ${error.message}`));
+  await page.goto("/");
+  await expect(page.getByTestId("lock-banner")).toBeVisible();
+  await page.getByTestId("lock-readonly").click();
+  await waitForShell(page);
+  const panel = page.getByTestId("migration");
+  const tab = ((await panel.getByTestId("migration-status").textContent()) ?? "").match(/This is tab (\w+)/)?.[1] ?? "";
+  expect(tab).not.toBe("");
+  return { page, panel, tab };
+}
+
+/** In `panel`, pick `tab` (once listed), check the requirements (each must pass), and move the machine there. */
+async function checkAndMove(panel: Locator, tab: string, method: "pre-copy" | "stop-and-copy", workload: "idle" | "memory-writer"): Promise<void> {
+  await expect(panel.locator(`[data-testid="migration-tab"] option[value="${tab}"]`)).toHaveCount(1, { timeout: 30_000 });
+  await panel.getByTestId("migration-tab").selectOption(tab);
+  await panel.getByTestId("migration-check").click();
+  for (const requirement of ["v86-version", "hardware", "disks", "disk-lock", "network", "clock"]) {
+    await expect(panel.getByTestId(`migration-check-${requirement}`)).toHaveAttribute("data-ok", "true");
+  }
+  await panel.getByTestId("migration-method").selectOption(method);
+  await panel.getByTestId("migration-workload").selectOption(workload);
+  await panel.getByTestId("migration-move").click();
+}
 
 async function uptime(page: Page): Promise<number> {
   const { output } = await runInGuest(page, "cut -d' ' -f1 /proc/uptime");
@@ -24,38 +54,21 @@ test("a running machine moves to another tab with pre-copy: uptime and a counter
   const pageA = page;
   await pageA.goto("/");
   await waitForShell(pageA);
-  const pageB = await pageA.context().newPage();
-  const errorsB: string[] = [];
-  pageB.on("pageerror", (error) => errorsB.push(`${error.name}: ${error.message}`));
-  await pageB.goto("/");
   // A holds the machine's disks: B runs the same machine read-only, as the landing machine.
-  await expect(pageB.getByTestId("lock-banner")).toBeVisible();
-  await pageB.getByTestId("lock-readonly").click();
-  await waitForShell(pageB);
+  const errorsB: string[] = [];
+  const { page: pageB, panel: panelB, tab: tabB } = await landingTab(pageA, errorsB);
 
   // Written in A just before the move: A's pending disk pages are flushed before the lock goes.
   expect(await runInGuest(pageA, "echo fromA > /data/a && sync && cat /data/a")).toEqual({ output: "fromA", exitCode: 0 });
-  expect((await runInGuest(pageA, "(i=0; while true; do i=$((i+1)); echo $i > /tmp/c; sleep 1; done) > /dev/null 2>&1 &")).exitCode).toBe(0);
+  expect((await runInGuest(pageA, COUNTER)).exitCode).toBe(0);
   await expect.poll(() => counter(pageA), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
   const before = await uptime(pageA);
   const countBefore = await counter(pageA);
   expect(before).toBeGreaterThan(0);
 
+  // B is listed in A (found over BroadcastChannel), by its tab id. The guest as it is: the counter is its workload.
   const panelA = pageA.getByTestId("migration");
-  const panelB = pageB.getByTestId("migration");
-  // B is listed in A (found over BroadcastChannel), by its tab id.
-  const tabB = ((await panelB.getByTestId("migration-status").textContent()) ?? "").match(/This is tab (\w+)/)?.[1] ?? "";
-  expect(tabB).not.toBe("");
-  await expect(panelA.locator(`[data-testid="migration-tab"] option[value="${tabB}"]`)).toHaveCount(1, { timeout: 30_000 });
-  await panelA.getByTestId("migration-tab").selectOption(tabB);
-  await panelA.getByTestId("migration-check").click();
-  for (const requirement of ["v86-version", "hardware", "disks", "disk-lock", "network", "clock"]) {
-    await expect(panelA.getByTestId(`migration-check-${requirement}`)).toHaveAttribute("data-ok", "true");
-  }
-  await panelA.getByTestId("migration-method").selectOption("pre-copy");
-  // The guest as it is: the counter is its workload.
-  await panelA.getByTestId("migration-workload").selectOption("idle");
-  await panelA.getByTestId("migration-move").click();
+  await checkAndMove(panelA, tabB, "pre-copy", "idle");
 
   // A: handed over, stopped, never writes again.
   await expect(panelA.getByTestId("migration-status")).toHaveAttribute("data-outcome", "done", { timeout: 120_000 });
@@ -89,21 +102,10 @@ test("a running machine moves to another tab with pre-copy: uptime and a counter
   }
 
   // And on, with stop-and-copy, to a third tab: the whole state crosses in the pause.
-  const pageC = await pageA.context().newPage();
-  await pageC.goto("/");
-  await pageC.getByTestId("lock-readonly").click();
-  await waitForShell(pageC);
-  const panelC = pageC.getByTestId("migration");
-  const tabC = ((await panelC.getByTestId("migration-status").textContent()) ?? "").match(/This is tab (\w+)/)?.[1] ?? "";
+  const { page: pageC, panel: panelC, tab: tabC } = await landingTab(pageA);
   const beforeStop = await uptime(pageB);
-  await expect(panelB.locator(`[data-testid="migration-tab"] option[value="${tabC}"]`)).toHaveCount(1, { timeout: 30_000 });
-  await panelB.getByTestId("migration-tab").selectOption(tabC);
-  await panelB.getByTestId("migration-check").click();
-  await expect(panelB.getByTestId("migration-check-disk-lock")).toHaveAttribute("data-ok", "true");
-  await panelB.getByTestId("migration-method").selectOption("stop-and-copy");
   // This time with a process rewriting memory without pause, started by the move itself.
-  await panelB.getByTestId("migration-workload").selectOption("memory-writer");
-  await panelB.getByTestId("migration-move").click();
+  await checkAndMove(panelB, tabC, "stop-and-copy", "memory-writer");
   await expect(panelB.getByTestId("migration-status")).toContainText(`Handed over to tab ${tabC}`, { timeout: 120_000 });
   await expect(panelC.getByTestId("migration-status")).toContainText("Arrived from tab", { timeout: 60_000 });
   await expect(panelC.getByTestId("migration-round")).toHaveCount(0);
@@ -122,21 +124,12 @@ test("the target tab closes in the middle of a move: the source runs on with its
   const pageA = page;
   await pageA.goto("/");
   await waitForShell(pageA);
-  const pageB = await pageA.context().newPage();
-  await pageB.goto("/");
-  await pageB.getByTestId("lock-readonly").click();
-  await waitForShell(pageB);
-  expect((await runInGuest(pageA, "(i=0; while true; do i=$((i+1)); echo $i > /tmp/c; sleep 1; done) > /dev/null 2>&1 &")).exitCode).toBe(0);
+  const { page: pageB, tab: tabB } = await landingTab(pageA);
+  expect((await runInGuest(pageA, COUNTER)).exitCode).toBe(0);
   const before = await uptime(pageA);
 
   const panelA = pageA.getByTestId("migration");
-  const tabB = ((await pageB.getByTestId("migration").getByTestId("migration-status").textContent()) ?? "").match(/This is tab (\w+)/)?.[1] ?? "";
-  await expect(panelA.locator(`[data-testid="migration-tab"] option[value="${tabB}"]`)).toHaveCount(1, { timeout: 30_000 });
-  await panelA.getByTestId("migration-tab").selectOption(tabB);
-  await panelA.getByTestId("migration-check").click();
-  await expect(panelA.getByTestId("migration-check-disk-lock")).toHaveAttribute("data-ok", "true");
-  await panelA.getByTestId("migration-method").selectOption("pre-copy");
-  await panelA.getByTestId("migration-move").click();
+  await checkAndMove(panelA, tabB, "pre-copy", "idle");
   await expect(panelA.getByTestId("migration-status")).toHaveAttribute("data-outcome", "moving");
   // The tab that was to receive the machine goes away while memory is on its way.
   await pageB.close();

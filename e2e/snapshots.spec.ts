@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "@playwright/test";
-import { expect, launchProfile, overrideQuota, runInGuest, shownErrors, startedFrom, storageEstimate, terminalBuffer, test, waitForShell } from "./fixtures.ts";
+import { expect, flip, launchProfile, overrideQuota, runInGuest, shownErrors, startedFrom, storageEstimate, terminalBuffer, test, waitForShell } from "./fixtures.ts";
 
 const rows = (page: Page) => page.getByTestId("snapshot-list").getByTestId("snapshot-row");
 
@@ -161,8 +161,7 @@ test("export, then import in a fresh browser profile and restore; damaged files 
     expect(await runInGuest(student, "cat /data/handout /tmp/m")).toEqual({ output: "from-teacher\nin-memory", exitCode: 0 });
 
     // Other hardware: a virtio NIC. The restore is refused and says what differs.
-    await student.getByTestId("lab-nic-virtio").check();
-    await waitForShell(student);
+    await flip(student, "lab-nic-virtio");
     await rows(student).first().getByTestId("snapshot-restore").click();
     await expect(student.getByTestId("snapshot-differences")).toContainText("network card: saved with none, this machine has virtio");
     await expect(student.locator("#error")).toContainText("This snapshot was made for a different machine");
