@@ -13,7 +13,7 @@ import { AppError, toAppError } from "./errors.ts";
 import { DisposableStore, Emitter, toDisposable, type Disposable } from "./events.ts";
 import { encodeText } from "./host.ts";
 import type { SourceMachine } from "./migration/source.ts";
-import type { TargetMachine } from "./migration/target.ts";
+import { landingRam, type TargetMachine } from "./migration/target.ts";
 import { guestAssets, maxBalloonMiB, profileProblems, toEmulatorConfig, type AssetRef, type AttachedDisks, type AssetRole, type DeviceProfile, type GuestSpec, type LoadedAssets } from "./profile.ts";
 
 export type MachineStage = "idle" | "downloading" | "booting" | "ready" | "failed" | "crashed" | "disposed";
@@ -357,10 +357,7 @@ export class Machine implements Disposable {
     if (hooks === undefined) return undefined;
     return {
       memoryBytes: hooks.ram().byteLength,
-      ram: () => {
-        if (this.backend?.isRunning() !== false) throw new AppError("migration-failed", "The landing machine must be stopped before memory is written into it.", { details: { phase: "arrival" } });
-        return hooks.ram();
-      },
+      ram: () => landingRam(this.backend?.isRunning() !== false, () => hooks.ram()),
       restoreFull: (state, guest) => this.restoreState(state, { shellReady: guest.shellReady }),
       restoreWithRam: (state, guest) => this.restoreWith(() => hooks.restoreDeviceState(state), { shellReady: guest.shellReady }),
     };

@@ -28,6 +28,12 @@ export interface TargetMachine {
   restoreWithRam(deviceState: Uint8Array, guest: GuestAtPause): Promise<void>;
 }
 
+/** The landing machine's RAM to write the rounds into; refused while its emulator still runs. */
+export function landingRam(running: boolean, ram: () => Uint8Array): Uint8Array {
+  if (running) throw new AppError("migration-failed", "The landing machine must be stopped before memory is written into it.", { details: { phase: "arrival" } });
+  return ram();
+}
+
 export interface TargetOptions {
   readonly port: TargetPort;
   readonly clock: Clock;

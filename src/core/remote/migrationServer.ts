@@ -13,7 +13,7 @@ import { samePageKeys } from "../migration/ksm.ts";
 import type { GuestAtPause, SourceMessage, TargetMessage } from "../migration/protocol.ts";
 import { offerFromWire } from "../migration/requirements.ts";
 import { migrateOut, type SourceMachine } from "../migration/source.ts";
-import { migrateIn, type TargetMachine } from "../migration/target.ts";
+import { landingRam, migrateIn, type TargetMachine } from "../migration/target.ts";
 import { fromWire } from "./client.ts";
 import type { FromWorker, MoveAsk, MoveEvent, ToWorker } from "./protocol.ts";
 import { toWire } from "./server.ts";
@@ -154,10 +154,7 @@ export class MigrationServer {
     };
     const target: TargetMachine = {
       memoryBytes: hooks.ram().byteLength,
-      ram: () => {
-        if (b.isRunning()) throw new AppError("migration-failed", "The landing machine must be stopped before memory is written into it.", { details: { phase: "arrival" } });
-        return hooks.ram();
-      },
+      ram: () => landingRam(b.isRunning(), () => hooks.ram()),
       restoreFull: (state, guest) => land(() => b.restoreState(state), guest),
       restoreWithRam: (state, guest) => land(() => hooks.restoreDeviceState(state), guest),
     };
