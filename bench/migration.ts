@@ -20,6 +20,8 @@ export interface MigrationCase {
   readonly downtimeMs: Summary;
   readonly totalMB: Summary;
   readonly totalS: Summary;
+  /** Of the downtime, pre-copy's last hash of every page (0 for stop-and-copy). */
+  readonly finalScanMs: Summary;
 }
 
 export interface MigrationBench {
@@ -96,7 +98,7 @@ export async function runMigrationBench(runs: number, log: (line: string) => voi
           reports.push(move.source);
           const r = move.source;
           log(
-            `${method} ${workload} ${i + 1}/${runs}: downtime ${r.downtimeMs.toFixed(0)} ms, ${(r.totalBytes / 1e6).toFixed(1)} MB sent, ${r.rounds.length} rounds (${r.rounds.map((x) => `${x.pagesSent}/${x.pagesDirtied}`).join(" ")}) ${r.stopReason ?? ""}, final ${r.finalPages} pages + ${(r.stateBytes / 1e6).toFixed(2)} MB state, pause-to-sent ${r.pauseToSentMs.toFixed(0)} ms, move ${(r.totalMs / 1000).toFixed(2)} s; uptime ${before.uptime} -> ${after.uptime} (host ${hostS.toFixed(1)} s between the two readings)`,
+            `${method} ${workload} ${i + 1}/${runs}: downtime ${r.downtimeMs.toFixed(0)} ms, ${(r.totalBytes / 1e6).toFixed(1)} MB sent, ${r.rounds.length} rounds (${r.rounds.map((x) => `${x.pagesSent}/${x.pagesDirtied}`).join(" ")}) ${r.stopReason ?? ""}, final ${r.finalPages} pages + ${(r.stateBytes / 1e6).toFixed(2)} MB state, pause-to-sent ${r.pauseToSentMs.toFixed(0)} ms (final scan ${r.finalScanMs.toFixed(0)} ms), move ${(r.totalMs / 1000).toFixed(2)} s; uptime ${before.uptime} -> ${after.uptime} (host ${hostS.toFixed(1)} s between the two readings)`,
           );
         } finally {
           for (const s of [source, target]) {
@@ -112,6 +114,7 @@ export async function runMigrationBench(runs: number, log: (line: string) => voi
         downtimeMs: summarize(reports.map((r) => r.downtimeMs)),
         totalMB: summarize(reports.map((r) => r.totalBytes / 1e6)),
         totalS: summarize(reports.map((r) => r.totalMs / 1000)),
+        finalScanMs: summarize(reports.map((r) => r.finalScanMs)),
       });
     }
   }
@@ -131,11 +134,12 @@ export function formatMigrationBench(bench: MigrationBench, formatTable: (head: 
     String(c.downtimeMs.runs),
     c.downtimeMs.median.toFixed(0),
     `${c.downtimeMs.min.toFixed(0)}-${c.downtimeMs.max.toFixed(0)}`,
+    c.method === "pre-copy" ? c.finalScanMs.median.toFixed(0) : "-",
     c.totalMB.median.toFixed(1),
     c.totalS.median.toFixed(2),
     c.method === "pre-copy" ? (c.reports.map((r) => r.rounds.length).join("/") + " " + (c.reports[0]?.stopReason ?? "")) : "-",
   ]);
-  const lines = [formatTable(["method", "guest", "runs", "downtime ms", "min-max", "sent MB", "move s", "rounds"], rows)];
+  const lines = [formatTable(["method", "guest", "runs", "downtime ms", "min-max", "of it, scan ms", "sent MB", "move s", "rounds"], rows)];
   for (const c of bench.cases.filter((x) => x.method === "pre-copy")) {
     const r = c.reports[0];
     if (r === undefined) continue;

@@ -10,6 +10,7 @@ import type { ControlRegisters } from "./microscope/pagewalk.ts";
 import type { GuestAtPause, MigrationMethod } from "./migration/protocol.ts";
 import type { RoundPolicy, RoundRecord } from "./migration/planner.ts";
 import type { Requirements, WireOffer } from "./migration/requirements.ts";
+import type { PageHasher } from "./migration/pageHash.ts";
 import type { MigrationReport } from "./migration/source.ts";
 import type { ArrivalReport } from "./migration/target.ts";
 
@@ -138,6 +139,8 @@ export interface MigrationHooks {
    * keep it (a restore or a memory growth replaces it).
    */
   ram(): Uint8Array;
+  /** Hashes pages of `ram()` where they lie (migration/pageHash.ts), if the emulator can. */
+  readonly pageHasher?: PageHasher | undefined;
   /** The machine state (CPU, devices) with no guest RAM in it. */
   saveDeviceState(): Promise<Uint8Array>;
   /**

@@ -59,6 +59,9 @@ interface HostGlobals {
   };
   WebAssembly: {
     instantiate(bytes: ArrayBuffer, imports: object): Promise<{ instance: { exports: object } }>;
+    /** Synchronous compile and instantiation: small modules only (migration/pageHash.ts). */
+    Module: new (bytes: Uint8Array) => object;
+    Instance: new (module: object, imports: object) => { readonly exports: object };
   };
 }
 

@@ -342,6 +342,7 @@ export class Machine implements Disposable {
     if (hooks === undefined) return undefined;
     return {
       memory: () => hooks.ram(),
+      pageHasher: hooks.pageHasher,
       pause: () => this.pause(),
       resume: () => this.resume(),
       saveFullState: async () => (await this.saveState()).state,
@@ -379,7 +380,7 @@ export class Machine implements Disposable {
   async samePageKeys(): Promise<Float64Array | undefined> {
     const backend = this.backend;
     if (backend?.workerMigration !== undefined) return backend.workerMigration.samePageKeys();
-    if (backend?.migration !== undefined) return samePageKeys(backend.migration.ram());
+    if (backend?.migration !== undefined) return samePageKeys(backend.migration.ram(), backend.migration.pageHasher);
     return undefined;
   }
   // --- end migration ---

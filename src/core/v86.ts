@@ -7,6 +7,7 @@ import { AppError } from "./errors.ts";
 import { Emitter } from "./events.ts";
 import { host as globals } from "./host.ts";
 import { systemClock, type Clock } from "./clock.ts";
+import { wasmPageHasher } from "./migration/pageHash.ts";
 import type { BackendFactory, BalloonDevice, ConsolePort, EmulatorBackend, GuestMemory, HypercallRecord, JitCounts, MicroscopeHooks, MigrationHooks, ScreenFrame, ScreenMode, ScreenSource } from "./backend.ts";
 import { toDisposable, type Disposable } from "./events.ts";
 import { HYPERCALL_BASE, HypercallDevice } from "./microscope/hypercall.ts";
@@ -263,6 +264,7 @@ function migrationOf(internals: V86Internals, emulator: () => V86): MigrationHoo
   const ram = (): Uint8Array => new Uint8Array(c.wasm_memory.buffer, c.mem8.byteOffset, c.mem8.length);
   return {
     ram,
+    pageHasher: wasmPageHasher(c.wasm_memory),
     async saveDeviceState() {
       const pack = c.pack_memory;
       const bitmapBytes = Math.ceil(c.mem8.length / 4096 / 8);

@@ -152,7 +152,7 @@ export const MIGRATION_WORDS = {
   summary: (r: MigrationReport) => {
     const sent = `Downtime ${Math.round(r.downtimeMs)} ms (guest paused → running in the other tab); ${(r.totalBytes / 1048576).toFixed(1)} MiB sent in ${Math.round(r.totalMs)} ms`;
     if (r.method === "stop-and-copy") return `${sent}, all of it in the pause (the whole state).`;
-    return `${sent}; ${r.rounds.length} live round(s)${r.stopReason === undefined ? "" : `, stopped: ${r.stopReason}`}; ${r.finalPages} pages and ${(r.stateBytes / 1048576).toFixed(1)} MiB of device state in the pause.`;
+    return `${sent}; ${r.rounds.length} live round(s)${r.stopReason === undefined ? "" : `, stopped: ${r.stopReason}`}; ${r.finalPages} pages and ${(r.stateBytes / 1048576).toFixed(1)} MiB of device state in the pause, which began with ${Math.round(r.finalScanMs)} ms hashing every page for the last writes.`;
   },
 } as const;
 

@@ -3,6 +3,7 @@
  * identical contents within one machine and across machines, and zero pages. Measured over
  * copies of guest memory; nothing is merged (v86 gives each machine its own memory).
  */
+import type { PageHasher } from "./pageHash.ts";
 import { PAGE_BYTES, isZeroPage, pageCount, pageKey } from "./pages.ts";
 
 export interface SamePageStats {
@@ -27,16 +28,16 @@ export const ZERO_PAGE_KEY = -1;
  * One machine's page contents as keys (pages.ts `pageKey`), ZERO_PAGE_KEY for a zero page: what a
  * Worker sends the page for the meter (8 bytes a page instead of 4096).
  */
-export function samePageKeys(memory: Uint8Array): Float64Array {
+export function samePageKeys(memory: Uint8Array, hasher?: PageHasher): Float64Array {
   const n = pageCount(memory);
   const keys = new Float64Array(n);
-  for (let p = 0; p < n; p++) keys[p] = isZeroPage(memory, p) ? ZERO_PAGE_KEY : pageKey(memory, p);
+  for (let p = 0; p < n; p++) keys[p] = isZeroPage(memory, p) ? ZERO_PAGE_KEY : pageKey(memory, p, hasher);
   return keys;
 }
 
 /** Count over `memories` (one per machine, each a whole number of pages). */
 export function samePageStats(memories: readonly Uint8Array[]): SamePageStats {
-  return samePageStatsOfKeys(memories.map(samePageKeys));
+  return samePageStatsOfKeys(memories.map((m) => samePageKeys(m)));
 }
 
 /** Count over key lists (samePageKeys), one per machine. */

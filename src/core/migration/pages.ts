@@ -4,41 +4,15 @@
  * tests use synthetic memories and the engine never sees the emulator.
  */
 
-export const PAGE_BYTES = 4096;
+import { PAGE_BYTES, jsPageHasher, wordsOf, type PageHasher } from "./pageHash.ts";
+
+export { PAGE_BYTES };
 const WORDS_PER_PAGE = PAGE_BYTES / 4;
 
 /** Page numbers of `memory` (whose length must be a multiple of PAGE_BYTES). */
 export function pageCount(memory: Uint8Array): number {
   if (memory.byteLength % PAGE_BYTES !== 0) throw new RangeError(`memory of ${memory.byteLength} bytes is not a whole number of 4 KiB pages`);
   return memory.byteLength / PAGE_BYTES;
-}
-
-/** 32-bit words of `memory`; copied only when it does not start on a 4-byte boundary. */
-function wordsOf(memory: Uint8Array): Int32Array {
-  const aligned = memory.byteOffset % 4 === 0 ? memory : memory.slice();
-  return new Int32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
-}
-
-/**
- * Two 32-bit hashes of one page, from four interleaved lanes (multiply-xor, as FNV, with two
- * multipliers): 64 bits, so a changed page passes for unchanged with odds of about 2^-64.
- * Four independent lanes let the engine overlap the multiplies; one pass over 256 MiB took
- * ~90 ms in Node on the project's box (a single lane took ~230 ms).
- */
-function hashPage(words: Int32Array, page: number, out: Int32Array): void {
-  let a = 0x811c9dc5 | 0;
-  let b = 0x01234567;
-  let c = 0x76543210;
-  let d = 0x0badf00d;
-  const end = (page + 1) * WORDS_PER_PAGE;
-  for (let i = page * WORDS_PER_PAGE; i < end; i += 4) {
-    a = Math.imul(a, 0x01000193) ^ (words[i] as number);
-    b = Math.imul(b, 0x5bd1e995) ^ (words[i + 1] as number);
-    c = Math.imul(c, 0x01000193) ^ (words[i + 2] as number);
-    d = Math.imul(d, 0x5bd1e995) ^ (words[i + 3] as number);
-  }
-  out[0] = a ^ Math.imul(c, 0x27d4eb2d);
-  out[1] = b ^ Math.imul(d, 0x165667b1);
 }
 
 /**
@@ -51,7 +25,11 @@ export class PageHashes {
   private seen = false;
   readonly pages: number;
 
-  constructor(pages: number) {
+  /** `hasher`: the emulator's in-place SIMD hasher when it has one (pageHash.ts), else JavaScript. */
+  constructor(
+    pages: number,
+    private readonly hasher: PageHasher = jsPageHasher,
+  ) {
     this.pages = pages;
     this.hashes = new Int32Array(pages * 2);
   }
@@ -59,12 +37,12 @@ export class PageHashes {
   /** Pages that changed since the last scan (every page on the first). */
   scan(memory: Uint8Array, range: { readonly from: number; readonly to: number } = { from: 0, to: this.pages }): number[] {
     if (pageCount(memory) !== this.pages) throw new RangeError(`memory has ${pageCount(memory)} pages, the hashes ${this.pages}`);
-    const words = wordsOf(memory);
     const dirty: number[] = [];
     const h = this.hashes;
     const s = this.scratch;
+    const hasher = this.hasher;
     for (let p = range.from; p < range.to; p++) {
-      hashPage(words, p, s);
+      hasher.hash(memory, p, s);
       if (!this.seen || h[p * 2] !== s[0] || h[p * 2 + 1] !== s[1]) {
         h[p * 2] = s[0] as number;
         h[p * 2 + 1] = s[1] as number;
@@ -85,9 +63,9 @@ export class PageHashes {
  * One page's content as a number (53 of the 64 hash bits): equal pages give equal keys; unequal
  * ones the same key with odds of about 2^-53 per pair. For statistics, never for moving memory.
  */
-export function pageKey(memory: Uint8Array, page: number): number {
+export function pageKey(memory: Uint8Array, page: number, hasher: PageHasher = jsPageHasher): number {
   const out = new Int32Array(2);
-  hashPage(wordsOf(memory), page, out);
+  hasher.hash(memory, page, out);
   return ((out[0] as number) >>> 0) * 0x200000 + (((out[1] as number) >>> 0) >>> 11);
 }
 

@@ -12,6 +12,7 @@ import { Inbox } from "./channel.ts";
 import type { DiskLocks } from "./diskLock.ts";
 import { PageHashes, batchBytes, collectPages, pageCount, type PageBatch } from "./pages.ts";
 import { DEFAULT_ROUND_POLICY, nextStep, policyProblems, type RoundPolicy, type RoundRecord, type StopReason } from "./planner.ts";
+import type { PageHasher } from "./pageHash.ts";
 import type { MigrationMethod, SourceMessage, SourcePort, TargetMessage } from "./protocol.ts";
 import { refusalError, type Requirements } from "./requirements.ts";
 
@@ -19,6 +20,8 @@ import { refusalError, type Requirements } from "./requirements.ts";
 export interface SourceMachine {
   /** Guest RAM now, a live view: read between emulator time slices, never kept across awaits. */
   memory(): Uint8Array;
+  /** Hashes pages of `memory()` in place (the emulator's SIMD hasher); JavaScript when absent. */
+  readonly pageHasher?: PageHasher | undefined;
   pause(): Promise<void>;
   resume(): Promise<void>;
   /** The whole emulator state (stop-and-copy). */
@@ -66,6 +69,8 @@ export interface MigrationReport {
   readonly downtimeMs: number;
   /** Parts of the downtime: pausing and saving, and waiting for the target's restore. */
   readonly pauseToSentMs: number;
+  /** Of the pause, the last look for written pages: a hash of every page (pre-copy; 0 for stop-and-copy). */
+  readonly finalScanMs: number;
   readonly totalMs: number;
 }
 
@@ -94,7 +99,7 @@ export async function migrateOut(machine: SourceMachine, options: SourceOptions)
     let hashes: PageHashes | undefined;
     let dirty: number[] = [];
     if (options.method === "pre-copy") {
-      hashes = new PageHashes(pageCount(machine.memory()));
+      hashes = new PageHashes(pageCount(machine.memory()), machine.pageHasher);
       dirty = hashes.scan(machine.memory());
       for (let round = 1; ; round++) {
         const t0 = clock.now();
@@ -122,9 +127,12 @@ export async function migrateOut(machine: SourceMachine, options: SourceOptions)
     options.onPause?.();
     let finalBatch: PageBatch | undefined;
     let state: Uint8Array;
+    let finalScanMs = 0;
     if (hashes !== undefined) {
       // Pages written since the last scan, and those found then but not sent yet.
+      const scanFrom = clock.now();
       const since = new Set([...dirty, ...hashes.scan(machine.memory())]);
+      finalScanMs = clock.now() - scanFrom;
       finalBatch = collectPages(
         machine.memory(),
         [...since].sort((a, b) => a - b),
@@ -155,6 +163,7 @@ export async function migrateOut(machine: SourceMachine, options: SourceOptions)
       totalBytes: rounds.reduce((s, r) => s + r.bytesSent, 0) + finalBytes + state.byteLength,
       downtimeMs: resumedAt - pausedAt,
       pauseToSentMs: sentAt - pausedAt,
+      finalScanMs,
       totalMs: resumedAt - started,
     };
   } catch (error) {

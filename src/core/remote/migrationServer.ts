@@ -62,7 +62,8 @@ export class MigrationServer {
 
   /** The guest's pages as keys, for the same-page meter. */
   pageKeys(): Float64Array {
-    return samePageKeys(this.hooks(this.h.backend()).ram());
+    const hooks = this.hooks(this.h.backend());
+    return samePageKeys(hooks.ram(), hooks.pageHasher);
   }
 
   private run(id: number, move: (hooks: MigrationHooks, b: EmulatorBackend) => Promise<MoveEvent>): void {
@@ -104,6 +105,7 @@ export class MigrationServer {
     const t0 = clock.now();
     const machine: SourceMachine = {
       memory: () => hooks.ram(),
+      pageHasher: hooks.pageHasher,
       pause: async () => {
         await b.stop();
         this.h.statusChanged();
