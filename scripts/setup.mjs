@@ -3,7 +3,7 @@
 //   npm start  -> npm deps, default guest, production build, serve and print the URL
 //   npm test   -> the same set-up plus Debian's chromium, then every test suite
 // Plain JavaScript on purpose: it runs before `npm ci` has installed TypeScript tooling.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -140,7 +140,23 @@ function failedPlaywright(report) {
   return out;
 }
 
-function runTests() {
+/** Run a command with its output kept, for steps that run side by side. */
+function runCaptured(name, command, args) {
+  return new Promise((done) => {
+    const t0 = Date.now();
+    let output = "";
+    const child = spawn(command, args, { cwd: root, env: { ...process.env, FORCE_COLOR: "0" } });
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.setEncoding("utf8"); // decodes a character cut between two chunks whole
+      stream.on("data", (text) => (output += text));
+    }
+    const end = (status, extra = "") => done({ name, status, seconds: (Date.now() - t0) / 1000, output: output + extra });
+    child.on("error", (error) => end(1, `${command} could not run: ${error.message}\n`));
+    child.on("close", (code) => end(code ?? 1));
+  });
+}
+
+async function runTests() {
   // Not test-results/: Playwright empties that folder when it starts.
   const reports = resolve(root, "test-reports");
   mkdirSync(reports, { recursive: true });
@@ -152,10 +168,21 @@ function runTests() {
     steps.push({ name, ok: status === 0, seconds: (Date.now() - t0) / 1000 });
   };
 
-  step("Type-checking (core without DOM, UI, Node tooling)", "npm", ["run", "--silent", "typecheck"]);
-  step("Linting (architecture boundaries included)", "npx", ["eslint", "."]);
   const unitJson = resolve(reports, "unit.json");
-  step("Unit tests (fast, no guest)", "npx", ["vitest", "run", "--project", "unit", "--reporter=default", "--reporter=json", `--outputFile=${unitJson}`]);
+  // Three short steps at once, each printed whole when it ends: the type checker and the linter
+  // use one core each, the unit tests two, and the two cores are shared.
+  const together = [
+    ["Type-checking (core without DOM, UI, Node tooling)", "npm", ["run", "--silent", "typecheck"]],
+    ["Linting (architecture boundaries included)", "npx", ["eslint", "."]],
+    ["Unit tests (fast, no guest)", "npx", ["vitest", "run", "--project", "unit", "--reporter=default", "--reporter=json", `--outputFile=${unitJson}`]],
+  ];
+  say(`${together.map(([name]) => name).join("; ")}: at once…`);
+  const outcomes = await Promise.all(together.map(([name, command, args]) => runCaptured(name, command, args)));
+  for (const o of outcomes) {
+    say(`${o.name} (${o.seconds.toFixed(0)} s)`);
+    process.stdout.write(o.output);
+    steps.push({ name: o.name, ok: o.status === 0, seconds: o.seconds });
+  }
   const bootJson = resolve(reports, "boot.json");
   step("Boot tests (real v86, real guest, Node)", "npx", ["vitest", "run", "--project", "boot", "--reporter=default", "--reporter=json", `--outputFile=${bootJson}`]);
   buildApp();
@@ -213,7 +240,7 @@ if (mode === "start") {
   buildGuest();
   ensureChromium();
   fetchTestIso();
-  runTests();
+  await runTests();
 } else {
   fail("usage: node scripts/setup.mjs start|test");
 }
