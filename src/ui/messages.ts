@@ -126,7 +126,7 @@ const REQUIREMENT_NAMES: Readonly<Record<RequirementCheck["requirement"], string
   hardware: "Same hardware (the machine's fingerprint)",
   disks: "Disks reachable from both tabs (this origin's IndexedDB)",
   "disk-lock": "Disk lock held by this tab, handed over at the pause",
-  network: "A network for the network card",
+  network: "The same network (the LAN the machine is on, or a network for its card)",
   clock: "Clocks close enough for the guest's time to run on",
   busy: "The other tab is free",
 };
@@ -158,7 +158,8 @@ export const MIGRATION_WORDS = {
 
 export function requirementLine(check: RequirementCheck): string {
   const name = REQUIREMENT_NAMES[check.requirement];
-  return check.refusal === undefined ? `✓ ${name}` : `✗ ${name}: ${check.refusal.differences.join("; ")}`;
+  if (check.refusal !== undefined) return `✗ ${name}: ${check.refusal.differences.join("; ")}`;
+  return check.holds === undefined ? `✓ ${name}` : `✓ ${name}: ${check.holds}`;
 }
 
 export function roundCells(r: RoundRecord): string[] {
