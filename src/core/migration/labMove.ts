@@ -40,6 +40,8 @@ export interface LabMoveHost {
   label(): string;
   readonly clock: Clock;
   wallTime(): number;
+  /** This tab's id among the movers (the lab's own id, so both lists name a tab the same way); random when left out. */
+  readonly tabId?: string;
 }
 
 /** What the lab move adds to a report: which machine, where it landed, what was announced. */
@@ -59,7 +61,7 @@ export function labHardware(fingerprint: MachineFingerprint): MachineFingerprint
 
 export class LabMover implements Disposable {
   readonly tabs: MigrationTabs;
-  readonly tabId = randomId().slice(0, 8);
+  readonly tabId: string;
   private current: MoveState = { role: "idle" };
   private moving: string | undefined;
   private readonly changed = new Emitter<MoveState>();
@@ -71,6 +73,7 @@ export class LabMover implements Disposable {
     private readonly host: LabMoveHost,
     channel: ChannelLike,
   ) {
+    this.tabId = host.tabId ?? randomId().slice(0, 8);
     this.tabs = new MigrationTabs(channel, () => this.card(), host.clock, {
       offer: (want) => this.offer(want),
       receive: (order) => this.receive(order),
