@@ -84,3 +84,105 @@ test("a machine in another tab of the browser joins the same switch: ping crosse
   expect(pageErrors).toEqual([]);
   expect(errorsB).toEqual([]);
 });
+
+/** Type `command` into lab machine `name`'s terminal in `page`. */
+async function typeIn(page: Page, name: string, command: string): Promise<void> {
+  const panel = page.getByTestId("network");
+  await panel.getByTestId(`network-tab-${name}`).click();
+  await panel.getByTestId(`network-terminal-${name}`).locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type(command);
+}
+
+/** The visible rows of lab machine `name`'s terminal. */
+function screenOf(page: Page, name: string): Promise<string> {
+  return page.getByTestId("network").getByTestId(`network-terminal-${name}`).locator(".xterm-rows").innerText();
+}
+
+/** The guest's uptime in seconds, read from its terminal (a marker keeps the echoed command apart). */
+async function uptimeOf(page: Page, name: string, mark: string): Promise<number> {
+  await typeIn(page, name, `echo ${mark}=$(cut -d' ' -f1 /proc/uptime)\n`);
+  const read = async (): Promise<number | undefined> => {
+    const found = new RegExp(`${mark}=(\\d+\\.\\d+)`).exec(await screenOf(page, name));
+    return found === null ? undefined : Number(found[1]);
+  };
+  await expect.poll(read, { timeout: 30_000 }).toBeDefined();
+  return (await read()) ?? Number.NaN;
+}
+
+/** The highest icmp_seq among the echo replies on screen (busybox prints nothing for a lost one). */
+async function lastReplySeq(page: Page, name: string): Promise<number> {
+  return Math.max(-1, ...[...(await screenOf(page, name)).matchAll(/bytes from [\d.]+: seq=(\d+)/g)].map((m) => Number(m[1])));
+}
+
+test("a machine on the switch moves to another tab's lab and stays on the LAN: a ping to it runs on, the gratuitous ARP is captured, uptime continues", async ({ page, pageErrors }) => {
+  test.setTimeout(300_000);
+  const pageA = page;
+  const pageB = await pageA.context().newPage();
+  const errorsB: string[] = [];
+  pageB.on("pageerror", (error) => errorsB.push(`${error.name}: ${error.message}`));
+  // A: two lab machines (vm1 pings vm2, vm2 moves); B: its lab open, no machine of its own.
+  await labWithOneMachine(pageA, false);
+  const panelA = pageA.getByTestId("network");
+  await panelA.getByTestId("network-add").click();
+  await expect(panelA.getByTestId("network-state-vm2")).toHaveText("running", { timeout: START_DEADLINE_MS });
+  await pageB.goto("/");
+  await pageB.locator('button[data-action="network"]').click();
+  const panelB = pageB.getByTestId("network");
+  await panelA.getByTestId("network-join-tabs").check();
+  await panelB.getByTestId("network-join-tabs").check();
+  await expect(panelA.locator('[data-testid^="network-port-tab-"]')).toHaveCount(1);
+  await expect(panelB.locator('[data-testid^="network-port-tab-"]')).toHaveCount(1);
+  await addressInSlice(pageA);
+  const addressOf = async (): Promise<string> => (await panelA.getByTestId("network-address-vm2").textContent()) ?? "";
+  await expect.poll(async () => (await addressOf()) !== (await panelA.getByTestId("network-address-vm1").textContent()) && /^192\.168\.86\.\d+$/.test(await addressOf()), { timeout: 60_000 }).toBe(true);
+  const address = await addressOf();
+  const uptimeBefore = await uptimeOf(pageA, "vm2", "UPA");
+  const t0 = Date.now();
+  const mark = (what: string): void => void test.info().annotations.push({ type: "time", description: `${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s` });
+
+  await typeIn(pageA, "vm1", `ping -i 0.2 ${address}\n`);
+  await expect.poll(() => lastReplySeq(pageA, "vm1"), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
+
+  // The requirements, the network among them: both labs bridged and on one trunk.
+  const move = panelA.getByTestId("lab-move");
+  await expect(move.getByTestId("lab-move-tab").locator("option")).toHaveCount(1);
+  await move.getByTestId("lab-move-machine").selectOption("vm2");
+  await move.getByTestId("lab-move-check").click();
+  const network = move.getByTestId("lab-move-check-network");
+  await expect(network).toHaveAttribute("data-ok", "true", { timeout: 120_000 });
+  await expect(network).toContainText("is on the same trunk");
+  await expect(move.getByTestId("lab-move-check-disks")).toContainText("copied to the target at the pause");
+  mark("checked");
+  const seqAtMove = await lastReplySeq(pageA, "vm1");
+  await move.getByTestId("lab-move-go").click();
+  await expect(move.getByTestId("lab-move-outcome")).toContainText("Handed over to tab", { timeout: 120_000 });
+  const outcome = (await move.getByTestId("lab-move-outcome").textContent()) ?? "";
+  mark("moved");
+  await expect(panelB.getByTestId("network-state-vm2")).toHaveText("running");
+  await expect(panelB.getByTestId("lab-move-outcome")).toContainText("Arrived from tab");
+  // Gone from A's switch; A lists it as B's machine, with the same address.
+  await expect(panelA.getByTestId("network-machine-vm2")).toHaveCount(0);
+  await expect(panelA.locator('[data-testid^="network-remote-address-"]')).toHaveText(address);
+
+  // The ping runs on: replies keep coming, now from tab B.
+  await expect.poll(() => lastReplySeq(pageA, "vm1"), { timeout: 30_000 }).toBeGreaterThan(seqAtMove + 10);
+  await panelA.getByTestId("network-terminal-vm1").locator(".xterm-helper-textarea").focus();
+  await pageA.keyboard.press("Control+C");
+  await expect.poll(() => screenOf(pageA, "vm1"), { timeout: 10_000 }).toMatch(/\d+ packets transmitted, \d+ packets received/);
+  const stats = /(\d+) packets transmitted, (\d+) packets received/.exec(await screenOf(pageA, "vm1"));
+  const [sent, received] = [Number(stats?.[1]), Number(stats?.[2])];
+  expect(received).toBeGreaterThan(seqAtMove + 10);
+  test.info().annotations.push({ type: "move", description: `${outcome} | ping every 0.2 s: ${sent} sent, ${received} received, ${sent - received} lost` });
+
+  // The gratuitous ARP, sent on the guest's behalf, came into A's switch through B's port.
+  await panelA.getByTestId("network-filter-proto").selectOption("arp");
+  await expect(panelA.getByTestId("network-packets").locator("tr", { hasText: `Gratuitous ARP for ${address}` }).filter({ hasText: /tab-[a-z0-9]+/ }).first()).toBeVisible();
+  await panelB.getByTestId("network-filter-proto").selectOption("arp");
+  await expect(panelB.getByTestId("network-packets").locator("tr", { hasText: `Gratuitous ARP for ${address}` }).first()).toBeVisible();
+
+  // The same guest, no reboot: its uptime ran on.
+  const uptimeAfter = await uptimeOf(pageB, "vm2", "UPB");
+  expect(uptimeAfter).toBeGreaterThan(uptimeBefore);
+  expect(pageErrors).toEqual([]);
+  expect(errorsB).toEqual([]);
+});
