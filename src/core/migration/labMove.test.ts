@@ -5,7 +5,7 @@
  * the arrival on the switch in net/networkLab.test.ts; the whole in e2e/networkTabs.spec.ts.
  */
 import { describe, expect, it, vi } from "vitest";
-import { systemClock, type Clock } from "../clock.ts";
+import { ManualClock, systemClock, type Clock } from "../clock.ts";
 import { isAppError } from "../errors.ts";
 import { Emitter } from "../events.ts";
 import type { MachineIdentity } from "../identity.ts";
@@ -19,7 +19,7 @@ import { machineFingerprint } from "../snapshot/fingerprint.ts";
 import { FakeEndpoint } from "../testing/fakeBus.ts";
 import { testGuest } from "../testing/guest.ts";
 import type { ChannelLike } from "./channelPort.ts";
-import { LabMover, labHardware } from "./labMove.ts";
+import { LANDING_IDLE_MS, LabMover, labHardware } from "./labMove.ts";
 
 const copy = (globalThis as unknown as { structuredClone<T>(value: T): T }).structuredClone;
 const later = (fn: () => void): void => void systemClock.after(0, fn);
@@ -167,5 +167,26 @@ describe("LabMover: the network requirement before a lab machine moves", () => {
     other.dispose();
     a.mover.dispose();
     a.lab.dispose();
+  });
+
+  it("stops a landing machine that no move came for, after a while", async () => {
+    const net = channels();
+    const clock = new ManualClock();
+    const a = tab("aaaa", net, clock);
+    const b = tab("bbbb", net, clock);
+    await vm(a, "vm1");
+    a.lab.joinTabs();
+    b.lab.joinTabs();
+    await settle();
+    expect((await a.mover.check("bbbb", "vm1")).ok).toBe(true);
+    expect(b.lab.machines.map((m) => m.state)).toEqual(["arriving"]);
+    clock.advance(LANDING_IDLE_MS - 1);
+    expect(b.lab.machines.map((m) => m.state)).toEqual(["arriving"]);
+    clock.advance(1);
+    expect(b.lab.machines).toEqual([]);
+    for (const t of [a, b]) {
+      t.mover.dispose();
+      t.lab.dispose();
+    }
   });
 });

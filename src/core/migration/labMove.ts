@@ -30,6 +30,8 @@ export const LAB_MOVES_CHANNEL = "virtlab-lab-moves";
 const LAB_MOVE_PREFIX = "virtlab-lab-move:";
 /** A landing machine restores the lab's pre-booted state before the target can answer: give it time. */
 const OFFER_MS = 120_000;
+/** A landing machine no move came for goes after this long (a check without a move). */
+export const LANDING_IDLE_MS = 120_000;
 /** How long the target waits for the source's disks after the source's Worker sent its last pages. */
 const DISKS_MS = 30_000;
 
@@ -68,6 +70,7 @@ export class LabMover implements Disposable {
   readonly onChange = this.changed.event;
   /** Target: the source's disks, by move, once they came (or a waiter for them). */
   private readonly disks = new Map<string, { dump?: DiskDump; waiter?: (dump: DiskDump) => void }>();
+  private idleLanding: Disposable | undefined;
 
   constructor(
     private readonly host: LabMoveHost,
@@ -153,6 +156,7 @@ export class LabMover implements Disposable {
   }
 
   dispose(): void {
+    this.idleLanding?.dispose();
     this.tabs.dispose();
     this.changed.dispose();
   }
@@ -193,6 +197,12 @@ export class LabMover implements Disposable {
     if (this.current.role !== "idle" && this.current.outcome === undefined) throw new Error("this tab is in a move already");
     const nic: LabNic = want.nic === "ne2k" ? "ne2k" : "virtio";
     const landing = await lab.landing(nic);
+    this.idleLanding?.dispose();
+    this.idleLanding = this.host.clock.after(LANDING_IDLE_MS, () => {
+      // Nobody moved a machine here after asking: the landing machine stops (an arrival under way keeps it).
+      const waiting = lab.machines.find((m) => m.name === landing.name);
+      if (waiting?.state === "arriving" && !(this.current.role === "target" && this.current.outcome === undefined)) lab.remove(landing.name);
+    });
     return {
       v86: V86_PACKAGE_VERSION,
       stateVersion: V86_STATE_VERSION,

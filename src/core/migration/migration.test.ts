@@ -327,6 +327,7 @@ describe("the network requirement of a machine on the lab's switch", () => {
       network({ lan }, { lan: { ...target, peers: [] } }),
       network({ lan: { ...lan, joined: false } }, { lan: target }),
       network({ lan: { ...lan, mode: "routed" } }, { lan: target }),
+      network({ lan, fingerprint: { ...fingerprint, nic: "ne2k" } }, { lan: target }),
     ].map((c) => c.refusal?.differences.join("; "));
     expect(reasons).toEqual([
       "network: the machine is on the bridged switch; the target tab has no network lab to attach it to",
@@ -335,6 +336,7 @@ describe("the network requirement of a machine on the lab's switch", () => {
       "network: the target tab's switch does not reach tab aaa111's over the trunk (not on the same trunk)",
       "network: the machine's lab has not joined the other tabs (turn on Join other tabs here)",
       "network: the machine's lab is in routed mode; only the bridged LAN reaches other tabs",
+      "network: an NE2000 lands with the target emulator's own MAC (v86 does not restore an NE2000's address from a state), so frames to the machine would stop; only virtio-net machines keep their LAN across a move",
     ]);
   });
 

@@ -96,7 +96,7 @@ export function requirementChecks(source: Requirements, target: TargetOffer): re
     const holder = target.diskHolder(source.disks.machineId);
     if (holder !== undefined && holder !== target.sourceName) lock.push(`disk lock: ${holder} writes this machine's disks, not the source`);
   }
-  const network = source.lan !== undefined ? lanDifferences(source.lan, target.lan) : source.network === "on" && !target.networkAvailable ? ["network: the source's network card is plugged in; the target has no network to plug it into"] : [];
+  const network = source.lan !== undefined ? lanDifferences(source.lan, target.lan, source.fingerprint.nic) : source.network === "on" && !target.networkAvailable ? ["network: the source's network card is plugged in; the target has no network to plug it into"] : [];
   const networkHolds = source.lan !== undefined && target.lan !== undefined ? `on the bridged switch of tab ${source.lan.tab}; the target tab ${target.lan.tab} is on the same trunk, so the machine keeps its MAC, address and LAN` : undefined;
   const disksHolds = source.disksInMove === true ? "in the source tab's memory, copied to the target at the pause" : undefined;
   const skew = target.wallTime - source.wallTime;
@@ -108,7 +108,10 @@ export function requirementChecks(source: Requirements, target: TargetOffer): re
 }
 
 /** A lab machine stays on its LAN only if both tabs' labs are bridged and joined to each other. */
-function lanDifferences(source: SourceLan, target: TargetLan | undefined): string[] {
+function lanDifferences(source: SourceLan, target: TargetLan | undefined, nic: string): string[] {
+  // v86 restores an NE2000's address from a state only with preserve_mac_from_state_image: the landing NE2000 would
+  // filter out every frame to the guest's MAC until the guest's driver wrote it again.
+  if (nic === "ne2k") return ["network: an NE2000 lands with the target emulator's own MAC (v86 does not restore an NE2000's address from a state), so frames to the machine would stop; only virtio-net machines keep their LAN across a move"];
   if (source.mode !== "bridged") return [`network: the machine's lab is in ${source.mode} mode; only the bridged LAN reaches other tabs`];
   if (!source.joined) return ["network: the machine's lab has not joined the other tabs (turn on Join other tabs here)"];
   if (target === undefined) return ["network: the machine is on the bridged switch; the target tab has no network lab to attach it to"];
