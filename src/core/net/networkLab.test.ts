@@ -287,6 +287,20 @@ describe("NetworkLab, a machine moved in from another tab (issue 15)", () => {
     b.netLab.dispose();
   });
 
+  it("starts one landing machine per NIC model, however often it is asked while it starts", async () => {
+    const clock = new ManualClock();
+    const b = movableLab("bbbb", hub(), clock);
+    const first = b.netLab.landing("virtio");
+    const second = b.netLab.landing("virtio");
+    await vi.waitFor(() => expect(b.sessions[0]?.started).toBeDefined());
+    b.sessions[0]?.run();
+    expect((await first).name).toBe("vm1");
+    expect((await second).name).toBe("vm1");
+    expect((await b.netLab.landing("virtio")).name).toBe("vm1");
+    expect(b.sessions).toHaveLength(1);
+    b.netLab.dispose();
+  });
+
   it("refuses to move or land a machine whose disks a move cannot copy, and keeps no landing machine", async () => {
     const { netLab, sessions } = lab();
     const adding = netLab.add("virtio");

@@ -108,6 +108,7 @@ export interface NetworkLabOptions {
 export class NetworkLab implements Disposable {
   private readonly entries = new Map<string, Entry>();
   private readonly startsByNic = new Map<NicModel, Promise<void>>();
+  private readonly landings = new Map<LabNic, Promise<{ readonly name: string; readonly session: MachineSession; readonly disks: MemoryDisks }>>();
   private readonly changed = new Emitter<void>();
   private readonly subscription: Disposable;
   /** A machine was added, started, failed or left; the network's own changes are `network.onChanged`. */
@@ -243,9 +244,16 @@ export class NetworkLab implements Disposable {
    * A machine to land one moved here from another tab: started from the lab's pre-booted state of
    * `nic`, off the network ("arriving") until `arrived`. The one already waiting is reused.
    */
-  async landing(nic: LabNic): Promise<{ readonly name: string; readonly session: MachineSession; readonly disks: MemoryDisks }> {
+  landing(nic: LabNic): Promise<{ readonly name: string; readonly session: MachineSession; readonly disks: MemoryDisks }> {
     const waiting = [...this.entries.values()].find((e) => e.state === "arriving" && e.nic === nic && e.session.machine !== undefined);
-    if (waiting?.disks !== undefined) return { name: waiting.name, session: waiting.session, disks: waiting.disks };
+    if (waiting?.disks !== undefined) return Promise.resolve({ name: waiting.name, session: waiting.session, disks: waiting.disks });
+    // One landing machine per NIC model: a second ask while it starts waits for the same one.
+    const starting = this.landings.get(nic) ?? this.startLanding(nic).finally(() => this.landings.delete(nic));
+    this.landings.set(nic, starting);
+    return starting;
+  }
+
+  private async startLanding(nic: LabNic): Promise<{ readonly name: string; readonly session: MachineSession; readonly disks: MemoryDisks }> {
     if (this.entries.size >= MAX_LAB_MACHINES) throw new AppError("bad-network", `The lab runs at most ${MAX_LAB_MACHINES} machines at once: remove one to receive a machine.`, { details: { subject: "network lab", problems: ["too many machines"] } });
     const name = this.nextName();
     // Its own identity until it lands (the guest that arrives brings its own name and MAC).
