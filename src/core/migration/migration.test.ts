@@ -218,6 +218,17 @@ describe("a move refused before anything moves: the source runs on", () => {
   it("a machine on the lab's bridged switch, the target tab not on the same trunk", () =>
     refusedBy({ req: { network: "on", lan: { tab: "aaa111", mode: "bridged", joined: true } }, offer: { lan: { tab: "bbb222", mode: "bridged", joined: true, peers: ["ccc333"] } } }, "network"));
   it("a target clock far behind (the guest's time would jump back)", () => refusedBy({ offer: { wallTime: Date.now() - 60_000 } }, "clock"));
+  it("not an offer that grew old while the source got ready: the target checks its clock as the hello arrives", async () => {
+    const locks = new MemoryDiskLocks();
+    locks.take("m1", "tab-A");
+    const pair = inProcessPair();
+    const source = fakeGuest(2);
+    const out = migrateOut(source, { method: "stop-and-copy", requirements: requirements(), port: pair.source, clock: systemClock, wallTime: () => Date.now(), answerTimeoutMs: 2000, locks: { locks, machineId: "m1", source: "tab-A", target: "tab-B" } });
+    // Made 5 s before the hello (a loaded machine), the offer alone would say the target's clock is behind.
+    const stale = offer(locks, { wallTime: Date.now() - 5000 });
+    const inn = migrateIn({ port: pair.target, clock: systemClock, offer: stale, wallTime: () => Date.now(), machine: async () => new FakeTarget(), answerTimeoutMs: 2000, locks: { locks, machineId: "m1", target: "tab-B" } });
+    await expect(Promise.all([out, inn])).resolves.toHaveLength(2);
+  });
   it("disks locked by a third tab", () => {
     const locks = new MemoryDiskLocks();
     locks.take("m1", "tab-C");
