@@ -114,39 +114,38 @@ async function lastReplySeq(page: Page, name: string): Promise<number> {
   return Math.max(-1, ...[...(await screenOf(page, name)).matchAll(/bytes from [\d.]+: seq=(\d+)/g)].map((m) => Number(m[1])));
 }
 
-test("a machine on the switch moves to another tab's lab and stays on the LAN: a ping to it runs on, the gratuitous ARP is captured, uptime continues", async ({ page, pageErrors }) => {
-  test.setTimeout(300_000);
+test("a machine on the switch moves to another tab's lab and stays on the LAN (refused while that lab is off the LAN): a ping to it runs on, the gratuitous ARP is captured, uptime continues", async ({ page, pageErrors }) => {
+  test.setTimeout(600_000);
   const t0 = Date.now();
   const mark = (what: string): void => void test.info().annotations.push({ type: "time", description: `${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s` });
   const pageA = page;
   const pageB = await pageA.context().newPage();
   const errorsB: string[] = [];
   pageB.on("pageerror", (error) => errorsB.push(`${error.name}: ${error.message}`));
-  // A: two lab machines (vm1 pings vm2, vm2 moves); B: its lab open, no machine of its own. Both at once.
+  // B: its lab open, no machine of its own, not joined yet. A: vm1, then a first check, refused:
+  // B is not on the LAN. It starts B's landing machine meanwhile, while A starts vm2 (which moves).
   const panelA = pageA.getByTestId("network");
   const panelB = pageB.getByTestId("network");
-  await Promise.all([
-    (async () => {
-      await labWithOneMachine(pageA, false);
-      await panelA.getByTestId("network-add").click();
-      await expect(panelA.getByTestId("network-state-vm2")).toHaveText("running", { timeout: START_DEADLINE_MS });
-    })(),
-    (async () => {
-      await pageB.goto("/");
-      await pageB.locator('button[data-action="network"]').click();
-      await expect(panelB).toBeVisible();
-    })(),
-  ]);
+  await pageB.goto("/");
+  await pageB.locator('button[data-action="network"]').click();
+  await expect(panelB).toBeVisible();
+  await labWithOneMachine(pageA, false);
   await panelA.getByTestId("network-join-tabs").check();
+  const move = panelA.getByTestId("lab-move");
+  await expect(move.getByTestId("lab-move-tab").locator('option:not([value=""])')).toHaveCount(1);
+  await move.getByTestId("lab-move-check").click();
+  await panelA.getByTestId("network-add").click();
+  const network = move.getByTestId("lab-move-check-network");
+  await expect(network).toHaveAttribute("data-ok", "false", { timeout: 120_000 });
+  await expect(network).toContainText("the target tab's lab has not joined the other tabs");
+  await expect(move.getByTestId("lab-move-go")).toBeDisabled();
+  await expect(panelA.getByTestId("network-state-vm2")).toHaveText("running", { timeout: START_DEADLINE_MS });
   await panelB.getByTestId("network-join-tabs").check();
   await expect(panelA.locator('[data-testid^="network-port-tab-"]')).toHaveCount(1);
   await expect(panelB.locator('[data-testid^="network-port-tab-"]')).toHaveCount(1);
   mark("joined");
 
-  // The requirements, the network among them: both labs bridged and on one trunk. Asked first:
-  // B starts its landing machine (from the lab's pre-booted state) while A's machines renew their leases.
-  const move = panelA.getByTestId("lab-move");
-  await expect(move.getByTestId("lab-move-tab").locator('option:not([value=""])')).toHaveCount(1);
+  // The requirements again, for vm2: both labs bridged and on one trunk now (B's landing machine is up).
   await move.getByTestId("lab-move-machine").selectOption("vm2");
   await move.getByTestId("lab-move-check").click();
   const address = await addressInSlice(pageA, "vm2");
@@ -156,7 +155,6 @@ test("a machine on the switch moves to another tab's lab and stays on the LAN: a
   // tee keeps every reply, so the lost ones can be named afterwards (-i: Ctrl-C stops ping, which prints its statistics through tee).
   await typeIn(pageA, "vm1", `ping -i 0.2 ${address} | tee -i /tmp/ping.txt\n`);
   await expect.poll(() => lastReplySeq(pageA, "vm1"), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
-  const network = move.getByTestId("lab-move-check-network");
   await expect(network).toHaveAttribute("data-ok", "true", { timeout: 120_000 });
   await expect(network).toContainText("is on the same trunk");
   await expect(move.getByTestId("lab-move-check-disks")).toContainText("copied to the target at the pause");

@@ -186,7 +186,7 @@ export const LAB_MOVE_WORDS = {
     "Both tabs' labs must be bridged and joined (Join other tabs): the machine lands on the other tab's switch with the same MAC and address, and virtlab announces it there with a gratuitous ARP (as QEMU does after a move), so both switches learn at once where it is. Its memory disks go with it at the pause. A ping to it loses only what falls in the pause.",
   machine: "Machine",
   toTab: "to tab",
-  noTabs: "no other tab whose lab joined the LAN",
+  noTabs: "no other tab with the network lab open",
   noMachines: "no running machine",
   check: "Check requirements",
   move: "Move",

@@ -167,7 +167,8 @@ export class LabMover implements Disposable {
 
   private card(): TabCard {
     const lab = this.host.lab();
-    return { tab: this.tabId, label: this.host.label(), machineId: undefined, canReceive: lab?.joinedTabs === true && this.current.role !== "source" };
+    // Listed as soon as its lab is open: whether it is on the same LAN is a requirement the check shows.
+    return { tab: this.tabId, label: this.host.label(), machineId: undefined, canReceive: lab !== undefined && this.current.role !== "source" };
   }
 
   private async requirements(name: string): Promise<{ requirements: Requirements; nic: LabNic }> {
