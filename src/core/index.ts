@@ -144,7 +144,7 @@ export { machineForSnapshot, type Match } from "./snapshot/match.ts";
 export { StoreDisks } from "./session/storeDisks.ts";
 export { BOOT_CACHE_LABEL, BootCache, type BootCacheLookup } from "./session/bootCache.ts";
 export { deleteMachine, type RunningMachine } from "./session/deleteMachine.ts";
-export { NO_DISKS, SCRATCH_MACHINE, labSession, scratchSession, startScratch, type ScratchMachine } from "./session/scratch.ts";
+export { MemoryDisks, NO_DISKS, SCRATCH_MACHINE, labSession, movableLabSession, scratchSession, startScratch, type DiskDump, type ScratchMachine } from "./session/scratch.ts";
 export * from "./net/index.ts";
 export * from "./net/hosts/index.ts";
 export * from "./migration/index.ts";

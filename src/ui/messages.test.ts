@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError, ERROR_CODES } from "../core/index.ts";
-import { repeatedCrashText, toUserMessage } from "./messages.ts";
+import { labMoveLine, repeatedCrashText, requirementLine, toUserMessage } from "./messages.ts";
 
 describe("toUserMessage", () => {
   it("has plain words for every error code", () => {
@@ -30,5 +30,24 @@ describe("repeatedCrashText", () => {
   it("says the reset crashed again and that another will not help, then offers or advises", () => {
     expect(repeatedCrashText(2.34, true)).toMatch(/^It crashed again 2\.3 s after the reset: .*another reset will not help\. Boot a machine that last ran fine/);
     expect(repeatedCrashText(1, false)).toMatch(/boot another machine\.$/);
+  });
+});
+
+describe("the move's lines", () => {
+  it("say what holds when the core says it, and what differs when refused", () => {
+    expect(requirementLine({ requirement: "network", refusal: undefined, holds: "on the bridged switch of tab a1; the target tab b2 is on the same trunk" })).toBe(
+      "✓ The same network (the LAN the machine is on, or a network for its card): on the bridged switch of tab a1; the target tab b2 is on the same trunk",
+    );
+    expect(requirementLine({ requirement: "clock", refusal: undefined })).toBe("✓ Clocks close enough for the guest's time to run on");
+    expect(requirementLine({ requirement: "network", refusal: { requirement: "network", differences: ["network: the target tab's lab is in nat mode, not bridged"] } })).toBe(
+      "✗ The same network (the LAN the machine is on, or a network for its card): network: the target tab's lab is in nat mode, not bridged",
+    );
+  });
+
+  it("tell both tabs of a lab move where the machine is", () => {
+    const base = { tab: "b2", method: "pre-copy", rounds: [], paused: false } as const;
+    expect(labMoveLine({ ...base, role: "source" }, "vm2")).toBe("Moving vm2 to tab b2 (pre-copy)…");
+    expect(labMoveLine({ ...base, role: "source", outcome: { kind: "failed", message: "Tab b2 is gone." } }, "vm2")).toBe("The move to tab b2 failed; the machine runs on here, on this switch. Tab b2 is gone.");
+    expect(labMoveLine({ ...base, role: "target", outcome: { kind: "done", report: undefined } }, undefined)).toBe("Arrived from tab b2: the machine runs here on this tab's switch, announced by gratuitous ARP.");
   });
 });

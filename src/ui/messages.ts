@@ -126,7 +126,7 @@ const REQUIREMENT_NAMES: Readonly<Record<RequirementCheck["requirement"], string
   hardware: "Same hardware (the machine's fingerprint)",
   disks: "Disks reachable from both tabs (this origin's IndexedDB)",
   "disk-lock": "Disk lock held by this tab, handed over at the pause",
-  network: "A network for the network card",
+  network: "The same network (the LAN the machine is on, or a network for its card)",
   clock: "Clocks close enough for the guest's time to run on",
   busy: "The other tab is free",
 };
@@ -158,7 +158,8 @@ export const MIGRATION_WORDS = {
 
 export function requirementLine(check: RequirementCheck): string {
   const name = REQUIREMENT_NAMES[check.requirement];
-  return check.refusal === undefined ? `✓ ${name}` : `✗ ${name}: ${check.refusal.differences.join("; ")}`;
+  if (check.refusal !== undefined) return `✗ ${name}: ${check.refusal.differences.join("; ")}`;
+  return check.holds === undefined ? `✓ ${name}` : `✓ ${name}: ${check.holds}`;
 }
 
 export function roundCells(r: RoundRecord): string[] {
@@ -176,6 +177,32 @@ export function moveOutcomeLine(state: Exclude<MoveState, { role: "idle" }>, not
   if (o?.kind === "done") return `Arrived from tab ${state.tab}: the machine runs here, with its disks and their lock.`;
   if (o?.kind === "failed") return `The machine from tab ${state.tab} did not arrive; it runs on there. ${o.message}`;
   return state.paused ? `Tab ${state.tab} paused its machine; taking over…` : `Receiving from tab ${state.tab} (${state.method})…`;
+}
+
+/** The network lab's move (a machine on the switch moves to another tab's lab and stays on the LAN). */
+export const LAB_MOVE_WORDS = {
+  title: "Move a machine to another tab (it stays on this LAN)",
+  explains:
+    "Both tabs' labs must be bridged and joined (Join other tabs): the machine lands on the other tab's switch with the same MAC and address, and virtlab announces it there with a gratuitous ARP (as QEMU does after a move), so both switches learn at once where it is. Its memory disks go with it at the pause. A ping to it loses only what falls in the pause.",
+  machine: "Machine",
+  toTab: "to tab",
+  noTabs: "no other tab with the network lab open",
+  noMachines: "no running machine",
+  check: "Check requirements",
+  move: "Move",
+} as const;
+
+export function labMoveLine(state: Exclude<MoveState, { role: "idle" }>, machine: string | undefined): string {
+  const o = state.outcome;
+  const summary = o?.kind === "done" && o.report !== undefined ? ` ${MIGRATION_WORDS.summary(o.report)}` : "";
+  if (state.role === "source") {
+    if (o?.kind === "done") return `Handed over to tab ${state.tab}: the machine runs there, on the same LAN; its port here is gone.${summary}`;
+    if (o?.kind === "failed") return `The move to tab ${state.tab} failed; the machine runs on here, on this switch. ${o.message}`;
+    return state.paused ? `Paused: sending the last pages, the device state and the disks to tab ${state.tab}…` : `Moving ${machine ?? "the machine"} to tab ${state.tab} (${state.method})…`;
+  }
+  if (o?.kind === "done") return `Arrived from tab ${state.tab}: the machine runs here on this tab's switch, announced by gratuitous ARP.${summary}`;
+  if (o?.kind === "failed") return `The machine from tab ${state.tab} did not arrive; it runs on there. ${o.message}`;
+  return state.paused ? `Tab ${state.tab} paused its machine; taking over…` : `Receiving a machine from tab ${state.tab} (${state.method})…`;
 }
 
 /** The meter's sentence, then its counts. */

@@ -8,6 +8,7 @@ export { migrateOut, type MigrationReport, type SourceMachine, type SourceOption
 export { migrateIn, type ArrivalReport, type TargetMachine, type TargetOptions } from "./target.ts";
 export { ZERO_PAGE_KEY, samePageKeys, samePageStats, samePageStatsOfKeys, samePageWords, type SamePageStats } from "./ksm.ts";
 export { channelPort, type ChannelLike, type ChannelPortOptions } from "./channelPort.ts";
-export { MigrationTabs, TAB_SILENCE_MS, type MoveUpdate, type ReceiveOrder, type TabCard, type TabHandlers } from "./tabs.ts";
+export { MigrationTabs, TAB_SILENCE_MS, type LabArrival, type MoveUpdate, type OfferWant, type ReceiveOrder, type TabCard, type TabHandlers } from "./tabs.ts";
 export { MOVE_CHANNEL_PREFIX, TabMover, type MoveCheck, type MoveState, type TabMoveHost } from "./tabMove.ts";
 export { MIGRATION_WORKLOADS, migrationWorkload, type MigrationWorkload, type MigrationWorkloadId } from "./workloads.ts";
+export { LAB_MOVES_CHANNEL, LabMover, labHardware, type LabMoveHost, type LabMoveOutcome } from "./labMove.ts";

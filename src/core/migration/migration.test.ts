@@ -215,7 +215,20 @@ describe("a move refused before anything moves: the source runs on", () => {
   it("other hardware (memory size in the fingerprint)", () => refusedBy({ offer: { fingerprint: { ...fingerprint, memoryMiB: 2 } } }, "hardware"));
   it("disks the target cannot open", () => refusedBy({ offer: { diskStores: ["idb:elsewhere"] } }, "disks"));
   it("the source's network on, none on the target", () => refusedBy({ req: { network: "on" }, offer: { networkAvailable: false } }, "network"));
+  it("a machine on the lab's bridged switch, the target tab not on the same trunk", () =>
+    refusedBy({ req: { network: "on", lan: { tab: "aaa111", mode: "bridged", joined: true } }, offer: { lan: { tab: "bbb222", mode: "bridged", joined: true, peers: ["ccc333"] } } }, "network"));
   it("a target clock far behind (the guest's time would jump back)", () => refusedBy({ offer: { wallTime: Date.now() - 60_000 } }, "clock"));
+  it("not an offer that grew old while the source got ready: the target checks its clock as the hello arrives", async () => {
+    const locks = new MemoryDiskLocks();
+    locks.take("m1", "tab-A");
+    const pair = inProcessPair();
+    const source = fakeGuest(2);
+    const out = migrateOut(source, { method: "stop-and-copy", requirements: requirements(), port: pair.source, clock: systemClock, wallTime: () => Date.now(), answerTimeoutMs: 2000, locks: { locks, machineId: "m1", source: "tab-A", target: "tab-B" } });
+    // Made 5 s before the hello (a loaded machine), the offer alone would say the target's clock is behind.
+    const stale = offer(locks, { wallTime: Date.now() - 5000 });
+    const inn = migrateIn({ port: pair.target, clock: systemClock, offer: stale, wallTime: () => Date.now(), machine: async () => new FakeTarget(), answerTimeoutMs: 2000, locks: { locks, machineId: "m1", target: "tab-B" } });
+    await expect(Promise.all([out, inn])).resolves.toHaveLength(2);
+  });
   it("disks locked by a third tab", () => {
     const locks = new MemoryDiskLocks();
     locks.take("m1", "tab-C");
@@ -297,5 +310,51 @@ describe("the requirements as shown before a move", () => {
     const other = requirementChecks(requirements({ network: "on" }), offer(locks, { machineId: "m2", networkAvailable: false }));
     expect(other.filter((c) => c.refusal !== undefined).map((c) => c.requirement)).toEqual(["disks", "network"]);
     expect(other.find((c) => c.requirement === "disks")?.refusal?.differences.join()).toContain('the target "m2"');
+  });
+});
+
+describe("the network requirement of a machine on the lab's switch", () => {
+  const lan = { tab: "aaa111", mode: "bridged", joined: true } as const;
+  const target = { tab: "bbb222", mode: "bridged", joined: true, peers: ["aaa111"] } as const;
+  const network = (req: Partial<Requirements>, over: Partial<TargetOffer>) => {
+    const locks = new MemoryDiskLocks();
+    locks.take("m1", "tab-A");
+    const found = requirementChecks(requirements({ network: "on", ...req }), offer(locks, over)).find((c) => c.requirement === "network");
+    if (found === undefined) throw new Error("no network check");
+    return found;
+  };
+
+  it("holds when both labs are bridged and the target's trunk reaches the source's tab, and says so", () => {
+    const check = network({ lan }, { lan: target });
+    expect(check.refusal).toBeUndefined();
+    expect(check.holds).toBe("on the bridged switch of tab aaa111; the target tab bbb222 is on the same trunk, so the machine keeps its MAC, address and LAN");
+  });
+
+  it("is refused with the reason for each way the LAN would be lost", () => {
+    const reasons = [
+      network({ lan }, {}),
+      network({ lan }, { lan: { ...target, joined: false } }),
+      network({ lan }, { lan: { ...target, mode: "nat" } }),
+      network({ lan }, { lan: { ...target, peers: [] } }),
+      network({ lan: { ...lan, joined: false } }, { lan: target }),
+      network({ lan: { ...lan, mode: "routed" } }, { lan: target }),
+      network({ lan, fingerprint: { ...fingerprint, nic: "ne2k" } }, { lan: target }),
+    ].map((c) => c.refusal?.differences.join("; "));
+    expect(reasons).toEqual([
+      "network: the machine is on the bridged switch; the target tab has no network lab to attach it to",
+      "network: the target tab's lab has not joined the other tabs (turn on Join other tabs there)",
+      "network: the target tab's lab is in nat mode, not bridged",
+      "network: the target tab's switch does not reach tab aaa111's over the trunk (not on the same trunk)",
+      "network: the machine's lab has not joined the other tabs (turn on Join other tabs here)",
+      "network: the machine's lab is in routed mode; only the bridged LAN reaches other tabs",
+      "network: an NE2000 lands with the target emulator's own MAC (v86 does not restore an NE2000's address from a state), so frames to the machine would stop; only virtio-net machines keep their LAN across a move",
+    ]);
+  });
+
+  it("says the disks are copied with the move when they live in the source tab's memory", () => {
+    const locks = new MemoryDiskLocks();
+    const disks = requirementChecks(requirements({ disks: undefined, disksInMove: true }), offer(locks)).find((c) => c.requirement === "disks");
+    expect(disks?.refusal).toBeUndefined();
+    expect(disks?.holds).toBe("in the source tab's memory, copied to the target at the pause");
   });
 });

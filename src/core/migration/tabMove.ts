@@ -233,7 +233,7 @@ export class TabMover implements Disposable {
     if (update.kind === "round") this.addRound(update.round);
     else if (update.kind === "paused") this.patch({ paused: true });
     else if (update.kind === "done") this.patch({ paused: false, outcome: { kind: "done", report: update.report } });
-    else if (s.outcome === undefined) this.patch({ outcome: { kind: "failed", message: update.message } });
+    else if (update.kind === "failed" && s.outcome === undefined) this.patch({ outcome: { kind: "failed", message: update.message } });
   }
 
   private addRound(round: RoundRecord): void {

@@ -12,6 +12,7 @@ import type { RoundRecord } from "./planner.ts";
 import type { MigrationMethod } from "./protocol.ts";
 import type { WireOffer } from "./requirements.ts";
 import type { MigrationReport } from "./source.ts";
+import type { DiskDump } from "../session/scratch.ts";
 
 /** A tab as the others see it. */
 export interface TabCard {
@@ -28,7 +29,25 @@ export type MoveUpdate =
   | { readonly kind: "round"; readonly round: RoundRecord }
   | { readonly kind: "paused" }
   | { readonly kind: "done"; readonly report: MigrationReport }
-  | { readonly kind: "failed"; readonly message: string };
+  | { readonly kind: "failed"; readonly message: string }
+  /** A lab machine's memory disks, sent at the pause (session/scratch.ts MemoryDisks). */
+  | { readonly kind: "disks"; readonly dump: DiskDump };
+
+/** What a source asks a target to offer for (a lab machine: its NIC model, for the landing machine). */
+export interface OfferWant {
+  readonly nic?: string;
+}
+
+/** A lab machine's place on the LAN, carried with the order so the target puts it on its switch as it was. */
+export interface LabArrival {
+  readonly name: string;
+  /** Its NIC model (the landing machine has the same hardware). */
+  readonly nic: string;
+  readonly hostname: string;
+  readonly mac: string;
+  /** Its address on the LAN (its lease in the source tab), when it had one. */
+  readonly address: string | undefined;
+}
 
 /** The order a target gets: where the Workers meet, and who the source is (its lock name). */
 export interface ReceiveOrder {
@@ -37,13 +56,15 @@ export interface ReceiveOrder {
   readonly sourceName: string;
   readonly method: MigrationMethod;
   readonly from: string;
+  /** Set when a network lab's machine moves. */
+  readonly lab?: LabArrival;
 }
 
 type TabMessage =
   | { readonly kind: "roll-call"; readonly card: TabCard }
   | { readonly kind: "here"; readonly card: TabCard }
   | { readonly kind: "leaving"; readonly tab: string }
-  | { readonly kind: "offer-ask"; readonly from: string; readonly to: string; readonly ask: number }
+  | { readonly kind: "offer-ask"; readonly from: string; readonly to: string; readonly ask: number; readonly want?: OfferWant }
   | { readonly kind: "offer"; readonly from: string; readonly to: string; readonly ask: number; readonly offer?: WireOffer; readonly reason?: string }
   | { readonly kind: "receive"; readonly to: string; readonly ask: number; readonly order: ReceiveOrder }
   | { readonly kind: "receiving"; readonly from: string; readonly to: string; readonly ask: number; readonly reason?: string }
@@ -51,7 +72,7 @@ type TabMessage =
 
 export interface TabHandlers {
   /** This tab's offer as a target (what it is, what it reaches); rejects when it cannot receive. */
-  offer(): Promise<WireOffer>;
+  offer(want: OfferWant): Promise<WireOffer>;
   /** Get ready to receive: resolves once this tab's Worker listens on the move's channel. */
   receive(order: ReceiveOrder): Promise<void>;
   /** The source's progress on a move this tab receives. */
@@ -100,9 +121,9 @@ export class MigrationTabs implements Disposable {
   }
 
   /** Ask `tab` for its offer as a target. */
-  async askOffer(tab: string): Promise<WireOffer> {
+  async askOffer(tab: string, want?: OfferWant, answerMs = ANSWER_MS): Promise<WireOffer> {
     const ask = this.nextAsk++;
-    const answer = await this.request(ask, { kind: "offer-ask", from: this.self, to: tab, ask }, `tab ${tab} did not say what it offers`);
+    const answer = await this.request(ask, { kind: "offer-ask", from: this.self, to: tab, ask, ...(want === undefined ? {} : { want }) }, `tab ${tab} did not say what it offers`, answerMs);
     if (answer.kind !== "offer" || answer.offer === undefined) throw gone(tab, answer.kind === "offer" ? (answer.reason ?? "it cannot receive") : "it answered something else");
     return answer.offer;
   }
@@ -135,11 +156,11 @@ export class MigrationTabs implements Disposable {
     this.changed.dispose();
   }
 
-  private request(ask: number, message: TabMessage, silence: string): Promise<TabMessage> {
+  private request(ask: number, message: TabMessage, silence: string, answerMs = ANSWER_MS): Promise<TabMessage> {
     return new Promise((resolve, reject) => {
-      const timer = this.clock.after(ANSWER_MS, () => {
+      const timer = this.clock.after(answerMs, () => {
         this.waiting.delete(ask);
-        reject(new AppError("migration-refused", `The other tab is gone: ${silence} within ${ANSWER_MS / 1000} s.`, { details: { requirement: "busy", differences: [silence] } }));
+        reject(new AppError("migration-refused", `The other tab is gone: ${silence} within ${answerMs / 1000} s.`, { details: { requirement: "busy", differences: [silence] } }));
       });
       this.waiting.set(ask, { resolve, timer });
       this.post(message);
@@ -162,7 +183,7 @@ export class MigrationTabs implements Disposable {
         return;
       case "offer-ask":
         if (m.to !== self) return;
-        this.handlers.offer().then(
+        this.handlers.offer(m.want ?? {}).then(
           (offer) => this.post({ kind: "offer", from: self, to: m.from, ask: m.ask, offer }),
           (error: unknown) => this.post({ kind: "offer", from: self, to: m.from, ask: m.ask, reason: error instanceof Error ? error.message : String(error) }),
         );

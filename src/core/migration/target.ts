@@ -38,6 +38,11 @@ export interface TargetOptions {
   readonly port: TargetPort;
   readonly clock: Clock;
   readonly offer: TargetOffer;
+  /**
+   * This side's wall time when the hello arrives (ms since 1970); default the offer's. The offer
+   * is made before the source is told to start, so under load it is seconds old by then.
+   */
+  readonly wallTime?: () => number;
   /** The machine to land in, stopped (its own guest is replaced); asked for once the requirements hold. */
   readonly machine: () => Promise<TargetMachine>;
   readonly answerTimeoutMs?: number;
@@ -61,7 +66,7 @@ export async function migrateIn(options: TargetOptions): Promise<ArrivalReport> 
   try {
     const hello = await inbox.next("waiting for the source", timeout);
     if (hello.type !== "hello") throw stopped(hello, "hello");
-    const refusal = checkRequirements(hello.requirements, options.offer);
+    const refusal = checkRequirements(hello.requirements, options.wallTime === undefined ? options.offer : { ...options.offer, wallTime: options.wallTime() });
     if (refusal !== undefined) {
       refused = true;
       port.send({ type: "refused", requirement: refusal.requirement, differences: refusal.differences });

@@ -153,3 +153,43 @@ export function udpFrame(o: UdpFrameOptions): Uint8Array {
   put16(udp, 6, transportChecksum(o.src, o.dst, PROTO_UDP, udp) || 0xffff);
   return ipv4Frame({ from: o.from, to: o.to, src: o.src, dst: o.dst, protocol: PROTO_UDP, payload: udp, ...(o.ttl === undefined ? {} : { ttl: o.ttl }) });
 }
+
+export const ETHERTYPE_RARP = 0x8035;
+
+/** The 28-byte ARP body for Ethernet and IPv4 (hardware 1, protocol 0x0800, lengths 6 and 4). */
+function arpFrame(etherType: number, op: number, mac: Mac, senderIp: Ipv4, targetMac: Mac, targetIp: Ipv4): Uint8Array {
+  const frame = new Uint8Array(ETH_HEADER + 28);
+  frame.set(BROADCAST_MAC, 0);
+  frame.set(mac, 6);
+  put16(frame, 12, etherType);
+  const a = ETH_HEADER;
+  put16(frame, a, 1);
+  put16(frame, a + 2, ETHERTYPE_IPV4);
+  frame[a + 4] = 6;
+  frame[a + 5] = 4;
+  put16(frame, a + 6, op);
+  frame.set(mac, a + 8);
+  frame.set(senderIp, a + 14);
+  frame.set(targetMac, a + 18);
+  frame.set(targetIp, a + 24);
+  return frame;
+}
+
+/**
+ * A gratuitous ARP request: broadcast, "who has `ip`? tell `ip`" from `mac` (sender and target
+ * address the same, target MAC zero, as Linux's arping -U sends). Every switch on the way learns
+ * where `mac` is now; every host that has `ip` in its ARP cache updates it.
+ */
+export function gratuitousArp(mac: Mac, ip: Ipv4): Uint8Array {
+  return arpFrame(ETHERTYPE_ARP, 1, mac, ip, [0, 0, 0, 0, 0, 0], ip);
+}
+
+/**
+ * What QEMU's announce-self sends when it does not know the guest's address: a RARP "request
+ * reverse" (operation 3) broadcast from `mac` about itself, addresses zero. Switches learn the MAC
+ * from it; hosts ignore it.
+ */
+export function rarpAnnounce(mac: Mac): Uint8Array {
+  return arpFrame(ETHERTYPE_RARP, 3, mac, [0, 0, 0, 0], mac, [0, 0, 0, 0]);
+}
+

@@ -78,6 +78,8 @@ interface Member {
   readonly index: number;
   /** The MAC it was given (aa:bb:…), when known at joining. */
   readonly mac: string | undefined;
+  /** The address it brought (a machine moved from another tab keeps its lease from there). */
+  readonly address: string | undefined;
 }
 
 /** Hosts a mode put on the switch, with their ports. */
@@ -120,6 +122,11 @@ export class VirtualNetwork implements Disposable {
     this.modeNow = options.mode ?? "bridged";
     this.outsideNow = options.outside ?? false;
     this.hosts = this.makeHosts(this.modeNow);
+  }
+
+  /** The network's clock (timers of the hosts, the trunk, announcements). */
+  get clock(): Clock {
+    return this.options.clock;
   }
 
   get mode(): NetworkMode {
@@ -215,11 +222,11 @@ export class VirtualNetwork implements Disposable {
    * Put a machine's NIC on the switch as `label`; `mac` (when known) names it in DHCP answers.
    * Disposing the result takes it off again (its learned addresses and, in NAT, its router go).
    */
-  join(label: string, bus: NetworkBus, mac?: Mac): Disposable {
+  join(label: string, bus: NetworkBus, mac?: Mac, address?: string): Disposable {
     if (this.members.has(label)) throw new AppError("bad-network", `A machine named ${label} is already on this network.`, { details: { subject: label, problems: ["the name is taken"] } });
     const index = this.joinedCount++;
     const port = this.switch.attach(label, bus, { kind: "machine", segment: this.hosts.segmentFor(index, label) });
-    const member: Member = { label, port, index, mac: mac === undefined ? undefined : formatMac(mac) };
+    const member: Member = { label, port, index, mac: mac === undefined ? undefined : formatMac(mac), address };
     this.members.set(label, member);
     if (mac !== undefined) this.names.set(formatMac(mac), label);
     this.hosts.joined(member);
@@ -242,7 +249,7 @@ export class VirtualNetwork implements Disposable {
     return [...this.members.values()].map((m) => {
       const mac = m.mac ?? m.port.learnedMacs()[0];
       const lease = leases.find((l) => l.mac === mac && l.state === "bound");
-      return { label: m.label, segment: m.port.segment, mac, address: lease?.ip };
+      return { label: m.label, segment: m.port.segment, mac, address: lease?.ip ?? m.address };
     });
   }
 

@@ -2,10 +2,14 @@ import { describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../clock.ts";
 import { AppError, isAppError } from "../errors.ts";
 import { Emitter } from "../events.ts";
+import { host } from "../host.ts";
 import type { MachineIdentity } from "../identity.ts";
 import type { Machine } from "../machine.ts";
 import type { MachineSession, StartOptions, StartOutcome } from "../session/session.ts";
-import { FakeEndpoint } from "../testing/fakeBus.ts";
+import type { MemoryDisks } from "../session/scratch.ts";
+import { FakeEndpoint, ethFrame } from "../testing/fakeBus.ts";
+import { decodeFrame } from "./decode.ts";
+import { gratuitousArp, parseMac, type Mac } from "./frames.ts";
 import { VirtualNetwork } from "./network.ts";
 import { MAX_LAB_MACHINES, NetworkLab } from "./networkLab.ts";
 import { TAB_SETTLE_MS, type TabChannel } from "./tabTrunk.ts";
@@ -175,6 +179,138 @@ describe("NetworkLab", () => {
     const { netLab } = lab({ tabChannel: () => undefined });
     expect(() => netLab.joinTabs()).toThrow(expect.objectContaining({ code: "bad-network" }));
     expect(netLab.joinedTabs).toBe(false);
+    netLab.dispose();
+  });
+});
+
+describe("NetworkLab, a machine moved in from another tab (issue 15)", () => {
+  const clone = (globalThis as unknown as { structuredClone<T>(value: T): T }).structuredClone;
+
+  /** Channels that hear each other's posts (a clone, on a later turn), never their own. */
+  function hub() {
+    const all = new Set<Set<(m: unknown) => void>>();
+    return (): TabChannel => {
+      const mine = new Set<(m: unknown) => void>();
+      all.add(mine);
+      return {
+        post: (m) => {
+          for (const other of all) if (other !== mine) host.queueMicrotask(() => other.forEach((l) => l(clone(m))));
+        },
+        onMessage: (l) => {
+          mine.add(l);
+          return { dispose: () => mine.delete(l) };
+        },
+        close: () => all.delete(mine),
+      };
+    };
+  }
+
+  function movableLab(tabId: string, channel: () => TabChannel, clock: ManualClock) {
+    const sessions: FakeSession[] = [];
+    const network = new VirtualNetwork({ clock, ownOrigin: "https://virtlab.example", fetch: () => Promise.reject(new Error("no outside")) });
+    const netLab = new NetworkLab({
+      network,
+      tabId,
+      tabChannel: channel,
+      session: () => {
+        const s = new FakeSession();
+        sessions.push(s);
+        return { session: s as unknown as MachineSession, disks: {} as MemoryDisks };
+      },
+    });
+    return { netLab, network, sessions };
+  }
+
+  const flush = async (): Promise<void> => {
+    for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => host.setTimeout(resolve, 0));
+  };
+
+  async function running(l: ReturnType<typeof movableLab>): Promise<FakeSession> {
+    const adding = l.netLab.add("virtio");
+    await vi.waitFor(() => expect(l.sessions.at(-1)?.started).toBeDefined());
+    const s = l.sessions.at(-1) as FakeSession;
+    s.run();
+    // Asked for a new lease when the tabs' slices change: nothing to renew in a fake.
+    (s.machine as unknown as { housekeep: () => Promise<unknown> }).housekeep = () => Promise.resolve({ exitCode: 0, output: "" });
+    await adding;
+    s.identity.fire(s.started?.identity as MachineIdentity);
+    return s;
+  }
+
+  it("lands with the name, MAC and address it had, is announced by gratuitous ARP, and both tabs' switches learn it behind the new port", async () => {
+    const clock = new ManualClock();
+    const channel = hub();
+    const a = movableLab("aaaa", channel, clock);
+    const b = movableLab("bbbb", channel, clock);
+    const vm1 = (await running(a)).machine as unknown as FakeEndpoint;
+    await running(a);
+    a.netLab.joinTabs();
+    b.netLab.joinTabs();
+    await flush();
+    clock.advance(TAB_SETTLE_MS);
+    await flush();
+    expect(b.netLab.lanOffer()).toEqual({ tab: "bbbb", mode: "bridged", joined: true, peers: ["aaaa"] });
+    const moving = a.netLab.movable("vm2");
+    expect(moving?.arrival).toMatchObject({ name: "vm2", nic: "virtio" });
+    const arrival = { ...(moving?.arrival as NonNullable<typeof moving>["arrival"]), address: "192.168.86.117" };
+    const mac = parseMac(arrival.mac) as Mac;
+
+    // B's landing machine: started off the switch, then it runs the arrived guest.
+    const landing = b.netLab.landing("virtio");
+    await vi.waitFor(() => expect(b.sessions[0]?.started).toBeDefined());
+    expect(b.sessions[0]?.started?.identity).toBeUndefined();
+    b.sessions[0]?.run();
+    const { name } = await landing;
+    expect(b.netLab.machines.map((m) => [m.name, m.state])).toEqual([[name, "arriving"]]);
+    expect(b.network.machines).toEqual([]);
+    const landed = b.sessions[0]?.machine as unknown as FakeEndpoint;
+
+    expect(b.netLab.arrived(name, arrival)).toBe("vm2");
+    expect(b.netLab.machines.map((m) => [m.name, m.state, m.identity.mac])).toEqual([["vm2", "running", arrival.mac]]);
+    expect(b.network.machines).toEqual([{ label: "vm2", segment: "lan", mac: arrival.mac, address: "192.168.86.117" }]);
+    await flush();
+    expect(b.network.switch.lookup(arrival.mac, "lan")?.label).toBe("vm2");
+    // Over the trunk: A's switch moved the MAC from its vm2 port to B's, and vm1 heard the announcement.
+    expect(a.network.switch.lookup(arrival.mac, "lan")?.label).toBe("tab-bbbb");
+    const garp = gratuitousArp(mac, [192, 168, 86, 117]);
+    expect(vm1.received.some((f) => f.length === garp.length && f.every((byte, i) => byte === garp[i]))).toBe(true);
+    // Three rounds, as announce.ts says; the source hands over (its port goes); vm1's echo reaches B.
+    clock.advance(1000);
+    await flush();
+    expect(b.network.capture.packets({ protocols: ["arp"] }).filter((p) => p.port === "vm2" && decodeFrame(p.frame).summary === "Gratuitous ARP for 192.168.86.117 (Request)")).toHaveLength(3);
+    a.netLab.remove("vm2");
+    landed.received.length = 0;
+    vm1.emit(ethFrame(vm1.mac, mac, 7));
+    await flush();
+    expect(landed.received.map((f) => f[14])).toEqual([7]);
+    a.netLab.dispose();
+    b.netLab.dispose();
+  });
+
+  it("starts one landing machine per NIC model, however often it is asked while it starts", async () => {
+    const clock = new ManualClock();
+    const b = movableLab("bbbb", hub(), clock);
+    const first = b.netLab.landing("virtio");
+    const second = b.netLab.landing("virtio");
+    await vi.waitFor(() => expect(b.sessions[0]?.started).toBeDefined());
+    b.sessions[0]?.run();
+    expect((await first).name).toBe("vm1");
+    expect((await second).name).toBe("vm1");
+    expect((await b.netLab.landing("virtio")).name).toBe("vm1");
+    expect(b.sessions).toHaveLength(1);
+    b.netLab.dispose();
+  });
+
+  it("refuses to move or land a machine whose disks a move cannot copy, and keeps no landing machine", async () => {
+    const { netLab, sessions } = lab();
+    const adding = netLab.add("virtio");
+    await vi.waitFor(() => expect(sessions[0]?.started).toBeDefined());
+    sessions[0]?.run();
+    await adding;
+    sessions[0]?.identity.fire(sessions[0].started?.identity as MachineIdentity);
+    expect(netLab.movable("vm1")).toBeUndefined();
+    await expect(netLab.landing("virtio")).rejects.toMatchObject({ code: "bad-network" });
+    expect(netLab.machines.map((m) => m.name)).toEqual(["vm1"]);
     netLab.dispose();
   });
 });

@@ -12,11 +12,16 @@ import type { Machine } from "../machine.ts";
 import { DEFAULT_PROFILE, type DeviceProfile, type NicModel } from "../profile.ts";
 import type { Clock } from "../clock.ts";
 import type { PrebootedSource } from "../session/prebooted.ts";
-import { labSession } from "../session/scratch.ts";
+import { movableLabSession, type MemoryDisks } from "../session/scratch.ts";
 import type { StartedFrom } from "../session/request.ts";
 import type { MachineSession, SessionOptions } from "../session/session.ts";
-import { DEFAULT_MACHINE } from "../storage/machines.ts";
+import { DEFAULT_MACHINE, type MachineRecord } from "../storage/machines.ts";
 import { parseMac } from "./frames.ts";
+import { parseIpv4 } from "./hosts/ip.ts";
+import { announceSelf } from "./announce.ts";
+import type { NetworkBus } from "./bus.ts";
+import type { SourceLan, TargetLan } from "../migration/requirements.ts";
+import type { LabArrival } from "../migration/tabs.ts";
 import { hostNatFetch, type NatFetch } from "./hosts/nat.ts";
 import { VirtualNetwork, type NetworkMode } from "./network.ts";
 import { broadcastTabChannel, type TabChannel } from "./tabTrunk.ts";
@@ -40,12 +45,18 @@ export type LabNic = Exclude<NicModel, "none">;
  */
 export const LAB_PREBOOTED_NAMES: Readonly<Record<LabNic, string>> = { virtio: "prebooted-lab", ne2k: "prebooted-lab-ne2k" };
 
+/** The saved machine a lab machine runs: the built-in guest under its name (its disks in memory). */
+export function labRecord(name: string): MachineRecord {
+  return { ...DEFAULT_MACHINE, name };
+}
+
 /** The lab's pre-booted states, each opened by name (fetchPrebooted in the page, filePrebooted in Node). */
 export function labPrebooted(open: (name: string) => PrebootedSource): Record<LabNic, PrebootedSource> {
   return { virtio: open(LAB_PREBOOTED_NAMES.virtio), ne2k: open(LAB_PREBOOTED_NAMES.ne2k) };
 }
 
-export type LabMachineState = "starting" | "running" | "failed" | "stopped";
+/** "arriving": a machine started to land one moved here from another tab (off the network until it lands). */
+export type LabMachineState = "starting" | "running" | "failed" | "stopped" | "arriving";
 
 export interface LabMachine {
   readonly name: string;
@@ -64,6 +75,12 @@ interface Entry {
   nic: LabNic;
   identity: MachineIdentity;
   session: MachineSession;
+  /** Its memory disks, when the session lets a move copy them. */
+  disks: MemoryDisks | undefined;
+  /** The address it brought from another tab (else its lease here). */
+  address: string | undefined;
+  /** Frames sent on its behalf through its port (the announcement after a move). */
+  announce: Emitter<Uint8Array>;
   state: LabMachineState;
   problem: string | undefined;
   store: DisposableStore;
@@ -74,8 +91,11 @@ interface Entry {
 
 export interface NetworkLabOptions {
   readonly network: VirtualNetwork;
-  /** A new session for one lab machine (session/scratch.ts: labSession). */
-  readonly session: (nic: LabNic) => MachineSession;
+  /**
+   * A new session for one lab machine (session/scratch.ts: labSession); with its memory disks in
+   * hand (movableLabSession), the machine can move to another tab's lab.
+   */
+  readonly session: (nic: LabNic) => MachineSession | { readonly session: MachineSession; readonly disks: MemoryDisks };
   /**
    * This tab's id (letters and digits): in its machines' MACs, so that machines of the same name
    * in two tabs of a browser differ on a shared LAN. A random one when left out.
@@ -88,6 +108,7 @@ export interface NetworkLabOptions {
 export class NetworkLab implements Disposable {
   private readonly entries = new Map<string, Entry>();
   private readonly startsByNic = new Map<NicModel, Promise<void>>();
+  private readonly landings = new Map<LabNic, Promise<{ readonly name: string; readonly session: MachineSession; readonly disks: MemoryDisks }>>();
   private readonly changed = new Emitter<void>();
   private readonly subscription: Disposable;
   /** A machine was added, started, failed or left; the network's own changes are `network.onChanged`. */
@@ -132,7 +153,10 @@ export class NetworkLab implements Disposable {
   }
 
   get machines(): readonly LabMachine[] {
-    return [...this.entries.values()].map(({ store: _store, joined: _joined, settled: _settled, ...machine }) => ({ ...machine, startedFrom: machine.state === "running" ? machine.session.startedFrom : undefined }));
+    return [...this.entries.values()].map(({ store: _store, joined: _joined, settled: _settled, disks: _disks, address: _address, announce: _announce, ...machine }) => ({
+      ...machine,
+      startedFrom: machine.state === "running" ? machine.session.startedFrom : undefined,
+    }));
   }
 
   machine(name: string): Machine | undefined {
@@ -153,7 +177,7 @@ export class NetworkLab implements Disposable {
     const profile = labProfile(nic);
     assertHasNic(name, profile);
     const identity = machineIdentity(`netlab-${this.tabId}-${name}`, name);
-    const entry: Entry = { name, nic, identity, session: this.options.session(nic), state: "starting", problem: undefined, store: new DisposableStore(), joined: false, settled: () => undefined };
+    const entry = this.newEntry(name, nic, identity, "starting");
     // One start per NIC model at a time: the first boots and keeps its boot, the next restore it
     // (two started together would both boot from scratch).
     const previous = this.startsByNic.get(nic) ?? Promise.resolve();
@@ -168,8 +192,7 @@ export class NetworkLab implements Disposable {
     const join = (): void => {
       const machine = entry.session.machine;
       if (!identityTaken || machine === undefined || entry.joined || this.entries.get(name) !== entry) return;
-      entry.joined = true;
-      entry.store.add(this.options.network.join(name, machine, parseMac(identity.mac)));
+      this.joinNetwork(entry, machine);
       this.setState(entry, "running", undefined);
     };
     entry.store.add(
@@ -182,7 +205,7 @@ export class NetworkLab implements Disposable {
     try {
       await previous;
       if (this.entries.get(name) !== entry) throw new AppError("disposed", `${name} was removed before it started.`);
-      const outcome = await entry.session.start({ record: { ...DEFAULT_MACHINE, name }, profile, request: { kind: "auto" }, identity, network: "on" });
+      const outcome = await entry.session.start({ record: labRecord(name), profile, request: { kind: "auto" }, identity, network: "on" });
       if (outcome.kind === "failed") throw outcome.error;
       const machine = entry.session.machine;
       if (outcome.kind !== "started" || machine === undefined) throw new AppError("emulator-start-failed", `${name} did not start (${outcome.kind}).`);
@@ -195,6 +218,105 @@ export class NetworkLab implements Disposable {
       if (this.entries.get(name) === entry) this.setState(entry, "failed", describeCause(error));
       throw toAppError(error, "emulator-start-failed", `${name} did not start.`);
     }
+  }
+
+  // --- moves between tabs (issue 15): a machine on the bridged switch keeps its LAN ---
+
+  /** Where this lab's machines are on the LAN, for a move's requirements (migration/requirements.ts). */
+  lanPlace(): SourceLan {
+    return { tab: this.tabId, mode: this.options.network.mode, joined: this.joinedTabs };
+  }
+
+  /** This lab as a move's target: its place and the tabs its trunk reaches now. */
+  lanOffer(): TargetLan {
+    return { ...this.lanPlace(), peers: (this.options.network.tabs?.tabs ?? []).map((t) => t.id) };
+  }
+
+  /** What a move needs of machine `name`: its session, its memory disks, its place on the LAN. */
+  movable(name: string): { readonly session: MachineSession; readonly disks: MemoryDisks; readonly arrival: LabArrival } | undefined {
+    const entry = this.entries.get(name);
+    if (entry === undefined || entry.state !== "running" || entry.disks === undefined) return undefined;
+    const address = this.options.network.machines.find((m) => m.label === name)?.address;
+    return { session: entry.session, disks: entry.disks, arrival: { name, nic: entry.nic, hostname: entry.identity.hostname, mac: entry.identity.mac, address } };
+  }
+
+  /**
+   * A machine to land one moved here from another tab: started from the lab's pre-booted state of
+   * `nic`, off the network ("arriving") until `arrived`. The one already waiting is reused.
+   */
+  landing(nic: LabNic): Promise<{ readonly name: string; readonly session: MachineSession; readonly disks: MemoryDisks }> {
+    const waiting = [...this.entries.values()].find((e) => e.state === "arriving" && e.nic === nic && e.session.machine !== undefined);
+    if (waiting?.disks !== undefined) return Promise.resolve({ name: waiting.name, session: waiting.session, disks: waiting.disks });
+    // One landing machine per NIC model: a second ask while it starts waits for the same one.
+    const starting = this.landings.get(nic) ?? this.startLanding(nic).finally(() => this.landings.delete(nic));
+    this.landings.set(nic, starting);
+    return starting;
+  }
+
+  private async startLanding(nic: LabNic): Promise<{ readonly name: string; readonly session: MachineSession; readonly disks: MemoryDisks }> {
+    if (this.entries.size >= MAX_LAB_MACHINES) throw new AppError("bad-network", `The lab runs at most ${MAX_LAB_MACHINES} machines at once: remove one to receive a machine.`, { details: { subject: "network lab", problems: ["too many machines"] } });
+    const name = this.nextName();
+    // Its own identity until it lands (the guest that arrives brings its own name and MAC).
+    const entry = this.newEntry(name, nic, machineIdentity(`netlab-${this.tabId}-${name}-landing`, name), "arriving");
+    this.entries.set(name, entry);
+    this.changed.fire();
+    try {
+      if (entry.disks === undefined) throw new AppError("bad-network", "This lab's machines keep their disks where a move cannot copy them.", { details: { subject: "network lab", problems: ["disks not movable"] } });
+      const outcome = await entry.session.start({ record: labRecord(name), profile: labProfile(nic), request: { kind: "auto" }, network: "on" });
+      if (outcome.kind === "failed") throw outcome.error;
+      if (outcome.kind !== "started" || entry.session.machine === undefined) throw new AppError("emulator-start-failed", `The landing machine did not start (${outcome.kind}).`);
+      return { name, session: entry.session, disks: entry.disks };
+    } catch (error) {
+      this.remove(name);
+      throw toAppError(error, "emulator-start-failed", "The landing machine did not start.");
+    }
+  }
+
+  /**
+   * The moved machine runs in landing machine `name`: it takes the name, MAC and address it had
+   * (its old name when free here), joins this tab's switch, and is announced on its behalf
+   * (gratuitous ARP, as QEMU's announce-self), so every switch learns at once where it is now.
+   */
+  arrived(name: string, arrival: LabArrival): string {
+    const entry = this.entries.get(name);
+    const machine = entry?.session.machine;
+    if (entry === undefined || machine === undefined) throw new AppError("not-running", `${name} is not here to land the machine.`);
+    if (arrival.name !== name && !this.entries.has(arrival.name)) {
+      this.entries.delete(name);
+      entry.name = arrival.name;
+      this.entries.set(arrival.name, entry);
+    }
+    entry.identity = { hostname: arrival.hostname, mac: arrival.mac };
+    entry.address = arrival.address;
+    this.joinNetwork(entry, machine);
+    this.setState(entry, "running", undefined);
+    this.announce(entry.name);
+    return entry.name;
+  }
+
+  /**
+   * Announce machine `name` on its behalf through its port: a gratuitous ARP with its address,
+   * or QEMU's RARP when it has none (net/announce.ts). Returns the first frame sent.
+   */
+  announce(name: string): Uint8Array | undefined {
+    const entry = this.entries.get(name);
+    const mac = entry === undefined ? undefined : parseMac(entry.identity.mac);
+    if (entry === undefined || mac === undefined || !entry.joined) return undefined;
+    const address = this.options.network.machines.find((m) => m.label === entry.name)?.address;
+    const ip = address === undefined ? undefined : parseIpv4(address);
+    let first: Uint8Array | undefined;
+    entry.store.add(
+      announceSelf(
+        (frame) => {
+          first ??= frame;
+          entry.announce.fire(frame);
+        },
+        mac,
+        ip,
+        this.options.network.clock,
+      ),
+    );
+    return first;
   }
 
   /** Stop a machine and take it off the network; nothing of it is kept. */
@@ -239,6 +361,32 @@ export class NetworkLab implements Disposable {
     this.options.network.dispose();
   }
 
+  private newEntry(name: string, nic: LabNic, identity: MachineIdentity, state: LabMachineState): Entry {
+    const made = this.options.session(nic);
+    const { session, disks } = "disks" in made ? made : { session: made, disks: undefined };
+    const store = new DisposableStore();
+    return { name, nic, identity, session, disks, address: undefined, announce: store.add(new Emitter<Uint8Array>()), state, problem: undefined, store, joined: false, settled: () => undefined };
+  }
+
+  /** Put the entry's machine on the switch under its name and MAC; what the lab sends on its behalf goes through the same port. */
+  private joinNetwork(entry: Entry, machine: Machine): void {
+    entry.joined = true;
+    const bus: NetworkBus = {
+      onNetworkFrame: (listener) => {
+        const own = machine.onNetworkFrame(listener);
+        const ours = entry.announce.event(listener);
+        return {
+          dispose: () => {
+            own.dispose();
+            ours.dispose();
+          },
+        };
+      },
+      sendNetworkFrame: (frame) => machine.sendNetworkFrame(frame),
+    };
+    entry.store.add(this.options.network.join(entry.name, bus, parseMac(entry.identity.mac), entry.address));
+  }
+
   private nextName(): string {
     for (let n = 1; ; n++) if (!this.entries.has(`vm${n}`)) return `vm${n}`;
   }
@@ -254,5 +402,5 @@ export class NetworkLab implements Disposable {
 /** The lab the page opens: machines in sessions like `options`' (their own Workers), a bridged network, the outside off. */
 export function createNetworkLab(options: SessionOptions, net: { readonly clock: Clock; readonly ownOrigin: string; readonly fetch?: NatFetch; readonly prebooted?: Readonly<Partial<Record<LabNic, PrebootedSource>>> }): NetworkLab {
   const network = new VirtualNetwork({ clock: net.clock, fetch: net.fetch ?? hostNatFetch, ownOrigin: net.ownOrigin });
-  return new NetworkLab({ network, session: (nic) => labSession(options, net.prebooted?.[nic]), tabChannel: () => broadcastTabChannel() });
+  return new NetworkLab({ network, session: (nic) => movableLabSession(options, net.prebooted?.[nic]), tabChannel: () => broadcastTabChannel() });
 }

@@ -140,6 +140,8 @@ export class MigrationServer {
 
   private async in(id: number, order: MoveInOrder, hooks: MigrationHooks, b: EmulatorBackend): Promise<MoveEvent> {
     const port = this.port<SourceMessage, TargetMessage>(order.channel, order.move, "target");
+    // The offer's wall time as the page gave it, run on by the monotonic clock until the hello (as the source's).
+    const t0 = this.h.clock.now();
     this.h.post({ type: "move-event", id, event: { kind: "listening" } });
     const land = async (put: () => Promise<void>, guest: GuestAtPause): Promise<void> => {
       // The source flushed its disks and let the lock go: take it and open the disks only now.
@@ -165,6 +167,7 @@ export class MigrationServer {
         port,
         clock: this.h.clock,
         offer: offerFromWire(order.offer, order.sourceName),
+        wallTime: () => order.offer.wallTime + (this.h.clock.now() - t0),
         machine: async () => {
           if (b.isRunning()) {
             await b.stop();

@@ -8,7 +8,8 @@ import { DiskStore } from "../storage/disk.ts";
 import { ImageStore } from "../storage/images.ts";
 import { memoryStore } from "../storage/kv.ts";
 import { fakeBackend, files, memoryLoader } from "../testing/fakeShell.ts";
-import { NO_DISKS, SCRATCH_MACHINE, scratchSession, startScratch } from "./scratch.ts";
+import { labRecord } from "../net/networkLab.ts";
+import { MemoryDisks, NO_DISKS, SCRATCH_MACHINE, scratchSession, startScratch } from "./scratch.ts";
 import type { SessionDisks, SessionOptions } from "./session.ts";
 
 const manifest: GuestManifest = {
@@ -95,5 +96,32 @@ describe("scratch machines (the lab's, a second machine)", () => {
     expect(SCRATCH_MACHINE.disks).toEqual({});
     expect(await NO_DISKS.prepare(SCRATCH_MACHINE)).toEqual({ kind: "ready", disks: {} });
     expect(NO_DISKS.view.slots).toEqual([]);
+  });
+});
+
+describe("MemoryDisks (a lab machine's disks, copied whole by a move)", () => {
+  it("dumps every written page (pending ones first) and another tab's MemoryDisks opens the same bytes from the dump", async () => {
+    const clock = new ManualClock();
+    const images = new ImageStore(memoryStore(), { now: () => 1 });
+    const record = labRecord("vm2");
+    const source = new MemoryDisks(images, clock);
+    const opened = await source.prepare(record);
+    expect(opened.kind).toBe("ready");
+    const hda = source.disk("hda");
+    if (hda === undefined) throw new Error("no data disk");
+    const written = Uint8Array.from({ length: 8192 }, (_, i) => (i * 7 + 3) & 0xff);
+    await hda.write(4096 * 10, written);
+    const dump = await source.dump();
+    expect(dump.length).toBeGreaterThan(0);
+
+    const target = new MemoryDisks(images, clock);
+    await target.prepare(record);
+    await target.disk("hda")?.write(4096 * 10, new Uint8Array(8192).fill(0xee));
+    // The landing machine's own writes go; the source's come in their place.
+    const attached = await target.replace(record, (globalThis as unknown as { structuredClone<T>(value: T): T }).structuredClone(dump));
+    expect(Object.keys(attached)).toEqual(["hda"]);
+    expect(await target.disk("hda")?.read(4096 * 10, 8192)).toEqual(written);
+    // A page neither wrote reads as the blank disk's (its layout) on both.
+    expect(await target.disk("hda")?.read(0, 4096)).toEqual(await hda.read(0, 4096));
   });
 });

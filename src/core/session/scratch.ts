@@ -8,7 +8,7 @@
 import { AppError } from "../errors.ts";
 import type { Disposable } from "../events.ts";
 import type { Machine } from "../machine.ts";
-import type { DeviceProfile } from "../profile.ts";
+import type { AttachedDisks, DeviceProfile, DiskSlot } from "../profile.ts";
 import { DiskStore } from "../storage/disk.ts";
 import { memoryStore } from "../storage/kv.ts";
 import { DEFAULT_MACHINE, type MachineRecord } from "../storage/machines.ts";
@@ -41,9 +41,78 @@ export function scratchSession(options: SessionOptions): MachineSession {
  * writes reaches the user's storage, and nothing outlives it.
  */
 export function labSession(options: SessionOptions, prebooted: PrebootedSource | undefined = options.prebooted): MachineSession {
+  return movableLabSession(options, prebooted).session;
+}
+
+/** A lab machine's session with its memory disks in hand, so a move can copy them to another tab (MemoryDisks). */
+export function movableLabSession(options: SessionOptions, prebooted: PrebootedSource | undefined = options.prebooted): { readonly session: MachineSession; readonly disks: MemoryDisks } {
   const { screenContainer: _screen, prebooted: _page, ...rest } = options;
-  const diskStore = new DiskStore(memoryStore());
-  return new MachineSession({ ...rest, ...(prebooted === undefined ? {} : { prebooted }), diskStore, disks: new StoreDisks({ images: options.images, disks: diskStore }, options.clock) });
+  const disks = new MemoryDisks(options.images, options.clock);
+  return { session: new MachineSession({ ...rest, ...(prebooted === undefined ? {} : { prebooted }), diskStore: disks.store, disks }), disks };
+}
+
+/** What a machine's memory disks hold, as entries of their key-value store (structured-clone safe). */
+export type DiskDump = readonly (readonly [string, unknown])[];
+
+/**
+ * Disks that live in this tab's memory only (a lab machine's), which a move copies whole: `dump`
+ * writes the pending pages and returns every entry; `replace` drops these disks unwritten and
+ * opens the machine's disks anew from another tab's dump.
+ */
+export class MemoryDisks implements SessionDisks {
+  private kv = memoryStore();
+  private current: StoreDisks;
+  store: DiskStore;
+
+  constructor(
+    private readonly images: SessionOptions["images"],
+    private readonly clock: SessionOptions["clock"],
+  ) {
+    this.store = new DiskStore(this.kv);
+    this.current = new StoreDisks({ images, disks: this.store }, clock);
+  }
+
+  prepare(record: MachineRecord) {
+    return this.current.prepare(record);
+  }
+
+  disk(slot: DiskSlot) {
+    return this.current.disk(slot);
+  }
+
+  get view(): { readonly slots: readonly DiskSlot[] } {
+    return this.current.view;
+  }
+
+  save(): Promise<void> {
+    return this.current.save();
+  }
+
+  erase(record: MachineRecord): Promise<void> {
+    return this.current.erase(record);
+  }
+
+  close(): Promise<void> {
+    return this.current.close();
+  }
+
+  /** Every page written so far, with the overlays' indexes (pending pages are written first). */
+  async dump(): Promise<DiskDump> {
+    await this.current.save();
+    const keys = await this.kv.keys();
+    const values = await this.kv.getMany(keys);
+    return keys.map((k, i) => [k, values[i]] as const);
+  }
+
+  /** Let these disks go unwritten and open `record`'s from `dump` (a store and page cache of their own). */
+  async replace(record: MachineRecord, dump: DiskDump): Promise<AttachedDisks> {
+    await this.current.erase(record);
+    this.kv = memoryStore();
+    await this.kv.setMany(dump);
+    this.store = new DiskStore(this.kv);
+    this.current = new StoreDisks({ images: this.images, disks: this.store }, this.clock);
+    return (await this.current.prepare(record)).disks;
+  }
 }
 
 /** A started machine of its own; disposing it ends the machine and its session. */

@@ -7,6 +7,7 @@ import { NETWORK_MODES, PROTOCOL_NAMES, type LabMachine, type NetworkLab, type N
 import { actionButton, h } from "../kit/dom.ts";
 import { download } from "../kit/download.ts";
 import { TerminalView } from "../terminal.ts";
+import { LabMoveView } from "./LabMoveView.ts";
 import { otherTabRows, tabLine } from "./otherTabs.ts";
 import { packetRow, portRows } from "./trafficRows.ts";
 import { topologySvg } from "./topology.ts";
@@ -45,6 +46,8 @@ export class NetworkPanel {
   private readonly machineRows = h("tbody", { testid: "network-machines" });
   private readonly tabs = h("div", { className: "network-tabs", role: "tablist", testid: "network-tabs" });
   private readonly panes = h("div", { className: "network-panes" });
+  private readonly moveSection = h("div", { className: "lab-move", testid: "lab-move" });
+  private moveView: LabMoveView | undefined;
   private readonly topology = h("div", { className: "network-topology", testid: "network-topology" });
   private readonly counterRows = h("tbody", { testid: "network-counters" });
   private readonly packetRows = h("tbody", { testid: "network-packets" });
@@ -81,6 +84,7 @@ export class NetworkPanel {
       table("Machines", ["machine", "state", "started from", "MIPS", "NIC", "MAC", "address", "loss %", "latency ms", "rate KB/s (0: none)", ""], this.machineRows),
       this.tabs,
       this.panes,
+      this.moveSection,
       h("h3", {}, "Topology"),
       this.topology,
       table("Ports of the switch", ["port", "segment", "frames in", "frames out", "bytes in", "bytes out", "drops"], this.counterRows),
@@ -121,6 +125,7 @@ export class NetworkPanel {
     this.mode.value = lab.network.mode;
     this.outside.checked = lab.network.outside;
     this.joinTabs.checked = lab.joinedTabs;
+    if (typeof BroadcastChannel !== "undefined") this.moveView = new LabMoveView(this.moveSection, lab, (e) => this.host.report(e));
     return lab;
   }
 
@@ -219,6 +224,7 @@ export class NetworkPanel {
     this.machineRows.append(...otherTabRows(lab));
     this.joinTabs.checked = lab.joinedTabs;
     this.tabNote.textContent = tabLine(lab);
+    this.moveView?.refresh();
     const ports = [...lab.network.switch.ports.map((p) => p.label)];
     const chosen = this.portFilter.value;
     this.portFilter.replaceChildren(h("option", { value: "" }, "all ports"), ...ports.map((p) => h("option", { value: p, selected: p === chosen }, p)));
