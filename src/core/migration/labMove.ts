@@ -9,7 +9,6 @@
  * switches learn at once that the MAC is behind the other tab's port. Until the target runs it,
  * any failure leaves the machine running in the source tab, on its switch.
  */
-import type { MovePageSide } from "../backend.ts";
 import type { Clock } from "../clock.ts";
 import { AppError, toAppError } from "../errors.ts";
 import { Emitter, type Disposable } from "../events.ts";
@@ -22,7 +21,7 @@ import type { ChannelLike } from "./channelPort.ts";
 import type { MigrationMethod } from "./protocol.ts";
 import { offerFromWire, refusalError, requirementChecks, type Requirements, type WireOffer } from "./requirements.ts";
 import type { MigrationReport } from "./source.ts";
-import type { MoveCheck, MoveState } from "./tabMove.ts";
+import { sendFromSource, type MoveCheck, type MoveState } from "./tabMove.ts";
 import { MigrationTabs, type MoveUpdate, type OfferWant, type ReceiveOrder, type TabCard } from "./tabs.ts";
 
 /** The channel the labs of this origin's tabs find each other on for moves (the page's machine has its own). */
@@ -118,34 +117,25 @@ export class LabMover implements Disposable {
     await this.tabs.orderReceive(tab, { move, channel, sourceName: this.sourceName(), method, lab: movable.arrival });
     this.moving = name;
     this.set({ role: "source", tab, method, rounds: [], paused: false });
-    const page: MovePageSide = {
+    const report = await sendFromSource((page) => hooks.migrateOut({ channel, move, method, requirements: { ...requirements, wallTime: this.host.wallTime() }, shellReady: machine.shellReady }, page), {
+      tabs: this.tabs,
+      tab,
+      move,
       // No lock: the disks live in this tab's memory; they go to the target with the pause.
       releaseDisks: async () => {
         const dump = await movable.disks.dump();
         this.tabs.progress(tab, move, { kind: "disks", dump });
       },
       reclaimDisks: () => Promise.resolve(),
-      takeDisks: () => Promise.reject(new AppError("migration-failed", "The source does not take disks.", { details: { phase: "source" } })),
-      landed: () => Promise.reject(new AppError("migration-failed", "The source does not land a machine.", { details: { phase: "source" } })),
       onRound: (round) => {
         if (this.current.role !== "idle") this.patch({ rounds: [...this.current.rounds, round] });
-        this.tabs.progress(tab, move, { kind: "round", round });
       },
-      onPause: () => {
-        this.patch({ paused: true });
-        this.tabs.progress(tab, move, { kind: "paused" });
+      onPause: () => this.patch({ paused: true }),
+      onFailed: (message) => {
+        this.moving = undefined;
+        this.patch({ paused: false, outcome: { kind: "failed", message } });
       },
-    };
-    let report: MigrationReport;
-    try {
-      report = await hooks.migrateOut({ channel, move, method, requirements: { ...requirements, wallTime: this.host.wallTime() }, shellReady: machine.shellReady }, page);
-    } catch (error) {
-      const appError = toAppError(error, "migration-failed", "The move failed.", { phase: "source" });
-      this.moving = undefined;
-      this.patch({ paused: false, outcome: { kind: "failed", message: appError.message } });
-      this.tabs.progress(tab, move, { kind: "failed", message: appError.message });
-      throw appError;
-    }
+    });
     this.moving = undefined;
     this.patch({ outcome: { kind: "done", report } });
     this.tabs.progress(tab, move, { kind: "done", report });

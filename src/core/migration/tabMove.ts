@@ -122,29 +122,16 @@ export class TabMover implements Disposable {
     const channel = MOVE_CHANNEL_PREFIX + move;
     await this.tabs.orderReceive(tab, { move, channel, sourceName, method });
     this.set({ role: "source", tab, method, rounds: [], paused: false });
-    const page: MovePageSide = {
+    const report = await sendFromSource((page) => hooks.migrateOut({ channel, move, method, requirements: { ...requirements, wallTime: this.host.wallTime() }, shellReady: machine.shellReady }, page), {
+      tabs: this.tabs,
+      tab,
+      move,
       releaseDisks: () => this.host.releaseDisks(),
       reclaimDisks: () => this.host.reclaimDisks(),
-      takeDisks: () => Promise.reject(new AppError("migration-failed", "The source does not take disks.", { details: { phase: "source" } })),
-      landed: () => Promise.reject(new AppError("migration-failed", "The source does not land a machine.", { details: { phase: "source" } })),
-      onRound: (round) => {
-        this.addRound(round);
-        this.tabs.progress(tab, move, { kind: "round", round });
-      },
-      onPause: () => {
-        this.patch({ paused: true });
-        this.tabs.progress(tab, move, { kind: "paused" });
-      },
-    };
-    let report: MigrationReport;
-    try {
-      report = await hooks.migrateOut({ channel, move, method, requirements: { ...requirements, wallTime: this.host.wallTime() }, shellReady: machine.shellReady }, page);
-    } catch (error) {
-      const appError = toAppError(error, "migration-failed", "The move failed.", { phase: "source" });
-      this.patch({ paused: false, outcome: { kind: "failed", message: appError.message } });
-      this.tabs.progress(tab, move, { kind: "failed", message: appError.message });
-      throw appError;
-    }
+      onRound: (round) => this.addRound(round),
+      onPause: () => this.patch({ paused: true }),
+      onFailed: (message) => this.patch({ paused: false, outcome: { kind: "failed", message } }),
+    });
     this.patch({ outcome: { kind: "done", report } });
     this.tabs.progress(tab, move, { kind: "done", report });
     // The machine runs in the other tab: this one never writes its disks again.
@@ -248,5 +235,48 @@ export class TabMover implements Disposable {
   private set(state: MoveState): void {
     this.current = state;
     this.changed.fire(state);
+  }
+}
+
+/** What a source tab's mover does around its Worker's move (TabMover here, LabMover for lab machines). */
+export interface SourceMoveSide {
+  readonly tabs: MigrationTabs;
+  readonly tab: string;
+  readonly move: string;
+  releaseDisks(): Promise<void>;
+  reclaimDisks(): Promise<void>;
+  /** A round was sent / the guest paused / the move failed: for the mover's own state. */
+  onRound(round: RoundRecord): void;
+  onPause(): void;
+  onFailed(message: string): void;
+}
+
+/**
+ * Run `migrateOut` with the page side a source gives its Worker: each round, the pause and the
+ * outcome are shown here and told to the target tab; a failure comes back as a typed error.
+ */
+export async function sendFromSource(migrateOut: (page: MovePageSide) => Promise<MigrationReport>, side: SourceMoveSide): Promise<MigrationReport> {
+  const { tabs, tab, move } = side;
+  const page: MovePageSide = {
+    releaseDisks: () => side.releaseDisks(),
+    reclaimDisks: () => side.reclaimDisks(),
+    takeDisks: () => Promise.reject(new AppError("migration-failed", "The source does not take disks.", { details: { phase: "source" } })),
+    landed: () => Promise.reject(new AppError("migration-failed", "The source does not land a machine.", { details: { phase: "source" } })),
+    onRound: (round) => {
+      side.onRound(round);
+      tabs.progress(tab, move, { kind: "round", round });
+    },
+    onPause: () => {
+      side.onPause();
+      tabs.progress(tab, move, { kind: "paused" });
+    },
+  };
+  try {
+    return await migrateOut(page);
+  } catch (error) {
+    const appError = toAppError(error, "migration-failed", "The move failed.", { phase: "source" });
+    side.onFailed(appError.message);
+    tabs.progress(tab, move, { kind: "failed", message: appError.message });
+    throw appError;
   }
 }

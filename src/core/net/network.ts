@@ -18,8 +18,9 @@ import { DisposableStore, Emitter, type Disposable, type Event } from "../events
 import { AppError } from "../errors.ts";
 import type { NetworkBus } from "./bus.ts";
 import { PacketCapture } from "./capture.ts";
-import { formatMac, type Ipv4, type Mac } from "./frames.ts";
+import { formatMac, parseMac, type Ipv4, type Mac } from "./frames.ts";
 import type { DhcpLease } from "./hosts/dhcp.ts";
+import { parseIpv4 } from "./hosts/ip.ts";
 import { NatGateway, type NatFetch } from "./hosts/nat.ts";
 import { Router } from "./hosts/router.ts";
 import { SegmentHost } from "./hosts/segmentHost.ts";
@@ -253,6 +254,11 @@ export class VirtualNetwork implements Disposable {
     });
   }
 
+  /** The DHCP leases of this mode's hosts (a moved machine's taken-over one among them). */
+  get leases(): readonly DhcpLease[] {
+    return this.hosts.leases();
+  }
+
   /** What the in-page hosts did (DHCP leases, DNS, HTTP fetched and refused, forwarded…). */
   hostCounters(): readonly { readonly label: string; readonly counters: HostCounters }[] {
     return this.hosts.counters();
@@ -309,7 +315,19 @@ export class VirtualNetwork implements Disposable {
     switch (mode) {
       case "bridged": {
         const router = nat("lan-router", [192, 168, 86, 1], LAN_SEGMENT, hostMac(1), lanPool(this.trunk?.slot));
-        return { ...base, segmentFor: () => LAN_SEGMENT, leases: () => router.leases, counters: () => [{ label: "lan-router", counters: router.counters }], setOutside: (on) => router.setEnabled(on) };
+        return {
+          ...base,
+          segmentFor: () => LAN_SEGMENT,
+          leases: () => router.leases,
+          counters: () => [{ label: "lan-router", counters: router.counters }],
+          setOutside: (on) => router.setEnabled(on),
+          // A machine that moved here keeps the lease another tab's router gave it: this one renews it.
+          joined: (member) => {
+            const mac = member.mac === undefined ? undefined : parseMac(member.mac);
+            const ip = member.address === undefined ? undefined : parseIpv4(member.address);
+            if (mac !== undefined && ip !== undefined) router.dhcp?.adopt(mac, ip);
+          },
+        };
       }
       case "host-only": {
         const dhcp = store.add(new SegmentHost({ mac: hostMac(2), ip: [10, 0, 56, 2], prefix: 24, clock, hostnameFor: this.hostnameFor, dhcp: { poolFirst: [10, 0, 56, 101], poolLast: [10, 0, 56, 199] } }));

@@ -268,6 +268,8 @@ describe("NetworkLab, a machine moved in from another tab (issue 15)", () => {
     expect(b.netLab.arrived(name, arrival)).toBe("vm2");
     expect(b.netLab.machines.map((m) => [m.name, m.state, m.identity.mac])).toEqual([["vm2", "running", arrival.mac]]);
     expect(b.network.machines).toEqual([{ label: "vm2", segment: "lan", mac: arrival.mac, address: "192.168.86.117" }]);
+    // B's router took the lease over (A's router gave it, from A's slice): the guest's renewals are answered here.
+    expect(b.network.leases.filter((l) => l.state === "bound").map((l) => [l.mac, l.ip])).toEqual([[arrival.mac, "192.168.86.117"]]);
     await flush();
     expect(b.network.switch.lookup(arrival.mac, "lan")?.label).toBe("vm2");
     // Over the trunk: A's switch moved the MAC from its vm2 port to B's, and vm1 heard the announcement.

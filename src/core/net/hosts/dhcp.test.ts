@@ -89,6 +89,24 @@ describe("DhcpServer", () => {
     expect(s.leases[0]?.expiresAt).toBe(300_000 + 600_000);
   });
 
+  it("takes over a lease another server gave (a machine moved from another tab): its renewals are acknowledged, outside the pool too", () => {
+    const clock = new ManualClock();
+    const s = server(clock);
+    // 10.0.1.150 is another tab's slice of the subnet: not in this pool, so a renewal is refused...
+    expect(s.handle(client(vm1, DHCP.request, { ciaddr: [10, 0, 1, 150] }))).toMatchObject({ type: DHCP.nak });
+    // ...until the lease is taken over.
+    expect(s.adopt(vm1, [10, 0, 1, 150], "vm2")).toBe(true);
+    expect(s.leases).toEqual([{ mac: "52:54:00:12:34:01", ip: "10.0.1.150", hostname: "vm2", state: "bound", expiresAt: 600_000 }]);
+    clock.advance(300_000);
+    expect(s.handle(client(vm1, DHCP.request, { ciaddr: [10, 0, 1, 150] }))).toMatchObject({ type: DHCP.ack, toIp: [10, 0, 1, 150] });
+    expect(s.leases[0]?.expiresAt).toBe(300_000 + 600_000);
+    // Nobody else is offered it meanwhile, and nobody can take over an address in use or off the subnet.
+    expect(s.handle(client(vm2, DHCP.discover))).toMatchObject({ type: DHCP.offer });
+    expect(s.leases.find((l) => l.mac === "52:54:00:12:34:02")?.ip).not.toBe("10.0.1.150");
+    expect(s.adopt(vm3, [10, 0, 1, 150])).toBe(false);
+    expect(s.adopt(vm3, [10, 0, 9, 1])).toBe(false);
+  });
+
   it("lets a lease run out on the clock, and reuses the oldest free address when the pool is full", () => {
     const clock = new ManualClock();
     const s = server(clock);

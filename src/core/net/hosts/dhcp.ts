@@ -150,6 +150,8 @@ interface Binding {
   timer: Disposable | undefined;
   /** Clock time of the last change: the oldest free binding is reused first. */
   touched: number;
+  /** Taken over from another server (`adopt`): its address may lie outside this pool. */
+  adopted?: boolean;
 }
 
 const OFFER_HOLD_MS = 30_000;
@@ -205,6 +207,25 @@ export class DhcpServer implements Disposable {
     return undefined;
   }
 
+  /**
+   * Take over a lease another server gave (a machine moved here from another tab keeps its
+   * address): bound from now for a full lease time, so the guest's renewals are acknowledged
+   * here even when the address lies outside this server's pool. Ignored when another MAC holds
+   * the address, or it is outside the subnet.
+   */
+  adopt(mac: Mac, ip: Ipv4, hostname = ""): boolean {
+    const key = formatMac(mac);
+    const wanted = ipToNumber(ip);
+    const holder = [...this.bindings].find(([k, b]) => b.ip === wanted && k !== key && (b.state === "bound" || b.state === "offered"));
+    if (holder !== undefined || !inSubnet(ip, this.options.serverIp, this.options.prefix) || sameIp(ip, this.options.serverIp)) return false;
+    const b: Binding = this.bindings.get(key) ?? { ip: wanted, mac, hostname: cleanHostname(this.options.hostnameFor?.(mac)) || cleanHostname(hostname), state: "bound", expiresAt: undefined, timer: undefined, touched: 0 };
+    b.ip = wanted;
+    b.adopted = true;
+    this.bindings.set(key, b);
+    this.setState(b, "bound");
+    return true;
+  }
+
   /** Answer one client message; undefined when no answer is due. */
   handle(m: DhcpMessage): DhcpAnswer | undefined {
     if (m.op !== 1) return undefined;
@@ -229,7 +250,9 @@ export class DhcpServer implements Disposable {
         const wanted = requested !== undefined ? ipToNumber(readIp(requested, 0)) : ipToNumber(m.ciaddr);
         const b = this.bindings.get(key);
         const free = this.isFree(wanted, key);
-        if (wanted === 0 || !this.inPool(wanted) || (b?.ip !== wanted && !free)) {
+        // A lease taken over from another server (adopt) is renewed where it is, in the pool or not.
+        const adoptedHere = b?.adopted === true && b.ip === wanted;
+        if (!adoptedHere && (wanted === 0 || !this.inPool(wanted) || (b?.ip !== wanted && !free))) {
           this.counts.naks++;
           return this.answer(m, DHCP.nak, 0);
         }
