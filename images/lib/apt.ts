@@ -141,14 +141,26 @@ export function debExtract(debPath: string, dir: string): void {
 
 /** Decompress an xz file's bytes with the xz CLI. */
 export function xzDecompress(path: string): Buffer {
-  const r = spawnSync("xz", ["-dc", path], { maxBuffer: 256 * 1024 * 1024 });
+  return xz(["-dc", path], undefined, path);
+}
+
+/**
+ * Decompress one xz stream given as bytes (a bzImage's payload: the stream is followed by the
+ * decompressed size, which --single-stream ignores).
+ */
+export function xzDecompressBytes(data: Uint8Array, what: string): Buffer {
+  return xz(["-dc", "--single-stream"], data, what);
+}
+
+function xz(args: string[], input: Uint8Array | undefined, what: string): Buffer {
+  const r = spawnSync("xz", args, { maxBuffer: 256 * 1024 * 1024, ...(input === undefined ? {} : { input }) });
   if (r.error) {
     if ((r.error as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new ToolMissingError(`modules are xz-compressed but the "xz" command is missing: install xz-utils`);
+      throw new ToolMissingError(`${what} is xz-compressed but the "xz" command is missing: install xz-utils`);
     }
     throw r.error;
   }
-  if (r.status !== 0) throw new Error(`xz -dc ${path} failed: ${r.stderr.toString().trim()}`);
+  if (r.status !== 0) throw new Error(`xz ${args.join(" ")} (${what}) failed: ${r.stderr.toString().trim()}`);
   return r.stdout;
 }
 
