@@ -1,4 +1,7 @@
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DATA_SCRIPT_PATH, renderDataScript, renderEtc, renderInit, shQuote } from "./init";
 import type { InitPlan } from "./init";
@@ -126,10 +129,27 @@ describe("the persistent data disk (/bin/virtlab-data)", () => {
     expect(format).toBeGreaterThan(blankCheck);
   });
 
-  it("after a restore (no 'boot'), drops the page cache before it mounts, and leaves a mounted /data alone", () => {
-    expect(script.indexOf("echo 3 > /proc/sys/vm/drop_caches")).toBeLessThan(script.indexOf("mount -t ext2"));
-    expect(script.indexOf("grep -q ' /data ' /proc/mounts && exit 0")).toBeLessThan(script.indexOf("mount -t ext2"));
+  it("after a restore (no 'boot'), drops the device's cached blocks before it mounts, and leaves a mounted /data alone", () => {
+    expect(script.indexOf('[ "$1" = boot ] || blockdev --flushbufs "/dev/$DATA_DEV"')).toBeLessThan(script.indexOf("mount -t ext2"));
+    const mountedCheck = script.indexOf('while read -r _ target _; do [ "$target" = /data ] && exit 0; done </proc/mounts');
+    expect(mountedCheck).toBeGreaterThan(0);
+    expect(mountedCheck).toBeLessThan(script.indexOf("mount -t ext2"));
     expect(spawnSync("sh", ["-n", "-c", script]).status).toBe(0);
+  });
+
+  it("reads the command line and the mount table with the shell's own read (run with the host's sh)", () => {
+    // The script's first lines up to the mounted check, reading fake files in place of /proc.
+    const head = script.slice(0, script.indexOf('if [ "$1" = boot ]'));
+    const dir = mkdtempSync(join(tmpdir(), "virtlab-data-"));
+    writeFileSync(join(dir, "cmdline"), "console=ttyS0 quiet virtlab.data=0:0:0:0 x=y\n");
+    const run = (mounts: string): string => {
+      writeFileSync(join(dir, "mounts"), mounts);
+      const body = head.replaceAll("/proc/cmdline", join(dir, "cmdline")).replaceAll("/proc/mounts", join(dir, "mounts"));
+      return spawnSync("sh", ["-c", `${body}\necho "looked at $DATA_ADDR"`], { encoding: "utf8" }).stdout;
+    };
+    expect(run("rootfs / rootfs rw 0 0\n/dev/sdb /mnt ext2 rw 0 0\n")).toBe("looked at 0:0:0:0\n");
+    expect(run("rootfs / rootfs rw 0 0\n/dev/sda /data ext2 rw 0 0\n")).toBe("");
+    expect(run("/dev/sda /data/sub ext2 rw 0 0\n")).toBe("looked at 0:0:0:0\n");
   });
 
   it("formats a blank disk and leaves a non-blank one alone (run with the host's sh)", () => {
