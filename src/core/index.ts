@@ -29,7 +29,9 @@ export {
   type NicModel,
 } from "./profile.ts";
 export { Machine, NO_SHELL_MAX_MS, NO_SHELL_QUIET_MS, type DownloadProgress, type MachineOptions, type MachineStage, type MachineStatus, type ShellPresence } from "./machine.ts";
-export { createV86Backend, V86_PACKAGE_VERSION, V86_STATE_VERSION } from "./v86.ts";
+// Not createV86Backend: the page imports this file, and v86 runs in the machines' Workers (import
+// src/core/v86.ts where an emulator runs: the Worker, Node).
+export { V86_PACKAGE_VERSION, V86_STATE_VERSION } from "./v86Version.ts";
 export { DATA_DISK_BYTES, DATA_DISK_CMDLINE, DATA_DISK_SLOT, DATA_SCRIPT, afterRestoreCommand, defaultGuest, identityCmdline, mountDataCommand, promptWithHostname, tidyForSaveCommand, type GuestManifest } from "./guest.ts";
 export { DEFAULT_HOSTNAME, NET_SCRIPT, assertHasNic, hostnameFor, identityCommand, identityProblems, macFor, machineIdentity, staticAddressCommand, type MachineIdentity } from "./identity.ts";
 export { AGENT_PORT, GuestAgent } from "./agent.ts";
@@ -136,7 +138,7 @@ export { CrashWatch, REPEATED_CRASH_WINDOW_MS, machinesThatRanFine, machinesToOf
 export { memoryAdvice, type MemoryAdvice, type MemoryAdviceInput } from "./memoryAdvice.ts";
 export { MachineSession, IDLE_STATUS, type BootKept, type RunBegin, type SessionDisks, type SessionOptions, type SessionStatus, type StartOptions, type StartOutcome } from "./session/session.ts";
 export { planStart, type SavedStart, type StartRequest, type StartedFrom } from "./session/request.ts";
-export { choosePrebooted, fetchPrebooted, type Prebooted, type PrebootedManifest, type PrebootedSource } from "./session/prebooted.ts";
+export { choosePrebooted, eagerPrebooted, fetchPrebooted, type Prebooted, type PrebootedManifest, type PrebootedSource } from "./session/prebooted.ts";
 export { GENERIC_PROMPT, fetchGuestManifest, guestFor, imageAsset, libraryAssetLoader } from "./session/guests.ts";
 export { chooseMachine, type MachineChoice } from "./session/choose.ts";
 export { notForThisEmulator, snapshotDifferences } from "./snapshot/compat.ts";

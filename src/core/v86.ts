@@ -13,10 +13,7 @@ import { toDisposable, type Disposable } from "./events.ts";
 import { HYPERCALL_BASE, HypercallDevice } from "./microscope/hypercall.ts";
 import type { TrapSink, Width } from "./microscope/traps.ts";
 
-/** The exact v86 release this build was made with; snapshots depend on it. */
-export const V86_PACKAGE_VERSION = "0.5.462";
-/** The state format version of that release (checked by a boot test against a real save). */
-export const V86_STATE_VERSION = 6;
+export { V86_PACKAGE_VERSION, V86_STATE_VERSION } from "./v86Version.ts";
 
 // Scan codes (set 1): Ctrl, Alt, Delete (extended) pressed, then released in reverse order.
 const CTRL_ALT_DEL = [0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d];

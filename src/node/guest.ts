@@ -2,6 +2,7 @@
  * Node side of the core: read the default guest and the emulator's wasm from disk (session.ts
  * makes the page's session with them). Used by boot tests, benchmarks and command-line tools.
  */
+import { createV86Backend } from "../core/v86.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
@@ -10,7 +11,6 @@ import {
   AppError,
   DEFAULT_PROFILE,
   Machine,
-  createV86Backend,
   defaultGuest,
   type AssetLoader,
   type AttachedDisks,

@@ -3,6 +3,7 @@
  * and the pre-booted state read from images/out, stores in memory, and v86 headless. Boot tests,
  * `images/prebooted.ts` and benchmarks drive it, so they take the page's start and restore path.
  */
+import { createV86Backend } from "../core/v86.ts";
 import { readFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -14,7 +15,6 @@ import {
   LAB_PREBOOTED_NAMES,
   MachineSession,
   StoreDisks,
-  createV86Backend,
   labPrebooted,
   memoryStore,
   scratchSession,

@@ -5,6 +5,7 @@
  * core's MachineSession; this file only connects and draws.
  */
 import {
+  DEFAULT_MACHINE,
   DEFAULT_PROFILE,
   BootCache,
   MachineSession,
@@ -28,7 +29,6 @@ import {
   type SessionOptions,
   type StartRequest,
 } from "../core/index.ts";
-import { DEFAULT_MACHINE } from "../core/index.ts";
 import { installComfort, type Comfort } from "./comfort/pageComfort.ts";
 import { keepControlKeys } from "./comfort/controlKeys.ts";
 import { Controls } from "./controls.ts";
@@ -46,6 +46,7 @@ import { VgaView } from "./vgaView.ts";
 import { pageActions } from "./pageActions.ts";
 import { runOnSecondMachine } from "./secondMachine.ts";
 import { createWorkerBackendFactory } from "./workerBackend.ts";
+import { pagePrebooted } from "./offThreadDecode.ts";
 import { installMigration } from "./migration/installMigration.ts";
 
 /** Which saved machine the page boots (localStorage: a UI preference, not user data). */
@@ -84,7 +85,7 @@ export class App implements Shell {
       images: this.storage.stores.images,
       diskStore: this.storage.stores.disks,
       disks: this.storage,
-      prebooted: fetchPrebooted(this.guestBase),
+      prebooted: pagePrebooted(this.guestBase),
       // Boots kept per hardware in a database of their own: a device switch boots once, then restores.
       bootCache: new BootCache(new SnapshotStore(openIndexedDbStore("virtlab-bootcache", "kv"))),
       screenContainer: byId("vga"),
@@ -204,9 +205,8 @@ export class App implements Shell {
     if (outcome.kind === "busy") this.panels.diskBar.showBusy(false);
   }
 
-  /** The network lab (machines of its own on a virtual switch), made when first opened. */
+  /** The network lab, made when first opened: machines of its own on a virtual switch, started from a pre-booted state of their hardware (a NIC). */
   networkLab(): NetworkLab {
-    // The lab's machines start from a pre-booted state of their own hardware (a NIC), served beside the page's.
     this.lab ??= createNetworkLab(this.sessionOptions, { clock: systemClock, ownOrigin: location.origin, prebooted: labPrebooted((name) => fetchPrebooted(this.guestBase, name)) });
     return this.lab;
   }

@@ -20,14 +20,32 @@ function workerPort(worker: Worker): PagePort {
   };
 }
 
-/** Machines started with this factory each get a Worker, ended when the backend is disposed. */
+interface SpawnedWorker {
+  readonly worker: Worker;
+  /** Rejects when the worker's script fails to load (listened to from the start: the event may come before a machine takes it). */
+  readonly failed: Promise<never>;
+}
+
+function spawnWorker(): SpawnedWorker {
+  const worker = new Worker(new URL("../worker/machine.worker.ts", import.meta.url), { type: "module", name: "virtlab machine" });
+  const failed = new Promise<never>((_, reject) => {
+    worker.addEventListener("error", (event) => reject(new Error(`The machine's worker failed to load: ${event.message || "no details"}`)), { once: true });
+  });
+  failed.catch(() => undefined);
+  return { worker, failed };
+}
+
+/**
+ * Machines started with this factory each get a Worker, ended when the backend is disposed. One
+ * Worker is made ahead, so its script is loaded while the page readies the machine's state (a
+ * start takes it, and the next one is made once that machine runs).
+ */
 export function createWorkerBackendFactory(): BackendFactory {
+  let spare: SpawnedWorker | undefined = spawnWorker();
   return async (config, host): Promise<EmulatorBackend> => {
-    const worker = new Worker(new URL("../worker/machine.worker.ts", import.meta.url), { type: "module", name: "virtlab machine" });
+    const { worker, failed } = spare ?? spawnWorker();
+    spare = undefined;
     let view: RemoteScreenView | undefined;
-    const failed = new Promise<never>((_, reject) => {
-      worker.addEventListener("error", (event) => reject(new Error(`The machine's worker failed to load: ${event.message || "no details"}`)), { once: true });
-    });
     let backend: RemoteBackend;
     try {
       backend = await Promise.race([
@@ -41,6 +59,7 @@ export function createWorkerBackendFactory(): BackendFactory {
       worker.terminate();
       throw error;
     }
+    spare ??= spawnWorker();
     if (host.screenContainer instanceof HTMLElement && backend.remoteScreen !== undefined) view = new RemoteScreenView(host.screenContainer, backend.remoteScreen, backend.sendScancodes);
     return backend;
   };

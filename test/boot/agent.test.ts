@@ -3,6 +3,7 @@
  * the pre-booted state as the page does it: no kernel or initrd loaded, the set-up through the
  * agent, and nothing on the user's console but what was there at the save.
  */
+import { createV86Backend } from "../../src/core/v86.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -12,7 +13,6 @@ import {
   DiskStore,
   Machine,
   afterRestoreCommand,
-  createV86Backend,
   decodeSnapshot,
   memoryStore,
   systemClock,

@@ -16,7 +16,7 @@ import { randomId } from "../host.ts";
 import { labRecord, type LabNic, type NetworkLab } from "../net/networkLab.ts";
 import type { DiskDump } from "../session/scratch.ts";
 import type { MachineFingerprint } from "../snapshot/fingerprint.ts";
-import { V86_PACKAGE_VERSION, V86_STATE_VERSION } from "../v86.ts";
+import { V86_PACKAGE_VERSION, V86_STATE_VERSION } from "../v86Version.ts";
 import type { ChannelLike } from "./channelPort.ts";
 import type { MigrationMethod } from "./protocol.ts";
 import { offerFromWire, refusalError, requirementChecks, type Requirements, type WireOffer } from "./requirements.ts";

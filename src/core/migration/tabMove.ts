@@ -14,7 +14,7 @@ import { randomId } from "../host.ts";
 import type { Machine } from "../machine.ts";
 import type { AttachedDisks } from "../profile.ts";
 import type { MachineFingerprint } from "../snapshot/fingerprint.ts";
-import { V86_PACKAGE_VERSION, V86_STATE_VERSION } from "../v86.ts";
+import { V86_PACKAGE_VERSION, V86_STATE_VERSION } from "../v86Version.ts";
 import type { ChannelLike } from "./channelPort.ts";
 import type { RoundRecord } from "./planner.ts";
 import type { MigrationMethod } from "./protocol.ts";

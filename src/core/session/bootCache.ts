@@ -16,7 +16,7 @@ import { describeCause } from "../errors.ts";
 import type { MachineFingerprint } from "../snapshot/fingerprint.ts";
 import { decodeSnapshot } from "../snapshot/format.ts";
 import type { SnapshotStore } from "../snapshot/store.ts";
-import { V86_PACKAGE_VERSION } from "../v86.ts";
+import { V86_PACKAGE_VERSION } from "../v86Version.ts";
 import type { SavedStart } from "./request.ts";
 
 /** What a cached boot is called in messages and on the terminal's first line. */

@@ -24,7 +24,13 @@ export interface PrebootedSource {
   manifest(): Promise<PrebootedManifest | { readonly none: string }>;
   /** The state file itself. */
   file(manifest: PrebootedManifest, onProgress: (loaded: number, total: number) => void): Promise<Uint8Array>;
+  /** The file decoded, when the source may have done it already (see eagerPrebooted). */
+  decode?(file: Uint8Array): Promise<Decoded>;
+  /** Called when a choice is made, used or not: what the source kept for it can go. */
+  release?(): void;
 }
+
+type Decoded = Awaited<ReturnType<typeof decodeSnapshot>>;
 
 export type Prebooted = { readonly kind: "state"; readonly start: SavedStart } | { readonly kind: "none"; readonly reason: string };
 
@@ -38,12 +44,60 @@ export async function choosePrebooted(source: PrebootedSource, fingerprint: Mach
     const { header } = readSnapshotHeader(file);
     const differences = fingerprintDifferences(header.fingerprint, fingerprint);
     if (differences.length > 0) return { kind: "none", reason: `the pre-booted state is for other hardware (${differences.join("; ")})` };
-    const decoded = await decodeSnapshot(file);
+    const decoded = await (source.decode?.(file) ?? decodeSnapshot(file));
     // Saved with the data disk unmounted: the user's own disk is mounted after the start.
     return { kind: "state", start: { state: decoded.state, shellReady: decoded.header.shellReady, mountData: true, label: "the pre-booted state", from: "pre-booted", screen: decoded.header.preview } };
   } catch (error) {
     return { kind: "none", reason: `the pre-booted state could not be used (${isAppError(error) ? error.message : String(error)})` };
+  } finally {
+    source.release?.();
   }
+}
+
+/**
+ * `source`, started now: its description, its file and the file's decoding begin at once, so a
+ * page that makes this at load has them while it opens its storage (the decoding alone takes
+ * about half a second). The first choice gets them, with the download's progress so far; after it
+ * (used or not) they are let go, and later choices read the source as usual. The cost: a page
+ * that starts another machine first has decoded a state it does not use. `decode` is how (the
+ * page's does it in a Worker, off its main thread).
+ */
+export function eagerPrebooted(source: PrebootedSource, decode: (file: Uint8Array) => Promise<Decoded> = decodeSnapshot): PrebootedSource {
+  let progress: ((loaded: number, total: number) => void) | undefined;
+  let seen: readonly [number, number] | undefined;
+  const manifest = source.manifest();
+  const file = manifest.then(async (m) => {
+    if ("none" in m) return undefined;
+    const bytes = await source.file(m, (loaded, total) => {
+      seen = [loaded, total];
+      progress?.(loaded, total);
+    });
+    const decoded = decode(bytes);
+    decoded.catch(() => undefined);
+    return { manifest: m, bytes, decoded };
+  });
+  // Failures are the choice's to report, when it asks.
+  file.catch(() => undefined);
+  let early: { readonly manifest: typeof manifest; readonly file: typeof file } | undefined = { manifest, file };
+  return {
+    manifest: () => early?.manifest ?? source.manifest(),
+    async file(m, onProgress) {
+      const started = early;
+      if (started === undefined || m !== (await started.manifest)) return source.file(m, onProgress);
+      progress = onProgress;
+      if (seen !== undefined) onProgress(...seen);
+      const got = await started.file;
+      return got?.bytes ?? source.file(m, onProgress);
+    },
+    async decode(bytes) {
+      const got = await early?.file.catch(() => undefined);
+      return got?.bytes === bytes ? got.decoded : decode(bytes);
+    },
+    release() {
+      early = undefined;
+      progress = undefined;
+    },
+  };
 }
 
 /**

@@ -9,48 +9,17 @@ import { ImageStore } from "../storage/images.ts";
 import type { MachineStore} from "../storage/machines.ts";
 import { DEFAULT_MACHINE, type MachineRecord } from "../storage/machines.ts";
 import { DEFAULT_PROFILE, type DeviceProfile } from "../profile.ts";
-import { machineFingerprint } from "../snapshot/fingerprint.ts";
-import { concatParts, encodeSnapshot } from "../snapshot/format.ts";
-import { V86_PACKAGE_VERSION } from "../v86.ts";
-import { decodeText, sha256Hex } from "../host.ts";
-import { PROMPT, fakeBackend, fakeStateMarker, fakeV86State, files, memoryLoader } from "../testing/fakeShell.ts";
+import { decodeText } from "../host.ts";
+import { PROMPT, fakeBackend, fakeStateMarker, memoryLoader } from "../testing/fakeShell.ts";
 import { chooseMachine } from "./choose.ts";
-import { guestFor } from "./guests.ts";
 import type { PrebootedSource } from "./prebooted.ts";
+import { fakeManifest, prebootedFor } from "../testing/prebooted.ts";
 import { MachineSession, type BootKept } from "./session.ts";
 import { StoreDisks } from "./storeDisks.ts";
 import { BootCache } from "./bootCache.ts";
 import { SnapshotStore } from "../snapshot/store.ts";
 
-async function entry(name: string): Promise<{ size: number; sha256: string }> {
-  const bytes = files[name] ?? new Uint8Array();
-  return { size: bytes.length, sha256: await sha256Hex(bytes) };
-}
-
-const manifest: GuestManifest = {
-  kernelRelease: "6.1.0",
-  cmdline: "console=ttyS0",
-  files: Object.fromEntries(await Promise.all(["bios.bin", "vgabios.bin", "bzImage", "initramfs.cpio"].map(async (name) => [name, await entry(name)] as const))),
-};
-
-/** A pre-booted state file saved with `profile`; `asked` counts the reads of its description. */
-async function prebootedFor(profile: DeviceProfile): Promise<PrebootedSource & { asked: number }> {
-  const guest = guestFor(DEFAULT_MACHINE, manifest, "guest/", []);
-  const fingerprint = machineFingerprint(profile, guest, { hda: { size: "any", base: "blank" } });
-  const { parts } = await encodeSnapshot(fakeV86State("prebooted-state"), { app: "test", v86: V86_PACKAGE_VERSION, fingerprint, name: "p", createdAt: 0, shellReady: true, preview: "" });
-  const file = concatParts(parts);
-  const source = {
-    asked: 0,
-    async manifest() {
-      source.asked++;
-      return { file: "p.vlsnap", size: file.length, sha256: "", v86: V86_PACKAGE_VERSION };
-    },
-    async file() {
-      return file;
-    },
-  };
-  return source;
-}
+const manifest = fakeManifest;
 
 function setup(options: { prebooted?: PrebootedSource; kv?: KeyValueStore; loaderFails?: string; bootCache?: BootCache; manifest?: GuestManifest; answers?: Record<string, [string, number | "hang"]> } = {}) {
   const clock = new ManualClock();

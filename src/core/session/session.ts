@@ -24,7 +24,7 @@ import type { RunStart } from "../statusText.ts";
 import type { DiskStore, OverlayDisk } from "../storage/disk.ts";
 import type { ImageRecord, ImageStore } from "../storage/images.ts";
 import { DEFAULT_MACHINE_ID, checkMachineImages, type MachineRecord } from "../storage/machines.ts";
-import { V86_PACKAGE_VERSION } from "../v86.ts";
+import { V86_PACKAGE_VERSION } from "../v86Version.ts";
 import { BOOT_CACHE_LABEL, type BootCache } from "./bootCache.ts";
 import { guestFor, libraryAssetLoader } from "./guests.ts";
 import { choosePrebooted, type PrebootedSource } from "./prebooted.ts";

@@ -4,7 +4,7 @@
  * devices.
  */
 import { AppError, isAppError } from "../errors.ts";
-import { V86_PACKAGE_VERSION, V86_STATE_VERSION } from "../v86.ts";
+import { V86_PACKAGE_VERSION, V86_STATE_VERSION } from "../v86Version.ts";
 
 /** A plain refusal when a snapshot comes from another emulator build; undefined when it fits. */
 export function notForThisEmulator(v86: string, stateVersion: number, ownV86: string = V86_PACKAGE_VERSION, ownStateVersion: number = V86_STATE_VERSION): AppError | undefined {

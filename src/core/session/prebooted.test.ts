@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_PROFILE } from "../profile.ts";
+import { machineFingerprint } from "../snapshot/fingerprint.ts";
+import { DEFAULT_MACHINE } from "../storage/machines.ts";
+import { fakeStateMarker } from "../testing/fakeShell.ts";
+import { fakeManifest, prebootedFor } from "../testing/prebooted.ts";
+import { V86_PACKAGE_VERSION } from "../v86Version.ts";
+import { guestFor } from "./guests.ts";
+import { choosePrebooted, eagerPrebooted, type PrebootedSource } from "./prebooted.ts";
+
+const fingerprint = machineFingerprint(DEFAULT_PROFILE, guestFor(DEFAULT_MACHINE, fakeManifest, "guest/", []), { hda: { size: "any", base: "blank" } });
+const otherHardware = machineFingerprint({ ...DEFAULT_PROFILE, memoryMiB: DEFAULT_PROFILE.memoryMiB * 2 }, guestFor(DEFAULT_MACHINE, fakeManifest, "guest/", []), { hda: { size: "any", base: "blank" } });
+
+function choose(source: PrebootedSource, progress: [number, number][] = [], print = fingerprint) {
+  return choosePrebooted(source, print, V86_PACKAGE_VERSION, (loaded, total) => progress.push([loaded, total]));
+}
+
+function stateOf(chosen: Awaited<ReturnType<typeof choosePrebooted>>): string | undefined {
+  return chosen.kind === "state" ? fakeStateMarker(chosen.start.state) : undefined;
+}
+
+describe("the pre-booted state, started early (eagerPrebooted)", () => {
+  it("asks for the description and the file at once, and the first choice gets them with the progress so far", async () => {
+    const source = await prebootedFor(DEFAULT_PROFILE);
+    const eager = eagerPrebooted(source);
+    expect(source.asked).toBe(1);
+    // The page opens its storage meanwhile; the file is read without waiting for the choice.
+    await expect.poll(() => source.read).toBe(1);
+    const progress: [number, number][] = [];
+    expect(stateOf(await choose(eager, progress))).toBe("prebooted-state");
+    expect([source.asked, source.read]).toEqual([1, 1]);
+    expect(progress).toEqual([[source.bytes.length, source.bytes.length]]);
+  });
+
+  it("lets go after the first choice: a later one reads the source again", async () => {
+    const source = await prebootedFor(DEFAULT_PROFILE);
+    const eager = eagerPrebooted(source);
+    expect(stateOf(await choose(eager))).toBe("prebooted-state");
+    expect(stateOf(await choose(eager))).toBe("prebooted-state");
+    expect([source.asked, source.read]).toEqual([2, 2]);
+  });
+
+  it("a first choice for other hardware refuses it and lets go all the same", async () => {
+    const source = await prebootedFor(DEFAULT_PROFILE);
+    const eager = eagerPrebooted(source);
+    const refused = await choose(eager, [], otherHardware);
+    expect(refused.kind === "none" && refused.reason).toMatch(/for other hardware/);
+    expect(stateOf(await choose(eager))).toBe("prebooted-state");
+    expect(source.read).toBe(2);
+  });
+
+  it("a server without the state, or a failed download, is a reason to boot, said when the choice asks", async () => {
+    const none = eagerPrebooted({ manifest: async () => ({ none: "no state here" }), file: () => Promise.reject(new Error("not asked")) });
+    expect(await choose(none)).toEqual({ kind: "none", reason: "no state here" });
+    const source = await prebootedFor(DEFAULT_PROFILE);
+    let fail = true;
+    const flaky: PrebootedSource = { manifest: () => source.manifest(), file: (m, onProgress) => (fail ? Promise.reject(new Error("the server answered 503")) : source.file(m, onProgress)) };
+    const eager = eagerPrebooted(flaky);
+    const failed = await choose(eager);
+    expect(failed.kind === "none" && failed.reason).toMatch(/could not be used \(.*the server answered 503\)/);
+    fail = false;
+    expect(stateOf(await choose(eager))).toBe("prebooted-state");
+  });
+});
