@@ -3,7 +3,7 @@
  * and Node both use fetch; Node callers whose files are on disk pass their own AssetLoader.
  */
 import { AppError } from "./errors.ts";
-import { host, sha256Hex } from "./host.ts";
+import { host, sha256Hex, type HostFetchInit, type HostResponse } from "./host.ts";
 import type { AssetRef } from "./profile.ts";
 
 export type ProgressCallback = (loaded: number, total: number | undefined) => void;
@@ -12,11 +12,16 @@ export interface AssetLoader {
   load(ref: AssetRef, onProgress: ProgressCallback): Promise<ArrayBuffer>;
 }
 
-export const fetchAssetLoader: AssetLoader = {
-  async load(ref, onProgress) {
+/**
+ * An AssetLoader over `fetch`. A download that breaks off midway is tried once more, past the
+ * browser's HTTP cache: Chromium's in-memory cache (a private window, or Playwright's) fails a
+ * load it cannot write, as it could not a 15 MB kernel ("net::ERR_CACHE_WRITE_FAILURE").
+ */
+export function fetchingLoader(fetch: (url: string, init?: HostFetchInit) => Promise<HostResponse>): AssetLoader {
+  const once = async (ref: AssetRef, onProgress: ProgressCallback, init: HostFetchInit | undefined): Promise<{ buffer: ArrayBuffer } | { brokeOff: unknown }> => {
     let response;
     try {
-      response = await host.fetch(ref.url);
+      response = await fetch(ref.url, init);
     } catch (error) {
       throw new AppError("asset-load-failed", `Could not download ${ref.name}.`, { cause: error, details: { subject: ref.name, url: ref.url } });
     }
@@ -28,12 +33,23 @@ export const fetchAssetLoader: AssetLoader = {
     const header = Number(response.headers.get("content-length"));
     const total = ref.size ?? (Number.isFinite(header) && header > 0 ? header : undefined);
     try {
-      return await readBody(response.body, total, onProgress, () => response.arrayBuffer());
+      return { buffer: await readBody(response.body, total, onProgress, () => response.arrayBuffer()) };
     } catch (error) {
-      throw new AppError("asset-load-failed", `The download of ${ref.name} broke off.`, { cause: error, details: { subject: ref.name, url: ref.url } });
+      return { brokeOff: error };
     }
-  },
-};
+  };
+  return {
+    async load(ref, onProgress) {
+      const first = await once(ref, onProgress, undefined);
+      if ("buffer" in first) return first.buffer;
+      const again = await once(ref, onProgress, { cache: "no-store" });
+      if ("buffer" in again) return again.buffer;
+      throw new AppError("asset-load-failed", `The download of ${ref.name} broke off.`, { cause: again.brokeOff, details: { subject: ref.name, url: ref.url } });
+    },
+  };
+}
+
+export const fetchAssetLoader: AssetLoader = fetchingLoader((url, init) => host.fetch(url, init));
 
 async function readBody(
   body: { getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }> } } | null,

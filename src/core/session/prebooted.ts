@@ -3,6 +3,7 @@
  * read and checked before the machine starts. Anything wrong (missing, another emulator, other
  * hardware, damaged) means an ordinary boot with the reason, never a failure.
  */
+import { fetchAssetLoader, verifyAsset } from "../assets.ts";
 import { isAppError } from "../errors.ts";
 import { decodeText, host } from "../host.ts";
 import type { MachineFingerprint } from "../snapshot/fingerprint.ts";
@@ -113,21 +114,11 @@ export function fetchPrebooted(guestBase: string, name = "prebooted"): Prebooted
       return JSON.parse(decodeText(new Uint8Array(await response.arrayBuffer()))) as PrebootedManifest;
     },
     async file(manifest, onProgress) {
-      const response = await host.fetch(url(manifest.file));
-      if (!response.ok || response.body === null) throw new Error(`the server answered ${response.status}`);
-      const out = new Uint8Array(manifest.size);
-      const reader = response.body.getReader();
-      let loaded = 0;
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done || value === undefined) break;
-        if (loaded + value.length > manifest.size) throw new Error("the file is larger than its description says");
-        out.set(value, loaded);
-        loaded += value.length;
-        onProgress(loaded, manifest.size);
-      }
-      if (loaded !== manifest.size) throw new Error(`the file is cut short (${loaded} of ${manifest.size} bytes)`);
-      return out;
+      // Through the asset loader: a download that breaks off is tried again past the HTTP cache.
+      const ref = { name: manifest.file, url: url(manifest.file), size: manifest.size };
+      const buffer = await fetchAssetLoader.load(ref, (loaded) => onProgress(loaded, manifest.size));
+      await verifyAsset(ref, buffer);
+      return new Uint8Array(buffer);
     },
   };
 }
