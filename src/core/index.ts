@@ -74,6 +74,7 @@ export {
   decodeSnapshot,
   encodeSnapshot,
   readSnapshotHeader,
+  type DecodedSnapshot,
   type SnapshotDisk,
   type SnapshotDiskData,
   type SnapshotHeader,

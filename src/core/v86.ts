@@ -13,8 +13,6 @@ import { toDisposable, type Disposable } from "./events.ts";
 import { HYPERCALL_BASE, HypercallDevice } from "./microscope/hypercall.ts";
 import type { TrapSink, Width } from "./microscope/traps.ts";
 
-export { V86_PACKAGE_VERSION, V86_STATE_VERSION } from "./v86Version.ts";
-
 // Scan codes (set 1): Ctrl, Alt, Delete (extended) pressed, then released in reverse order.
 const CTRL_ALT_DEL = [0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d];
 

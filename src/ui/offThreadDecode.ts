@@ -4,23 +4,21 @@
  * worker cannot do it (it fails to load, or the file is bad), the file is decoded here instead,
  * so a damaged file fails with the core's own error.
  */
-import { decodeSnapshot, eagerPrebooted, fetchPrebooted, type PrebootedSource } from "../core/index.ts";
+import { decodeSnapshot, eagerPrebooted, fetchPrebooted, type DecodedSnapshot, type PrebootedSource } from "../core/index.ts";
 
-type Decoded = Awaited<ReturnType<typeof decodeSnapshot>>;
-
-export function decodeOffThread(file: Uint8Array): Promise<Decoded> {
+export function decodeOffThread(file: Uint8Array): Promise<DecodedSnapshot> {
   let worker: Worker;
   try {
     worker = new Worker(new URL("../worker/decode.worker.ts", import.meta.url), { type: "module", name: "virtlab decoder" });
   } catch {
     return decodeSnapshot(file);
   }
-  return new Promise<Decoded>((resolve) => {
-    const done = (result: Promise<Decoded> | Decoded): void => {
+  return new Promise<DecodedSnapshot>((resolve) => {
+    const done = (result: Promise<DecodedSnapshot> | DecodedSnapshot): void => {
       worker.terminate();
       resolve(result);
     };
-    worker.addEventListener("message", (event: MessageEvent<{ ok: true; decoded: Decoded } | { ok: false }>) => done(event.data.ok ? event.data.decoded : decodeSnapshot(file)), { once: true });
+    worker.addEventListener("message", (event: MessageEvent<{ ok: true; decoded: DecodedSnapshot } | { ok: false }>) => done(event.data.ok ? event.data.decoded : decodeSnapshot(file)), { once: true });
     worker.addEventListener("error", () => done(decodeSnapshot(file)), { once: true });
     worker.postMessage(file);
   });

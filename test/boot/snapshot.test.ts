@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { DiskStore, memoryStore, type Machine, type MachineSession } from "../../src/core/index.ts";
 import { concatParts, decodeSnapshot, v86StateVersion } from "../../src/core/snapshot/format.ts";
 import { fingerprintDifferences } from "../../src/core/snapshot/fingerprint.ts";
-import { V86_STATE_VERSION } from "../../src/core/v86.ts";
+import { V86_STATE_VERSION } from "../../src/core/v86Version.ts";
 import { guestIsBuilt } from "../../src/node/guest.ts";
 import { nodeSession, startSession } from "../../src/node/session.ts";
 import { hasPrebooted, sessionsStoppedAfterEach } from "./sessions.ts";

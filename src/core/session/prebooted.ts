@@ -8,7 +8,7 @@ import { isAppError } from "../errors.ts";
 import { decodeText, host } from "../host.ts";
 import type { MachineFingerprint } from "../snapshot/fingerprint.ts";
 import { fingerprintDifferences } from "../snapshot/fingerprint.ts";
-import { decodeSnapshot, readSnapshotHeader } from "../snapshot/format.ts";
+import { decodeSnapshot, readSnapshotHeader, type DecodedSnapshot } from "../snapshot/format.ts";
 import type { SavedStart } from "./request.ts";
 
 /** prebooted.json, written by images/prebooted.ts. */
@@ -26,12 +26,10 @@ export interface PrebootedSource {
   /** The state file itself. */
   file(manifest: PrebootedManifest, onProgress: (loaded: number, total: number) => void): Promise<Uint8Array>;
   /** The file decoded, when the source may have done it already (see eagerPrebooted). */
-  decode?(file: Uint8Array): Promise<Decoded>;
+  decode?(file: Uint8Array): Promise<DecodedSnapshot>;
   /** Called when a choice is made, used or not: what the source kept for it can go. */
   release?(): void;
 }
-
-type Decoded = Awaited<ReturnType<typeof decodeSnapshot>>;
 
 export type Prebooted = { readonly kind: "state"; readonly start: SavedStart } | { readonly kind: "none"; readonly reason: string };
 
@@ -63,7 +61,7 @@ export async function choosePrebooted(source: PrebootedSource, fingerprint: Mach
  * that starts another machine first has decoded a state it does not use. `decode` is how (the
  * page's does it in a Worker, off its main thread).
  */
-export function eagerPrebooted(source: PrebootedSource, decode: (file: Uint8Array) => Promise<Decoded> = decodeSnapshot): PrebootedSource {
+export function eagerPrebooted(source: PrebootedSource, decode: (file: Uint8Array) => Promise<DecodedSnapshot> = decodeSnapshot): PrebootedSource {
   let progress: ((loaded: number, total: number) => void) | undefined;
   let seen: readonly [number, number] | undefined;
   const manifest = source.manifest();

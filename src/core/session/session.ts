@@ -17,7 +17,7 @@ import { Machine, type DownloadProgress, type MachineStatus } from "../machine.t
 import type { AssetRef, AttachedDisks, DeviceProfile, DiskSlot, GuestSpec } from "../profile.ts";
 import { notForThisEmulator } from "../snapshot/compat.ts";
 import { fingerprintDifferences, machineFingerprint, type MachineFingerprint } from "../snapshot/fingerprint.ts";
-import { decodeSnapshot, encodeSnapshot, readSnapshotHeader, type SnapshotHeader } from "../snapshot/format.ts";
+import { decodeSnapshot, encodeSnapshot, readSnapshotHeader, type DecodedSnapshot, type SnapshotHeader } from "../snapshot/format.ts";
 import { captureSnapshot, machineDiskIdentities, restoreSnapshotDisks } from "../snapshot/machineSnapshot.ts";
 import { machineForSnapshot } from "../snapshot/match.ts";
 import type { RunStart } from "../statusText.ts";
@@ -223,7 +223,7 @@ export class MachineSession {
   async start(options: StartOptions): Promise<StartOutcome> {
     const generation = ++this.generation;
     const { record, profile } = options;
-    let snapshot: { readonly start: SavedStart; readonly disks: Awaited<ReturnType<typeof decodeSnapshot>>["disks"] } | undefined;
+    let snapshot: { readonly start: SavedStart; readonly disks: DecodedSnapshot["disks"] } | undefined;
     if (options.request.kind === "snapshot") snapshot = await this.checkSnapshot(options.request.file, record, profile);
     await this.stop();
     if (generation !== this.generation) return { kind: "superseded" };

@@ -264,8 +264,15 @@ function checkDisks(header: SnapshotHeader): void {
   if (bytes !== header.rawSize) throw new AppError("bad-snapshot", "The snapshot's disks do not add up to its size.");
 }
 
+/** A snapshot file read back: its header, the machine state and the disks' pages. */
+export interface DecodedSnapshot {
+  header: SnapshotHeader;
+  state: Uint8Array;
+  disks: SnapshotDiskData[];
+}
+
 /** Check every chunk and return the machine state and the disks' pages. */
-export async function decodeSnapshot(file: Uint8Array): Promise<{ header: SnapshotHeader; state: Uint8Array; disks: SnapshotDiskData[] }> {
+export async function decodeSnapshot(file: Uint8Array): Promise<DecodedSnapshot> {
   const { header, bodyOffset } = readSnapshotHeader(file);
   const payload = new Uint8Array(header.rawSize);
   let offset = bodyOffset;

@@ -6,7 +6,7 @@ import { Emitter } from "../events.ts";
 import { decodeText, encodeText } from "../host.ts";
 import type { EmulatorConfig, LinuxGuest } from "../profile.ts";
 import { V86_STATE_MAGIC } from "../snapshot/format.ts";
-import { V86_STATE_VERSION } from "../v86.ts";
+import { V86_STATE_VERSION } from "../v86Version.ts";
 
 /** A state as v86 writes it (magic, format version, 8 more header bytes), then `marker`. */
 export function fakeV86State(marker: string): Uint8Array {
