@@ -1,8 +1,8 @@
 import "fake-indexeddb/auto";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../clock.ts";
 import { AppError } from "../errors.ts";
-import { DiskStore, MAX_PENDING_BYTES, PAGE_SIZE, READ_AHEAD_PAGES, WRITE_BACK_DELAY_MS, type BlockSource } from "./disk.ts";
+import { DiskStore, FLUSH_NOW_BYTES, MAX_PENDING_BYTES, PAGE_SIZE, READ_AHEAD_PAGES, WRITE_BACK_DELAY_MS, type BlockSource } from "./disk.ts";
 import { PageCache } from "./pageCache.ts";
 import { memoryStore, openIndexedDbStore, type KeyValueStore } from "./kv.ts";
 
@@ -309,6 +309,34 @@ describe("OverlayDisk", () => {
     const old = await disks.open("old", { size: MiB, blank: "ext2", clock });
     expect(old.blank).toBe("zeros");
     expect([...(await old.read(1080, 2))]).toEqual([0, 0]);
+  });
+
+  it("pages written while a large write's early flush runs are saved after it, without another write", async () => {
+    const inner = memoryStore();
+    let release: () => void = () => undefined;
+    let calls = 0;
+    const kv: KeyValueStore = {
+      ...inner,
+      setMany: async (entries) => {
+        calls++;
+        await new Promise<void>((resolve) => (release = resolve));
+        await inner.setMany(entries);
+      },
+    };
+    const clock = new ManualClock();
+    const disk = await new DiskStore(kv).open("big", { size: 16 * MiB, clock });
+    // Enough at once to be saved at once (no timer), then a small write while that batch is saved.
+    await disk.write(0, new Uint8Array(FLUSH_NOW_BYTES).fill(1));
+    expect(calls).toBe(1);
+    await disk.write(FLUSH_NOW_BYTES, Uint8Array.from([2]));
+    release();
+    await vi.waitFor(() => expect(disk.saveState).toMatchObject({ saving: false, unsavedPages: 1 }));
+    // The guest writes nothing more: the write-back timer still takes the last page.
+    clock.advance(WRITE_BACK_DELAY_MS);
+    expect(calls).toBe(2);
+    release();
+    await vi.waitFor(() => expect(disk.saveState).toMatchObject({ saving: false, unsavedPages: 0 }));
+    expect(((await inner.get<Uint8Array>(`page:big:${FLUSH_NOW_BYTES / PAGE_SIZE}`)) as Uint8Array)[0]).toBe(2);
   });
 
   it("a write while its page is being saved changes neither what is saved nor loses the new bytes", async () => {

@@ -487,7 +487,12 @@ export class OverlayDisk implements Disposable {
     this.flushTimer = undefined;
     this.flush()
       .catch(() => undefined)
-      .finally(() => (this.flushQueued = false));
+      .finally(() => {
+        this.flushQueued = false;
+        // Writes that came while this flush ran did not schedule one of their own (it was queued):
+        // without this, their pages would wait for the next write, "saving soon…" meanwhile.
+        if (this.pending.size > 0 && this.lastError === undefined && !this.disposed) this.scheduleFlush();
+      });
   }
 
   private scheduleFlush(): void {
