@@ -1,3 +1,4 @@
+import { gzipSync } from "node:zlib";
 import { expect, expectTerminalLine, runInGuest, shownErrors, terminalBuffer, terminalLines, test, waitForShell } from "./fixtures.ts";
 
 test("boots the default guest to a shell and runs what the user types", async ({ page, pageErrors }) => {
@@ -81,7 +82,7 @@ test("a guest file that fails to load is named on the page once, never a blank p
 });
 
 test("a broken emulator module is reported, not a silent hang", async ({ page }) => {
-  await page.route("**/v86/v86.wasm", (route) => route.fulfill({ status: 200, contentType: "application/wasm", body: Buffer.from("not wasm") }));
+  await page.route("**/v86/v86.wasm.gz", (route) => route.fulfill({ status: 200, contentType: "application/gzip", body: gzipSync("not wasm") }));
   await page.goto("/");
   const error = page.getByRole("alert");
   await expect(error).toBeVisible();

@@ -1,6 +1,7 @@
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { fetchingLoader } from "./assets.ts";
-import type { HostFetchInit, HostResponse } from "./host.ts";
+import { decodeAsset, fetchingLoader, verifyAsset } from "./assets.ts";
+import { sha256Hex, type HostFetchInit, type HostResponse } from "./host.ts";
 
 /** A response whose body gives `chunks`, then fails when `breaks` (as a cut connection does). */
 function response(chunks: Uint8Array[], breaks: boolean): HostResponse {
@@ -56,5 +57,35 @@ describe("downloading a machine's file", () => {
     });
     await expect(loader.load(ref, () => undefined)).rejects.toMatchObject({ message: "Could not download bzImage: the server answered 404 Not Found." });
     expect(calls).toBe(1);
+  });
+});
+
+describe("a file served compressed (the emulator's wasm)", () => {
+  const wasm = Uint8Array.from({ length: 50_000 }, (_, i) => (i * 7) & 0xff);
+  const served = (bytes: Uint8Array): ArrayBuffer => new Uint8Array(gzipSync(bytes)).buffer;
+
+  it("is unpacked to the bytes the machine needs, and checked as unpacked bytes", async () => {
+    const ref = { name: "v86.wasm", url: "v86/v86.wasm.gz", encoding: "gzip" as const, size: wasm.length, sha256: await sha256Hex(wasm) };
+    const bytes = await decodeAsset(ref, served(wasm));
+    expect(new Uint8Array(bytes)).toEqual(wasm);
+    await expect(verifyAsset(ref, bytes)).resolves.toBeUndefined();
+  });
+
+  it("is passed through when it is not, or when the server's Content-Encoding had the browser unpack it", async () => {
+    const plain = wasm.slice().buffer;
+    expect(await decodeAsset({ name: "bios.bin", url: "guest/bios.bin" }, plain)).toBe(plain);
+    expect(await decodeAsset({ name: "v86.wasm", url: "v86/v86.wasm.gz", encoding: "gzip" }, plain)).toBe(plain);
+  });
+
+  it("that does not unpack is refused, naming the file", async () => {
+    const ref = { name: "v86.wasm", url: "v86/v86.wasm.gz", encoding: "gzip" as const };
+    const damaged = new Uint8Array(served(wasm));
+    damaged.fill(0xff, 10, 40);
+    await expect(decodeAsset(ref, damaged.buffer)).rejects.toMatchObject({ code: "asset-load-failed", message: "v86.wasm is damaged: it does not unpack.", details: { subject: "v86.wasm" } });
+  });
+
+  it("that unpacks to more than its declared size is refused before it is all unpacked", async () => {
+    const ref = { name: "v86.wasm", url: "v86/v86.wasm.gz", encoding: "gzip" as const, size: 1000 };
+    await expect(decodeAsset(ref, served(wasm))).rejects.toMatchObject({ code: "asset-load-failed", details: { subject: "v86.wasm" } });
   });
 });

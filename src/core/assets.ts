@@ -3,6 +3,7 @@
  * and Node both use fetch; Node callers whose files are on disk pass their own AssetLoader.
  */
 import { AppError } from "./errors.ts";
+import { gunzip } from "./snapshot/compress.ts";
 import { host, sha256Hex, type HostFetchInit, type HostResponse } from "./host.ts";
 import type { AssetRef } from "./profile.ts";
 
@@ -80,6 +81,28 @@ async function readBody(
     offset += chunk.length;
   }
   return out.buffer;
+}
+
+/** The most a served-compressed file may unpack to when its size is not declared. */
+export const MAX_UNPACKED_ASSET_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A downloaded file as the machine uses it: unpacked when it is served compressed (`ref.encoding`),
+ * unless the transport unpacked it already (a server that sends a `.gz` file with
+ * `Content-Encoding: gzip`, as `vite preview` does): bytes without gzip's magic are taken as they
+ * are, and checked as any file is.
+ */
+export async function decodeAsset(ref: AssetRef, buffer: ArrayBuffer): Promise<ArrayBuffer> {
+  const head = new Uint8Array(buffer, 0, Math.min(2, buffer.byteLength));
+  if (ref.encoding === undefined || head[0] !== 0x1f || head[1] !== 0x8b) return buffer;
+  const limit = ref.size ?? MAX_UNPACKED_ASSET_BYTES;
+  let bytes: Uint8Array;
+  try {
+    bytes = await gunzip(new Uint8Array(buffer), limit);
+  } catch (error) {
+    throw new AppError("asset-load-failed", `${ref.name} is damaged: it does not unpack.`, { cause: error, details: { subject: ref.name, url: ref.url } });
+  }
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer;
 }
 
 /** Check a loaded file against its declared size and hash; a mismatch names the file. */

@@ -2,7 +2,7 @@
  * A machine session: load the files, start the emulator, follow its console, answer "is the
  * shell there?" and run commands with deadlines. Runs the same in Node and in the browser.
  */
-import { verifyAsset, type AssetLoader } from "./assets.ts";
+import { decodeAsset, verifyAsset, type AssetLoader } from "./assets.ts";
 import type { BackendFactory, ConsoleChunk, ConsolePort, EmulatorBackend, GuestMemory, MicroscopeHooks, WorkerMigrationHooks } from "./backend.ts";
 import { samePageKeys } from "./migration/ksm.ts";
 import type { GuestAtPause } from "./migration/protocol.ts";
@@ -641,11 +641,12 @@ export class Machine implements Disposable {
     const expected = refs.reduce<number | undefined>((sum, [, ref]) => (sum === undefined || ref.size === undefined ? undefined : sum + ref.size), 0);
     const buffers = await Promise.all(
       refs.map(async ([role, ref]) => {
-        const buffer = await this.options.loader.load(ref, (bytes, total) => {
+        const served = await this.options.loader.load(ref, (bytes, total) => {
           loaded.set(ref.name, bytes);
           const sum = [...loaded.values()].reduce((a, b) => a + b, 0);
           this.progressEmitter.fire({ file: ref.name, loaded: bytes, total, fraction: expected ? Math.min(1, sum / expected) : undefined });
         });
+        const buffer = await decodeAsset(ref, served);
         await verifyAsset(ref, buffer);
         return [role, buffer] as const;
       }),

@@ -51,6 +51,12 @@ export interface AssetRef {
   readonly url: string;
   readonly size?: number;
   readonly sha256?: string;
+  /**
+   * The file as served is gzip'd (the emulator's wasm: 2.1 MB, 0.4 MB gzip'd, whatever the server
+   * compresses); it is unpacked after the download, unless the transport did (Content-Encoding).
+   * `size` and `sha256` are of the unpacked bytes.
+   */
+  readonly encoding?: "gzip";
 }
 
 /** A Linux guest booted from kernel + initrd, as the default guest is. */

@@ -78,7 +78,7 @@ export class App implements Shell {
       backend: createWorkerBackendFactory(),
       loader: fetchAssetLoader,
       // Served by the app next to the guest (see vite.config.ts), never guessed by v86.
-      wasm: { name: "v86.wasm", url: new URL("v86/v86.wasm", document.baseURI).href },
+      wasm: { name: "v86.wasm", url: new URL("v86/v86.wasm.gz", document.baseURI).href, encoding: "gzip" },
       clock: systemClock,
       wallTime: () => Date.now(),
       guest: { base: this.guestBase, manifest: () => this.loadGuestManifest() },
