@@ -77,7 +77,7 @@ function guestAssets(): Plugin {
 
 /**
  * Offline use (issue 6): a service worker precaches everything a visit needs, guest included
- * (about 31 MB; the pre-booted state is most of it). Each file gets a revision hash, so a rebuilt
+ * (about 60 MB; the three pre-booted states are most of it). Each file gets a revision hash, so a rebuilt
  * guest replaces the old one at the next update, which waits for the user (src/ui/offline.ts).
  */
 function offline(): Plugin[] {
