@@ -1,7 +1,7 @@
-import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { decodeAsset, fetchingLoader, verifyAsset } from "./assets.ts";
 import { sha256Hex, type HostFetchInit, type HostResponse } from "./host.ts";
+import { gzip } from "./snapshot/compress.ts";
 
 /** A response whose body gives `chunks`, then fails when `breaks` (as a cut connection does). */
 function response(chunks: Uint8Array[], breaks: boolean): HostResponse {
@@ -62,11 +62,11 @@ describe("downloading a machine's file", () => {
 
 describe("a file served compressed (the emulator's wasm)", () => {
   const wasm = Uint8Array.from({ length: 50_000 }, (_, i) => (i * 7) & 0xff);
-  const served = (bytes: Uint8Array): ArrayBuffer => new Uint8Array(gzipSync(bytes)).buffer;
+  const served = async (bytes: Uint8Array): Promise<ArrayBuffer> => (await gzip(bytes)).slice().buffer;
 
   it("is unpacked to the bytes the machine needs, and checked as unpacked bytes", async () => {
     const ref = { name: "v86.wasm", url: "v86/v86.wasm.gz", encoding: "gzip" as const, size: wasm.length, sha256: await sha256Hex(wasm) };
-    const bytes = await decodeAsset(ref, served(wasm));
+    const bytes = await decodeAsset(ref, await served(wasm));
     expect(new Uint8Array(bytes)).toEqual(wasm);
     await expect(verifyAsset(ref, bytes)).resolves.toBeUndefined();
   });
@@ -79,13 +79,13 @@ describe("a file served compressed (the emulator's wasm)", () => {
 
   it("that does not unpack is refused, naming the file", async () => {
     const ref = { name: "v86.wasm", url: "v86/v86.wasm.gz", encoding: "gzip" as const };
-    const damaged = new Uint8Array(served(wasm));
+    const damaged = new Uint8Array(await served(wasm));
     damaged.fill(0xff, 10, 40);
     await expect(decodeAsset(ref, damaged.buffer)).rejects.toMatchObject({ code: "asset-load-failed", message: "v86.wasm is damaged: it does not unpack.", details: { subject: "v86.wasm" } });
   });
 
   it("that unpacks to more than its declared size is refused before it is all unpacked", async () => {
     const ref = { name: "v86.wasm", url: "v86/v86.wasm.gz", encoding: "gzip" as const, size: 1000 };
-    await expect(decodeAsset(ref, served(wasm))).rejects.toMatchObject({ code: "asset-load-failed", details: { subject: "v86.wasm" } });
+    await expect(decodeAsset(ref, await served(wasm))).rejects.toMatchObject({ code: "asset-load-failed", details: { subject: "v86.wasm" } });
   });
 });
