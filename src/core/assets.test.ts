@@ -86,6 +86,6 @@ describe("a file served compressed (the emulator's wasm)", () => {
 
   it("that unpacks to more than its declared size is refused before it is all unpacked", async () => {
     const ref = { name: "v86.wasm", url: "v86/v86.wasm.gz", encoding: "gzip" as const, size: 1000 };
-    await expect(decodeAsset(ref, await served(wasm))).rejects.toMatchObject({ code: "asset-load-failed", details: { subject: "v86.wasm" } });
+    await expect(decodeAsset(ref, await served(wasm))).rejects.toMatchObject({ code: "asset-load-failed", message: "v86.wasm is damaged: it unpacks to more than 1000 bytes.", details: { subject: "v86.wasm" } });
   });
 });

@@ -2,7 +2,7 @@
  * Loading the files a machine needs, with progress and errors that name the file. The browser
  * and Node both use fetch; Node callers whose files are on disk pass their own AssetLoader.
  */
-import { AppError } from "./errors.ts";
+import { AppError, isAppError } from "./errors.ts";
 import { gunzip } from "./snapshot/compress.ts";
 import { host, sha256Hex, type HostFetchInit, type HostResponse } from "./host.ts";
 import type { AssetRef } from "./profile.ts";
@@ -100,7 +100,9 @@ export async function decodeAsset(ref: AssetRef, buffer: ArrayBuffer): Promise<A
   try {
     bytes = await gunzip(new Uint8Array(buffer), limit);
   } catch (error) {
-    throw new AppError("asset-load-failed", `${ref.name} is damaged: it does not unpack.`, { cause: error, details: { subject: ref.name, url: ref.url } });
+    const tooLarge = isAppError(error, "bad-snapshot") && error.details.limit !== undefined;
+    const why = tooLarge ? `it unpacks to more than ${limit} bytes` : "it does not unpack";
+    throw new AppError("asset-load-failed", `${ref.name} is damaged: ${why}.`, { cause: error, details: { subject: ref.name, url: ref.url } });
   }
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer;
 }
