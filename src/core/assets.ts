@@ -3,7 +3,7 @@
  * and Node both use fetch; Node callers whose files are on disk pass their own AssetLoader.
  */
 import { AppError, isAppError } from "./errors.ts";
-import { gunzip } from "./snapshot/compress.ts";
+import { gunzip, isGzip } from "./snapshot/compress.ts";
 import { host, sha256Hex, type HostFetchInit, type HostResponse } from "./host.ts";
 import type { AssetRef } from "./profile.ts";
 
@@ -93,8 +93,7 @@ export const MAX_UNPACKED_ASSET_BYTES = 64 * 1024 * 1024;
  * are, and checked as any file is.
  */
 export async function decodeAsset(ref: AssetRef, buffer: ArrayBuffer): Promise<ArrayBuffer> {
-  const head = new Uint8Array(buffer, 0, Math.min(2, buffer.byteLength));
-  if (ref.encoding === undefined || head[0] !== 0x1f || head[1] !== 0x8b) return buffer;
+  if (ref.encoding === undefined || !isGzip(new Uint8Array(buffer, 0, Math.min(2, buffer.byteLength)))) return buffer;
   const limit = ref.size ?? MAX_UNPACKED_ASSET_BYTES;
   let bytes: Uint8Array;
   try {

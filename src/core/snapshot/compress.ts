@@ -3,6 +3,11 @@ import { concatBytes } from "../bytes.ts";
 import { AppError } from "../errors.ts";
 import { host } from "../host.ts";
 
+/** Whether `head` starts as a gzip stream does (its magic number, 1f 8b). */
+export function isGzip(head: Uint8Array): boolean {
+  return head[0] === 0x1f && head[1] === 0x8b;
+}
+
 export async function gzip(data: Uint8Array): Promise<Uint8Array> {
   return pump(new host.CompressionStream("gzip"), data, Number.POSITIVE_INFINITY);
 }

@@ -1,6 +1,7 @@
 /**
  * What kind of image a file is, decided from its bytes (and size), not from its name.
  */
+import { isGzip } from "../snapshot/compress.ts";
 
 export type ImageKind = "cdrom" | "harddisk" | "floppy" | "kernel" | "initrd";
 
@@ -75,7 +76,7 @@ function guessKind(head: Uint8Array, size: number): Omit<SniffResult, "drives"> 
   if (size === 0) return undefined;
   if (startsWith(head, 0x8001, ascii("CD001"))) return { kind: "cdrom", evidence: "ISO 9660 volume descriptor" };
   if (startsWith(head, 0x202, ascii("HdrS"))) return { kind: "kernel", evidence: "Linux boot protocol header (HdrS)" };
-  if (startsWith(head, 0, [0x1f, 0x8b])) return { kind: "initrd", evidence: "gzip-compressed archive" };
+  if (isGzip(head)) return { kind: "initrd", evidence: "gzip-compressed archive" };
   if (startsWith(head, 0, [0xfd, ...ascii("7zXZ"), 0x00])) return { kind: "initrd", evidence: "xz-compressed archive" };
   if (startsWith(head, 0, [0x28, 0xb5, 0x2f, 0xfd])) return { kind: "initrd", evidence: "zstd-compressed archive" };
   if (startsWith(head, 0, [0x02, 0x21, 0x4c, 0x18])) return { kind: "initrd", evidence: "lz4-compressed archive" };
