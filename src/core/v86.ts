@@ -6,6 +6,8 @@ import { V86, type V86Options } from "v86";
 import { AppError } from "./errors.ts";
 import { Emitter } from "./events.ts";
 import { host as globals } from "./host.ts";
+import { PIC_RECORD_BYTES, PicCascadeRepair } from "./picCascade.ts";
+import { NicReceiveQueue, ne2kHasRoom, type Ne2kRing } from "./nicQueue.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { wasmPageHasher } from "./migration/pageHash.ts";
 import type { BackendFactory, BalloonDevice, ConsolePort, EmulatorBackend, GuestMemory, HypercallRecord, JitCounts, MicroscopeHooks, MigrationHooks, ScreenFrame, ScreenMode, ScreenSource } from "./backend.ts";
@@ -143,17 +145,56 @@ interface V86Internals {
     register_yield: () => void;
     unregister_yield: () => void;
     worker?: unknown;
-    cpu?: {
+    cpu?: Partial<V86Pic> & {
       reboot_internal: () => void;
-      devices?: {
-        virtio_balloon?: V86Balloon;
-        virtio_console?: V86VirtioConsole;
-        ide?: { primary?: { master?: V86IdeDrive; slave?: V86IdeDrive }; secondary?: { master?: V86IdeDrive; slave?: V86IdeDrive } };
-      };
+      devices?: V86Devices;
     } & Partial<V86CpuMemory>;
   };
   bus: { send(name: string, value: unknown): void };
   screen_adapter?: { get_text_screen?: () => string[] };
+}
+
+/** The devices we reach into (`net` is the NE2000, under the register names of v86's src/ne2k.js). */
+interface V86Devices {
+  virtio_balloon?: V86Balloon;
+  virtio_console?: V86VirtioDevice;
+  net?: Partial<Ne2kRing>;
+  virtio_net?: V86VirtioDevice;
+  ide?: { primary?: { master?: V86IdeDrive; slave?: V86IdeDrive }; secondary?: { master?: V86IdeDrive; slave?: V86IdeDrive } };
+}
+
+/**
+ * Whether the guest's NIC can take a frame now: the NE2000's ring has room for it, or virtio-net
+ * has a receive buffer posted. A NIC whose state does not read as expected takes the frame (v86
+ * decides, as it did before the queue).
+ */
+function nicHasRoom(devices: V86Devices | undefined, frameLength: number): boolean {
+  const ne2k = devices?.net;
+  if (ne2k !== undefined) {
+    const { cr, curpg, boundary, pstart, pstop } = ne2k;
+    if (cr === undefined || curpg === undefined || boundary === undefined || pstart === undefined || pstop === undefined) return true;
+    return ne2kHasRoom({ cr, curpg, boundary, pstart, pstop }, frameLength);
+  }
+  const receive = devices?.virtio_net?.virtio?.queues?.[0];
+  if (receive !== undefined && typeof receive.has_request === "function") return receive.has_request();
+  return true;
+}
+
+/** The repair of v86's lost cascade interrupt, on this CPU's two PIC records (none if v86 does not show them). */
+function picCascadeRepairOf(cpu: Partial<V86Pic> | undefined): PicCascadeRepair | undefined {
+  if (cpu === undefined || typeof cpu.get_pic_addr_master !== "function" || typeof cpu.get_pic_addr_slave !== "function" || cpu.wasm_memory === undefined) return undefined;
+  const { get_pic_addr_master, get_pic_addr_slave, wasm_memory } = cpu as V86Pic;
+  return new PicCascadeRepair(() => ({
+    master: new Uint8Array(wasm_memory.buffer, get_pic_addr_master.call(cpu), PIC_RECORD_BYTES),
+    slave: new Uint8Array(wasm_memory.buffer, get_pic_addr_slave.call(cpu), PIC_RECORD_BYTES),
+  }));
+}
+
+/** Where v86 keeps its two 8259 records in its Wasm memory (the exports its own save_state reads). */
+interface V86Pic {
+  get_pic_addr_master: () => number;
+  get_pic_addr_slave: () => number;
+  wasm_memory: { buffer: ArrayBuffer };
 }
 
 /** v86's virtio-balloon (src/virtio_balloon.js): counts in pages; Inflate/Deflate add and subtract. */
@@ -169,7 +210,7 @@ interface V86Balloon {
  * ("virtio-console0-input-bytes") drops the bytes when the guest has no receive buffer posted at
  * that moment, which is often: keys typed or pasted quickly went missing.
  */
-interface V86VirtioConsole {
+interface V86VirtioDevice {
   virtio?: { queues?: V86Virtqueue[] };
 }
 interface V86Virtqueue {
@@ -389,6 +430,8 @@ class V86Backend implements EmulatorBackend {
   };
 
   private crashed = false;
+  /** Ends a lost cascade interrupt at the master PIC (picCascade.ts), checked after each emulator slice. */
+  private picRepair: PicCascadeRepair | undefined;
   readonly balloon: BalloonDevice | undefined;
   readonly guestMemory: GuestMemory | undefined;
 
@@ -427,11 +470,14 @@ class V86Backend implements EmulatorBackend {
   private catchCrashes(): void {
     const inner = this.internals.v86;
     if (inner === undefined) return;
+    this.picRepair = picCascadeRepairOf(inner.cpu);
     const tick = inner.do_tick.bind(inner);
     inner.do_tick = () => {
       try {
         tick();
         if (this.virtioInput.length > 0) this.feedVirtioConsole();
+        this.picRepair?.check();
+        if (this.nicQueue.waiting > 0) this.nicQueue.feed();
       } catch (error) {
         inner.running = false;
         // Tell v86 itself it stopped, so destroy() can finish.
@@ -532,6 +578,7 @@ class V86Backend implements EmulatorBackend {
   }
 
   async restoreState(state: Uint8Array): Promise<void> {
+    this.nicQueue.clear();
     zeroTscOffset(this.internals);
     await this.emulator.restore_state(state.slice().buffer);
     fitDiskGeometry(this.internals);
@@ -565,8 +612,14 @@ class V86Backend implements EmulatorBackend {
     this.emulator.add_listener("net0-send", this.onNetSend);
   }
 
+  /** Frames for the guest's NIC wait here while the card is full (nicQueue.ts), fed after each emulator slice. */
+  private readonly nicQueue = new NicReceiveQueue(
+    (frame) => nicHasRoom(this.internals.v86?.cpu?.devices, frame.length),
+    (frame) => this.internals.bus.send("net0-receive", frame),
+  );
+
   sendNetworkFrame(frame: Uint8Array): void {
-    this.internals.bus.send("net0-receive", frame);
+    this.nicQueue.offer(frame);
   }
 
   async readSharedFile(path: string): Promise<Uint8Array> {
