@@ -12,6 +12,7 @@
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  AppError,
   BootCache,
   DEFAULT_MACHINE,
   SnapshotStore,
@@ -55,6 +56,13 @@ afterEach(async () => {
   lab = undefined;
 });
 
+/** A step that gave up, with the last lines the guest printed (the timeout's details) in its message. */
+function withGuestOutput(where: string, error: unknown): unknown {
+  if (!(error instanceof AppError) || error.code !== "timeout") return error;
+  const recent = error.details.recentOutput ?? "";
+  return new Error(`${where}: ${error.message}\nThe guest's last output:\n${recent.split("\n").slice(-15).join("\n")}`, { cause: error });
+}
+
 /**
  * (Re)start the lesson's machine through the page's session, as the page's lesson steps do: "auto"
  * (the pre-booted state where the hardware fits it, else a boot), or a snapshot a step saved.
@@ -86,7 +94,9 @@ describe.skipIf(!built)("shipped lessons in the real guest", () => {
         if (isNetworkAction(action)) {
           // The page's own step code on a lab like the page's (sessions like the page's, in Node).
           lab ??= createNetworkLab(nodeSessionOptions({ bootCache }), { clock: systemClock, ownOrigin: "http://127.0.0.1:4173", prebooted: fileLabPrebooted() });
-          const outcome = await runNetworkStep(lab, action, systemClock);
+          const outcome = await runNetworkStep(lab, action, systemClock).catch((error: unknown) => {
+            throw withGuestOutput(where, error);
+          });
           expect({ where, ...outcome }).toMatchObject({ where, ok: true });
           continue;
         }
