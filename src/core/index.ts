@@ -77,6 +77,7 @@ export {
   type DecodedSnapshot,
   type SnapshotDisk,
   type SnapshotDiskData,
+  type SnapshotCompression,
   type SnapshotHeader,
 } from "./snapshot/format.ts";
 export { FINGERPRINT_LABELS, bootWords, diskWords, fingerprintDifferences, machineFingerprint, type DiskBase, type FingerprintBoot, type FingerprintDisk, type MachineFingerprint } from "./snapshot/fingerprint.ts";
