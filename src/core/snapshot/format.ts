@@ -116,13 +116,15 @@ export function v86StateVersion(state: Uint8Array): number {
 
 /**
  * Build a snapshot file (as parts, to write or store without one more copy). gzip unless told:
- * zstd's level-19 encoder takes about a second per MiB (set-up only).
+ * zstd's level-19 encoder takes about a second per MiB (set-up only). `zstdLevel`: zstd's level
+ * (ZSTD_LEVEL unless told).
  */
 export async function encodeSnapshot(
   state: Uint8Array,
   meta: SnapshotMeta,
   disks: readonly SnapshotDiskData[] = [],
   compression: SnapshotCompression = "gzip",
+  zstdLevel?: number,
 ): Promise<{ header: SnapshotHeader; parts: Uint8Array[] }> {
   for (const disk of disks) {
     if (disk.data.length !== disk.pages.length * PAGE_SIZE) throw new AppError("bad-snapshot", `The pages of ${disk.slot} do not add up.`);
@@ -132,7 +134,7 @@ export async function encodeSnapshot(
   const bodies: Uint8Array[] = [];
   for (let offset = 0; offset < payload.length; offset += CHUNK_RAW_BYTES) {
     const raw = payload.subarray(offset, Math.min(payload.length, offset + CHUNK_RAW_BYTES));
-    const packed = compression === "zstd" ? await zstd(raw) : await gzip(raw);
+    const packed = compression === "zstd" ? await zstd(raw, zstdLevel) : await gzip(raw);
     chunks.push({ size: packed.length, rawSize: raw.length, sha256: await sha256Hex(packed) });
     bodies.push(packed);
   }

@@ -36,6 +36,8 @@ export interface CaptureOptions {
   readonly preview: string;
   /** gzip unless told (set-up's pre-booted states: zstd). */
   readonly compression?: SnapshotCompression;
+  /** zstd's level, when compressed with zstd (ZSTD_LEVEL unless told). */
+  readonly zstdLevel?: number;
 }
 
 /** Save the running (or paused) machine and its disks; it runs on afterwards as it did before. */
@@ -56,6 +58,7 @@ export async function captureSnapshot(machine: Machine, options: CaptureOptions)
       { app: options.app, v86: options.v86, fingerprint: options.fingerprint, name: options.name, createdAt: options.createdAt, shellReady, preview: options.preview },
       disks,
       options.compression,
+      options.zstdLevel,
     );
   } finally {
     if (wasRunning) await machine.resume();
