@@ -124,6 +124,9 @@ export default defineConfig({
   },
   // Each machine's emulator runs in a module Worker (src/ui/workerBackend.ts) that imports v86's ESM build.
   worker: { format: "es" },
+  // The zstd decoder (src/core/snapshot/zstd.ts) finds its wasm with new URL("./zstd.wasm",
+  // import.meta.url), which pre-bundling for the dev server would break: Vite serves it as it is.
+  optimizeDeps: { exclude: ["@bokuweb/zstd-wasm"] },
   server: { port: 5173, strictPort: false },
   preview: { port: 4173, strictPort: false },
 });

@@ -77,8 +77,10 @@ export {
   type DecodedSnapshot,
   type SnapshotDisk,
   type SnapshotDiskData,
+  type SnapshotCompression,
   type SnapshotHeader,
 } from "./snapshot/format.ts";
+export { ZSTD_LEVEL } from "./snapshot/zstd.ts";
 export { FINGERPRINT_LABELS, bootWords, diskWords, fingerprintDifferences, machineFingerprint, type DiskBase, type FingerprintBoot, type FingerprintDisk, type MachineFingerprint } from "./snapshot/fingerprint.ts";
 export { SnapshotStore, type SnapshotRecord, type SnapshotSource } from "./snapshot/store.ts";
 export {

@@ -1,6 +1,7 @@
 /**
- * Decodes a snapshot file off the page's main thread (checksums and gunzip of tens of MiB take
- * about half a second there, while the page is opening its storage and drawing itself). One
+ * Decodes a snapshot file off the page's main thread (checksums and decompression of tens of MiB
+ * take about half a second there, while the page is opening its storage and drawing itself; a
+ * zstd file loads its wasm decoder here, src/core/snapshot/zstd.ts). One
  * request per worker: the page sends a copy of the file and gets the decoded snapshot back, its
  * bytes transferred. On any failure it answers `ok: false` and the page decodes the file itself,
  * so the error the user sees is the core's own. See src/ui/offThreadDecode.ts.

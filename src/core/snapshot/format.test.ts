@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { AppError } from "../errors.ts";
-import { decodeText, encodeText } from "../host.ts";
+import { decodeText, encodeText, sha256Hex } from "../host.ts";
 import { DEFAULT_PROFILE } from "../profile.ts";
 import { machineFingerprint, fingerprintDifferences } from "./fingerprint.ts";
 import { PAGE_SIZE } from "../storage/disk.ts";
-import { CHUNK_RAW_BYTES, concatParts, decodeSnapshot, encodeSnapshot, readSnapshotHeader, V86_STATE_MAGIC, type SnapshotMeta } from "./format.ts";
+import { CHUNK_RAW_BYTES, concatParts, decodeSnapshot, encodeSnapshot, readSnapshotHeader, V86_STATE_MAGIC, type SnapshotHeader, type SnapshotMeta } from "./format.ts";
 import { testGuest } from "../testing/guest.ts";
 
 const guest = testGuest();
@@ -31,6 +31,20 @@ const meta: SnapshotMeta = {
 
 async function file(state = fakeState(CHUNK_RAW_BYTES + 5000)): Promise<Uint8Array> {
   return concatParts((await encodeSnapshot(state, meta)).parts);
+}
+
+/** The file with its header changed by `edit`, and its first chunk's bytes replaced by `firstChunk`. */
+function rewrite(bytes: Uint8Array, edit: (header: SnapshotHeader) => Record<string, unknown>, firstChunk?: Uint8Array): Uint8Array {
+  const { header, bodyOffset } = readSnapshotHeader(bytes);
+  const json = encodeText(JSON.stringify(edit(header)));
+  const body = bytes.slice(bodyOffset);
+  if (firstChunk !== undefined) body.set(firstChunk);
+  const out = new Uint8Array(12 + json.length + body.length);
+  out.set(bytes.subarray(0, 8));
+  new DataView(out.buffer).setUint32(8, json.length, true);
+  out.set(json, 12);
+  out.set(body, 12 + json.length);
+  return out;
 }
 
 async function refusal(bytes: Uint8Array): Promise<AppError> {
@@ -87,6 +101,53 @@ describe("snapshot file", () => {
     const error = await refusal(hostile);
     expect(error.code).toBe("bad-snapshot");
     expect(error.message).toMatch(/declares a machine state of 68719476736 bytes/);
+  });
+
+  it("round-trips zstd chunks, and reads gzip files beside them", async () => {
+    const state = fakeState(CHUNK_RAW_BYTES + 777);
+    const zstdFile = await encodeSnapshot(state, meta, [], "zstd");
+    expect(zstdFile.header.compression).toBe("zstd");
+    const gzipFile = await encodeSnapshot(state, meta);
+    expect(gzipFile.header.compression).toBe("gzip");
+    for (const { header, parts } of [zstdFile, gzipFile]) {
+      const decoded = await decodeSnapshot(concatParts(parts));
+      expect(decoded.header).toEqual(header);
+      expect(decoded.state.length).toBe(state.length);
+      expect(decoded.state.every((b, i) => b === state[i]), header.compression).toBe(true);
+    }
+  });
+
+  it("refuses a damaged zstd chunk by its checksum, and one that does not decompress", async () => {
+    const bytes = concatParts((await encodeSnapshot(fakeState(CHUNK_RAW_BYTES + 5000), meta, [], "zstd")).parts);
+    const flipped = bytes.slice();
+    flipped[flipped.length - 5] = (flipped[flipped.length - 5] as number) ^ 0x40;
+    expect((await refusal(flipped)).message).toMatch(/part 2 of 2 does not match its checksum/);
+    // The checksum made to match the damage: the decoder itself refuses it.
+    const { header, bodyOffset } = readSnapshotHeader(bytes);
+    const first = header.chunks[0];
+    if (first === undefined) throw new Error("no chunk");
+    const body = bytes.slice(bodyOffset, bodyOffset + first.size);
+    for (let i = 20; i < body.length; i += 31) body[i] = (body[i] as number) ^ 0x33;
+    const sha256 = await sha256Hex(body);
+    const error = await refusal(rewrite(bytes, (h) => ({ ...h, chunks: [{ ...first, sha256 }, ...h.chunks.slice(1)] }), body));
+    expect(error.code).toBe("bad-snapshot");
+    expect(error.message).toMatch(/damaged \(it does not decompress\)/);
+  });
+
+  it("refuses a zstd chunk that unpacks past its declared size, with the limit", async () => {
+    const state = fakeState(4096 * 3);
+    const bytes = concatParts((await encodeSnapshot(state, meta, [], "zstd")).parts);
+    // Declare one byte less: the chunk's frame says 12288, the header 12287.
+    const smaller = rewrite(bytes, (h) => ({ ...h, rawSize: h.rawSize - 1, stateSize: h.stateSize - 1, chunks: h.chunks.map((c) => ({ ...c, rawSize: c.rawSize - 1 })) }));
+    const error = await refusal(smaller);
+    expect(error.code).toBe("bad-snapshot");
+    expect(error.message).toMatch(/more data than its header declares/);
+    expect(error.details).toEqual({ limit: 4096 * 3 - 1 });
+  });
+
+  it("refuses a compression it does not know", async () => {
+    const other = rewrite(await file(), (h) => ({ ...h, compression: "xz" }));
+    expect((await refusal(other)).message).toMatch(/compression this virtlab does not read/);
   });
 
   it("refuses a header length larger than the file or the limit", async () => {

@@ -4,9 +4,10 @@
  *   bytes 0..8    SNAPSHOT_MAGIC: "VIRTLAB" + 0x1A
  *   bytes 8..12   header length (u32, little endian), at most MAX_HEADER_BYTES
  *   header        JSON (SnapshotHeader): versions, machine fingerprint, sizes, one sha256 per chunk
- *   chunks        the payload in pieces of CHUNK_RAW_BYTES, each gzip-compressed on its own: v86's
- *                 state, then the overlay pages of each disk the header lists (what the guest
- *                 wrote to it, PAGE_SIZE bytes a page), so memory and disks come from one instant
+ *   chunks        the payload in pieces of CHUNK_RAW_BYTES, each compressed on its own (gzip, or
+ *                 zstd as the header's `compression` says): v86's state, then the overlay pages of
+ *                 each disk the header lists (what the guest wrote to it, PAGE_SIZE bytes a page),
+ *                 so memory and disks come from one instant
  *
  * Every size is checked against the file and against fixed limits before anything is
  * allocated, every chunk against its sha256 before it is decompressed, and decompression stops
@@ -23,6 +24,7 @@ import { decodeText, encodeText, sha256Hex } from "../host.ts";
 import { PAGE_SIZE, type BlankLayout } from "../storage/disk.ts";
 import { baseFromWord, isDiskBase, readFingerprint, type DiskBase, type MachineFingerprint } from "./fingerprint.ts";
 import { gunzip, gzip } from "./compress.ts";
+import { unzstd, zstd } from "./zstd.ts";
 
 /** The first bytes of every virtlab snapshot file: "VIRTLAB" and 0x1A. The only place they are written. */
 export const SNAPSHOT_MAGIC: Uint8Array = encodeText("VIRTLAB\x1a");
@@ -58,7 +60,11 @@ export interface SnapshotHeader {
   readonly shellReady: boolean;
   /** The last lines of the terminal, for a preview. */
   readonly preview: string;
-  readonly compression: "gzip";
+  /**
+   * How each chunk is compressed. The page writes gzip (CompressionStream, native); set-up
+   * writes the pre-booted states with zstd (smaller; its decoder, wasm, loads only for them).
+   */
+  readonly compression: SnapshotCompression;
   /** Bytes of everything compressed: the state, then the disks' pages. */
   readonly rawSize: number;
   /** Bytes of v86's state at the start of the payload. */
@@ -71,6 +77,10 @@ export interface SnapshotHeader {
   readonly disks: readonly SnapshotDisk[];
   readonly chunks: readonly SnapshotChunk[];
 }
+
+export type SnapshotCompression = "gzip" | "zstd";
+/** The compressions this virtlab reads. */
+export const SNAPSHOT_COMPRESSIONS: readonly SnapshotCompression[] = ["gzip", "zstd"];
 
 export type SnapshotMeta = Omit<SnapshotHeader, "format" | "stateVersion" | "compression" | "rawSize" | "chunks" | "stateSize" | "disks">;
 
@@ -104,8 +114,18 @@ export function v86StateVersion(state: Uint8Array): number {
   return view.getUint32(4, true);
 }
 
-/** Build a snapshot file (as parts, to write or store without one more copy). */
-export async function encodeSnapshot(state: Uint8Array, meta: SnapshotMeta, disks: readonly SnapshotDiskData[] = []): Promise<{ header: SnapshotHeader; parts: Uint8Array[] }> {
+/**
+ * Build a snapshot file (as parts, to write or store without one more copy). gzip unless told:
+ * zstd's level-19 encoder takes about a second per MiB (set-up only). `zstdLevel`: zstd's level
+ * (ZSTD_LEVEL unless told).
+ */
+export async function encodeSnapshot(
+  state: Uint8Array,
+  meta: SnapshotMeta,
+  disks: readonly SnapshotDiskData[] = [],
+  compression: SnapshotCompression = "gzip",
+  zstdLevel?: number,
+): Promise<{ header: SnapshotHeader; parts: Uint8Array[] }> {
   for (const disk of disks) {
     if (disk.data.length !== disk.pages.length * PAGE_SIZE) throw new AppError("bad-snapshot", `The pages of ${disk.slot} do not add up.`);
   }
@@ -114,7 +134,7 @@ export async function encodeSnapshot(state: Uint8Array, meta: SnapshotMeta, disk
   const bodies: Uint8Array[] = [];
   for (let offset = 0; offset < payload.length; offset += CHUNK_RAW_BYTES) {
     const raw = payload.subarray(offset, Math.min(payload.length, offset + CHUNK_RAW_BYTES));
-    const packed = await gzip(raw);
+    const packed = compression === "zstd" ? await zstd(raw, zstdLevel) : await gzip(raw);
     chunks.push({ size: packed.length, rawSize: raw.length, sha256: await sha256Hex(packed) });
     bodies.push(packed);
   }
@@ -122,7 +142,7 @@ export async function encodeSnapshot(state: Uint8Array, meta: SnapshotMeta, disk
     ...meta,
     format: FORMAT_VERSION,
     stateVersion: v86StateVersion(state),
-    compression: "gzip",
+    compression,
     rawSize: payload.length,
     stateSize: state.length,
     disks: disks.map(({ slot, size, base, pages, blank }) => ({ slot, size, base, pages: [...pages], ...(blank === undefined || blank === "zeros" ? {} : { blank }) })),
@@ -213,7 +233,7 @@ function checkHeader(header: SnapshotHeader, bodyLength: number | undefined): vo
   if (typeof header !== "object" || header === null || !Array.isArray(header.chunks)) {
     throw new AppError("bad-snapshot", "The snapshot's header is damaged.");
   }
-  if (header.compression !== "gzip") throw new AppError("bad-snapshot", "The snapshot uses a compression this virtlab does not read.");
+  if (!SNAPSHOT_COMPRESSIONS.includes(header.compression)) throw new AppError("bad-snapshot", "The snapshot uses a compression this virtlab does not read.");
   if (!Number.isSafeInteger(header.rawSize) || header.rawSize <= 0 || header.rawSize > MAX_STATE_BYTES) {
     throw new AppError("bad-snapshot", `The snapshot declares a machine state of ${String(header.rawSize)} bytes, which no machine here can have.`, {
       details: { rawSize: header.rawSize },
@@ -284,7 +304,7 @@ export async function decodeSnapshot(file: Uint8Array): Promise<DecodedSnapshot>
         details: { chunk: index },
       });
     }
-    const raw = await gunzip(packed, chunk.rawSize);
+    const raw = header.compression === "zstd" ? await unzstd(packed, chunk.rawSize) : await gunzip(packed, chunk.rawSize);
     if (raw.length !== chunk.rawSize) throw new AppError("bad-snapshot", `The snapshot is damaged: part ${index + 1} has the wrong size.`);
     payload.set(raw, rawOffset);
     rawOffset += raw.length;
