@@ -12,8 +12,9 @@
  * The states are built in two processes at once (the default machine in one, the two lab machines
  * in the other): each boot is single-threaded, and set-up runs on two cores.
  *
- * The states are compressed with zstd (level 19, ~20% smaller than gzip; about a second per MiB
- * here, once): the page reads them with a wasm decoder it loads for them only (snapshot/zstd.ts).
+ * The states are compressed with zstd (the default machine's at level 19, ~20% smaller than gzip,
+ * about a second per MiB here, once; the lab's two at level 9, see LAB_ZSTD_LEVEL): the page reads
+ * them with a wasm decoder it loads for them only (snapshot/zstd.ts).
  *
  * Writes images/out/prebooted.vlsnap and images/out/prebooted.json (size, sha256, inputs), and the
  * same for the network lab's machines (prebooted-lab.*: the guest with a virtio NIC and 128 MiB;
