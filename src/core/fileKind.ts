@@ -6,9 +6,7 @@
 import { AppError } from "./errors.ts";
 import { hasSnapshotMagic, V86_STATE_MAGIC } from "./snapshot/format.ts";
 import { SNIFF_BYTES, sniffImage, type SniffResult } from "./storage/sniff.ts";
-
-/** zstd frames start with 0xFD2FB528 (little-endian). */
-export const ZSTD_MAGIC = 0xfd2fb528;
+import { ZSTD_MAGIC } from "./snapshot/zstd.ts";
 
 /** How many leading bytes `classifyFile` needs. */
 export const CLASSIFY_BYTES = SNIFF_BYTES;

@@ -80,7 +80,7 @@ export {
   type SnapshotCompression,
   type SnapshotHeader,
 } from "./snapshot/format.ts";
-export { ZSTD_LEVEL } from "./snapshot/zstd.ts";
+export { ZSTD_LEVEL, ZSTD_MAGIC } from "./snapshot/zstd.ts";
 export { FINGERPRINT_LABELS, bootWords, diskWords, fingerprintDifferences, machineFingerprint, type DiskBase, type FingerprintBoot, type FingerprintDisk, type MachineFingerprint } from "./snapshot/fingerprint.ts";
 export { SnapshotStore, type SnapshotRecord, type SnapshotSource } from "./snapshot/store.ts";
 export {
@@ -136,7 +136,7 @@ export {
 export { PageTableObserver, describeShadow, walkLive, type LiveWalk, type ShadowReport } from "./microscope/live.ts";
 export { PAGE_OFFSET, addressWalk, pageTableWorkload, type AddressWalkResult, type WalkTarget } from "./microscope/steps.ts";
 export { describeStatus, runDivider, type ProgressStep, type RunStart, type StatusContext, type StatusView } from "./statusText.ts";
-export { CLASSIFY_BYTES, ZSTD_MAGIC, classifyFile, isSnapshotHead, v86StateRefusal, type FileClass } from "./fileKind.ts";
+export { CLASSIFY_BYTES, classifyFile, isSnapshotHead, v86StateRefusal, type FileClass } from "./fileKind.ts";
 export { CrashWatch, REPEATED_CRASH_WINDOW_MS, machinesThatRanFine, machinesToOffer, noteRanFine, parseRanFine, type CrashVerdict, type RanFineRecord } from "./crashWatch.ts";
 export { memoryAdvice, type MemoryAdvice, type MemoryAdviceInput } from "./memoryAdvice.ts";
 export { MachineSession, IDLE_STATUS, type BootKept, type RunBegin, type SessionDisks, type SessionOptions, type SessionStatus, type StartOptions, type StartOutcome } from "./session/session.ts";

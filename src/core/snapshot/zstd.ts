@@ -18,11 +18,12 @@ export const ZSTD_LEVEL = 19;
 /** How long the decoder may take to load before the read fails instead of waiting for ever. */
 const LOAD_DEADLINE_MS = 60_000;
 
-const ZSTD_MAGIC = 0xfd2fb528;
+/** zstd frames start with 0xFD2FB528 (little-endian): bytes 28 b5 2f fd. The only place it is written. */
+export const ZSTD_MAGIC = 0xfd2fb528;
 
-/** Whether `head` starts as a zstd frame does (its magic number, 28 b5 2f fd). */
+/** Whether `head` starts as a zstd frame does (its magic number). */
 export function isZstd(head: Uint8Array): boolean {
-  return head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd;
+  return head.length >= 4 && new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true) === ZSTD_MAGIC;
 }
 
 /**
@@ -32,9 +33,8 @@ export function isZstd(head: Uint8Array): boolean {
  */
 export function zstdContentSize(frame: Uint8Array): number | undefined {
   const damaged = (): AppError => new AppError("bad-snapshot", "The snapshot's data is damaged (it does not decompress).");
-  if (frame.length < 6) throw damaged();
+  if (frame.length < 6 || !isZstd(frame)) throw damaged();
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  if (view.getUint32(0, true) !== ZSTD_MAGIC) throw damaged();
   const descriptor = frame[4] ?? 0;
   if ((descriptor & 0x08) !== 0) throw damaged(); // reserved bit
   const sizeFlag = descriptor >> 6;

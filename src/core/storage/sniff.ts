@@ -2,6 +2,7 @@
  * What kind of image a file is, decided from its bytes (and size), not from its name.
  */
 import { isGzip } from "../snapshot/compress.ts";
+import { isZstd } from "../snapshot/zstd.ts";
 
 export type ImageKind = "cdrom" | "harddisk" | "floppy" | "kernel" | "initrd";
 
@@ -78,7 +79,7 @@ function guessKind(head: Uint8Array, size: number): Omit<SniffResult, "drives"> 
   if (startsWith(head, 0x202, ascii("HdrS"))) return { kind: "kernel", evidence: "Linux boot protocol header (HdrS)" };
   if (isGzip(head)) return { kind: "initrd", evidence: "gzip-compressed archive" };
   if (startsWith(head, 0, [0xfd, ...ascii("7zXZ"), 0x00])) return { kind: "initrd", evidence: "xz-compressed archive" };
-  if (startsWith(head, 0, [0x28, 0xb5, 0x2f, 0xfd])) return { kind: "initrd", evidence: "zstd-compressed archive" };
+  if (isZstd(head)) return { kind: "initrd", evidence: "zstd-compressed archive" };
   if (startsWith(head, 0, [0x02, 0x21, 0x4c, 0x18])) return { kind: "initrd", evidence: "lz4-compressed archive" };
   if (startsWith(head, 0, ascii("BZh"))) return { kind: "initrd", evidence: "bzip2-compressed archive" };
   if (startsWith(head, 0, ascii("07070"))) return { kind: "initrd", evidence: "cpio archive" };
