@@ -6,7 +6,7 @@ import { V86, type V86Options } from "v86";
 import { AppError } from "./errors.ts";
 import { Emitter } from "./events.ts";
 import { host as globals } from "./host.ts";
-import { PIC_RECORD_BYTES, PicCascadeRepair } from "./picCascade.ts";
+import { PIC_RECORD_BYTES, PicCascadeRepair, type PicRecords } from "./picCascade.ts";
 import { NicReceiveQueue, ne2kHasRoom, type Ne2kRing } from "./nicQueue.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { wasmPageHasher } from "./migration/pageHash.ts";
@@ -184,10 +184,19 @@ function nicHasRoom(devices: V86Devices | undefined, frameLength: number): boole
 function picCascadeRepairOf(cpu: Partial<V86Pic> | undefined): PicCascadeRepair | undefined {
   if (cpu === undefined || typeof cpu.get_pic_addr_master !== "function" || typeof cpu.get_pic_addr_slave !== "function" || cpu.wasm_memory === undefined) return undefined;
   const { get_pic_addr_master, get_pic_addr_slave, wasm_memory } = cpu as V86Pic;
-  return new PicCascadeRepair(() => ({
-    master: new Uint8Array(wasm_memory.buffer, get_pic_addr_master.call(cpu), PIC_RECORD_BYTES),
-    slave: new Uint8Array(wasm_memory.buffer, get_pic_addr_slave.call(cpu), PIC_RECORD_BYTES),
-  }));
+  // Checked after every slice (tens of thousands a second on an idle guest): the views are made
+  // again only when the Wasm memory has grown (a new buffer).
+  let records: PicRecords | undefined;
+  return new PicCascadeRepair(() => {
+    const buffer = wasm_memory.buffer;
+    if (records?.master.buffer !== buffer) {
+      records = {
+        master: new Uint8Array(buffer, get_pic_addr_master.call(cpu), PIC_RECORD_BYTES),
+        slave: new Uint8Array(buffer, get_pic_addr_slave.call(cpu), PIC_RECORD_BYTES),
+      };
+    }
+    return records;
+  });
 }
 
 /** Where v86 keeps its two 8259 records in its Wasm memory (the exports its own save_state reads). */
