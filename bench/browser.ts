@@ -178,6 +178,16 @@ export function chromiumPath(): string {
 }
 
 /**
+ * V8 flags for the benchmarked Chromium, from BENCH_JS_FLAGS (none by default: users run V8's
+ * defaults). For diagnosis only, e.g. `BENCH_JS_FLAGS=--liftoff-only` shows what V8's optimizing
+ * tier costs while v86 generates code.
+ */
+export function chromiumJsFlags(): string[] {
+  const flags = process.env["BENCH_JS_FLAGS"]?.trim() ?? "";
+  return flags === "" ? [] : [`--js-flags=${flags}`];
+}
+
+/**
  * The production build served as `npm start` serves it, and Debian's Chromium: `work` gets the
  * browser and the app's address; both are closed afterwards.
  */
@@ -190,7 +200,7 @@ export async function withBuiltApp<T>(work: (browser: Browser, base: string) => 
     if (base === undefined) throw new Error("vite preview did not report its address");
     const browser = await chromium.launch({
       executablePath: chromiumPath(),
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", ...chromiumJsFlags()],
     });
     try {
       return await work(browser, base);

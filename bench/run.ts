@@ -22,7 +22,7 @@ import { V86_PACKAGE_VERSION, type DeviceProfile } from "../src/core/index.ts";
 import type { LabReport, PairId } from "../src/core/lab/index.ts";
 import { REPO_ROOT, guestIsBuilt, readGuestManifest } from "../src/node/guest.ts";
 import { bootOnce, type BootSample } from "./boot.ts";
-import { runBrowserBench, type BrowserCase } from "./browser.ts";
+import { chromiumJsFlags, runBrowserBench, type BrowserCase } from "./browser.ts";
 import { runBrowserGuestDiskBench } from "./browserGuestDisk.ts";
 import { runBrowserNetworkBench } from "./browserNetwork.ts";
 import { runLabBench } from "./lab.ts";
@@ -106,13 +106,15 @@ function caseTable(cases: readonly (StorageCase | SnapshotCase | BrowserCase)[])
 }
 
 const manifest = readGuestManifest();
-const header = `virtlab bench — v86 ${V86_PACKAGE_VERSION}, kernel ${manifest.kernelRelease}, Node ${process.versions.node}\ncmdline: ${manifest.cmdline}`;
+const v8Flags = [...process.execArgv.filter((a) => a.startsWith("--") && !a.startsWith("--import") && !a.startsWith("--require")), ...chromiumJsFlags()];
+const header = `virtlab bench — v86 ${V86_PACKAGE_VERSION}, kernel ${manifest.kernelRelease}, Node ${process.versions.node}\ncmdline: ${manifest.cmdline}${v8Flags.length > 0 ? `\nV8 flags (not the defaults): ${v8Flags.join(" ")}` : ""}`;
 const report: {
   date: string;
   v86: string;
   node: string;
   kernelRelease: string;
   cmdline: string;
+  v8Flags: string[];
   boot?: BootResult[];
   storage?: StorageCase[];
   snapshot?: SnapshotCase[];
@@ -121,7 +123,7 @@ const report: {
   browser?: BrowserCase[];
   network?: NetworkReport;
   migration?: MigrationBench;
-} = { date: new Date().toISOString(), v86: V86_PACKAGE_VERSION, node: process.versions.node, kernelRelease: manifest.kernelRelease, cmdline: manifest.cmdline };
+} = { date: new Date().toISOString(), v86: V86_PACKAGE_VERSION, node: process.versions.node, kernelRelease: manifest.kernelRelease, cmdline: manifest.cmdline, v8Flags };
 
 if (suites.has("boot")) report.boot = await bootSuite();
 if (suites.has("storage")) report.storage = await runStorageBench(runs, log);
