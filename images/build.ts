@@ -271,6 +271,7 @@ function readModule(path: string): Uint8Array {
 interface ModulesResult {
   entries: CpioEntry[];
   plan: InitPlan["modules"];
+  dataDisk: InitPlan["dataDiskModules"];
   count: number;
   strippedBytes: number;
 }
@@ -312,7 +313,9 @@ function buildModules(manifest: Manifest, kernelRoot: string, release: string): 
   const bootOrder = loadOrder(groupsOf.keys(), deps);
   const onDemand = manifest.onDemandModules.map(normaliseModuleName);
   for (const m of onDemand) visit(m, "onDemandModules");
-  const order = loadOrder([...groupsOf.keys(), ...onDemand], deps);
+  const dataDisk = manifest.dataDiskModules.map(normaliseModuleName);
+  for (const m of dataDisk) visit(m, "dataDiskModules");
+  const order = loadOrder([...groupsOf.keys(), ...onDemand, ...dataDisk], deps);
   const entries: CpioEntry[] = [];
   const dirs = new Set<string>();
   const base = `lib/modules/${release}`;
@@ -337,7 +340,8 @@ function buildModules(manifest: Manifest, kernelRoot: string, release: string): 
   entries.push({ type: "file", path: `${base}/modules.alias`, mode: 0o644, data: enc.encode(renderModulesAlias(aliasByName)) });
   for (const d of dirs) entries.push({ type: "dir", path: d, mode: 0o755 });
   const plan = bootOrder.map((name) => ({ path: byName.get(name)!.path, groups: groupsOf.get(name)! }));
-  return { entries, plan, count: order.length, strippedBytes: stripped };
+  const dataDiskPlan = loadOrder(dataDisk, deps).map((name) => byName.get(name)!.path);
+  return { entries, plan, dataDisk: dataDiskPlan, count: order.length, strippedBytes: stripped };
 }
 
 function buildInitramfs(manifest: Manifest, busyboxRoot: string, kernelRoot: string, release: string): Uint8Array {
@@ -368,6 +372,7 @@ function buildInitramfs(manifest: Manifest, busyboxRoot: string, kernelRoot: str
     prompt: manifest.prompt,
     groups: manifest.deviceGroups.map((g) => ({ name: g.name, pci: g.pci })),
     modules: mods.plan,
+    dataDiskModules: mods.dataDisk,
     netGroups: manifest.deviceGroups.filter((g) => g.network).map((g) => g.name),
     consoleGroups: manifest.deviceGroups.filter((g) => g.console).map((g) => g.name),
   };

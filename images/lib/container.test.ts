@@ -28,7 +28,7 @@ describe("container helper scripts", () => {
   });
 
   it("/init mounts cgroup v2 with the memory controller, in its own marked block", () => {
-    const init = renderInit({ kernelRelease: "6.1.0-50-686", hostname: "virtlab", prompt: "# ", groups: [], modules: [], netGroups: [], consoleGroups: [] });
+    const init = renderInit({ kernelRelease: "6.1.0-50-686", hostname: "virtlab", prompt: "# ", groups: [], modules: [], dataDiskModules: [], netGroups: [], consoleGroups: [] });
     expect(init).toContain(renderCgroupInit().join("\n"));
     expect(init).toContain("mount -t cgroup2 cgroup2 /sys/fs/cgroup");
   });

@@ -20,6 +20,7 @@ const plan: InitPlan = {
     { path: "kernel/drivers/net/virtio_net.ko", groups: ["virtio-net"] },
     { path: "kernel/drivers/net/ethernet/8390/ne2k-pci.ko", groups: ["ne2k"] },
   ],
+  dataDiskModules: ["kernel/lib/crc16.ko", "kernel/fs/ext4/ext4.ko"],
   netGroups: ["virtio-net", "ne2k"],
   consoleGroups: ["virtio-console"],
 };
@@ -46,6 +47,31 @@ describe("renderInit", () => {
     ]);
     expect(script).toContain("M=/lib/modules/6.1.0-50-686");
     expect(script).toContain('has_pci 1af4:1000 1af4:1041 && WANT="${WANT}virtio-net "');
+  });
+
+  it("keeps the kernel from starting modprobe while it boots, and gives it back before the shells", () => {
+    const off = script.indexOf("echo >/proc/sys/kernel/modprobe");
+    const back = script.indexOf('echo "$MODPROBE" >/proc/sys/kernel/modprobe');
+    expect(script.indexOf("read -r MODPROBE </proc/sys/kernel/modprobe")).toBeLessThan(off);
+    expect(off).toBeGreaterThan(0);
+    expect(off).toBeLessThan(script.indexOf("insmod"));
+    expect(back).toBeGreaterThan(script.indexOf(`${DATA_SCRIPT_PATH} boot`));
+    expect(back).toBeLessThan(script.indexOf("shell_on /dev/ttyS0"));
+  });
+
+  it("loads the data disk's file system itself, in order, only when the command line names a data disk", () => {
+    const line = 'case " $CMDLINE " in *" virtlab.data="*) for f in kernel/lib/crc16.ko kernel/fs/ext4/ext4.ko; do insmod "$M/$f"; done;; esac';
+    expect(script).toContain(line);
+    expect(script.indexOf(line)).toBeLessThan(script.indexOf(`${DATA_SCRIPT_PATH} boot`));
+    // The pattern, run by sh: which command lines load the modules.
+    const loads = (cmdline: string): string => {
+      const r = spawnSync("sh", ["-c", `M=/m; insmod() { printf '%s ' "$1"; }; CMDLINE=${shQuote(cmdline)}; ${line}`], { encoding: "utf8" });
+      return r.stdout.trim();
+    };
+    expect(loads("console=ttyS0 quiet virtlab.data=0:0:0:0")).toBe("/m/kernel/lib/crc16.ko /m/kernel/fs/ext4/ext4.ko");
+    expect(loads("virtlab.data=0:0:0:0 quiet")).toBe("/m/kernel/lib/crc16.ko /m/kernel/fs/ext4/ext4.ko");
+    expect(loads("console=ttyS0 quiet")).toBe("");
+    expect(loads("console=ttyS0 novirtlab.data=1")).toBe("");
   });
 
   it("spawns respawning shells on ttyS0 and hvc0 with a banner, and never lets PID 1 exit", () => {

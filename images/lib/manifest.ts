@@ -26,6 +26,8 @@ export interface Manifest {
   deviceGroups: ManifestDeviceGroup[];
   /** modules shipped in the initramfs but loaded only on demand (kernel request_module -> modprobe) */
   onDemandModules: string[];
+  /** modules /init loads itself when the command line names a data disk (its file system) */
+  dataDiskModules: string[];
   cmdline: string;
 }
 
@@ -120,6 +122,7 @@ export function parseManifest(json: unknown): Manifest {
     prompt: str(json, "prompt", W),
     deviceGroups,
     onDemandModules: strArray(json, "onDemandModules", W),
+    dataDiskModules: strArray(json, "dataDiskModules", W),
     cmdline: str(json, "cmdline", W),
   };
 }
