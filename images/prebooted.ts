@@ -10,7 +10,10 @@
  *   npx tsx images/prebooted.ts --only=NAME[,NAME]   only these states (prebooted, prebooted-lab, …)
  *
  * The states are built in two processes at once (the default machine in one, the two lab machines
- * in the other): each boot is single-threaded, and set-up runs on two cores.
+ * in the other), each with V8's baseline wasm compiler only (as the tests run, see
+ * docs/architecture.md "Tests"): then each boot keeps to one thread, and set-up runs on two cores.
+ * With V8's defaults the optimizing tier recompiled v86's generated code on more threads, for
+ * about twice the CPU time of a boot. The state is the same either way.
  *
  * The states are compressed with zstd (the default machine's at level 19, ~20% smaller than gzip,
  * about a second per MiB here, once; the lab's two at level 9, see LAB_ZSTD_LEVEL): the page reads
@@ -22,6 +25,7 @@
  * seconds too.
  */
 import { spawn } from "node:child_process";
+import { setFlagsFromString } from "node:v8";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -155,6 +159,8 @@ async function buildOne(name: string, profile: DeviceProfile, label: string, zst
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const force = process.argv.includes("--force");
   const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
+  // Before any wasm is compiled: it holds for the modules v86 makes from then on.
+  setFlagsFromString("--liftoff-only");
   (only === undefined ? buildInTwoProcesses(force) : buildPrebooted(force, only)).then(
     () => process.exit(0),
     (error: unknown) => {
