@@ -132,8 +132,7 @@ export function renderInit(plan: InitPlan): string {
   L.push(
     "",
     "# The persistent data disk, if the host attached one (see /bin/virtlab-data), and its file system.",
-    "read -r CMDLINE </proc/cmdline",
-    ...(dataModules.length > 0 ? [`case " $CMDLINE " in *" virtlab.data="*) for f in ${dataModules.join(" ")}; do insmod "$M/$f"; done;; esac`] : []),
+    ...(dataModules.length > 0 ? ["read -r CMDLINE </proc/cmdline", `case " $CMDLINE " in *" virtlab.data="*) for f in ${dataModules.join(" ")}; do insmod "$M/$f"; done;; esac`] : []),
     `${DATA_SCRIPT_PATH} boot`,
     "",
     "# A respawning login shell with job control on a tty.",
