@@ -104,8 +104,9 @@ function buildInTwoProcesses(force: boolean): Promise<void> {
  * state is saved: the kernel holds its own copy of each, a loaded module is never loaded again
  * (busybox modprobe skips what /proc/modules lists), and init_on_free=1 zeroes the pages they
  * used, so the state compresses smaller (issue 12: bytes before the first prompt). Modules the
- * kernel has not loaded keep their files, for other hardware and for `modprobe` in lessons.
- * Module names use `_` where a file name may use `-`.
+ * kernel has not loaded keep their files, for other hardware and for the lab scripts' `modprobe`.
+ * The one thing lost: a module removed with `rmmod` in a restored machine cannot be loaded again
+ * (a cold boot has every file). Module names use `_` where a file name may use `-`.
  */
 const DROP_LOADED_MODULE_FILES =
   'for m in $(cut -d " " -f 1 /proc/modules); do for f in $(find /lib/modules -name "$m.ko" -o -name "$(echo "$m" | tr _ -).ko"); do rm "$f" || exit 1; done; done';
