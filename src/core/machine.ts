@@ -59,7 +59,8 @@ export interface MachineOptions {
   readonly disks?: AttachedDisks;
   /**
    * Start from a saved state instead of booting (the caller has checked it fits this machine).
-   * Used once: a later reset or guest reboot boots normally.
+   * Used once: a later reset or guest reboot boots normally. The emulator takes the bytes (a
+   * Worker backend is sent them, not a copy): the caller does not use them after the start.
    */
   readonly initialState?: {
     readonly state: Uint8Array;

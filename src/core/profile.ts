@@ -138,7 +138,7 @@ export interface EmulatorConfig {
   readonly initrd?: { readonly buffer: ArrayBuffer };
   readonly cmdline?: string;
   readonly boot_order?: number;
-  /** A saved state to start from instead of booting. */
+  /** A saved state to start from instead of booting. The backend takes the buffer: a Worker's is sent over, and it is empty here afterwards. */
   readonly initial_state?: { readonly buffer: ArrayBuffer };
   readonly disable_jit: boolean;
   readonly net_device: { readonly type: NicModel; readonly mtu?: number };

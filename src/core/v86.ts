@@ -57,7 +57,11 @@ export const createV86Backend: BackendFactory = async (config, host) => {
     throw new AppError("emulator-start-failed", "The emulator refused this machine's configuration.", { cause: error });
   }
   // Set up before v86 first runs ("emulator-ready" comes from its init, just before autostart).
-  emulator.add_listener("emulator-ready", () => yieldInThisThread(emulator as unknown as V86Internals, host.clock ?? systemClock));
+  emulator.add_listener("emulator-ready", () => {
+    yieldInThisThread(emulator as unknown as V86Internals, host.clock ?? systemClock);
+    // "emulator-ready" ends v86's init; a start from a state restores it right after.
+    if ((config as { initial_state?: unknown }).initial_state !== undefined) zeroOnlyWrittenMemoryAtRestore(emulator as unknown as V86Internals);
+  });
 
   let timer: Disposable | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -132,6 +136,38 @@ function yieldInThisThread(emulator: V86Internals, clock: Clock): void {
   };
   inner.register_yield = () => undefined;
   inner.unregister_yield = () => channel.port1.close();
+}
+
+/**
+ * The guest RAM v86's init writes before a start from a state restores it: the first MiB, where it
+ * puts the BIOS and VGA BIOS (a restore config names no kernel or initrd). A boot test checks that
+ * nothing above it is written, with this v86 and this configuration.
+ */
+export const RAM_WRITTEN_BEFORE_RESTORE = 0x100000;
+
+/**
+ * v86 restores a state's RAM by zeroing all of it, then copying in the state's non-zero pages
+ * (CPU.unpack_memory). In an emulator made for that restore, the RAM is WebAssembly memory that
+ * nothing has written above the first MiB, so it already reads as zero: zeroing it made every page
+ * resident (256 MiB for the default machine) and took ~1 s of the start, in Node and in Chromium.
+ * This cuts that one zeroing, the restore's, to the part init wrote. Later ones (a state put into
+ * a running machine, the balloon's) are v86's own.
+ */
+function zeroOnlyWrittenMemoryAtRestore(emulator: V86Internals): void {
+  const cpu = emulator.v86?.cpu as Partial<V86RestoreMemory> | undefined;
+  if (cpu === undefined || typeof cpu.zero_memory !== "function" || cpu.mem8 === undefined) return;
+  const zero = cpu.zero_memory;
+  const ramBytes = cpu.mem8.length;
+  cpu.zero_memory = (addr, size) => {
+    cpu.zero_memory = zero;
+    if (addr === 0 && size === ramBytes) zero(0, Math.min(size, RAM_WRITTEN_BEFORE_RESTORE));
+    else zero(addr, size);
+  };
+}
+
+interface V86RestoreMemory {
+  mem8: Uint8Array;
+  zero_memory: (addr: number, size: number) => void;
 }
 
 /** The parts of v86's internals we reach into, typed by what we use. */

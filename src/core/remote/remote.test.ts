@@ -150,10 +150,13 @@ const flush = async (): Promise<void> => {
 
 function setup(fail?: unknown) {
   const raw = portPair((fn) => host.queueMicrotask(fn));
-  // What each side hands over with a network frame (transferred, not copied).
-  const transfers = { toWorker: [] as (readonly ArrayBuffer[] | undefined)[], toPage: [] as (readonly ArrayBuffer[] | undefined)[] };
+  // What each side hands over with a network frame, and the page with a start (transferred, not copied).
+  const transfers = { toWorker: [] as (readonly ArrayBuffer[] | undefined)[], toPage: [] as (readonly ArrayBuffer[] | undefined)[], start: [] as (readonly ArrayBuffer[] | undefined)[] };
   const pair = {
-    page: { ...raw.page, post: (m: ToWorker, transfer?: ArrayBuffer[]) => (m.type === "net-frame" && transfers.toWorker.push(transfer), raw.page.post(m, transfer)) },
+    page: {
+      ...raw.page,
+      post: (m: ToWorker, transfer?: ArrayBuffer[]) => (m.type === "net-frame" && transfers.toWorker.push(transfer), m.type === "start" && transfers.start.push(transfer), raw.page.post(m, transfer)),
+    },
     worker: { ...raw.worker, post: (m: FromWorker, transfer?: ArrayBuffer[]) => (m.type === "net-frame" && transfers.toPage.push(transfer), raw.worker.post(m, transfer)) },
   };
   const clock = new ManualClock();
@@ -182,6 +185,8 @@ describe("RemoteBackend over an in-process port", () => {
   it("starts the emulator on the other side with the page's disks replaced by remote ones", async () => {
     const t = setup();
     const backend = (await t.remoteFactory(config, { wasm: new ArrayBuffer(4) })) as RemoteBackend;
+    // Nothing to hand over: a boot has no state, and the wasm bytes are the page's for every machine.
+    expect(t.transfers.start).toEqual([undefined]);
     const seen = t.emulator().config as unknown as Record<string, unknown>;
     expect(seen["hda"]).not.toBe(config.hda);
     expect((seen["hda"] as DiskDevice).byteLength).toBe(1 << 20);
@@ -192,6 +197,17 @@ describe("RemoteBackend over an in-process port", () => {
     expect([...read]).toEqual([2, 3, 4]);
     await new Promise<void>((resolve) => disk.set(512, Uint8Array.of(9, 8), resolve));
     expect((config.hda as PageDisk).writes).toEqual([[512, [9, 8]]]);
+    backend.dispose();
+  });
+
+  it("sends the state to start from over, not a copy of it", async () => {
+    const t = setup();
+    const state = new ArrayBuffer(16);
+    const backend = await t.remoteFactory({ ...config, initial_state: { buffer: state } }, { wasm: new ArrayBuffer(4) });
+    expect(t.transfers.start).toHaveLength(1);
+    expect(t.transfers.start[0]).toHaveLength(1);
+    expect(t.transfers.start[0]?.[0]).toBe(state);
+    expect((t.emulator().config as unknown as { initial_state: { buffer: ArrayBuffer } }).initial_state.buffer).toBe(state);
     backend.dispose();
   });
 

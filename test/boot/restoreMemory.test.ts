@@ -1,0 +1,76 @@
+/**
+ * A start from a saved state skips v86's zeroing of the RAM above the first MiB (v86.ts,
+ * zeroOnlyWrittenMemoryAtRestore): the fresh emulator's RAM there is zero already. Checked against
+ * v86's own path, on the real pre-booted state: the RAM after the quick restore is byte for byte
+ * the RAM after a restore that zeroes all of it first.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, expect, it } from "vitest";
+import { DATA_DISK_BYTES, DEFAULT_PROFILE, DiskStore, Machine, decodeSnapshot, memoryStore, systemClock, type BackendFactory, type EmulatorBackend } from "../../src/core/index.ts";
+import { RAM_WRITTEN_BEFORE_RESTORE, createV86Backend } from "../../src/core/v86.ts";
+import { GUEST_DIR, WASM_PATH, fileAssetLoader, guestIsBuilt, loadDefaultGuest } from "../../src/node/guest.ts";
+
+const PREBOOTED = join(GUEST_DIR, "prebooted.vlsnap");
+const machines: { dispose(): void }[] = [];
+afterEach(() => {
+  for (const m of machines.splice(0)) m.dispose();
+});
+
+/** A machine started from `state` whose emulator is made by `make` (never let run), and that emulator. */
+async function restored(state: Uint8Array, make: BackendFactory): Promise<EmulatorBackend> {
+  let made: EmulatorBackend | undefined;
+  // The hardware the pre-booted state was saved with: the default machine with its data disk.
+  const disk = await new DiskStore(memoryStore()).open(`restore-memory:${machines.length}`, { size: DATA_DISK_BYTES, blank: "ext2", clock: systemClock });
+  machines.push(disk);
+  const machine = new Machine({
+    profile: DEFAULT_PROFILE,
+    guest: loadDefaultGuest(undefined, { dataDisk: true }),
+    disks: { hda: disk },
+    wasm: { name: "v86.wasm", url: WASM_PATH },
+    loader: fileAssetLoader,
+    backend: async (config, host) => (made = await make({ ...config, autostart: false }, host)),
+    initialState: { state, shellReady: true },
+  });
+  machines.push(machine);
+  await machine.start();
+  if (made === undefined) throw new Error("no emulator was made");
+  return made;
+}
+
+function nonZeroPages(ram: Uint8Array, from: number): number {
+  const words = new Uint32Array(ram.buffer, ram.byteOffset + from, (ram.length - from) >> 2);
+  let pages = 0;
+  for (let page = 0; page < words.length; page += 1024) {
+    for (let i = page; i < page + 1024; i++) {
+      if (words[i] !== 0) {
+        pages++;
+        break;
+      }
+    }
+  }
+  return pages;
+}
+
+it.skipIf(!guestIsBuilt() || !existsSync(PREBOOTED))("a start from a state leaves the same RAM as v86's restore that zeroes all of it first", async () => {
+  const { state } = await decodeSnapshot(new Uint8Array(readFileSync(PREBOOTED)));
+  // The quick path: an emulator made with the state (the restore right after v86's init).
+  const quick = await restored(state.slice(), createV86Backend);
+  // v86's own: the same emulator made without the state, which is then restored into it.
+  const full = await restored(state.slice(), async (config, host) => {
+    const { initial_state: _taken, ...withoutState } = config;
+    const backend = await createV86Backend(withoutState, host);
+    // Before the restore: init wrote nothing above the first MiB (what the quick path relies on).
+    const ram = backend.migration?.ram();
+    expect(ram).toBeDefined();
+    expect(nonZeroPages(ram!, RAM_WRITTEN_BEFORE_RESTORE)).toBe(0);
+    await backend.restoreState(state.slice());
+    return backend;
+  });
+  const a = quick.migration!.ram();
+  const b = full.migration!.ram();
+  expect(a.length).toBe(b.length);
+  // The state fills pages above the first MiB (the kernel, the root file system in RAM).
+  expect(nonZeroPages(a, RAM_WRITTEN_BEFORE_RESTORE)).toBeGreaterThan(1000);
+  expect(Buffer.compare(a, b)).toBe(0);
+}, 120_000);
