@@ -35,6 +35,9 @@ test("after one visit the default machine starts and runs with the server gone",
   await waitForShell(page);
   console.log(`offline: URL → shell with the server stopped ${((Date.now() - reloaded) / 1000).toFixed(1)} s`);
   expect(await startedFrom(page)).toBe("pre-booted");
+  // The decoder's Worker fetched the state (through the service worker, with the server gone):
+  // the page itself never asked for it, as it would have had the Worker failed.
+  expect(await page.evaluate(() => performance.getEntriesByType("resource").filter((e) => e.name.endsWith("/prebooted.vlsnap")).length)).toBe(0);
   expect(await runInGuest(page, "echo $((6*7)); uname -r")).toMatchObject({ exitCode: 0, output: expect.stringMatching(/^42\n6\.1\./) });
   await expect(page.getByTestId("offline")).toHaveText("Offline-ready");
   // A lesson (data files) opens offline too.

@@ -37,11 +37,21 @@ describe("downloading a machine's file", () => {
       return asked.length === 1 ? response([part], true) : response(whole, false);
     });
     const progress: number[] = [];
-    const buffer = await loader.load(ref, (loaded) => progress.push(loaded));
+    const pieces: [number[], number][] = [];
+    const buffer = await loader.load(
+      ref,
+      (loaded) => progress.push(loaded),
+      (chunk, offset) => pieces.push([[...chunk], offset]),
+    );
     expect([...new Uint8Array(buffer)]).toEqual([1, 2, 3, 4, 5, 6]);
     expect(asked).toEqual([undefined, { cache: "no-store" }]);
-    // The bar starts again with the second try.
+    // The bar starts again with the second try, and so do the pieces (at offset 0).
     expect(progress).toEqual([3, 3, 6]);
+    expect(pieces).toEqual([
+      [[1, 2, 3], 0],
+      [[1, 2, 3], 0],
+      [[4, 5, 6], 3],
+    ]);
   });
 
   it("breaking off twice is the named error, with the cause", async () => {

@@ -9,8 +9,11 @@ import type { AssetRef } from "./profile.ts";
 
 export type ProgressCallback = (loaded: number, total: number | undefined) => void;
 
+/** Each piece of a download as it arrives, at its offset in the file (a download tried again starts again at 0). */
+export type ChunkCallback = (chunk: Uint8Array, offset: number) => void;
+
 export interface AssetLoader {
-  load(ref: AssetRef, onProgress: ProgressCallback): Promise<ArrayBuffer>;
+  load(ref: AssetRef, onProgress: ProgressCallback, onChunk?: ChunkCallback): Promise<ArrayBuffer>;
 }
 
 /**
@@ -19,7 +22,7 @@ export interface AssetLoader {
  * load it cannot write, as it could not a 15 MB kernel ("net::ERR_CACHE_WRITE_FAILURE").
  */
 export function fetchingLoader(fetch: (url: string, init?: HostFetchInit) => Promise<HostResponse>): AssetLoader {
-  const once = async (ref: AssetRef, onProgress: ProgressCallback, init: HostFetchInit | undefined): Promise<{ buffer: ArrayBuffer } | { brokeOff: unknown }> => {
+  const once = async (ref: AssetRef, onProgress: ProgressCallback, onChunk: ChunkCallback | undefined, init: HostFetchInit | undefined): Promise<{ buffer: ArrayBuffer } | { brokeOff: unknown }> => {
     let response;
     try {
       response = await fetch(ref.url, init);
@@ -34,16 +37,16 @@ export function fetchingLoader(fetch: (url: string, init?: HostFetchInit) => Pro
     const header = Number(response.headers.get("content-length"));
     const total = ref.size ?? (Number.isFinite(header) && header > 0 ? header : undefined);
     try {
-      return { buffer: await readBody(response.body, total, onProgress, () => response.arrayBuffer()) };
+      return { buffer: await readBody(response.body, total, onProgress, onChunk, () => response.arrayBuffer()) };
     } catch (error) {
       return { brokeOff: error };
     }
   };
   return {
-    async load(ref, onProgress) {
-      const first = await once(ref, onProgress, undefined);
+    async load(ref, onProgress, onChunk) {
+      const first = await once(ref, onProgress, onChunk, undefined);
       if ("buffer" in first) return first.buffer;
-      const again = await once(ref, onProgress, { cache: "no-store" });
+      const again = await once(ref, onProgress, onChunk, { cache: "no-store" });
       if ("buffer" in again) return again.buffer;
       throw new AppError("asset-load-failed", `The download of ${ref.name} broke off.`, { cause: again.brokeOff, details: { subject: ref.name, url: ref.url } });
     },
@@ -56,10 +59,12 @@ async function readBody(
   body: { getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }> } } | null,
   total: number | undefined,
   onProgress: ProgressCallback,
+  onChunk: ChunkCallback | undefined,
   whole: () => Promise<ArrayBuffer>,
 ): Promise<ArrayBuffer> {
   if (body === null) {
     const buffer = await whole();
+    onChunk?.(new Uint8Array(buffer), 0);
     onProgress(buffer.byteLength, buffer.byteLength);
     return buffer;
   }
@@ -71,6 +76,7 @@ async function readBody(
     if (done) break;
     if (value === undefined) continue;
     chunks.push(value);
+    onChunk?.(value, loaded);
     loaded += value.length;
     onProgress(loaded, total);
   }

@@ -1,26 +1,58 @@
 /**
- * Decodes a snapshot file off the page's main thread (checksums and decompression of tens of MiB
- * take about half a second there, while the page is opening its storage and drawing itself; a
- * zstd file loads its wasm decoder here, src/core/snapshot/zstd.ts). One
- * request per worker: the page sends a copy of the file and gets the decoded snapshot back, its
- * bytes transferred. On any failure it answers `ok: false` and the page decodes the file itself,
- * so the error the user sees is the core's own. See src/ui/offThreadDecode.ts.
+ * Fetches and decodes the pre-booted state off the page's main thread (src/ui/offThreadDecode.ts).
+ * The page sends where the file is; this Worker downloads it and checks and unpacks each part of
+ * the file as soon as its bytes are in (SnapshotStreamDecoder), so the unpacking overlaps the
+ * download and neither waits for the page's thread. It posts the download's progress, then the
+ * file and the decoded snapshot, their bytes transferred. On any failure it answers `ok: false`
+ * and the page fetches and decodes the file itself, so the error the user sees is the core's own.
  */
-import { decodeSnapshot } from "../core/snapshot/format.ts";
+import { fetchPrebooted, type PrebootedManifest } from "../core/session/prebooted.ts";
+import { SnapshotStreamDecoder, decodeSnapshot, type DecodedSnapshot } from "../core/snapshot/format.ts";
+import { preloadZstd } from "../core/snapshot/zstd.ts";
+
+export interface ToDecoder {
+  readonly guestBase: string;
+  readonly manifest: PrebootedManifest;
+}
+export type FromDecoder =
+  | { readonly kind: "progress"; readonly loaded: number; readonly total: number }
+  | { readonly kind: "done"; readonly ok: true; readonly file: Uint8Array; readonly decoded: DecodedSnapshot }
+  | { readonly kind: "done"; readonly ok: false };
 
 interface DecodeScope {
-  postMessage(message: unknown, transfer: ArrayBuffer[]): void;
-  addEventListener(type: "message", listener: (event: { data: Uint8Array }) => void, options: { once: true }): void;
+  postMessage(message: FromDecoder, transfer?: ArrayBuffer[]): void;
+  addEventListener(type: "message", listener: (event: { data: ToDecoder }) => void, options: { once: true }): void;
 }
 
 const scope = globalThis as unknown as DecodeScope;
 
+// The file it is made for is zstd (the pre-booted state): the decoder loads before the bytes come.
+preloadZstd();
+
+async function fetchAndDecode({ guestBase, manifest }: ToDecoder): Promise<{ file: Uint8Array; decoded: DecodedSnapshot }> {
+  const decoder = new SnapshotStreamDecoder(manifest.size);
+  let next = 0;
+  let restarted = false;
+  const file = await fetchPrebooted(guestBase).file(
+    manifest,
+    (loaded, total) => scope.postMessage({ kind: "progress", loaded, total }),
+    (chunk, offset) => {
+      // A download tried again starts again at 0: it is decoded whole once it has arrived.
+      if (offset !== next) restarted = true;
+      if (restarted) return;
+      decoder.push(chunk);
+      next += chunk.length;
+    },
+  );
+  return { file, decoded: await (restarted ? decodeSnapshot(file) : decoder.finish()) };
+}
+
 scope.addEventListener(
   "message",
-  (event) => {
-    decodeSnapshot(event.data).then(
-      (decoded) => scope.postMessage({ ok: true, decoded }, [decoded.state.buffer as ArrayBuffer]),
-      () => scope.postMessage({ ok: false }, []),
+  ({ data }) => {
+    fetchAndDecode(data).then(
+      ({ file, decoded }) => scope.postMessage({ kind: "done", ok: true, file, decoded }, [file.buffer as ArrayBuffer, decoded.state.buffer as ArrayBuffer]),
+      () => scope.postMessage({ kind: "done", ok: false }),
     );
   },
   { once: true },

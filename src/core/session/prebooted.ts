@@ -3,7 +3,7 @@
  * read and checked before the machine starts. Anything wrong (missing, another emulator, other
  * hardware, damaged) means an ordinary boot with the reason, never a failure.
  */
-import { fetchAssetLoader, verifyAsset } from "../assets.ts";
+import { fetchAssetLoader, verifyAsset, type ChunkCallback } from "../assets.ts";
 import { isAppError } from "../errors.ts";
 import { decodeText, host } from "../host.ts";
 import type { MachineFingerprint } from "../snapshot/fingerprint.ts";
@@ -23,8 +23,8 @@ export interface PrebootedManifest {
 export interface PrebootedSource {
   /** Its description, or why there is none. */
   manifest(): Promise<PrebootedManifest | { readonly none: string }>;
-  /** The state file itself. */
-  file(manifest: PrebootedManifest, onProgress: (loaded: number, total: number) => void): Promise<Uint8Array>;
+  /** The state file itself; `onChunk` gets its bytes as they arrive. */
+  file(manifest: PrebootedManifest, onProgress: (loaded: number, total: number) => void, onChunk?: ChunkCallback): Promise<Uint8Array>;
   /** The file decoded, when the source may have done it already (see eagerPrebooted). */
   decode?(file: Uint8Array): Promise<DecodedSnapshot>;
   /** Called when a choice is made, used or not: what the source kept for it can go. */
@@ -111,10 +111,10 @@ export function fetchPrebooted(guestBase: string, name = "prebooted"): Prebooted
       if (!response.ok) return { none: "this server has no pre-booted state (run npm start, which makes one)" };
       return JSON.parse(decodeText(new Uint8Array(await response.arrayBuffer()))) as PrebootedManifest;
     },
-    async file(manifest, onProgress) {
+    async file(manifest, onProgress, onChunk) {
       // Through the asset loader: a download that breaks off is tried again past the HTTP cache.
       const ref = { name: manifest.file, url: url(manifest.file), size: manifest.size };
-      const buffer = await fetchAssetLoader.load(ref, (loaded) => onProgress(loaded, manifest.size));
+      const buffer = await fetchAssetLoader.load(ref, (loaded) => onProgress(loaded, manifest.size), onChunk);
       await verifyAsset(ref, buffer);
       return new Uint8Array(buffer);
     },

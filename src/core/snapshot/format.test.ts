@@ -4,7 +4,7 @@ import { decodeText, encodeText, sha256Hex } from "../host.ts";
 import { DEFAULT_PROFILE } from "../profile.ts";
 import { machineFingerprint, fingerprintDifferences } from "./fingerprint.ts";
 import { PAGE_SIZE } from "../storage/disk.ts";
-import { CHUNK_RAW_BYTES, concatParts, decodeSnapshot, encodeSnapshot, readSnapshotHeader, V86_STATE_MAGIC, type SnapshotHeader, type SnapshotMeta } from "./format.ts";
+import { CHUNK_RAW_BYTES, SnapshotStreamDecoder, concatParts, decodeSnapshot, encodeSnapshot, readSnapshotHeader, V86_STATE_MAGIC, type SnapshotHeader, type SnapshotMeta } from "./format.ts";
 import { testGuest } from "../testing/guest.ts";
 
 const guest = testGuest();
@@ -232,5 +232,67 @@ describe("machine fingerprints", () => {
     expect((await refusal(tamper((h) => void (disk(h)["pages"] = [1])))).message).toMatch(/do not add up/);
     expect((await refusal(tamper((h) => void (disk(h)["size"] = 2 ** 40)))).message).toMatch(/no machine here can have/);
     expect((await refusal(tamper((h) => void (h["stateSize"] = 1)))).message).toMatch(/state size/);
+  });
+});
+
+describe("a snapshot file decoded as it arrives", () => {
+  /** `bytes` pushed in pieces of `piece` bytes, then finished (the refusal, if any, as the value). */
+  async function streamed(bytes: Uint8Array, piece: number, expectedBytes?: number): Promise<Awaited<ReturnType<typeof decodeSnapshot>> | AppError> {
+    const decoder = new SnapshotStreamDecoder(expectedBytes);
+    for (let at = 0; at < bytes.length; at += piece) decoder.push(bytes.slice(at, at + piece));
+    return decoder.finish().catch((e: unknown) => e as AppError);
+  }
+
+  it("gives what decodeSnapshot gives, the bytes coming in any pieces", async () => {
+    const state = fakeState(CHUNK_RAW_BYTES * 2 + 123);
+    const pages = [0, 5];
+    const data = new Uint8Array(pages.length * PAGE_SIZE).map((_, i) => (i * 7) & 0xff);
+    const bytes = concatParts((await encodeSnapshot(state, meta, [{ slot: "hda", size: 64 << 20, base: "blank", pages, data }])).parts);
+    const whole = await decodeSnapshot(bytes);
+    for (const [piece, expected] of [[13, undefined], [7, bytes.length], [4096, undefined], [bytes.length, bytes.length]] as const) {
+      const got = await streamed(bytes, piece, expected);
+      if (got instanceof Error) throw got;
+      expect(got.header, `pieces of ${piece}`).toEqual(whole.header);
+      expect(await sha256Hex(got.state)).toBe(await sha256Hex(state));
+      expect(got.disks.map((d) => ({ ...d, data: [...d.data.subarray(0, 8)], length: d.data.length }))).toEqual(whole.disks.map((d) => ({ ...d, data: [...d.data.subarray(0, 8)], length: d.data.length })));
+      expect(await sha256Hex(got.disks[0]!.data)).toBe(await sha256Hex(data));
+    }
+  });
+
+  it("unpacks each part as soon as its bytes are in, before the rest has come", async () => {
+    const bytes = await file(fakeState(CHUNK_RAW_BYTES * 2 + 10));
+    const { header, bodyOffset } = readSnapshotHeader(bytes);
+    const firstPartEnds = bodyOffset + (header.chunks[0]?.size ?? 0);
+    const decoder = new SnapshotStreamDecoder();
+    decoder.push(bytes.slice(0, firstPartEnds));
+    // What it holds unpacked, read through finish's refusal: the file is not whole yet.
+    const early = (await decoder.finish().catch((e: unknown) => e)) as AppError;
+    expect(early.message).toMatch(/cut short/);
+    expect((decoder as unknown as { nextChunk: number }).nextChunk).toBe(1);
+    decoder.push(bytes.slice(firstPartEnds));
+    expect((await decoder.finish()).state.length).toBe(CHUNK_RAW_BYTES * 2 + 10);
+  });
+
+  it("refuses what decodeSnapshot refuses: not a snapshot, cut short, a damaged part, extra bytes", async () => {
+    expect(((await streamed(encodeText("PK\x03\x04 not a snapshot at all"), 3)) as AppError).message).toMatch(/not a virtlab snapshot/);
+    const bytes = await file();
+    for (const cut of [bytes.length - 1, 200, 11]) {
+      const error = (await streamed(bytes.subarray(0, cut), 64)) as AppError;
+      expect(error.code, `cut at ${cut}`).toBe("bad-snapshot");
+      expect(error.message).toMatch(/cut short|not a virtlab snapshot|damaged/);
+    }
+    const flipped = bytes.slice();
+    flipped[flipped.length - 5] = (flipped[flipped.length - 5] as number) ^ 0x40;
+    expect(((await streamed(flipped, 1000)) as AppError).message).toMatch(/part 2 of 2 does not match its checksum/);
+    // The whole file first (as decodeSnapshot pushes it: read in place), then more: refused, and
+    // the caller's bytes are as they were.
+    const before = await sha256Hex(bytes);
+    const decoder = new SnapshotStreamDecoder(bytes.length);
+    decoder.push(bytes);
+    decoder.push(Uint8Array.of(1, 2, 3));
+    expect(((await decoder.finish().catch((e: unknown) => e)) as AppError).message).toMatch(/extra bytes/);
+    expect(await sha256Hex(bytes)).toBe(before);
+    const longer = concatParts([bytes, Uint8Array.of(1, 2, 3)]);
+    expect(((await streamed(longer, 1000)) as AppError).message).toMatch(/extra bytes/);
   });
 });

@@ -97,6 +97,11 @@ function withDeadline<T>(work: Promise<T>): Promise<T> {
   });
 }
 
+/** Start loading the library now, for a read to come (a failure is the read's to report). */
+export function preloadZstd(): void {
+  loadZstd().catch(() => undefined);
+}
+
 /** Compress `data` as one zstd frame (its header declares its size). */
 export async function zstd(data: Uint8Array, level = ZSTD_LEVEL): Promise<Uint8Array> {
   const library = await loadZstd();
