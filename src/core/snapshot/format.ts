@@ -320,7 +320,7 @@ async function unpackChunk(header: SnapshotHeader, index: number, packed: Uint8A
  * the file's bytes in order, then `finish`: the same checks, errors and result as decodeSnapshot.
  */
 export class SnapshotStreamDecoder {
-  private file = new Uint8Array(0);
+  private file: Uint8Array = new Uint8Array(0);
   private length = 0;
   private head: { readonly header: SnapshotHeader; readonly bodyOffset: number; readonly payload: Uint8Array } | undefined;
   private nextChunk = 0;
