@@ -103,7 +103,7 @@ export {
   type SnapshotLinkPlan,
 } from "./snapshot/link.ts";
 export { captureSnapshot, machineDiskIdentities, restoreSnapshotDisks, type CaptureOptions } from "./snapshot/machineSnapshot.ts";
-export { parseSetupUrl, setupQuery, shareQuery, type SetupFromUrl } from "./setupUrl.ts";
+export { mayStartPrebooted, parseSetupUrl, setupQuery, shareQuery, type SetupFromUrl } from "./setupUrl.ts";
 export {
   LESSON_FORMAT,
   LESSON_INDEX_FORMAT,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_PROFILE } from "./profile.ts";
-import { parseSetupUrl, setupQuery, shareQuery } from "./setupUrl.ts";
+import { mayStartPrebooted, parseSetupUrl, setupQuery, shareQuery } from "./setupUrl.ts";
 
 describe("shareable set-up URLs", () => {
   it("reads devices, memory, machine, lesson and step", () => {
@@ -56,5 +56,22 @@ describe("shareable set-up URLs", () => {
     // A saved machine whose own profile already has virtio: the link names it and nothing else.
     expect(shareQuery({ id: "m-7", profile: running }, running, { id: "io", step: 2 })).toBe("?machine=m-7&lesson=io&step=2");
     expect(shareQuery({ id: "m-7", profile: running }, { ...running, memoryMiB: 384 })).toBe("?machine=m-7&mem=384");
+  });
+});
+
+describe("whether a link's page fetches the pre-booted state from its first moment", () => {
+  it.each([
+    ["", true],
+    ["?lesson=devices&step=2", true],
+    ["?cpu=interp", true],
+    [`?nic=${DEFAULT_PROFILE.nic}`, true],
+    ["?nic=virtio&console=virtio", false],
+    ["?mem=192", false],
+    ["?balloon=on", false],
+    ["?machine=abc", false],
+    ["?snapshot=https%3A%2F%2Fexample.org%2Fs.vlsnap", false],
+    ["?nic=e1000", true],
+  ])("%s → %s", (search, expected) => {
+    expect(mayStartPrebooted(search)).toBe(expected);
   });
 });

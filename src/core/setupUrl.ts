@@ -126,3 +126,17 @@ export function shareQuery(machine: { readonly id: string; readonly profile: Dev
   const named = machine.id === DEFAULT_MACHINE_ID ? undefined : machine.id;
   return setupQuery(running, { base: named === undefined ? DEFAULT_PROFILE : machine.profile, ...(named === undefined ? {} : { machine: named }), ...(lesson === undefined ? {} : { lesson }) });
 }
+
+/**
+ * Whether a page opened at `search` may start the default machine from its pre-booted state, so
+ * the page fetches and unpacks that state from its first moment. Not when the link names a
+ * machine, a snapshot, or hardware of its own: that start restores the hardware's kept boot or
+ * boots, and unpacking 42 MB it does not use, while it starts, slowed it (a device-switch link
+ * opened again: ~7.7 s with it, ~5.3 s without). The CPU mode is not hardware: a state restores
+ * with the JIT on or off.
+ */
+export function mayStartPrebooted(search: string): boolean {
+  const setup = parseSetupUrl(search);
+  if (setup.machine !== undefined || setup.snapshot !== undefined) return false;
+  return Object.entries(setup.profile).every(([key, value]) => key === "cpu" || DEFAULT_PROFILE[key as keyof DeviceProfile] === value);
+}

@@ -35,11 +35,14 @@ function fetchAndDecodeIn(worker: Worker | undefined, guestBase: string, manifes
   });
 }
 
-/** The default machine's pre-booted state, fetched and decoded (in a Worker) from the page's first moment, while storage opens. */
-export function pagePrebooted(guestBase: string): PrebootedSource {
+/**
+ * The default machine's pre-booted state, fetched and decoded in a Worker; with `eager`, from the
+ * page's first moment, while storage opens (else when a start asks for it).
+ */
+export function pagePrebooted(guestBase: string, eager: boolean): PrebootedSource {
   const plain = fetchPrebooted(guestBase);
   // Made now: its script and the zstd decoder load while the page fetches the state's description.
-  let spare = spawnDecoder();
+  let spare = eager ? spawnDecoder() : undefined;
   let fromWorker: { file: Uint8Array; decoded: DecodedSnapshot } | undefined;
   // The Worker's decoding of the file it fetched, handed on once (and not kept here after).
   const decode = (file: Uint8Array): Promise<DecodedSnapshot> => {
@@ -57,5 +60,5 @@ export function pagePrebooted(guestBase: string): PrebootedSource {
     },
     decode,
   };
-  return eagerPrebooted(source, decode);
+  return eager ? eagerPrebooted(source, decode) : source;
 }
