@@ -60,7 +60,7 @@ export const createV86Backend: BackendFactory = async (config, host) => {
   emulator.add_listener("emulator-ready", () => {
     yieldInThisThread(emulator as unknown as V86Internals, host.clock ?? systemClock);
     // "emulator-ready" ends v86's init; a start from a state restores it right after.
-    if ((config as { initial_state?: unknown }).initial_state !== undefined) zeroOnlyWrittenMemoryAtRestore(emulator as unknown as V86Internals);
+    if (config.initial_state !== undefined) zeroOnlyWrittenMemoryAtRestore(emulator as unknown as V86Internals);
   });
 
   let timer: Disposable | undefined;

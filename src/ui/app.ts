@@ -17,7 +17,6 @@ import {
   fetchGuestManifest,
   fetchPrebooted,
   openIndexedDbStore,
-  mayStartPrebooted,
   parseSetupUrl,
   runDivider,
   scratchSession,
@@ -86,8 +85,7 @@ export class App implements Shell {
       images: this.storage.stores.images,
       diskStore: this.storage.stores.disks,
       disks: this.storage,
-      // Fetched from the first moment only when this page may start from it (not a link to other hardware).
-      prebooted: pagePrebooted(this.guestBase, mayStartPrebooted(location.search)),
+      prebooted: pagePrebooted(this.guestBase, location.search),
       // Boots kept per hardware in a database of their own: a device switch boots once, then restores.
       bootCache: new BootCache(new SnapshotStore(openIndexedDbStore("virtlab-bootcache", "kv"))),
       screenContainer: byId("vga"),

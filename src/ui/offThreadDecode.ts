@@ -6,7 +6,7 @@
  * fails to load, the download or the file is bad), the page fetches and decodes the file itself,
  * so what goes wrong is said in the core's own words.
  */
-import { decodeSnapshot, eagerPrebooted, fetchPrebooted, type DecodedSnapshot, type PrebootedManifest, type PrebootedSource } from "../core/index.ts";
+import { decodeSnapshot, eagerPrebooted, fetchPrebooted, mayStartPrebooted, type DecodedSnapshot, type PrebootedManifest, type PrebootedSource } from "../core/index.ts";
 import type { FromDecoder, ToDecoder } from "../worker/decode.worker.ts";
 
 function spawnDecoder(): Worker | undefined {
@@ -36,10 +36,12 @@ function fetchAndDecodeIn(worker: Worker | undefined, guestBase: string, manifes
 }
 
 /**
- * The default machine's pre-booted state, fetched and decoded in a Worker; with `eager`, from the
- * page's first moment, while storage opens (else when a start asks for it).
+ * The default machine's pre-booted state, fetched and decoded in a Worker: from the page's first
+ * moment, while storage opens, when the page's link (`search`) may start from it (core's
+ * mayStartPrebooted: not a link to other hardware, a machine or a snapshot); else when a start asks.
  */
-export function pagePrebooted(guestBase: string, eager: boolean): PrebootedSource {
+export function pagePrebooted(guestBase: string, search: string): PrebootedSource {
+  const eager = mayStartPrebooted(search);
   const plain = fetchPrebooted(guestBase);
   // Made now: its script and the zstd decoder load while the page fetches the state's description.
   let spare = eager ? spawnDecoder() : undefined;
