@@ -30,6 +30,11 @@ interface TransformPair {
   readonly readable: { getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(reason?: unknown): Promise<void> } };
 }
 
+export interface HostBlob {
+  readonly size: number;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
 interface HostGlobals {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
@@ -57,6 +62,8 @@ interface HostGlobals {
     onmessage: ((event: { readonly data: unknown }) => void) | null;
     close(): void;
   };
+  /** Browsers, Workers and Node: large values kept in IndexedDB as files (storage/kv.ts). */
+  Blob: new (parts: readonly (HostBlob | Uint8Array)[]) => HostBlob;
   WebAssembly: {
     instantiate(bytes: ArrayBuffer, imports: object): Promise<{ instance: { exports: object } }>;
     /** Synchronous compile and instantiation: small modules only (migration/pageHash.ts). */

@@ -1,12 +1,17 @@
 import "fake-indexeddb/auto";
+import { createStore, get as rawGet, set as rawSet } from "idb-keyval";
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors.ts";
-import { isQuotaError, memoryStore, openIndexedDbStore, type KeyValueStore } from "./kv.ts";
+import { host } from "../host.ts";
+import { BLOB_BYTES, isQuotaError, memoryStore, openIndexedDbStore, type KeyValueStore } from "./kv.ts";
 
 const stores: [string, () => KeyValueStore][] = [
   ["IndexedDB (fake-indexeddb)", () => openIndexedDbStore(`kv-test-${Math.random()}`, "s")],
+  ["IndexedDB, bytes as Blobs", () => openIndexedDbStore(`kv-blob-${Math.random()}`, "s", { bytesAsBlobs: true })],
   ["memory", memoryStore],
 ];
+
+const pattern = (length: number, seed: number): Uint8Array => Uint8Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff);
 
 describe.each(stores)("%s store", (_name, make) => {
   it("stores, lists and deletes values, keeping binary data intact", async () => {
@@ -24,6 +29,55 @@ describe.each(stores)("%s store", (_name, make) => {
     await store.deleteMany(["a", "b"]);
     await store.delete("c");
     expect(await store.keys()).toEqual([]);
+  });
+});
+
+describe("an IndexedDB store that keeps bytes as Blobs", () => {
+  it("keeps byte arrays of a page or more as Blobs, smaller values as they are", async () => {
+    const db = `kv-blobs-${Math.random()}`;
+    const store = openIndexedDbStore(db, "s", { bytesAsBlobs: true });
+    await store.setMany([
+      ["big", pattern(BLOB_BYTES, 1)],
+      ["small", pattern(BLOB_BYTES - 1, 2)],
+      ["record", { pages: [1, 2] }],
+    ]);
+    const raw = createStore(db, "s");
+    expect(await rawGet("big", raw)).toBeInstanceOf(host.Blob);
+    expect(await rawGet("small", raw)).toBeInstanceOf(Uint8Array);
+    expect(await rawGet("record", raw)).toEqual({ pages: [1, 2] });
+    expect(await store.get("big")).toEqual(pattern(BLOB_BYTES, 1));
+    expect(await store.get("record")).toEqual({ pages: [1, 2] });
+  });
+
+  it("reads Blobs and byte arrays stored before, mixed in one read, each to its own bytes in order", async () => {
+    const db = `kv-mixed-${Math.random()}`;
+    // Written before the option existed: plain byte arrays.
+    await rawSet("old", pattern(BLOB_BYTES, 3), createStore(db, "s"));
+    const store = openIndexedDbStore(db, "s", { bytesAsBlobs: true });
+    await store.set("new1", pattern(BLOB_BYTES, 4));
+    await store.set("new2", pattern(2 * BLOB_BYTES, 5));
+    const values = await store.getMany<Uint8Array>(["new2", "old", "missing", "new1"]);
+    expect(values).toEqual([pattern(2 * BLOB_BYTES, 5), pattern(BLOB_BYTES, 3), undefined, pattern(BLOB_BYTES, 4)]);
+    // Each value is a buffer of its own, not a view into the joined read.
+    expect(values[0]?.buffer.byteLength).toBe(2 * BLOB_BYTES);
+    expect(values[3]?.buffer.byteLength).toBe(BLOB_BYTES);
+  });
+
+  it("says a Blob that cannot be read back is a storage read failure", async () => {
+    const store = openIndexedDbStore(`kv-unreadable-${Math.random()}`, "s", { bytesAsBlobs: true });
+    await store.set("page", pattern(BLOB_BYTES, 6));
+    const proto = host.Blob.prototype as { arrayBuffer: () => Promise<ArrayBuffer> };
+    const arrayBuffer = proto.arrayBuffer;
+    const gone = Object.assign(new Error("the file is gone"), { name: "NotReadableError" });
+    proto.arrayBuffer = () => Promise.reject(gone);
+    try {
+      const error = (await store.getMany(["page"]).catch((e: unknown) => e)) as AppError;
+      expect(error).toBeInstanceOf(AppError);
+      expect(error.code).toBe("storage-failed");
+      expect(error.cause).toBe(gone);
+    } finally {
+      proto.arrayBuffer = arrayBuffer;
+    }
   });
 });
 

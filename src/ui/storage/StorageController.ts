@@ -5,6 +5,7 @@
  */
 import {
   AppError,
+  DISK_STORE_OPTIONS,
   DiskStore,
   Emitter,
   ImageStore,
@@ -43,7 +44,7 @@ export function browserEstimate(): Promise<StorageEstimate | undefined> {
 
 export function openBrowserStores(): Stores {
   const images = new ImageStore(openIndexedDbStore(DATABASES.images, "kv"), { now: () => Date.now(), estimate: browserEstimate });
-  const disks = new DiskStore(openIndexedDbStore(DATABASES.disks, "kv"));
+  const disks = new DiskStore(openIndexedDbStore(DATABASES.disks, "kv", DISK_STORE_OPTIONS));
   const machines = new MachineStore(openIndexedDbStore(DATABASES.machines, "kv"), disks, () => Date.now());
   return { images, disks, machines };
 }
