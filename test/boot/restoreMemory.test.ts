@@ -7,9 +7,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
-import { DATA_DISK_BYTES, DEFAULT_PROFILE, DiskStore, Machine, decodeSnapshot, memoryStore, systemClock, type BackendFactory, type EmulatorBackend } from "../../src/core/index.ts";
+import { decodeSnapshot, type BackendFactory, type EmulatorBackend } from "../../src/core/index.ts";
 import { RAM_WRITTEN_BEFORE_RESTORE, createV86Backend } from "../../src/core/v86.ts";
-import { GUEST_DIR, WASM_PATH, fileAssetLoader, guestIsBuilt, loadDefaultGuest } from "../../src/node/guest.ts";
+import { GUEST_DIR, guestIsBuilt } from "../../src/node/guest.ts";
+import { machineFromState } from "./sessions.ts";
 
 const PREBOOTED = join(GUEST_DIR, "prebooted.vlsnap");
 const machines: { dispose(): void }[] = [];
@@ -20,20 +21,7 @@ afterEach(() => {
 /** A machine started from `state` whose emulator is made by `make` (never let run), and that emulator. */
 async function restored(state: Uint8Array, make: BackendFactory): Promise<EmulatorBackend> {
   let made: EmulatorBackend | undefined;
-  // The hardware the pre-booted state was saved with: the default machine with its data disk.
-  const disk = await new DiskStore(memoryStore()).open(`restore-memory:${machines.length}`, { size: DATA_DISK_BYTES, blank: "ext2", clock: systemClock });
-  machines.push(disk);
-  const machine = new Machine({
-    profile: DEFAULT_PROFILE,
-    guest: loadDefaultGuest(undefined, { dataDisk: true }),
-    disks: { hda: disk },
-    wasm: { name: "v86.wasm", url: WASM_PATH },
-    loader: fileAssetLoader,
-    backend: async (config, host) => (made = await make({ ...config, autostart: false }, host)),
-    initialState: { state, shellReady: true },
-  });
-  machines.push(machine);
-  await machine.start();
+  await machineFromState(state, async (config, host) => (made = await make({ ...config, autostart: false }, host)), machines);
   if (made === undefined) throw new Error("no emulator was made");
   return made;
 }
