@@ -20,7 +20,7 @@
  * without this the figure mixes the two. For the same reason a 32 MiB file is written (and after
  * the reload read) the same way before the measured one: the emulator compiles the guest's code
  * for that path the first time, and a guest running nothing but a shell loop grew the renderer by
- * 70-140 MiB that way (stop 29), with no disk involved.
+ * 139 MiB that way (stop 29, one run), with no disk involved.
  *
  * Needs `dist/` (npm run build) and Chromium. VIRTLAB_DISK_MIB sets the size (default 1024).
  */
