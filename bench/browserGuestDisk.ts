@@ -17,10 +17,10 @@
  * restored from a saved state has none of its RAM in the renderer's memory until the guest uses
  * it, and a guest that writes or reads a big file fills all of it with its page cache. That is the
  * machine's memory (256 MiB, fixed by its profile, whatever the size written), not the disk's:
- * without this the figure mixes the two. For the same reason a 32 MiB file is written (and after
- * the reload read) the same way before the measured one: the emulator compiles the guest's code
- * for that path the first time, and a guest running nothing but a shell loop grew the renderer by
- * 139 MiB that way (stop 29, one run), with no disk involved.
+ * without this the figure mixes the two. For a like reason a 32 MiB file is written (and after
+ * the reload read) the same way before the measured one: running guest code for the first time
+ * costs memory of its own (a guest running nothing but a shell loop grew the renderer by 139 MiB,
+ * stop 29, one run, no disk involved; presumably the emulator compiling that code).
  *
  * Needs `dist/` (npm run build) and Chromium. VIRTLAB_DISK_MIB sets the size (default 1024).
  */
