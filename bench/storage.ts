@@ -12,9 +12,9 @@ import { join } from "node:path";
 import { summarize, type Summary } from "../src/core/bench/stats.ts";
 import {
   DATA_DISK_BYTES,
-  DISK_STORE_OPTIONS,
   DiskStore,
   ImageStore,
+  openDiskDatabase,
   PAGE_CACHE_BYTES,
   openIndexedDbStore,
   systemClock,
@@ -62,7 +62,7 @@ async function diskRun(kind: "overlay" | "memory", fileMiB: number): Promise<Dis
   let overlay: OverlayDisk | undefined;
   let disks: AttachedDisks;
   if (kind === "overlay") {
-    overlay = await new DiskStore(openIndexedDbStore(`bench-disks-${Math.random()}`, "kv", DISK_STORE_OPTIONS)).open("data", { size: DATA_DISK_BYTES, clock: systemClock });
+    overlay = await new DiskStore(openDiskDatabase(`bench-disks-${Math.random()}`)).open("data", { size: DATA_DISK_BYTES, clock: systemClock });
     disks = { hda: overlay };
   } else {
     disks = { hda: { buffer: new ArrayBuffer(DATA_DISK_BYTES) } };

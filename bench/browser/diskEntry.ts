@@ -3,8 +3,7 @@
  * the browser's own IndexedDB. Written for the current DiskStore API; the script can bundle an
  * older src/core in its place (VIRTLAB_CORE) to measure before and after.
  */
-import { DISK_STORE_OPTIONS, DiskStore } from "../../src/core/storage/disk.ts";
-import { openIndexedDbStore } from "../../src/core/storage/kv.ts";
+import { DiskStore, openDiskDatabase } from "../../src/core/storage/disk.ts";
 import { systemClock } from "../../src/core/clock.ts";
 
 const MiB = 1024 * 1024;
@@ -17,7 +16,7 @@ const phase = (name: string): Promise<void> => (globalThis as unknown as { bench
  */
 async function writeDisk(db: string, sizeMiB: number, diskMiB: number, data: "pattern" | "random" = "pattern"): Promise<Record<string, number>> {
   const size = diskMiB * MiB;
-  const writer = await new DiskStore(openIndexedDbStore(db, "kv", DISK_STORE_OPTIONS)).open("big", { size, clock: systemClock });
+  const writer = await new DiskStore(openDiskDatabase(db)).open("big", { size, clock: systemClock });
   const chunk = new Uint8Array(MiB);
   let seed = 1;
   for (let i = 0; i < chunk.length; i++) {
@@ -40,7 +39,7 @@ async function writeDisk(db: string, sizeMiB: number, diskMiB: number, data: "pa
 /** Cold (bench/browserDisk.ts reloads the page first): a new store and disk, nothing in memory. */
 async function readDisk(db: string, sizeMiB: number, diskMiB: number): Promise<Record<string, number>> {
   const size = diskMiB * MiB;
-  const reader = await new DiskStore(openIndexedDbStore(db, "kv", DISK_STORE_OPTIONS)).open("big", { size, clock: systemClock });
+  const reader = await new DiskStore(openDiskDatabase(db)).open("big", { size, clock: systemClock });
   await phase("start");
   const t1 = performance.now();
   let check = 0;
@@ -51,7 +50,7 @@ async function readDisk(db: string, sizeMiB: number, diskMiB: number): Promise<R
   const readS = (performance.now() - t1) / 1000;
   await phase("read");
   reader.dispose();
-  const random = await new DiskStore(openIndexedDbStore(db, "kv", DISK_STORE_OPTIONS)).open("big", { size, clock: systemClock });
+  const random = await new DiskStore(openDiskDatabase(db)).open("big", { size, clock: systemClock });
   const count = 400;
   let seed = 12345;
   await phase("start");

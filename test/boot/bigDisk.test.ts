@@ -13,7 +13,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  DISK_STORE_OPTIONS,
   DiskStore,
   PAGE_CACHE_BYTES,
   PageCache,
@@ -21,7 +20,7 @@ import {
   fingerprintDifferences,
   machineFingerprint,
   mountDataCommand,
-  openIndexedDbStore,
+  openDiskDatabase,
   readSnapshotHeader,
   systemClock,
   DEFAULT_PROFILE,
@@ -60,7 +59,7 @@ async function restore(disk: OverlayDisk, size: number): Promise<Machine> {
 
 describe.skipIf(!guestIsBuilt())("big data disks", () => {
   it("a blank disk mounts without formatting; a file larger than the cache reads back after a teardown with the same checksum", async () => {
-    const kv = openIndexedDbStore(`big-disk-${Math.random()}`, "kv", DISK_STORE_OPTIONS);
+    const kv = openDiskDatabase(`big-disk-${Math.random()}`);
     const size = 256 * MiB;
     const disk = await new DiskStore(kv).open("m:hda", { size, blank: "ext2", clock: systemClock });
     // Started as the page starts, from the pre-booted state (a boot where there is none).
@@ -116,7 +115,7 @@ describe.skipIf(!guestIsBuilt())("big data disks", () => {
     const size = 2048 * MiB;
     // The fingerprint does not pin the blank data disk's size.
     expect(fingerprintDifferences(readSnapshotHeader(file).header.fingerprint, machineFingerprint(DEFAULT_PROFILE, guest, { hda: { size, base: "blank" } }))).toEqual([]);
-    const disk = await new DiskStore(openIndexedDbStore(`big-pre-${Math.random()}`, "kv", DISK_STORE_OPTIONS)).open("default:hda", { size, blank: "ext2", clock: systemClock });
+    const disk = await new DiskStore(openDiskDatabase(`big-pre-${Math.random()}`)).open("default:hda", { size, blank: "ext2", clock: systemClock });
     const machine = await restore(disk, size);
     expect((await machine.run("cat /sys/block/sda/size")).output).toBe(String(size / 512));
     const df = await machine.run("df -k /data | tail -1");

@@ -2,9 +2,9 @@ import "fake-indexeddb/auto";
 import { describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../clock.ts";
 import { AppError } from "../errors.ts";
-import { DISK_STORE_OPTIONS, DiskStore, FLUSH_NOW_BYTES, MAX_PENDING_BYTES, PAGE_SIZE, READ_AHEAD_PAGES, WRITE_BACK_DELAY_MS, type BlockSource } from "./disk.ts";
+import { DiskStore, FLUSH_NOW_BYTES, MAX_PENDING_BYTES, PAGE_SIZE, READ_AHEAD_PAGES, WRITE_BACK_DELAY_MS, type BlockSource, openDiskDatabase } from "./disk.ts";
 import { PageCache } from "./pageCache.ts";
-import { memoryStore, openIndexedDbStore, type KeyValueStore } from "./kv.ts";
+import { memoryStore, type KeyValueStore } from "./kv.ts";
 
 const MiB = 1024 * 1024;
 
@@ -27,7 +27,7 @@ const v86Set = (disk: { set(s: number, d: Uint8Array, cb: () => void): void }, s
   new Promise<void>((resolve) => disk.set(start, data, resolve));
 
 // As the app opens its disks' store: pages kept as Blobs.
-function setup(kv: KeyValueStore = openIndexedDbStore(`disks-${Math.random()}`, "kv", DISK_STORE_OPTIONS)) {
+function setup(kv: KeyValueStore = openDiskDatabase(`disks-${Math.random()}`)) {
   return { kv, disks: new DiskStore(kv), clock: new ManualClock() };
 }
 
@@ -171,7 +171,7 @@ describe("OverlayDisk", () => {
   });
 
   it("keeps memory within the cache: drops saved pages only, and a dropped page reads back byte for byte", async () => {
-    const kv = openIndexedDbStore(`disks-${Math.random()}`, "kv", DISK_STORE_OPTIONS);
+    const kv = openDiskDatabase(`disks-${Math.random()}`);
     const cache = new PageCache(4 * PAGE_SIZE);
     const disks = new DiskStore(kv, cache);
     const clock = new ManualClock();
@@ -203,7 +203,7 @@ describe("OverlayDisk", () => {
   });
 
   it("under a full quota keeps every pending page while the cache drops saved ones", async () => {
-    const base = openIndexedDbStore(`disks-${Math.random()}`, "kv", DISK_STORE_OPTIONS);
+    const base = openDiskDatabase(`disks-${Math.random()}`);
     let full = false;
     const kv: KeyValueStore = { ...base, setMany: (entries) => (full ? Promise.reject(new AppError("storage-full", "full")) : base.setMany(entries)) };
     const cache = new PageCache(2 * PAGE_SIZE);
@@ -227,7 +227,7 @@ describe("OverlayDisk", () => {
   });
 
   it("reads saved pages in runs: right bytes at page edges, across saved and base pages, and up to the end", async () => {
-    const inner = openIndexedDbStore(`disks-${Math.random()}`, "kv", DISK_STORE_OPTIONS);
+    const inner = openDiskDatabase(`disks-${Math.random()}`);
     const requests: number[] = [];
     const kv: KeyValueStore = {
       ...inner,

@@ -87,7 +87,9 @@ const isBlob = (value: unknown): value is HostBlob => value instanceof host.Blob
 async function fromBlobs<T>(values: readonly unknown[]): Promise<T[]> {
   const blobs = values.filter(isBlob);
   if (blobs.length === 0) return values as T[];
-  const joined = new Uint8Array(await new host.Blob(blobs).arrayBuffer());
+  // One Blob (a random reader's page) is its own buffer: no join, no copy.
+  const joined = new Uint8Array(await (blobs.length === 1 ? blobs[0]! : new host.Blob(blobs)).arrayBuffer());
+  if (blobs.length === 1) return values.map((value) => (isBlob(value) ? joined : value) as T);
   let at = 0;
   return values.map((value) => {
     if (!isBlob(value)) return value as T;

@@ -5,13 +5,13 @@
  */
 import {
   AppError,
-  DISK_STORE_OPTIONS,
   DiskStore,
   Emitter,
   ImageStore,
   MachineStore,
   diskIdFor,
   writableSlots,
+  openDiskDatabase,
   openIndexedDbStore,
   openMachineDisks,
   systemClock,
@@ -44,7 +44,7 @@ export function browserEstimate(): Promise<StorageEstimate | undefined> {
 
 export function openBrowserStores(): Stores {
   const images = new ImageStore(openIndexedDbStore(DATABASES.images, "kv"), { now: () => Date.now(), estimate: browserEstimate });
-  const disks = new DiskStore(openIndexedDbStore(DATABASES.disks, "kv", DISK_STORE_OPTIONS));
+  const disks = new DiskStore(openDiskDatabase(DATABASES.disks));
   const machines = new MachineStore(openIndexedDbStore(DATABASES.machines, "kv"), disks, () => Date.now());
   return { images, disks, machines };
 }
