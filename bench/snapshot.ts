@@ -3,7 +3,8 @@
  * (src/node/session.ts): the default machine started from the pre-booted state, its snapshot's
  * raw and compressed size, time to save (the session's capture: v86 save + disks + encode) and to
  * restore (the session's snapshot start, as the page restores: checks, decode, disks, a fresh
- * emulator from the state, the set-up after it, then a shell command answered).
+ * emulator from the state, the set-up after it, then a shell command answered); and the CPU that
+ * restored machine uses while it waits at its prompt (a lab keeps several machines so).
  */
 import { summarize, type Summary } from "../src/core/bench/stats.ts";
 import { concatParts, readSnapshotHeader } from "../src/core/snapshot/format.ts";
@@ -12,7 +13,7 @@ import { nodeSession, startSession } from "../src/node/session.ts";
 export interface SnapshotCase {
   readonly id: string;
   readonly label: string;
-  readonly unit: "MB" | "s";
+  readonly unit: "MB" | "s" | "cores";
   readonly samples: number[];
   readonly summary: Summary;
 }
@@ -22,6 +23,7 @@ export async function runSnapshotBench(runs: number, log: (line: string) => void
   const packed: number[] = [];
   const save: number[] = [];
   const restore: number[] = [];
+  const idle: number[] = [];
   for (let i = 0; i < runs; i++) {
     const session = nodeSession();
     try {
@@ -38,11 +40,12 @@ export async function runSnapshotBench(runs: number, log: (line: string) => void
       const answer = await session.machine?.run("echo $((6*7))");
       if (answer?.output !== "42") throw new Error(`restored machine answered ${answer?.output}`);
       restore.push((performance.now() - t1) / 1000);
+      idle.push(await idleCores());
     } finally {
       await session.stop().catch(() => undefined);
       session.dispose();
     }
-    log(`snapshot run ${i + 1}/${runs}: ${raw.at(-1)?.toFixed(1)} MB raw, ${packed.at(-1)?.toFixed(1)} MB gzip, save ${save.at(-1)?.toFixed(2)} s, restore ${restore.at(-1)?.toFixed(2)} s`);
+    log(`snapshot run ${i + 1}/${runs}: ${raw.at(-1)?.toFixed(1)} MB raw, ${packed.at(-1)?.toFixed(1)} MB gzip, save ${save.at(-1)?.toFixed(2)} s, restore ${restore.at(-1)?.toFixed(2)} s, idle ${idle.at(-1)?.toFixed(3)} cores`);
   }
   const make = (id: string, label: string, unit: SnapshotCase["unit"], samples: number[]): SnapshotCase => ({ id, label, unit, samples, summary: summarize(samples) });
   return [
@@ -50,5 +53,21 @@ export async function runSnapshotBench(runs: number, log: (line: string) => void
     make("snapshot-gzip", "snapshot file (gzip chunks)", "MB", packed),
     make("snapshot-save", "save: v86 state + data disk pages + compress + checksums", "s", save),
     make("snapshot-restore", "restore as the page does: verify + decompress + disks + fresh emulator from state + set-up + shell answers", "s", restore),
+    make("snapshot-idle", `the restored machine idle at its prompt: CPU of the whole process (${IDLE_S} s, after ${SETTLE_S} s)`, "cores", idle),
   ];
+}
+
+/** How long the idle machine is left first (its set-up's last writes, the JIT's last compiles), then measured. */
+const SETTLE_S = 2;
+const IDLE_S = 5;
+
+/** Cores this Node process uses while its one machine waits at the prompt: user + system CPU time per second. */
+async function idleCores(): Promise<number> {
+  const wait = (s: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, s * 1000));
+  await wait(SETTLE_S);
+  const before = process.cpuUsage();
+  const t0 = performance.now();
+  await wait(IDLE_S);
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000 / (performance.now() - t0);
 }
