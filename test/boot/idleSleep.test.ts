@@ -23,7 +23,8 @@ it.each([
   [0.01, MIN_IDLE_SLEEP_MS],
   [0.99, MIN_IDLE_SLEEP_MS],
   [1, 1],
-  [3.7, 3.7],
+  [3.7, 4],
+  [4, 4],
   [100, 100],
 ])("v86's delay %f ms is slept as %f ms", (delay, slept) => {
   expect(idleSleepMs(delay)).toBe(slept);
@@ -60,7 +61,8 @@ it.skipIf(!guestIsBuilt() || !existsSync(PREBOOTED))("an idle guest wakes its em
     raise(irq);
   };
   await enough;
-  // Polling, each 4 ms tick's last millisecond was ~270 wake-ups (setImmediate in a loop).
-  expect(wakeUps / timerInterrupts).toBeLessThan(5);
+  // Polling, each 4 ms tick's last millisecond was ~270 wake-ups (setImmediate in a loop); with
+  // whole-ms sleeps it is one, and a few more when the guest wakes for other work.
+  expect(wakeUps / timerInterrupts).toBeLessThan(3);
   expect(wakeUps).toBeGreaterThan(0);
 }, 120_000);
