@@ -25,6 +25,12 @@ export interface ConsoleChunk {
   readonly bytes: Uint8Array;
 }
 
+/** An instruction counter reading and when it was taken, in ms of the emulator's own clock. */
+export interface InstructionSample {
+  readonly counter: number;
+  readonly atMs: number;
+}
+
 export interface EmulatorBackend extends Disposable {
   /** Console output, batched per emulator time slice (v86 itself reports serial byte by byte). */
   readonly onOutput: Event<ConsoleChunk>;
@@ -41,6 +47,14 @@ export interface EmulatorBackend extends Disposable {
   isRunning(): boolean;
   /** v86's instruction counter: 32 bits, wraps. */
   instructionCounter(): number;
+  /**
+   * The instruction counter with the time it was read (ms, on the clock of the thread that runs
+   * the emulator). A remote backend's counter reaches the page with its status, up to a status
+   * interval late and by a variable amount, so a rate taken between two such readings on the
+   * page's clock was off by up to ±20%. Left out by a backend in the caller's own thread: the
+   * caller reads its own clock.
+   */
+  instructionSample?(): InstructionSample;
   /** v86's whole machine state (memory, CPU, devices). */
   saveState(): Promise<Uint8Array>;
   /** Put a state saved by the same emulator version on the same hardware back. */

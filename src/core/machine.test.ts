@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FakeShell, PROMPT, files, guest, memoryLoader } from "./testing/fakeShell.ts";
-import type { BackendFactory } from "./backend.ts";
+import type { BackendFactory, EmulatorBackend } from "./backend.ts";
 import { ManualClock } from "./clock.ts";
 import { AppError, isAppError } from "./errors.ts";
 import { sha256Hex } from "./host.ts";
@@ -109,6 +109,24 @@ describe("Machine", () => {
     expect(error.code).toBe("emulator-crashed");
     expect(machine.status.stage).toBe("crashed");
     expect(machine.status.error?.code).toBe("emulator-crashed");
+  });
+
+  it("takes MIPS from the emulator's own reading times when it has them, and waits out a reading that did not change", async () => {
+    const { machine, clock, shell } = setup();
+    await machine.start();
+    // A Worker's counter, read on its own clock: 1.2 s apart by it, though the page sampled 1 s apart.
+    let reading = { counter: 0, atMs: 5_000 };
+    (shell() as EmulatorBackend).instructionSample = () => reading;
+    clock.advance(1000);
+    reading = { counter: 120_000_000, atMs: 6_200 };
+    clock.advance(1000);
+    expect(machine.status.mips).toBeCloseTo(100, 5);
+    // No status from the Worker since: MIPS stays as it was; the next reading counts from the last one.
+    clock.advance(1000);
+    expect(machine.status.mips).toBeCloseTo(100, 5);
+    reading = { counter: 120_000_000 + 160_000_000, atMs: 7_000 };
+    clock.advance(1000);
+    expect(machine.status.mips).toBeCloseTo(200, 5);
   });
 
   it("pauses and resumes, and MIPS follows the instruction counter across its 32-bit wrap", async () => {

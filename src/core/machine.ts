@@ -726,14 +726,15 @@ export class Machine implements Disposable {
       const backend = this.backend;
       if (backend === undefined || this.state.stage === "disposed") return;
       if (this.state.running) {
-        const now = this.clock.now();
-        const counter = backend.instructionCounter();
+        // The emulator's own reading and its time where it has them (a Worker's), else now.
+        const { counter, atMs } = backend.instructionSample?.() ?? { counter: backend.instructionCounter(), atMs: this.clock.now() };
         const last = this.lastSample;
-        this.lastSample = { at: now, counter };
-        if (last !== undefined && now > last.at) {
+        // Unchanged: a Worker too busy to send a status since the last sample; the next one counts.
+        if (last === undefined || atMs !== last.at) this.lastSample = { at: atMs, counter };
+        if (last !== undefined && atMs > last.at) {
           // The counter is 32-bit and wraps; at v86's speed it cannot wrap twice in a second.
           const executed = (counter - last.counter) >>> 0;
-          this.setStatus({ mips: executed / 1000 / (now - last.at) });
+          this.setStatus({ mips: executed / 1000 / (atMs - last.at) });
         }
       }
       this.mipsTimer = this.clock.after(MIPS_SAMPLE_MS, tick);

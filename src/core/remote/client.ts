@@ -4,7 +4,7 @@
  * the Worker's v86 reads and writes them by message, so write-back, the storage lock, quota
  * errors and unsaved pages remain the page's (a terminated Worker loses none of them).
  */
-import type { WorkerMigrationHooks, BackendHost, BalloonDevice, ConsoleChunk, ConsolePort, EmulatorBackend, GuestLayout, GuestMemory, HypercallRecord, JitCounts, MicroscopeHooks, ScreenFrame, ScreenMode } from "../backend.ts";
+import type { WorkerMigrationHooks, BackendHost, BalloonDevice, ConsoleChunk, ConsolePort, EmulatorBackend, GuestLayout, GuestMemory, HypercallRecord, InstructionSample, JitCounts, MicroscopeHooks, ScreenFrame, ScreenMode } from "../backend.ts";
 import { AppError, ERROR_CODES, type ErrorCode, type ErrorDetailsByCode } from "../errors.ts";
 import { DisposableStore, Emitter, toDisposable, type Event } from "../events.ts";
 import type { ControlRegisters } from "../microscope/pagewalk.ts";
@@ -86,7 +86,7 @@ export class RemoteBackend implements EmulatorBackend {
   workerMigration: WorkerMigrationHooks | undefined;
   private moves: WorkerMoves | undefined;
 
-  private state: MirrorState = { running: false, counter: 0, jit: false, balloon: undefined, mode: undefined };
+  private state: MirrorState = { running: false, counter: 0, counterAt: 0, jit: false, balloon: undefined, mode: undefined };
   private text: string[] = [];
   private nextId = 1;
   private readonly calls = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
@@ -323,6 +323,10 @@ export class RemoteBackend implements EmulatorBackend {
 
   instructionCounter(): number {
     return this.state.counter;
+  }
+
+  instructionSample(): InstructionSample {
+    return { counter: this.state.counter, atMs: this.state.counterAt };
   }
 
   async saveState(): Promise<Uint8Array> {

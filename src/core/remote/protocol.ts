@@ -120,6 +120,8 @@ export type ToWorker =
 export interface MirrorState {
   readonly running: boolean;
   readonly counter: number;
+  /** When the Worker read `counter`, ms on its clock (only differences between two are used). */
+  readonly counterAt: number;
   readonly jit: boolean;
   readonly balloon: { readonly target: number; readonly actual: number } | undefined;
   readonly mode: ScreenMode | undefined;

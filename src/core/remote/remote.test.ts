@@ -231,6 +231,8 @@ describe("RemoteBackend over an in-process port", () => {
     t.clock.advance(STATUS_INTERVAL_MS);
     await flush();
     expect(backend.instructionCounter()).toBe(123_456);
+    // With the Worker's time of that reading (the page's MIPS is taken between two such).
+    expect(backend.instructionSample?.()).toEqual({ counter: 123_456, atMs: t.clock.now() });
     await backend.stop();
     expect(backend.isRunning()).toBe(false);
     backend.dispose();

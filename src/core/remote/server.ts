@@ -137,6 +137,7 @@ export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: C
     const state: MirrorState = {
       running: b.isRunning(),
       counter: b.instructionCounter(),
+      counterAt: clock.now(),
       jit: b.microscope?.jitEnabled() ?? false,
       balloon: b.balloon === undefined ? undefined : { target: b.balloon.target(), actual: b.balloon.actual() },
       mode,
