@@ -42,6 +42,7 @@ import {
   labProfile,
   machineFingerprint,
   type DeviceProfile,
+  type PrebootedManifest,
 } from "../src/core/index.ts";
 import { GUEST_DIR, guestIsBuilt } from "../src/node/guest.ts";
 import { PREBOOTED_FILE, PREBOOTED_MANIFEST, PREBOOTED_NAMES, nodeSession, startSession } from "../src/node/session.ts";
@@ -161,7 +162,9 @@ async function buildOne(name: string, profile: DeviceProfile, label: string, zst
     const sha256 = createHash("sha256").update(file).digest("hex");
     writeFileSync(join(GUEST_DIR, `${file_}.tmp`), file);
     renameSync(join(GUEST_DIR, `${file_}.tmp`), join(GUEST_DIR, file_));
-    writeFileSync(manifestPath, JSON.stringify({ file: file_, size: file.length, sha256, rawSize: header.rawSize, compression: header.compression, v86: V86_PACKAGE_VERSION, inputs: key }, null, 2) + "\n");
+    // The hardware goes in the description too: a page on other hardware need not fetch the file.
+    const manifest: PrebootedManifest & Record<string, unknown> = { file: file_, size: file.length, sha256, rawSize: header.rawSize, compression: header.compression, v86: V86_PACKAGE_VERSION, fingerprint: header.fingerprint, inputs: key };
+    writeFileSync(manifestPath, JSON.stringify(manifest, null, 2) + "\n");
     log(`${file_}: ${(header.rawSize / 1e6).toFixed(1)} MB state, ${(file.length / 1e6).toFixed(1)} MB file (${header.compression}), made in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } finally {
     await session.stop().catch(() => undefined);

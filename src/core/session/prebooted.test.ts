@@ -62,3 +62,31 @@ describe("the pre-booted state, started early (eagerPrebooted)", () => {
     expect(stateOf(await choose(eager))).toBe("prebooted-state");
   });
 });
+
+describe("choosing the pre-booted state for other hardware", () => {
+  it("refuses it from its description, without fetching the file", async () => {
+    const source = await prebootedFor(DEFAULT_PROFILE);
+    const progress: [number, number][] = [];
+    const refused = await choose(source, progress, otherHardware);
+    expect(refused.kind === "none" && refused.reason).toMatch(/^the pre-booted state is for other hardware \(memory size/);
+    expect([source.asked, source.read]).toEqual([1, 0]);
+    expect(progress).toEqual([]);
+  });
+
+  it("refuses it from the file's header when its description does not name the hardware (an older set-up)", async () => {
+    const source = await prebootedFor(DEFAULT_PROFILE, { fingerprintInManifest: false });
+    const refused = await choose(source, [], otherHardware);
+    expect(refused.kind === "none" && refused.reason).toMatch(/^the pre-booted state is for other hardware \(memory size/);
+    expect(source.read).toBe(1);
+    expect(stateOf(await choose(source))).toBe("prebooted-state");
+  });
+
+  it("goes by the file's header when its description says otherwise", async () => {
+    // A description that names this hardware for a file saved on other hardware: the header decides.
+    const source = await prebootedFor({ ...DEFAULT_PROFILE, memoryMiB: DEFAULT_PROFILE.memoryMiB * 2 }, { fingerprintInManifest: false });
+    const claims: PrebootedSource = { manifest: async () => ({ ...(await source.manifest()), fingerprint } as Awaited<ReturnType<PrebootedSource["manifest"]>>), file: (m, p) => source.file(m, p) };
+    const refused = await choose(claims);
+    expect(refused.kind === "none" && refused.reason).toMatch(/for other hardware/);
+    expect(source.read).toBe(1);
+  });
+});

@@ -17,6 +17,12 @@ export interface PrebootedManifest {
   readonly size: number;
   readonly sha256: string;
   readonly v86: string;
+  /**
+   * The hardware the state was saved with, as its file's header says (images/prebooted.ts writes
+   * both). A start on other hardware is refused from this, before the file is fetched and
+   * unpacked; the header is still checked when the file is used. Left out by older set-ups.
+   */
+  readonly fingerprint?: MachineFingerprint;
 }
 
 /** Where the pre-booted state comes from: the server next to the guest, or files in Node. */
@@ -39,10 +45,15 @@ export async function choosePrebooted(source: PrebootedSource, fingerprint: Mach
     const manifest = await source.manifest();
     if ("none" in manifest) return { kind: "none", reason: manifest.none };
     if (manifest.v86 !== v86) return { kind: "none", reason: `the pre-booted state was made with v86 ${manifest.v86}, this page runs ${v86}` };
+    const otherHardware = (saved: MachineFingerprint): Prebooted | undefined => {
+      const differences = fingerprintDifferences(saved, fingerprint);
+      return differences.length > 0 ? { kind: "none", reason: `the pre-booted state is for other hardware (${differences.join("; ")})` } : undefined;
+    };
+    const refused = manifest.fingerprint === undefined ? undefined : otherHardware(manifest.fingerprint);
+    if (refused !== undefined) return refused;
     const file = await source.file(manifest, onProgress);
-    const { header } = readSnapshotHeader(file);
-    const differences = fingerprintDifferences(header.fingerprint, fingerprint);
-    if (differences.length > 0) return { kind: "none", reason: `the pre-booted state is for other hardware (${differences.join("; ")})` };
+    const fromHeader = otherHardware(readSnapshotHeader(file).header.fingerprint);
+    if (fromHeader !== undefined) return fromHeader;
     const decoded = await (source.decode?.(file) ?? decodeSnapshot(file));
     // Saved with the data disk unmounted: the user's own disk is mounted after the start.
     return { kind: "state", start: { state: decoded.state, shellReady: decoded.header.shellReady, mountData: true, label: "the pre-booted state", from: "pre-booted", screen: decoded.header.preview } };

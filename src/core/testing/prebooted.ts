@@ -22,8 +22,12 @@ export const fakeManifest: GuestManifest = {
   files: Object.fromEntries(await Promise.all(["bios.bin", "vgabios.bin", "bzImage", "initramfs.cpio"].map(async (name) => [name, await entry(name)] as const))),
 };
 
-/** A pre-booted state file saved with `profile`; `asked` counts the reads of its description, `read` those of the file. */
-export async function prebootedFor(profile: DeviceProfile): Promise<PrebootedSource & { asked: number; read: number; readonly bytes: Uint8Array }> {
+/**
+ * A pre-booted state file saved with `profile`; `asked` counts the reads of its description, `read`
+ * those of the file. Its description names the hardware, as set-up writes it, unless
+ * `fingerprintInManifest` is false (an older set-up's).
+ */
+export async function prebootedFor(profile: DeviceProfile, { fingerprintInManifest = true } = {}): Promise<PrebootedSource & { asked: number; read: number; readonly bytes: Uint8Array }> {
   const guest = guestFor(DEFAULT_MACHINE, fakeManifest, "guest/", []);
   const fingerprint = machineFingerprint(profile, guest, { hda: { size: "any", base: "blank" } });
   const { parts } = await encodeSnapshot(fakeV86State("prebooted-state"), { app: "test", v86: V86_PACKAGE_VERSION, fingerprint, name: "p", createdAt: 0, shellReady: true, preview: "" });
@@ -34,7 +38,7 @@ export async function prebootedFor(profile: DeviceProfile): Promise<PrebootedSou
     bytes: file,
     async manifest() {
       source.asked++;
-      return { file: "p.vlsnap", size: file.length, sha256: "", v86: V86_PACKAGE_VERSION };
+      return { file: "p.vlsnap", size: file.length, sha256: "", v86: V86_PACKAGE_VERSION, ...(fingerprintInManifest ? { fingerprint } : {}) };
     },
     async file(_: unknown, onProgress: (loaded: number, total: number) => void) {
       source.read++;
