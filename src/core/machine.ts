@@ -280,13 +280,18 @@ export class Machine implements Disposable {
     return result;
   }
 
+  /** housekeep goes through the guest agent: nothing is typed into, or printed on, the user's console. */
+  setUpIsQuiet(): boolean {
+    return this.guest.kind === "linux" && this.guest.agent === AGENT_PORT;
+  }
+
   /**
    * Housekeeping the user should not see (mount the data disk, set the clock after a restore):
    * through the guest agent when the guest has one, else typed into the shell as `run` does
    * (`typed` says which, so the page can tidy its terminal after a typed one).
    */
   async housekeep(command: string, options: WaitOptions = {}): Promise<CommandResult & { readonly typed: boolean }> {
-    if (this.guest.kind === "linux" && this.guest.agent === AGENT_PORT) return { ...(await this.agent.run(command, options)), typed: false };
+    if (this.setUpIsQuiet()) return { ...(await this.agent.run(command, options)), typed: false };
     return { ...(await this.run(command, options)), typed: true };
   }
 

@@ -89,6 +89,27 @@ describe("MachineSession: start requests", () => {
     session.dispose();
   });
 
+  it("with the guest agent, shows the prompt before the set-up, and what is typed at it reaches the shell after the set-up", async () => {
+    const prebooted = await prebootedFor(DEFAULT_PROFILE);
+    const { session, shells, runs } = setup({ prebooted, manifest: { ...manifest, agent: "serial1" } });
+    const atPrompt: { setUpSent: boolean; typedSeen: boolean; settling: boolean }[] = [];
+    session.onSettled(({ lastLine }) => {
+      expect(lastLine).toBe(PROMPT);
+      session.write("typed-at-prompt");
+      const shell = shells[0];
+      atPrompt.push({ setUpSent: shell?.agentCommands.some((c) => c.includes("virtlab-data")) ?? false, typedSeen: shell?.written.includes("typed-at-prompt") ?? false, settling: session.settling });
+    });
+    expect(await start(session, { kind: "auto" })).toEqual({ kind: "started", from: "pre-booted" });
+    // Shown once, on a fresh screen, while the set-up had not yet gone to the agent.
+    expect(atPrompt).toEqual([{ setUpSent: false, typedSeen: false, settling: true }]);
+    expect(runs).toEqual(["pre-booted", "pre-booted"]);
+    // The set-up ran through the agent, nothing was typed into the shell but the user's keys, after it.
+    expect(shells[0]?.agentCommands.join("\n")).toMatch(/virtlab-data[\s\S]*date -s @1700000000/);
+    expect(shells[0]?.written).toBe("typed-at-prompt");
+    expect(session.settling).toBe(false);
+    session.dispose();
+  });
+
   it("shows the console without the markers of a command it ran", async () => {
     const { session, shells } = setup();
     await start(session, { kind: "cold" });

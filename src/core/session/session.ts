@@ -563,15 +563,22 @@ export class MachineSession {
     if (!machine.shellReady) return;
     const diskBytes = this.options.disks.disk(DATA_DISK_SLOT)?.byteLength;
     const mountData = initial.mountData ? (diskBytes === undefined ? {} : { diskBytes }) : undefined;
-    // Through the guest agent when the guest has one: nothing is typed into the user's shell.
+    // A fresh screen: the run's divider, then the guest's prompt (not a typed set-up command's
+    // echo), naming this machine (the state's prompt names the one that was saved).
+    const showPrompt = (): void => {
+      this.runEmitter.fire({ machineName, runStart, notice: undefined });
+      const lastLine = lastLineToShow(machine.recentOutput());
+      this.settledEmitter.fire({ lastLine: identity === undefined ? lastLine : promptWithHostname(lastLine, identity.hostname) });
+    };
+    // Through the guest agent when the guest has one: nothing is typed into the user's shell, so
+    // its prompt shows at once and the user types ahead (held until the set-up is done, then sent
+    // in order: releaseHeldKeys).
+    const typed = !machine.setUpIsQuiet();
+    if (!typed) showPrompt();
     const setUp = await machine.housekeep(afterRestoreCommand({ ...(mountData === undefined ? {} : { mountData }), epochSeconds: this.options.wallTime() / 1000, nic: this.profileNow !== undefined && this.profileNow.nic !== "none", ...(identity === undefined ? {} : { identity }) }), { timeoutMs: SETTLE_TIMEOUT_MS });
     if (identity !== undefined && setUp.exitCode !== 0) this.identityFailed(setUp.output || `exit ${setUp.exitCode}`);
     else if (identity !== undefined) this.identityEmitter.fire(identity);
-    // A fresh screen: the run's divider, then the guest's prompt (not the set-up command's echo),
-    // naming this machine (the state's prompt names the one that was saved).
-    this.runEmitter.fire({ machineName, runStart, notice: undefined });
-    const lastLine = lastLineToShow(machine.recentOutput());
-    this.settledEmitter.fire({ lastLine: identity === undefined ? lastLine : promptWithHostname(lastLine, identity.hostname) });
+    if (typed) showPrompt();
     const seconds = ((this.options.clock.now() - started) / 1000).toFixed(1);
     this.readyDetail = `started from ${initial.label} in ${seconds} s`;
   }

@@ -8,7 +8,7 @@ import { concatParts, encodeSnapshot } from "../snapshot/format.ts";
 import { guestFor } from "../session/guests.ts";
 import type { PrebootedSource } from "../session/prebooted.ts";
 import { V86_PACKAGE_VERSION } from "../v86Version.ts";
-import { fakeV86State, files } from "./fakeShell.ts";
+import { PROMPT, fakeV86State, files } from "./fakeShell.ts";
 
 async function entry(name: string): Promise<{ size: number; sha256: string }> {
   const bytes = files[name] ?? new Uint8Array();
@@ -30,7 +30,8 @@ export const fakeManifest: GuestManifest = {
 export async function prebootedFor(profile: DeviceProfile, { fingerprintInManifest = true } = {}): Promise<PrebootedSource & { asked: number; read: number; readonly bytes: Uint8Array }> {
   const guest = guestFor(DEFAULT_MACHINE, fakeManifest, "guest/", []);
   const fingerprint = machineFingerprint(profile, guest, { hda: { size: "any", base: "blank" } });
-  const { parts } = await encodeSnapshot(fakeV86State("prebooted-state"), { app: "test", v86: V86_PACKAGE_VERSION, fingerprint, name: "p", createdAt: 0, shellReady: true, preview: "" });
+  // Saved at the prompt, as set-up saves it (its last line is shown again after the restore).
+  const { parts } = await encodeSnapshot(fakeV86State("prebooted-state"), { app: "test", v86: V86_PACKAGE_VERSION, fingerprint, name: "p", createdAt: 0, shellReady: true, preview: PROMPT });
   const file = concatParts(parts);
   const source = {
     asked: 0,
