@@ -50,9 +50,9 @@ export interface EmulatorBackend extends Disposable {
   /**
    * The instruction counter with the time it was read (ms, on the clock of the thread that runs
    * the emulator). A remote backend's counter reaches the page with its status, up to a status
-   * interval late and by a variable amount, so a rate taken between two such readings on the
-   * page's clock was off by up to ±20%. Left out by a backend in the caller's own thread: the
-   * caller reads its own clock.
+   * interval (200 ms) late or more, by a varying amount, so a rate taken between two readings on
+   * the page's clock could be off by that much in a 1 s sample. Left out by a backend in the
+   * caller's own thread: the caller reads its own clock.
    */
   instructionSample?(): InstructionSample;
   /** v86's whole machine state (memory, CPU, devices). */
