@@ -192,7 +192,7 @@ export class App implements Shell {
   }
 
   /**
-   * The service worker stores the whole app for offline use (~40 MB: guest, states, scripts): it is
+   * The service worker stores the whole app for offline use (~55 MB: guest, states, scripts): it is
    * registered once the page's first start is done, or after OFFLINE_AFTER_MS, so on a first visit
    * its downloads do not share the two cores and the network with that start.
    */
