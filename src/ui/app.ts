@@ -51,8 +51,6 @@ import { installMigration } from "./migration/installMigration.ts";
 
 /** Which saved machine the page boots (localStorage: a UI preference, not user data). */
 const SELECTED_MACHINE_KEY = "virtlab.machine";
-/** The longest the offline worker waits for the page's first start (a cold boot under load takes longer). */
-const OFFLINE_AFTER_MS = 15_000;
 
 export class App implements Shell {
   readonly storage = new StorageController(openBrowserStores(), browserLocks());
@@ -62,6 +60,9 @@ export class App implements Shell {
   current: MachineRecord = DEFAULT_MACHINE;
   profile: DeviceProfile = DEFAULT_PROFILE;
   private readonly terminal = new TerminalView(byId("terminal"));
+  readonly offline = new OfflineSupport(byId("offline"), byId("update"), {
+    machineRunning: () => this.session.machine?.status.stage === "ready" || this.session.machine?.status.stage === "booting",
+  });
   private readonly messages: MessageArea;
   private readonly statusBar: StatusBar;
   private readonly controls: Controls;
@@ -71,8 +72,6 @@ export class App implements Shell {
   private storageReady: Promise<void> | undefined;
   /** The start in progress, so a link's machine waits for it before taking over. */
   private lastStart: Promise<void> | undefined;
-  private readonly offline: OfflineSupport;
-  private offlineStarted = false;
 
   private readonly sessionOptions: SessionOptions;
 
@@ -130,9 +129,6 @@ export class App implements Shell {
     });
     new VgaView(byId("vga"));
     keepControlKeys(document);
-    this.offline = new OfflineSupport(byId("offline"), byId("update"), {
-      machineRunning: () => this.session.machine?.status.stage === "ready" || this.session.machine?.status.stage === "booting",
-    });
     installTestProxy({
       session: this.session,
       machineId: () => this.current.id,
@@ -187,20 +183,7 @@ export class App implements Shell {
   /** (Re)start the page's machine with the current device profile. */
   start(request: StartRequest = { kind: "auto" }): Promise<void> {
     this.lastStart = this.startNow(request);
-    this.offlineAfter(this.lastStart);
     return this.lastStart;
-  }
-
-  /**
-   * The service worker stores the whole app for offline use (~55 MB: guest, states, scripts): it is
-   * registered once the page's first start is done, or after OFFLINE_AFTER_MS, so on a first visit
-   * its downloads do not share the two cores and the network with that start.
-   */
-  private offlineAfter(start: Promise<void>): void {
-    if (this.offlineStarted) return;
-    this.offlineStarted = true;
-    const later = new Promise<void>((resolve) => setTimeout(resolve, OFFLINE_AFTER_MS));
-    void Promise.race([start.catch(() => undefined), later]).then(() => this.offline.start());
   }
 
   private async startNow(request: StartRequest): Promise<void> {

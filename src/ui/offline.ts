@@ -9,6 +9,9 @@ import { DisposableStore } from "../core/index.ts";
 import { h, listen } from "./kit/dom.ts";
 import { describeOffline, type OfflineState } from "./offlineState.ts";
 
+/** The longest the worker waits for the page's first start (a cold boot under load takes longer). */
+const START_AFTER_MAX_MS = 15_000;
+
 export interface OfflineHost {
   /** Whether reloading now would lose a running machine (the prompt says so). */
   machineRunning(): boolean;
@@ -34,7 +37,17 @@ export class OfflineSupport {
     this.listeners.dispose();
   }
 
-  start(): void {
+  /**
+   * `start` once the page's first start is done, or after START_AFTER_MAX_MS: the worker stores
+   * the whole app (~55 MB: guest, states, scripts), and on a first visit its downloads took the two
+   * cores and the network from that start.
+   */
+  startAfter(first: Promise<unknown>): void {
+    const later = new Promise<void>((resolve) => setTimeout(resolve, START_AFTER_MAX_MS));
+    void Promise.race([first.catch(() => undefined), later]).then(() => this.start());
+  }
+
+  private start(): void {
     if (!window.isSecureContext || !("serviceWorker" in navigator)) {
       this.set({ kind: "unsupported", reason: "offline use needs HTTPS or localhost (see docs/deploy.md)" });
       return;

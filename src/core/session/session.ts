@@ -573,12 +573,12 @@ export class MachineSession {
     // Through the guest agent when the guest has one: nothing is typed into the user's shell, so
     // its prompt shows at once and the user types ahead (held until the set-up is done, then sent
     // in order: releaseHeldKeys).
-    const typed = !machine.setUpIsQuiet();
-    if (!typed) showPrompt();
+    const quiet = machine.setUpIsQuiet();
+    if (quiet) showPrompt();
     const setUp = await machine.housekeep(afterRestoreCommand({ ...(mountData === undefined ? {} : { mountData }), epochSeconds: this.options.wallTime() / 1000, nic: this.profileNow !== undefined && this.profileNow.nic !== "none", ...(identity === undefined ? {} : { identity }) }), { timeoutMs: SETTLE_TIMEOUT_MS });
     if (identity !== undefined && setUp.exitCode !== 0) this.identityFailed(setUp.output || `exit ${setUp.exitCode}`);
     else if (identity !== undefined) this.identityEmitter.fire(identity);
-    if (typed) showPrompt();
+    if (!quiet) showPrompt();
     const seconds = ((this.options.clock.now() - started) / 1000).toFixed(1);
     this.readyDetail = `started from ${initial.label} in ${seconds} s`;
   }
