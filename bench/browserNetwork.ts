@@ -104,9 +104,9 @@ export async function runBrowserNetworkBench(runs: number, log: (line: string) =
         const [vm1Both = 0, vm2Both = 0] = await sampleMips(page, panel, ["vm1", "vm2"]);
         await stopLoop(page, panel, "vm1");
         const [vm2Alone = 0] = await sampleMips(page, panel, ["vm2"]);
-        // Two guests started from one state run the same loop at different speeds (the JIT
-        // compiles it differently each time), so each machine's speed together is compared with
-        // its own speed alone, and the two shares are added.
+        // Two guests started from one state run the same loop at different speeds (alone, in one
+        // hour: 177 and 162 MIPS, then 176 and 186; why is not known), so each machine's speed
+        // together is compared with its own speed alone, and the two shares are added.
         const kept = vm1Both / vm1Alone + vm2Both / vm2Alone;
         log(`  network-browser: alone vm1 ${vm1Alone.toFixed(0)}, vm2 ${vm2Alone.toFixed(0)} MIPS; together vm1 ${vm1Both.toFixed(0)}, vm2 ${vm2Both.toFixed(0)} MIPS; ${kept.toFixed(2)}× one machine`);
         one.push((vm1Alone + vm2Alone) / 2);
