@@ -169,6 +169,8 @@ export class Machine implements Disposable {
    * its `run` fails with `not-running` for a guest without one.
    */
   readonly agent: GuestAgent;
+  /** The guest listens for the agent on AGENT_PORT. */
+  private readonly hasAgent: boolean;
 
   constructor(options: MachineOptions) {
     this.options = options;
@@ -182,10 +184,10 @@ export class Machine implements Disposable {
       throw new AppError("bad-profile", `This machine cannot start: ${problems.join("; ")}.`, { details: { problems } });
     }
     this.prompt = options.guest.prompt === undefined ? undefined : new RegExp(options.guest.prompt);
-    const hasAgent = options.guest.kind === "linux" && options.guest.agent === AGENT_PORT;
+    this.hasAgent = options.guest.kind === "linux" && options.guest.agent === AGENT_PORT;
     this.agent = this.store.add(
       new GuestAgent((bytes) => {
-        if (!hasAgent || this.backend === undefined) return false;
+        if (!this.hasAgent || this.backend === undefined) return false;
         this.backend.write(AGENT_PORT, bytes);
         return true;
       }, this.clock),
@@ -282,7 +284,7 @@ export class Machine implements Disposable {
 
   /** housekeep goes through the guest agent: nothing is typed into, or printed on, the user's console. */
   setUpIsQuiet(): boolean {
-    return this.guest.kind === "linux" && this.guest.agent === AGENT_PORT;
+    return this.hasAgent;
   }
 
   /**
