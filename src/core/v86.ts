@@ -58,6 +58,7 @@ export const createV86Backend: BackendFactory = async (config, host) => {
   }
   // Set up before v86 first runs ("emulator-ready" comes from its init, just before autostart).
   emulator.add_listener("emulator-ready", () => {
+    learnHostClockStep(emulator as unknown as V86Internals);
     yieldInThisThread(emulator as unknown as V86Internals, host.clock ?? systemClock);
     // "emulator-ready" ends v86's init; a start from a state restores it right after.
     if (config.initial_state !== undefined) zeroOnlyWrittenMemoryAtRestore(emulator as unknown as V86Internals);
@@ -365,11 +366,45 @@ interface V86Tsc {
   set_tsc(low: number, high: number): void;
 }
 
-function zeroTscOffset(internals: V86Internals): void {
+function tscOf(internals: V86Internals): V86Tsc | undefined {
   const cpu = internals.v86?.cpu as Partial<V86Tsc> | undefined;
-  if (cpu === undefined || typeof cpu.store_current_tsc !== "function" || typeof cpu.set_tsc !== "function" || cpu.current_tsc === undefined) return;
+  if (cpu === undefined || typeof cpu.store_current_tsc !== "function" || typeof cpu.set_tsc !== "function" || cpu.current_tsc === undefined) return undefined;
+  return cpu as V86Tsc;
+}
+
+function zeroTscOffset(internals: V86Internals): void {
+  const cpu = tscOf(internals);
+  if (cpu === undefined) return;
   cpu.store_current_tsc();
   cpu.set_tsc(cpu.current_tsc[0] ?? 0, cpu.current_tsc[1] ?? 0);
+}
+
+/** Enough reads of the host's clock to see it step twice, on any clock that moves. */
+const CLOCK_STEP_SPINS = 10_000_000;
+
+/**
+ * v86's read_tsc (src/rust/cpu/cpu.rs) makes up for a coarse host clock (performance.now steps
+ * 100 µs in a browser thread that is not cross-origin isolated): a read that finds the clock where
+ * the last one did returns it plus up to one "resolution" more, and the resolution is the smallest
+ * step it has seen between two reads. It starts at the first read's value: the CPU's constructor
+ * reads the counter at its thread's age, and a restore's set_tsc moves the counter back. Until the
+ * guest's own reads see the clock step once, every read within one step of the host's clock could
+ * add up to the thread's age to the counter. Measured: two reads right after a start from a state,
+ * in a thread 20 s old, 22.6 s apart. A guest kernel that read its clock then armed its next tick
+ * that far ahead of the clock it read after: with no tick, an RCU grace period (`ip link set
+ * address` in the lab's identity step) waited ~19 s, about one lab start in five while another
+ * machine was busy. Reading the counter on two consecutive steps of the host's clock teaches
+ * v86 the real step before the guest runs.
+ */
+function learnHostClockStep(internals: V86Internals): void {
+  const cpu = tscOf(internals);
+  if (cpu === undefined) return;
+  const clock = globals.performance;
+  for (let step = 0; step < 2; step++) {
+    const from = clock.now();
+    for (let spins = 0; spins < CLOCK_STEP_SPINS && clock.now() === from; spins++);
+    cpu.store_current_tsc();
+  }
 }
 
 // --- migration (issue 15): checked in the 0.5.462 release bundle (src/cpu.js, src/state.js) ---
