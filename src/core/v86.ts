@@ -394,16 +394,15 @@ const CLOCK_STEP_SPINS = 10_000_000;
  * that far ahead of the clock it read after: with no tick, an RCU grace period (`ip link set
  * address` in the lab's identity step) waited ~19 s, about one lab start in five while another
  * machine was busy. Reading the counter on two consecutive steps of the host's clock teaches
- * v86 the real step before the guest runs. The clock read here is performance.now itself, not the
- * injected Clock: it has to be the one v86 reads (its microtick), whatever a test injects.
+ * v86 the real step before the guest runs. The clock read here is systemClock (performance.now),
+ * not the injected Clock: it has to be the one v86 reads (its microtick), whatever a test injects.
  */
 function learnHostClockStep(internals: V86Internals): void {
   const cpu = tscOf(internals);
   if (cpu === undefined) return;
-  const clock = globals.performance;
   for (let step = 0; step < 2; step++) {
-    const from = clock.now();
-    for (let spins = 0; spins < CLOCK_STEP_SPINS && clock.now() === from; spins++);
+    const from = systemClock.now();
+    for (let spins = 0; spins < CLOCK_STEP_SPINS && systemClock.now() === from; spins++);
     cpu.store_current_tsc();
   }
 }
