@@ -2,11 +2,13 @@
  * Where a machine runs in the browser (issue 11): one dedicated module Worker per machine. The
  * emulator (v86.ts and v86 itself) lives here, off the page's main thread; the page talks to it
  * through a RemoteBackend (src/core/remote/client.ts). Disks stay in the page (see
- * docs/architecture.md, "Workers").
+ * docs/architecture.md, "Workers"); saved pages the page names are read here, from the same
+ * IndexedDB stores, so a large read does not pass through the page's thread.
  */
 import { systemClock } from "../core/clock.ts";
 import type { FromWorker, ToWorker, WorkerPort } from "../core/remote/protocol.ts";
 import { serveBackend } from "../core/remote/server.ts";
+import { openIndexedDbStore } from "../core/storage/kv.ts";
 import { createV86Backend } from "../core/v86.ts";
 
 interface WorkerScope {
@@ -27,4 +29,7 @@ const port: WorkerPort = {
   },
 };
 
-serveBackend(port, createV86Backend, systemClock);
+serveBackend(port, createV86Backend, systemClock, {
+  // A Worker without IndexedDB (none known) leaves every read to the page.
+  ...("indexedDB" in globalThis ? { openStore: (at) => openIndexedDbStore(at.dbName, at.storeName, { bytesAsBlobs: at.bytesAsBlobs }) } : {}),
+});

@@ -10,6 +10,7 @@ import { DisposableStore, Emitter, toDisposable, type Event } from "../events.ts
 import type { ControlRegisters } from "../microscope/pagewalk.ts";
 import type { TrapSink } from "../microscope/traps.ts";
 import { DISK_SLOTS, type AttachedDisks, type DiskDevice, type DiskSlot, type EmulatorConfig } from "../profile.ts";
+import { OverlayDisk } from "../storage/disk.ts";
 import { WorkerMoves } from "./migrationClient.ts";
 import type { Call, CallResults, Features, FromWorker, MirrorState, PagePort, RemoteDiskInfo, WireError } from "./protocol.ts";
 
@@ -250,7 +251,7 @@ export class RemoteBackend implements EmulatorBackend {
         if (this.jitCounts.has(message.id)) this.jitCounts.set(message.id, message.counts);
         return;
       case "disk-get":
-        this.diskGet(message.id, message.slot, message.start, message.length);
+        this.diskGet(message.id, message.slot, message.start, message.length, message.plan);
         return;
       case "disk-set":
         this.diskSet(message.id, message.slot, message.start, message.data);
@@ -278,10 +279,22 @@ export class RemoteBackend implements EmulatorBackend {
     }
   }
 
-  private diskGet(id: number, slot: DiskSlot, start: number, length: number): void {
+  private diskGet(id: number, slot: DiskSlot, start: number, length: number, plan: boolean): void {
     const disk = this.disks[slot];
     if (disk === undefined) {
       this.port.post({ type: "disk-done", id, bytes: new Uint8Array(length) });
+      return;
+    }
+    // The Worker reads saved pages from IndexedDB itself: this thread only says which (issue 17).
+    if (plan && disk instanceof OverlayDisk) {
+      disk.locate(start, length).then(
+        (located) => {
+          if (this.disposed) return;
+          if (located === undefined) this.diskGet(id, slot, start, length, false);
+          else this.port.post({ type: "disk-done", id, plan: located }, [located.bytes.buffer as ArrayBuffer]);
+        },
+        () => this.diskGet(id, slot, start, length, false),
+      );
       return;
     }
     disk.get(start, length, (data) => {

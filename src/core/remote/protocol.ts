@@ -17,6 +17,7 @@ import type { Disposable, Event } from "../events.ts";
 import type { ControlRegisters } from "../microscope/pagewalk.ts";
 import type { TrapSnapshot } from "../microscope/traps.ts";
 import type { DiskSlot, EmulatorConfig } from "../profile.ts";
+import type { DiskReadPlan } from "../storage/disk.ts";
 
 /** One side of a message channel (a Worker, the Worker's own scope, or a test's fake). */
 export interface Port<In, Out> {
@@ -109,7 +110,11 @@ export type ToWorker =
   | { readonly type: "set-jit"; readonly enabled: boolean }
   | { readonly type: "watch"; readonly id: number; readonly what: "traps" | "jit" }
   | { readonly type: "unwatch"; readonly id: number }
-  | { readonly type: "disk-done"; readonly id: number; readonly bytes?: Uint8Array }
+  /**
+   * A disk request done: a read's bytes, or (to a read that said `plan`) the bytes the page had at
+   * hand and the saved pages the Worker reads from IndexedDB itself (`OverlayDisk.locate`).
+   */
+  | { readonly type: "disk-done"; readonly id: number; readonly bytes?: Uint8Array; readonly plan?: DiskReadPlan }
   | { readonly type: "migrate-out"; readonly id: number; readonly order: MoveOutOrder }
   | { readonly type: "migrate-in"; readonly id: number; readonly order: MoveInOrder }
   /** The page's answer to a move's ask (after take-disks the Worker forgets what it read of the old disks). */
@@ -144,7 +149,8 @@ export type FromWorker =
   /** What a trap watch counted since its last message (sent before any console output, so a command's traps are there when its output is). */
   | { readonly type: "traps"; readonly id: number; readonly delta: TrapSnapshot }
   | { readonly type: "jit-counts"; readonly id: number; readonly counts: JitCounts }
-  | { readonly type: "disk-get"; readonly id: number; readonly slot: DiskSlot; readonly start: number; readonly length: number }
+  /** `plan`: the Worker can open the page's IndexedDB stores and read saved pages itself. */
+  | { readonly type: "disk-get"; readonly id: number; readonly slot: DiskSlot; readonly start: number; readonly length: number; readonly plan: boolean }
   | { readonly type: "disk-set"; readonly id: number; readonly slot: DiskSlot; readonly start: number; readonly data: Uint8Array }
   | { readonly type: "move-event"; readonly id: number; readonly event: MoveEvent };
 

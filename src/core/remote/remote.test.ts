@@ -1,3 +1,4 @@
+import "fake-indexeddb/auto";
 import { describe, expect, it } from "vitest";
 import type { BackendFactory, BalloonDevice, ConsoleChunk, ConsolePort, EmulatorBackend, GuestMemory, JitCounts, MicroscopeHooks, ScreenSource } from "../backend.ts";
 import { ManualClock } from "../clock.ts";
@@ -9,7 +10,10 @@ import { TrapMeter, type TrapSink } from "../microscope/traps.ts";
 import { DEFAULT_PROFILE, type DiskDevice, type EmulatorConfig, type LinuxGuest } from "../profile.ts";
 import { connectRemoteBackend, type RemoteBackend } from "./client.ts";
 import { STATUS_INTERVAL_MS, portPair, type FromWorker, type ToWorker } from "./protocol.ts";
-import { serveBackend } from "./server.ts";
+import { serveBackend, type ServeOptions } from "./server.ts";
+import { DiskStore, PAGE_SIZE, openDiskDatabase } from "../storage/disk.ts";
+import { memoryStore, openIndexedDbStore, type KeyValueStore, type StoreLocation } from "../storage/kv.ts";
+import { PageCache } from "../storage/pageCache.ts";
 
 const PROMPT = "root@virtlab:/# ";
 
@@ -148,7 +152,7 @@ const flush = async (): Promise<void> => {
   for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => host.queueMicrotask(resolve));
 };
 
-function setup(fail?: unknown) {
+function setup(fail?: unknown, serveOptions: ServeOptions = {}) {
   const raw = portPair((fn) => host.queueMicrotask(fn));
   // What each side hands over with a network frame, and the page with a start (transferred, not copied).
   const transfers = { toWorker: [] as (readonly ArrayBuffer[] | undefined)[], toPage: [] as (readonly ArrayBuffer[] | undefined)[], start: [] as (readonly ArrayBuffer[] | undefined)[] };
@@ -167,7 +171,7 @@ function setup(fail?: unknown) {
     emulator = new FakeEmulator(config);
     return emulator;
   };
-  const server = serveBackend(pair.worker, factory, clock);
+  const server = serveBackend(pair.worker, factory, clock, serveOptions);
   const remoteFactory: BackendFactory = (config, h) => connectRemoteBackend(pair.page, config, h, () => closed++);
   return {
     transfers,
@@ -370,5 +374,39 @@ describe("a Machine whose emulator is behind a port", () => {
     await flush();
     expect(t.emulator().disposed).toBe(true);
     expect(t.closed()).toBe(1);
+  });
+
+  it("saved disk pages are read on the Worker's side from the store the page names; a page gone there is asked of the page", async () => {
+    // The page's disk: 8 pages written and saved, no cache, so all of them live in storage only.
+    const stored = openDiskDatabase(`remote-disks-${Math.random()}`);
+    let pageReads = 0;
+    const counted: KeyValueStore = { ...stored, get: (k) => (pageReads++, stored.get(k)), getMany: (k) => (pageReads++, stored.getMany(k)) };
+    const disk = await new DiskStore(counted, new PageCache(0)).open("d", { size: 8 * PAGE_SIZE, clock: new ManualClock() });
+    const written = Uint8Array.from({ length: 8 * PAGE_SIZE }, (_, i) => (i * 31 + 7) & 0xff);
+    await disk.write(0, written);
+    await disk.flush();
+    const readAll = async (t: ReturnType<typeof setup>): Promise<Uint8Array> => {
+      const backend = (await t.remoteFactory({ ...config, hda: disk } as unknown as EmulatorConfig, { wasm: new ArrayBuffer(4) })) as RemoteBackend;
+      const remote = (t.emulator().config as unknown as Record<string, DiskDevice>)["hda"] as DiskDevice;
+      const out = new Uint8Array(written.length);
+      // As Linux reads a file: sequential requests, 128 KiB each.
+      for (let at = 0; at < out.length; at += 2 * PAGE_SIZE) out.set(await new Promise<Uint8Array>((resolve) => remote.get(at, 2 * PAGE_SIZE, resolve)), at);
+      backend.dispose();
+      return out;
+    };
+
+    const opened: StoreLocation[] = [];
+    pageReads = 0;
+    const there = await readAll(setup(undefined, { openStore: (at) => (opened.push(at), openIndexedDbStore(at.dbName, at.storeName, { bytesAsBlobs: at.bytesAsBlobs })) }));
+    // Byte for byte (vitest's deep equality is far too slow on half a megabyte).
+    expect(there.every((byte, i) => byte === written[i])).toBe(true);
+    expect(opened).toEqual([stored.location]);
+    expect(pageReads).toBe(0);
+
+    // The Worker's store lacks the pages (as after a reset meanwhile): the page answers with bytes.
+    pageReads = 0;
+    const fallback = await readAll(setup(undefined, { openStore: () => memoryStore() }));
+    expect(fallback.every((byte, i) => byte === written[i])).toBe(true);
+    expect(pageReads).toBeGreaterThan(0);
   });
 });

@@ -10,6 +10,8 @@ import { DisposableStore, type Disposable } from "../events.ts";
 import { TrapMeter, type TrapSnapshot } from "../microscope/traps.ts";
 import type { DiskDevice, DiskSlot, EmulatorConfig } from "../profile.ts";
 import { MigrationServer, type MigrationServerHost } from "./migrationServer.ts";
+import { readPlanned, type DiskReadPlan } from "../storage/disk.ts";
+import type { KeyValueStore, StoreLocation } from "../storage/kv.ts";
 import { DiskReadAhead } from "./readAhead.ts";
 import { STATUS_INTERVAL_MS, type Call, type CallResults, type Features, type FromWorker, type MirrorState, type ToWorker, type WireError, type WorkerPort } from "./protocol.ts";
 
@@ -90,16 +92,35 @@ class RemoteDisk implements DiskDevice {
   set_state(_state: unknown[]): void {}
 }
 
+/** Opens, in the Worker, a store the page named (an IndexedDB store of the same origin). */
+export type StoreOpener = (location: StoreLocation) => KeyValueStore;
+
 class DiskRequests {
   private nextId = 1;
-  private readonly waiting = new Map<number, (bytes: Uint8Array | undefined) => void>();
+  private readonly waiting = new Map<number, (bytes: Uint8Array | undefined, plan: DiskReadPlan | undefined) => void>();
+  private readonly stores = new Map<string, KeyValueStore>();
 
-  constructor(private readonly port: WorkerPort) {}
+  constructor(
+    private readonly port: WorkerPort,
+    /** Without one, the page reads every byte (tests in one thread, a host without IndexedDB). */
+    private readonly openStore: StoreOpener | undefined,
+  ) {}
 
-  get(slot: DiskSlot, start: number, length: number, callback: (data: Uint8Array) => void): void {
+  /**
+   * A read: the page answers with the bytes, or (when this Worker can open its stores) with the
+   * bytes it holds and the saved pages to read from IndexedDB here, off the page's thread. If that
+   * fails (a page gone meanwhile, storage refusing), the page is asked for the bytes themselves.
+   */
+  get(slot: DiskSlot, start: number, length: number, callback: (data: Uint8Array) => void, plan = this.openStore !== undefined): void {
     const id = this.nextId++;
-    this.waiting.set(id, (bytes) => callback(bytes ?? new Uint8Array(length)));
-    this.port.post({ type: "disk-get", id, slot, start, length });
+    this.waiting.set(id, (bytes, located) => {
+      if (located === undefined) {
+        callback(bytes ?? new Uint8Array(length));
+        return;
+      }
+      readPlanned(this.store(located.location), located).then(callback, () => this.get(slot, start, length, callback, false));
+    });
+    this.port.post({ type: "disk-get", id, slot, start, length, plan });
   }
 
   set(slot: DiskSlot, start: number, data: Uint8Array, callback: () => void): void {
@@ -110,17 +131,33 @@ class DiskRequests {
     this.port.post({ type: "disk-set", id, slot, start, data: copy }, [copy.buffer]);
   }
 
-  done(id: number, bytes: Uint8Array | undefined): void {
+  done(id: number, bytes: Uint8Array | undefined, plan: DiskReadPlan | undefined): void {
     const callback = this.waiting.get(id);
     this.waiting.delete(id);
-    callback?.(bytes);
+    callback?.(bytes, plan);
+  }
+
+  private store(location: StoreLocation): KeyValueStore {
+    const key = `${location.dbName}\u0000${location.storeName}`;
+    let kv = this.stores.get(key);
+    if (kv === undefined) {
+      kv = (this.openStore as StoreOpener)(location);
+      this.stores.set(key, kv);
+    }
+    return kv;
   }
 }
 
+/** What a Worker adds: how moves reach another tab, and how it opens the page's disk stores. */
+export interface ServeOptions extends Pick<MigrationServerHost, "openChannel" | "heartbeatMs" | "silenceMs"> {
+  readonly openStore?: StoreOpener;
+}
+
 /** Serve one machine over `port`. Returns when the page said dispose (or never, in a Worker). */
-export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: Clock, moveOptions: Pick<MigrationServerHost, "openChannel" | "heartbeatMs" | "silenceMs"> = {}): Disposable {
+export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: Clock, options: ServeOptions = {}): Disposable {
+  const { openStore, ...moveOptions } = options;
   const store = new DisposableStore();
-  const disks = new DiskRequests(port);
+  const disks = new DiskRequests(port, openStore);
   let backend: EmulatorBackend | undefined;
   let disposed = false;
   let statusTimer: Disposable | undefined;
@@ -292,7 +329,7 @@ export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: C
           );
           return;
         case "disk-done":
-          disks.done(message.id, message.bytes);
+          disks.done(message.id, message.bytes, message.plan);
           return;
         case "dispose":
           dispose();

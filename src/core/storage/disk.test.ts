@@ -2,7 +2,7 @@ import "fake-indexeddb/auto";
 import { describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../clock.ts";
 import { AppError } from "../errors.ts";
-import { DiskStore, FLUSH_NOW_BYTES, MAX_PENDING_BYTES, PAGE_SIZE, READ_AHEAD_PAGES, WRITE_BACK_DELAY_MS, type BlockSource, openDiskDatabase } from "./disk.ts";
+import { DiskStore, FLUSH_NOW_BYTES, MAX_PENDING_BYTES, PAGE_SIZE, READ_AHEAD_PAGES, WRITE_BACK_DELAY_MS, type BlockSource, openDiskDatabase, readPlanned } from "./disk.ts";
 import { PageCache } from "./pageCache.ts";
 import { memoryStore, type KeyValueStore } from "./kv.ts";
 
@@ -366,5 +366,46 @@ describe("OverlayDisk", () => {
     await second;
     expect(((await inner.get<Uint8Array>("page:w:0")) as Uint8Array)[100]).toBe(2);
     expect(disk.saveState.unsavedPages).toBe(0);
+  });
+
+  it("locate: a reader in another thread gets the bytes held here and reads the saved pages itself, byte for byte", async () => {
+    const { kv, clock } = setup();
+    // Page reads of this thread counted: the planned ones must not come here.
+    let readsHere = 0;
+    const counted: KeyValueStore = { ...kv, get: (k) => (readsHere++, kv.get(k)), getMany: (k) => (readsHere++, kv.getMany(k)) };
+    const base = baseImage(16 * PAGE_SIZE);
+    // No cache: every saved page is in storage only.
+    const disk = await new DiskStore(counted, new PageCache(0)).open("p", { size: base.size, base, clock });
+    // Pages 2..6 written and saved, page 4 written again and not saved.
+    const saved = new Uint8Array(5 * PAGE_SIZE);
+    for (let i = 0; i < saved.length; i++) saved[i] = (i * 7 + 3) & 0xff;
+    await disk.write(2 * PAGE_SIZE, saved);
+    await disk.flush();
+    await disk.write(4 * PAGE_SIZE + 10, Uint8Array.from([9, 9, 9]));
+    readsHere = 0;
+    const start = PAGE_SIZE + 100;
+    const length = 7 * PAGE_SIZE;
+    const plan = await disk.locate(start, length);
+    expect(plan).toBeDefined();
+    if (plan === undefined) return;
+    expect(readsHere).toBe(0);
+    expect(plan.location).toEqual(kv.location);
+    // Page 4 is held here (unsaved); the saved ones are to be read there; pages 1 and 7 are the base's.
+    expect(plan.slices.map((s) => s.key)).toEqual(["page:p:2", "page:p:3", "page:p:5", "page:p:6"]);
+    // The other thread opens the same store anew, as the Worker does.
+    const there = openDiskDatabase(kv.location?.dbName ?? "");
+    const bytes = await readPlanned(there, plan);
+    expect(sameBytes(bytes, await disk.read(start, length))).toBe(true);
+    expect([...bytes.subarray(4 * PAGE_SIZE + 10 - start, 4 * PAGE_SIZE + 13 - start)]).toEqual([9, 9, 9]);
+    expect(sameBytes(bytes.subarray(0, PAGE_SIZE - 100), base.bytes.subarray(start, 2 * PAGE_SIZE))).toBe(true);
+
+    // A page gone from storage meanwhile (the disk was reset): the planned read refuses, it does not make up zeros.
+    const gone = await disk.locate(5 * PAGE_SIZE, PAGE_SIZE);
+    await kv.deleteMany(["page:p:2", "page:p:3", "page:p:5", "page:p:6"]);
+    expect(gone?.slices.map((s) => s.key)).toEqual(["page:p:5"]);
+    await expect(readPlanned(there, gone as NonNullable<typeof gone>)).rejects.toMatchObject({ code: "storage-failed" });
+    // A store in memory cannot be opened by another thread: no plan, the disk reads as before.
+    const inMemory = await new DiskStore(memoryStore()).open("m", { size: MiB, clock });
+    expect(await inMemory.locate(0, PAGE_SIZE)).toBeUndefined();
   });
 });

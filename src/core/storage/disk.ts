@@ -14,7 +14,7 @@ import type { Clock } from "../clock.ts";
 import { AppError, toAppError } from "../errors.ts";
 import { Emitter, type Disposable } from "../events.ts";
 import { EXT2_MIN_BYTES, emptyExt2, stableUuid } from "./ext2.ts";
-import { openIndexedDbStore, type KeyValueStore } from "./kv.ts";
+import { openIndexedDbStore, type KeyValueStore, type StoreLocation } from "./kv.ts";
 import { PageCache } from "./pageCache.ts";
 
 /** Random access to the bytes under the overlay. */
@@ -65,6 +65,41 @@ export interface DiskSaveState {
   readonly error: AppError | undefined;
   /** True when writes are kept in memory only (another tab owns the disk). */
   readonly readOnly: boolean;
+}
+
+/** A part of a saved page that a reader in another thread reads from storage itself. */
+export interface StoredSlice {
+  /** The page's record. */
+  readonly key: string;
+  /** Where its bytes go in the read. */
+  readonly at: number;
+  /** Where they start in the page. */
+  readonly from: number;
+  readonly length: number;
+}
+
+/** What `OverlayDisk.locate` hands a reader in another thread: `bytes` has every part but `slices`. */
+export interface DiskReadPlan {
+  readonly bytes: Uint8Array;
+  readonly location: StoreLocation;
+  readonly slices: readonly StoredSlice[];
+}
+
+/**
+ * Completes a plan from `OverlayDisk.locate` with `kv` (the same store, opened in this thread):
+ * all its pages in one transaction. Rejects when a page is not there (the disk was reset
+ * meanwhile, say): the reader then asks the disk's owner, whose answer is the truth.
+ */
+export async function readPlanned(kv: KeyValueStore, plan: DiskReadPlan): Promise<Uint8Array> {
+  if (plan.slices.length === 0) return plan.bytes;
+  const values = await kv.getMany<Uint8Array>(plan.slices.map((s) => s.key));
+  plan.slices.forEach((slice, i) => {
+    const page = values[i];
+    if (!(page instanceof Uint8Array)) throw new AppError("storage-failed", "A saved page of this disk is missing from storage.", { details: { subject: slice.key } });
+    // A record shorter than a page (the disk's last) reads as zeros past its end.
+    plan.bytes.set(page.subarray(slice.from, Math.min(page.length, slice.from + slice.length)), slice.at);
+  });
+  return plan.bytes;
 }
 
 const indexKey = (diskId: string): string => `disk:${diskId}`;
@@ -305,6 +340,42 @@ export class OverlayDisk implements Disposable {
     await readBase();
     if (pin) for (let p = first; p <= last; p++) this.pinned.set(p, this.pending.get(p) ?? have.get(p) ?? (await this.basePage(p)));
     return out;
+  }
+
+  /**
+   * A read for a reader in another thread that can open this disk's store itself (a machine's
+   * Worker): the bytes this disk has at hand (pages in memory, the base), and which saved pages
+   * it should read from IndexedDB on its own, so a cold read of a large file does not pass through
+   * this thread one transaction at a time. Undefined when the store is not one another thread can
+   * open (in memory); then `read` serves it as before. Nothing is awaited before the pages are
+   * sorted, so the plan is the disk at the moment of the call: a saved page can only change in
+   * storage after the guest writes it again, which the reader sees (its read-ahead drops what a
+   * write overlaps), and the page does not enter this disk's cache.
+   */
+  async locate(start: number, length: number): Promise<DiskReadPlan | undefined> {
+    const location = this.kv.location;
+    if (location === undefined) return undefined;
+    this.checkRange(start, length);
+    const bytes = new Uint8Array(length);
+    const slices: StoredSlice[] = [];
+    const baseRuns: [number, number][] = [];
+    const first = Math.floor(start / PAGE_SIZE);
+    const last = length === 0 ? first - 1 : Math.floor((start + length - 1) / PAGE_SIZE);
+    for (let p = first; p <= last; p++) {
+      const pageStart = p * PAGE_SIZE;
+      const from = Math.max(start, pageStart);
+      const to = Math.min(start + length, pageStart + PAGE_SIZE);
+      const page = this.inMemory(p) ?? this.pinned.get(p);
+      if (page !== undefined) bytes.set(page.subarray(from - pageStart, to - pageStart), from - start);
+      else if (this.stored.has(p)) slices.push({ key: pageKey(this.diskId, p), at: from - start, from: from - pageStart, length: to - from });
+      else if (this.options.base !== undefined) {
+        const run = baseRuns.at(-1);
+        if (run !== undefined && run[1] === from) run[1] = to;
+        else baseRuns.push([from, to]);
+      }
+    }
+    for (const [from, to] of baseRuns) bytes.set(await this.baseBytes(from, to - from), from - start);
+    return { bytes, location, slices };
   }
 
   async write(start: number, data: Uint8Array): Promise<void> {

@@ -16,6 +16,18 @@ export interface KeyValueStore {
   delete(key: string): Promise<void>;
   deleteMany(keys: readonly string[]): Promise<void>;
   keys(): Promise<string[]>;
+  /**
+   * Where the store lives, when another thread of the same origin can open it as well (a machine's
+   * Worker reading saved disk pages itself); absent for stores in memory.
+   */
+  readonly location?: StoreLocation;
+}
+
+/** An IndexedDB store as another thread opens it again: `openIndexedDbStore(dbName, storeName, { bytesAsBlobs })`. */
+export interface StoreLocation {
+  readonly dbName: string;
+  readonly storeName: string;
+  readonly bytesAsBlobs: boolean;
 }
 
 export interface IndexedDbStoreOptions {
@@ -52,6 +64,7 @@ export function openIndexedDbStore(dbName: string, storeName: string, options: I
     delete: (key) => guard(() => del(key, store()), "write"),
     deleteMany: (list) => guard(() => delMany([...list], store()), "write"),
     keys: () => guard(async () => (await keys(store())).map(String), "read"),
+    location: { dbName, storeName, bytesAsBlobs: blobs },
   };
 }
 
