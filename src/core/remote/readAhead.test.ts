@@ -58,17 +58,60 @@ describe("DiskReadAhead", () => {
     expect(disk.requests.length).toBeLessThanOrEqual(5 + 8 + 1);
   });
 
-  it("random reads go to the page one request each, exactly as asked", async () => {
+  it("random small reads fetch the aligned 64 KiB block around them once; a large or straddling read goes as asked", async () => {
     const disk = pageDisk(4 * MiB);
     const ahead = new DiskReadAhead(disk.bytes.length, disk.fetch, 2 * MiB);
     const asked: [number, number][] = [
-      [3 * MiB, 4 * KiB],
+      [3 * MiB + 8 * KiB, 4 * KiB],
       [512 * KiB, 4 * KiB],
+      [3 * MiB + 12 * KiB, 4 * KiB], // the block kept
       [2 * MiB + 512, 1024],
-      [0, 4 * KiB],
+      [60 * KiB, 8 * KiB], // straddles two blocks
+      [1 * MiB, 256 * KiB], // bigger than a block
     ];
-    for (const [start, length] of asked) expect(same(await read(ahead, start, length), disk.bytes.subarray(start, start + length))).toBe(true);
-    expect(disk.requests).toEqual(asked);
+    for (const [start, length] of asked) expect(same(await read(ahead, start, length), disk.bytes.subarray(start, start + length)), `${start}+${length}`).toBe(true);
+    expect(disk.requests).toEqual([
+      [3 * MiB, 64 * KiB],
+      [512 * KiB, 64 * KiB],
+      [2 * MiB, 64 * KiB],
+      [60 * KiB, 8 * KiB],
+      [1 * MiB, 256 * KiB],
+    ]);
+  });
+
+  it("a file's indirect blocks, side by side away from its data, cost one round trip per 64 KiB of them", async () => {
+    const disk = pageDisk(64 * MiB);
+    const ahead = new DiskReadAhead(disk.bytes.length, disk.fetch, 2 * MiB);
+    // As ext2 reads a large file: every 4 MiB of data, the next indirect block (at ~1.1 MB).
+    for (let n = 0, data = 8 * MiB; data < 64 * MiB; n++) {
+      const indirect = 1159168 + 4096 * n;
+      expect(same(await read(ahead, indirect, 4096), disk.bytes.subarray(indirect, indirect + 4096)), `indirect ${n}`).toBe(true);
+      for (const end = data + 4 * MiB; data < end; data += 1 * MiB) expect(same(await read(ahead, data, 1 * MiB), disk.bytes.subarray(data, data + 1 * MiB)), `at ${data}`).toBe(true);
+    }
+    const small = disk.requests.filter(([, length]) => length === 64 * KiB);
+    // 14 indirect blocks from 1159168 on: two 64 KiB blocks (from 1088 KiB and 1152 KiB), not 14 requests.
+    expect(small).toEqual([
+      [1088 * KiB, 64 * KiB],
+      [1152 * KiB, 64 * KiB],
+    ]);
+  });
+
+  it("a write is seen by a later read of a small block kept, and of one that was on its way", async () => {
+    const disk = pageDisk(4 * MiB);
+    const ahead = new DiskReadAhead(disk.bytes.length, disk.fetch, 2 * MiB);
+    await read(ahead, 1 * MiB, 4 * KiB);
+    const patch = new Uint8Array(1024).fill(0xab);
+    ahead.write(1 * MiB + 8 * KiB, patch);
+    disk.write(1 * MiB + 8 * KiB, patch);
+    expect([...(await read(ahead, 1 * MiB + 8 * KiB, 1024))]).toEqual([...patch]);
+
+    // On its way when the write comes: that block is not used, the read asks again after the write.
+    const pending = read(ahead, 3 * MiB, 4 * KiB);
+    const late = new Uint8Array(4 * KiB).fill(0x5c);
+    ahead.write(3 * MiB, late);
+    disk.write(3 * MiB, late);
+    expect([...(await pending)]).toEqual([...late]);
+    expect([...(await read(ahead, 3 * MiB, 4 * KiB))]).toEqual([...late]);
   });
 
   it("a write is seen by the next read, from the window and from a window that was on its way", async () => {

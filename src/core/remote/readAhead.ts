@@ -3,17 +3,27 @@
  * runs one command at a time and Linux asks for 128 KiB per command, so a file read through a disk
  * the page keeps was one Worker → page → Worker round trip per 128 KiB: the round trip, not the
  * page's storage, set the speed. A reader that goes on where it stopped is served from a window
- * fetched in one round trip, and the next window is asked for while the first is being used.
- * Random reads go to the page as before, one request each.
+ * fetched in one round trip, and the next window is asked for while the first is being used (a
+ * quarter of the way in).
+ * Small reads outside the stream (a file system's indirect blocks, bitmaps) come in aligned
+ * blocks of SIDE_BLOCK_BYTES (one stored page: it costs the same to read as 4 KiB of it), and the
+ * last few are kept: ext2 puts a large file's indirect blocks next to each other, away from its
+ * data, so the guest reads them one at a time, each a stall of its read (one every 4 MiB of the
+ * file), and the next is usually in the block read for the last.
  *
  * Writes go to the page as always (this is no write cache); a write also patches the window in
- * use, and makes any other window it overlaps stale (on its way, or arrived and not used yet: its
- * bytes are from before the write): a stale window is never used, the read asks the page again,
- * after the write, so it sees it.
+ * use and the small blocks kept, and makes any other window or block it overlaps stale (on its
+ * way, or arrived and not used yet: its bytes are from before the write): a stale one is never
+ * used, the read asks the page again, after the write, so it sees it.
  */
 
 /** How much one sequential round trip fetches. */
-export const READ_AHEAD_BYTES = 2 * 1024 * 1024;
+export const READ_AHEAD_BYTES = 8 * 1024 * 1024;
+
+/** A small read elsewhere fetches the aligned block around it, this big (one stored page). */
+export const SIDE_BLOCK_BYTES = 64 * 1024;
+/** How many such blocks are kept (the most recently used). */
+const SIDE_BLOCKS = 8;
 
 interface Window {
   readonly start: number;
@@ -36,6 +46,8 @@ export class DiskReadAhead {
   private expected = -1;
   /** Where the reader served by the windows goes on. */
   private stream = -1;
+  /** Small blocks read outside the stream, by start, least recently used first. */
+  private readonly side = new Map<number, Uint8Array>();
 
   constructor(
     private readonly byteLength: number,
@@ -59,7 +71,7 @@ export class DiskReadAhead {
     let next = this.next;
     if (next === undefined || next.stale || start < next.start || start + length > next.start + next.length) {
       if (!sequential || length >= this.windowBytes) {
-        void this.fetch(start, length).then(callback);
+        this.readSide(start, length, callback);
         return;
       }
       // A window on its way that this reader does not use is left to arrive unused.
@@ -89,9 +101,42 @@ export class DiskReadAhead {
       const to = Math.min(end, current.start + current.bytes.length);
       if (from < to) current.bytes.set(data.subarray(from - start, to - start), from - current.start);
     }
+    for (const [at, bytes] of this.side) {
+      const from = Math.max(start, at);
+      const to = Math.min(end, at + bytes.length);
+      if (from < to) bytes.set(data.subarray(from - start, to - start), from - at);
+    }
     // Every window fetched before this write and not yet the current one: on its way, or arrived
     // and waiting unused as the next (its bytes are from before the write).
     for (const w of [...this.inFlight, ...(this.next === undefined ? [] : [this.next])]) if (start < w.start + w.length && end > w.start) w.stale = true;
+  }
+
+  /** A read off the stream: from a small block kept, or the aligned block fetched; a large one as it is. */
+  private readSide(start: number, length: number, callback: (bytes: Uint8Array) => void): void {
+    const at = start - (start % SIDE_BLOCK_BYTES);
+    if (start + length > at + SIDE_BLOCK_BYTES) {
+      void this.fetch(start, length).then(callback);
+      return;
+    }
+    const kept = this.side.get(at);
+    if (kept !== undefined) {
+      this.side.delete(at);
+      this.side.set(at, kept);
+      callback(kept.slice(start - at, start - at + length));
+      return;
+    }
+    const block: InFlight = this.track(at, Math.min(SIDE_BLOCK_BYTES, this.byteLength - at));
+    void block.arrival.then((bytes) => {
+      if (block.stale) {
+        // Written meanwhile: ask again, after the write.
+        void this.fetch(start, length).then(callback);
+        return;
+      }
+      this.side.delete(at);
+      this.side.set(at, bytes);
+      if (this.side.size > SIDE_BLOCKS) this.side.delete(this.side.keys().next().value as number);
+      callback(bytes.slice(start - at, start - at + length));
+    });
   }
 
   private fromWindow(start: number, length: number): Uint8Array | undefined {
@@ -100,21 +145,28 @@ export class DiskReadAhead {
     return w.bytes.slice(start - w.start, start - w.start + length);
   }
 
-  /** Once the reader is half-way through the window, the next one is asked for. */
+  /**
+   * Once the reader is a quarter of the way through the window, the next one is asked for: it has
+   * the rest of this one (6 MiB of the guest's reading) to arrive.
+   */
   private prefetch(): void {
     const w = this.current;
     if (w === undefined || this.next !== undefined) return;
     const end = w.start + w.bytes.length;
-    if (this.stream < w.start + w.bytes.length / 2 || this.stream > end || end >= this.byteLength) return;
+    if (this.stream < w.start + w.bytes.length / 4 || this.stream > end || end >= this.byteLength) return;
     this.next = this.request(end);
   }
 
   private request(start: number): InFlight {
-    const length = Math.min(this.windowBytes, this.byteLength - start);
-    const window: InFlight = { start, length, arrival: this.fetch(start, length), stale: false };
-    this.inFlight.add(window);
+    return this.track(start, Math.min(this.windowBytes, this.byteLength - start));
+  }
+
+  /** Fetches a range that a write made before it arrives must make stale. */
+  private track(start: number, length: number): InFlight {
+    const fetched: InFlight = { start, length, arrival: this.fetch(start, length), stale: false };
+    this.inFlight.add(fetched);
     // A prefetch nobody used still leaves the set when it arrives.
-    void window.arrival.then(() => this.inFlight.delete(window));
-    return window;
+    void fetched.arrival.then(() => this.inFlight.delete(fetched));
+    return fetched;
   }
 }

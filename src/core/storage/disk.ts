@@ -92,7 +92,8 @@ export interface DiskReadPlan {
  */
 export async function readPlanned(kv: KeyValueStore, plan: DiskReadPlan): Promise<Uint8Array> {
   if (plan.slices.length === 0) return plan.bytes;
-  const values = await kv.getMany<Uint8Array>(plan.slices.map((s) => s.key));
+  // Copied into the read at once: views of one buffer, not a copy of each page first.
+  const values = await kv.getMany<Uint8Array>(plan.slices.map((s) => s.key), { views: true });
   plan.slices.forEach((slice, i) => {
     const page = values[i];
     if (!(page instanceof Uint8Array)) throw new AppError("storage-failed", "A saved page of this disk is missing from storage.", { details: { subject: slice.key } });

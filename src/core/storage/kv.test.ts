@@ -61,6 +61,11 @@ describe("an IndexedDB store that keeps bytes as Blobs", () => {
     // Each value is a buffer of its own, not a view into the joined read.
     expect(values[0]?.buffer.byteLength).toBe(2 * BLOB_BYTES);
     expect(values[3]?.buffer.byteLength).toBe(BLOB_BYTES);
+    // Asked for views (a reader that copies at once): the same bytes, one buffer shared, no copy each.
+    const views = await store.getMany<Uint8Array>(["new2", "old", "missing", "new1"], { views: true });
+    expect(views).toEqual(values);
+    expect(views[0]?.buffer).toBe(views[3]?.buffer);
+    expect(views[0]?.buffer.byteLength).toBe(3 * BLOB_BYTES);
   });
 
   it("says a Blob that cannot be read back is a storage read failure", async () => {

@@ -9,7 +9,11 @@ import { host, type HostBlob } from "../host.ts";
 
 export interface KeyValueStore {
   get<T>(key: string): Promise<T | undefined>;
-  getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]>;
+  /**
+   * `views`: the caller copies what it needs at once and keeps nothing, so byte arrays may be views
+   * of one buffer shared by the whole read (no copy per value).
+   */
+  getMany<T>(keys: readonly string[], options?: { readonly views?: boolean }): Promise<(T | undefined)[]>;
   set(key: string, value: unknown): Promise<void>;
   /** One transaction: all entries are written, or none. */
   setMany(entries: readonly (readonly [string, unknown])[]): Promise<void>;
@@ -55,10 +59,10 @@ export function openIndexedDbStore(dbName: string, storeName: string, options: I
   };
   const blobs = options.bytesAsBlobs === true;
   const stored = blobs ? toBlob : (value: unknown): unknown => value;
-  const read = async <T>(values: readonly unknown[]): Promise<T[]> => (blobs ? fromBlobs<T>(values) : (values as T[]));
+  const read = async <T>(values: readonly unknown[], views = false): Promise<T[]> => (blobs ? fromBlobs<T>(values, views) : (values as T[]));
   return {
     get: <T>(key: string) => guard(async () => (await read<T | undefined>([await get(key, store())]))[0], "read"),
-    getMany: <T>(list: readonly string[]) => guard(async () => read<T | undefined>(await getMany([...list], store())), "read"),
+    getMany: <T>(list: readonly string[], options?: { readonly views?: boolean }) => guard(async () => read<T | undefined>(await getMany([...list], store()), options?.views), "read"),
     set: (key, value) => guard(() => set(key, stored(value), store()), "write"),
     setMany: (entries) => guard(() => setMany(entries.map(([k, v]) => [k, stored(v)]), store()), "write"),
     delete: (key) => guard(() => del(key, store()), "write"),
@@ -97,7 +101,7 @@ function toBlob(value: unknown): unknown {
 const isBlob = (value: unknown): value is HostBlob => value instanceof host.Blob;
 
 /** The values as stored, with every Blob among them read back as bytes: all of them in one read. */
-async function fromBlobs<T>(values: readonly unknown[]): Promise<T[]> {
+async function fromBlobs<T>(values: readonly unknown[], views = false): Promise<T[]> {
   const blobs = values.filter(isBlob);
   if (blobs.length === 0) return values as T[];
   // One Blob (a random reader's page) is its own buffer: no join, no copy.
@@ -106,8 +110,9 @@ async function fromBlobs<T>(values: readonly unknown[]): Promise<T[]> {
   let at = 0;
   return values.map((value) => {
     if (!isBlob(value)) return value as T;
-    // A copy of its own: a page kept in a cache must not hold the whole joined read in memory.
-    const bytes = joined.slice(at, at + value.size);
+    // A copy of its own (unless views were asked for): a page kept in a cache must not hold the
+    // whole joined read in memory.
+    const bytes = views ? joined.subarray(at, at + value.size) : joined.slice(at, at + value.size);
     at += value.size;
     return bytes as T;
   });
