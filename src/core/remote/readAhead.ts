@@ -95,13 +95,9 @@ export class DiskReadAhead {
   /** v86's set, before it goes to the page: what is held of the range takes the new bytes. */
   write(start: number, data: Uint8Array): void {
     const end = start + data.length;
-    const current = this.current;
-    if (current !== undefined) {
-      const from = Math.max(start, current.start);
-      const to = Math.min(end, current.start + current.bytes.length);
-      if (from < to) current.bytes.set(data.subarray(from - start, to - start), from - current.start);
-    }
-    for (const [at, bytes] of this.side) {
+    // The window in use and the small blocks kept: bytes held at `at`.
+    const held: [number, Uint8Array][] = [...(this.current === undefined ? [] : [[this.current.start, this.current.bytes] as [number, Uint8Array]]), ...this.side];
+    for (const [at, bytes] of held) {
       const from = Math.max(start, at);
       const to = Math.min(end, at + bytes.length);
       if (from < to) bytes.set(data.subarray(from - start, to - start), from - at);

@@ -85,6 +85,11 @@ export interface DiskReadPlan {
   readonly slices: readonly StoredSlice[];
 }
 
+/** A saved page that storage does not have (`subject`: the disk, or the page's record). */
+function pageMissing(subject: string, page?: number): AppError {
+  return new AppError("storage-failed", "A saved page of this disk is missing from storage.", { details: { subject, ...(page === undefined ? {} : { page }) } });
+}
+
 /**
  * Completes a plan from `OverlayDisk.locate` with `kv` (the same store, opened in this thread):
  * all its pages in one transaction. Rejects when a page is not there (the disk was reset
@@ -96,7 +101,7 @@ export async function readPlanned(kv: KeyValueStore, plan: DiskReadPlan): Promis
   const values = await kv.getMany<Uint8Array>(plan.slices.map((s) => s.key), { views: true });
   plan.slices.forEach((slice, i) => {
     const page = values[i];
-    if (!(page instanceof Uint8Array)) throw new AppError("storage-failed", "A saved page of this disk is missing from storage.", { details: { subject: slice.key } });
+    if (!(page instanceof Uint8Array)) throw pageMissing(slice.key);
     // A record shorter than a page (the disk's last) reads as zeros past its end.
     plan.bytes.set(page.subarray(slice.from, Math.min(page.length, slice.from + slice.length)), slice.at);
   });
@@ -529,7 +534,7 @@ export class OverlayDisk implements Disposable {
   }
 
   private checkPage(page: number, bytes: Uint8Array | undefined): Uint8Array {
-    if (bytes === undefined) throw new AppError("storage-failed", "A saved page of this disk is missing from storage.", { details: { subject: this.diskId, page } });
+    if (bytes === undefined) throw pageMissing(this.diskId, page);
     if (bytes.length === PAGE_SIZE) return bytes;
     const whole = new Uint8Array(PAGE_SIZE);
     whole.set(bytes.subarray(0, PAGE_SIZE));
