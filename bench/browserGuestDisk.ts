@@ -26,7 +26,7 @@
  */
 import type { Page } from "@playwright/test";
 import { DEADLINE_MS, ask, browserCase, visit, waitForPrompt, withBuiltApp, type BrowserCase } from "./browser.ts";
-import { rendererRss } from "./browser/proc.ts";
+import { chromiumThreadTicks, mappingGrowth, rendererMappings, rendererRss, topThreads } from "./browser/proc.ts";
 
 const MiB = 1024 * 1024;
 /** The data written: this many MiB from /dev/urandom (in the guest's tmpfs), repeated. */
@@ -60,12 +60,21 @@ async function shell(page: Page, command: string, timeoutMs = 20 * 60_000): Prom
 }
 
 /** The renderer's peak resident memory growth while `work` runs, sampled every 100 ms. */
-async function peakGrowth<T>(work: () => Promise<T>): Promise<{ result: T; growthMiB: number }> {
+async function peakGrowth<T>(work: () => Promise<T>): Promise<{ result: T; growthMiB: number; where: string }> {
   const before = rendererRss();
+  const mapsBefore = rendererMappings();
   let peak = before;
-  const timer = setInterval(() => (peak = Math.max(peak, rendererRss())), 100);
+  let mapsAtPeak = mapsBefore;
+  // Each mapping's size is read only at a new peak (reading them all costs a few ms).
+  const timer = setInterval(() => {
+    const now = rendererRss();
+    if (now <= peak) return;
+    peak = now;
+    mapsAtPeak = rendererMappings();
+  }, 100);
   try {
-    return { result: await work(), growthMiB: (peak - before) / MiB };
+    const result = await work();
+    return { result, growthMiB: (peak - before) / MiB, where: mappingGrowth(mapsBefore, mapsAtPeak) };
   } finally {
     clearInterval(timer);
   }
@@ -79,7 +88,7 @@ async function peakGrowth<T>(work: () => Promise<T>): Promise<{ result: T; growt
 async function touchGuestRam(page: Page): Promise<void> {
   const said = await shell(
     page,
-    'm=$(awk "/MemAvailable/{print int(\\$2/1024)-24}" /proc/meminfo); mkdir -p /run/fill; mount -t tmpfs -o size=${m}m none /run/fill; dd if=/dev/zero of=/run/fill/f bs=1M count=$m 2>/dev/null; rm /run/fill/f; umount /run/fill',
+    'm=$(awk "/MemAvailable/{print int(\\$2/1024)-8}" /proc/meminfo); mkdir -p /run/fill; mount -t tmpfs -o size=${m}m none /run/fill; dd if=/dev/zero of=/run/fill/f bs=1M count=$m 2>/dev/null; rm /run/fill/f; umount /run/fill',
   );
   // Quiet when it worked: anything printed is the mount or dd failing.
   if (said.some((row) => row.trim() !== "")) throw new Error(`touching the guest's RAM failed: ${said.join(" ")}`);
@@ -133,9 +142,11 @@ export async function runBrowserGuestDiskBench(runs: number, log: (line: string)
         // The same path once, small: the emulator's compiled code for it is not counted as the disk's.
         await writeFile("warm", WARM_MIB);
         await touchGuestRam(page);
+        const writeTicks = chromiumThreadTicks();
         const write = await peakGrowth(() => timed(() => writeFile("big", sizeMiB)));
+        log(`  CPU while writing: ${topThreads(writeTicks, chromiumThreadTicks())}`);
         const sumBefore = (await shell(page, "sha256sum /data/big")).join(" ").split(" ")[0];
-        log(`  write ${sizeMiB} MiB, sync, saved: ${write.result.seconds.toFixed(1)} s, ${((sizeMiB * MiB) / 1e6 / write.result.seconds).toFixed(1)} MB/s, renderer +${write.growthMiB.toFixed(0)} MiB`);
+        log(`  write ${sizeMiB} MiB, sync, saved: ${write.result.seconds.toFixed(1)} s, ${((sizeMiB * MiB) / 1e6 / write.result.seconds).toFixed(1)} MB/s, renderer +${write.growthMiB.toFixed(0)} MiB (${write.where})`);
 
         // Cold: a reload, so nothing of the disk is in the page; the guest's own caches dropped too.
         await page.reload();
@@ -143,10 +154,12 @@ export async function runBrowserGuestDiskBench(runs: number, log: (line: string)
         await ask(page);
         await shell(page, "cat /data/warm > /dev/null; sync; echo 3 > /proc/sys/vm/drop_caches");
         await touchGuestRam(page);
+        const readTicks = chromiumThreadTicks();
         const read = await peakGrowth(() => timed(() => shell(page, "dd if=/data/big of=/dev/null bs=1M")));
+        log(`  CPU while reading: ${topThreads(readTicks, chromiumThreadTicks())}`);
         const sumAfter = (await shell(page, "sha256sum /data/big")).join(" ").split(" ")[0];
         if (sumBefore === undefined || sumBefore.length !== 64 || sumAfter !== sumBefore) throw new Error(`the file read back differs: ${sumBefore} then ${sumAfter}`);
-        log(`  read back cold: ${read.result.seconds.toFixed(1)} s, ${((sizeMiB * MiB) / 1e6 / read.result.seconds).toFixed(1)} MB/s (dd: ${read.result.result.join(" ")}), renderer +${read.growthMiB.toFixed(0)} MiB; sha256 agrees`);
+        log(`  read back cold: ${read.result.seconds.toFixed(1)} s, ${((sizeMiB * MiB) / 1e6 / read.result.seconds).toFixed(1)} MB/s (dd: ${read.result.result.join(" ")}), renderer +${read.growthMiB.toFixed(0)} MiB (${read.where}); sha256 agrees`);
         rows.defaultStart.push(defaultStart);
         rows.bigStart.push(bigStart);
         rows.write.push((sizeMiB * MiB) / 1e6 / write.result.seconds);

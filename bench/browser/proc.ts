@@ -50,3 +50,86 @@ export function rendererRss(): number {
   }
   return total;
 }
+
+/**
+ * CPU ticks (1/100 s) so far of every thread of this script's Chromium, keyed by the process's
+ * type (browser, renderer, gpu-process, utility) and the thread's name: where a phase's CPU went.
+ */
+export function chromiumThreadTicks(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!mine(pid)) continue;
+      const type = /--type=([a-z-]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, "utf8"))?.[1] ?? "browser";
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        try {
+          const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+          const name = /\((.*)\)/.exec(stat)?.[1] ?? "?";
+          const fields = stat.replace(/^.*\) /, "").split(" ");
+          const key = `${type}/${name}`;
+          out.set(key, (out.get(key) ?? 0) + Number(fields[11]) + Number(fields[12]));
+        } catch {
+          // The thread ended.
+        }
+      }
+    } catch {
+      // The process ended.
+    }
+  }
+  return out;
+}
+
+/** The threads that used most CPU between two chromiumThreadTicks readings, as "name 1.2 s" parts. */
+export function topThreads(before: Map<string, number>, after: Map<string, number>, count = 8): string {
+  return [...after]
+    .map(([key, ticks]) => [key, ticks - (before.get(key) ?? 0)] as const)
+    .filter(([, ticks]) => ticks > 0)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([key, ticks]) => `${key} ${(ticks / 100).toFixed(1)} s`)
+    .join(", ");
+}
+
+/** Resident bytes and size of each mapping of this script's renderers, keyed by "pid:start". */
+export function rendererMappings(): Map<string, { readonly rss: number; readonly size: number }> {
+  const out = new Map<string, { rss: number; size: number }>();
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("--type=renderer") || !mine(pid)) continue;
+      let current: { rss: number; size: number } | undefined;
+      for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+        const head = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+        if (head !== null) {
+          current = { rss: 0, size: parseInt(head[2] as string, 16) - parseInt(head[1] as string, 16) };
+          out.set(`${pid}:${head[1]}`, current);
+        } else if (current !== undefined && line.startsWith("Rss:")) current.rss = Number(/(\d+) kB/.exec(line)?.[1] ?? 0) * 1024;
+      }
+    } catch {
+      // The process ended.
+    }
+  }
+  return out;
+}
+
+/**
+ * Where resident memory grew between two rendererMappings readings, by the size of the mappings
+ * (rounded MiB), largest change first: "8 MiB mappings +39 MiB, …". The allocators map big
+ * buffers one by one, so a size that grows points at its buffers (an 8 MiB read-ahead window, a
+ * write of 1 MiB), and the machine's RAM is one mapping of its own (a little more than its size).
+ */
+export function mappingGrowth(before: ReturnType<typeof rendererMappings>, after: ReturnType<typeof rendererMappings>, count = 4): string {
+  const bySize = new Map<number, number>();
+  const add = (size: number, rss: number): void => {
+    const mib = Math.round(size / MIB);
+    bySize.set(mib, (bySize.get(mib) ?? 0) + rss);
+  };
+  for (const [key, m] of after) add(m.size, m.rss - (before.get(key)?.rss ?? 0));
+  for (const [key, m] of before) if (!after.has(key)) add(m.size, -m.rss);
+  return [...bySize]
+    .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
+    .slice(0, count)
+    .map(([mib, rss]) => `${mib} MiB mappings ${rss >= 0 ? "+" : ""}${(rss / MIB).toFixed(0)} MiB`)
+    .join(", ");
+}
+
+const MIB = 1024 * 1024;
