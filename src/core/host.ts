@@ -33,6 +33,14 @@ interface TransformPair {
 export interface HostBlob {
   readonly size: number;
   arrayBuffer(): Promise<ArrayBuffer>;
+  slice(start?: number, end?: number): HostBlob;
+  /** A byte stream: a "byob" reader fills the caller's buffer (which each read transfers). */
+  stream(): {
+    getReader(options: { mode: "byob" }): {
+      read(view: Uint8Array): Promise<{ done: boolean; value?: Uint8Array }>;
+      cancel(): Promise<void>;
+    };
+  };
 }
 
 interface HostGlobals {

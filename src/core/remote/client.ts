@@ -291,7 +291,7 @@ export class RemoteBackend implements EmulatorBackend {
         (located) => {
           if (this.disposed) return;
           if (located === undefined) this.diskGet(id, slot, start, length, false);
-          else this.port.post({ type: "disk-done", id, plan: located }, [located.bytes.buffer as ArrayBuffer]);
+          else this.port.post({ type: "disk-done", id, plan: located }, located.bytes === undefined ? [] : [located.bytes.buffer as ArrayBuffer]);
         },
         () => this.diskGet(id, slot, start, length, false),
       );
@@ -311,6 +311,14 @@ export class RemoteBackend implements EmulatorBackend {
       return;
     }
     // The write is the page's from here on: it is saved whether or not the Worker lives on.
+    if (disk instanceof OverlayDisk) {
+      // The message's bytes are this thread's own: the overlay copies them into its pages without
+      // a copy first, and then they go back for the Worker's next write.
+      disk.setOwned(start, data, () => {
+        if (!this.disposed) this.port.post({ type: "disk-done", id, bytes: data }, [data.buffer as ArrayBuffer]);
+      });
+      return;
+    }
     disk.set(start, data, () => {
       if (!this.disposed) this.port.post({ type: "disk-done", id });
     });

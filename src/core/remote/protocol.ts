@@ -112,7 +112,9 @@ export type ToWorker =
   | { readonly type: "unwatch"; readonly id: number }
   /**
    * A disk request done: a read's bytes, or (to a read that said `plan`) the bytes the page had at
-   * hand and the saved pages the Worker reads from IndexedDB itself (`OverlayDisk.locate`).
+   * hand and the saved pages the Worker reads from IndexedDB itself (`OverlayDisk.locate`); for a
+   * write, its bytes given back once the page has taken them (the Worker copies the next write into
+   * them, so neither thread leaves a buffer per write to the collector).
    */
   | { readonly type: "disk-done"; readonly id: number; readonly bytes?: Uint8Array; readonly plan?: DiskReadPlan }
   | { readonly type: "migrate-out"; readonly id: number; readonly order: MoveOutOrder }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DiskReadAhead } from "./readAhead.ts";
+import { host } from "../host.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -162,5 +163,43 @@ describe("DiskReadAhead", () => {
       expect(same(await read(ahead, at, length), disk.bytes.subarray(at, at + length)), `at ${at}`).toBe(true);
     }
     expect(disk.requests.every(([start, length]) => start + length <= size)).toBe(true);
+  });
+
+  it("windows are filled into the same few buffers again, never into one a window still uses", async () => {
+    const size = 64 * MiB;
+    const disk = pageDisk(size);
+    const buffers = new Set<ArrayBufferLike>();
+    // The answer put into the buffer given, as a store's readInto does, and late: a buffer filled
+    // again while a window still used it would show in the bytes read.
+    const fetch = async (start: number, length: number, into?: Uint8Array): Promise<Uint8Array> => {
+      const answer = await disk.fetch(start, length);
+      if (into === undefined) return answer;
+      buffers.add(into.buffer);
+      await new Promise<void>((resolve) => host.setTimeout(resolve, 0));
+      into.set(answer);
+      return into;
+    };
+    const ahead = new DiskReadAhead(size, fetch, 1 * MiB);
+    let seed = 1;
+    const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    // Forty streams from random places, of 1 to 24 reads each (each leaves its windows behind,
+    // some on their way), and writes now and then just ahead of the reader.
+    for (let stream = 0; stream < 40; stream++) {
+      let at = rand(size / (128 * KiB) - 32) * 128 * KiB;
+      for (let r = 1 + rand(24); r > 0; r--, at += 128 * KiB) {
+        if (rand(8) === 0) {
+          const data = Uint8Array.from({ length: 4 * KiB }, () => rand(256));
+          const where = at + rand(1 * MiB);
+          ahead.write(where, data);
+          disk.write(where, data);
+        }
+        expect(same(await read(ahead, at, 128 * KiB), disk.bytes.subarray(at, at + 128 * KiB)), `stream ${stream} at ${at}`).toBe(true);
+      }
+    }
+    expect(disk.requests.filter(([, length]) => length === 1 * MiB).length).toBeGreaterThan(30);
+    // A long stream: 32 windows, and the buffers of the one in use and the next (and one spare) filled again and again.
+    buffers.clear();
+    for (let at = 16 * MiB; at < 48 * MiB; at += 128 * KiB) expect(same(await read(ahead, at, 128 * KiB), disk.bytes.subarray(at, at + 128 * KiB)), `at ${at}`).toBe(true);
+    expect(buffers.size).toBeLessThanOrEqual(3);
   });
 });

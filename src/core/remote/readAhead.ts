@@ -11,6 +11,11 @@
  * data, so the guest reads them one at a time, each a stall of its read (one every 4 MiB of the
  * file), and the next is usually in the block read for the last.
  *
+ * What a read is given is a view of the window or block, not a copy: v86 copies it before the
+ * callback returns (into guest memory for DMA, into its data register's buffer for PIO) and keeps
+ * no reference, so a copy here would be one more allocation per command for the collector to free
+ * (tens of MiB between collections while a big file is read).
+ *
  * Writes go to the page as always (this is no write cache); a write also patches the window in
  * use and the small blocks kept, and makes any other window or block it overlaps stale (on its
  * way, or arrived and not used yet: its bytes are from before the write): a stale one is never
@@ -24,6 +29,8 @@ export const READ_AHEAD_BYTES = 8 * 1024 * 1024;
 export const SIDE_BLOCK_BYTES = 64 * 1024;
 /** How many such blocks are kept (the most recently used). */
 const SIDE_BLOCKS = 8;
+/** Window buffers kept for the next windows once no window uses them (current, next, one spare). */
+const SPARE_WINDOWS = 1;
 
 interface Window {
   readonly start: number;
@@ -48,11 +55,16 @@ export class DiskReadAhead {
   private stream = -1;
   /** Small blocks read outside the stream, by start, least recently used first. */
   private readonly side = new Map<number, Uint8Array>();
+  /** Buffers of windows no longer used, to be filled again. */
+  private readonly spare: ArrayBuffer[] = [];
 
   constructor(
     private readonly byteLength: number,
-    /** Read from the page: one round trip. */
-    private readonly fetch: (start: number, length: number) => Promise<Uint8Array>,
+    /**
+     * Read from the page: one round trip. `into`, when given, is a buffer the bytes may be put in
+     * (then it is the result's memory, and no longer the caller's).
+     */
+    private readonly fetch: (start: number, length: number, into?: Uint8Array) => Promise<Uint8Array>,
     private readonly windowBytes = READ_AHEAD_BYTES,
   ) {}
 
@@ -75,6 +87,7 @@ export class DiskReadAhead {
         return;
       }
       // A window on its way that this reader does not use is left to arrive unused.
+      if (next !== undefined) this.abandon(next);
       next = this.next = this.request(start);
     }
     this.stream = start + length;
@@ -83,12 +96,14 @@ export class DiskReadAhead {
       if (this.next === used) this.next = undefined;
       if (used.stale) {
         // Written meanwhile: ask again, after the write.
+        this.retire(bytes);
         void this.fetch(start, length).then(callback);
         return;
       }
+      if (this.current !== undefined) this.retire(this.current.bytes);
       this.current = { start: used.start, bytes };
       this.prefetch();
-      callback(bytes.slice(start - used.start, start - used.start + length));
+      callback(bytes.subarray(start - used.start, start - used.start + length));
     });
   }
 
@@ -118,7 +133,7 @@ export class DiskReadAhead {
     if (kept !== undefined) {
       this.side.delete(at);
       this.side.set(at, kept);
-      callback(kept.slice(start - at, start - at + length));
+      callback(kept.subarray(start - at, start - at + length));
       return;
     }
     const block: InFlight = this.track(at, Math.min(SIDE_BLOCK_BYTES, this.byteLength - at));
@@ -131,14 +146,14 @@ export class DiskReadAhead {
       this.side.delete(at);
       this.side.set(at, bytes);
       if (this.side.size > SIDE_BLOCKS) this.side.delete(this.side.keys().next().value as number);
-      callback(bytes.slice(start - at, start - at + length));
+      callback(bytes.subarray(start - at, start - at + length));
     });
   }
 
   private fromWindow(start: number, length: number): Uint8Array | undefined {
     const w = this.current;
     if (w === undefined || start < w.start || start + length > w.start + w.bytes.length) return undefined;
-    return w.bytes.slice(start - w.start, start - w.start + length);
+    return w.bytes.subarray(start - w.start, start - w.start + length);
   }
 
   /**
@@ -154,12 +169,27 @@ export class DiskReadAhead {
   }
 
   private request(start: number): InFlight {
-    return this.track(start, Math.min(this.windowBytes, this.byteLength - start));
+    const length = Math.min(this.windowBytes, this.byteLength - start);
+    const spare = this.spare.pop();
+    return this.track(start, length, spare === undefined ? new Uint8Array(this.windowBytes).subarray(0, length) : new Uint8Array(spare, 0, length));
+  }
+
+  /** A window no reader will use: its buffer is free once it has arrived. */
+  private abandon(window: InFlight): void {
+    void window.arrival.then((bytes) => this.retire(bytes));
+  }
+
+  /**
+   * A window's bytes no longer used: its buffer serves a later window. (v86 copies what a read
+   * gives it before the read's callback returns, so no view of it is held anywhere.)
+   */
+  private retire(bytes: Uint8Array): void {
+    if (bytes.buffer.byteLength === this.windowBytes && this.spare.length < SPARE_WINDOWS) this.spare.push(bytes.buffer as ArrayBuffer);
   }
 
   /** Fetches a range that a write made before it arrives must make stale. */
-  private track(start: number, length: number): InFlight {
-    const fetched: InFlight = { start, length, arrival: this.fetch(start, length), stale: false };
+  private track(start: number, length: number, into?: Uint8Array): InFlight {
+    const fetched: InFlight = { start, length, arrival: this.fetch(start, length, into), stale: false };
     this.inFlight.add(fetched);
     // A prefetch nobody used still leaves the set when it arrives.
     void fetched.arrival.then(() => this.inFlight.delete(fetched));

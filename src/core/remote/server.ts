@@ -49,7 +49,7 @@ class RemoteDisk implements DiskDevice {
     readonly byteLength: number,
     private readonly requests: DiskRequests,
   ) {
-    this.readAhead = new DiskReadAhead(byteLength, (start, length) => new Promise((resolve) => requests.get(slot, start, length, resolve)));
+    this.readAhead = this.newReadAhead();
   }
 
   load(): void {
@@ -59,9 +59,11 @@ class RemoteDisk implements DiskDevice {
   /** The page put other disk objects behind this slot (a move's target): forget what was read. */
   forget(): void {
     this.cached.length = 0;
-    const requests = this.requests;
-    const slot = this.slot;
-    this.readAhead = new DiskReadAhead(this.byteLength, (start, length) => new Promise((resolve) => requests.get(slot, start, length, resolve)));
+    this.readAhead = this.newReadAhead();
+  }
+
+  private newReadAhead(): DiskReadAhead {
+    return new DiskReadAhead(this.byteLength, (start, length, into) => new Promise((resolve) => this.requests.get(this.slot, start, length, resolve, into === undefined ? {} : { into })));
   }
 
   get(start: number, length: number, callback: (data: Uint8Array) => void): void {
@@ -92,6 +94,10 @@ class RemoteDisk implements DiskDevice {
   set_state(_state: unknown[]): void {}
 }
 
+/** Write buffers kept per size, and sizes kept (Linux writes a few sizes: 4 KiB up to 128 KiB or 1.25 MiB). */
+const SPARE_WRITES_PER_SIZE = 2;
+const SPARE_WRITE_SIZES = 8;
+
 /** Opens, in the Worker, a store the page named (an IndexedDB store of the same origin). */
 export type StoreOpener = (location: StoreLocation) => KeyValueStore;
 
@@ -99,6 +105,8 @@ class DiskRequests {
   private nextId = 1;
   private readonly waiting = new Map<number, (bytes: Uint8Array | undefined, plan: DiskReadPlan | undefined) => void>();
   private readonly stores = new Map<string, KeyValueStore>();
+  /** Write buffers the page gave back, by size (v86 runs one disk command at a time: a few do). */
+  private readonly spareWrites = new Map<number, ArrayBuffer[]>();
 
   constructor(
     private readonly port: WorkerPort,
@@ -111,24 +119,38 @@ class DiskRequests {
    * bytes it holds and the saved pages to read from IndexedDB here, off the page's thread. If that
    * fails (a page gone meanwhile, storage refusing), the page is asked for the bytes themselves.
    */
-  get(slot: DiskSlot, start: number, length: number, callback: (data: Uint8Array) => void, plan = this.openStore !== undefined): void {
+  get(slot: DiskSlot, start: number, length: number, callback: (data: Uint8Array) => void, options: { readonly plan?: boolean; readonly into?: Uint8Array } = {}): void {
+    const plan = options.plan ?? this.openStore !== undefined;
     const id = this.nextId++;
     this.waiting.set(id, (bytes, located) => {
       if (located === undefined) {
         callback(bytes ?? new Uint8Array(length));
         return;
       }
-      readPlanned(this.store(located.location), located).then(callback, () => this.get(slot, start, length, callback, false));
+      readPlanned(this.store(located.location), located, options.into).then(callback, () => this.get(slot, start, length, callback, { plan: false }));
     });
     this.port.post({ type: "disk-get", id, slot, start, length, plan });
   }
 
   set(slot: DiskSlot, start: number, data: Uint8Array, callback: () => void): void {
     const id = this.nextId++;
-    this.waiting.set(id, () => callback());
-    // v86 may reuse its buffer: a copy crosses (and is transferred, not copied again).
-    const copy = data.slice();
+    this.waiting.set(id, (returned) => {
+      if (returned !== undefined) this.keepWriteBuffer(returned.buffer as ArrayBuffer);
+      callback();
+    });
+    // v86 may reuse its buffer: a copy crosses (and is transferred, not copied again), in a buffer
+    // an earlier write of the same size gave back when there is one.
+    const copy = new Uint8Array(this.spareWrites.get(data.length)?.pop() ?? new ArrayBuffer(data.length));
+    copy.set(data);
     this.port.post({ type: "disk-set", id, slot, start, data: copy }, [copy.buffer]);
+  }
+
+  private keepWriteBuffer(buffer: ArrayBuffer): void {
+    const spare = this.spareWrites.get(buffer.byteLength) ?? [];
+    if (spare.length >= SPARE_WRITES_PER_SIZE) return;
+    if (spare.length === 0 && this.spareWrites.size >= SPARE_WRITE_SIZES) this.spareWrites.clear();
+    spare.push(buffer);
+    this.spareWrites.set(buffer.byteLength, spare);
   }
 
   done(id: number, bytes: Uint8Array | undefined, plan: DiskReadPlan | undefined): void {

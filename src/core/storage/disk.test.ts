@@ -183,11 +183,12 @@ describe("OverlayDisk", () => {
     expect(cache.size).toBe(0);
     await disk.flush();
     expect(disk.saveState.unsavedPages).toBe(0);
-    expect(cache.size).toBe(4 * PAGE_SIZE);
+    // Pages written whole (a file streamed to the disk) leave memory once saved.
+    expect(cache.size).toBe(0);
     // Reading everything back goes through the cache (and IndexedDB), never past the budget.
     const all = await disk.read(0, 12 * PAGE_SIZE);
     for (let p = 0; p < 12; p++) expect(sameBytes(all.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE), pattern(p))).toBe(true);
-    expect(cache.size).toBeLessThanOrEqual(4 * PAGE_SIZE);
+    expect(cache.size).toBe(4 * PAGE_SIZE);
     // A partial write to a dropped page merges with its saved bytes.
     await disk.write(PAGE_SIZE + 10, Uint8Array.from([1, 2, 3]));
     const expected = pattern(1);
@@ -200,6 +201,31 @@ describe("OverlayDisk", () => {
     expect(sameBytes(exported.data.subarray(11 * PAGE_SIZE), pattern(11))).toBe(true);
     disk.dispose();
     expect(cache.size).toBe(0);
+  });
+
+  it("keeps a page written in part in the cache once saved, and not one written whole", async () => {
+    const kv = openDiskDatabase(`disks-${Math.random()}`);
+    let reads = 0;
+    const counted: KeyValueStore = { ...kv, get: (k) => (reads++, kv.get(k)), getMany: (k) => (reads++, kv.getMany(k)) };
+    const cache = new PageCache(8 * PAGE_SIZE);
+    const disk = await new DiskStore(counted, cache).open("s", { size: 16 * PAGE_SIZE, clock: new ManualClock() });
+    // Page 1 as a file system's bitmap is written: 4 KiB at a time. Pages 2 and 3 as a file's data: whole.
+    await disk.write(PAGE_SIZE + 4096, new Uint8Array(4096).fill(7));
+    const data = new Uint8Array(2 * PAGE_SIZE).fill(9);
+    await disk.write(2 * PAGE_SIZE, data);
+    // Page 3 written whole and then in part: what counts is the last write.
+    await disk.write(3 * PAGE_SIZE + 8, Uint8Array.from([1]));
+    await disk.flush();
+    expect(cache.size).toBe(2 * PAGE_SIZE);
+    reads = 0;
+    // Written in part again: merged with the page in memory, no read from storage.
+    await disk.write(PAGE_SIZE + 8192, new Uint8Array(4096).fill(8));
+    await disk.write(3 * PAGE_SIZE + 9, Uint8Array.from([2]));
+    expect(reads).toBe(0);
+    // The page written whole reads back from storage, byte for byte.
+    expect((await disk.read(2 * PAGE_SIZE, PAGE_SIZE)).every((b) => b === 9)).toBe(true);
+    expect(reads).toBe(1);
+    disk.dispose();
   });
 
   it("under a full quota keeps every pending page while the cache drops saved ones", async () => {
@@ -407,5 +433,35 @@ describe("OverlayDisk", () => {
     // A store in memory cannot be opened by another thread: no plan, the disk reads as before.
     const inMemory = await new DiskStore(memoryStore()).open("m", { size: MiB, clock });
     expect(await inMemory.locate(0, PAGE_SIZE)).toBeUndefined();
+  });
+
+  it("locate: a read that storage has all of costs the page no buffer, and a page never written between saved ones still reads as zeros", async () => {
+    const { kv, clock } = setup();
+    const disk = await new DiskStore(kv, new PageCache(0)).open("z", { size: 16 * PAGE_SIZE, clock });
+    const written = new Uint8Array(4 * PAGE_SIZE);
+    for (let i = 0; i < written.length; i++) written[i] = (i * 13 + 5) & 0xff;
+    // Pages 2..5 and 8 saved; 6 and 7 never written (zeros).
+    await disk.write(2 * PAGE_SIZE, written);
+    await disk.write(8 * PAGE_SIZE, written.subarray(0, PAGE_SIZE));
+    await disk.flush();
+    const there = openDiskDatabase(kv.location?.dbName ?? "");
+
+    // A sequential reader's window: every byte saved, the pages side by side.
+    const start = 2 * PAGE_SIZE + 512;
+    const window = await disk.locate(start, 3 * PAGE_SIZE);
+    expect(window?.bytes).toBeUndefined();
+    const read = await readPlanned(there, window as NonNullable<typeof window>);
+    expect(sameBytes(read, written.subarray(512, 512 + 3 * PAGE_SIZE))).toBe(true);
+    // A view of the pages read together: the first page's 512 bytes before it are in its buffer.
+    expect(read.byteOffset).toBeGreaterThanOrEqual(512);
+
+    // Pages 5 and 8 are side by side in what storage returns, but 6 and 7 lie between them on the disk.
+    const gap = await disk.locate(5 * PAGE_SIZE, 4 * PAGE_SIZE);
+    expect(gap?.bytes).toBeUndefined();
+    expect(gap?.slices.map((s) => s.key)).toEqual(["page:z:5", "page:z:8"]);
+    const across = await readPlanned(there, gap as NonNullable<typeof gap>);
+    expect(sameBytes(across, await disk.read(5 * PAGE_SIZE, 4 * PAGE_SIZE))).toBe(true);
+    expect(across.subarray(PAGE_SIZE, 3 * PAGE_SIZE).every((b) => b === 0)).toBe(true);
+    expect(sameBytes(across.subarray(3 * PAGE_SIZE), written.subarray(0, PAGE_SIZE))).toBe(true);
   });
 });

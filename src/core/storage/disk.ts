@@ -14,7 +14,7 @@ import type { Clock } from "../clock.ts";
 import { AppError, toAppError } from "../errors.ts";
 import { Emitter, type Disposable } from "../events.ts";
 import { EXT2_MIN_BYTES, emptyExt2, stableUuid } from "./ext2.ts";
-import { openIndexedDbStore, type KeyValueStore, type StoreLocation } from "./kv.ts";
+import { openIndexedDbStore, type KeyValueStore, type RecordSlice, type StoreLocation } from "./kv.ts";
 import { PageCache } from "./pageCache.ts";
 
 /** Random access to the bytes under the overlay. */
@@ -67,20 +67,16 @@ export interface DiskSaveState {
   readonly readOnly: boolean;
 }
 
-/** A part of a saved page that a reader in another thread reads from storage itself. */
-export interface StoredSlice {
-  /** The page's record. */
-  readonly key: string;
-  /** Where its bytes go in the read. */
-  readonly at: number;
-  /** Where they start in the page. */
-  readonly from: number;
-  readonly length: number;
-}
+/** A part of a saved page that a reader in another thread reads from storage itself (`key`: the page's record). */
+export type StoredSlice = RecordSlice;
 
-/** What `OverlayDisk.locate` hands a reader in another thread: `bytes` has every part but `slices`. */
+/**
+ * What `OverlayDisk.locate` hands a reader in another thread: `bytes` has every part but
+ * `slices`, and is absent when the slices are all of it (the page then allocates nothing).
+ */
 export interface DiskReadPlan {
-  readonly bytes: Uint8Array;
+  readonly length: number;
+  readonly bytes: Uint8Array | undefined;
   readonly location: StoreLocation;
   readonly slices: readonly StoredSlice[];
 }
@@ -95,17 +91,41 @@ function pageMissing(subject: string, page?: number): AppError {
  * all its pages in one transaction. Rejects when a page is not there (the disk was reset
  * meanwhile, say): the reader then asks the disk's owner, whose answer is the truth.
  */
-export async function readPlanned(kv: KeyValueStore, plan: DiskReadPlan): Promise<Uint8Array> {
-  if (plan.slices.length === 0) return plan.bytes;
-  // Copied into the read at once: views of one buffer, not a copy of each page first.
+export async function readPlanned(kv: KeyValueStore, plan: DiskReadPlan, into?: Uint8Array): Promise<Uint8Array> {
+  if (plan.slices.length === 0) return plan.bytes ?? new Uint8Array(plan.length);
+  // Every byte from storage, and a buffer to put them in (a read-ahead window used again).
+  if (plan.bytes === undefined && into !== undefined && into.length >= plan.length && kv.readInto !== undefined) {
+    const read = await kv.readInto(plan.slices, into.subarray(0, plan.length));
+    if ("missing" in read) throw pageMissing(read.missing);
+    return read.bytes;
+  }
+  // Views of one buffer (the pages read together), not a copy of each page first.
   const values = await kv.getMany<Uint8Array>(plan.slices.map((s) => s.key), { views: true });
-  plan.slices.forEach((slice, i) => {
+  const pages = plan.slices.map((slice, i) => {
     const page = values[i];
     if (!(page instanceof Uint8Array)) throw pageMissing(slice.key);
-    // A record shorter than a page (the disk's last) reads as zeros past its end.
-    plan.bytes.set(page.subarray(slice.from, Math.min(page.length, slice.from + slice.length)), slice.at);
+    return page;
   });
-  return plan.bytes;
+  // Every byte from storage, the pages whole and side by side in that buffer (a sequential
+  // reader's window): the read is a view of it, with no copy at all.
+  // (A page neither held nor saved reads as zeros: a gap in `at` rules that out.)
+  const joined = plan.bytes === undefined && pages.every((page, i) => {
+    const slice = plan.slices[i] as StoredSlice;
+    const before = pages[i - 1];
+    const placed = slice.at === (i === 0 ? 0 : (plan.slices[i - 1] as StoredSlice).at + (plan.slices[i - 1] as StoredSlice).length);
+    const adjoining = before === undefined || (page.buffer === before.buffer && page.byteOffset === before.byteOffset + before.length && slice.from === 0);
+    const whole = slice.from + slice.length <= page.length && (i === pages.length - 1 ? slice.at + slice.length === plan.length : slice.from + slice.length === page.length);
+    return placed && adjoining && whole;
+  });
+  const first = pages[0] as Uint8Array;
+  if (joined) return new Uint8Array(first.buffer, first.byteOffset + (plan.slices[0] as StoredSlice).from, plan.length);
+  const bytes = plan.bytes ?? new Uint8Array(plan.length);
+  plan.slices.forEach((slice, i) => {
+    const page = pages[i] as Uint8Array;
+    // A record shorter than a page (the disk's last) reads as zeros past its end.
+    bytes.set(page.subarray(slice.from, Math.min(page.length, slice.from + slice.length)), slice.at);
+  });
+  return bytes;
 }
 
 const indexKey = (diskId: string): string => `disk:${diskId}`;
@@ -213,6 +233,14 @@ export class OverlayDisk implements Disposable {
   /** Saved pages on their way from IndexedDB. */
   private readonly inflight = new Map<number, Promise<Uint8Array>>();
   private readonly versions = new Map<number, number>();
+  /**
+   * Unsaved pages whose last write covered the whole page: a file streamed to the disk, which the
+   * guest keeps in its own page cache. Once saved, they do not enter this disk's cache: a large
+   * file written would otherwise fill it (32 MiB more of the tab's memory while writing) and push
+   * out the pages it is for, those the guest writes in part again and again (a file system's
+   * bitmaps, inodes and directories), each a read from IndexedDB when next written.
+   */
+  private readonly streamed = new Set<number>();
   /** Page buffers handed to IndexedDB by the write-back in progress. */
   private readonly saving = new Set<Uint8Array>();
   private flushTimer: Disposable | undefined;
@@ -278,7 +306,15 @@ export class OverlayDisk implements Disposable {
   }
 
   set(start: number, data: Uint8Array, callback: Callback<void>): void {
-    this.write(start, data.slice()).then(() => callback(), (error: unknown) => this.fail(error));
+    this.setOwned(start, data.slice(), callback);
+  }
+
+  /**
+   * `set` for bytes no one else holds or changes (a message's own buffer): without `set`'s copy,
+   * which guards against the caller reusing its buffer while a partial page is read first.
+   */
+  setOwned(start: number, data: Uint8Array, callback: Callback<void>): void {
+    this.write(start, data).then(() => callback(), (error: unknown) => this.fail(error));
   }
 
   /** The disk's contents live in IndexedDB, not in a saved machine state. */
@@ -362,7 +398,7 @@ export class OverlayDisk implements Disposable {
     const location = this.kv.location;
     if (location === undefined) return undefined;
     this.checkRange(start, length);
-    const bytes = new Uint8Array(length);
+    let bytes: Uint8Array | undefined;
     const slices: StoredSlice[] = [];
     const baseRuns: [number, number][] = [];
     const first = Math.floor(start / PAGE_SIZE);
@@ -372,7 +408,7 @@ export class OverlayDisk implements Disposable {
       const from = Math.max(start, pageStart);
       const to = Math.min(start + length, pageStart + PAGE_SIZE);
       const page = this.inMemory(p) ?? this.pinned.get(p);
-      if (page !== undefined) bytes.set(page.subarray(from - pageStart, to - pageStart), from - start);
+      if (page !== undefined) (bytes ??= new Uint8Array(length)).set(page.subarray(from - pageStart, to - pageStart), from - start);
       else if (this.stored.has(p)) slices.push({ key: pageKey(this.diskId, p), at: from - start, from: from - pageStart, length: to - from });
       else if (this.options.base !== undefined) {
         const run = baseRuns.at(-1);
@@ -380,8 +416,9 @@ export class OverlayDisk implements Disposable {
         else baseRuns.push([from, to]);
       }
     }
-    for (const [from, to] of baseRuns) bytes.set(await this.baseBytes(from, to - from), from - start);
-    return { bytes, location, slices };
+    if (baseRuns.length > 0) bytes ??= new Uint8Array(length);
+    for (const [from, to] of baseRuns) (bytes as Uint8Array).set(await this.baseBytes(from, to - from), from - start);
+    return { length, bytes, location, slices };
   }
 
   async write(start: number, data: Uint8Array): Promise<void> {
@@ -397,6 +434,8 @@ export class OverlayDisk implements Disposable {
       if (this.saving.has(page)) page = page.slice();
       page.set(data.subarray(done, done + take), within);
       this.pending.set(index, page);
+      if (take === PAGE_SIZE) this.streamed.add(index);
+      else this.streamed.delete(index);
       this.cache.delete(this.cacheKey(index));
       this.pinned.delete(index);
       this.versions.set(index, (this.versions.get(index) ?? 0) + 1);
@@ -435,7 +474,8 @@ export class OverlayDisk implements Disposable {
           const page = this.pending.get(p);
           if (page !== undefined && this.versions.get(p) === versions[i]) {
             this.pending.delete(p);
-            if (!this.disposed) this.cache.put(this.cacheKey(p), page);
+            if (!this.disposed && !this.streamed.has(p)) this.cache.put(this.cacheKey(p), page);
+            this.streamed.delete(p);
           }
         });
         this.lastError = undefined;

@@ -68,6 +68,40 @@ describe("an IndexedDB store that keeps bytes as Blobs", () => {
     expect(views[0]?.buffer.byteLength).toBe(3 * BLOB_BYTES);
   });
 
+  it("reads parts of records into a buffer it is given: Blobs and old byte arrays, gaps and short records zero, a missing record named", async () => {
+    const db = `kv-into-${Math.random()}`;
+    await rawSet("old", pattern(BLOB_BYTES, 7), createStore(db, "s"));
+    const store = openIndexedDbStore(db, "s", { bytesAsBlobs: true });
+    await store.setMany([
+      ["a", pattern(BLOB_BYTES, 8)],
+      ["b", pattern(BLOB_BYTES, 9)],
+      ["short", pattern(BLOB_BYTES + 100, 10)],
+    ]);
+    const length = 4 * BLOB_BYTES;
+    // A buffer used before: every byte the slices do not fill must come out zero, not stale.
+    const target = new Uint8Array(length + 16).fill(0xee).subarray(0, length);
+    const slices = [
+      { key: "a", at: 0, from: 100, length: BLOB_BYTES - 100 },
+      { key: "b", at: BLOB_BYTES - 100, from: 0, length: BLOB_BYTES },
+      // a gap of 50 bytes, then a record in the old format
+      { key: "old", at: 2 * BLOB_BYTES - 50, from: 0, length: BLOB_BYTES },
+      // 200 asked, 100 there
+      { key: "short", at: 3 * BLOB_BYTES - 50, from: BLOB_BYTES, length: 200 },
+    ];
+    const read = await store.readInto?.(slices, target);
+    if (read === undefined || !("bytes" in read)) throw new Error(`no bytes: ${JSON.stringify(read)}`);
+    const expected = new Uint8Array(length);
+    expected.set(pattern(BLOB_BYTES, 8).subarray(100), 0);
+    expected.set(pattern(BLOB_BYTES, 9), BLOB_BYTES - 100);
+    expected.set(pattern(BLOB_BYTES, 7), 2 * BLOB_BYTES - 50);
+    expected.set(pattern(BLOB_BYTES + 100, 10).subarray(BLOB_BYTES), 3 * BLOB_BYTES - 50);
+    expect(read.bytes.length).toBe(length);
+    expect(read.bytes.every((b, i) => b === expected[i])).toBe(true);
+    // The given memory, filled in place (a stream transfers the buffer it fills, so the object differs).
+    expect(read.bytes.buffer.byteLength).toBe(length + 16);
+    expect(await store.readInto?.([{ key: "nope", at: 0, from: 0, length: 10 }], new Uint8Array(10))).toEqual({ missing: "nope" });
+  });
+
   it("says a Blob that cannot be read back is a storage read failure", async () => {
     const store = openIndexedDbStore(`kv-unreadable-${Math.random()}`, "s", { bytesAsBlobs: true });
     await store.set("page", pattern(BLOB_BYTES, 6));
