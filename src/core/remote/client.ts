@@ -291,7 +291,7 @@ export class RemoteBackend implements EmulatorBackend {
         (located) => {
           if (this.disposed) return;
           if (located === undefined) this.diskGet(id, slot, start, length, false);
-          else this.port.post({ type: "disk-done", id, plan: located }, located.bytes === undefined ? [] : [located.bytes.buffer as ArrayBuffer]);
+          else this.port.post({ type: "disk-done", id, plan: located }, located.held.map((part) => part.bytes.buffer as ArrayBuffer));
         },
         () => this.diskGet(id, slot, start, length, false),
       );

@@ -70,13 +70,21 @@ export interface DiskSaveState {
 /** A part of a saved page that a reader in another thread reads from storage itself (`key`: the page's record). */
 export type StoredSlice = RecordSlice;
 
+/** A part of a read the disk had at hand (a page in memory, the base), in a buffer of its own. */
+export interface HeldPart {
+  /** Where it goes in the read. */
+  readonly at: number;
+  readonly bytes: Uint8Array;
+}
+
 /**
- * What `OverlayDisk.locate` hands a reader in another thread: `bytes` has every part but
- * `slices`, and is absent when the slices are all of it (the page then allocates nothing).
+ * What `OverlayDisk.locate` hands a reader in another thread: the parts it had at hand, and the
+ * saved pages to read from storage; anything else reads as zeros. A cold stream's plan is all
+ * slices: the disk allocates nothing for it.
  */
 export interface DiskReadPlan {
   readonly length: number;
-  readonly bytes: Uint8Array | undefined;
+  readonly held: readonly HeldPart[];
   readonly location: StoreLocation;
   readonly slices: readonly StoredSlice[];
 }
@@ -92,13 +100,17 @@ function pageMissing(subject: string, page?: number): AppError {
  * meanwhile, say): the reader then asks the disk's owner, whose answer is the truth.
  */
 export async function readPlanned(kv: KeyValueStore, plan: DiskReadPlan, into?: Uint8Array): Promise<Uint8Array> {
-  if (plan.slices.length === 0) return plan.bytes ?? new Uint8Array(plan.length);
-  // Every byte from storage, and a buffer to put them in (a read-ahead window used again).
-  if (plan.bytes === undefined && into !== undefined && into.length >= plan.length && kv.readInto !== undefined) {
+  const withHeld = (bytes: Uint8Array): Uint8Array => {
+    for (const part of plan.held) bytes.set(part.bytes, part.at);
+    return bytes;
+  };
+  // A buffer to put the bytes in (a read-ahead window used again): storage fills it, zeros between.
+  if (into !== undefined && into.length >= plan.length && kv.readInto !== undefined) {
     const read = await kv.readInto(plan.slices, into.subarray(0, plan.length));
     if ("missing" in read) throw pageMissing(read.missing);
-    return read.bytes;
+    return withHeld(read.bytes);
   }
+  if (plan.slices.length === 0) return withHeld(new Uint8Array(plan.length));
   // Views of one buffer (the pages read together), not a copy of each page first.
   const values = await kv.getMany<Uint8Array>(plan.slices.map((s) => s.key), { views: true });
   const pages = plan.slices.map((slice, i) => {
@@ -109,7 +121,7 @@ export async function readPlanned(kv: KeyValueStore, plan: DiskReadPlan, into?: 
   // Every byte from storage, the pages whole and side by side in that buffer (a sequential
   // reader's window): the read is a view of it, with no copy at all.
   // (A page neither held nor saved reads as zeros: a gap in `at` rules that out.)
-  const joined = plan.bytes === undefined && pages.every((page, i) => {
+  const joined = plan.held.length === 0 && pages.every((page, i) => {
     const slice = plan.slices[i] as StoredSlice;
     const before = pages[i - 1];
     const placed = slice.at === (i === 0 ? 0 : (plan.slices[i - 1] as StoredSlice).at + (plan.slices[i - 1] as StoredSlice).length);
@@ -119,13 +131,13 @@ export async function readPlanned(kv: KeyValueStore, plan: DiskReadPlan, into?: 
   });
   const first = pages[0] as Uint8Array;
   if (joined) return new Uint8Array(first.buffer, first.byteOffset + (plan.slices[0] as StoredSlice).from, plan.length);
-  const bytes = plan.bytes ?? new Uint8Array(plan.length);
+  const bytes = new Uint8Array(plan.length);
   plan.slices.forEach((slice, i) => {
     const page = pages[i] as Uint8Array;
     // A record shorter than a page (the disk's last) reads as zeros past its end.
     bytes.set(page.subarray(slice.from, Math.min(page.length, slice.from + slice.length)), slice.at);
   });
-  return bytes;
+  return withHeld(bytes);
 }
 
 const indexKey = (diskId: string): string => `disk:${diskId}`;
@@ -241,6 +253,13 @@ export class OverlayDisk implements Disposable {
    * bitmaps, inodes and directories), each a read from IndexedDB when next written.
    */
   private readonly streamed = new Set<number>();
+  /**
+   * Buffers of such pages once saved: the next pages written whole fill them again. A large file
+   * written otherwise leaves each of its pages to the collector, which frees them far later (up
+   * to 56 MiB of them at the peak of writing 1 GiB, 2026-12-03). Kept only while the guest goes on
+   * writing, up to what may be unsaved.
+   */
+  private readonly freePages: Uint8Array[] = [];
   /** Page buffers handed to IndexedDB by the write-back in progress. */
   private readonly saving = new Set<Uint8Array>();
   private flushTimer: Disposable | undefined;
@@ -398,7 +417,7 @@ export class OverlayDisk implements Disposable {
     const location = this.kv.location;
     if (location === undefined) return undefined;
     this.checkRange(start, length);
-    let bytes: Uint8Array | undefined;
+    const held: HeldPart[] = [];
     const slices: StoredSlice[] = [];
     const baseRuns: [number, number][] = [];
     const first = Math.floor(start / PAGE_SIZE);
@@ -408,7 +427,8 @@ export class OverlayDisk implements Disposable {
       const from = Math.max(start, pageStart);
       const to = Math.min(start + length, pageStart + PAGE_SIZE);
       const page = this.inMemory(p) ?? this.pinned.get(p);
-      if (page !== undefined) (bytes ??= new Uint8Array(length)).set(page.subarray(from - pageStart, to - pageStart), from - start);
+      // A copy: it crosses to the other thread (transferred), and the page stays this disk's.
+      if (page !== undefined) held.push({ at: from - start, bytes: page.slice(from - pageStart, to - pageStart) });
       else if (this.stored.has(p)) slices.push({ key: pageKey(this.diskId, p), at: from - start, from: from - pageStart, length: to - from });
       else if (this.options.base !== undefined) {
         const run = baseRuns.at(-1);
@@ -416,9 +436,9 @@ export class OverlayDisk implements Disposable {
         else baseRuns.push([from, to]);
       }
     }
-    if (baseRuns.length > 0) bytes ??= new Uint8Array(length);
-    for (const [from, to] of baseRuns) (bytes as Uint8Array).set(await this.baseBytes(from, to - from), from - start);
-    return { length, bytes, location, slices };
+    // A copy too: a base may answer with what it keeps (a chunk of its cache).
+    for (const [from, to] of baseRuns) held.push({ at: from - start, bytes: (await this.baseBytes(from, to - from)).slice() });
+    return { length, held, location, slices };
   }
 
   async write(start: number, data: Uint8Array): Promise<void> {
@@ -429,7 +449,7 @@ export class OverlayDisk implements Disposable {
       const index = Math.floor(position / PAGE_SIZE);
       const within = position - index * PAGE_SIZE;
       const take = Math.min(data.length - done, PAGE_SIZE - within);
-      let page = take === PAGE_SIZE ? new Uint8Array(PAGE_SIZE) : await this.pageForWrite(index);
+      let page = take === PAGE_SIZE ? (this.freePages.pop() ?? new Uint8Array(PAGE_SIZE)) : await this.pageForWrite(index);
       // A page on its way to IndexedDB is not changed under it: the write gets a copy.
       if (this.saving.has(page)) page = page.slice();
       page.set(data.subarray(done, done + take), within);
@@ -474,10 +494,18 @@ export class OverlayDisk implements Disposable {
           const page = this.pending.get(p);
           if (page !== undefined && this.versions.get(p) === versions[i]) {
             this.pending.delete(p);
-            if (!this.disposed && !this.streamed.has(p)) this.cache.put(this.cacheKey(p), page);
+            if (!this.streamed.has(p)) {
+              if (!this.disposed) this.cache.put(this.cacheKey(p), page);
+            } else if (this.kv.location !== undefined && this.freePages.length < MAX_PENDING_BYTES / PAGE_SIZE) {
+              // IndexedDB has a copy of its own (a Blob made when the batch was handed over, or
+              // put()'s clone), and nothing else holds the page: its buffer can be filled again.
+              this.freePages.push(page);
+            }
             this.streamed.delete(p);
           }
         });
+        // The guest stopped writing: the buffers kept for its next pages are let go.
+        if (this.pending.size === 0) this.freePages.length = 0;
         this.lastError = undefined;
       },
       (error: unknown) => {
@@ -530,6 +558,7 @@ export class OverlayDisk implements Disposable {
 
   dispose(): void {
     this.disposed = true;
+    this.freePages.length = 0;
     this.flushTimer?.dispose();
     this.cache.deletePrefix(cachePrefix(this.diskId));
     this.stateEmitter.dispose();
