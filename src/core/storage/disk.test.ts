@@ -264,6 +264,33 @@ describe("OverlayDisk", () => {
     disk.dispose();
   });
 
+  it("does not fill again a saved page's buffer that a read in progress took while it was unsaved", async () => {
+    const inner = openDiskDatabase(`disks-${Math.random()}`);
+    let hold: Promise<void> = Promise.resolve();
+    const kv: KeyValueStore = { ...inner, get: async (key) => (await hold, inner.get(key)), getMany: async (keys, options) => (await hold, inner.getMany(keys, options)) };
+    const disk = await new DiskStore(kv, new PageCache(0)).open("h", { size: 16 * PAGE_SIZE, clock: new ManualClock() });
+    const fill = (n: number): Uint8Array => new Uint8Array(PAGE_SIZE).fill(n);
+    await disk.write(PAGE_SIZE, fill(2));
+    await disk.flush();
+    await disk.write(0, fill(1));
+    // The read takes page 0 (unsaved) and waits for page 1 from storage.
+    let release: () => void = () => undefined;
+    hold = new Promise<void>((resolve) => (release = resolve));
+    const reading = disk.read(0, 2 * PAGE_SIZE);
+    // Meanwhile page 0 is saved while the guest goes on writing, and more pages are written whole.
+    await disk.write(2 * PAGE_SIZE, fill(3));
+    const saving = disk.flush();
+    await disk.write(3 * PAGE_SIZE, fill(4));
+    await saving;
+    await disk.write(4 * PAGE_SIZE, fill(5));
+    await disk.write(5 * PAGE_SIZE, fill(6));
+    release();
+    const got = await reading;
+    expect(got.subarray(0, PAGE_SIZE).every((b) => b === 1)).toBe(true);
+    expect(got.subarray(PAGE_SIZE).every((b) => b === 2)).toBe(true);
+    disk.dispose();
+  });
+
   it("under a full quota keeps every pending page while the cache drops saved ones", async () => {
     const base = openDiskDatabase(`disks-${Math.random()}`);
     let full = false;

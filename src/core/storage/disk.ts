@@ -260,6 +260,8 @@ export class OverlayDisk implements Disposable {
    * writing, up to what may be unsaved.
    */
   private readonly freePages: Uint8Array[] = [];
+  /** Reads in progress: they may hold unsaved pages across their awaits, so none is filled again. */
+  private reading = 0;
   /** Page buffers handed to IndexedDB by the write-back in progress. */
   private readonly saving = new Set<Uint8Array>();
   private flushTimer: Disposable | undefined;
@@ -347,6 +349,15 @@ export class OverlayDisk implements Disposable {
 
   /** Read bytes; `pin` keeps the pages in memory (v86 reads the first sector synchronously). */
   async read(start: number, length: number, pin = false): Promise<Uint8Array> {
+    this.reading++;
+    try {
+      return await this.readPages(start, length, pin);
+    } finally {
+      this.reading--;
+    }
+  }
+
+  private async readPages(start: number, length: number, pin: boolean): Promise<Uint8Array> {
     this.checkRange(start, length);
     const out = new Uint8Array(length);
     if (length === 0) return out;
@@ -496,9 +507,10 @@ export class OverlayDisk implements Disposable {
             this.pending.delete(p);
             if (!this.streamed.has(p)) {
               if (!this.disposed) this.cache.put(this.cacheKey(p), page);
-            } else if (this.kv.location !== undefined && this.freePages.length < MAX_PENDING_BYTES / PAGE_SIZE) {
+            } else if (this.kv.location !== undefined && this.reading === 0 && this.freePages.length < MAX_PENDING_BYTES / PAGE_SIZE) {
               // IndexedDB has a copy of its own (a Blob made when the batch was handed over, or
-              // put()'s clone), and nothing else holds the page: its buffer can be filled again.
+              // put()'s clone), and nothing else holds the page (no read is in progress, which
+              // could have taken it before it was saved): its buffer can be filled again.
               this.freePages.push(page);
             }
             this.streamed.delete(p);
