@@ -18,64 +18,64 @@ const mine = (pid: string): boolean => {
 };
 
 /**
+ * Calls `visit` for each of this script's Chromium processes (`type`: browser, renderer,
+ * gpu-process, utility), or only those of `only`; a process that ends meanwhile is skipped.
+ */
+function eachOfMine(visit: (pid: string, type: string) => void, only?: string): void {
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const type = /--type=([a-z-]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, "utf8"))?.[1] ?? "browser";
+      if ((only === undefined || type === only) && mine(pid)) visit(pid, type);
+    } catch {
+      // The process ended.
+    }
+  }
+}
+
+/** User + system CPU ticks (1/100 s) in a /proc stat file, and the name in it. */
+function statTicks(path: string): { ticks: number; name: string } {
+  const stat = readFileSync(path, "utf8");
+  const fields = stat.replace(/^.*\) /, "").split(" ");
+  return { ticks: Number(fields[11]) + Number(fields[12]), name: /\((.*)\)/.exec(stat)?.[1] ?? "?" };
+}
+
+/**
  * CPU seconds (user + system) used so far by this script's Chromium processes: a cost per MiB that
  * other work on the machine does not change, where MB/s on a shared machine varies with its load.
  */
 export function chromiumCpuS(): number {
   let ticks = 0;
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (!mine(pid)) continue;
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // The process ended.
-    }
-  }
+  eachOfMine((pid) => (ticks += statTicks(`/proc/${pid}/stat`).ticks));
   return ticks / 100;
 }
 
 /** Resident bytes of the renderers this script's Chromium started (other Chromiums share the machine). */
 export function rendererRss(): number {
   let total = 0;
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (!cmd.includes("--type=renderer") || !mine(pid)) continue;
-      const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-      if (rss !== null) total += Number(rss[1]) * 1024;
-    } catch {
-      // The process ended.
-    }
-  }
+  eachOfMine((pid) => {
+    const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    if (rss !== null) total += Number(rss[1]) * 1024;
+  }, "renderer");
   return total;
 }
 
 /**
  * CPU ticks (1/100 s) so far of every thread of this script's Chromium, keyed by the process's
- * type (browser, renderer, gpu-process, utility) and the thread's name: where a phase's CPU went.
+ * type and the thread's name: where a phase's CPU went.
  */
 export function chromiumThreadTicks(): Map<string, number> {
   const out = new Map<string, number>();
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (!mine(pid)) continue;
-      const type = /--type=([a-z-]+)/.exec(readFileSync(`/proc/${pid}/cmdline`, "utf8"))?.[1] ?? "browser";
-      for (const tid of readdirSync(`/proc/${pid}/task`)) {
-        try {
-          const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-          const name = /\((.*)\)/.exec(stat)?.[1] ?? "?";
-          const fields = stat.replace(/^.*\) /, "").split(" ");
-          const key = `${type}/${name}`;
-          out.set(key, (out.get(key) ?? 0) + Number(fields[11]) + Number(fields[12]));
-        } catch {
-          // The thread ended.
-        }
+  eachOfMine((pid, type) => {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const { ticks, name } = statTicks(`/proc/${pid}/task/${tid}/stat`);
+        const key = `${type}/${name}`;
+        out.set(key, (out.get(key) ?? 0) + ticks);
+      } catch {
+        // The thread ended.
       }
-    } catch {
-      // The process ended.
     }
-  }
+  });
   return out;
 }
 
@@ -93,21 +93,16 @@ export function topThreads(before: Map<string, number>, after: Map<string, numbe
 /** Resident bytes and size of each mapping of this script's renderers, keyed by "pid:start". */
 export function rendererMappings(): Map<string, { readonly rss: number; readonly size: number }> {
   const out = new Map<string, { rss: number; size: number }>();
-  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("--type=renderer") || !mine(pid)) continue;
-      let current: { rss: number; size: number } | undefined;
-      for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
-        const head = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
-        if (head !== null) {
-          current = { rss: 0, size: parseInt(head[2] as string, 16) - parseInt(head[1] as string, 16) };
-          out.set(`${pid}:${head[1]}`, current);
-        } else if (current !== undefined && line.startsWith("Rss:")) current.rss = Number(/(\d+) kB/.exec(line)?.[1] ?? 0) * 1024;
-      }
-    } catch {
-      // The process ended.
+  eachOfMine((pid) => {
+    let current: { rss: number; size: number } | undefined;
+    for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+      const head = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+      if (head !== null) {
+        current = { rss: 0, size: parseInt(head[2] as string, 16) - parseInt(head[1] as string, 16) };
+        out.set(`${pid}:${head[1]}`, current);
+      } else if (current !== undefined && line.startsWith("Rss:")) current.rss = Number(/(\d+) kB/.exec(line)?.[1] ?? 0) * 1024;
     }
-  }
+  }, "renderer");
   return out;
 }
 
