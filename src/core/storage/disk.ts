@@ -507,10 +507,10 @@ export class OverlayDisk implements Disposable {
             this.pending.delete(p);
             if (!this.streamed.has(p)) {
               if (!this.disposed) this.cache.put(this.cacheKey(p), page);
-            } else if (this.kv.location !== undefined && this.reading === 0 && this.freePages.length < MAX_PENDING_BYTES / PAGE_SIZE) {
-              // IndexedDB has a copy of its own (a Blob made when the batch was handed over, or
-              // put()'s clone), and nothing else holds the page (no read is in progress, which
-              // could have taken it before it was saved): its buffer can be filled again.
+            } else if (this.reading === 0 && this.freePages.length < MAX_PENDING_BYTES / PAGE_SIZE) {
+              // The store has a copy of its own (every KeyValueStore keeps one, as IndexedDB's
+              // clone does), and nothing else holds the page (no read is in progress, which could
+              // have taken it before it was saved): its buffer can be filled again.
               this.freePages.push(page);
             }
             this.streamed.delete(p);

@@ -23,7 +23,10 @@ export interface KeyValueStore {
    */
   readInto?(slices: readonly RecordSlice[], target: Uint8Array): Promise<{ readonly bytes: Uint8Array } | { readonly missing: string }>;
   set(key: string, value: unknown): Promise<void>;
-  /** One transaction: all entries are written, or none. */
+  /**
+   * One transaction: all entries are written, or none. Byte arrays are kept as copies (IndexedDB
+   * clones them), so the caller may fill its buffer again once this resolves.
+   */
   setMany(entries: readonly (readonly [string, unknown])[]): Promise<void>;
   delete(key: string): Promise<void>;
   deleteMany(keys: readonly string[]): Promise<void>;
@@ -89,17 +92,22 @@ export function openIndexedDbStore(dbName: string, storeName: string, options: I
   };
 }
 
-/** A store in memory, for tests and for browsers that refuse IndexedDB (private windows). */
+/**
+ * A store in memory, for tests and for browsers that refuse IndexedDB (private windows). Byte
+ * arrays are kept as copies, as IndexedDB's clone keeps them: a caller may fill its buffer again
+ * once the write is done (a disk's saved pages).
+ */
 export function memoryStore(): KeyValueStore {
   const data = new Map<string, unknown>();
+  const kept = (value: unknown): unknown => (value instanceof Uint8Array ? value.slice() : value);
   return {
     get: async <T>(key: string) => data.get(key) as T | undefined,
     getMany: async <T>(list: readonly string[]) => list.map((k) => data.get(k) as T | undefined),
     set: async (key, value) => {
-      data.set(key, value);
+      data.set(key, kept(value));
     },
     setMany: async (entries) => {
-      for (const [k, v] of entries) data.set(k, v);
+      for (const [k, v] of entries) data.set(k, kept(v));
     },
     delete: async (key) => {
       data.delete(key);
