@@ -497,6 +497,8 @@ describe("OverlayDisk", () => {
     await kv.deleteMany(["page:p:2", "page:p:3", "page:p:5", "page:p:6"]);
     expect(gone?.slices.map((s) => s.key)).toEqual(["page:p:5"]);
     await expect(readPlanned(there, gone as NonNullable<typeof gone>)).rejects.toMatchObject({ code: "storage-failed" });
+    // The same into a buffer of the Worker's (the read-ahead's way): refused as well, nothing made up.
+    await expect(readPlanned(there, gone as NonNullable<typeof gone>, new Uint8Array(PAGE_SIZE))).rejects.toMatchObject({ code: "storage-failed" });
     // A store in memory cannot be opened by another thread: no plan, the disk reads as before.
     const inMemory = await new DiskStore(memoryStore()).open("m", { size: MiB, clock });
     expect(await inMemory.locate(0, PAGE_SIZE)).toBeUndefined();
