@@ -11,12 +11,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { summarize, type Summary } from "../src/core/bench/stats.ts";
 import {
+  ByteParts,
   DATA_DISK_BYTES,
   DiskStore,
   ImageStore,
   openDiskDatabase,
   PAGE_CACHE_BYTES,
   openIndexedDbStore,
+  readRecordsInto,
   systemClock,
   type KeyValueStore,
   type AttachedDisks,
@@ -91,8 +93,11 @@ async function diskRun(kind: "overlay" | "memory", fileMiB: number): Promise<Dis
  */
 function fileStore(dir: string): KeyValueStore {
   const path = (key: string): string => join(dir, encodeURIComponent(key));
-  const put = (key: string, value: unknown): void =>
-    value instanceof Uint8Array ? writeFileSync(path(key), value) : writeFileSync(`${path(key)}.json`, JSON.stringify(value));
+  const put = (key: string, value: unknown): void => {
+    const bytes = value instanceof ByteParts ? value.joined() : value;
+    if (bytes instanceof Uint8Array) writeFileSync(path(key), bytes);
+    else writeFileSync(`${path(key)}.json`, JSON.stringify(bytes));
+  };
   const read = <T>(key: string): T | undefined => {
     try {
       return new Uint8Array(readFileSync(path(key))) as T;
@@ -110,6 +115,7 @@ function fileStore(dir: string): KeyValueStore {
   return {
     get: async (key) => read(key),
     getMany: async (keys) => keys.map((k) => read(k)),
+    readInto: (slices, target) => readRecordsInto(async (keys) => keys.map((k) => read(k)), slices, target),
     set: async (key, value) => put(key, value),
     setMany: async (entries) => entries.forEach(([k, v]) => put(k, v)),
     delete: async (key) => remove(key),

@@ -36,7 +36,7 @@ export { DATA_DISK_BYTES, DATA_DISK_CMDLINE, DATA_DISK_SLOT, DATA_SCRIPT, afterR
 export { DEFAULT_HOSTNAME, NET_SCRIPT, assertHasNic, hostnameFor, identityCommand, identityProblems, macFor, machineIdentity, staticAddressCommand, type MachineIdentity } from "./identity.ts";
 export { AGENT_PORT, GuestAgent } from "./agent.ts";
 export { Sha256 } from "./sha256.ts";
-export { openIndexedDbStore, memoryStore, isQuotaError, type KeyValueStore } from "./storage/kv.ts";
+export { ByteParts, openIndexedDbStore, memoryStore, isQuotaError, readRecordsInto, type KeyValueStore } from "./storage/kv.ts";
 export { IMAGE_KIND_LABELS, imageDrives, sniffImage, SNIFF_BYTES, type DriveKind, type ImageKind } from "./storage/sniff.ts";
 export { CHUNK_SIZE, ImageStore, ImageReader, type ImageRecord, type ImageSource, type StorageEstimate } from "./storage/images.ts";
 export { DiskStore, openDiskDatabase, OverlayDisk, PAGE_SIZE, blankBase, type BlankLayout, type BlockSource, type DiskSaveState } from "./storage/disk.ts";

@@ -11,8 +11,9 @@ import { DEFAULT_PROFILE, type DiskDevice, type EmulatorConfig, type LinuxGuest 
 import { connectRemoteBackend, type RemoteBackend } from "./client.ts";
 import { STATUS_INTERVAL_MS, portPair, type FromWorker, type ToWorker } from "./protocol.ts";
 import { serveBackend, type ServeOptions } from "./server.ts";
+import { countingStore } from "../testing/countingStore.ts";
 import { DiskStore, PAGE_SIZE, openDiskDatabase } from "../storage/disk.ts";
-import { memoryStore, openIndexedDbStore, type KeyValueStore, type StoreLocation } from "../storage/kv.ts";
+import { memoryStore, openIndexedDbStore, type StoreLocation } from "../storage/kv.ts";
 import { PageCache } from "../storage/pageCache.ts";
 
 const PROMPT = "root@virtlab:/# ";
@@ -380,7 +381,7 @@ describe("a Machine whose emulator is behind a port", () => {
     // The page's disk: 8 pages written and saved, no cache, so all of them live in storage only.
     const stored = openDiskDatabase(`remote-disks-${Math.random()}`);
     let pageReads = 0;
-    const counted: KeyValueStore = { ...stored, get: (k) => (pageReads++, stored.get(k)), getMany: (k) => (pageReads++, stored.getMany(k)) };
+    const counted = countingStore(stored, () => pageReads++);
     const disk = await new DiskStore(counted, new PageCache(0)).open("d", { size: 8 * PAGE_SIZE, clock: new ManualClock() });
     const written = Uint8Array.from({ length: 8 * PAGE_SIZE }, (_, i) => (i * 31 + 7) & 0xff);
     await disk.write(0, written);

@@ -2,9 +2,10 @@ import "fake-indexeddb/auto";
 import { describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../clock.ts";
 import { AppError } from "../errors.ts";
-import { DiskStore, FLUSH_NOW_BYTES, MAX_PENDING_BYTES, PAGE_SIZE, READ_AHEAD_PAGES, WRITE_BACK_DELAY_MS, type BlockSource, openDiskDatabase, readPlanned } from "./disk.ts";
+import { countingStore } from "../testing/countingStore.ts";
+import { DiskStore, FLUSH_NOW_BYTES, MAX_PENDING_BYTES, PAGE_SIZE, READ_AHEAD_PAGES, RUN_PAGES, WRITE_BACK_DELAY_MS, type BlockSource, openDiskDatabase, readPlanned } from "./disk.ts";
 import { PageCache } from "./pageCache.ts";
-import { memoryStore, type KeyValueStore } from "./kv.ts";
+import { ByteParts, memoryStore, type KeyValueStore } from "./kv.ts";
 
 const MiB = 1024 * 1024;
 
@@ -206,7 +207,7 @@ describe("OverlayDisk", () => {
   it("keeps a page written in part in the cache once saved, and not one written whole", async () => {
     const kv = openDiskDatabase(`disks-${Math.random()}`);
     let reads = 0;
-    const counted: KeyValueStore = { ...kv, get: (k) => (reads++, kv.get(k)), getMany: (k) => (reads++, kv.getMany(k)) };
+    const counted = countingStore(kv, () => reads++);
     const cache = new PageCache(8 * PAGE_SIZE);
     const disk = await new DiskStore(counted, cache).open("s", { size: 16 * PAGE_SIZE, clock: new ManualClock() });
     // Page 1 as a file system's bitmap is written: 4 KiB at a time. Pages 2 and 3 as a file's data: whole.
@@ -254,20 +255,23 @@ describe("OverlayDisk", () => {
     const second = disk.flush();
     release();
     await second;
-    const buffers = (batch: readonly (readonly [string, unknown])[]): ArrayBufferLike[] => batch.flatMap(([, v]) => (v instanceof Uint8Array ? [v.buffer] : []));
+    // Pages written whole and side by side are saved as one run record, made of the pages themselves.
+    const buffers = (batch: readonly (readonly [string, unknown])[]): ArrayBufferLike[] =>
+      batch.flatMap(([, v]) => (v instanceof ByteParts ? v.parts.map((part) => part.buffer) : v instanceof Uint8Array ? [v.buffer] : []));
     // Page 3 went into the buffer of page 0 or 1, saved in the first batch.
     expect(buffers(batches[0] ?? [])).toContain(buffers(batches[1] ?? [])[1]);
     // What storage has is unchanged by that, and every page reads back right.
     for (let p = 0; p < 4; p++) expect((await disk.read(p * PAGE_SIZE, PAGE_SIZE)).every((b) => b === p + 1), `page ${p}`).toBe(true);
-    const there = await inner.getMany<Uint8Array>(["page:r:0", "page:r:1"]);
-    expect(there[0]?.every((b) => b === 1) && there[1]?.every((b) => b === 2)).toBe(true);
+    const there = await inner.get<Uint8Array>("run:r:1");
+    expect(there?.length).toBe(2 * PAGE_SIZE);
+    expect(there?.subarray(0, PAGE_SIZE).every((b) => b === 1) && there?.subarray(PAGE_SIZE).every((b) => b === 2)).toBe(true);
     disk.dispose();
   });
 
   it("does not fill again a saved page's buffer that a read in progress took while it was unsaved", async () => {
     const inner = openDiskDatabase(`disks-${Math.random()}`);
     let hold: Promise<void> = Promise.resolve();
-    const kv: KeyValueStore = { ...inner, get: async (key) => (await hold, inner.get(key)), getMany: async (keys, options) => (await hold, inner.getMany(keys, options)) };
+    const kv: KeyValueStore = { ...inner, readInto: async (slices, target) => (await hold, inner.readInto(slices, target)) };
     const disk = await new DiskStore(kv, new PageCache(0)).open("h", { size: 16 * PAGE_SIZE, clock: new ManualClock() });
     const fill = (n: number): Uint8Array => new Uint8Array(PAGE_SIZE).fill(n);
     await disk.write(PAGE_SIZE, fill(2));
@@ -318,11 +322,7 @@ describe("OverlayDisk", () => {
   it("reads saved pages in runs: right bytes at page edges, across saved and base pages, and up to the end", async () => {
     const inner = openDiskDatabase(`disks-${Math.random()}`);
     const requests: number[] = [];
-    const kv: KeyValueStore = {
-      ...inner,
-      get: (key) => (requests.push(1), inner.get(key)),
-      getMany: (keys) => (requests.push(keys.length), inner.getMany(keys)),
-    };
+    const kv = countingStore(inner, (pages) => requests.push(pages));
     const base = baseImage(40 * PAGE_SIZE + 1000); // a last page shorter than PAGE_SIZE
     const writer = await new DiskStore(inner).open("r", { size: base.size, base, clock: new ManualClock() });
     const expected = base.bytes.slice();
@@ -361,7 +361,7 @@ describe("OverlayDisk", () => {
   it("reads ahead of a long sequential reader in large runs, and every byte comes back right", async () => {
     const inner = memoryStore();
     const runs: number[] = [];
-    const kv: KeyValueStore = { ...inner, getMany: (keys) => (runs.push(keys.length), inner.getMany(keys)) };
+    const kv = countingStore(inner, (pages) => runs.push(pages));
     const pages = 3 * READ_AHEAD_PAGES + 7;
     const whole = new Uint8Array(pages * PAGE_SIZE);
     for (let i = 0; i < whole.length; i++) whole[i] = (i * 3 + (i >>> 16) * 29) & 0xff;
@@ -380,6 +380,119 @@ describe("OverlayDisk", () => {
     expect(runs.reduce((a, b) => a + b, 0)).toBe(pages);
     expect(runs.length).toBeLessThanOrEqual(12); // 199 pages; the old read-ahead took 50 requests
     expect(Math.max(...runs)).toBeGreaterThanOrEqual(READ_AHEAD_PAGES / 2);
+  });
+
+  it("keeps pages written whole and saved together in run records, deletes a run no page is read from, and reopens byte for byte", async () => {
+    const { kv, disks, clock } = setup();
+    const pages = 40;
+    const expected = new Uint8Array(pages * PAGE_SIZE);
+    const disk = await disks.open("d", { size: expected.length, clock });
+    const write = async (at: number, length: number, seed: number): Promise<void> => {
+      const data = Uint8Array.from({ length }, (_, i) => (i * 7 + seed) & 0xff);
+      await disk.write(at, data);
+      expected.set(data, at);
+    };
+    const records = async (): Promise<string[]> => (await kv.keys()).filter((k) => k !== "disk:d").sort();
+    // 20 pages written whole in one batch: runs of RUN_PAGES and the rest; page 30 written in part: a record of its own.
+    await write(0, 20 * PAGE_SIZE, 1);
+    await write(30 * PAGE_SIZE + 4096, 4096, 2);
+    await disk.flush();
+    expect(await records()).toEqual(["page:d:30", "run:d:1", "run:d:2"]);
+    expect((await kv.get<Uint8Array>("run:d:1"))?.length).toBe(RUN_PAGES * PAGE_SIZE);
+    expect((await kv.get<Uint8Array>("run:d:2"))?.length).toBe(4 * PAGE_SIZE);
+    // Page 3 written in part: a record of its own; run 1 still holds the other pages.
+    await write(3 * PAGE_SIZE + 100, 50, 3);
+    // Pages 16..19 written whole again: a new run; run 2 is read from no more and goes.
+    await write(16 * PAGE_SIZE, 4 * PAGE_SIZE, 4);
+    // Pages 30 and 31 written whole: a run; page 30's own record goes.
+    await write(30 * PAGE_SIZE, 2 * PAGE_SIZE, 5);
+    await disk.flush();
+    expect(await records()).toEqual(["page:d:3", "run:d:1", "run:d:3", "run:d:4"]);
+    expect(sameBytes(await disk.read(0, expected.length), expected)).toBe(true);
+    disk.dispose();
+    // Reopened, nothing in memory: every page from where the index says it is.
+    const again = await new DiskStore(kv, new PageCache(0)).open("d", { size: expected.length, clock });
+    expect(sameBytes(await again.read(0, expected.length), expected)).toBe(true);
+    const exported = await again.exportOverlay();
+    expect(exported.pages).toEqual([...Array.from({ length: 20 }, (_, i) => i), 30, 31]);
+    exported.pages.forEach((page, i) => expect(sameBytes(exported.data.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE), expected.subarray(page * PAGE_SIZE, (page + 1) * PAGE_SIZE))).toBe(true));
+    // Pages 0..15 all written again (in part): run 1 goes too.
+    for (let p = 0; p < RUN_PAGES; p++) {
+      const data = Uint8Array.from([p + 1]);
+      await again.write(p * PAGE_SIZE, data);
+      expected.set(data, p * PAGE_SIZE);
+    }
+    await again.flush();
+    expect((await records()).filter((k) => k.startsWith("run:"))).toEqual(["run:d:3", "run:d:4"]);
+    expect(sameBytes(await again.read(0, expected.length), expected)).toBe(true);
+    // A run left by a write-back cut off is collected; the live ones are kept; a drop removes them all.
+    await kv.set("run:d:99", new Uint8Array(PAGE_SIZE));
+    expect(await disks.collectGarbage()).toEqual({ deletedPages: 1 });
+    expect(sameBytes(await again.read(0, expected.length), expected)).toBe(true);
+    again.dispose();
+    await disks.drop("d");
+    expect(await kv.keys()).toEqual([]);
+  });
+
+  it("a page written while it loads from storage is read anew afterwards: the load's old bytes are neither cached nor shared", async () => {
+    const inner = openDiskDatabase(`disks-${Math.random()}`);
+    let hold: Promise<void> | undefined;
+    // Storage read at once, the answer held back: the bytes from before the write.
+    const kv: KeyValueStore = {
+      ...inner,
+      readInto: async (slices, target) => {
+        const waiting = hold;
+        const read = await inner.readInto(slices, target);
+        await waiting;
+        return read;
+      },
+    };
+    const writer = await new DiskStore(inner).open("l", { size: 8 * PAGE_SIZE, clock: new ManualClock() });
+    await writer.write(2 * PAGE_SIZE + 100, new Uint8Array(100).fill(1));
+    await writer.write(5 * PAGE_SIZE + 100, new Uint8Array(100).fill(1));
+    await writer.flush();
+    writer.dispose();
+    const disk = await new DiskStore(kv, new PageCache()).open("l", { size: 8 * PAGE_SIZE, clock: new ManualClock() });
+    let release: () => void = () => undefined;
+    // A read starts loading the page; meanwhile the guest writes the page whole and it is saved.
+    const writtenWhileLoading = async (page: number): Promise<{ before: Promise<Uint8Array> }> => {
+      hold = new Promise<void>((resolve) => (release = resolve));
+      const before = disk.read(page * PAGE_SIZE, PAGE_SIZE);
+      hold = undefined;
+      await disk.write(page * PAGE_SIZE, new Uint8Array(PAGE_SIZE).fill(7));
+      await disk.flush();
+      return { before };
+    };
+    // A read after the write, the old load still on its way: it must not take the old load's bytes.
+    const { before: loading } = await writtenWhileLoading(5);
+    const after = disk.read(5 * PAGE_SIZE, PAGE_SIZE);
+    release();
+    await loading;
+    expect((await after).every((b) => b === 7)).toBe(true);
+    // The old load ends: its bytes must not stay in the cache.
+    const { before } = await writtenWhileLoading(2);
+    release();
+    await before;
+    expect((await disk.read(2 * PAGE_SIZE, PAGE_SIZE)).every((b) => b === 7)).toBe(true);
+    disk.dispose();
+  });
+
+  it("reads a disk saved before run records: an index without places, a record per page", async () => {
+    const { kv, disks, clock } = setup();
+    const page = Uint8Array.from({ length: PAGE_SIZE }, (_, i) => (i * 5 + 1) & 0xff);
+    await kv.setMany([
+      ["page:old:2", page],
+      ["disk:old", { size: 8 * PAGE_SIZE, pageSize: PAGE_SIZE, pages: [2] }],
+    ]);
+    const disk = await disks.open("old", { size: 8 * PAGE_SIZE, clock });
+    expect(sameBytes(await disk.read(2 * PAGE_SIZE, PAGE_SIZE), page)).toBe(true);
+    expect((await disk.read(PAGE_SIZE, PAGE_SIZE)).every((b) => b === 0)).toBe(true);
+    // Written whole with its neighbour: now a run, and its old record goes.
+    await disk.write(2 * PAGE_SIZE, new Uint8Array(2 * PAGE_SIZE).fill(4));
+    await disk.flush();
+    expect((await kv.keys()).sort()).toEqual(["disk:old", "run:old:1"]);
+    expect((await disk.read(2 * PAGE_SIZE, 2 * PAGE_SIZE)).every((b) => b === 4)).toBe(true);
+    disk.dispose();
   });
 
   it("a blank ext2 disk reads as an empty file system until written; old disks keep zeros", async () => {
@@ -461,7 +574,7 @@ describe("OverlayDisk", () => {
     const { kv, clock } = setup();
     // Page reads of this thread counted: the planned ones must not come here.
     let readsHere = 0;
-    const counted: KeyValueStore = { ...kv, get: (k) => (readsHere++, kv.get(k)), getMany: (k) => (readsHere++, kv.getMany(k)) };
+    const counted = countingStore(kv, () => readsHere++);
     const base = baseImage(16 * PAGE_SIZE);
     // No cache: every saved page is in storage only.
     const disk = await new DiskStore(counted, new PageCache(0)).open("p", { size: base.size, base, clock });
@@ -479,8 +592,12 @@ describe("OverlayDisk", () => {
     if (plan === undefined) return;
     expect(readsHere).toBe(0);
     expect(plan.location).toEqual(kv.location);
-    // Page 4 is held here (unsaved); the saved ones are to be read there; pages 1 and 7 are the base's.
-    expect(plan.slices.map((s) => s.key)).toEqual(["page:p:2", "page:p:3", "page:p:5", "page:p:6"]);
+    // Page 4 is held here (unsaved); the saved ones are to be read there, from the run record they
+    // were saved in (written whole, side by side), two pages a slice; pages 1 and 7 are the base's.
+    expect(plan.slices).toEqual([
+      { key: "run:p:1", at: PAGE_SIZE - 100, from: 0, length: 2 * PAGE_SIZE },
+      { key: "run:p:1", at: 4 * PAGE_SIZE - 100, from: 3 * PAGE_SIZE, length: 2 * PAGE_SIZE },
+    ]);
     // The other thread opens the same store anew, as the Worker does.
     const there = openDiskDatabase(kv.location?.dbName ?? "");
     const bytes = await readPlanned(there, plan);
@@ -494,8 +611,8 @@ describe("OverlayDisk", () => {
 
     // A page gone from storage meanwhile (the disk was reset): the planned read refuses, it does not make up zeros.
     const gone = await disk.locate(5 * PAGE_SIZE, PAGE_SIZE);
-    await kv.deleteMany(["page:p:2", "page:p:3", "page:p:5", "page:p:6"]);
-    expect(gone?.slices.map((s) => s.key)).toEqual(["page:p:5"]);
+    await kv.deleteMany(["run:p:1"]);
+    expect(gone?.slices.map((s) => s.key)).toEqual(["run:p:1"]);
     await expect(readPlanned(there, gone as NonNullable<typeof gone>)).rejects.toMatchObject({ code: "storage-failed" });
     // The same into a buffer of the Worker's (the read-ahead's way): refused as well, nothing made up.
     await expect(readPlanned(there, gone as NonNullable<typeof gone>, new Uint8Array(PAGE_SIZE))).rejects.toMatchObject({ code: "storage-failed" });
@@ -521,13 +638,13 @@ describe("OverlayDisk", () => {
     expect(window?.held).toEqual([]);
     const read = await readPlanned(there, window as NonNullable<typeof window>);
     expect(sameBytes(read, written.subarray(512, 512 + 3 * PAGE_SIZE))).toBe(true);
-    // A view of the pages read together: the first page's 512 bytes before it are in its buffer.
-    expect(read.byteOffset).toBeGreaterThanOrEqual(512);
+    // One slice: the pages are one run record.
+    expect(window?.slices).toEqual([{ key: "run:z:1", at: 0, from: 512, length: 3 * PAGE_SIZE }]);
 
     // Pages 5 and 8 are side by side in what storage returns, but 6 and 7 lie between them on the disk.
     const gap = await disk.locate(5 * PAGE_SIZE, 4 * PAGE_SIZE);
     expect(gap?.held).toEqual([]);
-    expect(gap?.slices.map((s) => s.key)).toEqual(["page:z:5", "page:z:8"]);
+    expect(gap?.slices.map((s) => s.key)).toEqual(["run:z:1", "page:z:8"]);
     const across = await readPlanned(there, gap as NonNullable<typeof gap>);
     expect(sameBytes(across, await disk.read(5 * PAGE_SIZE, 4 * PAGE_SIZE))).toBe(true);
     expect(across.subarray(PAGE_SIZE, 3 * PAGE_SIZE).every((b) => b === 0)).toBe(true);

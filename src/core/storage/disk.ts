@@ -14,7 +14,7 @@ import type { Clock } from "../clock.ts";
 import { AppError, toAppError } from "../errors.ts";
 import { Emitter, type Disposable } from "../events.ts";
 import { EXT2_MIN_BYTES, emptyExt2, stableUuid } from "./ext2.ts";
-import { openIndexedDbStore, type KeyValueStore, type RecordSlice, type StoreLocation } from "./kv.ts";
+import { ByteParts, openIndexedDbStore, type KeyValueStore, type RecordSlice, type StoreLocation } from "./kv.ts";
 import { PageCache } from "./pageCache.ts";
 
 /** Random access to the bytes under the overlay. */
@@ -42,6 +42,15 @@ export const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 export const READ_AHEAD_PAGES = 64;
 /** Pages read from IndexedDB in one transaction when a disk is exported or snapshotted. */
 const EXPORT_RUN_PAGES = 64;
+/**
+ * The most pages kept in one record: pages the guest wrote whole, side by side, and saved in one
+ * batch (a file streamed to the disk) are kept together, up to 1 MiB a record. In Chromium each
+ * record of that size is a file of its own, and reading one costs the browser about a millisecond
+ * whatever its size: a cold read of 1 GiB as 16,384 page records spent ~16 s there.
+ */
+export const RUN_PAGES = 16;
+/** How a packed page's place is written in the index: run id × RUN_SLOTS + its slot in the run. */
+const RUN_SLOTS = 256;
 
 /**
  * What a blank disk (no base image) reads as before the guest writes: zeros, or an empty ext2 file
@@ -53,8 +62,26 @@ interface OverlayIndex {
   readonly size: number;
   readonly pageSize: number;
   readonly pages: readonly number[];
+  /**
+   * Where each page of `pages` is kept: 0, a record of its own (`page:` key); else in a run record
+   * (`run:` key) with others, as run id × RUN_SLOTS + its slot. Absent on disks saved before runs
+   * existed: every page a record of its own.
+   */
+  readonly packed?: readonly number[];
+  /** The next run's id: ids are never used twice, so a reader's stale plan never reads another page's bytes. */
+  readonly nextRun?: number;
   /** Absent on disks saved before layouts existed: those are zeros under the overlay. */
   readonly blank?: BlankLayout;
+}
+
+/** The records an index names: what a disk keeps in storage. */
+function recordKeys(diskId: string, index: OverlayIndex): string[] {
+  const keys = new Set<string>();
+  index.pages.forEach((page, i) => {
+    const packed = index.packed?.[i] ?? 0;
+    keys.add(packed === 0 ? pageKey(diskId, page) : runKey(diskId, Math.floor(packed / RUN_SLOTS)));
+  });
+  return [...keys];
 }
 
 export interface DiskSaveState {
@@ -100,48 +127,18 @@ function pageMissing(subject: string, page?: number): AppError {
  * meanwhile, say): the reader then asks the disk's owner, whose answer is the truth.
  */
 export async function readPlanned(kv: KeyValueStore, plan: DiskReadPlan, into?: Uint8Array): Promise<Uint8Array> {
-  const withHeld = (bytes: Uint8Array): Uint8Array => {
-    for (const part of plan.held) bytes.set(part.bytes, part.at);
-    return bytes;
-  };
-  // A buffer to put the bytes in (a read-ahead window used again): storage fills it, zeros between.
-  if (into !== undefined && into.length >= plan.length && kv.readInto !== undefined) {
-    const read = await kv.readInto(plan.slices, into.subarray(0, plan.length));
-    if ("missing" in read) throw pageMissing(read.missing);
-    return withHeld(read.bytes);
-  }
-  if (plan.slices.length === 0) return withHeld(new Uint8Array(plan.length));
-  // Views of one buffer (the pages read together), not a copy of each page first.
-  const values = await kv.getMany<Uint8Array>(plan.slices.map((s) => s.key), { views: true });
-  const pages = plan.slices.map((slice, i) => {
-    const page = values[i];
-    if (!(page instanceof Uint8Array)) throw pageMissing(slice.key);
-    return page;
-  });
-  // Every byte from storage, the pages whole and side by side in that buffer (a sequential
-  // reader's window): the read is a view of it, with no copy at all.
-  // (A page neither held nor saved reads as zeros: a gap in `at` rules that out.)
-  const joined = plan.held.length === 0 && pages.every((page, i) => {
-    const slice = plan.slices[i] as StoredSlice;
-    const before = pages[i - 1];
-    const placed = slice.at === (i === 0 ? 0 : (plan.slices[i - 1] as StoredSlice).at + (plan.slices[i - 1] as StoredSlice).length);
-    const adjoining = before === undefined || (page.buffer === before.buffer && page.byteOffset === before.byteOffset + before.length && slice.from === 0);
-    const whole = slice.from + slice.length <= page.length && (i === pages.length - 1 ? slice.at + slice.length === plan.length : slice.from + slice.length === page.length);
-    return placed && adjoining && whole;
-  });
-  const first = pages[0] as Uint8Array;
-  if (joined) return new Uint8Array(first.buffer, first.byteOffset + (plan.slices[0] as StoredSlice).from, plan.length);
-  const bytes = new Uint8Array(plan.length);
-  plan.slices.forEach((slice, i) => {
-    const page = pages[i] as Uint8Array;
-    // A record shorter than a page (the disk's last) reads as zeros past its end.
-    bytes.set(page.subarray(slice.from, Math.min(page.length, slice.from + slice.length)), slice.at);
-  });
-  return withHeld(bytes);
+  // A buffer to put the bytes in (a read-ahead window used again), else a new one: storage fills
+  // it, zeros between, and the held parts go in last.
+  const target = into !== undefined && into.length >= plan.length ? into.subarray(0, plan.length) : new Uint8Array(plan.length);
+  const read = await kv.readInto(plan.slices, target);
+  if ("missing" in read) throw pageMissing(read.missing);
+  for (const part of plan.held) read.bytes.set(part.bytes, part.at);
+  return read.bytes;
 }
 
 const indexKey = (diskId: string): string => `disk:${diskId}`;
 const pageKey = (diskId: string, page: number): string => `page:${diskId}:${page}`;
+const runKey = (diskId: string, run: number): string => `run:${diskId}:${run}`;
 const cachePrefix = (diskId: string): string => `${diskId}\u0000`;
 
 export interface OpenDiskOptions {
@@ -178,7 +175,7 @@ export class DiskStore {
     // A disk keeps the layout it was first written on; a fresh one takes the one asked for.
     const blank: BlankLayout = options.base !== undefined ? "zeros" : index !== undefined ? (index.blank ?? "zeros") : (options.blank ?? "zeros");
     const base = options.base ?? blankBase(diskId, options.size, blank);
-    return new OverlayDisk(this.kv, this.cache, diskId, { ...options, ...(base === undefined ? {} : { base }) }, blank, new Set(index?.pages ?? []));
+    return new OverlayDisk(this.kv, this.cache, diskId, { ...options, ...(base === undefined ? {} : { base }) }, blank, index);
   }
 
   /** Whether the guest ever wrote to this disk. */
@@ -210,21 +207,21 @@ export class DiskStore {
     this.cache.deletePrefix(cachePrefix(diskId));
     const index = await this.kv.get<OverlayIndex>(indexKey(diskId));
     await this.kv.delete(indexKey(diskId));
-    if (index !== undefined) await this.kv.deleteMany(index.pages.map((p) => pageKey(diskId, p)));
+    if (index !== undefined) await this.kv.deleteMany(recordKeys(diskId, index));
     await this.collectGarbage();
   }
 
-  /** Delete pages no index names (a drop or a first write-back that was cut off). */
+  /** Delete page and run records no index names (a drop, a write-back cut off, a run no page is in any more). */
   async collectGarbage(): Promise<{ deletedPages: number }> {
     const keys = await this.kv.keys();
     const indexes = keys.filter((k) => k.startsWith("disk:"));
     const live = new Set<string>();
     const records = await this.kv.getMany<OverlayIndex>(indexes);
     indexes.forEach((key, i) => {
-      const diskId = key.slice("disk:".length);
-      for (const page of records[i]?.pages ?? []) live.add(pageKey(diskId, page));
+      const index = records[i];
+      if (index !== undefined) for (const record of recordKeys(key.slice("disk:".length), index)) live.add(record);
     });
-    const orphans = keys.filter((k) => k.startsWith("page:") && !live.has(k));
+    const orphans = keys.filter((k) => (k.startsWith("page:") || k.startsWith("run:")) && !live.has(k));
     if (orphans.length > 0) await this.kv.deleteMany(orphans);
     return { deletedPages: orphans.length };
   }
@@ -238,6 +235,13 @@ export class OverlayDisk implements Disposable {
   onload: ((event: object) => void) | undefined;
   onprogress: ((event: object) => void) | undefined;
 
+  /** Pages that exist in IndexedDB. */
+  private readonly stored = new Set<number>();
+  /** Saved pages kept in a run record with others: where (the index's `packed`). */
+  private readonly packed = new Map<number, number>();
+  /** Run records and how many pages IndexedDB still reads from each. */
+  private readonly runPages = new Map<number, number>();
+  private nextRun: number;
   /** Pages written by the guest that IndexedDB does not have yet (or has an older copy of). */
   private readonly pending = new Map<number, Uint8Array>();
   /** Unwritten pages kept for v86's synchronous reads (the boot sector). */
@@ -287,10 +291,16 @@ export class OverlayDisk implements Disposable {
     private readonly options: OpenDiskOptions,
     /** What the disk reads as under the overlay when it has no base image. */
     readonly blank: BlankLayout,
-    /** Pages that exist in IndexedDB. */
-    private readonly stored: Set<number>,
+    /** What IndexedDB has of this disk (undefined: nothing yet). */
+    index: OverlayIndex | undefined,
   ) {
     this.byteLength = options.size;
+    index?.pages.forEach((page, i) => {
+      this.stored.add(page);
+      const packed = index.packed?.[i] ?? 0;
+      if (packed !== 0) this.packOne(page, packed);
+    });
+    this.nextRun = Math.max(1, index?.nextRun ?? 1);
   }
 
   get saveState(): DiskSaveState {
@@ -440,7 +450,7 @@ export class OverlayDisk implements Disposable {
       const page = this.inMemory(p) ?? this.pinned.get(p);
       // A copy: it crosses to the other thread (transferred), and the page stays this disk's.
       if (page !== undefined) held.push({ at: from - start, bytes: page.slice(from - pageStart, to - pageStart) });
-      else if (this.stored.has(p)) slices.push({ key: pageKey(this.diskId, p), at: from - start, from: from - pageStart, length: to - from });
+      else if (this.stored.has(p)) this.addSlice(slices, p, from - start, from - pageStart, to - from);
       else if (this.options.base !== undefined) {
         const run = baseRuns.at(-1);
         if (run !== undefined && run[1] === from) run[1] = to;
@@ -468,6 +478,8 @@ export class OverlayDisk implements Disposable {
       if (take === PAGE_SIZE) this.streamed.add(index);
       else this.streamed.delete(index);
       this.cache.delete(this.cacheKey(index));
+      // A load from storage under way has the bytes before this write: a read from now on waits for a new one.
+      this.inflight.delete(index);
       this.pinned.delete(index);
       this.versions.set(index, (this.versions.get(index) ?? 0) + 1);
       done += take;
@@ -493,14 +505,26 @@ export class OverlayDisk implements Disposable {
     // The pages themselves, not copies: a write to one of them while it is saved copies it first.
     const batchPages = batch.map((p) => this.pending.get(p) as Uint8Array);
     for (const page of batchPages) this.saving.add(page);
-    const entries: [string, unknown][] = batch.map((p, i) => [pageKey(this.diskId, p), batchPages[i]]);
+    const { entries, placed } = this.records(batch, batchPages);
     const pages = [...new Set([...this.stored, ...batch])].sort((a, b) => a - b);
-    const index: OverlayIndex = { size: this.byteLength, pageSize: PAGE_SIZE, pages, ...(this.blank === "zeros" ? {} : { blank: this.blank }) };
+    const inBatch = new Set(batch);
+    const index: OverlayIndex = {
+      size: this.byteLength,
+      pageSize: PAGE_SIZE,
+      pages,
+      // A page of this batch is where the batch puts it (a record of its own unless in a run).
+      packed: pages.map((p) => (inBatch.has(p) ? (placed.get(p) ?? 0) : (this.packed.get(p) ?? 0))),
+      nextRun: this.nextRun,
+      ...(this.blank === "zeros" ? {} : { blank: this.blank }),
+    };
     entries.push([indexKey(this.diskId), index]);
     const job = this.kv.setMany(entries).then(
-      () => {
+      async () => {
+        // Records no page is read from any more: deleted before the next batch is written, which
+        // may write the same page record again.
+        const orphans = this.place(batch, placed);
+        if (orphans.length > 0) await this.kv.deleteMany(orphans).catch(() => undefined);
         batch.forEach((p, i) => {
-          this.stored.add(p);
           // Written again while we were saving: stays pending for the next batch.
           const page = this.pending.get(p);
           if (page !== undefined && this.versions.get(p) === versions[i]) {
@@ -555,8 +579,8 @@ export class OverlayDisk implements Disposable {
     });
     for (let at = 0; at < fromStorage.length; at += EXPORT_RUN_PAGES) {
       const run = fromStorage.slice(at, at + EXPORT_RUN_PAGES);
-      const values = await this.kv.getMany<Uint8Array>(run.map(([page]) => pageKey(this.diskId, page)));
-      run.forEach(([page, i], j) => data.set(this.checkPage(page, values[j]), i * PAGE_SIZE));
+      const bytes = await this.loadPages(run.map(([page]) => page));
+      run.forEach(([, i], j) => data.set(bytes.subarray(j * PAGE_SIZE, (j + 1) * PAGE_SIZE), i * PAGE_SIZE));
     }
     return { pages, data, blank: this.blank };
   }
@@ -592,12 +616,15 @@ export class OverlayDisk implements Disposable {
   private async fetch(pages: readonly number[]): Promise<Map<number, Uint8Array>> {
     const fresh = pages.filter((p) => !this.inflight.has(p));
     if (fresh.length > 0) {
-      // One page (a random reader): a plain get; a run: one transaction for all of it.
-      const values = fresh.length === 1 ? this.kv.get<Uint8Array>(pageKey(this.diskId, fresh[0]!)).then((v) => [v]) : this.kv.getMany<Uint8Array>(fresh.map((p) => pageKey(this.diskId, p)));
+      // One transaction for all of them.
+      const loaded = this.loadPages(fresh);
       fresh.forEach((p, i) => {
-        const one = values.then((list) => {
-          const page = this.checkPage(p, list[i]);
-          if (!this.pending.has(p) && !this.disposed) this.cache.put(this.cacheKey(p), page);
+        const version = this.versions.get(p);
+        const one = loaded.then((bytes) => {
+          // Each page a buffer of its own: a cached page must not hold the whole run in memory.
+          const page = fresh.length === 1 ? bytes : bytes.slice(i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
+          // Not when the guest wrote it while it loaded: these are the bytes before the write.
+          if (!this.pending.has(p) && this.versions.get(p) === version && !this.disposed) this.cache.put(this.cacheKey(p), page);
           return page;
         });
         this.inflight.set(p, one);
@@ -614,12 +641,89 @@ export class OverlayDisk implements Disposable {
     return out;
   }
 
-  private checkPage(page: number, bytes: Uint8Array | undefined): Uint8Array {
-    if (bytes === undefined) throw pageMissing(this.diskId, page);
-    if (bytes.length === PAGE_SIZE) return bytes;
-    const whole = new Uint8Array(PAGE_SIZE);
-    whole.set(bytes.subarray(0, PAGE_SIZE));
-    return whole;
+  /**
+   * Saved pages read from IndexedDB in one transaction, side by side in one buffer. A record
+   * shorter than a page (the disk's last) reads as zeros past its end.
+   */
+  private async loadPages(pages: readonly number[]): Promise<Uint8Array> {
+    const slices: StoredSlice[] = [];
+    pages.forEach((p, i) => this.addSlice(slices, p, i * PAGE_SIZE, 0, PAGE_SIZE));
+    const read = await this.kv.readInto(slices, new Uint8Array(pages.length * PAGE_SIZE));
+    if ("missing" in read) throw pageMissing(read.missing);
+    return read.bytes;
+  }
+
+  /**
+   * A slice of saved page `page` (`length` bytes from `within` it, to go to `at` in a read), added
+   * to the slices of a read: joined to the one before when it goes on where that one stopped in
+   * the same record (a run read as one part, not a part per page).
+   */
+  private addSlice(slices: StoredSlice[], page: number, at: number, within: number, length: number): void {
+    const packed = this.packed.get(page);
+    const key = packed === undefined ? pageKey(this.diskId, page) : runKey(this.diskId, Math.floor(packed / RUN_SLOTS));
+    const from = (packed === undefined ? 0 : (packed % RUN_SLOTS) * PAGE_SIZE) + within;
+    const before = slices.at(-1);
+    if (before !== undefined && before.key === key && before.from + before.length === from && before.at + before.length === at) {
+      slices[slices.length - 1] = { ...before, length: before.length + length };
+    } else {
+      slices.push({ key, at, from, length });
+    }
+  }
+
+  /**
+   * The records a batch is written as: pages the guest wrote whole that follow one another go
+   * into run records of up to RUN_PAGES (a new run id each: a run is never written twice), every
+   * other page into a record of its own. `placed`: each packed page's place.
+   */
+  private records(batch: readonly number[], batchPages: readonly Uint8Array[]): { entries: [string, unknown][]; placed: Map<number, number> } {
+    const entries: [string, unknown][] = [];
+    const placed = new Map<number, number>();
+    let at = 0;
+    while (at < batch.length) {
+      let end = at + 1;
+      if (this.streamed.has(batch[at]!)) {
+        while (end < batch.length && end - at < RUN_PAGES && batch[end] === batch[end - 1]! + 1 && this.streamed.has(batch[end]!)) end++;
+      }
+      if (end - at === 1) {
+        entries.push([pageKey(this.diskId, batch[at]!), batchPages[at]]);
+      } else {
+        const run = this.nextRun++;
+        entries.push([runKey(this.diskId, run), new ByteParts(batchPages.slice(at, end))]);
+        for (let i = at; i < end; i++) placed.set(batch[i]!, run * RUN_SLOTS + (i - at));
+      }
+      at = end;
+    }
+    return { entries, placed };
+  }
+
+  /** A saved batch's pages where it put them; returns the records nothing is read from any more. */
+  private place(batch: readonly number[], placed: ReadonlyMap<number, number>): string[] {
+    const orphans: string[] = [];
+    for (const page of batch) {
+      const before = this.packed.get(page);
+      const now = placed.get(page);
+      if (before !== undefined) {
+        this.packed.delete(page);
+        const run = Math.floor(before / RUN_SLOTS);
+        const left = (this.runPages.get(run) ?? 1) - 1;
+        if (left > 0) this.runPages.set(run, left);
+        else {
+          this.runPages.delete(run);
+          orphans.push(runKey(this.diskId, run));
+        }
+      } else if (now !== undefined && this.stored.has(page)) {
+        orphans.push(pageKey(this.diskId, page));
+      }
+      if (now !== undefined) this.packOne(page, now);
+      this.stored.add(page);
+    }
+    return orphans;
+  }
+
+  private packOne(page: number, packed: number): void {
+    this.packed.set(page, packed);
+    const run = Math.floor(packed / RUN_SLOTS);
+    this.runPages.set(run, (this.runPages.get(run) ?? 0) + 1);
   }
 
   /** The page as it is now, as a buffer of its own, for a write that changes part of it. */

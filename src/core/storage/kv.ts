@@ -9,23 +9,20 @@ import { host, type HostBlob } from "../host.ts";
 
 export interface KeyValueStore {
   get<T>(key: string): Promise<T | undefined>;
-  /**
-   * `views`: the caller copies what it needs at once and keeps nothing, so byte arrays may be views
-   * of one buffer shared by the whole read (no copy per value).
-   */
-  getMany<T>(keys: readonly string[], options?: { readonly views?: boolean }): Promise<(T | undefined)[]>;
+  getMany<T>(keys: readonly string[]): Promise<(T | undefined)[]>;
   /**
    * Parts of byte records read into `target`, all records in one transaction: each slice's
    * `length` bytes from `from` in its record go to `at` in `target`; every byte of `target` no
-   * slice fills (and past a record shorter than its slice) is zero. `target`'s buffer is
+   * slice fills (and past a record shorter than its slice) is zero. `target`'s buffer may be
    * transferred (streams fill it in place): use the result, a view of the same memory. Missing
-   * when a record is not there: its key. Only stores that keep bytes as Blobs have it.
+   * when a record is not there: its key.
    */
-  readInto?(slices: readonly RecordSlice[], target: Uint8Array): Promise<{ readonly bytes: Uint8Array } | { readonly missing: string }>;
+  readInto(slices: readonly RecordSlice[], target: Uint8Array): Promise<{ readonly bytes: Uint8Array } | { readonly missing: string }>;
   set(key: string, value: unknown): Promise<void>;
   /**
    * One transaction: all entries are written, or none. Byte arrays are kept as copies (IndexedDB
-   * clones them), so the caller may fill its buffer again once this resolves.
+   * clones them), so the caller may fill its buffer again once this resolves. A `ByteParts` value
+   * is kept as one byte record, its parts one after the other (read back as a byte array).
    */
   setMany(entries: readonly (readonly [string, unknown])[]): Promise<void>;
   delete(key: string): Promise<void>;
@@ -44,6 +41,28 @@ export interface RecordSlice {
   readonly at: number;
   readonly from: number;
   readonly length: number;
+}
+
+/**
+ * Byte arrays stored as one record, one after the other, without joining them into a buffer first
+ * (a disk's run of pages saved together: a Blob made of them, or one copy for a store without Blobs).
+ */
+export class ByteParts {
+  constructor(readonly parts: readonly Uint8Array[]) {}
+
+  get length(): number {
+    return this.parts.reduce((sum, part) => sum + part.length, 0);
+  }
+
+  joined(): Uint8Array {
+    const bytes = new Uint8Array(this.length);
+    let at = 0;
+    for (const part of this.parts) {
+      bytes.set(part, at);
+      at += part.length;
+    }
+    return bytes;
+  }
 }
 
 /** An IndexedDB store as another thread opens it again: `openIndexedDbStore(dbName, storeName, { bytesAsBlobs })`. */
@@ -77,12 +96,12 @@ export function openIndexedDbStore(dbName: string, storeName: string, options: I
     return handle;
   };
   const blobs = options.bytesAsBlobs === true;
-  const stored = blobs ? toBlob : (value: unknown): unknown => value;
-  const read = async <T>(values: readonly unknown[], views = false): Promise<T[]> => (blobs ? fromBlobs<T>(values, views) : (values as T[]));
+  const stored = blobs ? toBlob : (value: unknown): unknown => (value instanceof ByteParts ? value.joined() : value);
+  const read = async <T>(values: readonly unknown[]): Promise<T[]> => (blobs ? fromBlobs<T>(values) : (values as T[]));
   return {
     get: <T>(key: string) => guard(async () => (await read<T | undefined>([await get(key, store())]))[0], "read"),
-    getMany: <T>(list: readonly string[], options?: { readonly views?: boolean }) => guard(async () => read<T | undefined>(await getMany([...list], store()), options?.views), "read"),
-    ...(blobs ? { readInto: (slices, target) => guard(async () => fillFromRecords(await getMany(slices.map((s) => s.key), store()), slices, target), "read") } : {}),
+    getMany: <T>(list: readonly string[]) => guard(async () => read<T | undefined>(await getMany([...list], store())), "read"),
+    readInto: (slices, target) => guard(() => readRecordsInto((list) => getMany(list, store()), slices, target), "read"),
     set: (key, value) => guard(() => set(key, stored(value), store()), "write"),
     setMany: (entries) => guard(() => setMany(entries.map(([k, v]) => [k, stored(v)]), store()), "write"),
     delete: (key) => guard(() => del(key, store()), "write"),
@@ -99,10 +118,11 @@ export function openIndexedDbStore(dbName: string, storeName: string, options: I
  */
 export function memoryStore(): KeyValueStore {
   const data = new Map<string, unknown>();
-  const kept = (value: unknown): unknown => (value instanceof Uint8Array ? value.slice() : value);
+  const kept = (value: unknown): unknown => (value instanceof Uint8Array ? value.slice() : value instanceof ByteParts ? value.joined() : value);
   return {
     get: async <T>(key: string) => data.get(key) as T | undefined,
     getMany: async <T>(list: readonly string[]) => list.map((k) => data.get(k) as T | undefined),
+    readInto: (slices, target) => readRecordsInto(async (list) => list.map((k) => data.get(k)), slices, target),
     set: async (key, value) => {
       data.set(key, kept(value));
     },
@@ -120,13 +140,29 @@ export function memoryStore(): KeyValueStore {
 }
 
 function toBlob(value: unknown): unknown {
+  if (value instanceof ByteParts) return new host.Blob(value.parts);
   return value instanceof Uint8Array && value.length >= BLOB_BYTES ? new host.Blob([value]) : value;
+}
+
+/**
+ * `KeyValueStore.readInto` for a store whose records `getRecords` reads (in one transaction, where
+ * the store has them): byte arrays, or Blobs.
+ */
+export async function readRecordsInto(
+  getRecords: (keys: string[]) => Promise<readonly unknown[]>,
+  slices: readonly RecordSlice[],
+  target: Uint8Array,
+): Promise<{ readonly bytes: Uint8Array } | { readonly missing: string }> {
+  // Several slices may come from one record: each is read once.
+  const keys = [...new Set(slices.map((s) => s.key))];
+  const records = await getRecords(keys);
+  return fillFromRecords(new Map(keys.map((key, i) => [key, records[i]])), slices, target);
 }
 
 const isBlob = (value: unknown): value is HostBlob => value instanceof host.Blob;
 
 /** The values as stored, with every Blob among them read back as bytes: all of them in one read. */
-async function fromBlobs<T>(values: readonly unknown[], views = false): Promise<T[]> {
+async function fromBlobs<T>(values: readonly unknown[]): Promise<T[]> {
   const blobs = values.filter(isBlob);
   if (blobs.length === 0) return values as T[];
   // One Blob (a random reader's page) is its own buffer: no join, no copy.
@@ -135,9 +171,8 @@ async function fromBlobs<T>(values: readonly unknown[], views = false): Promise<
   let at = 0;
   return values.map((value) => {
     if (!isBlob(value)) return value as T;
-    // A copy of its own (unless views were asked for): a page kept in a cache must not hold the
-    // whole joined read in memory.
-    const bytes = views ? joined.subarray(at, at + value.size) : joined.slice(at, at + value.size);
+    // A copy of its own: a value kept (a page in a cache) must not hold the whole joined read in memory.
+    const bytes = joined.slice(at, at + value.size);
     at += value.size;
     return bytes as T;
   });
@@ -150,7 +185,7 @@ async function fromBlobs<T>(values: readonly unknown[], views = false): Promise<
  * collector frees them (512 MiB read as 8 MiB Blobs in a Worker: +500 MiB resident; into two
  * buffers: none; Chromium, 2026-12-03).
  */
-async function fillFromRecords(values: readonly unknown[], slices: readonly RecordSlice[], target: Uint8Array): Promise<{ readonly bytes: Uint8Array } | { readonly missing: string }> {
+async function fillFromRecords(byKey: ReadonlyMap<string, unknown>, slices: readonly RecordSlice[], target: Uint8Array): Promise<{ readonly bytes: Uint8Array } | { readonly missing: string }> {
   // Read now: a stream detaches `target` (its length reads 0 from then on).
   let buffer = target.buffer as ArrayBuffer;
   const offset = target.byteOffset;
@@ -179,8 +214,8 @@ async function fillFromRecords(values: readonly unknown[], slices: readonly Reco
     if (!ended) void reader.cancel().catch(() => undefined);
     filled = at + got;
   };
-  for (const [i, slice] of slices.entries()) {
-    const value = values[i];
+  for (const slice of slices) {
+    const value = byKey.get(slice.key);
     if (!(value instanceof Uint8Array) && !isBlob(value)) return { missing: slice.key };
     if (value instanceof Uint8Array) {
       await streamRun();
