@@ -22,7 +22,8 @@
  * costs memory of its own (a guest running nothing but a shell loop grew the renderer by 139 MiB,
  * stop 29, one run, no disk involved; presumably the emulator compiling that code).
  *
- * Needs `dist/` (npm run build) and Chromium. VIRTLAB_DISK_MIB sets the size (default 1024).
+ * Needs `dist/` (npm run build) and Chromium. VIRTLAB_DISK_MIB sets the size (default 1024);
+ * VIRTLAB_TRACE=file.json writes a Chromium trace of the first run's cold read.
  */
 import type { Page } from "@playwright/test";
 import { DEADLINE_MS, ask, browserCase, visit, waitForPrompt, withBuiltApp, type BrowserCase } from "./browser.ts";
@@ -33,6 +34,9 @@ const MiB = 1024 * 1024;
 const CHUNK_MIB = 16;
 /** A smaller file written (and after the reload read) first, the same way: see warm-up above. */
 const WARM_MIB = 32;
+
+/** What a trace of the cold read records: tasks per thread, V8's collector and compilers. */
+const TRACE_CATEGORIES = ["toplevel", "v8", "v8.wasm", "disabled-by-default-v8.gc", "disabled-by-default-v8.compile", "IndexedDB", "Blob"];
 
 let marks = 0;
 
@@ -155,7 +159,11 @@ export async function runBrowserGuestDiskBench(runs: number, log: (line: string)
         await shell(page, "cat /data/warm > /dev/null; sync; echo 3 > /proc/sys/vm/drop_caches");
         await touchGuestRam(page);
         const readTicks = chromiumThreadTicks();
+        // VIRTLAB_TRACE=file.json: a Chromium trace of the first run's cold read (what each thread does).
+        const trace = i === 0 ? process.env["VIRTLAB_TRACE"] : undefined;
+        if (trace !== undefined) await browser.startTracing(page, { path: trace, categories: TRACE_CATEGORIES });
         const read = await peakGrowth(() => timed(() => shell(page, "dd if=/data/big of=/dev/null bs=1M")));
+        if (trace !== undefined) await browser.stopTracing();
         log(`  CPU while reading: ${topThreads(readTicks, chromiumThreadTicks())}`);
         const sumAfter = (await shell(page, "sha256sum /data/big")).join(" ").split(" ")[0];
         if (sumBefore === undefined || sumBefore.length !== 64 || sumAfter !== sumBefore) throw new Error(`the file read back differs: ${sumBefore} then ${sumAfter}`);
