@@ -393,17 +393,18 @@ describe("OverlayDisk", () => {
       expected.set(data, at);
     };
     const records = async (): Promise<string[]> => (await kv.keys()).filter((k) => k !== "disk:d").sort();
-    // 20 pages written whole in one batch: runs of RUN_PAGES and the rest; page 30 written in part: a record of its own.
-    await write(0, 20 * PAGE_SIZE, 1);
+    // RUN_PAGES + 2 pages written whole in one batch: a full run and one of two; page 30 written in part: a record of its own.
+    const whole = RUN_PAGES + 2;
+    await write(0, whole * PAGE_SIZE, 1);
     await write(30 * PAGE_SIZE + 4096, 4096, 2);
     await disk.flush();
     expect(await records()).toEqual(["page:d:30", "run:d:1", "run:d:2"]);
     expect((await kv.get<Uint8Array>("run:d:1"))?.length).toBe(RUN_PAGES * PAGE_SIZE);
-    expect((await kv.get<Uint8Array>("run:d:2"))?.length).toBe(4 * PAGE_SIZE);
+    expect((await kv.get<Uint8Array>("run:d:2"))?.length).toBe(2 * PAGE_SIZE);
     // Page 3 written in part: a record of its own; run 1 still holds the other pages.
     await write(3 * PAGE_SIZE + 100, 50, 3);
-    // Pages 16..19 written whole again: a new run; run 2 is read from no more and goes.
-    await write(16 * PAGE_SIZE, 4 * PAGE_SIZE, 4);
+    // The last two written whole again: a new run; run 2 is read from no more and goes.
+    await write(RUN_PAGES * PAGE_SIZE, 2 * PAGE_SIZE, 4);
     // Pages 30 and 31 written whole: a run; page 30's own record goes.
     await write(30 * PAGE_SIZE, 2 * PAGE_SIZE, 5);
     await disk.flush();
@@ -414,9 +415,9 @@ describe("OverlayDisk", () => {
     const again = await new DiskStore(kv, new PageCache(0)).open("d", { size: expected.length, clock });
     expect(sameBytes(await again.read(0, expected.length), expected)).toBe(true);
     const exported = await again.exportOverlay();
-    expect(exported.pages).toEqual([...Array.from({ length: 20 }, (_, i) => i), 30, 31]);
+    expect(exported.pages).toEqual([...Array.from({ length: whole }, (_, i) => i), 30, 31]);
     exported.pages.forEach((page, i) => expect(sameBytes(exported.data.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE), expected.subarray(page * PAGE_SIZE, (page + 1) * PAGE_SIZE))).toBe(true));
-    // Pages 0..15 all written again (in part): run 1 goes too.
+    // The first run's pages all written again (in part): run 1 goes too.
     for (let p = 0; p < RUN_PAGES; p++) {
       const data = Uint8Array.from([p + 1]);
       await again.write(p * PAGE_SIZE, data);
@@ -592,11 +593,13 @@ describe("OverlayDisk", () => {
     if (plan === undefined) return;
     expect(readsHere).toBe(0);
     expect(plan.location).toEqual(kv.location);
-    // Page 4 is held here (unsaved); the saved ones are to be read there, from the run record they
-    // were saved in (written whole, side by side), two pages a slice; pages 1 and 7 are the base's.
+    // Page 4 is held here (unsaved); the saved ones are to be read there: 2, 3 and 5 from the run
+    // record they were saved in (written whole, side by side; 2 and 3 one slice), 6 from a record
+    // of its own (runs are of RUN_PAGES = 4); pages 1 and 7 are the base's.
     expect(plan.slices).toEqual([
       { key: "run:p:1", at: PAGE_SIZE - 100, from: 0, length: 2 * PAGE_SIZE },
-      { key: "run:p:1", at: 4 * PAGE_SIZE - 100, from: 3 * PAGE_SIZE, length: 2 * PAGE_SIZE },
+      { key: "run:p:1", at: 4 * PAGE_SIZE - 100, from: 3 * PAGE_SIZE, length: PAGE_SIZE },
+      { key: "page:p:6", at: 5 * PAGE_SIZE - 100, from: 0, length: PAGE_SIZE },
     ]);
     // The other thread opens the same store anew, as the Worker does.
     const there = openDiskDatabase(kv.location?.dbName ?? "");
@@ -611,7 +614,7 @@ describe("OverlayDisk", () => {
 
     // A page gone from storage meanwhile (the disk was reset): the planned read refuses, it does not make up zeros.
     const gone = await disk.locate(5 * PAGE_SIZE, PAGE_SIZE);
-    await kv.deleteMany(["run:p:1"]);
+    await kv.deleteMany(["run:p:1", "page:p:6"]);
     expect(gone?.slices.map((s) => s.key)).toEqual(["run:p:1"]);
     await expect(readPlanned(there, gone as NonNullable<typeof gone>)).rejects.toMatchObject({ code: "storage-failed" });
     // The same into a buffer of the Worker's (the read-ahead's way): refused as well, nothing made up.
