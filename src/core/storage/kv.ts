@@ -241,7 +241,8 @@ async function fillFromRecords(byKey: ReadonlyMap<string, unknown>, slices: read
       filled = slice.at + part.length;
       continue;
     }
-    const part = value.slice(slice.from, slice.from + slice.length);
+    // A whole record as it is: a slice is one more Blob for the browser to register.
+    const part = slice.from === 0 && slice.length >= value.size ? value : value.slice(slice.from, slice.from + slice.length);
     // A record shorter than its slice ends the run: what follows must not move up into its place.
     if (run !== undefined && run.at + run.length === slice.at) {
       run.parts.push(part);
