@@ -78,14 +78,17 @@ interface OverlayIndex {
   readonly blank?: BlankLayout;
 }
 
+/** The run a packed page is in (`packed`: its place in the index). */
+const runOf = (packed: number): number => Math.floor(packed / RUN_SLOTS);
+
+/** The record a saved page is in, and where in it: its own (`packed` 0 or absent), or a run's slot. */
+function recordOf(diskId: string, page: number, packed = 0): { readonly key: string; readonly from: number } {
+  return packed === 0 ? { key: pageKey(diskId, page), from: 0 } : { key: runKey(diskId, runOf(packed)), from: (packed % RUN_SLOTS) * PAGE_SIZE };
+}
+
 /** The records an index names: what a disk keeps in storage. */
 function recordKeys(diskId: string, index: OverlayIndex): string[] {
-  const keys = new Set<string>();
-  index.pages.forEach((page, i) => {
-    const packed = index.packed?.[i] ?? 0;
-    keys.add(packed === 0 ? pageKey(diskId, page) : runKey(diskId, Math.floor(packed / RUN_SLOTS)));
-  });
-  return [...keys];
+  return [...new Set(index.pages.map((page, i) => recordOf(diskId, page, index.packed?.[i]).key))];
 }
 
 export interface DiskSaveState {
@@ -663,9 +666,9 @@ export class OverlayDisk implements Disposable {
    * the same record (a run read as one part, not a part per page).
    */
   private addSlice(slices: StoredSlice[], page: number, at: number, within: number, length: number): void {
-    const packed = this.packed.get(page);
-    const key = packed === undefined ? pageKey(this.diskId, page) : runKey(this.diskId, Math.floor(packed / RUN_SLOTS));
-    const from = (packed === undefined ? 0 : (packed % RUN_SLOTS) * PAGE_SIZE) + within;
+    const record = recordOf(this.diskId, page, this.packed.get(page));
+    const key = record.key;
+    const from = record.from + within;
     const before = slices.at(-1);
     if (before !== undefined && before.key === key && before.from + before.length === from && before.at + before.length === at) {
       slices[slices.length - 1] = { ...before, length: before.length + length };
@@ -708,7 +711,7 @@ export class OverlayDisk implements Disposable {
       const now = placed.get(page);
       if (before !== undefined) {
         this.packed.delete(page);
-        const run = Math.floor(before / RUN_SLOTS);
+        const run = runOf(before);
         const left = (this.runPages.get(run) ?? 1) - 1;
         if (left > 0) this.runPages.set(run, left);
         else {
@@ -726,7 +729,7 @@ export class OverlayDisk implements Disposable {
 
   private packOne(page: number, packed: number): void {
     this.packed.set(page, packed);
-    const run = Math.floor(packed / RUN_SLOTS);
+    const run = runOf(packed);
     this.runPages.set(run, (this.runPages.get(run) ?? 0) + 1);
   }
 
