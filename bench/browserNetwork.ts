@@ -1,20 +1,32 @@
 /**
  * The network lab in Chromium (`npm run bench -- --suite network-browser`, issue 14): lab
  * machines each run in a Worker of their own. Through the Network lab panel, as a user would:
- * add vm1 and vm2, start a CPU-bound loop in each terminal, read the MIPS column while both run,
- * then with vm2's loop stopped (SIGSTOP), both again, vm1's stopped, both again. Figures: one
- * machine's MIPS alone, the two machines' combined MIPS, and how much of its own speed alone each
- * machine keeps with the other busy, summed (the aim: ≥ 1.7 on 2 cores, two Workers on two cores).
+ * add vm1 and vm2, start a CPU-bound loop in each terminal, let both warm up, then read the MIPS
+ * column in short phases: both busy, vm1 alone (vm2's loop stopped with SIGSTOP), both, vm2 alone,
+ * and so on, each machine alone twice. Figures: one machine's MIPS alone, the two machines'
+ * combined MIPS, and how much of its own speed alone each machine keeps with the other busy
+ * (against the phases just before and after), summed (the aim: ≥ 1.7 on 2 cores, two Workers on
+ * two cores). The log also gives the CPU each of Chromium's threads used while both were busy.
  *
  * Needs `dist/` (npm run build) and Chromium (CHROMIUM_PATH or /usr/bin/chromium).
  */
 import type { Locator, Page } from "@playwright/test";
 import { summarize } from "../src/core/bench/stats.ts";
 import { browserCase, withBuiltApp, type BrowserCase } from "./browser.ts";
+import { chromiumThreadTicks } from "./browser/proc.ts";
+
+/** The threads that used most CPU over `ticks` of wall time (1/100 s), in cores. */
+function topCores(threads: ReadonlyMap<string, number>, ticks: number, count = 6): string {
+  return [...threads]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([key, used]) => `${key} ${(used / ticks).toFixed(2)}`)
+    .join(", ");
+}
 
 const DEADLINE_MS = 300_000;
 /** MIPS samples per phase; the panel redraws its machine list once a second. */
-const SAMPLES = 10;
+const SAMPLES = 5;
 /** A busy loop in the guest's shell: pure CPU, no output. */
 const LOOP = "while :; do :; done &\n";
 
@@ -43,31 +55,47 @@ async function mips(panel: Locator, name: string): Promise<number> {
   return Number(text);
 }
 
-/** How long the loop may take to warm up (v86's JIT compiles it after the restore) before sampling anyway. */
-const WARMUP_MAX_S = 40;
+/** How long the loops may take to warm up (v86's JIT compiles them after the restore) before sampling anyway. */
+const WARMUP_MAX_S = 60;
+/** The warm-up's least length: a first phase read at 15 s ran at a third of the speed the next ones did. */
+const WARMUP_MIN_S = 20;
+/** After a loop is stopped or continued, the readings of this many seconds are left out (the MIPS column averages the last second). */
+const SETTLE_S = 2;
+/**
+ * The phases after the warm-up: every phase alone sits between two with both busy, and each
+ * machine is alone twice. A guest's speed drifts by tens of percent over minutes, so phases are
+ * short and a machine alone is compared with the phases just before and after it.
+ */
+const PHASES = ["both", "vm1", "both", "vm2", "both", "vm1", "both", "vm2", "both"] as const;
+
+/** MIPS readings of `names`, or undefined while one of them has none. */
+async function readMips(panel: Locator, names: readonly string[]): Promise<number[] | undefined> {
+  const each = await Promise.all(names.map((n) => mips(panel, n)));
+  return each.every((m) => Number.isFinite(m) && m > 0) ? each : undefined;
+}
 
 /**
- * Each machine's median MIPS over `SAMPLES` readings a second apart, once the loop is warm: the
- * last three sums within 10% of each other (after a restore the JIT has yet to compile the loop,
- * and a fixed few seconds of settling measured anything from 21 to 114 MIPS for one machine).
+ * Waits until the loops are warm: at least `WARMUP_MIN_S`, and the last five summed readings within
+ * 10% of each other (after a restore the JIT has yet to compile the loop, and a fixed few seconds
+ * of settling measured anything from 21 to 114 MIPS for one machine).
  */
-async function sampleMips(page: Page, panel: Locator, names: readonly string[]): Promise<number[]> {
-  const read = async (): Promise<number[] | undefined> => {
-    const each = await Promise.all(names.map((n) => mips(panel, n)));
-    return each.every((m) => Number.isFinite(m) && m > 0) ? each : undefined;
-  };
-  const sumOf = (each: readonly number[]): number => each.reduce((a, b) => a + b, 0);
+async function warmUp(page: Page, panel: Locator, names: readonly string[]): Promise<void> {
   const recent: number[] = [];
   for (let s = 0; s < WARMUP_MAX_S; s++) {
-    const now = await read();
-    if (now !== undefined) recent.push(sumOf(now));
-    const last = recent.slice(-3);
-    if (last.length === 3 && Math.max(...last) <= Math.min(...last) * 1.1) break;
+    const now = await readMips(panel, names);
+    if (now !== undefined) recent.push(now.reduce((a, b) => a + b, 0));
+    const last = recent.slice(-5);
+    if (s >= WARMUP_MIN_S && last.length === 5 && Math.max(...last) <= Math.min(...last) * 1.1) return;
     await page.waitForTimeout(1000);
   }
+}
+
+/** Each machine's median MIPS over `SAMPLES` readings a second apart, after `SETTLE_S`. */
+async function sampleMips(page: Page, panel: Locator, names: readonly string[]): Promise<number[]> {
+  await page.waitForTimeout(SETTLE_S * 1000);
   const readings: number[][] = [];
   for (let i = 0; i < SAMPLES; i++) {
-    const now = await read();
+    const now = await readMips(panel, names);
     if (now !== undefined) readings.push(now);
     await page.waitForTimeout(1000);
   }
@@ -105,26 +133,42 @@ export async function runBrowserNetworkBench(runs: number, log: (line: string) =
         // So both loops warm up together first, and every reading after that compares a machine
         // with itself in the phases next to it: both busy, vm1 alone (vm2's loop stopped with
         // SIGSTOP), both, vm2 alone, both.
-        await sampleMips(page, panel, ["vm1", "vm2"]);
-        const [vm1Both1 = 0, vm2Both1 = 0] = await sampleMips(page, panel, ["vm1", "vm2"]);
-        await signalLoop(page, panel, "vm2", "STOP");
-        const [vm1Alone = 0] = await sampleMips(page, panel, ["vm1"]);
-        await signalLoop(page, panel, "vm2", "CONT");
-        const [vm1Both2 = 0, vm2Both2 = 0] = await sampleMips(page, panel, ["vm1", "vm2"]);
-        await signalLoop(page, panel, "vm1", "STOP");
-        const [vm2Alone = 0] = await sampleMips(page, panel, ["vm2"]);
-        await signalLoop(page, panel, "vm1", "CONT");
-        const [vm1Both3 = 0, vm2Both3 = 0] = await sampleMips(page, panel, ["vm1", "vm2"]);
-        // Each machine's speed together, read on both sides of its phase alone, against that phase.
-        const vm1Both = (vm1Both1 + vm1Both2) / 2;
-        const vm2Both = (vm2Both2 + vm2Both3) / 2;
-        const kept = vm1Both / vm1Alone + vm2Both / vm2Alone;
+        await warmUp(page, panel, ["vm1", "vm2"]);
+        // Both busy: [vm1, vm2]; one alone: its own reading at its index, 0 for the stopped one.
+        const readings: number[][] = [];
+        let bothTicks = 0;
+        const threads = new Map<string, number>();
+        for (const phase of PHASES) {
+          if (phase === "both") {
+            const before = chromiumThreadTicks();
+            const t0 = performance.now();
+            readings.push(await sampleMips(page, panel, ["vm1", "vm2"]));
+            bothTicks += (performance.now() - t0) / 10;
+            for (const [key, ticks] of chromiumThreadTicks()) threads.set(key, (threads.get(key) ?? 0) + ticks - (before.get(key) ?? 0));
+            continue;
+          }
+          const other = phase === "vm1" ? "vm2" : "vm1";
+          await signalLoop(page, panel, other, "STOP");
+          const [alone = 0] = await sampleMips(page, panel, [phase]);
+          readings.push(phase === "vm1" ? [alone, 0] : [0, alone]);
+          await signalLoop(page, panel, other, "CONT");
+        }
+        // Each phase alone against the phases with both busy just before and after it.
+        const kept = [0, 1].map((m) => {
+          const ratios = PHASES.flatMap((phase, i) => (phase === `vm${m + 1}` ? [((readings[i - 1]?.[m] ?? 0) + (readings[i + 1]?.[m] ?? 0)) / 2 / (readings[i]?.[m] ?? 1)] : []));
+          return ratios.reduce((a, b) => a + b, 0) / ratios.length;
+        });
+        const alone = PHASES.flatMap((phase, i) => (phase === "both" ? [] : [Math.max(...(readings[i] ?? [0]))]));
+        const both = PHASES.flatMap((phase, i) => (phase === "both" ? [(readings[i] ?? []).reduce((a, b) => a + b, 0)] : []));
+        const ratio = (kept[0] ?? 0) + (kept[1] ?? 0);
+        const share = [...threads].filter(([key]) => key.endsWith("/DedicatedWorker thread") || key.endsWith("/DedicatedWorker")).reduce((sum, [, ticks]) => sum + ticks, 0) / bothTicks;
         log(
-          `  network-browser: both ${vm1Both1.toFixed(0)}+${vm2Both1.toFixed(0)}, vm1 alone ${vm1Alone.toFixed(0)}, both ${vm1Both2.toFixed(0)}+${vm2Both2.toFixed(0)}, vm2 alone ${vm2Alone.toFixed(0)}, both ${vm1Both3.toFixed(0)}+${vm2Both3.toFixed(0)} MIPS; ${kept.toFixed(2)}× one machine`,
+          `  network-browser: ${PHASES.map((phase, i) => `${phase} ${(readings[i] ?? []).filter((m) => m > 0).map((m) => m.toFixed(0)).join("+")}`).join(", ")} MIPS; vm1 keeps ${(kept[0] ?? 0).toFixed(2)}, vm2 ${(kept[1] ?? 0).toFixed(2)}: ${ratio.toFixed(2)}× one machine`,
         );
-        one.push((vm1Alone + vm2Alone) / 2);
-        two.push((vm1Both1 + vm2Both1 + vm1Both2 + vm2Both2 + vm1Both3 + vm2Both3) / 3);
-        scaling.push(kept);
+        log(`  network-browser: CPU while both busy (cores): Workers ${share.toFixed(2)}; ${topCores(threads, bothTicks)}`);
+        one.push(summarize(alone).median);
+        two.push(summarize(both).median);
+        scaling.push(ratio);
       } finally {
         await context.close();
       }

@@ -23,7 +23,10 @@ export class TerminalView implements Disposable {
   constructor(container: HTMLElement) {
     this.term = new Terminal({
       convertEol: false,
-      cursorBlink: true,
+      // A steady cursor: xterm blinks it with a CSS animation, which has the page draw 60 frames a
+      // second for as long as a terminal has the focus (601 main-thread frames in 10 s against 44,
+      // two busy lab machines, Chromium): CPU the machines' Workers need on a 2-core laptop.
+      cursorBlink: false,
       fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
       fontSize: 15,
       scrollback: 5000,
