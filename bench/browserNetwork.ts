@@ -115,6 +115,8 @@ export async function runBrowserNetworkBench(runs: number, log: (line: string) =
     const one: number[] = [];
     const two: number[] = [];
     const scaling: number[] = [];
+    const combined: number[] = [];
+    const workers: number[] = [];
     for (let i = 0; i < runs; i++) {
       const context = await browser.newContext();
       try {
@@ -169,14 +171,18 @@ export async function runBrowserNetworkBench(runs: number, log: (line: string) =
         one.push(summarize(alone).median);
         two.push(summarize(both).median);
         scaling.push(ratio);
+        combined.push(summarize(both).median / summarize(alone).median);
+        workers.push(share);
       } finally {
         await context.close();
       }
     }
     return [
-      browserCase("network-browser-one", "network lab in Chromium: one machine's MIPS alone, busy loop (mean of vm1's and vm2's)", "MIPS", one),
+      browserCase("network-browser-one", "network lab in Chromium: one machine's MIPS alone, busy loop (median of the phases alone)", "MIPS", one),
       browserCase("network-browser-two", "network lab in Chromium: two machines' combined MIPS, both busy", "MIPS", two),
       browserCase("network-browser-ratio", "two machines together, each against itself alone, summed (aim ≥ 1.7 on 2 cores)", "ratio", scaling),
+      browserCase("network-browser-combined", "two machines' combined MIPS over one machine's alone", "ratio", combined),
+      browserCase("network-browser-workers", "cores the machines' Workers used while both were busy (of 2)", "ratio", workers),
     ];
   });
 }
