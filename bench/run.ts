@@ -11,6 +11,7 @@
  *   npm run bench -- --suite microscope            # the trap meter's cost: UART writes, meter on vs off
  *   npm run bench -- --suite network               # the network lab: ping RTT, TCP per NIC pair, frames/s, a .pcap
  *   npm run bench -- --suite network-browser       # the network lab in Chromium: two busy machines' MIPS vs one (build first)
+ *   npm run bench -- --suite lab-browser           # the device lab's Run all in Chromium, standard sizes (build first)
  *   npm run bench -- --suite disk-browser          # big disks in Chromium: 2 GiB data disk start, guest write/read MB/s, memory (build first)
  *   npm run bench -- --suite migration             # moving a running machine between two sessions: stop-and-copy vs pre-copy, idle and busy
  */
@@ -25,6 +26,7 @@ import { bootOnce, type BootSample } from "./boot.ts";
 import { chromiumJsFlags, runBrowserBench, type BrowserCase } from "./browser.ts";
 import { runBrowserGuestDiskBench } from "./browserGuestDisk.ts";
 import { runBrowserNetworkBench } from "./browserNetwork.ts";
+import { runBrowserLabBench } from "./browserLab.ts";
 import { runLabBench } from "./lab.ts";
 import { formatOverhead, runMicroscopeBench, type MeterOverhead } from "./microscope.ts";
 import { formatMigrationBench, runMigrationBench, type MigrationBench } from "./migration.ts";
@@ -32,7 +34,7 @@ import { formatNetworkReport, runNetworkBench, type NetworkReport } from "./netw
 import { runSnapshotBench, type SnapshotCase } from "./snapshot.ts";
 import { runStorageBench, type StorageCase } from "./storage.ts";
 
-const SUITES = ["boot", "storage", "snapshot", "lab", "microscope", "network", "browser", "network-browser", "disk-browser", "migration"] as const;
+const SUITES = ["boot", "storage", "snapshot", "lab", "microscope", "network", "browser", "network-browser", "lab-browser", "disk-browser", "migration"] as const;
 type Suite = (typeof SUITES)[number];
 /** What runs without --suite: the browser suites need a build and Chromium, so it is asked for by name. */
 const DEFAULT_SUITES: readonly Suite[] = ["boot", "storage", "snapshot", "lab", "microscope"];
@@ -130,6 +132,7 @@ if (suites.has("storage")) report.storage = await runStorageBench(runs, log);
 if (suites.has("snapshot")) report.snapshot = await runSnapshotBench(runs, log);
 if (suites.has("browser")) report.browser = await runBrowserBench(runs, log);
 if (suites.has("network-browser")) report.browser = [...(report.browser ?? []), ...(await runBrowserNetworkBench(runs, log))];
+if (suites.has("lab-browser")) report.browser = [...(report.browser ?? []), ...(await runBrowserLabBench(runs, log))];
 if (suites.has("disk-browser")) report.browser = [...(report.browser ?? []), ...(await runBrowserGuestDiskBench(runs, log))];
 if (suites.has("microscope")) report.microscope = await runMicroscopeBench(runs, log);
 if (suites.has("migration")) report.migration = await runMigrationBench(runs, log);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../clock.ts";
 import { AppError } from "../errors.ts";
 import type { GuestManifest } from "../guest.ts";
@@ -7,8 +7,10 @@ import { DEFAULT_PROFILE } from "../profile.ts";
 import { DiskStore } from "../storage/disk.ts";
 import { ImageStore } from "../storage/images.ts";
 import { memoryStore } from "../storage/kv.ts";
-import { fakeBackend, files, memoryLoader } from "../testing/fakeShell.ts";
+import { fakeBackend, fakeStateMarker, files, memoryLoader } from "../testing/fakeShell.ts";
 import { labRecord } from "../net/networkLab.ts";
+import { SnapshotStore } from "../snapshot/store.ts";
+import { BootCache } from "./bootCache.ts";
 import { MemoryDisks, NO_DISKS, SCRATCH_MACHINE, scratchSession, startScratch } from "./scratch.ts";
 import type { SessionDisks, SessionOptions } from "./session.ts";
 
@@ -90,6 +92,40 @@ describe("scratch machines (the lab's, a second machine)", () => {
     expect(errors).toHaveLength(1);
     expect(session.machine).toBeUndefined();
     expect(page.shells).toHaveLength(0);
+  });
+
+  it("with kept boots (the device lab's), the first start boots and resolves once its boot is kept; the next restores it; a plain start still boots", async () => {
+    const page = pageOptions();
+    const cache = new BootCache(new SnapshotStore(memoryStore()));
+    const options: SessionOptions = { ...page.options, bootCache: cache, guest: { base: "guest/", manifest: async () => ({ ...manifest, agent: "serial1" }) } };
+    const profile = { ...DEFAULT_PROFILE, nic: "virtio" as const };
+    let resolved = false;
+    const first = startScratch(scratchSession(options), profile, { keptBoots: true }).then((started) => {
+      resolved = true;
+      return started;
+    });
+    await vi.waitFor(() => expect(page.shells).toHaveLength(1));
+    expect(page.shells[0]?.config.initial_state).toBeUndefined();
+    expect(resolved).toBe(false);
+    page.shells[0]?.boot();
+    const booted = await first;
+    // Resolved after the keeping: the boot is in the cache, and the guest was tidied through its agent, not its shell.
+    expect(await cache.size()).toBe(1);
+    expect(page.shells[0]?.agentCommands[0]).toContain("drop_caches");
+    expect(page.shells[0]?.written).toBe("");
+    booted.dispose();
+
+    const again = await startScratch(scratchSession(options), profile, { keptBoots: true });
+    const initial = page.shells[1]?.config.initial_state;
+    if (initial === undefined) return expect.fail("the second start did not restore the kept boot");
+    expect(fakeStateMarker(new Uint8Array(initial.buffer))).toBe("state:0");
+    again.dispose();
+
+    const plain = await startScratch(scratchSession(options), profile);
+    expect(page.shells[2]?.config.initial_state).toBeUndefined();
+    plain.dispose();
+    expect(page.touched).toEqual([]);
+    expect(page.prebootedAsked()).toBe(0);
   });
 
   it("keeps nothing: no disks to open, save or let go", async () => {

@@ -120,17 +120,29 @@ export interface ScratchMachine extends Disposable {
   readonly machine: Machine;
 }
 
+/** How startScratch starts a machine. */
+export interface ScratchStartOptions {
+  /**
+   * Use the session's boot cache (the page's: session/bootCache.ts): restore this hardware's kept
+   * boot, else boot and keep it. The start then resolves once the keeping has ended, so what the
+   * caller does next does not share the CPU with saving it. Default: boot from scratch, keep nothing.
+   */
+  readonly keptBoots?: boolean;
+}
+
 /**
- * Boot SCRATCH_MACHINE with `profile` from scratch in `session` (one made by scratchSession).
- * Resolves once the emulator runs (wait for its shell with `machine.waitForShell`); a start that
- * fails rejects with the reason and disposes the session.
+ * Start SCRATCH_MACHINE with `profile` in `session` (one made by scratchSession): from scratch, or
+ * with `keptBoots` from the boot cache. Resolves once the emulator runs (wait for its shell with
+ * `machine.waitForShell`); a start that fails rejects with the reason and disposes the session.
  */
-export async function startScratch(session: MachineSession, profile: DeviceProfile): Promise<ScratchMachine> {
+export async function startScratch(session: MachineSession, profile: DeviceProfile, options: ScratchStartOptions = {}): Promise<ScratchMachine> {
   try {
-    const outcome = await session.start({ record: SCRATCH_MACHINE, profile, request: { kind: "cold" } });
+    const outcome = await session.start({ record: SCRATCH_MACHINE, profile, request: { kind: options.keptBoots === true ? "auto" : "cold" } });
     if (outcome.kind === "failed") throw outcome.error;
     const machine = session.machine;
     if (outcome.kind !== "started" || machine === undefined) throw new AppError("emulator-start-failed", `The machine did not start (${outcome.kind}).`);
+    // A boot that cannot be kept is only not kept: the machine is used either way.
+    if (options.keptBoots === true) await session.bootKept();
     return { machine, dispose: () => session.dispose() };
   } catch (error) {
     session.dispose();

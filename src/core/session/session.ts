@@ -125,6 +125,8 @@ export class MachineSession {
   private keepingBootNow = false;
   /** The machine whose boot is to be kept at its first prompt (it settles from then until saved). */
   private keepFor: Machine | undefined;
+  /** What became of the boot kept for the machine of the latest start (none: no boot being kept). */
+  private bootKeeping: Promise<BootKept> | undefined;
   private typedWhileSettling: string[] = [];
   private readyDetail: string | undefined;
   private detail: string | undefined;
@@ -165,6 +167,15 @@ export class MachineSession {
   readonly onCrash = this.crashEmitter.event;
   /** A boot from scratch was kept in the boot cache for the next start of its hardware, or why not. */
   readonly onBootKept = this.bootKeptEmitter.event;
+
+  /**
+   * What became of the boot being kept for the machine of the latest start (saved, or why not),
+   * once it is stored; undefined at once when that start kept none (it restored, or has no boot
+   * cache). For a caller that should not share the CPU with the keeping (the device lab measures).
+   */
+  bootKept(): Promise<BootKept | undefined> {
+    return this.bootKeeping ?? Promise.resolve(undefined);
+  }
   /** The running machine took the identity its start asked for (StartOptions.identity). */
   readonly onIdentity = this.identityEmitter.event;
   /** The running machine could not take its identity: why, in words (it runs on with the guest's own). */
@@ -284,6 +295,7 @@ export class MachineSession {
         }
       }
       this.from = initial?.from ?? "boot";
+      this.bootKeeping = undefined;
       this.runEmitter.fire({ machineName: record.name, runStart, notice });
       const machine = this.createMachine(record, profile, guest, prepared.disks, initial, options.network);
       const started = this.options.clock.now();
@@ -455,7 +467,7 @@ export class MachineSession {
       this.keepingBootNow = false;
       this.releaseHeldKeys(machine);
     };
-    void machine
+    this.bootKeeping = machine
       .exclusive(() => this.keepBoot(machine, guest, cache, fingerprint))
       .then(
         (kept) => {
@@ -467,7 +479,10 @@ export class MachineSession {
           return { kind: "skipped", reason: describeCause(error) };
         },
       )
-      .then((outcome) => this.bootKeptEmitter.fire(outcome));
+      .then((outcome) => {
+        this.bootKeptEmitter.fire(outcome);
+        return outcome;
+      });
   }
 
   /** keepBootAtPrompt's work in the guest; what is left (encoding, storing) comes back as a function. */

@@ -171,7 +171,8 @@ export class LabPanel {
   private async measure(pairs: readonly PairId[], preset: SizePreset): Promise<LabReport> {
     const runner = new LabRunner({
       // Which machine the lab boots is the core's (session/scratch.ts): one session per machine.
-      startMachine: (profile) => startScratch(this.host.scratchSession(), profile),
+      // Kept boots: the second Run all restores each machine instead of booting it.
+      startMachine: (profile) => startScratch(this.host.scratchSession(), profile, { keptBoots: true }),
       clock: systemClock,
       host: navigator.userAgent,
       v86: V86_PACKAGE_VERSION,
