@@ -217,6 +217,24 @@ export async function withBuiltApp<T>(work: (browser: Browser, base: string) => 
   }
 }
 
+/**
+ * `runs` times: a fresh browser profile (a new context) with a page at `base` whose machine is
+ * ready, handed to `work`; the context is closed after it, whatever happened.
+ */
+export async function eachReadyPage(browser: Browser, base: string, runs: number, work: (page: Page) => Promise<void>): Promise<void> {
+  for (let i = 0; i < runs; i++) {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(base);
+      await page.getByTestId("stage").filter({ hasText: "ready" }).waitFor({ timeout: DEADLINE_MS });
+      await work(page);
+    } finally {
+      await context.close();
+    }
+  }
+}
+
 /** One row of a browser suite: its samples and their summary. */
 export function browserCase(id: string, label: string, unit: BrowserCase["unit"], samples: number[]): BrowserCase {
   return { id, label, unit, samples, summary: summarize(samples) };

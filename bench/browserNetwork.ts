@@ -12,7 +12,7 @@
  */
 import type { Locator, Page } from "@playwright/test";
 import { summarize } from "../src/core/bench/stats.ts";
-import { browserCase, withBuiltApp, type BrowserCase } from "./browser.ts";
+import { browserCase, eachReadyPage, withBuiltApp, type BrowserCase } from "./browser.ts";
 import { chromiumThreadTicks } from "./browser/proc.ts";
 
 /** The threads that used most CPU over `ticks` of wall time (1/100 s), in cores. */
@@ -117,66 +117,58 @@ export async function runBrowserNetworkBench(runs: number, log: (line: string) =
     const scaling: number[] = [];
     const combined: number[] = [];
     const workers: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const context = await browser.newContext();
-      try {
-        const page = await context.newPage();
-        await page.goto(base);
-        await page.getByTestId("stage").filter({ hasText: "ready" }).waitFor({ timeout: DEADLINE_MS });
-        await page.locator('button[data-action="network"]').click();
-        const panel = page.getByTestId("network");
-        await addMachine(panel, "vm1");
-        await addMachine(panel, "vm2");
-        log("  network-browser: vm1 and vm2 running");
-        await startLoop(page, panel, "vm1");
-        await startLoop(page, panel, "vm2");
-        // A guest's loop keeps getting faster for a while after the restore (v86's JIT), and two
-        // guests from one state run it at different speeds (alone, in one hour: 241 and 317 MIPS).
-        // So both loops warm up together first, and every reading after that compares a machine
-        // with itself in the phases next to it: both busy, vm1 alone (vm2's loop stopped with
-        // SIGSTOP), both, vm2 alone, both.
-        await warmUp(page, panel, ["vm1", "vm2"]);
-        // Both busy: [vm1, vm2]; one alone: its own reading at its index, 0 for the stopped one.
-        const readings: number[][] = [];
-        let bothTicks = 0;
-        const threads = new Map<string, number>();
-        for (const phase of PHASES) {
-          if (phase === "both") {
-            const before = chromiumThreadTicks();
-            const t0 = performance.now();
-            readings.push(await sampleMips(page, panel, ["vm1", "vm2"]));
-            bothTicks += (performance.now() - t0) / 10;
-            for (const [key, ticks] of chromiumThreadTicks()) threads.set(key, (threads.get(key) ?? 0) + ticks - (before.get(key) ?? 0));
-            continue;
-          }
-          const other = phase === "vm1" ? "vm2" : "vm1";
-          await signalLoop(page, panel, other, "STOP");
-          const [alone = 0] = await sampleMips(page, panel, [phase]);
-          readings.push(phase === "vm1" ? [alone, 0] : [0, alone]);
-          await signalLoop(page, panel, other, "CONT");
+    await eachReadyPage(browser, base, runs, async (page) => {
+      await page.locator('button[data-action="network"]').click();
+      const panel = page.getByTestId("network");
+      await addMachine(panel, "vm1");
+      await addMachine(panel, "vm2");
+      log("  network-browser: vm1 and vm2 running");
+      await startLoop(page, panel, "vm1");
+      await startLoop(page, panel, "vm2");
+      // A guest's loop keeps getting faster for a while after the restore (v86's JIT), and two
+      // guests from one state run it at different speeds (alone, in one hour: 241 and 317 MIPS).
+      // So both loops warm up together first, and every reading after that compares a machine
+      // with itself in the phases next to it (PHASES: both busy, vm1 alone with vm2's loop
+      // stopped by SIGSTOP, both, vm2 alone, both, and once more).
+      await warmUp(page, panel, ["vm1", "vm2"]);
+      // Both busy: [vm1, vm2]; one alone: its own reading at its index, 0 for the stopped one.
+      const readings: number[][] = [];
+      let bothTicks = 0;
+      const threads = new Map<string, number>();
+      for (const phase of PHASES) {
+        if (phase === "both") {
+          const before = chromiumThreadTicks();
+          const t0 = performance.now();
+          readings.push(await sampleMips(page, panel, ["vm1", "vm2"]));
+          bothTicks += (performance.now() - t0) / 10;
+          for (const [key, ticks] of chromiumThreadTicks()) threads.set(key, (threads.get(key) ?? 0) + ticks - (before.get(key) ?? 0));
+          continue;
         }
-        // Each phase alone against the phases with both busy just before and after it.
-        const kept = [0, 1].map((m) => {
-          const ratios = PHASES.flatMap((phase, i) => (phase === `vm${m + 1}` ? [((readings[i - 1]?.[m] ?? 0) + (readings[i + 1]?.[m] ?? 0)) / 2 / (readings[i]?.[m] ?? 1)] : []));
-          return ratios.reduce((a, b) => a + b, 0) / ratios.length;
-        });
-        const alone = PHASES.flatMap((phase, i) => (phase === "both" ? [] : [Math.max(...(readings[i] ?? [0]))]));
-        const both = PHASES.flatMap((phase, i) => (phase === "both" ? [(readings[i] ?? []).reduce((a, b) => a + b, 0)] : []));
-        const ratio = (kept[0] ?? 0) + (kept[1] ?? 0);
-        const share = [...threads].filter(([key]) => key.endsWith("/DedicatedWorker thread") || key.endsWith("/DedicatedWorker")).reduce((sum, [, ticks]) => sum + ticks, 0) / bothTicks;
-        log(
-          `  network-browser: ${PHASES.map((phase, i) => `${phase} ${(readings[i] ?? []).filter((m) => m > 0).map((m) => m.toFixed(0)).join("+")}`).join(", ")} MIPS; vm1 keeps ${(kept[0] ?? 0).toFixed(2)}, vm2 ${(kept[1] ?? 0).toFixed(2)}: ${ratio.toFixed(2)}× one machine`,
-        );
-        log(`  network-browser: CPU while both busy (cores): Workers ${share.toFixed(2)}; ${topCores(threads, bothTicks)}`);
-        one.push(summarize(alone).median);
-        two.push(summarize(both).median);
-        scaling.push(ratio);
-        combined.push(summarize(both).median / summarize(alone).median);
-        workers.push(share);
-      } finally {
-        await context.close();
+        const other = phase === "vm1" ? "vm2" : "vm1";
+        await signalLoop(page, panel, other, "STOP");
+        const [alone = 0] = await sampleMips(page, panel, [phase]);
+        readings.push(phase === "vm1" ? [alone, 0] : [0, alone]);
+        await signalLoop(page, panel, other, "CONT");
       }
-    }
+      // Each phase alone against the phases with both busy just before and after it.
+      const kept = [0, 1].map((m) => {
+        const ratios = PHASES.flatMap((phase, i) => (phase === `vm${m + 1}` ? [((readings[i - 1]?.[m] ?? 0) + (readings[i + 1]?.[m] ?? 0)) / 2 / (readings[i]?.[m] ?? 1)] : []));
+        return ratios.reduce((a, b) => a + b, 0) / ratios.length;
+      });
+      const alone = PHASES.flatMap((phase, i) => (phase === "both" ? [] : [Math.max(...(readings[i] ?? [0]))]));
+      const both = PHASES.flatMap((phase, i) => (phase === "both" ? [(readings[i] ?? []).reduce((a, b) => a + b, 0)] : []));
+      const ratio = (kept[0] ?? 0) + (kept[1] ?? 0);
+      const share = [...threads].filter(([key]) => key.endsWith("/DedicatedWorker thread") || key.endsWith("/DedicatedWorker")).reduce((sum, [, ticks]) => sum + ticks, 0) / bothTicks;
+      log(
+        `  network-browser: ${PHASES.map((phase, i) => `${phase} ${(readings[i] ?? []).filter((m) => m > 0).map((m) => m.toFixed(0)).join("+")}`).join(", ")} MIPS; vm1 keeps ${(kept[0] ?? 0).toFixed(2)}, vm2 ${(kept[1] ?? 0).toFixed(2)}: ${ratio.toFixed(2)}× one machine`,
+      );
+      log(`  network-browser: CPU while both busy (cores): Workers ${share.toFixed(2)}; ${topCores(threads, bothTicks)}`);
+      one.push(summarize(alone).median);
+      two.push(summarize(both).median);
+      scaling.push(ratio);
+      combined.push(summarize(both).median / summarize(alone).median);
+      workers.push(share);
+    });
     return [
       browserCase("network-browser-one", "network lab in Chromium: one machine's MIPS alone, busy loop (median of the phases alone)", "MIPS", one),
       browserCase("network-browser-two", "network lab in Chromium: two machines' combined MIPS, both busy", "MIPS", two),
