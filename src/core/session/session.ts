@@ -167,15 +167,6 @@ export class MachineSession {
   readonly onCrash = this.crashEmitter.event;
   /** A boot from scratch was kept in the boot cache for the next start of its hardware, or why not. */
   readonly onBootKept = this.bootKeptEmitter.event;
-
-  /**
-   * What became of the boot being kept for the machine of the latest start (saved, or why not),
-   * once it is stored; undefined at once when that start kept none (it restored, or has no boot
-   * cache). For a caller that should not share the CPU with the keeping (the device lab measures).
-   */
-  bootKept(): Promise<BootKept | undefined> {
-    return this.bootKeeping ?? Promise.resolve(undefined);
-  }
   /** The running machine took the identity its start asked for (StartOptions.identity). */
   readonly onIdentity = this.identityEmitter.event;
   /** The running machine could not take its identity: why, in words (it runs on with the guest's own). */
@@ -186,6 +177,15 @@ export class MachineSession {
   /** The running machine, if any. */
   get machine(): Machine | undefined {
     return this.current;
+  }
+
+  /**
+   * What became of the boot being kept for the machine of the latest start (saved, or why not),
+   * once it is stored; undefined at once when that start kept none (it restored, or has no boot
+   * cache). For a caller that should not share the CPU with the keeping (the device lab measures).
+   */
+  bootKept(): Promise<BootKept | undefined> {
+    return this.bootKeeping ?? Promise.resolve(undefined);
   }
 
   get status(): SessionStatus {
