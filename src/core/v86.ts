@@ -379,8 +379,14 @@ function zeroTscOffset(internals: V86Internals): void {
   cpu.set_tsc(cpu.current_tsc[0] ?? 0, cpu.current_tsc[1] ?? 0);
 }
 
-/** Enough reads of the host's clock to see it step twice, on any clock that moves. */
+/** Enough reads of the host's clock to see it step once, on any clock that moves. */
 const CLOCK_STEP_SPINS = 10_000_000;
+/**
+ * Counter reads on consecutive steps of the host's clock. v86 keeps the smallest gap it saw
+ * between two reads, and a thread stalled between two of them shows a larger one (a loaded CI run
+ * learned 9.2 ms from a single pair, where the clock steps 0.1 ms): several gaps, the smallest wins.
+ */
+const CLOCK_STEP_READS = 6;
 
 /**
  * v86's read_tsc (src/rust/cpu/cpu.rs) makes up for a coarse host clock (performance.now steps
@@ -393,14 +399,14 @@ const CLOCK_STEP_SPINS = 10_000_000;
  * in a thread 20 s old, 22.6 s apart. A guest kernel that read its clock then armed its next tick
  * that far ahead of the clock it read after: with no tick, an RCU grace period (`ip link set
  * address` in the lab's identity step) waited ~19 s, about one lab start in five while another
- * machine was busy. Reading the counter on two consecutive steps of the host's clock teaches
- * v86 the real step before the guest runs. The clock read here is systemClock (performance.now),
+ * machine was busy. Reading the counter on consecutive steps of the host's clock teaches v86 the
+ * real step before the guest runs. The clock read here is systemClock (performance.now),
  * not the injected Clock: it has to be the one v86 reads (its microtick), whatever a test injects.
  */
 function learnHostClockStep(internals: V86Internals): void {
   const cpu = tscOf(internals);
   if (cpu === undefined) return;
-  for (let step = 0; step < 2; step++) {
+  for (let step = 0; step < CLOCK_STEP_READS; step++) {
     const from = systemClock.now();
     for (let spins = 0; spins < CLOCK_STEP_SPINS && systemClock.now() === from; spins++);
     cpu.store_current_tsc();
