@@ -46,10 +46,10 @@ const EXPORT_RUN_PAGES = 64;
  * The most pages kept in one record: pages the guest wrote whole, side by side, and saved in one
  * batch (a file streamed to the disk) are kept together, up to 256 KiB a record. In Chromium each
  * such record is a file of its own, and each file read costs the browser about a millisecond and
- * more: a cold read of 1 GiB as 16,384 page records spent ~14 s of its IO thread there. Reading
- * part of a record costs about as much as reading the record up to that part, so a random page
- * read costs more the longer the records: 1.2 ms as a record of its own, 1.8 ms in 4-page
- * records, 4.0 ms in 16-page ones (Chromium, 400 random reads, 2026-12-03). A guest's cold read of
+ * more: a cold read of 1 GiB as 16,384 page records spent ~14 s of its IO thread there. A random
+ * page read costs more the longer the records: 1.2 ms as a record of its own, 1.8 ms in 4-page
+ * records, 4.0 ms in 16-page ones (Chromium, 400 random reads, 2026-12-03; most of it is the
+ * Blob's slice and read, docs/architecture.md "Run records"). A guest's cold read of
  * 1 GiB in one hour: 51.6 MB/s with 4-page records, 42.6 with 16-page ones.
  */
 export const RUN_PAGES = 4;
