@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { defineConfig, type Plugin } from "vite";
 import { VitePWA } from "vite-plugin-pwa";
+import { servePrecompressed, writePrecompressed } from "./src/node/precompressed.ts";
 
 const root = import.meta.dirname;
 const guestDir = resolve(root, "images/out");
@@ -114,9 +115,35 @@ function offline(): Plugin[] {
   });
 }
 
+/**
+ * Brotli and gzip copies of the built files, written after everything else (the service worker
+ * included), and sent by `vite preview` (`npm start`) to browsers that accept them
+ * (src/node/precompressed.ts; docs/deploy.md says how other servers use them).
+ */
+function precompressed(): Plugin {
+  let outDir = resolve(root, "dist");
+  return {
+    name: "virtlab-precompressed",
+    configResolved(config) {
+      outDir = resolve(config.root, config.build.outDir);
+    },
+    closeBundle: {
+      order: "post",
+      sequential: true,
+      async handler() {
+        if (this.environment.name !== "client") return;
+        await writePrecompressed(outDir);
+      },
+    },
+    configurePreviewServer(server) {
+      server.middlewares.use(servePrecompressed(outDir));
+    },
+  };
+}
+
 export default defineConfig({
   base: "./",
-  plugins: [guestAssets(), ...offline()],
+  plugins: [guestAssets(), ...offline(), precompressed()],
   build: {
     target: "es2022",
     sourcemap: true,
