@@ -31,25 +31,30 @@ function setup(initialState?: { state: Uint8Array; shellReady: boolean }) {
 }
 
 describe("Machine started from a saved state", () => {
-  it("fetches neither kernel nor initrd, and loads them once when a reset boots again", async () => {
+  it("fetches neither BIOS nor kernel nor initrd, and loads them once when a reset boots again", async () => {
     const { machine, requested, backends } = setup({ state: encodeText("state"), shellReady: true });
     await machine.start();
-    expect(requested.sort()).toEqual(["bios.bin", "v86.wasm", "vgabios.bin"]);
+    expect(requested).toEqual(["v86.wasm"]);
+    expect(backends[0]?.config.bios).toBeUndefined();
+    expect(backends[0]?.config.vga_bios).toBeUndefined();
     expect(backends[0]?.config.bzimage).toBeUndefined();
     expect(backends[0]?.config.initrd).toBeUndefined();
     expect(backends[0]?.config.initial_state).toBeDefined();
     expect(machine.shellReady).toBe(true);
 
     await machine.reset();
-    expect(requested.filter((name) => name === "bzImage" || name === "initramfs.cpio").sort()).toEqual(["bzImage", "initramfs.cpio"]);
+    expect(requested.slice(1).sort()).toEqual(["bios.bin", "bzImage", "initramfs.cpio", "vgabios.bin"]);
+    expect(backends[1]?.config.bios).toBeDefined();
+    expect(backends[1]?.config.vga_bios).toBeDefined();
     expect(backends[1]?.config.bzimage).toBeDefined();
     expect(backends[1]?.config.initial_state).toBeUndefined();
     expect(backends[1]?.config.cmdline).toBe("console=ttyS0");
 
     // Loaded once: a second reset reuses them.
     await machine.reset();
-    expect(requested.filter((name) => name === "bzImage")).toHaveLength(1);
+    expect(requested).toHaveLength(5);
     expect(backends[2]?.config.bzimage).toBeDefined();
+    expect(backends[2]?.config.bios).toBeDefined();
     machine.dispose();
   });
 

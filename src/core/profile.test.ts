@@ -12,20 +12,20 @@ const guest: LinuxGuest = {
   prompt: "# $",
 };
 
-const assets: LoadedAssets = {
+const assets = {
   bios: new ArrayBuffer(1),
   vgaBios: new ArrayBuffer(2),
   kernel: new ArrayBuffer(3),
   initrd: new ArrayBuffer(4),
-};
+} satisfies LoadedAssets;
 
 describe("toEmulatorConfig", () => {
   it("maps the default profile to v86 options", () => {
     const config = toEmulatorConfig(DEFAULT_PROFILE, guest, assets);
     expect(config.memory_size).toBe(256 * 1024 * 1024);
     expect(config.vga_memory_size).toBe(8 * 1024 * 1024);
-    expect(config.bios.buffer).toBe(assets.bios);
-    expect(config.vga_bios.buffer).toBe(assets.vgaBios);
+    expect(config.bios?.buffer).toBe(assets.bios);
+    expect(config.vga_bios?.buffer).toBe(assets.vgaBios);
     expect(config.bzimage?.buffer).toBe(assets.kernel);
     expect(config.initrd?.buffer).toBe(assets.initrd);
     expect(config.boot_order).toBeUndefined();
@@ -33,6 +33,17 @@ describe("toEmulatorConfig", () => {
     expect(config.disable_jit).toBe(false);
     expect(config.virtio_console).toBe(false);
     expect(config.autostart).toBe(true);
+  });
+
+  it("restores a saved state without the BIOSes, kernel or initrd, but boots with none of them missing", () => {
+    const restoring = toEmulatorConfig(DEFAULT_PROFILE, guest, {}, {}, { restoring: true });
+    expect(restoring).not.toHaveProperty("bios");
+    expect(restoring).not.toHaveProperty("vga_bios");
+    expect(restoring).not.toHaveProperty("bzimage");
+    expect(restoring.cmdline).toBe("console=ttyS0 quiet");
+    const { bios: _bios, ...noBios } = assets;
+    expect(() => toEmulatorConfig(DEFAULT_PROFILE, guest, noBios)).toThrow(expect.objectContaining({ code: "bad-profile", message: "A machine that boots needs its BIOS and VGA BIOS loaded." }));
+    expect(() => toEmulatorConfig(DEFAULT_PROFILE, guest, { vgaBios: assets.vgaBios }, {}, { restoring: true })).toThrow(expect.objectContaining({ code: "bad-profile" }));
   });
 
   it("says 'no NIC' explicitly, because v86 adds an NE2000 when net_device is missing", () => {

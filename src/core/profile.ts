@@ -98,7 +98,8 @@ export function guestAssets(guest: GuestSpec): ReadonlyArray<readonly [AssetRole
   return guest.kind === "linux" ? [...firmware, ["kernel", guest.kernel], ["initrd", guest.initrd]] : firmware;
 }
 
-export type LoadedAssets = Readonly<{ bios: ArrayBuffer; vgaBios: ArrayBuffer; kernel?: ArrayBuffer; initrd?: ArrayBuffer }>;
+/** The files a start loaded: none of them when it restores a saved state (see `toEmulatorConfig`). */
+export type LoadedAssets = Readonly<{ bios?: ArrayBuffer; vgaBios?: ArrayBuffer; kernel?: ArrayBuffer; initrd?: ArrayBuffer }>;
 
 /** v86's boot_order values: which drive the BIOS tries first. */
 const BOOT_ORDER: Readonly<Record<DiskGuest["bootFrom"], number>> = { cdrom: 0x213, hda: 0x132, fda: 0x321 };
@@ -132,8 +133,8 @@ export type AttachedDisks = Readonly<Partial<Record<DiskSlot, DiskDevice | Buffe
 export interface EmulatorConfig {
   readonly memory_size: number;
   readonly vga_memory_size: number;
-  readonly bios: { readonly buffer: ArrayBuffer };
-  readonly vga_bios: { readonly buffer: ArrayBuffer };
+  readonly bios?: { readonly buffer: ArrayBuffer };
+  readonly vga_bios?: { readonly buffer: ArrayBuffer };
   readonly bzimage?: { readonly buffer: ArrayBuffer };
   readonly initrd?: { readonly buffer: ArrayBuffer };
   readonly cmdline?: string;
@@ -189,9 +190,10 @@ export function profileProblems(profile: DeviceProfile, guest: GuestSpec): strin
 }
 
 /**
- * `restoring`: the emulator starts from a saved state, whose memory holds the booted kernel, so
- * a kernel + initrd guest may come without its files (v86 only copies them into memory the
- * state overwrites).
+ * `restoring`: the emulator starts from a saved state, whose memory holds the booted kernel and
+ * the BIOSes as the boot left them, so the guest may come without its files: v86 only copies
+ * them into memory the state overwrites (and maps the BIOS high for a boot to come, which a
+ * restored machine never makes: a reset or reboot starts a fresh emulator with the files).
  */
 export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, assets: LoadedAssets, disks: AttachedDisks = {}, options: { readonly restoring?: boolean } = {}): EmulatorConfig {
   const problems = profileProblems(profile, guest);
@@ -204,8 +206,7 @@ export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, asset
   return {
     memory_size: profile.memoryMiB * MIB,
     vga_memory_size: profile.vgaMemoryMiB * MIB,
-    bios: { buffer: assets.bios },
-    vga_bios: { buffer: assets.vgaBios },
+    ...firmware(assets, options.restoring === true),
     ...bootOptions(guest, assets, options.restoring === true),
     disable_jit: profile.cpu === "interpreter",
     // v86 adds an NE2000 when net_device is missing; a type it does not know ("none") adds no NIC.
@@ -222,6 +223,12 @@ export function toEmulatorConfig(profile: DeviceProfile, guest: GuestSpec, asset
     ...labDevices(profile, disks.hda !== undefined ? "hdb" : "hda"),
     ...disks,
   };
+}
+
+function firmware(assets: LoadedAssets, restoring: boolean): Pick<EmulatorConfig, "bios" | "vga_bios"> {
+  if (assets.bios !== undefined && assets.vgaBios !== undefined) return { bios: { buffer: assets.bios }, vga_bios: { buffer: assets.vgaBios } };
+  if (restoring && assets.bios === undefined && assets.vgaBios === undefined) return {};
+  throw new AppError("bad-profile", "A machine that boots needs its BIOS and VGA BIOS loaded.");
 }
 
 function bootOptions(guest: GuestSpec, assets: LoadedAssets, restoring: boolean): Pick<EmulatorConfig, "bzimage" | "initrd" | "cmdline" | "boot_order"> {
