@@ -15,8 +15,8 @@
  * With V8's defaults the optimizing tier recompiled v86's generated code on more threads, for
  * about twice the CPU time of a boot. The state is the same either way.
  *
- * The states are compressed with zstd (the default machine's at level 19, ~20% smaller than gzip,
- * about a second per MiB here, once; the lab's two at level 9, see LAB_ZSTD_LEVEL): the page reads
+ * The states are compressed with zstd (the default machine's at level 22, ZSTD_LEVEL, ~25% smaller
+ * than gzip, about a second per MiB here, once; the lab's two at level 9, see LAB_ZSTD_LEVEL): the page reads
  * them with a wasm decoder it loads for them only (snapshot/zstd.ts).
  *
  * Writes images/out/prebooted.vlsnap and images/out/prebooted.json (size, sha256, inputs), and the
@@ -45,6 +45,7 @@ import {
   type PrebootedManifest,
 } from "../src/core/index.ts";
 import { GUEST_DIR, guestIsBuilt } from "../src/node/guest.ts";
+import { closure, moduleNameFromPath, normaliseModuleName, parseModulesDep } from "./lib/modules.ts";
 import { PREBOOTED_FILE, PREBOOTED_MANIFEST, PREBOOTED_NAMES, nodeSession, startSession } from "../src/node/session.ts";
 
 export { PREBOOTED_FILE, PREBOOTED_MANIFEST };
@@ -65,7 +66,7 @@ const COMPRESSION = "zstd";
 /**
  * The lab states' zstd level. Level 19 is what makes zstd pay (9.9 MB against gzip's 12.5; levels
  * 9 to 15 give 11.5-11.6) but costs about 40 s of a core per state. The default machine's state is
- * every first visit's largest download and gets it; the lab's two are fetched only when a class
+ * every first visit's largest download and gets the highest (ZSTD_LEVEL); the lab's two are fetched only when a class
  * opens the lab, and at level 9 (about 10 s each) the two set-up processes stay about even.
  */
 const LAB_ZSTD_LEVEL = 9;
@@ -112,6 +113,40 @@ function buildInTwoProcesses(force: boolean): Promise<void> {
 const DROP_LOADED_MODULE_FILES =
   'for m in $(cut -d " " -f 1 /proc/modules); do for f in $(find /lib/modules -name "$m.ko" -o -name "$(echo "$m" | tr _ -).ko"); do rm "$f" || exit 1; done; done';
 
+/** The recipe's module lists (images/manifest.json): what a running machine may still `modprobe`. */
+function modulesLoadedLater(): string[] {
+  const recipe = JSON.parse(readFileSync(fileURLToPath(new URL("./manifest.json", import.meta.url)), "utf8")) as { onDemandModules: string[]; dataDiskModules: string[] };
+  return [...recipe.onDemandModules, ...recipe.dataDiskModules];
+}
+
+/**
+ * The module files a restored machine can never load leave the state too: drivers of hardware
+ * this machine does not have. Its hardware is fixed (the state's fingerprint pins it; other
+ * hardware boots, or restores a boot of its own), and init loaded the drivers of what it has at
+ * boot, so what is left on disk is for absent devices, except the modules the recipe loads on
+ * demand (the data disk's file system, the lab scripts' bridge, veth, dummy) and their
+ * dependencies, which stay. A cold boot has every file.
+ */
+async function dropAbsentHardwareModules(machine: { housekeep(command: string): Promise<{ output: string; exitCode: number }> }): Promise<number> {
+  const dir = "/lib/modules/$(uname -r)";
+  const dep = await machine.housekeep(`cat ${dir}/modules.dep`);
+  const files = await machine.housekeep(`cd ${dir} && find . -name "*.ko" | sed "s|^\\./||"`);
+  if (dep.exitCode !== 0 || files.exitCode !== 0) throw new Error(`listing the guest's modules failed: ${dep.output} ${files.output}`);
+  const deps = parseModulesDep(dep.output);
+  const pathOf = new Map([...deps.keys()].map((path) => [moduleNameFromPath(path), path]));
+  const roots = modulesLoadedLater().map((name) => {
+    const path = pathOf.get(normaliseModuleName(name));
+    if (path === undefined) throw new Error(`the recipe loads ${name} on demand, but the guest's modules.dep has no such module`);
+    return path;
+  });
+  const keep = closure(roots, deps);
+  const drop = files.output.split("\n").map((f) => f.trim()).filter((f) => f !== "" && !keep.has(f));
+  if (drop.length === 0) return 0;
+  const removed = await machine.housekeep(`cd ${dir} && rm ${drop.join(" ")}`);
+  if (removed.exitCode !== 0) throw new Error(`removing modules of absent hardware failed: ${removed.output}`);
+  return drop.length;
+}
+
 async function buildOne(name: string, profile: DeviceProfile, label: string, zstdLevel: number, force: boolean): Promise<void> {
   const key = inputsKey(zstdLevel);
   const file_ = `${name}.vlsnap`;
@@ -141,6 +176,8 @@ async function buildOne(name: string, profile: DeviceProfile, label: string, zst
     // (the kernel's init_on_free=1 zeroes what they held, so the state carries no stale pages).
     // Through the guest agent: the console keeps the boot's last line, the prompt.
     check("dropping loaded modules' files", await machine.housekeep(DROP_LOADED_MODULE_FILES));
+    const absent = await dropAbsentHardwareModules(machine);
+    log(`${file_}: ${absent} module files of absent hardware dropped`);
     check("umount /data", await machine.housekeep(tidyForSaveCommand({ dataDisk: true })));
     const screen = lastLineToShow(machine.recentOutput());
     if (!screen.startsWith("root@virtlab:")) throw new Error(`the console does not end with the prompt: ${JSON.stringify(screen)}`);

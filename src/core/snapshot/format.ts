@@ -116,7 +116,7 @@ export function v86StateVersion(state: Uint8Array): number {
 
 /**
  * Build a snapshot file (as parts, to write or store without one more copy). gzip unless told:
- * zstd's level-19 encoder takes about a second per MiB (set-up only). `zstdLevel`: zstd's level
+ * zstd's high-level encoders take about a second per MiB (set-up only). `zstdLevel`: zstd's level
  * (ZSTD_LEVEL unless told).
  */
 export async function encodeSnapshot(
