@@ -128,3 +128,26 @@ export function mappingGrowth(before: ReturnType<typeof rendererMappings>, after
 }
 
 const MIB = 1024 * 1024;
+
+/**
+ * Wait until this script's Chromium is quiet: under `idleShare` of a core over `windowMs`, or
+ * `maxMs` at most. A new browser window (each `newPage`) loads Chromium's own WebUI (the
+ * omnibox popup, chrome://omnibox-popup.top-chrome: about 1 s of a core in Chromium 156), which a
+ * user meets when the window opens, not when they enter virtlab's address in it. Returns the
+ * seconds waited and the CPU seconds Chromium used meanwhile, for the log.
+ */
+export async function browserQuiet(options: { windowMs?: number; idleShare?: number; maxMs?: number } = {}): Promise<{ seconds: number; cpuS: number }> {
+  const windowMs = options.windowMs ?? 500;
+  const idleShare = options.idleShare ?? 0.1;
+  const maxMs = options.maxMs ?? 15_000;
+  const started = performance.now();
+  const cpuAtStart = chromiumCpuS();
+  let before = cpuAtStart;
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const now = chromiumCpuS();
+    const quiet = now - before < (idleShare * windowMs) / 1000;
+    before = now;
+    if (quiet || performance.now() - started >= maxMs) return { seconds: (performance.now() - started) / 1000, cpuS: now - cpuAtStart };
+  }
+}
