@@ -110,7 +110,7 @@ export const REBOOT_GRACE_MS = 10_000;
 const KILL_LINE = "\x15";
 /**
  * Files only a boot reads: a start from a saved state does without them, since the state's memory
- * holds the booted kernel and the BIOSes' copies in low memory (issue 12: 0.15 MB and two
+ * holds the booted kernel and the BIOSes' copies in low memory (issue 12: 0.17 MB and two
  * requests less before a restored machine's prompt). They are loaded the first time a reset or
  * reboot boots again.
  */
