@@ -108,13 +108,13 @@ const NO_SHELL_CHECK_MS = 1000;
 export const REBOOT_GRACE_MS = 10_000;
 /** Ctrl-U: clears whatever half-typed line sits at the prompt before a command is sent. */
 const KILL_LINE = "\x15";
-/**
- * Files only a boot reads: a start from a saved state does without them, since the state's memory
- * holds the booted kernel and the BIOSes' copies in low memory (issue 12: 0.17 MB and two
- * requests less before a restored machine's prompt). They are loaded the first time a reset or
- * reboot boots again.
- */
-const BOOT_FILES: readonly (AssetRole | "wasm")[] = ["bios", "vgaBios", "kernel", "initrd"];
+
+/** A file loadAll loaded, by its role. */
+function loadedFile(byRole: ReadonlyMap<string, ArrayBuffer>, role: AssetRole | "wasm"): ArrayBuffer {
+  const buffer = byRole.get(role);
+  if (buffer === undefined) throw new AppError("asset-load-failed", `Missing ${role}.`, { details: { subject: role } });
+  return buffer;
+}
 
 interface Waiter {
   check(): boolean;
@@ -625,28 +625,24 @@ export class Machine implements Disposable {
     this.backend = undefined;
   }
 
-  /** The wasm and the guest's files; without the kernel and initrd when `skipBootFiles`. */
-  private async loadFiles(skipBootFiles: boolean): Promise<{ wasm: ArrayBuffer; assets: LoadedAssets }> {
-    const roles = guestAssets(this.guest).filter(([role]) => !skipBootFiles || !BOOT_FILES.includes(role));
-    const byRole = await this.loadAll([["wasm", this.options.wasm], ...roles]);
-    const get = (role: AssetRole | "wasm"): ArrayBuffer => {
-      const buffer = byRole.get(role);
-      if (buffer === undefined) throw new AppError("asset-load-failed", `Missing ${role}.`, { details: { subject: role } });
-      return buffer;
-    };
-    if (skipBootFiles) return { wasm: get("wasm"), assets: {} };
-    const boot = this.guest.kind === "linux" ? { kernel: get("kernel"), initrd: get("initrd") } : {};
-    return { wasm: get("wasm"), assets: { bios: get("bios"), vgaBios: get("vgaBios"), ...boot } };
+  /**
+   * The wasm, and the guest's files (BIOSes, kernel, initrd) unless `restoring`: a start from a
+   * saved state does without them, since the state's memory holds the booted kernel and the
+   * BIOSes' copies in low memory (issue 12: 0.17 MB and two requests less before a restored
+   * machine's prompt). withBootFiles loads them the first time a reset or reboot boots again.
+   */
+  private async loadFiles(restoring: boolean): Promise<{ wasm: ArrayBuffer; assets: LoadedAssets }> {
+    const refs = restoring ? [] : guestAssets(this.guest);
+    const byRole = await this.loadAll([["wasm", this.options.wasm], ...refs]);
+    return { wasm: loadedFile(byRole, "wasm"), assets: Object.fromEntries(refs.map(([role]) => [role, loadedFile(byRole, role)])) };
   }
 
-  /** `assets` with the BIOSes, kernel and initrd a boot needs, loading them the first time (after a restore). */
+  /** `assets` with the files a boot needs, loading those it lacks (after a restore, the first time). */
   private async withBootFiles(assets: LoadedAssets): Promise<LoadedAssets> {
     const missing = guestAssets(this.guest).filter(([role]) => assets[role] === undefined);
     if (missing.length === 0) return assets;
     const byRole = await this.loadAll(missing);
-    const loaded = Object.fromEntries(missing.map(([role]) => [role, byRole.get(role)]));
-    if (missing.some(([role]) => loaded[role] === undefined)) throw new AppError("asset-load-failed", "Missing a file the boot needs.", { details: { subject: missing.map(([, ref]) => ref.name).join(", ") } });
-    return { ...assets, ...loaded };
+    return { ...assets, ...Object.fromEntries(missing.map(([role]) => [role, loadedFile(byRole, role)])) };
   }
 
   private async loadAll(refs: readonly (readonly [AssetRole | "wasm", AssetRef])[]): Promise<Map<string, ArrayBuffer>> {
