@@ -101,18 +101,6 @@ function buildInTwoProcesses(force: boolean): Promise<void> {
   ).then(() => undefined);
 }
 
-/**
- * The module files of what the kernel has loaded leave the in-memory root file system before the
- * state is saved: the kernel holds its own copy of each, a loaded module is never loaded again
- * (busybox modprobe skips what /proc/modules lists), and init_on_free=1 zeroes the pages they
- * used, so the state compresses smaller (issue 12: bytes before the first prompt). Modules the
- * kernel has not loaded keep their files, for other hardware and for the lab scripts' `modprobe`.
- * The one thing lost: a module removed with `rmmod` in a restored machine cannot be loaded again
- * (a cold boot has every file). Module names use `_` where a file name may use `-`.
- */
-const DROP_LOADED_MODULE_FILES =
-  'for m in $(cut -d " " -f 1 /proc/modules); do for f in $(find /lib/modules -name "$m.ko" -o -name "$(echo "$m" | tr _ -).ko"); do rm "$f" || exit 1; done; done';
-
 /** The recipe's module lists (images/manifest.json): what a running machine may still `modprobe`. */
 function modulesLoadedLater(): string[] {
   const recipe = JSON.parse(readFileSync(fileURLToPath(new URL("./manifest.json", import.meta.url)), "utf8")) as { onDemandModules: string[]; dataDiskModules: string[] };
@@ -120,19 +108,28 @@ function modulesLoadedLater(): string[] {
 }
 
 /**
- * The module files a restored machine can never load leave the state too: drivers of hardware
- * this machine does not have. Its hardware is fixed (the state's fingerprint pins it; other
- * hardware boots, or restores a boot of its own), and init loaded the drivers of what it has at
- * boot, so what is left on disk is for absent devices, except the modules the recipe loads on
- * demand (the data disk's file system, the lab scripts' bridge, veth, dummy) and their
- * dependencies, which stay. A cold boot has every file.
+ * Module files a restored machine never reads leave the in-memory root file system before the
+ * state is saved, and init_on_free=1 zeroes the pages they used, so the state compresses smaller
+ * (issue 12: bytes before the first prompt). Two kinds:
+ * - what the kernel has loaded: it holds its own copy of each, and busybox modprobe skips what
+ *   /proc/modules lists (the one thing lost: a module removed with `rmmod` cannot come back);
+ * - drivers of hardware this machine does not have: its hardware is fixed (the state's fingerprint
+ *   pins it; other hardware boots, or restores a boot of its own), and init loaded at boot the
+ *   drivers of what it has.
+ * The modules the recipe loads on demand (the data disk's file system, the lab scripts' bridge,
+ * veth, dummy) and what they depend on keep their files unless loaded. A cold boot has every file.
+ * Returns how many files went.
  */
-async function dropAbsentHardwareModules(machine: { housekeep(command: string): Promise<{ output: string; exitCode: number }> }): Promise<number> {
+async function dropUnneededModuleFiles(machine: { housekeep(command: string): Promise<{ output: string; exitCode: number }> }): Promise<number> {
   const dir = "/lib/modules/$(uname -r)";
-  const dep = await machine.housekeep(`cat ${dir}/modules.dep`);
-  const files = await machine.housekeep(`cd ${dir} && find . -name "*.ko" | sed "s|^\\./||"`);
-  if (dep.exitCode !== 0 || files.exitCode !== 0) throw new Error(`listing the guest's modules failed: ${dep.output} ${files.output}`);
-  const deps = parseModulesDep(dep.output);
+  const listed = async (what: string, command: string): Promise<string> => {
+    const result = await machine.housekeep(command);
+    if (result.exitCode !== 0) throw new Error(`listing ${what} failed in the guest: ${result.output}`);
+    return result.output;
+  };
+  const deps = parseModulesDep(await listed("modules.dep", `cat ${dir}/modules.dep`));
+  const loaded = new Set((await listed("loaded modules", 'cut -d " " -f 1 /proc/modules')).split("\n").map((name) => normaliseModuleName(name.trim())));
+  const files = (await listed("module files", `cd ${dir} && find . -name "*.ko" | sed "s|^\\./||"`)).split("\n").map((f) => f.trim()).filter((f) => f !== "");
   const pathOf = new Map([...deps.keys()].map((path) => [moduleNameFromPath(path), path]));
   const roots = modulesLoadedLater().map((name) => {
     const path = pathOf.get(normaliseModuleName(name));
@@ -140,10 +137,10 @@ async function dropAbsentHardwareModules(machine: { housekeep(command: string): 
     return path;
   });
   const keep = closure(roots, deps);
-  const drop = files.output.split("\n").map((f) => f.trim()).filter((f) => f !== "" && !keep.has(f));
+  const drop = files.filter((f) => loaded.has(moduleNameFromPath(f)) || !keep.has(f));
   if (drop.length === 0) return 0;
   const removed = await machine.housekeep(`cd ${dir} && rm ${drop.join(" ")}`);
-  if (removed.exitCode !== 0) throw new Error(`removing modules of absent hardware failed: ${removed.output}`);
+  if (removed.exitCode !== 0) throw new Error(`removing module files failed in the guest: ${removed.output}`);
   return drop.length;
 }
 
@@ -175,9 +172,7 @@ async function buildOne(name: string, profile: DeviceProfile, label: string, zst
     // Nothing from this machine's own data disk may stay in the state, and caches are dropped
     // (the kernel's init_on_free=1 zeroes what they held, so the state carries no stale pages).
     // Through the guest agent: the console keeps the boot's last line, the prompt.
-    check("dropping loaded modules' files", await machine.housekeep(DROP_LOADED_MODULE_FILES));
-    const absent = await dropAbsentHardwareModules(machine);
-    log(`${file_}: ${absent} module files of absent hardware dropped`);
+    log(`${file_}: ${await dropUnneededModuleFiles(machine)} module files dropped`);
     check("umount /data", await machine.housekeep(tidyForSaveCommand({ dataDisk: true })));
     const screen = lastLineToShow(machine.recentOutput());
     if (!screen.startsWith("root@virtlab:")) throw new Error(`the console does not end with the prompt: ${JSON.stringify(screen)}`);
