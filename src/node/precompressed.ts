@@ -28,7 +28,7 @@ const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
 
 /** The encodings written, best first: the order the server prefers them in. */
-export const ENCODINGS = [
+const ENCODINGS = [
   { name: "br", suffix: ".br" },
   { name: "gzip", suffix: ".gz" },
 ] as const;
@@ -152,9 +152,10 @@ export function servePrecompressed(root: string): (req: IncomingMessage, res: Se
       return next();
     }
     const file = resolve(base, `.${path}`);
-    if (!file.startsWith(base + sep) || path.endsWith("/") || !existsSync(file)) return next();
-    const allowed = accepted(req.headers["accept-encoding"]);
+    if (!file.startsWith(base + sep) || !existsSync(file)) return next();
     const original = statSync(file);
+    if (!original.isFile()) return next();
+    const allowed = accepted(req.headers["accept-encoding"]);
     // A shipped `X.gz` stands for X, gzip'd: its other copy is `X.br`, and it is typed as X.
     const unpacked = shippedGzip(base, relative(base, file));
     const resource = unpacked === undefined ? file : join(base, unpacked);
@@ -163,7 +164,7 @@ export function servePrecompressed(root: string): (req: IncomingMessage, res: Se
       const copy = resource + encoding.suffix;
       if (!allowed.has(encoding.name) || !existsSync(copy)) continue;
       const packed = statSync(copy);
-      if (!original.isFile() || packed.mtimeMs < original.mtimeMs) continue;
+      if (packed.mtimeMs < original.mtimeMs) continue;
       const etag = `W/"${original.size.toString(16)}-${Math.floor(original.mtimeMs).toString(16)}-${encoding.name}"`;
       res.setHeader("Content-Type", CONTENT_TYPES[extname(resource)] ?? "application/octet-stream");
       res.setHeader("Content-Encoding", encoding.name);
