@@ -163,10 +163,12 @@ export async function runBrowserNetworkBench(runs: number, log: (line: string) =
         `  network-browser: ${PHASES.map((phase, i) => `${phase} ${(readings[i] ?? []).filter((m) => m > 0).map((m) => m.toFixed(0)).join("+")}`).join(", ")} MIPS; vm1 keeps ${(kept[0] ?? 0).toFixed(2)}, vm2 ${(kept[1] ?? 0).toFixed(2)}: ${ratio.toFixed(2)}× one machine`,
       );
       log(`  network-browser: CPU while both busy (cores): Workers ${share.toFixed(2)}; ${topCores(threads, bothTicks)}`);
-      one.push(summarize(alone).median);
-      two.push(summarize(both).median);
+      const aloneMips = summarize(alone).median;
+      const bothMips = summarize(both).median;
+      one.push(aloneMips);
+      two.push(bothMips);
       scaling.push(ratio);
-      combined.push(summarize(both).median / summarize(alone).median);
+      combined.push(bothMips / aloneMips);
       workers.push(share);
     });
     return [
