@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_PROFILE, toEmulatorConfig, type LinuxGuest, type LoadedAssets } from "../profile.ts";
-import { PAIRS, WORKLOADS, kvmRatio, pairById, planMachines, workloadsOf } from "./devices.ts";
+import { MAX_LAB_MACHINES_AT_ONCE, PAIRS, WORKLOADS, kvmRatio, labMachinesAtOnce, pairById, planMachines, workloadsOf } from "./devices.ts";
 
 const guest: LinuxGuest = {
   kind: "linux",
@@ -41,6 +41,29 @@ describe("device pairs and workloads", () => {
     // Every side of every pair is measured exactly once.
     const runs = plans.flatMap((p) => p.runs.map((r) => `${r.pair}/${r.side}`)).sort();
     expect(runs).toEqual(PAIRS.flatMap((p) => [`${p.id}/emulated`, `${p.id}/paravirtual`]).sort());
+  });
+
+  it("spreads the sides over machines of their own when machines run at once; the JIT side joins one", () => {
+    const plans = planMachines(PAIRS.map((p) => p.id), { spread: true });
+    expect(plans.map((p) => p.profile)).toEqual([
+      { nic: "none", console: "uart", cpu: "jit" },
+      { nic: "none", console: "uart", cpu: "jit", scratchDiskMiB: 64 },
+      { nic: "ne2k", console: "uart", cpu: "jit" },
+      { nic: "none", console: "uart", cpu: "interpreter" },
+      { nic: "none", console: "virtio", cpu: "jit" },
+      { nic: "none", console: "uart", cpu: "jit", share9p: true },
+      { nic: "virtio", console: "uart", cpu: "jit" },
+    ]);
+    expect(plans[0]?.runs).toEqual([
+      { pair: "console", side: "emulated" },
+      { pair: "cpu", side: "paravirtual" },
+    ]);
+    const runs = plans.flatMap((p) => p.runs.map((r) => `${r.pair}/${r.side}`)).sort();
+    expect(runs).toEqual(PAIRS.flatMap((p) => [`${p.id}/emulated`, `${p.id}/paravirtual`]).sort());
+  });
+
+  it("runs one lab machine per two cores, at most four, one where machines share a thread", () => {
+    expect([undefined, Number.NaN, 0, 1, 2, 3, 4, 6, 8, 32].map(labMachinesAtOnce)).toEqual([1, 1, 1, 1, 1, 1, 2, 3, 4, MAX_LAB_MACHINES_AT_ONCE]);
   });
 
   it("plans two machines for one pair whose sides conflict", () => {

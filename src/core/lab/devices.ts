@@ -239,13 +239,23 @@ export interface MachinePlan {
   readonly runs: readonly { readonly pair: PairId; readonly side: Side }[];
 }
 
+export interface PlanOptions {
+  /**
+   * For machines that run at once (labMachinesAtOnce): each side that needs a device gets a
+   * machine of its own, so the work spreads over as many machines as there are sides. A side that
+   * sets only the CPU mode still joins the first machine it fits.
+   */
+  readonly spread?: boolean;
+}
+
 /**
  * Which machines to boot for the chosen pairs: each pair side needs its device; sides whose
  * devices do not conflict share one machine (a machine can have an IDE disk, a 9p share, a UART
  * console and an NE2000 at once), so "run all" boots three machines, not eight. Every plan starts
  * from LAB_BASE_PROFILE, so a side that wants another CPU, console or NIC gets its own machine.
+ * With `spread`, see PlanOptions.
  */
-export function planMachines(pairs: readonly PairId[]): MachinePlan[] {
+export function planMachines(pairs: readonly PairId[], options: PlanOptions = {}): MachinePlan[] {
   // `set` holds what the sides asked for; the base fills in the rest and never conflicts.
   const plans: { set: Record<string, unknown>; runs: { pair: PairId; side: Side }[] }[] = [];
   for (const side of SIDES) {
@@ -253,7 +263,8 @@ export function planMachines(pairs: readonly PairId[]): MachinePlan[] {
       // The CPU mode changes every workload's speed: every side states it (JIT unless it is the
       // CPU pair's point), so the interpreter never slows another pair's measurement.
       const patch = { cpu: LAB_BASE_PROFILE.cpu, ...(pairById(id)[side].profile as Record<string, unknown>) };
-      const fits = plans.find((plan) => Object.entries(patch).every(([key, value]) => !(key in plan.set) || plan.set[key] === value));
+      const ownMachine = options.spread === true && Object.keys(patch).some((k) => k !== "cpu");
+      const fits = ownMachine ? undefined : plans.find((plan) => Object.entries(patch).every(([key, value]) => !(key in plan.set) || plan.set[key] === value));
       if (fits === undefined) plans.push({ set: { ...patch }, runs: [{ pair: id, side }] });
       else {
         Object.assign(fits.set, patch);
@@ -262,4 +273,21 @@ export function planMachines(pairs: readonly PairId[]): MachinePlan[] {
     }
   }
   return plans.map((plan) => ({ profile: { ...LAB_BASE_PROFILE, ...plan.set } as Partial<DeviceProfile>, runs: plan.runs }));
+}
+
+/** Lab machines at most at once, whatever the cores: each holds its guest's memory (128 MiB and more). */
+export const MAX_LAB_MACHINES_AT_ONCE = 4;
+
+/**
+ * How many lab machines to run at once on a host with `cores` logical processors, when each
+ * machine runs in a Worker of its own: one per two cores, at most MAX_LAB_MACHINES_AT_ONCE.
+ * A lab machine keeps about two cores busy: its Worker runs the guest, and V8 compiles the code
+ * v86's JIT makes for it on background threads, shared by every Worker of the page. On two cores
+ * (2026-12-04, Chromium 156, standard sizes), two at once ran Run all in 350 s first and 232 s
+ * again, one at a time in 293 and 238 s: no gain, and every step of a machine 2-4× slower.
+ * Machines that share a thread (Node, a page without Workers) gain nothing: pass `undefined`.
+ */
+export function labMachinesAtOnce(cores: number | undefined): number {
+  if (cores === undefined || !Number.isFinite(cores)) return 1;
+  return Math.max(1, Math.min(MAX_LAB_MACHINES_AT_ONCE, Math.floor(cores / 2)));
 }

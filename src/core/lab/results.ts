@@ -86,6 +86,8 @@ export interface LabReport {
   readonly preset: SizePreset;
   readonly repetitions: number;
   readonly warmups: number;
+  /** Machines that ran at once (each in its own Worker); absent in reports made before, which ran one at a time. */
+  readonly machinesAtOnce?: number;
   readonly results: readonly WorkloadResult[];
 }
 

@@ -12,7 +12,8 @@ import { AppError, toAppError } from "../errors.ts";
 import { Emitter, type Disposable, type Event } from "../events.ts";
 import { sha256Hex } from "../host.ts";
 import { DEFAULT_PROFILE, type DeviceProfile } from "../profile.ts";
-import { DEFAULT_9P_MSIZE, LAB_BASE_PROFILE, pairById, planMachines, workloadsOf, type PairId, type Side, type SizePreset, type Workload, type WorkloadVariant } from "./devices.ts";
+import { eachAtOnce } from "./atOnce.ts";
+import { DEFAULT_9P_MSIZE, LAB_BASE_PROFILE, SIDES, pairById, planMachines, workloadsOf, type PairId, type Side, type SizePreset, type Workload, type WorkloadVariant } from "./devices.ts";
 import { SectionMeter } from "./meter.ts";
 import { NetPeer, PEER_ADDRESS, SINK_PORT, SOURCE_PORT, peerDelta, type TcpTransfer } from "./netPeer.ts";
 import { check, modelRun, type LabTraps, workloadResult, type IntegrityCheck, type LabReport, type ModelRun, type Sample, type WorkloadResult } from "./results.ts";
@@ -48,6 +49,12 @@ export interface LabEnvironment {
   readonly host: string;
   readonly v86: string;
   readonly bootTimeoutMs?: number;
+  /**
+   * How many machines may run at once (labMachinesAtOnce; default 1). Above 1, each side with a
+   * device gets a machine of its own (planMachines' `spread`) and up to this many run together:
+   * only where each machine has a thread of its own (the page's Workers), never in Node.
+   */
+  readonly machinesAtOnce?: number;
 }
 
 export interface LabRunOptions {
@@ -88,45 +95,68 @@ export class LabRunner {
     }
     if (options.pairs.length === 0) throw new AppError("bad-profile", "Choose at least one device pair to measure.");
     const startedAt = new Date().toISOString();
+    const atOnce = Math.max(1, Math.floor(this.env.machinesAtOnce ?? 1));
+    const withVariants = options.variants ?? true;
+    // Every slot exists before a machine runs: machines at once end in any order, and an MTU
+    // variant's machine may end before the paravirtual network side's.
     const measured: Measured = new Map();
+    for (const pair of options.pairs) for (const workload of workloadsOf(pair)) for (const side of SIDES) measured.set(key(workload.id, side), { variants: [] });
     // Device hardware variants (virtio-net MTUs) need machines of their own, after the plans.
-    const hardwareVariants = (options.variants ?? true) ? mtuVariants(options.pairs) : [];
-    const machines: { profile: DeviceProfile; measure: (session: Session) => Promise<void> }[] = [
-      ...planMachines(options.pairs).map((plan) => ({
+    const hardwareVariants = withVariants ? mtuVariants(options.pairs) : [];
+    const machines: { profile: DeviceProfile; runs: number; measure: (session: Session) => Promise<void> }[] = [
+      ...planMachines(options.pairs, { spread: atOnce > 1 }).map((plan) => ({
         profile: { ...DEFAULT_PROFILE, ...plan.profile },
+        runs: plan.runs.reduce((n, { pair, side }) => n + measuredRuns(pair, side, withVariants), 0),
         measure: async (session: Session) => {
           for (const { pair, side } of plan.runs) await session.measurePair(pair, side, measured);
         },
       })),
       ...hardwareVariants.map((variant) => ({
         profile: { ...DEFAULT_PROFILE, ...LAB_BASE_PROFILE, ...pairById("network").paravirtual.profile, nicMtu: variant.nicMtu },
+        runs: workloadsOf("network").filter((w) => w.variants?.some((v) => v.id === variant.id)).length,
         measure: (session: Session) => session.measureMtuVariant(variant, measured),
       })),
     ];
-    for (const [index, { profile, measure }] of machines.entries()) {
-      const report = (text: string): void => this.progressEmitter.fire({ machine: index + 1, machines: machines.length, text });
-      report(`booting machine ${index + 1} of ${machines.length} (${describeProfile(profile)})`);
-      let started: StartedLabMachine | undefined;
-      let session: Session | undefined;
-      try {
-        started = await this.env.startMachine(profile);
-        session = new Session(started.machine, this.env.clock, options.preset, repetitions, warmups, options.variants ?? true, profile, report);
-        await started.machine.waitForShell({ timeoutMs: this.env.bootTimeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS });
-        await measure(session);
-      } catch (error) {
-        throw toAppError(error, "lab-failed", `The ${describeProfile(profile)} machine failed during the lab.`);
-      } finally {
-        session?.dispose();
-        started?.dispose();
-      }
-    }
+    // At once, the machines with the most runs first, so that no long one starts last.
+    if (atOnce > 1) machines.sort((a, b) => b.runs - a.runs);
+    const running = new Set<StartedLabMachine>();
+    let stopped = false;
+    await eachAtOnce(
+      machines,
+      atOnce,
+      async ({ profile, measure }, index) => {
+        const report = (text: string): void => this.progressEmitter.fire({ machine: index + 1, machines: machines.length, text });
+        report(`booting machine ${index + 1} of ${machines.length} (${describeProfile(profile)})`);
+        let started: StartedLabMachine | undefined;
+        let session: Session | undefined;
+        try {
+          started = await this.env.startMachine(profile);
+          running.add(started);
+          if (stopped) return;
+          session = new Session(started.machine, this.env.clock, options.preset, repetitions, warmups, withVariants, profile, report);
+          await started.machine.waitForShell({ timeoutMs: this.env.bootTimeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS });
+          await measure(session);
+        } catch (error) {
+          throw toAppError(error, "lab-failed", `The ${describeProfile(profile)} machine failed during the lab.`);
+        } finally {
+          session?.dispose();
+          if (started !== undefined) running.delete(started);
+          started?.dispose();
+        }
+      },
+      () => {
+        // One machine failed: the lab has no report, so the others stop now.
+        stopped = true;
+        for (const machine of running) machine.dispose();
+      },
+    );
     const results: WorkloadResult[] = [];
     for (const pair of options.pairs) {
       for (const workload of workloadsOf(pair)) {
         const emulated = measured.get(key(workload.id, "emulated"))?.main;
         const paravirtual = measured.get(key(workload.id, "paravirtual"));
         if (emulated === undefined || paravirtual?.main === undefined) throw new AppError("lab-failed", `No result for ${workload.id}.`);
-        results.push(workloadResult(workload, workload.size[options.preset], emulated, paravirtual.main, paravirtual.variants));
+        results.push(workloadResult(workload, workload.size[options.preset], emulated, paravirtual.main, inDeclaredOrder(workload, paravirtual.variants)));
       }
     }
     return {
@@ -140,6 +170,7 @@ export class LabRunner {
       preset: options.preset,
       repetitions,
       warmups,
+      machinesAtOnce: Math.min(atOnce, machines.length),
       results,
     };
   }
@@ -160,6 +191,21 @@ function mtuVariants(pairs: readonly PairId[]): MtuVariant[] {
     }
   }
   return [...found.values()];
+}
+
+/** The model runs a pair side makes (a workload, and each 9p msize variant of one). */
+function measuredRuns(pair: PairId, side: Side, variants: boolean): number {
+  return workloadsOf(pair).reduce((n, w) => n + 1 + (variants && side === "paravirtual" ? (w.variants ?? []).filter((v) => "msize" in v).length : 0), 0);
+}
+
+/** Variant runs in the order the workload lists them, whichever machine ended first. */
+function inDeclaredOrder(workload: Workload, runs: readonly ModelRun[]): ModelRun[] {
+  const labels = (workload.variants ?? []).map((v) => v.label);
+  const rank = (run: ModelRun): number => {
+    const i = labels.indexOf(run.variant ?? "");
+    return i < 0 ? labels.length : i;
+  };
+  return [...runs].sort((a, b) => rank(a) - rank(b));
 }
 
 function key(workload: string, side: Side): string {
@@ -210,7 +256,6 @@ class Session implements Disposable {
   async measurePair(pairId: PairId, side: Side, measured: Measured): Promise<void> {
     const pair = pairById(pairId);
     const label = pair[side].label;
-    for (const workload of workloadsOf(pairId)) measured.set(key(workload.id, side), { variants: [] });
     if (pairId === "storage") {
       const settings: { variant?: string; msize: number }[] =
         side === "emulated" ? [{ msize: 0 }] : [{ msize: DEFAULT_9P_MSIZE }, ...(this.variants ? (workloadsOf("storage")[0]?.variants ?? []).filter((v) => "msize" in v) : [])];

@@ -8,6 +8,7 @@ import { AppError, V86_PACKAGE_VERSION, maxBalloonMiB, startScratch, systemClock
 import {
   HARDWARE_TOGGLES,
   LabRunner,
+  labMachinesAtOnce,
   PAIRS,
   whilePaused,
   withHardware,
@@ -151,7 +152,7 @@ export class LabPanel {
     this.setRunning(true);
     try {
       const report = await whilePaused(this.host.machine(), () => this.measure(pairs, preset), this.host.report);
-      this.progress.textContent = `Done: ${report.results.length} workload(s), ${report.preset} sizes.`;
+      this.progress.textContent = `Done: ${report.results.length} workload(s), ${report.preset} sizes${atOnceText(report.machinesAtOnce)}.`;
       this.results.replaceChildren(...renderReport(report));
       await this.history.add(report);
       return report;
@@ -176,6 +177,8 @@ export class LabPanel {
       clock: systemClock,
       host: navigator.userAgent,
       v86: V86_PACKAGE_VERSION,
+      // Each machine runs in a Worker of its own: the core decides how many at once from the cores.
+      machinesAtOnce: labMachinesAtOnce(navigator.hardwareConcurrency),
     });
     runner.onProgress((p) => {
       this.progress.textContent = `Machine ${p.machine} of ${p.machines}: ${p.text}…`;
@@ -186,4 +189,9 @@ export class LabPanel {
       runner.dispose();
     }
   }
+}
+
+/** ", 2 machines at once" for a report whose machines ran together. */
+function atOnceText(machines: number | undefined): string {
+  return machines !== undefined && machines > 1 ? `, ${machines} machines at once` : "";
 }
