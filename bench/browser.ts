@@ -33,7 +33,7 @@ import { browserQuiet } from "./browser/proc.ts";
 export interface BrowserCase {
   readonly id: string;
   readonly label: string;
-  readonly unit: "s" | "MB" | "ms" | "count" | "ratio" | "MIPS";
+  readonly unit: "s" | "MB" | "ms" | "count" | "ratio" | "MIPS" | "cores";
   readonly samples: number[];
   readonly summary: Summary;
 }

@@ -10,6 +10,7 @@
  * Needs `dist/` (npm run build) and Chromium (CHROMIUM_PATH or /usr/bin/chromium).
  */
 import { DEADLINE_MS, browserCase, eachReadyPage, withBuiltApp, type BrowserCase } from "./browser.ts";
+import { chromiumCpuS } from "./browser/proc.ts";
 
 /** Run all at standard sizes took 367 s when issue 12 was filed: room for a slow hour. */
 const RUN_ALL_DEADLINE_MS = 1_800_000;
@@ -18,6 +19,8 @@ export async function runBrowserLabBench(runs: number, log: (line: string) => vo
   return withBuiltApp(async (browser, base) => {
     const first: number[] = [];
     const again: number[] = [];
+    // Chromium's CPU seconds per second of Run all: how many cores the lab kept busy.
+    const cores: number[] = [];
     await eachReadyPage(browser, base, runs, async (page) => {
       await page.getByTestId("lab-preset").selectOption("standard");
       const progress = page.getByTestId("lab-progress");
@@ -35,6 +38,7 @@ export async function runBrowserLabBench(runs: number, log: (line: string) => vo
       });
       for (const times of [first, again]) {
         started = Date.now();
+        const cpu = chromiumCpuS();
         await page.getByTestId("lab-run-all").click();
         // "Done" (or "failed") of this press: the line shows "Machine …" first.
         await progress.filter({ hasText: /^Machine/ }).waitFor({ timeout: DEADLINE_MS });
@@ -42,13 +46,16 @@ export async function runBrowserLabBench(runs: number, log: (line: string) => vo
         const text = (await progress.textContent()) ?? "";
         if (!text.startsWith("Done:")) throw new Error(`Run all did not finish: ${text} ${(await page.locator("#error").textContent()) ?? ""}`);
         const s = (Date.now() - started) / 1000;
-        log(`  lab-browser: Run all (standard sizes) ${s.toFixed(0)} s`);
+        const busy = (chromiumCpuS() - cpu) / s;
+        log(`  lab-browser: Run all (standard sizes) ${s.toFixed(0)} s, Chromium busy ${busy.toFixed(2)} cores on average`);
         times.push(s);
+        cores.push(busy);
       }
     });
     return [
       browserCase("lab-browser-run-all", "device lab Run all in Chromium, standard sizes, first in a browser (boots kept)", "s", first),
       browserCase("lab-browser-run-all-again", "device lab Run all again, from the kept boots (aim ≤ 90 s)", "s", again),
+      browserCase("lab-browser-cores", "cores Chromium kept busy during Run all (CPU s per s, both presses)", "cores", cores),
     ];
   });
 }
