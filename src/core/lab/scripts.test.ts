@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { concatBytes } from "../bytes.ts";
 import { SOURCE_FILE, SOURCE_SEED_BYTES, makeSource, sourceLayout } from "./scripts.ts";
 
 const seed = Uint8Array.from({ length: SOURCE_SEED_BYTES }, (_, i) => (i * 7 + 3) & 0xff);
@@ -25,13 +26,7 @@ function written(bytes: number): Uint8Array {
   const parts: Uint8Array[] = [];
   for (let n = 1; n <= copies; n++) parts.push(seed, text(`${n}\n`));
   parts.push(seed.subarray(0, tail.seedBytes), text(tail.digits));
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 describe("lab test data (makeSource)", () => {
