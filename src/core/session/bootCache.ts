@@ -39,8 +39,13 @@ interface CacheKey {
 export class BootCache {
   constructor(
     private readonly snapshots: SnapshotStore,
-    /** Enough for the device lab's Run all (five machines of their own hardware) beside the page's. */
-    private readonly maxEntries = 8,
+    /**
+     * Enough for the device lab's Run all beside the page's own hardware and the network lab's
+     * two: four kinds of hardware with its machines one at a time, eight with machines at once
+     * (every side with a device and two MTU variants, lab/devices.ts; the CPU mode is not in a
+     * fingerprint), which must not push out each other's boots.
+     */
+    private readonly maxEntries = 12,
     /** The emulator version states are saved by (tests name another to play an upgrade). */
     private readonly v86: string = V86_PACKAGE_VERSION,
   ) {}
