@@ -41,7 +41,7 @@ export class BootCache {
     private readonly snapshots: SnapshotStore,
     /**
      * Enough for the device lab's Run all beside the page's own hardware and the network lab's
-     * two: four kinds of hardware with its machines one at a time, eight with machines at once
+     * two: five kinds of hardware with its machines one at a time, eight with machines at once
      * (every side with a device and two MTU variants, lab/devices.ts; the CPU mode is not in a
      * fingerprint), which must not push out each other's boots.
      */
