@@ -16,7 +16,8 @@ import type { PrebootedSource } from "./prebooted.ts";
 import { fakeManifest, prebootedFor } from "../testing/prebooted.ts";
 import { MachineSession, type BootKept } from "./session.ts";
 import { StoreDisks } from "./storeDisks.ts";
-import { BootCache } from "./bootCache.ts";
+import { BOOT_CACHE_COMPRESSION, BootCache } from "./bootCache.ts";
+import { readSnapshotHeader } from "../snapshot/format.ts";
 import { SnapshotStore } from "../snapshot/store.ts";
 
 const manifest = fakeManifest;
@@ -231,7 +232,7 @@ describe("MachineSession: the boot cache", () => {
   }
 
   it("keeps a boot of hardware the pre-booted state does not fit, and the next start of that hardware restores it", async () => {
-    const { cache } = cacheOn();
+    const { cache, kv } = cacheOn();
     const t = setup({ prebooted: await prebootedFor(DEFAULT_PROFILE), bootCache: cache, manifest: withAgent });
     const first = await bootAndKeep(t, virtioNic);
     expect(first.outcome).toEqual({ kind: "started", from: "boot" });
@@ -243,6 +244,11 @@ describe("MachineSession: the boot cache", () => {
     expect(agent[1]).toContain("virtlab-data");
     expect(t.shells[0]?.written).toBe("");
     expect(await cache.size()).toBe(1);
+    // Kept zstd-packed (BOOT_CACHE_COMPRESSION), which unpacks in a fraction of gzip's time.
+    const stored = new SnapshotStore(kv);
+    const [record] = await stored.list();
+    if (record === undefined) return expect.fail("nothing was kept");
+    expect(readSnapshotHeader(await stored.readFile(record.id)).header.compression).toBe(BOOT_CACHE_COMPRESSION.compression);
 
     expect(await start(t.session, { kind: "auto" }, virtioNic)).toEqual({ kind: "started", from: "boot-cache" });
     const initial = t.shells[1]?.config.initial_state;

@@ -25,7 +25,7 @@ import type { DiskStore, OverlayDisk } from "../storage/disk.ts";
 import type { ImageRecord, ImageStore } from "../storage/images.ts";
 import { DEFAULT_MACHINE_ID, checkMachineImages, type MachineRecord } from "../storage/machines.ts";
 import { V86_PACKAGE_VERSION } from "../v86Version.ts";
-import { BOOT_CACHE_LABEL, type BootCache } from "./bootCache.ts";
+import { BOOT_CACHE_COMPRESSION, BOOT_CACHE_LABEL, type BootCache } from "./bootCache.ts";
 import { guestFor, libraryAssetLoader } from "./guests.ts";
 import { choosePrebooted, type PrebootedSource } from "./prebooted.ts";
 import { planStart, type SavedStart, type StartRequest, type StartedFrom } from "./request.ts";
@@ -515,7 +515,8 @@ export class MachineSession {
     }
     return async (): Promise<BootKept> => {
       try {
-        const { parts } = await encodeSnapshot(state.state, { app: "virtlab (boot cache)", v86: V86_PACKAGE_VERSION, fingerprint, name: BOOT_CACHE_LABEL, createdAt: this.options.wallTime(), shellReady: state.shellReady, preview: screen });
+        const meta = { app: "virtlab (boot cache)", v86: V86_PACKAGE_VERSION, fingerprint, name: BOOT_CACHE_LABEL, createdAt: this.options.wallTime(), shellReady: state.shellReady, preview: screen };
+        const { parts } = await encodeSnapshot(state.state, meta, [], BOOT_CACHE_COMPRESSION.compression, BOOT_CACHE_COMPRESSION.level);
         await cache.keep(fingerprint, parts);
         return { kind: "kept", bytes: parts.reduce((n, part) => n + part.length, 0) };
       } catch (error) {
