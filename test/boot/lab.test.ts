@@ -33,7 +33,7 @@ describe.skipIf(!built)("device lab", () => {
       clock: systemClock,
       host: `Node ${process.versions.node}`,
       v86: V86_PACKAGE_VERSION,
-      // As in a page with two cores: every side with a device on a machine of its own, two at once.
+      // As in a page with four cores (labMachinesAtOnce): every side with a device on a machine of its own, two at once.
       // (Node runs both on one thread: slower, and nothing here is timed.)
       machinesAtOnce: 2,
     });
