@@ -275,6 +275,24 @@ export function planMachines(pairs: readonly PairId[], options: PlanOptions = {}
   return plans.map((plan) => ({ profile: { ...LAB_BASE_PROFILE, ...plan.set } as Partial<DeviceProfile>, runs: plan.runs }));
 }
 
+export type MtuVariant = Extract<WorkloadVariant, { nicMtu: number }>;
+
+/** The virtio-net MTU variants of the chosen pairs' workloads, each once: a machine each (device configuration). */
+export function mtuVariants(pairs: readonly PairId[]): MtuVariant[] {
+  const found = new Map<string, MtuVariant>();
+  for (const pair of pairs) {
+    for (const workload of workloadsOf(pair)) {
+      for (const v of workload.variants ?? []) if ("nicMtu" in v) found.set(v.id, v);
+    }
+  }
+  return [...found.values()];
+}
+
+/** The profile patch of an MTU variant's machine: the paravirtual network side with that MTU. */
+export function mtuVariantProfile(nicMtu: number): Partial<DeviceProfile> {
+  return { ...LAB_BASE_PROFILE, ...pairById("network").paravirtual.profile, nicMtu };
+}
+
 /** Lab machines at most at once, whatever the cores: each holds its guest's memory (128 MiB and more). */
 export const MAX_LAB_MACHINES_AT_ONCE = 4;
 

@@ -13,7 +13,7 @@ import { Emitter, type Disposable, type Event } from "../events.ts";
 import { sha256Hex } from "../host.ts";
 import { DEFAULT_PROFILE, type DeviceProfile } from "../profile.ts";
 import { eachAtOnce } from "./atOnce.ts";
-import { DEFAULT_9P_MSIZE, LAB_BASE_PROFILE, SIDES, pairById, planMachines, workloadsOf, type PairId, type Side, type SizePreset, type Workload, type WorkloadVariant } from "./devices.ts";
+import { DEFAULT_9P_MSIZE, SIDES, mtuVariantProfile, mtuVariants, pairById, planMachines, workloadsOf, type MtuVariant, type PairId, type Side, type SizePreset, type Workload } from "./devices.ts";
 import { SectionMeter } from "./meter.ts";
 import { NetPeer, PEER_ADDRESS, SINK_PORT, SOURCE_PORT, peerDelta, type TcpTransfer } from "./netPeer.ts";
 import { check, modelRun, type LabTraps, workloadResult, type IntegrityCheck, type LabReport, type ModelRun, type Sample, type WorkloadResult } from "./results.ts";
@@ -112,7 +112,7 @@ export class LabRunner {
         },
       })),
       ...hardwareVariants.map((variant) => ({
-        profile: { ...DEFAULT_PROFILE, ...LAB_BASE_PROFILE, ...pairById("network").paravirtual.profile, nicMtu: variant.nicMtu },
+        profile: { ...DEFAULT_PROFILE, ...mtuVariantProfile(variant.nicMtu) },
         runs: workloadsOf("network").filter((w) => w.variants?.some((v) => v.id === variant.id)).length,
         measure: (session: Session) => session.measureMtuVariant(variant, measured),
       })),
@@ -178,19 +178,6 @@ export class LabRunner {
   dispose(): void {
     this.progressEmitter.dispose();
   }
-}
-
-type MtuVariant = Extract<WorkloadVariant, { nicMtu: number }>;
-
-/** The virtio-net MTU variants of the chosen pairs' workloads, each once. */
-function mtuVariants(pairs: readonly PairId[]): MtuVariant[] {
-  const found = new Map<string, MtuVariant>();
-  for (const pair of pairs) {
-    for (const workload of workloadsOf(pair)) {
-      for (const v of workload.variants ?? []) if ("nicMtu" in v) found.set(v.id, v);
-    }
-  }
-  return [...found.values()];
 }
 
 /** The model runs a pair side makes (a workload, and each 9p msize variant of one). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_PROFILE, machineFingerprint, type DeviceProfile } from "../index.ts";
-import { LAB_BASE_PROFILE, PAIRS, pairById, planMachines } from "../lab/devices.ts";
+import { PAIRS, mtuVariantProfile, mtuVariants, planMachines } from "../lab/devices.ts";
 import { encodeSnapshot } from "../snapshot/format.ts";
 import { SnapshotStore } from "../snapshot/store.ts";
 import { memoryStore } from "../storage/kv.ts";
@@ -22,7 +22,7 @@ describe("the boot cache's size", () => {
   it("keeps every machine of the device lab's Run all with machines at once, beside the page's and the network lab's hardware", async () => {
     const lab = [
       ...planMachines(PAIRS.map((p) => p.id), { spread: true }).map((plan) => ({ ...DEFAULT_PROFILE, ...plan.profile })),
-      ...[9000, 65520].map((nicMtu) => ({ ...DEFAULT_PROFILE, ...LAB_BASE_PROFILE, ...pairById("network").paravirtual.profile, nicMtu })),
+      ...mtuVariants(PAIRS.map((p) => p.id)).map((variant) => ({ ...DEFAULT_PROFILE, ...mtuVariantProfile(variant.nicMtu) })),
     ];
     const others: DeviceProfile[] = [DEFAULT_PROFILE, { ...DEFAULT_PROFILE, nic: "ne2k" }, { ...DEFAULT_PROFILE, nic: "virtio", console: "virtio" }];
     // Distinct hardware only: the CPU mode is not in a fingerprint, so the interpreter's machine shares the UART's boot.
