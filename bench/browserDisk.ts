@@ -10,6 +10,8 @@
  */
 import { build } from "esbuild";
 import { createServer } from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { resolve } from "node:path";
 import { chromium } from "@playwright/test";
 import { REPO_ROOT } from "../src/node/guest.ts";
@@ -37,7 +39,10 @@ const server = createServer((req, res) => {
   else res.writeHead(200, { "content-type": "text/html" }).end('<!doctype html><script src="/bench.js"></script>');
 }).listen(port, "127.0.0.1");
 
-const browser = await chromium.launch({ executablePath: process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium" });
+// A profile on disk, as a user's: a new context of `chromium.launch` is off the record, and keeps
+// IndexedDB (and the Blobs of its records) in memory.
+const profile = mkdtempSync(resolve(tmpdir(), "virtlab-disk-bench-"));
+const browser = await chromium.launchPersistentContext(profile, { executablePath: process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium" });
 try {
   const page = await browser.newPage();
   // The page says when each phase starts and ends; the CPU Chromium used in between is recorded.
@@ -66,4 +71,5 @@ try {
 } finally {
   await browser.close();
   server.close();
+  rmSync(profile, { recursive: true, force: true });
 }

@@ -27,7 +27,11 @@ async function writeDisk(db: string, sizeMiB: number, diskMiB: number, data: "pa
   const t0 = performance.now();
   for (let at = 0; at < sizeMiB * MiB; at += MiB) {
     chunk[0] = (at / MiB) & 0xff;
-    await writer.write(at, chunk);
+    // A buffer of its own each time, as a guest's write arrives from the machine's Worker (a
+    // message's buffer). With one buffer written again and again this loop makes no garbage, V8
+    // never collects the Blobs of the records saved, and Chromium refuses more Blobs once they
+    // hold ~500 MB ("Failed to write blobs", 2026-12-04).
+    await writer.write(at, chunk.slice());
   }
   await writer.flush();
   const writeS = (performance.now() - t0) / 1000;

@@ -31,5 +31,5 @@ const port: WorkerPort = {
 
 serveBackend(port, createV86Backend, systemClock, {
   // A Worker without IndexedDB (none known) leaves every read to the page.
-  ...("indexedDB" in globalThis ? { openStore: (at) => openIndexedDbStore(at.dbName, at.storeName, { bytesAsBlobs: at.bytesAsBlobs }) } : {}),
+  ...("indexedDB" in globalThis ? { openStore: (at) => openIndexedDbStore(at.dbName, at.storeName, { bytesAsBlobs: at.bytesAsBlobs, streamReads: true }) } : {}),
 });

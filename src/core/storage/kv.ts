@@ -80,6 +80,15 @@ export interface IndexedDbStoreOptions {
    * one read are joined and read in one go. Records written as byte arrays before still read.
    */
   readonly bytesAsBlobs?: boolean;
+  /**
+   * Read Blob runs longer than WHOLE_READ_BYTES as streams into the caller's buffer, not whole.
+   * For a machine's Worker only: there a large cold read leaves whole reads' buffers faster than
+   * the collector frees them. In the page, Chromium's Blob streams stop delivering: a cold read of
+   * a 1 GiB disk in the page hung for good after 280-610 MiB (a stream's first read never
+   * answered; persistent profile, 2026-12-04), while whole reads read all of it. The page reads
+   * them whole.
+   */
+  readonly streamReads?: boolean;
 }
 
 /** The size from which a byte array is kept as a Blob (with `bytesAsBlobs`): one disk page. */
@@ -101,7 +110,7 @@ export function openIndexedDbStore(dbName: string, storeName: string, options: I
   return {
     get: <T>(key: string) => guard(async () => (await read<T | undefined>([await get(key, store())]))[0], "read"),
     getMany: <T>(list: readonly string[]) => guard(async () => read<T | undefined>(await getMany([...list], store())), "read"),
-    readInto: (slices, target) => guard(() => readRecordsInto((list) => getMany(list, store()), slices, target), "read"),
+    readInto: (slices, target) => guard(() => readRecordsInto((list) => getMany(list, store()), slices, target, options.streamReads === true), "read"),
     set: (key, value) => guard(() => set(key, stored(value), store()), "write"),
     setMany: (entries) => guard(() => setMany(entries.map(([k, v]) => [k, stored(v)]), store()), "write"),
     delete: (key) => guard(() => del(key, store()), "write"),
@@ -152,11 +161,12 @@ export async function readRecordsInto(
   getRecords: (keys: string[]) => Promise<readonly unknown[]>,
   slices: readonly RecordSlice[],
   target: Uint8Array,
+  streamReads = false,
 ): Promise<{ readonly bytes: Uint8Array } | { readonly missing: string }> {
   // Several slices may come from one record: each is read once.
   const keys = [...new Set(slices.map((s) => s.key))];
   const records = await getRecords(keys);
-  return fillFromRecords(new Map(keys.map((key, i) => [key, records[i]])), slices, target);
+  return fillFromRecords(new Map(keys.map((key, i) => [key, records[i]])), slices, target, streamReads ? WHOLE_READ_BYTES : Number.POSITIVE_INFINITY);
 }
 
 const isBlob = (value: unknown): value is HostBlob => value instanceof host.Blob;
@@ -179,21 +189,26 @@ async function fromBlobs<T>(values: readonly unknown[]): Promise<T[]> {
 }
 
 /**
- * Blob runs up to this size are read whole and copied in, larger ones streamed in place (a buffer
- * filled again and again, not a new one each time). A small read costs less read whole: in
+ * With `streamReads`: Blob runs up to this size are read whole and copied in, larger ones
+ * streamed in place (a buffer filled again and again, not a new one each time). A small read costs less read whole: in
  * Chromium a random page read from 1 MiB records took 4.0 ms read whole against 4.3 ms streamed
  * (page thread, 400 reads, 2026-12-03).
  */
 const WHOLE_READ_BYTES = 256 * 1024;
 
 /**
- * The records' slices copied (byte arrays) or streamed (Blobs) into `target` without a buffer in
- * between: a sequential reader fills the same few buffers again and again, where a Blob read as a
+ * The records' slices copied (byte arrays) or, Blob runs longer than `wholeReadBytes`, streamed
+ * into `target` without a buffer in between: a sequential reader fills the same few buffers again and again, where a Blob read as a
  * whole is a new buffer each time, and a thread reading a large file leaves them faster than the
  * collector frees them (512 MiB read as 8 MiB Blobs in a Worker: +500 MiB resident; into two
  * buffers: none; Chromium, 2026-12-03).
  */
-async function fillFromRecords(byKey: ReadonlyMap<string, unknown>, slices: readonly RecordSlice[], target: Uint8Array): Promise<{ readonly bytes: Uint8Array } | { readonly missing: string }> {
+async function fillFromRecords(
+  byKey: ReadonlyMap<string, unknown>,
+  slices: readonly RecordSlice[],
+  target: Uint8Array,
+  wholeReadBytes: number,
+): Promise<{ readonly bytes: Uint8Array } | { readonly missing: string }> {
   // Read now: a stream detaches `target` (its length reads 0 from then on).
   let buffer = target.buffer as ArrayBuffer;
   const offset = target.byteOffset;
@@ -210,7 +225,7 @@ async function fillFromRecords(byKey: ReadonlyMap<string, unknown>, slices: read
     run = undefined;
     zeroTo(at);
     const blob = parts.length === 1 ? (parts[0] as HostBlob) : new host.Blob(parts);
-    if (length <= WHOLE_READ_BYTES) {
+    if (length <= wholeReadBytes) {
       // Small (a random reader's page): read whole and copied; a stream costs more to set up.
       const bytes = new Uint8Array(await blob.arrayBuffer());
       new Uint8Array(buffer, offset + at, bytes.length).set(bytes);
