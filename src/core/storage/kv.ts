@@ -190,17 +190,17 @@ async function fromBlobs<T>(values: readonly unknown[]): Promise<T[]> {
 
 /**
  * With `streamReads`: Blob runs up to this size are read whole and copied in, larger ones
- * streamed in place (a buffer filled again and again, not a new one each time). A small read costs less read whole: in
- * Chromium a random page read from 1 MiB records took 4.0 ms read whole against 4.3 ms streamed
- * (page thread, 400 reads, 2026-12-03).
+ * streamed in place (a buffer filled again and again, not a new one each time). A small read
+ * costs less read whole: in Chromium a random page read from 1 MiB records took 4.0 ms read
+ * whole against 4.3 ms streamed (page thread, 400 reads, 2026-12-03).
  */
 const WHOLE_READ_BYTES = 256 * 1024;
 
 /**
  * The records' slices copied (byte arrays) or, Blob runs longer than `wholeReadBytes`, streamed
- * into `target` without a buffer in between: a sequential reader fills the same few buffers again and again, where a Blob read as a
- * whole is a new buffer each time, and a thread reading a large file leaves them faster than the
- * collector frees them (512 MiB read as 8 MiB Blobs in a Worker: +500 MiB resident; into two
+ * into `target` without a buffer in between: a sequential reader fills the same few buffers
+ * again and again, where a Blob read as a whole is a new buffer each time, and a thread reading a
+ * large file leaves them faster than the collector frees them (512 MiB read as 8 MiB Blobs in a Worker: +500 MiB resident; into two
  * buffers: none; Chromium, 2026-12-03).
  */
 async function fillFromRecords(
