@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../clock.ts";
 import { AppError } from "../errors.ts";
 import { countingStore } from "../testing/countingStore.ts";
-import { DiskStore, FLUSH_NOW_BYTES, MAX_PENDING_BYTES, PAGE_SIZE, READ_AHEAD_PAGES, RUN_PAGES, WRITE_BACK_DELAY_MS, type BlockSource, openDiskDatabase, readPlanned } from "./disk.ts";
+import { DiskStore, FLUSH_NOW_BYTES, MAX_PENDING_BYTES, PAGE_SIZE, POOL_IDLE_MS, READ_AHEAD_PAGES, RUN_PAGES, WRITE_BACK_DELAY_MS, type BlockSource, openDiskDatabase, readPlanned } from "./disk.ts";
 import { PageCache } from "./pageCache.ts";
 import { ByteParts, memoryStore, type KeyValueStore } from "./kv.ts";
 
@@ -265,6 +265,35 @@ describe("OverlayDisk", () => {
     const there = await inner.get<Uint8Array>("run:r:1");
     expect(there?.length).toBe(2 * PAGE_SIZE);
     expect(there?.subarray(0, PAGE_SIZE).every((b) => b === 1) && there?.subarray(PAGE_SIZE).every((b) => b === 2)).toBe(true);
+    disk.dispose();
+  });
+
+  it("keeps the buffers of saved pages while the guest goes on writing, though the write-back caught up, and lets them go once it stopped", async () => {
+    const inner = openDiskDatabase(`disks-${Math.random()}`);
+    const batches: (readonly (readonly [string, unknown])[])[] = [];
+    const kv: KeyValueStore = { ...inner, setMany: (entries) => (batches.push(entries), inner.setMany(entries)) };
+    const clock = new ManualClock();
+    const disk = await new DiskStore(kv, new PageCache(0)).open("p", { size: 16 * PAGE_SIZE, clock });
+    const fill = (n: number): Uint8Array => new Uint8Array(PAGE_SIZE).fill(n);
+    const buffers = (batch: readonly (readonly [string, unknown])[] | undefined): ArrayBufferLike[] =>
+      (batch ?? []).flatMap(([, v]) => (v instanceof ByteParts ? v.parts.map((part) => part.buffer) : v instanceof Uint8Array ? [v.buffer] : []));
+    await disk.write(0, fill(1));
+    await disk.write(PAGE_SIZE, fill(2));
+    await disk.flush();
+    expect(disk.saveState.unsavedPages).toBe(0);
+    // The guest writes on soon after: its next page fills a buffer of the first batch.
+    clock.advance(POOL_IDLE_MS / 2);
+    await disk.write(2 * PAGE_SIZE, fill(3));
+    await disk.flush();
+    expect(buffers(batches[0])).toContain(buffers(batches[1])[0]);
+    // Then it writes nothing for a while: the buffers are let go, the next page has one of its own.
+    clock.advance(2 * POOL_IDLE_MS);
+    await disk.write(3 * PAGE_SIZE, fill(4));
+    await disk.flush();
+    const last = buffers(batches[2])[0];
+    expect(last).toBeDefined();
+    expect([...buffers(batches[0]), ...buffers(batches[1])]).not.toContain(last);
+    for (let p = 0; p < 4; p++) expect((await disk.read(p * PAGE_SIZE, PAGE_SIZE)).every((b) => b === p + 1), `page ${p}`).toBe(true);
     disk.dispose();
   });
 
