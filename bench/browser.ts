@@ -20,7 +20,8 @@
  *
  * Needs `dist/` (npm run build) and Chromium (CHROMIUM_PATH or /usr/bin/chromium).
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { resolve } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "@playwright/test";
 import type { Socket } from "node:net";
@@ -215,28 +216,55 @@ export function chromiumJsFlags(): string[] {
   return flags === "" ? [] : [`--js-flags=${flags}`];
 }
 
-/**
- * The production build served as `npm start` serves it, and Debian's Chromium: `work` gets the
- * browser and the app's address; both are closed afterwards.
- */
-export async function withBuiltApp<T>(work: (browser: Browser, base: string) => Promise<T>): Promise<T> {
+/** How every benchmarked Chromium starts: no background traffic of its own, V8's flags if asked. */
+const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+/** The production build served as `npm start` serves it: `work` gets its address; the server is closed afterwards. */
+export async function withServedApp<T>(work: (base: string) => Promise<T>): Promise<T> {
   if (!existsSync(resolve(REPO_ROOT, "dist/index.html"))) throw new Error("dist/ is missing: run `npm run build` first.");
   if (!existsSync(chromiumPath())) throw new Error(`No Chromium at ${chromiumPath()}: install Debian's chromium or set CHROMIUM_PATH.`);
   const server = await preview({ root: REPO_ROOT, logLevel: "silent", plugins: [countServedBytes], preview: { host: "127.0.0.1", port: 0, strictPort: false, open: false } });
   try {
     const base = server.resolvedUrls?.local[0];
     if (base === undefined) throw new Error("vite preview did not report its address");
-    const browser = await chromium.launch({
-      executablePath: chromiumPath(),
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", ...chromiumJsFlags()],
-    });
+    return await work(base);
+  } finally {
+    await server.close();
+  }
+}
+
+/**
+ * The production build served, and Debian's Chromium: `work` gets the browser and the app's
+ * address; both are closed afterwards. Each new context of this browser is a fresh profile off
+ * the record (IndexedDB, and the Blobs of its records, in memory).
+ */
+export async function withBuiltApp<T>(work: (browser: Browser, base: string) => Promise<T>): Promise<T> {
+  return withServedApp(async (base) => {
+    const browser = await chromium.launch({ executablePath: chromiumPath(), args: [...CHROMIUM_ARGS, ...chromiumJsFlags()] });
     try {
       return await work(browser, base);
     } finally {
       await browser.close();
     }
+  });
+}
+
+/**
+ * A fresh Chromium profile on disk, as a user's (in a temporary directory, removed afterwards):
+ * IndexedDB keeps its records, and their Blobs, in files. Storage benchmarks need it: off the
+ * record, Chromium keeps them in memory, which is neither a user's speed nor a user's memory.
+ */
+export async function withProfileOnDisk<T>(work: (context: BrowserContext) => Promise<T>): Promise<T> {
+  const profile = mkdtempSync(resolve(tmpdir(), "virtlab-bench-profile-"));
+  try {
+    const context = await chromium.launchPersistentContext(profile, { executablePath: chromiumPath(), args: [...CHROMIUM_ARGS, ...chromiumJsFlags()] });
+    try {
+      return await work(context);
+    } finally {
+      await context.close();
+    }
   } finally {
-    await server.close();
+    rmSync(profile, { recursive: true, force: true });
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * Big disks in Chromium as a user meets them (`npm run bench -- --suite disk-browser`; issue 17):
- * the production build, the default machine, real IndexedDB, the guest's own commands.
+ * the production build, the default machine, real IndexedDB in a profile on disk (a new one each
+ * run), the guest's own commands.
  *
  * Rows:
  * - the default machine restarted (Restart) → 42, and the same machine after its data disk was
@@ -25,8 +26,9 @@
  * Needs `dist/` (npm run build) and Chromium. VIRTLAB_DISK_MIB sets the size (default 1024);
  * VIRTLAB_TRACE=file.json writes a Chromium trace of the first run's cold read.
  */
+import { writeFileSync } from "node:fs";
 import type { Page } from "@playwright/test";
-import { DEADLINE_MS, ask, browserCase, visit, waitForPrompt, withBuiltApp, type BrowserCase } from "./browser.ts";
+import { DEADLINE_MS, ask, browserCase, visit, waitForPrompt, withProfileOnDisk, withServedApp, type BrowserCase } from "./browser.ts";
 import { chromiumThreadTicks, mappingGrowth, rendererMappings, rendererRss, topThreads } from "./browser/proc.ts";
 
 const MiB = 1024 * 1024;
@@ -98,6 +100,28 @@ async function touchGuestRam(page: Page): Promise<void> {
   if (said.some((row) => row.trim() !== "")) throw new Error(`touching the guest's RAM failed: ${said.join(" ")}`);
 }
 
+/** A Chromium trace (all its processes) of what `work` does, written to `path` as JSON. */
+async function traced<T>(page: Page, path: string, work: () => Promise<T>): Promise<T> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("Tracing.start", { traceConfig: { includedCategories: TRACE_CATEGORIES }, transferMode: "ReturnAsStream" });
+  try {
+    return await work();
+  } finally {
+    const complete = new Promise<string | undefined>((done) => cdp.once("Tracing.tracingComplete", (event) => done(event.stream)));
+    await cdp.send("Tracing.end");
+    const handle = await complete;
+    const parts: string[] = [];
+    for (let eof = handle === undefined; !eof; ) {
+      const chunk = await cdp.send("IO.read", { handle: handle as string });
+      parts.push(chunk.base64Encoded === true ? Buffer.from(chunk.data, "base64").toString() : chunk.data);
+      eof = chunk.eof;
+    }
+    if (handle !== undefined) await cdp.send("IO.close", { handle });
+    writeFileSync(path, parts.join(""));
+    await cdp.detach();
+  }
+}
+
 async function timed<T>(work: () => Promise<T>): Promise<{ result: T; seconds: number }> {
   const t0 = performance.now();
   const result = await work();
@@ -118,11 +142,11 @@ async function restartToAnswer(page: Page, click: () => Promise<void>): Promise<
 export async function runBrowserGuestDiskBench(runs: number, log: (line: string) => void): Promise<BrowserCase[]> {
   const sizeMiB = Number(process.env["VIRTLAB_DISK_MIB"] ?? 1024);
   if (!Number.isInteger(sizeMiB / CHUNK_MIB) || sizeMiB <= 0 || sizeMiB > 1536) throw new Error(`VIRTLAB_DISK_MIB must be a multiple of ${CHUNK_MIB} up to 1536 (the disk is 2 GiB)`);
-  return withBuiltApp(async (browser, base) => {
+  return withServedApp(async (base) => {
     const rows = { defaultStart: [] as number[], bigStart: [] as number[], write: [] as number[], writeGrowth: [] as number[], read: [] as number[], readGrowth: [] as number[] };
     for (let i = 0; i < runs; i++) {
-      const context = await browser.newContext();
-      try {
+      // Each run a new profile on disk, as a user's (off the record, IndexedDB lives in memory).
+      await withProfileOnDisk(async (context) => {
         const first = await visit(context, base);
         const page = first.page;
         const row = page.getByTestId("machine-list").getByTestId("machine-row").first();
@@ -161,9 +185,8 @@ export async function runBrowserGuestDiskBench(runs: number, log: (line: string)
         const readTicks = chromiumThreadTicks();
         // VIRTLAB_TRACE=file.json: a Chromium trace of the first run's cold read (what each thread does).
         const trace = i === 0 ? process.env["VIRTLAB_TRACE"] : undefined;
-        if (trace !== undefined) await browser.startTracing(page, { path: trace, categories: TRACE_CATEGORIES });
-        const read = await peakGrowth(() => timed(() => shell(page, "dd if=/data/big of=/dev/null bs=1M")));
-        if (trace !== undefined) await browser.stopTracing();
+        const readBack = (): Promise<{ result: string[]; seconds: number }> => timed(() => shell(page, "dd if=/data/big of=/dev/null bs=1M"));
+        const read = await peakGrowth(() => (trace === undefined ? readBack() : traced(page, trace, readBack)));
         log(`  CPU while reading: ${topThreads(readTicks, chromiumThreadTicks())}`);
         const sumAfter = (await shell(page, "sha256sum /data/big")).join(" ").split(" ")[0];
         if (sumBefore === undefined || sumBefore.length !== 64 || sumAfter !== sumBefore) throw new Error(`the file read back differs: ${sumBefore} then ${sumAfter}`);
@@ -174,9 +197,7 @@ export async function runBrowserGuestDiskBench(runs: number, log: (line: string)
         rows.writeGrowth.push(write.growthMiB);
         rows.read.push((sizeMiB * MiB) / 1e6 / read.result.seconds);
         rows.readGrowth.push(read.growthMiB);
-      } finally {
-        await context.close();
-      }
+      });
     }
     return [
       browserCase("disk-default-start", "default machine: Restart → 42", "s", rows.defaultStart),
