@@ -1,7 +1,8 @@
 /**
  * The large-disk case in Chromium (real IndexedDB), by hand: not part of `npm run bench` (it needs
  * Playwright's browser and a free port). Writes SIZE MiB through the overlay, reads it back cold after a page reload
- * (sequential 128 KiB reads, then 400 random 4 KiB reads), and samples the renderer's resident
+ * (sequential 128 KiB reads, then 400 random 4 KiB reads; then 400 more as the app's guest reads:
+ * the page's disk says where the bytes are, a Worker reads them), and samples the renderer's resident
  * memory (VmRSS of Chromium's renderer processes) every 100 ms, and the CPU time all of its
  * Chromium processes used in each phase (per MiB, per random read).
  *
@@ -10,11 +11,9 @@
  */
 import { build } from "esbuild";
 import { createServer } from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { resolve } from "node:path";
-import { chromium } from "@playwright/test";
 import { REPO_ROOT } from "../src/node/guest.ts";
+import { withProfileOnDisk } from "./browser.ts";
 import { chromiumCpuS, rendererRss } from "./browser/proc.ts";
 
 const sizeMiB = Number(process.argv[2] ?? 1024);
@@ -22,54 +21,56 @@ const port = Number(process.argv[3] ?? 4414);
 const core = process.env["VIRTLAB_CORE"];
 const data = process.argv[4] === "random" ? "random" : "pattern";
 
-const bundle = await build({
-  entryPoints: [resolve(REPO_ROOT, "bench/browser/diskEntry.ts")],
-  bundle: true,
-  format: "iife",
-  write: false,
-  nodePaths: [resolve(REPO_ROOT, "node_modules")],
-  plugins:
-    core === undefined
-      ? []
-      : [{ name: "core", setup: (b) => b.onResolve({ filter: /src\/core\// }, (args) => ({ path: resolve(core, args.path.replace(/^.*src\/core\//, "")) })) }],
-});
-const script = bundle.outputFiles[0]!.text;
+const bundled = async (entry: string): Promise<string> => {
+  const bundle = await build({
+    entryPoints: [resolve(REPO_ROOT, entry)],
+    bundle: true,
+    format: "iife",
+    write: false,
+    nodePaths: [resolve(REPO_ROOT, "node_modules")],
+    plugins:
+      core === undefined
+        ? []
+        : [{ name: "core", setup: (b) => b.onResolve({ filter: /src\/core\// }, (args) => ({ path: resolve(core, args.path.replace(/^.*src\/core\//, "")) })) }],
+  });
+  return bundle.outputFiles[0]!.text;
+};
+const script = await bundled("bench/browser/diskEntry.ts");
+const workerScript = await bundled("bench/browser/diskWorker.ts");
 const server = createServer((req, res) => {
   if (req.url === "/bench.js") res.writeHead(200, { "content-type": "text/javascript" }).end(script);
+  else if (req.url === "/worker.js") res.writeHead(200, { "content-type": "text/javascript" }).end(workerScript);
   else res.writeHead(200, { "content-type": "text/html" }).end('<!doctype html><script src="/bench.js"></script>');
 }).listen(port, "127.0.0.1");
 
-// A profile on disk, as a user's: a new context of `chromium.launch` is off the record, and keeps
-// IndexedDB (and the Blobs of its records) in memory.
-const profile = mkdtempSync(resolve(tmpdir(), "virtlab-disk-bench-"));
-const browser = await chromium.launchPersistentContext(profile, { executablePath: process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium" });
+// A profile on disk, as a user's (see withProfileOnDisk).
 try {
-  const page = await browser.newPage();
-  // The page says when each phase starts and ends; the CPU Chromium used in between is recorded.
-  const cpu: Record<string, number> = {};
-  let mark = 0;
-  await page.exposeFunction("benchPhase", (name: string) => {
-    const now = chromiumCpuS();
-    if (name !== "start") cpu[`${name}CpuS`] = now - mark;
-    mark = now;
+  await withProfileOnDisk(async (context) => {
+    const page = await context.newPage();
+    // The page says when each phase starts and ends; the CPU Chromium used in between is recorded.
+    const cpu: Record<string, number> = {};
+    let mark = 0;
+    await page.exposeFunction("benchPhase", (name: string) => {
+      const now = chromiumCpuS();
+      if (name !== "start") cpu[`${name}CpuS`] = now - mark;
+      mark = now;
+    });
+    await page.goto(`http://127.0.0.1:${port}/`);
+    const before = rendererRss();
+    let peak = before;
+    const timer = setInterval(() => (peak = Math.max(peak, rendererRss())), 100);
+    type Bench = { writeDisk(db: string, s: number, d: number, kind: string): Promise<Record<string, number>>; readDisk(db: string, s: number, d: number): Promise<Record<string, number>> };
+    const db = `bench-disk-${Date.now()}`;
+    const diskMiB = Math.max(2048, sizeMiB + 64);
+    const written = await page.evaluate(([name, n, d, kind]) => (globalThis as unknown as Bench).writeDisk(name, n, d, kind), [db, sizeMiB, diskMiB, data] as const);
+    // Read back cold, as after a reload: a fresh page, nothing of the disk in its memory.
+    await page.reload();
+    const read = await page.evaluate(([name, n, d]) => (globalThis as unknown as Bench).readDisk(name, n, d), [db, sizeMiB, diskMiB] as const);
+    const result = { ...written, ...read };
+    clearInterval(timer);
+    const perMiB = { writeCpuMsPerMiB: ((cpu["writeCpuS"] ?? 0) * 1000) / sizeMiB, readCpuMsPerMiB: ((cpu["readCpuS"] ?? 0) * 1000) / sizeMiB, random4kCpuMs: ((cpu["randomCpuS"] ?? 0) * 1000) / 400, random4kWorkerCpuMs: ((cpu["randomWorkerCpuS"] ?? 0) * 1000) / 400 };
+    console.log(JSON.stringify({ sizeMiB, data, core: core ?? "this worktree", ...result, ...perMiB, rendererRssBeforeMiB: before / 1048576, peakGrowthMiB: (peak - before) / 1048576 }));
   });
-  await page.goto(`http://127.0.0.1:${port}/`);
-  const before = rendererRss();
-  let peak = before;
-  const timer = setInterval(() => (peak = Math.max(peak, rendererRss())), 100);
-  type Bench = { writeDisk(db: string, s: number, d: number, kind: string): Promise<Record<string, number>>; readDisk(db: string, s: number, d: number): Promise<Record<string, number>> };
-  const db = `bench-disk-${Date.now()}`;
-  const diskMiB = Math.max(2048, sizeMiB + 64);
-  const written = await page.evaluate(([name, n, d, kind]) => (globalThis as unknown as Bench).writeDisk(name, n, d, kind), [db, sizeMiB, diskMiB, data] as const);
-  // Read back cold, as after a reload: a fresh page, nothing of the disk in its memory.
-  await page.reload();
-  const read = await page.evaluate(([name, n, d]) => (globalThis as unknown as Bench).readDisk(name, n, d), [db, sizeMiB, diskMiB] as const);
-  const result = { ...written, ...read };
-  clearInterval(timer);
-  const perMiB = { writeCpuMsPerMiB: ((cpu["writeCpuS"] ?? 0) * 1000) / sizeMiB, readCpuMsPerMiB: ((cpu["readCpuS"] ?? 0) * 1000) / sizeMiB, random4kCpuMs: ((cpu["randomCpuS"] ?? 0) * 1000) / 400 };
-  console.log(JSON.stringify({ sizeMiB, data, core: core ?? "this worktree", ...result, ...perMiB, rendererRssBeforeMiB: before / 1048576, peakGrowthMiB: (peak - before) / 1048576 }));
 } finally {
-  await browser.close();
   server.close();
-  rmSync(profile, { recursive: true, force: true });
 }
