@@ -70,7 +70,7 @@ async function readDisk(db: string, sizeMiB: number, diskMiB: number): Promise<R
 }
 
 /**
- * Random 4 KiB reads as a guest's reach storage in the app: the page's disk (opened fresh, nothing
+ * Random 4 KiB reads the way a guest's reads reach storage in the app: the page's disk (opened fresh, nothing
  * in memory) says where the bytes are, and a Worker reads them (bench/browser/diskWorker.ts, served
  * as /worker.js). Other offsets than `readDisk`'s random reads, so none was read before.
  */
