@@ -8,6 +8,7 @@
  *
  *   npx tsx bench/browserDisk.ts [sizeMiB=1024] [port=4414] [pattern|random]   # random: incompressible data
  *   VIRTLAB_CORE=/path/to/older/src/core npx tsx bench/browserDisk.ts   # the same against older code
+ *   (its Worker imports `reopenInWorker` from kv.ts: an older core without it needs that function added)
  */
 import { build } from "esbuild";
 import { createServer } from "node:http";

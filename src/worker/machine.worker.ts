@@ -8,7 +8,7 @@
 import { systemClock } from "../core/clock.ts";
 import type { FromWorker, ToWorker, WorkerPort } from "../core/remote/protocol.ts";
 import { serveBackend } from "../core/remote/server.ts";
-import { openIndexedDbStore } from "../core/storage/kv.ts";
+import { reopenInWorker } from "../core/storage/kv.ts";
 import { createV86Backend } from "../core/v86.ts";
 
 interface WorkerScope {
@@ -31,5 +31,5 @@ const port: WorkerPort = {
 
 serveBackend(port, createV86Backend, systemClock, {
   // A Worker without IndexedDB (none known) leaves every read to the page.
-  ...("indexedDB" in globalThis ? { openStore: (at) => openIndexedDbStore(at.dbName, at.storeName, { bytesAsBlobs: at.bytesAsBlobs, streamReads: true }) } : {}),
+  ...("indexedDB" in globalThis ? { openStore: reopenInWorker } : {}),
 });

@@ -65,7 +65,7 @@ export class ByteParts {
   }
 }
 
-/** An IndexedDB store as another thread opens it again: `openIndexedDbStore(dbName, storeName, { bytesAsBlobs })`. */
+/** An IndexedDB store as another thread opens it again (`reopenInWorker`). */
 export interface StoreLocation {
   readonly dbName: string;
   readonly storeName: string;
@@ -118,6 +118,14 @@ export function openIndexedDbStore(dbName: string, storeName: string, options: I
     keys: () => guard(async () => (await keys(store())).map(String), "read"),
     location: { dbName, storeName, bytesAsBlobs: blobs },
   };
+}
+
+/**
+ * A store the page named (`KeyValueStore.location`), opened again in a machine's Worker: the same
+ * records, its long reads streamed (`streamReads`).
+ */
+export function reopenInWorker(at: StoreLocation): KeyValueStore {
+  return openIndexedDbStore(at.dbName, at.storeName, { bytesAsBlobs: at.bytesAsBlobs, streamReads: true });
 }
 
 /**
