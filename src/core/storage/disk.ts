@@ -478,6 +478,7 @@ export class OverlayDisk implements Disposable {
 
   async write(start: number, data: Uint8Array): Promise<void> {
     this.checkRange(start, data.length);
+    this.wroteSincePoolCheck = true;
     let done = 0;
     while (done < data.length) {
       const position = start + done;
@@ -488,7 +489,6 @@ export class OverlayDisk implements Disposable {
       // A page on its way to IndexedDB is not changed under it: the write gets a copy.
       if (this.saving.has(page)) page = page.slice();
       page.set(data.subarray(done, done + take), within);
-      this.wroteSincePoolCheck = true;
       this.pending.set(index, page);
       if (take === PAGE_SIZE) this.streamed.add(index);
       else this.streamed.delete(index);
