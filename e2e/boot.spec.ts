@@ -1,11 +1,19 @@
 import { gzipSync } from "node:zlib";
-import { expect, expectTerminalLine, runInGuest, shownErrors, terminalBuffer, terminalLines, test, waitForShell } from "./fixtures.ts";
+import { expect, expectTerminalLine, runInGuest, shownErrors, startedFrom, terminalBuffer, terminalLines, test, waitForShell } from "./fixtures.ts";
 
 test("boots the default guest to a shell and runs what the user types", async ({ page, pageErrors }) => {
+  // Every request of the page and its Workers, by file name.
+  const requested: string[] = [];
+  page.on("request", (request) => requested.push(new URL(request.url()).pathname.split("/").pop() ?? ""));
   await page.goto("/");
   // Progress is shown while the files download and the guest boots.
   await expect(page.locator("#progress .steps")).toBeVisible();
   await waitForShell(page);
+  // From the pre-booted state, which the decoder started by the page's entry fetched once, with
+  // its description; a restore needs neither kernel nor initrd.
+  expect(await startedFrom(page)).toBe("pre-booted");
+  expect(requested.filter((name) => name.startsWith("prebooted"))).toEqual(["prebooted.json", "prebooted.vlsnap"]);
+  expect(requested.filter((name) => name === "bzImage" || name === "initramfs.cpio")).toEqual([]);
   await expect(page.getByTestId("run-state")).toHaveText("running");
   await expect(page.getByTestId("mips")).toHaveText(/\d+(\.\d)? MIPS/);
 
@@ -79,6 +87,15 @@ test("a guest file that fails to load is named on the page once, never a blank p
   await expect(error).toContainText("404");
   await expect(page.getByTestId("stage")).toHaveText("failed");
   expect(await shownErrors(page)).toHaveLength(1);
+});
+
+test("a page script that fails to load is said on the page, never a blank page", async ({ page }) => {
+  // The entry loads the app's script after starting the state's decoder: that second script fails.
+  await page.route(/\/assets\/app-[^/]*\.js$/, (route) => route.fulfill({ status: 404, body: "gone" }));
+  await page.goto("/");
+  await expect(page.locator("#error")).toBeVisible();
+  await expect(page.locator("#error")).toContainText("virtlab's page could not load its script");
+  await expect(page.locator("#error")).toContainText("Reload the page to try again.");
 });
 
 test("a broken emulator module is reported, not a silent hang", async ({ page }) => {

@@ -6,8 +6,13 @@
 import { bootKept, expect, runInGuest, shownErrors, startedFrom, test, waitForShell } from "./fixtures.ts";
 
 test("a shared link opens the machine it names (booted once, then from its kept boot), and Copy link gives the same link back", async ({ page, pageErrors }) => {
+  const requested: string[] = [];
+  page.on("request", (request) => requested.push(new URL(request.url()).pathname.split("/").pop() ?? ""));
   await page.goto("/?nic=virtio&console=virtio&mem=192");
   await waitForShell(page);
+  // Other hardware: the page's early decoder saw the link and fetched no pre-booted state (its
+  // description may be read, to refuse it).
+  expect(requested.filter((name) => name === "prebooted.vlsnap")).toEqual([]);
   // Not the pre-booted default: other hardware, so a boot (with the reason in the terminal), kept for next time.
   expect(await startedFrom(page)).toBe("boot");
   await expect(page.locator(".xterm-rows")).toContainText("This boot is kept in this browser");

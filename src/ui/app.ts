@@ -47,6 +47,7 @@ import { pageActions } from "./pageActions.ts";
 import { runOnSecondMachine } from "./secondMachine.ts";
 import { createWorkerBackendFactory } from "./workerBackend.ts";
 import { pagePrebooted } from "./offThreadDecode.ts";
+import { pageGuestBase, type DecoderRun } from "./earlyDecoder.ts";
 import { installMigration } from "./migration/installMigration.ts";
 
 /** Which saved machine the page boots (localStorage: a UI preference, not user data). */
@@ -55,7 +56,7 @@ const SELECTED_MACHINE_KEY = "virtlab.machine";
 export class App implements Shell {
   readonly storage = new StorageController(openBrowserStores(), browserLocks());
   readonly snapshots = new SnapshotStore(openIndexedDbStore("virtlab-snapshots", "kv"));
-  readonly guestBase = new URL("guest/", document.baseURI).href;
+  readonly guestBase = pageGuestBase();
   readonly session: MachineSession;
   current: MachineRecord = DEFAULT_MACHINE;
   profile: DeviceProfile = DEFAULT_PROFILE;
@@ -75,7 +76,8 @@ export class App implements Shell {
 
   private readonly sessionOptions: SessionOptions;
 
-  constructor() {
+  /** `early`: the pre-booted state's decoder the page's entry started for its plain address (earlyDecoder.ts). */
+  constructor(early?: DecoderRun) {
     this.sessionOptions = {
       // The one place the emulator backend is chosen: each machine's emulator runs in its own Worker.
       backend: createWorkerBackendFactory(),
@@ -88,7 +90,7 @@ export class App implements Shell {
       images: this.storage.stores.images,
       diskStore: this.storage.stores.disks,
       disks: this.storage,
-      prebooted: pagePrebooted(this.guestBase, location.search),
+      prebooted: pagePrebooted(this.guestBase, location.search, early),
       // Boots kept per hardware in a database of their own: a device switch boots once, then restores.
       bootCache: new BootCache(new SnapshotStore(openIndexedDbStore("virtlab-bootcache", "kv"))),
       screenContainer: byId("vga"),

@@ -1,8 +1,23 @@
-import { App } from "./app.ts";
+import { pageGuestBase, startDecoderEarly } from "./earlyDecoder.ts";
 import "./style.css";
 
-const app = new App();
-window.addEventListener("error", (event) => app.reportUncaught(event.error ?? event.message));
-window.addEventListener("unhandledrejection", (event) => app.reportUncaught(event.reason));
-// The offline worker's downloads wait for the page's own first start.
-app.offline.startAfter(app.start());
+// First, before the app's script has loaded: the pre-booted state's download and decoding, in a
+// Worker (the state is most of a start's wait; the app's script takes a few tenths of a second).
+const early = startDecoderEarly(pageGuestBase(), location.search);
+
+import("./app.ts").then(
+  ({ App }) => {
+    const app = new App(early);
+    window.addEventListener("error", (event) => app.reportUncaught(event.error ?? event.message));
+    window.addEventListener("unhandledrejection", (event) => app.reportUncaught(event.reason));
+    // The offline worker's downloads wait for the page's own first start.
+    app.offline.startAfter(app.start());
+  },
+  (error: unknown) => {
+    // The app's own words for errors are in the script that did not load.
+    const box = document.getElementById("error");
+    if (box === null) return;
+    box.hidden = false;
+    box.textContent = `virtlab's page could not load its script (${error instanceof Error ? error.message : String(error)}). Reload the page to try again.`;
+  },
+);

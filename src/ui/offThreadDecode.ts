@@ -1,50 +1,25 @@
 /**
  * The pre-booted state the page starts from, fetched and decoded in a Worker of its own
- * (src/worker/decode.worker.ts) from the page's first moment: the Worker unpacks each part of the
- * file as its bytes arrive, so the unpacking overlaps the download, and neither waits for the
- * page's main thread, which meanwhile opens storage and draws. When the Worker cannot do it (it
- * fails to load, the download or the file is bad), the page fetches and decodes the file itself,
- * so what goes wrong is said in the core's own words.
+ * (earlyDecoder.ts): started by the page's entry when its link may start from the state, else
+ * when a start asks. The Worker unpacks each part of the file as its bytes arrive, so the
+ * unpacking overlaps the download, and neither waits for the page's main thread, which meanwhile
+ * loads the app, opens storage and draws. When the Worker cannot do it (it fails to load, the
+ * download or the file is bad), the page fetches and decodes the file itself, so what goes wrong
+ * is said in the core's own words.
  */
-import { decodeSnapshot, eagerPrebooted, fetchPrebooted, mayStartPrebooted, type DecodedSnapshot, type PrebootedManifest, type PrebootedSource } from "../core/index.ts";
-import type { FromDecoder, ToDecoder } from "../worker/decode.worker.ts";
-
-function spawnDecoder(): Worker | undefined {
-  try {
-    return new Worker(new URL("../worker/decode.worker.ts", import.meta.url), { type: "module", name: "virtlab decoder" });
-  } catch {
-    return undefined;
-  }
-}
-
-/** The file and its decoding, from `worker` (ended after); undefined when the Worker could not. */
-function fetchAndDecodeIn(worker: Worker | undefined, guestBase: string, manifest: PrebootedManifest, onProgress: (loaded: number, total: number) => void): Promise<{ file: Uint8Array; decoded: DecodedSnapshot } | undefined> {
-  if (worker === undefined) return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    const done = (result: { file: Uint8Array; decoded: DecodedSnapshot } | undefined): void => {
-      worker.terminate();
-      resolve(result);
-    };
-    worker.addEventListener("message", (event: MessageEvent<FromDecoder>) => {
-      const message = event.data;
-      if (message.kind === "progress") onProgress(message.loaded, message.total);
-      else done(message.ok ? { file: message.file, decoded: message.decoded } : undefined);
-    });
-    worker.addEventListener("error", () => done(undefined), { once: true });
-    worker.postMessage({ guestBase, manifest } satisfies ToDecoder);
-  });
-}
+import { decodeSnapshot, eagerPrebooted, fetchPrebooted, mayStartPrebooted, type DecodedSnapshot, type PrebootedSource } from "../core/index.ts";
+import { runDecoder, type DecoderRun } from "./earlyDecoder.ts";
 
 /**
- * The default machine's pre-booted state, fetched and decoded in a Worker: from the page's first
- * moment, while storage opens, when the page's link (`search`) may start from it (core's
- * mayStartPrebooted: not a link to other hardware, a machine or a snapshot); else when a start asks.
+ * The default machine's pre-booted state for the page's session. When the page's link may start
+ * from the state (`search`, core's mayStartPrebooted), the session's first choice gets its
+ * description, file and decoding, begun before the choice asks (core's eagerPrebooted): by
+ * `early`, the decoder the page's entry started for its plain address (startDecoderEarly), else
+ * by a decoder started now. Otherwise a start that asks runs the decoder then.
  */
-export function pagePrebooted(guestBase: string, search: string): PrebootedSource {
+export function pagePrebooted(guestBase: string, search: string, early: DecoderRun | undefined): PrebootedSource {
   const eager = mayStartPrebooted(search);
   const plain = fetchPrebooted(guestBase);
-  // Made now: its script and the zstd decoder load while the page fetches the state's description.
-  let spare = eager ? spawnDecoder() : undefined;
   let fromWorker: { file: Uint8Array; decoded: DecodedSnapshot } | undefined;
   // The Worker's decoding of the file it fetched, handed on once (and not kept here after).
   const decode = (file: Uint8Array): Promise<DecodedSnapshot> => {
@@ -52,12 +27,16 @@ export function pagePrebooted(guestBase: string, search: string): PrebootedSourc
     fromWorker = undefined;
     return got?.file === file ? Promise.resolve(got.decoded) : decodeSnapshot(file);
   };
+  // The plain address's decoder is the entry's; another link that may use the state starts one now.
+  let running = eager ? (early ?? runDecoder(guestBase)) : undefined;
   const source: PrebootedSource = {
-    manifest: () => plain.manifest(),
+    // The early Worker's description (the state it is fetching), else the page's own fetch.
+    manifest: async () => (await running?.manifest) ?? plain.manifest(),
     async file(manifest, onProgress) {
-      const worker = spare ?? spawnDecoder();
-      spare = undefined;
-      fromWorker = await fetchAndDecodeIn(worker, guestBase, manifest, onProgress);
+      const run = running ?? runDecoder(guestBase, manifest);
+      running = undefined;
+      run?.onProgress(onProgress);
+      fromWorker = await run?.result;
       return fromWorker?.file ?? plain.file(manifest, onProgress);
     },
     decode,

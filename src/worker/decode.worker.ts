@@ -1,6 +1,7 @@
 /**
- * Fetches and decodes the pre-booted state off the page's main thread (src/ui/offThreadDecode.ts).
- * The page sends where the file is; this Worker downloads it and checks and unpacks each part of
+ * Fetches and decodes the pre-booted state off the page's main thread (src/ui/earlyDecoder.ts).
+ * The page sends where the state is, and its description when it has it (else this Worker fetches
+ * that too and posts it first); this Worker downloads the file and checks and unpacks each part of
  * the file as soon as its bytes are in (SnapshotStreamDecoder), so the unpacking overlaps the
  * download and neither waits for the page's thread. It posts the download's progress, then the
  * file and the decoded snapshot, their bytes transferred. On any failure it answers `ok: false`
@@ -12,9 +13,11 @@ import { preloadZstd } from "../core/snapshot/zstd.ts";
 
 export interface ToDecoder {
   readonly guestBase: string;
-  readonly manifest: PrebootedManifest;
+  /** Left out: the Worker fetches the description itself (the page's entry has not loaded it yet). */
+  readonly manifest?: PrebootedManifest;
 }
 export type FromDecoder =
+  | { readonly kind: "manifest"; readonly manifest: PrebootedManifest | { readonly none: string } }
   | { readonly kind: "progress"; readonly loaded: number; readonly total: number }
   | { readonly kind: "done"; readonly ok: true; readonly file: Uint8Array; readonly decoded: DecodedSnapshot }
   | { readonly kind: "done"; readonly ok: false };
@@ -29,11 +32,19 @@ const scope = globalThis as unknown as DecodeScope;
 // The file it is made for is zstd (the pre-booted state): the decoder loads before the bytes come.
 preloadZstd();
 
-async function fetchAndDecode({ guestBase, manifest }: ToDecoder): Promise<{ file: Uint8Array; decoded: DecodedSnapshot }> {
+async function fetchAndDecode({ guestBase, manifest: given }: ToDecoder): Promise<{ file: Uint8Array; decoded: DecodedSnapshot }> {
+  const source = fetchPrebooted(guestBase);
+  let manifest = given;
+  if (manifest === undefined) {
+    const fetched = await source.manifest();
+    scope.postMessage({ kind: "manifest", manifest: fetched });
+    if ("none" in fetched) throw new Error(fetched.none);
+    manifest = fetched;
+  }
   const decoder = new SnapshotStreamDecoder(manifest.size);
   let next = 0;
   let restarted = false;
-  const file = await fetchPrebooted(guestBase).file(
+  const file = await source.file(
     manifest,
     (loaded, total) => scope.postMessage({ kind: "progress", loaded, total }),
     (chunk, offset) => {
