@@ -591,7 +591,7 @@ export class MachineSession {
     // in order: releaseHeldKeys).
     const quiet = machine.setUpIsQuiet();
     if (quiet) showPrompt();
-    const setUp = await machine.housekeep(afterRestoreCommand({ ...(mountData === undefined ? {} : { mountData }), epochSeconds: this.options.wallTime() / 1000, nic: this.profileNow !== undefined && this.profileNow.nic !== "none", ...(identity === undefined ? {} : { identity }) }), { timeoutMs: SETTLE_TIMEOUT_MS });
+    const setUp = await machine.housekeep(afterRestoreCommand({ ...(mountData === undefined ? {} : { mountData }), epochSeconds: this.options.wallTime() / 1000, ...(this.profileNow === undefined ? {} : { nic: this.profileNow.nic }), ...(identity === undefined ? {} : { identity }) }), { timeoutMs: SETTLE_TIMEOUT_MS });
     if (identity !== undefined && setUp.exitCode !== 0) this.identityFailed(setUp.output || `exit ${setUp.exitCode}`);
     else if (identity !== undefined) this.identityEmitter.fire(identity);
     if (!quiet) showPrompt();
