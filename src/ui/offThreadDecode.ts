@@ -1,11 +1,11 @@
 /**
  * The pre-booted state the page starts from, fetched and decoded in a Worker of its own
- * (earlyDecoder.ts): started by the page's entry when its link may start from the state, else
- * when a start asks. The Worker unpacks each part of the file as its bytes arrive, so the
- * unpacking overlaps the download, and neither waits for the page's main thread, which meanwhile
- * loads the app, opens storage and draws. When the Worker cannot do it (it fails to load, the
- * download or the file is bad), the page fetches and decodes the file itself, so what goes wrong
- * is said in the core's own words.
+ * (earlyDecoder.ts): started by the page's entry for its plain address, by the app as it starts
+ * for another link that may use the state, else when a start asks. The Worker unpacks each part
+ * of the file as its bytes arrive, so the unpacking overlaps the download, and neither waits for
+ * the page's main thread, which meanwhile loads the app, opens storage and draws. When the Worker
+ * cannot do it (it fails to load, the download or the file is bad), the page fetches and decodes
+ * the file itself, so what goes wrong is said in the core's own words.
  */
 import { decodeSnapshot, eagerPrebooted, fetchPrebooted, mayStartPrebooted, type DecodedSnapshot, type PrebootedSource } from "../core/index.ts";
 import { runDecoder, type DecoderRun } from "./earlyDecoder.ts";
