@@ -27,7 +27,7 @@ import {
 import type { NetworkBus } from "../../src/core/lab/netPeer.ts";
 import { guestIsBuilt } from "../../src/node/guest.ts";
 import { fileLabPrebooted, nodeSession, nodeSessionOptions } from "../../src/node/session.ts";
-import { hasPrebooted, sessionsStoppedAfterEach } from "./sessions.ts";
+import { frameTo, hasPrebooted, rxPackets, sessionsStoppedAfterEach } from "./sessions.ts";
 
 const sessions = sessionsStoppedAfterEach();
 
@@ -86,13 +86,7 @@ describe.skipIf(!guestIsBuilt())("machines on a network, each with its own name 
     // link came up with the new MAC): one for the MAC the saved boot had is dropped by the card.
     const bootMac = (await sh(vm2, "dmesg | grep -o -m1 '00:22:15\\(:[0-9a-f][0-9a-f]\\)\\{3\\}'")).trim();
     expect(bootMac).toMatch(/^00:22:15(:[0-9a-f]{2}){3}$/);
-    const rx = async (): Promise<number> => Number(await sh(vm2, "cat /sys/class/net/eth0/statistics/rx_packets"));
-    const frameTo = (mac: string): Uint8Array => {
-      const frame = new Uint8Array(60);
-      frame.set(mac.split(":").map((b) => parseInt(b, 16)), 0);
-      frame.set([0x52, 0x54, 0x00, 0xee, 0xee, 0xee, 0x88, 0xb5], 6); // a local experimental EtherType
-      return frame;
-    };
+    const rx = (): Promise<number> => rxPackets(vm2);
     const before = await rx();
     vm2.sendNetworkFrame(frameTo(bootMac));
     vm2.sendNetworkFrame(frameTo(id2.mac));

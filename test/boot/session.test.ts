@@ -10,7 +10,7 @@ import { BootCache, DEFAULT_MACHINE, DEFAULT_PROFILE, DiskStore, SnapshotStore, 
 import { concatParts } from "../../src/core/snapshot/format.ts";
 import { guestIsBuilt } from "../../src/node/guest.ts";
 import { nodeSession, startSession } from "../../src/node/session.ts";
-import { hasPrebooted, sessionsStoppedAfterEach } from "./sessions.ts";
+import { frameTo, hasPrebooted, rxPackets, sessionsStoppedAfterEach } from "./sessions.ts";
 
 const sessions = sessionsStoppedAfterEach();
 
@@ -98,12 +98,8 @@ describe.skipIf(!guestIsBuilt())("the machine session on the default guest", () 
     // The link is up and the boot's DHCP client runs on (it was not stopped and started again).
     expect(await sh("cat /sys/class/net/eth0/carrier; kill -0 $(cat /run/udhcpc.eth0.pid) && echo dhcp-running")).toBe("1\ndhcp-running");
     const mac = (await sh("cat /sys/class/net/eth0/address")).trim();
-    const rx = async (): Promise<number> => Number(await sh("cat /sys/class/net/eth0/statistics/rx_packets"));
-    const frame = new Uint8Array(60);
-    frame.set(mac.split(":").map((b) => parseInt(b, 16)), 0);
-    frame.set([0x52, 0x54, 0x00, 0xee, 0xee, 0xee, 0x88, 0xb5], 6); // a local experimental EtherType
-    const before = await rx();
-    restored.sendNetworkFrame(frame);
-    await expect.poll(rx, { timeout: 30_000, interval: 100 }).toBe(before + 1);
+    const before = await rxPackets(restored);
+    restored.sendNetworkFrame(frameTo(mac));
+    await expect.poll(() => rxPackets(restored), { timeout: 30_000, interval: 100 }).toBe(before + 1);
   });
 });

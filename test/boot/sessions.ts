@@ -40,3 +40,16 @@ export async function machineFromState(state: Uint8Array, backend: BackendFactor
   await machine.start();
   return machine;
 }
+
+/** A minimal Ethernet frame to `mac`, of a local experimental EtherType: the guest counts it on eth0, then drops it. */
+export function frameTo(mac: string): Uint8Array {
+  const frame = new Uint8Array(60);
+  frame.set(mac.split(":").map((b) => parseInt(b, 16)), 0);
+  frame.set([0x52, 0x54, 0x00, 0xee, 0xee, 0xee, 0x88, 0xb5], 6);
+  return frame;
+}
+
+/** How many frames the guest's eth0 has taken (its `rx_packets`), asked through the guest agent. */
+export async function rxPackets(machine: Machine): Promise<number> {
+  return Number((await machine.agent.run("cat /sys/class/net/eth0/statistics/rx_packets")).output);
+}
