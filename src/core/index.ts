@@ -141,7 +141,7 @@ export { CrashWatch, REPEATED_CRASH_WINDOW_MS, machinesThatRanFine, machinesToOf
 export { memoryAdvice, type MemoryAdvice, type MemoryAdviceInput } from "./memoryAdvice.ts";
 export { MachineSession, IDLE_STATUS, type BootKept, type RunBegin, type SessionDisks, type SessionOptions, type SessionStatus, type StartOptions, type StartOutcome } from "./session/session.ts";
 export { planStart, type SavedStart, type StartRequest, type StartedFrom } from "./session/request.ts";
-export { choosePrebooted, eagerPrebooted, fetchPrebooted, type Prebooted, type PrebootedManifest, type PrebootedSource } from "./session/prebooted.ts";
+export { choosePrebooted, eagerPrebooted, fetchPrebooted, type Prebooted, type PrebootedDescription, type PrebootedManifest, type PrebootedSource } from "./session/prebooted.ts";
 export { GENERIC_PROMPT, fetchGuestManifest, guestFor, imageAsset, libraryAssetLoader } from "./session/guests.ts";
 export { chooseMachine, type MachineChoice } from "./session/choose.ts";
 export { notForThisEmulator, snapshotDifferences } from "./snapshot/compat.ts";

@@ -8,7 +8,7 @@
  * evaluated. offThreadDecode.ts hands what it gets to the machine session.
  */
 import type { DecodedSnapshot } from "../core/snapshot/format.ts";
-import type { PrebootedManifest } from "../core/session/prebooted.ts";
+import type { PrebootedDescription, PrebootedManifest } from "../core/session/prebooted.ts";
 import type { FromDecoder, ToDecoder } from "../worker/decode.worker.ts";
 
 /** Where the page's guest files are served (images/out under `guest/`, see vite.config.ts). */
@@ -16,12 +16,10 @@ export function pageGuestBase(): string {
   return new URL("guest/", document.baseURI).href;
 }
 
-export type DecoderManifest = PrebootedManifest | { readonly none: string };
-
 /** One download and decoding in the decoder's Worker, ended when it is done. */
 export interface DecoderRun {
   /** The state's description as the Worker fetched it (undefined when it was given one, or could not). */
-  readonly manifest: Promise<DecoderManifest | undefined>;
+  readonly manifest: Promise<PrebootedDescription | undefined>;
   /** The file and its decoding; undefined when the Worker could not (the page then does it itself). */
   readonly result: Promise<{ readonly file: Uint8Array; readonly decoded: DecodedSnapshot } | undefined>;
   /** The download's progress: the latest so far at once, then as it comes. */
@@ -41,8 +39,8 @@ export function runDecoder(guestBase: string, manifest?: PrebootedManifest): Dec
   }
   let progress: ((loaded: number, total: number) => void) | undefined;
   let seen: readonly [number, number] | undefined;
-  let gotManifest!: (manifest: DecoderManifest | undefined) => void;
-  const manifestPromise = new Promise<DecoderManifest | undefined>((resolve) => (gotManifest = resolve));
+  let gotManifest!: (manifest: PrebootedDescription | undefined) => void;
+  const manifestPromise = new Promise<PrebootedDescription | undefined>((resolve) => (gotManifest = resolve));
   const result = new Promise<{ file: Uint8Array; decoded: DecodedSnapshot } | undefined>((resolve) => {
     const done = (value: { file: Uint8Array; decoded: DecodedSnapshot } | undefined): void => {
       worker.terminate();

@@ -7,7 +7,7 @@
  * file and the decoded snapshot, their bytes transferred. On any failure it answers `ok: false`
  * and the page fetches and decodes the file itself, so the error the user sees is the core's own.
  */
-import { fetchPrebooted, type PrebootedManifest } from "../core/session/prebooted.ts";
+import { fetchPrebooted, type PrebootedDescription, type PrebootedManifest } from "../core/session/prebooted.ts";
 import { SnapshotStreamDecoder, decodeSnapshot, type DecodedSnapshot } from "../core/snapshot/format.ts";
 import { preloadZstd } from "../core/snapshot/zstd.ts";
 
@@ -17,7 +17,7 @@ export interface ToDecoder {
   readonly manifest?: PrebootedManifest;
 }
 export type FromDecoder =
-  | { readonly kind: "manifest"; readonly manifest: PrebootedManifest | { readonly none: string } }
+  | { readonly kind: "manifest"; readonly manifest: PrebootedDescription }
   | { readonly kind: "progress"; readonly loaded: number; readonly total: number }
   | { readonly kind: "done"; readonly ok: true; readonly file: Uint8Array; readonly decoded: DecodedSnapshot }
   | { readonly kind: "done"; readonly ok: false };

@@ -25,10 +25,12 @@ export interface PrebootedManifest {
   readonly fingerprint?: MachineFingerprint;
 }
 
+/** A pre-booted state's description, or why there is none. */
+export type PrebootedDescription = PrebootedManifest | { readonly none: string };
+
 /** Where the pre-booted state comes from: the server next to the guest, or files in Node. */
 export interface PrebootedSource {
-  /** Its description, or why there is none. */
-  manifest(): Promise<PrebootedManifest | { readonly none: string }>;
+  manifest(): Promise<PrebootedDescription>;
   /** The state file itself; `onChunk` gets its bytes as they arrive. */
   file(manifest: PrebootedManifest, onProgress: (loaded: number, total: number) => void, onChunk?: ChunkCallback): Promise<Uint8Array>;
   /** The file decoded, when the source may have done it already (see eagerPrebooted). */
