@@ -294,9 +294,4 @@ export class App implements Shell {
   clearError(): void {
     this.messages.clearError();
   }
-
-  /** Errors nobody caught still reach the user, never a silent blank page. */
-  reportUncaught(error: unknown): void {
-    this.report(error);
-  }
 }

@@ -8,8 +8,9 @@ const early = startDecoderEarly(pageGuestBase(), location.search);
 import("./app.ts").then(
   ({ App }) => {
     const app = new App(early);
-    window.addEventListener("error", (event) => app.reportUncaught(event.error ?? event.message));
-    window.addEventListener("unhandledrejection", (event) => app.reportUncaught(event.reason));
+    // Errors nobody caught still reach the user, never a silent blank page.
+    window.addEventListener("error", (event) => app.report(event.error ?? event.message));
+    window.addEventListener("unhandledrejection", (event) => app.report(event.reason));
     // The offline worker's downloads wait for the page's own first start.
     app.offline.startAfter(app.start());
   },
