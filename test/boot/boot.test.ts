@@ -84,6 +84,17 @@ describe.skipIf(!built)("default guest boots", () => {
     });
   }
 
+  it("skips each start-up step the command line names in initcall_blacklist (a name the kernel does not know would be ignored silently)", async () => {
+    const machine = await defaultMachine();
+    const cmdline = (await machine.run("cat /proc/cmdline")).output;
+    const names = /(?:^| )initcall_blacklist=(\S+)/.exec(cmdline)?.[1]?.split(",") ?? [];
+    expect(names.length).toBeGreaterThan(0);
+    const skipped = (await machine.run("dmesg | grep ' blacklisted$'")).output;
+    for (const name of names) expect(skipped).toContain(`initcall ${name} blacklisted`);
+    // What they did is not missing where the guest looks: tracefs still mounts, modules still load.
+    expect(await machine.run("grep -c . /proc/modules >/dev/null && ls /sys/kernel/tracing >/dev/null && echo ok")).toEqual({ output: "ok", exitCode: 0 });
+  });
+
   it("round-trips a command's output and exit status exactly", async () => {
     const machine = await defaultMachine();
     // Commands are typed as a user types them: a literal tab would ask the shell to complete.
