@@ -516,7 +516,7 @@ export class MachineSession {
     return async (): Promise<BootKept> => {
       try {
         const meta = { app: "virtlab (boot cache)", v86: V86_PACKAGE_VERSION, fingerprint, name: BOOT_CACHE_LABEL, createdAt: this.options.wallTime(), shellReady: state.shellReady, preview: screen };
-        const { parts } = await encodeSnapshot(state.state, meta, [], BOOT_CACHE_COMPRESSION.compression, BOOT_CACHE_COMPRESSION.level);
+        const { parts } = await encodeSnapshot(state.state, meta, [], BOOT_CACHE_COMPRESSION);
         await cache.keep(fingerprint, parts);
         return { kind: "kept", bytes: parts.reduce((n, part) => n + part.length, 0) };
       } catch (error) {

@@ -16,7 +16,10 @@
  * Format 2 (FORMAT_VERSION) writes the fingerprint's boot source and disks, and each carried
  * disk's base, as typed values; format 1 wrote them as words. Both are read: a format-1 header is
  * turned into the typed form as it is read (fingerprint.ts, readFingerprint), so every reader
- * sees one shape.
+ * sees one shape. Format 3 (FILTERED_FORMAT_VERSION) is format 2 with parts that went through a
+ * filter before compression (a chunk's `filter`: "x86", x86Filter.ts); a file is written as
+ * format 3 only when one of its parts has a filter, so that a virtlab that knows no filters
+ * refuses it by its format rather than unpacking wrong bytes.
  */
 import { concatBytes } from "../bytes.ts";
 import { AppError } from "../errors.ts";
@@ -24,14 +27,17 @@ import { decodeText, encodeText, sha256Hex } from "../host.ts";
 import { PAGE_SIZE, type BlankLayout } from "../storage/disk.ts";
 import { baseFromWord, isDiskBase, readFingerprint, type DiskBase, type MachineFingerprint } from "./fingerprint.ts";
 import { gunzip, gzip } from "./compress.ts";
+import { filterX86, unfilterX86 } from "./x86Filter.ts";
 import { unzstd, zstd } from "./zstd.ts";
 
 /** The first bytes of every virtlab snapshot file: "VIRTLAB" and 0x1A. The only place they are written. */
 export const SNAPSHOT_MAGIC: Uint8Array = encodeText("VIRTLAB\x1a");
-/** The format this virtlab writes. */
+/** The format this virtlab writes when no part has a filter. */
 export const FORMAT_VERSION = 2;
+/** The format of a file with a filtered part. */
+export const FILTERED_FORMAT_VERSION = 3;
 /** The formats it reads (1: fingerprint and disk bases as words, read into the typed form). */
-export const READABLE_FORMATS: readonly number[] = [1, 2];
+export const READABLE_FORMATS: readonly number[] = [1, 2, 3];
 export const MAX_HEADER_BYTES = 1024 * 1024;
 export const CHUNK_RAW_BYTES = 8 * 1024 * 1024;
 /** 2 GiB of guest memory, 128 MiB of VGA memory and the devices fit well under this. */
@@ -45,6 +51,25 @@ export interface SnapshotChunk {
   readonly rawSize: number;
   /** sha256 of the compressed bytes. */
   readonly sha256: string;
+  /** What the raw bytes went through before compression, undone after (format 3). */
+  readonly filter?: SnapshotFilter;
+}
+
+/** "x86": x86Filter.ts (calls and jumps as positions). */
+export type SnapshotFilter = "x86";
+
+/** How the parts are packed. */
+export interface SnapshotPacking {
+  /** gzip unless told. */
+  readonly compression?: SnapshotCompression;
+  /** zstd's level (ZSTD_LEVEL unless told). */
+  readonly level?: number;
+  /**
+   * Put each part through the x86 filter when that packs it smaller (judged at a fast level).
+   * Worth it for states made once and fetched often (set-up's): it costs a pass over each part
+   * and one more compression to judge.
+   */
+  readonly x86Filter?: boolean;
 }
 
 export interface SnapshotHeader {
@@ -81,6 +106,10 @@ export interface SnapshotHeader {
 export type SnapshotCompression = "gzip" | "zstd";
 /** The compressions this virtlab reads. */
 export const SNAPSHOT_COMPRESSIONS: readonly SnapshotCompression[] = ["gzip", "zstd"];
+/** The filters it undoes (format 3 on). */
+const SNAPSHOT_FILTERS: readonly SnapshotFilter[] = ["x86"];
+/** The zstd level at which encodeSnapshot judges whether a part packs smaller filtered. */
+const FILTER_TRIAL_LEVEL = 3;
 
 export type SnapshotMeta = Omit<SnapshotHeader, "format" | "stateVersion" | "compression" | "rawSize" | "chunks" | "stateSize" | "disks">;
 
@@ -116,16 +145,16 @@ export function v86StateVersion(state: Uint8Array): number {
 
 /**
  * Build a snapshot file (as parts, to write or store without one more copy). gzip unless told:
- * zstd's high-level encoders take about a second per MiB (set-up only). `zstdLevel`: zstd's level
- * (ZSTD_LEVEL unless told).
+ * zstd's high-level encoders take about a second per MiB (set-up only).
  */
 export async function encodeSnapshot(
   state: Uint8Array,
   meta: SnapshotMeta,
   disks: readonly SnapshotDiskData[] = [],
-  compression: SnapshotCompression = "gzip",
-  zstdLevel?: number,
+  packing: SnapshotPacking = {},
 ): Promise<{ header: SnapshotHeader; parts: Uint8Array[] }> {
+  const compression = packing.compression ?? "gzip";
+  const pack = (raw: Uint8Array, level?: number): Promise<Uint8Array> => (compression === "zstd" ? zstd(raw, level ?? packing.level) : gzip(raw));
   for (const disk of disks) {
     if (disk.data.length !== disk.pages.length * PAGE_SIZE) throw new AppError("bad-snapshot", `The pages of ${disk.slot} do not add up.`);
   }
@@ -133,14 +162,23 @@ export async function encodeSnapshot(
   const chunks: SnapshotChunk[] = [];
   const bodies: Uint8Array[] = [];
   for (let offset = 0; offset < payload.length; offset += CHUNK_RAW_BYTES) {
-    const raw = payload.subarray(offset, Math.min(payload.length, offset + CHUNK_RAW_BYTES));
-    const packed = compression === "zstd" ? await zstd(raw, zstdLevel) : await gzip(raw);
-    chunks.push({ size: packed.length, rawSize: raw.length, sha256: await sha256Hex(packed) });
+    let raw = payload.subarray(offset, Math.min(payload.length, offset + CHUNK_RAW_BYTES));
+    let filter: SnapshotFilter | undefined;
+    if (packing.x86Filter === true) {
+      const filtered = raw.slice();
+      filterX86(filtered);
+      if ((await pack(filtered, FILTER_TRIAL_LEVEL)).length < (await pack(raw, FILTER_TRIAL_LEVEL)).length) {
+        raw = filtered;
+        filter = "x86";
+      }
+    }
+    const packed = await pack(raw);
+    chunks.push({ size: packed.length, rawSize: raw.length, sha256: await sha256Hex(packed), ...(filter === undefined ? {} : { filter }) });
     bodies.push(packed);
   }
   const header: SnapshotHeader = {
     ...meta,
-    format: FORMAT_VERSION,
+    format: chunks.some((c) => c.filter !== undefined) ? FILTERED_FORMAT_VERSION : FORMAT_VERSION,
     stateVersion: v86StateVersion(state),
     compression,
     rawSize: payload.length,
@@ -214,7 +252,7 @@ export function readSnapshotHeaderOf(head: Uint8Array, fileLength: number | unde
 function upgradeHeader(header: SnapshotHeader): SnapshotHeader {
   if (typeof header !== "object" || header === null) throw new AppError("bad-snapshot", "The snapshot's header is damaged.");
   if (!READABLE_FORMATS.includes(header.format)) {
-    throw new AppError("bad-snapshot", `This snapshot uses file format ${String(header.format)}; this virtlab reads formats ${READABLE_FORMATS.join(" and ")}.`);
+    throw new AppError("bad-snapshot", `This snapshot uses file format ${String(header.format)}; this virtlab reads formats ${READABLE_FORMATS.slice(0, -1).join(", ")} and ${String(READABLE_FORMATS.at(-1))}.`);
   }
   const fingerprint = readFingerprint(header.fingerprint, header.format);
   const disks = header.format === 1 && Array.isArray(header.disks) ? header.disks.map(upgradeDisk) : header.disks;
@@ -234,6 +272,7 @@ function checkHeader(header: SnapshotHeader, bodyLength: number | undefined): vo
     throw new AppError("bad-snapshot", "The snapshot's header is damaged.");
   }
   if (!SNAPSHOT_COMPRESSIONS.includes(header.compression)) throw new AppError("bad-snapshot", "The snapshot uses a compression this virtlab does not read.");
+  const filters = header.format >= FILTERED_FORMAT_VERSION ? SNAPSHOT_FILTERS : [];
   if (!Number.isSafeInteger(header.rawSize) || header.rawSize <= 0 || header.rawSize > MAX_STATE_BYTES) {
     throw new AppError("bad-snapshot", `The snapshot declares a machine state of ${String(header.rawSize)} bytes, which no machine here can have.`, {
       details: { rawSize: header.rawSize },
@@ -247,6 +286,7 @@ function checkHeader(header: SnapshotHeader, bodyLength: number | undefined): vo
     if (!Number.isSafeInteger(chunk.size) || !Number.isSafeInteger(chunk.rawSize) || chunk.size <= 0 || chunk.rawSize <= 0 || chunk.rawSize > CHUNK_RAW_BYTES || typeof chunk.sha256 !== "string") {
       throw new AppError("bad-snapshot", "The snapshot's chunk list is damaged.");
     }
+    if (chunk.filter !== undefined && !filters.includes(chunk.filter)) throw new AppError("bad-snapshot", "The snapshot's chunk list names a filter this virtlab does not know.");
     raw += chunk.rawSize;
     packed += chunk.size;
   }
@@ -310,6 +350,7 @@ async function unpackChunk(header: SnapshotHeader, index: number, packed: Uint8A
   }
   const raw = header.compression === "zstd" ? await unzstd(packed, chunk.rawSize) : await gunzip(packed, chunk.rawSize);
   if (raw.length !== chunk.rawSize) throw new AppError("bad-snapshot", `The snapshot is damaged: part ${index + 1} has the wrong size.`);
+  if (chunk.filter === "x86") unfilterX86(raw);
   return raw;
 }
 

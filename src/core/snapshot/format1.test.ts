@@ -121,8 +121,8 @@ describe("format-1 snapshot files", () => {
       expect(error.message).toMatch(/machine description is damaged or in a form this virtlab does not read/);
     }
     const future = await formatOneFile(PREBOOTED_V1);
-    const json = encodeText(decodeText(future.subarray(12, readSnapshotHeader(future).bodyOffset)).replace('"format":1', '"format":3'));
+    const json = encodeText(decodeText(future.subarray(12, readSnapshotHeader(future).bodyOffset)).replace('"format":1', '"format":4'));
     const error = (await decodeSnapshot(concatParts([future.subarray(0, 12), json, future.subarray(12 + json.length)])).catch((e: unknown) => e)) as AppError;
-    expect(error.message).toMatch(/file format 3; this virtlab reads formats 1 and 2/);
+    expect(error.message).toMatch(/file format 4; this virtlab reads formats 1, 2 and 3/);
   });
 });

@@ -9,7 +9,7 @@ import type { DiskStore, OverlayDisk } from "../storage/disk.ts";
 import type { ImageRecord } from "../storage/images.ts";
 import { diskIdFor, type MachineRecord } from "../storage/machines.ts";
 import type { DiskBase, FingerprintDisk, MachineFingerprint } from "./fingerprint.ts";
-import { encodeSnapshot, type SnapshotCompression, type SnapshotDiskData, type SnapshotHeader } from "./format.ts";
+import { encodeSnapshot, type SnapshotDiskData, type SnapshotHeader, type SnapshotPacking } from "./format.ts";
 
 /** What each of a machine's disks is, for its fingerprint: size and base image (or blank). */
 export function machineDiskIdentities(record: MachineRecord, images: readonly ImageRecord[]): Record<string, FingerprintDisk> {
@@ -34,10 +34,8 @@ export interface CaptureOptions {
   readonly name: string;
   readonly createdAt: number;
   readonly preview: string;
-  /** gzip unless told (set-up's pre-booted states: zstd). */
-  readonly compression?: SnapshotCompression;
-  /** zstd's level, when compressed with zstd (ZSTD_LEVEL unless told). */
-  readonly zstdLevel?: number;
+  /** gzip unless told (set-up's pre-booted states: zstd, filtered). */
+  readonly packing?: SnapshotPacking;
 }
 
 /** Save the running (or paused) machine and its disks; it runs on afterwards as it did before. */
@@ -57,8 +55,7 @@ export async function captureSnapshot(machine: Machine, options: CaptureOptions)
       state,
       { app: options.app, v86: options.v86, fingerprint: options.fingerprint, name: options.name, createdAt: options.createdAt, shellReady, preview: options.preview },
       disks,
-      options.compression,
-      options.zstdLevel,
+      options.packing,
     );
   } finally {
     if (wasRunning) await machine.resume();
