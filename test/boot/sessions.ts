@@ -3,6 +3,7 @@ import { afterEach } from "vitest";
 import { DATA_DISK_BYTES, DEFAULT_PROFILE, DiskStore, Machine, memoryStore, systemClock, type BackendFactory, type MachineSession } from "../../src/core/index.ts";
 import { WASM_PATH, fileAssetLoader, guestIsBuilt, loadDefaultGuest } from "../../src/node/guest.ts";
 import { filePrebooted } from "../../src/node/session.ts";
+import { parseMac } from "../../src/core/net/frames.ts";
 
 /** A list to push each started session on; every one is stopped and disposed after each test. */
 export function sessionsStoppedAfterEach(): MachineSession[] {
@@ -43,8 +44,10 @@ export async function machineFromState(state: Uint8Array, backend: BackendFactor
 
 /** A minimal Ethernet frame to `mac`, of a local experimental EtherType: the guest counts it on eth0, then drops it. */
 export function frameTo(mac: string): Uint8Array {
+  const to = parseMac(mac);
+  if (to === undefined) throw new Error(`not a MAC address: ${JSON.stringify(mac)}`);
   const frame = new Uint8Array(60);
-  frame.set(mac.split(":").map((b) => parseInt(b, 16)), 0);
+  frame.set(to, 0);
   frame.set([0x52, 0x54, 0x00, 0xee, 0xee, 0xee, 0x88, 0xb5], 6);
   return frame;
 }
