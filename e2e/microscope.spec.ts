@@ -36,7 +36,8 @@ test("the address-walk view walks a kernel address through the guest's page tabl
   expect((await running).output).toContain("100");
   await expect.poll(sinceOn, { timeout: 30_000 }).toBeGreaterThan(before);
 
-  // The JIT off and on again on the running machine: the guest keeps answering.
+  // The JIT off and on again on the running machine: the guest keeps answering. The page's
+  // machine started with it held off (holdJitWhileStarting) and has it on once settled.
   const jit = panel.getByTestId("microscope-jit");
   await expect(jit).toBeChecked();
   await jit.uncheck();

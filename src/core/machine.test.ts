@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { FakeShell, PROMPT, files, guest, memoryLoader } from "./testing/fakeShell.ts";
-import type { BackendFactory, EmulatorBackend } from "./backend.ts";
+import { FakeShell, PROMPT, fakeV86State, files, guest, memoryLoader } from "./testing/fakeShell.ts";
+import type { BackendFactory, EmulatorBackend, HypercallRecord, MicroscopeHooks } from "./backend.ts";
+import { Emitter } from "./events.ts";
 import { ManualClock } from "./clock.ts";
 import { AppError, isAppError } from "./errors.ts";
 import { sha256Hex } from "./host.ts";
 import { Machine, NO_SHELL_MAX_MS, NO_SHELL_QUIET_MS, REBOOT_GRACE_MS, type MachineStatus } from "./machine.ts";
-import { DEFAULT_PROFILE, type DeviceProfile, type GuestSpec, type LinuxGuest } from "./profile.ts";
+import { DEFAULT_PROFILE, type DeviceProfile, type EmulatorConfig, type GuestSpec, type LinuxGuest } from "./profile.ts";
 
 function setup(answers: Record<string, [string, number | "hang"]> = {}, overrides: Partial<LinuxGuest> = {}, profile: DeviceProfile = DEFAULT_PROFILE, base: GuestSpec = guest) {
   const clock = new ManualClock();
@@ -357,5 +358,109 @@ describe("Machine", () => {
       expect(without.machine.balloon()).toBeUndefined();
       await expect(without.machine.setBalloon(8)).rejects.toMatchObject({ code: "not-running" });
     });
+  });
+});
+
+/** A fake emulator with the microscope's JIT switch, which records what the machine sets. */
+class JitShell extends FakeShell {
+  jit: boolean;
+  readonly jitSet: boolean[] = [];
+  readonly microscope: MicroscopeHooks;
+  constructor(config: EmulatorConfig) {
+    super(config, {});
+    this.jit = !config.disable_jit;
+    this.microscope = {
+      watchTraps: () => ({ dispose: () => undefined }),
+      watchJit: () => ({ read: () => ({ blocks: 0, wasmBytes: 0, invalidations: 0 }), dispose: () => undefined }),
+      setJit: (enabled) => {
+        this.jit = enabled;
+        this.jitSet.push(enabled);
+      },
+      jitEnabled: () => this.jit,
+      onHypercall: new Emitter<HypercallRecord>().event,
+    };
+  }
+}
+
+function jitSetup(options: { hold?: boolean; profile?: DeviceProfile; guest?: GuestSpec; initialState?: { state: Uint8Array; shellReady: boolean } } = {}) {
+  const clock = new ManualClock();
+  const shells: JitShell[] = [];
+  const machine = new Machine({
+    profile: options.profile ?? DEFAULT_PROFILE,
+    guest: options.guest ?? guest,
+    wasm: { name: "v86.wasm", url: "v86.wasm", size: 4 },
+    loader: memoryLoader,
+    backend: async (config) => {
+      const shell = new JitShell(config);
+      shells.push(shell);
+      return shell;
+    },
+    clock,
+    ...(options.hold === false ? {} : { holdJitWhileStarting: true }),
+    ...(options.initialState === undefined ? {} : { initialState: options.initialState }),
+  });
+  return { machine, clock, shells, shell: (): JitShell => shells.at(-1) as JitShell };
+}
+
+describe("Machine: v86's JIT held off while it starts (holdJitWhileStarting)", () => {
+  it("boots with the JIT off and turns it on at the prompt, once", async () => {
+    const { machine, shell } = jitSetup();
+    await machine.start();
+    expect(shell().config.disable_jit).toBe(true);
+    expect(machine.jitHeldForStart).toBe(true);
+    shell().boot();
+    expect(shell().jitSet).toEqual([true]);
+    expect(machine.jitHeldForStart).toBe(false);
+    // Later prompts and releases change nothing: the microscope's switch is the user's again.
+    shell().print("\r\n" + PROMPT);
+    machine.releaseJit();
+    expect(shell().jitSet).toEqual([true]);
+  });
+
+  it("after a start from a state keeps it off, shell ready or not, until the owner says the set-up is done", async () => {
+    const { machine, shell } = jitSetup({ initialState: { state: fakeV86State("saved"), shellReady: true } });
+    await machine.start();
+    expect(shell().config.disable_jit).toBe(true);
+    expect(machine.shellReady).toBe(true);
+    expect(machine.jitHeldForStart).toBe(true);
+    expect(shell().jitSet).toEqual([]);
+    machine.releaseJit();
+    expect(shell().jitSet).toEqual([true]);
+    expect(machine.jitHeldForStart).toBe(false);
+  });
+
+  it("holds it again for the boot after a reset", async () => {
+    const { machine, shells, shell } = jitSetup();
+    await machine.start();
+    shell().boot();
+    await machine.reset();
+    expect(shells).toHaveLength(2);
+    expect(shell().config.disable_jit).toBe(true);
+    expect(machine.jitHeldForStart).toBe(true);
+    shell().boot();
+    expect(shell().jitSet).toEqual([true]);
+  });
+
+  it("turns it on when the guest runs a program of its own and no shell is detected", async () => {
+    const { machine, shell, clock } = jitSetup();
+    await machine.start();
+    shell().print("Welcome to the installer\r\nChoose a language: ");
+    clock.advance(NO_SHELL_QUIET_MS);
+    expect(machine.status).toMatchObject({ stage: "ready", shell: "not-detected" });
+    expect(shell().jitSet).toEqual([true]);
+  });
+
+  it.each([
+    ["without the option", { hold: false }, false],
+    ["for a profile that asks for the interpreter", { profile: { ...DEFAULT_PROFILE, cpu: "interpreter" as const } }, true],
+    ["for a guest without a known prompt (a CD the BIOS boots)", { guest: { kind: "disk", bios: guest.bios, vgaBios: guest.vgaBios, bootFrom: "cdrom" } as GuestSpec }, false],
+  ])("never holds it %s (the config's JIT is the profile's)", async (_what, options, disabledByProfile) => {
+    const { machine, shell } = jitSetup(options);
+    await machine.start();
+    expect(shell().config.disable_jit).toBe(disabledByProfile);
+    expect(machine.jitHeldForStart).toBe(false);
+    shell().boot();
+    machine.releaseJit();
+    expect(shell().jitSet).toEqual([]);
   });
 });

@@ -14,7 +14,7 @@ import { DisposableStore, Emitter, toDisposable, type Disposable } from "./event
 import { encodeText } from "./host.ts";
 import type { SourceMachine } from "./migration/source.ts";
 import { landingRam, type TargetMachine } from "./migration/target.ts";
-import { guestAssets, maxBalloonMiB, profileProblems, toEmulatorConfig, type AssetRef, type AttachedDisks, type AssetRole, type DeviceProfile, type GuestSpec, type LoadedAssets } from "./profile.ts";
+import { guestAssets, maxBalloonMiB, profileProblems, toEmulatorConfig, type AssetRef, type AttachedDisks, type AssetRole, type DeviceProfile, type EmulatorConfig, type GuestSpec, type LoadedAssets } from "./profile.ts";
 
 export type MachineStage = "idle" | "downloading" | "booting" | "ready" | "failed" | "crashed" | "disposed";
 
@@ -76,6 +76,15 @@ export interface MachineOptions {
    * setNetwork("on"). Default "on". (A machine from a link starts "off": see snapshot/link.ts.)
    */
   readonly network?: "on" | "off";
+  /**
+   * v86's JIT stays off while the machine starts, and comes on when the start is over: at the
+   * boot's prompt, or at releaseJit() after a start from a state (its owner's set-up done).
+   * For a guest with a known prompt whose profile does not ask for the interpreter. In Chromium,
+   * V8 spends most of two cores recompiling the JIT's new modules with its optimizing compiler
+   * while a guest boots (docs/architecture.md, "Workers"); the interpreter alone boots sooner
+   * there. In Node the JIT boots sooner, so Node's sessions leave this off.
+   */
+  readonly holdJitWhileStarting?: boolean;
 }
 
 /** The balloon's size: what the host asks for and what the guest has handed over, in MiB. */
@@ -147,6 +156,8 @@ export class Machine implements Disposable {
   private shellUp = false;
   /** Set from Ctrl-Alt-Del until the guest reboots (or REBOOT_GRACE_MS pass): prompts meanwhile are the old shell's. */
   private rebootExpected: Disposable | undefined;
+  /** v86's JIT is held off for the start in progress (MachineOptions.holdJitWhileStarting). */
+  private jitHeld = false;
   private state: MachineStatus = { stage: "idle", running: false, mips: undefined, error: undefined, shell: "waiting" };
   /** Console output since the emulator started: first and last time (for "no shell detected"). */
   private outputSeen: { first: number; last: number } | undefined;
@@ -219,6 +230,29 @@ export class Machine implements Disposable {
     return this.shellUp;
   }
 
+  /** Whether v86's JIT is still held off for the start (MachineOptions.holdJitWhileStarting). */
+  get jitHeldForStart(): boolean {
+    return this.jitHeld;
+  }
+
+  /**
+   * The start is over: v86's JIT comes on if it was held off for it. A boot's prompt does this by
+   * itself; after a start from a state the owner calls it once its set-up is done. Does nothing
+   * otherwise (the JIT as the profile and the microscope's switch have it stays as it is).
+   */
+  releaseJit(): void {
+    if (!this.jitHeld) return;
+    this.jitHeld = false;
+    this.backend?.microscope?.setJit(true);
+  }
+
+  /** `config` with v86's JIT off for the start, when this machine holds it (see MachineOptions.holdJitWhileStarting). */
+  private holdJit(config: EmulatorConfig): EmulatorConfig {
+    if (this.options.holdJitWhileStarting !== true || this.prompt === undefined || config.disable_jit) return config;
+    this.jitHeld = true;
+    return { ...config, disable_jit: true };
+  }
+
   /** Download (or read) every file, then start the emulator. Resolves when it runs. */
   async start(): Promise<void> {
     if (this.state.stage !== "idle") throw new AppError("emulator-start-failed", "This machine has already been started.");
@@ -235,16 +269,16 @@ export class Machine implements Disposable {
       const restoreConfig = toEmulatorConfig(this.profile, this.guest, files.assets, this.options.disks, { restoring: initial !== undefined });
       let bootConfig = initial === undefined ? restoreConfig : undefined;
       this.launch = () => {
-        if (bootConfig !== undefined) return this.options.backend(bootConfig, host);
+        if (bootConfig !== undefined) return this.options.backend(this.holdJit(bootConfig), host);
         return this.withBootFiles(files.assets).then((assets) => {
           this.throwIfDisposed();
           bootConfig = toEmulatorConfig(this.profile, this.guest, assets, this.options.disks);
-          return this.options.backend(bootConfig, host);
+          return this.options.backend(this.holdJit(bootConfig), host);
         });
       };
       if (initial === undefined) await this.powerOn();
       else {
-        await this.powerOn(() => this.options.backend({ ...restoreConfig, initial_state: { buffer: exactBuffer(initial.state) } }, host), initial.shellReady);
+        await this.powerOn(() => this.options.backend(this.holdJit({ ...restoreConfig, initial_state: { buffer: exactBuffer(initial.state) } }), host), initial.shellReady);
         if (initial.screen !== undefined) this.transcripts[this.consolePort].push(encodeText(initial.screen));
       }
       this.store.add(toDisposable(() => this.mipsTimer?.dispose()));
@@ -446,6 +480,8 @@ export class Machine implements Disposable {
     this.backendStore.dispose();
     this.backend = undefined;
     this.shellGone();
+    // A fresh emulator: the JIT is held again if its config holds it (holdJit, during launch).
+    this.jitHeld = false;
     const backend = await launch();
     if (this.isDisposed()) {
       backend.dispose();
@@ -486,6 +522,7 @@ export class Machine implements Disposable {
       if (this.state.stage === "booting" && this.state.running && !this.shellUp && seen !== undefined) {
         const now = this.clock.now();
         if (now - seen.last >= NO_SHELL_QUIET_MS || now - seen.first >= NO_SHELL_MAX_MS) {
+          this.releaseJit();
           this.setStatus({ stage: "ready", shell: "not-detected" });
         }
       }
@@ -707,6 +744,7 @@ export class Machine implements Disposable {
   }
 
   private shellIsUp(): void {
+    this.releaseJit();
     this.shellUp = true;
     this.setStatus({ stage: "ready", shell: "ready" });
     this.shellEmitter.fire();

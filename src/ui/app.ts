@@ -94,6 +94,8 @@ export class App implements Shell {
       // Boots kept per hardware in a database of their own: a device switch boots once, then restores.
       bootCache: new BootCache(new SnapshotStore(openIndexedDbStore("virtlab-bootcache", "kv"))),
       screenContainer: byId("vga"),
+      // v86's JIT off while the machine starts, on once it is up (the core's holdJitWhileStarting).
+      holdJitWhileStarting: true,
     };
     this.session = new MachineSession(this.sessionOptions);
     this.messages = new MessageArea({

@@ -22,7 +22,7 @@ import { SnapshotStore } from "../snapshot/store.ts";
 
 const manifest = fakeManifest;
 
-function setup(options: { prebooted?: PrebootedSource; kv?: KeyValueStore; loaderFails?: string; bootCache?: BootCache; manifest?: GuestManifest; answers?: Record<string, [string, number | "hang"]> } = {}) {
+function setup(options: { prebooted?: PrebootedSource; kv?: KeyValueStore; loaderFails?: string; bootCache?: BootCache; manifest?: GuestManifest; answers?: Record<string, [string, number | "hang"]>; holdJit?: boolean } = {}) {
   const clock = new ManualClock();
   const { backend, shells } = fakeBackend(options.answers ?? {});
   const images = new ImageStore(memoryStore(), { now: () => 1 });
@@ -41,6 +41,7 @@ function setup(options: { prebooted?: PrebootedSource; kv?: KeyValueStore; loade
     disks: new StoreDisks({ images, disks: diskStore }, clock),
     ...(options.prebooted === undefined ? {} : { prebooted: options.prebooted }),
     ...(options.bootCache === undefined ? {} : { bootCache: options.bootCache }),
+    ...(options.holdJit === true ? { holdJitWhileStarting: true } : {}),
   });
   const runs: string[] = [];
   const errors: AppError[] = [];
@@ -109,6 +110,34 @@ describe("MachineSession: start requests", () => {
     expect(shells[0]?.written).toBe("typed-at-prompt");
     expect(session.settling).toBe(false);
     session.dispose();
+  });
+
+  it("with holdJitWhileStarting, a start from the state runs its set-up with v86's JIT off and turns it on once settled", async () => {
+    const prebooted = await prebootedFor(DEFAULT_PROFILE);
+    const { session, shells } = setup({ prebooted, manifest: { ...manifest, agent: "serial1" }, holdJit: true });
+    const heldAtPrompt: boolean[] = [];
+    session.onSettled(() => heldAtPrompt.push(session.machine?.jitHeldForStart ?? false));
+    expect(await start(session, { kind: "auto" })).toEqual({ kind: "started", from: "pre-booted" });
+    expect(shells[0]?.config.disable_jit).toBe(true);
+    expect(heldAtPrompt).toEqual([true]);
+    expect(shells[0]?.agentCommands.join("\n")).toMatch(/virtlab-data/);
+    expect(session.machine?.jitHeldForStart).toBe(false);
+    session.dispose();
+  });
+
+  it("with holdJitWhileStarting, a cold boot keeps v86's JIT off until its prompt; without it, nothing is held", async () => {
+    const held = setup({ holdJit: true });
+    await start(held.session, { kind: "cold" });
+    expect(held.shells[0]?.config.disable_jit).toBe(true);
+    expect(held.session.machine?.jitHeldForStart).toBe(true);
+    held.shells[0]?.boot();
+    expect(held.session.machine?.jitHeldForStart).toBe(false);
+    held.session.dispose();
+    const plain = setup();
+    await start(plain.session, { kind: "cold" });
+    expect(plain.shells[0]?.config.disable_jit).toBe(false);
+    expect(plain.session.machine?.jitHeldForStart).toBe(false);
+    plain.session.dispose();
   });
 
   it("shows the console without the markers of a command it ran", async () => {

@@ -65,6 +65,12 @@ export interface SessionOptions {
   readonly bootCache?: BootCache;
   /** Browser only: where v86 draws the VGA screen. */
   readonly screenContainer?: unknown;
+  /**
+   * v86's JIT stays off while this session's machine starts: until the boot's prompt, or until
+   * the set-up after a start from a state is done (Machine's holdJitWhileStarting). The page sets
+   * it: in Chromium the interpreter alone starts sooner (docs/architecture.md, "Workers").
+   */
+  readonly holdJitWhileStarting?: boolean;
 }
 
 export interface StartOptions {
@@ -307,6 +313,8 @@ export class MachineSession {
         if (initial === undefined && options.identity !== undefined && this.current === machine) this.identityAtPrompt(machine, options.identity);
       } finally {
         this.settlingNow = false;
+        // A start from a state is over once it settled (a boot's own prompt releases the JIT).
+        if (initial !== undefined) machine.releaseJit();
         this.releaseHeldKeys(machine);
       }
       return { kind: "started", from: this.from };
@@ -537,6 +545,7 @@ export class MachineSession {
       ...(this.options.screenContainer === undefined ? {} : { screenContainer: this.options.screenContainer }),
       ...(initial === undefined ? {} : { initialState: { state: initial.state, shellReady: initial.shellReady, ...(initial.screen === undefined ? {} : { screen: initial.screen }) } }),
       ...(network === undefined ? {} : { network }),
+      ...(this.options.holdJitWhileStarting === true ? { holdJitWhileStarting: true } : {}),
     });
     this.current = machine;
     const store = this.machineStore;
