@@ -441,6 +441,17 @@ describe("Machine: v86's JIT held off while it starts (holdJitWhileStarting)", (
     expect(shell().jitSet).toEqual([true]);
   });
 
+  it("ends the hold when a saved state is restored into the machine while its boot is held", async () => {
+    const { machine, shell } = jitSetup();
+    await machine.start();
+    const saved = await machine.saveState();
+    expect(machine.jitHeldForStart).toBe(true);
+    await machine.restoreState(saved.state, { shellReady: true });
+    expect(machine.shellReady).toBe(true);
+    expect(machine.jitHeldForStart).toBe(false);
+    expect(shell().jitSet).toEqual([true]);
+  });
+
   it("turns it on when the guest runs a program of its own and no shell is detected", async () => {
     const { machine, shell, clock } = jitSetup();
     await machine.start();
