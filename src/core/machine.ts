@@ -247,11 +247,17 @@ export class Machine implements Disposable {
     this.backend?.microscope?.setJit(true);
   }
 
-  /** `config` with v86's JIT off for the start, when this machine holds it (see MachineOptions.holdJitWhileStarting). */
+  /**
+   * Whether this machine's starts hold v86's JIT off (MachineOptions.holdJitWhileStarting): not
+   * for a guest without a known prompt, nor for a profile whose CPU is the interpreter anyway.
+   */
+  private get holdsJit(): boolean {
+    return this.options.holdJitWhileStarting === true && this.prompt !== undefined && this.profile.cpu !== "interpreter";
+  }
+
+  /** `config` with v86's JIT off for the start, when this machine holds it. */
   private holdJit(config: EmulatorConfig): EmulatorConfig {
-    if (this.options.holdJitWhileStarting !== true || this.prompt === undefined || config.disable_jit) return config;
-    this.jitHeld = true;
-    return { ...config, disable_jit: true };
+    return this.holdsJit ? { ...config, disable_jit: true } : config;
   }
 
   /** Download (or read) every file, then start the emulator. Resolves when it runs. */
@@ -483,8 +489,8 @@ export class Machine implements Disposable {
     this.backendStore.dispose();
     this.backend = undefined;
     this.shellGone();
-    // A fresh emulator: the JIT is held again if its config holds it (holdJit, during launch).
-    this.jitHeld = false;
+    // A fresh emulator, launched with the JIT off when this machine holds it (holdJit).
+    this.jitHeld = this.holdsJit;
     const backend = await launch();
     if (this.isDisposed()) {
       backend.dispose();
