@@ -1,5 +1,6 @@
 import { gzipSync } from "node:zlib";
-import { expect, expectTerminalLine, runInGuest, shownErrors, startedFrom, terminalBuffer, terminalLines, test, waitForShell } from "./fixtures.ts";
+import type { Page } from "@playwright/test";
+import { BOOT_DEADLINE_MS, expect, expectTerminalLine, runInGuest, shownErrors, startedFrom, terminalBuffer, terminalLines, test, waitForShell } from "./fixtures.ts";
 
 test("boots the default guest to a shell and runs what the user types", async ({ page, pageErrors }) => {
   // Every request of the page and its Workers, by file name.
@@ -32,6 +33,56 @@ test("boots the default guest to a shell and runs what the user types", async ({
   const unameShown = async (): Promise<boolean> => (await terminalLines(page)).some((l) => l.startsWith(`Linux virtlab ${release} #1 SMP`) && l.endsWith("i686 GNU/Linux"));
   await expect.poll(unameShown, { timeout: 10_000 }).toBe(true);
 
+  expect(pageErrors).toEqual([]);
+  expect(await shownErrors(page)).toEqual([]);
+});
+
+/** Load (or reload) the page until its shell is up and the pre-booted state's decoder has ended (it keeps or checks the unpacked state after the start). */
+async function visitUntilDecoderEnds(page: Page, load: () => Promise<unknown>): Promise<void> {
+  const ended = page
+    .waitForEvent("worker", { predicate: (worker) => worker.url().includes("decode.worker"), timeout: BOOT_DEADLINE_MS })
+    .then((worker) => new Promise<void>((done) => worker.on("close", () => done())));
+  await load();
+  await waitForShell(page);
+  await ended;
+}
+
+test("a repeat visit starts from the state this browser kept unpacked, fetching no state file; a damaged one is fetched again", async ({ page, pageErrors }) => {
+  const requested: string[] = [];
+  page.on("request", (request) => requested.push(new URL(request.url()).pathname.split("/").pop() ?? ""));
+  const stateFiles = (): string[] => requested.filter((name) => name.startsWith("prebooted"));
+  await visitUntilDecoderEnds(page, () => page.goto("/"));
+  expect(stateFiles()).toEqual(["prebooted.json", "prebooted.vlsnap"]);
+
+  // The next visit reads the state kept unpacked: only the description is fetched (to know it is the same state).
+  requested.length = 0;
+  await visitUntilDecoderEnds(page, () => page.reload());
+  expect(await startedFrom(page)).toBe("pre-booted");
+  expect(stateFiles()).toEqual(["prebooted.json"]);
+  expect(await runInGuest(page, "echo $((6*7)); grep -c ' /data ' /proc/mounts")).toEqual({ output: "42\n1", exitCode: 0 });
+
+  // A kept state cut short (a damaged entry) is not used: the file is fetched and unpacked again, and kept again.
+  await page.evaluate(async () => {
+    type Request<T> = { result: T; error: unknown; onsuccess: () => void; onerror: () => void };
+    type Store = { get(key: string): Request<unknown>; put(value: unknown, key: string): Request<unknown> };
+    type Database = { close(): void; transaction(name: string, mode: "readonly" | "readwrite"): { objectStore(name: string): Store } };
+    const done = <T>(request: Request<T>): Promise<T> => new Promise((resolve, reject) => {
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const db = await done((globalThis as unknown as { indexedDB: { open(name: string): Request<Database> } }).indexedDB.open("virtlab-unpacked"));
+    const kept = (await done(db.transaction("kv", "readonly").objectStore("kv").get("state"))) as { size: number; slice(from: number, to: number): unknown };
+    await done(db.transaction("kv", "readwrite").objectStore("kv").put(kept.slice(0, kept.size - 1), "state"));
+    db.close();
+  });
+  requested.length = 0;
+  await visitUntilDecoderEnds(page, () => page.reload());
+  expect(await startedFrom(page)).toBe("pre-booted");
+  expect(stateFiles()).toEqual(["prebooted.json", "prebooted.vlsnap"]);
+  expect(await runInGuest(page, "echo $((6*7))")).toEqual({ output: "42", exitCode: 0 });
+  requested.length = 0;
+  await visitUntilDecoderEnds(page, () => page.reload());
+  expect(stateFiles()).toEqual(["prebooted.json"]);
   expect(pageErrors).toEqual([]);
   expect(await shownErrors(page)).toEqual([]);
 });

@@ -9,21 +9,26 @@
  */
 import type { DecodedSnapshot } from "../core/snapshot/format.ts";
 import type { PrebootedDescription, PrebootedManifest } from "../core/session/prebooted.ts";
-import type { FromDecoder, ToDecoder } from "../worker/decode.worker.ts";
+import type { DecoderStartDone, FromDecoder, ToDecoder } from "../worker/decode.worker.ts";
 
 /** Where the page's guest files are served (images/out under `guest/`, see vite.config.ts). */
 export function pageGuestBase(): string {
   return new URL("guest/", document.baseURI).href;
 }
 
-/** One download and decoding in the decoder's Worker, ended when it is done. */
+/** One download and decoding in the decoder's Worker, ended when the start is done with it. */
 export interface DecoderRun {
   /** The state's description as the Worker fetched it (undefined when it was given one, or could not). */
   readonly manifest: Promise<PrebootedDescription | undefined>;
-  /** The file and its decoding; undefined when the Worker could not (the page then does it itself). */
-  readonly result: Promise<{ readonly file: Uint8Array; readonly decoded: DecodedSnapshot } | undefined>;
+  /**
+   * The file and its decoding, or only the decoding when this browser kept the state unpacked
+   * (no file was fetched); undefined when the Worker could not (the page then does it itself).
+   */
+  readonly result: Promise<{ readonly file?: Uint8Array; readonly decoded: DecodedSnapshot } | undefined>;
   /** The download's progress: the latest so far at once, then as it comes. */
   onProgress(listener: (loaded: number, total: number) => void): void;
+  /** How the start that took the result went (core's PrebootedSource.done); the Worker then ends. */
+  done(outcome: DecoderStartDone["outcome"]): void;
 }
 
 /**
@@ -41,9 +46,10 @@ export function runDecoder(guestBase: string, manifest?: PrebootedManifest): Dec
   let seen: readonly [number, number] | undefined;
   let gotManifest!: (manifest: PrebootedDescription | undefined) => void;
   const manifestPromise = new Promise<PrebootedDescription | undefined>((resolve) => (gotManifest = resolve));
-  const result = new Promise<{ file: Uint8Array; decoded: DecodedSnapshot } | undefined>((resolve) => {
-    const done = (value: { file: Uint8Array; decoded: DecodedSnapshot } | undefined): void => {
-      worker.terminate();
+  const result = new Promise<{ file?: Uint8Array; decoded: DecodedSnapshot } | undefined>((resolve) => {
+    const done = (value: { file?: Uint8Array; decoded: DecodedSnapshot } | undefined): void => {
+      // A Worker that answered waits for the start's outcome (done below), then ends itself.
+      if (value === undefined) worker.terminate();
       gotManifest(undefined);
       resolve(value);
     };
@@ -53,7 +59,7 @@ export function runDecoder(guestBase: string, manifest?: PrebootedManifest): Dec
       else if (message.kind === "progress") {
         seen = [message.loaded, message.total];
         progress?.(message.loaded, message.total);
-      } else done(message.ok ? { file: message.file, decoded: message.decoded } : undefined);
+      } else done(message.ok ? { ...(message.file === undefined ? {} : { file: message.file }), decoded: message.decoded } : undefined);
     });
     worker.addEventListener("error", () => done(undefined), { once: true });
   });
@@ -64,6 +70,9 @@ export function runDecoder(guestBase: string, manifest?: PrebootedManifest): Dec
     onProgress(listener) {
       progress = listener;
       if (seen !== undefined) listener(...seen);
+    },
+    done(outcome) {
+      worker.postMessage({ kind: "done", outcome } satisfies DecoderStartDone);
     },
   };
 }

@@ -7,7 +7,7 @@
  * cannot do it (it fails to load, the download or the file is bad), the page fetches and decodes
  * the file itself, so what goes wrong is said in the core's own words.
  */
-import { decodeSnapshot, eagerPrebooted, fetchPrebooted, mayStartPrebooted, type DecodedSnapshot, type PrebootedSource } from "../core/index.ts";
+import { decodeSnapshot, eagerPrebooted, fetchPrebooted, mayStartPrebooted, type DecodedSnapshot, type PrebootedManifest, type PrebootedSource } from "../core/index.ts";
 import { runDecoder, type DecoderRun } from "./earlyDecoder.ts";
 
 /**
@@ -29,17 +29,39 @@ export function pagePrebooted(guestBase: string, search: string, early: DecoderR
   };
   // The plain address's decoder is the entry's; another link that may use the state starts one now.
   let running = eager ? (early ?? runDecoder(guestBase)) : undefined;
+  // The run a choice took: told how its start went, then it ends.
+  let taken: DecoderRun | undefined;
+  let result: Promise<{ readonly file?: Uint8Array; readonly decoded: DecodedSnapshot } | undefined> | undefined;
+  const fromRun = (manifest: PrebootedManifest, onProgress: (loaded: number, total: number) => void): NonNullable<typeof result> => {
+    if (result === undefined) {
+      const run = running ?? runDecoder(guestBase, manifest);
+      running = undefined;
+      taken = run;
+      result = run?.result ?? Promise.resolve(undefined);
+    }
+    taken?.onProgress(onProgress);
+    return result;
+  };
   const source: PrebootedSource = {
     // The early Worker's description (the state it is fetching), else the page's own fetch.
     manifest: async () => (await running?.manifest) ?? plain.manifest(),
+    // The state this browser kept unpacked (the Worker read it instead of the file), if it did.
+    async unpacked(manifest, onProgress) {
+      const got = await fromRun(manifest, onProgress);
+      return got !== undefined && got.file === undefined ? got.decoded : undefined;
+    },
     async file(manifest, onProgress) {
-      const run = running ?? runDecoder(guestBase, manifest);
-      running = undefined;
-      run?.onProgress(onProgress);
-      fromWorker = await run?.result;
+      const got = await fromRun(manifest, onProgress);
+      result = undefined;
+      fromWorker = got?.file === undefined ? undefined : { file: got.file, decoded: got.decoded };
       return fromWorker?.file ?? plain.file(manifest, onProgress);
     },
     decode,
+    done(outcome) {
+      taken?.done(outcome);
+      taken = undefined;
+      result = undefined;
+    },
   };
   return eager ? eagerPrebooted(source, decode) : source;
 }

@@ -6,6 +6,7 @@ import { fakeStateMarker } from "../testing/fakeShell.ts";
 import { fakeManifest, prebootedFor } from "../testing/prebooted.ts";
 import { V86_PACKAGE_VERSION } from "../v86Version.ts";
 import { guestFor } from "./guests.ts";
+import { decodeSnapshot } from "../snapshot/format.ts";
 import { choosePrebooted, eagerPrebooted, type PrebootedSource } from "./prebooted.ts";
 
 const fingerprint = machineFingerprint(DEFAULT_PROFILE, guestFor(DEFAULT_MACHINE, fakeManifest, "guest/", []), { hda: { size: "any", base: "blank" } });
@@ -88,5 +89,68 @@ describe("choosing the pre-booted state for other hardware", () => {
     const refused = await choose(claims);
     expect(refused.kind === "none" && refused.reason).toMatch(/for other hardware/);
     expect(source.read).toBe(1);
+  });
+});
+
+/** `source` that also keeps its state unpacked (as the page's decoder does after a first visit), and hears how starts went. */
+async function withUnpacked(source: Awaited<ReturnType<typeof prebootedFor>>, { keeps = true } = {}) {
+  const kept = keeps ? await decodeSnapshot(source.bytes) : undefined;
+  const heard: string[] = [];
+  const unpackedSource: PrebootedSource & { unpackedAsked: number } = {
+    unpackedAsked: 0,
+    manifest: () => source.manifest(),
+    file: (m, onProgress) => source.file(m, onProgress),
+    async unpacked() {
+      unpackedSource.unpackedAsked++;
+      return kept;
+    },
+    done: (outcome) => heard.push(outcome),
+  };
+  return { source: unpackedSource, heard };
+}
+
+describe("a state the source keeps unpacked (PrebootedSource.unpacked)", () => {
+  it("starts from it without reading the file; the source hears nothing yet: the start says when it is done", async () => {
+    const file = await prebootedFor(DEFAULT_PROFILE);
+    const { source, heard } = await withUnpacked(file);
+    expect(stateOf(await choose(source))).toBe("prebooted-state");
+    expect(file.read).toBe(0);
+    expect(heard).toEqual([]);
+  });
+
+  it("none kept: the file is read and unpacked as before", async () => {
+    const file = await prebootedFor(DEFAULT_PROFILE);
+    const { source, heard } = await withUnpacked(file, { keeps: false });
+    expect(stateOf(await choose(source))).toBe("prebooted-state");
+    expect([source.unpackedAsked, file.read]).toEqual([1, 1]);
+    expect(heard).toEqual([]);
+  });
+
+  it("a kept state of other hardware is refused by its own header, and the source hears it is unused", async () => {
+    // An older set-up's description names no hardware; the kept state was saved on other hardware.
+    const other = await prebootedFor({ ...DEFAULT_PROFILE, memoryMiB: DEFAULT_PROFILE.memoryMiB * 2 }, { fingerprintInManifest: false });
+    const { source, heard } = await withUnpacked(other);
+    const refused = await choose(source);
+    expect(refused.kind === "none" && refused.reason).toMatch(/^the pre-booted state is for other hardware \(memory size/);
+    expect(other.read).toBe(0);
+    expect(heard).toEqual(["unused"]);
+  });
+
+  it("a choice refused from the description never asks for the kept state, and says unused", async () => {
+    const { source, heard } = await withUnpacked(await prebootedFor(DEFAULT_PROFILE));
+    expect((await choose(source, [], otherHardware)).kind).toBe("none");
+    expect(source.unpackedAsked).toBe(0);
+    expect(heard).toEqual(["unused"]);
+  });
+
+  it("started early (eagerPrebooted): the kept state is asked for at once, the file never, and done reaches the source", async () => {
+    const file = await prebootedFor(DEFAULT_PROFILE);
+    const { source, heard } = await withUnpacked(file);
+    const eager = eagerPrebooted(source);
+    await expect.poll(() => source.unpackedAsked).toBe(1);
+    expect(stateOf(await choose(eager))).toBe("prebooted-state");
+    expect([source.unpackedAsked, file.read]).toEqual([1, 0]);
+    eager.done?.("settled");
+    expect(heard).toEqual(["settled"]);
   });
 });

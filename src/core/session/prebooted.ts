@@ -35,14 +35,26 @@ export interface PrebootedSource {
   file(manifest: PrebootedManifest, onProgress: (loaded: number, total: number) => void, onChunk?: ChunkCallback): Promise<Uint8Array>;
   /** The file decoded, when the source may have done it already (see eagerPrebooted). */
   decode?(file: Uint8Array): Promise<DecodedSnapshot>;
+  /**
+   * The state already unpacked, when the source keeps it from an earlier visit (the page's:
+   * unpackedCache.ts), so neither the file nor its unpacking is needed; undefined: they are.
+   */
+  unpacked?(manifest: PrebootedManifest, onProgress: (loaded: number, total: number) => void): Promise<DecodedSnapshot | undefined>;
   /** Called when a choice is made, used or not: what the source kept for it can go. */
   release?(): void;
+  /**
+   * Called once no start needs the state any more: "settled" when a machine started from it and
+   * settled, "unused" when the choice did not take it or the start ended otherwise. Work the source
+   * put off so as not to slow that start (keeping the unpacked state for the next visit) runs now.
+   */
+  done?(outcome: "settled" | "unused"): void;
 }
 
 export type Prebooted = { readonly kind: "state"; readonly start: SavedStart } | { readonly kind: "none"; readonly reason: string };
 
 /** The pre-booted state when it fits this machine and emulator, else the reason for booting. */
 export async function choosePrebooted(source: PrebootedSource, fingerprint: MachineFingerprint, v86: string, onProgress: (loaded: number, total: number) => void): Promise<Prebooted> {
+  let used = false;
   try {
     const manifest = await source.manifest();
     if ("none" in manifest) return { kind: "none", reason: manifest.none };
@@ -53,37 +65,49 @@ export async function choosePrebooted(source: PrebootedSource, fingerprint: Mach
     };
     const refused = manifest.fingerprint === undefined ? undefined : otherHardware(manifest.fingerprint);
     if (refused !== undefined) return refused;
-    const file = await source.file(manifest, onProgress);
-    const fromHeader = otherHardware(readSnapshotHeader(file).header.fingerprint);
-    if (fromHeader !== undefined) return fromHeader;
-    const decoded = await (source.decode?.(file) ?? decodeSnapshot(file));
+    let decoded = await source.unpacked?.(manifest, onProgress);
+    if (decoded === undefined) {
+      const file = await source.file(manifest, onProgress);
+      const fromHeader = otherHardware(readSnapshotHeader(file).header.fingerprint);
+      if (fromHeader !== undefined) return fromHeader;
+      decoded = await (source.decode?.(file) ?? decodeSnapshot(file));
+    } else {
+      const fromHeader = otherHardware(decoded.header.fingerprint);
+      if (fromHeader !== undefined) return fromHeader;
+    }
     // Saved with the data disk unmounted: the user's own disk is mounted after the start.
+    used = true;
     return { kind: "state", start: { state: decoded.state, shellReady: decoded.header.shellReady, mountData: true, label: "the pre-booted state", from: "pre-booted", screen: decoded.header.preview } };
   } catch (error) {
     return { kind: "none", reason: `the pre-booted state could not be used (${isAppError(error) ? error.message : String(error)})` };
   } finally {
     source.release?.();
+    // A state that was taken is the start's: the session says when it is done with it.
+    if (!used) source.done?.("unused");
   }
 }
 
 /**
- * `source`, started now: its description, its file and the file's decoding begin at once, so a
- * page that makes this at load has them while it opens its storage (the decoding alone takes
- * about half a second). The first choice gets them, with the download's progress so far; after it
- * (used or not) they are let go, and later choices read the source as usual. The cost: a page
- * that starts another machine first has decoded a state it does not use. `decode` is how (the
- * page's does it in a Worker, off its main thread).
+ * `source`, started now: its description, its file (or its unpacked state, when the source keeps
+ * one) and the file's decoding begin at once, so a page that makes this at load has them while it
+ * opens its storage (the decoding alone takes about half a second). The first choice gets them,
+ * with the download's progress so far; after it (used or not) they are let go, and later choices
+ * read the source as usual. The cost: a page that starts another machine first has decoded a
+ * state it does not use. `decode` is how (the page's does it in a Worker, off its main thread).
  */
 export function eagerPrebooted(source: PrebootedSource, decode: (file: Uint8Array) => Promise<DecodedSnapshot> = decodeSnapshot): PrebootedSource {
   let progress: ((loaded: number, total: number) => void) | undefined;
   let seen: readonly [number, number] | undefined;
+  const onProgress = (loaded: number, total: number): void => {
+    seen = [loaded, total];
+    progress?.(loaded, total);
+  };
   const manifest = source.manifest();
   const file = manifest.then(async (m) => {
     if ("none" in m) return undefined;
-    const bytes = await source.file(m, (loaded, total) => {
-      seen = [loaded, total];
-      progress?.(loaded, total);
-    });
+    const unpacked = await source.unpacked?.(m, onProgress);
+    if (unpacked !== undefined) return { manifest: m, unpacked };
+    const bytes = await source.file(m, onProgress);
     const decoded = decode(bytes);
     decoded.catch(() => undefined);
     return { manifest: m, bytes, decoded };
@@ -91,23 +115,40 @@ export function eagerPrebooted(source: PrebootedSource, decode: (file: Uint8Arra
   // Failures are the choice's to report, when it asks.
   file.catch(() => undefined);
   let early: { readonly manifest: typeof manifest; readonly file: typeof file } | undefined = { manifest, file };
+  /** The early work, when `m` is what it started on; `onChoice` then gets its progress. */
+  const startedFor = async (m: PrebootedManifest, onChoice: (loaded: number, total: number) => void): Promise<{ readonly file: typeof file } | undefined> => {
+    const started = early;
+    if (started === undefined || m !== (await started.manifest)) return undefined;
+    // The progress so far, once per listener (a choice asks for the unpacked state, then the file).
+    if (progress !== onChoice && seen !== undefined) onChoice(...seen);
+    progress = onChoice;
+    return { file: started.file };
+  };
   return {
     manifest: () => early?.manifest ?? source.manifest(),
-    async file(m, onProgress) {
-      const started = early;
-      if (started === undefined || m !== (await started.manifest)) return source.file(m, onProgress);
-      progress = onProgress;
-      if (seen !== undefined) onProgress(...seen);
+    async unpacked(m, onChoice) {
+      const started = await startedFor(m, onChoice);
+      if (started === undefined) return source.unpacked?.(m, onChoice);
+      // A failure is the file's to report (file() below meets it again).
+      const got = await started.file.catch(() => undefined);
+      return got !== undefined && "unpacked" in got ? got.unpacked : undefined;
+    },
+    async file(m, onChoice) {
+      const started = await startedFor(m, onChoice);
+      if (started === undefined) return source.file(m, onChoice);
       const got = await started.file;
-      return got?.bytes ?? source.file(m, onProgress);
+      return got !== undefined && "bytes" in got ? got.bytes : source.file(m, onChoice);
     },
     async decode(bytes) {
       const got = await early?.file.catch(() => undefined);
-      return got?.bytes === bytes ? got.decoded : decode(bytes);
+      return got !== undefined && "bytes" in got && got.bytes === bytes ? got.decoded : decode(bytes);
     },
     release() {
       early = undefined;
       progress = undefined;
+    },
+    done(outcome) {
+      source.done?.(outcome);
     },
   };
 }

@@ -112,6 +112,27 @@ describe("MachineSession: start requests", () => {
     session.dispose();
   });
 
+  it("tells the pre-booted state's source when a start from it has settled (after the set-up), or did not use it", async () => {
+    const file = await prebootedFor(DEFAULT_PROFILE);
+    const heard: string[] = [];
+    const hearing = (shells: () => { agentCommands: string[] }[]): PrebootedSource => ({
+      manifest: () => file.manifest(),
+      file: (m, onProgress) => file.file(m, onProgress),
+      done: (outcome) => heard.push(`${outcome}, set up: ${String(shells()[0]?.agentCommands.some((c) => c.includes("virtlab-data")) ?? false)}`),
+    });
+    let shellsNow: () => { agentCommands: string[] }[] = () => [];
+    const ok = setup({ prebooted: hearing(() => shellsNow()), manifest: { ...manifest, agent: "serial1" } });
+    shellsNow = () => ok.shells;
+    expect(await start(ok.session, { kind: "auto" })).toEqual({ kind: "started", from: "pre-booted" });
+    expect(heard).toEqual(["settled, set up: true"]);
+    ok.session.dispose();
+    heard.length = 0;
+    const failing = setup({ prebooted: hearing(() => []), loaderFails: "v86.wasm" });
+    expect((await start(failing.session, { kind: "auto" })).kind).toBe("failed");
+    expect(heard).toEqual(["unused, set up: false"]);
+    failing.session.dispose();
+  });
+
   it("with holdJitWhileStarting, a start from the state runs its set-up with v86's JIT off and turns it on once settled", async () => {
     const prebooted = await prebootedFor(DEFAULT_PROFILE);
     const { session, shells } = setup({ prebooted, manifest: { ...manifest, agent: "serial1" }, holdJit: true });

@@ -250,6 +250,9 @@ export class MachineSession {
     this.readyDetail = undefined;
     this.reported = undefined;
     this.emitStatus();
+    // The pre-booted state's source, once this start took its state; told when it is done with it.
+    let prebootedTaken: PrebootedSource | undefined;
+    let settledFromState = false;
     try {
       const manifest = await this.options.guest.manifest();
       await checkMachineImages(record, this.options.images);
@@ -282,6 +285,7 @@ export class MachineSession {
         else {
           initial = prebooted.start;
           runStart = { kind: "pre-booted" };
+          prebootedTaken = this.options.prebooted;
         }
       }
       // The boot cache: this hardware's own boot, kept the first time it booted here.
@@ -308,7 +312,10 @@ export class MachineSession {
       this.settlingNow = initial !== undefined;
       try {
         await machine.start();
-        if (initial !== undefined && this.current === machine) await this.settle(machine, initial, started, record.name, runStart, options.identity);
+        if (initial !== undefined && this.current === machine) {
+          await this.settle(machine, initial, started, record.name, runStart, options.identity);
+          settledFromState = this.current === machine;
+        }
         if (initial === undefined && cache !== undefined && cacheFingerprint !== undefined && this.current === machine) this.keepBootAtPrompt(machine, guest, cache, cacheFingerprint);
         if (initial === undefined && options.identity !== undefined && this.current === machine) this.identityAtPrompt(machine, options.identity);
       } finally {
@@ -329,6 +336,8 @@ export class MachineSession {
       this.report(appError);
       this.emitStatus();
       return { kind: "failed", error: appError };
+    } finally {
+      prebootedTaken?.done?.(settledFromState ? "settled" : "unused");
     }
   }
 
