@@ -10,6 +10,7 @@ import { PIC_RECORD_BYTES, PicCascadeRepair, type PicRecords } from "./picCascad
 import { NicReceiveQueue, ne2kHasRoom, type Ne2kRing } from "./nicQueue.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { wasmPageHasher } from "./migration/pageHash.ts";
+import { findRamPack } from "./snapshot/ramPack.ts";
 import type { BackendFactory, BalloonDevice, ConsolePort, EmulatorBackend, GuestMemory, HypercallRecord, JitCounts, MicroscopeHooks, MigrationHooks, ScreenFrame, ScreenMode, ScreenSource } from "./backend.ts";
 import { toDisposable, type Disposable } from "./events.ts";
 import { HYPERCALL_BASE, HypercallDevice } from "./microscope/hypercall.ts";
@@ -61,7 +62,10 @@ export const createV86Backend: BackendFactory = async (config, host) => {
     learnHostClockStep(emulator as unknown as V86Internals);
     yieldInThisThread(emulator as unknown as V86Internals, host.clock ?? systemClock);
     // "emulator-ready" ends v86's init; a start from a state restores it right after.
-    if (config.initial_state !== undefined) zeroOnlyWrittenMemoryAtRestore(emulator as unknown as V86Internals);
+    if (config.initial_state !== undefined) {
+      unpackRamFromTheState(emulator as unknown as V86Internals, new Uint8Array(config.initial_state.buffer));
+      zeroOnlyWrittenMemoryAtRestore(emulator as unknown as V86Internals);
+    }
     smallerJitModules(emulator as unknown as V86Internals);
     sleepThroughShortIdles(emulator as unknown as V86Internals);
   });
@@ -195,6 +199,56 @@ function zeroOnlyWrittenMemoryAtRestore(emulator: V86Internals): void {
     if (addr === 0 && size === ramBytes) zero(0, Math.min(size, RAM_WRITTEN_BEFORE_RESTORE));
     else zero(addr, size);
   };
+}
+
+/**
+ * v86 reads a state by copying each of its typed arrays out of it (ArrayBuffer.slice), then
+ * CPU.set_state copies guest RAM's pages from that copy into the memory: the RAM pack (26 MB of
+ * the pre-booted state's 35 MB) was copied twice, and the first copy made resident for nothing.
+ * For the restore of an emulator made from a state, the state's info block says the pack is empty
+ * while v86 reads it (findRamPack: the same bytes with the pack's length 0), and CPU.unpack_memory,
+ * called once, copies the pages from the state itself. The info block is changed in place and put
+ * back within the restore (synchronous from "emulator-ready" on; a microtask puts it back should
+ * the restore fail first), so whoever holds the state never sees it changed. A state laid out
+ * otherwise is left to v86.
+ */
+function unpackRamFromTheState(emulator: V86Internals, state: Uint8Array): void {
+  const cpu = emulator.v86?.cpu as Partial<V86UnpackCpu> | undefined;
+  if (cpu === undefined || cpu.mem8 === undefined || typeof cpu.unpack_memory !== "function" || typeof cpu.zero_memory !== "function") return;
+  const pack = findRamPack(state);
+  if (pack === undefined) return;
+  const c = cpu as V86UnpackCpu;
+  const own = c.unpack_memory;
+  let pending = true;
+  const putBack = (): void => {
+    if (!pending) return;
+    pending = false;
+    state.set(pack.info, 16);
+    c.unpack_memory = own;
+  };
+  state.set(pack.infoWithoutPack, 16);
+  void Promise.resolve().then(putBack);
+  c.unpack_memory = (bitmap, packed) => {
+    putBack();
+    if (packed.length !== 0) return own.call(c, bitmap, packed);
+    c.zero_memory(0, c.mem8.length);
+    const pages = state.subarray(pack.offset, pack.offset + pack.length);
+    const count = c.mem8.length / PAGE_BYTES;
+    let at = 0;
+    for (let page = 0; page < count && at < pages.length; page++) {
+      if (!bitmap.get(page)) continue;
+      c.mem8.set(pages.subarray(at, at + PAGE_BYTES), page * PAGE_BYTES);
+      at += PAGE_BYTES;
+    }
+  };
+}
+
+const PAGE_BYTES = 4096;
+
+interface V86UnpackCpu {
+  mem8: Uint8Array;
+  zero_memory: (addr: number, size: number) => void;
+  unpack_memory: (bitmap: { get(index: number): unknown }, packed: Uint8Array) => void;
 }
 
 /**

@@ -1,8 +1,10 @@
 /**
  * A start from a saved state skips v86's zeroing of the RAM above the first MiB (v86.ts,
- * zeroOnlyWrittenMemoryAtRestore): the fresh emulator's RAM there is zero already. Checked against
- * v86's own path, on the real pre-booted state: the RAM after the quick restore is byte for byte
- * the RAM after a restore that zeroes all of it first.
+ * zeroOnlyWrittenMemoryAtRestore): the fresh emulator's RAM there is zero already; and it copies
+ * the RAM's pages from the state itself, not from v86's copy of them (unpackRamFromTheState).
+ * Checked against v86's own path, on the real pre-booted state: the RAM after the quick restore is
+ * byte for byte the RAM after a restore that zeroes all of it first, and the state given is left
+ * as it was.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -43,7 +45,9 @@ function nonZeroPages(ram: Uint8Array, from: number): number {
 it.skipIf(!guestIsBuilt() || !existsSync(PREBOOTED))("a start from a state leaves the same RAM as v86's restore that zeroes all of it first", async () => {
   const { state } = await decodeSnapshot(new Uint8Array(readFileSync(PREBOOTED)));
   // The quick path: an emulator made with the state (the restore right after v86's init).
-  const quick = await restored(state.slice(), createV86Backend);
+  const given = state.slice();
+  const quick = await restored(given, createV86Backend);
+  expect(Buffer.compare(given, state)).toBe(0);
   // v86's own: the same emulator made without the state, which is then restored into it.
   const full = await restored(state.slice(), async (config, host) => {
     const { initial_state: _taken, ...withoutState } = config;
