@@ -77,6 +77,18 @@ describe("UnpackedStateCache: the pre-booted state kept unpacked for the next vi
     expect(await kv.keys()).toEqual([]);
   });
 
+  it("a state that carries disks' pages is not kept, and one stored so is not served", async () => {
+    const { manifest, decoded } = await shipped();
+    const withDisk = { ...decoded.header, disks: [{ slot: "hda", size: 65536, base: { kind: "blank" }, pages: [0] }] } as unknown as typeof decoded.header;
+    const kv = memoryStore();
+    const cache = new UnpackedStateCache(kv);
+    await cache.keep(manifest, { header: withDisk, state: decoded.state });
+    expect(await kv.keys()).toEqual([]);
+    await cache.keep(manifest, decoded);
+    await kv.set("meta", { ...(await kv.get<object>("meta")), header: withDisk });
+    expect(await cache.find(manifest)).toBeUndefined();
+  });
+
   it("a description from storage that is not one is not trusted", async () => {
     const { cache, kv, manifest } = await keptIn();
     await kv.set("meta", { file: manifest.sha256 });

@@ -43,15 +43,20 @@ export class UnpackedStateCache {
   async find(manifest: PrebootedManifest): Promise<DecodedSnapshot | undefined> {
     const [meta, state] = await this.kv.getMany<unknown>([META, STATE]);
     if (!isMeta(meta) || meta.file !== manifest.sha256) return undefined;
-    if (!(state instanceof Uint8Array) || state.length !== meta.stateBytes || meta.header.stateSize !== meta.stateBytes || !fromV86(state, meta.header.stateVersion)) {
+    if (!Array.isArray(meta.header.disks) || meta.header.disks.length > 0 || !(state instanceof Uint8Array) || state.length !== meta.stateBytes || meta.header.stateSize !== meta.stateBytes || !fromV86(state, meta.header.stateVersion)) {
       await this.forget();
       return undefined;
     }
     return { header: meta.header, state, disks: [] };
   }
 
-  /** Keep `decoded`, unpacked from the file `manifest` describes, in place of any earlier entry. */
+  /**
+   * Keep `decoded`, unpacked from the file `manifest` describes, in place of any earlier entry. A
+   * state that carries disks' pages is not kept (only its machine state would be): the pre-booted
+   * one carries none.
+   */
   async keep(manifest: PrebootedManifest, decoded: { readonly header: SnapshotHeader; readonly state: Uint8Array }): Promise<void> {
+    if (decoded.header.disks.length > 0) return;
     const meta: UnpackedMeta = { file: manifest.sha256, header: decoded.header, stateBytes: decoded.state.length, stateSha256: await sha256Hex(decoded.state) };
     await this.kv.setMany([
       [STATE, decoded.state],
