@@ -5,7 +5,9 @@
  * of the file as its bytes arrive, so the unpacking overlaps the download, and neither waits for
  * the page's main thread, which meanwhile loads the app, opens storage and draws. When the Worker
  * cannot do it (it fails to load, the download or the file is bad), the page fetches and decodes
- * the file itself, so what goes wrong is said in the core's own words.
+ * the file itself, so what goes wrong is said in the core's own words. After a first visit the
+ * Worker reads the state this browser kept unpacked instead (`unpacked`: no file, no unpacking),
+ * and it keeps or checks that once the session says the start is done (`done`).
  */
 import { decodeSnapshot, eagerPrebooted, fetchPrebooted, mayStartPrebooted, type DecodedSnapshot, type PrebootedManifest, type PrebootedSource } from "../core/index.ts";
 import { runDecoder, type DecoderRun } from "./earlyDecoder.ts";
