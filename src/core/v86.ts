@@ -9,7 +9,7 @@ import { host as globals } from "./host.ts";
 import { PIC_RECORD_BYTES, PicCascadeRepair, type PicRecords } from "./picCascade.ts";
 import { NicReceiveQueue, ne2kHasRoom, type Ne2kRing } from "./nicQueue.ts";
 import { systemClock, type Clock } from "./clock.ts";
-import { wasmPageHasher } from "./migration/pageHash.ts";
+import { PAGE_BYTES, wasmPageHasher } from "./migration/pageHash.ts";
 import { findRamPack } from "./snapshot/ramPack.ts";
 import type { BackendFactory, BalloonDevice, ConsolePort, EmulatorBackend, GuestMemory, HypercallRecord, JitCounts, MicroscopeHooks, MigrationHooks, ScreenFrame, ScreenMode, ScreenSource } from "./backend.ts";
 import { toDisposable, type Disposable } from "./events.ts";
@@ -213,11 +213,11 @@ function zeroOnlyWrittenMemoryAtRestore(emulator: V86Internals): void {
  * otherwise is left to v86.
  */
 function unpackRamFromTheState(emulator: V86Internals, state: Uint8Array): void {
-  const cpu = emulator.v86?.cpu as Partial<V86UnpackCpu> | undefined;
+  const cpu = emulator.v86?.cpu as Partial<V86RestoreMemory> | undefined;
   if (cpu === undefined || cpu.mem8 === undefined || typeof cpu.unpack_memory !== "function" || typeof cpu.zero_memory !== "function") return;
   const pack = findRamPack(state);
   if (pack === undefined) return;
-  const c = cpu as V86UnpackCpu;
+  const c = cpu as V86RestoreMemory;
   const own = c.unpack_memory;
   let pending = true;
   const putBack = (): void => {
@@ -241,14 +241,6 @@ function unpackRamFromTheState(emulator: V86Internals, state: Uint8Array): void 
       at += PAGE_BYTES;
     }
   };
-}
-
-const PAGE_BYTES = 4096;
-
-interface V86UnpackCpu {
-  mem8: Uint8Array;
-  zero_memory: (addr: number, size: number) => void;
-  unpack_memory: (bitmap: { get(index: number): unknown }, packed: Uint8Array) => void;
 }
 
 /**
@@ -276,6 +268,7 @@ function smallerJitModules(emulator: V86Internals): void {
 interface V86RestoreMemory {
   mem8: Uint8Array;
   zero_memory: (addr: number, size: number) => void;
+  unpack_memory: (bitmap: { get(index: number): unknown }, packed: Uint8Array) => void;
 }
 
 /** The parts of v86's internals we reach into, typed by what we use. */
