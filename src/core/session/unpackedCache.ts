@@ -37,12 +37,13 @@ export class UnpackedStateCache {
 
   /**
    * The unpacked state of the file `manifest` describes, when it is kept here and reads back whole
-   * (undefined otherwise: the caller unpacks the file). The digest is not checked here, which would
-   * cost what the cache saves: `check` does it once the start no longer waits.
+   * (undefined otherwise: the caller unpacks the file). The digest is not checked here (up to half
+   * of what the cache saves): `check` does it once the start no longer waits.
    */
   async find(manifest: PrebootedManifest): Promise<DecodedSnapshot | undefined> {
-    const [meta, state] = await this.kv.getMany<unknown>([META, STATE]);
-    if (!isMeta(meta) || meta.file !== manifest.sha256) return undefined;
+    const entry = await this.entryFor(manifest);
+    if (entry === undefined) return undefined;
+    const { meta, state } = entry;
     if (!Array.isArray(meta.header.disks) || meta.header.disks.length > 0 || !(state instanceof Uint8Array) || state.length !== meta.stateBytes || meta.header.stateSize !== meta.stateBytes || !fromV86(state, meta.header.stateVersion)) {
       await this.forget();
       return undefined;
@@ -69,11 +70,18 @@ export class UnpackedStateCache {
    * True when the entry is there and whole.
    */
   async check(manifest: PrebootedManifest): Promise<boolean> {
-    const [meta, state] = await this.kv.getMany<unknown>([META, STATE]);
-    if (!isMeta(meta) || meta.file !== manifest.sha256) return false;
+    const entry = await this.entryFor(manifest);
+    if (entry === undefined) return false;
+    const { meta, state } = entry;
     if (state instanceof Uint8Array && state.length === meta.stateBytes && (await sha256Hex(state)) === meta.stateSha256) return true;
     await this.forget();
     return false;
+  }
+
+  /** The entry with its description, when it is for the file `manifest` describes (one transaction). */
+  private async entryFor(manifest: PrebootedManifest): Promise<{ readonly meta: UnpackedMeta; readonly state: unknown } | undefined> {
+    const [meta, state] = await this.kv.getMany<unknown>([META, STATE]);
+    return isMeta(meta) && meta.file === manifest.sha256 ? { meta, state } : undefined;
   }
 
   async forget(): Promise<void> {
