@@ -462,10 +462,8 @@ function learnHostClockStep(internals: V86Internals): void {
 
 // --- migration (issue 15): checked in the 0.5.462 release bundle (src/cpu.js, src/state.js) ---
 /**
- * v86's state format: a 16-byte header (magic, state version, total length, info length), a JSON
- * info block {buffer_infos, state}, then the typed arrays it names, each 4-byte aligned. The CPU's
- * state array holds guest RAM at index 77 as the non-zero 4 KiB pages packed one after the other,
- * and at 78 a bitmap (bit i: page i is in the pack). CPU.get_state fills them from
+ * v86's state format is described in snapshot/ramPack.ts: the CPU's state array holds guest RAM
+ * as its non-zero pages packed (index 77) and a bitmap of them (78). CPU.get_state fills them from
  * `cpu.pack_memory()`, CPU.set_state empties RAM and refills it through `cpu.unpack_memory(bitmap,
  * packed)`. Both are kept as named properties in the release build, so a move swaps them for the
  * length of one save or restore: the state then carries an empty bitmap instead of the RAM, and the
