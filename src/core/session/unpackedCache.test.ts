@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { AppError } from "../errors.ts";
 import { sha256Hex } from "../host.ts";
 import { DEFAULT_PROFILE } from "../profile.ts";
 import { decodeSnapshot } from "../snapshot/format.ts";
@@ -87,6 +88,14 @@ describe("UnpackedStateCache: the pre-booted state kept unpacked for the next vi
     await cache.keep(manifest, decoded);
     await kv.set("meta", { ...(await kv.get<object>("meta")), header: withDisk });
     expect(await cache.find(manifest)).toBeUndefined();
+  });
+
+  it("a keep the full quota refuses fails with storage-full and leaves the entry there before as it was", async () => {
+    const { cache, kv, manifest, decoded } = await keptIn();
+    const full: KeyValueStore = { ...kv, setMany: () => Promise.reject(new AppError("storage-full", "The browser's storage for this site is full.")) };
+    await expect(new UnpackedStateCache(full).keep({ ...manifest, sha256: "1".repeat(64) }, decoded)).rejects.toMatchObject({ code: "storage-full" });
+    expect((await cache.find(manifest))?.state).toEqual(decoded.state);
+    expect(await cache.check(manifest)).toBe(true);
   });
 
   it("a description from storage that is not one is not trusted", async () => {
