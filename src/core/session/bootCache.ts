@@ -14,7 +14,7 @@
  */
 import { describeCause } from "../errors.ts";
 import type { MachineFingerprint } from "../snapshot/fingerprint.ts";
-import { decodeSnapshot } from "../snapshot/format.ts";
+import { decodeSnapshot, type SnapshotHeader } from "../snapshot/format.ts";
 import type { SnapshotStore } from "../snapshot/store.ts";
 import { V86_PACKAGE_VERSION } from "../v86Version.ts";
 import type { SavedStart } from "./request.ts";
@@ -33,10 +33,15 @@ export const BOOT_CACHE_COMPRESSION = { compression: "zstd", level: 3 } as const
 export const BOOT_CACHE_LABEL = "this hardware's saved boot";
 
 export type BootCacheLookup =
-  | { readonly kind: "hit"; readonly start: SavedStart }
+  | { readonly kind: "hit"; readonly start: SavedStart; readonly header: SnapshotHeader }
   | { readonly kind: "miss" }
   /** An entry was there but could not be read back; it is deleted. */
   | { readonly kind: "damaged"; readonly reason: string };
+
+/** A start from a kept boot: saved with the data disk unmounted, so the user's own is mounted after. */
+export function keptBootStart(decoded: { readonly header: SnapshotHeader; readonly state: Uint8Array }): SavedStart {
+  return { state: decoded.state, shellReady: decoded.header.shellReady, mountData: true, label: BOOT_CACHE_LABEL, from: "boot-cache", screen: decoded.header.preview };
+}
 
 /** The fields that name the guest build: an entry whose differ is of an older (or newer) build. */
 const GUEST_FIELDS = ["bios", "vgaBios", "kernel", "initrd", "cmdline"] as const satisfies readonly (keyof MachineFingerprint)[];
@@ -68,10 +73,7 @@ export class BootCache {
     if (record === undefined) return { kind: "miss" };
     try {
       const decoded = await decodeSnapshot(await this.snapshots.readFile(record.id));
-      return {
-        kind: "hit",
-        start: { state: decoded.state, shellReady: decoded.header.shellReady, mountData: true, label: BOOT_CACHE_LABEL, from: "boot-cache", screen: decoded.header.preview },
-      };
+      return { kind: "hit", start: keptBootStart(decoded), header: decoded.header };
     } catch (error) {
       await this.snapshots.delete(record.id).catch(() => undefined);
       return { kind: "damaged", reason: describeCause(error) };

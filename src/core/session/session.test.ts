@@ -19,10 +19,12 @@ import { StoreDisks } from "./storeDisks.ts";
 import { BOOT_CACHE_COMPRESSION, BootCache } from "./bootCache.ts";
 import { readSnapshotHeader } from "../snapshot/format.ts";
 import { SnapshotStore } from "../snapshot/store.ts";
+import { linkEntry, unpackedBootIn, type UnpackedBootSource } from "./unpackedBoot.ts";
+import { UnpackedStateCache } from "./unpackedCache.ts";
 
 const manifest = fakeManifest;
 
-function setup(options: { prebooted?: PrebootedSource; kv?: KeyValueStore; loaderFails?: string; bootCache?: BootCache; manifest?: GuestManifest; answers?: Record<string, [string, number | "hang"]>; holdJit?: boolean } = {}) {
+function setup(options: { prebooted?: PrebootedSource; kv?: KeyValueStore; loaderFails?: string; bootCache?: BootCache; unpackedBoot?: UnpackedBootSource; manifest?: GuestManifest; answers?: Record<string, [string, number | "hang"]>; holdJit?: boolean } = {}) {
   const clock = new ManualClock();
   const { backend, shells } = fakeBackend(options.answers ?? {});
   const images = new ImageStore(memoryStore(), { now: () => 1 });
@@ -41,6 +43,7 @@ function setup(options: { prebooted?: PrebootedSource; kv?: KeyValueStore; loade
     disks: new StoreDisks({ images, disks: diskStore }, clock),
     ...(options.prebooted === undefined ? {} : { prebooted: options.prebooted }),
     ...(options.bootCache === undefined ? {} : { bootCache: options.bootCache }),
+    ...(options.unpackedBoot === undefined ? {} : { unpackedBoot: options.unpackedBoot }),
     ...(options.holdJit === true ? { holdJitWhileStarting: true } : {}),
   });
   const runs: string[] = [];
@@ -462,6 +465,161 @@ describe("MachineSession: the boot cache", () => {
     expect(t.shells[1]?.config.initial_state).toBeUndefined();
     expect(t.shells[1]?.agentCommands).toEqual([]);
     t.session.dispose();
+  });
+});
+
+describe("MachineSession: a link's kept boot, read ahead unpacked", () => {
+  const withAgent: GuestManifest = { ...manifest, agent: "serial1" };
+  const virtioNic: DeviceProfile = { ...DEFAULT_PROFILE, nic: "virtio" };
+  const entry = linkEntry("?nic=virtio");
+  if (entry === undefined) throw new Error("a device-switch link has an entry");
+
+  /** One page of a browser whose stores are `stores`: its session, with the link's source as the page's entry makes it. */
+  async function page(stores: { readonly boots: KeyValueStore; readonly unpacked: KeyValueStore }, options: { readonly loaderFails?: string } = {}) {
+    const bootCache = new BootCache(new SnapshotStore(stores.boots));
+    const finds = vi.spyOn(bootCache, "find");
+    const source = unpackedBootIn(new UnpackedStateCache(stores.unpacked), entry!);
+    const calls: string[] = [];
+    const counted: UnpackedBootSource = {
+      find: () => (calls.push("find"), source.find()),
+      served: () => (calls.push("served"), source.served()),
+      keep: (boot) => (calls.push("keep"), source.keep(boot)),
+      end: () => (calls.push("end"), source.end()),
+    };
+    // As the page: the pre-booted state is there, for other hardware than the link's.
+    return { ...setup({ prebooted: await prebootedFor(DEFAULT_PROFILE), bootCache, unpackedBoot: counted, manifest: withAgent, ...options }), finds, calls, idle: () => source.idle };
+  }
+  const browser = () => ({ boots: memoryStore(), unpacked: memoryStore() });
+  const restored = (shell: { config: { initial_state?: { buffer: ArrayBuffer } } } | undefined): string | undefined => {
+    const initial = shell?.config.initial_state;
+    return initial === undefined ? undefined : fakeStateMarker(new Uint8Array(initial.buffer));
+  };
+
+  it("a boot kept at the link's first visit is kept unpacked too; the next visit restores that without reading the boot cache, then checks it", async () => {
+    const stores = browser();
+    const first = await page(stores);
+    const kept = new Promise<BootKept>((resolve) => first.session.onBootKept(resolve));
+    const starting = start(first.session, { kind: "auto" }, virtioNic);
+    await vi.waitFor(() => expect(first.shells.length).toBe(1));
+    first.shells[0]?.boot();
+    expect(await starting).toEqual({ kind: "started", from: "boot" });
+    expect((await kept).kind).toBe("kept");
+    await first.idle();
+    expect(first.calls).toEqual(["find", "keep", "end"]);
+    first.session.dispose();
+
+    const second = await page(stores);
+    expect(await start(second.session, { kind: "auto" }, virtioNic)).toEqual({ kind: "started", from: "boot-cache" });
+    expect(second.finds).not.toHaveBeenCalled();
+    expect(restored(second.shells[0])).toBe("state:0");
+    // Settled as any restore of a kept boot: the data disk mounted again and the clock set.
+    expect(second.shells[0]?.agentCommands.at(-1)).toMatch(/virtlab-data.*; date -s @1700000000 >\/dev\/null$/);
+    expect(second.runs).toEqual(["boot-cache", "boot-cache"]);
+    // No word of the pre-booted state not fitting: the start did not boot.
+    expect(second.notices).toEqual([]);
+    expect(second.calls).toEqual(["find", "served", "end"]);
+    await second.idle();
+    expect(await new UnpackedStateCache(stores.unpacked).check(entry!)).toBe(true);
+    // Only the page's first start reads ahead: a second start in the page reads the boot cache.
+    expect(await start(second.session, { kind: "auto" }, virtioNic)).toEqual({ kind: "started", from: "boot-cache" });
+    expect(second.finds).toHaveBeenCalledTimes(1);
+    expect(second.calls).toEqual(["find", "served", "end"]);
+    second.session.dispose();
+  });
+
+  it("a kept state for other hardware is not used: the boot cache is read, and its boot is kept unpacked in its place", async () => {
+    const stores = browser();
+    const doubled: DeviceProfile = { ...virtioNic, memoryMiB: DEFAULT_PROFILE.memoryMiB * 2 };
+    // The link's entry holds a boot of the default memory size; the link's machine now has twice that.
+    const first = await page(stores);
+    const kept = new Promise<BootKept>((resolve) => first.session.onBootKept(resolve));
+    const starting = start(first.session, { kind: "auto" }, virtioNic);
+    await vi.waitFor(() => expect(first.shells.length).toBe(1));
+    first.shells[0]?.boot();
+    await starting;
+    await kept;
+    const keptFirst = new Promise<BootKept>((resolve) => first.session.onBootKept(resolve));
+    const other = start(first.session, { kind: "auto" }, doubled);
+    await vi.waitFor(() => expect(first.shells.length).toBe(2));
+    first.shells[1]?.boot();
+    await other;
+    await keptFirst;
+    first.session.dispose();
+    await first.idle();
+
+    const keptFor = async (): Promise<number | undefined> => (await new UnpackedStateCache(stores.unpacked).find(entry!))?.header.fingerprint.memoryMiB;
+    // The link's last start (the first page's first) kept the default size's boot.
+    expect(await keptFor()).toBe(DEFAULT_PROFILE.memoryMiB);
+
+    const second = await page(stores);
+    expect(await start(second.session, { kind: "auto" }, doubled)).toEqual({ kind: "started", from: "boot-cache" });
+    expect(second.finds).toHaveBeenCalledTimes(1);
+    expect(second.shells[0]?.config.memory_size).toBe(doubled.memoryMiB * 1024 * 1024);
+    expect(second.calls).toEqual(["find", "keep", "end"]);
+    await second.idle();
+    expect(await keptFor()).toBe(doubled.memoryMiB);
+    second.session.dispose();
+
+    const third = await page(stores);
+    expect(await start(third.session, { kind: "auto" }, doubled)).toEqual({ kind: "started", from: "boot-cache" });
+    expect(third.finds).not.toHaveBeenCalled();
+    expect(third.calls).toEqual(["find", "served", "end"]);
+    third.session.dispose();
+  });
+
+  it("a damaged state is used at most once: the check after the start deletes it, and the next visit reads the boot cache and keeps it again", async () => {
+    const stores = browser();
+    const first = await page(stores);
+    const kept = new Promise<BootKept>((resolve) => first.session.onBootKept(resolve));
+    const starting = start(first.session, { kind: "auto" }, virtioNic);
+    await vi.waitFor(() => expect(first.shells.length).toBe(1));
+    first.shells[0]?.boot();
+    await starting;
+    await kept;
+    await first.idle();
+    first.session.dispose();
+    const key = (await stores.unpacked.keys()).find((k) => k.startsWith("state:"));
+    const state = key === undefined ? undefined : await stores.unpacked.get<Uint8Array>(key);
+    if (key === undefined || state === undefined) return expect.fail("nothing was kept unpacked");
+    const damaged = state.slice();
+    damaged[damaged.length - 1] = (damaged[damaged.length - 1] ?? 0) ^ 0xff;
+    await stores.unpacked.set(key, damaged);
+
+    const second = await page(stores);
+    expect(await start(second.session, { kind: "auto" }, virtioNic)).toEqual({ kind: "started", from: "boot-cache" });
+    expect(second.finds).not.toHaveBeenCalled();
+    await second.idle();
+    expect(await stores.unpacked.keys()).toEqual([]);
+    second.session.dispose();
+
+    const third = await page(stores);
+    expect(await start(third.session, { kind: "auto" }, virtioNic)).toEqual({ kind: "started", from: "boot-cache" });
+    expect(third.finds).toHaveBeenCalledTimes(1);
+    await third.idle();
+    expect(await new UnpackedStateCache(stores.unpacked).check(entry!)).toBe(true);
+    third.session.dispose();
+  });
+
+  it("a start from the boot cache that fails keeps nothing unpacked, and the source is told nothing more comes", async () => {
+    const stores = browser();
+    const first = await page(stores);
+    const kept = new Promise<BootKept>((resolve) => first.session.onBootKept(resolve));
+    const starting = start(first.session, { kind: "auto" }, virtioNic);
+    await vi.waitFor(() => expect(first.shells.length).toBe(1));
+    first.shells[0]?.boot();
+    await starting;
+    await kept;
+    await first.idle();
+    first.session.dispose();
+    await new UnpackedStateCache(stores.unpacked).forget(entry!);
+
+    const failing = await page(stores, { loaderFails: "v86.wasm" });
+    expect(await start(failing.session, { kind: "auto" }, virtioNic)).toMatchObject({ kind: "failed", error: { code: "asset-load-failed" } });
+    expect(failing.finds).toHaveBeenCalledTimes(1);
+    expect(failing.calls).toEqual(["find", "end"]);
+    await failing.idle();
+    expect(await stores.unpacked.keys()).toEqual([]);
+    failing.session.dispose();
   });
 });
 

@@ -25,7 +25,8 @@ import type { DiskStore, OverlayDisk } from "../storage/disk.ts";
 import type { ImageRecord, ImageStore } from "../storage/images.ts";
 import { DEFAULT_MACHINE_ID, checkMachineImages, type MachineRecord } from "../storage/machines.ts";
 import { V86_PACKAGE_VERSION } from "../v86Version.ts";
-import { BOOT_CACHE_COMPRESSION, BOOT_CACHE_LABEL, type BootCache } from "./bootCache.ts";
+import { BOOT_CACHE_COMPRESSION, BOOT_CACHE_LABEL, keptBootStart, type BootCache } from "./bootCache.ts";
+import { keptBootFits, type UnpackedBoot, type UnpackedBootSource } from "./unpackedBoot.ts";
 import { guestFor, libraryAssetLoader } from "./guests.ts";
 import { choosePrebooted, type PrebootedSource } from "./prebooted.ts";
 import { planStart, type SavedStart, type StartRequest, type StartedFrom } from "./request.ts";
@@ -63,6 +64,11 @@ export interface SessionOptions {
   readonly prebooted?: PrebootedSource;
   /** Boots kept per hardware, so a second start of it restores (bootCache.ts); none: always boot. */
   readonly bootCache?: BootCache;
+  /**
+   * The kept boot of the page's link read ahead, unpacked (unpackedBoot.ts): the session's first
+   * start takes it when it fits, and gives it the boot to keep unpacked otherwise.
+   */
+  readonly unpackedBoot?: UnpackedBootSource;
   /** Browser only: where v86 draws the VGA screen. */
   readonly screenContainer?: unknown;
   /**
@@ -133,6 +139,8 @@ export class MachineSession {
   private keepFor: Machine | undefined;
   /** What became of the boot kept for the machine of the latest start (none: no boot being kept). */
   private bootKeeping: Promise<BootKept> | undefined;
+  /** options.unpackedBoot until the first start takes it. */
+  private unpackedBootAhead: UnpackedBootSource | undefined;
   private typedWhileSettling: string[] = [];
   private readyDetail: string | undefined;
   private detail: string | undefined;
@@ -178,7 +186,9 @@ export class MachineSession {
   /** The running machine could not take its identity: why, in words (it runs on with the guest's own). */
   readonly onIdentityFailed = this.identityFailedEmitter.event;
 
-  constructor(private readonly options: SessionOptions) {}
+  constructor(private readonly options: SessionOptions) {
+    this.unpackedBootAhead = options.unpackedBoot;
+  }
 
   /** The running machine, if any. */
   get machine(): Machine | undefined {
@@ -240,6 +250,12 @@ export class MachineSession {
   async start(options: StartOptions): Promise<StartOutcome> {
     const generation = ++this.generation;
     const { record, profile } = options;
+    // The link's kept boot read ahead is for the page's first start only.
+    const ahead = this.unpackedBootAhead;
+    this.unpackedBootAhead = undefined;
+    // What becomes of it: taken (checked once the start is over), a boot to keep unpacked in its
+    // place, or kept later (a boot made now, kept at its prompt).
+    let aheadFate: { readonly kind: "served" } | { readonly kind: "keep"; readonly boot: UnpackedBoot } | { readonly kind: "later" } | undefined;
     let snapshot: { readonly start: SavedStart; readonly disks: DecodedSnapshot["disks"] } | undefined;
     if (options.request.kind === "snapshot") snapshot = await this.checkSnapshot(options.request.file, record, profile);
     await this.stop();
@@ -291,13 +307,23 @@ export class MachineSession {
       // The boot cache: this hardware's own boot, kept the first time it booted here.
       const cache = request.kind === "auto" ? this.bootCacheFor(guest) : undefined;
       const cacheFingerprint = cache === undefined ? undefined : this.fingerprintOf(record, profile, guest, images, { anySizeData: true });
-      if (initial === undefined && cache !== undefined && cacheFingerprint !== undefined) {
+      const readAhead = initial === undefined && cacheFingerprint !== undefined ? await ahead?.find() : undefined;
+      if (generation !== this.generation) return { kind: "superseded" };
+      if (readAhead !== undefined && cacheFingerprint !== undefined && keptBootFits(readAhead.header, cacheFingerprint, V86_PACKAGE_VERSION)) {
+        // Read unpacked while the page loaded: nothing to read or unpack now.
+        initial = { ...keptBootStart(readAhead), mountData: hasDataDisk(guest) };
+        runStart = { kind: "boot-cache" };
+        notice = undefined;
+        aheadFate = { kind: "served" };
+      } else if (initial === undefined && cache !== undefined && cacheFingerprint !== undefined) {
         const cached = await cache.find(cacheFingerprint);
         if (generation !== this.generation) return { kind: "superseded" };
         if (cached.kind === "hit") {
           initial = { ...cached.start, mountData: hasDataDisk(guest) };
           runStart = { kind: "boot-cache" };
           notice = undefined;
+          // A copy: the start takes the state's buffer.
+          if (ahead !== undefined) aheadFate = { kind: "keep", boot: { header: cached.header, state: cached.start.state.slice() } };
         } else if (cached.kind === "damaged") {
           notice = `Booting from scratch: ${BOOT_CACHE_LABEL} could not be read back (${cached.reason}), so it was deleted. This boot is kept in its place.`;
         } else {
@@ -316,7 +342,10 @@ export class MachineSession {
           await this.settle(machine, initial, started, record.name, runStart, options.identity);
           settledFromState = this.current === machine;
         }
-        if (initial === undefined && cache !== undefined && cacheFingerprint !== undefined && this.current === machine) this.keepBootAtPrompt(machine, guest, cache, cacheFingerprint);
+        if (initial === undefined && cache !== undefined && cacheFingerprint !== undefined && this.current === machine) {
+          this.keepBootAtPrompt(machine, guest, cache, cacheFingerprint, ahead);
+          aheadFate = { kind: "later" };
+        }
         if (initial === undefined && options.identity !== undefined && this.current === machine) this.identityAtPrompt(machine, options.identity);
       } finally {
         this.settlingNow = false;
@@ -338,6 +367,9 @@ export class MachineSession {
       return { kind: "failed", error: appError };
     } finally {
       prebootedTaken?.done?.(settledFromState ? "settled" : "unused");
+      if (aheadFate?.kind === "served") ahead?.served();
+      else if (aheadFate?.kind === "keep" && settledFromState) ahead?.keep(aheadFate.boot);
+      if (aheadFate?.kind !== "later") ahead?.end();
     }
   }
 
@@ -475,7 +507,7 @@ export class MachineSession {
    * again; then it is the user's, and encoding and storing go on behind. A boot that cannot be kept
    * is only not kept: the machine runs on either way. onBootKept tells how it ended.
    */
-  private keepBootAtPrompt(machine: Machine, guest: GuestSpec, cache: BootCache, fingerprint: MachineFingerprint): void {
+  private keepBootAtPrompt(machine: Machine, guest: GuestSpec, cache: BootCache, fingerprint: MachineFingerprint, unpacked: UnpackedBootSource | undefined): void {
     this.keepFor = machine;
     const done = (): void => {
       if (this.keepFor !== machine) return;
@@ -485,7 +517,7 @@ export class MachineSession {
       this.releaseHeldKeys(machine);
     };
     this.bootKeeping = machine
-      .exclusive(() => this.keepBoot(machine, guest, cache, fingerprint))
+      .exclusive(() => this.keepBoot(machine, guest, cache, fingerprint, unpacked))
       .then(
         (kept) => {
           done();
@@ -497,13 +529,14 @@ export class MachineSession {
         },
       )
       .then((outcome) => {
+        unpacked?.end();
         this.bootKeptEmitter.fire(outcome);
         return outcome;
       });
   }
 
   /** keepBootAtPrompt's work in the guest; what is left (encoding, storing) comes back as a function. */
-  private async keepBoot(machine: Machine, guest: GuestSpec, cache: BootCache, fingerprint: MachineFingerprint): Promise<BootKept | (() => Promise<BootKept>)> {
+  private async keepBoot(machine: Machine, guest: GuestSpec, cache: BootCache, fingerprint: MachineFingerprint, unpacked: UnpackedBootSource | undefined): Promise<BootKept | (() => Promise<BootKept>)> {
     const skipped = (reason: string): BootKept => ({ kind: "skipped", reason });
     const data = hasDataDisk(guest);
     let state: { readonly state: Uint8Array; readonly shellReady: boolean };
@@ -533,8 +566,10 @@ export class MachineSession {
     return async (): Promise<BootKept> => {
       try {
         const meta = { app: "virtlab (boot cache)", v86: V86_PACKAGE_VERSION, fingerprint, name: BOOT_CACHE_LABEL, createdAt: this.options.wallTime(), shellReady: state.shellReady, preview: screen };
-        const { parts } = await encodeSnapshot(state.state, meta, [], BOOT_CACHE_COMPRESSION);
+        const { header, parts } = await encodeSnapshot(state.state, meta, [], BOOT_CACHE_COMPRESSION);
         await cache.keep(fingerprint, parts);
+        // The page's link gets it unpacked too (its next start reads that while the page loads).
+        unpacked?.keep({ header, state: state.state });
         return { kind: "kept", bytes: parts.reduce((n, part) => n + part.length, 0) };
       } catch (error) {
         return { kind: "skipped", reason: describeCause(error) };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { ManualClock } from "../clock.ts";
 import { AppError } from "../errors.ts";
 import { sha256Hex } from "../host.ts";
 import { DEFAULT_PROFILE } from "../profile.ts";
@@ -7,7 +8,8 @@ import { memoryStore, type KeyValueStore } from "../storage/kv.ts";
 import { fakeStateMarker } from "../testing/fakeShell.ts";
 import { prebootedFor } from "../testing/prebooted.ts";
 import type { PrebootedManifest } from "./prebooted.ts";
-import { UnpackedStateCache } from "./unpackedCache.ts";
+import { linkEntry } from "./unpackedBoot.ts";
+import { MAX_LINK_ENTRIES, prebootedEntry, UnpackedStateCache, type UnpackedEntry } from "./unpackedCache.ts";
 
 /** A shipped state file, its description (with its real sha256) and its decoding, as the page's decoder has them. */
 async function shipped(): Promise<{ manifest: PrebootedManifest; decoded: Awaited<ReturnType<typeof decodeSnapshot>> }> {
@@ -20,7 +22,7 @@ async function shipped(): Promise<{ manifest: PrebootedManifest; decoded: Awaite
 async function keptIn(kv: KeyValueStore = memoryStore()) {
   const { manifest, decoded } = await shipped();
   const cache = new UnpackedStateCache(kv);
-  await cache.keep(manifest, decoded);
+  await cache.keep(prebootedEntry(manifest), decoded);
   return { cache, kv, manifest, decoded };
 }
 
@@ -28,24 +30,24 @@ describe("UnpackedStateCache: the pre-booted state kept unpacked for the next vi
   it("gives back what was kept, byte for byte, with its header; nothing before that", async () => {
     const { manifest, decoded } = await shipped();
     const cache = new UnpackedStateCache(memoryStore());
-    expect(await cache.find(manifest)).toBeUndefined();
-    await cache.keep(manifest, decoded);
-    const found = await cache.find(manifest);
+    expect(await cache.find(prebootedEntry(manifest))).toBeUndefined();
+    await cache.keep(prebootedEntry(manifest), decoded);
+    const found = await cache.find(prebootedEntry(manifest));
     expect(found?.state).toEqual(decoded.state);
     expect(fakeStateMarker(found?.state ?? new Uint8Array())).toBe("prebooted-state");
     expect(found?.header).toEqual(decoded.header);
     expect(found?.disks).toEqual([]);
-    expect(await cache.check(manifest)).toBe(true);
+    expect(await cache.check(prebootedEntry(manifest))).toBe(true);
   });
 
   it("serves only the file it was unpacked from: another set-up's file finds nothing, and keeping that one replaces it", async () => {
     const { cache, kv, manifest, decoded } = await keptIn();
     const newer = { ...manifest, sha256: "0".repeat(64) };
-    expect(await cache.find(newer)).toBeUndefined();
-    expect(await cache.check(newer)).toBe(false);
-    await cache.keep(newer, decoded);
-    expect(await cache.find(newer)).toBeDefined();
-    expect(await cache.find(manifest)).toBeUndefined();
+    expect(await cache.find(prebootedEntry(newer))).toBeUndefined();
+    expect(await cache.check(prebootedEntry(newer))).toBe(false);
+    await cache.keep(prebootedEntry(newer), decoded);
+    expect(await cache.find(prebootedEntry(newer))).toBeDefined();
+    expect(await cache.find(prebootedEntry(manifest))).toBeUndefined();
     expect((await kv.keys()).sort()).toEqual(["meta", "state"]);
   });
 
@@ -60,7 +62,7 @@ describe("UnpackedStateCache: the pre-booted state kept unpacked for the next vi
     const damaged = damage(state);
     if (damaged === undefined) await kv.delete("state");
     else await kv.set("state", damaged);
-    expect(await cache.find(manifest)).toBeUndefined();
+    expect(await cache.find(prebootedEntry(manifest))).toBeUndefined();
     expect(await kv.keys()).toEqual([]);
   });
 
@@ -72,9 +74,9 @@ describe("UnpackedStateCache: the pre-booted state kept unpacked for the next vi
     flipped[flipped.length - 1] = (flipped[flipped.length - 1] ?? 0) ^ 1;
     await kv.set("state", flipped);
     // find's look is cheap and passes it (the start would use it once); check catches it.
-    expect(await cache.find(manifest)).toBeDefined();
-    expect(await cache.check(manifest)).toBe(false);
-    expect(await cache.find(manifest)).toBeUndefined();
+    expect(await cache.find(prebootedEntry(manifest))).toBeDefined();
+    expect(await cache.check(prebootedEntry(manifest))).toBe(false);
+    expect(await cache.find(prebootedEntry(manifest))).toBeUndefined();
     expect(await kv.keys()).toEqual([]);
   });
 
@@ -83,24 +85,71 @@ describe("UnpackedStateCache: the pre-booted state kept unpacked for the next vi
     const withDisk = { ...decoded.header, disks: [{ slot: "hda", size: 65536, base: { kind: "blank" }, pages: [0] }] } as unknown as typeof decoded.header;
     const kv = memoryStore();
     const cache = new UnpackedStateCache(kv);
-    await cache.keep(manifest, { header: withDisk, state: decoded.state });
+    await cache.keep(prebootedEntry(manifest), { header: withDisk, state: decoded.state });
     expect(await kv.keys()).toEqual([]);
-    await cache.keep(manifest, decoded);
+    await cache.keep(prebootedEntry(manifest), decoded);
     await kv.set("meta", { ...(await kv.get<object>("meta")), header: withDisk });
-    expect(await cache.find(manifest)).toBeUndefined();
+    expect(await cache.find(prebootedEntry(manifest))).toBeUndefined();
   });
 
   it("a keep the full quota refuses fails with storage-full and leaves the entry there before as it was", async () => {
     const { cache, kv, manifest, decoded } = await keptIn();
     const full: KeyValueStore = { ...kv, setMany: () => Promise.reject(new AppError("storage-full", "The browser's storage for this site is full.")) };
-    await expect(new UnpackedStateCache(full).keep({ ...manifest, sha256: "1".repeat(64) }, decoded)).rejects.toMatchObject({ code: "storage-full" });
-    expect((await cache.find(manifest))?.state).toEqual(decoded.state);
-    expect(await cache.check(manifest)).toBe(true);
+    await expect(new UnpackedStateCache(full).keep(prebootedEntry({ ...manifest, sha256: "1".repeat(64) }), decoded)).rejects.toMatchObject({ code: "storage-full" });
+    expect((await cache.find(prebootedEntry(manifest)))?.state).toEqual(decoded.state);
+    expect(await cache.check(prebootedEntry(manifest))).toBe(true);
   });
 
   it("a description from storage that is not one is not trusted", async () => {
     const { cache, kv, manifest } = await keptIn();
     await kv.set("meta", { file: manifest.sha256 });
-    expect(await cache.find(manifest)).toBeUndefined();
+    expect(await cache.find(prebootedEntry(manifest))).toBeUndefined();
+  });
+});
+
+describe("UnpackedStateCache: links' kept boots (unpackedBoot.ts)", () => {
+  it("names one entry per link's machine and hardware, whatever the order of its words; none for a link that starts from the pre-booted state or a snapshot", () => {
+    const slot = (search: string): string | undefined => linkEntry(search)?.slot;
+    expect(slot("?nic=virtio&console=virtio")).toBeDefined();
+    expect(slot("?console=virtio&nic=virtio")).toBe(slot("?nic=virtio&console=virtio"));
+    // The CPU mode is not hardware: a state restores with the JIT on or off.
+    expect(slot("?nic=virtio&cpu=interpreter&console=virtio")).toBe(slot("?nic=virtio&console=virtio"));
+    expect(slot("?nic=ne2k")).not.toBe(slot("?nic=virtio"));
+    expect(slot("?machine=m-1")).not.toBe(slot("?machine=m-2"));
+    expect(slot("?machine=m-1&nic=virtio")).not.toBe(slot("?nic=virtio"));
+    for (const search of ["", "?lesson=first-steps", "?cpu=interpreter", "?nic=none", "?snapshot=https%3A%2F%2Fexample.org%2Fa.vlsnap"]) expect(slot(search)).toBeUndefined();
+  });
+
+  it(`keeps at most ${MAX_LINK_ENTRIES} links' entries, the oldest kept going first, beside the pre-booted state`, async () => {
+    const { manifest, decoded } = await shipped();
+    const clock = new ManualClock();
+    const kv = memoryStore();
+    const cache = new UnpackedStateCache(kv, clock);
+    await cache.keep(prebootedEntry(manifest), decoded);
+    const links = ["?nic=virtio", "?nic=ne2k", "?nic=virtio&console=virtio"].map((search) => linkEntry(search)!);
+    const [virtio, ne2k, both] = links as [UnpackedEntry, UnpackedEntry, UnpackedEntry];
+    for (const entry of [virtio, ne2k]) {
+      clock.advance(1000);
+      await cache.keep(entry, decoded);
+    }
+    // Kept again: the newest, and nothing else goes.
+    clock.advance(1000);
+    await cache.keep(virtio, decoded);
+    expect(await cache.find(ne2k)).toBeDefined();
+    clock.advance(1000);
+    await cache.keep(both, decoded);
+    expect(await cache.find(ne2k)).toBeUndefined();
+    expect((await cache.find(virtio))?.state).toEqual(decoded.state);
+    expect((await cache.find(both))?.state).toEqual(decoded.state);
+    expect(await cache.check(prebootedEntry(manifest))).toBe(true);
+    expect((await kv.keys()).filter((key) => key.startsWith("state")).length).toBe(1 + MAX_LINK_ENTRIES);
+  });
+
+  it("a link's entry is not the pre-booted state's, nor the other way round", async () => {
+    const { cache, manifest } = await keptIn();
+    const link = linkEntry("?nic=virtio")!;
+    expect(await cache.find(link)).toBeUndefined();
+    expect(await cache.find({ slot: "", source: link.source })).toBeUndefined();
+    expect(await cache.find(prebootedEntry(manifest))).toBeDefined();
   });
 });

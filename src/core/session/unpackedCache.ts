@@ -1,91 +1,135 @@
 /**
- * The pre-booted state as this browser last unpacked it, kept for the next visit. Unpacking the
- * shipped file (8 MB of zstd, 35 MB of state) took about 0.9 s of a core on a class's 2-core
- * machine, most of a repeat visit's wait before the restore; reading the unpacked state back from
- * IndexedDB takes about 0.2 s. The page's decoder Worker (src/worker/decode.worker.ts) asks here
- * first and keeps what it unpacked once the machine started from it has settled.
+ * States this browser unpacked once, kept unpacked for the next visit. Unpacking the shipped
+ * pre-booted file (8 MB of zstd, 35 MB of state) took about 0.9 s of a core on a class's 2-core
+ * machine, most of a repeat visit's wait before the restore, and a kept boot (bootCache.ts) about
+ * 0.6 s of the page's thread; reading an unpacked state back from IndexedDB takes about 0.2 s.
  *
- * One entry, for the shipped file it came from (its sha256, from prebooted.json): a new set-up
- * (another guest or v86) has another file, so the entry no longer matches and is replaced at that
- * visit. Written in one transaction (the state and its description), so a tab closed midway
- * leaves the old entry or the new one. Checked as it is read (the file it came from, its length,
- * v86's header) and, after the start it served, against its digest: a damaged entry is deleted
- * and the next visit unpacks the file again. It is a cache: a full quota only means nothing is
- * kept.
+ * Entries (`UnpackedEntry`):
+ * - The pre-booted state (`prebootedEntry`), for the shipped file it came from (its sha256, from
+ *   prebooted.json): a new set-up (another guest or v86) has another file, so the entry no longer
+ *   matches and is replaced at that visit. The page's decoder Worker (src/worker/decode.worker.ts)
+ *   asks here first and keeps what it unpacked once the machine started from it has settled.
+ * - A kept boot, for the link that started it (`linkEntry`, unpackedBoot.ts: a device-switch link such as
+ *   `?nic=virtio&console=virtio`, whose hardware has no pre-booted state): a Worker of the page's
+ *   entry reads it while the page loads (src/worker/keptBoot.worker.ts), and the session uses it
+ *   only when its header names the hardware and emulator the start needs (a link's machine can
+ *   change: the entry is a guess, checked). At most `MAX_LINK_ENTRIES`, the oldest kept go first.
+ *
+ * Each entry is written in one transaction (the state and its description), so a tab closed
+ * midway leaves the old entry or the new one. Checked as it is read (what it came from, its
+ * length, v86's header) and, after the start it served, against its digest: a damaged entry is
+ * deleted, so it is used at most once. It is a cache: a full quota only means nothing is kept.
  */
 import { sha256Hex } from "../host.ts";
 import { v86StateVersion, type DecodedSnapshot, type SnapshotHeader } from "../snapshot/format.ts";
 import type { KeyValueStore } from "../storage/kv.ts";
+import { systemClock, type Clock } from "../clock.ts";
 import type { PrebootedManifest } from "./prebooted.ts";
 
 /** Where the page keeps it: a database of its own. */
 export const UNPACKED_CACHE_DATABASE = "virtlab-unpacked";
 
-const META = "meta";
-const STATE = "state";
+/** How many links' kept boots are kept unpacked (35 MB each for the default guest), beside the pre-booted state. */
+export const MAX_LINK_ENTRIES = 2;
+
+/** An entry: where it is kept (`slot`) and what it must have been unpacked from to be served (`source`). */
+export interface UnpackedEntry {
+  readonly slot: string;
+  readonly source: string;
+}
+
+/** The pre-booted state unpacked from the file `manifest` describes (kept as "meta" and "state"). */
+export function prebootedEntry(manifest: PrebootedManifest): UnpackedEntry {
+  return { slot: "", source: manifest.sha256 };
+}
+
+/** Where links' kept boots are kept (unpackedBoot.ts names them). */
+export const LINK_SLOT = "link:";
+/** What a link's entry is unpacked from: a kept boot (the session checks its header). */
+export const KEPT_BOOT_SOURCE = "kept boot";
+
+const metaKey = (slot: string): string => (slot === "" ? "meta" : `meta:${slot}`);
+const stateKey = (slot: string): string => (slot === "" ? "state" : `state:${slot}`);
 
 interface UnpackedMeta {
-  /** sha256 of the shipped file the state was unpacked from. */
+  /** What the state was unpacked from: the shipped file's sha256, or a kept boot. */
   readonly file: string;
   readonly header: SnapshotHeader;
   readonly stateBytes: number;
   readonly stateSha256: string;
+  /** When it was kept (the clock's time): the oldest link entry goes first. */
+  readonly keptAt?: number;
 }
 
 export class UnpackedStateCache {
-  constructor(private readonly kv: KeyValueStore) {}
+  constructor(
+    private readonly kv: KeyValueStore,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /**
-   * The unpacked state of the file `manifest` describes, when it is kept here and reads back whole
-   * (undefined otherwise: the caller unpacks the file). The digest is not checked here (up to half
-   * of what the cache saves): `check` does it once the start no longer waits.
+   * The state kept as `entry`, when it is there, unpacked from `entry.source`, and reads back whole
+   * (undefined otherwise: the caller unpacks it). The digest is not checked here (up to half of
+   * what the cache saves): `check` does it once the start no longer waits.
    */
-  async find(manifest: PrebootedManifest): Promise<DecodedSnapshot | undefined> {
-    const entry = await this.entryFor(manifest);
-    if (entry === undefined) return undefined;
-    const { meta, state } = entry;
+  async find(entry: UnpackedEntry): Promise<DecodedSnapshot | undefined> {
+    const kept = await this.read(entry);
+    if (kept === undefined) return undefined;
+    const { meta, state } = kept;
     if (!Array.isArray(meta.header.disks) || meta.header.disks.length > 0 || !(state instanceof Uint8Array) || state.length !== meta.stateBytes || meta.header.stateSize !== meta.stateBytes || !fromV86(state, meta.header.stateVersion)) {
-      await this.forget();
+      await this.forget(entry);
       return undefined;
     }
     return { header: meta.header, state, disks: [] };
   }
 
   /**
-   * Keep `decoded`, unpacked from the file `manifest` describes, in place of any earlier entry. A
-   * state that carries disks' pages is not kept (only its machine state would be): the pre-booted
-   * one carries none.
+   * Keep `decoded`, unpacked from `entry.source`, as `entry`, in place of what was there. A state
+   * that carries disks' pages is not kept (only its machine state would be): the pre-booted one
+   * and kept boots carry none. Keeping a link's entry lets the oldest others go past
+   * MAX_LINK_ENTRIES.
    */
-  async keep(manifest: PrebootedManifest, decoded: { readonly header: SnapshotHeader; readonly state: Uint8Array }): Promise<void> {
+  async keep(entry: UnpackedEntry, decoded: { readonly header: SnapshotHeader; readonly state: Uint8Array }): Promise<void> {
     if (decoded.header.disks.length > 0) return;
-    const meta: UnpackedMeta = { file: manifest.sha256, header: decoded.header, stateBytes: decoded.state.length, stateSha256: await sha256Hex(decoded.state) };
+    const meta: UnpackedMeta = { file: entry.source, header: decoded.header, stateBytes: decoded.state.length, stateSha256: await sha256Hex(decoded.state), keptAt: this.clock.now() };
+    if (entry.slot.startsWith(LINK_SLOT)) await this.makeRoomForLink(entry.slot);
     await this.kv.setMany([
-      [STATE, decoded.state],
-      [META, meta],
+      [stateKey(entry.slot), decoded.state],
+      [metaKey(entry.slot), meta],
     ]);
   }
 
   /**
-   * Read the entry for `manifest` again and check it against its digest; a damaged one is deleted.
-   * True when the entry is there and whole.
+   * Read `entry` again and check it against its digest; a damaged one is deleted. True when the
+   * entry is there and whole.
    */
-  async check(manifest: PrebootedManifest): Promise<boolean> {
-    const entry = await this.entryFor(manifest);
-    if (entry === undefined) return false;
-    const { meta, state } = entry;
+  async check(entry: UnpackedEntry): Promise<boolean> {
+    const kept = await this.read(entry);
+    if (kept === undefined) return false;
+    const { meta, state } = kept;
     if (state instanceof Uint8Array && state.length === meta.stateBytes && (await sha256Hex(state)) === meta.stateSha256) return true;
-    await this.forget();
+    await this.forget(entry);
     return false;
   }
 
-  /** The entry with its description, when it is for the file `manifest` describes (one transaction). */
-  private async entryFor(manifest: PrebootedManifest): Promise<{ readonly meta: UnpackedMeta; readonly state: unknown } | undefined> {
-    const [meta, state] = await this.kv.getMany<unknown>([META, STATE]);
-    return isMeta(meta) && meta.file === manifest.sha256 ? { meta, state } : undefined;
+  async forget(entry: UnpackedEntry): Promise<void> {
+    await this.kv.deleteMany([metaKey(entry.slot), stateKey(entry.slot)]);
   }
 
-  async forget(): Promise<void> {
-    await this.kv.deleteMany([META, STATE]);
+  /** The entry with its description, when it is unpacked from `entry.source` (one transaction). */
+  private async read(entry: UnpackedEntry): Promise<{ readonly meta: UnpackedMeta; readonly state: unknown } | undefined> {
+    const [meta, state] = await this.kv.getMany<unknown>([metaKey(entry.slot), stateKey(entry.slot)]);
+    return isMeta(meta) && meta.file === entry.source ? { meta, state } : undefined;
+  }
+
+  /** Delete the oldest links' entries (`slot` aside) so that one more leaves MAX_LINK_ENTRIES. */
+  private async makeRoomForLink(slot: string): Promise<void> {
+    const others = (await this.kv.keys()).filter((key) => key.startsWith(metaKey(LINK_SLOT)) && key !== metaKey(slot)).map((key) => key.slice(metaKey("").length + 1));
+    if (others.length < MAX_LINK_ENTRIES) return;
+    const metas = await this.kv.getMany<unknown>(others.map(metaKey));
+    const keptAt = (meta: unknown): number => (isMeta(meta) ? (meta.keptAt ?? 0) : -Infinity);
+    const newestFirst = others.map((other, i) => ({ other, at: keptAt(metas[i]) })).sort((a, b) => b.at - a.at);
+    for (const { other } of newestFirst.slice(MAX_LINK_ENTRIES - 1)) await this.forget({ slot: other, source: KEPT_BOOT_SOURCE });
   }
 }
 
