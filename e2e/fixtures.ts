@@ -131,3 +131,33 @@ export async function bootKept(page: Page): Promise<{ kind: string }> {
   await expect.poll(() => page.evaluate(() => (globalThis as unknown as ProxyWindow).virtlab?.bootKept()?.kind ?? "not yet"), { timeout: 60_000 }).not.toBe("not yet");
   return page.evaluate(() => (globalThis as unknown as ProxyWindow).virtlab?.bootKept() ?? { kind: "none" });
 }
+
+/**
+ * Work on the "kv" store (as idb-keyval makes it) of one of the page's IndexedDB databases, in the
+ * page, its connections open: the keys, or delete some (all when none are named).
+ */
+export async function indexedDbKv(page: Page, database: string, action: { readonly kind: "keys" } | { readonly kind: "delete"; readonly keys?: readonly string[] }): Promise<string[]> {
+  return page.evaluate(
+    async ({ name, act }) => {
+      type Request<T> = { result: T; error: unknown; onsuccess: () => void; onerror: () => void };
+      type Store = { getAllKeys(): Request<unknown[]>; delete(key: string): Request<unknown>; clear(): Request<unknown> };
+      type Database = { close(): void; transaction(name: string, mode: "readonly" | "readwrite"): { objectStore(name: string): Store } };
+      const done = <T>(request: Request<T>): Promise<T> =>
+        new Promise((resolve, reject) => {
+          request.onsuccess = () => resolve(request.result);
+          request.onerror = () => reject(request.error);
+        });
+      const db = await done((globalThis as unknown as { indexedDB: { open(name: string): Request<Database> } }).indexedDB.open(name));
+      try {
+        const store = db.transaction("kv", act.kind === "keys" ? "readonly" : "readwrite").objectStore("kv");
+        if (act.kind === "keys") return (await done(store.getAllKeys())).map(String);
+        if (act.keys === undefined) await done(store.clear());
+        else await Promise.all(act.keys.map((key) => done(store.delete(key))));
+        return [];
+      } finally {
+        db.close();
+      }
+    },
+    { name: database, act: action },
+  );
+}

@@ -28,6 +28,7 @@ import {
   type NetworkLab,
   type SessionOptions,
   type StartRequest,
+  type UnpackedBootSource,
 } from "../core/index.ts";
 import { installComfort, type Comfort } from "./comfort/pageComfort.ts";
 import { keepControlKeys } from "./comfort/controlKeys.ts";
@@ -73,11 +74,10 @@ export class App implements Shell {
   private storageReady: Promise<void> | undefined;
   /** The start in progress, so a link's machine waits for it before taking over. */
   private lastStart: Promise<void> | undefined;
-
   private readonly sessionOptions: SessionOptions;
 
-  /** `early`: the pre-booted state's decoder the page's entry started for its plain address (earlyDecoder.ts). */
-  constructor(early?: DecoderRun) {
+  /** What the page's entry started: the pre-booted state's decoder (earlyDecoder.ts), a link's kept boot (keptBootAhead.ts). */
+  constructor(early?: DecoderRun, keptBoot?: UnpackedBootSource) {
     this.sessionOptions = {
       // The one place the emulator backend is chosen: each machine's emulator runs in its own Worker.
       backend: createWorkerBackendFactory(),
@@ -93,6 +93,7 @@ export class App implements Shell {
       prebooted: pagePrebooted(this.guestBase, location.search, early),
       // Boots kept per hardware in a database of their own: a device switch boots once, then restores.
       bootCache: new BootCache(new SnapshotStore(openIndexedDbStore("virtlab-bootcache", "kv"))),
+      ...(keptBoot === undefined ? {} : { unpackedBoot: keptBoot }),
       screenContainer: byId("vga"),
       // v86's JIT off while the machine starts, on once it is up (the core's holdJitWhileStarting).
       holdJitWhileStarting: true,

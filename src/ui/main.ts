@@ -1,13 +1,16 @@
 import { pageGuestBase, startDecoderEarly } from "./earlyDecoder.ts";
+import { startKeptBootAhead } from "./keptBootAhead.ts";
 import "./style.css";
 
 // First, before the app's script has loaded: the pre-booted state's download and decoding, in a
 // Worker (the state is most of a start's wait; the app's script takes a few tenths of a second).
 const early = startDecoderEarly(pageGuestBase(), location.search);
+// A device-switch link: the kept boot of its hardware, read unpacked in a Worker of its own.
+const keptBoot = startKeptBootAhead(location.search);
 
 import("./app.ts").then(
   ({ App }) => {
-    const app = new App(early);
+    const app = new App(early, keptBoot);
     // Errors nobody caught still reach the user, never a silent blank page.
     window.addEventListener("error", (event) => app.report(event.error ?? event.message));
     window.addEventListener("unhandledrejection", (event) => app.report(event.reason));

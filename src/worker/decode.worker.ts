@@ -15,7 +15,7 @@
  * then so as not to slow the start.
  */
 import { fetchPrebooted, type PrebootedDescription, type PrebootedManifest } from "../core/session/prebooted.ts";
-import { UNPACKED_CACHE_DATABASE, UnpackedStateCache } from "../core/session/unpackedCache.ts";
+import { UNPACKED_CACHE_DATABASE, UnpackedStateCache, prebootedEntry } from "../core/session/unpackedCache.ts";
 import { SnapshotStreamDecoder, decodeSnapshot, type DecodedSnapshot } from "../core/snapshot/format.ts";
 import { preloadZstd } from "../core/snapshot/zstd.ts";
 import { openIndexedDbStore } from "../core/storage/kv.ts";
@@ -62,10 +62,10 @@ async function fetchAndDecode({ guestBase, manifest: given }: ToDecoder): Promis
     if ("none" in fetched) throw new Error(fetched.none);
     manifest = fetched;
   }
-  const described = manifest;
-  const kept = await cache.find(described).catch(() => undefined);
+  const entry = prebootedEntry(manifest);
+  const kept = await cache.find(entry).catch(() => undefined);
   if (kept !== undefined) {
-    afterStart = (outcome) => (outcome === "settled" ? cache.check(described) : Promise.resolve());
+    afterStart = (outcome) => (outcome === "settled" ? cache.check(entry) : Promise.resolve());
     return { decoded: kept };
   }
   const decoder = new SnapshotStreamDecoder(manifest.size);
@@ -85,7 +85,7 @@ async function fetchAndDecode({ guestBase, manifest: given }: ToDecoder): Promis
   const decoded = await (restarted ? decodeSnapshot(file) : decoder.finish());
   // The start takes these bytes (transferred): the copy is what the next visit may get.
   const copy = { header: decoded.header, state: decoded.state.slice() };
-  afterStart = (outcome) => (outcome === "settled" ? cache.keep(described, copy) : Promise.resolve());
+  afterStart = (outcome) => (outcome === "settled" ? cache.keep(entry, copy) : Promise.resolve());
   return { file, decoded };
 }
 

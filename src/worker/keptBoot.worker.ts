@@ -1,0 +1,56 @@
+/**
+ * Reads the kept boot of the page's link, unpacked (core's unpackedBoot.ts), while the page loads:
+ * the page's entry starts this Worker for a link with a query (src/ui/keptBootAhead.ts). It posts
+ * what the link's entry holds (its bytes transferred), or nothing for a link that has none. Then
+ * it does what the page's session asks once its first start is over (check the state it took,
+ * keep another one unpacked for the link) and ends when told nothing more comes.
+ */
+import { linkEntry, unpackedBootIn, type UnpackedBoot } from "../core/session/unpackedBoot.ts";
+import { UNPACKED_CACHE_DATABASE, UnpackedStateCache } from "../core/session/unpackedCache.ts";
+import type { DecodedSnapshot } from "../core/snapshot/format.ts";
+import { openIndexedDbStore } from "../core/storage/kv.ts";
+
+export type ToKeptBoot =
+  | { readonly kind: "find"; readonly search: string }
+  | { readonly kind: "served" }
+  | { readonly kind: "keep"; readonly boot: UnpackedBoot }
+  | { readonly kind: "end" };
+export interface FromKeptBoot {
+  readonly kind: "found";
+  readonly decoded?: DecodedSnapshot;
+}
+
+interface KeptBootScope {
+  postMessage(message: FromKeptBoot, transfer?: ArrayBuffer[]): void;
+  addEventListener(type: "message", listener: (event: { data: ToKeptBoot }) => void): void;
+  close(): void;
+}
+
+const scope = globalThis as unknown as KeptBootScope;
+let source: ReturnType<typeof unpackedBootIn> | undefined;
+
+scope.addEventListener("message", ({ data }) => {
+  switch (data.kind) {
+    case "find": {
+      const entry = linkEntry(data.search);
+      if (entry === undefined) {
+        scope.postMessage({ kind: "found" });
+        scope.close();
+        return;
+      }
+      source = unpackedBootIn(new UnpackedStateCache(openIndexedDbStore(UNPACKED_CACHE_DATABASE, "kv", { bytesAsBlobs: true })), entry);
+      void source.find().then((decoded) => scope.postMessage(decoded === undefined ? { kind: "found" } : { kind: "found", decoded }, decoded === undefined ? [] : [decoded.state.buffer as ArrayBuffer]));
+      return;
+    }
+    case "served":
+      source?.served();
+      return;
+    case "keep":
+      source?.keep(data.boot);
+      return;
+    case "end":
+      // What was asked is done first: a keep or a check the tab may still finish.
+      void (source?.idle ?? Promise.resolve()).finally(() => scope.close());
+      return;
+  }
+});
