@@ -80,6 +80,16 @@ describe("DiskReadAhead", () => {
     ]);
   });
 
+  it("a read that goes on inside a block kept (a mount: the superblock, then what follows it) is served from it, not from a window", async () => {
+    const disk = pageDisk(64 * MiB);
+    const ahead = new DiskReadAhead(disk.bytes.length, disk.fetch, 8 * MiB);
+    for (const [at, length] of [[0, 4 * KiB], [4 * KiB, 4 * KiB], [8 * KiB, 8 * KiB], [16 * KiB, 48 * KiB]] as const) expect(same(await read(ahead, at, length), disk.bytes.subarray(at, at + length)), `at ${at}`).toBe(true);
+    expect(disk.requests).toEqual([[0, 64 * KiB]]);
+    // Past the block, a reader that goes on is a stream: a window.
+    expect(same(await read(ahead, 64 * KiB, 128 * KiB), disk.bytes.subarray(64 * KiB, 192 * KiB))).toBe(true);
+    expect(disk.requests).toEqual([[0, 64 * KiB], [64 * KiB, 8 * MiB]]);
+  });
+
   it("a file's indirect blocks, side by side away from its data, cost one round trip per 64 KiB of them", async () => {
     const disk = pageDisk(64 * MiB);
     const ahead = new DiskReadAhead(disk.bytes.length, disk.fetch, 2 * MiB);

@@ -80,6 +80,13 @@ export class DiskReadAhead {
       callback(hit);
       return;
     }
+    // A block kept from a read elsewhere serves a read inside it, sequential or not: a mount reads
+    // the superblock, then the group descriptors right after it, both in the first block.
+    const kept = this.fromSide(start, length);
+    if (kept !== undefined) {
+      callback(kept);
+      return;
+    }
     let next = this.next;
     if (next === undefined || next.stale || start < next.start || start + length > next.start + next.length) {
       if (!sequential || length >= this.windowBytes) {
@@ -129,13 +136,6 @@ export class DiskReadAhead {
       void this.fetch(start, length).then(callback);
       return;
     }
-    const kept = this.side.get(at);
-    if (kept !== undefined) {
-      this.side.delete(at);
-      this.side.set(at, kept);
-      callback(kept.subarray(start - at, start - at + length));
-      return;
-    }
     const block: InFlight = this.track(at, Math.min(SIDE_BLOCK_BYTES, this.byteLength - at));
     void block.arrival.then((bytes) => {
       if (block.stale) {
@@ -148,6 +148,16 @@ export class DiskReadAhead {
       if (this.side.size > SIDE_BLOCKS) this.side.delete(this.side.keys().next().value as number);
       callback(bytes.subarray(start - at, start - at + length));
     });
+  }
+
+  /** The bytes from a small block kept, when one holds the whole range (it becomes the most recently used). */
+  private fromSide(start: number, length: number): Uint8Array | undefined {
+    const at = start - (start % SIDE_BLOCK_BYTES);
+    const kept = this.side.get(at);
+    if (kept === undefined || start + length > at + kept.length) return undefined;
+    this.side.delete(at);
+    this.side.set(at, kept);
+    return kept.subarray(start - at, start - at + length);
   }
 
   private fromWindow(start: number, length: number): Uint8Array | undefined {
