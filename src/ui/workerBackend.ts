@@ -35,6 +35,9 @@ function spawnWorker(): SpawnedWorker {
   return { worker, failed };
 }
 
+/** How long after a machine started the next spare Worker is made. */
+const NEXT_SPARE_DELAY_MS = 3000;
+
 /**
  * Machines started with this factory each get a Worker, ended when the backend is disposed. One
  * Worker is made ahead, so its script is loaded while the page readies the machine's state (a
@@ -59,7 +62,9 @@ export function createWorkerBackendFactory(): BackendFactory {
       worker.terminate();
       throw error;
     }
-    spare ??= spawnWorker();
+    // The next one once this machine's start is over: loading a Worker's script took ~0.3 s of a
+    // core while the restored guest ran its set-up, the user's first keys waiting for it.
+    setTimeout(() => (spare ??= spawnWorker()), NEXT_SPARE_DELAY_MS);
     if (host.screenContainer instanceof HTMLElement && backend.remoteScreen !== undefined) view = new RemoteScreenView(host.screenContainer, backend.remoteScreen, backend.sendScancodes);
     return backend;
   };
