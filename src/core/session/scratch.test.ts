@@ -39,6 +39,7 @@ function pageOptions(loaderFails = false) {
     close: async () => void touched.push("close"),
   };
   let prebootedAsked = 0;
+  const linkAsked: string[] = [];
   const options: SessionOptions = {
     backend,
     loader: loaderFails ? { load: () => Promise.reject(new AppError("asset-load-failed", "bzImage: the server answered 404.", { details: { subject: "bzImage" } })) } : memoryLoader,
@@ -57,8 +58,15 @@ function pageOptions(loaderFails = false) {
       file: async () => new Uint8Array(),
     },
     screenContainer: "the page's screen",
+    // The page's link's kept boot read ahead: for the page's own first start only.
+    unpackedBoot: {
+      find: async () => void linkAsked.push("find"),
+      served: () => void linkAsked.push("served"),
+      keep: async () => void linkAsked.push("keep"),
+      end: () => void linkAsked.push("end"),
+    },
   };
-  return { options, shells, touched, prebootedAsked: () => prebootedAsked };
+  return { options, shells, touched, prebootedAsked: () => prebootedAsked, linkAsked };
 }
 
 describe("scratch machines (the lab's, a second machine)", () => {
@@ -73,9 +81,10 @@ describe("scratch machines (the lab's, a second machine)", () => {
     expect(config.memory_size).toBe(192 * 1024 * 1024);
     expect(started.machine.profile.nic).toBe("virtio");
     expect(started.machine.guest.kind).toBe("linux");
-    // Nothing of the page's: its disks (a lock, overlays), its pre-booted state, its screen.
+    // Nothing of the page's: its disks (a lock, overlays), its pre-booted state, its screen, its link's kept boot.
     expect(page.touched).toEqual([]);
     expect(page.prebootedAsked()).toBe(0);
+    expect(page.linkAsked).toEqual([]);
     page.shells[0]?.boot();
     await started.machine.waitForShell({ timeoutMs: 1000 });
     expect(started.machine.status.stage).toBe("ready");
@@ -116,6 +125,8 @@ describe("scratch machines (the lab's, a second machine)", () => {
     booted.dispose();
 
     const again = await startScratch(scratchSession(options), profile, { keptBoots: true });
+    // Neither kept nor took the page's link's kept boot.
+    expect(page.linkAsked).toEqual([]);
     const initial = page.shells[1]?.config.initial_state;
     if (initial === undefined) return expect.fail("the second start did not restore the kept boot");
     expect(fakeStateMarker(new Uint8Array(initial.buffer))).toBe("state:0");
