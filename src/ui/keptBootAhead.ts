@@ -20,23 +20,39 @@ export function startKeptBootAhead(search: string): UnpackedBootSource | undefin
     return undefined;
   }
   const post = (message: ToKeptBoot, transfer: Transferable[] = []): void => worker.postMessage(message, transfer);
-  const found = new Promise<DecodedSnapshot | undefined>((resolve) => {
-    worker.addEventListener("message", (event: MessageEvent<FromKeptBoot>) => resolve(event.data.decoded), { once: true });
-    // A Worker that cannot load or read only means the boot cache is read as before.
-    worker.addEventListener(
-      "error",
-      () => {
-        worker.terminate();
-        resolve(undefined);
-      },
-      { once: true },
-    );
+  let gotFound!: (decoded: DecodedSnapshot | undefined) => void;
+  const found = new Promise<DecodedSnapshot | undefined>((resolve) => (gotFound = resolve));
+  let keeping: (() => void) | undefined;
+  // Nothing more is done once the Worker has ended (a link without an entry) or failed.
+  let ended = false;
+  worker.addEventListener("message", (event: MessageEvent<FromKeptBoot>) => {
+    if (event.data.kind === "found") {
+      ended = event.data.ended === true;
+      gotFound(event.data.decoded);
+    } else keeping?.();
   });
+  // A Worker that cannot load or read only means the boot cache is read as before, and nothing is kept.
+  worker.addEventListener(
+    "error",
+    () => {
+      worker.terminate();
+      ended = true;
+      gotFound(undefined);
+      keeping?.();
+    },
+    { once: true },
+  );
   post({ kind: "find", search });
   return {
     find: () => found,
     served: () => post({ kind: "served" }),
-    keep: (boot) => post({ kind: "keep", boot }, [boot.state.buffer as ArrayBuffer]),
+    keep: (boot) =>
+      ended
+        ? Promise.resolve()
+        : new Promise<void>((done) => {
+            keeping = done;
+            post({ kind: "keep", boot }, [boot.state.buffer as ArrayBuffer]);
+          }),
     end: () => post({ kind: "end" }),
   };
 }

@@ -3,7 +3,8 @@
  * the page's entry starts this Worker for a link with a query (src/ui/keptBootAhead.ts). It posts
  * what the link's entry holds (its bytes transferred), or nothing for a link that has none. Then
  * it does what the page's session asks once its first start is over (check the state it took,
- * keep another one unpacked for the link) and ends when told nothing more comes.
+ * keep another one unpacked for the link: "kept" says when that is done) and ends when told
+ * nothing more comes.
  */
 import { linkEntry, unpackedBootIn, type UnpackedBoot } from "../core/session/unpackedBoot.ts";
 import { UNPACKED_CACHE_DATABASE, UnpackedStateCache } from "../core/session/unpackedCache.ts";
@@ -15,10 +16,11 @@ export type ToKeptBoot =
   | { readonly kind: "served" }
   | { readonly kind: "keep"; readonly boot: UnpackedBoot }
   | { readonly kind: "end" };
-export interface FromKeptBoot {
-  readonly kind: "found";
-  readonly decoded?: DecodedSnapshot;
-}
+export type FromKeptBoot =
+  /** `ended`: the link has no entry, and the Worker has ended. */
+  | { readonly kind: "found"; readonly decoded?: DecodedSnapshot; readonly ended?: true }
+  /** A keep asked for is done (kept or not). */
+  | { readonly kind: "kept" };
 
 interface KeptBootScope {
   postMessage(message: FromKeptBoot, transfer?: ArrayBuffer[]): void;
@@ -34,7 +36,7 @@ scope.addEventListener("message", ({ data }) => {
     case "find": {
       const entry = linkEntry(data.search);
       if (entry === undefined) {
-        scope.postMessage({ kind: "found" });
+        scope.postMessage({ kind: "found", ended: true });
         scope.close();
         return;
       }
@@ -46,7 +48,7 @@ scope.addEventListener("message", ({ data }) => {
       source?.served();
       return;
     case "keep":
-      source?.keep(data.boot);
+      void (source?.keep(data.boot) ?? Promise.resolve()).then(() => scope.postMessage({ kind: "kept" }));
       return;
     case "end":
       // What was asked is done first: a keep or a check the tab may still finish.

@@ -527,6 +527,34 @@ describe("MachineSession: a link's kept boot, read ahead unpacked", () => {
     second.session.dispose();
   });
 
+  it("a boot made at the link's first visit counts as kept once it is kept unpacked too", async () => {
+    let release!: () => void;
+    const keptUnpacked = new Promise<void>((resolve) => (release = resolve));
+    const boots: number[] = [];
+    const source: UnpackedBootSource = {
+      find: () => Promise.resolve(undefined),
+      served: () => undefined,
+      keep: (boot) => (boots.push(boot.state.length), keptUnpacked),
+      end: () => undefined,
+    };
+    const bootCache = new BootCache(new SnapshotStore(memoryStore()));
+    const t = setup({ bootCache, unpackedBoot: source, manifest: withAgent });
+    let kept: BootKept | undefined;
+    t.session.onBootKept((outcome) => (kept = outcome));
+    const starting = start(t.session, { kind: "auto" }, virtioNic);
+    await vi.waitFor(() => expect(t.shells.length).toBe(1));
+    t.shells[0]?.boot();
+    await starting;
+    await vi.waitFor(() => expect(boots).toHaveLength(1));
+    expect(boots[0]).toBeGreaterThan(0);
+    // In the boot cache already, and not yet said to be kept.
+    await vi.waitFor(async () => expect(await bootCache.size()).toBe(1));
+    expect(kept).toBeUndefined();
+    release();
+    await vi.waitFor(() => expect(kept?.kind).toBe("kept"));
+    t.session.dispose();
+  });
+
   it("a kept state for other hardware is not used: the boot cache is read, and its boot is kept unpacked in its place", async () => {
     const stores = browser();
     const doubled: DeviceProfile = { ...virtioNic, memoryMiB: DEFAULT_PROFILE.memoryMiB * 2 };

@@ -368,7 +368,7 @@ export class MachineSession {
     } finally {
       prebootedTaken?.done?.(settledFromState ? "settled" : "unused");
       if (aheadFate?.kind === "served") ahead?.served();
-      else if (aheadFate?.kind === "keep" && settledFromState) ahead?.keep(aheadFate.boot);
+      else if (aheadFate?.kind === "keep" && settledFromState) void ahead?.keep(aheadFate.boot);
       if (aheadFate?.kind !== "later") ahead?.end();
     }
   }
@@ -567,9 +567,11 @@ export class MachineSession {
       try {
         const meta = { app: "virtlab (boot cache)", v86: V86_PACKAGE_VERSION, fingerprint, name: BOOT_CACHE_LABEL, createdAt: this.options.wallTime(), shellReady: state.shellReady, preview: screen };
         const { header, parts } = await encodeSnapshot(state.state, meta, [], BOOT_CACHE_COMPRESSION);
+        // The page's link gets it unpacked too (its next start reads that while the page loads),
+        // kept beside the boot cache's entry; the boot counts as kept once both are done.
+        const keptUnpacked = unpacked?.keep({ header, state: state.state });
         await cache.keep(fingerprint, parts);
-        // The page's link gets it unpacked too (its next start reads that while the page loads).
-        unpacked?.keep({ header, state: state.state });
+        await keptUnpacked;
         return { kind: "kept", bytes: parts.reduce((n, part) => n + part.length, 0) };
       } catch (error) {
         return { kind: "skipped", reason: describeCause(error) };

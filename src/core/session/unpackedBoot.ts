@@ -26,8 +26,8 @@ export interface UnpackedBootSource {
   find(): Promise<DecodedSnapshot | undefined>;
   /** A start took what `find` gave: it is checked against its digest now, and deleted if damaged. */
   served(): void;
-  /** Keep this boot's state unpacked for the link (its buffer is taken). */
-  keep(boot: UnpackedBoot): void;
+  /** Keep this boot's state unpacked for the link (its buffer is taken); settles once done, kept or not. */
+  keep(boot: UnpackedBoot): Promise<void>;
   /** Nothing more comes: what the source holds can go. */
   end(): void;
 }
@@ -59,12 +59,13 @@ export function keptBootFits(header: SnapshotHeader, fingerprint: MachineFingerp
 export function unpackedBootIn(cache: UnpackedStateCache, entry: UnpackedEntry): UnpackedBootSource & { readonly idle: Promise<void> } {
   let work: Promise<unknown> = Promise.resolve();
   let found: Promise<DecodedSnapshot | undefined> | undefined;
-  const then = (step: () => Promise<unknown>): void => {
+  const then = (step: () => Promise<unknown>): Promise<void> => {
     work = work.then(step).catch(() => undefined);
+    return work.then(() => undefined);
   };
   return {
     find: () => (found ??= cache.find(entry).catch(() => undefined)),
-    served: () => then(() => cache.check(entry)),
+    served: () => void then(() => cache.check(entry)),
     keep: (boot) => then(() => cache.keep(entry, boot)),
     end: () => undefined,
     get idle() {

@@ -153,3 +153,12 @@ describe("UnpackedStateCache: links' kept boots (unpackedBoot.ts)", () => {
     expect(await cache.find(prebootedEntry(manifest))).toBeDefined();
   });
 });
+
+describe("UnpackedStateCache: a keep is done once the state reads back", () => {
+  it("a keep whose state does not read back fails as storage-failed", async () => {
+    const { manifest, decoded } = await shipped();
+    const kv = memoryStore();
+    const lost: KeyValueStore = { ...kv, readInto: async () => ({ missing: "state" }) };
+    await expect(new UnpackedStateCache(lost).keep(prebootedEntry(manifest), decoded)).rejects.toMatchObject({ code: "storage-failed" });
+  });
+});

@@ -20,6 +20,7 @@
  * length, v86's header) and, after the start it served, against its digest: a damaged entry is
  * deleted, so it is used at most once. It is a cache: a full quota only means nothing is kept.
  */
+import { AppError } from "../errors.ts";
 import { sha256Hex } from "../host.ts";
 import { v86StateVersion, type DecodedSnapshot, type SnapshotHeader } from "../snapshot/format.ts";
 import type { KeyValueStore } from "../storage/kv.ts";
@@ -97,6 +98,11 @@ export class UnpackedStateCache {
       [stateKey(entry.slot), decoded.state],
       [metaKey(entry.slot), meta],
     ]);
+    // Read back its last byte: the write is done when the browser has the state's bytes, so a tab
+    // closed right after leaves the entry whole.
+    const last = decoded.state.length - 1;
+    const read = await this.kv.readInto([{ key: stateKey(entry.slot), at: 0, from: last, length: 1 }], new Uint8Array(1));
+    if (!("bytes" in read) || read.bytes[0] !== decoded.state[last]) throw new AppError("storage-failed", "The state kept unpacked did not read back.");
   }
 
   /**
