@@ -42,27 +42,23 @@ test("a shared link opens the machine it names (booted once, then from its kept 
   expect((await linkEntries(page)).sort()).toEqual([expect.stringMatching(/^meta:link:/), expect.stringMatching(/^state:link:/)]);
   // The same link again, that entry deleted: the kept boot restores from the boot cache, with the
   // user's data disk mounted, and is kept unpacked again.
+  const reloadFromKeptBoot = async (): Promise<void> => {
+    readAheadEnds = keptBootWorkerEnds(page);
+    await page.reload();
+    await waitForShell(page);
+    expect(await startedFrom(page)).toBe("boot-cache");
+    await expect(page.locator("#progress-text")).toContainText("started from this hardware's saved boot");
+    expect(await runInGuest(page, hardware)).toEqual(expected);
+    expect(await runInGuest(page, "cat /data/kept")).toEqual({ output: "before-reload", exitCode: 0 });
+    await readAheadEnds;
+  };
   await indexedDbKv(page, "virtlab-unpacked", { kind: "delete", keys: await linkEntries(page) });
-  readAheadEnds = keptBootWorkerEnds(page);
-  await page.reload();
-  await waitForShell(page);
-  expect(await startedFrom(page)).toBe("boot-cache");
-  await expect(page.locator("#progress-text")).toContainText("started from this hardware's saved boot");
-  expect(await runInGuest(page, hardware)).toEqual(expected);
-  expect(await runInGuest(page, "cat /data/kept")).toEqual({ output: "before-reload", exitCode: 0 });
-  await readAheadEnds;
+  await reloadFromKeptBoot();
   expect(await linkEntries(page)).toHaveLength(2);
-  // And again, the boot cache emptied: the state read ahead unpacked is what restores.
+  // And again, the boot cache emptied: the state read ahead unpacked is what restores (checked
+  // against its digest once the start was over, and whole: still there).
   await indexedDbKv(page, "virtlab-bootcache", { kind: "delete" });
-  readAheadEnds = keptBootWorkerEnds(page);
-  await page.reload();
-  await waitForShell(page);
-  expect(await startedFrom(page)).toBe("boot-cache");
-  await expect(page.locator("#progress-text")).toContainText("started from this hardware's saved boot");
-  expect(await runInGuest(page, hardware)).toEqual(expected);
-  expect(await runInGuest(page, "cat /data/kept")).toEqual({ output: "before-reload", exitCode: 0 });
-  // Checked against its digest once the start was over, and whole: still there.
-  await readAheadEnds;
+  await reloadFromKeptBoot();
   expect(await linkEntries(page)).toHaveLength(2);
   await expect(page.getByTestId("lab-nic-virtio")).toBeChecked();
   await expect(page.getByTestId("lab-console-virtio")).toBeChecked();

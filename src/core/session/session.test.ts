@@ -490,6 +490,17 @@ describe("MachineSession: a link's kept boot, read ahead unpacked", () => {
     return { ...setup({ prebooted: await prebootedFor(DEFAULT_PROFILE), bootCache, unpackedBoot: counted, manifest: withAgent, ...options }), finds, calls, idle: () => source.idle };
   }
   const browser = () => ({ boots: memoryStore(), unpacked: memoryStore() });
+  /** A start on `p` that boots `profile` (the test plays the guest), resolved once the boot is kept and the source idle. */
+  async function bootOn(p: Awaited<ReturnType<typeof page>>, profile: DeviceProfile): Promise<void> {
+    const kept = new Promise<BootKept>((resolve) => p.session.onBootKept(resolve));
+    const before = p.shells.length;
+    const starting = start(p.session, { kind: "auto" }, profile);
+    await vi.waitFor(() => expect(p.shells.length).toBe(before + 1));
+    p.shells.at(-1)?.boot();
+    expect(await starting).toEqual({ kind: "started", from: "boot" });
+    expect((await kept).kind).toBe("kept");
+    await p.idle();
+  }
   const restored = (shell: { config: { initial_state?: { buffer: ArrayBuffer } } } | undefined): string | undefined => {
     const initial = shell?.config.initial_state;
     return initial === undefined ? undefined : fakeStateMarker(new Uint8Array(initial.buffer));
@@ -498,13 +509,7 @@ describe("MachineSession: a link's kept boot, read ahead unpacked", () => {
   it("a boot kept at the link's first visit is kept unpacked too; the next visit restores that without reading the boot cache, then checks it", async () => {
     const stores = browser();
     const first = await page(stores);
-    const kept = new Promise<BootKept>((resolve) => first.session.onBootKept(resolve));
-    const starting = start(first.session, { kind: "auto" }, virtioNic);
-    await vi.waitFor(() => expect(first.shells.length).toBe(1));
-    first.shells[0]?.boot();
-    expect(await starting).toEqual({ kind: "started", from: "boot" });
-    expect((await kept).kind).toBe("kept");
-    await first.idle();
+    await bootOn(first, virtioNic);
     expect(first.calls).toEqual(["find", "keep", "end"]);
     first.session.dispose();
 
@@ -560,20 +565,9 @@ describe("MachineSession: a link's kept boot, read ahead unpacked", () => {
     const doubled: DeviceProfile = { ...virtioNic, memoryMiB: DEFAULT_PROFILE.memoryMiB * 2 };
     // The link's entry holds a boot of the default memory size; the link's machine now has twice that.
     const first = await page(stores);
-    const kept = new Promise<BootKept>((resolve) => first.session.onBootKept(resolve));
-    const starting = start(first.session, { kind: "auto" }, virtioNic);
-    await vi.waitFor(() => expect(first.shells.length).toBe(1));
-    first.shells[0]?.boot();
-    await starting;
-    await kept;
-    const keptFirst = new Promise<BootKept>((resolve) => first.session.onBootKept(resolve));
-    const other = start(first.session, { kind: "auto" }, doubled);
-    await vi.waitFor(() => expect(first.shells.length).toBe(2));
-    first.shells[1]?.boot();
-    await other;
-    await keptFirst;
+    await bootOn(first, virtioNic);
+    await bootOn(first, doubled);
     first.session.dispose();
-    await first.idle();
 
     const keptFor = async (): Promise<number | undefined> => (await new UnpackedStateCache(stores.unpacked).find(entry!))?.header.fingerprint.memoryMiB;
     // The link's last start (the first page's first) kept the default size's boot.
@@ -598,13 +592,7 @@ describe("MachineSession: a link's kept boot, read ahead unpacked", () => {
   it("a damaged state is used at most once: the check after the start deletes it, and the next visit reads the boot cache and keeps it again", async () => {
     const stores = browser();
     const first = await page(stores);
-    const kept = new Promise<BootKept>((resolve) => first.session.onBootKept(resolve));
-    const starting = start(first.session, { kind: "auto" }, virtioNic);
-    await vi.waitFor(() => expect(first.shells.length).toBe(1));
-    first.shells[0]?.boot();
-    await starting;
-    await kept;
-    await first.idle();
+    await bootOn(first, virtioNic);
     first.session.dispose();
     const key = (await stores.unpacked.keys()).find((k) => k.startsWith("state:"));
     const state = key === undefined ? undefined : await stores.unpacked.get<Uint8Array>(key);
@@ -631,13 +619,7 @@ describe("MachineSession: a link's kept boot, read ahead unpacked", () => {
   it("a start from the boot cache that fails keeps nothing unpacked, and the source is told nothing more comes", async () => {
     const stores = browser();
     const first = await page(stores);
-    const kept = new Promise<BootKept>((resolve) => first.session.onBootKept(resolve));
-    const starting = start(first.session, { kind: "auto" }, virtioNic);
-    await vi.waitFor(() => expect(first.shells.length).toBe(1));
-    first.shells[0]?.boot();
-    await starting;
-    await kept;
-    await first.idle();
+    await bootOn(first, virtioNic);
     first.session.dispose();
     await new UnpackedStateCache(stores.unpacked).forget(entry!);
 
