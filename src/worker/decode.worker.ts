@@ -15,10 +15,9 @@
  * then so as not to slow the start.
  */
 import { fetchPrebooted, type PrebootedDescription, type PrebootedManifest } from "../core/session/prebooted.ts";
-import { UNPACKED_CACHE_DATABASE, UnpackedStateCache, prebootedEntry } from "../core/session/unpackedCache.ts";
+import { openUnpackedStateCache, prebootedEntry } from "../core/session/unpackedCache.ts";
 import { SnapshotStreamDecoder, decodeSnapshot, type DecodedSnapshot } from "../core/snapshot/format.ts";
 import { preloadZstd } from "../core/snapshot/zstd.ts";
-import { openIndexedDbStore } from "../core/storage/kv.ts";
 
 export interface ToDecoder {
   readonly guestBase: string;
@@ -45,7 +44,7 @@ interface DecodeScope {
 
 const scope = globalThis as unknown as DecodeScope;
 
-const cache = new UnpackedStateCache(openIndexedDbStore(UNPACKED_CACHE_DATABASE, "kv", { bytesAsBlobs: true }));
+const cache = openUnpackedStateCache();
 
 /** What to do once the start is done with the state (keep it, or check the kept one). */
 let afterStart: ((outcome: DecoderStartDone["outcome"]) => Promise<unknown>) | undefined;

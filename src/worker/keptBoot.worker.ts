@@ -7,9 +7,8 @@
  * nothing more comes.
  */
 import { linkEntry, unpackedBootIn, type UnpackedBoot } from "../core/session/unpackedBoot.ts";
-import { UNPACKED_CACHE_DATABASE, UnpackedStateCache } from "../core/session/unpackedCache.ts";
+import { openUnpackedStateCache } from "../core/session/unpackedCache.ts";
 import type { DecodedSnapshot } from "../core/snapshot/format.ts";
-import { openIndexedDbStore } from "../core/storage/kv.ts";
 
 export type ToKeptBoot =
   | { readonly kind: "find"; readonly search: string }
@@ -40,7 +39,7 @@ scope.addEventListener("message", ({ data }) => {
         scope.close();
         return;
       }
-      source = unpackedBootIn(new UnpackedStateCache(openIndexedDbStore(UNPACKED_CACHE_DATABASE, "kv", { bytesAsBlobs: true })), entry);
+      source = unpackedBootIn(openUnpackedStateCache(), entry);
       void source.find().then((decoded) => scope.postMessage(decoded === undefined ? { kind: "found" } : { kind: "found", decoded }, decoded === undefined ? [] : [decoded.state.buffer as ArrayBuffer]));
       return;
     }

@@ -58,13 +58,12 @@ export function keptBootFits(header: SnapshotHeader, fingerprint: MachineFingerp
  */
 export function unpackedBootIn(cache: UnpackedStateCache, entry: UnpackedEntry): UnpackedBootSource & { readonly idle: Promise<void> } {
   let work: Promise<unknown> = Promise.resolve();
-  let found: Promise<DecodedSnapshot | undefined> | undefined;
   const then = (step: () => Promise<unknown>): Promise<void> => {
     work = work.then(step).catch(() => undefined);
     return work.then(() => undefined);
   };
   return {
-    find: () => (found ??= cache.find(entry).catch(() => undefined)),
+    find: () => cache.find(entry).catch(() => undefined),
     served: () => void then(() => cache.check(entry)),
     keep: (boot) => then(() => cache.keep(entry, boot)),
     end: () => undefined,

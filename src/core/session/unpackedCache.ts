@@ -23,12 +23,17 @@
 import { AppError } from "../errors.ts";
 import { sha256Hex } from "../host.ts";
 import { v86StateVersion, type DecodedSnapshot, type SnapshotHeader } from "../snapshot/format.ts";
-import type { KeyValueStore } from "../storage/kv.ts";
+import { openIndexedDbStore, type KeyValueStore } from "../storage/kv.ts";
 import { systemClock, type Clock } from "../clock.ts";
 import type { PrebootedManifest } from "./prebooted.ts";
 
-/** Where the page keeps it: a database of its own. */
-export const UNPACKED_CACHE_DATABASE = "virtlab-unpacked";
+/** Where the page keeps it: a database of its own (the states as Blobs). */
+const UNPACKED_CACHE_DATABASE = "virtlab-unpacked";
+
+/** The page's cache, opened by each of its Workers that reads or keeps an entry. */
+export function openUnpackedStateCache(): UnpackedStateCache {
+  return new UnpackedStateCache(openIndexedDbStore(UNPACKED_CACHE_DATABASE, "kv", { bytesAsBlobs: true }));
+}
 
 /** How many links' kept boots are kept unpacked (35 MB each for the default guest), beside the pre-booted state. */
 export const MAX_LINK_ENTRIES = 2;
