@@ -1,6 +1,6 @@
 import { gzipSync } from "node:zlib";
 import type { Page } from "@playwright/test";
-import { BOOT_DEADLINE_MS, expect, expectTerminalLine, runInGuest, shownErrors, startedFrom, terminalBuffer, terminalLines, test, waitForShell } from "./fixtures.ts";
+import { BOOT_DEADLINE_MS, expect, expectTerminalLine, indexedDbKv, runInGuest, shownErrors, startedFrom, terminalBuffer, terminalLines, test, waitForShell } from "./fixtures.ts";
 
 test("boots the default guest to a shell and runs what the user types", async ({ page, pageErrors }) => {
   // Every request of the page and its Workers, by file name.
@@ -62,19 +62,7 @@ test("a repeat visit starts from the state this browser kept unpacked, fetching 
   expect(await runInGuest(page, "echo $((6*7)); grep -c ' /data ' /proc/mounts")).toEqual({ output: "42\n1", exitCode: 0 });
 
   // A kept state cut short (a damaged entry) is not used: the file is fetched and unpacked again, and kept again.
-  await page.evaluate(async () => {
-    type Request<T> = { result: T; error: unknown; onsuccess: () => void; onerror: () => void };
-    type Store = { get(key: string): Request<unknown>; put(value: unknown, key: string): Request<unknown> };
-    type Database = { close(): void; transaction(name: string, mode: "readonly" | "readwrite"): { objectStore(name: string): Store } };
-    const done = <T>(request: Request<T>): Promise<T> => new Promise((resolve, reject) => {
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-    });
-    const db = await done((globalThis as unknown as { indexedDB: { open(name: string): Request<Database> } }).indexedDB.open("virtlab-unpacked"));
-    const kept = (await done(db.transaction("kv", "readonly").objectStore("kv").get("state"))) as { size: number; slice(from: number, to: number): unknown };
-    await done(db.transaction("kv", "readwrite").objectStore("kv").put(kept.slice(0, kept.size - 1), "state"));
-    db.close();
-  });
+  await indexedDbKv(page, "virtlab-unpacked", { kind: "cut-short", key: "state" });
   requested.length = 0;
   await visitUntilDecoderEnds(page, () => page.reload());
   expect(await startedFrom(page)).toBe("pre-booted");

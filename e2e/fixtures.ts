@@ -134,13 +134,18 @@ export async function bootKept(page: Page): Promise<{ kind: string }> {
 
 /**
  * Work on the "kv" store (as idb-keyval makes it) of one of the page's IndexedDB databases, in the
- * page, its connections open: the keys, or delete some (all when none are named).
+ * page, its connections open: the keys, delete some (all when none are named), or cut a Blob
+ * record short by a byte.
  */
-export async function indexedDbKv(page: Page, database: string, action: { readonly kind: "keys" } | { readonly kind: "delete"; readonly keys?: readonly string[] }): Promise<string[]> {
+export async function indexedDbKv(
+  page: Page,
+  database: string,
+  action: { readonly kind: "keys" } | { readonly kind: "delete"; readonly keys?: readonly string[] } | { readonly kind: "cut-short"; readonly key: string },
+): Promise<string[]> {
   return page.evaluate(
     async ({ name, act }) => {
       type Request<T> = { result: T; error: unknown; onsuccess: () => void; onerror: () => void };
-      type Store = { getAllKeys(): Request<unknown[]>; delete(key: string): Request<unknown>; clear(): Request<unknown> };
+      type Store = { getAllKeys(): Request<unknown[]>; get(key: string): Request<unknown>; put(value: unknown, key: string): Request<unknown>; delete(key: string): Request<unknown>; clear(): Request<unknown> };
       type Database = { close(): void; transaction(name: string, mode: "readonly" | "readwrite"): { objectStore(name: string): Store } };
       const done = <T>(request: Request<T>): Promise<T> =>
         new Promise((resolve, reject) => {
@@ -151,7 +156,11 @@ export async function indexedDbKv(page: Page, database: string, action: { readon
       try {
         const store = db.transaction("kv", act.kind === "keys" ? "readonly" : "readwrite").objectStore("kv");
         if (act.kind === "keys") return (await done(store.getAllKeys())).map(String);
-        if (act.keys === undefined) await done(store.clear());
+        if (act.kind === "cut-short") {
+          // A Blob record one byte shorter (a damaged entry).
+          const kept = (await done(store.get(act.key))) as { size: number; slice(from: number, to: number): unknown };
+          await done(store.put(kept.slice(0, kept.size - 1), act.key));
+        } else if (act.keys === undefined) await done(store.clear());
         else await Promise.all(act.keys.map((key) => done(store.delete(key))));
         return [];
       } finally {
