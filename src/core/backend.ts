@@ -251,6 +251,20 @@ export interface BackendHost {
   readonly screenContainer?: unknown;
   /** Every wait the backend makes (its load deadline) goes through this clock; the system clock when absent. */
   readonly clock?: Clock;
+  /** v86.wasm compiled and warmed ahead (warmUpEmulator); used when it is the module of `wasm`. */
+  readonly compiled?: CompiledEmulator;
+}
+
+/**
+ * The emulator's wasm compiled ahead of a start, with the code a guest runs first already compiled
+ * by the engine (warmUpEmulator in v86.ts). Opaque outside the backend.
+ */
+export interface CompiledEmulator {
+  /** The size of the wasm it was compiled from: a start with other bytes compiles its own. */
+  readonly wasmBytes: number;
+  readonly module: object;
+  /** How many guest instructions the warm-up ran on it (0: compiled only, the warm-up ended first or failed). */
+  readonly warmedInstructions: number;
 }
 
 export type BackendFactory = (config: EmulatorConfig, host: BackendHost) => Promise<EmulatorBackend>;

@@ -88,7 +88,7 @@ export function defaultGuest(manifest: GuestManifest, baseUrl: string, options: 
   };
 }
 
-function joinUrl(base: string, name: string): string {
+export function joinUrl(base: string, name: string): string {
   return base.endsWith("/") ? base + name : `${base}/${name}`;
 }
 

@@ -74,6 +74,9 @@ interface HostGlobals {
   Blob: new (parts: readonly (HostBlob | Uint8Array)[]) => HostBlob;
   WebAssembly: {
     instantiate(bytes: ArrayBuffer, imports: object): Promise<{ instance: { exports: object } }>;
+    /** A compiled module's instance (v86.ts: v86.wasm compiled once, its code warmed, then started). */
+    instantiate(module: object, imports: object): Promise<{ exports: object }>;
+    compile(bytes: ArrayBuffer): Promise<object>;
     /** Synchronous compile and instantiation: small modules only (migration/pageHash.ts). */
     Module: new (bytes: Uint8Array) => object;
     Instance: new (module: object, imports: object) => { readonly exports: object };

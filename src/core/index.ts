@@ -3,7 +3,7 @@ export { AppError, ERROR_CODES, describeCause, isAppError, toAppError, type AppE
 export { Emitter, DisposableStore, toDisposable, type Disposable, type Event } from "./events.ts";
 export { systemClock, ManualClock, type Clock } from "./clock.ts";
 export { fetchAssetLoader, verifyAsset, type AssetLoader, type ProgressCallback } from "./assets.ts";
-export type { ConsolePort, ConsoleChunk, EmulatorBackend, BackendFactory, HypercallRecord, JitCounts, MicroscopeHooks } from "./backend.ts";
+export type { CompiledEmulator, ConsolePort, ConsoleChunk, EmulatorBackend, BackendFactory, HypercallRecord, JitCounts, MicroscopeHooks } from "./backend.ts";
 export * from "./microscope/traps.ts";
 export * from "./microscope/hypercall.ts";
 export * from "./microscope/sampler.ts";
@@ -151,6 +151,7 @@ export { BOOT_CACHE_LABEL, BootCache, type BootCacheLookup } from "./session/boo
 export { type UnpackedBoot, type UnpackedBootSource } from "./session/unpackedBoot.ts";
 export { deleteMachine, type RunningMachine } from "./session/deleteMachine.ts";
 export { MemoryDisks, NO_DISKS, SCRATCH_MACHINE, labSession, movableLabSession, scratchSession, startScratch, type DiskDump, type ScratchMachine } from "./session/scratch.ts";
+export { defaultWarmUpRefs, type WarmUpRefs } from "./remote/warmUp.ts";
 export * from "./net/index.ts";
 export * from "./net/hosts/index.ts";
 export * from "./migration/index.ts";

@@ -5,11 +5,13 @@
  * docs/architecture.md, "Workers"); saved pages the page names are read here, from the same
  * IndexedDB stores, so a large read does not pass through the page's thread.
  */
+import { fetchAssetLoader } from "../core/assets.ts";
 import { systemClock } from "../core/clock.ts";
 import type { FromWorker, ToWorker, WorkerPort } from "../core/remote/protocol.ts";
 import { serveBackend } from "../core/remote/server.ts";
 import { reopenInWorker } from "../core/storage/kv.ts";
-import { createV86Backend } from "../core/v86.ts";
+import { warmUpFrom } from "../core/remote/warmUp.ts";
+import { createV86Backend, warmUpEmulator } from "../core/v86.ts";
 
 interface WorkerScope {
   postMessage(message: FromWorker, transfer: ArrayBuffer[]): void;
@@ -32,4 +34,6 @@ const port: WorkerPort = {
 serveBackend(port, createV86Backend, systemClock, {
   // A Worker without IndexedDB (none known) leaves every read to the page.
   ...("indexedDB" in globalThis ? { openStore: reopenInWorker } : {}),
+  // A Worker made ahead warms the emulator up when the page asks it to (v86.ts warmUpEmulator).
+  warmUp: (refs) => warmUpFrom(refs, fetchAssetLoader, (files) => warmUpEmulator(files, systemClock)),
 });

@@ -17,6 +17,7 @@ import type { Disposable, Event } from "../events.ts";
 import type { ControlRegisters } from "../microscope/pagewalk.ts";
 import type { TrapSnapshot } from "../microscope/traps.ts";
 import type { DiskSlot, EmulatorConfig } from "../profile.ts";
+import type { WarmUpRefs } from "./warmUp.ts";
 import type { DiskReadPlan } from "../storage/disk.ts";
 
 /** One side of a message channel (a Worker, the Worker's own scope, or a test's fake). */
@@ -93,6 +94,8 @@ export type MoveEvent =
 
 /** Page → Worker. */
 export type ToWorker =
+  /** Warm the emulator up while no machine runs here yet (a Worker made ahead: warmUp.ts). */
+  | { readonly type: "warm"; readonly files: WarmUpRefs }
   | {
       readonly type: "start";
       /** The configuration without the page's disk objects (functions do not cross). */

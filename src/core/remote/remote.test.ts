@@ -1,6 +1,6 @@
 import "fake-indexeddb/auto";
 import { describe, expect, it } from "vitest";
-import type { BackendFactory, BalloonDevice, ConsoleChunk, ConsolePort, EmulatorBackend, GuestMemory, JitCounts, MicroscopeHooks, ScreenSource } from "../backend.ts";
+import type { BackendFactory, BackendHost, BalloonDevice, CompiledEmulator, ConsoleChunk, ConsolePort, EmulatorBackend, GuestMemory, JitCounts, MicroscopeHooks, ScreenSource } from "../backend.ts";
 import { ManualClock } from "../clock.ts";
 import { AppError } from "../errors.ts";
 import { Emitter, toDisposable } from "../events.ts";
@@ -11,6 +11,7 @@ import { DEFAULT_PROFILE, type DiskDevice, type EmulatorConfig, type LinuxGuest 
 import { connectRemoteBackend, type RemoteBackend } from "./client.ts";
 import { STATUS_INTERVAL_MS, portPair, type FromWorker, type ToWorker } from "./protocol.ts";
 import { serveBackend, type ServeOptions } from "./server.ts";
+import { defaultWarmUpRefs, type WarmUpRefs, type WarmUpRun } from "./warmUp.ts";
 import { countingStore } from "../testing/countingStore.ts";
 import { DiskStore, PAGE_SIZE, openDiskDatabase } from "../storage/disk.ts";
 import { memoryStore, openIndexedDbStore, type StoreLocation } from "../storage/kv.ts";
@@ -167,7 +168,9 @@ function setup(fail?: unknown, serveOptions: ServeOptions = {}) {
   const clock = new ManualClock();
   let emulator: FakeEmulator | undefined;
   let closed = 0;
-  const factory: BackendFactory = async (config) => {
+  const hosts: BackendHost[] = [];
+  const factory: BackendFactory = async (config, h) => {
+    hosts.push(h);
     if (fail !== undefined) throw fail;
     emulator = new FakeEmulator(config);
     return emulator;
@@ -181,8 +184,13 @@ function setup(fail?: unknown, serveOptions: ServeOptions = {}) {
     remoteFactory,
     emulator: () => emulator as FakeEmulator,
     closed: () => closed,
+    hosts,
+    /** A warm-up as the page asks a Worker made ahead for one. */
+    warm: () => raw.page.post({ type: "warm", files: WARM_FILES }),
   };
 }
+
+const WARM_FILES = defaultWarmUpRefs({ name: "v86.wasm", url: "https://lab.test/v86.wasm" }, "https://lab.test/guest/");
 
 const config = { memory_size: 1, hda: new PageDisk(), hdb: { buffer: new ArrayBuffer(8) } } as unknown as EmulatorConfig;
 
@@ -203,6 +211,32 @@ describe("RemoteBackend over an in-process port", () => {
     await new Promise<void>((resolve) => disk.set(512, Uint8Array.of(9, 8), resolve));
     expect((config.hda as PageDisk).writes).toEqual([[512, [9, 8]]]);
     backend.dispose();
+  });
+
+  it("starts on the module a warm-up compiled, ending the warm-up first; without a warm-up, from the bytes", async () => {
+    const compiled: CompiledEmulator = { wasmBytes: 4, module: {}, warmedInstructions: 1000 };
+    const asked: WarmUpRefs[] = [];
+    const events: string[] = [];
+    const warmUp = (files: WarmUpRefs): WarmUpRun => (asked.push(files), { compiled: Promise.resolve(compiled), end: () => void events.push("ended") });
+    const t = setup(undefined, { warmUp });
+    t.warm();
+    await flush();
+    expect(asked).toEqual([WARM_FILES]);
+    const backend = await t.remoteFactory(config, { wasm: new ArrayBuffer(4) });
+    expect(events).toEqual(["ended"]);
+    expect(t.hosts.map((h) => h.compiled)).toEqual([compiled]);
+    backend.dispose();
+
+    // A Worker that was not asked, or cannot warm up, starts as before.
+    const unasked = setup(undefined, { warmUp });
+    const unable = setup();
+    unable.warm();
+    for (const other of [unasked, unable]) {
+      const b = await other.remoteFactory(config, { wasm: new ArrayBuffer(4) });
+      expect(other.hosts.map((h) => h.compiled)).toEqual([undefined]);
+      b.dispose();
+    }
+    expect(asked).toHaveLength(1);
   });
 
   it("sends the state to start from over, not a copy of it", async () => {

@@ -13,6 +13,7 @@ import { MigrationServer, type MigrationServerHost } from "./migrationServer.ts"
 import { readPlanned, type DiskReadPlan } from "../storage/disk.ts";
 import type { KeyValueStore, StoreLocation } from "../storage/kv.ts";
 import { DiskReadAhead } from "./readAhead.ts";
+import type { WarmUpRefs, WarmUpRun } from "./warmUp.ts";
 import { STATUS_INTERVAL_MS, type Call, type CallResults, type Features, type FromWorker, type MirrorState, type ToWorker, type WireError, type WorkerPort } from "./protocol.ts";
 
 export function toWire(error: unknown): WireError {
@@ -173,12 +174,15 @@ class DiskRequests {
 /** What a Worker adds: how moves reach another tab, and how it opens the page's disk stores. */
 export interface ServeOptions extends Pick<MigrationServerHost, "openChannel" | "heartbeatMs" | "silenceMs"> {
   readonly openStore?: StoreOpener;
+  /** How this Worker warms the emulator ahead of its start (a `warm` message; warmUp.ts). Without it, `warm` is ignored. */
+  readonly warmUp?: (refs: WarmUpRefs) => WarmUpRun;
 }
 
 /** Serve one machine over `port`. Returns when the page said dispose (or never, in a Worker). */
 export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: Clock, options: ServeOptions = {}): Disposable {
-  const { openStore, ...moveOptions } = options;
+  const { openStore, warmUp, ...moveOptions } = options;
   const store = new DisposableStore();
+  let warming: WarmUpRun | undefined;
   const disks = new DiskRequests(port, openStore);
   let backend: EmulatorBackend | undefined;
   let disposed = false;
@@ -242,8 +246,12 @@ export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: C
       remoteDisks.push(remote);
       config[disk.slot] = remote;
     }
+    // A warm-up under way ends now; the start takes the module it compiled.
+    warming?.end();
+    const compiled = await warming?.compiled;
+    warming = undefined;
     try {
-      backend = await factory(config as unknown as EmulatorConfig, { wasm: message.wasm, clock });
+      backend = await factory(config as unknown as EmulatorConfig, { wasm: message.wasm, clock, ...(compiled === undefined ? {} : { compiled }) });
     } catch (error) {
       post({ type: "start-failed", error: toWire(error) });
       return;
@@ -337,6 +345,9 @@ export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: C
       if (moves.handle(message)) return;
       const b = backend;
       switch (message.type) {
+        case "warm":
+          if (warmUp !== undefined && warming === undefined && backend === undefined) warming = warmUp(message.files);
+          return;
         case "start":
           void start(message);
           return;
