@@ -78,12 +78,12 @@ export class App implements Shell {
 
   /** What the page's entry started: the pre-booted state's decoder (earlyDecoder.ts), a link's kept boot (keptBootAhead.ts). */
   constructor(early?: DecoderRun, keptBoot?: UnpackedBootSource) {
+    // The one backend: each machine in its own Worker, warmed up with v86.wasm (served next to the guest: vite.config.ts).
+    const wasm = { name: "v86.wasm", url: new URL("v86/v86.wasm.gz", document.baseURI).href, encoding: "gzip" as const };
     this.sessionOptions = {
-      // The one place the emulator backend is chosen: each machine's emulator runs in its own Worker.
-      backend: createWorkerBackendFactory(),
+      backend: createWorkerBackendFactory({ wasm, guestBase: this.guestBase }),
       loader: fetchAssetLoader,
-      // Served by the app next to the guest (see vite.config.ts), never guessed by v86.
-      wasm: { name: "v86.wasm", url: new URL("v86/v86.wasm.gz", document.baseURI).href, encoding: "gzip" },
+      wasm,
       clock: systemClock,
       wallTime: () => Date.now(),
       guest: { base: this.guestBase, manifest: () => this.loadGuestManifest() },

@@ -4,9 +4,9 @@
  * Machine and everything above it are unchanged. The VGA screen, drawn by v86 in the Worker, is
  * shown in the page's screen box by RemoteScreenView.
  */
-import type { BackendFactory, EmulatorBackend } from "../core/index.ts";
+import { defaultWarmUpRefs, type AssetRef, type BackendFactory, type EmulatorBackend, type WarmUpRefs } from "../core/index.ts";
 import { connectRemoteBackend, type RemoteBackend } from "../core/remote/client.ts";
-import type { FromWorker, PagePort } from "../core/remote/protocol.ts";
+import type { FromWorker, PagePort, ToWorker } from "../core/remote/protocol.ts";
 import { RemoteScreenView } from "./remoteScreen.ts";
 
 function workerPort(worker: Worker): PagePort {
@@ -24,6 +24,8 @@ interface SpawnedWorker {
   readonly worker: Worker;
   /** Rejects when the worker's script fails to load (listened to from the start: the event may come before a machine takes it). */
   readonly failed: Promise<never>;
+  /** Whether it was asked to warm the emulator up. */
+  warming: boolean;
 }
 
 function spawnWorker(): SpawnedWorker {
@@ -32,7 +34,14 @@ function spawnWorker(): SpawnedWorker {
     worker.addEventListener("error", (event) => reject(new Error(`The machine's worker failed to load: ${event.message || "no details"}`)), { once: true });
   });
   failed.catch(() => undefined);
-  return { worker, failed };
+  return { worker, failed, warming: false };
+}
+
+/** Ask a Worker made ahead to warm the emulator up with `files` (once). */
+function warm(spawned: SpawnedWorker, files: WarmUpRefs): void {
+  if (spawned.warming) return;
+  spawned.warming = true;
+  spawned.worker.postMessage({ type: "warm", files } satisfies ToWorker);
 }
 
 /** How long after a machine started the next spare Worker is made. */
@@ -41,9 +50,14 @@ const NEXT_SPARE_DELAY_MS = 3000;
 /**
  * Machines started with this factory each get a Worker, ended when the backend is disposed. One
  * Worker is made ahead, so its script is loaded while the page readies the machine's state (a
- * start takes it, and the next one is made once that machine runs).
+ * start takes it, and the next one is made once that machine runs). With `warmWith`, each next one
+ * warms the emulator up as soon as it is made (src/core/remote/warmUp.ts), so a device switch, a
+ * second machine or a lab machine starts on compiled emulator code. The page's first one is not
+ * warmed: its start comes while the page itself loads, and on two cores a warm-up then only
+ * moved the restore later by what it saved in the set-up (docs/architecture.md).
  */
-export function createWorkerBackendFactory(): BackendFactory {
+export function createWorkerBackendFactory(warmWith?: { readonly wasm: AssetRef; readonly guestBase: string }): BackendFactory {
+  const warmUp = warmWith === undefined ? undefined : defaultWarmUpRefs(warmWith.wasm, warmWith.guestBase);
   let spare: SpawnedWorker | undefined = spawnWorker();
   return async (config, host): Promise<EmulatorBackend> => {
     const { worker, failed } = spare ?? spawnWorker();
@@ -64,7 +78,10 @@ export function createWorkerBackendFactory(): BackendFactory {
     }
     // The next one once this machine's start is over: loading a Worker's script took ~0.3 s of a
     // core while the restored guest ran its set-up, the user's first keys waiting for it.
-    setTimeout(() => (spare ??= spawnWorker()), NEXT_SPARE_DELAY_MS);
+    setTimeout(() => {
+      spare ??= spawnWorker();
+      if (warmUp !== undefined) warm(spare, warmUp);
+    }, NEXT_SPARE_DELAY_MS);
     if (host.screenContainer instanceof HTMLElement && backend.remoteScreen !== undefined) view = new RemoteScreenView(host.screenContainer, backend.remoteScreen, backend.sendScancodes);
     return backend;
   };
