@@ -1,7 +1,7 @@
 /**
- * A machine Worker made ahead of its start warms the emulator while the page readies the machine
- * (warmUpEmulator in v86.ts): the page names the files, the Worker loads them itself (through the
- * page's service worker, like any of its fetches) and runs the warm-up.
+ * A machine Worker made ahead warms the emulator up before its start (warmUpEmulator in v86.ts):
+ * the page names the files (a `warm` message), the Worker loads them itself (through the page's
+ * service worker, like any of its fetches) and runs the warm-up; its start takes the module.
  */
 import { decodeAsset, type AssetLoader } from "../assets.ts";
 import type { CompiledEmulator } from "../backend.ts";
@@ -28,8 +28,8 @@ export interface WarmUpRun {
 }
 
 /**
- * Load `refs` and warm up with them. Ended while the files still load (a start came first: a slow
- * first visit), it gives nothing at once, so the start compiles as it would have; a file that does
+ * Load `refs` and warm up with them. Ended while the files still load (a start came first), it gives
+ * nothing at once, so the start compiles as it would have; a file that does
  * not load gives nothing either.
  */
 export function warmUpFrom(refs: WarmUpRefs, loader: AssetLoader, warmUp: (files: { wasm: ArrayBuffer; bios: ArrayBuffer; vgaBios: ArrayBuffer }) => WarmUpRun): WarmUpRun {
