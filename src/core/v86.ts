@@ -32,6 +32,9 @@ const LOAD_DEADLINE_MS = 60_000;
 /** How long a warm-up runs the BIOS at most (a start that comes sooner ends it then). */
 export const WARM_UP_MS = 150;
 
+/** How long a start waits at most for the warm-up's throwaway v86 to be destroyed. */
+const DESTROY_WAIT_MS = 1000;
+
 /** What a warm-up runs: the emulator's wasm and the guest's two BIOSes. */
 export interface WarmUpFiles {
   readonly wasm: ArrayBuffer;
@@ -96,7 +99,12 @@ export function warmUpEmulator(files: WarmUpFiles, clock: Clock, forMs = WARM_UP
       } catch {
         // Only not warmed: the module is as good as compiled.
       }
-      await emulator?.destroy().catch(() => undefined);
+      // Stopped before the start's own instance runs; a destroy that never ends holds no start up for long.
+      if (emulator !== undefined) {
+        let gaveUp: Disposable | undefined;
+        await Promise.race([emulator.destroy().catch(() => undefined), new Promise<void>((resolve) => (gaveUp = clock.after(DESTROY_WAIT_MS, resolve)))]);
+        gaveUp?.dispose();
+      }
     }
     return { wasmBytes: files.wasm.byteLength, module, warmedInstructions };
   })();
