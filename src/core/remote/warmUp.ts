@@ -7,6 +7,7 @@ import { decodeAsset, type AssetLoader } from "../assets.ts";
 import type { CompiledEmulator } from "../backend.ts";
 import { DEFAULT_GUEST_FILES, joinUrl } from "../guest.ts";
 import type { AssetRef } from "../profile.ts";
+import type { WarmUp, WarmUpFiles } from "../v86.ts";
 
 /** The files a warm-up runs, as the page serves them. */
 export interface WarmUpRefs {
@@ -22,17 +23,14 @@ export function defaultWarmUpRefs(wasm: AssetRef, guestBase: string): WarmUpRefs
 }
 
 /** A warm-up under way (v86.ts's WarmUp, with the loading of its files before it). */
-export interface WarmUpRun {
-  readonly compiled: Promise<CompiledEmulator | undefined>;
-  end(): void;
-}
+export type WarmUpRun = WarmUp;
 
 /**
  * Load `refs` and warm up with them. Ended while the files still load (a start came first), it gives
  * nothing at once, so the start compiles as it would have; a file that does
  * not load gives nothing either.
  */
-export function warmUpFrom(refs: WarmUpRefs, loader: AssetLoader, warmUp: (files: { wasm: ArrayBuffer; bios: ArrayBuffer; vgaBios: ArrayBuffer }) => WarmUpRun): WarmUpRun {
+export function warmUpFrom(refs: WarmUpRefs, loader: AssetLoader, warmUp: (files: WarmUpFiles) => WarmUpRun): WarmUpRun {
   let ended = false;
   let run: WarmUpRun | undefined;
   let giveUp: () => void = () => undefined;
