@@ -4,7 +4,7 @@
  * Machine and everything above it are unchanged. The VGA screen, drawn by v86 in the Worker, is
  * shown in the page's screen box by RemoteScreenView.
  */
-import { defaultWarmUpRefs, type AssetRef, type BackendFactory, type EmulatorBackend, type WarmUpRefs } from "../core/index.ts";
+import { defaultWarmUpRefs, type AssetRef, type BackendFactory, type EmulatorBackend } from "../core/index.ts";
 import { connectRemoteBackend, type RemoteBackend } from "../core/remote/client.ts";
 import type { FromWorker, PagePort, ToWorker } from "../core/remote/protocol.ts";
 import { RemoteScreenView } from "./remoteScreen.ts";
@@ -24,8 +24,6 @@ interface SpawnedWorker {
   readonly worker: Worker;
   /** Rejects when the worker's script fails to load (listened to from the start: the event may come before a machine takes it). */
   readonly failed: Promise<never>;
-  /** Whether it was asked to warm the emulator up. */
-  warming: boolean;
 }
 
 function spawnWorker(): SpawnedWorker {
@@ -34,14 +32,7 @@ function spawnWorker(): SpawnedWorker {
     worker.addEventListener("error", (event) => reject(new Error(`The machine's worker failed to load: ${event.message || "no details"}`)), { once: true });
   });
   failed.catch(() => undefined);
-  return { worker, failed, warming: false };
-}
-
-/** Ask a Worker made ahead to warm the emulator up with `files` (once). */
-function warm(spawned: SpawnedWorker, files: WarmUpRefs): void {
-  if (spawned.warming) return;
-  spawned.warming = true;
-  spawned.worker.postMessage({ type: "warm", files } satisfies ToWorker);
+  return { worker, failed };
 }
 
 /** How long after a machine started the next spare Worker is made. */
@@ -79,8 +70,9 @@ export function createWorkerBackendFactory(warmWith?: { readonly wasm: AssetRef;
     // The next one once this machine's start is over: loading a Worker's script took ~0.3 s of a
     // core while the restored guest ran its set-up, the user's first keys waiting for it.
     setTimeout(() => {
-      spare ??= spawnWorker();
-      if (warmUp !== undefined) warm(spare, warmUp);
+      if (spare !== undefined) return;
+      spare = spawnWorker();
+      if (warmUp !== undefined) spare.worker.postMessage({ type: "warm", files: warmUp } satisfies ToWorker);
     }, NEXT_SPARE_DELAY_MS);
     if (host.screenContainer instanceof HTMLElement && backend.remoteScreen !== undefined) view = new RemoteScreenView(host.screenContainer, backend.remoteScreen, backend.sendScancodes);
     return backend;
