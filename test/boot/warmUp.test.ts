@@ -41,3 +41,8 @@ it("a warm-up ended before it compiled runs nothing", async () => {
   warm.end();
   expect((await warm.compiled)?.warmedInstructions).toBe(0);
 });
+
+it("a wasm that does not compile gives nothing: the start then compiles its own bytes, as without a warm-up", async () => {
+  const warm = warmUpEmulator({ wasm: new Uint8Array([0, 0x61, 0x73, 0x6d, 9, 9, 9, 9]).buffer, bios: new ArrayBuffer(0), vgaBios: new ArrayBuffer(0) }, systemClock);
+  expect(await warm.compiled).toBeUndefined();
+});
