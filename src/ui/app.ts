@@ -250,10 +250,10 @@ export class App implements Shell {
     }
   }
 
-  /** Once per page: collect what interrupted imports and resets left, pick the saved machine. */
+  /** Once per page: pick the saved machine; what interrupted imports, resets and saves left is collected beside the start (each store's writes wait for it). */
   private async initStorage(): Promise<void> {
-    await this.storage.collectGarbage().catch((error: unknown) => this.report(error));
-    await this.snapshots.collectGarbage().catch((error: unknown) => this.report(error));
+    void this.storage.collectGarbage().catch((error: unknown) => this.report(error));
+    void this.snapshots.collectGarbage().catch((error: unknown) => this.report(error));
     let lastUsed: string | undefined;
     try {
       lastUsed = localStorage.getItem(SELECTED_MACHINE_KEY) ?? undefined;

@@ -1,5 +1,5 @@
 import "fake-indexeddb/auto";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { AppError } from "../errors.ts";
 import { encodeText } from "../host.ts";
 import { DEFAULT_PROFILE } from "../profile.ts";
@@ -60,6 +60,35 @@ describe("SnapshotStore", () => {
     const store = new SnapshotStore(openIndexedDbStore(`snap-${Math.random()}`, "kv"));
     await expect(store.save("default", [encodeText("hello")])).rejects.toMatchObject({ code: "bad-snapshot" });
     expect(await store.list()).toEqual([]);
+  });
+
+  it("a collection asked for while a save writes its pieces waits for the save, and a save asked for during a collection waits for it", async () => {
+    const inner = openIndexedDbStore(`snap-${Math.random()}`, "kv");
+    // The second piece's write answers only when let go: the first is stored, the record not yet.
+    let letGo = (): void => undefined;
+    const held = new Promise<void>((resolve) => (letGo = resolve));
+    let holding = false;
+    const set = (key: string, value: unknown): Promise<void> => {
+      if (!key.endsWith(":1")) return inner.set(key, value);
+      holding = true;
+      return held.then(() => inner.set(key, value));
+    };
+    const store = new SnapshotStore({ ...inner, set });
+    const file = await snapshotFile("a");
+    const saving = store.save("default", file);
+    await vi.waitFor(() => expect(holding).toBe(true));
+    let collected: { deletedPieces: number } | undefined;
+    const collecting = store.collectGarbage().then((result) => (collected = result));
+    for (let i = 0; i < 5; i++) await inner.keys(); // a few of IndexedDB's turns
+    expect(collected).toBeUndefined();
+    letGo();
+    const record = await saving;
+    await collecting;
+    expect(collected).toEqual({ deletedPieces: 0 });
+    expect(record.pieces).toBe(3);
+    const read = await store.readFile(record.id);
+    expect(read.length).toBe(concatParts(file).length);
+    expect((await decodeSnapshot(read)).header.name).toBe("a");
   });
 
   it("renames, deletes and collects the pieces of a save that was cut off", async () => {

@@ -5,6 +5,7 @@
  */
 import { AppError, isAppError } from "../errors.ts";
 import { randomId } from "../host.ts";
+import { CollectionGate } from "../storage/collectionGate.ts";
 import type { KeyValueStore } from "../storage/kv.ts";
 import { concatParts, readSnapshotHeader, type SnapshotHeader } from "./format.ts";
 
@@ -38,10 +39,17 @@ const recordKey = (id: string): string => `snapshot:${id}`;
 const pieceKey = (id: string, n: number): string => `snappiece:${id}:${n}`;
 
 export class SnapshotStore {
+  /** Saves and collections of garbage wait for each other (see CollectionGate). */
+  private readonly gate = new CollectionGate();
+
   constructor(private readonly kv: KeyValueStore) {}
 
   /** Store a snapshot file (its parts as encodeSnapshot made them, or one imported file). */
-  async save(machineId: string, parts: readonly Uint8Array[], onProgress?: (saved: number, total: number) => void, source?: SnapshotSource): Promise<SnapshotRecord> {
+  save(machineId: string, parts: readonly Uint8Array[], onProgress?: (saved: number, total: number) => void, source?: SnapshotSource): Promise<SnapshotRecord> {
+    return this.gate.write(() => this.saveNow(machineId, parts, onProgress, source));
+  }
+
+  private async saveNow(machineId: string, parts: readonly Uint8Array[], onProgress?: (saved: number, total: number) => void, source?: SnapshotSource): Promise<SnapshotRecord> {
     const file = parts.length === 1 ? (parts[0] as Uint8Array) : concatParts(parts);
     const { header } = readSnapshotHeader(file);
     const id = randomId();
@@ -113,7 +121,12 @@ export class SnapshotStore {
     await this.kv.deleteMany(Array.from({ length: record.pieces }, (_, n) => pieceKey(id, n)));
   }
 
-  async collectGarbage(): Promise<{ deletedPieces: number }> {
+  /** Delete pieces of snapshots that have no record (a save cut off); saves meanwhile wait for it. */
+  collectGarbage(): Promise<{ deletedPieces: number }> {
+    return this.gate.collect(() => this.collectNow());
+  }
+
+  private async collectNow(): Promise<{ deletedPieces: number }> {
     const keys = await this.kv.keys();
     const live = new Set(keys.filter((k) => k.startsWith("snapshot:")).map((k) => k.slice("snapshot:".length)));
     const orphans = keys.filter((k) => k.startsWith("snappiece:") && !live.has(k.split(":")[1] ?? ""));

@@ -121,6 +121,44 @@ describe("OverlayDisk", () => {
     expect(await fresh.read(0, 10)).toEqual(base.bytes.slice(0, 10));
   });
 
+  it("a write-back waits for a collection in progress, so the collection cannot delete what it writes", async () => {
+    const inner = openDiskDatabase(`disks-${Math.random()}`);
+    // The collection's read of the indexes answers only when let go: the disk as it was then.
+    let letGo = (): void => undefined;
+    const held = new Promise<void>((resolve) => (letGo = resolve));
+    let hold = false;
+    let asked = false;
+    const getMany = <T>(keys: readonly string[]): Promise<(T | undefined)[]> => {
+      if (!hold) return inner.getMany<T>(keys);
+      asked = true;
+      return inner.getMany<T>(keys).then(async (values) => (await held, values));
+    };
+    const { disks, clock } = setup({ ...inner, getMany });
+    const disk = await disks.open("d", { size: MiB, clock });
+    await disk.write(5 * PAGE_SIZE, Uint8Array.from([5]));
+    await disk.flush();
+    // A record left by a write-back cut off: no index names page 0 yet.
+    await inner.set("page:d:0", new Uint8Array(PAGE_SIZE).fill(0xee));
+    hold = true;
+    const collected = disks.collectGarbage();
+    await vi.waitFor(() => expect(asked).toBe(true));
+    hold = false;
+    // The guest writes page 0: its write-back writes page:d:0 and an index naming it, which the
+    // collection, holding the index from before, would take for the record left behind.
+    await disk.write(0, Uint8Array.from([1, 2, 3]));
+    let flushed = false;
+    const flushing = disk.flush().then(() => (flushed = true));
+    for (let i = 0; i < 5; i++) await inner.keys(); // a few of IndexedDB's turns
+    expect(flushed).toBe(false);
+    letGo();
+    expect(await collected).toEqual({ deletedPages: 1 });
+    await flushing;
+    disk.dispose();
+    const again = await new DiskStore(inner, new PageCache(0)).open("d", { size: MiB, clock });
+    expect(await again.read(0, 4)).toEqual(Uint8Array.from([1, 2, 3, 0]));
+    expect(await again.read(5 * PAGE_SIZE, 1)).toEqual(Uint8Array.from([5]));
+  });
+
   it("exports base + overlay in order, piece by piece", async () => {
     const { disks, clock } = setup();
     const base = baseImage(MiB + 100);

@@ -13,6 +13,7 @@
 import type { Clock } from "../clock.ts";
 import { AppError, toAppError } from "../errors.ts";
 import { Emitter, type Disposable } from "../events.ts";
+import { CollectionGate } from "./collectionGate.ts";
 import { EXT2_MIN_BYTES, emptyExt2, stableUuid } from "./ext2.ts";
 import { ByteParts, openIndexedDbStore, type KeyValueStore, type RecordSlice, type StoreLocation } from "./kv.ts";
 import { PageCache } from "./pageCache.ts";
@@ -168,6 +169,9 @@ export function blankBase(diskId: string, size: number, layout: BlankLayout): Bl
 
 /** Where overlays live. One KeyValueStore holds the overlays of every disk; one cache serves them. */
 export class DiskStore {
+  /** Write-backs and replaced overlays wait while garbage is collected (see CollectionGate). */
+  private readonly gate = new CollectionGate();
+
   constructor(
     private readonly kv: KeyValueStore,
     readonly cache = new PageCache(),
@@ -184,7 +188,7 @@ export class DiskStore {
     // A disk keeps the layout it was first written on; a fresh one takes the one asked for.
     const blank: BlankLayout = options.base !== undefined ? "zeros" : index !== undefined ? (index.blank ?? "zeros") : (options.blank ?? "zeros");
     const base = options.base ?? blankBase(diskId, options.size, blank);
-    return new OverlayDisk(this.kv, this.cache, diskId, { ...options, ...(base === undefined ? {} : { base }) }, blank, index);
+    return new OverlayDisk(this.kv, this.cache, diskId, { ...options, ...(base === undefined ? {} : { base }) }, blank, index, this.gate);
   }
 
   /** Whether the guest ever wrote to this disk. */
@@ -207,7 +211,7 @@ export class DiskStore {
     const entries: [string, unknown][] = pages.map((page, i) => [pageKey(diskId, page), data.slice(i * PAGE_SIZE, (i + 1) * PAGE_SIZE)]);
     const index: OverlayIndex = { size, pageSize: PAGE_SIZE, pages: [...pages], ...(blank === "zeros" ? {} : { blank }) };
     entries.push([indexKey(diskId), index]);
-    await this.kv.setMany(entries);
+    await this.gate.write(() => this.kv.setMany(entries));
     await this.collectGarbage();
   }
 
@@ -220,8 +224,15 @@ export class DiskStore {
     await this.collectGarbage();
   }
 
-  /** Delete page and run records no index names (a drop, a write-back cut off, a run no page is in any more). */
-  async collectGarbage(): Promise<{ deletedPages: number }> {
+  /**
+   * Delete page and run records no index names (a drop, a write-back cut off, a run no page is in
+   * any more). Disks may be open and writing meanwhile: their write-backs wait for it.
+   */
+  collectGarbage(): Promise<{ deletedPages: number }> {
+    return this.gate.collect(() => this.collectNow());
+  }
+
+  private async collectNow(): Promise<{ deletedPages: number }> {
     const keys = await this.kv.keys();
     const indexes = keys.filter((k) => k.startsWith("disk:"));
     const live = new Set<string>();
@@ -307,6 +318,8 @@ export class OverlayDisk implements Disposable {
     readonly blank: BlankLayout,
     /** What IndexedDB has of this disk (undefined: nothing yet). */
     index: OverlayIndex | undefined,
+    /** The store's collections, which a write-back waits for. */
+    private readonly gate = new CollectionGate(),
   ) {
     this.byteLength = options.size;
     index?.pages.forEach((page, i) => {
@@ -533,7 +546,7 @@ export class OverlayDisk implements Disposable {
       ...(this.blank === "zeros" ? {} : { blank: this.blank }),
     };
     entries.push([indexKey(this.diskId), index]);
-    const job = this.kv.setMany(entries).then(
+    const job = this.gate.write(() => this.kv.setMany(entries)).then(
       async () => {
         // Records no page is read from any more: deleted before the next batch is written, which
         // may write the same page record again.
