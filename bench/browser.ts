@@ -16,6 +16,10 @@
  * - extra machines (each in its own Worker) beside the page's: one cold-booted alone, then two at
  *   once, and the ratio (two machines share the cores: ≤ 1.2 on 2 cores is the aim);
  * - device switch: `?nic=virtio&console=virtio` → 42, the first time and again;
+ * - device switch in the page (the device panel's NIC, on the repeat visit's page): to virtio-net
+ *   (a boot, kept), back to the default hardware (the pre-booted state) and to virtio-net again
+ *   (its kept boot), click → 42, each after the user has looked at the last answer for
+ *   `LOOK_MS`;
  * - Node cold boot of the same guest in the same run, and the Chromium / Node ratio.
  *
  * Needs `dist/` (npm run build) and Chromium (CHROMIUM_PATH or /usr/bin/chromium).
@@ -148,6 +152,33 @@ const countServedBytes: Plugin = {
     });
   },
 };
+
+/** How long a user looks at an answer before the next click (the page readies its next Worker meanwhile). */
+const LOOK_MS = 4000;
+
+/** Check the device panel's radio `testId` (a restart with other hardware) and time click → 42. */
+async function switchInPage(page: Page, testId: string): Promise<number> {
+  await page.waitForTimeout(LOOK_MS);
+  const started = performance.now();
+  await page.getByTestId(testId).check();
+  // The user looks back at the terminal (xterm draws no rows while it is scrolled out of view).
+  await page.locator(".xterm").scrollIntoViewIfNeeded();
+  // The old machine's prompt stays on screen until the new start clears the terminal.
+  await page.getByTestId("stage").filter({ hasNotText: "ready" }).waitFor({ timeout: DEADLINE_MS });
+  await page.getByTestId("stage").filter({ hasText: "ready" }).waitFor({ timeout: DEADLINE_MS });
+  await waitForPrompt(page);
+  await ask(page);
+  return (performance.now() - started) / 1000;
+}
+
+/** The three switches of the device panel (see the header); the boot of the first is kept before the others. */
+async function switchesInPage(page: Page): Promise<{ boot: number; toDefault: number; again: number }> {
+  const boot = await switchInPage(page, "lab-nic-virtio");
+  await page.waitForFunction(() => (globalThis as unknown as { virtlab?: { bootKept(): { kind: string } | undefined } }).virtlab?.bootKept()?.kind, undefined, { timeout: DEADLINE_MS });
+  const toDefault = await switchInPage(page, "lab-nic-none");
+  const again = await switchInPage(page, "lab-nic-virtio");
+  return { boot, toDefault, again };
+}
 
 /** Open `url` in a new page of `context` and measure URL → 42; the page is returned open. */
 export async function visit(context: BrowserContext, url: string): Promise<{ page: Page; seconds: number; bytesBeforePrompt: number; settling: { seconds: number; cpuS: number } }> {
@@ -305,6 +336,9 @@ async function browserRuns(browser: Browser, base: string, runs: number, log: (l
   const coldLongTaskMax: number[] = [];
   const switchFirst: number[] = [];
   const switchAgain: number[] = [];
+  const inPageBoot: number[] = [];
+  const inPageToDefault: number[] = [];
+  const inPageAgain: number[] = [];
   const node: number[] = [];
   const extraOne: number[] = [];
   const extraTwo: number[] = [];
@@ -334,6 +368,11 @@ async function browserRuns(browser: Browser, base: string, runs: number, log: (l
       const b = await visit(context, base);
       log(`  repeat visit ${b.seconds.toFixed(2)} s`);
       repeat.push(b.seconds);
+      const inPage = await switchesInPage(b.page);
+      log(`  device switch in the page: to virtio-net ${inPage.boot.toFixed(2)} s (a boot), back to the default ${inPage.toDefault.toFixed(2)} s, to virtio-net again ${inPage.again.toFixed(2)} s`);
+      inPageBoot.push(inPage.boot);
+      inPageToDefault.push(inPage.toDefault);
+      inPageAgain.push(inPage.again);
       await b.page.close();
       const switchUrl = new URL("?nic=virtio&console=virtio", base).href;
       const s1 = await visit(context, switchUrl);
@@ -371,5 +410,8 @@ async function browserRuns(browser: Browser, base: string, runs: number, log: (l
     browserCase("browser-extra-ratio", "two machines at once / one", "ratio", extraTwo.map((t, i) => t / (extraOne[i] ?? t))),
     browserCase("browser-switch-first", "device switch ?nic=virtio&console=virtio → 42, first time", "s", switchFirst),
     browserCase("browser-switch-again", "device switch → 42, the same profile again", "s", switchAgain),
+    browserCase("browser-inpage-switch-boot", "device switch in the page: NIC → virtio-net, click → 42 (a boot)", "s", inPageBoot),
+    browserCase("browser-inpage-switch-default", "device switch in the page: back to the default hardware → 42", "s", inPageToDefault),
+    browserCase("browser-inpage-switch-again", "device switch in the page: to virtio-net again (kept boot) → 42", "s", inPageAgain),
   ];
 }
