@@ -147,7 +147,7 @@ export { chooseMachine, type MachineChoice } from "./session/choose.ts";
 export { notForThisEmulator, snapshotDifferences } from "./snapshot/compat.ts";
 export { machineForSnapshot, type Match } from "./snapshot/match.ts";
 export { StoreDisks } from "./session/storeDisks.ts";
-export { BOOT_CACHE_LABEL, BootCache, type BootCacheLookup } from "./session/bootCache.ts";
+export { BOOT_CACHE_LABEL, BootCache, openPageBootCaches, type BootCacheLookup } from "./session/bootCache.ts";
 export { type UnpackedBoot, type UnpackedBootSource } from "./session/unpackedBoot.ts";
 export { deleteMachine, type RunningMachine } from "./session/deleteMachine.ts";
 export { MemoryDisks, NO_DISKS, SCRATCH_MACHINE, labSession, movableLabSession, scratchSession, startScratch, type DiskDump, type ScratchMachine } from "./session/scratch.ts";

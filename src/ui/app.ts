@@ -7,7 +7,7 @@
 import {
   DEFAULT_MACHINE,
   DEFAULT_PROFILE,
-  BootCache,
+  openPageBootCaches,
   MachineSession,
   SnapshotStore,
   chooseMachine,
@@ -91,8 +91,8 @@ export class App implements Shell {
       diskStore: this.storage.stores.disks,
       disks: this.storage,
       prebooted: pagePrebooted(this.guestBase, location.search, early),
-      // Boots kept per hardware in a database of their own: a device switch boots once, then restores.
-      bootCache: new BootCache(new SnapshotStore(openIndexedDbStore("virtlab-bootcache", "kv"))),
+      // Boots kept per hardware: a device switch boots once, then restores (this machine's, read unpacked).
+      ...openPageBootCaches(),
       ...(keptBoot === undefined ? {} : { unpackedBoot: keptBoot }),
       screenContainer: byId("vga"),
       // v86's JIT off while the machine starts, on once it is up (the core's holdJitWhileStarting).

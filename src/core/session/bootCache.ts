@@ -11,13 +11,22 @@
  * as soon as the cache is used; at most `maxEntries` are kept (the oldest go first). A cached state
  * is a convenience: a damaged one is deleted and the machine boots, and a full quota only means the
  * boot is not kept. Stored as snapshot files (SnapshotStore) in a database of its own.
+ *
+ * The page's own machine keeps each of its boots unpacked too, for its hardware (unpackedCache.ts,
+ * the two kinds of hardware kept last; not the labs' machines): a device switch in the page read and unpacked the packed file on
+ * its thread in ~0.5 s before the machine's Worker could restore; the unpacked state reads back in
+ * about half that. Used only while the packed entry it was kept beside is there (a boot kept
+ * again replaces it), and checked against its digest once the start it served is over.
  */
 import { describeCause } from "../errors.ts";
 import type { MachineFingerprint } from "../snapshot/fingerprint.ts";
 import { decodeSnapshot, type SnapshotHeader } from "../snapshot/format.ts";
-import type { SnapshotStore } from "../snapshot/store.ts";
+import { SnapshotStore } from "../snapshot/store.ts";
+import { openIndexedDbStore } from "../storage/kv.ts";
 import { V86_PACKAGE_VERSION } from "../v86Version.ts";
 import type { SavedStart } from "./request.ts";
+import { keptBootFits } from "./unpackedBoot.ts";
+import { HARDWARE_SLOT, openUnpackedStateCache, type UnpackedEntry, type UnpackedStateCache } from "./unpackedCache.ts";
 
 /**
  * How a kept boot is compressed: zstd at level 3, not the gzip of saves made in the page. The
@@ -33,10 +42,19 @@ export const BOOT_CACHE_COMPRESSION = { compression: "zstd", level: 3 } as const
 export const BOOT_CACHE_LABEL = "this hardware's saved boot";
 
 export type BootCacheLookup =
-  | { readonly kind: "hit"; readonly start: SavedStart; readonly header: SnapshotHeader }
+  /** `check`: for a state read unpacked, its digest check, to run once the start is over. */
+  | { readonly kind: "hit"; readonly start: SavedStart; readonly header: SnapshotHeader; readonly check?: () => Promise<void> }
   | { readonly kind: "miss" }
   /** An entry was there but could not be read back; it is deleted. */
   | { readonly kind: "damaged"; readonly reason: string };
+
+/**
+ * The page's boot cache, in a database of its own, and where its own machine keeps its boots
+ * unpacked too (the session options of the same names).
+ */
+export function openPageBootCaches(): { readonly bootCache: BootCache; readonly keptBootsUnpacked: UnpackedStateCache } {
+  return { bootCache: new BootCache(new SnapshotStore(openIndexedDbStore("virtlab-bootcache", "kv"))), keptBootsUnpacked: openUnpackedStateCache() };
+}
 
 /** A start from a kept boot: saved with the data disk unmounted, so the user's own is mounted after. */
 export function keptBootStart(decoded: { readonly header: SnapshotHeader; readonly state: Uint8Array }): SavedStart {
@@ -65,12 +83,20 @@ export class BootCache {
     private readonly v86: string = V86_PACKAGE_VERSION,
   ) {}
 
-  /** The cached boot of this hardware, read and checked (every chunk's sha256). */
-  async find(fingerprint: MachineFingerprint): Promise<BootCacheLookup> {
+  /**
+   * The cached boot of this hardware, read and checked (every chunk's sha256), or its copy in
+   * `unpacked` when one is kept there (its digest checked by the hit's `check`).
+   */
+  async find(fingerprint: MachineFingerprint, unpacked?: UnpackedStateCache): Promise<BootCacheLookup> {
     const key = this.keyOf(fingerprint);
     await this.prune(fingerprint).catch(() => undefined);
     const [record] = await this.snapshots.list(key).catch(() => []);
     if (record === undefined) return { kind: "miss" };
+    const entry = unpackedEntry(key, record.id);
+    const copy = await unpacked?.find(entry).catch(() => undefined);
+    if (unpacked !== undefined && copy !== undefined && keptBootFits(copy.header, fingerprint, this.v86)) {
+      return { kind: "hit", start: keptBootStart(copy), header: copy.header, check: async () => void (await unpacked.check(entry).catch(() => false)) };
+    }
     try {
       const decoded = await decodeSnapshot(await this.snapshots.readFile(record.id));
       return { kind: "hit", start: keptBootStart(decoded), header: decoded.header };
@@ -80,13 +106,18 @@ export class BootCache {
     }
   }
 
-  /** Keep `parts` (a snapshot file) as this hardware's boot, in place of an earlier one. */
-  async keep(fingerprint: MachineFingerprint, parts: readonly Uint8Array[]): Promise<void> {
+  /**
+   * Keep `parts` (a snapshot file) as this hardware's boot, in place of an earlier one, and, given
+   * `unpacked`, the same state not packed in its cache beside it.
+   */
+  async keep(fingerprint: MachineFingerprint, parts: readonly Uint8Array[], unpacked?: { readonly cache: UnpackedStateCache; readonly header: SnapshotHeader; readonly state: Uint8Array }): Promise<void> {
     const key = this.keyOf(fingerprint);
     const earlier = await this.snapshots.list(key);
-    await this.snapshots.save(key, parts);
-    for (const record of earlier) await this.snapshots.delete(record.id).catch(() => undefined);
+    const record = await this.snapshots.save(key, parts);
+    for (const old of earlier) await this.snapshots.delete(old.id).catch(() => undefined);
     await this.prune(fingerprint);
+    // A convenience: a full quota only means the next start reads the packed file.
+    if (unpacked !== undefined) await unpacked.cache.keep(unpackedEntry(key, record.id), unpacked).catch(() => undefined);
   }
 
   /** How many boots are kept. */
@@ -115,6 +146,11 @@ export class BootCache {
     for (const record of [...stale, ...kept.slice(this.maxEntries)]) await this.snapshots.delete(record.id);
     await this.snapshots.collectGarbage();
   }
+}
+
+/** The unpacked copy of the kept boot `recordId` of the hardware `key` names: served only while that record is the kept one. */
+function unpackedEntry(key: string, recordId: string): UnpackedEntry {
+  return { slot: `${HARDWARE_SLOT}${key}`, source: recordId };
 }
 
 function parseKey(text: string): CacheKey | undefined {

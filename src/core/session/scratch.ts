@@ -31,8 +31,8 @@ export const NO_DISKS: SessionDisks = {
 
 /** A session like `options`' (backend, loader, clock, guest) for machines that keep nothing. */
 export function scratchSession(options: SessionOptions): MachineSession {
-  // Not the page's: its pre-booted state's first choice, its screen, its link's kept boot.
-  const { prebooted: _prebooted, screenContainer: _screen, unpackedBoot: _link, ...rest } = options;
+  // Not the page's: its pre-booted state's first choice, its screen, its link's kept boot, its boots kept unpacked.
+  const { prebooted: _prebooted, screenContainer: _screen, unpackedBoot: _link, keptBootsUnpacked: _kept, ...rest } = options;
   return new MachineSession({ ...rest, disks: NO_DISKS });
 }
 
@@ -47,7 +47,7 @@ export function labSession(options: SessionOptions, prebooted: PrebootedSource |
 
 /** A lab machine's session with its memory disks in hand, so a move can copy them to another tab (MemoryDisks). */
 export function movableLabSession(options: SessionOptions, prebooted: PrebootedSource | undefined = options.prebooted): { readonly session: MachineSession; readonly disks: MemoryDisks } {
-  const { screenContainer: _screen, prebooted: _page, unpackedBoot: _link, ...rest } = options;
+  const { screenContainer: _screen, prebooted: _page, unpackedBoot: _link, keptBootsUnpacked: _kept, ...rest } = options;
   const disks = new MemoryDisks(options.images, options.clock);
   return { session: new MachineSession({ ...rest, ...(prebooted === undefined ? {} : { prebooted }), diskStore: disks.store, disks }), disks };
 }

@@ -24,7 +24,7 @@ import { UnpackedStateCache } from "./unpackedCache.ts";
 
 const manifest = fakeManifest;
 
-function setup(options: { prebooted?: PrebootedSource; kv?: KeyValueStore; loaderFails?: string; bootCache?: BootCache; unpackedBoot?: UnpackedBootSource; manifest?: GuestManifest; answers?: Record<string, [string, number | "hang"]>; holdJit?: boolean } = {}) {
+function setup(options: { prebooted?: PrebootedSource; kv?: KeyValueStore; loaderFails?: string; bootCache?: BootCache; keptBootsUnpacked?: UnpackedStateCache; unpackedBoot?: UnpackedBootSource; manifest?: GuestManifest; answers?: Record<string, [string, number | "hang"]>; holdJit?: boolean } = {}) {
   const clock = new ManualClock();
   const { backend, shells } = fakeBackend(options.answers ?? {});
   const images = new ImageStore(memoryStore(), { now: () => 1 });
@@ -43,6 +43,7 @@ function setup(options: { prebooted?: PrebootedSource; kv?: KeyValueStore; loade
     disks: new StoreDisks({ images, disks: diskStore }, clock),
     ...(options.prebooted === undefined ? {} : { prebooted: options.prebooted }),
     ...(options.bootCache === undefined ? {} : { bootCache: options.bootCache }),
+    ...(options.keptBootsUnpacked === undefined ? {} : { keptBootsUnpacked: options.keptBootsUnpacked }),
     ...(options.unpackedBoot === undefined ? {} : { unpackedBoot: options.unpackedBoot }),
     ...(options.holdJit === true ? { holdJitWhileStarting: true } : {}),
   });
@@ -314,6 +315,40 @@ describe("MachineSession: the boot cache", () => {
     expect(t.runs.slice(-2)).toEqual(["boot-cache", "boot-cache"]);
     expect(t.session.status.readyDetail).toMatch(/^started from this hardware's saved boot in/);
     t.session.dispose();
+  });
+
+  it("the page's machine keeps its boots unpacked too: the next start of that hardware reads no packed file and checks the copy after; a damaged copy is deleted", async () => {
+    const { cache } = cacheOn();
+    const unpackedKv = memoryStore();
+    const keptBootsUnpacked = new UnpackedStateCache(unpackedKv);
+    const t = setup({ prebooted: await prebootedFor(DEFAULT_PROFILE), bootCache: cache, keptBootsUnpacked, manifest: withAgent });
+    expect((await bootAndKeep(t, virtioNic)).kept.kind).toBe("kept");
+    const stateKey = (await unpackedKv.keys()).find((key) => key.startsWith("state:hw:"));
+    if (stateKey === undefined) return expect.fail("the boot was not kept unpacked");
+    const reads = vi.spyOn(SnapshotStore.prototype, "readFile");
+    const checks = vi.spyOn(keptBootsUnpacked, "check");
+    try {
+      expect(await start(t.session, { kind: "auto" }, virtioNic)).toEqual({ kind: "started", from: "boot-cache" });
+      expect(reads).not.toHaveBeenCalled();
+      expect(fakeStateMarker(new Uint8Array(t.shells[1]?.config.initial_state?.buffer ?? new ArrayBuffer(0)))).toBe("state:0");
+      await vi.waitFor(() => expect(checks).toHaveBeenCalledTimes(1));
+      expect(await checks.mock.results[0]?.value).toBe(true);
+      // A byte of the copy changed in storage (same length, same header): served once, then found
+      // damaged by its digest and deleted; the next start reads the packed file.
+      const copy = (await unpackedKv.get<Uint8Array>(stateKey))?.slice();
+      if (copy === undefined) return expect.fail("the copy is gone");
+      copy[copy.length - 1] = (copy.at(-1) ?? 0) ^ 0xff;
+      await unpackedKv.set(stateKey, copy);
+      expect(await start(t.session, { kind: "auto" }, virtioNic)).toEqual({ kind: "started", from: "boot-cache" });
+      await vi.waitFor(() => expect(checks).toHaveBeenCalledTimes(2));
+      expect(await checks.mock.results[1]?.value).toBe(false);
+      expect(await unpackedKv.get(stateKey)).toBeUndefined();
+      expect(await start(t.session, { kind: "auto" }, virtioNic)).toEqual({ kind: "started", from: "boot-cache" });
+      expect(reads).toHaveBeenCalledTimes(1);
+    } finally {
+      reads.mockRestore();
+      t.session.dispose();
+    }
   });
 
   it("writes the saved MAC to a restored NE2000 again, which v86 brings back with another", async () => {

@@ -9,7 +9,7 @@ import { fakeStateMarker } from "../testing/fakeShell.ts";
 import { prebootedFor } from "../testing/prebooted.ts";
 import type { PrebootedManifest } from "./prebooted.ts";
 import { linkEntry } from "./unpackedBoot.ts";
-import { MAX_LINK_ENTRIES, prebootedEntry, UnpackedStateCache, type UnpackedEntry } from "./unpackedCache.ts";
+import { HARDWARE_SLOT, MAX_HARDWARE_ENTRIES, MAX_LINK_ENTRIES, prebootedEntry, UnpackedStateCache, type UnpackedEntry } from "./unpackedCache.ts";
 
 /** A shipped state file, its description (with its real sha256) and its decoding, as the page's decoder has them. */
 async function shipped(): Promise<{ manifest: PrebootedManifest; decoded: Awaited<ReturnType<typeof decodeSnapshot>> }> {
@@ -143,6 +143,27 @@ describe("UnpackedStateCache: links' kept boots (unpackedBoot.ts)", () => {
     expect((await cache.find(both))?.state).toEqual(decoded.state);
     expect(await cache.check(prebootedEntry(manifest))).toBe(true);
     expect((await kv.keys()).filter((key) => key.startsWith("state")).length).toBe(1 + MAX_LINK_ENTRIES);
+  });
+
+  it(`keeps at most ${MAX_HARDWARE_ENTRIES} kinds of hardware's kept boots, the oldest going first, apart from the links' entries`, async () => {
+    const { decoded } = await shipped();
+    const clock = new ManualClock();
+    const kv = memoryStore();
+    const cache = new UnpackedStateCache(kv, clock);
+    const link = linkEntry("?nic=virtio")!;
+    await cache.keep(link, decoded);
+    const hardware = ["virtio", "ne2k", "both"].map((name) => ({ slot: `${HARDWARE_SLOT}${name}`, source: `record-${name}` }));
+    for (const entry of hardware) {
+      clock.advance(1000);
+      await cache.keep(entry, decoded);
+    }
+    expect(await cache.find(hardware[0]!)).toBeUndefined();
+    expect(await cache.find(hardware[1]!)).toBeDefined();
+    expect(await cache.find(hardware[2]!)).toBeDefined();
+    // Served only for the record it was kept beside (a boot kept again has another).
+    expect(await cache.find({ ...hardware[2]!, source: "record-other" })).toBeUndefined();
+    expect(await cache.find(link)).toBeDefined();
+    expect((await kv.keys()).filter((key) => key.startsWith("state")).length).toBe(1 + MAX_HARDWARE_ENTRIES);
   });
 
   it("a link's entry is not the pre-booted state's, nor the other way round", async () => {

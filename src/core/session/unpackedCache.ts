@@ -14,6 +14,9 @@
  *   entry reads it while the page loads (src/worker/keptBoot.worker.ts), and the session uses it
  *   only when its header names the hardware and emulator the start needs (a link's machine can
  *   change: the entry is a guess, checked). At most `MAX_LINK_ENTRIES`, the oldest kept go first.
+ * - A kept boot, for its hardware (`hardwareEntry`, bootCache.ts): kept beside the boot cache's
+ *   packed entry when the boot is kept, and read instead of it by the next start of that hardware
+ *   (a device switch in the page). At most `MAX_HARDWARE_ENTRIES`, the oldest kept go first.
  *
  * Each entry is written in one transaction (the state and its description), so a tab closed
  * midway leaves the old entry or the new one. Checked as it is read (what it came from, its
@@ -51,6 +54,10 @@ export function prebootedEntry(manifest: PrebootedManifest): UnpackedEntry {
 
 /** Where links' kept boots are kept (unpackedBoot.ts names them). */
 export const LINK_SLOT = "link:";
+/** Where kept boots are kept by their hardware (bootCache.ts names them). */
+export const HARDWARE_SLOT = "hw:";
+/** How many kinds of hardware have their kept boot unpacked (35 MB each): the two a class switches between. */
+export const MAX_HARDWARE_ENTRIES = 2;
 /** What a link's entry is unpacked from: a kept boot (the session checks its header). */
 export const KEPT_BOOT_SOURCE = "kept boot";
 
@@ -98,7 +105,8 @@ export class UnpackedStateCache {
   async keep(entry: UnpackedEntry, decoded: { readonly header: SnapshotHeader; readonly state: Uint8Array }): Promise<void> {
     if (decoded.header.disks.length > 0) return;
     const meta: UnpackedMeta = { file: entry.source, header: decoded.header, stateBytes: decoded.state.length, stateSha256: await sha256Hex(decoded.state), keptAt: this.clock.now() };
-    if (entry.slot.startsWith(LINK_SLOT)) await this.makeRoomForLink(entry.slot);
+    if (entry.slot.startsWith(LINK_SLOT)) await this.makeRoom(LINK_SLOT, entry.slot, MAX_LINK_ENTRIES);
+    if (entry.slot.startsWith(HARDWARE_SLOT)) await this.makeRoom(HARDWARE_SLOT, entry.slot, MAX_HARDWARE_ENTRIES);
     await this.kv.setMany([
       [stateKey(entry.slot), decoded.state],
       [metaKey(entry.slot), meta],
@@ -133,14 +141,14 @@ export class UnpackedStateCache {
     return isMeta(meta) && meta.file === entry.source ? { meta, state } : undefined;
   }
 
-  /** Delete the oldest links' entries (`slot` aside) so that one more leaves MAX_LINK_ENTRIES. */
-  private async makeRoomForLink(slot: string): Promise<void> {
-    const others = (await this.kv.keys()).filter((key) => key.startsWith(metaKey(LINK_SLOT)) && key !== metaKey(slot)).map((key) => key.slice(metaKey("").length + 1));
-    if (others.length < MAX_LINK_ENTRIES) return;
+  /** Delete the oldest entries under `prefix` (`slot` aside) so that one more leaves `max`. */
+  private async makeRoom(prefix: string, slot: string, max: number): Promise<void> {
+    const others = (await this.kv.keys()).filter((key) => key.startsWith(metaKey(prefix)) && key !== metaKey(slot)).map((key) => key.slice(metaKey("").length + 1));
+    if (others.length < max) return;
     const metas = await this.kv.getMany<unknown>(others.map(metaKey));
     const keptAt = (meta: unknown): number => (isMeta(meta) ? (meta.keptAt ?? 0) : -Infinity);
     const newestFirst = others.map((other, i) => ({ other, at: keptAt(metas[i]) })).sort((a, b) => b.at - a.at);
-    for (const { other } of newestFirst.slice(MAX_LINK_ENTRIES - 1)) await this.forget({ slot: other, source: KEPT_BOOT_SOURCE });
+    for (const { other } of newestFirst.slice(max - 1)) await this.forget({ slot: other, source: KEPT_BOOT_SOURCE });
   }
 }
 
