@@ -13,10 +13,11 @@
  * boot is not kept. Stored as snapshot files (SnapshotStore) in a database of its own.
  *
  * The page's own machine keeps each of its boots unpacked too, for its hardware (unpackedCache.ts,
- * the two kinds of hardware kept last; not the labs' machines): a device switch in the page read and unpacked the packed file on
- * its thread in ~0.5 s before the machine's Worker could restore; the unpacked state reads back in
- * about half that. Used only while the packed entry it was kept beside is there (a boot kept
- * again replaces it), and checked against its digest once the start it served is over.
+ * the two kinds of hardware used last; not the labs' machines): a device switch in the page read
+ * and unpacked the packed file on its thread in ~0.5 s before the machine's Worker could restore;
+ * the unpacked state reads back in less than half that. Used only while the packed entry it was
+ * kept beside is there (a boot kept again replaces it), and checked against its digest once the
+ * start it served is over. A start that read the packed file keeps its state unpacked after.
  */
 import { describeCause } from "../errors.ts";
 import type { MachineFingerprint } from "../snapshot/fingerprint.ts";
@@ -42,8 +43,11 @@ export const BOOT_CACHE_COMPRESSION = { compression: "zstd", level: 3 } as const
 export const BOOT_CACHE_LABEL = "this hardware's saved boot";
 
 export type BootCacheLookup =
-  /** `check`: for a state read unpacked, its digest check, to run once the start is over. */
-  | { readonly kind: "hit"; readonly start: SavedStart; readonly header: SnapshotHeader; readonly check?: () => Promise<void> }
+  /**
+   * `afterStart`: what is left to do once the start no longer waits: check the digest of a state
+   * read unpacked, or keep unpacked a state read from the packed file. Never rejects.
+   */
+  | { readonly kind: "hit"; readonly start: SavedStart; readonly header: SnapshotHeader; readonly afterStart?: () => Promise<void> }
   | { readonly kind: "miss" }
   /** An entry was there but could not be read back; it is deleted. */
   | { readonly kind: "damaged"; readonly reason: string };
@@ -95,11 +99,15 @@ export class BootCache {
     const entry = unpackedEntry(key, record.id);
     const copy = await unpacked?.find(entry).catch(() => undefined);
     if (unpacked !== undefined && copy !== undefined && keptBootFits(copy.header, fingerprint, this.v86)) {
-      return { kind: "hit", start: keptBootStart(copy), header: copy.header, check: async () => void (await unpacked.check(entry).catch(() => false)) };
+      return { kind: "hit", start: keptBootStart(copy), header: copy.header, afterStart: async () => void (await unpacked.check(entry).catch(() => false)) };
     }
     try {
       const decoded = await decodeSnapshot(await this.snapshots.readFile(record.id));
-      return { kind: "hit", start: keptBootStart(decoded), header: decoded.header };
+      if (unpacked === undefined) return { kind: "hit", start: keptBootStart(decoded), header: decoded.header };
+      // A copy (the start takes the state's buffer), kept once the start is over: a boot kept
+      // before copies were, or one whose copy made room for other hardware, is read unpacked next.
+      const state = decoded.state.slice();
+      return { kind: "hit", start: keptBootStart(decoded), header: decoded.header, afterStart: () => unpacked.keep(entry, { header: decoded.header, state }).catch(() => undefined) };
     } catch (error) {
       await this.snapshots.delete(record.id).catch(() => undefined);
       return { kind: "damaged", reason: describeCause(error) };

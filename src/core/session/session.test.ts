@@ -317,7 +317,7 @@ describe("MachineSession: the boot cache", () => {
     t.session.dispose();
   });
 
-  it("the page's machine keeps its boots unpacked too: the next start of that hardware reads no packed file and checks the copy after; a damaged copy is deleted", async () => {
+  it("the page's machine keeps its boots unpacked too: the next start of that hardware reads no packed file and checks the copy after; a damaged copy is deleted, and kept again from the packed file", async () => {
     const { cache } = cacheOn();
     const unpackedKv = memoryStore();
     const keptBootsUnpacked = new UnpackedStateCache(unpackedKv);
@@ -345,6 +345,13 @@ describe("MachineSession: the boot cache", () => {
       expect(await unpackedKv.get(stateKey)).toBeUndefined();
       expect(await start(t.session, { kind: "auto" }, virtioNic)).toEqual({ kind: "started", from: "boot-cache" });
       expect(reads).toHaveBeenCalledTimes(1);
+      expect(fakeStateMarker(new Uint8Array(t.shells[3]?.config.initial_state?.buffer ?? new ArrayBuffer(0)))).toBe("state:0");
+      // That start kept the packed file's state unpacked again: the next one reads the copy.
+      await vi.waitFor(async () => expect(await unpackedKv.get(stateKey)).toBeDefined());
+      expect(await start(t.session, { kind: "auto" }, virtioNic)).toEqual({ kind: "started", from: "boot-cache" });
+      expect(reads).toHaveBeenCalledTimes(1);
+      await vi.waitFor(() => expect(checks).toHaveBeenCalledTimes(3));
+      expect(await checks.mock.results[2]?.value).toBe(true);
     } finally {
       reads.mockRestore();
       t.session.dispose();

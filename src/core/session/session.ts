@@ -274,8 +274,8 @@ export class MachineSession {
     this.emitStatus();
     // The pre-booted state's source, once this start took its state; told when it is done with it.
     let prebootedTaken: PrebootedSource | undefined;
-    // A kept boot read unpacked: its digest is checked once the start no longer waits.
-    let checkKept: (() => Promise<void>) | undefined;
+    // A kept boot's copy unpacked: checked, or kept, once the start no longer waits.
+    let afterKeptStart: (() => Promise<void>) | undefined;
     let settledFromState = false;
     try {
       const manifest = await this.options.guest.manifest();
@@ -328,7 +328,7 @@ export class MachineSession {
         if (generation !== this.generation) return { kind: "superseded" };
         if (cached.kind === "hit") {
           initial = { ...cached.start, mountData: hasDataDisk(guest) };
-          checkKept = cached.check;
+          afterKeptStart = cached.afterStart;
           runStart = { kind: "boot-cache" };
           notice = undefined;
           // A copy: the start takes the state's buffer.
@@ -360,7 +360,7 @@ export class MachineSession {
         this.settlingNow = false;
         // A start from a state is over once it settled (a boot's own prompt releases the JIT).
         if (initial !== undefined) machine.releaseJit();
-        void checkKept?.();
+        void afterKeptStart?.();
         this.releaseHeldKeys(machine);
       }
       return { kind: "started", from: this.from };
