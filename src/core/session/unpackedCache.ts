@@ -14,9 +14,10 @@
  *   entry reads it while the page loads (src/worker/keptBoot.worker.ts), and the session uses it
  *   only when its header names the hardware and emulator the start needs (a link's machine can
  *   change: the entry is a guess, checked). At most `MAX_LINK_ENTRIES`, the oldest kept go first.
- * - A kept boot, for its hardware (`hardwareEntry`, bootCache.ts): kept beside the boot cache's
- *   packed entry when the boot is kept, and read instead of it by the next start of that hardware
- *   (a device switch in the page). At most `MAX_HARDWARE_ENTRIES`, the oldest kept go first.
+ * - A kept boot, for its hardware (`HARDWARE_SLOT`, named by bootCache.ts for the packed entry it
+ *   was kept beside): kept with that entry by the page's own machine, and read instead of the
+ *   packed file by the next start of that hardware (a device switch in the page). At most
+ *   `MAX_HARDWARE_ENTRIES`, the oldest kept go first.
  *
  * Each entry is written in one transaction (the state and its description), so a tab closed
  * midway leaves the old entry or the new one. Checked as it is read (what it came from, its
