@@ -11,7 +11,8 @@ import { DEFAULT_PROFILE, type DiskDevice, type EmulatorConfig, type LinuxGuest 
 import { connectRemoteBackend, type RemoteBackend } from "./client.ts";
 import { STATUS_INTERVAL_MS, portPair, type FromWorker, type ToWorker } from "./protocol.ts";
 import { serveBackend, type ServeOptions } from "./server.ts";
-import { defaultWarmUpRefs, type WarmUpRefs, type WarmUpRun } from "./warmUp.ts";
+import type { WarmUp } from "../v86.ts";
+import { defaultWarmUpRefs, type WarmUpRefs } from "./warmUp.ts";
 import { countingStore } from "../testing/countingStore.ts";
 import { DiskStore, PAGE_SIZE, openDiskDatabase } from "../storage/disk.ts";
 import { memoryStore, openIndexedDbStore, type StoreLocation } from "../storage/kv.ts";
@@ -217,7 +218,7 @@ describe("RemoteBackend over an in-process port", () => {
     const compiled: CompiledEmulator = { wasmBytes: 4, module: {}, warmedInstructions: 1000 };
     const asked: WarmUpRefs[] = [];
     const events: string[] = [];
-    const warmUp = (files: WarmUpRefs): WarmUpRun => (asked.push(files), { compiled: Promise.resolve(compiled), end: () => void events.push("ended") });
+    const warmUp = (files: WarmUpRefs): WarmUp => (asked.push(files), { compiled: Promise.resolve(compiled), end: () => void events.push("ended") });
     const t = setup(undefined, { warmUp });
     t.warm();
     await flush();

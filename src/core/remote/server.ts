@@ -13,7 +13,8 @@ import { MigrationServer, type MigrationServerHost } from "./migrationServer.ts"
 import { readPlanned, type DiskReadPlan } from "../storage/disk.ts";
 import type { KeyValueStore, StoreLocation } from "../storage/kv.ts";
 import { DiskReadAhead } from "./readAhead.ts";
-import type { WarmUpRefs, WarmUpRun } from "./warmUp.ts";
+import type { WarmUp } from "../v86.ts";
+import type { WarmUpRefs } from "./warmUp.ts";
 import { STATUS_INTERVAL_MS, type Call, type CallResults, type Features, type FromWorker, type MirrorState, type ToWorker, type WireError, type WorkerPort } from "./protocol.ts";
 
 export function toWire(error: unknown): WireError {
@@ -175,14 +176,14 @@ class DiskRequests {
 export interface ServeOptions extends Pick<MigrationServerHost, "openChannel" | "heartbeatMs" | "silenceMs"> {
   readonly openStore?: StoreOpener;
   /** How this Worker warms the emulator ahead of its start (a `warm` message; warmUp.ts). Without it, `warm` is ignored. */
-  readonly warmUp?: (refs: WarmUpRefs) => WarmUpRun;
+  readonly warmUp?: (refs: WarmUpRefs) => WarmUp;
 }
 
 /** Serve one machine over `port`. Returns when the page said dispose (or never, in a Worker). */
 export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: Clock, options: ServeOptions = {}): Disposable {
   const { openStore, warmUp, ...moveOptions } = options;
   const store = new DisposableStore();
-  let warming: WarmUpRun | undefined;
+  let warming: WarmUp | undefined;
   const disks = new DiskRequests(port, openStore);
   let backend: EmulatorBackend | undefined;
   let disposed = false;

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { AssetLoader } from "../assets.ts";
 import type { CompiledEmulator } from "../backend.ts";
 import type { AssetRef } from "../profile.ts";
-import type { WarmUpFiles } from "../v86.ts";
-import { defaultWarmUpRefs, warmUpFrom, type WarmUpRefs, type WarmUpRun } from "./warmUp.ts";
+import type { WarmUp, WarmUpFiles } from "../v86.ts";
+import { defaultWarmUpRefs, warmUpFrom, type WarmUpRefs } from "./warmUp.ts";
 
 const refs: WarmUpRefs = defaultWarmUpRefs({ name: "v86.wasm", url: "https://lab.test/v86/v86.wasm" }, "https://lab.test/guest/");
 
@@ -20,7 +20,7 @@ function heldLoader(): { loader: AssetLoader; asked: string[]; release(): void; 
 }
 
 /** What warmUpFrom hands its files to: records them, ends when told. */
-function recordingWarmUp(): { run: (files: WarmUpFiles) => WarmUpRun; given: number[][]; ended: number } {
+function recordingWarmUp(): { run: (files: WarmUpFiles) => WarmUp; given: number[][]; ended: number } {
   const state = { given: [] as number[][], ended: 0 };
   return {
     get given() {

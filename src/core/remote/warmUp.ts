@@ -22,17 +22,14 @@ export function defaultWarmUpRefs(wasm: AssetRef, guestBase: string): WarmUpRefs
   return { wasm, bios: file(DEFAULT_GUEST_FILES.bios), vgaBios: file(DEFAULT_GUEST_FILES.vgaBios) };
 }
 
-/** A warm-up under way (v86.ts's WarmUp, with the loading of its files before it). */
-export type WarmUpRun = WarmUp;
-
 /**
  * Load `refs` and warm up with them. Ended while the files still load (a start came first), it gives
  * nothing at once, so the start compiles as it would have; a file that does
  * not load gives nothing either.
  */
-export function warmUpFrom(refs: WarmUpRefs, loader: AssetLoader, warmUp: (files: WarmUpFiles) => WarmUpRun): WarmUpRun {
+export function warmUpFrom(refs: WarmUpRefs, loader: AssetLoader, warmUp: (files: WarmUpFiles) => WarmUp): WarmUp {
   let ended = false;
-  let run: WarmUpRun | undefined;
+  let run: WarmUp | undefined;
   let giveUp: () => void = () => undefined;
   const gaveUp = new Promise<undefined>((resolve) => (giveUp = () => resolve(undefined)));
   const load = async (ref: AssetRef): Promise<ArrayBuffer> => decodeAsset(ref, await loader.load(ref, () => undefined));

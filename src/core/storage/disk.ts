@@ -319,7 +319,7 @@ export class OverlayDisk implements Disposable {
     /** What IndexedDB has of this disk (undefined: nothing yet). */
     index: OverlayIndex | undefined,
     /** The store's collections, which a write-back waits for. */
-    private readonly gate = new CollectionGate(),
+    private readonly gate: CollectionGate,
   ) {
     this.byteLength = options.size;
     index?.pages.forEach((page, i) => {
