@@ -358,6 +358,17 @@ describe("MachineSession: the boot cache", () => {
     }
   });
 
+  it("a boot the full quota lets keep only packed is still kept, and the next start restores it from the packed file", async () => {
+    const { cache } = cacheOn();
+    const full: KeyValueStore = { ...memoryStore(), setMany: () => Promise.reject(new AppError("storage-full", "The browser's storage for this site is full.")) };
+    const t = setup({ prebooted: await prebootedFor(DEFAULT_PROFILE), bootCache: cache, keptBootsUnpacked: new UnpackedStateCache(full), manifest: withAgent });
+    expect((await bootAndKeep(t, virtioNic)).kept.kind).toBe("kept");
+    expect(t.errors).toEqual([]);
+    expect(await start(t.session, { kind: "auto" }, virtioNic)).toEqual({ kind: "started", from: "boot-cache" });
+    expect(fakeStateMarker(new Uint8Array(t.shells[1]?.config.initial_state?.buffer ?? new ArrayBuffer(0)))).toBe("state:0");
+    t.session.dispose();
+  });
+
   it("writes the saved MAC to a restored NE2000 again, which v86 brings back with another", async () => {
     const t = setup({ prebooted: await prebootedFor(DEFAULT_PROFILE), bootCache: cacheOn().cache, manifest: withAgent });
     const ne2k: DeviceProfile = { ...DEFAULT_PROFILE, nic: "ne2k" };
