@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { brotliDecompressSync, gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { preview } from "vite";
 import { servePrecompressed, writePrecompressed } from "./precompressed.ts";
 
 /** Text that compresses well, and bytes that do not (a state is zstd inside). */
@@ -107,11 +108,47 @@ describe("npm start's server", () => {
     expect(again.body.length).toBe(0);
   });
 
+  it("sends a state as it is, typed as bytes, whatever the browser accepts", async () => {
+    const state = await get("/state.vlsnap", { "accept-encoding": "gzip, deflate, br, zstd" });
+    expect(state.status).toBe(200);
+    expect(state.headers).toMatchObject({ "content-type": "application/octet-stream", "content-length": String(script.length) });
+    expect(state.headers["content-encoding"]).toBeUndefined();
+    expect(state.body).toEqual(script);
+    const again = await get("/state.vlsnap", { "if-none-match": state.headers.etag ?? "" });
+    expect(again.status).toBe(304);
+    expect(again.body.length).toBe(0);
+  });
+
   it("never reads outside its folder, and ignores a copy older than its file", async () => {
     expect((await get("/../../etc/passwd", { "accept-encoding": "br" })).headers["x-next"]).toBe("1");
     expect((await get("/assets/%2e%2e/%2e%2e/etc/passwd", { "accept-encoding": "br" })).headers["x-next"]).toBe("1");
     const later = new Date(Date.now() + 60_000);
     utimesSync(join(dir, "assets/app.js"), later, later);
     expect((await get("/assets/app.js", { "accept-encoding": "br" })).headers["x-next"]).toBe("1");
+  });
+});
+
+describe("npm start's server as vite preview runs it", () => {
+  it("does not gzip a state on the fly (it went out untyped, taken for text: 8 MB of zstd gzip'd at every first visit)", async () => {
+    const server = await preview({
+      configFile: false,
+      logLevel: "silent",
+      root: dir,
+      build: { outDir: dir },
+      preview: { host: "127.0.0.1", port: 0 },
+      plugins: [{ name: "precompressed", configurePreviewServer: (s) => void s.middlewares.use(servePrecompressed(dir)) }],
+    });
+    try {
+      const base = server.resolvedUrls?.local[0] ?? "";
+      const state = await fetch(new URL("state.vlsnap", base), { headers: { "accept-encoding": "gzip, br" } });
+      expect(state.headers.get("content-encoding")).toBeNull();
+      expect(state.headers.get("content-type")).toBe("application/octet-stream");
+      expect(Buffer.from(await state.arrayBuffer())).toEqual(script);
+      // Text with no copy of its own is still vite preview's to compress.
+      const tiny = await fetch(new URL("tiny.json", base), { headers: { "accept-encoding": "gzip" } });
+      expect(await tiny.text()).toBe("{}");
+    } finally {
+      await server.close();
+    }
   });
 });
