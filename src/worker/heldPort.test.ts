@@ -57,6 +57,19 @@ describe("the machine Worker's port while its module loads", () => {
     expect(got).toEqual([warm, write, dispose]);
   });
 
+  it("gives held messages to every listener still listening, none to one that stopped", () => {
+    const scope = fakeScope();
+    const held = holdMessages(scope);
+    scope.send(warm);
+    const kept: ToWorker[] = [];
+    const gone: ToWorker[] = [];
+    held.port.onMessage((message) => kept.push(message));
+    held.port.onMessage((message) => gone.push(message)).dispose();
+    held.release();
+    expect(kept).toEqual([warm]);
+    expect(gone).toEqual([]);
+  });
+
   it("posts to the page through the scope", () => {
     const scope = fakeScope();
     const held = holdMessages(scope);

@@ -25,21 +25,26 @@ export function holdMessages(scope: PortScope): HeldPort {
   const held: ToWorker[] = [];
   const hold = (event: { data: ToWorker }): void => void held.push(event.data);
   scope.addEventListener("message", hold);
-  let listening: ((message: ToWorker) => void) | undefined;
+  const listening = new Set<(message: ToWorker) => void>();
   return {
     port: {
       post: (message, transfer) => scope.postMessage(message, transfer ?? []),
       onMessage: (listener) => {
         scope.removeEventListener("message", hold);
-        listening = listener;
+        listening.add(listener);
         const handler = (event: { data: ToWorker }): void => listener(event.data);
         scope.addEventListener("message", handler);
-        return { dispose: () => scope.removeEventListener("message", handler) };
+        return {
+          dispose: () => {
+            listening.delete(listener);
+            scope.removeEventListener("message", handler);
+          },
+        };
       },
     },
     release() {
       const early = held.splice(0);
-      for (const message of early) listening?.(message);
+      for (const message of early) for (const listener of listening) listener(message);
     },
   };
 }
