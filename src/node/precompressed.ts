@@ -16,7 +16,7 @@
  * `Content-Encoding: br`, and the page gets the unpacked bytes, as it does when a server sends a
  * `.gz` with `Content-Encoding: gzip` (vite preview's own way): 403 → 284 KB for the wasm.
  */
-import { createReadStream, existsSync, statSync } from "node:fs";
+import { createReadStream, existsSync, statSync, type Stats } from "node:fs";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join, relative, resolve, sep } from "node:path";
@@ -138,8 +138,12 @@ function accepted(header: string | string[] | undefined): Set<string> {
   return names;
 }
 
-/** A file's bytes (or a 304 for its ETag, or only the headers for HEAD), encoded as `encoding` says when it is. */
-function send(req: IncomingMessage, res: ServerResponse, path: string, size: number, etag: string, type: string, encoding?: string): void {
+/**
+ * `path`'s bytes (or a 304 for its ETag, or only the headers for HEAD): the file `original`
+ * describes, or its copy in `encoding`. The ETag names the file's size and time, and the encoding.
+ */
+function send(req: IncomingMessage, res: ServerResponse, path: string, size: number, original: Stats, type: string, encoding?: string): void {
+  const etag = `W/"${original.size.toString(16)}-${Math.floor(original.mtimeMs).toString(16)}${encoding === undefined ? "" : `-${encoding}`}"`;
   res.setHeader("Content-Type", type);
   if (encoding !== undefined) {
     res.setHeader("Content-Encoding", encoding);
@@ -190,14 +194,14 @@ export function servePrecompressed(root: string): (req: IncomingMessage, res: Se
       if (!allowed.has(encoding.name) || !existsSync(copy)) continue;
       const packed = statSync(copy);
       if (packed.mtimeMs < original.mtimeMs) continue;
-      send(req, res, copy, packed.size, `W/"${original.size.toString(16)}-${Math.floor(original.mtimeMs).toString(16)}-${encoding.name}"`, CONTENT_TYPES[extname(resource)] ?? "application/octet-stream", encoding.name);
+      send(req, res, copy, packed.size, original, CONTENT_TYPES[extname(resource)] ?? "application/octet-stream", encoding.name);
       return;
     }
     // A file compressed inside (a state) is sent as it is. Passed on, it would go out with no
     // type, which vite preview takes for text and gzips on the fly: 8 MB of zstd, ~0.3 s of the
     // server's time and the browser's unpacking for no byte saved, at every first visit.
     if (COMPRESSED_INSIDE.test(file)) {
-      send(req, res, file, original.size, `W/"${original.size.toString(16)}-${Math.floor(original.mtimeMs).toString(16)}"`, "application/octet-stream");
+      send(req, res, file, original.size, original, "application/octet-stream");
       return;
     }
     next();

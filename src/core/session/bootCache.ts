@@ -89,7 +89,7 @@ export class BootCache {
 
   /**
    * The cached boot of this hardware, read and checked (every chunk's sha256), or its copy in
-   * `unpacked` when one is kept there (its digest checked by the hit's `check`).
+   * `unpacked` when one is kept there (its digest checked by the hit's `afterStart`).
    */
   async find(fingerprint: MachineFingerprint, unpacked?: UnpackedStateCache): Promise<BootCacheLookup> {
     const key = this.keyOf(fingerprint);

@@ -29,11 +29,18 @@ export const NO_DISKS: SessionDisks = {
   close: async () => undefined,
 };
 
+/**
+ * `options` without what belongs to the page's own machine: its pre-booted state's first choice,
+ * its screen, its link's kept boot, its boots kept unpacked.
+ */
+function withoutPagesOwn(options: SessionOptions): Omit<SessionOptions, "prebooted" | "screenContainer" | "unpackedBoot" | "keptBootsUnpacked"> {
+  const { prebooted: _prebooted, screenContainer: _screen, unpackedBoot: _link, keptBootsUnpacked: _kept, ...rest } = options;
+  return rest;
+}
+
 /** A session like `options`' (backend, loader, clock, guest) for machines that keep nothing. */
 export function scratchSession(options: SessionOptions): MachineSession {
-  // Not the page's: its pre-booted state's first choice, its screen, its link's kept boot, its boots kept unpacked.
-  const { prebooted: _prebooted, screenContainer: _screen, unpackedBoot: _link, keptBootsUnpacked: _kept, ...rest } = options;
-  return new MachineSession({ ...rest, disks: NO_DISKS });
+  return new MachineSession({ ...withoutPagesOwn(options), disks: NO_DISKS });
 }
 
 /**
@@ -47,9 +54,8 @@ export function labSession(options: SessionOptions, prebooted: PrebootedSource |
 
 /** A lab machine's session with its memory disks in hand, so a move can copy them to another tab (MemoryDisks). */
 export function movableLabSession(options: SessionOptions, prebooted: PrebootedSource | undefined = options.prebooted): { readonly session: MachineSession; readonly disks: MemoryDisks } {
-  const { screenContainer: _screen, prebooted: _page, unpackedBoot: _link, keptBootsUnpacked: _kept, ...rest } = options;
   const disks = new MemoryDisks(options.images, options.clock);
-  return { session: new MachineSession({ ...rest, ...(prebooted === undefined ? {} : { prebooted }), diskStore: disks.store, disks }), disks };
+  return { session: new MachineSession({ ...withoutPagesOwn(options), ...(prebooted === undefined ? {} : { prebooted }), diskStore: disks.store, disks }), disks };
 }
 
 /** What a machine's memory disks hold, as entries of their key-value store (structured-clone safe). */
