@@ -30,10 +30,14 @@ interface TransformPair {
   readonly readable: { getReader(): { read(): Promise<{ done: boolean; value?: Uint8Array }>; cancel(reason?: unknown): Promise<void> } };
 }
 
+/**
+ * A Blob as the core may use it: read, never sliced, and never a part of a new Blob (`host.Blob`
+ * takes bytes only). A Blob that came out of IndexedDB can lose its registration in Chromium,
+ * and a Blob built over it then gets the renderer killed (storage/kv.ts, fillFromRecords).
+ */
 export interface HostBlob {
   readonly size: number;
   arrayBuffer(): Promise<ArrayBuffer>;
-  slice(start?: number, end?: number): HostBlob;
   /** A byte stream: a "byob" reader fills the caller's buffer (which each read transfers). */
   stream(): {
     getReader(options: { mode: "byob" }): {
@@ -71,7 +75,7 @@ interface HostGlobals {
     close(): void;
   };
   /** Browsers, Workers and Node: large values kept in IndexedDB as files (storage/kv.ts). */
-  Blob: new (parts: readonly (HostBlob | Uint8Array)[]) => HostBlob;
+  Blob: new (parts: readonly Uint8Array[]) => HostBlob;
   WebAssembly: {
     instantiate(bytes: ArrayBuffer, imports: object): Promise<{ instance: { exports: object } }>;
     /** A compiled module's instance (v86.ts: v86.wasm compiled once, its code warmed, then started). */

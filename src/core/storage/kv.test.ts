@@ -1,6 +1,6 @@
 import "fake-indexeddb/auto";
 import { createStore, get as rawGet, set as rawSet } from "idb-keyval";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { AppError } from "../errors.ts";
 import { host } from "../host.ts";
 import { BLOB_BYTES, ByteParts, isQuotaError, memoryStore, openIndexedDbStore, type KeyValueStore } from "./kv.ts";
@@ -12,6 +12,8 @@ const stores: [string, () => KeyValueStore][] = [
 ];
 
 const pattern = (length: number, seed: number): Uint8Array => Uint8Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff);
+/** Byte for byte (faster than a deep equality on large arrays). */
+const same = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean => a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
 
 describe.each(stores)("%s store", (_name, make) => {
   it("stores, lists and deletes values, keeping binary data intact", async () => {
@@ -136,6 +138,44 @@ describe("an IndexedDB store that keeps bytes as Blobs", () => {
       expect(windowRead.bytes.subarray(0, BLOB_BYTES).every((b) => b === 0)).toBe(true);
       many.forEach((bytes, i) => expect(windowRead.bytes.subarray((i + 1) * BLOB_BYTES, (i + 2) * BLOB_BYTES)).toEqual(bytes));
     }
+  });
+
+  it("reads a stored Blob as it is: never slices it or builds a Blob over it (Chromium kills the tab for one whose registration it dropped)", async () => {
+    const db = `kv-as-is-${Math.random()}`;
+    const store = openIndexedDbStore(db, "s", { bytesAsBlobs: true });
+    const runs = Array.from({ length: 6 }, (_, i) => new ByteParts([pattern(BLOB_BYTES, 30 + i), pattern(BLOB_BYTES, 40 + i)]));
+    await store.setMany(runs.map((run, i) => [`r${i}`, run]));
+    const built: string[] = [];
+    const globals = globalThis as unknown as { Blob: typeof host.Blob };
+    const original = globals.Blob;
+    globals.Blob = new Proxy(original, {
+      construct(target, args: [unknown[]?, ...unknown[]]) {
+        if ((args[0] ?? []).some((part) => part instanceof original)) built.push("a Blob made of Blobs");
+        return Reflect.construct(target, args) as object;
+      },
+    });
+    const slice = vi.spyOn(original.prototype as { slice(): unknown }, "slice");
+    try {
+      for (const reader of [store, openIndexedDbStore(db, "s", { bytesAsBlobs: true, streamReads: true })]) {
+        // A read-ahead window of whole records, and a random reader's second page of a record.
+        const window = await reader.readInto(
+          runs.map((_, i) => ({ key: `r${i}`, at: i * 2 * BLOB_BYTES, from: 0, length: 2 * BLOB_BYTES })),
+          new Uint8Array(12 * BLOB_BYTES),
+        );
+        if (!("bytes" in window)) throw new Error(`no bytes: ${JSON.stringify(window)}`);
+        runs.forEach((run, i) => expect(same(window.bytes.subarray(i * 2 * BLOB_BYTES, (i + 1) * 2 * BLOB_BYTES), run.joined())).toBe(true));
+        const page = await reader.readInto([{ key: "r3", at: 0, from: BLOB_BYTES, length: BLOB_BYTES }], new Uint8Array(BLOB_BYTES));
+        if (!("bytes" in page)) throw new Error(`no bytes: ${JSON.stringify(page)}`);
+        expect(same(page.bytes, pattern(BLOB_BYTES, 43))).toBe(true);
+        const [first, last] = await reader.getMany<Uint8Array>(["r0", "r5"]);
+        expect(same(first, runs[0]?.joined()) && same(last, runs[5]?.joined())).toBe(true);
+      }
+    } finally {
+      globals.Blob = original;
+      slice.mockRestore();
+    }
+    expect(built).toEqual([]);
+    expect(slice).not.toHaveBeenCalled();
   });
 
   it("says a Blob that cannot be read back is a storage read failure", async () => {

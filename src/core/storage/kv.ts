@@ -179,37 +179,44 @@ export async function readRecordsInto(
 
 const isBlob = (value: unknown): value is HostBlob => value instanceof host.Blob;
 
-/** The values as stored, with every Blob among them read back as bytes: all of them in one read. */
+/**
+ * The values as stored, with every Blob among them read back as bytes: each Blob read as it is,
+ * all of them at once (see fillFromRecords on why a stored Blob is never joined or sliced).
+ */
 async function fromBlobs<T>(values: readonly unknown[]): Promise<T[]> {
-  const blobs = values.filter(isBlob);
-  if (blobs.length === 0) return values as T[];
-  // One Blob (a random reader's page) is its own buffer: no join, no copy.
-  const joined = new Uint8Array(await (blobs.length === 1 ? blobs[0]! : new host.Blob(blobs)).arrayBuffer());
-  if (blobs.length === 1) return values.map((value) => (isBlob(value) ? joined : value) as T);
-  let at = 0;
-  return values.map((value) => {
-    if (!isBlob(value)) return value as T;
-    // A copy of its own: a value kept (a page in a cache) must not hold the whole joined read in memory.
-    const bytes = joined.slice(at, at + value.size);
-    at += value.size;
-    return bytes as T;
-  });
+  if (!values.some(isBlob)) return values as T[];
+  return Promise.all(values.map(async (value) => (isBlob(value) ? new Uint8Array(await value.arrayBuffer()) : value) as T));
 }
 
 /**
- * With `streamReads`: Blob runs up to this size are read whole and copied in, larger ones
- * streamed in place (a buffer filled again and again, not a new one each time). A small read
- * costs less read whole: in Chromium a random page read from 1 MiB records took 4.0 ms read
- * whole against 4.3 ms streamed (page thread, 400 reads, 2026-12-03).
+ * With `streamReads`: reads whose Blobs add up to more than this are streamed in place, each
+ * record into its place in the caller's buffer (a buffer filled again and again, not a new one
+ * each time); smaller ones read each Blob whole and copy it in. A small read costs less read
+ * whole: in Chromium a random page read from 1 MiB records took 4.0 ms read whole against 4.3 ms
+ * streamed (page thread, 400 reads, 2026-12-03).
  */
 const WHOLE_READ_BYTES = 256 * 1024;
 
+/** One slice's bytes on their way: a record's bytes, or a Blob being read. */
+type Source =
+  | { readonly kind: "bytes"; readonly bytes: Uint8Array }
+  | { readonly kind: "whole"; readonly read: Promise<ArrayBuffer> }
+  | { readonly kind: "stream"; readonly reader: ReturnType<ReturnType<HostBlob["stream"]>["getReader"]> };
+
 /**
- * The records' slices copied (byte arrays) or, Blob runs longer than `wholeReadBytes`, streamed
- * into `target` without a buffer in between: a sequential reader fills the same few buffers
- * again and again, where a Blob read as a whole is a new buffer each time, and a thread reading a
- * large file leaves them faster than the collector frees them (512 MiB read as 8 MiB Blobs in a Worker: +500 MiB resident; into two
- * buffers: none; Chromium, 2026-12-03).
+ * The records' slices copied into `target`, every Blob among the records read as it is: whole
+ * (`arrayBuffer`) or, in a read of more than `wholeReadBytes` of Blobs, streamed straight into
+ * `target`, all of them begun at once and taken in order. A sequential reader so fills the same
+ * few buffers again and again, where a Blob read whole is a new buffer each time, and a thread
+ * reading a large file leaves those faster than the collector frees them (512 MiB read as 8 MiB
+ * Blobs in a Worker: +500 MiB resident; into two buffers: none; Chromium, 2026-12-03).
+ *
+ * A Blob that came out of IndexedDB is never sliced or joined with others into a new Blob.
+ * Chromium registers such a Blob lazily and can drop the registration while the page still
+ * holds it; a Blob built over it afterwards names a reference the browser no longer has, and
+ * the browser kills the renderer for a bad message ("Bad blob references in
+ * BlobRegistry::Register", crbug.com/392376370; seen here during a guest's read of 1 GiB after
+ * a cold read of it, 2026-12-05). Reading the Blob itself goes through the reference it holds.
  */
 async function fillFromRecords(
   byKey: ReadonlyMap<string, unknown>,
@@ -217,6 +224,31 @@ async function fillFromRecords(
   target: Uint8Array,
   wholeReadBytes: number,
 ): Promise<{ readonly bytes: Uint8Array } | { readonly missing: string }> {
+  for (const slice of slices) {
+    const value = byKey.get(slice.key);
+    if (!(value instanceof Uint8Array) && !isBlob(value)) return { missing: slice.key };
+  }
+  const record = (slice: RecordSlice): Uint8Array | HostBlob => byKey.get(slice.key) as Uint8Array | HostBlob;
+  let blobBytes = 0;
+  for (const slice of slices) {
+    const value = record(slice);
+    if (isBlob(value)) blobBytes += value.size;
+  }
+  const streamed = blobBytes > wholeReadBytes;
+  // Every Blob's read begun now, so the browser reads the files side by side while each is
+  // taken in turn. A record asked for in part is read whole and its part copied.
+  const sources: Source[] = slices.map((slice) => {
+    const value = record(slice);
+    if (value instanceof Uint8Array) return { kind: "bytes", bytes: value };
+    const whole = slice.from === 0 && slice.length >= value.size;
+    if (streamed && whole) return { kind: "stream", reader: value.stream().getReader({ mode: "byob" }) };
+    const read = value.arrayBuffer();
+    read.catch(() => undefined);
+    return { kind: "whole", read };
+  });
+  const cancelFrom = (first: number): void => {
+    for (const source of sources.slice(first)) if (source.kind === "stream") void source.reader.cancel().catch(() => undefined);
+  };
   // Read now: a stream detaches `target` (its length reads 0 from then on).
   let buffer = target.buffer as ArrayBuffer;
   const offset = target.byteOffset;
@@ -225,60 +257,41 @@ async function fillFromRecords(
   const zeroTo = (end: number): void => {
     if (end > filled) new Uint8Array(buffer, offset + filled, end - filled).fill(0);
   };
-  // Blob slices side by side in the read: one stream for the whole run of them.
-  let run: { at: number; length: number; parts: HostBlob[] } | undefined;
-  const streamRun = async (): Promise<void> => {
-    if (run === undefined) return;
-    const { at, length, parts } = run;
-    run = undefined;
-    zeroTo(at);
-    const blob = parts.length === 1 ? (parts[0] as HostBlob) : new host.Blob(parts);
-    if (length <= wholeReadBytes) {
-      // Small (a random reader's page): read whole and copied; a stream costs more to set up.
-      const bytes = new Uint8Array(await blob.arrayBuffer());
-      new Uint8Array(buffer, offset + at, bytes.length).set(bytes);
-      filled = at + bytes.length;
-      return;
+  for (const [i, slice] of slices.entries()) {
+    const source = sources[i]!;
+    zeroTo(slice.at);
+    try {
+      if (source.kind === "stream") {
+        filled = slice.at + (await streamInto(source.reader, slice.at, slice.length));
+        continue;
+      }
+      const bytes = source.kind === "bytes" ? source.bytes : new Uint8Array(await source.read);
+      const part = bytes.subarray(slice.from, slice.from + slice.length);
+      new Uint8Array(buffer, offset + slice.at, part.length).set(part);
+      filled = slice.at + part.length;
+    } catch (error) {
+      cancelFrom(i + 1);
+      throw error;
     }
-    const reader = blob.stream().getReader({ mode: "byob" });
+  }
+  zeroTo(total);
+  return { bytes: new Uint8Array(buffer, offset, total) };
+
+  /** Up to `length` bytes from `reader` into `buffer` at the slice's place: how many came. */
+  async function streamInto(reader: Extract<Source, { kind: "stream" }>["reader"], sliceAt: number, length: number): Promise<number> {
+    const at = offset + sliceAt;
     let got = 0;
     let ended = false;
     while (got < length && !ended) {
-      const { done, value: view } = await reader.read(new Uint8Array(buffer, offset + at + got, length - got));
+      const { done, value: view } = await reader.read(new Uint8Array(buffer, at + got, length - got));
       if (view !== undefined) buffer = view.buffer as ArrayBuffer;
       got += done || view === undefined ? 0 : view.length;
       ended = done || view === undefined;
     }
     // All that was asked for came, the stream not yet told it is over: let it go.
     if (!ended) void reader.cancel().catch(() => undefined);
-    filled = at + got;
-  };
-  for (const slice of slices) {
-    const value = byKey.get(slice.key);
-    if (!(value instanceof Uint8Array) && !isBlob(value)) return { missing: slice.key };
-    if (value instanceof Uint8Array) {
-      await streamRun();
-      const part = value.subarray(slice.from, slice.from + slice.length);
-      zeroTo(slice.at);
-      new Uint8Array(buffer, offset + slice.at, part.length).set(part);
-      filled = slice.at + part.length;
-      continue;
-    }
-    // A whole record as it is: a slice is one more Blob for the browser to register.
-    const part = slice.from === 0 && slice.length >= value.size ? value : value.slice(slice.from, slice.from + slice.length);
-    // A record shorter than its slice ends the run: what follows must not move up into its place.
-    if (run !== undefined && run.at + run.length === slice.at) {
-      run.parts.push(part);
-      run.length += part.size;
-    } else {
-      await streamRun();
-      run = { at: slice.at, length: part.size, parts: [part] };
-    }
-    if (part.size < slice.length) await streamRun();
+    return got;
   }
-  await streamRun();
-  zeroTo(total);
-  return { bytes: new Uint8Array(buffer, offset, total) };
 }
 
 /** Whether an error from the browser means "out of space". */
