@@ -174,7 +174,7 @@ export async function readRecordsInto(
   // Several slices may come from one record: each is read once.
   const keys = [...new Set(slices.map((s) => s.key))];
   const records = await getRecords(keys);
-  return fillFromRecords(new Map(keys.map((key, i) => [key, records[i]])), slices, target, streamReads ? WHOLE_READ_BYTES : Number.POSITIVE_INFINITY);
+  return fillFromRecords(new Map(keys.map((key, i) => [key, records[i]])), slices, target, streamReads);
 }
 
 const isBlob = (value: unknown): value is HostBlob => value instanceof host.Blob;
@@ -191,9 +191,9 @@ async function fromBlobs<T>(values: readonly unknown[]): Promise<T[]> {
 /**
  * With `streamReads`: reads whose Blobs add up to more than this are streamed in place, each
  * record into its place in the caller's buffer (a buffer filled again and again, not a new one
- * each time); smaller ones read each Blob whole and copy it in. A small read costs less read
- * whole: in Chromium a random page read from 1 MiB records took 4.0 ms read whole against 4.3 ms
- * streamed (page thread, 400 reads, 2026-12-03).
+ * each time); smaller ones read each whole Blob whole and copy it in. A small read costs less
+ * read whole: in Chromium a random page read from 1 MiB records took 4.0 ms read whole against
+ * 4.3 ms streamed (page thread, 400 reads, 2026-12-03).
  */
 const WHOLE_READ_BYTES = 256 * 1024;
 
@@ -201,12 +201,16 @@ const WHOLE_READ_BYTES = 256 * 1024;
 type Source =
   | { readonly kind: "bytes"; readonly bytes: Uint8Array }
   | { readonly kind: "whole"; readonly read: Promise<ArrayBuffer> }
-  | { readonly kind: "stream"; readonly reader: ReturnType<ReturnType<HostBlob["stream"]>["getReader"]> };
+  | { readonly kind: "stream"; readonly reader: ReturnType<ReturnType<HostBlob["stream"]>["getReader"]> }
 
 /**
  * The records' slices copied into `target`, every Blob among the records read as it is: whole
- * (`arrayBuffer`) or, in a read of more than `wholeReadBytes` of Blobs, streamed straight into
- * `target`, all of them begun at once and taken in order. A sequential reader so fills the same
+ * (`arrayBuffer`) and copied in or, with `streamReads`, streamed straight into `target` (a read of
+ * more than WHOLE_READ_BYTES of Blobs, and a Blob asked for in part: the bytes before the part
+ * are read into its place and read over), all of them begun at once and taken in order. A
+ * random reader's page from a run record, streamed, took 2.25 and 2.41 ms against 3.38 and
+ * 3.61 ms read whole (a Worker, 400 random 4 KiB reads of 512 MiB, `bench/browserDisk.ts`,
+ * 2026-12-05); a slice of the Blob, before, 1.59-1.99 ms. A sequential reader so fills the same
  * few buffers again and again, where a Blob read whole is a new buffer each time, and a thread
  * reading a large file leaves those faster than the collector frees them (512 MiB read as 8 MiB
  * Blobs in a Worker: +500 MiB resident; into two buffers: none; Chromium, 2026-12-03).
@@ -222,7 +226,7 @@ async function fillFromRecords(
   byKey: ReadonlyMap<string, unknown>,
   slices: readonly RecordSlice[],
   target: Uint8Array,
-  wholeReadBytes: number,
+  streamReads: boolean,
 ): Promise<{ readonly bytes: Uint8Array } | { readonly missing: string }> {
   for (const slice of slices) {
     const value = byKey.get(slice.key);
@@ -234,14 +238,14 @@ async function fillFromRecords(
     const value = record(slice);
     if (isBlob(value)) blobBytes += value.size;
   }
-  const streamed = blobBytes > wholeReadBytes;
+  const streamed = streamReads && blobBytes > WHOLE_READ_BYTES;
   // Every Blob's read begun now, so the browser reads the files side by side while each is
-  // taken in turn. A record asked for in part is read whole and its part copied.
+  // taken in turn.
   const sources: Source[] = slices.map((slice) => {
     const value = record(slice);
     if (value instanceof Uint8Array) return { kind: "bytes", bytes: value };
     const whole = slice.from === 0 && slice.length >= value.size;
-    if (streamed && whole) return { kind: "stream", reader: value.stream().getReader({ mode: "byob" }) };
+    if (whole ? streamed : streamReads) return { kind: "stream", reader: value.stream().getReader({ mode: "byob" }) };
     const read = value.arrayBuffer();
     read.catch(() => undefined);
     return { kind: "whole", read };
@@ -262,7 +266,7 @@ async function fillFromRecords(
     zeroTo(slice.at);
     try {
       if (source.kind === "stream") {
-        filled = slice.at + (await streamInto(source.reader, slice.at, slice.length));
+        filled = slice.at + (await streamInto(source.reader, slice.at, slice.from, slice.length));
         continue;
       }
       const bytes = source.kind === "bytes" ? source.bytes : new Uint8Array(await source.read);
@@ -278,10 +282,17 @@ async function fillFromRecords(
   return { bytes: new Uint8Array(buffer, offset, total) };
 
   /** Up to `length` bytes from `reader` into `buffer` at the slice's place: how many came. */
-  async function streamInto(reader: Extract<Source, { kind: "stream" }>["reader"], sliceAt: number, length: number): Promise<number> {
+  async function streamInto(reader: Extract<Source, { kind: "stream" }>["reader"], sliceAt: number, from: number, length: number): Promise<number> {
     const at = offset + sliceAt;
     let got = 0;
     let ended = false;
+    // Bytes before the slice: read into its place and read over.
+    for (let skip = from; skip > 0 && !ended; ) {
+      const { done, value: view } = await reader.read(new Uint8Array(buffer, at, Math.min(skip, length)));
+      if (view !== undefined) buffer = view.buffer as ArrayBuffer;
+      skip -= done || view === undefined ? 0 : view.length;
+      ended = done || view === undefined;
+    }
     while (got < length && !ended) {
       const { done, value: view } = await reader.read(new Uint8Array(buffer, at + got, length - got));
       if (view !== undefined) buffer = view.buffer as ArrayBuffer;
