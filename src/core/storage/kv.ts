@@ -77,7 +77,8 @@ export interface IndexedDbStoreOptions {
    * Keep byte arrays of BLOB_BYTES or more as Blobs, and read them back as bytes. Chromium keeps a
    * value over 64 KiB in a file of its own either way, but a plain byte array is then unwrapped by
    * the page one value at a time (about 2 ms of its main thread each, measured), while the Blobs of
-   * one read are joined and read in one go. Records written as byte arrays before still read.
+   * one read are read side by side, each as it is (fillFromRecords). Records written as byte
+   * arrays before still read.
    */
   readonly bytesAsBlobs?: boolean;
   /**
