@@ -11,6 +11,7 @@
  *   and syncs, until the status bar says "saved": MB/s and the renderer's peak memory growth;
  * - after a reload (nothing of the disk in the page's memory), the guest drops its own caches and
  *   reads the file back with `dd … of=/dev/null bs=1M`: MB/s, and the peak memory growth;
+ * - then, its caches dropped again, with `cat` (128 KiB reads, as most programs read): MB/s;
  * - the sha256 of the file before and after the reload (they must agree: the figure is refused
  *   otherwise).
  *
@@ -41,6 +42,11 @@ const WARM_MIB = 32;
 const TRACE_CATEGORIES = ["toplevel", "v8", "v8.wasm", "disabled-by-default-v8.gc", "disabled-by-default-v8.compile", "IndexedDB", "Blob"];
 
 let marks = 0;
+
+/** Read requests the guest's kernel completed on its data disk so far (/sys/block/sda/stat). */
+async function diskReads(page: Page): Promise<number> {
+  return Number((await shell(page, "cat /sys/block/sda/stat")).join(" ").trim().split(/\s+/)[0]);
+}
 
 /**
  * Type `command` into the machine's terminal and wait until it printed its end marker; the output
@@ -143,7 +149,7 @@ export async function runBrowserGuestDiskBench(runs: number, log: (line: string)
   const sizeMiB = Number(process.env["VIRTLAB_DISK_MIB"] ?? 1024);
   if (!Number.isInteger(sizeMiB / CHUNK_MIB) || sizeMiB <= 0 || sizeMiB > 1536) throw new Error(`VIRTLAB_DISK_MIB must be a multiple of ${CHUNK_MIB} up to 1536 (the disk is 2 GiB)`);
   return withServedApp(async (base) => {
-    const rows = { defaultStart: [] as number[], bigStart: [] as number[], write: [] as number[], writeGrowth: [] as number[], read: [] as number[], readGrowth: [] as number[] };
+    const rows = { defaultStart: [] as number[], bigStart: [] as number[], write: [] as number[], writeGrowth: [] as number[], read: [] as number[], readGrowth: [] as number[], readCat: [] as number[] };
     for (let i = 0; i < runs; i++) {
       // Each run a new profile on disk, as a user's (off the record, IndexedDB lives in memory).
       await withProfileOnDisk(async (context) => {
@@ -185,9 +191,22 @@ export async function runBrowserGuestDiskBench(runs: number, log: (line: string)
         const readTicks = chromiumThreadTicks();
         // VIRTLAB_TRACE=file.json: a Chromium trace of the first run's cold read (what each thread does).
         const trace = i === 0 ? process.env["VIRTLAB_TRACE"] : undefined;
+        // VIRTLAB_GUEST_RA_KB (diagnosis): the guest's read-ahead for the data disk during the read.
+        const readAheadKb = process.env["VIRTLAB_GUEST_RA_KB"];
+        if (readAheadKb !== undefined) await shell(page, `echo ${Number(readAheadKb)} > /sys/block/sda/queue/read_ahead_kb`);
+        const requestsBefore = await diskReads(page);
         const readBack = (): Promise<{ result: string[]; seconds: number }> => timed(() => shell(page, "dd if=/data/big of=/dev/null bs=1M"));
         const read = await peakGrowth(() => (trace === undefined ? readBack() : traced(page, trace, readBack)));
+        const requests = (await diskReads(page)) - requestsBefore;
         log(`  CPU while reading: ${topThreads(readTicks, chromiumThreadTicks())}`);
+        log(`  the guest's read requests to its data disk: ${requests} (${((sizeMiB * 1024) / Math.max(1, requests)).toFixed(0)} KiB each on average; read-ahead ${(await shell(page, "cat /sys/block/sda/queue/read_ahead_kb")).join("")} KiB)`);
+        // Again the way most programs read (cat: 128 KiB at a time), the guest's caches dropped
+        // (the page's cache holds at most its budget of the file).
+        await shell(page, "echo 3 > /proc/sys/vm/drop_caches");
+        const catRequestsBefore = await diskReads(page);
+        const readCat = await timed(() => shell(page, "cat /data/big > /dev/null"));
+        const catRequests = (await diskReads(page)) - catRequestsBefore;
+        log(`  read again with cat: ${readCat.seconds.toFixed(1)} s, ${((sizeMiB * MiB) / 1e6 / readCat.seconds).toFixed(1)} MB/s in ${catRequests} requests (${((sizeMiB * 1024) / Math.max(1, catRequests)).toFixed(0)} KiB each on average)`);
         const sumAfter = (await shell(page, "sha256sum /data/big")).join(" ").split(" ")[0];
         if (sumBefore === undefined || sumBefore.length !== 64 || sumAfter !== sumBefore) throw new Error(`the file read back differs: ${sumBefore} then ${sumAfter}`);
         log(`  read back cold: ${read.result.seconds.toFixed(1)} s, ${((sizeMiB * MiB) / 1e6 / read.result.seconds).toFixed(1)} MB/s (dd: ${read.result.result.join(" ")}), renderer +${read.growthMiB.toFixed(0)} MiB (${read.where}); sha256 agrees`);
@@ -197,6 +216,7 @@ export async function runBrowserGuestDiskBench(runs: number, log: (line: string)
         rows.writeGrowth.push(write.growthMiB);
         rows.read.push((sizeMiB * MiB) / 1e6 / read.result.seconds);
         rows.readGrowth.push(read.growthMiB);
+        rows.readCat.push((sizeMiB * MiB) / 1e6 / readCat.seconds);
       });
     }
     return [
@@ -206,6 +226,7 @@ export async function runBrowserGuestDiskBench(runs: number, log: (line: string)
       browserCase("disk-write", `guest writes ${sizeMiB} MiB to /data, sync, saved`, "MB", rows.write),
       browserCase("disk-write-growth", "renderer memory growth while writing (peak; guest RAM touched first)", "MB", rows.writeGrowth),
       browserCase("disk-read", `guest reads ${sizeMiB} MiB back after a reload (cold)`, "MB", rows.read),
+      browserCase("disk-read-cat", `guest reads the ${sizeMiB} MiB again with cat (its caches dropped)`, "MB", rows.readCat),
       browserCase("disk-read-growth", "renderer memory growth while reading (peak; guest RAM touched first)", "MB", rows.readGrowth),
     ];
   });

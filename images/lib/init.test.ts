@@ -149,6 +149,10 @@ describe("the persistent data disk (/bin/virtlab-data)", () => {
     const writeback = script.indexOf("echo 100 > /proc/sys/vm/dirty_expire_centisecs");
     expect(writeback).toBeGreaterThan(0);
     expect(writeback).toBeLessThan(script.indexOf("mount -t ext2"));
+    // A read-ahead of 1 MiB for the disk found (after any new probe), before it is mounted.
+    const readAhead = script.indexOf('echo 1024 > "/sys/block/$DATA_DEV/queue/read_ahead_kb"');
+    expect(readAhead).toBeGreaterThan(script.lastIndexOf('[ -n "$DATA_DEV" ] || { echo'));
+    expect(readAhead).toBeLessThan(script.indexOf("mount -t ext2"));
     const format = script.indexOf("mke2fs");
     const blankCheck = script.indexOf("tr -d '\\000' | head -c 1");
     expect(blankCheck).toBeGreaterThan(0);

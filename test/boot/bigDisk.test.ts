@@ -118,6 +118,8 @@ describe.skipIf(!guestIsBuilt())("big data disks", () => {
     const disk = await new DiskStore(openDiskDatabase(`big-pre-${Math.random()}`)).open("default:hda", { size, blank: "ext2", clock: systemClock });
     const machine = await restore(disk, size);
     expect((await machine.run("cat /sys/block/sda/size")).output).toBe(String(size / 512));
+    // The device probed again has the data script's read-ahead, not the kernel's default.
+    expect((await machine.run("cat /sys/block/sda/queue/read_ahead_kb")).output).toBe("1024");
     const df = await machine.run("df -k /data | tail -1");
     expect(Number(df.output.split(/\s+/)[1])).toBeGreaterThan(2_000_000);
     expect(await machine.run("echo big > /data/note && sync && cat /data/note")).toEqual({ output: "big", exitCode: 0 });
