@@ -167,6 +167,18 @@ describe("an IndexedDB store that keeps bytes as Blobs", () => {
         const page = await reader.readInto([{ key: "r3", at: 0, from: BLOB_BYTES, length: BLOB_BYTES }], new Uint8Array(BLOB_BYTES));
         if (!("bytes" in page)) throw new Error(`no bytes: ${JSON.stringify(page)}`);
         expect(same(page.bytes, pattern(BLOB_BYTES, 43))).toBe(true);
+        // One sector deep in a record (the bytes before it read over), and one past its end.
+        const sectors = await reader.readInto(
+          [
+            { key: "r2", at: 8, from: BLOB_BYTES + 5000, length: 4096 },
+            { key: "r2", at: 8 + 4096, from: 2 * BLOB_BYTES + 10, length: 4096 },
+          ],
+          new Uint8Array(8 + 2 * 4096 + 8).fill(0xee),
+        );
+        if (!("bytes" in sectors)) throw new Error(`no bytes: ${JSON.stringify(sectors)}`);
+        const sector = new Uint8Array(8 + 2 * 4096 + 8);
+        sector.set(pattern(BLOB_BYTES, 42).subarray(5000, 5000 + 4096), 8);
+        expect(same(sectors.bytes, sector)).toBe(true);
         const [first, last] = await reader.getMany<Uint8Array>(["r0", "r5"]);
         expect(same(first, runs[0]?.joined()) && same(last, runs[5]?.joined())).toBe(true);
       }

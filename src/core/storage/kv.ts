@@ -202,7 +202,7 @@ const WHOLE_READ_BYTES = 256 * 1024;
 type Source =
   | { readonly kind: "bytes"; readonly bytes: Uint8Array }
   | { readonly kind: "whole"; readonly read: Promise<ArrayBuffer> }
-  | { readonly kind: "stream"; readonly reader: ReturnType<ReturnType<HostBlob["stream"]>["getReader"]> }
+  | { readonly kind: "stream"; readonly reader: ReturnType<ReturnType<HostBlob["stream"]>["getReader"]> };
 
 /**
  * The records' slices copied into `target`, every Blob among the records read as it is: whole
@@ -211,8 +211,10 @@ type Source =
  * are read into its place and read over), all of them begun at once and taken in order. A
  * random reader's page from a run record, streamed, took 2.25 and 2.41 ms against 3.38 and
  * 3.61 ms read whole (a Worker, 400 random 4 KiB reads of 512 MiB, `bench/browserDisk.ts`,
- * 2026-12-05); a slice of the Blob, before, 1.59-1.99 ms. A sequential reader so fills the same
- * few buffers again and again, where a Blob read whole is a new buffer each time, and a thread
+ * 2026-12-05); a slice of the Blob, before, 1.59-1.99 ms. Reading the bytes before the part
+ * into a 64 KiB buffer of their own, not the part's place (for a 4 KiB sector, dozens of reads),
+ * was no faster: 2.49-3.19 ms against 2.24-2.92 (three rounds). A sequential reader so fills
+ * the same few buffers again and again, where a Blob read whole is a new buffer each time, and a thread
  * reading a large file leaves those faster than the collector frees them (512 MiB read as 8 MiB
  * Blobs in a Worker: +500 MiB resident; into two buffers: none; Chromium, 2026-12-03).
  *
