@@ -11,7 +11,8 @@
  *   and syncs, until the status bar says "saved": MB/s and the renderer's peak memory growth;
  * - after a reload (nothing of the disk in the page's memory), the guest drops its own caches and
  *   reads the file back with `dd … of=/dev/null bs=1M`: MB/s, and the peak memory growth;
- * - then, its caches dropped again, with `cat` (128 KiB reads, as most programs read): MB/s;
+ * - then, its caches dropped again, with `cat` (small reads, as most programs read: the guest's
+ *   read-ahead makes its requests to the disk): MB/s;
  * - the sha256 of the file before and after the reload (they must agree: the figure is refused
  *   otherwise).
  *
@@ -200,8 +201,8 @@ export async function runBrowserGuestDiskBench(runs: number, log: (line: string)
         const requests = (await diskReads(page)) - requestsBefore;
         log(`  CPU while reading: ${topThreads(readTicks, chromiumThreadTicks())}`);
         log(`  the guest's read requests to its data disk: ${requests} (${((sizeMiB * 1024) / Math.max(1, requests)).toFixed(0)} KiB each on average; read-ahead ${(await shell(page, "cat /sys/block/sda/queue/read_ahead_kb")).join("")} KiB)`);
-        // Again the way most programs read (cat: 128 KiB at a time), the guest's caches dropped
-        // (the page's cache holds at most its budget of the file).
+        // Again the way most programs read (cat: small reads, the read-ahead makes the requests), the
+        // guest's caches dropped (the page's cache holds at most its budget of the file).
         await shell(page, "echo 3 > /proc/sys/vm/drop_caches");
         const catRequestsBefore = await diskReads(page);
         const readCat = await timed(() => shell(page, "cat /data/big > /dev/null"));

@@ -211,7 +211,7 @@ export function renderDataScript(): string {
     "# the host's storage, and a program reading a file in small pieces (cat, cp, sha256sum) then",
     "# reads it about as fast as dd with 1 MiB blocks (a cold cat of 256 MiB in Chromium: 20.0 MB/s",
     "# in 124 KiB requests, 35.6 MB/s in 778 KiB ones). Set after any new probe of the device.",
-    'echo 1024 > "/sys/block/$DATA_DEV/queue/read_ahead_kb"',
+    'echo 1024 > "/sys/block/$DATA_DEV/queue/read_ahead_kb" 2>/dev/null',
     'mount -t ext2 "/dev/$DATA_DEV" /data 2>/dev/null && exit 0',
     `if [ -b "/dev/$DATA_DEV" ] && [ -z "$(dd if=/dev/$DATA_DEV bs=4096 count=16 2>/dev/null | tr -d '\\000' | head -c 1)" ]; then`,
     '  mke2fs -q -L virtlab-data "/dev/$DATA_DEV" && mount -t ext2 "/dev/$DATA_DEV" /data',
