@@ -49,6 +49,14 @@ async function diskReads(page: Page): Promise<number> {
   return Number((await shell(page, "cat /sys/block/sda/stat")).join(" ").trim().split(/\s+/)[0]);
 }
 
+/** `work`'s result and the read requests the guest made of its data disk meanwhile, in words for `mib` MiB read. */
+async function countingRequests<T>(page: Page, mib: number, work: () => Promise<T>): Promise<{ result: T; requests: string }> {
+  const before = await diskReads(page);
+  const result = await work();
+  const requests = (await diskReads(page)) - before;
+  return { result, requests: `${requests} requests (${((mib * 1024) / Math.max(1, requests)).toFixed(0)} KiB each on average)` };
+}
+
 /**
  * Type `command` into the machine's terminal and wait until it printed its end marker; the output
  * rows between its markers. The markers are computed by the shell, so the typed line (which may
@@ -195,19 +203,15 @@ export async function runBrowserGuestDiskBench(runs: number, log: (line: string)
         // VIRTLAB_GUEST_RA_KB (diagnosis): the guest's read-ahead for the data disk during the read.
         const readAheadKb = process.env["VIRTLAB_GUEST_RA_KB"];
         if (readAheadKb !== undefined) await shell(page, `echo ${Number(readAheadKb)} > /sys/block/sda/queue/read_ahead_kb`);
-        const requestsBefore = await diskReads(page);
         const readBack = (): Promise<{ result: string[]; seconds: number }> => timed(() => shell(page, "dd if=/data/big of=/dev/null bs=1M"));
-        const read = await peakGrowth(() => (trace === undefined ? readBack() : traced(page, trace, readBack)));
-        const requests = (await diskReads(page)) - requestsBefore;
+        const { result: read, requests } = await countingRequests(page, sizeMiB, () => peakGrowth(() => (trace === undefined ? readBack() : traced(page, trace, readBack))));
         log(`  CPU while reading: ${topThreads(readTicks, chromiumThreadTicks())}`);
-        log(`  the guest's read requests to its data disk: ${requests} (${((sizeMiB * 1024) / Math.max(1, requests)).toFixed(0)} KiB each on average; read-ahead ${(await shell(page, "cat /sys/block/sda/queue/read_ahead_kb")).join("")} KiB)`);
+        log(`  the guest's read requests to its data disk: ${requests}; read-ahead ${(await shell(page, "cat /sys/block/sda/queue/read_ahead_kb")).join("")} KiB`);
         // Again the way most programs read (cat: small reads, the read-ahead makes the requests), the
         // guest's caches dropped (the page's cache holds at most its budget of the file).
         await shell(page, "echo 3 > /proc/sys/vm/drop_caches");
-        const catRequestsBefore = await diskReads(page);
-        const readCat = await timed(() => shell(page, "cat /data/big > /dev/null"));
-        const catRequests = (await diskReads(page)) - catRequestsBefore;
-        log(`  read again with cat: ${readCat.seconds.toFixed(1)} s, ${((sizeMiB * MiB) / 1e6 / readCat.seconds).toFixed(1)} MB/s in ${catRequests} requests (${((sizeMiB * 1024) / Math.max(1, catRequests)).toFixed(0)} KiB each on average)`);
+        const { result: readCat, requests: catRequests } = await countingRequests(page, sizeMiB, () => timed(() => shell(page, "cat /data/big > /dev/null")));
+        log(`  read again with cat: ${readCat.seconds.toFixed(1)} s, ${((sizeMiB * MiB) / 1e6 / readCat.seconds).toFixed(1)} MB/s in ${catRequests}`);
         const sumAfter = (await shell(page, "sha256sum /data/big")).join(" ").split(" ")[0];
         if (sumBefore === undefined || sumBefore.length !== 64 || sumAfter !== sumBefore) throw new Error(`the file read back differs: ${sumBefore} then ${sumAfter}`);
         log(`  read back cold: ${read.result.seconds.toFixed(1)} s, ${((sizeMiB * MiB) / 1e6 / read.result.seconds).toFixed(1)} MB/s (dd: ${read.result.result.join(" ")}), renderer +${read.growthMiB.toFixed(0)} MiB (${read.where}); sha256 agrees`);

@@ -231,21 +231,19 @@ async function fillFromRecords(
   target: Uint8Array,
   streamReads: boolean,
 ): Promise<{ readonly bytes: Uint8Array } | { readonly missing: string }> {
+  const records: (Uint8Array | HostBlob)[] = [];
+  let blobBytes = 0;
   for (const slice of slices) {
     const value = byKey.get(slice.key);
     if (!(value instanceof Uint8Array) && !isBlob(value)) return { missing: slice.key };
-  }
-  const record = (slice: RecordSlice): Uint8Array | HostBlob => byKey.get(slice.key) as Uint8Array | HostBlob;
-  let blobBytes = 0;
-  for (const slice of slices) {
-    const value = record(slice);
+    records.push(value);
     if (isBlob(value)) blobBytes += value.size;
   }
   const streamed = streamReads && blobBytes > WHOLE_READ_BYTES;
   // Every Blob's read begun now, so the browser reads the files side by side while each is
   // taken in turn.
-  const sources: Source[] = slices.map((slice) => {
-    const value = record(slice);
+  const sources: Source[] = slices.map((slice, i) => {
+    const value = records[i]!;
     if (value instanceof Uint8Array) return { kind: "bytes", bytes: value };
     const whole = slice.from === 0 && slice.length >= value.size;
     if (whole ? streamed : streamReads) return { kind: "stream", reader: value.stream().getReader({ mode: "byob" }) };
