@@ -190,6 +190,42 @@ describe("an IndexedDB store that keeps bytes as Blobs", () => {
     expect(slice).not.toHaveBeenCalled();
   });
 
+  it("says a read whose Blob stream fails is a storage read failure, and lets the other streams of the read go", async () => {
+    const db = `kv-stream-fails-${Math.random()}`;
+    const store = openIndexedDbStore(db, "s", { bytesAsBlobs: true, streamReads: true });
+    await store.setMany(Array.from({ length: 6 }, (_, i) => [`w${i}`, pattern(BLOB_BYTES, 50 + i)] as const));
+    const proto = host.Blob.prototype as { stream: () => { getReader(options: unknown): unknown } };
+    const stream = proto.stream;
+    const gone = Object.assign(new Error("the file is gone"), { name: "NotReadableError" });
+    let opened = 0;
+    const cancelled: number[] = [];
+    proto.stream = function (this: unknown) {
+      const n = opened++;
+      const reader = stream.call(this).getReader({ mode: "byob" }) as { read(view: Uint8Array): Promise<unknown>; cancel(): Promise<void> };
+      return {
+        getReader: () => ({
+          read: (view: Uint8Array) => (n === 1 ? Promise.reject(gone) : reader.read(view)),
+          cancel: () => {
+            cancelled.push(n);
+            return reader.cancel();
+          },
+        }),
+      };
+    };
+    try {
+      const slices = Array.from({ length: 6 }, (_, i) => ({ key: `w${i}`, at: i * BLOB_BYTES, from: 0, length: BLOB_BYTES }));
+      const error = (await store.readInto(slices, new Uint8Array(6 * BLOB_BYTES)).catch((e: unknown) => e)) as AppError;
+      expect(error).toBeInstanceOf(AppError);
+      expect(error.code).toBe("storage-failed");
+      expect(error.cause).toBe(gone);
+      expect(opened).toBe(6);
+      // Those after the failed one, never read (the first was let go once it had all it was asked).
+      expect(cancelled.filter((n) => n > 1)).toEqual([2, 3, 4, 5]);
+    } finally {
+      proto.stream = stream;
+    }
+  });
+
   it("says a Blob that cannot be read back is a storage read failure", async () => {
     const store = openIndexedDbStore(`kv-unreadable-${Math.random()}`, "s", { bytesAsBlobs: true });
     await store.set("page", pattern(BLOB_BYTES, 6));
