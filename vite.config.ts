@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { defineConfig, type Plugin } from "vite";
 import { VitePWA } from "vite-plugin-pwa";
+import { classicApp } from "./src/node/classicApp.ts";
 import { servePrecompressed, writePrecompressed } from "./src/node/precompressed.ts";
 
 const root = import.meta.dirname;
@@ -143,7 +144,7 @@ function precompressed(): Plugin {
 
 export default defineConfig({
   base: "./",
-  plugins: [guestAssets(), ...offline(), precompressed()],
+  plugins: [guestAssets(), classicApp({ root, target: "es2022" }), ...offline(), precompressed()],
   build: {
     target: "es2022",
     sourcemap: true,

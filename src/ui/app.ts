@@ -36,7 +36,7 @@ import { Controls } from "./controls.ts";
 import { CrashOffer } from "./crashOffer.ts";
 import { byId, installPanels, type Panels } from "./panels.ts";
 import { MessageArea } from "./messageArea.ts";
-import { OfflineSupport } from "./offline.ts";
+import { OfflineSupport, type OfflineHost } from "./offline.ts";
 import type { Shell } from "./shell.ts";
 import { StatusBar } from "./statusBar.ts";
 import { StorageController, browserLocks, openBrowserStores } from "./storage/StorageController.ts";
@@ -62,9 +62,7 @@ export class App implements Shell {
   current: MachineRecord = DEFAULT_MACHINE;
   profile: DeviceProfile = DEFAULT_PROFILE;
   private readonly terminal = new TerminalView(byId("terminal"));
-  readonly offline = new OfflineSupport(byId("offline"), byId("update"), {
-    machineRunning: () => this.session.machine?.status.stage === "ready" || this.session.machine?.status.stage === "booting",
-  });
+  readonly offline: OfflineSupport;
   private readonly messages: MessageArea;
   private readonly statusBar: StatusBar;
   private readonly controls: Controls;
@@ -76,8 +74,16 @@ export class App implements Shell {
   private lastStart: Promise<void> | undefined;
   private readonly sessionOptions: SessionOptions;
 
-  /** What the page's entry started: the pre-booted state's decoder (earlyDecoder.ts), a link's kept boot (keptBootAhead.ts). */
-  constructor(early?: DecoderRun, keptBoot?: UnpackedBootSource) {
+  /**
+   * What the page's entry gave: the pre-booted state's decoder it started (earlyDecoder.ts), a
+   * link's kept boot (keptBootAhead.ts), and the offline worker's registration.
+   */
+  constructor(entry: { readonly early: DecoderRun | undefined; readonly keptBoot: UnpackedBootSource | undefined; readonly registerOffline: OfflineHost["register"] }) {
+    const { early, keptBoot } = entry;
+    this.offline = new OfflineSupport(byId("offline"), byId("update"), {
+      machineRunning: () => this.session.machine?.status.stage === "ready" || this.session.machine?.status.stage === "booting",
+      register: entry.registerOffline,
+    });
     // The one backend: each machine in its own Worker, warmed up with v86.wasm (served next to the guest: vite.config.ts).
     const wasm = { name: "v86.wasm", url: new URL("v86/v86.wasm.gz", document.baseURI).href, encoding: "gzip" as const };
     this.sessionOptions = {

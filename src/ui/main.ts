@@ -1,3 +1,5 @@
+import { registerSW } from "virtual:pwa-register";
+import { loadAppScript, type AppClass } from "./appGlobal.ts";
 import { pageGuestBase, startDecoderEarly } from "./earlyDecoder.ts";
 import { startKeptBootAhead } from "./keptBootAhead.ts";
 import "./style.css";
@@ -8,9 +10,12 @@ const early = startDecoderEarly(pageGuestBase(), location.search);
 // A device-switch link: the kept boot of its hardware, read unpacked in a Worker of its own.
 const keptBoot = startKeptBootAhead(location.search);
 
-import("./app.ts").then(
-  ({ App }) => {
-    const app = new App(early, keptBoot);
+// The built page runs the app as a classic script (appScript.ts); the dev server as a module.
+const loadApp: Promise<AppClass> = import.meta.env.DEV ? import("./app.ts").then(({ App }) => App) : loadAppScript();
+
+loadApp.then(
+  (App) => {
+    const app = new App({ early, keptBoot, registerOffline: registerSW });
     // Errors nobody caught still reach the user, never a silent blank page.
     window.addEventListener("error", (event) => app.report(event.error ?? event.message));
     window.addEventListener("unhandledrejection", (event) => app.report(event.reason));

@@ -3,7 +3,7 @@
  * virtlab with no network (a badge with progress while the files are stored), and asks before an
  * update takes over: reloading would end the running machine, so it never happens by itself.
  */
-import { registerSW } from "virtual:pwa-register";
+import type { registerSW } from "virtual:pwa-register";
 import { OFFLINE_MESSAGE, type OfflineMessage } from "../sw/messages.ts";
 import { DisposableStore } from "../core/index.ts";
 import { h, listen } from "./kit/dom.ts";
@@ -15,6 +15,11 @@ const START_AFTER_MAX_MS = 15_000;
 export interface OfflineHost {
   /** Whether reloading now would lose a running machine (the prompt says so). */
   machineRunning(): boolean;
+  /**
+   * vite-plugin-pwa's registration, given by the page's entry (main.ts): the app's own script is
+   * built apart from it (vite.config.ts, classicApp) and has no virtual modules.
+   */
+  readonly register: typeof registerSW;
 }
 
 export class OfflineSupport {
@@ -61,7 +66,7 @@ export class OfflineSupport {
         if (data?.type === OFFLINE_MESSAGE && this.state.kind !== "ready") this.set({ kind: "caching", doneBytes: data.doneBytes, totalBytes: data.totalBytes });
       }),
     );
-    this.update = registerSW({
+    this.update = this.host.register({
       immediate: true,
       onOfflineReady: () => this.set({ kind: "ready" }),
       onNeedRefresh: () => this.askToUpdate(),
