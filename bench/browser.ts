@@ -5,7 +5,9 @@
  *
  * Rows (each visit opens a new page, waits until Chromium is quiet, as a window a user already has
  * open is, then enters the address; see `browserQuiet`):
- * - first visit: a fresh browser profile (nothing cached, no IndexedDB), URL → 42;
+ * - first visit: a fresh browser profile on disk, as a user's (nothing cached, no IndexedDB),
+ *   URL → 42 (off the record Chromium keeps IndexedDB in memory and no compiled code between
+ *   visits, which a user's browser does);
  * - repeat visit: the same profile opening the URL again;
  * - bytes the server sent before the first prompt showed, on a first visit: everything the page
  *   and its Workers fetched, counted on the server's sockets as sent (headers, compressed bodies);
@@ -323,10 +325,10 @@ export function browserCase(id: string, label: string, unit: BrowserCase["unit"]
 }
 
 export async function runBrowserBench(runs: number, log: (line: string) => void): Promise<BrowserCase[]> {
-  return withBuiltApp((browser, base) => browserRuns(browser, base, runs, log));
+  return withServedApp((base) => browserRuns(base, runs, log));
 }
 
-async function browserRuns(browser: Browser, base: string, runs: number, log: (line: string) => void): Promise<BrowserCase[]> {
+async function browserRuns(base: string, runs: number, log: (line: string) => void): Promise<BrowserCase[]> {
   const first: number[] = [];
   const repeat: number[] = [];
   const bytes: number[] = [];
@@ -343,10 +345,10 @@ async function browserRuns(browser: Browser, base: string, runs: number, log: (l
   const extraOne: number[] = [];
   const extraTwo: number[] = [];
   for (let i = 0; i < runs; i++) {
-    // A fresh profile: nothing cached, no IndexedDB, no service worker yet.
-    const context = await browser.newContext();
-    await context.addInitScript(installLongTaskObserver);
-    try {
+    // A fresh profile on disk, as a user's is: nothing cached, no IndexedDB, no service worker yet.
+    // (Off the record Chromium keeps no compiled code between visits, and IndexedDB in memory.)
+    await withProfileOnDisk(async (context) => {
+      await context.addInitScript(installLongTaskObserver);
       const a = await visit(context, base);
       log(`  first visit ${a.seconds.toFixed(2)} s (the new window settled first: ${a.settling.seconds.toFixed(1)} s, Chromium ${a.settling.cpuS.toFixed(1)} s of CPU)`);
       first.push(a.seconds);
@@ -386,9 +388,7 @@ async function browserRuns(browser: Browser, base: string, runs: number, log: (l
       const s2 = await visit(context, switchUrl);
       switchAgain.push(s2.seconds);
       await s2.page.close();
-    } finally {
-      await context.close();
-    }
+    });
     node.push(await nodeColdBoot());
     log(
       `browser run ${i + 1}/${runs}: first ${first.at(-1)?.toFixed(2)} s (${bytes.at(-1)?.toFixed(1)} MB), repeat ${repeat.at(-1)?.toFixed(2)} s, cold boot ${cold.at(-1)?.toFixed(2)} s (Node ${node.at(-1)?.toFixed(2)} s), switch ${switchFirst.at(-1)?.toFixed(2)} / ${switchAgain.at(-1)?.toFixed(2)} s`,
