@@ -47,18 +47,22 @@ async function visitUntilDecoderEnds(page: Page, load: () => Promise<unknown>): 
   await ended;
 }
 
-test("a repeat visit starts from the state this browser kept unpacked, fetching no state file; a damaged one is fetched again", async ({ page, pageErrors }) => {
+test("a repeat visit starts from the state this browser kept unpacked, fetching no state file and no decoder; a damaged one is fetched again", async ({ page, pageErrors }) => {
   const requested: string[] = [];
   page.on("request", (request) => requested.push(new URL(request.url()).pathname.split("/").pop() ?? ""));
   const stateFiles = (): string[] => requested.filter((name) => name.startsWith("prebooted"));
+  const zstdLoaded = (): boolean => requested.some((name) => /^zstd-.*\.wasm$/.test(name));
   await visitUntilDecoderEnds(page, () => page.goto("/"));
   expect(stateFiles()).toEqual(["prebooted.json", "prebooted.vlsnap"]);
+  expect(zstdLoaded()).toBe(true);
 
   // The next visit reads the state kept unpacked: only the description is fetched (to know it is the same state).
   requested.length = 0;
   await visitUntilDecoderEnds(page, () => page.reload());
   expect(await startedFrom(page)).toBe("pre-booted");
   expect(stateFiles()).toEqual(["prebooted.json"]);
+  // Nor is the state's decoder loaded: there is nothing to unpack.
+  expect(zstdLoaded()).toBe(false);
   expect(await runInGuest(page, "echo $((6*7)); grep -c ' /data ' /proc/mounts")).toEqual({ output: "42\n1", exitCode: 0 });
 
   // A kept state cut short (a damaged entry) is not used: the file is fetched and unpacked again, and kept again.
