@@ -11,7 +11,7 @@
  * output, so the service worker precaches them like the rest, and the page names the script in a
  * `<link rel="preload" id="app-script">`.
  */
-import { build, type Plugin } from "vite";
+import { build, type Plugin, type Rolldown } from "vite";
 
 /** The app's classic entry, relative to the project's root. */
 const ENTRY = "src/ui/appScript.ts";
@@ -19,14 +19,6 @@ const ENTRY = "src/ui/appScript.ts";
 interface Emitted {
   readonly fileName: string;
   readonly source: string | Uint8Array;
-}
-
-interface OutputItem {
-  readonly type: "chunk" | "asset";
-  readonly fileName: string;
-  readonly code?: string;
-  readonly source?: string | Uint8Array;
-  readonly isEntry?: boolean;
 }
 
 export function classicApp(options: { readonly root: string; readonly target: string }): Plugin {
@@ -68,12 +60,13 @@ export function classicApp(options: { readonly root: string; readonly target: st
         },
         worker: { format: "es" },
       });
-      const outputs = (Array.isArray(result) ? result : [result]) as { output: OutputItem[] }[];
+      // Not written and not watched: the build's output, one bundle.
+      const outputs = (Array.isArray(result) ? result : [result]) as Rolldown.RolldownOutput[];
       files = [];
       script = undefined;
       for (const item of outputs.flatMap((o) => o.output)) {
-        if (item.type === "chunk" && item.isEntry === true) script = item.fileName;
-        files.push({ fileName: item.fileName, source: item.type === "chunk" ? (item.code ?? "") : (item.source ?? "") });
+        if (item.type === "chunk" && item.isEntry) script = item.fileName;
+        files.push({ fileName: item.fileName, source: item.type === "chunk" ? item.code : item.source });
       }
       if (script === undefined) this.error(`the app's build (${ENTRY}) made no script`);
     },

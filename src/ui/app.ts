@@ -28,7 +28,6 @@ import {
   type NetworkLab,
   type SessionOptions,
   type StartRequest,
-  type UnpackedBootSource,
 } from "../core/index.ts";
 import { installComfort, type Comfort } from "./comfort/pageComfort.ts";
 import { keepControlKeys } from "./comfort/controlKeys.ts";
@@ -36,7 +35,7 @@ import { Controls } from "./controls.ts";
 import { CrashOffer } from "./crashOffer.ts";
 import { byId, installPanels, type Panels } from "./panels.ts";
 import { MessageArea } from "./messageArea.ts";
-import { OfflineSupport, type OfflineHost } from "./offline.ts";
+import { OfflineSupport } from "./offline.ts";
 import type { Shell } from "./shell.ts";
 import { StatusBar } from "./statusBar.ts";
 import { StorageController, browserLocks, openBrowserStores } from "./storage/StorageController.ts";
@@ -48,7 +47,8 @@ import { pageActions } from "./pageActions.ts";
 import { runOnSecondMachine } from "./secondMachine.ts";
 import { createWorkerBackendFactory } from "./workerBackend.ts";
 import { pagePrebooted } from "./offThreadDecode.ts";
-import { pageGuestBase, type DecoderRun } from "./earlyDecoder.ts";
+import { pageGuestBase } from "./earlyDecoder.ts";
+import type { AppEntry } from "./appGlobal.ts";
 import { installMigration } from "./migration/installMigration.ts";
 
 /** Which saved machine the page boots (localStorage: a UI preference, not user data). */
@@ -74,16 +74,10 @@ export class App implements Shell {
   private lastStart: Promise<void> | undefined;
   private readonly sessionOptions: SessionOptions;
 
-  /**
-   * What the page's entry gave: the pre-booted state's decoder it started (earlyDecoder.ts), a
-   * link's kept boot (keptBootAhead.ts), and the offline worker's registration.
-   */
-  constructor(entry: { readonly early: DecoderRun | undefined; readonly keptBoot: UnpackedBootSource | undefined; readonly registerOffline: OfflineHost["register"] }) {
-    const { early, keptBoot } = entry;
-    this.offline = new OfflineSupport(byId("offline"), byId("update"), {
-      machineRunning: () => this.session.machine?.status.stage === "ready" || this.session.machine?.status.stage === "booting",
-      register: entry.registerOffline,
-    });
+  /** What the page's entry started, and the offline worker's registration (appGlobal.ts). */
+  constructor({ early, keptBoot, registerOffline }: AppEntry) {
+    const stage = (): string | undefined => this.session.machine?.status.stage;
+    this.offline = new OfflineSupport(byId("offline"), byId("update"), { machineRunning: () => stage() === "ready" || stage() === "booting", register: registerOffline });
     // The one backend: each machine in its own Worker, warmed up with v86.wasm (served next to the guest: vite.config.ts).
     const wasm = { name: "v86.wasm", url: new URL("v86/v86.wasm.gz", document.baseURI).href, encoding: "gzip" as const };
     this.sessionOptions = {

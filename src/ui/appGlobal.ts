@@ -1,7 +1,21 @@
 /** The hand-over between the app's classic script (appScript.ts) and the page's entry (main.ts). */
 import type { App } from "./app.ts";
+import type { DecoderRun } from "./earlyDecoder.ts";
+import type { OfflineHost } from "./offline.ts";
+import type { UnpackedBootSource } from "../core/index.ts";
 
 export type AppClass = typeof App;
+
+/**
+ * What the entry hands the App: the pre-booted state's decoder it started (earlyDecoder.ts), a
+ * link's kept boot (keptBootAhead.ts), and vite-plugin-pwa's registration (the app's own build has
+ * no virtual modules).
+ */
+export interface AppEntry {
+  readonly early: DecoderRun | undefined;
+  readonly keptBoot: UnpackedBootSource | undefined;
+  readonly registerOffline: OfflineHost["register"];
+}
 
 interface AppGlobal {
   virtlabApp?: AppClass;
