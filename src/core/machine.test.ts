@@ -210,6 +210,40 @@ describe("Machine", () => {
     expect(machine.status.stage).toBe("ready");
   });
 
+  it("loads the boot's files again for a reset when the backend took them (a Worker's, moved there), and only then", async () => {
+    // What a backend in a Worker does to the files of its start message: moves them (the page's are detached).
+    const move = (buffers: ArrayBuffer[]): unknown => (globalThis as unknown as { structuredClone(v: unknown, o: { transfer: ArrayBuffer[] }): unknown }).structuredClone(buffers, { transfer: buffers });
+    const loads: string[] = [];
+    const seen: { kernel: number[]; initrd: number }[] = [];
+    for (const takes of [true, false]) {
+      const shells: FakeShell[] = [];
+      const machine = new Machine({
+        profile: DEFAULT_PROFILE,
+        guest,
+        wasm: { name: "v86.wasm", url: "v86.wasm", size: 4 },
+        loader: { load: (ref, onProgress) => (loads.push(ref.name), memoryLoader.load(ref, onProgress)) },
+        backend: async (config) => {
+          const files = [config.bios, config.vga_bios, config.bzimage, config.initrd].map((file) => file?.buffer ?? new ArrayBuffer(0));
+          seen.push({ kernel: [...new Uint8Array(files[2] as ArrayBuffer)], initrd: (files[3] as ArrayBuffer).byteLength });
+          if (takes) move(files);
+          const shell = new FakeShell(config, {});
+          shells.push(shell);
+          return shell;
+        },
+        clock: new ManualClock(),
+      });
+      await machine.start();
+      await machine.reset();
+      expect(shells).toHaveLength(2);
+      machine.dispose();
+    }
+    const kernel = [...(files["bzImage"] as Uint8Array)];
+    expect(seen).toEqual([0, 1, 2, 3].map(() => ({ kernel, initrd: (files["initramfs.cpio"] as Uint8Array).length })));
+    const boot = ["bios.bin", "vgabios.bin", "bzImage", "initramfs.cpio"];
+    // Taken: loaded at the start and again at the reset; kept: loaded once.
+    expect(loads.filter((name) => boot.includes(name)).sort()).toEqual([...boot, ...boot, ...boot].sort());
+  });
+
   it("refuses a file whose size does not match, naming it, and never starts the emulator", async () => {
     const { machine, shell } = setup({}, { kernel: { name: "bzImage", url: "bzImage", size: 999 } });
     const error: unknown = await machine.start().catch((e: unknown) => e);

@@ -275,11 +275,16 @@ export class Machine implements Disposable {
       // Checked now, so a profile that cannot run fails here and not at the first reset.
       const restoreConfig = toEmulatorConfig(this.profile, this.guest, files.assets, this.options.disks, { restoring: initial !== undefined });
       let bootConfig = initial === undefined ? restoreConfig : undefined;
+      let assets = files.assets;
       this.launch = () => {
-        if (bootConfig !== undefined) return this.options.backend(this.holdJit(bootConfig), host);
-        return this.withBootFiles(files.assets).then((assets) => {
+        if (bootConfig !== undefined && holdsBootFiles(bootConfig)) return this.options.backend(this.holdJit(bootConfig), host);
+        // A backend in a Worker takes the boot files (moved, not copied: cloning 22 MB held the
+        // page's thread for ~0.2 s), so a later boot (a reset, a reboot) loads them again.
+        return this.withBootFiles(assets).then((loadedAssets) => {
           this.throwIfDisposed();
-          bootConfig = toEmulatorConfig(this.profile, this.guest, assets, this.options.disks);
+          assets = loadedAssets;
+          const loaded = toEmulatorConfig(this.profile, this.guest, assets, this.options.disks);
+          bootConfig = bootConfig === undefined ? loaded : { ...bootConfig, ...bootFiles(loaded) };
           return this.options.backend(this.holdJit(bootConfig), host);
         });
       };
@@ -685,7 +690,8 @@ export class Machine implements Disposable {
 
   /** `assets` with the files a boot needs, loading those it lacks (after a restore, the first time). */
   private async withBootFiles(assets: LoadedAssets): Promise<LoadedAssets> {
-    const missing = guestAssets(this.guest).filter(([role]) => assets[role] === undefined);
+    // A file a Worker's backend took is detached here: its length is 0, which no file has.
+    const missing = guestAssets(this.guest).filter(([role]) => (assets[role]?.byteLength ?? 0) === 0);
     if (missing.length === 0) return assets;
     const byRole = await this.loadAll(missing);
     return { ...assets, ...Object.fromEntries(missing.map(([role]) => [role, loadedFile(byRole, role)])) };
@@ -861,6 +867,17 @@ export class Machine implements Disposable {
     this.state = next;
     this.statusEmitter.fire(next);
   }
+}
+
+/** The files of a boot in `config` (BIOSes, kernel, initrd), as v86 takes them. */
+function bootFiles(config: EmulatorConfig): Pick<EmulatorConfig, "bios" | "vga_bios" | "bzimage" | "initrd"> {
+  const { bios, vga_bios, bzimage, initrd } = config;
+  return { ...(bios === undefined ? {} : { bios }), ...(vga_bios === undefined ? {} : { vga_bios }), ...(bzimage === undefined ? {} : { bzimage }), ...(initrd === undefined ? {} : { initrd }) };
+}
+
+/** Whether `config` still has its boot files: none was taken by a backend in a Worker (detached, length 0). */
+function holdsBootFiles(config: EmulatorConfig): boolean {
+  return Object.values(bootFiles(config)).every((file) => file.buffer.byteLength > 0);
 }
 
 /** The ArrayBuffer holding exactly these bytes (copied only when the view is partial). */

@@ -251,6 +251,17 @@ describe("RemoteBackend over an in-process port", () => {
     backend.dispose();
   });
 
+  it("sends a boot's files over, not copies of them (the Machine loads them again for a later boot)", async () => {
+    const t = setup();
+    const files = { bios: new ArrayBuffer(5), vga_bios: new ArrayBuffer(3), bzimage: new ArrayBuffer(7), initrd: new ArrayBuffer(6) };
+    const boot = { ...config, bios: { buffer: files.bios }, vga_bios: { buffer: files.vga_bios }, bzimage: { buffer: files.bzimage }, initrd: { buffer: files.initrd } } as EmulatorConfig;
+    const backend = await t.remoteFactory(boot, { wasm: new ArrayBuffer(4) });
+    expect(t.transfers.start).toEqual([[files.bios, files.vga_bios, files.bzimage, files.initrd]]);
+    const seen = t.emulator().config;
+    expect([seen.bios?.buffer, seen.vga_bios?.buffer, seen.bzimage?.buffer, seen.initrd?.buffer]).toEqual([files.bios, files.vga_bios, files.bzimage, files.initrd]);
+    backend.dispose();
+  });
+
   it("carries console bytes both ways and mirrors running, the counter and the text screen", async () => {
     const t = setup();
     const backend = await t.remoteFactory(config, { wasm: new ArrayBuffer(4) });
