@@ -70,6 +70,27 @@ describe("downloading a machine's file", () => {
   });
 });
 
+describe("a download's bytes", () => {
+  const pieces = [Uint8Array.of(1, 2, 3), Uint8Array.of(4, 5), Uint8Array.of(6, 7, 8, 9)];
+  const load = async (size: number | undefined, contentLength: string | null = null): Promise<{ bytes: number[]; offsets: number[]; progress: (number | undefined)[][] }> => {
+    const offsets: number[] = [];
+    const progress: (number | undefined)[][] = [];
+    const loader = fetchingLoader(async () => ({ ...response(pieces, false), headers: { get: (name: string) => (name === "content-length" ? contentLength : null) } }));
+    const buffer = await loader.load({ name: "f", url: "f", ...(size === undefined ? {} : { size }) }, (loaded, total) => progress.push([loaded, total]), (_, offset) => offsets.push(offset));
+    return { bytes: [...new Uint8Array(buffer)], offsets, progress };
+  };
+  const all = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+
+  it("are the body's, in order, whether the size is declared, said by the server, shorter or longer than the body, or unknown", async () => {
+    for (const [size, header] of [[9, null], [undefined, "9"], [20, null], [4, null], [undefined, null]] as const) {
+      const { bytes, offsets, progress } = await load(size, header);
+      expect(bytes).toEqual(all);
+      expect(offsets).toEqual([0, 3, 5]);
+      expect(progress.map(([loaded]) => loaded)).toEqual([3, 5, 9]);
+    }
+  });
+});
+
 describe("a file served compressed (the emulator's wasm)", () => {
   const wasm = Uint8Array.from({ length: 50_000 }, (_, i) => (i * 7) & 0xff);
   const served = async (bytes: Uint8Array): Promise<ArrayBuffer> => (await gzip(bytes)).slice().buffer;

@@ -69,17 +69,27 @@ async function readBody(
     return buffer;
   }
   const reader = body.getReader();
+  // With the size known, each piece is copied into place as it comes: joining them all at the end
+  // was one task of ~70 ms for a boot's 22 MB, with the pieces and the file in memory at once. A
+  // body longer than said (a file served compressed, unpacked by the transport) is joined at the end.
+  let into = total !== undefined && total > 0 && total <= MAX_UNPACKED_ASSET_BYTES ? new Uint8Array(total) : undefined;
   const chunks: Uint8Array[] = [];
   let loaded = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     if (value === undefined) continue;
-    chunks.push(value);
+    if (into !== undefined && loaded + value.length <= into.length) into.set(value, loaded);
+    else {
+      if (into !== undefined) chunks.push(into.subarray(0, loaded));
+      into = undefined;
+      chunks.push(value);
+    }
     onChunk?.(value, loaded);
     loaded += value.length;
     onProgress(loaded, total);
   }
+  if (into !== undefined) return loaded === into.length ? into.buffer : into.slice(0, loaded).buffer;
   const out = new Uint8Array(loaded);
   let offset = 0;
   for (const chunk of chunks) {
