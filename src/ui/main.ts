@@ -2,6 +2,10 @@ import { registerSW } from "virtual:pwa-register";
 import { loadAppScript, type AppClass } from "./appGlobal.ts";
 import { pageGuestBase, startDecoderEarly } from "./earlyDecoder.ts";
 import { startKeptBootAhead } from "./keptBootAhead.ts";
+// xterm's styles go in the stylesheet the page links, with the page's own: imported by the app's
+// script (terminal.ts), its build injected them at run time, one ~100 ms task of the page's
+// thread at every visit (a trace of a repeat visit).
+import "@xterm/xterm/css/xterm.css";
 import "./style.css";
 
 // First, before the app's script has loaded: the pre-booted state's download and decoding, in a

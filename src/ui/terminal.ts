@@ -4,7 +4,7 @@
  */
 import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
-import "@xterm/xterm/css/xterm.css";
+// xterm's stylesheet comes with the page's (main.ts).
 import { DisposableStore, Emitter, toDisposable, type Disposable } from "../core/index.ts";
 import type { Theme } from "./comfort/preferences.ts";
 import { clipboardCommand } from "./comfort/shortcuts.ts";
