@@ -19,7 +19,7 @@ test("boots the default guest to a shell and runs what the user types", async ({
   await expect(page.getByTestId("mips")).toHaveText(/\d+(\.\d)? MIPS/);
   // The page's styles, xterm's included, come in the stylesheet it links: none is injected into
   // its head at run time (one that was took ~100 ms of the page's thread at every visit).
-  expect(await page.evaluate(() => document.head.querySelectorAll("style").length)).toBe(0);
+  await expect(page.locator("head style")).toHaveCount(0);
   await expect(page.locator(".xterm-helper-textarea")).toHaveCSS("position", "absolute");
 
   // Type like a user: into the terminal, then Enter.
