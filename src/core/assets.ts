@@ -2,6 +2,7 @@
  * Loading the files a machine needs, with progress and errors that name the file. The browser
  * and Node both use fetch; Node callers whose files are on disk pass their own AssetLoader.
  */
+import { concatBytes } from "./bytes.ts";
 import { AppError, isAppError } from "./errors.ts";
 import { gunzip, isGzip } from "./snapshot/compress.ts";
 import { host, sha256Hex, type HostFetchInit, type HostResponse } from "./host.ts";
@@ -90,13 +91,7 @@ async function readBody(
     onProgress(loaded, total);
   }
   if (into !== undefined) return loaded === into.length ? into.buffer : into.slice(0, loaded).buffer;
-  const out = new Uint8Array(loaded);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out.buffer;
+  return concatBytes(chunks).buffer as ArrayBuffer;
 }
 
 /** The most a served-compressed file may unpack to when its size is not declared. */

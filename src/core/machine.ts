@@ -690,8 +690,7 @@ export class Machine implements Disposable {
 
   /** `assets` with the files a boot needs, loading those it lacks (after a restore, the first time). */
   private async withBootFiles(assets: LoadedAssets): Promise<LoadedAssets> {
-    // A file a Worker's backend took is detached here: its length is 0, which no file has.
-    const missing = guestAssets(this.guest).filter(([role]) => (assets[role]?.byteLength ?? 0) === 0);
+    const missing = guestAssets(this.guest).filter(([role]) => !held(assets[role]));
     if (missing.length === 0) return assets;
     const byRole = await this.loadAll(missing);
     return { ...assets, ...Object.fromEntries(missing.map(([role]) => [role, loadedFile(byRole, role)])) };
@@ -875,9 +874,17 @@ function bootFiles(config: EmulatorConfig): Pick<EmulatorConfig, "bios" | "vga_b
   return { ...(bios === undefined ? {} : { bios }), ...(vga_bios === undefined ? {} : { vga_bios }), ...(bzimage === undefined ? {} : { bzimage }), ...(initrd === undefined ? {} : { initrd }) };
 }
 
-/** Whether `config` still has its boot files: none was taken by a backend in a Worker (detached, length 0). */
+/**
+ * Whether the page still has this file: loaded, and not taken by a backend in a Worker (moved
+ * there, it is detached here: its length is 0, which no file has).
+ */
+function held(file: ArrayBuffer | undefined): file is ArrayBuffer {
+  return file !== undefined && file.byteLength > 0;
+}
+
+/** Whether `config` still has its boot files (none was taken by a backend in a Worker). */
 function holdsBootFiles(config: EmulatorConfig): boolean {
-  return Object.values(bootFiles(config)).every((file) => file.buffer.byteLength > 0);
+  return Object.values(bootFiles(config)).every((file) => held(file.buffer));
 }
 
 /** The ArrayBuffer holding exactly these bytes (copied only when the view is partial). */
