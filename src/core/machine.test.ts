@@ -244,6 +244,30 @@ describe("Machine", () => {
     expect(loads.filter((name) => boot.includes(name)).sort()).toEqual([...boot, ...boot, ...boot].sort());
   });
 
+  it("a reset whose boot files no longer load (taken by the Worker, then the server gone) fails naming the file", async () => {
+    const move = (buffers: ArrayBuffer[]): unknown => (globalThis as unknown as { structuredClone(v: unknown, o: { transfer: ArrayBuffer[] }): unknown }).structuredClone(buffers, { transfer: buffers });
+    let serverGone = false;
+    const machine = new Machine({
+      profile: DEFAULT_PROFILE,
+      guest,
+      wasm: { name: "v86.wasm", url: "v86.wasm", size: 4 },
+      loader: { load: (ref, onProgress) => (serverGone && ref.name === "bzImage" ? Promise.reject(new AppError("asset-load-failed", "Could not download bzImage.", { details: { subject: "bzImage" } })) : memoryLoader.load(ref, onProgress)) },
+      backend: async (config) => {
+        move([config.bios, config.vga_bios, config.bzimage, config.initrd].flatMap((file) => (file === undefined ? [] : [file.buffer])));
+        return new FakeShell(config, {});
+      },
+      clock: new ManualClock(),
+    });
+    await machine.start();
+    serverGone = true;
+    const error: unknown = await machine.reset().catch((e: unknown) => e);
+    if (!isAppError(error, "asset-load-failed")) return expect.fail(`not an asset error: ${String(error)}`);
+    expect(error.details.subject).toBe("bzImage");
+    // No emulator runs now: the machine says it failed, and why.
+    expect(machine.status).toMatchObject({ stage: "failed", running: false, error });
+    machine.dispose();
+  });
+
   it("refuses a file whose size does not match, naming it, and never starts the emulator", async () => {
     const { machine, shell } = setup({}, { kernel: { name: "bzImage", url: "bzImage", size: 999 } });
     const error: unknown = await machine.start().catch((e: unknown) => e);

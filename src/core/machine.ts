@@ -482,7 +482,10 @@ export class Machine implements Disposable {
     if (this.launch === undefined) throw new AppError("not-running", "The machine has not been started.");
     this.throwIfDisposed();
     this.powerCycleEmitter.fire("reset");
-    await this.powerOn();
+    // A reset that cannot start again (its boot files no longer load) leaves no emulator running.
+    await this.powerOn().catch((error: unknown) => {
+      throw this.restartFailed(error);
+    });
   }
 
   /** Start a fresh emulator in place of the current one (first start, reset, guest reboot). */
@@ -550,11 +553,15 @@ export class Machine implements Disposable {
     this.setStatus({ running: false, mips: undefined });
     this.shellGone();
     this.powerCycleEmitter.fire("reboot");
-    this.powerOn().catch((error: unknown) => {
-      const appError = toAppError(error, "emulator-start-failed", "The machine could not restart.");
-      this.setStatus({ stage: "failed", running: false, error: appError });
-      this.failWaiters(appError);
-    });
+    this.powerOn().catch((error: unknown) => this.restartFailed(error));
+  }
+
+  /** A reset or reboot that could not start the emulator again: the machine has failed, and says why. */
+  private restartFailed(error: unknown): AppError {
+    const appError = toAppError(error, "emulator-start-failed", "The machine could not restart.");
+    if (!this.isDisposed()) this.setStatus({ stage: "failed", running: false, error: appError });
+    this.failWaiters(appError);
+    return appError;
   }
 
   /** The last console output as text, for error messages and tests. */
