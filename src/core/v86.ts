@@ -102,7 +102,7 @@ export function warmUpEmulator(files: WarmUpFiles, clock: Clock, forMs = WARM_UP
       // Stopped before the start's own instance runs; a destroy that never ends holds no start up for long.
       if (emulator !== undefined) {
         let gaveUp: Disposable | undefined;
-        await Promise.race([emulator.destroy().catch(() => undefined), new Promise<void>((resolve) => (gaveUp = clock.after(DESTROY_WAIT_MS, resolve)))]);
+        await Promise.race([destroyEvenWhileLoading(emulator), new Promise<void>((resolve) => (gaveUp = clock.after(DESTROY_WAIT_MS, resolve)))]);
         gaveUp?.dispose();
       }
     }
@@ -170,7 +170,7 @@ export const createV86Backend: BackendFactory = async (config, host) => {
   try {
     await Promise.race([loaded, wasmFailed, deadline]);
   } catch (error) {
-    void emulator.destroy().catch(() => undefined);
+    void destroyEvenWhileLoading(emulator);
     throw error;
   } finally {
     timer?.dispose();
@@ -179,6 +179,26 @@ export const createV86Backend: BackendFactory = async (config, host) => {
   if ((config as { initial_state?: unknown }).initial_state !== undefined) fitDiskGeometry(emulator as unknown as V86Internals);
   return new V86Backend(emulator, !config.disable_jit, host.screenContainer === undefined);
 };
+
+/**
+ * Destroy an emulator that may still be loading. v86's starter goes on after `destroy()`: once its
+ * module and files are in, it runs its init ("emulator-ready") and, with autostart, `run()`. An
+ * emulator destroyed while it loaded (a warm-up a start ended early, a load that failed or ran out
+ * of time) then ran: before its module was in, `destroy()` failed and it ran for good beside the
+ * machine that replaced it; after, its first slice threw in the machine's Worker, v86's yield
+ * Worker gone ("Cannot read properties of null (reading 'postMessage')", an e2e run, 2026-12-06).
+ * Such an emulator is made inert at its "emulator-ready" (after this file's own listeners): v86's
+ * yield Worker, if it made one, is ended and its yield does nothing, so `run()` runs no slice.
+ */
+function destroyEvenWhileLoading(emulator: V86): Promise<void> {
+  emulator.add_listener("emulator-ready", () => {
+    const inner = (emulator as unknown as V86Internals).v86;
+    if (inner === undefined) return;
+    inner.unregister_yield();
+    inner.yield = () => undefined;
+  });
+  return emulator.destroy().catch(() => undefined);
+}
 
 /** v86's IDE drive (src/ide.js IDEInterface): what its IDENTIFY answer is made from. */
 interface V86IdeDrive {
