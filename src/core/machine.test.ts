@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { FakeShell, PROMPT, fakeV86State, files, guest, memoryLoader } from "./testing/fakeShell.ts";
 import type { BackendFactory, EmulatorBackend, HypercallRecord, MicroscopeHooks } from "./backend.ts";
 import { Emitter } from "./events.ts";
@@ -208,6 +208,43 @@ describe("Machine", () => {
     expect(machine.status).toMatchObject({ stage: "booting", running: true, error: undefined });
     shell().boot();
     expect(machine.status.stage).toBe("ready");
+  });
+
+  it("two resets at once (a double click, a reset during the guest's reboot) leave one emulator: the earlier one's is never run", async () => {
+    const shells: FakeShell[] = [];
+    const arrivals: (() => void)[] = [];
+    let held = false;
+    const machine = new Machine({
+      profile: DEFAULT_PROFILE,
+      guest,
+      wasm: { name: "v86.wasm", url: "v86.wasm", size: 4 },
+      loader: memoryLoader,
+      // Each emulator arrives when the test says (a Worker loading), once the first start is done.
+      backend: (config) =>
+        new Promise((resolve) => {
+          const shell = new FakeShell(config, {});
+          shells.push(shell);
+          if (held) arrivals.push(() => resolve(shell));
+          else resolve(shell);
+        }),
+      clock: new ManualClock(),
+    });
+    await machine.start();
+    held = true;
+    const first = machine.reset();
+    const second = machine.reset();
+    // Both asked for an emulator (the boot's files are loaded first); the earlier arrives last.
+    await vi.waitFor(() => expect(arrivals).toHaveLength(2));
+    arrivals[1]!();
+    await second;
+    arrivals[0]!();
+    await first;
+    expect(shells).toHaveLength(3);
+    expect(shells.map((s) => s.disposed)).toEqual([true, true, false]);
+    shells[2]!.boot();
+    expect(machine.status).toMatchObject({ stage: "ready", running: true });
+    machine.dispose();
+    expect(shells[2]!.disposed).toBe(true);
   });
 
   it("loads the boot's files again for a reset when the backend took them (a Worker's, moved there), and only then", async () => {

@@ -157,6 +157,8 @@ export class Machine implements Disposable {
   private shellUp = false;
   /** Set from Ctrl-Alt-Del until the guest reboots (or REBOOT_GRACE_MS pass): prompts meanwhile are the old shell's. */
   private rebootExpected: Disposable | undefined;
+  /** Power-ons begun (powerOn): only the latest one's emulator runs. */
+  private launches = 0;
   /** v86's JIT is held off for the start in progress (MachineOptions.holdJitWhileStarting). */
   private jitHeld = false;
   private state: MachineStatus = { stage: "idle", running: false, mips: undefined, error: undefined, shell: "waiting" };
@@ -499,10 +501,14 @@ export class Machine implements Disposable {
     this.shellGone();
     // A fresh emulator, launched with the JIT off when this machine holds it (holdJit).
     this.jitHeld = this.holdsJit;
+    const launching = ++this.launches;
     const backend = await launch();
-    if (this.isDisposed()) {
+    // Disposed meanwhile, or a later power-on took over (a second reset while this one loaded,
+    // the guest's reboot): this emulator never runs beside the one that counts.
+    if (this.isDisposed() || launching !== this.launches) {
       backend.dispose();
       this.throwIfDisposed();
+      return;
     }
     const store = new DisposableStore();
     store.add(backend);
