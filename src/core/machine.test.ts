@@ -39,6 +39,16 @@ function setup(answers: Record<string, [string, number | "hang"]> = {}, override
   };
 }
 
+/** The default guest's machine on `backend`, its files from `loader` (in memory unless given). */
+function machineOn(backend: BackendFactory, loader: Pick<typeof memoryLoader, "load"> = memoryLoader): Machine {
+  return new Machine({ profile: DEFAULT_PROFILE, guest, wasm: { name: "v86.wasm", url: "v86.wasm", size: 4 }, loader, backend, clock: new ManualClock() });
+}
+
+/** What a backend in a Worker does to the files of its start message: moves them (the page's are detached). */
+function moveToWorker(buffers: ArrayBuffer[]): void {
+  (globalThis as unknown as { structuredClone(v: unknown, o: { transfer: ArrayBuffer[] }): unknown }).structuredClone(buffers, { transfer: buffers });
+}
+
 describe("Machine", () => {
   it("goes downloading → booting → ready when the prompt appears, with progress per file", async () => {
     const { machine, shell, statuses } = setup();
@@ -214,21 +224,16 @@ describe("Machine", () => {
     const shells: FakeShell[] = [];
     const arrivals: (() => void)[] = [];
     let held = false;
-    const machine = new Machine({
-      profile: DEFAULT_PROFILE,
-      guest,
-      wasm: { name: "v86.wasm", url: "v86.wasm", size: 4 },
-      loader: memoryLoader,
-      // Each emulator arrives when the test says (a Worker loading), once the first start is done.
-      backend: (config) =>
+    // Each emulator arrives when the test says (a Worker loading), once the first start is done.
+    const machine = machineOn(
+      (config) =>
         new Promise((resolve) => {
           const shell = new FakeShell(config, {});
           shells.push(shell);
           if (held) arrivals.push(() => resolve(shell));
           else resolve(shell);
         }),
-      clock: new ManualClock(),
-    });
+    );
     await machine.start();
     held = true;
     const first = machine.reset();
@@ -248,27 +253,21 @@ describe("Machine", () => {
   });
 
   it("loads the boot's files again for a reset when the backend took them (a Worker's, moved there), and only then", async () => {
-    // What a backend in a Worker does to the files of its start message: moves them (the page's are detached).
-    const move = (buffers: ArrayBuffer[]): unknown => (globalThis as unknown as { structuredClone(v: unknown, o: { transfer: ArrayBuffer[] }): unknown }).structuredClone(buffers, { transfer: buffers });
     const loads: string[] = [];
     const seen: { kernel: number[]; initrd: number }[] = [];
     for (const takes of [true, false]) {
       const shells: FakeShell[] = [];
-      const machine = new Machine({
-        profile: DEFAULT_PROFILE,
-        guest,
-        wasm: { name: "v86.wasm", url: "v86.wasm", size: 4 },
-        loader: { load: (ref, onProgress) => (loads.push(ref.name), memoryLoader.load(ref, onProgress)) },
-        backend: async (config) => {
+      const machine = machineOn(
+        async (config) => {
           const files = [config.bios, config.vga_bios, config.bzimage, config.initrd].map((file) => file?.buffer ?? new ArrayBuffer(0));
           seen.push({ kernel: [...new Uint8Array(files[2] as ArrayBuffer)], initrd: (files[3] as ArrayBuffer).byteLength });
-          if (takes) move(files);
+          if (takes) moveToWorker(files);
           const shell = new FakeShell(config, {});
           shells.push(shell);
           return shell;
         },
-        clock: new ManualClock(),
-      });
+        { load: (ref, onProgress) => (loads.push(ref.name), memoryLoader.load(ref, onProgress)) },
+      );
       await machine.start();
       await machine.reset();
       expect(shells).toHaveLength(2);
@@ -282,19 +281,14 @@ describe("Machine", () => {
   });
 
   it("a reset whose boot files no longer load (taken by the Worker, then the server gone) fails naming the file", async () => {
-    const move = (buffers: ArrayBuffer[]): unknown => (globalThis as unknown as { structuredClone(v: unknown, o: { transfer: ArrayBuffer[] }): unknown }).structuredClone(buffers, { transfer: buffers });
     let serverGone = false;
-    const machine = new Machine({
-      profile: DEFAULT_PROFILE,
-      guest,
-      wasm: { name: "v86.wasm", url: "v86.wasm", size: 4 },
-      loader: { load: (ref, onProgress) => (serverGone && ref.name === "bzImage" ? Promise.reject(new AppError("asset-load-failed", "Could not download bzImage.", { details: { subject: "bzImage" } })) : memoryLoader.load(ref, onProgress)) },
-      backend: async (config) => {
-        move([config.bios, config.vga_bios, config.bzimage, config.initrd].flatMap((file) => (file === undefined ? [] : [file.buffer])));
+    const machine = machineOn(
+      async (config) => {
+        moveToWorker([config.bios, config.vga_bios, config.bzimage, config.initrd].flatMap((file) => (file === undefined ? [] : [file.buffer])));
         return new FakeShell(config, {});
       },
-      clock: new ManualClock(),
-    });
+      { load: (ref, onProgress) => (serverGone && ref.name === "bzImage" ? Promise.reject(new AppError("asset-load-failed", "Could not download bzImage.", { details: { subject: "bzImage" } })) : memoryLoader.load(ref, onProgress)) },
+    );
     await machine.start();
     serverGone = true;
     const error: unknown = await machine.reset().catch((e: unknown) => e);
