@@ -35,6 +35,7 @@ import {
   type Machine,
   type MachineSession,
   type StartRequest,
+  type StepOutcome,
 } from "../../src/core/index.ts";
 import { guestIsBuilt } from "../../src/node/guest.ts";
 import { fileLabPrebooted, nodeSession, nodeSessionOptions, startSession } from "../../src/node/session.ts";
@@ -61,6 +62,11 @@ function withGuestOutput(where: string, error: unknown): unknown {
   if (!(error instanceof AppError) || error.code !== "timeout") return error;
   const recent = error.details.recentOutput ?? "";
   return new Error(`${where}: ${error.message}\nThe guest's last output:\n${recent.split("\n").slice(-15).join("\n")}`, { cause: error });
+}
+
+/** A step that did not do what the lesson says fails with what it printed and why. */
+function expectStepOk(where: string, outcome: StepOutcome): void {
+  expect(outcome.ok, `${where}: ${outcome.lines.join(" ")}\nWhat the guest printed:\n${outcome.output ?? "(nothing)"}`).toBe(true);
 }
 
 /**
@@ -97,13 +103,13 @@ describe.skipIf(!built)("shipped lessons in the real guest", () => {
           const outcome = await runNetworkStep(lab, action, systemClock).catch((error: unknown) => {
             throw withGuestOutput(where, error);
           });
-          expect({ where, ...outcome }).toMatchObject({ where, ok: true });
+          expectStepOk(where, outcome);
           continue;
         }
         if (m === undefined) throw new Error(`${where}: the lesson mixes network steps with steps on the page's machine`);
         if (action.type === "command") {
           const result = await m.run(action.command, { timeoutMs: (action.timeoutSeconds ?? 60) * 1000 });
-          expect({ where, ...commandOutcome(result, action.expect) }).toMatchObject({ where, ok: true });
+          expectStepOk(where, commandOutcome(result, action.expect));
         } else if (action.type === "devices") {
           profile = { ...profile, ...action.set };
           m = await start(s, profile);
@@ -112,7 +118,7 @@ describe.skipIf(!built)("shipped lessons in the real guest", () => {
           saved.set(action.name, concatParts(await s.capture({ name: action.name, app: "lessons test", preview: "", createdAt: Date.now() })));
         } else if (action.type === "address-walk") {
           const { outcome } = await addressWalk(m, action.target, systemClock);
-          expect({ where, ...outcome }).toMatchObject({ where, ok: true });
+          expectStepOk(where, outcome);
         } else if (action.type === "page-tables") {
           const { outcome, report } = await pageTableWorkload(m, action.command, systemClock, (action.timeoutSeconds ?? 60) * 1000);
           expect({ where, ok: outcome.ok, sawCr3Writes: report.cr3Changes > 0 }).toEqual({ where, ok: true, sawCr3Writes: true });
