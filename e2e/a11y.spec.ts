@@ -78,5 +78,15 @@ test("no serious or critical axe violation in either theme; the VGA view fits, s
     await expect(page.getByTestId("help")).toBeHidden();
   }
   expect(found).toEqual([]);
+
+  // A phone's width: the toolbar wraps into rows, every button whole on screen and its label on
+  // one line (it used to run off the right edge, labels broken over three lines).
+  await page.setViewportSize({ width: 390, height: 844 });
+  const misplaced = `Array.from(document.querySelectorAll(".actions button"))
+    .filter((b) => b.offsetParent !== null)
+    .filter((b) => { const r = b.getBoundingClientRect(); const text = document.createRange(); text.selectNodeContents(b); return r.left < 0 || r.right > innerWidth || text.getClientRects().length > 1; })
+    .map((b) => b.textContent)`;
+  await expect.poll(() => page.evaluate<string[]>(misplaced)).toEqual([]);
+  expect(await page.evaluate<number>("document.documentElement.scrollWidth - innerWidth")).toBeLessThanOrEqual(0);
   expect(pageErrors).toEqual([]);
 });
