@@ -22,10 +22,14 @@ test("the address-walk view walks a kernel address through the guest's page tabl
   await expect(result.locator(".walk-chain")).toHaveText(/^guest virtual 0xc[0-9a-f]{7} → guest physical 0x0[0-9a-f]{7} → Wasm memory byte 0x[0-9a-f]{8}$/);
   await expect(result.locator(".walk-agrees")).toContainText("the walk agrees");
 
-  // The Microscope panel, opened by its shortcut (the same action as its button).
+  // The Microscope panel, opened by its shortcut (the same action as its button), with the page
+  // scrolled back to the terminal as a user would have it.
+  await page.evaluate("document.getElementById('app').scrollTo(0, 0)");
   await page.keyboard.press("Alt+Shift+KeyM");
   const panel = page.getByTestId("microscope");
   await expect(panel).toBeVisible();
+  // It sits below the device lab: opening it scrolls it into view.
+  await expect(panel).toBeInViewport();
   await expect(panel.getByTestId("microscope-status")).toContainText("taken with the meter installed");
   const sinceOn = async (): Promise<number> => Number(/(\d+) port accesses/.exec((await panel.getByTestId("microscope-since-on").textContent()) ?? "")?.[1] ?? "0");
   await expect.poll(sinceOn, { timeout: 30_000 }).toBeGreaterThan(0);

@@ -14,6 +14,8 @@ test("two lab machines on a bridged switch get addresses, ping each other, and t
   await waitForShell(page);
   await page.locator('button[data-action="network"]').click();
   const panel = page.getByTestId("network");
+  // Opened from the bar, the panel (below the other labs) is scrolled into view.
+  await expect(panel).toBeInViewport();
   await expect(panel).toBeVisible();
   // A mixed pair (vm1 virtio-net, vm2 NE2000); each starts from the lab's pre-booted state of its NIC model.
   for (const [name, nic] of [["vm1", "virtio"], ["vm2", "ne2k"]] as const) {

@@ -24,9 +24,25 @@ export function pageActions(shell: Shell & { showLink(text: string, url: string)
     lessonsVisible: panels.lessonsVisible,
     setLessonsVisible: (visible) => panels.setLessonsVisible(visible),
     microscopeVisible: panels.microscopeVisible,
-    setMicroscopeVisible: (visible) => panels.setMicroscopeVisible(visible),
+    setMicroscopeVisible: (visible) => {
+      panels.setMicroscopeVisible(visible);
+      if (visible) bringIntoView("microscope");
+    },
     networkVisible: panels.network.open,
-    setNetworkVisible: (visible) => panels.network.setOpen(visible),
+    setNetworkVisible: (visible) => {
+      panels.network.setOpen(visible);
+      if (visible) bringIntoView("network");
+    },
     report: (error) => shell.report(error),
   };
+}
+
+/**
+ * A panel opened from the bar is scrolled into view: the microscope and the network lab sit
+ * below the storage panels and the device lab, a screen or more under the terminal, where
+ * opening them changed nothing the user could see but the button's label.
+ */
+function bringIntoView(id: string): void {
+  const smooth = !matchMedia("(prefers-reduced-motion: reduce)").matches;
+  document.getElementById(id)?.scrollIntoView({ block: "start", behavior: smooth ? "smooth" : "auto" });
 }
