@@ -16,11 +16,18 @@ test("shortcuts: help lists them, pause by key, and none of them reaches the gue
   for (const line of ["Alt+Shift+P", "Alt+Shift+D", "Alt+Shift+S", "Alt+Shift+F", "Alt+Shift+T", "Alt+Shift+=", "Alt+Shift+-", "Alt+Shift+H", "Ctrl+Shift+V or Shift+Insert"]) {
     await expect(help.locator("kbd", { hasText: line }).first()).toBeVisible();
   }
+  // Each row names its action as the bar does now: the guest runs, so Alt+Shift+P pauses.
+  const pauseRow = help.locator("tr", { hasText: "Alt+Shift+P" });
+  await expect(pauseRow).toContainText("Pause");
   await page.keyboard.press("Escape");
   await expect(help).toBeHidden();
 
   await page.keyboard.press("Alt+Shift+KeyP");
   await expect(page.getByTestId("run-state")).toHaveText("paused");
+  await page.keyboard.press("Alt+Shift+KeyH");
+  await expect(pauseRow).toContainText("Resume");
+  await page.keyboard.press("Escape");
+  await expect(help).toBeHidden();
   await page.keyboard.press("Alt+Shift+KeyP");
   await expect(page.getByTestId("run-state")).toHaveText("running");
 

@@ -88,9 +88,9 @@ export class ActionDispatcher implements Disposable {
   }
 
   /** The help's table of shortcuts (with `extra` rows, e.g. the terminal's clipboard keys). */
-  helpTable(idle: MachineStatus, extra: readonly (readonly [string, string, string])[]): HTMLTableElement {
+  helpTable(status: MachineStatus, extra: readonly (readonly [string, string, string])[]): HTMLTableElement {
     const table = h("table");
-    for (const [keys, label, title] of [...shortcutRows(this.actions, idle, this.host.context()), ...extra]) {
+    for (const [keys, label, title] of [...shortcutRows(this.actions, status, this.host.context()), ...extra]) {
       const tr = table.insertRow();
       tr.insertCell().append(h("kbd", {}, keys));
       tr.insertCell().textContent = label;

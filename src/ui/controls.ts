@@ -27,9 +27,10 @@ export class Controls {
     this.installHelp();
   }
 
-  /** Labels and enabled state follow the status. */
+  /** Labels and enabled state follow the status, in the bar and in the help while it is shown. */
   render(status: MachineStatus): void {
     this.dispatcher.refresh(status);
+    if (byId<HTMLDialogElement>("help").open) this.fillHelp(status);
   }
 
   /** Run the action with this id, as its button would. */
@@ -47,6 +48,15 @@ export class Controls {
         help.close();
       }
     });
-    byId("help-keys").replaceChildren(this.dispatcher.helpTable(IDLE_STATUS, CLIPBOARD_KEYS.map(([keys, what]) => [keys, what, ""] as const)));
+    this.fillHelp(IDLE_STATUS);
+  }
+
+  /**
+   * The help's rows name each action as its button does now ("Pause" while the guest runs, the
+   * theme it switches to): opening the help redraws the page, which fills them again. (Filled
+   * once at the start, it said "Resume" and "Dark theme" whatever the page showed.)
+   */
+  private fillHelp(status: MachineStatus): void {
+    byId("help-keys").replaceChildren(this.dispatcher.helpTable(status, CLIPBOARD_KEYS.map(([keys, what]) => [keys, what, ""] as const)));
   }
 }
