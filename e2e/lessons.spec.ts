@@ -11,6 +11,8 @@ test("the snapshots lesson, walked end to end on the live machine", async ({ pag
   const panel = page.getByTestId("lessons");
   await expect(panel).toBeVisible();
   await expect(panel.getByTestId("lesson-title")).toHaveText("Saving and moving a machine");
+  // Opened at its first step, the lesson shows its title (not under the step bar).
+  await expect(panel.getByTestId("lesson-title")).toBeInViewport({ ratio: 1 });
   const steps = panel.locator(".lesson-steps > li");
   const count = await steps.count();
   expect(count).toBeGreaterThanOrEqual(4);
@@ -20,6 +22,8 @@ test("the snapshots lesson, walked end to end on the live machine", async ({ pag
     await expect(page).toHaveURL(new RegExp(`[?&]lesson=snapshots&step=${n}$`));
     const step = steps.nth(n - 1);
     await expect(step).toHaveAttribute("aria-current", "step");
+    // Next step brings the step it goes to into the panel's view.
+    await expect(step.locator("h4")).toBeInViewport({ ratio: 1 });
     const button = step.getByTestId("lesson-do");
     if ((await button.count()) > 0) {
       await button.click();

@@ -60,7 +60,26 @@ export class LessonPanel {
     if (step > steps) this.host.notice(`The lesson "${entry.lesson.title}" has ${steps} steps; it opens at the last one, not step ${step}.`);
     this.open = { lesson: entry.lesson, step: Math.min(step, steps) - 1 };
     this.render();
-    this.container.querySelector(`[data-step="${this.open.step + 1}"]`)?.scrollIntoView({ block: "nearest" });
+    // At its first step a lesson opens at its title and introduction; at a later one (a link), at that step.
+    if (this.open.step === 0) this.container.scrollTop = 0;
+    else this.reveal(this.open.step);
+  }
+
+  /**
+   * Scroll the panel, not the page, so the step is whole below the sticky step bar (as far as
+   * the panel's height allows). `scrollIntoView` scrolled the page too and put the lesson's title
+   * under the bar.
+   */
+  private reveal(step: number): void {
+    const item = this.container.querySelector<HTMLElement>(`[data-step="${step + 1}"]`);
+    if (item === null) return;
+    const bar = this.container.querySelector<HTMLElement>(".lesson-nav")?.offsetHeight ?? 0;
+    const view = this.container.getBoundingClientRect();
+    const box = item.getBoundingClientRect();
+    const above = view.top + bar - box.top;
+    const below = box.bottom - view.bottom;
+    if (above > 0) this.container.scrollTop -= above;
+    else if (below > 0) this.container.scrollTop += Math.min(below, -above);
   }
 
   private async readAll(): Promise<void> {
@@ -162,6 +181,7 @@ export class LessonPanel {
     if (this.open === undefined || step < 0 || step >= this.open.lesson.steps.length || step === this.open.step) return;
     this.open.step = step;
     this.render();
+    this.reveal(step);
   }
 
   private renderOutcome(outcome: StepOutcome | Error): HTMLElement {
