@@ -10,6 +10,8 @@ test("the device panel flips NIC and console (a restart) and benchmarks a pair w
   // NIC: the guest finds virtio-net on the PCI bus and binds its driver.
   await flip(page, "lab-nic-virtio");
   expect(await runInGuest(page, "basename $(readlink /sys/class/net/eth0/device/driver)")).toEqual({ output: "virtio_net", exitCode: 0 });
+  // The panel's line says the restart is over, not still "restarting…".
+  await expect(page.getByTestId("lab-progress")).toHaveText("Network card: virtio-net. The machine restarted with it.");
 
   // Console: the terminal is now on the virtio console (hvc0), the NIC choice is kept.
   await flip(page, "lab-console-virtio");

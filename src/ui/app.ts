@@ -27,6 +27,7 @@ import {
   type MachineRecord,
   type NetworkLab,
   type SessionOptions,
+  type StartOutcome,
   type StartRequest,
 } from "../core/index.ts";
 import { installComfort, type Comfort } from "./comfort/pageComfort.ts";
@@ -71,7 +72,7 @@ export class App implements Shell {
   private guestSize: number | undefined;
   private storageReady: Promise<void> | undefined;
   /** The start in progress, so a link's machine waits for it before taking over. */
-  private lastStart: Promise<void> | undefined;
+  private lastStart: Promise<StartOutcome | undefined> | undefined;
   private readonly sessionOptions: SessionOptions;
 
   /** What the page's entry started, and the offline worker's registration (appGlobal.ts). */
@@ -186,12 +187,17 @@ export class App implements Shell {
   }
 
   /** (Re)start the page's machine with the current device profile. */
-  start(request: StartRequest = { kind: "auto" }): Promise<void> {
+  async start(request: StartRequest = { kind: "auto" }): Promise<void> {
+    await this.startFor(request);
+  }
+
+  /** As `start`; how it ended (undefined: storage could not be read, which the page says). */
+  private startFor(request: StartRequest): Promise<StartOutcome | undefined> {
     this.lastStart = this.startNow(request);
     return this.lastStart;
   }
 
-  private async startNow(request: StartRequest): Promise<void> {
+  private async startNow(request: StartRequest): Promise<StartOutcome | undefined> {
     this.messages.clearError();
     try {
       this.storageReady ??= this.initStorage();
@@ -199,7 +205,7 @@ export class App implements Shell {
     } catch (error) {
       this.storageReady = undefined;
       this.session.fail(toAppError(error, "storage-failed", "This browser's storage could not be read."));
-      return;
+      return undefined;
     }
     const outcome = await this.session.start({
       record: this.current,
@@ -208,6 +214,7 @@ export class App implements Shell {
       network: (await this.panels.snapshots.link.networkFor(this.current.id)) ?? "on",
     });
     if (outcome.kind === "busy") this.panels.diskBar.showBusy(false);
+    return outcome;
   }
 
   /** The network lab, made when first opened: machines of its own on a virtual switch, started from a pre-booted state of their hardware (a NIC). */
@@ -222,9 +229,9 @@ export class App implements Shell {
     return scratchSession(this.sessionOptions);
   }
 
-  async restartWith(profile: DeviceProfile): Promise<void> {
+  restartWith(profile: DeviceProfile): Promise<StartOutcome | undefined> {
     this.profile = profile;
-    await this.start();
+    return this.startFor({ kind: "auto" });
   }
 
   /** Boot another saved machine (its own device profile) and remember it for the next visit. */

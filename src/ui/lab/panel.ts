@@ -4,7 +4,7 @@
  * KVM figures, and keep the history. All measuring, shaping and the hardware choices are in
  * src/core/lab; the results are drawn by report.ts, the history by history.ts.
  */
-import { AppError, V86_PACKAGE_VERSION, maxBalloonMiB, startScratch, systemClock, type DeviceProfile, type Machine, type MachineSession } from "../../core/index.ts";
+import { AppError, V86_PACKAGE_VERSION, maxBalloonMiB, startScratch, systemClock, type DeviceProfile, type Machine, type MachineSession, type StartOutcome } from "../../core/index.ts";
 import {
   HARDWARE_TOGGLES,
   LabRunner,
@@ -15,7 +15,6 @@ import {
   type HardwareToggle,
   type LabReport,
   type PairId,
-  type ProfilePatch,
   type SizePreset,
 } from "../../core/lab/index.ts";
 import { h } from "../kit/dom.ts";
@@ -24,7 +23,8 @@ import { renderReport } from "./report.ts";
 
 export interface LabHost {
   profile(): DeviceProfile;
-  restartWith(profile: DeviceProfile): Promise<void>;
+  /** How the start ended (undefined: it did not begin; the page says why). */
+  restartWith(profile: DeviceProfile): Promise<StartOutcome | undefined>;
   machine(): Machine | undefined;
   /** A session for a machine that keeps nothing, made like the page's (its backend, its guest). */
   scratchSession(): MachineSession;
@@ -121,7 +121,7 @@ export class LabPanel {
           h("legend", {}, toggle.title),
           ...toggle.options.map((option) => {
             const input = h("input", { type: "radio", name: `lab-${toggle.id}`, value: option.value, "data-testid": `lab-${toggle.id}-${option.value}`, checked: option.value === current });
-            input.addEventListener("change", () => void this.changeHardware(toggle, option.patch));
+            input.addEventListener("change", () => void this.changeHardware(toggle, option));
             return h("label", {}, input, ` ${option.label}`, h("small", {}, option.driver));
           }),
         );
@@ -129,13 +129,16 @@ export class LabPanel {
     );
   }
 
-  private async changeHardware(toggle: HardwareToggle, patch: ProfilePatch): Promise<void> {
+  private async changeHardware(toggle: HardwareToggle, option: HardwareToggle["options"][number]): Promise<void> {
     this.progress.textContent = `${toggle.title} changed: restarting the machine with new hardware…`;
+    let outcome: StartOutcome | undefined;
     try {
-      await this.host.restartWith(withHardware(this.host.profile(), patch));
+      outcome = await this.host.restartWith(withHardware(this.host.profile(), option.patch));
     } catch (error) {
       this.host.report(error);
     }
+    // Said until the next change or run; a start that did not happen has the page's own message.
+    this.progress.textContent = outcome?.kind === "started" ? `${toggle.title}: ${option.label}. The machine restarted with it.` : "";
     this.renderToggles();
   }
 
