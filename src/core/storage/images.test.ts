@@ -61,8 +61,12 @@ describe("ImageStore", () => {
     const { kv, store } = setup();
     const pdf = new Uint8Array(70_000);
     pdf.set([0x25, 0x50, 0x44, 0x46], 0);
+    const qcow2 = new Uint8Array(70_000);
+    qcow2.set([0x51, 0x46, 0x49, 0xfb], 0);
     for (const [file, pattern] of [
       [source("notes.pdf", pdf), /not a disk image/],
+      // Another hypervisor's format is named, with how to make a raw image of it.
+      [source("debian.qcow2", qcow2), /is a QEMU qcow2 image: .*raw disk images only.*qemu-img convert -O raw debian\.qcow2 disk\.img/],
       [source("empty.img", new Uint8Array(0)), /empty/],
       [{ name: "huge.img", size: 9 * 1024 ** 3, read: async () => new Uint8Array(0) }, /larger than/],
     ] as const) {

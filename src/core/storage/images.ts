@@ -7,7 +7,7 @@ import { AppError, isAppError } from "../errors.ts";
 import { randomId } from "../host.ts";
 import { Sha256 } from "../sha256.ts";
 import type { KeyValueStore } from "./kv.ts";
-import { SNIFF_BYTES, sniffImage, type DriveKind, type ImageKind } from "./sniff.ts";
+import { SNIFF_BYTES, foreignDiskFormat, sniffImage, type DriveKind, type ImageKind } from "./sniff.ts";
 
 /** Chrome refuses single IndexedDB values past ~133 MB; a few MiB per chunk is comfortable. */
 export const CHUNK_SIZE = 4 * 1024 * 1024;
@@ -78,9 +78,12 @@ export class ImageStore {
     const head = await source.read(0, Math.min(source.size, SNIFF_BYTES));
     const sniffed = sniffImage(head, source.size);
     if (sniffed === undefined) {
+      const foreign = foreignDiskFormat(head);
       throw new AppError(
         "bad-image",
-        `${source.name} is not a disk image virtlab knows: not an ISO 9660 CD-ROM, a hard-disk or floppy image, a Linux kernel or an initrd.`,
+        foreign === undefined
+          ? `${source.name} is not a disk image virtlab knows: not an ISO 9660 CD-ROM, a hard-disk or floppy image, a Linux kernel or an initrd.`
+          : `${source.name} is a ${foreign} image: virtlab (v86) reads raw disk images only. Make a raw copy (qemu-img convert -O raw ${source.name} disk.img) and add that.`,
         { details: { subject: source.name } },
       );
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SNIFF_BYTES, imageDrives, sniffImage } from "./sniff.ts";
+import { SNIFF_BYTES, foreignDiskFormat, imageDrives, sniffImage } from "./sniff.ts";
 
 function image(size: number, marks: [number, number[]][]): Uint8Array {
   const head = new Uint8Array(Math.min(size, SNIFF_BYTES));
@@ -19,6 +19,30 @@ describe("sniffImage", () => {
     expect(sniffImage(image(MiB, [[0, ascii("070701")]]), MiB)?.evidence).toMatch(/cpio/);
     expect(sniffImage(image(1440 * 1024, [[510, [0x55, 0xaa]]]), 1440 * 1024)).toEqual({ kind: "floppy", evidence: "floppy size with a boot sector", drives: ["floppy", "harddisk"] });
     expect(sniffImage(image(64 * MiB, [[510, [0x55, 0xaa]]]), 64 * MiB)?.kind).toBe("harddisk");
+  });
+
+  it("takes raw disks without a partition table: a file system on the whole image, and a blank image", () => {
+    expect(sniffImage(image(64 * MiB, [[1080, [0x53, 0xef]]]), 64 * MiB)).toEqual({ kind: "harddisk", evidence: "ext2/3/4 file system without a partition table", drives: ["harddisk"] });
+    expect(sniffImage(image(256 * MiB, []), 256 * MiB)).toEqual({ kind: "harddisk", evidence: "blank (all zeros at the start)", drives: ["harddisk"] });
+    // Zeros that are too small, cut short, or not whole sectors are no blank disk.
+    expect(sniffImage(image(64 * 1024, []), 64 * 1024)).toBeUndefined();
+    expect(sniffImage(new Uint8Array(512), 64 * MiB)).toBeUndefined();
+    expect(sniffImage(image(64 * MiB + 100, []), 64 * MiB + 100)).toBeUndefined();
+    expect(sniffImage(image(64 * MiB + 100, [[1080, [0x53, 0xef]]]), 64 * MiB + 100)).toBeUndefined();
+    // Zeros with one byte set elsewhere in the head: not blank, and nothing else either.
+    expect(sniffImage(image(64 * MiB, [[5000, [1]]]), 64 * MiB)).toBeUndefined();
+  });
+
+  it("names other hypervisors' disk formats, which it does not take", () => {
+    const named = (marks: [number, number[]][]): string | undefined => foreignDiskFormat(image(64 * MiB, marks));
+    expect(named([[0, [0x51, 0x46, 0x49, 0xfb]]])).toBe("QEMU qcow2");
+    expect(named([[0, ascii("KDMV")]])).toBe("VMware VMDK (sparse extent)");
+    expect(named([[0, ascii("# Disk DescriptorFile")]])).toBe("VMware VMDK (descriptor)");
+    expect(named([[0x40, [0x7f, 0x10, 0xda, 0xbe]]])).toBe("VirtualBox VDI");
+    expect(named([[0, ascii("vhdxfile")]])).toBe("Hyper-V VHDX");
+    expect(named([[0, ascii("conectix")]])).toBe("dynamic VHD");
+    expect(named([[510, [0x55, 0xaa]]])).toBeUndefined();
+    expect(sniffImage(image(64 * MiB, [[0, [0x51, 0x46, 0x49, 0xfb]]]), 64 * MiB)).toBeUndefined();
   });
 
   it("prefers the ISO signature over a boot sector (hybrid ISOs carry both)", () => {

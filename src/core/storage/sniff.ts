@@ -88,5 +88,36 @@ function guessKind(head: Uint8Array, size: number): Omit<SniffResult, "drives"> 
     return { kind: "floppy", evidence: bootSignature ? "floppy size with a boot sector" : "standard floppy size" };
   }
   if (bootSignature && size % 512 === 0) return { kind: "harddisk", evidence: "master boot record (0x55AA)" };
+  // Raw disks without a partition table: a file system made on the whole image (mkfs.ext4
+  // disk.img), and a blank image (dd from /dev/zero, qemu-img create -f raw).
+  if (size % 512 === 0 && startsWith(head, EXT_MAGIC_AT, EXT_MAGIC)) return { kind: "harddisk", evidence: "ext2/3/4 file system without a partition table" };
+  if (size % 512 === 0 && size >= BLANK_MIN_BYTES && head.length === Math.min(size, SNIFF_BYTES) && head.every((b) => b === 0)) {
+    return { kind: "harddisk", evidence: "blank (all zeros at the start)" };
+  }
   return undefined;
+}
+
+/** The ext2/3/4 superblock's magic 0xEF53 (little-endian), at 1024 + 0x38. */
+const EXT_MAGIC_AT = 1024 + 0x38;
+const EXT_MAGIC = [0x53, 0xef];
+/** A file of zeros smaller than this is not taken for a blank disk. */
+const BLANK_MIN_BYTES = 1024 * KIB;
+
+/**
+ * Disk formats of other hypervisors: a disk inside a container of their own, which virtlab does
+ * not read (v86 reads raw bytes). Named in the refusal, with how to make a raw image of it.
+ * (A fixed VHD is the raw disk with a footer at its end: it reads as the raw disk it holds.)
+ */
+const FOREIGN_DISK_FORMATS: readonly { readonly name: string; readonly at: number; readonly magic: readonly number[] }[] = [
+  { name: "QEMU qcow2", at: 0, magic: [0x51, 0x46, 0x49, 0xfb] },
+  { name: "VMware VMDK (sparse extent)", at: 0, magic: ascii("KDMV") },
+  { name: "VMware VMDK (descriptor)", at: 0, magic: ascii("# Disk DescriptorFile") },
+  { name: "VirtualBox VDI", at: 0x40, magic: [0x7f, 0x10, 0xda, 0xbe] },
+  { name: "Hyper-V VHDX", at: 0, magic: ascii("vhdxfile") },
+  { name: "dynamic VHD", at: 0, magic: ascii("conectix") },
+];
+
+/** The name of another hypervisor's disk format these first bytes show, if any. */
+export function foreignDiskFormat(head: Uint8Array): string | undefined {
+  return FOREIGN_DISK_FORMATS.find((f) => startsWith(head, f.at, f.magic))?.name;
 }
