@@ -7,7 +7,7 @@
  * same-page meter over machines started from one state.
  */
 import type { Locator, Page } from "@playwright/test";
-import { expect, runInGuest, test, waitForShell } from "./fixtures.ts";
+import { expect, runInGuest, terminalBuffer, test, waitForShell } from "./fixtures.ts";
 
 /** The counter the guest keeps in /tmp/c, one more each second. */
 const COUNTER = "(i=0; while true; do i=$((i+1)); echo $i > /tmp/c; sleep 1; done) > /dev/null 2>&1 &";
@@ -76,9 +76,14 @@ test("a running machine moves to another tab with pre-copy: uptime and a counter
   await expect(pageA.getByTestId("stage")).toHaveText("stopped");
   await expect(panelA.getByTestId("migration-round").first()).toBeVisible();
   await expect(panelA.getByTestId("migration-summary")).toContainText(/Downtime \d+ ms/);
+  // A's terminal says where the machine went.
+  await expect.poll(() => terminalBuffer(pageA)).toContainEqual(expect.stringContaining(`This machine moved to tab ${tabB} and runs there now`));
 
   // B: the machine arrived and runs on, with the rounds and the downtime shown there too.
   await expect(panelB.getByTestId("migration-status")).toContainText("Arrived from tab", { timeout: 60_000 });
+  // B's terminal starts afresh under a line that says the machine came from A.
+  const tabA = ((await panelB.getByTestId("migration-status").textContent()) ?? "").match(/Arrived from tab (\w+)/)?.[1] ?? "";
+  await expect.poll(async () => (await terminalBuffer(pageB))[0]).toBe(`── Debian 6.1 + busybox (built in) · moved here from tab ${tabA}, running ──`);
   await expect(panelB.getByTestId("migration-summary")).toContainText(/Downtime \d+ ms/);
   await expect(panelB.getByTestId("migration-round").first()).toBeVisible();
   await expect(pageB.getByTestId("stage")).toHaveText("ready");

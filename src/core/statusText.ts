@@ -77,9 +77,11 @@ export function describeStatus(status: MachineStatus, context: StatusContext = {
 /** How a run of a machine began, for the line that starts its terminal. */
 export type RunStart =
   | { readonly kind: "boot" | "cold-boot" | "pre-booted" | "boot-cache" | "reset" | "reboot" }
-  | { readonly kind: "snapshot"; readonly name: string };
+  | { readonly kind: "snapshot"; readonly name: string }
+  /** A running machine moved here from another tab (its console's past stayed there). */
+  | { readonly kind: "arrived"; readonly fromTab: string };
 
-const RUN_START_WORDS: Readonly<Record<Exclude<RunStart["kind"], "snapshot">, string>> = {
+const RUN_START_WORDS: Readonly<Record<Exclude<RunStart["kind"], "snapshot" | "arrived">, string>> = {
   boot: "boot",
   "cold-boot": "cold boot",
   "pre-booted": "pre-booted state",
@@ -93,6 +95,11 @@ const RUN_START_WORDS: Readonly<Record<Exclude<RunStart["kind"], "snapshot">, st
  * run's (another machine's, or before a reboot): "── <machine> · cold boot ──".
  */
 export function runDivider(machineName: string, start: RunStart): string {
-  const how = start.kind === "snapshot" ? `snapshot "${start.name}"` : RUN_START_WORDS[start.kind];
+  const how = start.kind === "snapshot" ? `snapshot "${start.name}"` : start.kind === "arrived" ? `moved here from tab ${start.fromTab}, running` : RUN_START_WORDS[start.kind];
   return `── ${machineName.trim() || "machine"} · ${how} ──`;
+}
+
+/** Said in the terminal of the tab a machine left: it runs elsewhere now. */
+export function handedOverLine(toTab: string): string {
+  return `This machine moved to tab ${toTab} and runs there now; it is stopped here.`;
 }

@@ -143,7 +143,7 @@ export class App implements Shell {
       terminalBuffer: () => this.terminal.allLines(),
       runOnSecondMachine: (command) => runOnSecondMachine(this.scratchSession(), command),
     });
-    installMigration(this, document.getElementById("migration"));
+    installMigration(this, document.getElementById("migration"), this.terminal);
     this.panels.openLessonFromUrl();
     this.redraw();
   }

@@ -3,7 +3,7 @@
  * BroadcastChannel, given this page's machine, its disks and their Web Lock, and the panel that
  * shows it. The composition root calls this once.
  */
-import { TabMover, systemClock, type ChannelLike, type Machine, type MachineSession, type MachineRecord, type NetworkLab } from "../../core/index.ts";
+import { TabMover, handedOverLine, runDivider, systemClock, type ChannelLike, type Machine, type MachineSession, type MachineRecord, type MoveState, type NetworkLab } from "../../core/index.ts";
 import { DATABASES, type StorageController } from "../storage/StorageController.ts";
 import { MigrationPanel } from "./MigrationPanel.ts";
 
@@ -19,7 +19,13 @@ export interface MigrationShell {
 /** The channel the virtlab tabs of this origin find each other on. */
 export const MIGRATION_TABS_CHANNEL = "virtlab-migration-tabs";
 
-export function installMigration(shell: MigrationShell, container: HTMLElement | null): TabMover | undefined {
+/** The terminal as a move needs it: a fresh screen for an arrival, a line for a departure. */
+export interface MoveTerminal {
+  startRun(line: string): void;
+  notice(text: string): void;
+}
+
+export function installMigration(shell: MigrationShell, container: HTMLElement | null, terminal: MoveTerminal): TabMover | undefined {
   if (container === null || typeof BroadcastChannel === "undefined") return undefined;
   const machineId = (): string | undefined => (shell.session.machine === undefined ? undefined : shell.current.id);
   const mover: TabMover = new TabMover(
@@ -46,6 +52,19 @@ export function installMigration(shell: MigrationShell, container: HTMLElement |
     // A BroadcastChannel is a ChannelLike; only the DOM typing of its onmessage differs.
     new BroadcastChannel(MIGRATION_TABS_CHANNEL) as unknown as ChannelLike,
   );
+  // Where the user looks: the tab a machine arrived in starts its terminal afresh under a line
+  // that says so (the console's past stayed with the other tab); the tab it left says where it went.
+  let said = false;
+  mover.onChange((state: MoveState) => {
+    if (state.role === "idle" || state.outcome === undefined) {
+      said = false;
+      return;
+    }
+    if (said || state.outcome.kind !== "done") return;
+    said = true;
+    if (state.role === "target") terminal.startRun(runDivider(shell.current.name, { kind: "arrived", fromTab: state.tab }));
+    else terminal.notice(handedOverLine(state.tab));
+  });
   new MigrationPanel(container, {
     mover,
     machines: () => {
