@@ -116,6 +116,27 @@ describe("MachineSession: start requests", () => {
     session.dispose();
   });
 
+  it("says the pre-booted state downloads, then that it is unpacked once all of it is in", async () => {
+    const file = await prebootedFor(DEFAULT_PROFILE);
+    const halves: PrebootedSource = {
+      manifest: () => file.manifest(),
+      file: async (m, onProgress) => {
+        const bytes = await file.file(m, () => undefined);
+        onProgress(bytes.length / 2, bytes.length);
+        onProgress(bytes.length, bytes.length);
+        return bytes;
+      },
+    };
+    const { session } = setup({ prebooted: halves });
+    const details: string[] = [];
+    session.onProgress((p) => {
+      if (p.detail.includes("pre-booted")) details.push(p.detail);
+    });
+    expect(await start(session, { kind: "auto" })).toEqual({ kind: "started", from: "pre-booted" });
+    expect(details).toEqual([expect.stringMatching(/^Downloading the pre-booted machine: [\d.]+ of [\d.]+ MiB$/), expect.stringMatching(/^Unpacking the pre-booted machine \([\d.]+ MiB downloaded\)…$/)]);
+    session.dispose();
+  });
+
   it("tells the pre-booted state's source when a start from it has settled (after the set-up), or did not use it", async () => {
     const file = await prebootedFor(DEFAULT_PROFILE);
     const heard: string[] = [];

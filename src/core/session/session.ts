@@ -300,7 +300,8 @@ export class MachineSession {
       if (plan.usePrebooted && this.options.prebooted !== undefined) {
         const prebooted = await choosePrebooted(this.options.prebooted, this.fingerprintOf(record, profile, guest, images), V86_PACKAGE_VERSION, (loaded, total) => {
           const mib = (n: number): string => (n / 1048576).toFixed(1);
-          this.detail = `Downloading the pre-booted machine: ${mib(loaded)} of ${mib(total)} MiB`;
+          // All of it in, the state is unpacked before the restore: said so, not "7.6 of 7.6 MiB" for a second.
+          this.detail = loaded < total ? `Downloading the pre-booted machine: ${mib(loaded)} of ${mib(total)} MiB` : `Unpacking the pre-booted machine (${mib(total)} MiB downloaded)…`;
           this.progressEmitter.fire({ detail: this.detail, fraction: loaded / total });
           this.emitStatus();
         });
