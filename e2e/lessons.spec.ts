@@ -3,7 +3,7 @@
  * the live machine, every step's action showing what it did; a broken lesson file is listed with
  * its problems while the others work.
  */
-import { expect, runInGuest, shownErrors, test, waitForShell } from "./fixtures.ts";
+import { expect, runInGuest, shownErrors, terminalBuffer, test, waitForShell } from "./fixtures.ts";
 
 test("the snapshots lesson, walked end to end on the live machine", async ({ page, pageErrors }) => {
   await page.goto("/?lesson=snapshots&step=1");
@@ -34,6 +34,10 @@ test("the snapshots lesson, walked end to end on the live machine", async ({ pag
     if (n < count) await panel.getByTestId("lesson-next").click();
   }
   expect(acted).toBeGreaterThanOrEqual(4);
+  // The terminal shows a step's command as if typed at the prompt, not the markers' wrapper around it.
+  const screen = await terminalBuffer(page);
+  expect(screen).toContain("root@virtlab:/# cat /root/lesson-note");
+  expect(screen.filter((line) => line.includes("printf") || line.includes("\\036"))).toEqual([]);
   // The restore step really took the machine back: the lesson's note is the one from before.
   expect(await runInGuest(page, "cat /root/lesson-note")).toEqual({ output: "before the snapshot", exitCode: 0 });
   await expect(page.getByTestId("snapshots")).toContainText("lesson: before");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodeText, encodeText } from "./host.ts";
-import { CommandCapture, ConsoleTranscript, MarkerFilter, lastLineToShow, markedCommand, stripAnsi } from "./console.ts";
+import { CommandCapture, ConsoleTranscript, EchoFilter, MarkerFilter, lastLineToShow, markedCommand, stripAnsi } from "./console.ts";
 
 const bytes = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
 const PROMPT = /root@virtlab:[^\r\n]*# $/;
@@ -79,6 +79,70 @@ describe("command markers", () => {
     const capture = new CommandCapture(9);
     capture.push(bytes(markedCommand("echo hi", 9).replace(/\n/g, "\r\n")));
     expect(capture.result).toBeUndefined();
+  });
+});
+
+describe("EchoFilter", () => {
+  // As the real guest's busybox shell echoes `run`'s input (recorded from it): a half-typed line
+  // cleared (Ctrl-U), the wrapper, the command's output between the markers, the next prompt.
+  const command = "tty; ls /sys/class/net";
+  const echoed = "\rroot@virtlab:/# \x1b[Jprintf '\\036S1\\037'; {\r\n> tty; ls /sys/class/net\r\n> }; printf '\\036E1 %d\\037' $?\r\n";
+  const output = "\x1eS1\x1f/dev/ttyS0\r\nlo\r\n\x1eE1 0\x1froot@virtlab:/# ";
+  const shown = (filter: EchoFilter, chunks: readonly string[]): string => chunks.map((c) => decodeText(new MarkerFilter().filter(filter.filter(encodeText(c))))).join("");
+
+  it("shows the command as typed at the prompt instead of the wrapper's echo, whole or byte by byte", () => {
+    const whole = new EchoFilter();
+    expect(decodeText(whole.typed({ id: 1, command }))).toBe("");
+    expect(shown(whole, [echoed + output])).toBe("\rroot@virtlab:/# \x1b[Jtty; ls /sys/class/net\r\n/dev/ttyS0\r\nlo\r\nroot@virtlab:/# ");
+    const split = new EchoFilter();
+    split.typed({ id: 1, command });
+    const markers = new MarkerFilter();
+    const out = Array.from(echoed + output, (c) => decodeText(markers.filter(split.filter(encodeText(c))))).join("");
+    expect(out).toBe("\rroot@virtlab:/# \x1b[Jtty; ls /sys/class/net\r\n/dev/ttyS0\r\nlo\r\nroot@virtlab:/# ");
+  });
+
+  it("a command of several lines shows them after the shell's continuation prompt", () => {
+    const filter = new EchoFilter();
+    filter.typed({ id: 7, command: "for i in 1 2\ndo echo $i; done" });
+    const echo = markedCommand("for i in 1 2\ndo echo $i; done", 7).replace(/\n(?!$)/g, "\r\n> ").replace(/\n$/, "\r\n");
+    expect(shown(filter, [echo, "\x1eS7\x1f1\r\n2\r\n\x1eE7 0\x1f"])).toBe("for i in 1 2\r\n> do echo $i; done\r\n1\r\n2\r\n");
+  });
+
+  it("lets everything through untouched when nothing is typed, when the command ends without its marker, or when the echo is not the wrapper's", () => {
+    expect(shown(new EchoFilter(), ["plain output\r\n"])).toBe("plain output\r\n");
+    const interrupted = new EchoFilter();
+    interrupted.typed({ id: 2, command: "sleep 9" });
+    expect(shown(interrupted, ["printf '\\036S2\\037'; {\r\n> sleep 9^C\r\n"])).toBe("");
+    expect(decodeText(interrupted.ended(2))).toBe("printf '\\036S2\\037'; {\r\n> sleep 9^C\r\n");
+    expect(shown(interrupted, ["root@virtlab:/# "])).toBe("root@virtlab:/# ");
+    const other = new EchoFilter();
+    other.typed({ id: 3, command: "true" });
+    expect(shown(other, ["something else\r\n\x1eS3\x1f\x1eE3 0\x1f"])).toBe("something else\r\n");
+    // Typed while the user's own command still printed: its output is in the echo; all of it shows.
+    const busy = new EchoFilter();
+    busy.typed({ id: 8, command: "uname -r" });
+    const mixed = "printf '\\036S8\\037'; {\r\nLinux virtlab 6.1.0 i686 GNU/Linux\r\n> uname -r\r\n> }; printf '\\036E8 %d\\037' $?\r\n";
+    expect(shown(busy, [mixed, "\x1eS8\x1f6.1.0\r\n\x1eE8 0\x1f"])).toBe(`${mixed}6.1.0\r\n`);
+    // A long line wrapped by the shell at 80 columns is still the echo.
+    const long = new EchoFilter();
+    const longCommand = `echo ${"abcdefghij ".repeat(9)}`;
+    long.typed({ id: 9, command: longCommand });
+    const typed = markedCommand(longCommand, 9);
+    const wrapped = `${typed.split("\n")[0] ?? ""}\r\n> ${longCommand.slice(0, 78)}\r\r\n${longCommand.slice(78)}\r\n> }; printf '\\036E9 %d\\037' $?\r\n`;
+    expect(shown(long, [wrapped, "\x1eS9\x1fok\r\n"])).toBe(`${longCommand}\r\nok\r\n`);
+    // A command typed while another's echo is still held lets the held bytes go first.
+    const twice = new EchoFilter();
+    twice.typed({ id: 4, command: "a" });
+    twice.filter(encodeText("held"));
+    expect(decodeText(twice.typed({ id: 5, command: "b" }))).toBe("held");
+  });
+
+  it("holds no more than 64 KiB waiting for the marker", () => {
+    const filter = new EchoFilter();
+    filter.typed({ id: 6, command: "cat big" });
+    expect(filter.filter(new Uint8Array(60 * 1024).fill(0x61)).length).toBe(0);
+    expect(filter.filter(new Uint8Array(8 * 1024).fill(0x62)).length).toBe(68 * 1024);
+    expect(filter.filter(encodeText("after")).length).toBe(5);
   });
 });
 

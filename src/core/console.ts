@@ -128,6 +128,78 @@ export class MarkerFilter {
   }
 }
 
+/** Held at most this long for a command's echo; past it the bytes pass through as they came. */
+const MAX_ECHO_BYTES = 64 * 1024;
+
+/** A command `Machine.run` typed: its id and text. */
+export interface TypedCommand {
+  readonly id: number;
+  readonly command: string;
+}
+
+/**
+ * Console output for a person, the other half: the shell's echo of what `Machine.run` typed (the
+ * command in a group between the `printf`s of its markers, `markedCommand`) is shown as the
+ * command alone, as if typed at the prompt. From the moment it is typed until its start marker,
+ * the output is the echo; it is held, and once the marker comes, everything from the echo of
+ * the first `printf` to the marker becomes the command's lines (continuation lines after "> ",
+ * as the shell shows them). What came before that printf (the line editor clearing a half-typed
+ * line) stays. An echo that does not look like that, a command that ends without its marker
+ * (interrupted) or more than MAX_ECHO_BYTES pass through unchanged. Runs before `MarkerFilter`.
+ * A background program printing while a command is echoed (a few milliseconds) is shown
+ * without those bytes; the transcript `run` reads is not filtered.
+ */
+export class EchoFilter {
+  private expected: TypedCommand | undefined;
+  private held: Uint8Array[] = [];
+  private heldBytes = 0;
+
+  /** `run` is about to type this command (any echo still held for another one is let go). */
+  typed(command: TypedCommand): Uint8Array {
+    const rest = this.release();
+    this.expected = command;
+    return rest;
+  }
+
+  /** The command `id` ended: what is still held of its echo, as it came. */
+  ended(id: number): Uint8Array {
+    return this.expected?.id === id ? this.release() : new Uint8Array(0);
+  }
+
+  filter(bytes: Uint8Array): Uint8Array {
+    const expected = this.expected;
+    if (expected === undefined) return bytes;
+    this.held.push(bytes);
+    this.heldBytes += bytes.length;
+    const data = concatBytes(this.held);
+    const marker = indexOfBytes(data, Uint8Array.from([MARK_OPEN, ...encodeText(`S${expected.id}`), MARK_CLOSE]));
+    if (marker < 0) return this.heldBytes > MAX_ECHO_BYTES ? this.release() : new Uint8Array(0);
+    this.expected = undefined;
+    this.held = [];
+    this.heldBytes = 0;
+    const typed = markedCommand(expected.command, expected.id);
+    const echo = indexOfBytes(data.subarray(0, marker), encodeText(typed.split("\n")[0] as string));
+    // Only the echo itself is replaced: the wrapper and the command as typed, with the shell's
+    // line breaks ("\r\n> " between lines, "\r\r\n" where a long line wraps at 80 columns).
+    // Anything else in there (a command still printing while this one was typed) shows as it came.
+    if (echo < 0 || lineBreaksOut(decodeText(data.subarray(echo, marker))) !== lineBreaksOut(typed)) return data;
+    return concatBytes([data.subarray(0, echo), encodeText(`${expected.command.split("\n").join("\r\n> ")}\r\n`), data.subarray(marker)]);
+  }
+
+  private release(): Uint8Array {
+    const data = concatBytes(this.held);
+    this.expected = undefined;
+    this.held = [];
+    this.heldBytes = 0;
+    return data;
+  }
+}
+
+/** Text without its line breaks, continuation prompts and carriage returns, to compare an echo with what was typed. */
+function lineBreaksOut(text: string): string {
+  return text.replace(/\r/g, "").replace(/\n> /g, "").replace(/\n/g, "");
+}
+
 function join(...parts: Uint8Array[]): Uint8Array {
   return concatBytes(parts);
 }

@@ -7,7 +7,7 @@ import type { BackendFactory, ConsoleChunk, ConsolePort, EmulatorBackend, GuestM
 import { samePageKeys } from "./migration/ksm.ts";
 import type { GuestAtPause } from "./migration/protocol.ts";
 import { systemClock, type Clock } from "./clock.ts";
-import { CommandCapture, ConsoleTranscript, markedCommand, type CommandResult } from "./console.ts";
+import { CommandCapture, ConsoleTranscript, markedCommand, type CommandResult, type TypedCommand } from "./console.ts";
 import { AGENT_PORT, GuestAgent } from "./agent.ts";
 import { AppError, toAppError } from "./errors.ts";
 import { DisposableStore, Emitter, toDisposable, type Disposable } from "./events.ts";
@@ -173,6 +173,7 @@ export class Machine implements Disposable {
   private readonly progressEmitter = this.store.add(new Emitter<DownloadProgress>());
   private readonly shellEmitter = this.store.add(new Emitter<void>());
   private readonly powerCycleEmitter = this.store.add(new Emitter<"reset" | "reboot">());
+  private readonly commandEmitter = this.store.add(new Emitter<{ readonly typed: TypedCommand } | { readonly ended: number }>());
   /** Any change of stage, running or MIPS. */
   readonly onStatus = this.statusEmitter.event;
   /** Console output of every port, batched per emulator time slice. */
@@ -182,6 +183,8 @@ export class Machine implements Disposable {
   readonly onShellReady = this.shellEmitter.event;
   /** A fresh emulator is about to start in place of the running one: a hard reset, or the guest rebooted. */
   readonly onPowerCycle = this.powerCycleEmitter.event;
+  /** `run` typed a command into the console (just before its bytes go), and it ended: for the display's `EchoFilter`. */
+  readonly onCommand = this.commandEmitter.event;
 
   /**
    * The guest agent on the second serial port, for housekeeping the user does not see (agent.ts);
@@ -740,6 +743,7 @@ export class Machine implements Disposable {
     });
     this.commandsInFlight++;
     try {
+      this.commandEmitter.fire({ typed: { id: capture.id, command } });
       this.write(KILL_LINE + markedCommand(command, capture.id));
       const remaining = Math.max(1, timeoutMs - (this.clock.now() - started));
       await this.waitUntil(() => capture.result !== undefined, remaining, `the command "${command}" to finish`);
@@ -747,6 +751,7 @@ export class Machine implements Disposable {
     } finally {
       this.commandsInFlight--;
       listener.dispose();
+      this.commandEmitter.fire({ ended: capture.id });
     }
   }
 

@@ -8,7 +8,7 @@
 import type { AssetLoader } from "../assets.ts";
 import type { BackendFactory, ConsoleChunk } from "../backend.ts";
 import type { Clock } from "../clock.ts";
-import { MarkerFilter, lastLineToShow } from "../console.ts";
+import { EchoFilter, MarkerFilter, lastLineToShow } from "../console.ts";
 import { AppError, describeCause, toAppError } from "../errors.ts";
 import { DisposableStore, Emitter } from "../events.ts";
 import { DATA_DISK_SLOT, afterRestoreCommand, promptWithHostname, tidyForSaveCommand, type GuestManifest } from "../guest.ts";
@@ -625,13 +625,20 @@ export class MachineSession {
     );
     store.add(machine.onPowerCycle((why) => this.runEmitter.fire({ machineName: record.name, runStart: { kind: why }, notice: undefined })));
     store.add(machine.onDownloadProgress((progress: DownloadProgress) => this.downloadProgress(progress)));
-    // The markers around a command `run` typed are for the core, never shown.
+    // The markers around a command `run` typed are for the core, never shown, and the shell's
+    // echo of the wrapper shows as the command alone.
     const markers = new MarkerFilter();
+    const echo = new EchoFilter();
+    const show = (bytes: Uint8Array): void => {
+      const shown = markers.filter(bytes);
+      if (shown.length > 0) this.outputEmitter.fire(shown);
+    };
     store.add(
       machine.onOutput((chunk: ConsoleChunk) => {
-        if (chunk.port === machine.consolePort) this.outputEmitter.fire(markers.filter(chunk.bytes));
+        if (chunk.port === machine.consolePort) show(echo.filter(chunk.bytes));
       }),
     );
+    store.add(machine.onCommand((event) => show("typed" in event ? echo.typed(event.typed) : echo.ended(event.ended))));
     store.add(machine.onShellReady(() => this.shellEmitter.fire()));
     this.machineEmitter.fire(machine);
     return machine;
