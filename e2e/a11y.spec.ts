@@ -88,5 +88,11 @@ test("no serious or critical axe violation in either theme; the VGA view fits, s
     .map((b) => b.textContent)`;
   await expect.poll(() => page.evaluate<string[]>(misplaced)).toEqual([]);
   expect(await page.evaluate<number>("document.documentElement.scrollWidth - innerWidth")).toBeLessThanOrEqual(0);
+  // The lessons go under the terminal there, the width of the screen (beside it they had a sliver).
+  await page.getByRole("button", { name: "Lessons" }).click();
+  const lessons = page.getByTestId("lessons");
+  await expect(lessons.locator("li").first()).toBeVisible();
+  const boxes = await Promise.all([lessons.boundingBox(), page.getByTestId("terminal").boundingBox()]);
+  expect({ lessonsWide: (boxes[0]?.width ?? 0) > 300, underTerminal: (boxes[0]?.y ?? 0) >= (boxes[1]?.y ?? 0) + (boxes[1]?.height ?? 0) - 1 }).toEqual({ lessonsWide: true, underTerminal: true });
   expect(pageErrors).toEqual([]);
 });
