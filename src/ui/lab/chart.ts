@@ -33,7 +33,8 @@ export function barChart(bars: readonly Bar[], unit: Unit): SVGSVGElement {
       node("text", { x: labelWidth - 6, y: y + 14, "text-anchor": "end", class: "lab-chart-label" }, bar.label),
       node("rect", { x: labelWidth, y, width: Math.max(1, w), height: rowHeight - 6, class: bar.emulated ? "lab-bar-emulated" : "lab-bar-paravirtual" }),
       node("line", { x1: labelWidth + (bar.min / top) * plot, x2: labelWidth + (bar.max / top) * plot, y1: y + 8, y2: y + 8, class: "lab-whisker" }),
-      node("text", { x: labelWidth + w + 6, y: y + 14, class: "lab-chart-label" }, `${bar.value >= 10 ? bar.value.toFixed(0) : bar.value.toFixed(2)} ${unit}`),
+      // The value after the whisker's end, so the whisker never runs through it.
+      node("text", { x: labelWidth + (Math.max(bar.value, bar.max) / top) * plot + 6, y: y + 14, class: "lab-chart-label" }, `${bar.value >= 10 ? bar.value.toFixed(0) : bar.value.toFixed(2)} ${unit}`),
     );
   });
   return svg;
