@@ -57,8 +57,8 @@ export const PAIRS: readonly DevicePair[] = [
       driver: "virtio_console puts whole buffers on a shared-memory virtqueue and rings a doorbell once: one exit per buffer, not per byte.",
     },
     kvm: undefined,
-    whyLower: "Seed 004 has no console row. A small gap means the per-byte cost is hidden by other work, e.g. the host handling the output.",
-    whyHigher: "Seed 004 has no console row. The UART costs one emulated port write per byte; virtio-console one notification per buffer.",
+    whyLower: "The course's KVM figures have no console row. A small gap means the per-byte cost is hidden by other work, e.g. the host handling the output.",
+    whyHigher: "The course's KVM figures have no console row. The UART costs one emulated port write per byte; virtio-console one notification per buffer.",
   },
   {
     id: "storage",

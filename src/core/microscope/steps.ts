@@ -111,6 +111,6 @@ export async function pageTableWorkload(machine: Machine, command: string, clock
   const contextSwitches = Number(after[3]) - Number(before[3]);
   const lines = describeShadow(report, { pageFaults, contextSwitches });
   if (result.exitCode !== 0) lines.unshift(`The command ended with exit code ${result.exitCode}.`);
-  lines.push("Course notes (seed 004): CPU/MMU-bound work runs at 85 % of native with shadow page tables, 97 % with EPT/NPT, 7 % fully emulated.");
+  lines.push("The course's KVM figures: CPU/MMU-bound work runs at 85 % of native with shadow page tables, 97 % with EPT/NPT, 7 % fully emulated.");
   return { outcome: { ok: result.exitCode === 0, lines, output: result.output }, report };
 }

@@ -39,6 +39,6 @@ function renderResult(result: WorkloadResult): HTMLElement {
     barChart(runs.map((run) => ({ label: run.variant ?? run.label, value: run.summary.median, min: run.summary.min, max: run.summary.max, emulated: run.side === "emulated" })), result.unit),
     table,
     words === undefined ? undefined : h("p", { class: "lab-note" }, words),
-    pair.kvm === undefined ? undefined : h("p", { class: "lab-note" }, `Seed 004 (KVM, % of native): ${pair.kvm.emulatedLabel} ${pair.kvm.emulated}%, ${pair.kvm.paravirtualLabel} ${pair.kvm.paravirtual}%. ${pair.kvm.note}`),
+    pair.kvm === undefined ? undefined : h("p", { class: "lab-note" }, `The course's KVM figures (% of native): ${pair.kvm.emulatedLabel} ${pair.kvm.emulated}%, ${pair.kvm.paravirtualLabel} ${pair.kvm.paravirtual}%. ${pair.kvm.note}`),
   );
 }
