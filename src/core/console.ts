@@ -140,14 +140,14 @@ export interface TypedCommand {
 /**
  * Console output for a person, the other half: the shell's echo of what `Machine.run` typed (the
  * command in a group between the `printf`s of its markers, `markedCommand`) is shown as the
- * command alone, as if typed at the prompt. From the moment it is typed until its start marker,
- * the output is the echo; it is held, and once the marker comes, everything from the echo of
- * the first `printf` to the marker becomes the command's lines (continuation lines after "> ",
- * as the shell shows them). What came before that printf (the line editor clearing a half-typed
- * line) stays. An echo that does not look like that, a command that ends without its marker
- * (interrupted) or more than MAX_ECHO_BYTES pass through unchanged. Runs before `MarkerFilter`.
- * A background program printing while a command is echoed (a few milliseconds) is shown
- * without those bytes; the transcript `run` reads is not filtered.
+ * command alone, as if typed at the prompt. From the moment it is typed until its start marker
+ * the output is held; once the marker comes, the part from the echo of the first `printf` to the
+ * marker becomes the command's lines (continuation lines after "> ", as the shell shows them)
+ * when it is exactly what was typed, line breaks aside. What came before that printf (the line
+ * editor clearing a half-typed line) stays. Anything else mixed into the echo (a program still
+ * printing as the command was typed), a command that ends without its marker (interrupted) or
+ * more than MAX_ECHO_BYTES pass through as they came. Runs before `MarkerFilter`; the
+ * transcript `run` reads is not filtered.
  */
 export class EchoFilter {
   private expected: TypedCommand | undefined;
