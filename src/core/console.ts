@@ -130,6 +130,11 @@ export class MarkerFilter {
 
 /** Held at most this long for a command's echo; past it the bytes pass through as they came. */
 const MAX_ECHO_BYTES = 64 * 1024;
+/** Before the echo's first line: room for the line editor clearing a half-typed line (it draws the prompt again). */
+const MAX_BEFORE_ECHO_BYTES = 256;
+/** A start marker cut at a chunk's end. */
+// eslint-disable-next-line no-control-regex -- the marker's first byte is a control character
+const PARTIAL_START_MARKER = /\x1eS?\d*$/;
 
 /** A command `Machine.run` typed: its id and text. */
 export interface TypedCommand {
@@ -144,9 +149,10 @@ export interface TypedCommand {
  * the output is held; once the marker comes, the part from the echo of the first `printf` to the
  * marker becomes the command's lines (continuation lines after "> ", as the shell shows them)
  * when it is exactly what was typed, line breaks aside. What came before that printf (the line
- * editor clearing a half-typed line) stays. Anything else mixed into the echo (a program still
- * printing as the command was typed), a command that ends without its marker (interrupted) or
- * more than MAX_ECHO_BYTES pass through as they came. Runs before `MarkerFilter`; the
+ * editor clearing a half-typed line) stays. Output is held only while it can still be that echo:
+ * anything else (a program still printing as the command was typed) lets it all go at once and
+ * shows as it came, as do a command that ends without its marker (interrupted) and more than
+ * MAX_ECHO_BYTES. Runs before `MarkerFilter`; the
  * transcript `run` reads is not filtered.
  */
 export class EchoFilter {
@@ -173,12 +179,23 @@ export class EchoFilter {
     this.heldBytes += bytes.length;
     const data = concatBytes(this.held);
     const marker = indexOfBytes(data, Uint8Array.from([MARK_OPEN, ...encodeText(`S${expected.id}`), MARK_CLOSE]));
-    if (marker < 0) return this.heldBytes > MAX_ECHO_BYTES ? this.release() : new Uint8Array(0);
+    const typed = markedCommand(expected.command, expected.id);
+    const firstLine = encodeText(typed.split("\n")[0] as string);
+    if (marker < 0) {
+      // Held only while it can still be the echo (a line break or the start marker may be cut at
+      // the chunk's end): output of a program still running (ping) flows on at once, and the echo
+      // then shows as it comes.
+      const start = indexOfBytes(data, firstLine);
+      const couldBeEcho =
+        start < 0
+          ? data.length <= firstLine.length + MAX_BEFORE_ECHO_BYTES
+          : lineBreaksOut(typed).startsWith(lineBreaksOut(decodeText(data.subarray(start)).replace(PARTIAL_START_MARKER, "").replace(/\r*\n?>?$/, "")));
+      return couldBeEcho && this.heldBytes <= MAX_ECHO_BYTES ? new Uint8Array(0) : this.release();
+    }
     this.expected = undefined;
     this.held = [];
     this.heldBytes = 0;
-    const typed = markedCommand(expected.command, expected.id);
-    const echo = indexOfBytes(data.subarray(0, marker), encodeText(typed.split("\n")[0] as string));
+    const echo = indexOfBytes(data.subarray(0, marker), firstLine);
     // Only the echo itself is replaced: the wrapper and the command as typed, with the shell's
     // line breaks ("\r\n> " between lines, "\r\r\n" where a long line wraps at 80 columns).
     // Anything else in there (a command still printing while this one was typed) shows as it came.
