@@ -152,8 +152,7 @@ export interface TypedCommand {
  * editor clearing a half-typed line) stays. Output is held only while it can still be that echo:
  * anything else (a program still printing as the command was typed) lets it all go at once and
  * shows as it came, as do a command that ends without its marker (interrupted) and more than
- * MAX_ECHO_BYTES. Runs before `MarkerFilter`; the
- * transcript `run` reads is not filtered.
+ * MAX_ECHO_BYTES. Runs before `MarkerFilter`; the transcript `run` reads is not filtered.
  */
 export class EchoFilter {
   private expected: TypedCommand | undefined;
