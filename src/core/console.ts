@@ -155,14 +155,21 @@ export interface TypedCommand {
  * MAX_ECHO_BYTES. Runs before `MarkerFilter`; the transcript `run` reads is not filtered.
  */
 export class EchoFilter {
-  private expected: TypedCommand | undefined;
-  private held: Uint8Array[] = [];
-  private heldBytes = 0;
+  /** The command typed, in the forms the checks need, worked out once when it is typed. */
+  private expected: { readonly id: number; readonly command: string; readonly startMarker: Uint8Array; readonly firstLine: Uint8Array; readonly typedFlat: string } | undefined;
+  private held: Uint8Array = new Uint8Array(0);
 
   /** `run` is about to type this command (any echo still held for another one is let go). */
   typed(command: TypedCommand): Uint8Array {
     const rest = this.release();
-    this.expected = command;
+    const typed = markedCommand(command.command, command.id);
+    this.expected = {
+      id: command.id,
+      command: command.command,
+      startMarker: Uint8Array.from([MARK_OPEN, ...encodeText(`S${command.id}`), MARK_CLOSE]),
+      firstLine: encodeText(typed.split("\n")[0] as string),
+      typedFlat: lineBreaksOut(typed),
+    };
     return rest;
   }
 
@@ -174,39 +181,32 @@ export class EchoFilter {
   filter(bytes: Uint8Array): Uint8Array {
     const expected = this.expected;
     if (expected === undefined) return bytes;
-    this.held.push(bytes);
-    this.heldBytes += bytes.length;
-    const data = concatBytes(this.held);
-    const marker = indexOfBytes(data, Uint8Array.from([MARK_OPEN, ...encodeText(`S${expected.id}`), MARK_CLOSE]));
-    const typed = markedCommand(expected.command, expected.id);
-    const firstLine = encodeText(typed.split("\n")[0] as string);
+    this.held = concatBytes([this.held, bytes]);
+    const marker = indexOfBytes(this.held, expected.startMarker);
     if (marker < 0) {
       // Held only while it can still be the echo (a line break or the start marker may be cut at
       // the chunk's end): output of a program still running (ping) flows on at once, and the echo
       // then shows as it comes.
-      const start = indexOfBytes(data, firstLine);
+      const start = indexOfBytes(this.held, expected.firstLine);
       const couldBeEcho =
         start < 0
-          ? data.length <= firstLine.length + MAX_BEFORE_ECHO_BYTES
-          : lineBreaksOut(typed).startsWith(lineBreaksOut(decodeText(data.subarray(start)).replace(PARTIAL_START_MARKER, "").replace(/\r*\n?>?$/, "")));
-      return couldBeEcho && this.heldBytes <= MAX_ECHO_BYTES ? new Uint8Array(0) : this.release();
+          ? this.held.length <= expected.firstLine.length + MAX_BEFORE_ECHO_BYTES
+          : expected.typedFlat.startsWith(lineBreaksOut(decodeText(this.held.subarray(start)).replace(PARTIAL_START_MARKER, "").replace(/\r*\n?>?$/, "")));
+      return couldBeEcho && this.held.length <= MAX_ECHO_BYTES ? new Uint8Array(0) : this.release();
     }
-    this.expected = undefined;
-    this.held = [];
-    this.heldBytes = 0;
-    const echo = indexOfBytes(data.subarray(0, marker), firstLine);
+    const data = this.release();
+    const echo = indexOfBytes(data.subarray(0, marker), expected.firstLine);
     // Only the echo itself is replaced: the wrapper and the command as typed, with the shell's
     // line breaks ("\r\n> " between lines, "\r\r\n" where a long line wraps at 80 columns).
     // Anything else in there (a command still printing while this one was typed) shows as it came.
-    if (echo < 0 || lineBreaksOut(decodeText(data.subarray(echo, marker))) !== lineBreaksOut(typed)) return data;
+    if (echo < 0 || lineBreaksOut(decodeText(data.subarray(echo, marker))) !== expected.typedFlat) return data;
     return concatBytes([data.subarray(0, echo), encodeText(`${expected.command.split("\n").join("\r\n> ")}\r\n`), data.subarray(marker)]);
   }
 
   private release(): Uint8Array {
-    const data = concatBytes(this.held);
+    const data = this.held;
     this.expected = undefined;
-    this.held = [];
-    this.heldBytes = 0;
+    this.held = new Uint8Array(0);
     return data;
   }
 }
