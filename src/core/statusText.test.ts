@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "./errors.ts";
 import type { MachineStatus } from "./machine.ts";
-import { describeStatus, handedOverLine, runDivider } from "./statusText.ts";
+import { describeStatus, runDivider } from "./statusText.ts";
 
 const status = (change: Partial<MachineStatus>): MachineStatus => ({ stage: "booting", running: true, mips: undefined, error: undefined, shell: "waiting", ...change });
 
@@ -58,7 +58,4 @@ describe("runDivider", () => {
     expect(runDivider("Lab", { kind: "arrived", fromTab: "af36d4a3" })).toBe("── Lab · moved here from tab af36d4a3, running ──");
   });
 
-  it("the tab a machine left says where it runs now", () => {
-    expect(handedOverLine("ad80b7f5")).toBe("This machine moved to tab ad80b7f5 and runs there now; it is stopped here.");
-  });
 });

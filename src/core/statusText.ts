@@ -98,8 +98,3 @@ export function runDivider(machineName: string, start: RunStart): string {
   const how = start.kind === "snapshot" ? `snapshot "${start.name}"` : start.kind === "arrived" ? `moved here from tab ${start.fromTab}, running` : RUN_START_WORDS[start.kind];
   return `── ${machineName.trim() || "machine"} · ${how} ──`;
 }
-
-/** Said in the terminal of the tab a machine left: it runs elsewhere now. */
-export function handedOverLine(toTab: string): string {
-  return `This machine moved to tab ${toTab} and runs there now; it is stopped here.`;
-}

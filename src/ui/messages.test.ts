@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError, ERROR_CODES } from "../core/index.ts";
-import { labMoveLine, repeatedCrashText, requirementLine, toUserMessage } from "./messages.ts";
+import { handedOverLine, labMoveLine, repeatedCrashText, requirementLine, toUserMessage } from "./messages.ts";
 
 describe("toUserMessage", () => {
   it("has plain words for every error code", () => {
@@ -42,6 +42,10 @@ describe("the move's lines", () => {
     expect(requirementLine({ requirement: "network", refusal: { requirement: "network", differences: ["network: the target tab's lab is in nat mode, not bridged"] } })).toBe(
       "✗ The same network (the LAN the machine is on, or a network for its card): network: the target tab's lab is in nat mode, not bridged",
     );
+  });
+
+  it("the tab a machine left says in its terminal where it runs now", () => {
+    expect(handedOverLine("ad80b7f5")).toBe("This machine moved to tab ad80b7f5 and runs there now; it is stopped here.");
   });
 
   it("tell both tabs of a lab move where the machine is", () => {

@@ -166,6 +166,11 @@ export function roundCells(r: RoundRecord): string[] {
   return [String(r.round), String(r.pagesSent), String(r.pagesDirtied), (r.bytesSent / 1048576).toFixed(1), String(Math.round(r.ms))];
 }
 
+/** The line the terminal of the tab a machine left gets: it runs elsewhere now. */
+export function handedOverLine(toTab: string): string {
+  return `This machine moved to tab ${toTab} and runs there now; it is stopped here.`;
+}
+
 export function moveOutcomeLine(state: Exclude<MoveState, { role: "idle" }>, note: string): string {
   const workload = note === "" ? "" : ` (workload: ${note})`;
   const o = state.outcome;

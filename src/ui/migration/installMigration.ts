@@ -3,8 +3,9 @@
  * BroadcastChannel, given this page's machine, its disks and their Web Lock, and the panel that
  * shows it. The composition root calls this once.
  */
-import { TabMover, handedOverLine, runDivider, systemClock, type ChannelLike, type Machine, type MachineSession, type MachineRecord, type MoveState, type NetworkLab } from "../../core/index.ts";
+import { TabMover, runDivider, systemClock, type ChannelLike, type Machine, type MachineSession, type MachineRecord, type MoveState, type NetworkLab } from "../../core/index.ts";
 import { DATABASES, type StorageController } from "../storage/StorageController.ts";
+import { handedOverLine } from "../messages.ts";
 import { MigrationPanel } from "./MigrationPanel.ts";
 
 export interface MigrationShell {
