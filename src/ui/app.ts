@@ -7,13 +7,11 @@
 import {
   DEFAULT_MACHINE,
   DEFAULT_PROFILE,
-  openPageBootCaches,
   MachineSession,
   SnapshotStore,
   chooseMachine,
   createNetworkLab,
   labPrebooted,
-  fetchAssetLoader,
   fetchGuestManifest,
   fetchPrebooted,
   openIndexedDbStore,
@@ -46,8 +44,7 @@ import { installTestProxy } from "./pageProxy.ts";
 import { VgaView } from "./vgaView.ts";
 import { pageActions } from "./pageActions.ts";
 import { runOnSecondMachine } from "./secondMachine.ts";
-import { createWorkerBackendFactory } from "./workerBackend.ts";
-import { pagePrebooted } from "./offThreadDecode.ts";
+import { pageSessionOptions } from "./pageSession.ts";
 import { pageGuestBase } from "./earlyDecoder.ts";
 import type { AppEntry } from "./appGlobal.ts";
 import { installMigration } from "./migration/installMigration.ts";
@@ -79,26 +76,7 @@ export class App implements Shell {
   constructor({ early, keptBoot, registerOffline }: AppEntry) {
     const stage = (): string | undefined => this.session.machine?.status.stage;
     this.offline = new OfflineSupport(byId("offline"), byId("update"), { machineRunning: () => stage() === "ready" || stage() === "booting", register: registerOffline });
-    // The one backend: each machine in its own Worker, warmed up with v86.wasm (served next to the guest: vite.config.ts).
-    const wasm = { name: "v86.wasm", url: new URL("v86/v86.wasm.gz", document.baseURI).href, encoding: "gzip" as const };
-    this.sessionOptions = {
-      backend: createWorkerBackendFactory({ wasm, guestBase: this.guestBase }),
-      loader: fetchAssetLoader,
-      wasm,
-      clock: systemClock,
-      wallTime: () => Date.now(),
-      guest: { base: this.guestBase, manifest: () => this.loadGuestManifest() },
-      images: this.storage.stores.images,
-      diskStore: this.storage.stores.disks,
-      disks: this.storage,
-      prebooted: pagePrebooted(this.guestBase, location.search, early),
-      // Boots kept per hardware: a device switch boots once, then restores (this machine's, read unpacked).
-      ...openPageBootCaches(),
-      ...(keptBoot === undefined ? {} : { unpackedBoot: keptBoot }),
-      screenContainer: byId("vga"),
-      // v86's JIT off while the machine starts, on once it is up (the core's holdJitWhileStarting).
-      holdJitWhileStarting: true,
-    };
+    this.sessionOptions = pageSessionOptions(this.storage, this.guestBase, { early, keptBoot }, () => this.loadGuestManifest());
     this.session = new MachineSession(this.sessionOptions);
     this.messages = new MessageArea({
       toTerminal: (line) => this.terminal.notice(line),
