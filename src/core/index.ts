@@ -39,7 +39,7 @@ export { Sha256 } from "./sha256.ts";
 export { ByteParts, openIndexedDbStore, memoryStore, isQuotaError, readRecordsInto, type KeyValueStore } from "./storage/kv.ts";
 export { IMAGE_KIND_LABELS, imageDrives, sniffImage, SNIFF_BYTES, type DriveKind, type ImageKind } from "./storage/sniff.ts";
 export { CHUNK_SIZE, ImageStore, ImageReader, type ImageRecord, type ImageSource, type StorageEstimate } from "./storage/images.ts";
-export { DiskStore, openDiskDatabase, OverlayDisk, PAGE_SIZE, blankBase, type BlankLayout, type BlockSource, type DiskSaveState } from "./storage/disk.ts";
+export { DiskStore, openDiskDatabase, OverlayDisk, PAGE_SIZE, RETRY_MAX_MS, blankBase, type BlankLayout, type BlockSource, type DiskSaveState } from "./storage/disk.ts";
 export { PAGE_CACHE_BYTES, PageCache } from "./storage/pageCache.ts";
 export { emptyExt2, stableUuid, type Ext2Image } from "./storage/ext2.ts";
 export {

@@ -2,8 +2,9 @@ import "fake-indexeddb/auto";
 import { describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../clock.ts";
 import { AppError } from "../errors.ts";
+import { host } from "../host.ts";
 import { countingStore } from "../testing/countingStore.ts";
-import { DiskStore, FLUSH_NOW_BYTES, MAX_PENDING_BYTES, PAGE_SIZE, POOL_IDLE_MS, READ_AHEAD_PAGES, RUN_PAGES, WRITE_BACK_DELAY_MS, type BlockSource, openDiskDatabase, readPlanned } from "./disk.ts";
+import { DiskStore, FLUSH_NOW_BYTES, MAX_PENDING_BYTES, PAGE_SIZE, POOL_IDLE_MS, READ_AHEAD_PAGES, RETRY_FIRST_MS, RETRY_MAX_MS, RUN_PAGES, WRITE_BACK_DELAY_MS, type BlockSource, openDiskDatabase, readPlanned } from "./disk.ts";
 import { PageCache } from "./pageCache.ts";
 import { ByteParts, memoryStore, type KeyValueStore } from "./kv.ts";
 
@@ -95,6 +96,75 @@ describe("OverlayDisk", () => {
     await disk.flush();
     expect(disk.saveState).toMatchObject({ unsavedPages: 0, error: undefined });
     expect(await (await disks.open("data", { size: MiB, clock })).read(0, 1)).toEqual(Uint8Array.from([42]));
+  });
+
+  it("tries a failed write-back again by itself after RETRY_FIRST_MS, then twice as long, though the guest writes nothing more", async () => {
+    const { kv, disks, clock } = setup();
+    let refusals = 2;
+    const tries: number[] = [];
+    const flaky: KeyValueStore = {
+      ...kv,
+      setMany: (entries) => {
+        tries.push(clock.now());
+        if (refusals === 0) return kv.setMany(entries);
+        refusals--;
+        return Promise.reject(new AppError("storage-failed", "the browser refused the write for now"));
+      },
+    };
+    const disk = await new DiskStore(flaky).open("data", { size: MiB, clock });
+    await disk.write(3 * PAGE_SIZE, Uint8Array.from([7, 7]));
+    const start = clock.now();
+    clock.advance(WRITE_BACK_DELAY_MS);
+    await vi.waitFor(() => expect(disk.saveState.error?.code).toBe("storage-failed"));
+    // The last write was the guest's: nothing but the retry can save the page now.
+    clock.advance(RETRY_FIRST_MS - 1);
+    expect(tries).toHaveLength(1);
+    clock.advance(1);
+    await vi.waitFor(() => expect(tries).toHaveLength(2));
+    await vi.waitFor(() => expect(disk.saveState.error).toBeDefined());
+    // Refused again: the next try waits twice as long.
+    clock.advance(2 * RETRY_FIRST_MS - 1);
+    expect(tries).toHaveLength(2);
+    clock.advance(1);
+    await vi.waitFor(() => expect(disk.saveState).toMatchObject({ unsavedPages: 0, error: undefined }));
+    expect(tries.map((t) => t - start)).toEqual([WRITE_BACK_DELAY_MS, WRITE_BACK_DELAY_MS + RETRY_FIRST_MS, WRITE_BACK_DELAY_MS + 3 * RETRY_FIRST_MS]);
+    disk.dispose();
+    const again = await disks.open("data", { size: MiB, clock });
+    expect(await again.read(3 * PAGE_SIZE, 3)).toEqual(Uint8Array.from([7, 7, 0]));
+  });
+
+  it("under a storage that keeps refusing, keeps the pages and tries again, twice as long after each failure up to RETRY_MAX_MS, until disposed", async () => {
+    const { kv, clock } = setup();
+    const tries: number[] = [];
+    const full: KeyValueStore = {
+      ...kv,
+      setMany: () => {
+        tries.push(clock.now());
+        return Promise.reject(new AppError("storage-full", "full"));
+      },
+    };
+    const disk = await new DiskStore(full).open("data", { size: MiB, clock });
+    await disk.write(0, Uint8Array.from([1]));
+    const settle = (): Promise<void> => new Promise((resolve) => host.setTimeout(resolve, 0));
+    clock.advance(WRITE_BACK_DELAY_MS);
+    await settle();
+    // Five minutes of the guest writing nothing more, a second at a time.
+    for (let t = 0; t < 5 * 60_000; t += RETRY_FIRST_MS) {
+      clock.advance(RETRY_FIRST_MS);
+      await settle();
+    }
+    const gaps = tries.slice(1).map((t, i) => t - tries[i]!);
+    const doubling = [RETRY_FIRST_MS, 2 * RETRY_FIRST_MS, 4 * RETRY_FIRST_MS, 8 * RETRY_FIRST_MS, 16 * RETRY_FIRST_MS];
+    expect(gaps.slice(0, doubling.length)).toEqual(doubling);
+    expect(gaps.slice(doubling.length).every((g) => g === RETRY_MAX_MS)).toBe(true);
+    expect(gaps.length).toBeGreaterThan(doubling.length + 3);
+    expect(disk.saveState).toMatchObject({ unsavedPages: 1, error: { code: "storage-full" } });
+    expect(await disk.read(0, 1)).toEqual(Uint8Array.from([1]));
+    const triesBefore = tries.length;
+    disk.dispose();
+    clock.advance(10 * RETRY_MAX_MS);
+    await settle();
+    expect(tries).toHaveLength(triesBefore);
   });
 
   it("in read-only mode (another tab owns the disk) never writes to storage", async () => {

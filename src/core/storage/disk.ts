@@ -39,6 +39,14 @@ export const POOL_IDLE_MS = 1000;
 export const WRITE_BACK_DELAY_MS = 200;
 /** Unsaved bytes that start a write-back at once instead of after the delay. */
 export const FLUSH_NOW_BYTES = 4 * 1024 * 1024;
+/**
+ * After a write-back failed, the next try comes this long after it, then twice as long after each
+ * failure, up to RETRY_MAX_MS, whether or not the guest writes again: a storage error that passes
+ * (the quota freed in another tab, a browser that refused a write for a moment) then loses
+ * nothing, though the guest wrote its last page before it.
+ */
+export const RETRY_FIRST_MS = 1000;
+export const RETRY_MAX_MS = 30_000;
 /** Unsaved bytes past which a write waits for the write-back in progress (unless saving fails). */
 export const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 /** The most pages read ahead of a sequential reader (4 MiB), fetched in runs of at least half that. */
@@ -98,7 +106,7 @@ export interface DiskSaveState {
   /** Pages written by the guest and not yet in IndexedDB. */
   readonly unsavedPages: number;
   readonly saving: boolean;
-  /** The last write-back failed: the data is still in memory; it is retried on the next write. */
+  /** The last write-back failed: the data is still in memory; it is tried again (RETRY_FIRST_MS) and on the next write. */
   readonly error: AppError | undefined;
   /** True when writes are kept in memory only (another tab owns the disk). */
   readonly readOnly: boolean;
@@ -294,6 +302,9 @@ export class OverlayDisk implements Disposable {
   /** Page buffers handed to IndexedDB by the write-back in progress. */
   private readonly saving = new Set<Uint8Array>();
   private flushTimer: Disposable | undefined;
+  /** The next try of a failed write-back, and how long after a failure the one after it comes. */
+  private retryTimer: Disposable | undefined;
+  private retryDelayMs = RETRY_FIRST_MS;
   private flushing: Promise<void> | undefined;
   private flushQueued = false;
   private lastError: AppError | undefined;
@@ -570,11 +581,15 @@ export class OverlayDisk implements Disposable {
         });
         this.keepPoolWhileWriting();
         this.lastError = undefined;
+        this.retryTimer?.dispose();
+        this.retryTimer = undefined;
+        this.retryDelayMs = RETRY_FIRST_MS;
       },
       (error: unknown) => {
         const appError = toAppError(error, "storage-failed", "Saving the disk's changes failed.");
         this.lastError = appError;
         this.errorEmitter.fire(appError);
+        this.scheduleRetry();
         throw appError;
       },
     );
@@ -624,6 +639,7 @@ export class OverlayDisk implements Disposable {
     this.freePages.length = 0;
     this.poolTimer?.dispose();
     this.flushTimer?.dispose();
+    this.retryTimer?.dispose();
     this.cache.deletePrefix(cachePrefix(this.diskId));
     this.stateEmitter.dispose();
     this.errorEmitter.dispose();
@@ -791,6 +807,17 @@ export class OverlayDisk implements Disposable {
         // without this, their pages would wait for the next write, "saving soon…" meanwhile.
         if (this.pending.size > 0 && this.lastError === undefined && !this.disposed) this.scheduleFlush();
       });
+  }
+
+  /** A failed write-back is tried again after a while, longer after each failure (RETRY_FIRST_MS). */
+  private scheduleRetry(): void {
+    if (this.retryTimer !== undefined || this.disposed) return;
+    const delay = this.retryDelayMs;
+    this.retryDelayMs = Math.min(delay * 2, RETRY_MAX_MS);
+    this.retryTimer = this.options.clock.after(delay, () => {
+      this.retryTimer = undefined;
+      this.flush().catch(() => undefined);
+    });
   }
 
   /** Let the pool of free page buffers go once the guest wrote nothing for POOL_IDLE_MS. */

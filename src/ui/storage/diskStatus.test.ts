@@ -17,6 +17,7 @@ describe("diskIndicator", () => {
     const indicator = diskIndicator([{ ...clean, unsavedPages: 2, saving: false, error: full }]);
     expect(indicator.state).toBe("not-saved");
     expect(indicator.text).toMatch(/^not saved: the browser's storage for virtlab is full\./);
+    expect(indicator.text).toContain("saving is tried again at least every 30 s, and at the next write");
   });
 
   it("read-only and taken over win over everything else", () => {

@@ -1,6 +1,6 @@
 /** The "saved / saving / not saved: reason" indicator, as a pure function of the disks' states. */
 import { toUserMessage } from "../messages.ts";
-import type { DiskSaveState } from "../../core/index.ts";
+import { RETRY_MAX_MS, type DiskSaveState } from "../../core/index.ts";
 
 export type DiskIndicator = "none" | "saved" | "saving" | "unsaved" | "not-saved" | "read-only" | "taken-over";
 
@@ -11,7 +11,7 @@ export function diskIndicator(states: readonly DiskSaveState[], takenOver = fals
   const failed = states.find((s) => s.error !== undefined);
   if (failed?.error !== undefined) {
     const message = toUserMessage(failed.error);
-    return { state: "not-saved", text: `not saved: ${message.title.toLowerCase()}. The changes are kept in memory and retried on the next write.` };
+    return { state: "not-saved", text: `not saved: ${message.title.toLowerCase()}. The changes are kept in memory; saving is tried again at least every ${RETRY_MAX_MS / 1000} s, and at the next write.` };
   }
   if (states.some((s) => s.saving)) return { state: "saving", text: "saving…" };
   if (states.some((s) => s.unsavedPages > 0)) return { state: "unsaved", text: "saving soon…" };
