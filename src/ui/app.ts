@@ -162,6 +162,11 @@ export class App implements Shell {
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "hidden") void this.storage.flush();
     });
+    // While the bar says "not saved" (storage refused the guest's writes), closing or reloading
+    // the tab would lose them: the browser asks first.
+    window.addEventListener("beforeunload", (event) => {
+      if (this.storage.view.indicator.state === "not-saved") event.preventDefault();
+    });
   }
 
   /** (Re)start the page's machine with the current device profile. */
