@@ -100,14 +100,11 @@ test("a full quota: a write-back, a restart and an import are refused with a cle
   await expect(page.getByTestId("stage")).toHaveText("ready");
   expect(await runInGuest(page, "wc -c < /data/big")).toEqual({ output: "2097152", exitCode: 0 });
   // Leaving the page now would lose them too: the browser asks first (staying keeps it all).
-  const asked = new Promise<string>((resolve) => {
-    page.once("dialog", (dialog) => {
-      resolve(dialog.type());
-      void dialog.dismiss();
-    });
-  });
-  void page.reload({ timeout: 10_000 }).catch(() => undefined);
-  expect(await asked).toBe("beforeunload");
+  const asked = page.waitForEvent("dialog", { timeout: 15_000 });
+  void page.reload({ timeout: 15_000 }).catch(() => undefined);
+  const dialog = await asked;
+  expect(dialog.type()).toBe("beforeunload");
+  await dialog.dismiss();
   expect(await runInGuest(page, "cat /data/kept; wc -c < /data/big")).toEqual({ output: "kept\n2097152", exitCode: 0 });
   // An import now: refused with the mapped message; the library keeps what it had.
   await page.getByTestId("image-file").setInputFiles(TEST_ISO_PATH);
