@@ -75,7 +75,7 @@ describe("history", () => {
 describe("guest scripts", () => {
   it("time only the transfer, in raw mode for the console", () => {
     expect(consoleWrite(5)).toBe(`s=$(stty -g); stty raw -echo; printf '\\036LB5\\037'; cat /tmp/lab-con; printf '\\036LE5\\037'; stty "$s"`);
-    expect(storageWrite(2, "/mnt/ide")).toMatch(/drop_caches; printf '\\036LB2\\037'; dd if=\/tmp\/lab-src of=\/mnt\/ide\/lab-f bs=1M conv=fsync/);
+    expect(storageWrite(2, "/mnt/ide", "/tmp/lab-src-4096")).toMatch(/drop_caches; printf '\\036LB2\\037'; dd if=\/tmp\/lab-src-4096 of=\/mnt\/ide\/lab-f bs=1M conv=fsync/);
   });
 
   it("parse busybox output", () => {

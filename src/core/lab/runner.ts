@@ -103,9 +103,10 @@ export class LabRunner {
     for (const pair of options.pairs) for (const workload of workloadsOf(pair)) for (const side of SIDES) measured.set(key(workload.id, side), { variants: [] });
     // Device hardware variants (virtio-net MTUs) need machines of their own, after the plans.
     const hardwareVariants = withVariants ? mtuVariants(options.pairs) : [];
-    const machines: { profile: DeviceProfile; runs: number; measure: (session: Session) => Promise<void> }[] = [
+    const machines: { profile: DeviceProfile; runs: number; testData: number; measure: (session: Session) => Promise<void> }[] = [
       ...planMachines(options.pairs, { spread: atOnce > 1 }).map((plan) => ({
         profile: { ...DEFAULT_PROFILE, ...plan.profile },
+        testData: testDataBytes(plan.runs.map((r) => r.pair), options.preset),
         runs: plan.runs.reduce((n, { pair, side }) => n + measuredRuns(pair, side, withVariants), 0),
         measure: async (session: Session) => {
           for (const { pair, side } of plan.runs) await session.measurePair(pair, side, measured);
@@ -113,6 +114,7 @@ export class LabRunner {
       })),
       ...hardwareVariants.map((variant) => ({
         profile: { ...DEFAULT_PROFILE, ...mtuVariantProfile(variant.nicMtu) },
+        testData: testDataBytes(["network"], options.preset),
         runs: workloadsOf("network").filter((w) => w.variants?.some((v) => v.id === variant.id)).length,
         measure: (session: Session) => session.measureMtuVariant(variant, measured),
       })),
@@ -124,7 +126,7 @@ export class LabRunner {
     await eachAtOnce(
       machines,
       atOnce,
-      async ({ profile, measure }, index) => {
+      async ({ profile, testData, measure }, index) => {
         const report = (text: string): void => this.progressEmitter.fire({ machine: index + 1, machines: machines.length, text });
         report(`booting machine ${index + 1} of ${machines.length} (${describeProfile(profile)})`);
         let started: StartedLabMachine | undefined;
@@ -133,7 +135,7 @@ export class LabRunner {
           started = await this.env.startMachine(profile);
           running.add(started);
           if (stopped) return;
-          session = new Session(started.machine, this.env.clock, options.preset, repetitions, warmups, withVariants, profile, report);
+          session = new Session(started.machine, this.env.clock, options.preset, repetitions, warmups, withVariants, profile, testData, report);
           await started.machine.waitForShell({ timeoutMs: this.env.bootTimeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS });
           await measure(session);
         } catch (error) {
@@ -185,6 +187,19 @@ function measuredRuns(pair: PairId, side: Side, variants: boolean): number {
   return workloadsOf(pair).reduce((n, w) => n + 1 + (variants && side === "paravirtual" ? (w.variants ?? []).filter((v) => "msize" in v).length : 0), 0);
 }
 
+/** The most test data (bytes in the guest's tmpfs) the workloads of `pairs` read at `preset`. */
+export function testDataBytes(pairs: readonly PairId[], preset: SizePreset): number {
+  let most = 0;
+  for (const pair of pairs) {
+    for (const workload of workloadsOf(pair)) {
+      const size = workload.size[preset];
+      if (workload.kind === "console-write") most = Math.max(most, guest.consoleSourceBytes(size));
+      else if (workload.kind === "storage-write" || workload.kind === "storage-read" || workload.kind === "net-tcp-up") most = Math.max(most, size);
+    }
+  }
+  return most;
+}
+
 /** Variant runs in the order the workload lists them, whichever machine ended first. */
 function inDeclaredOrder(workload: Workload, runs: readonly ModelRun[]): ModelRun[] {
   const labels = (workload.variants ?? []).map((v) => v.label);
@@ -221,7 +236,10 @@ interface Timed {
 class Session implements Disposable {
   private nextSection = 1;
   private peer: NetPeer | undefined;
-  private sourceSha: string | undefined;
+  /** Test data in the guest's tmpfs: the sizes made or cut so far, each with its sha256. */
+  private readonly sources = new Map<number, string>();
+  /** The file system (its mount point) whose test file holds test data with this sha256. */
+  private readonly testFiles = new Map<string, string>();
   private consoleSha: string | undefined;
   private ideReady = false;
   private zerosReady = false;
@@ -235,6 +253,8 @@ class Session implements Disposable {
     private readonly warmups: number,
     private readonly variants: boolean,
     private readonly profile: DeviceProfile,
+    /** The most test data this machine's workloads read (testDataBytes): made first, the rest cut from it. */
+    private readonly largestTestData: number,
     private readonly report: (text: string) => void,
   ) {
     if (profile.nic !== "none") this.peer = new NetPeer(machine, clock);
@@ -314,9 +334,9 @@ class Session implements Disposable {
   // --- console ---
 
   private async measureConsole(size: number, side: Side, label: string): Promise<ModelRun> {
-    await this.ensureSource(Math.ceil((size * 3) / 4) + 3);
     if (this.consoleSha === undefined) {
-      this.consoleSha = guest.parseDigest((await this.exec(guest.makeConsoleText(size))).output);
+      const source = await this.ensureSource(guest.consoleSourceBytes(size));
+      this.consoleSha = guest.parseDigest((await this.exec(guest.makeConsoleText(size, source.file))).output);
     }
     const expectedSha = this.consoleSha ?? "(guest printed no sha256)";
     const runs = await this.repeat(async () => {
@@ -331,16 +351,21 @@ class Session implements Disposable {
 
   private async measureStorage(workload: Workload, side: Side, label: string, msize: number, variant: string | undefined): Promise<ModelRun> {
     const size = workload.size[this.preset];
-    const expectedSha = await this.ensureSource(size, true);
+    const source = await this.ensureSource(size, true);
+    const expectedSha = source.sha;
     const dir = side === "emulated" ? guest.IDE_DIR : guest.SHARE_DIR;
     if (side === "emulated") await this.ensureIde();
     else if (workload.kind === "storage-write") await this.exec(guest.mountShare(msize));
     this.report(`${workload.id} on ${variant ?? label}`);
-    if (workload.kind === "storage-read") await this.exec(guest.storageWrite(this.nextSection++, dir));
+    // A read needs the test file on the device: the write workload's runs just left it there (on
+    // the 9p share whatever the msize), else it is written first, untimed.
+    if (workload.kind === "storage-read" && this.testFiles.get(dir) !== expectedSha) await this.exec(guest.storageWrite(this.nextSection++, dir, source.file));
+    this.testFiles.delete(dir);
     const runs = await this.repeat(async () => {
-      const timed = await this.timed((id) => (workload.kind === "storage-write" ? guest.storageWrite(id, dir) : guest.storageRead(id, dir)), {});
+      const timed = await this.timed((id) => (workload.kind === "storage-write" ? guest.storageWrite(id, dir, source.file) : guest.storageRead(id, dir)), {});
       return { sample: { value: size / MB / timed.seconds, seconds: timed.seconds, amount: size }, checks: [] };
     });
+    this.testFiles.set(dir, expectedSha);
     // Integrity once after the runs: the file read back from the device, caches dropped.
     const verify = (await this.exec(guest.storageVerify(dir))).output;
     const checks = [check("file size", size, /^\s*(\d+)/.exec(verify)?.[1]), check("sha256 of file = source", expectedSha, guest.parseDigest(verify))];
@@ -377,10 +402,11 @@ class Session implements Disposable {
   private async measureTcp(kind: "net-tcp-up" | "net-tcp-down", size: number, side: Side, label: string, variant?: string): Promise<ModelRun> {
     const peer = await this.network();
     const up = kind === "net-tcp-up";
-    const expectedSha = up ? await this.ensureSource(size, true) : await this.setPeerSource(peer, size);
+    const source = up ? await this.ensureSource(size, true) : undefined;
+    const expectedSha = source?.sha ?? (await this.setPeerSource(peer, size));
     const port = up ? SINK_PORT : SOURCE_PORT;
     const runs = await this.repeat(async () => {
-      const timed = await this.timed((id) => (up ? guest.tcpUpload(id) : guest.tcpDownload(id)), {});
+      const timed = await this.timed((id) => (source !== undefined ? guest.tcpUpload(id, source.file) : guest.tcpDownload(id)), {});
       const transfer = await this.settled(peer, port);
       const seconds = up && transfer?.remoteFinAt !== undefined ? Math.max(1e-6, (transfer.remoteFinAt - timed.startedAt) / 1000) : timed.seconds;
       const checks = [check("connection closed cleanly (FIN both ways)", "true", String(transfer?.closed === true)), check("TCP checksums bad", 0, transfer?.badChecksums)];
@@ -471,17 +497,22 @@ class Session implements Disposable {
 
   // --- helpers ---
 
-  /** Random source bytes in the guest's tmpfs, at least (or exactly) `bytes` long; returns their sha256. */
-  private async ensureSource(bytes: number, exact = false): Promise<string> {
-    if (this.sourceSha !== undefined && (exact ? this.sourceBytes === bytes : this.sourceBytes >= bytes)) return this.sourceSha;
-    this.report("preparing test data in the guest");
-    this.sourceSha = guest.parseDigest((await this.exec(guest.makeSource(bytes))).output);
-    if (this.sourceSha === undefined) throw new AppError("lab-failed", "The guest did not print the test data's sha256.");
-    this.sourceBytes = bytes;
-    this.consoleSha = undefined;
-    return this.sourceSha;
+  /**
+   * Test data in the guest's tmpfs of `bytes` bytes (exactly, or at least): its file and sha256.
+   * The first one a machine needs is made at the most its workloads read; smaller exact sizes are
+   * cut from it (guest.sourceStep).
+   */
+  private async ensureSource(bytes: number, exact = false): Promise<{ readonly file: string; readonly sha: string }> {
+    for (;;) {
+      const step = guest.sourceStep([...this.sources.keys()], bytes, exact, this.largestTestData);
+      if ("use" in step) return { file: guest.sourceFile(step.use), sha: this.sources.get(step.use) as string };
+      this.report("preparing test data in the guest");
+      const made = "make" in step ? step.make : bytes;
+      const sha = guest.parseDigest((await this.exec("make" in step ? guest.makeSource(step.make) : guest.cutSource(step.cut, bytes))).output);
+      if (sha === undefined) throw new AppError("lab-failed", "The guest did not print the test data's sha256.");
+      this.sources.set(made, sha);
+    }
   }
-  private sourceBytes = 0;
 
   private async exec(command: string): Promise<CommandResult> {
     const result = await this.machine.run(command, { timeoutMs: COMMAND_TIMEOUT_MS });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { concatBytes } from "../bytes.ts";
-import { SOURCE_FILE, SOURCE_SEED_BYTES, makeSource, sourceLayout } from "./scripts.ts";
+import { SOURCE_SEED_BYTES, cutSource, makeSource, sourceFile, sourceLayout, sourceStep } from "./scripts.ts";
+import { testDataBytes } from "./runner.ts";
 
 const seed = Uint8Array.from({ length: SOURCE_SEED_BYTES }, (_, i) => (i * 7 + 3) & 0xff);
 /** ASCII only (digits and a newline). */
@@ -45,7 +46,45 @@ describe("lab test data (makeSource)", () => {
     const command = makeSource(16 * 1024 * 1024);
     const { copies } = sourceLayout(16 * 1024 * 1024);
     expect(command).toContain(`while [ $i -lt ${copies} ]`);
-    expect(command).toContain(`> ${SOURCE_FILE} && rm -f ${SOURCE_FILE}.seed && sha256sum ${SOURCE_FILE}`);
+    const file = sourceFile(16 * 1024 * 1024);
+    expect(command).toContain(`> ${file} && rm -f /tmp/lab-src.seed && sha256sum ${file}`);
     expect(command).not.toContain("whole");
+  });
+
+  it("cuts a smaller size from a larger file in one block: the same bytes as making it", () => {
+    expect(cutSource(16 * 1024 * 1024, 4 * 1024 * 1024)).toBe(
+      `dd if=/tmp/lab-src-16777216 of=/tmp/lab-src-4194304 bs=4194304 count=1 2>/dev/null && sha256sum /tmp/lab-src-4194304`,
+    );
+    // What makes the cut right: the first bytes of a larger file are the smaller file.
+    const big = written(16 * 1024 * 1024);
+    for (const bytes of [4 * 1024 * 1024, 786_435, S + 1]) {
+      const small = written(bytes);
+      expect(small.length).toBe(bytes);
+      expect(small.findIndex((b, i) => b !== big[i])).toBe(-1);
+    }
+  });
+});
+
+describe("which test data a lab machine makes (sourceStep)", () => {
+  const MiB = 1024 * 1024;
+  it.each([
+    { held: [], bytes: 786_435, exact: false, largest: 16 * MiB, step: { make: 16 * MiB }, why: "the first need makes the largest the machine will read" },
+    { held: [16 * MiB], bytes: 786_435, exact: false, largest: 16 * MiB, step: { use: 16 * MiB }, why: "the console takes any file long enough" },
+    { held: [16 * MiB], bytes: 16 * MiB, exact: true, largest: 16 * MiB, step: { use: 16 * MiB }, why: "an exact size held is used" },
+    { held: [16 * MiB], bytes: 4 * MiB, exact: true, largest: 16 * MiB, step: { cut: 16 * MiB }, why: "a smaller exact size is cut" },
+    { held: [16 * MiB, 4 * MiB], bytes: 4 * MiB, exact: true, largest: 16 * MiB, step: { use: 4 * MiB }, why: "a cut file is used again" },
+    { held: [4 * MiB, 16 * MiB], bytes: MiB, exact: true, largest: 16 * MiB, step: { cut: 4 * MiB }, why: "the smallest larger file is cut" },
+    { held: [4 * MiB, 16 * MiB], bytes: MiB, exact: false, largest: 16 * MiB, step: { use: 4 * MiB }, why: "the smallest file long enough is used" },
+    { held: [4 * MiB], bytes: 16 * MiB, exact: true, largest: 4 * MiB, step: { make: 16 * MiB }, why: "a need past the plan makes its own" },
+  ])("$why", ({ held, bytes, exact, largest, step }) => {
+    expect(sourceStep(held, bytes, exact, largest)).toEqual(step);
+  });
+
+  it("plans each machine's largest test data from its workloads", () => {
+    expect(testDataBytes(["console", "storage", "network", "cpu"], "standard")).toBe(16 * MiB);
+    expect(testDataBytes(["network"], "standard")).toBe(4 * MiB);
+    expect(testDataBytes(["console"], "standard")).toBe(786_435);
+    expect(testDataBytes(["network"], "quick")).toBe(256 * 1024);
+    expect(testDataBytes(["cpu"], "standard")).toBe(0);
   });
 });

@@ -7,7 +7,11 @@ import { markerPrintf } from "./meter.ts";
 import { NET_SCRIPT } from "../identity.ts";
 import { GUEST_ADDRESS, PEER_ADDRESS, SINK_PORT, SOURCE_PORT } from "./netPeer.ts";
 
-export const SOURCE_FILE = "/tmp/lab-src";
+/** Where test data of `bytes` bytes lives in the guest's tmpfs (a machine may hold several sizes). */
+export function sourceFile(bytes: number): string {
+  return `/tmp/lab-src-${bytes}`;
+}
+const SOURCE_SEED = "/tmp/lab-src.seed";
 export const CONSOLE_FILE = "/tmp/lab-con";
 export const ZERO_FILE = "/tmp/lab-zero";
 export const IDE_DIR = "/mnt/ide";
@@ -26,24 +30,53 @@ function timed(id: number, body: string): string {
 export const SOURCE_SEED_BYTES = 256 * 1024;
 
 /**
- * `bytes` bytes in tmpfs (RAM), and their sha256 printed: SOURCE_SEED_BYTES from /dev/urandom,
- * repeated, each copy followed by a line with its number, so no two copies sit at the same distance
- * from the start and a misplaced block changes the sha256. The guest's urandom is slow under
- * emulation (16 MiB: 7.9 s in Node, about 20 s in Chromium, the larger part of the lab's "preparing
- * test data"; built this way: 1.3 s in Node). Nothing on the paths measured compresses, so
- * repeating costs the measurements nothing. The file is written once at its size (sourceLayout):
- * cutting a longer one to size with `head -c` took busybox longer than making it (16 MiB in
- * Chromium: 5.7 s for the copies, 10.2 s for the cut).
+ * `bytes` bytes in tmpfs (RAM) at sourceFile(bytes), and their sha256 printed: SOURCE_SEED_BYTES
+ * from /dev/urandom, repeated, each copy followed by a line with its number, so no two copies sit
+ * at the same distance from the start and a misplaced block changes the sha256. The guest's
+ * urandom is slow under emulation (16 MiB: 7.9 s in Node, about 20 s in Chromium, the larger part
+ * of the lab's "preparing test data"; built this way: 1.3 s in Node). Nothing on the paths
+ * measured compresses, so repeating costs the measurements nothing. The file is written once at
+ * its size (sourceLayout): cutting a longer one to size with `head -c` took busybox longer than
+ * making it (16 MiB in Chromium: 5.7 s for the copies, 10.2 s for the cut); `cutSource` reads the
+ * prefix in one block instead.
  */
 export function makeSource(bytes: number): string {
-  const seed = `${SOURCE_FILE}.seed`;
   const { copies, tail } = sourceLayout(bytes);
-  const rest = tail.seedBytes === 0 ? "" : tail.seedBytes === SOURCE_SEED_BYTES ? `; cat ${seed}` : `; head -c ${tail.seedBytes} ${seed}`;
+  const file = sourceFile(bytes);
+  const rest = tail.seedBytes === 0 ? "" : tail.seedBytes === SOURCE_SEED_BYTES ? `; cat ${SOURCE_SEED}` : `; head -c ${tail.seedBytes} ${SOURCE_SEED}`;
   const digits = tail.digits === "" ? "" : `; printf ${tail.digits}`;
   return (
-    `head -c ${SOURCE_SEED_BYTES} /dev/urandom > ${seed} && { i=0; while [ $i -lt ${copies} ]; do i=$((i + 1)); cat ${seed}; echo $i; done${rest}${digits}; } > ${SOURCE_FILE} && ` +
-    `rm -f ${seed} && sha256sum ${SOURCE_FILE}`
+    `head -c ${SOURCE_SEED_BYTES} /dev/urandom > ${SOURCE_SEED} && { i=0; while [ $i -lt ${copies} ]; do i=$((i + 1)); cat ${SOURCE_SEED}; echo $i; done${rest}${digits}; } > ${file} && ` +
+    `rm -f ${SOURCE_SEED} && sha256sum ${file}`
   );
+}
+
+/**
+ * The test data of `bytes` bytes cut from a larger one of `from` bytes, and its sha256 printed:
+ * makeSource's files are prefixes of one endless sequence, so the first `bytes` of the larger file
+ * are what makeSource(bytes) would write. `dd` reads them in one block (tmpfs gives a read all it
+ * asks for); a short file would fail the size checks of every workload that uses it.
+ */
+export function cutSource(from: number, bytes: number): string {
+  return `dd if=${sourceFile(from)} of=${sourceFile(bytes)} bs=${bytes} count=1 2>/dev/null && sha256sum ${sourceFile(bytes)}`;
+}
+
+/** The next step towards test data of some size, given the sizes the guest holds (sourceStep). */
+export type SourceStep = { readonly use: number } | { readonly cut: number } | { readonly make: number };
+
+/**
+ * How to come by test data of `bytes` bytes (exactly that many when `exact`, else at least) when
+ * the guest holds files of the sizes `held`, on a machine whose workloads need at most `largest`:
+ * use one held, cut it from a larger one held, or make a new one, of `largest` bytes when that is
+ * more. So a machine draws from /dev/urandom and runs the copy loop once, and the smaller sizes
+ * cost a `dd` and a sha256 each.
+ */
+export function sourceStep(held: readonly number[], bytes: number, exact: boolean, largest: number): SourceStep {
+  const fits = held.filter((n) => (exact ? n === bytes : n >= bytes));
+  if (fits.length > 0) return { use: Math.min(...fits) };
+  const larger = held.filter((n) => n > bytes);
+  if (exact && larger.length > 0) return { cut: Math.min(...larger) };
+  return { make: Math.max(bytes, largest) };
 }
 
 /**
@@ -61,10 +94,18 @@ export function sourceLayout(bytes: number): { readonly copies: number; readonly
   return { copies, tail: { seedBytes, digits: String(copies + 1).slice(0, rest - seedBytes) } };
 }
 
-/** `bytes` printable bytes (base64 without newlines: no control bytes that a tty or the marker
- *  protocol would touch), and their sha256. Needs a source of at least 3/4 of that. */
-export function makeConsoleText(bytes: number): string {
-  return `base64 ${SOURCE_FILE} | tr -d '\\n' | head -c ${bytes} > ${CONSOLE_FILE} && sha256sum ${CONSOLE_FILE}`;
+/** The test data makeConsoleText needs for `bytes` of console text (base64 makes 4 bytes of 3). */
+export function consoleSourceBytes(bytes: number): number {
+  return Math.ceil((bytes * 3) / 4) + 3;
+}
+
+/**
+ * `bytes` printable bytes (base64 without newlines: no control bytes that a tty or the marker
+ * protocol would touch) made from the test data in `source` (at least consoleSourceBytes(bytes)
+ * long: `head` ends the pipe once it has its bytes), and their sha256.
+ */
+export function makeConsoleText(bytes: number, source: string): string {
+  return `base64 ${source} | tr -d '\\n' | head -c ${bytes} > ${CONSOLE_FILE} && sha256sum ${CONSOLE_FILE}`;
 }
 
 /** Write the console text to the console the shell runs on, in raw mode (no CR/LF mapping). */
@@ -80,8 +121,9 @@ export function mountShare(msize: number = DEFAULT_9P_MSIZE): string {
   return `mkdir -p ${SHARE_DIR}; umount ${SHARE_DIR} 2>/dev/null; mount -t 9p -o trans=virtio,version=9p2000.L,msize=${msize} host9p ${SHARE_DIR}`;
 }
 
-export function storageWrite(id: number, dir: string): string {
-  return `rm -f ${dir}/${TEST_FILE}; ${DROP_CACHES}; ${timed(id, `dd if=${SOURCE_FILE} of=${dir}/${TEST_FILE} bs=1M conv=fsync 2>/dev/null`)}`;
+/** Copy the test data in `source` to the file system at `dir`, synced (the timed part). */
+export function storageWrite(id: number, dir: string, source: string): string {
+  return `rm -f ${dir}/${TEST_FILE}; ${DROP_CACHES}; ${timed(id, `dd if=${source} of=${dir}/${TEST_FILE} bs=1M conv=fsync 2>/dev/null`)}`;
 }
 
 export function storageRead(id: number, dir: string): string {
@@ -113,9 +155,9 @@ export function netEcho(id: number, count: number): string {
   return `${timed(id, `ping -c ${count} -s ${ECHO_PAYLOAD} -A -q -W 2 ${PEER_ADDRESS} > /tmp/lab-ping 2>&1`)}; cat /tmp/lab-ping`;
 }
 
-/** Send the source file to the peer's sink over TCP. */
-export function tcpUpload(id: number): string {
-  return timed(id, `nc ${PEER_ADDRESS} ${SINK_PORT} < ${SOURCE_FILE}`);
+/** Send the test data in `source` to the peer's sink over TCP. */
+export function tcpUpload(id: number, source: string): string {
+  return timed(id, `nc ${PEER_ADDRESS} ${SINK_PORT} < ${source}`);
 }
 
 export const DOWNLOAD_FILE = "/tmp/lab-dl";
