@@ -41,6 +41,32 @@ test("the device panel flips NIC and console (a restart) and benchmarks a pair w
   expect(await shownErrors(page)).toEqual([]);
 });
 
+test("the CPU pair counts the instructions of each timed run in the machines' Workers: MIPS on both sides, the JIT ahead", async ({ page, pageErrors }) => {
+  test.setTimeout(420_000);
+  await page.goto("/");
+  await waitForShell(page);
+  // At quick size the JIT hashes its 256 KiB in well under the Worker's 200 ms status interval:
+  // read from the status alone, the counter stood still over the run and the JIT measured 0 MIPS.
+  await page.getByTestId("lab-preset").selectOption("quick");
+  await page.getByTestId("lab-run-cpu").click();
+  await expect(page.getByTestId("lab-progress")).toContainText("Machine");
+  await expect(page.getByTestId("lab-ratio")).toHaveText(/^\d+\.\d\d×$/, { timeout: 300_000 });
+  const rows = page.locator('[data-workload="cpu-hash"] tr[data-side]');
+  await expect(rows).toHaveCount(2);
+  await expect(rows.locator("td:last-child")).toHaveText([/^✓ \d+ checks$/, /^✓ \d+ checks$/]);
+  const medians = (await rows.locator("td:nth-child(2)").allTextContents()).map((text) => Number(/^([\d.]+) MIPS$/.exec(text.trim())?.[1]));
+  const spreads = await rows.locator("td:nth-child(3)").allTextContents();
+  console.log(`e2e lab: cpu-hash interpreter ${medians[0]} MIPS, JIT ${medians[1]} MIPS; spreads ${spreads.join(" / ")}`);
+  const [interpreter, jit] = medians;
+  expect(interpreter).toBeGreaterThan(0);
+  expect(jit).toBeGreaterThan(interpreter ?? Infinity);
+  // The lowest run too: no run whose counter stood still.
+  for (const spread of spreads) expect(spread).not.toMatch(/\(0\.00 MIPS/);
+
+  expect(pageErrors).toEqual([]);
+  expect(await shownErrors(page)).toEqual([]);
+});
+
 test("the balloon takes memory from the running guest and gives it back, without a restart", async ({ page, pageErrors }) => {
   test.setTimeout(240_000);
   await page.goto("/");

@@ -229,6 +229,8 @@ export class RemoteBackend implements EmulatorBackend {
         this.mirror(message.state);
         return;
       case "output":
+        // The counter first: a listener timing a section reads it as of these bytes.
+        this.state = { ...this.state, counter: message.counter, counterAt: message.counterAt };
         this.output.fire({ port: message.port, bytes: message.bytes });
         return;
       case "crash":

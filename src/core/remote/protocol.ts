@@ -146,7 +146,12 @@ export type FromWorker =
   | { readonly type: "reply"; readonly id: number; readonly ok: true; readonly value: unknown }
   | { readonly type: "reply"; readonly id: number; readonly ok: false; readonly error: WireError }
   | { readonly type: "status"; readonly state: MirrorState }
-  | { readonly type: "output"; readonly port: ConsolePort; readonly bytes: Uint8Array }
+  /**
+   * Console bytes, with the instruction counter as they were emitted (and when, on the Worker's
+   * clock): a section timed between two markers (the lab's MIPS) reads the counter at each marker,
+   * not as the last status (every STATUS_INTERVAL_MS) left it.
+   */
+  | { readonly type: "output"; readonly port: ConsolePort; readonly bytes: Uint8Array; readonly counter: number; readonly counterAt: number }
   | { readonly type: "crash"; readonly error: WireError }
   | { readonly type: "reboot" }
   | { readonly type: "net-frame"; readonly frame: Uint8Array }

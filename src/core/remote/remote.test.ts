@@ -262,6 +262,24 @@ describe("RemoteBackend over an in-process port", () => {
     backend.dispose();
   });
 
+  it("gives the page the instruction counter as of each output, not as of the last status", async () => {
+    const t = setup();
+    const backend = await t.remoteFactory(config, { wasm: new ArrayBuffer(4) });
+    const seen: string[] = [];
+    // What the lab's timed sections do: read the counter when a marker's bytes arrive.
+    backend.onOutput((c) => seen.push(`${decodeText(c.bytes)}@${backend.instructionCounter()}`));
+    t.emulator().counter = 1_000;
+    t.emulator().print("begin");
+    t.emulator().counter = 51_000;
+    t.clock.advance(30);
+    t.emulator().print("end");
+    await flush();
+    // Well within one status interval: before, both read the counter of the start (0).
+    expect(seen).toEqual(["begin@1000", "end@51000"]);
+    expect(backend.instructionSample?.()).toEqual({ counter: 51_000, atMs: t.clock.now() });
+    backend.dispose();
+  });
+
   it("carries console bytes both ways and mirrors running, the counter and the text screen", async () => {
     const t = setup();
     const backend = await t.remoteFactory(config, { wasm: new ArrayBuffer(4) });

@@ -267,7 +267,7 @@ export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: C
       b.onOutput((chunk) => {
         flushMeters();
         const bytes = chunk.bytes.slice();
-        post({ type: "output", port: chunk.port, bytes }, [bytes.buffer]);
+        post({ type: "output", port: chunk.port, bytes, counter: b.instructionCounter(), counterAt: clock.now() }, [bytes.buffer]);
       }),
     );
     store.add(b.onCrash((error) => post({ type: "crash", error: toWire(error) })));
