@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { V86_PACKAGE_VERSION, systemClock } from "../src/core/index.ts";
-import { LabRunner, PAIRS, comparison, formatReport, type LabReport, type PairId, type SizePreset } from "../src/core/lab/index.ts";
+import { LabRunner, MAX_EXTRA_WARMUPS, PAIRS, comparison, formatReport, type LabReport, type PairId, type SizePreset } from "../src/core/lab/index.ts";
 import { startNodeScratch } from "../src/node/session.ts";
 
 export interface LabBenchOptions {
@@ -29,7 +29,7 @@ export async function runLabBench(options: LabBenchOptions = {}): Promise<LabRep
     preset: options.preset ?? "standard",
     repetitions: options.repetitions ?? 3,
   });
-  console.log(`\nvirtlab device lab — ${report.host}, v86 ${report.v86}, ${report.preset} sizes, warm-up ${report.warmups} + ${report.repetitions} runs per model\n`);
+  console.log(`\nvirtlab device lab — ${report.host}, v86 ${report.v86}, ${report.preset} sizes, warm-up ${report.warmups} (up to ${report.warmups + MAX_EXTRA_WARMUPS} while the runs still get faster) + ${report.repetitions} runs per model\n`);
   console.log(formatReport(report));
   console.log("");
   for (const result of report.results) {

@@ -85,6 +85,7 @@ export interface LabReport {
   readonly v86: string;
   readonly preset: SizePreset;
   readonly repetitions: number;
+  /** Warm-ups asked for per model; a model's `warmup` lists each it ran (more when its timed runs were still getting faster). */
   readonly warmups: number;
   /** Machines that ran at once (each in its own Worker); absent in reports made before, which ran one at a time. */
   readonly machinesAtOnce?: number;

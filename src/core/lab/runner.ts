@@ -187,6 +187,41 @@ function measuredRuns(pair: PairId, side: Side, variants: boolean): number {
   return workloadsOf(pair).reduce((n, w) => n + 1 + (variants && side === "paravirtual" ? (w.variants ?? []).filter((v) => "msize" in v).length : 0), 0);
 }
 
+/** At most this many timed runs more, the oldest each time counted as a warm-up (stillWarming). */
+export const MAX_EXTRA_WARMUPS = 2;
+/** The first of the timed runs took this much longer than the last: the runs are still warming up. */
+const STILL_WARMING = 1.25;
+
+/**
+ * Run `run` for `warmups` warm-ups and `repetitions` timed runs, then, while the timed runs are
+ * still getting faster (stillWarming), once more, the oldest timed run counting as a warm-up from
+ * then on, at most MAX_EXTRA_WARMUPS times. Returns every run in order and how many of the first
+ * are warm-ups.
+ */
+export async function runUntilSteady<T extends { readonly sample: Sample }>(warmups: number, repetitions: number, run: (index: number) => Promise<T>): Promise<{ runs: T[]; warmups: number }> {
+  const runs: T[] = [];
+  for (let i = 0; i < warmups + repetitions; i++) runs.push(await run(i));
+  let counted = warmups;
+  while (counted - warmups < MAX_EXTRA_WARMUPS && stillWarming(runs.slice(counted).map((r) => r.sample.seconds))) {
+    counted++;
+    runs.push(await run(runs.length));
+  }
+  return { runs, warmups: counted };
+}
+
+/**
+ * Whether timed runs (their seconds, in order) are still getting faster: the first took more than
+ * STILL_WARMING times the last. In Chromium the JIT (v86's, and V8's optimizing tier that
+ * compiles v86's code again) kept warming through a TCP upload's three timed runs after its
+ * warm-up (3.2, 1.8, 1.3 s), so their median was the middle one's. Noise goes both ways; a
+ * trend from the first run to the last is what a warm-up leaves.
+ */
+export function stillWarming(seconds: readonly number[]): boolean {
+  const first = seconds[0];
+  const last = seconds.at(-1);
+  return seconds.length >= 2 && first !== undefined && last !== undefined && first > STILL_WARMING * last;
+}
+
 /** The most test data (bytes in the guest's tmpfs) the workloads of `pairs` read at `preset`. */
 export function testDataBytes(pairs: readonly PairId[], preset: SizePreset): number {
   let most = 0;
@@ -306,29 +341,28 @@ class Session implements Disposable {
     each: (warmup: boolean) => Promise<{ sample: Sample; checks: IntegrityCheck[] }>,
     per: LabTraps["per"] = "MB",
   ): Promise<{ warmup: Sample[]; samples: Sample[]; integrity: IntegrityCheck[]; traps?: LabTraps }> {
-    const warmup: Sample[] = [];
-    const samples: Sample[] = [];
-    const integrity: IntegrityCheck[] = [];
-    let traps: LabTraps | undefined;
-    for (let i = 0; i < this.warmups + this.repetitions; i++) {
-      const isWarmup = i < this.warmups;
+    let metered: TrapSnapshot | undefined;
+    const { runs, warmups: warmupCount } = await runUntilSteady(this.warmups, this.repetitions, async (index) => {
       // The trap meter slows what it counts: meter the warm-up, or the first run without one.
-      const scope = i === 0 ? this.machine.microscope?.() : undefined;
+      const scope = index === 0 ? this.machine.microscope?.() : undefined;
       const meter = scope === undefined ? undefined : new TrapMeter();
       const watch = meter === undefined ? undefined : scope?.watchTraps(meter);
-      let result: { sample: Sample; checks: IntegrityCheck[] };
       try {
-        result = await each(isWarmup);
+        return await each(index < this.warmups);
       } finally {
         watch?.dispose();
+        if (meter !== undefined) metered = meter.snapshot();
       }
-      const { sample, checks } = result;
-      if (meter !== undefined) traps = labTraps(meter.snapshot(), sample.amount, per, isWarmup);
-      (isWarmup ? warmup : samples).push(sample);
-      const tag = isWarmup ? `warm-up ${i + 1}` : `run ${i - this.warmups + 1}`;
-      integrity.push(...checks.map((c) => ({ ...c, what: `${tag}: ${c.what}` })));
-    }
-    return { warmup, samples, integrity, ...(traps === undefined ? {} : { traps }) };
+    });
+    const warmup = runs.slice(0, warmupCount);
+    const timed = runs.slice(warmupCount);
+    const integrity = runs.flatMap(({ checks }, i) => {
+      const tag = i < warmup.length ? `warm-up ${i + 1}` : `run ${i - warmup.length + 1}`;
+      return checks.map((c) => ({ ...c, what: `${tag}: ${c.what}` }));
+    });
+    const first = runs[0];
+    const traps = metered === undefined || first === undefined ? undefined : labTraps(metered, first.sample.amount, per, warmup.length > 0);
+    return { warmup: warmup.map((r) => r.sample), samples: timed.map((r) => r.sample), integrity, ...(traps === undefined ? {} : { traps }) };
   }
 
   // --- console ---

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { concatBytes } from "../bytes.ts";
 import { SOURCE_SEED_BYTES, cutSource, makeSource, sourceFile, sourceLayout, sourceStep } from "./scripts.ts";
-import { testDataBytes } from "./runner.ts";
 
 const seed = Uint8Array.from({ length: SOURCE_SEED_BYTES }, (_, i) => (i * 7 + 3) & 0xff);
 /** ASCII only (digits and a newline). */
@@ -78,13 +77,5 @@ describe("which test data a lab machine makes (sourceStep)", () => {
     { held: [4 * MiB], bytes: 16 * MiB, exact: true, largest: 4 * MiB, step: { make: 16 * MiB }, why: "a need past the plan makes its own" },
   ])("$why", ({ held, bytes, exact, largest, step }) => {
     expect(sourceStep(held, bytes, exact, largest)).toEqual(step);
-  });
-
-  it("plans each machine's largest test data from its workloads", () => {
-    expect(testDataBytes(["console", "storage", "network", "cpu"], "standard")).toBe(16 * MiB);
-    expect(testDataBytes(["network"], "standard")).toBe(4 * MiB);
-    expect(testDataBytes(["console"], "standard")).toBe(786_435);
-    expect(testDataBytes(["network"], "quick")).toBe(256 * 1024);
-    expect(testDataBytes(["cpu"], "standard")).toBe(0);
   });
 });

@@ -60,7 +60,7 @@ export class LabPanel {
       this.toggles,
       this.balloonRow,
       h("h3", {}, "Benchmarks"),
-      h("p", { class: "lab-note" }, "Each benchmark starts a machine per model in the background (your machine pauses meanwhile; the first time it boots, and its boot is kept in this browser so the next run restores it), runs the same workload after a warm-up 3 times, and checks byte counts and checksums."),
+      h("p", { class: "lab-note" }, "Each benchmark starts a machine per model in the background (your machine pauses meanwhile; the first time it boots, and its boot is kept in this browser so the next run restores it), runs the same workload 3 times after a warm-up (longer while the runs still get faster, as the emulator's JIT warms up), and checks byte counts and checksums."),
       runRow,
       this.progress,
       this.results,
