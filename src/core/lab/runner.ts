@@ -338,7 +338,7 @@ class Session implements Disposable {
   }
 
   private async repeat(
-    each: (warmup: boolean) => Promise<{ sample: Sample; checks: IntegrityCheck[] }>,
+    each: () => Promise<{ sample: Sample; checks: IntegrityCheck[] }>,
     per: LabTraps["per"] = "MB",
   ): Promise<{ warmup: Sample[]; samples: Sample[]; integrity: IntegrityCheck[]; traps?: LabTraps }> {
     let metered: TrapSnapshot | undefined;
@@ -348,7 +348,7 @@ class Session implements Disposable {
       const meter = scope === undefined ? undefined : new TrapMeter();
       const watch = meter === undefined ? undefined : scope?.watchTraps(meter);
       try {
-        return await each(index < this.warmups);
+        return await each();
       } finally {
         watch?.dispose();
         if (meter !== undefined) metered = meter.snapshot();
@@ -394,7 +394,6 @@ class Session implements Disposable {
     // A read needs the test file on the device: the write workload's runs just left it there (on
     // the 9p share whatever the msize), else it is written first, untimed.
     if (workload.kind === "storage-read" && this.testFiles.get(dir) !== expectedSha) await this.exec(guest.storageWrite(this.nextSection++, dir, source.file));
-    this.testFiles.delete(dir);
     const runs = await this.repeat(async () => {
       const timed = await this.timed((id) => (workload.kind === "storage-write" ? guest.storageWrite(id, dir, source.file) : guest.storageRead(id, dir)), {});
       return { sample: { value: size / MB / timed.seconds, seconds: timed.seconds, amount: size }, checks: [] };
