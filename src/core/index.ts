@@ -135,7 +135,7 @@ export {
 } from "./microscope/pagewalk.ts";
 export { PageTableObserver, describeShadow, walkLive, type LiveWalk, type ShadowReport } from "./microscope/live.ts";
 export { PAGE_OFFSET, addressWalk, pageTableWorkload, type AddressWalkResult, type WalkTarget } from "./microscope/steps.ts";
-export { describeStatus, runDivider, type ProgressStep, type RunStart, type StatusContext, type StatusView } from "./statusText.ts";
+export { describeSessionStatus, describeStatus, runDivider, type ProgressStep, type RunStart, type StatusContext, type StatusView } from "./statusText.ts";
 export { CLASSIFY_BYTES, classifyFile, isSnapshotHead, v86StateRefusal, type FileClass } from "./fileKind.ts";
 export { CrashWatch, REPEATED_CRASH_WINDOW_MS, machinesThatRanFine, machinesToOffer, noteRanFine, parseRanFine, type CrashVerdict, type RanFineRecord } from "./crashWatch.ts";
 export { memoryAdvice, type MemoryAdvice, type MemoryAdviceInput } from "./memoryAdvice.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "./errors.ts";
 import type { MachineStatus } from "./machine.ts";
-import { describeStatus, runDivider } from "./statusText.ts";
+import { describeSessionStatus, describeStatus, runDivider, type StatusContext } from "./statusText.ts";
 
 const status = (change: Partial<MachineStatus>): MachineStatus => ({ stage: "booting", running: true, mips: undefined, error: undefined, shell: "waiting", ...change });
 
@@ -38,6 +38,26 @@ describe("describeStatus", () => {
   it("a restored machine that is still settling is booting for the user", () => {
     const view = describeStatus(status({ stage: "ready", shell: "ready" }), { settling: true });
     expect(view).toMatchObject({ stage: "booting", stageText: "booting", progressText: "Starting from the saved state…", complete: false });
+  });
+
+  it("is underway while starting, downloading, booting or settling, and not once ready, failed, crashed or stopped", () => {
+    const error = new AppError("emulator-crashed", "The emulator stopped with an internal error.");
+    const underway = (machine: MachineStatus, context: StatusContext = {}): boolean => describeStatus(machine, context).underway;
+    expect(underway(status({ stage: "idle", running: false }))).toBe(true);
+    expect(underway(status({ stage: "downloading" }))).toBe(true);
+    expect(underway(status({ stage: "booting" }))).toBe(true);
+    expect(underway(status({ stage: "ready", shell: "ready" }), { settling: true, keepingBoot: true })).toBe(true);
+    expect(underway(status({ stage: "ready", shell: "ready" }))).toBe(false);
+    expect(underway(status({ stage: "ready", shell: "none" }))).toBe(false);
+    expect(underway(status({ stage: "failed", running: false, error }))).toBe(false);
+    expect(underway(status({ stage: "crashed", running: false, error }))).toBe(false);
+    expect(underway(status({ stage: "disposed", running: false }))).toBe(false);
+  });
+
+  it("a session's status reads as its machine's with the session's context", () => {
+    const session = { machine: status({ stage: "ready", shell: "ready" }), settling: false, keepingBoot: false, readyDetail: "booted in 12.3 s", detail: undefined, guestKind: "linux" as const };
+    expect(describeSessionStatus(session)).toEqual(describeStatus(session.machine, { readyDetail: "booted in 12.3 s", guestKind: "linux" }));
+    expect(describeSessionStatus({ ...session, settling: true, keepingBoot: true }).progressText).toBe("Booted; keeping this boot so the next start of this hardware takes a second…");
   });
 
   it("booting and downloading lines", () => {

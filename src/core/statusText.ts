@@ -5,6 +5,7 @@
  */
 import type { MachineStage, MachineStatus } from "./machine.ts";
 import type { GuestSpec } from "./profile.ts";
+import type { SessionStatus } from "./session/session.ts";
 
 export interface StatusContext {
   /** A machine started from a saved state runs its set-up command: not ready for the user yet. */
@@ -32,6 +33,8 @@ export interface StatusView {
   readonly step: ProgressStep | undefined;
   /** The progress bar is full. */
   readonly complete: boolean;
+  /** The machine is on its way (starting, downloading, booting or settling): what is said will change. */
+  readonly underway: boolean;
 }
 
 const STAGE_WORDS: Readonly<Record<MachineStage, string>> = {
@@ -47,7 +50,7 @@ const STAGE_WORDS: Readonly<Record<MachineStage, string>> = {
 export function describeStatus(status: MachineStatus, context: StatusContext = {}): StatusView {
   const stage: MachineStage = context.settling === true && status.stage === "ready" ? "booting" : status.stage;
   const step: ProgressStep | undefined = stage === "downloading" || stage === "booting" || stage === "ready" ? stage : undefined;
-  const view = (stageText: string, progressText: string): StatusView => ({ stage, stageText, progressText, step, complete: stage === "ready" });
+  const view = (stageText: string, progressText: string): StatusView => ({ stage, stageText, progressText, step, complete: stage === "ready", underway: stage === "idle" || stage === "downloading" || stage === "booting" });
   switch (stage) {
     case "idle":
       return view(STAGE_WORDS.idle, context.detail ?? "Preparing…");
@@ -72,6 +75,17 @@ export function describeStatus(status: MachineStatus, context: StatusContext = {
     case "disposed":
       return view(STAGE_WORDS.disposed, "Stopped.");
   }
+}
+
+/** describeStatus of a session's status: its machine's, as the session sees it (settling, how it came to be ready). */
+export function describeSessionStatus(status: SessionStatus): StatusView {
+  return describeStatus(status.machine, {
+    settling: status.settling,
+    keepingBoot: status.keepingBoot,
+    ...(status.readyDetail === undefined ? {} : { readyDetail: status.readyDetail }),
+    ...(status.detail === undefined ? {} : { detail: status.detail }),
+    ...(status.guestKind === undefined ? {} : { guestKind: status.guestKind }),
+  });
 }
 
 /** How a run of a machine began, for the line that starts its terminal. */

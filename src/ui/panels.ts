@@ -3,7 +3,7 @@
  * screen), made and wired to the shell: they ask the session for its machine and start it
  * through the shell, never decide about it themselves.
  */
-import { parseSetupUrl, shareQuery, type ImageRecord } from "../core/index.ts";
+import { describeSessionStatus, parseSetupUrl, shareQuery, type ImageRecord } from "../core/index.ts";
 import { LabPanel } from "./lab/panel.ts";
 import { lessonHost } from "./lessons/lessonHost.ts";
 import { LessonPanel } from "./lessons/LessonPanel.ts";
@@ -56,6 +56,8 @@ export class Panels {
         : new LabPanel(labContainer, {
             profile: () => shell.profile,
             restartWith: (profile) => shell.restartWith(profile),
+            status: () => describeSessionStatus(shell.session.status),
+            onStatus: (listener) => shell.session.onStatus(listener),
             machine,
             scratchSession: () => shell.scratchSession(),
             report,

@@ -3,7 +3,7 @@
  * the progress strip and the progress line. It renders the session's status (describeStatus is
  * the one function from a status to words) and its download progress.
  */
-import { describeStatus, type Disposable, type MachineSession, type MachineStatus, type SessionStatus } from "../core/index.ts";
+import { describeSessionStatus, type Disposable, type MachineSession, type MachineStatus, type SessionStatus } from "../core/index.ts";
 
 function byId(id: string): HTMLElement {
   const el = document.getElementById(id);
@@ -39,13 +39,7 @@ export class StatusBar implements Disposable {
   render(status: SessionStatus = this.session.status): MachineStatus {
     // One truth: the stage word and the progress line both come from the core's status.
     // A restored machine is "ready" for the core at once; for the user once it has settled.
-    const view = describeStatus(status.machine, {
-      settling: status.settling,
-      keepingBoot: status.keepingBoot,
-      ...(status.readyDetail === undefined ? {} : { readyDetail: status.readyDetail }),
-      ...(status.detail === undefined ? {} : { detail: status.detail }),
-      ...(status.guestKind === undefined ? {} : { guestKind: status.guestKind }),
-    });
+    const view = describeSessionStatus(status);
     const shown: MachineStatus = { ...status.machine, stage: view.stage };
     this.stage.textContent = view.stageText;
     this.stage.dataset["stage"] = shown.stage;

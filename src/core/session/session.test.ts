@@ -10,6 +10,7 @@ import type { MachineStore} from "../storage/machines.ts";
 import { DEFAULT_MACHINE, type MachineRecord } from "../storage/machines.ts";
 import { DEFAULT_PROFILE, type DeviceProfile } from "../profile.ts";
 import { decodeText } from "../host.ts";
+import { describeSessionStatus } from "../statusText.ts";
 import { PROMPT, fakeBackend, fakeStateMarker, memoryLoader } from "../testing/fakeShell.ts";
 import { chooseMachine } from "./choose.ts";
 import type { PrebootedSource } from "./prebooted.ts";
@@ -55,7 +56,7 @@ function setup(options: { prebooted?: PrebootedSource; kv?: KeyValueStore; loade
     if (run.notice !== undefined) notices.push(run.notice);
   });
   session.onError((error) => errors.push(error));
-  return { session, shells, runs, errors, notices, diskStore };
+  return { session, shells, runs, errors, notices, diskStore, clock };
 }
 
 const start = (session: MachineSession, request: Parameters<MachineSession["start"]>[0]["request"], profile: DeviceProfile = DEFAULT_PROFILE, record: MachineRecord = DEFAULT_MACHINE) =>
@@ -305,6 +306,23 @@ describe("MachineSession: the boot cache", () => {
     t.shells.at(-1)?.boot();
     return { outcome: await starting, kept: await kept };
   }
+
+  it("says how long a boot from scratch took to its first prompt, kept or not, as a restore says its own", async () => {
+    for (const bootCache of [undefined, cacheOn().cache]) {
+      const t = setup({ prebooted: await prebootedFor(DEFAULT_PROFILE), manifest: withAgent, ...(bootCache === undefined ? {} : { bootCache }) });
+      const kept = new Promise<BootKept>((resolve) => t.session.onBootKept(resolve));
+      const starting = start(t.session, { kind: "auto" }, virtioNic);
+      await vi.waitFor(() => expect(t.shells.length).toBe(1));
+      t.clock.advance(12_340);
+      expect(t.session.status.readyDetail).toBeUndefined();
+      t.shells[0]?.boot();
+      expect(await starting).toEqual({ kind: "started", from: "boot" });
+      if (bootCache !== undefined) expect((await kept).kind).toBe("kept");
+      await vi.waitFor(() => expect(t.session.status.readyDetail).toBe("booted in 12.3 s"));
+      expect(describeSessionStatus(t.session.status).progressText).toBe("Shell ready: booted in 12.3 s.");
+      t.session.dispose();
+    }
+  });
 
   it("keeps a boot of hardware the pre-booted state does not fit, and the next start of that hardware restores it", async () => {
     const { cache, kv } = cacheOn();

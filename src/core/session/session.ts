@@ -148,6 +148,8 @@ export class MachineSession {
   /** options.unpackedBoot until the first start takes it. */
   private unpackedBootAhead: UnpackedBootSource | undefined;
   private typedWhileSettling: string[] = [];
+  /** When the boot from scratch in progress began (its first prompt says how long it took). */
+  private bootStartedAt: number | undefined;
   private readyDetail: string | undefined;
   private detail: string | undefined;
   private guestNow: GuestSpec | undefined;
@@ -345,6 +347,7 @@ export class MachineSession {
       this.runEmitter.fire({ machineName: record.name, runStart, notice });
       const machine = this.createMachine(record, profile, guest, prepared.disks, initial, options.network);
       const started = this.options.clock.now();
+      this.bootStartedAt = initial === undefined ? started : undefined;
       this.settlingNow = initial !== undefined;
       try {
         await machine.start();
@@ -611,6 +614,11 @@ export class MachineSession {
     store.add(
       machine.onStatus((status) => {
         if (status.shell !== "ready") this.readyDetail = undefined;
+        else if (this.bootStartedAt !== undefined) {
+          // A boot from scratch: how long it took to its first prompt, as a restore says its own.
+          this.readyDetail = `booted in ${((this.options.clock.now() - this.bootStartedAt) / 1000).toFixed(1)} s`;
+          this.bootStartedAt = undefined;
+        }
         // A boot to keep settles from its first prompt on, so the user never sees it ready before.
         if (this.keepFor === machine && status.shell === "ready" && !this.keepingBootNow) {
           this.settlingNow = true;

@@ -4,7 +4,7 @@
  * KVM figures, and keep the history. All measuring, shaping and the hardware choices are in
  * src/core/lab; the results are drawn by report.ts, the history by history.ts.
  */
-import { AppError, V86_PACKAGE_VERSION, maxBalloonMiB, startScratch, systemClock, type DeviceProfile, type Machine, type MachineSession, type StartOutcome } from "../../core/index.ts";
+import { AppError, V86_PACKAGE_VERSION, maxBalloonMiB, startScratch, systemClock, type DeviceProfile, type Machine, type Disposable, type MachineSession, type StartOutcome, type StatusView } from "../../core/index.ts";
 import {
   HARDWARE_TOGGLES,
   LabRunner,
@@ -25,6 +25,9 @@ export interface LabHost {
   profile(): DeviceProfile;
   /** How the start ended (undefined: it did not begin; the page says why). */
   restartWith(profile: DeviceProfile): Promise<StartOutcome | undefined>;
+  /** The page's machine as the status bar shows it, and when that changes. */
+  status(): StatusView;
+  onStatus(listener: () => void): Disposable;
   machine(): Machine | undefined;
   /** A session for a machine that keeps nothing, made like the page's (its backend, its guest). */
   scratchSession(): MachineSession;
@@ -130,16 +133,37 @@ export class LabPanel {
   }
 
   private async changeHardware(toggle: HardwareToggle, option: HardwareToggle["options"][number]): Promise<void> {
-    this.progress.textContent = `${toggle.title} changed: restarting the machine with new hardware…`;
+    this.stopFollowing();
+    this.progress.textContent = `${toggle.title} changed to ${option.label}: restarting the machine…`;
     let outcome: StartOutcome | undefined;
     try {
       outcome = await this.host.restartWith(withHardware(this.host.profile(), option.patch));
     } catch (error) {
       this.host.report(error);
     }
-    // Said until the next change or run; a start that did not happen has the page's own message.
-    this.progress.textContent = outcome?.kind === "started" ? `${toggle.title}: ${option.label}. The machine restarted with it.` : "";
     this.renderToggles();
+    // A start that did not happen has the page's own message.
+    if (outcome?.kind !== "started") {
+      this.progress.textContent = "";
+      return;
+    }
+    // A boot from scratch goes on after its start: the line says what the status bar says (the
+    // user is down here, not at the bar) until the machine is the user's, then how it came to be.
+    const show = (): void => {
+      const view = this.host.status();
+      this.progress.textContent = view.underway ? `${toggle.title} changed to ${option.label}: ${view.progressText}` : `${toggle.title}: ${option.label}. ${view.progressText}`;
+      if (!view.underway) this.stopFollowing();
+    };
+    this.following = this.host.onStatus(show);
+    show();
+  }
+
+  /** The status the line follows after a hardware change; said until the next change or run. */
+  private following: Disposable | undefined;
+
+  private stopFollowing(): void {
+    this.following?.dispose();
+    this.following = undefined;
   }
 
   private runButton(label: string, pairs: PairId[], testId: string): HTMLButtonElement {
@@ -152,6 +176,7 @@ export class LabPanel {
   /** Measure these pairs (the buttons, and lessons' benchmark steps): shown, kept in history, returned. */
   async runPairs(pairs: readonly PairId[], preset: SizePreset): Promise<LabReport> {
     if (this.running) throw new AppError("lab-failed", "A benchmark is already running: wait for it to finish.");
+    this.stopFollowing();
     this.setRunning(true);
     try {
       const report = await whilePaused(this.host.machine(), () => this.measure(pairs, preset), this.host.report);
