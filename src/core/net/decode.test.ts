@@ -148,6 +148,17 @@ describe("decodeFrame: UDP, DHCP, DNS, TCP", () => {
     ns[14 + 40] = 135;
     const d = decodeFrame(ns);
     expect(d).toMatchObject({ protocol: "ICMPv6", summary: "Neighbor Solicitation", source: "fe80::1", destination: "ff02::1", layers: ["ethernet", "ipv6"] });
+    // An MLDv2 report, as Linux sends one when an interface comes up: the ICMPv6 message after
+    // hop-by-hop options (next header 58, length 0: 8 bytes, a router alert and padding).
+    const mld = new Uint8Array(14 + 40 + 8 + 28);
+    mld.set(ns.subarray(0, 14 + 40));
+    mld[14 + 6] = 0;
+    mld.set([58, 0, 5, 2, 0, 0, 1, 0], 14 + 40);
+    mld[14 + 48] = 143;
+    expect(decodeFrame(mld)).toMatchObject({ protocol: "ICMPv6", summary: "Multicast Listener Report Message v2", layers: ["ethernet", "ipv6"] });
+    // Extension headers cut short: named, with a note, never a throw.
+    const cut = decodeFrame(mld.subarray(0, 14 + 40 + 4));
+    expect(cut).toMatchObject({ protocol: "IPv6", summary: "IPv6 extension header [Malformed Packet: IPv6 extension header cut short]" });
     const other = new Uint8Array(60);
     other.set([0x88, 0xcc], 12);
     expect(decodeFrame(other).summary).toBe("Ethernet type 0x88cc");

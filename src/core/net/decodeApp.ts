@@ -232,10 +232,23 @@ export function decodeIpv6(frame: Uint8Array, at: number): { info?: Ipv6Info; pr
   if (frame.length < at + 40) return { protocol: "IPv6", summary: "IPv6", malformed: `IPv6 header cut short (${frame.length - at} of 40 bytes)` };
   const nextHeader = frame[at + 6] as number;
   const base: Ipv6Info = { src: ipv6Text(frame, at + 8), dst: ipv6Text(frame, at + 24), nextHeader, hopLimit: frame[at + 7] as number, payloadLength: u16(frame, at + 4) };
-  if (nextHeader === 58 && frame.length > at + 40) {
-    const icmpType = frame[at + 40] as number;
+  // Past the extension headers a guest's stack puts first (MLD reports come after hop-by-hop
+  // options with the router alert), to the header that says what the packet is, as Wireshark does.
+  let next = nextHeader;
+  let offset = at + 40;
+  while (IPV6_EXTENSION_HEADERS.has(next) && frame.length >= offset + 8) {
+    const length = (next === IPV6_FRAGMENT ? 0 : (frame[offset + 1] as number)) * 8 + 8;
+    next = frame[offset] as number;
+    offset += length;
+  }
+  if (next === 58 && frame.length > offset) {
+    const icmpType = frame[offset] as number;
     return { info: { ...base, icmpType }, protocol: "ICMPv6", summary: ICMPV6_TYPES[icmpType] ?? `ICMPv6 type ${icmpType}` };
   }
-  if (nextHeader === 0) return { info: base, protocol: "IPv6", summary: "IPv6 hop-by-hop options" };
-  return { info: base, protocol: "IPv6", summary: `IPv6 next header ${nextHeader}` };
+  if (IPV6_EXTENSION_HEADERS.has(next)) return { info: base, protocol: "IPv6", summary: "IPv6 extension header", malformed: "IPv6 extension header cut short" };
+  return { info: base, protocol: "IPv6", summary: `IPv6 next header ${next}` };
 }
+
+/** Hop-by-hop options, routing, fragment, destination options: each says the next header. */
+const IPV6_FRAGMENT = 44;
+const IPV6_EXTENSION_HEADERS: ReadonlySet<number> = new Set([0, 43, IPV6_FRAGMENT, 60]);
