@@ -977,6 +977,9 @@ interface V86Pci {
 }
 interface V86Device {
   pci_id?: number;
+  /** The IDE controller's channels (ide.js IDEChannel). */
+  primary?: object;
+  secondary?: object;
   virtio?: { pci_id?: number; pci_bars?: ({ entries?: PortEntry[] } | undefined)[] };
 }
 type AnyFn = (...args: number[]) => unknown;
@@ -1032,6 +1035,9 @@ class V86Microscope implements MicroscopeHooks {
     for (const [name, device] of Object.entries(this.cpu.devices)) {
       if (device === undefined || device === null || typeof device !== "object") continue;
       byObject.set(device, name);
+      // v86's IDE controller registers its ports, legacy and PCI (the bus-master DMA registers,
+      // the channels' command blocks through their BARs), with its two channels as the owners.
+      for (const channel of [device.primary, device.secondary]) if (channel !== undefined) byObject.set(channel, name);
       if (device.virtio !== undefined) {
         byObject.set(device.virtio, name);
         // Capability bar 1 is virtio's notification structure in v86: a write there is a kick.
@@ -1049,7 +1055,13 @@ class V86Microscope implements MicroscopeHooks {
     const cpu = this.cpu;
     const { byObject, byPci, notify } = this.owners();
     const undo: (() => void)[] = [];
+    // One port's entry can sit at several addresses: v86 maps a PCI device's I/O BAR to the same
+    // entries as its legacy ports (the IDE's command block at 0x1f0 and at its BAR). Wrapped once,
+    // an access counts once, named by the first address.
+    const seen = new Set<PortEntry>();
     for (const [port, entry] of cpu.io.ports.entries()) {
+      if (seen.has(entry)) continue;
+      seen.add(entry);
       const owner = entry.device === undefined ? undefined : byObject.get(entry.device);
       const kick = notify.has(entry);
       for (const [fn, width, write] of PORT_FNS) {

@@ -159,3 +159,26 @@ describe.skipIf(!guestIsBuilt())("microscope on the virtio-console machine", () 
     }
   });
 });
+
+describe.skipIf(!guestIsBuilt())("microscope on a machine with an IDE disk", () => {
+  it("counts an IDE port once and names the IDE for its PCI ports too (v86 maps the same handlers at its legacy ports and its BARs)", { timeout: 400_000 }, async () => {
+    const { machine, scope, dispose } = await booted({ scratchDiskMiB: 16 });
+    try {
+      // One read of the status register (0x1f7) through /dev/port: one inb, one trap.
+      const status = await metered(machine, scope, "dd if=/dev/port of=/dev/null bs=1 count=1 skip=503 2>/dev/null");
+      expect(status.result.exitCode).toBe(0);
+      const ide = status.traps.devices["ide"];
+      expect(ide?.portReads[8]).toBe(1);
+      expect(portCount(ide ?? { portReads: { 8: 0, 16: 0, 32: 0 }, portWrites: { 8: 0, 16: 0, 32: 0 }, mmioReads: 0, mmioWrites: 0, irqs: 0, notifications: 0 })).toBe(1);
+      // A write to the disk by DMA: the bus-master registers (a PCI BAR) are the IDE's, not unclaimed.
+      const disk = (await machine.run("ls /sys/bus/scsi/devices/0:0:0:0/block", { timeoutMs: 30_000 })).output.trim();
+      const write = await metered(machine, scope, `dd if=/dev/zero of=/dev/${disk} bs=64k count=16 oflag=direct 2>/dev/null; sync`);
+      expect(write.result.exitCode).toBe(0);
+      console.log(`IDE, 1 MiB written with O_DIRECT: ${JSON.stringify(write.traps.devices["ide"])}; unclaimed ${JSON.stringify(write.traps.devices["unclaimed ports"] ?? null)}`);
+      expect(write.traps.devices["ide"]?.portWrites[8]).toBeGreaterThan(0);
+      expect(write.traps.devices["unclaimed ports"]).toBeUndefined();
+    } finally {
+      dispose();
+    }
+  });
+});
