@@ -134,6 +134,7 @@ export class LabPanel {
 
   private async changeHardware(toggle: HardwareToggle, option: HardwareToggle["options"][number]): Promise<void> {
     this.stopFollowing();
+    const change = ++this.changes;
     this.progress.textContent = `${toggle.title} changed to ${option.label}: restarting the machine…`;
     let outcome: StartOutcome | undefined;
     try {
@@ -142,6 +143,8 @@ export class LabPanel {
       this.host.report(error);
     }
     this.renderToggles();
+    // A later change (or run) has the line now.
+    if (change !== this.changes) return;
     // A start that did not happen has the page's own message.
     if (outcome?.kind !== "started") {
       this.progress.textContent = "";
@@ -160,6 +163,8 @@ export class LabPanel {
 
   /** The status the line follows after a hardware change; said until the next change or run. */
   private following: Disposable | undefined;
+  /** Hardware changes and runs begun, so a change that ended late leaves a newer line alone. */
+  private changes = 0;
 
   private stopFollowing(): void {
     this.following?.dispose();
@@ -177,6 +182,7 @@ export class LabPanel {
   async runPairs(pairs: readonly PairId[], preset: SizePreset): Promise<LabReport> {
     if (this.running) throw new AppError("lab-failed", "A benchmark is already running: wait for it to finish.");
     this.stopFollowing();
+    this.changes++;
     this.setRunning(true);
     try {
       const report = await whilePaused(this.host.machine(), () => this.measure(pairs, preset), this.host.report);
