@@ -177,6 +177,13 @@ describe.skipIf(!guestIsBuilt())("microscope on a machine with an IDE disk", () 
       console.log(`IDE, 1 MiB written with O_DIRECT: ${JSON.stringify(write.traps.devices["ide"])}; unclaimed ${JSON.stringify(write.traps.devices["unclaimed ports"] ?? null)}`);
       expect(write.traps.devices["ide"]?.portWrites[8]).toBeGreaterThan(0);
       expect(write.traps.devices["unclaimed ports"]).toBeUndefined();
+      // What the device panel says of ata_piix (lab/devices.ts): about 30 traps and one interrupt per request.
+      const ideWrite = write.traps.devices["ide"];
+      if (ideWrite === undefined) return expect.fail("no IDE traps");
+      const perRequest = portCount(ideWrite) / ideWrite.irqs;
+      expect(ideWrite.irqs).toBeGreaterThanOrEqual(16);
+      expect(perRequest).toBeGreaterThan(20);
+      expect(perRequest).toBeLessThan(40);
     } finally {
       dispose();
     }

@@ -67,7 +67,7 @@ export const PAIRS: readonly DevicePair[] = [
     emulated: {
       label: "IDE disk (ext2)",
       profile: { scratchDiskMiB: 64 },
-      driver: "ata_piix programs the IDE controller through I/O ports (task-file registers, bus-master DMA), a few traps per request of up to 128 KiB.",
+      driver: "ata_piix programs the IDE controller through I/O ports (task-file registers, bus-master DMA): about 30 traps and one interrupt per request, whether it moves 4 KiB or 512 KiB.",
     },
     paravirtual: {
       label: "virtio-9p share",
