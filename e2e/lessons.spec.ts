@@ -58,6 +58,20 @@ test("a link opens a lesson at its step, and Copy link gives lesson and step bac
   await expect(page.getByTestId("notice")).toHaveAttribute("data-link", /step=3$/);
   const link = await page.getByTestId("notice").getAttribute("data-link");
   expect(new URL(link ?? "").search).toBe("?nic=virtio&lesson=io&step=3");
+
+  // Its last step goes back to the emulated devices: the default hardware, restored from the
+  // pre-booted state. The step ends with the machine the student's, and says how it came to be.
+  await panel.getByTestId("lesson-next").click();
+  await panel.getByTestId("lesson-next").click();
+  await panel.getByTestId("lesson-next").click();
+  const back = panel.locator('.lesson-steps > li[data-step="6"]');
+  await expect(back).toHaveAttribute("aria-current", "step");
+  await back.getByTestId("lesson-do").click();
+  const outcome = back.getByTestId("lesson-outcome");
+  await expect(outcome).toHaveAttribute("data-ok", "true", { timeout: 120_000 });
+  await expect(outcome).toContainText(/The machine restarted with .*256 MiB of memory \(started from the pre-booted state in \d+\.\d s\)\./);
+  await expect(page.getByTestId("stage")).toHaveText("ready");
+  await expect(page.getByTestId("lab-nic-none")).toBeChecked();
   expect(pageErrors).toEqual([]);
 });
 

@@ -315,13 +315,27 @@ describe("MachineSession: the boot cache", () => {
       await vi.waitFor(() => expect(t.shells.length).toBe(1));
       t.clock.advance(12_340);
       expect(t.session.status.readyDetail).toBeUndefined();
+      // Asked before the prompt: it waits for the machine to be the user's (the boot kept, when it is).
+      const settled = t.session.whenSettled(600_000);
       t.shells[0]?.boot();
       expect(await starting).toEqual({ kind: "started", from: "boot" });
       if (bootCache !== undefined) expect((await kept).kind).toBe("kept");
-      await vi.waitFor(() => expect(t.session.status.readyDetail).toBe("booted in 12.3 s"));
+      expect(await settled).toMatchObject({ settling: false, keepingBoot: false, readyDetail: "booted in 12.3 s" });
       expect(describeSessionStatus(t.session.status).progressText).toBe("Shell ready: booted in 12.3 s.");
       t.session.dispose();
     }
+  });
+
+  it("whenSettled gives the status as it is at its deadline when the machine is still on its way", async () => {
+    const t = setup({ prebooted: await prebootedFor(DEFAULT_PROFILE), manifest: withAgent });
+    void start(t.session, { kind: "auto" }, virtioNic);
+    await vi.waitFor(() => expect(t.shells.length).toBe(1));
+    const settled = t.session.whenSettled(5_000);
+    t.clock.advance(5_000);
+    const status = await settled;
+    expect(status.machine.stage).toBe("booting");
+    expect(describeSessionStatus(status).underway).toBe(true);
+    t.session.dispose();
   });
 
   it("keeps a boot of hardware the pre-booted state does not fit, and the next start of that hardware restores it", async () => {

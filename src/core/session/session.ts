@@ -20,7 +20,7 @@ import { fingerprintDifferences, machineFingerprint, type MachineFingerprint } f
 import { decodeSnapshot, encodeSnapshot, readSnapshotHeader, type DecodedSnapshot, type SnapshotHeader } from "../snapshot/format.ts";
 import { captureSnapshot, machineDiskIdentities, restoreSnapshotDisks } from "../snapshot/machineSnapshot.ts";
 import { machineForSnapshot } from "../snapshot/match.ts";
-import type { RunStart } from "../statusText.ts";
+import { describeSessionStatus, type RunStart } from "../statusText.ts";
 import type { DiskStore, OverlayDisk } from "../storage/disk.ts";
 import type { ImageRecord, ImageStore } from "../storage/images.ts";
 import { DEFAULT_MACHINE_ID, checkMachineImages, type MachineRecord } from "../storage/machines.ts";
@@ -225,6 +225,26 @@ export class MachineSession {
 
   get settling(): boolean {
     return this.settlingNow;
+  }
+
+  /**
+   * The status once the machine is the user's, or has stopped on its way (failed, crashed): a
+   * boot from scratch runs on for seconds after start() resolved. At the deadline, the status as
+   * it is then (still underway).
+   */
+  whenSettled(deadlineMs: number): Promise<SessionStatus> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        listener.dispose();
+        timer.dispose();
+        resolve(this.status);
+      };
+      const listener = this.onStatus((status) => {
+        if (!describeSessionStatus(status).underway) done();
+      });
+      const timer = this.options.clock.after(deadlineMs, done);
+      if (!describeSessionStatus(this.status).underway) done();
+    });
   }
 
   /** How the running machine started. */

@@ -27,6 +27,9 @@ export interface LessonPanels {
   changed(at: { readonly id: string; readonly step: number } | undefined): void;
 }
 
+/** How long a devices step waits for a boot from scratch (a first switch takes 10-13 s on two cores). */
+const DEVICES_STEP_DEADLINE_MS = 240_000;
+
 export function lessonHost(shell: Shell, panels: () => LessonPanels): LessonHost {
   const machine = (): Machine => {
     const running = shell.session.machine;
@@ -37,10 +40,13 @@ export function lessonHost(shell: Shell, panels: () => LessonPanels): LessonHost
     run: async (command, timeoutMs) => machine().run(command, { timeoutMs }),
     setDevices: async (devices) => {
       await shell.restartWith({ ...shell.profile, ...devices });
+      // Hardware used before here restores in a second; the first time it boots, which goes on
+      // after the start: the step ends when the machine is the student's, and says how it came to be.
+      const settled = await shell.session.whenSettled(DEVICES_STEP_DEADLINE_MS);
       const status = shell.session.machine?.status;
       if (status === undefined || status.error !== undefined) throw new AppError("lesson-failed", "The machine did not start with the new hardware (the message above says why).");
       panels().lab?.showProfile();
-      return `The machine restarted with ${describeProfile(shell.profile)}, ${shell.profile.memoryMiB} MiB of memory.`;
+      return `The machine restarted with ${describeProfile(shell.profile)}, ${shell.profile.memoryMiB} MiB of memory${settled.readyDetail === undefined ? "" : ` (${settled.readyDetail})`}.`;
     },
     benchmark: async (pairs, size) => {
       const lab = panels().lab;
