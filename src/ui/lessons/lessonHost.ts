@@ -39,14 +39,14 @@ export function lessonHost(shell: Shell, panels: () => LessonPanels): LessonHost
   return {
     run: async (command, timeoutMs) => machine().run(command, { timeoutMs }),
     setDevices: async (devices) => {
-      await shell.restartWith({ ...shell.profile, ...devices });
+      const outcome = await shell.restartWith({ ...shell.profile, ...devices });
       // Hardware used before here restores in a second; the first time it boots, which goes on
       // after the start: the step ends when the machine is the student's, and says how it came to be.
-      const settled = await shell.session.whenSettled(DEVICES_STEP_DEADLINE_MS);
+      const settled = outcome?.kind === "started" ? await shell.session.whenSettled(DEVICES_STEP_DEADLINE_MS) : undefined;
       const status = shell.session.machine?.status;
       if (status === undefined || status.error !== undefined) throw new AppError("lesson-failed", "The machine did not start with the new hardware (the message above says why).");
       panels().lab?.showProfile();
-      return `The machine restarted with ${describeProfile(shell.profile)}, ${shell.profile.memoryMiB} MiB of memory${settled.readyDetail === undefined ? "" : ` (${settled.readyDetail})`}.`;
+      return `The machine restarted with ${describeProfile(shell.profile)}, ${shell.profile.memoryMiB} MiB of memory${settled?.readyDetail === undefined ? "" : ` (${settled.readyDetail})`}.`;
     },
     benchmark: async (pairs, size) => {
       const lab = panels().lab;
