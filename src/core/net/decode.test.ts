@@ -156,6 +156,15 @@ describe("decodeFrame: UDP, DHCP, DNS, TCP", () => {
     mld.set([58, 0, 5, 2, 0, 0, 1, 0], 14 + 40);
     mld[14 + 48] = 143;
     expect(decodeFrame(mld)).toMatchObject({ protocol: "ICMPv6", summary: "Multicast Listener Report Message v2", layers: ["ethernet", "ipv6"] });
+    // A later fragment of an echo request: its first bytes are the message's middle, not a type.
+    const fragment = new Uint8Array(14 + 40 + 8 + 64);
+    fragment.set(ns.subarray(0, 14 + 40));
+    fragment[14 + 6] = 44;
+    fragment.set([58, 0, 0x05, 0xa9, 0, 0, 0, 7], 14 + 40);
+    fragment[14 + 48] = 128;
+    expect(decodeFrame(fragment)).toMatchObject({ protocol: "IPv6", summary: "IPv6 fragment" });
+    fragment.set([0, 1], 14 + 40 + 2);
+    expect(decodeFrame(fragment)).toMatchObject({ protocol: "ICMPv6", summary: "Echo (ping) request" });
     // Extension headers cut short: named, with a note, never a throw.
     const cut = decodeFrame(mld.subarray(0, 14 + 40 + 4));
     expect(cut).toMatchObject({ protocol: "IPv6", summary: "IPv6 extension header [Malformed Packet: IPv6 extension header cut short]" });

@@ -237,6 +237,8 @@ export function decodeIpv6(frame: Uint8Array, at: number): { info?: Ipv6Info; pr
   let next = nextHeader;
   let offset = at + 40;
   while (IPV6_EXTENSION_HEADERS.has(next) && frame.length >= offset + 8) {
+    // A fragment after the first carries the middle of a message: nothing to name in it.
+    if (next === IPV6_FRAGMENT && u16(frame, offset + 2) >> 3 !== 0) return { info: base, protocol: "IPv6", summary: "IPv6 fragment" };
     const length = (next === IPV6_FRAGMENT ? 0 : (frame[offset + 1] as number)) * 8 + 8;
     next = frame[offset] as number;
     offset += length;
