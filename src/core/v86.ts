@@ -975,12 +975,12 @@ const MMAP_FNS: readonly [MmapFn, Width, boolean][] = [
 interface V86Pci {
   raise_irq(pciAddr: number): void;
 }
+type PciBars = ({ entries?: PortEntry[] } | undefined)[];
 interface V86Device {
   pci_id?: number;
-  /** The IDE controller's channels (ide.js IDEChannel). */
-  primary?: object;
-  secondary?: object;
-  virtio?: { pci_id?: number; pci_bars?: ({ entries?: PortEntry[] } | undefined)[] };
+  /** A PCI device's I/O BARs: the port entries at each (pci.js register_device fills them). */
+  pci_bars?: PciBars;
+  virtio?: { pci_id?: number; pci_bars?: PciBars };
 }
 type AnyFn = (...args: number[]) => unknown;
 interface V86Cpu extends Record<MmapFn, AnyFn> {
@@ -1028,16 +1028,17 @@ class V86Microscope implements MicroscopeHooks {
   }
 
   /** Names of devices by their object (port entries point at it) and by PCI address. */
-  private owners(): { byObject: Map<unknown, string>; byPci: Map<number, string>; notify: Set<PortEntry> } {
+  private owners(): { byObject: Map<unknown, string>; byEntry: Map<PortEntry, string>; byPci: Map<number, string>; notify: Set<PortEntry> } {
     const byObject = new Map<unknown, string>();
+    const byEntry = new Map<PortEntry, string>();
     const byPci = new Map<number, string>();
     const notify = new Set<PortEntry>();
     for (const [name, device] of Object.entries(this.cpu.devices)) {
       if (device === undefined || device === null || typeof device !== "object") continue;
       byObject.set(device, name);
-      // v86's IDE controller registers its ports, legacy and PCI (the bus-master DMA registers,
-      // the channels' command blocks through their BARs), with its two channels as the owners.
-      for (const channel of [device.primary, device.secondary]) if (channel !== undefined) byObject.set(channel, name);
+      // A PCI device's I/O BARs name their ports' entries, whatever object registered them: the
+      // IDE's are its channels' (command blocks, also at their legacy addresses, and bus-master DMA).
+      for (const bar of [...(device.pci_bars ?? []), ...(device.virtio?.pci_bars ?? [])]) for (const entry of bar?.entries ?? []) byEntry.set(entry, name);
       if (device.virtio !== undefined) {
         byObject.set(device.virtio, name);
         // Capability bar 1 is virtio's notification structure in v86: a write there is a kick.
@@ -1047,13 +1048,13 @@ class V86Microscope implements MicroscopeHooks {
       if (address !== undefined) byPci.set(address, name);
     }
     byObject.set(this.hypercallOwner, "hypercall");
-    return { byObject, byPci, notify };
+    return { byObject, byEntry, byPci, notify };
   }
   private readonly hypercallOwner = {};
 
   watchTraps(sink: TrapSink): Disposable {
     const cpu = this.cpu;
-    const { byObject, byPci, notify } = this.owners();
+    const { byObject, byEntry, byPci, notify } = this.owners();
     const undo: (() => void)[] = [];
     // One port's entry can sit at several addresses: v86 maps a PCI device's I/O BAR to the same
     // entries as its legacy ports (the IDE's command block at 0x1f0 and at its BAR). Wrapped once,
@@ -1062,7 +1063,7 @@ class V86Microscope implements MicroscopeHooks {
     for (const [port, entry] of cpu.io.ports.entries()) {
       if (seen.has(entry)) continue;
       seen.add(entry);
-      const owner = entry.device === undefined ? undefined : byObject.get(entry.device);
+      const owner = byEntry.get(entry) ?? (entry.device === undefined ? undefined : byObject.get(entry.device));
       const kick = notify.has(entry);
       for (const [fn, width, write] of PORT_FNS) {
         const inner = entry[fn] as AnyFn;
