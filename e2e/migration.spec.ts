@@ -74,6 +74,9 @@ test("a running machine moves to another tab with pre-copy: uptime and a counter
   await expect(panelA.getByTestId("migration-status")).toHaveAttribute("data-outcome", "done", { timeout: 120_000 });
   await expect(panelA.getByTestId("migration-status")).toContainText(`Handed over to tab ${tabB}`);
   await expect(pageA.getByTestId("stage")).toHaveText("stopped");
+  // A wrote every page before the lock went: its disk bar says so, not "not saved".
+  await expect(pageA.getByTestId("disk-state")).toHaveAttribute("data-state", "handed-over");
+  await expect(pageA.getByTestId("disk-state")).toHaveText("saved, and handed over: the machine moved to another tab, which writes its disks now");
   await expect(panelA.getByTestId("migration-round").first()).toBeVisible();
   await expect(panelA.getByTestId("migration-summary")).toContainText(/Downtime \d+ ms/);
   // A's terminal says where the machine went.
@@ -84,6 +87,8 @@ test("a running machine moves to another tab with pre-copy: uptime and a counter
   // B's terminal starts afresh under a line that says the machine came from A.
   const tabA = ((await panelB.getByTestId("migration-status").textContent()) ?? "").match(/Arrived from tab (\w+)/)?.[1] ?? "";
   await expect.poll(async () => (await terminalBuffer(pageB))[0]).toBe(`── Debian 6.1 + busybox (built in) · moved here from tab ${tabA}, running ──`);
+  // ...and the shell's prompt, as A's console ended at the pause (before: nothing under the line).
+  await expect.poll(async () => (await terminalBuffer(pageB))[1]?.trimEnd()).toBe("root@virtlab:/#");
   await expect(panelB.getByTestId("migration-summary")).toContainText(/Downtime \d+ ms/);
   await expect(panelB.getByTestId("migration-round").first()).toBeVisible();
   await expect(pageB.getByTestId("stage")).toHaveText("ready");

@@ -8,6 +8,7 @@
  */
 import type { MovePageSide } from "../backend.ts";
 import type { Clock } from "../clock.ts";
+import { lastLineToShow } from "../console.ts";
 import { AppError, toAppError } from "../errors.ts";
 import { Emitter, type Disposable } from "../events.ts";
 import { randomId } from "../host.ts";
@@ -59,8 +60,15 @@ export type MoveState =
       readonly method: MigrationMethod;
       readonly rounds: readonly RoundRecord[];
       readonly paused: boolean;
-      readonly outcome?: { readonly kind: "done"; readonly report: MigrationReport | undefined } | { readonly kind: "failed"; readonly message: string };
+      readonly outcome?: MoveOutcome;
     };
+
+/**
+ * How a move ended. A target's `screen` is the line the source's console ended with at the pause
+ * (the shell's prompt, what the user had typed on it): the console's past stays with the source,
+ * so the target's fresh screen shows that line again under its divider instead of nothing.
+ */
+export type MoveOutcome = { readonly kind: "done"; readonly report: MigrationReport | undefined; readonly screen?: string } | { readonly kind: "failed"; readonly message: string };
 
 export interface MoveCheck {
   readonly requirements: Requirements;
@@ -133,7 +141,8 @@ export class TabMover implements Disposable {
       onFailed: (message) => this.patch({ paused: false, outcome: { kind: "failed", message } }),
     });
     this.patch({ outcome: { kind: "done", report } });
-    this.tabs.progress(tab, move, { kind: "done", report });
+    // The page has every console byte from before the pause by now (they came before the report).
+    this.tabs.progress(tab, move, { kind: "done", report, screen: lastLineToShow(machine.recentOutput()) });
     // The machine runs in the other tab: this one never writes its disks again.
     await this.host.handedOver();
     this.tabs.announce();
@@ -219,7 +228,7 @@ export class TabMover implements Disposable {
     if (s.role !== "target" || s.tab !== from) return;
     if (update.kind === "round") this.addRound(update.round);
     else if (update.kind === "paused") this.patch({ paused: true });
-    else if (update.kind === "done") this.patch({ paused: false, outcome: { kind: "done", report: update.report } });
+    else if (update.kind === "done") this.patch({ paused: false, outcome: { kind: "done", report: update.report, ...(typeof update.screen === "string" ? { screen: update.screen } : {}) } });
     else if (update.kind === "failed" && s.outcome === undefined) this.patch({ outcome: { kind: "failed", message: update.message } });
   }
 

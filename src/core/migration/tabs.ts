@@ -28,7 +28,8 @@ export interface TabCard {
 export type MoveUpdate =
   | { readonly kind: "round"; readonly round: RoundRecord }
   | { readonly kind: "paused" }
-  | { readonly kind: "done"; readonly report: MigrationReport }
+  /** `screen`: the line the source's console ended with at the pause (its prompt), to show again in the target. */
+  | { readonly kind: "done"; readonly report: MigrationReport; readonly screen?: string }
   | { readonly kind: "failed"; readonly message: string }
   /** A lab machine's memory disks, sent at the pause (session/scratch.ts MemoryDisks). */
   | { readonly kind: "disks"; readonly dump: DiskDump };

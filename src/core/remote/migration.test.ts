@@ -283,6 +283,8 @@ describe("a move between two tabs (TabMover) over Worker backends", () => {
       workerMigration: backend.workerMigration,
       network: "off",
       shellReady: true,
+      // The console as the page's Machine keeps it: the shell's last prompt, its cursor query after it.
+      recentOutput: () => `uname -r\r\n6.1.0-50-686\r\nroot@${id}:/# \x1b[6n`,
       pause: () => backend.stop(),
       landed: async () => {
         log.push("landed");
@@ -333,6 +335,8 @@ describe("a move between two tabs (TabMover) over Worker backends", () => {
     expect(a.emulator.running).toBe(false);
     const shown = b.mover.state.role === "target" && b.mover.state.outcome?.kind === "done" ? b.mover.state.outcome.report : undefined;
     expect(shown?.downtimeMs).toBe(report.downtimeMs);
+    // The target's fresh screen gets the line the source's console ended with, without the cursor query.
+    expect(b.mover.state.role === "target" && b.mover.state.outcome?.kind === "done" ? b.mover.state.outcome.screen : undefined).toBe("root@A:/# ");
     a.mover.dispose();
     b.mover.dispose();
   });

@@ -23,6 +23,7 @@ export const MIGRATION_TABS_CHANNEL = "virtlab-migration-tabs";
 /** The terminal as a move needs it: a fresh screen for an arrival, a line for a departure. */
 export interface MoveTerminal {
   startRun(line: string): void;
+  write(bytes: Uint8Array): void;
   notice(text: string): void;
 }
 
@@ -54,7 +55,8 @@ export function installMigration(shell: MigrationShell, container: HTMLElement |
     new BroadcastChannel(MIGRATION_TABS_CHANNEL) as unknown as ChannelLike,
   );
   // Where the user looks: the tab a machine arrived in starts its terminal afresh under a line
-  // that says so (the console's past stayed with the other tab); the tab it left says where it went.
+  // that says so, then the line the source's console ended with (the shell's prompt: the rest of
+  // the console's past stayed with the other tab); the tab it left says where it went.
   let said = false;
   mover.onChange((state: MoveState) => {
     if (state.role === "idle" || state.outcome === undefined) {
@@ -63,8 +65,10 @@ export function installMigration(shell: MigrationShell, container: HTMLElement |
     }
     if (said || state.outcome.kind !== "done") return;
     said = true;
-    if (state.role === "target") terminal.startRun(runDivider(shell.current.name, { kind: "arrived", fromTab: state.tab }));
-    else terminal.notice(handedOverLine(state.tab));
+    if (state.role === "target") {
+      terminal.startRun(runDivider(shell.current.name, { kind: "arrived", fromTab: state.tab }));
+      if (state.outcome.screen !== undefined) terminal.write(new TextEncoder().encode(state.outcome.screen));
+    } else terminal.notice(handedOverLine(state.tab));
   });
   new MigrationPanel(container, {
     mover,

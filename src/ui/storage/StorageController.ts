@@ -67,6 +67,8 @@ export class StorageController {
   private opened: OpenedDisks | undefined;
   private readOnly = false;
   private takenOver = false;
+  /** The disks went with the machine to another tab (a move), every page written first. */
+  private handed = false;
   private readonly changeEmitter = new Emitter<DiskView>();
   private readonly lostEmitter = new Emitter<void>();
   /** The indicator or the lock changed. */
@@ -92,6 +94,7 @@ export class StorageController {
       this.lock?.dispose();
       this.readOnly = false;
       this.takenOver = false;
+      this.handed = false;
       const lock = new MachineLock(this.locks, record.id);
       lock.onLost(() => {
         this.takenOver = true;
@@ -107,6 +110,7 @@ export class StorageController {
         return { kind: "busy" };
       }
       this.takenOver = false;
+      this.handed = false;
     }
     this.opened = await openMachineDisks(record, this.stores, { clock: systemClock, readOnly: this.readOnly });
     for (const disk of this.writable()) disk.onSaveState(() => this.emit());
@@ -119,12 +123,14 @@ export class StorageController {
     this.lock?.release();
     this.readOnly = true;
     this.takenOver = false;
+    this.handed = false;
   }
 
   /** Take the machine from the other tab. */
   async takeOver(): Promise<void> {
     this.readOnly = false;
     this.takenOver = false;
+    this.handed = false;
     await this.lock?.takeOver();
   }
 
@@ -175,6 +181,7 @@ export class StorageController {
   /** The machine runs in another tab now: its disks close here without writing another page. */
   async handedOver(): Promise<void> {
     this.takenOver = true;
+    this.handed = true;
     await this.close(false);
   }
 
@@ -202,7 +209,7 @@ export class StorageController {
     const states = this.writable().map((d) => d.saveState);
     const lockState = this.lock?.state ?? "none";
     return {
-      indicator: diskIndicator(states, this.takenOver),
+      indicator: diskIndicator(states, this.takenOver ? (this.handed ? "handed-over" : "taken-over") : undefined),
       lock: this.readOnly ? "read-only" : lockState,
       slots: this.opened === undefined ? [] : (Object.keys(this.opened.attached) as DiskSlot[]).filter((s) => s !== "cdrom"),
     };

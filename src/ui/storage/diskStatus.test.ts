@@ -22,6 +22,8 @@ describe("diskIndicator", () => {
 
   it("read-only and taken over win over everything else", () => {
     expect(diskIndicator([{ ...clean, readOnly: true, unsavedPages: 5 }]).state).toBe("read-only");
-    expect(diskIndicator([clean], true).state).toBe("taken-over");
+    expect(diskIndicator([clean], "taken-over").state).toBe("taken-over");
+    // A move wrote every page before the lock went: nothing is lost, and the words say so.
+    expect(diskIndicator([{ ...clean, unsavedPages: 5 }], "handed-over")).toEqual({ state: "handed-over", text: "saved, and handed over: the machine moved to another tab, which writes its disks now" });
   });
 });

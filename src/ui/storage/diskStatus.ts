@@ -2,10 +2,15 @@
 import { toUserMessage } from "../messages.ts";
 import { RETRY_MAX_MS, type DiskSaveState } from "../../core/index.ts";
 
-export type DiskIndicator = "none" | "saved" | "saving" | "unsaved" | "not-saved" | "read-only" | "taken-over";
+export type DiskIndicator = "none" | "saved" | "saving" | "unsaved" | "not-saved" | "read-only" | "taken-over" | "handed-over";
 
-export function diskIndicator(states: readonly DiskSaveState[], takenOver = false): { readonly state: DiskIndicator; readonly text: string } {
-  if (takenOver) return { state: "taken-over", text: "not saved: another tab took this machine over; this tab stopped writing to its disks" };
+/**
+ * `gone`: the disks are another tab's now: taken over (what this tab had not written is lost), or
+ * handed over with the machine when it moved (every page was written before the lock went).
+ */
+export function diskIndicator(states: readonly DiskSaveState[], gone?: "taken-over" | "handed-over"): { readonly state: DiskIndicator; readonly text: string } {
+  if (gone === "taken-over") return { state: "taken-over", text: "not saved: another tab took this machine over; this tab stopped writing to its disks" };
+  if (gone === "handed-over") return { state: "handed-over", text: "saved, and handed over: the machine moved to another tab, which writes its disks now" };
   if (states.length === 0) return { state: "none", text: "no writable disk" };
   if (states.some((s) => s.readOnly)) return { state: "read-only", text: "read-only: open in another tab; changes here are kept in memory only and lost on reload" };
   const failed = states.find((s) => s.error !== undefined);
