@@ -166,6 +166,12 @@ test("a machine on the switch moves to another tab's lab and stays on the LAN (r
   mark("moved");
   await expect(panelB.getByTestId("network-state-vm2")).toHaveText("running");
   await expect(panelB.getByTestId("lab-move-outcome")).toContainText("Arrived from tab");
+  // B's terminal for it starts afresh under a line naming A's tab, then the prompt as A's console
+  // ended at the pause (before: the landing machine's own prompt, "root@virtlab", stayed on screen).
+  const tabOfA = /Arrived from tab (\w+)/.exec((await panelB.getByTestId("lab-move-outcome").textContent()) ?? "")?.[1] ?? "";
+  await panelB.getByTestId("network-tab-vm2").click();
+  await expect.poll(async () => (await screenOf(pageB, "vm2")).split("\n").slice(0, 2).map((l) => l.trimEnd())).toEqual([`── vm2 · moved here from tab ${tabOfA}, running ──`, expect.stringMatching(/^root@vm2[\w-]*:\/#$/)]);
+  await expect(panelB.getByTestId("network-from-vm2")).toHaveText("moved from another tab");
   // Gone from A's switch; A lists it as B's machine, with the same address.
   await expect(panelA.getByTestId("network-machine-vm2")).toHaveCount(0);
   await expect(panelA.locator('[data-testid^="network-remote-address-"]')).toHaveText(address);

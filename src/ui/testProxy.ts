@@ -17,7 +17,7 @@ export interface VirtlabTestProxy {
   /** Write the running machine's pending disk pages to IndexedDB now. */
   flushDisks(): Promise<void>;
   /** How the running machine started: booted, from the pre-booted state, or from a snapshot. */
-  startedFrom(): "boot" | "pre-booted" | "boot-cache" | "snapshot";
+  startedFrom(): "boot" | "pre-booted" | "boot-cache" | "snapshot" | "moved";
   /** What became of the last boot the page meant to keep for its hardware (the boot cache), if any. */
   bootKept(): BootKept | undefined;
   /** Every line of the terminal, scrollback included. */

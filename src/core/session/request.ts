@@ -29,8 +29,8 @@ export type StartRequest =
   /** From a snapshot file: checked (emulator, hardware), its disks put in place, then its state. */
   | { readonly kind: "snapshot"; readonly file: Uint8Array };
 
-/** How the running machine started. */
-export type StartedFrom = "boot" | "pre-booted" | "boot-cache" | "snapshot";
+/** How the running machine started ("moved": it arrived running from another tab). */
+export type StartedFrom = "boot" | "pre-booted" | "boot-cache" | "snapshot" | "moved";
 
 /** The run's first line before the pre-booted choice is made; `usePrebooted` says whether to look. */
 export function planStart(request: Exclude<StartRequest, { kind: "snapshot" }>, prebootedAvailable: boolean): { readonly runStart: RunStart; readonly usePrebooted: boolean } {

@@ -211,6 +211,28 @@ describe("MachineSession: start requests", () => {
     session.dispose();
   });
 
+  it("a guest that moved here starts its terminal afresh under a line naming the tab it came from, then the source's prompt line", async () => {
+    const { session, runs } = setup();
+    const lines: string[] = [];
+    const dividers: string[] = [];
+    session.onSettled(({ lastLine }) => lines.push(lastLine));
+    session.onRun((run) => run.runStart.kind === "arrived" && dividers.push(`${run.machineName} from ${run.runStart.fromTab}`));
+    // Nothing runs yet: nothing to say.
+    session.arrived("tab1", "root@virtlab:/# ");
+    expect(runs).toEqual([]);
+    await start(session, { kind: "cold" });
+    session.arrived("3fb8612e", "root@vm2:/# ", "vm2");
+    expect(runs).toEqual(["cold-boot", "arrived"]);
+    expect(dividers).toEqual(["vm2 from 3fb8612e"]);
+    expect(lines.at(-1)).toBe("root@vm2:/# ");
+    expect(session.startedFrom).toBe("moved");
+    // A source that sent no line: the divider only, and the record's own name.
+    session.arrived("40036d64", undefined);
+    expect(dividers.at(-1)).toBe(`${DEFAULT_MACHINE.name} from 40036d64`);
+    expect(lines).toHaveLength(1);
+    session.dispose();
+  });
+
   it("boots, saying why, when the pre-booted state is for other hardware", async () => {
     const prebooted = await prebootedFor({ ...DEFAULT_PROFILE, memoryMiB: DEFAULT_PROFILE.memoryMiB * 2 });
     const { session, shells, runs, notices } = setup({ prebooted });

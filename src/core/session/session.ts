@@ -179,7 +179,7 @@ export class MachineSession {
   readonly onOutput = this.outputEmitter.event;
   /** Downloading (the guest's files, the pre-booted state). */
   readonly onProgress = this.progressEmitter.event;
-  /** A start from a saved state has run its set-up: the terminal shows a fresh prompt. */
+  /** A start from a saved state has run its set-up, or a moved machine arrived: the terminal shows this prompt line. */
   readonly onSettled = this.settledEmitter.event;
   /** A start failed or the emulator crashed: reported once per failure. */
   readonly onError = this.errorEmitter.event;
@@ -445,6 +445,20 @@ export class MachineSession {
   async eraseDisks(record: MachineRecord): Promise<void> {
     this.halt();
     await this.options.disks.erase(record);
+  }
+
+  /**
+   * The running machine now runs a guest that moved here from tab `fromTab` (Machine.landed put it
+   * in): its terminal starts afresh under a line that says so, then `screen`, the line the source's
+   * console ended with at the pause (its shell's prompt), when the source sent one. `machineName`:
+   * the name it runs under here when that is not its record's (a lab machine keeps the one it had).
+   */
+  arrived(fromTab: string, screen: string | undefined, machineName?: string): void {
+    const record = this.recordNow;
+    if (record === undefined || this.current === undefined) return;
+    this.from = "moved";
+    this.runEmitter.fire({ machineName: machineName ?? record.name, runStart: { kind: "arrived", fromTab }, notice: undefined });
+    if (screen !== undefined) this.settledEmitter.fire({ lastLine: screen });
   }
 
   halt(): void {

@@ -3,7 +3,7 @@
  * BroadcastChannel, given this page's machine, its disks and their Web Lock, and the panel that
  * shows it. The composition root calls this once.
  */
-import { TabMover, runDivider, systemClock, type ChannelLike, type Machine, type MachineSession, type MachineRecord, type MoveState, type NetworkLab } from "../../core/index.ts";
+import { TabMover, systemClock, type ChannelLike, type Machine, type MachineSession, type MachineRecord, type MoveState, type NetworkLab } from "../../core/index.ts";
 import { DATABASES, type StorageController } from "../storage/StorageController.ts";
 import { handedOverLine } from "../messages.ts";
 import { MigrationPanel } from "./MigrationPanel.ts";
@@ -20,10 +20,8 @@ export interface MigrationShell {
 /** The channel the virtlab tabs of this origin find each other on. */
 export const MIGRATION_TABS_CHANNEL = "virtlab-migration-tabs";
 
-/** The terminal as a move needs it: a fresh screen for an arrival, a line for a departure. */
+/** The terminal as a move needs it: a line for a departure (an arrival comes through the session's run). */
 export interface MoveTerminal {
-  startRun(line: string): void;
-  write(bytes: Uint8Array): void;
   notice(text: string): void;
 }
 
@@ -65,10 +63,8 @@ export function installMigration(shell: MigrationShell, container: HTMLElement |
     }
     if (said || state.outcome.kind !== "done") return;
     said = true;
-    if (state.role === "target") {
-      terminal.startRun(runDivider(shell.current.name, { kind: "arrived", fromTab: state.tab }));
-      if (state.outcome.screen !== undefined) terminal.write(new TextEncoder().encode(state.outcome.screen));
-    } else terminal.notice(handedOverLine(state.tab));
+    if (state.role === "target") shell.session.arrived(state.tab, state.outcome.screen);
+    else terminal.notice(handedOverLine(state.tab));
   });
   new MigrationPanel(container, {
     mover,

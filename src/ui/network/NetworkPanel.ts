@@ -3,11 +3,11 @@
  * terminal, the topology, per-port counters, the live packet list and the capture as .pcap.
  * Thin: the core's NetworkLab and VirtualNetwork decide and count; this draws and dispatches.
  */
-import { NETWORK_MODES, PROTOCOL_NAMES, type LabMachine, type NetworkLab, type NetworkMode, type NetworkSummary, type PacketFilter, type ProtocolName } from "../../core/index.ts";
+import { NETWORK_MODES, PROTOCOL_NAMES, type NetworkLab, type NetworkMode, type NetworkSummary, type PacketFilter, type ProtocolName } from "../../core/index.ts";
 import { actionButton, h } from "../kit/dom.ts";
 import { download } from "../kit/download.ts";
-import { TerminalView } from "../terminal.ts";
 import { LabMoveView } from "./LabMoveView.ts";
+import { MachineTerminals } from "./machineTerminals.ts";
 import { otherTabRows, tabLine } from "./otherTabs.ts";
 import { packetRow, portRows } from "./trafficRows.ts";
 import { topologySvg } from "./topology.ts";
@@ -19,22 +19,13 @@ export interface NetworkPanelHost {
 }
 
 const PACKET_ROWS = 60;
-const STARTED_FROM = { boot: "a boot", "pre-booted": "pre-booted state", "boot-cache": "kept boot", snapshot: "snapshot" } as const;
+const STARTED_FROM = { boot: "a boot", "pre-booted": "pre-booted state", "boot-cache": "kept boot", snapshot: "snapshot", moved: "moved from another tab" } as const;
 const REFRESH_MS = 1000;
 /** The packet list, counters and topology redraw at most this often while traffic flows. */
 const DRAW_MS = 250;
 
-interface MachineView {
-  readonly terminal: TerminalView;
-  readonly pane: HTMLElement;
-  readonly tab: HTMLButtonElement;
-  dispose(): void;
-}
-
 export class NetworkPanel {
   private labNow: NetworkLab | undefined;
-  private readonly views = new Map<string, MachineView>();
-  private selected: string | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private pending: ReturnType<typeof setTimeout> | undefined;
   private readonly mode = h("select", { id: "network-mode", testid: "network-mode" });
@@ -46,6 +37,7 @@ export class NetworkPanel {
   private readonly machineRows = h("tbody", { testid: "network-machines" });
   private readonly tabs = h("div", { className: "network-tabs", role: "tablist", testid: "network-tabs" });
   private readonly panes = h("div", { className: "network-panes" });
+  private readonly terminals = new MachineTerminals(this.tabs, this.panes);
   private readonly moveSection = h("div", { className: "lab-move", testid: "lab-move" });
   private moveView: LabMoveView | undefined;
   private readonly topology = h("div", { className: "network-topology", testid: "network-topology" });
@@ -135,7 +127,7 @@ export class NetworkPanel {
     const adding = this.lab.add(nic);
     // The new machine is listed (starting) at once: show its terminal while it starts.
     const name = this.lab.machines.at(-1)?.name;
-    if (name !== undefined) this.select(name);
+    if (name !== undefined) this.terminals.select(name);
     await adding;
   }
 
@@ -178,14 +170,7 @@ export class NetworkPanel {
     if (lab === undefined) return;
     const members = new Map(lab.network.machines.map((m) => [m.label, m]));
     const machines = lab.machines;
-    for (const m of machines) this.viewFor(m);
-    for (const [name, view] of this.views) {
-      if (machines.some((m) => m.name === name)) continue;
-      view.dispose();
-      this.views.delete(name);
-      if (this.selected === name) this.selected = undefined;
-    }
-    if (this.selected === undefined && machines[0] !== undefined) this.select(machines[0].name);
+    this.terminals.show(machines);
     // Not while the user edits a cell of it (a redraw would take the field away mid-typing).
     if (this.machineRows.contains(document.activeElement)) return;
     this.machineRows.replaceChildren(
@@ -229,45 +214,6 @@ export class NetworkPanel {
     const ports = [...lab.network.switch.ports.map((p) => p.label)];
     const chosen = this.portFilter.value;
     this.portFilter.replaceChildren(h("option", { value: "" }, "all ports"), ...ports.map((p) => h("option", { value: p, selected: p === chosen }, p)));
-  }
-
-  /** A tab and a terminal per machine; the terminal shows its console and takes its keys. */
-  private viewFor(m: LabMachine): MachineView {
-    const existing = this.views.get(m.name);
-    if (existing !== undefined) return existing;
-    const pane = h("div", { className: "network-terminal", role: "tabpanel", testid: `network-terminal-${m.name}`, hidden: true });
-    this.panes.append(pane);
-    const terminal = new TerminalView(pane);
-    const subscriptions = [
-      m.session.onOutput((bytes) => terminal.write(bytes)),
-      m.session.onSettled(({ lastLine }) => terminal.write(new TextEncoder().encode(lastLine))),
-      terminal.onInput((data) => m.session.write(data)),
-    ];
-    const tab = h("button", { type: "button", role: "tab", testid: `network-tab-${m.name}`, onClick: () => this.select(m.name) }, m.name);
-    this.tabs.append(tab);
-    const view: MachineView = {
-      terminal,
-      pane,
-      tab,
-      dispose: () => {
-        for (const s of subscriptions) s.dispose();
-        terminal.dispose();
-        pane.remove();
-        tab.remove();
-      },
-    };
-    this.views.set(m.name, view);
-    return view;
-  }
-
-  private select(name: string): void {
-    this.selected = name;
-    for (const [n, view] of this.views) {
-      view.pane.hidden = n !== name;
-      view.tab.setAttribute("aria-selected", String(n === name));
-      if (n === name) view.terminal.refit();
-    }
-    this.views.get(name)?.terminal.focus();
   }
 
   private drawTopology(summary: NetworkSummary): void {
