@@ -16,7 +16,6 @@ import { Emitter, type Disposable } from "../events.ts";
 import { randomId } from "../host.ts";
 import { labRecord, type LabNic, type NetworkLab } from "../net/networkLab.ts";
 import type { DiskDump } from "../session/scratch.ts";
-import type { MachineSession } from "../session/session.ts";
 import type { MachineFingerprint } from "../snapshot/fingerprint.ts";
 import { V86_PACKAGE_VERSION, V86_STATE_VERSION } from "../v86Version.ts";
 import type { ChannelLike } from "./channelPort.ts";
@@ -70,9 +69,8 @@ export class LabMover implements Disposable {
   private readonly changed = new Emitter<MoveState>();
   readonly onChange = this.changed.event;
   /** Target: the source's disks, by move, once they came (or a waiter for them). */
-  private readonly disks = new Map<string, { dump?: DiskDump; waiter?: (dump: DiskDump) => void }>();
-  /** Target: the session a move landed in, until the source's "done" (which brings its console's last line). */
-  private readonly landedIn = new Map<string, { readonly session: MachineSession; readonly name: string }>();
+  /** Target, per move: the source's disks (sent at the pause) and the line its console ended with. */
+  private readonly disks = new Map<string, { dump?: DiskDump; waiter?: (dump: DiskDump) => void; screen?: string }>();
   private idleLanding: Disposable | undefined;
 
   constructor(
@@ -135,6 +133,7 @@ export class LabMover implements Disposable {
         if (this.current.role !== "idle") this.patch({ rounds: [...this.current.rounds, round] });
       },
       onPause: () => this.patch({ paused: true }),
+      screen: () => lastLineToShow(machine.recentOutput()),
       onFailed: (message) => {
         this.moving = undefined;
         this.patch({ paused: false, outcome: { kind: "failed", message } });
@@ -142,7 +141,7 @@ export class LabMover implements Disposable {
     });
     this.moving = undefined;
     this.patch({ outcome: { kind: "done", report } });
-    this.tabs.progress(tab, move, { kind: "done", report, screen: lastLineToShow(machine.recentOutput()) });
+    this.tabs.progress(tab, move, { kind: "done", report });
     // It runs in the other tab, on the same LAN: its port here goes, and with it what this switch learned behind it.
     lab.remove(name);
     this.tabs.announce();
@@ -234,7 +233,9 @@ export class LabMover implements Disposable {
         takeDisks: async () => landing.disks.replace(labRecord(landing.name), await this.dumpFor(order.move)),
         landed: async (guest) => {
           await machine.landed(guest);
-          this.landedIn.set(order.move, { session: landing.session, name: lab.arrived(landing.name, arrival) });
+          const name = lab.arrived(landing.name, arrival);
+          // Before the guest's first output here: its terminal starts afresh under a line naming the tab it came from.
+          landing.session.arrived(order.from, this.disks.get(order.move)?.screen, name);
         },
         onListening: () => listening(),
       },
@@ -278,14 +279,12 @@ export class LabMover implements Disposable {
       slot.dump = update.dump;
       slot.waiter?.(update.dump);
     } else if (update.kind === "round") this.patch({ rounds: [...s.rounds, update.round] });
-    else if (update.kind === "paused") this.patch({ paused: true });
-    else if (update.kind === "done") {
-      this.patch({ paused: false, outcome: { kind: "done", report: update.report } });
-      // Its terminal here starts afresh under a line naming the tab it came from, then the source's last line.
-      const landed = this.landedIn.get(move);
-      landed?.session.arrived(from, typeof update.screen === "string" ? update.screen : undefined, landed.name);
-      this.landedIn.delete(move);
-    } else if (s.outcome === undefined) this.patch({ outcome: { kind: "failed", message: update.message } });
+    else if (update.kind === "paused") {
+      const slot = this.disks.get(move);
+      if (slot !== undefined && typeof update.screen === "string") slot.screen = update.screen;
+      this.patch({ paused: true });
+    } else if (update.kind === "done") this.patch({ paused: false, outcome: { kind: "done", report: update.report } });
+    else if (s.outcome === undefined) this.patch({ outcome: { kind: "failed", message: update.message } });
   }
 
   private patch(p: Partial<Exclude<MoveState, { role: "idle" }>>): void {

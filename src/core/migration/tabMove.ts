@@ -46,6 +46,11 @@ export interface TabMoveHost {
   handedOver(): Promise<void>;
   /** Target, after a failed arrival: its machine's memory is half-written; start it afresh. */
   restart(): Promise<void>;
+  /**
+   * Target: the guest from tab `fromTab` runs here now (MachineSession.arrived): a fresh screen,
+   * then `screen`, the line the source's console ended with at the pause, when it came.
+   */
+  arrived(fromTab: string, screen: string | undefined): void;
   /** A label for this tab in the other tabs' lists. */
   label(): string;
   readonly clock: Clock;
@@ -60,15 +65,8 @@ export type MoveState =
       readonly method: MigrationMethod;
       readonly rounds: readonly RoundRecord[];
       readonly paused: boolean;
-      readonly outcome?: MoveOutcome;
+      readonly outcome?: { readonly kind: "done"; readonly report: MigrationReport | undefined } | { readonly kind: "failed"; readonly message: string };
     };
-
-/**
- * How a move ended. A target's `screen` is the line the source's console ended with at the pause
- * (the shell's prompt, what the user had typed on it): the console's past stays with the source,
- * so the target's fresh screen shows that line again under its divider instead of nothing.
- */
-export type MoveOutcome = { readonly kind: "done"; readonly report: MigrationReport | undefined; readonly screen?: string } | { readonly kind: "failed"; readonly message: string };
 
 export interface MoveCheck {
   readonly requirements: Requirements;
@@ -82,6 +80,8 @@ export class TabMover implements Disposable {
   readonly tabs: MigrationTabs;
   readonly tabId = randomId().slice(0, 8);
   private current: MoveState = { role: "idle" };
+  /** Target: the line the source's console ended with, sent with its pause (before the guest lands here). */
+  private screenAtPause: string | undefined;
   private readonly changed = new Emitter<MoveState>();
   readonly onChange = this.changed.event;
 
@@ -138,11 +138,11 @@ export class TabMover implements Disposable {
       reclaimDisks: () => this.host.reclaimDisks(),
       onRound: (round) => this.addRound(round),
       onPause: () => this.patch({ paused: true }),
+      screen: () => lastLineToShow(machine.recentOutput()),
       onFailed: (message) => this.patch({ paused: false, outcome: { kind: "failed", message } }),
     });
     this.patch({ outcome: { kind: "done", report } });
-    // The page has every console byte from before the pause by now (they came before the report).
-    this.tabs.progress(tab, move, { kind: "done", report, screen: lastLineToShow(machine.recentOutput()) });
+    this.tabs.progress(tab, move, { kind: "done", report });
     // The machine runs in the other tab: this one never writes its disks again.
     await this.host.handedOver();
     this.tabs.announce();
@@ -198,6 +198,7 @@ export class TabMover implements Disposable {
     if (machine === undefined || hooks === undefined) throw new Error("this tab runs no machine that can land one");
     const offer = await this.offer();
     this.set({ role: "target", tab: order.from, method: order.method, rounds: [], paused: false });
+    this.screenAtPause = undefined;
     await machine.pause();
     let listening: () => void = () => undefined;
     const ready = new Promise<void>((resolve) => (listening = resolve));
@@ -207,7 +208,11 @@ export class TabMover implements Disposable {
         releaseDisks: () => this.host.releaseDisks(),
         reclaimDisks: () => Promise.resolve(),
         takeDisks: () => this.host.takeDisks(),
-        landed: (guest) => machine.landed(guest),
+        landed: async (guest) => {
+          await machine.landed(guest);
+          // Before the guest's first output here: its terminal starts afresh under the arrival's line.
+          this.host.arrived(order.from, this.screenAtPause);
+        },
         onListening: () => listening(),
       },
     );
@@ -227,8 +232,10 @@ export class TabMover implements Disposable {
     const s = this.current;
     if (s.role !== "target" || s.tab !== from) return;
     if (update.kind === "round") this.addRound(update.round);
-    else if (update.kind === "paused") this.patch({ paused: true });
-    else if (update.kind === "done") this.patch({ paused: false, outcome: { kind: "done", report: update.report, ...(typeof update.screen === "string" ? { screen: update.screen } : {}) } });
+    else if (update.kind === "paused") {
+      this.screenAtPause = typeof update.screen === "string" ? update.screen : undefined;
+      this.patch({ paused: true });
+    } else if (update.kind === "done") this.patch({ paused: false, outcome: { kind: "done", report: update.report } });
     else if (update.kind === "failed" && s.outcome === undefined) this.patch({ outcome: { kind: "failed", message: update.message } });
   }
 
@@ -258,6 +265,8 @@ export interface SourceMoveSide {
   onRound(round: RoundRecord): void;
   onPause(): void;
   onFailed(message: string): void;
+  /** The line the source's console ends with, read at the pause (every console byte from before it is in by then): told to the target. */
+  screen(): string;
 }
 
 /**
@@ -277,7 +286,7 @@ export async function sendFromSource(migrateOut: (page: MovePageSide) => Promise
     },
     onPause: () => {
       side.onPause();
-      tabs.progress(tab, move, { kind: "paused" });
+      tabs.progress(tab, move, { kind: "paused", screen: side.screen() });
     },
   };
   try {

@@ -27,9 +27,9 @@ export interface TabCard {
 /** What the source tells the target as the move goes. */
 export type MoveUpdate =
   | { readonly kind: "round"; readonly round: RoundRecord }
-  | { readonly kind: "paused" }
-  /** `screen`: the line the source's console ended with at the pause (its prompt), to show again in the target. */
-  | { readonly kind: "done"; readonly report: MigrationReport; readonly screen?: string }
+  /** `screen`: the line the source's console ended with at the pause (its prompt), for the target's fresh screen. */
+  | { readonly kind: "paused"; readonly screen?: string }
+  | { readonly kind: "done"; readonly report: MigrationReport }
   | { readonly kind: "failed"; readonly message: string }
   /** A lab machine's memory disks, sent at the pause (session/scratch.ts MemoryDisks). */
   | { readonly kind: "disks"; readonly dump: DiskDump };

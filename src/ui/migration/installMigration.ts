@@ -20,7 +20,7 @@ export interface MigrationShell {
 /** The channel the virtlab tabs of this origin find each other on. */
 export const MIGRATION_TABS_CHANNEL = "virtlab-migration-tabs";
 
-/** The terminal as a move needs it: a line for a departure (an arrival comes through the session's run). */
+/** The terminal as a move needs it: a line for a departure. */
 export interface MoveTerminal {
   notice(text: string): void;
 }
@@ -45,6 +45,7 @@ export function installMigration(shell: MigrationShell, container: HTMLElement |
         shell.session.halt();
       },
       restart: () => shell.start(),
+      arrived: (fromTab, screen) => shell.session.arrived(fromTab, screen),
       label: () => shell.current.name,
       clock: systemClock,
       wallTime: () => Date.now(),
@@ -52,9 +53,8 @@ export function installMigration(shell: MigrationShell, container: HTMLElement |
     // A BroadcastChannel is a ChannelLike; only the DOM typing of its onmessage differs.
     new BroadcastChannel(MIGRATION_TABS_CHANNEL) as unknown as ChannelLike,
   );
-  // Where the user looks: the tab a machine arrived in starts its terminal afresh under a line
-  // that says so, then the line the source's console ended with (the shell's prompt: the rest of
-  // the console's past stayed with the other tab); the tab it left says where it went.
+  // Where the user looks: the tab a machine left says where it went. (The tab it arrived in starts
+  // its terminal afresh through the session's run, at the landing: the arrived hook above.)
   let said = false;
   mover.onChange((state: MoveState) => {
     if (state.role === "idle" || state.outcome === undefined) {
@@ -63,8 +63,7 @@ export function installMigration(shell: MigrationShell, container: HTMLElement |
     }
     if (said || state.outcome.kind !== "done") return;
     said = true;
-    if (state.role === "target") shell.session.arrived(state.tab, state.outcome.screen);
-    else terminal.notice(handedOverLine(state.tab));
+    if (state.role === "source") terminal.notice(handedOverLine(state.tab));
   });
   new MigrationPanel(container, {
     mover,
