@@ -110,6 +110,8 @@ describe.skipIf(!built)("shipped lessons in the real guest", () => {
         if (action.type === "command") {
           const result = await m.run(action.command, { timeoutMs: (action.timeoutSeconds ?? 60) * 1000 });
           expectStepOk(where, commandOutcome(result, action.expect));
+          // A shell's own complaint reads as a failure to a student, whatever the step expects.
+          expect({ where, shellErrors: result.output.split("\n").filter((line) => /^(sh|ash): /.test(line)) }).toEqual({ where, shellErrors: [] });
         } else if (action.type === "devices") {
           profile = { ...profile, ...action.set };
           m = await start(s, profile);

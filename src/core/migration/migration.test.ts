@@ -12,6 +12,7 @@ import { requirementChecks, type Requirements, type TargetOffer } from "./requir
 import { migrateOut, type SourceMachine } from "./source.ts";
 import { migrateIn, type TargetMachine } from "./target.ts";
 import { testGuest } from "../testing/guest.ts";
+import { sameBytes } from "../testing/bytes.ts";
 
 const guest = testGuest();
 const PAGES = 256;
@@ -115,13 +116,6 @@ class FakeTarget implements TargetMachine {
 /** Resolves once the guest has ticked past `before` (it runs); the test's deadline fails it otherwise. */
 async function ticksPast(guest: FakeGuest, before: number): Promise<void> {
   while (guest.ticks <= before) await new Promise<void>((resolve) => systemClock.after(2, resolve));
-}
-
-/** Byte equality without a deep-equal walk over a megabyte. */
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
-  if (a === undefined || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 const guests: FakeGuest[] = [];

@@ -7,6 +7,7 @@ import { countingStore } from "../testing/countingStore.ts";
 import { DiskStore, FLUSH_NOW_BYTES, MAX_PENDING_BYTES, PAGE_SIZE, POOL_IDLE_MS, READ_AHEAD_PAGES, RETRY_FIRST_MS, RETRY_MAX_MS, RUN_PAGES, WRITE_BACK_DELAY_MS, type BlockSource, openDiskDatabase, readPlanned } from "./disk.ts";
 import { PageCache } from "./pageCache.ts";
 import { ByteParts, memoryStore, type KeyValueStore } from "./kv.ts";
+import { sameBytes } from "../testing/bytes.ts";
 
 const MiB = 1024 * 1024;
 
@@ -14,13 +15,6 @@ function baseImage(size: number): BlockSource & { bytes: Uint8Array } {
   const bytes = new Uint8Array(size);
   for (let i = 0; i < size; i++) bytes[i] = (i * 13) & 0xff;
   return { bytes, size, read: async (offset, length) => bytes.slice(offset, offset + length) };
-}
-
-/** Byte-for-byte equality; vitest's deep equality is far too slow on megabytes. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 const v86Get = (disk: { get(s: number, l: number, cb: (d: Uint8Array) => void): void }, start: number, length: number) =>

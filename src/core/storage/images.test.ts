@@ -4,19 +4,13 @@ import type { AppError } from "../errors.ts";
 import { sha256Hex } from "../host.ts";
 import { CHUNK_SIZE, ImageStore, type ImageSource } from "./images.ts";
 import { openIndexedDbStore, type KeyValueStore } from "./kv.ts";
+import { sameBytes } from "../testing/bytes.ts";
 
 function isoBytes(size: number): Uint8Array {
   const bytes = new Uint8Array(size);
   for (let i = 0; i < size; i++) bytes[i] = (i * 31 + (i >>> 12)) & 0xff;
   bytes.set(Array.from("CD001", (c) => c.charCodeAt(0)), 0x8001);
   return bytes;
-}
-
-/** Byte-for-byte equality; vitest's deep equality is far too slow on megabytes. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function source(name: string, bytes: Uint8Array, failAt?: number): ImageSource & { reads: number } {
