@@ -17,6 +17,8 @@ test("two lab machines on a bridged switch get addresses, ping each other, and t
   // Opened from the bar, the panel (below the other labs) is scrolled into view.
   await expect(panel).toBeInViewport();
   await expect(panel).toBeVisible();
+  // Before the first machine, the table says how to get one (before: headers over nothing).
+  await expect(panel.getByTestId("network-no-machines")).toHaveText("No machine of this tab on the switch yet: Add machine starts one, with the card chosen beside it.");
   // A mixed pair (vm1 virtio-net, vm2 NE2000); each starts from the lab's pre-booted state of its NIC model.
   for (const [name, nic] of [["vm1", "virtio"], ["vm2", "ne2k"]] as const) {
     await panel.getByTestId("network-nic").selectOption(nic);
@@ -24,6 +26,7 @@ test("two lab machines on a bridged switch get addresses, ping each other, and t
     await expect(panel.getByTestId(`network-state-${name}`)).toHaveText("running", { timeout: START_DEADLINE_MS });
   }
   for (const name of ["vm1", "vm2"]) await expect(panel.getByTestId(`network-from-${name}`)).toHaveText("pre-booted state");
+  await expect(panel.getByTestId("network-no-machines")).toHaveCount(0);
   for (const name of ["vm1", "vm2"]) await expect(panel.getByTestId(`network-address-${name}`)).toHaveText(/^192\.168\.86\.\d+$/, { timeout: 60_000 });
   const address = (await panel.getByTestId("network-address-vm2").textContent()) ?? "";
 

@@ -226,6 +226,8 @@ describe("MachineSession: start requests", () => {
     expect(dividers).toEqual(["vm2 from 3fb8612e"]);
     expect(lines.at(-1)).toBe("root@vm2:/# ");
     expect(session.startedFrom).toBe("moved");
+    // The status says how the machine came to run here, not how the landing machine started.
+    expect(session.status.readyDetail).toBe("moved here from tab 3fb8612e, running");
     // A source that sent no line: the divider only, and the record's own name.
     session.arrived("40036d64", undefined);
     expect(dividers.at(-1)).toBe(`${DEFAULT_MACHINE.name} from 40036d64`);

@@ -457,8 +457,11 @@ export class MachineSession {
     const record = this.recordNow;
     if (record === undefined || this.current === undefined) return;
     this.from = "moved";
+    // Not the landing machine's own start any more ("started from the pre-booted state in …").
+    this.readyDetail = `moved here from tab ${fromTab}, running`;
     this.runEmitter.fire({ machineName: machineName ?? record.name, runStart: { kind: "arrived", fromTab }, notice: undefined });
     if (screen !== undefined) this.settledEmitter.fire({ lastLine: screen });
+    this.emitStatus();
   }
 
   halt(): void {

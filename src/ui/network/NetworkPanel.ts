@@ -207,6 +207,7 @@ export class NetworkPanel {
         );
       }),
     );
+    if (machines.length === 0) this.machineRows.append(h("tr", { testid: "network-no-machines" }, h("td", { colSpan: 11, className: "muted" }, "No machine of this tab on the switch yet: Add machine starts one, with the card chosen beside it.")));
     this.machineRows.append(...otherTabRows(lab));
     this.joinTabs.checked = lab.joinedTabs;
     this.tabNote.textContent = tabLine(lab);
