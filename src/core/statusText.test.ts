@@ -55,7 +55,7 @@ describe("describeStatus", () => {
   });
 
   it("a session's status reads as its machine's with the session's context", () => {
-    const session = { machine: status({ stage: "ready", shell: "ready" }), settling: false, keepingBoot: false, readyDetail: "booted in 12.3 s", detail: undefined, guestKind: "linux" as const };
+    const session = { machine: status({ stage: "ready", shell: "ready" }), settling: false, keepingBoot: false, readyDetail: "booted in 12.3 s", detail: undefined, downloading: false, guestKind: "linux" as const };
     expect(describeSessionStatus(session)).toEqual(describeStatus(session.machine, { readyDetail: "booted in 12.3 s", guestKind: "linux" }));
     expect(describeSessionStatus({ ...session, settling: true, keepingBoot: true }).progressText).toBe("Booted; keeping this boot so the next start of this hardware takes a second…");
   });
@@ -65,6 +65,11 @@ describe("describeStatus", () => {
     expect(describeStatus(status({ stage: "booting", shell: "none" }), { guestKind: "disk" }).progressText).toBe("Booting…");
     expect(describeStatus(status({ stage: "downloading" }), { detail: "Downloading bzImage: 1.0 of 5.4 MiB" })).toMatchObject({ step: "downloading", progressText: "Downloading bzImage: 1.0 of 5.4 MiB" });
     expect(describeStatus(status({ stage: "idle", running: false }), { detail: "GRUB is open in another tab." }).progressText).toBe("GRUB is open in another tab.");
+    // The pre-booted state downloading before there is an emulator: the stage word and the strip say
+    // so too (before: "starting", no step, for the whole download on a slow network).
+    const idle = { machine: status({ stage: "idle", running: false }), settling: false, keepingBoot: false, readyDetail: undefined, detail: "Downloading the pre-booted machine: 3.0 of 7.6 MiB", downloading: true, guestKind: "linux" as const };
+    expect(describeSessionStatus(idle)).toMatchObject({ stage: "downloading", stageText: "downloading", step: "downloading", progressText: "Downloading the pre-booted machine: 3.0 of 7.6 MiB", underway: true });
+    expect(describeSessionStatus({ ...idle, downloading: false, detail: undefined })).toMatchObject({ stage: "idle", stageText: "starting", step: undefined, progressText: "Preparing…" });
   });
 });
 

@@ -16,6 +16,8 @@ export interface StatusContext {
   readonly readyDetail?: string;
   /** While idle or downloading: the latest line about it ("Downloading bzImage: 1.0 of 5.4 MiB"). */
   readonly detail?: string;
+  /** No emulator yet, but the start is downloading what it needs (the pre-booted state): shown as downloading. */
+  readonly downloading?: boolean;
   /** What boots: a kernel + initrd ("linux") or the BIOS from a drive ("disk"). */
   readonly guestKind?: GuestSpec["kind"];
 }
@@ -48,7 +50,7 @@ const STAGE_WORDS: Readonly<Record<MachineStage, string>> = {
 };
 
 export function describeStatus(status: MachineStatus, context: StatusContext = {}): StatusView {
-  const stage: MachineStage = context.settling === true && status.stage === "ready" ? "booting" : status.stage;
+  const stage: MachineStage = context.settling === true && status.stage === "ready" ? "booting" : context.downloading === true && status.stage === "idle" ? "downloading" : status.stage;
   const step: ProgressStep | undefined = stage === "downloading" || stage === "booting" || stage === "ready" ? stage : undefined;
   const view = (stageText: string, progressText: string): StatusView => ({ stage, stageText, progressText, step, complete: stage === "ready", underway: stage === "idle" || stage === "downloading" || stage === "booting" });
   switch (stage) {
@@ -82,6 +84,7 @@ export function describeSessionStatus(status: SessionStatus): StatusView {
   return describeStatus(status.machine, {
     settling: status.settling,
     keepingBoot: status.keepingBoot,
+    downloading: status.downloading,
     ...(status.readyDetail === undefined ? {} : { readyDetail: status.readyDetail }),
     ...(status.detail === undefined ? {} : { detail: status.detail }),
     ...(status.guestKind === undefined ? {} : { guestKind: status.guestKind }),

@@ -130,11 +130,16 @@ describe("MachineSession: start requests", () => {
     };
     const { session } = setup({ prebooted: halves });
     const details: string[] = [];
+    const stages: string[] = [];
+    session.onStatus(() => stages.push(describeSessionStatus(session.status).stageText));
     session.onProgress((p) => {
       if (p.detail.includes("pre-booted")) details.push(p.detail);
     });
     expect(await start(session, { kind: "auto" })).toEqual({ kind: "started", from: "pre-booted" });
     expect(details).toEqual([expect.stringMatching(/^Downloading the pre-booted machine: [\d.]+ of [\d.]+ MiB$/), expect.stringMatching(/^Unpacking the pre-booted machine \([\d.]+ MiB downloaded\)…$/)]);
+    // While the state comes there is no emulator yet: the status says "downloading", not "starting".
+    expect(stages.slice(0, stages.indexOf("downloading") + 1)).toEqual(["starting", "downloading"]);
+    expect(session.status.downloading).toBe(false);
     session.dispose();
   });
 

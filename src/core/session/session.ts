@@ -115,6 +115,8 @@ export interface SessionStatus {
   readonly readyDetail: string | undefined;
   /** While idle or downloading: the latest line about it, or why nothing starts. */
   readonly detail: string | undefined;
+  /** The start waits for the pre-booted state to download or unpack (no emulator yet: the machine is idle). */
+  readonly downloading: boolean;
   readonly guestKind: GuestSpec["kind"] | undefined;
 }
 
@@ -152,6 +154,8 @@ export class MachineSession {
   private bootStartedAt: number | undefined;
   private readyDetail: string | undefined;
   private detail: string | undefined;
+  /** The pre-booted state is downloading or unpacking for the start in progress (SessionStatus.downloading). */
+  private fetchingState = false;
   private guestNow: GuestSpec | undefined;
   private recordNow: MachineRecord | undefined;
   private profileNow: DeviceProfile | undefined;
@@ -219,6 +223,7 @@ export class MachineSession {
       keepingBoot: this.keepingBootNow,
       readyDetail: this.readyDetail,
       detail: this.detail,
+      downloading: this.fetchingState,
       guestKind: this.guestNow?.kind,
     };
   }
@@ -324,8 +329,11 @@ export class MachineSession {
           const mib = (n: number): string => (n / 1048576).toFixed(1);
           // All of it in, the state is unpacked before the restore: said so, not "7.6 of 7.6 MiB" for a second.
           this.detail = loaded < total ? `Downloading the pre-booted machine: ${mib(loaded)} of ${mib(total)} MiB` : `Unpacking the pre-booted machine (${mib(total)} MiB downloaded)…`;
+          if (generation === this.generation) this.fetchingState = true;
           this.progressEmitter.fire({ detail: this.detail, fraction: loaded / total });
           this.emitStatus();
+        }).finally(() => {
+          if (generation === this.generation) this.fetchingState = false;
         });
         if (generation !== this.generation) return { kind: "superseded" };
         if (prebooted.kind === "none") notice = `Booting from scratch: ${prebooted.reason}.`;

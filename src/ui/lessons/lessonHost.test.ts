@@ -3,7 +3,7 @@ import { DEFAULT_PROFILE, IDLE_STATUS, type SessionStatus, type StartOutcome } f
 import type { Shell } from "../shell.ts";
 import { lessonHost } from "./lessonHost.ts";
 
-const settled: SessionStatus = { machine: { ...IDLE_STATUS, stage: "ready", running: true, shell: "ready" }, settling: false, keepingBoot: false, readyDetail: "booted in 12.3 s", detail: undefined, guestKind: "linux" };
+const settled: SessionStatus = { machine: { ...IDLE_STATUS, stage: "ready", running: true, shell: "ready" }, settling: false, keepingBoot: false, readyDetail: "booted in 12.3 s", detail: undefined, downloading: false, guestKind: "linux" };
 
 function host(outcome: StartOutcome | undefined, machine: unknown) {
   const whenSettled = vi.fn(async () => settled);
