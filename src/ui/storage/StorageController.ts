@@ -66,9 +66,8 @@ export class StorageController {
   private lock: MachineLock | undefined;
   private opened: OpenedDisks | undefined;
   private readOnly = false;
-  private takenOver = false;
-  /** The disks went with the machine to another tab (a move), every page written first. */
-  private handed = false;
+  /** The disks are another tab's now: taken over (this tab writes nothing more), or handed over with a move (every page written first). */
+  private gone: "taken-over" | "handed-over" | undefined;
   private readonly changeEmitter = new Emitter<DiskView>();
   private readonly lostEmitter = new Emitter<void>();
   /** The indicator or the lock changed. */
@@ -93,11 +92,10 @@ export class StorageController {
     if (this.lock?.machineId !== record.id) {
       this.lock?.dispose();
       this.readOnly = false;
-      this.takenOver = false;
-      this.handed = false;
+      this.gone = undefined;
       const lock = new MachineLock(this.locks, record.id);
       lock.onLost(() => {
-        this.takenOver = true;
+        this.gone = "taken-over";
         this.lostEmitter.fire();
         // The App disposes the machine; the overlays stop writing back here in any case.
         void this.close(false);
@@ -109,8 +107,7 @@ export class StorageController {
         this.emit();
         return { kind: "busy" };
       }
-      this.takenOver = false;
-      this.handed = false;
+      this.gone = undefined;
     }
     this.opened = await openMachineDisks(record, this.stores, { clock: systemClock, readOnly: this.readOnly });
     for (const disk of this.writable()) disk.onSaveState(() => this.emit());
@@ -122,15 +119,13 @@ export class StorageController {
   openReadOnly(): void {
     this.lock?.release();
     this.readOnly = true;
-    this.takenOver = false;
-    this.handed = false;
+    this.gone = undefined;
   }
 
   /** Take the machine from the other tab. */
   async takeOver(): Promise<void> {
     this.readOnly = false;
-    this.takenOver = false;
-    this.handed = false;
+    this.gone = undefined;
     await this.lock?.takeOver();
   }
 
@@ -142,14 +137,14 @@ export class StorageController {
     const opened = this.opened;
     this.opened = undefined;
     if (opened === undefined) return;
-    if (flushFirst && !this.takenOver) await Promise.all(opened.overlays.map((d) => d.flush().catch(() => undefined)));
+    if (flushFirst && this.gone === undefined) await Promise.all(opened.overlays.map((d) => d.flush().catch(() => undefined)));
     for (const disk of opened.overlays) disk.dispose();
     this.emit();
   }
 
   /** Write every pending change now; rejects (the pages stay in memory) when storage refused them. */
   async save(): Promise<void> {
-    if (this.takenOver) return;
+    if (this.gone !== undefined) return;
     await Promise.all((this.opened?.overlays ?? []).map((d) => d.flush()));
   }
 
@@ -180,8 +175,7 @@ export class StorageController {
 
   /** The machine runs in another tab now: its disks close here without writing another page. */
   async handedOver(): Promise<void> {
-    this.takenOver = true;
-    this.handed = true;
+    this.gone = "handed-over";
     await this.close(false);
   }
 
@@ -209,7 +203,7 @@ export class StorageController {
     const states = this.writable().map((d) => d.saveState);
     const lockState = this.lock?.state ?? "none";
     return {
-      indicator: diskIndicator(states, this.takenOver ? (this.handed ? "handed-over" : "taken-over") : undefined),
+      indicator: diskIndicator(states, this.gone),
       lock: this.readOnly ? "read-only" : lockState,
       slots: this.opened === undefined ? [] : (Object.keys(this.opened.attached) as DiskSlot[]).filter((s) => s !== "cdrom"),
     };
