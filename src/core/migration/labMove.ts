@@ -10,7 +10,6 @@
  * any failure leaves the machine running in the source tab, on its switch.
  */
 import type { Clock } from "../clock.ts";
-import { lastLineToShow } from "../console.ts";
 import { AppError, toAppError } from "../errors.ts";
 import { Emitter, type Disposable } from "../events.ts";
 import { randomId } from "../host.ts";
@@ -133,7 +132,7 @@ export class LabMover implements Disposable {
         if (this.current.role !== "idle") this.patch({ rounds: [...this.current.rounds, round] });
       },
       onPause: () => this.patch({ paused: true }),
-      screen: () => lastLineToShow(machine.recentOutput()),
+      machine,
       onFailed: (message) => {
         this.moving = undefined;
         this.patch({ paused: false, outcome: { kind: "failed", message } });

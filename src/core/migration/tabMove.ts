@@ -138,7 +138,7 @@ export class TabMover implements Disposable {
       reclaimDisks: () => this.host.reclaimDisks(),
       onRound: (round) => this.addRound(round),
       onPause: () => this.patch({ paused: true }),
-      screen: () => lastLineToShow(machine.recentOutput()),
+      machine,
       onFailed: (message) => this.patch({ paused: false, outcome: { kind: "failed", message } }),
     });
     this.patch({ outcome: { kind: "done", report } });
@@ -265,8 +265,8 @@ export interface SourceMoveSide {
   onRound(round: RoundRecord): void;
   onPause(): void;
   onFailed(message: string): void;
-  /** The line the source's console ends with, read at the pause (every console byte from before it is in by then): told to the target. */
-  screen(): string;
+  /** The machine that moves: at the pause its console's last line (every byte from before it is in by then) is told to the target. */
+  readonly machine: Pick<Machine, "recentOutput">;
 }
 
 /**
@@ -286,7 +286,7 @@ export async function sendFromSource(migrateOut: (page: MovePageSide) => Promise
     },
     onPause: () => {
       side.onPause();
-      tabs.progress(tab, move, { kind: "paused", screen: side.screen() });
+      tabs.progress(tab, move, { kind: "paused", screen: lastLineToShow(side.machine.recentOutput()) });
     },
   };
   try {
