@@ -16,7 +16,6 @@ import {
   fetchPrebooted,
   openIndexedDbStore,
   parseSetupUrl,
-  runDivider,
   scratchSession,
   systemClock,
   toAppError,
@@ -129,14 +128,9 @@ export class App implements Shell {
   /** The terminal, the crash offer and the disk bar follow the session's events. */
   private wireSession(crashOffer: CrashOffer): void {
     const session = this.session;
-    session.onRun((run) => {
-      // Each run starts on a clear terminal whose first line names the machine and how it started.
-      this.terminal.startRun(runDivider(run.machineName, run.runStart));
-      if (run.notice !== undefined) this.terminal.notice(run.notice);
-      this.panels.diskBar.hideBanner();
-    });
-    session.onSettled(({ lastLine }) => this.terminal.write(new TextEncoder().encode(lastLine)));
-    session.onOutput((bytes) => this.terminal.write(bytes));
+    // Each run starts on a clear terminal whose first line names the machine and how it started.
+    this.terminal.follow(session);
+    session.onRun(() => this.panels.diskBar.hideBanner());
     session.onError((error) => this.report(error));
     session.onMachine((machine) => {
       if (machine === undefined) return;

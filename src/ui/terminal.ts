@@ -5,7 +5,7 @@
 import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
 // xterm's stylesheet comes with the page's (main.ts).
-import { DisposableStore, Emitter, toDisposable, type Disposable } from "../core/index.ts";
+import { DisposableStore, Emitter, runDivider, toDisposable, type Disposable, type MachineSession } from "../core/index.ts";
 import type { Theme } from "./comfort/preferences.ts";
 import { clipboardCommand } from "./comfort/shortcuts.ts";
 import { NOTICE_SGR, TERMINAL_THEMES } from "./comfort/terminalTheme.ts";
@@ -80,6 +80,24 @@ export class TerminalView implements Disposable {
     this.term.reset();
     // Cyan, not dim: xterm draws dim text at half opacity, below the contrast a reader needs.
     this.term.write(`\x1b[36m${line}\x1b[0m\r\n`);
+  }
+
+  /**
+   * Show `session`'s console: each run on a cleared screen under the line naming the machine and
+   * how it started (and why, when the session says), the guest's output, and the prompt line a
+   * start from a state (or a move's arrival) shows again. Until the returned Disposable goes.
+   */
+  follow(session: MachineSession): Disposable {
+    const encoder = new TextEncoder();
+    const subscriptions = [
+      session.onRun((run) => {
+        this.startRun(runDivider(run.machineName, run.runStart));
+        if (run.notice !== undefined) this.notice(run.notice);
+      }),
+      session.onOutput((bytes) => this.write(bytes)),
+      session.onSettled(({ lastLine }) => this.write(encoder.encode(lastLine))),
+    ];
+    return toDisposable(() => subscriptions.forEach((s) => s.dispose()));
   }
 
   focus(): void {

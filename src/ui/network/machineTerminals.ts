@@ -1,9 +1,8 @@
 /**
  * The network lab's terminals: a tab and a terminal per lab machine, one shown at a time. Each
- * terminal shows its machine's console (a run starts it afresh under the run's line) and sends it
- * the keys typed. Thin: the sessions say what happened; this draws it.
+ * terminal follows its machine's session (TerminalView.follow) and sends it the keys typed. Thin: the sessions say what happened; this draws it.
  */
-import { runDivider, type LabMachine } from "../../core/index.ts";
+import type { LabMachine } from "../../core/index.ts";
 import { h } from "../kit/dom.ts";
 import { TerminalView } from "../terminal.ts";
 
@@ -54,16 +53,7 @@ export class MachineTerminals {
     const pane = h("div", { className: "network-terminal", role: "tabpanel", testid: `network-terminal-${m.name}`, hidden: true });
     this.panes.append(pane);
     const terminal = new TerminalView(pane);
-    const subscriptions = [
-      // Each run starts on a clear terminal under a line naming the machine and how it started (a boot, a move here).
-      m.session.onRun((run) => {
-        terminal.startRun(runDivider(run.machineName, run.runStart));
-        if (run.notice !== undefined) terminal.notice(run.notice);
-      }),
-      m.session.onOutput((bytes) => terminal.write(bytes)),
-      m.session.onSettled(({ lastLine }) => terminal.write(new TextEncoder().encode(lastLine))),
-      terminal.onInput((data) => m.session.write(data)),
-    ];
+    const subscriptions = [terminal.follow(m.session), terminal.onInput((data) => m.session.write(data))];
     const tab = h("button", { type: "button", role: "tab", testid: `network-tab-${m.name}`, onClick: () => this.select(view.name) }, m.name);
     this.tabs.append(tab);
     const view: MachineView = {
