@@ -3,7 +3,7 @@ import { createStore, get as rawGet, set as rawSet } from "idb-keyval";
 import { describe, expect, it, vi } from "vitest";
 import { AppError } from "../errors.ts";
 import { host } from "../host.ts";
-import { sameBytes as same } from "../testing/bytes.ts";
+import { sameBytes } from "../testing/bytes.ts";
 import { BLOB_BYTES, ByteParts, isQuotaError, memoryStore, openIndexedDbStore, type KeyValueStore } from "./kv.ts";
 
 const stores: [string, () => KeyValueStore][] = [
@@ -42,7 +42,7 @@ describe.each(stores)("%s store", (_name, make) => {
     whole.set(pattern(BLOB_BYTES, 11), 0);
     whole.set(pattern(BLOB_BYTES, 12), BLOB_BYTES);
     whole.set(pattern(BLOB_BYTES, 13), 2 * BLOB_BYTES);
-    expect(same(await store.get<Uint8Array>("run"), whole)).toBe(true);
+    expect(sameBytes(await store.get<Uint8Array>("run"), whole)).toBe(true);
     // The third part first, then a gap, then the first part's tail: the record is read once.
     const read = await store.readInto(
       [
@@ -72,7 +72,7 @@ describe("an IndexedDB store that keeps bytes as Blobs", () => {
     expect(await rawGet("big", raw)).toBeInstanceOf(host.Blob);
     expect(await rawGet("small", raw)).toBeInstanceOf(Uint8Array);
     expect(await rawGet("record", raw)).toEqual({ pages: [1, 2] });
-    expect(same(await store.get<Uint8Array>("big"), pattern(BLOB_BYTES, 1))).toBe(true);
+    expect(sameBytes(await store.get<Uint8Array>("big"), pattern(BLOB_BYTES, 1))).toBe(true);
     expect(await store.get("record")).toEqual({ pages: [1, 2] });
   });
 
@@ -85,7 +85,7 @@ describe("an IndexedDB store that keeps bytes as Blobs", () => {
     await store.set("new2", pattern(2 * BLOB_BYTES, 5));
     const values = await store.getMany<Uint8Array>(["new2", "old", "missing", "new1"]);
     const wanted = [pattern(2 * BLOB_BYTES, 5), pattern(BLOB_BYTES, 3), undefined, pattern(BLOB_BYTES, 4)];
-    expect(values.map((v, i) => (wanted[i] === undefined ? v === undefined : same(v, wanted[i])))).toEqual([true, true, true, true]);
+    expect(values.map((v, i) => (wanted[i] === undefined ? v === undefined : sameBytes(v, wanted[i])))).toEqual([true, true, true, true]);
     // Each value is a buffer of its own, not a view into the joined read.
     expect(values[0]?.buffer.byteLength).toBe(2 * BLOB_BYTES);
     expect(values[3]?.buffer.byteLength).toBe(BLOB_BYTES);
@@ -136,7 +136,7 @@ describe("an IndexedDB store that keeps bytes as Blobs", () => {
       );
       if (!("bytes" in windowRead)) throw new Error(`no bytes: ${JSON.stringify(windowRead)}`);
       expect(windowRead.bytes.subarray(0, BLOB_BYTES).every((b) => b === 0)).toBe(true);
-      expect(many.map((bytes, i) => same(windowRead.bytes.subarray((i + 1) * BLOB_BYTES, (i + 2) * BLOB_BYTES), bytes))).toEqual(many.map(() => true));
+      expect(many.map((bytes, i) => sameBytes(windowRead.bytes.subarray((i + 1) * BLOB_BYTES, (i + 2) * BLOB_BYTES), bytes))).toEqual(many.map(() => true));
     }
   });
 
@@ -163,10 +163,10 @@ describe("an IndexedDB store that keeps bytes as Blobs", () => {
           new Uint8Array(12 * BLOB_BYTES),
         );
         if (!("bytes" in window)) throw new Error(`no bytes: ${JSON.stringify(window)}`);
-        runs.forEach((run, i) => expect(same(window.bytes.subarray(i * 2 * BLOB_BYTES, (i + 1) * 2 * BLOB_BYTES), run.joined())).toBe(true));
+        runs.forEach((run, i) => expect(sameBytes(window.bytes.subarray(i * 2 * BLOB_BYTES, (i + 1) * 2 * BLOB_BYTES), run.joined())).toBe(true));
         const page = await reader.readInto([{ key: "r3", at: 0, from: BLOB_BYTES, length: BLOB_BYTES }], new Uint8Array(BLOB_BYTES));
         if (!("bytes" in page)) throw new Error(`no bytes: ${JSON.stringify(page)}`);
-        expect(same(page.bytes, pattern(BLOB_BYTES, 43))).toBe(true);
+        expect(sameBytes(page.bytes, pattern(BLOB_BYTES, 43))).toBe(true);
         // One sector deep in a record (the bytes before it read over), and one past its end.
         const sectors = await reader.readInto(
           [
@@ -178,9 +178,9 @@ describe("an IndexedDB store that keeps bytes as Blobs", () => {
         if (!("bytes" in sectors)) throw new Error(`no bytes: ${JSON.stringify(sectors)}`);
         const sector = new Uint8Array(8 + 2 * 4096 + 8);
         sector.set(pattern(BLOB_BYTES, 42).subarray(5000, 5000 + 4096), 8);
-        expect(same(sectors.bytes, sector)).toBe(true);
+        expect(sameBytes(sectors.bytes, sector)).toBe(true);
         const [first, last] = await reader.getMany<Uint8Array>(["r0", "r5"]);
-        expect(same(first, runs[0]?.joined()) && same(last, runs[5]?.joined())).toBe(true);
+        expect(sameBytes(first, runs[0]?.joined()) && sameBytes(last, runs[5]?.joined())).toBe(true);
       }
     } finally {
       globals.Blob = original;
