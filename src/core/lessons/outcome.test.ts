@@ -8,7 +8,7 @@ describe("lesson step outcomes", () => {
   it("a balloon step says how much the guest handed over, of how much, and how fast", () => {
     expect(balloonOutcome({ actualMiB: 96, ms: 512.4 }, 256)).toEqual({
       ok: true,
-      lines: ["The guest's driver handed 96 MiB of its 256 MiB to the host (512 ms); the guest now counts 160 MiB as its own."],
+      lines: ["The guest's driver handed 96 MiB of its 256 MiB to the host (512 ms); 160 MiB are left to the guest, so its MemTotal drops by 96 MiB."],
     });
     expect(balloonOutcome({ actualMiB: 0, ms: 40 }, 256).lines).toEqual(["The balloon is empty: the guest has all its 256 MiB back (40 ms)."]);
   });

@@ -46,6 +46,6 @@ export function balloonOutcome(result: { readonly actualMiB: number; readonly ms
   const line =
     result.actualMiB === 0
       ? `The balloon is empty: the guest has all its ${memoryMiB} MiB back (${time}).`
-      : `The guest's driver handed ${result.actualMiB} MiB of its ${memoryMiB} MiB to the host (${time}); the guest now counts ${memoryMiB - result.actualMiB} MiB as its own.`;
+      : `The guest's driver handed ${result.actualMiB} MiB of its ${memoryMiB} MiB to the host (${time}); ${memoryMiB - result.actualMiB} MiB are left to the guest, so its MemTotal drops by ${result.actualMiB} MiB.`;
   return { ok: true, lines: [line] };
 }
