@@ -121,6 +121,9 @@ describe.skipIf(!built)("shipped lessons in the real guest", () => {
         } else if (action.type === "address-walk") {
           const { outcome } = await addressWalk(m, action.target, systemClock);
           expectStepOk(where, outcome);
+          // A kernel address on a 4 MiB page costs one reference, a process's two: said in good English.
+          const cost = outcome.lines.find((line) => line.startsWith("A TLB miss here cost"));
+          expect({ where, cost }).toEqual({ where, cost: expect.stringMatching(/^A TLB miss here cost (1 memory reference|([2-9]|\d\d+) memory references);/) });
         } else if (action.type === "page-tables") {
           const { outcome, report } = await pageTableWorkload(m, action.command, systemClock, (action.timeoutSeconds ?? 60) * 1000);
           expect({ where, ok: outcome.ok, sawCr3Writes: report.cr3Changes > 0 }).toEqual({ where, ok: true, sawCr3Writes: true });

@@ -45,7 +45,7 @@ function locationLines(w: LiveWalk, guestPhysical: number | undefined, how: stri
   if (w.wasmOffset !== undefined) lines.push(`guest physical ${hex(r.ok ? r.physical : 0)} → byte ${hex(w.wasmOffset)} of the emulator's WebAssembly memory (the guest's "RAM" is an array in the browser tab).`);
   const agrees = r.ok && guestPhysical !== undefined && r.physical === guestPhysical;
   lines.push(guestPhysical === undefined ? `The guest did not say where this address lives.` : `The guest says (${how}): ${hex(guestPhysical)}: ${agrees ? "the walk agrees." : "the walk does NOT agree."}`);
-  lines.push(`A TLB miss here cost ${r.ok ? r.references : "–"} memory references; under nested paging (EPT/NPT, 4 levels) it would cost up to ${nestedWalkReferences(r.mode === "3-level PAE" ? 3 : 2, 4)}.`);
+  lines.push(`A TLB miss here cost ${r.ok ? `${r.references} memory ${r.references === 1 ? "reference" : "references"}` : "– memory references"}; under nested paging (EPT/NPT, 4 levels) it would cost up to ${nestedWalkReferences(r.mode === "3-level PAE" ? 3 : 2, 4)}.`);
   return { ok: agrees, lines };
 }
 
