@@ -57,6 +57,7 @@ export {
   missingImages,
   slotChoices,
   openMachineDisks,
+  NEW_LINUX_CMDLINE,
   type BootSource,
   type DiskSource,
   type MachineRecord,

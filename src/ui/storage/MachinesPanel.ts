@@ -117,7 +117,12 @@ export class MachinesPanel {
     const kernel = imageSelect("kernel", values.kernelImageId, "machine-kernel");
     const initrd = imageSelect("initrd", values.initrdImageId, "machine-initrd");
     const cmdline = h("input", { type: "text", value: values.cmdline, testid: "machine-cmdline", size: 40 });
-    const linuxFields = h("fieldset", {}, h("legend", {}, "Kernel + initrd"), label("Kernel ", kernel), label("Initrd ", initrd), label("Command line ", cmdline));
+    const cmdlineHint = h(
+      "p",
+      { className: "form-hint", testid: "machine-cmdline-hint" },
+      "console=ttyS0 puts the kernel's console on virtlab's terminal; cryptomgr.notests skips the crypto self-tests, which keep a distribution kernel silent for ~25 s of its boot under emulation.",
+    );
+    const linuxFields = h("fieldset", {}, h("legend", {}, "Kernel + initrd"), label("Kernel ", kernel), label("Initrd ", initrd), label("Command line ", cmdline), cmdlineHint);
     const showLinux = (): void => {
       linuxFields.hidden = boot.value !== "linux";
     };
@@ -167,7 +172,7 @@ export class MachinesPanel {
       }
     };
     // The memory next to the images' sizes, with a suggestion when a kernel + initrd is large.
-    const hint = h("p", { testid: "machine-memory-hint", className: "memory-hint", "aria-live": "polite" });
+    const hint = h("p", { testid: "machine-memory-hint", className: "form-hint", "aria-live": "polite" });
     const showHint = (): void => {
       const { facts, suggestion } = memoryHint(collect(), this.images);
       hint.replaceChildren(facts);

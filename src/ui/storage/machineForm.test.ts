@@ -27,6 +27,13 @@ describe("machine form", () => {
     expect(record.boot).toEqual({ kind: "linux", kernelImageId: "k", initrdImageId: "r", cmdline: "console=ttyS0 quiet" });
   });
 
+  it("a new machine switched to kernel + initrd starts with the serial console and without the kernel's crypto self-tests", () => {
+    const fresh: MachineRecord = { ...DEFAULT_MACHINE, id: "m2", builtIn: false, name: "", disks: {}, boot: { kind: "disk", bootFrom: "cdrom" } };
+    const form = formFromRecord(fresh);
+    const record = recordFromForm({ ...form, name: "Mine", boot: "linux", kernelImageId: "k", initrdImageId: "r" }, fresh);
+    expect(record.boot).toEqual({ kind: "linux", kernelImageId: "k", initrdImageId: "r", cmdline: "console=ttyS0 cryptomgr.notests" });
+  });
+
   it("bad memory or disk sizes are refused with a reason", () => {
     const form = formFromRecord(DEFAULT_MACHINE);
     expect(() => recordFromForm({ ...form, memoryMiB: "lots" }, DEFAULT_MACHINE)).toThrow(/Memory must be/);

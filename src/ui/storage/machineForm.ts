@@ -1,5 +1,5 @@
 /** The machine editor's fields as plain strings, to and from a MachineRecord (pure, tested). */
-import { AppError, DISK_SLOTS, memoryAdvice, type DiskSlot, type DiskSource, type ImageRecord, type MachineRecord } from "../../core/index.ts";
+import { AppError, DISK_SLOTS, memoryAdvice, NEW_LINUX_CMDLINE, type DiskSlot, type DiskSource, type ImageRecord, type MachineRecord } from "../../core/index.ts";
 import { formatBytes } from "./guests.ts";
 
 export type BootChoice = "default-guest" | "cdrom" | "hda" | "fda" | "linux";
@@ -17,7 +17,6 @@ export interface MachineFormValues {
   readonly blankMiB: Readonly<Record<DiskSlot, string>>;
 }
 
-export const DEFAULT_CMDLINE = "console=ttyS0";
 const MIB = 1024 * 1024;
 
 export function formFromRecord(record: MachineRecord): MachineFormValues {
@@ -35,7 +34,7 @@ export function formFromRecord(record: MachineRecord): MachineFormValues {
     boot: boot.kind === "disk" ? boot.bootFrom : boot.kind,
     kernelImageId: boot.kind === "linux" ? boot.kernelImageId : "",
     initrdImageId: boot.kind === "linux" ? boot.initrdImageId : "",
-    cmdline: boot.kind === "linux" ? boot.cmdline : DEFAULT_CMDLINE,
+    cmdline: boot.kind === "linux" ? boot.cmdline : NEW_LINUX_CMDLINE,
     slots,
     blankMiB,
   };
