@@ -122,6 +122,17 @@ describe.skipIf(!built)("default guest boots", () => {
     expect(await pending).toEqual({ output: "resumed", exitCode: 0 });
   });
 
+  it("a pause longer than the kernel's stall timeouts leaves no stall report on the console (the guest's clocks jump by the pause)", { timeout: 90_000 }, async () => {
+    const machine = await defaultMachine();
+    // The lockup and RCU stall detectors: 20 s and 21 s in Debian's kernel. The pause is the input.
+    await machine.pause();
+    await new Promise((r) => setTimeout(r, 25_000));
+    await machine.resume();
+    // The kernel's log has every report the console got: none, and both detectors are off.
+    const result = await machine.run("cat /proc/sys/kernel/watchdog /sys/module/rcupdate/parameters/rcu_cpu_stall_suppress; dmesg | grep -c -e 'BUG: soft lockup' -e 'detected stall' || true");
+    expect(result).toEqual({ output: "0\n1\n0", exitCode: 0 });
+  });
+
   it("comes back to the shell after Ctrl-Alt-Del and after a hard reset", async () => {
     // The shared machine, last: after this it has rebooted twice.
     const machine = await defaultMachine();

@@ -120,7 +120,7 @@ export class MachinesPanel {
     const cmdlineHint = h(
       "p",
       { className: "form-hint", testid: "machine-cmdline-hint" },
-      "console=ttyS0 puts the kernel's console on virtlab's terminal; cryptomgr.notests skips the crypto self-tests, which keep a distribution kernel silent for ~25 s of its boot under emulation.",
+      "console=ttyS0 puts the kernel's console on virtlab's terminal; cryptomgr.notests skips the crypto self-tests, which keep a distribution kernel silent for ~25 s of its boot under emulation; nowatchdog and rcupdate.rcu_cpu_stall_suppress=1 keep it from reporting a stuck CPU after the machine was paused.",
     );
     const linuxFields = h("fieldset", {}, h("legend", {}, "Kernel + initrd"), label("Kernel ", kernel), label("Initrd ", initrd), label("Command line ", cmdline), cmdlineHint);
     const showLinux = (): void => {

@@ -27,11 +27,11 @@ describe("machine form", () => {
     expect(record.boot).toEqual({ kind: "linux", kernelImageId: "k", initrdImageId: "r", cmdline: "console=ttyS0 quiet" });
   });
 
-  it("a new machine switched to kernel + initrd starts with the serial console and without the kernel's crypto self-tests", () => {
+  it("a new machine switched to kernel + initrd starts with the serial console, without the kernel's crypto self-tests or stall detectors", () => {
     const fresh: MachineRecord = { ...DEFAULT_MACHINE, id: "m2", builtIn: false, name: "", disks: {}, boot: { kind: "disk", bootFrom: "cdrom" } };
     const form = formFromRecord(fresh);
     const record = recordFromForm({ ...form, name: "Mine", boot: "linux", kernelImageId: "k", initrdImageId: "r" }, fresh);
-    expect(record.boot).toEqual({ kind: "linux", kernelImageId: "k", initrdImageId: "r", cmdline: "console=ttyS0 cryptomgr.notests" });
+    expect(record.boot).toEqual({ kind: "linux", kernelImageId: "k", initrdImageId: "r", cmdline: "console=ttyS0 cryptomgr.notests nowatchdog rcupdate.rcu_cpu_stall_suppress=1" });
   });
 
   it("bad memory or disk sizes are refused with a reason", () => {
