@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "@playwright/test";
 import { TEST_ISO_PATH } from "../images/testIso.ts";
+import { GUEST_DIR } from "../src/node/guest.ts";
 import { expect, launchProfile, overrideQuota, runInGuest, shownErrors, storageEstimate, terminalBuffer, test, textScreen, waitForShell } from "./fixtures.ts";
 
 const diskState = (page: Page) => page.getByTestId("disk-state");
@@ -196,6 +197,32 @@ test("images: a bad file is refused with its message; an ISO added by upload is 
   await expect(page.getByTestId("machine-form")).toBeVisible();
   await expect(page.getByTestId("machine-name-input")).toHaveValue("GRUB");
   rmSync(dir, { recursive: true, force: true });
+});
+
+test("a kernel and an initrd added to the library boot as a machine of their own, to a shell, with the command line the form starts with", async ({ page }) => {
+  test.setTimeout(180_000);
+  await page.goto("/");
+  await waitForShell(page);
+  const rows = page.getByTestId("image-list").getByTestId("image-row");
+  // The built-in guest's own kernel and initrd, added as a user adds a distribution's.
+  await page.getByTestId("image-file").setInputFiles([join(GUEST_DIR, "bzImage"), join(GUEST_DIR, "initramfs.cpio")]);
+  await expect(rows).toHaveCount(3, { timeout: 60_000 });
+  await expect(rows.nth(1)).toContainText("Linux kernel (bzImage)");
+  await expect(rows.nth(2)).toContainText("initrd / initramfs");
+
+  await page.getByTestId("machine-new").click();
+  await page.getByTestId("machine-name-input").fill("My kernel");
+  await page.getByTestId("machine-boot-source").selectOption("linux");
+  await page.getByTestId("machine-kernel").selectOption({ label: "bzImage" });
+  await page.getByTestId("machine-initrd").selectOption({ label: "initramfs.cpio" });
+  // Without the crypto self-tests (~25 s of a Debian kernel's boot here) and the stall detectors.
+  await expect(page.getByTestId("machine-cmdline")).toHaveValue("console=ttyS0 cryptomgr.notests nowatchdog rcupdate.rcu_cpu_stall_suppress=1");
+  await expect(page.getByTestId("machine-cmdline-hint")).toContainText("cryptomgr.notests skips the crypto self-tests");
+  await page.getByTestId("machine-save-boot").click();
+
+  await expect(page.locator("#progress-text")).toHaveText(/^Shell ready: booted in \d+\.\d s\.$/, { timeout: 120_000 });
+  await expect(page.getByTestId("stage")).toHaveText("ready");
+  expect(await runInGuest(page, "cat /proc/cmdline; echo $((6*7))")).toEqual({ output: "console=ttyS0 cryptomgr.notests nowatchdog rcupdate.rcu_cpu_stall_suppress=1\n42", exitCode: 0 });
 });
 
 test("a second tab on the same machine is told so; it can open read-only or take over, and the first tab stops writing", async ({ page, context }) => {
