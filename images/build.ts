@@ -363,7 +363,7 @@ function buildInitramfs(manifest: Manifest, busyboxRoot: string, kernelRoot: str
     ...applets.map((a): CpioEntry => ({ type: "symlink", path: `bin/${a}`, target: "busybox" })),
     ...mods.entries,
   ];
-  for (const [path, text] of Object.entries(renderEtc(manifest.hostname, manifest.prompt))) {
+  for (const [path, text] of Object.entries(renderEtc(manifest.hostname, manifest.prompt, release))) {
     entries.push({ type: "file", path, mode: path === "etc/shadow" ? 0o600 : 0o644, data: enc.encode(text) });
   }
   const plan: InitPlan = {

@@ -120,10 +120,16 @@ describe("renderInit", () => {
 
 describe("renderEtc / shQuote", () => {
   it("has root in passwd and group and the prompt in profile", () => {
-    const etc = renderEtc("virtlab", "root@virtlab:\\w\\$ ");
+    const etc = renderEtc("virtlab", "root@virtlab:\\w\\$ ", "6.1.0-50-686");
     expect(etc["etc/passwd"]).toMatch(/^root:x:0:0:root:\/root:\/bin\/sh$/m);
     expect(etc["etc/group"]).toMatch(/^root:x:0:$/m);
     expect(etc["etc/profile"]).toContain("PS1='root@virtlab:\\w\\$ '");
+  });
+
+  it("says what the guest is in /etc/os-release, in a form sh can source", () => {
+    const etc = renderEtc("virtlab", "root@virtlab:\\w\\$ ", "6.1.0-50-686");
+    const r = spawnSync("sh", ["-c", 'eval "$(cat)"; printf "%s|%s|%s" "$NAME" "$ID" "$PRETTY_NAME"'], { input: etc["etc/os-release"], encoding: "utf8" });
+    expect(r.stdout).toBe("virtlab guest|virtlab|virtlab guest (Debian's Linux 6.1.0-50-686 kernel, BusyBox userland, root file system in memory)");
   });
 
   it("quotes single quotes for sh", () => {

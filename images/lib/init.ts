@@ -223,8 +223,18 @@ export function renderDataScript(): string {
   ].join("\n");
 }
 
-export function renderEtc(hostname: string, prompt: string): Record<string, string> {
+/**
+ * The guest's files under /etc. `os-release` answers the first question a student asks a new
+ * machine (`cat /etc/os-release`): what it runs, in the standard format (os-release(5)).
+ */
+export function renderEtc(hostname: string, prompt: string, kernelRelease: string): Record<string, string> {
   return {
+    "etc/os-release": [
+      'NAME="virtlab guest"',
+      "ID=virtlab",
+      `PRETTY_NAME="virtlab guest (Debian's Linux ${kernelRelease} kernel, BusyBox userland, root file system in memory)"`,
+      "",
+    ].join("\n"),
     "etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
     "etc/group": "root:x:0:\ntty:x:5:\n",
     "etc/shadow": "root::0:0:99999:7:::\n",
