@@ -83,9 +83,8 @@ export function jitComparison(runs: readonly JitRun[]): string {
   if (withJit.length === 0 || off === undefined) return "Same machine, same shell, no restart: one of the runs did not finish, so there is nothing to compare.";
   const ratio = off / Math.min(...withJit);
   const head = `Same machine, same shell, no restart: interpreted, the command took ${ratio.toFixed(1)}× as long as its faster run with the JIT.`;
-  return ratio >= 1.2
-    ? head
-    : `${head} Here translating cost about as much as it saved: the JIT gains most on code that runs the same instructions over and over.`;
+  if (ratio >= 1.2) return head;
+  return `${head} Here translating cost ${ratio < 1 ? "more than" : "about as much as"} it saved: the JIT gains most on code that runs the same instructions over and over.`;
 }
 
 /** Run `command` with the JIT on, off, and on again, on the same machine; times and MIPS for each. */
