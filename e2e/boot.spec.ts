@@ -126,6 +126,23 @@ test("Ctrl-Alt-Del reboots the guest back to a shell; the VGA screen can be show
   expect(pageErrors).toEqual([]);
 });
 
+test("poweroff typed in the shell powers the machine off, says so in the terminal and the status bar, and Reset starts it again", async ({ page, pageErrors }) => {
+  await page.goto("/");
+  await waitForShell(page);
+  await page.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type("poweroff");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("stage")).toHaveText("powered off", { timeout: 30_000 });
+  await expect(page.locator("#progress-text")).toHaveText("The guest powered itself off (poweroff or halt): Reset starts it again, with what it wrote to its disks.");
+  // The shell's prompt came back before the kernel stopped: the line under it says the machine is off.
+  await expectTerminalLine(page, "The guest powered itself off (poweroff or halt): Reset starts it again, with what it wrote to its disks.");
+  await expect(page.locator('button[data-action="pause"]')).toBeDisabled();
+  await page.locator('button[data-action="reset"]').click();
+  await expect(page.getByTestId("stage")).toHaveText("ready", { timeout: 120_000 });
+  expect(await runInGuest(page, "echo on-again")).toEqual({ output: "on-again", exitCode: 0 });
+  expect(pageErrors).toEqual([]);
+});
+
 test("a guest file that fails to load is named on the page once, never a blank page", async ({ page }) => {
   await page.route("**/guest/bzImage", (route) => route.fulfill({ status: 404, body: "gone" }));
   await page.goto("/");

@@ -77,11 +77,30 @@ describe("renderInit", () => {
   it("spawns respawning shells on ttyS0 and hvc0 with a banner, and never lets PID 1 exit", () => {
     expect(script).toContain("setsid -c sh -l");
     expect(script).toContain('echo "virtlab guest ready (kernel $(uname -r))"');
-    expect(script).toMatch(/\[ -c \/dev\/hvc0 \] && shell_on \/dev\/hvc0 &/);
-    expect(script.trimEnd().split("\n").at(-1)).toBe("while true; do sleep 3600; done");
+    // Not as `&` jobs: sh makes those ignore SIGINT, and Ctrl+C would do nothing in that shell.
+    expect(script).toMatch(/^\[ -c \/dev\/hvc0 \] && shell_on \/dev\/hvc0$/m);
+    expect(script).toMatch(/^shell_on \/dev\/ttyS0$/m);
+    expect(script).toContain("  setsid setsid sh -c 'while true; do");
+    expect(script.trimEnd().split("\n").at(-1)).toBe("while true; do sleep 3600 & wait $!; done");
     expect(script).toContain("if want virtio-net ne2k; then ip link set lo up; /bin/virtlab-net boot wait; else /bin/virtlab-net boot; fi");
     // The name and the NIC are set before the shells start.
     expect(script.indexOf("/bin/virtlab-net boot")).toBeLessThan(script.indexOf("shell_on /dev/ttyS0"));
+  });
+
+  it.each([
+    ["TERM", "reboot", "sync|reboot -f|", false],
+    ["USR1", "halt", "sync|halt -f|", true],
+    ["USR2", "poweroff", "sync|poweroff -f|", true],
+  ])("PID 1 answers SIG%s (busybox's %s) at once, as busybox's init would (run by the host's sh)", (signal, _applet, calls, notice) => {
+    // The end of the script, from the traps on, with the kernel calls and the agent's port stubbed.
+    const tail = script.slice(script.indexOf("trap 'sync;")).replaceAll("/dev/ttyS1", "$NOTICE").replace("sleep 3600", "sleep 5");
+    const stub = (name: string): string => `${name}() { printf "${name} $*|"; kill $! 2>/dev/null; exit 0; }`;
+    const stubs = ['sync() { printf "sync|"; }', stub("reboot"), stub("halt"), stub("poweroff")].join("; ");
+    const harness = `NOTICE=$(mktemp); (${stubs}; ${tail}) & pid=$!; sleep 0.3; kill -${signal} $pid; wait $pid; printf '\n'; od -An -c "$NOTICE" | tr -d ' '; rm -f "$NOTICE"`;
+    const r = spawnSync("sh", ["-c", harness], { encoding: "utf8", timeout: 4000 });
+    const [said, written] = r.stdout.split("\n");
+    // Halting or powering off, the guest tells the host on the agent's port (before the kernel call, in the trap).
+    expect({ said, written, status: r.status }).toEqual({ said: calls, written: notice ? "036O037" : "", status: 0 });
   });
 
   it("is valid sh syntax", () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { BackendFactory, ConsolePort } from "./backend.ts";
 import { ManualClock } from "./clock.ts";
 import { decodeText, encodeText } from "./host.ts";
@@ -130,5 +130,25 @@ describe("GuestAgent", () => {
     silent.clock.advance(1000);
     await late;
     silent.machine.dispose();
+  });
+
+  it("a guest that powers itself off says so on the agent's port: the machine is off, its emulator stopped, a command in flight fails, and a reset starts it again", async () => {
+    const { machine, guests } = setup();
+    await machine.start();
+    const g = guests[0];
+    if (g === undefined) throw new Error("not started");
+    const inFlight = machine.run("sleep 100", { timeoutMs: 60_000 });
+    // The notice may come cut at a chunk's edge, after other bytes.
+    g.print("\x1eA\x1f\x1e", "serial1");
+    expect(machine.status.stage).toBe("ready");
+    g.print("O\x1f", "serial1");
+    await expect(inFlight).rejects.toMatchObject({ code: "not-running", message: "The guest powered itself off." });
+    await vi.waitFor(() => expect(g.isRunning()).toBe(false));
+    expect(machine.status).toMatchObject({ stage: "off", running: false, mips: undefined });
+    await expect(machine.run("echo hi")).rejects.toMatchObject({ code: "not-running" });
+    await machine.reset();
+    expect(machine.status).toMatchObject({ stage: "booting", running: true });
+    expect(guests.at(-1)?.isRunning()).toBe(true);
+    machine.dispose();
   });
 });

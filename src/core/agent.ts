@@ -7,11 +7,13 @@
  *
  * Protocol: the host writes `<id> <command>\n`; the agent answers `\036S<id>\037`, the output,
  * `\036E<id> <status>\037` (the frame of console.ts's marked commands, parsed by CommandCapture).
+ * Unasked, the guest says `\036A\037` when the agent starts listening and `\036O\037` when it
+ * powers itself off (`poweroff`, `halt`: images/lib/agent.ts).
  */
 import type { Clock } from "./clock.ts";
 import { CommandCapture, type CommandResult } from "./console.ts";
 import { AppError } from "./errors.ts";
-import type { Disposable } from "./events.ts";
+import { Emitter, type Disposable, type Event } from "./events.ts";
 import { encodeText } from "./host.ts";
 
 /** Where the agent listens: v86's second 8250 UART (COM2, 0x2F8, /dev/ttyS1 in the guest). */
@@ -75,11 +77,19 @@ export class GuestAgent implements Disposable {
   }
   private readonly listeners = new Set<{ resolve: () => void; reject: (error: AppError) => void; timer: Disposable }>();
 
+  private readonly powerOffEmitter = new Emitter<void>();
+  /** The guest said it powers itself off (`poweroff` or `halt` in its shell): its kernel stops next. */
+  readonly onPowerOff: Event<void> = this.powerOffEmitter.event;
+
   /** Output of the agent's port. */
   push(bytes: Uint8Array): void {
-    for (let i = 0; i < bytes.length && !this.listeningNow; i++) {
+    let poweringOff = false;
+    for (let i = 0; i < bytes.length; i++) {
+      // A notice is \036, one letter, \037; it may be cut at a chunk's edge.
       const previous = i === 0 ? this.lastByte : (bytes[i - 1] as number);
-      if (previous === 0x1e && bytes[i] === 0x41 && (i + 1 < bytes.length ? bytes[i + 1] === 0x1f : true)) this.listeningNow = true;
+      if (previous !== 0x1e || (i + 1 < bytes.length && bytes[i + 1] !== 0x1f)) continue;
+      if (bytes[i] === 0x41) this.listeningNow = true;
+      else if (bytes[i] === 0x4f) poweringOff = true;
     }
     if (this.listeningNow && this.listeners.size > 0) {
       for (const waiter of this.listeners) {
@@ -89,6 +99,7 @@ export class GuestAgent implements Disposable {
       this.listeners.clear();
     }
     if (bytes.length > 0) this.lastByte = bytes[bytes.length - 1] as number;
+    if (poweringOff) this.powerOffEmitter.fire();
     const pending = this.pending;
     if (pending === undefined) return;
     if (pending.capture.push(bytes) && pending.capture.result !== undefined) {
@@ -111,6 +122,7 @@ export class GuestAgent implements Disposable {
 
   dispose(): void {
     this.disposed = true;
+    this.powerOffEmitter.dispose();
     for (const waiter of this.listeners) {
       waiter.timer.dispose();
       waiter.reject(new AppError("disposed", "The machine was shut down."));

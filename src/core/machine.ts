@@ -16,7 +16,8 @@ import type { SourceMachine } from "./migration/source.ts";
 import { landingRam, type TargetMachine } from "./migration/target.ts";
 import { guestAssets, maxBalloonMiB, profileProblems, toEmulatorConfig, type AssetRef, type AttachedDisks, type AssetRole, type DeviceProfile, type EmulatorConfig, type GuestSpec, type LoadedAssets } from "./profile.ts";
 
-export type MachineStage = "idle" | "downloading" | "booting" | "ready" | "failed" | "crashed" | "disposed";
+/** "off": the guest powered itself off (`poweroff` or `halt` in its shell); a restart starts it again. */
+export type MachineStage = "idle" | "downloading" | "booting" | "ready" | "off" | "failed" | "crashed" | "disposed";
 
 /**
  * Whether the guest's shell is there: "none" for a guest with no known serial prompt (it is
@@ -215,6 +216,7 @@ export class Machine implements Disposable {
       }, this.clock),
     );
     if (this.prompt === undefined) this.state = { ...this.state, shell: "none" };
+    this.store.add(this.agent.onPowerOff(() => void this.poweredOff()));
   }
 
   /** Whether the guest's shell is there (also in `status.shell`). */
@@ -790,6 +792,25 @@ export class Machine implements Disposable {
     this.failWaiters(appError);
   }
 
+  /**
+   * The guest said it powers itself off (its disks are synced by then): the emulator stops, as a
+   * PC's power would, and the machine is "off" until it is started again. Commands in flight fail.
+   */
+  private async poweredOff(): Promise<void> {
+    const error = new AppError("not-running", "The guest powered itself off.");
+    this.agent.abort(error);
+    this.shellUp = false;
+    this.lastSample = undefined;
+    this.setStatus({ stage: "off", running: false, mips: undefined, shell: this.presence() });
+    this.failWaiters(error);
+    try {
+      await this.backend?.stop();
+    } catch (stopError) {
+      // An emulator that cannot even stop has crashed: say so instead of "off".
+      this.handleCrash(stopError);
+    }
+  }
+
   private shellGone(): void {
     this.agent.abort(new AppError("not-running", "The machine restarted while the guest agent ran a command."));
     this.shellUp = false;
@@ -825,6 +846,7 @@ export class Machine implements Disposable {
       return Promise.reject(this.state.error);
     }
     if (this.state.stage === "disposed") return Promise.reject(new AppError("disposed", "The machine was shut down."));
+    if (this.state.stage === "off") return Promise.reject(new AppError("not-running", "The guest powered itself off."));
     if (condition()) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const timer = this.clock.after(timeoutMs, () => {

@@ -35,6 +35,12 @@ describe("describeStatus", () => {
     expect(describeStatus(status({ stage: "disposed", running: false })).progressText).toBe("Stopped.");
   });
 
+  it("a guest that powered itself off is 'powered off', not underway, and says how to start it again", () => {
+    const off = describeStatus(status({ stage: "off", running: false, shell: "waiting" }), { readyDetail: "started in 1 s" });
+    expect(off).toMatchObject({ stageText: "powered off", complete: false, underway: false, step: undefined });
+    expect(off.progressText).toBe("The guest powered itself off (poweroff or halt): Reset starts it again, with what it wrote to its disks.");
+  });
+
   it("a restored machine that is still settling is booting for the user", () => {
     const view = describeStatus(status({ stage: "ready", shell: "ready" }), { settling: true });
     expect(view).toMatchObject({ stage: "booting", stageText: "booting", progressText: "Starting from the saved state…", complete: false });

@@ -44,6 +44,7 @@ const STAGE_WORDS: Readonly<Record<MachineStage, string>> = {
   downloading: "downloading",
   booting: "booting",
   ready: "ready",
+  off: "powered off",
   failed: "failed",
   crashed: "crashed",
   disposed: "stopped",
@@ -70,6 +71,8 @@ export function describeStatus(status: MachineStatus, context: StatusContext = {
       if (status.shell === "none") return view("running (no shell)", "Running (no shell detected): this guest has no serial shell virtlab knows. Show screen shows its screen.");
       // A known prompt not seen yet cannot be "ready"; say what is true.
       return view(STAGE_WORDS.booting, "Booting…");
+    case "off":
+      return view(STAGE_WORDS.off, "The guest powered itself off (poweroff or halt): Reset starts it again, with what it wrote to its disks.");
     case "failed":
       return view(STAGE_WORDS.failed, "The machine could not start (the message says why).");
     case "crashed":

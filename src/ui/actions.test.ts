@@ -19,6 +19,20 @@ describe("shortcuts through the registry", () => {
     expect(decideShortcut(key("KeyP", { repeat: true }), ACTIONS, status("ready"), ctx)).toEqual({ kind: "swallow" });
   });
 
+  it("Reset starts a machine whose guest powered itself off (a restart, as after a crash); Pause and Ctrl-Alt-Del have nothing to act on", () => {
+    const off = status("off", false);
+    const enabled = (id: string): boolean | undefined => ACTIONS.find((a) => a.id === id)?.enabled(off, ctx);
+    expect({ reset: enabled("reset"), pause: enabled("pause"), ctrlAltDel: enabled("ctrl-alt-del") }).toEqual({ reset: true, pause: false, ctrlAltDel: false });
+  });
+
+  it("Reset of a powered-off machine restarts the session rather than resetting the stopped emulator", async () => {
+    const calls: string[] = [];
+    const machine = { status: status("off", false), reset: async () => void calls.push("machine.reset") };
+    const offCtx = { ...ctx, machine, restart: async () => void calls.push("restart") } as unknown as ActionContext;
+    await ACTIONS.find((a) => a.id === "reset")?.run(offCtx);
+    expect(calls).toEqual(["restart"]);
+  });
+
   it("leaves other keys to the guest", () => {
     expect(decideShortcut(key("KeyP", { ctrlKey: true }), ACTIONS, status("ready"), ctx)).toEqual({ kind: "not-ours" });
     expect(decideShortcut(key("KeyQ"), ACTIONS, status("ready"), ctx)).toEqual({ kind: "not-ours" });

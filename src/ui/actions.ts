@@ -72,10 +72,10 @@ export const ACTIONS: readonly Action[] = [
     id: "reset",
     label: () => "Reset",
     title: "Hard reset, like the reset button on a PC (unsaved guest state is lost)",
-    enabled: (status) => live(status) || status.stage === "crashed" || status.stage === "failed",
+    enabled: (status) => live(status) || status.stage === "off" || status.stage === "crashed" || status.stage === "failed",
     run: async (ctx) => {
       const stage = ctx.machine?.status.stage;
-      if (ctx.machine === undefined || stage === "crashed" || stage === "failed") await ctx.restart();
+      if (ctx.machine === undefined || stage === "off" || stage === "crashed" || stage === "failed") await ctx.restart();
       else await ctx.machine.reset();
     },
   },

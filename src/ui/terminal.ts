@@ -5,7 +5,7 @@
 import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
 // xterm's stylesheet comes with the page's (main.ts).
-import { DisposableStore, Emitter, runDivider, toDisposable, type Disposable, type MachineSession } from "../core/index.ts";
+import { DisposableStore, Emitter, describeSessionStatus, runDivider, toDisposable, type Disposable, type MachineSession } from "../core/index.ts";
 import type { Theme } from "./comfort/preferences.ts";
 import { clipboardCommand } from "./comfort/shortcuts.ts";
 import { NOTICE_SGR, TERMINAL_THEMES } from "./comfort/terminalTheme.ts";
@@ -89,6 +89,7 @@ export class TerminalView implements Disposable {
    */
   follow(session: MachineSession): Disposable {
     const encoder = new TextEncoder();
+    let wasOff = session.status.machine.stage === "off";
     const subscriptions = [
       session.onRun((run) => {
         this.startRun(runDivider(run.machineName, run.runStart));
@@ -96,6 +97,12 @@ export class TerminalView implements Disposable {
       }),
       session.onOutput((bytes) => this.write(bytes)),
       session.onSettled(({ lastLine }) => this.write(encoder.encode(lastLine))),
+      // A guest that powered itself off leaves its prompt on the screen: say under it that it is off.
+      session.onStatus((status) => {
+        const off = status.machine.stage === "off";
+        if (off && !wasOff) this.notice(describeSessionStatus(status).progressText);
+        wasOff = off;
+      }),
     ];
     return toDisposable(() => subscriptions.forEach((s) => s.dispose()));
   }

@@ -2,7 +2,7 @@
  * Boot tests: the real default guest on the real v86, headless in Node, asserting on console
  * output with deadlines (in the style of v86's own tests). Cases are a table. The default
  * machine's boot is shared by the tests that only need a shell (round trips, pause), and then by
- * Ctrl-Alt-Del and reset, last since they reboot it; the virtio console case boots its own. The interpreter's boot to a shell is the device lab's
+ * Ctrl-Alt-Del and reset, then reboot and poweroff typed in its shell, last since they reboot it; the virtio console case boots its own. The interpreter's boot to a shell is the device lab's
  * (test/boot/lab.test.ts boots its JIT-off machine from scratch and runs workloads on it).
  */
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
@@ -145,5 +145,25 @@ describe.skipIf(!built)("default guest boots", () => {
     await machine.reset();
     await machine.waitForShell({ timeoutMs: 90_000 });
     expect(await machine.run("echo $((1+1))")).toEqual({ output: "2", exitCode: 0 });
+  });
+
+  it("reboot typed in the shell reboots; poweroff powers the machine off (stage off, the emulator stopped) and a reset starts it again", { timeout: 300_000 }, async () => {
+    // The shared machine, last of all. busybox's applets alone ask PID 1, which is a script here.
+    const machine = await defaultMachine();
+    await machine.run("echo before > /tmp/mark");
+    const reboots: string[] = [];
+    const listener = machine.onPowerCycle((kind) => reboots.push(kind));
+    machine.write("reboot\n");
+    await vi.waitFor(() => expect(reboots).toEqual(["reboot"]), { timeout: 60_000, interval: 100 });
+    listener.dispose();
+    await machine.waitForShell({ timeoutMs: 90_000 });
+    expect((await machine.run("cat /tmp/mark")).exitCode).not.toBe(0);
+
+    machine.write("poweroff\n");
+    await vi.waitFor(() => expect(machine.status).toMatchObject({ stage: "off", running: false }), { timeout: 60_000, interval: 100 });
+    await expect(machine.run("echo still here", { timeoutMs: 5_000 })).rejects.toMatchObject({ code: "not-running" });
+    await machine.reset();
+    await machine.waitForShell({ timeoutMs: 90_000 });
+    expect(await machine.run("echo $((2+2))")).toEqual({ output: "4", exitCode: 0 });
   });
 });

@@ -1,12 +1,14 @@
 /**
- * Ctrl+C on a command virtlab typed (`Machine.run`), on the real guest in Node, started from the
- * pre-booted state: busybox's shell drops the whole group, end marker included, and `run`
- * reports the command as interrupted when the prompt comes back, not at its deadline.
+ * Ctrl+C on a command virtlab typed (`Machine.run`), on the real guest in Node, on each console
+ * (the UART's machine starts from the pre-booted state, the virtio console's boots): busybox's
+ * shell drops the whole group, end marker included, and `run` reports the command as interrupted
+ * when the prompt comes back, not at its deadline. On hvc0 the shell once ignored SIGINT (its
+ * respawn loop was a job started with `&`), so Ctrl+C there did nothing.
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { MachineSession } from "../../src/core/index.ts";
+import { DEFAULT_MACHINE, DEFAULT_PROFILE, type DeviceProfile, type MachineSession } from "../../src/core/index.ts";
 import { GUEST_DIR, guestIsBuilt } from "../../src/node/guest.ts";
 import { nodeSession, startSession } from "../../src/node/session.ts";
 
@@ -17,13 +19,15 @@ afterEach(() => {
   session = undefined;
 });
 
+const CONSOLES: readonly DeviceProfile["console"][] = ["uart", "virtio"];
+
 describe.skipIf(!guestIsBuilt() || !existsSync(PREBOOTED))("a command interrupted with Ctrl+C", () => {
-  it("is reported as interrupted (exit 130) at once, with what it printed, and the next command runs", async () => {
+  it.each(CONSOLES)("on the %s console: is reported as interrupted (exit 130) at once, with what it printed, and the next command runs", { timeout: 120_000 }, async (console) => {
     session = nodeSession();
-    await startSession(session, { kind: "auto" });
+    await startSession(session, { kind: "auto" }, DEFAULT_MACHINE, { ...DEFAULT_PROFILE, console });
     const m = session.machine;
     if (m === undefined) return expect.fail("no machine");
-    await m.waitForShell({ timeoutMs: 60_000 });
+    await m.waitForShell({ timeoutMs: 90_000 });
     const started = new Promise<void>((done) => {
       const listener = m.onOutput(() => {
         if (!m.recentOutput().includes("run-started\n")) return;
