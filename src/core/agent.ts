@@ -8,7 +8,7 @@
  * Protocol: the host writes `<id> <command>\n`; the agent answers `\036S<id>\037`, the output,
  * `\036E<id> <status>\037` (the frame of console.ts's marked commands, parsed by CommandCapture).
  * Unasked, the guest says `\036A\037` when the agent starts listening and `\036O\037` when it
- * powers itself off (`poweroff`, `halt`: images/lib/agent.ts).
+ * powers itself off (`poweroff`, `halt`: the traps of its PID 1, images/lib/init.ts).
  */
 import type { Clock } from "./clock.ts";
 import { CommandCapture, type CommandResult } from "./console.ts";
