@@ -20,6 +20,7 @@ import { assertI386Elf, busyboxApplets } from "./lib/busybox.ts";
 import { writeCpio } from "./lib/cpio.ts";
 import type { CpioEntry } from "./lib/cpio.ts";
 import { AGENT_SCRIPT_PATH, renderAgentScript } from "./lib/agent.ts";
+import { LSPCI_PATH, renderLspci } from "./lib/lspci.ts";
 import { DATA_SCRIPT_PATH, renderDataScript, renderEtc, renderInit } from "./lib/init.ts";
 import { NET_SCRIPT_PATH, UDHCPC_SCRIPT_PATH, renderNetScript, renderUdhcpcScript } from "./lib/network.ts";
 import { CONTAINER_INIT_PATH, CONTAINER_SCRIPT_PATH, renderContainerInit, renderContainerScript } from "./lib/container.ts";
@@ -347,7 +348,8 @@ function buildModules(manifest: Manifest, kernelRoot: string, release: string): 
 function buildInitramfs(manifest: Manifest, busyboxRoot: string, kernelRoot: string, release: string): Uint8Array {
   const bb = readFileSync(join(busyboxRoot, manifest.busybox.path));
   assertI386Elf(bb, "busybox");
-  const applets = busyboxApplets(bb).filter((a) => a !== "busybox");
+  // lspci is a script of ours (busybox-static has none; kept out should a later one have it).
+  const applets = busyboxApplets(bb).filter((a) => a !== "busybox" && a !== "lspci");
   const mods = buildModules(manifest, kernelRoot, release);
   const enc = new TextEncoder();
   const entries: CpioEntry[] = [
@@ -379,6 +381,7 @@ function buildInitramfs(manifest: Manifest, busyboxRoot: string, kernelRoot: str
   entries.push({ type: "file", path: "init", mode: 0o755, data: enc.encode(renderInit(plan)) });
   entries.push({ type: "file", path: DATA_SCRIPT_PATH.slice(1), mode: 0o755, data: enc.encode(renderDataScript()) });
   entries.push({ type: "file", path: AGENT_SCRIPT_PATH.slice(1), mode: 0o755, data: enc.encode(renderAgentScript()) });
+  entries.push({ type: "file", path: LSPCI_PATH.slice(1), mode: 0o755, data: enc.encode(renderLspci()) });
   // Several machines on a network (issue 14): the name and NIC set-up, udhcpc's script.
   entries.push({ type: "file", path: NET_SCRIPT_PATH.slice(1), mode: 0o755, data: enc.encode(renderNetScript(manifest.hostname)) });
   for (const dir of ["usr/share", "usr/share/udhcpc"]) entries.push({ type: "dir", path: dir, mode: 0o755 });

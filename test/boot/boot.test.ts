@@ -75,6 +75,10 @@ describe.skipIf(!built)("default guest boots", () => {
       for (const key of "echo typed-$((6*7))-$((100+23))\n") m.write(key);
       await vi.waitFor(() => expect(seen).toContain("typed-42-123"), { timeout: 30_000, interval: 50 });
       listener.dispose();
+      // lspci (a script of ours) names the bus's devices, the virtio console among them when it is there.
+      const lspci = (await m.run("lspci")).output.split("\n");
+      expect(lspci).toContain("00:00.0 Host bridge: Intel 440FX (emulated) [8086:1237]");
+      expect(lspci.some((line) => line.endsWith("Communication controller: virtio console (paravirtual) [1af4:1043]"))).toBe(c.profile.console === "virtio");
       if (c.profile.console === "virtio") {
         // The guest knows the terminal's size: v86's default first, then what the page says.
         expect((await m.run("stty size")).output).toBe("25 80");
