@@ -16,6 +16,11 @@ import type { SourceMachine } from "./migration/source.ts";
 import { landingRam, type TargetMachine } from "./migration/target.ts";
 import { guestAssets, maxBalloonMiB, profileProblems, toEmulatorConfig, type AssetRef, type AttachedDisks, type AssetRole, type DeviceProfile, type EmulatorConfig, type GuestSpec, type LoadedAssets } from "./profile.ts";
 
+/** What a command meets on a machine whose guest powered itself off (in flight, or asked after). */
+function poweredOffError(): AppError {
+  return new AppError("not-running", "The guest powered itself off.");
+}
+
 /** "off": the guest powered itself off (`poweroff` or `halt` in its shell); a restart starts it again. */
 export type MachineStage = "idle" | "downloading" | "booting" | "ready" | "off" | "failed" | "crashed" | "disposed";
 
@@ -797,7 +802,7 @@ export class Machine implements Disposable {
    * PC's power would, and the machine is "off" until it is started again. Commands in flight fail.
    */
   private async poweredOff(): Promise<void> {
-    const error = new AppError("not-running", "The guest powered itself off.");
+    const error = poweredOffError();
     this.agent.abort(error);
     this.shellUp = false;
     this.lastSample = undefined;
@@ -846,7 +851,7 @@ export class Machine implements Disposable {
       return Promise.reject(this.state.error);
     }
     if (this.state.stage === "disposed") return Promise.reject(new AppError("disposed", "The machine was shut down."));
-    if (this.state.stage === "off") return Promise.reject(new AppError("not-running", "The guest powered itself off."));
+    if (this.state.stage === "off") return Promise.reject(poweredOffError());
     if (condition()) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const timer = this.clock.after(timeoutMs, () => {
