@@ -199,7 +199,7 @@ test("images: a bad file is refused with its message; an ISO added by upload is 
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("a kernel and an initrd added to the library boot as a machine of their own, to a shell, with the command line the form starts with", async ({ page }) => {
+test("a kernel and an initrd added to the library boot as a machine of their own, to a shell, with the command line the form starts with; of its two disks, the one chosen is exported", async ({ page }) => {
   test.setTimeout(180_000);
   await page.goto("/");
   await waitForShell(page);
@@ -218,11 +218,50 @@ test("a kernel and an initrd added to the library boot as a machine of their own
   // Without the crypto self-tests (~25 s of a Debian kernel's boot here) and the stall detectors.
   await expect(page.getByTestId("machine-cmdline")).toHaveValue("console=ttyS0 cryptomgr.notests nowatchdog rcupdate.rcu_cpu_stall_suppress=1");
   await expect(page.getByTestId("machine-cmdline-hint")).toContainText("cryptomgr.notests skips the crypto self-tests");
+  await page.getByTestId("machine-slot-hda").selectOption("blank");
+  await page.getByTestId("machine-slot-hdb").selectOption("blank");
+  await page.getByTestId("machine-size-hdb").fill("16");
   await page.getByTestId("machine-save-boot").click();
 
   await expect(page.locator("#progress-text")).toHaveText(/^Shell ready: booted in \d+\.\d s\.$/, { timeout: 120_000 });
   await expect(page.getByTestId("stage")).toHaveText("ready");
   expect(await runInGuest(page, "cat /proc/cmdline; echo $((6*7))")).toEqual({ output: "console=ttyS0 cryptomgr.notests nowatchdog rcupdate.rcu_cpu_stall_suppress=1\n42", exitCode: 0 });
+
+  // Export the second disk: the choice stays while the disks save (the bar is drawn again on each change).
+  await page.getByTestId("disk-export-slot").selectOption("hdb");
+  expect((await runInGuest(page, "printf on-hdb-marker > /dev/sdb && sync")).exitCode).toBe(0);
+  await expect(diskState(page)).toHaveText("saved");
+  await expect(page.getByTestId("disk-export-slot")).toHaveValue("hdb");
+  // The file dialog (no one to click it here): closed first, which exports nothing and says nothing...
+  await page.evaluate(() => {
+    Object.assign(globalThis, { showSaveFilePicker: () => Promise.reject(new DOMException("The user aborted a request.", "AbortError")) });
+  });
+  await page.getByTestId("disk-export").click();
+  await expect(page.getByTestId("disk-export")).toBeEnabled();
+  await expect(page.getByTestId("disk-export-state")).toHaveText("");
+  // ... then a file picked: it gets the disk's bytes.
+  await page.evaluate(() => {
+    const file = { name: "", size: 0, head: "" };
+    Object.assign(globalThis, {
+      exported: file,
+      showSaveFilePicker: async ({ suggestedName }: { suggestedName: string }) => {
+        file.name = suggestedName;
+        return {
+          createWritable: async () => ({
+            write: async (piece: Uint8Array) => {
+              if (file.size === 0) file.head = new TextDecoder().decode(piece.subarray(0, 13));
+              file.size += piece.length;
+            },
+            close: async () => undefined,
+          }),
+        };
+      },
+    });
+  });
+  await page.getByTestId("disk-export").click();
+  await expect(page.getByTestId("disk-export-state")).toHaveText("Exported My-kernel-hdb.img (16.0 MiB).");
+  expect(await page.evaluate(() => (globalThis as unknown as { exported: unknown }).exported)).toEqual({ name: "My-kernel-hdb.img", size: 16 * 1024 * 1024, head: "on-hdb-marker" });
+  expect(await shownErrors(page)).toEqual([]);
 });
 
 test("a second tab on the same machine is told so; it can open read-only or take over, and the first tab stops writing", async ({ page, context }) => {

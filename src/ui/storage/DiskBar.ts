@@ -24,6 +24,10 @@ export class DiskBar {
   private readonly resetBox = h("span", { className: "disk-reset" });
   private readonly exportBox = h("span", { className: "disk-export" });
   private readonly exportNote = h("span", { testid: "disk-export-state", className: "muted" });
+  private readonly exportSelect = h("select", { testid: "disk-export-slot", hidden: true, title: "Which disk to export" });
+  private readonly exportButton = actionButton("Export disk", "disk-export", () => this.export(this.exportSelect.value as DiskSlot), (error) => this.host.report(error), "Download the disk (image + what the guest wrote) as a raw image");
+  private exportSlots: readonly DiskSlot[] = [];
+  private exporting = false;
   private readonly meter = h("span", { testid: "storage-meter", className: "storage-meter muted" });
   private readonly banner = h("div", { testid: "lock-banner", className: "lock-banner", role: "alert", hidden: true });
   private confirming = false;
@@ -34,6 +38,7 @@ export class DiskBar {
     container: HTMLElement,
     private readonly host: DiskBarHost,
   ) {
+    this.exportBox.append(this.exportSelect, this.exportButton);
     container.append(this.banner, h("div", { className: "disk-bar" }, h("strong", {}, "Disk: "), this.indicator, this.resetBox, this.exportBox, this.exportNote, this.meter));
     this.subscription = host.controller.onChange((view) => {
       this.render(view);
@@ -145,27 +150,38 @@ export class DiskBar {
     );
   }
 
+  /** The slot list changes only with the machine: keep the user's choice (and the button) across the disks' saves. */
   private renderExport(slots: readonly DiskSlot[]): void {
-    const select = h("select", { testid: "disk-export-slot", hidden: slots.length < 2, title: "Which disk to export" });
-    for (const slot of slots) select.append(h("option", { value: slot }, slot));
-    const button = actionButton("Export disk", "disk-export", () => this.export(select.value as DiskSlot), this.host.report, "Download the disk (image + what the guest wrote) as a raw image");
-    button.disabled = slots.length === 0;
-    this.exportBox.replaceChildren(select, button);
+    if (this.exportSlots.join() !== slots.join()) {
+      this.exportSlots = slots;
+      const chosen = this.exportSelect.value;
+      this.exportSelect.replaceChildren(...slots.map((slot) => h("option", { value: slot }, slot)));
+      if (slots.includes(chosen as DiskSlot)) this.exportSelect.value = chosen;
+      this.exportSelect.hidden = slots.length < 2;
+    }
+    this.exportButton.disabled = slots.length === 0 || this.exporting;
   }
 
   private async export(slot: DiskSlot): Promise<void> {
     const disk = this.host.controller.disk(slot);
-    if (disk === undefined) return;
+    if (disk === undefined || this.exporting) return;
     const name = exportFileName(this.host.current().name, slot);
+    this.exporting = true;
+    this.exportButton.disabled = true;
     this.exportNote.textContent = `Exporting ${name}…`;
     try {
       const path = await exportDisk(disk, name, (done, total) => {
         this.exportNote.textContent = `Exporting ${name}: ${formatBytes(done)} of ${formatBytes(total)}`;
       });
-      this.exportNote.textContent = path === "download" ? `Exported ${name} (${formatBytes(disk.byteLength)}): see your downloads.` : `Exported ${name} (${formatBytes(disk.byteLength)}).`;
+      const exported = `Exported ${name} (${formatBytes(disk.byteLength)})`;
+      this.exportNote.textContent = { download: `${exported}: see your downloads.`, "file-picker": `${exported}.`, cancelled: "" }[path];
     } catch (error) {
       this.exportNote.textContent = "";
       throw error;
+    } finally {
+      this.exporting = false;
+      this.render(this.host.controller.view);
     }
+
   }
 }

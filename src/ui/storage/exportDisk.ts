@@ -11,19 +11,26 @@ interface WritableFile {
   close(): Promise<void>;
   abort?(): Promise<void>;
 }
-type SaveFilePicker = (options: { suggestedName: string }) => Promise<{ createWritable(): Promise<WritableFile> }>;
+export type SaveFilePicker = (options: { suggestedName: string }) => Promise<{ createWritable(): Promise<WritableFile> }>;
 
-export type ExportPath = "file-picker" | "download";
+/** Where the bytes went; "cancelled" when the user closed the file dialog (nothing was written). */
+export type ExportPath = "file-picker" | "download" | "cancelled";
 
-export async function exportDisk(disk: OverlayDisk, fileName: string, onProgress: (done: number, total: number) => void): Promise<ExportPath> {
-  const picker = (window as { showSaveFilePicker?: SaveFilePicker }).showSaveFilePicker;
+/** The part of a disk an export reads. */
+export type ExportedDisk = Pick<OverlayDisk, "byteLength" | "chunks">;
+
+export async function exportDisk(
+  disk: ExportedDisk,
+  fileName: string,
+  onProgress: (done: number, total: number) => void,
+  picker: SaveFilePicker | undefined = (globalThis as { showSaveFilePicker?: SaveFilePicker }).showSaveFilePicker,
+): Promise<ExportPath> {
   if (picker !== undefined) {
     let handle;
     try {
       handle = await picker({ suggestedName: fileName });
     } catch (error) {
-      // The user closed the dialog: nothing to do.
-      if ((error as { name?: string }).name === "AbortError") return "file-picker";
+      if ((error as { name?: string }).name === "AbortError") return "cancelled";
       throw error;
     }
     const writable = await handle.createWritable();
