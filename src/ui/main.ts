@@ -2,6 +2,7 @@ import { registerSW } from "virtual:pwa-register";
 import { loadAppScript, type AppClass } from "./appGlobal.ts";
 import { pageGuestBase, startDecoderEarly } from "./earlyDecoder.ts";
 import { startKeptBootAhead } from "./keptBootAhead.ts";
+import { isBenignPageError } from "./pageErrors.ts";
 // xterm's styles go in the stylesheet the page links, with the page's own: imported by the app's
 // script (terminal.ts), its build injected them at run time, one ~100 ms task of the page's
 // thread at every visit (a trace of a repeat visit).
@@ -21,7 +22,9 @@ loadApp.then(
   (App) => {
     const app = new App({ early, keptBoot, registerOffline: registerSW });
     // Errors nobody caught still reach the user, never a silent blank page.
-    window.addEventListener("error", (event) => app.report(event.error ?? event.message));
+    window.addEventListener("error", (event) => {
+      if (!isBenignPageError(event)) app.report(event.error ?? event.message);
+    });
     window.addEventListener("unhandledrejection", (event) => app.report(event.reason));
     // The offline worker's downloads wait for the page's own first start.
     app.offline.startAfter(app.start());
