@@ -3,7 +3,7 @@
  * overlay that lists them, theme and zoom remembered across reloads, pause by key, and paste
  * into the terminal with Ctrl+Shift+V.
  */
-import { expect, expectTerminalLine, runInGuest, terminalLines, test, waitForShell } from "./fixtures.ts";
+import { expect, expectTerminalLine, runInGuest, terminalLines, terminalSize, test, waitForShell } from "./fixtures.ts";
 
 test("shortcuts: help lists them, pause by key, and none of them reaches the guest", async ({ page, pageErrors }) => {
   await page.goto("/");
@@ -119,5 +119,34 @@ test("fullscreen puts the terminal on the whole screen and back", async ({ page,
   await page.keyboard.press("Alt+Shift+KeyF");
   await expect.poll(() => page.evaluate<string | null>("document.fullscreenElement?.id ?? null")).toBeNull();
   await expect(fullscreen).toHaveText("Fullscreen");
+  expect(pageErrors).toEqual([]);
+});
+
+test("beside the VGA screen the terminal keeps 80 columns with a smaller font, so an 80-column screen is not cut; a phone-wide window keeps the user's size", async ({ page, pageErrors }) => {
+  await page.setViewportSize({ width: 1024, height: 720 });
+  await page.goto("/");
+  await waitForShell(page);
+  const size = () => terminalSize(page);
+  expect(await size()).toMatchObject({ fontSize: 15, cols: expect.any(Number) });
+  expect((await size()).cols).toBeGreaterThan(80);
+  // A line as wide as a serial console's program draws (an installer's dialog, `top`).
+  const line = "#".repeat(80);
+  expect(await runInGuest(page, `printf '%080d\\n' 0 | tr 0 '#'`)).toEqual({ output: line, exitCode: 0 });
+  const vga = page.locator('button[data-action="vga"]');
+  await vga.click();
+  await expect(vga).toHaveText("Hide screen");
+  await expect.poll(async () => (await size()).cols).toBeGreaterThanOrEqual(80);
+  expect((await size()).fontSize).toBeLessThan(15);
+  // Still one row, not wrapped.
+  await expectTerminalLine(page, line);
+  await vga.click();
+  await expect.poll(async () => (await size()).fontSize).toBe(15);
+
+  // Too narrow for 80 columns even at the smallest size: the user's size stays, and zoom works.
+  await page.setViewportSize({ width: 420, height: 720 });
+  await expect.poll(async () => (await size()).cols).toBeLessThan(80);
+  expect((await size()).fontSize).toBe(15);
+  await page.locator('button[data-action="zoom-in"]').click();
+  await expect.poll(async () => (await size()).fontSize).toBeGreaterThan(15);
   expect(pageErrors).toEqual([]);
 });

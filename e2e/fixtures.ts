@@ -78,6 +78,15 @@ export async function terminalBuffer(page: Page): Promise<string[]> {
   return page.evaluate(() => (globalThis as unknown as ProxyWindow).virtlab?.terminalBuffer() ?? []);
 }
 
+/** The terminal's columns, rows and the font size it draws with. */
+export async function terminalSize(page: Page): Promise<{ cols: number; rows: number; fontSize: number }> {
+  return page.evaluate(() => {
+    const proxy = (globalThis as unknown as ProxyWindow).virtlab;
+    if (proxy === undefined) throw new Error("test proxy missing");
+    return proxy.terminalSize();
+  });
+}
+
 /** The machine's VGA text screen (guests without a serial console, e.g. GRUB). */
 export async function textScreen(page: Page): Promise<string> {
   return page.evaluate(() => ((globalThis as unknown as ProxyWindow).virtlab?.textScreen() ?? []).join("\n"));

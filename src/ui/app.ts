@@ -118,6 +118,7 @@ export class App implements Shell {
       flushDisks: () => this.storage.flush(),
       pageErrors: () => [...this.messages.errors],
       terminalBuffer: () => this.terminal.allLines(),
+      terminalSize: () => this.terminal.size,
       runOnSecondMachine: (command) => runOnSecondMachine(this.scratchSession(), command),
     });
     installMigration(this, document.getElementById("migration"), this.terminal);

@@ -8,6 +8,7 @@ export interface ProxySources {
   flushDisks(): Promise<void>;
   pageErrors(): readonly string[];
   terminalBuffer(): string[];
+  terminalSize: VirtlabTestProxy["terminalSize"];
   runOnSecondMachine: VirtlabTestProxy["runOnSecondMachine"];
 }
 
@@ -31,6 +32,7 @@ export function installTestProxy(sources: ProxySources): void {
     startedFrom: () => session.startedFrom,
     bootKept: () => bootKept,
     terminalBuffer: () => sources.terminalBuffer(),
+    terminalSize: () => sources.terminalSize(),
     runOnSecondMachine: (command) => sources.runOnSecondMachine(command),
   };
   // Only a browser driven by automation (Playwright) gets it; a user's page has no such handle.

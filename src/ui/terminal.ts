@@ -10,8 +10,19 @@ import type { Theme } from "./comfort/preferences.ts";
 import { clipboardCommand } from "./comfort/shortcuts.ts";
 import { NOTICE_SGR, TERMINAL_THEMES } from "./comfort/terminalTheme.ts";
 
+/**
+ * The narrowest the terminal gets by shrinking its font instead: a guest on a serial console is
+ * never told the terminal's size and draws for 80 columns (an installer's dialogs, `vi`, `top`),
+ * and xterm cuts the lines of a screen made narrower, which a full-screen program does not redraw.
+ */
+const MIN_COLS = 80;
+/** Smaller than this stays unreadable: a narrower box gets fewer columns. */
+const MIN_FONT_SIZE = 12;
+
 export class TerminalView implements Disposable {
   private readonly term: Terminal;
+  /** The size the user chose (zoom); the terminal may draw smaller to keep MIN_COLS. */
+  private userFontSize = 15;
   private readonly fit = new FitAddon();
   private readonly store = new DisposableStore();
   private pending: Uint8Array[] = [];
@@ -28,7 +39,7 @@ export class TerminalView implements Disposable {
       // two busy lab machines, Chromium): CPU the machines' Workers need on a 2-core laptop.
       cursorBlink: false,
       fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
-      fontSize: 15,
+      fontSize: this.userFontSize,
       scrollback: 5000,
       theme: TERMINAL_THEMES.dark,
     });
@@ -122,21 +133,39 @@ export class TerminalView implements Disposable {
   }
 
   get fontSize(): number {
-    return this.term.options.fontSize ?? 15;
+    return this.userFontSize;
   }
 
   setFontSize(size: number): void {
-    this.term.options.fontSize = size;
+    this.userFontSize = size;
     this.refit();
   }
 
-  /** Fit the terminal to its box again (after fullscreen, zoom, or a panel opening). */
+  /** The terminal's columns and rows now and the font size it draws with (for tests). */
+  get size(): { readonly cols: number; readonly rows: number; readonly fontSize: number } {
+    return { cols: this.term.cols, rows: this.term.rows, fontSize: this.term.options.fontSize ?? this.userFontSize };
+  }
+
+  /**
+   * Fit the terminal to its box again (after fullscreen, zoom, or a panel opening): at the user's
+   * font size, or at the largest smaller one, down to MIN_FONT_SIZE, that gives MIN_COLS columns.
+   * A box too narrow for that at any of them (a phone) keeps the user's size.
+   */
   refit(): void {
     try {
+      const cols = (): number => this.fit.proposeDimensions()?.cols ?? MIN_COLS;
+      let fontSize = this.userFontSize;
+      this.setDrawnFontSize(fontSize);
+      while (fontSize > MIN_FONT_SIZE && cols() < MIN_COLS) this.setDrawnFontSize(--fontSize);
+      if (cols() < MIN_COLS) this.setDrawnFontSize(this.userFontSize);
       this.fit.fit();
     } catch {
       // A hidden container has no size yet; the next resize fits it.
     }
+  }
+
+  private setDrawnFontSize(size: number): void {
+    if (this.term.options.fontSize !== size) this.term.options.fontSize = size;
   }
 
   /** Every line of the buffer, scrollback included (for tests). */

@@ -22,6 +22,8 @@ export interface VirtlabTestProxy {
   bootKept(): BootKept | undefined;
   /** Every line of the terminal, scrollback included. */
   terminalBuffer(): string[];
+  /** The terminal's columns and rows and the font size it draws with. */
+  terminalSize(): { readonly cols: number; readonly rows: number; readonly fontSize: number };
   /** Cold-boot a second machine (the default guest, its own Worker) beside this one, run a command on it, shut it down. */
   runOnSecondMachine(command: string): Promise<CommandResult>;
 }
