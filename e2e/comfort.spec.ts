@@ -150,3 +150,26 @@ test("beside the VGA screen the terminal keeps 80 columns with a smaller font, s
   await expect.poll(async () => (await size()).fontSize).toBeGreaterThan(15);
   expect(pageErrors).toEqual([]);
 });
+
+test("a click on a bar button leaves the keys where the user types: Pause, Resume, then a command reaches the guest", async ({ page, pageErrors }) => {
+  await page.goto("/");
+  await waitForShell(page);
+  await page.locator(".xterm").click();
+  const pause = page.locator('button[data-action="pause"]');
+  await pause.click();
+  await expect(pause).toHaveText("Resume");
+  await pause.click();
+  await expect(pause).toHaveText("Pause");
+  // Still the terminal's: Enter does not press Resume/Pause again, the command runs.
+  await page.keyboard.type("echo typed-after-resume-$((6*7))\n");
+  await expectTerminalLine(page, "typed-after-resume-42");
+  await expect(pause).toHaveText("Pause");
+  await expect(page.getByTestId("stage")).toHaveText("ready");
+  // The keyboard still reaches the buttons: Tab to one and press it.
+  await pause.focus();
+  await page.keyboard.press("Enter");
+  await expect(pause).toHaveText("Resume");
+  await page.keyboard.press("Enter");
+  await expect(pause).toHaveText("Pause");
+  expect(pageErrors).toEqual([]);
+});

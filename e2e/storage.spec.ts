@@ -169,6 +169,16 @@ test("images: a bad file is refused with its message; an ISO added by upload is 
   // The screen is drawn by v86 in the machine's Worker; Show screen puts its text in the page.
   await page.locator('button[data-action="vga"]').click();
   await expect(page.locator("#vga .vga-text")).toContainText("GNU GRUB");
+  // Keys typed with the screen clicked go to the guest's PS/2 keyboard: GRUB's command line.
+  await page.locator(".xterm").click();
+  await expect(page.getByTestId("vga-keys")).toHaveText("Keys go to the terminal: click the screen to type to the machine's keyboard.");
+  await page.locator("#vga .vga-text").click();
+  await expect(page.getByTestId("vga-keys")).toHaveText("Keys go to the machine's keyboard.");
+  await page.getByTestId("vga-native").click();
+  await page.keyboard.press("KeyC");
+  await expect(page.locator("#vga .vga-text")).toContainText("grub>");
+  await page.keyboard.type("echo typed-on-the-screen\n");
+  await expect.poll(() => textScreen(page)).toMatch(/grub> echo typed-on-the-screen\s*\n\s*typed-on-the-screen/);
   expect(await page.evaluate(() => (globalThis as { virtlab?: { machineId(): string } }).virtlab?.machineId())).toMatch(/^m-/);
   // GRUB runs, but there is no shell: the page never says "Shell ready." for it.
   await expect(page.getByTestId("stage")).toHaveText("running (no shell)");

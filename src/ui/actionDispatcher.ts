@@ -6,7 +6,7 @@
 import type { Disposable, MachineStatus } from "../core/index.ts";
 import { ACTIONS, type Action, type ActionContext } from "./actions.ts";
 import { formatShortcut, matchShortcut, type KeyChord } from "./comfort/shortcuts.ts";
-import { h, listen } from "./kit/dom.ts";
+import { h, keepFocusOnClick, listen } from "./kit/dom.ts";
 
 export interface DispatcherHost {
   context(): ActionContext;
@@ -70,7 +70,7 @@ export class ActionDispatcher implements Disposable {
     for (const action of this.actions) {
       if (action.inBar === false) continue;
       const title = action.shortcut === undefined ? action.title : `${action.title} (${formatShortcut(action.shortcut)})`;
-      const button = h("button", { type: "button", "data-action": action.id, title, onClick: () => void this.run(action) });
+      const button = h("button", { type: "button", "data-action": action.id, title, onClick: () => void this.run(action), onMousedown: keepFocusOnClick });
       nav.append(button);
       this.buttons.set(action.id, button);
     }

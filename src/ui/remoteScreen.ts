@@ -11,9 +11,16 @@ import { scancodesFor } from "../core/scancodes.ts";
 
 const FRAMES_PER_SECOND = 10;
 
+/** Keys go to the screen unless the user types in a field or is on a button (the terminal types through its own textarea). */
+function typesToScreen(target: EventTarget | null): boolean {
+  if (!(target instanceof HTMLElement)) return true;
+  return !(target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT", "BUTTON"].includes(target.tagName));
+}
+
 export class RemoteScreenView {
   private readonly text: HTMLElement | null;
   private readonly canvas: HTMLCanvasElement | null;
+  private readonly keysHint: HTMLElement | null;
   private readonly listener: { dispose(): void };
   private timer: number | undefined;
   private disposed = false;
@@ -21,12 +28,19 @@ export class RemoteScreenView {
 
   private readonly onKey = (event: KeyboardEvent): void => {
     if (this.keys === undefined || this.box.hidden || this.box.offsetParent === null && document.fullscreenElement !== this.box) return;
-    const target = event.target as HTMLElement | null;
-    if (target !== null && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT", "BUTTON"].includes(target.tagName))) return;
+    if (!typesToScreen(event.target)) return;
     const codes = scancodesFor(event.code, event.type === "keydown");
     if (codes === undefined) return;
     event.preventDefault();
     this.keys(codes);
+  };
+
+  /** Where keys go now, said in the screen's toolbar. */
+  private readonly showWhereKeysGo = (): void => {
+    if (this.keysHint === null) return;
+    const screen = typesToScreen(document.activeElement);
+    this.keysHint.textContent = screen ? "Keys go to the machine's keyboard." : "Keys go to the terminal: click the screen to type to the machine's keyboard.";
+    this.keysHint.dataset["target"] = screen ? "screen" : "terminal";
   };
 
   constructor(
@@ -36,9 +50,13 @@ export class RemoteScreenView {
   ) {
     this.text = box.querySelector<HTMLElement>(".vga-text");
     this.canvas = box.querySelector<HTMLCanvasElement>("canvas.vga-canvas");
+    this.keysHint = keys === undefined ? null : box.querySelector<HTMLElement>(".vga-keys");
     this.listener = screen.onChange(() => this.drawText());
     document.addEventListener("keydown", this.onKey);
     document.addEventListener("keyup", this.onKey);
+    document.addEventListener("focusin", this.showWhereKeysGo);
+    document.addEventListener("focusout", this.showWhereKeysGo);
+    this.showWhereKeysGo();
     this.drawText();
     this.schedule(0);
   }
@@ -92,6 +110,9 @@ export class RemoteScreenView {
     this.listener.dispose();
     document.removeEventListener("keydown", this.onKey);
     document.removeEventListener("keyup", this.onKey);
+    document.removeEventListener("focusin", this.showWhereKeysGo);
+    document.removeEventListener("focusout", this.showWhereKeysGo);
+    if (this.keysHint !== null) this.keysHint.textContent = "";
     window.clearTimeout(this.timer);
   }
 }

@@ -5,6 +5,7 @@
  * toolbar of buttons in the same box, so fullscreen keeps them.
  */
 import { browserPreferences } from "./comfort/preferences.ts";
+import { keepFocusOnClick } from "./kit/dom.ts";
 
 export type VgaScale = "fit" | "native";
 const PREFERENCE = "virtlab.vgaScale";
@@ -21,6 +22,7 @@ export class VgaView {
     for (const button of box.querySelectorAll<HTMLButtonElement>("[data-vga-scale]")) {
       button.addEventListener("click", () => this.setScale(button.dataset["vgaScale"] === "native" ? "native" : "fit"));
     }
+    for (const button of box.querySelectorAll<HTMLButtonElement>(".vga-controls button")) button.addEventListener("mousedown", keepFocusOnClick);
     this.fullscreenButton?.addEventListener("click", () => void this.toggleFullscreen());
     document.addEventListener("fullscreenchange", () => this.render());
     // The box changes size with the page, the text screen with the guest's video mode.

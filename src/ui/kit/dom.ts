@@ -25,6 +25,16 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = 
   return el;
 }
 
+/**
+ * For a toolbar button's `mousedown`: a click does not take the focus from where the user types
+ * (the terminal, the VGA screen), so the next key goes to the guest, not to the button (Enter
+ * would press it again: Resume, then Enter, paused the machine). Tab and the keyboard still
+ * focus and press it as any button.
+ */
+export function keepFocusOnClick(event: Event): void {
+  event.preventDefault();
+}
+
 /** A button that runs an async job, reporting its error instead of dropping it. */
 export function actionButton(label: string, testid: string | undefined, job: () => Promise<void> | void, report: (error: unknown) => void, title?: string): HTMLButtonElement {
   const button = h("button", { type: "button", testid, title }, label);
