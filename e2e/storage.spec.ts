@@ -127,7 +127,7 @@ test("a full quota: a write-back, a restart and an import are refused with a cle
   expect(await runInGuest(page, "cat /data/kept /data/more; wc -c < /data/big")).toEqual({ output: "kept\nmore\n2097152", exitCode: 0 });
 });
 
-test("images: a bad file is refused with its message; an ISO added by upload is listed, renamed, boots (GRUB) and is deleted after a confirmation", async ({ page }) => {
+test("images: a bad file is refused with its message; an ISO added by upload is listed, renamed, boots (GRUB), takes keys on its screen, its machine's snapshot is listed after a reload, and the ISO is deleted after a confirmation", async ({ page }) => {
   test.setTimeout(240_000);
   await page.goto("/");
   const rows = page.getByTestId("image-list").getByTestId("image-row");
@@ -188,9 +188,16 @@ test("images: a bad file is refused with its message; an ISO added by upload is 
   expect(lines[0]).toBe("── GRUB · boot ──");
   expect(lines.some((l) => l.includes("root@virtlab"))).toBe(false);
 
+  // A snapshot of it, to find after the reload.
+  await page.getByTestId("snapshot-name").fill("GRUB at its command line");
+  await page.getByTestId("snapshot-save").click();
+  await expect(page.getByTestId("snapshot-progress")).toHaveText(/^Saved "GRUB at its command line"/);
+
   await page.reload();
   await expect(rows).toHaveCount(2);
   await expect(rows.nth(1).getByTestId("image-name")).toHaveText("GRUB rescue CD");
+  // The page runs GRUB again, and lists GRUB's snapshots (it listed the built-in machine's, none).
+  await expect(page.getByTestId("snapshot-row-name")).toHaveText(["GRUB at its command line"]);
 
   // Delete asks first.
   await rows.nth(1).getByTestId("image-delete").click();

@@ -148,6 +148,7 @@ export class Panels {
     this.lab?.showProfile();
     await this.library.refresh();
     await this.machines.refresh();
+    await this.snapshots.refresh();
   }
 
   setVgaVisible(visible: boolean): void {

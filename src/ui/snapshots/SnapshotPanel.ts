@@ -39,6 +39,7 @@ export class SnapshotPanel {
   private readonly nameInput = h("input", { type: "text", testid: "snapshot-name", placeholder: "Name (default: date and time)", "aria-label": "Snapshot name" });
   private readonly fileInput = h("input", { type: "file", testid: "snapshot-file", accept: ".vlsnap,application/octet-stream", className: "visually-hidden", tabIndex: -1, "aria-label": "Snapshot file to import" });
   private busy = false;
+  private listsAsked = 0;
 
   constructor(
     container: HTMLElement,
@@ -77,13 +78,16 @@ export class SnapshotPanel {
     return found.kind === "snapshot" || found.kind === "v86-state";
   }
 
+  /** List the current machine's snapshots. Of lists asked for one after another (the machine changed meanwhile), only the last is shown. */
   async refresh(): Promise<void> {
+    const asked = ++this.listsAsked;
     let records: SnapshotRecord[] = [];
     try {
       records = await this.host.store.list(this.host.machineId());
     } catch (error) {
       this.host.report(error);
     }
+    if (asked !== this.listsAsked) return;
     this.list.replaceChildren(...records.map((r) => this.row(r)));
     if (records.length === 0) this.list.append(h("li", { className: "muted" }, "No snapshots of this machine yet."));
   }

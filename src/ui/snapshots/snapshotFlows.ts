@@ -50,7 +50,7 @@ export class SnapshotFlows {
             restoreOnMatchingMachine: (file) => this.restoreOnMatchingMachine(file),
             report,
           });
-    void this.panel?.refresh();
+    // Listed once storage has said which machine the page runs (Panels.storageReady), not before.
     this.link = new SnapshotLinkFlow(containers.link, {
       store: shell.snapshots,
       estimate: browserEstimate,
