@@ -541,6 +541,24 @@ describe("Machine: v86's JIT held off while it starts (holdJitWhileStarting)", (
     expect(shell().jitSet).toEqual([true]);
   });
 
+  it("a start from a state saved with no shell (an installer had the console) is running, not booting: no shell detected, JIT on, a later prompt still found", async () => {
+    const { machine, shell } = jitSetup({ initialState: { state: fakeV86State("installer"), shellReady: false } });
+    await machine.start();
+    expect(machine.status).toMatchObject({ stage: "ready", shell: "not-detected", running: true });
+    expect(shell().jitSet).toEqual([true]);
+    expect(machine.jitHeldForStart).toBe(false);
+    shell().print("\r\n" + PROMPT);
+    expect(machine.status).toMatchObject({ stage: "ready", shell: "ready" });
+  });
+
+  it("a state with no shell restored into a running machine is running too", async () => {
+    const { machine, shell } = jitSetup();
+    await machine.start();
+    shell().boot();
+    await machine.restoreState(fakeV86State("installer"), { shellReady: false });
+    expect(machine.status).toMatchObject({ stage: "ready", shell: "not-detected", running: true });
+  });
+
   it("turns it on when the guest runs a program of its own and no shell is detected", async () => {
     const { machine, shell, clock } = jitSetup();
     await machine.start();

@@ -302,7 +302,7 @@ export class Machine implements Disposable {
       };
       if (initial === undefined) await this.powerOn();
       else {
-        await this.powerOn(() => this.options.backend(this.holdJit({ ...restoreConfig, initial_state: { buffer: exactBuffer(initial.state) } }), host), initial.shellReady);
+        await this.powerOn(() => this.options.backend(this.holdJit({ ...restoreConfig, initial_state: { buffer: exactBuffer(initial.state) } }), host), { shellReady: initial.shellReady });
         if (initial.screen !== undefined) this.transcripts[this.consolePort].push(encodeText(initial.screen));
       }
       this.store.add(toDisposable(() => this.mipsTimer?.dispose()));
@@ -470,7 +470,19 @@ export class Machine implements Disposable {
     // A state put into the running machine (a snapshot, a move's arrival) ends a start in progress.
     this.releaseJit();
     await backend.run();
-    this.setStatus({ stage: this.shellUp || this.prompt === undefined ? "ready" : "booting", running: true, error: undefined, shell: this.presence() });
+    this.runningNow(true);
+  }
+
+  /**
+   * The status once an emulator runs. A boot waits for its shell ("booting"). A state saved
+   * with the shell up has it; one saved with none (the guest's own program had the console: an
+   * installer, a shell virtlab does not know) is not booting either: it runs, no shell detected
+   * (a prompt that shows later is still found), and the JIT need not wait for one.
+   */
+  private runningNow(fromState: boolean): void {
+    const noShell = fromState && !this.shellUp && this.prompt !== undefined;
+    if (noShell) this.releaseJit();
+    this.setStatus({ stage: this.prompt === undefined || this.shellUp || noShell ? "ready" : "booting", running: true, error: undefined, shell: noShell ? "not-detected" : this.presence() });
     if (this.shellUp) this.shellEmitter.fire();
   }
 
@@ -501,7 +513,7 @@ export class Machine implements Disposable {
   }
 
   /** Start a fresh emulator in place of the current one (first start, reset, guest reboot). */
-  private async powerOn(launch = this.launch, shellReadyAtStart = false): Promise<void> {
+  private async powerOn(launch = this.launch, fromState?: { readonly shellReady: boolean }): Promise<void> {
     if (launch === undefined) return;
     // A fresh emulator: whatever Ctrl-Alt-Del was waiting for has happened.
     this.rebootExpected?.dispose();
@@ -532,10 +544,9 @@ export class Machine implements Disposable {
     this.lastSample = undefined;
     // autostart is on: v86 runs as soon as it has loaded. A guest without a known prompt is
     // "ready" as soon as it runs: there is no shell to wait for.
-    this.shellUp = shellReadyAtStart && this.prompt !== undefined;
+    this.shellUp = fromState?.shellReady === true && this.prompt !== undefined;
     this.outputSeen = undefined;
-    this.setStatus({ stage: this.prompt === undefined || this.shellUp ? "ready" : "booting", running: true, error: undefined, shell: this.presence() });
-    if (this.shellUp) this.shellEmitter.fire();
+    this.runningNow(fromState !== undefined);
     if (this.prompt !== undefined) this.watchForNoShell(store);
   }
 
