@@ -182,6 +182,5 @@ export class DiskBar {
       this.exporting = false;
       this.render(this.host.controller.view);
     }
-
   }
 }
