@@ -148,7 +148,8 @@ export class Panels {
     this.lab?.showProfile();
     await this.library.refresh();
     await this.machines.refresh();
-    await this.snapshots.refresh();
+    // Beside the start, not before it (a list of keys and records; it reports its own errors).
+    void this.snapshots.refresh();
   }
 
   setVgaVisible(visible: boolean): void {
