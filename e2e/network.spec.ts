@@ -1,14 +1,15 @@
 /**
  * The network lab (issue 14): two machines of its own (virtio-net and NE2000), each in its own Worker, on the page's
  * virtual switch (bridged): each gets an address by DHCP and its own name, they ping each other,
- * the packet list decodes the echo request and reply, and the capture downloads as a pcap file.
+ * the packet list decodes the echo request and reply, with outside access on a machine's wget
+ * reaches the web through the page (as https), and the capture downloads as a pcap file.
  */
 import { readFileSync } from "node:fs";
 import { expect, test, waitForShell } from "./fixtures.ts";
 
 const START_DEADLINE_MS = 240_000;
 
-test("two lab machines on a bridged switch get addresses, ping each other, and the capture downloads as pcap", async ({ page, pageErrors }) => {
+test("two lab machines on a bridged switch get addresses, ping each other, reach the web through the page with outside access on, and the capture downloads as pcap", async ({ page, pageErrors }) => {
   test.setTimeout(480_000);
   await page.goto("/");
   await waitForShell(page);
@@ -40,6 +41,27 @@ test("two lab machines on a bridged switch get addresses, ping each other, and t
   await expect(packets).toContainText("Echo (ping) request");
   await expect(packets).toContainText("Echo (ping) reply");
   await expect(panel.getByTestId("network-topology").locator("svg")).toHaveAttribute("aria-label", /lan: .*vm1.*vm2/);
+
+  // Outside access: the guest's plain HTTP is fetched by the page as https (its CSP refuses http
+  // beyond loopback, and https pages may not fetch http), with no credentials. The "web" here is
+  // Playwright's routes; a refused connection plays a site that is down (or refuses CORS).
+  const fetched: { url: string; cookie: string | undefined }[] = [];
+  await page.route("https://web.test/**", (route) => {
+    fetched.push({ url: route.request().url(), cookie: route.request().headers()["cookie"] });
+    return route.fulfill({ status: 200, headers: { "Access-Control-Allow-Origin": "*", "Content-Type": "text/plain" }, body: "hello from the web\n" });
+  });
+  await page.route("https://down.test/**", (route) => route.abort("connectionrefused"));
+  const web = panel.getByTestId("network-web");
+  await expect(web).toHaveText("Outside access is off: nothing leaves the lab.");
+  await panel.getByTestId("network-outside").check();
+  await expect(web).toContainText("None yet.");
+  await terminal.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type("clear; wget -q -O - http://web.test/hello; wget -O /dev/null http://down.test/\n");
+  await expect(terminal.locator(".xterm-rows")).toContainText("hello from the web");
+  // busybox's wget prints the status line only: the reason is in it.
+  await expect(terminal.locator(".xterm-rows")).toContainText("502 Bad Gateway (virtlab: The page could not fetch https://down.test/", { timeout: 60_000 });
+  expect(fetched).toEqual([{ url: "https://web.test/hello", cookie: undefined }]);
+  await expect(web.locator("tr")).toHaveText([/^lan-router\s*http:\/\/web\.test\/hello\s*https:\/\/web\.test\/hello\s*200$/, /^lan-router\s*http:\/\/down\.test\/\s*https:\/\/down\.test\/\s*502: The page could not fetch/]);
 
   const [download] = await Promise.all([page.waitForEvent("download"), panel.getByTestId("network-pcap").click()]);
   const file = readFileSync(await download.path());

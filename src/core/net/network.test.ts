@@ -1,22 +1,23 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../clock.ts";
 import { isAppError } from "../errors.ts";
-import { decodeText } from "../host.ts";
+import { decodeText, encodeText } from "../host.ts";
 import { FakeEndpoint } from "../testing/fakeBus.ts";
 import type { Mac } from "./frames.ts";
 import { DHCP } from "./hosts/dhcp.ts";
-import { dhcpClientFrame, dhcpOf, ipOption, settle } from "./hosts/testing.ts";
+import { dhcpClientFrame, dhcpOf, ipOption, settle, tcpExchange } from "./hosts/testing.ts";
 import { VirtualNetwork, type NetworkMode } from "./network.ts";
 
 const MAC1: Mac = [0x52, 0x54, 0x00, 0x12, 0x00, 0x01];
 const MAC2: Mac = [0x52, 0x54, 0x00, 0x12, 0x00, 0x02];
 
-function network(mode: NetworkMode, outside = false) {
+function network(mode: NetworkMode, outside = false, more: { clock?: ManualClock; upgradeToHttps?: boolean } = {}) {
   const fetched: string[] = [];
   const net = new VirtualNetwork({
-    clock: new ManualClock(),
+    clock: more.clock ?? new ManualClock(),
     mode,
     outside,
+    upgradeToHttps: more.upgradeToHttps ?? false,
     ownOrigin: "https://virtlab.example",
     fetch: async (url) => {
       fetched.push(url);
@@ -94,6 +95,33 @@ describe("VirtualNetwork: the modes", () => {
     expect(o1 && ipOption(o1, 3)).toBe("10.0.1.1");
     expect(o2 && ipOption(o2, 3)).toBe("10.0.2.1");
     expect(net.machines.map((m) => m.segment)).toEqual(["net1", "net2"]);
+    net.dispose();
+  });
+
+  it("lists the guests' web requests of every router, oldest first: what was asked, what the page fetched, the answer", async () => {
+    const clock = new ManualClock();
+    const { net, vm1, vm2, fetched } = network("nat", true, { clock, upgradeToHttps: true });
+    const ask = async (vm: FakeEndpoint, mac: Mac, url: string) => {
+      const offer = await offerTo(vm, mac);
+      if (offer === undefined) return expect.fail("no offer");
+      const router = [...offer.packet.frame.subarray(6, 12)] as unknown as Mac;
+      vm.received.length = 0;
+      const guest = { sendNetworkFrame: (f: Uint8Array) => vm.emit(f), onNetworkFrame: vm.onNetworkFrame };
+      return tcpExchange(guest, { take: () => vm.received.splice(0) }, { mac, ip: offer.yiaddr, gatewayMac: router, dst: [198, 18, 0, 1], port: 80, request: encodeText(`GET ${url} HTTP/1.0\r\n\r\n`) });
+    };
+    expect(net.webRequests()).toEqual([]);
+    await ask(vm2, MAC2, "http://example.org/a");
+    clock.advance(10);
+    const own = await ask(vm1, MAC1, "http://virtlab.example/");
+    expect(decodeText(own.received)).toMatch(/^HTTP\/1.1 403 Forbidden \(virtlab: This is virtlab's own origin/);
+    // The page fetched https (a page may not fetch http); virtlab's origin was never fetched.
+    expect(fetched).toEqual(["https://example.org/a"]);
+    expect(net.webRequests()).toMatchObject([
+      { router: "nat-vm2", asked: "http://example.org/a", url: "https://example.org/a", status: 200, why: undefined, closed: true },
+      { router: "nat-vm1", asked: "http://virtlab.example/", url: undefined, status: 403, why: "This is virtlab's own origin: a guest may not reach it." },
+    ]);
+    await net.setMode("host-only");
+    expect(net.webRequests()).toEqual([]);
     net.dispose();
   });
 

@@ -21,7 +21,7 @@ import { PacketCapture } from "./capture.ts";
 import { formatMac, parseMac, type Ipv4, type Mac } from "./frames.ts";
 import type { DhcpLease } from "./hosts/dhcp.ts";
 import { parseIpv4 } from "./hosts/ip.ts";
-import { NatGateway, type NatFetch } from "./hosts/nat.ts";
+import { NatGateway, type NatConnection, type NatFetch } from "./hosts/nat.ts";
 import { Router } from "./hosts/router.ts";
 import { SegmentHost } from "./hosts/segmentHost.ts";
 import type { HostCounters } from "./hosts/station.ts";
@@ -49,6 +49,8 @@ export interface VirtualNetworkOptions {
   readonly fetch: NatFetch;
   /** virtlab's own origin: never fetched for a guest. */
   readonly ownOrigin: string;
+  /** A guest's http:// requests fetched as https:// (see NatGatewayOptions.upgradeToHttps). */
+  readonly upgradeToHttps?: boolean;
   /** Outside access through the page (default off: a guest reaches nothing the user did not turn on). */
   readonly outside?: boolean;
   /** Ring size of the capture (packets). */
@@ -62,6 +64,15 @@ export function lanPool(slot: number | undefined): readonly [number, number] {
 
 /** The segment other tabs join (bridged mode's). */
 export const LAN_SEGMENT = "lan";
+
+/** A guest's web request through a router of the network's, as the lab lists it. */
+export interface WebRequest extends NatConnection {
+  /** The router that took it ("lan-router", "nat-vm1"). */
+  readonly router: string;
+}
+
+/** How many web requests `webRequests` keeps at most, newest last. */
+const WEB_REQUESTS_LISTED = 20;
 
 /** A machine on the network, as the lab shows it. */
 export interface NetworkMember {
@@ -88,6 +99,8 @@ interface ModeHosts extends Disposable {
   readonly segmentFor: (index: number, label: string) => string;
   readonly leases: () => readonly DhcpLease[];
   readonly counters: () => readonly { readonly label: string; readonly counters: HostCounters }[];
+  /** The routers that reach the outside (none in host-only and routed). */
+  readonly gateways: () => readonly { readonly label: string; readonly gateway: NatGateway }[];
   readonly onLeasesChanged: Event<unknown>;
   /** A machine joined (NAT gives each its own router). */
   readonly joined: (member: Member) => void;
@@ -264,6 +277,12 @@ export class VirtualNetwork implements Disposable {
     return this.hosts.counters();
   }
 
+  /** The guests' latest web requests through the page, every router's, oldest first. */
+  webRequests(): readonly WebRequest[] {
+    const all = this.hosts.gateways().flatMap(({ label, gateway }) => gateway.connections.map((c) => ({ ...c, router: label })));
+    return all.sort((a, b) => a.at - b.at).slice(-WEB_REQUESTS_LISTED);
+  }
+
   summary(): NetworkSummary {
     return this.monitor.summary;
   }
@@ -300,7 +319,7 @@ export class VirtualNetwork implements Disposable {
       store.add(this.switch.attach(label, bus, { kind: "host", segment }));
     };
     const nat = (label: string, ip: Ipv4, segment: string, mac: Mac, pool: readonly [number, number] = lanPool(undefined)): NatGateway => {
-      const gateway = store.add(new NatGateway({ mac, ip, prefix: 24, clock, fetch: this.options.fetch, ownOrigin: this.options.ownOrigin, enabled: this.outsideNow, hostnameFor: this.hostnameFor, dhcp: { poolFirst: [ip[0], ip[1], ip[2], pool[0]], poolLast: [ip[0], ip[1], ip[2], pool[1]] } }));
+      const gateway = store.add(new NatGateway({ mac, ip, prefix: 24, clock, fetch: this.options.fetch, ownOrigin: this.options.ownOrigin, upgradeToHttps: this.options.upgradeToHttps ?? false, enabled: this.outsideNow, hostnameFor: this.hostnameFor, dhcp: { poolFirst: [ip[0], ip[1], ip[2], pool[0]], poolLast: [ip[0], ip[1], ip[2], pool[1]] } }));
       relay(gateway.onLeasesChanged);
       attachHost(label, gateway, segment);
       return gateway;
@@ -310,6 +329,7 @@ export class VirtualNetwork implements Disposable {
       joined: (_member: Member): void => undefined,
       left: (_member: Member): void => undefined,
       setOutside: (_on: boolean): void => undefined,
+      gateways: () => [],
       dispose: (): void => store.dispose(),
     };
     switch (mode) {
@@ -320,6 +340,7 @@ export class VirtualNetwork implements Disposable {
           segmentFor: () => LAN_SEGMENT,
           leases: () => router.leases,
           counters: () => [{ label: "lan-router", counters: router.counters }],
+          gateways: () => [{ label: "lan-router", gateway: router }],
           setOutside: (on) => router.setEnabled(on),
           // A machine that moved here keeps the lease another tab's router gave it: this one renews it.
           joined: (member) => {
@@ -349,6 +370,7 @@ export class VirtualNetwork implements Disposable {
           segmentFor: (_index, label) => `nat-${label}`,
           leases: () => [...routers.values()].flatMap((r) => r.leases),
           counters: () => [...routers].map(([label, r]) => ({ label: `nat-${label}`, counters: r.counters })),
+          gateways: () => [...routers].map(([label, gateway]) => ({ label: `nat-${label}`, gateway })),
           joined: (member) => {
             if (!routers.has(member.label)) routers.set(member.label, nat(`nat-${member.label}`, [10, 0, 2, 2], `nat-${member.label}`, hostMac(0x10 + (member.index % 0xe0))));
           },

@@ -399,8 +399,13 @@ export class NetworkLab implements Disposable {
   }
 }
 
-/** The lab the page opens: machines in sessions like `options`' (their own Workers), a bridged network, the outside off. */
+/**
+ * The lab the page opens: machines in sessions like `options`' (their own Workers), a bridged
+ * network, the outside off. Its routers fetch a guest's http:// requests as https:// (but for
+ * loopback): the page's CSP lets fetch reach http only on loopback, and a page served over https
+ * may not fetch http at all.
+ */
 export function createNetworkLab(options: SessionOptions, net: { readonly clock: Clock; readonly ownOrigin: string; readonly fetch?: NatFetch; readonly prebooted?: Readonly<Partial<Record<LabNic, PrebootedSource>>> }): NetworkLab {
-  const network = new VirtualNetwork({ clock: net.clock, fetch: net.fetch ?? hostNatFetch, ownOrigin: net.ownOrigin });
+  const network = new VirtualNetwork({ clock: net.clock, fetch: net.fetch ?? hostNatFetch, ownOrigin: net.ownOrigin, upgradeToHttps: true });
   return new NetworkLab({ network, session: (nic) => movableLabSession(options, net.prebooted?.[nic]), tabChannel: () => broadcastTabChannel() });
 }

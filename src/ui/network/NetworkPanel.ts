@@ -9,7 +9,7 @@ import { download } from "../kit/download.ts";
 import { LabMoveView } from "./LabMoveView.ts";
 import { MachineTerminals } from "./machineTerminals.ts";
 import { otherTabRows, tabLine } from "./otherTabs.ts";
-import { packetRow, portRows } from "./trafficRows.ts";
+import { packetRow, portRows, webRows } from "./trafficRows.ts";
 import { topologySvg } from "./topology.ts";
 
 export interface NetworkPanelHost {
@@ -43,6 +43,7 @@ export class NetworkPanel {
   private readonly topology = h("div", { className: "network-topology", testid: "network-topology" });
   private readonly counterRows = h("tbody", { testid: "network-counters" });
   private readonly packetRows = h("tbody", { testid: "network-packets" });
+  private readonly webRows = h("tbody", { testid: "network-web" });
   private readonly portFilter = h("select", { id: "network-filter-port", testid: "network-filter-port" }, h("option", { value: "" }, "all ports"));
   private readonly protoFilter = h("select", { id: "network-filter-proto", testid: "network-filter-proto" }, h("option", { value: "" }, "all protocols"), ...PROTOCOL_NAMES.map((p) => h("option", { value: p }, p)));
 
@@ -52,7 +53,10 @@ export class NetworkPanel {
   ) {
     for (const m of NETWORK_MODES) this.mode.append(h("option", { value: m.mode }, m.label));
     this.mode.addEventListener("change", () => void this.setMode(this.mode.value as NetworkMode));
-    this.outside.addEventListener("change", () => this.lab.network.setOutside(this.outside.checked));
+    this.outside.addEventListener("change", () => {
+      this.lab.network.setOutside(this.outside.checked);
+      this.draw();
+    });
     this.joinTabs.addEventListener("change", () => {
       try {
         if (this.joinTabs.checked) this.lab.joinTabs();
@@ -81,6 +85,7 @@ export class NetworkPanel {
       h("h3", {}, "Topology"),
       this.topology,
       table("Ports of the switch", ["port", "segment", "frames in", "frames out", "bytes in", "bytes out", "drops"], this.counterRows),
+      table("Web requests through this page, newest last", ["router", "the guest asked", "the page fetched", "answer"], this.webRows),
       h("h3", {}, "Packets"),
       h("p", {}, h("label", { htmlFor: "network-filter-port" }, "Show "), this.portFilter, " ", h("label", { htmlFor: "network-filter-proto" }, "protocol "), this.protoFilter, " ", actionButton("Download capture (.pcap)", "network-pcap", () => this.downloadCapture(), (e) => this.host.report(e))),
       table("Newest last (decoded as Wireshark would)", ["no.", "time s", "port", "protocol", "info"], this.packetRows),
@@ -162,6 +167,7 @@ export class NetworkPanel {
     const summary = this.labNow.network.summary();
     this.drawTopology(summary);
     this.drawCounters(summary);
+    this.webRows.replaceChildren(...webRows(this.labNow.network.webRequests(), this.labNow.network.outside));
     this.drawPackets();
   }
 

@@ -1,5 +1,5 @@
-/** The network lab's traffic tables: a row per switch port (counters) and per captured packet. */
-import type { CapturedPacket, NetworkSummary, PacketCapture } from "../../core/index.ts";
+/** The network lab's traffic tables: a row per switch port (counters), per captured packet and per web request. */
+import type { CapturedPacket, NetworkSummary, PacketCapture, WebRequest } from "../../core/index.ts";
 import { h } from "../kit/dom.ts";
 
 /** One row per port: frames and bytes each way, and its drops of every reason added up. */
@@ -32,4 +32,18 @@ export function packetRow(capture: PacketCapture, p: CapturedPacket): HTMLTableR
     h("td", {}, decoded.protocol),
     h("td", {}, `${decoded.summary}${p.dropped === undefined ? "" : ` (dropped: ${p.dropped})`}`),
   );
+}
+
+/** One row per guest web request through the page (or one saying why there is none). */
+export function webRows(requests: readonly WebRequest[], outside: boolean): HTMLTableRowElement[] {
+  if (requests.length === 0) {
+    const none = outside
+      ? "None yet. A machine's HTTP to port 80 (wget http://…) is fetched by this page, as https, and only sites that let other origins read them (CORS) answer."
+      : "Outside access is off: nothing leaves the lab.";
+    return [h("tr", { testid: "network-web-none" }, h("td", { colSpan: 4, className: "muted" }, none))];
+  }
+  return requests.map((r) => {
+    const answer = r.status === undefined ? (r.closed ? "closed before asking" : "waiting…") : r.why === undefined ? String(r.status) : `${r.status}: ${r.why}`;
+    return h("tr", { className: r.why === undefined ? "" : "dropped" }, h("td", {}, r.router), h("td", {}, r.asked ?? "–"), h("td", {}, r.url ?? "–"), h("td", {}, answer));
+  });
 }

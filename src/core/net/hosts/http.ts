@@ -137,7 +137,7 @@ interface Origin {
 }
 
 /** All names for this machine's loopback: one host for the comparison. */
-function isLoopback(hostname: string): boolean {
+export function isLoopback(hostname: string): boolean {
   const h = hostname.toLowerCase().replace(/\.$/, "");
   return h === "localhost" || h.endsWith(".localhost") || /^127\.\d+\.\d+\.\d+$/.test(h) || h === "0.0.0.0" || h === "[::1]" || h === "[::]" || h.startsWith("[::ffff:7f") || h === "[::ffff:0:0]";
 }

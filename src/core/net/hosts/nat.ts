@@ -18,7 +18,7 @@ import type { Disposable } from "../../events.ts";
 import { formatIpv4, type Ipv4 } from "../../lab/frames.ts";
 import { SYN, TcpEndpoint, parseTcp, type TcpSegment } from "../../lab/tcp.ts";
 import { DNS_PORT, FakeDns, dnsAnswer, dnsFormatError, normalName, parseDnsQuery } from "./dns.ts";
-import { HttpRequestReader, forwardedHeaders, header, httpResponse, refusal, textResponse, validOrigin, type HttpProblem, type HttpRequest } from "./http.ts";
+import { HttpRequestReader, forwardedHeaders, header, httpResponse, isLoopback, refusal, textResponse, validOrigin, type HttpProblem, type HttpRequest } from "./http.ts";
 import { ICMP_ECHO_REQUEST, PROTO_ICMP, PROTO_TCP, PROTO_UDP, UNREACHABLE, udpFrame, type Ipv4Packet, type UdpDatagram } from "./ip.ts";
 import { Station, refuse, sendReset, type StationOptions } from "./station.ts";
 
@@ -50,7 +50,11 @@ export interface NatGatewayOptions extends Omit<StationOptions, "gateway" | "dns
   readonly fetch: NatFetch;
   /** virtlab's own origin, e.g. "https://virtlab.example": never fetched. */
   readonly ownOrigin: string;
-  /** Fetch http:// targets as https:// (a page served over https may not fetch http). */
+  /**
+   * Fetch http:// targets as https://, but for loopback hosts (a local server): in a page, virtlab's
+   * CSP lets fetch reach http only on loopback, and a page served over https may not fetch http at
+   * all (mixed content), while most sites answer on https too.
+   */
   readonly upgradeToHttps?: boolean;
   /** Addresses DNS answers with (default 198.18.0.1–198.18.255.254, RFC 2544's unrouted range). */
   readonly dnsPool?: { readonly first: Ipv4; readonly last: Ipv4 };
@@ -60,11 +64,18 @@ export interface NatGatewayOptions extends Omit<StationOptions, "gateway" | "dns
 export interface NatConnection {
   /** "10.0.3.100:40012 → 198.18.0.1:80" */
   readonly flow: string;
+  /** When the guest opened it (the clock's milliseconds). */
+  readonly at: number;
   /** The name DNS gave the address, if it was one of ours. */
   readonly name: string | undefined;
+  /** What the guest asked for, as a URL (set once its request has come in full). */
+  asked: string | undefined;
+  /** What the page fetched (`asked`, or its https:// form); undefined when nothing was fetched. */
   url: string | undefined;
   /** The status answered; undefined while waiting for the request or the fetch. */
   status: number | undefined;
+  /** Why the gateway refused the request or could not fetch it (the guest gets it too). */
+  why: string | undefined;
   closed: boolean;
 }
 
@@ -162,7 +173,7 @@ export class NatGateway extends Station {
 
   private open(flow: string, address: Ipv4): { endpoint: TcpEndpoint; info: NatConnection } {
     this.counts.natTranslations++;
-    const info: NatConnection = { flow, name: this.fake.nameOf(address), url: undefined, status: undefined, closed: false };
+    const info: NatConnection = { flow, at: this.options.clock.now(), name: this.fake.nameOf(address), asked: undefined, url: undefined, status: undefined, why: undefined, closed: false };
     this.history.push(info);
     if (this.history.length > 100) this.history.shift();
     const reader = new HttpRequestReader();
@@ -204,19 +215,29 @@ export class NatGateway extends Station {
     return entry;
   }
 
-  /** The response bytes for a request (or a problem reading it). */
+  /**
+   * The response bytes for a request (or a problem reading it). A refusal or a failed fetch says
+   * why in its status line as well as its body: busybox's wget prints only the status line.
+   */
   private async answer(request: HttpRequest | HttpProblem, address: Ipv4, info: NatConnection): Promise<Uint8Array> {
+    const problem = (status: number, text: string, line: string, detail = ""): Uint8Array => {
+      info.status = status;
+      info.why = line;
+      return textResponse(status, `${text} (virtlab: ${line})`, `${line}${detail}`);
+    };
     const refused = (status: number, text: string, line: string): Uint8Array => {
       this.counts.httpRefused++;
-      info.status = status;
-      return textResponse(status, text, line);
+      return problem(status, text, line);
     };
     if ("status" in request) return refused(request.status, STATUS_TEXT[request.status] ?? "Bad Request", request.reason);
-    const url = this.urlFor(request, address);
-    if (url === undefined) return refused(400, "Bad Request", "The request has no usable target: send a path and a Host header, or an http(s) URL.");
-    info.url = url;
+    const asked = this.urlFor(request, address);
+    if (asked === undefined) return refused(400, "Bad Request", "The request has no usable target: send a path and a Host header, or an http(s) URL.");
+    info.asked = asked;
+    // Checked as fetched: http://virtlab.example/ upgraded is virtlab's https origin.
+    const url = this.nat.upgradeToHttps === true ? httpsFor(asked) : asked;
     const why = refusal(url, this.nat.ownOrigin);
     if (why !== undefined) return refused(403, "Forbidden", why);
+    info.url = url;
     this.counts.httpRequests++;
     const body = request.method === "GET" || request.method === "HEAD" || request.body.length === 0 ? {} : { body: request.body };
     try {
@@ -227,20 +248,16 @@ export class NatGateway extends Station {
       return httpResponse({ status: response.status, statusText: response.statusText, headers: response.headers, body: response.body, headRequest: request.method === "HEAD" });
     } catch (error) {
       this.counts.httpFailed++;
-      info.status = 502;
-      return textResponse(502, "Bad Gateway", `The page could not fetch ${url} (no network, or the site does not let other origins read it (CORS)): ${describeCause(error)}`.replace(/[\r\n]+/g, " "));
+      // A browser says only "Failed to fetch": the cause goes in the body, not the status line.
+      return problem(502, "Bad Gateway", `The page could not fetch ${url} (no network, or the site does not let other origins read it: CORS).`, ` ${describeCause(error)}`.replace(/[\r\n]+/g, " "));
     }
   }
 
   private urlFor(request: HttpRequest, address: Ipv4): string | undefined {
-    let url: string;
-    if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(request.target)) url = request.target;
-    else if (request.target.startsWith("/")) {
-      const hostName = header(request, "host") ?? this.fake.nameOf(address) ?? formatIpv4(address);
-      if (!HOST_HEADER.test(hostName)) return undefined;
-      url = `http://${hostName}${request.target}`;
-    } else return undefined;
-    return this.nat.upgradeToHttps === true ? url.replace(/^http:\/\//i, "https://") : url;
+    if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(request.target)) return request.target;
+    if (!request.target.startsWith("/")) return undefined;
+    const hostName = header(request, "host") ?? this.fake.nameOf(address) ?? formatIpv4(address);
+    return HOST_HEADER.test(hostName) ? `http://${hostName}${request.target}` : undefined;
   }
 
   override dispose(): void {
@@ -250,6 +267,18 @@ export class NatGateway extends Station {
     this.flows.clear();
     super.dispose();
   }
+}
+
+/** `url` with https:// for http://, unless its host is loopback (see `upgradeToHttps`). */
+function httpsFor(url: string): string {
+  if (!/^http:\/\//i.test(url)) return url;
+  let hostname: string;
+  try {
+    hostname = new host.URL(url).hostname;
+  } catch {
+    return url;
+  }
+  return isLoopback(hostname) ? url : url.replace(/^http:\/\//i, "https://");
 }
 
 /**
