@@ -60,6 +60,11 @@ export class OfflineSupport {
     // A page the worker already controls was served from a complete cache.
     if (navigator.serviceWorker.controller !== null) this.set({ kind: "ready" });
     else this.render();
+    // An active worker has stored everything (its installation stores all or fails). Workbox tells
+    // only the tab that installed it (onOfflineReady): a second tab opened meanwhile hears it here.
+    void navigator.serviceWorker.ready.then(() => {
+      if (this.state.kind === "caching") this.set({ kind: "ready" });
+    });
     this.listeners.add(
       listen<MessageEvent<OfflineMessage>>(navigator.serviceWorker, "message", (event) => {
         const data = event.data;
