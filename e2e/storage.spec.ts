@@ -281,7 +281,7 @@ test("a kernel and an initrd added to the library boot as a machine of their own
   expect(await shownErrors(page)).toEqual([]);
 });
 
-test("a second tab on the same machine is told so; it can open read-only or take over, and the first tab stops writing", async ({ page, context }) => {
+test("a second tab on the same machine is told so; it can open read-only or take over, the first tab stops writing, and a waiting tab hears when the owner closes", async ({ page, context }) => {
   test.setTimeout(240_000);
   await page.goto("/");
   await expect(page.getByTestId("stage")).toHaveText(/booting|ready/, { timeout: 60_000 });
@@ -314,6 +314,19 @@ test("a second tab on the same machine is told so; it can open read-only or take
   await second.reload();
   await waitForShell(second);
   expect(await runInGuest(second, "cat /data/owner")).toEqual({ output: "owner", exitCode: 0 });
+
+  // A tab waiting for the machine hears when its owner closes, and starts it on a click.
+  const fourth = await context.newPage();
+  await fourth.goto("/");
+  await expect(fourth.getByTestId("lock-banner")).toContainText("This machine is open in another tab");
+  await second.close();
+  await expect(fourth.getByTestId("lock-banner")).toHaveText("The other tab let this machine go: it can run here now.Start here");
+  await expect(fourth.locator("#progress-text")).toHaveText("Debian 6.1 + busybox (built in) is no longer open in another tab.");
+  await fourth.getByTestId("lock-start").click();
+  await waitForShell(fourth);
+  await expect(fourth.getByTestId("lock-banner")).toBeHidden();
+  expect(await runInGuest(fourth, "cat /data/owner; echo fourth > /data/owner && sync")).toEqual({ output: "owner", exitCode: 0 });
+  await expect(fourth.getByTestId("disk-state")).toHaveText("saved");
 });
 
 /** Keys of a virtlab IndexedDB database (idb-keyval's "kv" store), read with the raw API. */

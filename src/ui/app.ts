@@ -146,7 +146,7 @@ export class App implements Shell {
     // Another tab took this machine over: stop it here, say so, write nothing more.
     this.storage.onLost(() => {
       session.halt();
-      this.panels.diskBar.showBusy(true);
+      this.heldElsewhere(true);
     });
     // A closing or hidden tab writes pending disk pages now, not 200 ms later.
     window.addEventListener("pagehide", () => {
@@ -191,8 +191,19 @@ export class App implements Shell {
       request,
       network: (await this.panels.snapshots.link.networkFor(this.current.id)) ?? "on",
     });
-    if (outcome.kind === "busy") this.panels.diskBar.showBusy(false);
+    if (outcome.kind === "busy") this.heldElsewhere(false);
     return outcome;
+  }
+
+  /** Another tab has the machine (`lost`: it took it over): offer the choices, and say when it lets go. */
+  private heldElsewhere(lost: boolean): void {
+    this.panels.diskBar.showBusy(lost);
+    const machine = this.current;
+    void this.storage.whenMachineFree().then((free) => {
+      if (!free || this.current.id !== machine.id) return;
+      this.session.say(`${machine.name} is no longer open in another tab.`);
+      this.panels.diskBar.showFree();
+    });
   }
 
   /** The network lab, made when first opened: machines of its own on a virtual switch, started from a pre-booted state of their hardware (a NIC). */

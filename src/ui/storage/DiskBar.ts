@@ -110,6 +110,19 @@ export class DiskBar {
     this.banner.hidden = false;
   }
 
+  /** The other tab let the machine go: it can start here. */
+  showFree(): void {
+    if (this.banner.hidden) return;
+    this.banner.replaceChildren(
+      h("p", {}, "The other tab let this machine go: it can run here now."),
+      actionButton("Start here", "lock-start", async () => {
+        this.hideBanner();
+        await this.host.restart();
+      }, this.host.report),
+    );
+    this.banner.dataset["lost"] = "false";
+  }
+
   hideBanner(): void {
     this.banner.hidden = true;
   }

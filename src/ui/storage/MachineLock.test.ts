@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { IMAGE_IMPORT_LOCK, MachineLock, ifExclusiveAvailable, withSharedLock, type LockManagerLike } from "./MachineLock.ts";
 
-/** The Web Locks semantics this module relies on: ifAvailable, steal, shared/exclusive, release on callback settle. */
+type Options = { mode?: "exclusive" | "shared"; ifAvailable?: boolean; steal?: boolean; signal?: AbortSignal };
+
+/** The Web Locks semantics this module relies on: ifAvailable, steal, shared/exclusive, release on callback settle, shared requests queued until free (abortable). */
 class FakeLocks implements LockManagerLike {
   private readonly held = new Map<string, { mode: "exclusive" | "shared"; holders: Set<{ abort: (e: Error) => void }> }>();
+  private readonly queued: (() => void)[] = [];
 
-  request(name: string, options: { mode?: "exclusive" | "shared"; ifAvailable?: boolean; steal?: boolean }, callback: (lock: unknown) => unknown): Promise<unknown> {
+  request(name: string, options: Options, callback: (lock: unknown) => unknown): Promise<unknown> {
     const mode = options.mode ?? "exclusive";
     const entry = this.held.get(name);
     if (entry !== undefined && options.steal === true) {
@@ -13,7 +16,16 @@ class FakeLocks implements LockManagerLike {
       this.held.delete(name);
     } else if (entry !== undefined && (mode === "exclusive" || entry.mode === "exclusive")) {
       if (options.ifAvailable === true) return Promise.resolve().then(() => callback(null));
-      return Promise.reject(new Error("the fake does not queue"));
+      if (mode === "exclusive") return Promise.reject(new Error("the fake queues shared requests only"));
+      return new Promise((resolve, reject) => {
+        const aborted = (): void => reject(Object.assign(new Error("The request was aborted."), { name: "AbortError" }));
+        options.signal?.addEventListener("abort", aborted, { once: true });
+        this.queued.push(() => {
+          if (options.signal?.aborted === true) return;
+          options.signal?.removeEventListener("abort", aborted);
+          this.request(name, options, callback).then(resolve, reject);
+        });
+      });
     }
     const slot = this.held.get(name) ?? { mode, holders: new Set() };
     this.held.set(name, slot);
@@ -22,17 +34,22 @@ class FakeLocks implements LockManagerLike {
       slot.holders.add(holder);
       Promise.resolve(callback({ name, mode })).then(
         (value) => {
-          slot.holders.delete(holder);
-          if (slot.holders.size === 0 && this.held.get(name) === slot) this.held.delete(name);
+          this.let(name, slot, holder);
           resolve(value);
         },
         (error: unknown) => {
-          slot.holders.delete(holder);
-          if (slot.holders.size === 0 && this.held.get(name) === slot) this.held.delete(name);
+          this.let(name, slot, holder);
           reject(error as Error);
         },
       );
     });
+  }
+
+  private let(name: string, slot: { holders: Set<unknown> }, holder: unknown): void {
+    slot.holders.delete(holder);
+    if (slot.holders.size > 0 || this.held.get(name) !== slot) return;
+    this.held.delete(name);
+    for (const grant of this.queued.splice(0)) grant();
   }
 
   isHeld(name: string): boolean {
@@ -94,6 +111,43 @@ describe("MachineLock", () => {
     await tick();
     expect(locks.isHeld("virtlab-machine:default")).toBe(false);
     expect(lost).toBe(0);
+  });
+
+  it("a tab that found the machine busy hears when the other tab lets it go, and still takes it normally", async () => {
+    const locks = new FakeLocks();
+    const first = new MachineLock(locks, "default");
+    const second = new MachineLock(locks, "default");
+    await first.acquire();
+    expect(await second.acquire()).toBe("busy");
+    let free: boolean | undefined;
+    void second.whenFree().then((f) => (free = f));
+    await tick();
+    expect(free).toBeUndefined();
+    first.dispose();
+    await tick();
+    expect(free).toBe(true);
+    // Waiting kept nothing: the lock is free for whoever asks.
+    expect(locks.isHeld("virtlab-machine:default")).toBe(false);
+    expect(await second.acquire()).toBe("owner");
+  });
+
+  it("a wait ends (not free) when this tab takes the machine over, opens it read-only, or is disposed", async () => {
+    const locks = new FakeLocks();
+    const first = new MachineLock(locks, "default");
+    await first.acquire();
+    const waits = [
+      (lock: MachineLock) => lock.takeOver(),
+      (lock: MachineLock) => lock.release(),
+      (lock: MachineLock) => lock.dispose(),
+    ];
+    for (const end of waits) {
+      const lock = new MachineLock(locks, "default");
+      const free = lock.whenFree();
+      await end(lock);
+      expect(await free).toBe(false);
+      await first.takeOver();
+    }
+    expect(await new MachineLock(undefined, "default").whenFree()).toBe(false);
   });
 
   it("without Web Locks every tab is the owner", async () => {

@@ -9,7 +9,7 @@ import { Emitter, type Disposable } from "../../core/index.ts";
 export interface LockManagerLike {
   request(
     name: string,
-    options: { mode?: "exclusive" | "shared"; ifAvailable?: boolean; steal?: boolean },
+    options: { mode?: "exclusive" | "shared"; ifAvailable?: boolean; steal?: boolean; signal?: AbortSignal },
     callback: (lock: unknown) => unknown,
   ): Promise<unknown>;
   /** Who holds which lock (Web Locks `query`): each holder by its client id. */
@@ -33,6 +33,8 @@ export const IMAGE_IMPORT_LOCK = "virtlab-image-import";
 export class MachineLock implements Disposable {
   private current: LockState = "none";
   private releaseHeld: (() => void) | undefined;
+  /** Ends a `whenFree` wait (the lock taken, released or disposed here first). */
+  private waiting: AbortController | undefined;
   private disposed = false;
   private readonly lostEmitter = new Emitter<void>();
   /** Another tab took the machine over: stop writing to its disks. */
@@ -58,7 +60,28 @@ export class MachineLock implements Disposable {
     await this.hold({ steal: true });
   }
 
+  /**
+   * Whether the tab that holds the machine lets it go (closed, or moved to another machine): true
+   * then, false when this tab took the lock, released or disposed it first, or has no Web Locks.
+   * Waits in shared mode and lets go at once, so it never keeps another tab from the lock.
+   */
+  async whenFree(): Promise<boolean> {
+    this.waiting?.abort();
+    if (this.locks === undefined) return false;
+    const waiting = new AbortController();
+    this.waiting = waiting;
+    try {
+      await this.locks.request(machineLockName(this.machineId), { mode: "shared", signal: waiting.signal }, () => undefined);
+      return !waiting.signal.aborted;
+    } catch {
+      return false;
+    } finally {
+      if (this.waiting === waiting) this.waiting = undefined;
+    }
+  }
+
   release(): void {
+    this.waiting?.abort();
     const release = this.releaseHeld;
     this.releaseHeld = undefined;
     if (this.current !== "lost") this.current = "none";
@@ -72,6 +95,7 @@ export class MachineLock implements Disposable {
   }
 
   private hold(options: { ifAvailable?: boolean; steal?: boolean }): Promise<"owner" | "busy"> {
+    this.waiting?.abort();
     if (this.current === "owner") return Promise.resolve("owner");
     if (this.locks === undefined) {
       this.current = "owner";

@@ -115,6 +115,11 @@ export class StorageController {
     return { kind: "ready", disks: this.opened.attached };
   }
 
+  /** After "busy" or a take-over: whether the other tab lets the machine go (see MachineLock.whenFree). */
+  whenMachineFree(): Promise<boolean> {
+    return this.lock?.whenFree() ?? Promise.resolve(false);
+  }
+
   /** Run the machine without writing its disks back (another tab owns them). */
   openReadOnly(): void {
     this.lock?.release();
