@@ -32,6 +32,14 @@ describe("dns", () => {
     expect(parseDnsQuery(response)).toBeUndefined();
   });
 
+  it("answers REFUSED with no record when a name is refused, and AAAA for it still NOERROR", () => {
+    const bytes = dnsQuery(5, "example.com");
+    const refused = dnsAnswer(query(bytes), () => "refused");
+    expect([...refused.subarray(0, 12)]).toEqual([0, 5, 0x81, 0x85, 0, 1, 0, 0, 0, 0, 0, 0]);
+    expect(refused.length).toBe(bytes.length);
+    expect(dnsAnswer(query(dnsQuery(6, "example.com", 28)), () => "refused")[3]).toBe(0x80);
+  });
+
   it("follows a compression pointer, and refuses a pointer loop", () => {
     const bytes = new Uint8Array([0, 9, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1]);
     expect(parseDnsQuery(bytes)).toBe("malformed");

@@ -13,6 +13,7 @@ const TYPE_A = 1;
 const CLASS_IN = 1;
 const RCODE_FORMERR = 1;
 const RCODE_NOTIMP = 4;
+const RCODE_REFUSED = 5;
 /** Seconds a guest may keep an answer. */
 const ANSWER_TTL = 60;
 
@@ -83,16 +84,19 @@ function encodeName(name: string): Uint8Array {
 
 /**
  * The answer to `query`: an A record for each A question `resolve` knows, none for other
- * types (NOERROR, so a resolver asking AAAA then A carries on), NOTIMP for other opcodes.
+ * types (NOERROR, so a resolver asking AAAA then A carries on), NOTIMP for other opcodes, and
+ * REFUSED with no records when `resolve` refuses a name of an A question.
  */
-export function dnsAnswer(query: DnsQuery, resolve: (name: string) => Ipv4 | undefined): Uint8Array {
+export function dnsAnswer(query: DnsQuery, resolve: (name: string) => Ipv4 | "refused" | undefined): Uint8Array {
   const opcode = (query.flags >>> 11) & 0x0f;
-  const answers: Uint8Array[] = [];
+  let answers: Uint8Array[] = [];
+  let rcode = opcode === 0 ? 0 : RCODE_NOTIMP;
   if (opcode === 0) {
     for (const q of query.questions) {
       if (q.type !== TYPE_A || q.cls !== CLASS_IN) continue;
       const ip = resolve(q.name);
-      if (ip === undefined) continue;
+      if (ip === "refused") rcode = RCODE_REFUSED;
+      if (ip === undefined || ip === "refused") continue;
       const name = encodeName(q.name);
       const record = new Uint8Array(name.length + 14);
       record.set(name, 0);
@@ -104,11 +108,12 @@ export function dnsAnswer(query: DnsQuery, resolve: (name: string) => Ipv4 | und
       answers.push(record);
     }
   }
+  if (rcode === RCODE_REFUSED) answers = [];
   const length = 12 + query.questionBytes.length + answers.reduce((n, a) => n + a.length, 0);
   const out = new Uint8Array(length);
   put16(out, 0, query.id);
-  // QR, the opcode and RD as asked, RA; NOTIMP for other opcodes.
-  put16(out, 2, 0x8000 | (query.flags & 0x7900) | 0x0080 | (opcode === 0 ? 0 : RCODE_NOTIMP));
+  // QR, the opcode and RD as asked, RA, the rcode.
+  put16(out, 2, 0x8000 | (query.flags & 0x7900) | 0x0080 | rcode);
   put16(out, 4, query.questions.length);
   put16(out, 6, answers.length);
   out.set(query.questionBytes, 12);

@@ -165,10 +165,19 @@ describe("NatGateway", () => {
     expect(gw.counters).toMatchObject({ resets: 1, unreachable: 2, echoReplies: 1 });
   });
 
-  it("is off until turned on: no DNS, no HTTP, ICMP network unreachable; then works without a new lease", async () => {
+  it("is off until turned on: DNS for the segment's machines only, no HTTP, ICMP network unreachable; then works without a new lease", async () => {
     const { gw, out, calls } = gateway({ enabled: false });
-    const { frame } = dns(gw, out, "example.com");
-    expect([frame?.[34], frame?.[35]]).toEqual([3, 3]); // port unreachable: the resolver gives up at once
+    // The answer's rcode and record count (the UDP payload starts at byte 42).
+    const header = (frame: Uint8Array | undefined) => ({ rcode: (frame?.[45] ?? -1) & 0x0f, records: frame?.[49] });
+    // REFUSED (rcode 5), no record: the resolver gives up at once.
+    expect(header(dns(gw, out, "example.com").frame)).toEqual({ rcode: 5, records: 0 });
+    // A machine of the segment is found by its name all the same (`ping vm2` on a LAN with no outside).
+    gw.sendNetworkFrame(dhcpClientFrame({ mac: vm1, type: DHCP.discover }));
+    gw.sendNetworkFrame(dhcpClientFrame({ mac: vm1, type: DHCP.request, requested: vm1Ip, serverId: gwIp }));
+    out.take();
+    const local = dns(gw, out, "vm1");
+    expect(header(local.frame)).toEqual({ rcode: 0, records: 1 });
+    expect(local.answer).toEqual([...vm1Ip]);
     const http = await tcpExchange(gw, out, { mac: vm1, ip: vm1Ip, gatewayMac: gwMac, dst: [93, 184, 216, 34], port: 80, request: get("/", "example.com") });
     expect(http.segments.map((s) => s.flags & RST)).toEqual([RST]);
     gw.sendNetworkFrame(echoRequestFrame({ from: vm1, to: gwMac, src: vm1Ip, dst: [8, 8, 8, 8], id: 1, seq: 1, payload: new Uint8Array(8) }));

@@ -8,8 +8,9 @@
  * Everything else leaving the segment is refused where the guest sees it at once: TCP to another
  * port gets a reset ("Connection refused"), UDP and ping get ICMP "administratively prohibited"
  * (ping prints "Packet filtered"). NAT is off until the user turns it on (`enabled`): then DHCP,
- * ARP and ping of the gateway still work, DNS gets ICMP port unreachable, TCP a reset and the
- * rest ICMP "network unreachable" — nothing leaves. DHCP always names the gateway as router and
+ * ARP and ping of the gateway still work, DNS answers the segment's machines' names (as a home
+ * router does: `ping vm2`) and refuses any other (REFUSED), TCP gets a reset and the rest ICMP
+ * "network unreachable" — nothing leaves. DHCP always names the gateway as router and
  * DNS server, so turning NAT on works without a new lease.
  */
 import { host } from "../../host.ts";
@@ -120,7 +121,7 @@ export class NatGateway extends Station {
   }
 
   override udp(packet: Ipv4Packet, udp: UdpDatagram): boolean {
-    if (udp.dstPort !== DNS_PORT || !this.on) return false;
+    if (udp.dstPort !== DNS_PORT) return false;
     const query = parseDnsQuery(udp.payload);
     if (query === undefined) return true;
     this.counts.dnsQueries++;
@@ -129,9 +130,10 @@ export class NatGateway extends Station {
     return true;
   }
 
-  private resolve(name: string): Ipv4 {
+  /** A machine of the segment by its name (outside access or not); any other name only with NAT on. */
+  private resolve(name: string): Ipv4 | "refused" {
     const n = normalName(name);
-    return this.dhcp?.addressOfHost(n) ?? this.fake.addressFor(n);
+    return this.dhcp?.addressOfHost(n) ?? (this.on ? this.fake.addressFor(n) : "refused");
   }
 
   protected override foreign(packet: Ipv4Packet): void {
