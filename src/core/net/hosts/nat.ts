@@ -7,11 +7,12 @@
  *
  * Everything else leaving the segment is refused where the guest sees it at once: TCP to another
  * port gets a reset ("Connection refused"), UDP and ping get ICMP "administratively prohibited"
- * (iputils' ping prints "Packet filtered"; busybox's ignores it and counts the ping lost). NAT is off until the user turns it on (`enabled`): then DHCP,
- * ARP and ping of the gateway still work, DNS answers the segment's machines' names (as a home
- * router does: `ping vm2`) and refuses any other (REFUSED), TCP gets a reset and the rest ICMP
- * "network unreachable" — nothing leaves. DHCP always names the gateway as router and
- * DNS server, so turning NAT on works without a new lease.
+ * (iputils' ping prints "Packet filtered"; busybox's ignores it and counts the ping lost). NAT is
+ * off until the user turns it on (`enabled`): then DHCP, ARP and ping of the gateway still work,
+ * DNS answers the segment's machines' names (as a home router does: `ping vm2`) and refuses any
+ * other (REFUSED), TCP gets a reset and the rest ICMP "network unreachable" — nothing leaves.
+ * DHCP always names the gateway as router and DNS server, so turning NAT on works without a new
+ * lease.
  */
 import { host } from "../../host.ts";
 import { describeCause, AppError } from "../../errors.ts";
