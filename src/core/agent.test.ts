@@ -145,6 +145,9 @@ describe("GuestAgent", () => {
     await expect(inFlight).rejects.toMatchObject({ code: "not-running", message: "The guest powered itself off." });
     await vi.waitFor(() => expect(g.isRunning()).toBe(false));
     expect(machine.status).toMatchObject({ stage: "off", running: false, mips: undefined });
+    // The shell's prompt may come after the notice (the shell and PID 1 write at once): still off.
+    g.print("\r\nroot@virtlab:/# ");
+    expect(machine.status).toMatchObject({ stage: "off", running: false });
     await expect(machine.run("echo hi")).rejects.toMatchObject({ code: "not-running" });
     await machine.reset();
     expect(machine.status).toMatchObject({ stage: "booting", running: true });

@@ -788,7 +788,9 @@ export class Machine implements Disposable {
       const now = this.clock.now();
       this.outputSeen = { first: this.outputSeen?.first ?? now, last: now };
     }
-    if (chunk.port === this.consolePort && !this.shellUp && this.rebootExpected === undefined && this.promptOnLine()) this.shellIsUp();
+    // Not once off: the shell's prompt may come after PID 1's notice (both write at once), and
+    // took the machine back to "ready" (paused) with its emulator stopped.
+    if (chunk.port === this.consolePort && !this.shellUp && this.state.stage !== "off" && this.rebootExpected === undefined && this.promptOnLine()) this.shellIsUp();
     this.outputEmitter.fire(chunk);
     this.checkWaiters();
   }
