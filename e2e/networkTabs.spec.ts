@@ -66,11 +66,15 @@ test("a machine in another tab of the browser joins the same switch: ping crosse
 
   await panelA.getByTestId("network-tab-vm1").click();
   const terminal = panelA.getByTestId("network-terminal-vm1");
-  await terminal.locator(".xterm-helper-textarea").focus();
-  await pageA.keyboard.type(`ping -c 2 ${addressB}\n`);
-  await expect(terminal.locator(".xterm-rows")).toContainText("2 packets transmitted, 2 packets received", { timeout: 60_000 });
-  // Once the tabs share the LAN, each tab's router names its machines with the tab's id (DHCP option 12): the prompt says which vm1 this is.
+  // Once the tabs share the LAN, each tab's router names its machines with the tab's id (DHCP
+  // option 12), and answers DNS for the other tab's machines by those names: ping B's vm1 by name.
   const idA = /This tab is ([a-z0-9]+)/.exec((await panelA.getByTestId("network-tab-id").textContent()) ?? "")?.[1] ?? "?";
+  const idB = /This tab is ([a-z0-9]+)/.exec((await panelB.getByTestId("network-tab-id").textContent()) ?? "")?.[1] ?? "?";
+  await terminal.locator(".xterm-helper-textarea").focus();
+  await pageA.keyboard.type(`ping -c 2 vm1-${idB}\n`);
+  await expect(terminal.locator(".xterm-rows")).toContainText(`PING vm1-${idB} (${addressB})`);
+  await expect(terminal.locator(".xterm-rows")).toContainText("2 packets transmitted, 2 packets received", { timeout: 60_000 });
+  // The prompt says which vm1 this is.
   await expect(terminal.locator(".xterm-rows")).toContainText(`root@vm1-${idA}`);
   // The reply came in through B's port on A's switch.
   await expect(panelA.getByTestId("network-packets").locator("tr", { hasText: "Echo (ping) reply" }).filter({ hasText: /tab-[a-z0-9]+/ }).first()).toBeVisible();

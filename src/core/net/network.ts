@@ -305,6 +305,19 @@ export class VirtualNetwork implements Disposable {
     return label === undefined || this.trunk === undefined ? label : `${label}-${this.trunk.tabId}`;
   };
 
+  /**
+   * A machine of another tab on the joined LAN by the name its tab's DHCP gave it (`vm1-3f9a2c`,
+   * as its prompt shows): each tab's router leases only its own machines, the trunk knows the rest.
+   */
+  private otherTabsHost = (name: string): Ipv4 | undefined => {
+    for (const tab of this.trunk?.tabs ?? []) {
+      for (const m of tab.machines) {
+        if (`${m.name}-${tab.id}`.toLowerCase() === name && m.address !== undefined) return parseIpv4(m.address);
+      }
+    }
+    return undefined;
+  };
+
   private makeHosts(mode: NetworkMode): ModeHosts {
     const clock = this.options.clock;
     const store = new DisposableStore();
@@ -318,8 +331,8 @@ export class VirtualNetwork implements Disposable {
     const attachHost = (label: string, bus: NetworkBus, segment: string): void => {
       store.add(this.switch.attach(label, bus, { kind: "host", segment }));
     };
-    const nat = (label: string, ip: Ipv4, segment: string, mac: Mac, pool: readonly [number, number] = lanPool(undefined)): NatGateway => {
-      const gateway = store.add(new NatGateway({ mac, ip, prefix: 24, clock, fetch: this.options.fetch, ownOrigin: this.options.ownOrigin, upgradeToHttps: this.options.upgradeToHttps ?? false, enabled: this.outsideNow, hostnameFor: this.hostnameFor, dhcp: { poolFirst: [ip[0], ip[1], ip[2], pool[0]], poolLast: [ip[0], ip[1], ip[2], pool[1]] } }));
+    const nat = (label: string, ip: Ipv4, segment: string, mac: Mac, pool: readonly [number, number] = lanPool(undefined), knownHost?: (name: string) => Ipv4 | undefined): NatGateway => {
+      const gateway = store.add(new NatGateway({ mac, ip, prefix: 24, clock, fetch: this.options.fetch, ownOrigin: this.options.ownOrigin, upgradeToHttps: this.options.upgradeToHttps ?? false, enabled: this.outsideNow, hostnameFor: this.hostnameFor, ...(knownHost === undefined ? {} : { knownHost }), dhcp: { poolFirst: [ip[0], ip[1], ip[2], pool[0]], poolLast: [ip[0], ip[1], ip[2], pool[1]] } }));
       relay(gateway.onLeasesChanged);
       attachHost(label, gateway, segment);
       return gateway;
@@ -334,7 +347,7 @@ export class VirtualNetwork implements Disposable {
     };
     switch (mode) {
       case "bridged": {
-        const router = nat("lan-router", [192, 168, 86, 1], LAN_SEGMENT, hostMac(1), lanPool(this.trunk?.slot));
+        const router = nat("lan-router", [192, 168, 86, 1], LAN_SEGMENT, hostMac(1), lanPool(this.trunk?.slot), this.otherTabsHost);
         return {
           ...base,
           segmentFor: () => LAN_SEGMENT,

@@ -12,7 +12,8 @@ import { arpRequestFrame, arpReply, echoRequestFrame, parseEchoRequest } from ".
 import { FakeEndpoint } from "../testing/fakeBus.ts";
 import { formatMac, type Ipv4, type Mac } from "./frames.ts";
 import { DHCP } from "./hosts/dhcp.ts";
-import { dhcpClientFrame, dhcpOf } from "./hosts/testing.ts";
+import { udpFrame } from "./hosts/ip.ts";
+import { dhcpClientFrame, dhcpOf, dnsQuery } from "./hosts/testing.ts";
 import { VirtualNetwork, lanPool } from "./network.ts";
 import { TAB_HELLO_MS, TAB_SETTLE_MS, TAB_TIMEOUT_MS, staysInTab, type TabChannel } from "./tabTrunk.ts";
 
@@ -253,6 +254,38 @@ describe("TabTrunk: the lab's LAN across tabs", () => {
     }
     expect(a.network.switch.port("tab-bbbb")).toBeDefined();
     expect(a.network.tabs?.tabs.map((t) => t.id)).toEqual(["bbbb"]);
+  });
+
+  it("a tab's router answers DNS for another tab's machine by the name its prompt shows (vm2-bbbb), with outside access off", async () => {
+    const hub = new FakeHub();
+    const clock = new ManualClock();
+    const a = tab(hub, clock, "aaaa", [1]);
+    const b = tab(hub, clock, "bbbb", [2]);
+    await joined(clock, a, b);
+    const routerMac: Mac = [0x52, 0x54, 0x00, 0x86, 0xff, 0x01];
+    const lease = async (vm: FakeEndpoint | undefined, n: number): Promise<Ipv4> => {
+      vm?.emit(dhcpClientFrame({ mac: mac(n), type: DHCP.discover }));
+      await flush();
+      const offered = dhcpOf(vm?.received.at(-1) ?? new Uint8Array()).yiaddr;
+      vm?.emit(dhcpClientFrame({ mac: mac(n), type: DHCP.request, requested: offered, serverId: [192, 168, 86, 1] }));
+      await flush();
+      return offered;
+    };
+    const ipA = await lease(a.vms[0], 1);
+    const ipB = await lease(b.vms[0], 2);
+    // B announces its machine's lease (on the change, not only at the next hello).
+    await flush();
+    const ask = async (name: string): Promise<{ rcode: number; address: number[] }> => {
+      a.vms[0]?.received.splice(0);
+      a.vms[0]?.emit(udpFrame({ from: mac(1), to: routerMac, src: ipA, dst: [192, 168, 86, 1], srcPort: 40000, dstPort: 53, payload: dnsQuery(9, name) }));
+      await flush();
+      const answer = a.vms[0]?.received.at(-1) ?? new Uint8Array();
+      return { rcode: (answer[45] ?? -1) & 0x0f, address: [...answer.subarray(answer.length - 4)] };
+    };
+    expect(await ask("vm2-bbbb")).toEqual({ rcode: 0, address: [...ipB] });
+    expect(await ask("vm1-aaaa")).toEqual({ rcode: 0, address: [...ipA] });
+    // Another name is refused (no outside access), as is a machine of B under the wrong tab id.
+    expect((await ask("vm2-aaaa")).rcode).toBe(5);
   });
 
   it("refuses what a tab must not send: the page's hosts' frames, forgeries of them, and malformed messages", async () => {

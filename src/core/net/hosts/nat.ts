@@ -58,6 +58,8 @@ export interface NatGatewayOptions extends Omit<StationOptions, "gateway" | "dns
    * all (mixed content), while most sites answer on https too.
    */
   readonly upgradeToHttps?: boolean;
+  /** Names of machines on the segment that this gateway did not lease (another tab's), for DNS. */
+  readonly knownHost?: (name: string) => Ipv4 | undefined;
   /** Addresses DNS answers with (default 198.18.0.1–198.18.255.254, RFC 2544's unrouted range). */
   readonly dnsPool?: { readonly first: Ipv4; readonly last: Ipv4 };
 }
@@ -134,7 +136,7 @@ export class NatGateway extends Station {
   /** A machine of the segment by its name (outside access or not); any other name only with NAT on. */
   private resolve(name: string): Ipv4 | "refused" {
     const n = normalName(name);
-    return this.dhcp?.addressOfHost(n) ?? (this.on ? this.fake.addressFor(n) : "refused");
+    return this.dhcp?.addressOfHost(n) ?? this.nat.knownHost?.(n) ?? (this.on ? this.fake.addressFor(n) : "refused");
   }
 
   protected override foreign(packet: Ipv4Packet): void {
