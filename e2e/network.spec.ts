@@ -9,7 +9,7 @@ import { expect, test, waitForShell } from "./fixtures.ts";
 
 const START_DEADLINE_MS = 240_000;
 
-test("two lab machines on a bridged switch get addresses, ping each other, reach the web through the page with outside access on, and the capture downloads as pcap", async ({ page, pageErrors }) => {
+test("two lab machines on a bridged switch get addresses, ping each other, reach the web through the page with outside access on, the capture downloads as pcap, and one that powers itself off is listed as off", async ({ page, pageErrors }) => {
   test.setTimeout(480_000);
   await page.goto("/");
   await waitForShell(page);
@@ -71,5 +71,12 @@ test("two lab machines on a bridged switch get addresses, ping each other, reach
   expect(file.readUInt32LE(0)).toBe(0xa1b2c3d4);
   expect(file.readUInt32LE(20)).toBe(1);
   expect(file.length).toBeGreaterThan(24 + 4 * (16 + 98));
+
+  // poweroff in a lab machine: the table says it is off and what to do (a lab machine has no Reset), and so does its terminal.
+  await terminal.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type("poweroff\n");
+  await expect(panel.getByTestId("network-state-vm1")).toHaveText("off: it powered itself off (poweroff or halt): Remove takes it off the switch and frees its name");
+  await expect(terminal.locator(".xterm-rows")).toContainText("The guest powered itself off (poweroff or halt): Remove takes this machine off the switch and frees its name.");
+  await expect(panel.getByTestId("network-state-vm2")).toHaveText("running");
   expect(pageErrors).toEqual([]);
 });

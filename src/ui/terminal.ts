@@ -97,8 +97,9 @@ export class TerminalView implements Disposable {
    * Show `session`'s console: each run on a cleared screen under the line naming the machine and
    * how it started (and why, when the session says), the guest's output, and the prompt line a
    * start from a state (or a move's arrival) shows again. Until the returned Disposable goes.
+   * `offNotice` replaces the status's words under the prompt of a guest that powered itself off.
    */
-  follow(session: MachineSession): Disposable {
+  follow(session: MachineSession, offNotice?: string): Disposable {
     const encoder = new TextEncoder();
     let wasOff = session.status.machine.stage === "off";
     const subscriptions = [
@@ -111,7 +112,7 @@ export class TerminalView implements Disposable {
       // A guest that powered itself off leaves its prompt on the screen: say under it that it is off.
       session.onStatus((status) => {
         const off = status.machine.stage === "off";
-        if (off && !wasOff) this.notice(describeSessionStatus(status).progressText);
+        if (off && !wasOff) this.notice(offNotice ?? describeSessionStatus(status).progressText);
         wasOff = off;
       }),
     ];

@@ -140,7 +140,7 @@ async function addOne(lab: LessonNetworkLab, nic: Exclude<NicModel, "none">, clo
     waitMs,
     () => {
       const state = lab.machines.find((m) => m.name === name);
-      if (state === undefined || state.state === "failed" || state.state === "stopped") {
+      if (state === undefined || state.state === "failed" || state.state === "off") {
         throw new AppError("lesson-failed", `${name} did not start${state?.problem === undefined ? "" : `: ${state.problem}`}.`, { details: { subject: name } });
       }
       const leased = state.state === "running" ? addressOf(lab, name) : undefined;

@@ -5,13 +5,13 @@ import { Emitter } from "../events.ts";
 import { host } from "../host.ts";
 import type { MachineIdentity } from "../identity.ts";
 import type { Machine } from "../machine.ts";
-import type { MachineSession, StartOptions, StartOutcome } from "../session/session.ts";
+import type { MachineSession, SessionStatus, StartOptions, StartOutcome } from "../session/session.ts";
 import type { MemoryDisks } from "../session/scratch.ts";
 import { FakeEndpoint, ethFrame } from "../testing/fakeBus.ts";
 import { decodeFrame } from "./decode.ts";
 import { gratuitousArp, parseMac, type Mac } from "./frames.ts";
 import { VirtualNetwork } from "./network.ts";
-import { MAX_LAB_MACHINES, NetworkLab } from "./networkLab.ts";
+import { LAB_MACHINE_OFF, MAX_LAB_MACHINES, NetworkLab } from "./networkLab.ts";
 import { TAB_SETTLE_MS, type TabChannel } from "./tabTrunk.ts";
 
 /** A session as the lab sees it: the test says when the start ends and whether the identity took. */
@@ -22,6 +22,8 @@ class FakeSession {
   readonly onIdentity = this.identity.event;
   readonly onIdentityFailed = this.identityFailed.event;
   readonly onCrash = this.crash.event;
+  readonly status = new Emitter<SessionStatus>();
+  readonly onStatus = this.status.event;
   machine: Machine | undefined;
   started: StartOptions | undefined;
   disposed = false;
@@ -81,6 +83,21 @@ describe("NetworkLab", () => {
     expect(network.machines.map((m) => [m.label, m.mac])).toEqual([["vm1", s1.started?.identity?.mac]]);
     netLab.dispose();
     expect(s1.disposed).toBe(true);
+  });
+
+  it("a machine whose guest powered itself off is listed as off, saying so, and can be removed", async () => {
+    const { netLab, sessions, network } = lab();
+    const adding = netLab.add("virtio");
+    await vi.waitFor(() => expect(sessions[0]?.started).toBeDefined());
+    sessions[0]?.run();
+    sessions[0]?.identity.fire(sessions[0]?.started?.identity as MachineIdentity);
+    await adding;
+    expect(netLab.machines[0]?.state).toBe("running");
+    sessions[0]?.status.fire({ machine: { stage: "off", running: false, mips: undefined } } as unknown as SessionStatus);
+    expect(netLab.machines[0]).toMatchObject({ state: "off", problem: LAB_MACHINE_OFF });
+    netLab.remove("vm1");
+    expect(netLab.machines).toEqual([]);
+    expect(network.switch.port("vm1")).toBeUndefined();
   });
 
   it("starts one machine of a NIC model at a time, so the second restores the first one's kept boot", async () => {

@@ -55,8 +55,15 @@ export function labPrebooted(open: (name: string) => PrebootedSource): Record<La
   return { virtio: open(LAB_PREBOOTED_NAMES.virtio), ne2k: open(LAB_PREBOOTED_NAMES.ne2k) };
 }
 
-/** "arriving": a machine started to land one moved here from another tab (off the network until it lands). */
-export type LabMachineState = "starting" | "running" | "failed" | "stopped" | "arriving";
+/**
+ * "arriving": a machine started to land one moved here from another tab (off the network until it
+ * lands); "off": its guest powered itself off (`poweroff` or `halt` in its shell).
+ */
+export type LabMachineState = "starting" | "running" | "failed" | "off" | "arriving";
+
+/** What a lab machine that powered itself off says in the table, and under its prompt (a lab machine has no Reset). */
+export const LAB_MACHINE_OFF = "it powered itself off (poweroff or halt): Remove takes it off the switch and frees its name";
+export const LAB_MACHINE_OFF_NOTICE = "The guest powered itself off (poweroff or halt): Remove takes this machine off the switch and frees its name.";
 
 export interface LabMachine {
   readonly name: string;
@@ -211,6 +218,11 @@ export class NetworkLab implements Disposable {
       if (outcome.kind !== "started" || machine === undefined) throw new AppError("emulator-start-failed", `${name} did not start (${outcome.kind}).`);
       if (this.entries.get(name) !== entry) throw new AppError("disposed", `${name} was removed while it started.`);
       entry.store.add(entry.session.onCrash(() => this.setState(entry, "failed", "its emulator stopped")));
+      entry.store.add(
+        entry.session.onStatus((status) => {
+          if (status.machine.stage === "off" && entry.state !== "off") this.setState(entry, "off", LAB_MACHINE_OFF);
+        }),
+      );
       join();
       this.changed.fire();
       return this.machines.find((m) => m.name === name) ?? { ...entry, startedFrom: undefined };
