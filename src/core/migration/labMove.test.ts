@@ -59,6 +59,7 @@ class FakeSession {
   readonly onIdentity = this.identity.event;
   readonly onIdentityFailed = new Emitter<string>().event;
   readonly onCrash = new Emitter<void>().event;
+  readonly onStatus = new Emitter<unknown>().event;
   readonly migrateOut = vi.fn(() => Promise.reject(new Error("not in this test")));
   machine: Machine | undefined;
   started: StartOptions | undefined;
