@@ -62,6 +62,9 @@ export function lanPool(slot: number | undefined): readonly [number, number] {
   return slot === undefined ? [15, 99] : [100 + 16 * slot, 115 + 16 * slot];
 }
 
+/** A machine's name while tabs share the LAN: its label and its tab's id (every tab has its own vm1). */
+const joinedHostname = (label: string, tabId: string): string => `${label}-${tabId}`;
+
 /** The segment other tabs join (bridged mode's). */
 export const LAN_SEGMENT = "lan";
 
@@ -302,7 +305,7 @@ export class VirtualNetwork implements Disposable {
    */
   private hostnameFor = (mac: Mac): string | undefined => {
     const label = this.names.get(formatMac(mac));
-    return label === undefined || this.trunk === undefined ? label : `${label}-${this.trunk.tabId}`;
+    return label === undefined || this.trunk === undefined ? label : joinedHostname(label, this.trunk.tabId);
   };
 
   /**
@@ -312,7 +315,7 @@ export class VirtualNetwork implements Disposable {
   private otherTabsHost = (name: string): Ipv4 | undefined => {
     for (const tab of this.trunk?.tabs ?? []) {
       for (const m of tab.machines) {
-        if (`${m.name}-${tab.id}`.toLowerCase() === name && m.address !== undefined) return parseIpv4(m.address);
+        if (joinedHostname(m.name, tab.id).toLowerCase() === name && m.address !== undefined) return parseIpv4(m.address);
       }
     }
     return undefined;

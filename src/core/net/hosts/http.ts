@@ -137,7 +137,7 @@ interface Origin {
 }
 
 /** All names for this machine's loopback: one host for the comparison. */
-export function isLoopback(hostname: string): boolean {
+function isLoopback(hostname: string): boolean {
   const h = hostname.toLowerCase().replace(/\.$/, "");
   return h === "localhost" || h.endsWith(".localhost") || /^127\.\d+\.\d+\.\d+$/.test(h) || h === "0.0.0.0" || h === "[::1]" || h === "[::]" || h.startsWith("[::ffff:7f") || h === "[::ffff:0:0]";
 }
@@ -174,4 +174,13 @@ export function refusal(url: string, ownOrigin: string): string | undefined {
   const own = originOf(ownOrigin);
   if (own === undefined || (own.host === target.host && own.port === target.port)) return "This is virtlab's own origin: a guest may not reach it.";
   return undefined;
+}
+
+/**
+ * `url` with https:// for http://, unless its host is loopback: in a page, virtlab's CSP lets
+ * fetch reach http only on loopback, and a page served over https may not fetch http at all.
+ */
+export function httpsUnlessLoopback(url: string): string {
+  const target = originOf(url);
+  return target?.scheme !== "http" || target.host === "loopback" ? url : url.replace(/^http:\/\//i, "https://");
 }

@@ -20,7 +20,7 @@ import type { Disposable } from "../../events.ts";
 import { formatIpv4, type Ipv4 } from "../../lab/frames.ts";
 import { SYN, TcpEndpoint, parseTcp, type TcpSegment } from "../../lab/tcp.ts";
 import { DNS_PORT, FakeDns, dnsAnswer, dnsFormatError, normalName, parseDnsQuery } from "./dns.ts";
-import { HttpRequestReader, forwardedHeaders, header, httpResponse, isLoopback, refusal, textResponse, validOrigin, type HttpProblem, type HttpRequest } from "./http.ts";
+import { HttpRequestReader, forwardedHeaders, header, httpResponse, httpsUnlessLoopback, refusal, textResponse, validOrigin, type HttpProblem, type HttpRequest } from "./http.ts";
 import { ICMP_ECHO_REQUEST, PROTO_ICMP, PROTO_TCP, PROTO_UDP, UNREACHABLE, udpFrame, type Ipv4Packet, type UdpDatagram } from "./ip.ts";
 import { Station, refuse, sendReset, type StationOptions } from "./station.ts";
 
@@ -239,7 +239,7 @@ export class NatGateway extends Station {
     if (asked === undefined) return refused(400, "Bad Request", "The request has no usable target: send a path and a Host header, or an http(s) URL.");
     info.asked = asked;
     // Checked as fetched: http://virtlab.example/ upgraded is virtlab's https origin.
-    const url = this.nat.upgradeToHttps === true ? httpsFor(asked) : asked;
+    const url = this.nat.upgradeToHttps === true ? httpsUnlessLoopback(asked) : asked;
     const why = refusal(url, this.nat.ownOrigin);
     if (why !== undefined) return refused(403, "Forbidden", why);
     info.url = url;
@@ -272,18 +272,6 @@ export class NatGateway extends Station {
     this.flows.clear();
     super.dispose();
   }
-}
-
-/** `url` with https:// for http://, unless its host is loopback (see `upgradeToHttps`). */
-function httpsFor(url: string): string {
-  if (!/^http:\/\//i.test(url)) return url;
-  let hostname: string;
-  try {
-    hostname = new host.URL(url).hostname;
-  } catch {
-    return url;
-  }
-  return isLoopback(hostname) ? url : url.replace(/^http:\/\//i, "https://");
 }
 
 /**
