@@ -9,7 +9,7 @@ import { expect, test, waitForShell } from "./fixtures.ts";
 
 const START_DEADLINE_MS = 240_000;
 
-test("two lab machines on a bridged switch get addresses, ping each other, reach the web through the page with outside access on, the capture downloads as pcap, and one that powers itself off is listed as off", async ({ page, pageErrors }) => {
+test("two lab machines on a bridged switch get addresses, ping each other, reach the web through the page with outside access on, the capture downloads as pcap, one that reboots comes back with its name and address, and one that powers itself off is listed as off", async ({ page, pageErrors }) => {
   test.setTimeout(480_000);
   await page.goto("/");
   await waitForShell(page);
@@ -72,7 +72,25 @@ test("two lab machines on a bridged switch get addresses, ping each other, reach
   expect(file.readUInt32LE(20)).toBe(1);
   expect(file.length).toBeGreaterThan(24 + 4 * (16 + 98));
 
+  // reboot in a lab machine (the NE2000 one): a boot from scratch, after which it is vm2 again with
+  // its own MAC and address (the guest's own name and the emulator's MAC until then).
+  const addressVm2 = (await panel.getByTestId("network-address-vm2").textContent()) ?? "";
+  const macVm2 = (await panel.getByTestId("network-machine-vm2").locator("td").nth(5).textContent()) ?? "";
+  await panel.getByTestId("network-tab-vm2").click();
+  const terminal2 = panel.getByTestId("network-terminal-vm2");
+  await terminal2.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type("reboot\n");
+  await expect(panel.getByTestId("network-state-vm2")).toHaveText("rebooting");
+  await expect(panel.getByTestId("network-state-vm2")).toHaveText("running", { timeout: START_DEADLINE_MS });
+  await expect(panel.getByTestId("network-from-vm2")).toHaveText("a boot");
+  await expect(panel.getByTestId("network-address-vm2")).toHaveText(addressVm2);
+  await terminal2.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type("echo name=$(hostname) mac=$(cat /sys/class/net/eth0/address); ping -c 1 vm1\n");
+  await expect(terminal2.locator(".xterm-rows")).toContainText(`name=vm2 mac=${macVm2}`, { timeout: 60_000 });
+  await expect(terminal2.locator(".xterm-rows")).toContainText("1 packets transmitted, 1 packets received", { timeout: 60_000 });
+
   // poweroff in a lab machine: the table says it is off and what to do (a lab machine has no Reset), and so does its terminal.
+  await panel.getByTestId("network-tab-vm1").click();
   await terminal.locator(".xterm-helper-textarea").focus();
   await page.keyboard.type("poweroff\n");
   await expect(panel.getByTestId("network-state-vm1")).toHaveText("off: it powered itself off (poweroff or halt): Remove takes it off the switch and frees its name");

@@ -60,6 +60,7 @@ class FakeSession {
   readonly onIdentityFailed = new Emitter<string>().event;
   readonly onCrash = new Emitter<void>().event;
   readonly onStatus = new Emitter<unknown>().event;
+  readonly onRun = new Emitter<unknown>().event;
   readonly migrateOut = vi.fn(() => Promise.reject(new Error("not in this test")));
   machine: Machine | undefined;
   started: StartOptions | undefined;

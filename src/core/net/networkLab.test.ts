@@ -5,7 +5,7 @@ import { Emitter } from "../events.ts";
 import { host } from "../host.ts";
 import type { MachineIdentity } from "../identity.ts";
 import type { Machine } from "../machine.ts";
-import type { MachineSession, SessionStatus, StartOptions, StartOutcome } from "../session/session.ts";
+import type { MachineSession, RunBegin, SessionStatus, StartOptions, StartOutcome } from "../session/session.ts";
 import type { MemoryDisks } from "../session/scratch.ts";
 import { FakeEndpoint, ethFrame } from "../testing/fakeBus.ts";
 import { decodeFrame } from "./decode.ts";
@@ -24,6 +24,10 @@ class FakeSession {
   readonly onCrash = this.crash.event;
   readonly status = new Emitter<SessionStatus>();
   readonly onStatus = this.status.event;
+  readonly runs = new Emitter<RunBegin>();
+  readonly onRun = this.runs.event;
+  /** The identities asked for after the start (takeIdentity). */
+  readonly identitiesAsked: MachineIdentity[] = [];
   machine: Machine | undefined;
   started: StartOptions | undefined;
   disposed = false;
@@ -38,6 +42,10 @@ class FakeSession {
   run(): void {
     this.machine = new FakeEndpoint() as unknown as Machine;
     this.finish?.({ kind: "started", from: "boot" });
+  }
+
+  takeIdentity(identity: MachineIdentity): void {
+    this.identitiesAsked.push(identity);
   }
 
   fail(message: string): void {
@@ -98,6 +106,39 @@ describe("NetworkLab", () => {
     netLab.remove("vm1");
     expect(netLab.machines).toEqual([]);
     expect(network.switch.port("vm1")).toBeUndefined();
+  });
+
+  it("a machine whose guest rebooted takes its own name and MAC again; until then frames from another MAC stay off the switch", async () => {
+    const { netLab, sessions, network } = lab();
+    const adding = netLab.add("virtio");
+    await vi.waitFor(() => expect(sessions[0]?.started).toBeDefined());
+    const s1 = sessions[0] as FakeSession;
+    s1.run();
+    const identity = s1.started?.identity as MachineIdentity;
+    s1.identity.fire(identity);
+    await adding;
+    const nic = s1.machine as unknown as FakeEndpoint;
+    const own = parseMac(identity.mac) as Mac;
+    const emulators: Mac = [0x00, 0x22, 0x15, 0x9a, 0x3c, 0x01];
+    const seen = (): number[] => network.capture.packets({}).filter((p) => p.port === "vm1").map((p) => p.frame[14] as number);
+    network.capture.resume();
+    s1.runs.fire({ machineName: "vm1", runStart: { kind: "reboot" }, notice: undefined });
+    expect(netLab.machines[0]?.state).toBe("rebooting");
+    expect(s1.identitiesAsked).toEqual([identity]);
+    // The boot's DHCP from the emulator's MAC is dropped; once the guest has its MAC again, it passes.
+    nic.emit(ethFrame(emulators, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 1));
+    nic.emit(ethFrame(own, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 2));
+    await vi.waitFor(() => expect(seen()).toEqual([2]));
+    s1.identity.fire(identity);
+    expect(netLab.machines[0]).toMatchObject({ state: "running", problem: undefined });
+    // Running, the lab leaves its frames alone (a student may change the MAC by hand).
+    nic.emit(ethFrame(emulators, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 3));
+    await vi.waitFor(() => expect(seen()).toEqual([2, 3]));
+    // A reboot whose identity fails: failed, saying why.
+    s1.runs.fire({ machineName: "vm1", runStart: { kind: "reboot" }, notice: undefined });
+    s1.identityFailed.fire("the agent did not answer");
+    expect(netLab.machines[0]).toMatchObject({ state: "failed", problem: expect.stringContaining("the agent did not answer") });
+    netLab.dispose();
   });
 
   it("starts one machine of a NIC model at a time, so the second restores the first one's kept boot", async () => {

@@ -16,7 +16,7 @@ import { movableLabSession, type MemoryDisks } from "../session/scratch.ts";
 import type { StartedFrom } from "../session/request.ts";
 import type { MachineSession, SessionOptions } from "../session/session.ts";
 import { DEFAULT_MACHINE, type MachineRecord } from "../storage/machines.ts";
-import { parseMac } from "./frames.ts";
+import { macKey, parseMac } from "./frames.ts";
 import { parseIpv4 } from "./hosts/ip.ts";
 import { announceSelf } from "./announce.ts";
 import type { NetworkBus } from "./bus.ts";
@@ -57,9 +57,10 @@ export function labPrebooted(open: (name: string) => PrebootedSource): Record<La
 
 /**
  * "arriving": a machine started to land one moved here from another tab (off the network until it
- * lands); "off": its guest powered itself off (`poweroff` or `halt` in its shell).
+ * lands); "off": its guest powered itself off (`poweroff` or `halt` in its shell); "rebooting": its
+ * guest rebooted (`reboot` in its shell) and has not yet taken its name and MAC again.
  */
-export type LabMachineState = "starting" | "running" | "failed" | "off" | "arriving";
+export type LabMachineState = "starting" | "running" | "failed" | "off" | "arriving" | "rebooting";
 
 /** What a lab machine that powered itself off says in the table, and under its prompt (a lab machine has no Reset). */
 export const LAB_MACHINE_OFF = "it powered itself off (poweroff or halt): Remove takes it off the switch and frees its name";
@@ -208,7 +209,6 @@ export class NetworkLab implements Disposable {
         join();
       }),
     );
-    entry.store.add(entry.session.onIdentityFailed((reason) => this.setState(entry, "failed", `it could not take its own name and address (${reason})`)));
     try {
       await previous;
       if (this.entries.get(name) !== entry) throw new AppError("disposed", `${name} was removed before it started.`);
@@ -377,7 +377,31 @@ export class NetworkLab implements Disposable {
     const made = this.options.session(nic);
     const { session, disks } = "disks" in made ? made : { session: made, disks: undefined };
     const store = new DisposableStore();
-    return { name, nic, identity, session, disks, address: undefined, announce: store.add(new Emitter<Uint8Array>()), state, problem: undefined, store, joined: false, settled: () => undefined };
+    const entry: Entry = { name, nic, identity, session, disks, address: undefined, announce: store.add(new Emitter<Uint8Array>()), state, problem: undefined, store, joined: false, settled: () => undefined };
+    store.add(
+      session.onRun(({ runStart }) => {
+        if ((runStart.kind === "reboot" || runStart.kind === "reset") && (entry.state === "running" || entry.state === "rebooting")) this.rebooted(entry);
+      }),
+    );
+    store.add(
+      session.onIdentity(() => {
+        if (entry.state === "rebooting") this.setState(entry, "running", undefined);
+      }),
+    );
+    store.add(session.onIdentityFailed((reason) => this.setState(entry, "failed", `it could not take its own name and address (${reason})`)));
+    return entry;
+  }
+
+  /**
+   * Its guest rebooted: a boot from scratch, with the guest's own name and a MAC of the emulator's
+   * (the name and MAC came through the agent, after the start). It takes its own again at its
+   * prompt; until then what it sends from another MAC stays off the switch (its DHCP lease, the
+   * capture and the other machines' ARP tables keep the machine's own), as a rebooted PC's
+   * address does not change.
+   */
+  private rebooted(entry: Entry): void {
+    this.setState(entry, "rebooting", undefined);
+    entry.session.takeIdentity(entry.identity);
   }
 
   /** Put the entry's machine on the switch under its name and MAC; what the lab sends on its behalf goes through the same port. */
@@ -385,7 +409,10 @@ export class NetworkLab implements Disposable {
     entry.joined = true;
     const bus: NetworkBus = {
       onNetworkFrame: (listener) => {
-        const own = machine.onNetworkFrame(listener);
+        const own = machine.onNetworkFrame((frame) => {
+          if (entry.state === "rebooting" && (frame.length < 12 || macKey(frame, 6) !== entry.identity.mac.replaceAll(":", "").toLowerCase())) return;
+          listener(frame);
+        });
         const ours = entry.announce.event(listener);
         return {
           dispose: () => {

@@ -580,6 +580,31 @@ describe("MachineSession: the boot cache", () => {
     t.session.dispose();
   });
 
+  it("takeIdentity: after the guest rebooted (a boot from scratch, the guest's own name), the machine takes its identity at the new prompt", async () => {
+    const t = setup({ bootCache: cacheOn().cache, manifest: withAgent });
+    const vm1 = machineIdentity("m-1", "vm1");
+    await bootAndKeep(t, virtioNic);
+    const identities: string[] = [];
+    t.session.onIdentity((identity) => identities.push(identity.hostname));
+    const runs: string[] = [];
+    t.session.onRun(({ runStart }) => runs.push(runStart.kind));
+    expect(await t.session.start({ record: DEFAULT_MACHINE, profile: virtioNic, request: { kind: "auto" }, identity: vm1 })).toEqual({ kind: "started", from: "boot-cache" });
+    expect(identities).toEqual(["vm1"]);
+    t.shells[1]?.guestReboots();
+    await vi.waitFor(() => expect(t.shells.length).toBe(3));
+    expect(runs.at(-1)).toBe("reboot");
+    expect(t.session.startedFrom).toBe("boot");
+    t.session.takeIdentity(vm1);
+    await Promise.resolve();
+    // Asked before the new guest's prompt: it waits for it.
+    expect(t.shells[2]?.agentCommands ?? []).toEqual([]);
+    t.shells[2]?.boot();
+    await vi.waitFor(() => expect(identities).toEqual(["vm1", "vm1"]));
+    expect(t.shells[2]?.agentCommands.at(-1)).toBe(`/bin/virtlab-net identity vm1 ${vm1.mac}`);
+    expect(t.session.status.readyDetail).toMatch(/^booted in \d+\.\d s$/);
+    t.session.dispose();
+  });
+
   it("says so in the status line when the guest cannot take the machine's identity", async () => {
     const vm1 = machineIdentity("m-1", "vm1");
     const t = setup({ manifest: withAgent, answers: { [`/bin/virtlab-net identity vm1 ${vm1.mac}`]: ["virtlab-net: not a MAC address", 1] } });

@@ -472,6 +472,16 @@ export class MachineSession {
     this.emitStatus();
   }
 
+  /**
+   * The running machine takes `identity` at its next prompt, through the agent (a lab machine
+   * after its guest rebooted: a boot from scratch comes up with the guest's own name and a MAC of
+   * the emulator's). Told by `onIdentity` or `onIdentityFailed`, as a start's identity is.
+   */
+  takeIdentity(identity: MachineIdentity): void {
+    const machine = this.current;
+    if (machine !== undefined) this.identityAtPrompt(machine, identity);
+  }
+
   halt(): void {
     this.generation++;
     this.disposeMachine();
@@ -479,12 +489,12 @@ export class MachineSession {
     this.emitStatus();
   }
 
-  /** This machine's fingerprint as it runs now (for snapshots). */
   /** Write the running machine's pending disk pages to their store (before its disks change hands). */
   async saveDisks(): Promise<void> {
     await this.options.disks.save();
   }
 
+  /** This machine's fingerprint as it runs now (for snapshots). */
   async fingerprint(): Promise<MachineFingerprint> {
     const record = this.recordNow;
     const profile = this.profileNow;
@@ -676,7 +686,14 @@ export class MachineSession {
         this.emitStatus();
       }),
     );
-    store.add(machine.onPowerCycle((why) => this.runEmitter.fire({ machineName: record.name, runStart: { kind: why }, notice: undefined })));
+    store.add(
+      machine.onPowerCycle((why) => {
+        // A reset or the guest's reboot is a boot from scratch, whatever the start was.
+        this.from = "boot";
+        this.bootStartedAt = this.options.clock.now();
+        this.runEmitter.fire({ machineName: record.name, runStart: { kind: why }, notice: undefined });
+      }),
+    );
     store.add(machine.onDownloadProgress((progress: DownloadProgress) => this.downloadProgress(progress)));
     // The markers around a command `run` typed are for the core, never shown, and the shell's
     // echo of the wrapper shows as the command alone.
