@@ -205,6 +205,50 @@ describe("Machine", () => {
     expect(machine.status).toMatchObject({ stage: "ready", running: true });
   });
 
+  it("keys typed while the guest reboots are lost, as a PC's are, not an error; keys typed during the boot do not hide its prompt", async () => {
+    const shells: FakeShell[] = [];
+    const arrivals: (() => void)[] = [];
+    let held = false;
+    const machine = machineOn(
+      (config) =>
+        new Promise((resolve) => {
+          const shell = new FakeShell(config, {});
+          shells.push(shell);
+          if (held) arrivals.push(() => resolve(shell));
+          else resolve(shell);
+        }),
+    );
+    await machine.start();
+    shells[0]?.boot();
+    held = true;
+    shells[0]?.guestReboots();
+    // No emulator until the next one arrives (a Worker loading): the keys go nowhere.
+    await vi.waitFor(() => expect(arrivals).toHaveLength(1));
+    expect(() => machine.write("lost")).not.toThrow();
+    arrivals[0]!();
+    await vi.waitFor(() => expect(shells).toHaveLength(2));
+    await Promise.resolve();
+    expect(shells[1]?.written).toBe("");
+    // Typed during its boot: the shell's line editor echoes the keys after its prompt.
+    machine.write("ls");
+    expect(shells[1]?.written).toBe("ls");
+    shells[1]?.print("Linux version 6.1.0\r\nls");
+    expect(machine.status.stage).toBe("booting");
+    shells[1]?.print(`\r\n${PROMPT}ls`);
+    expect(machine.status).toMatchObject({ stage: "ready", shell: "ready" });
+    machine.dispose();
+    expect(() => machine.write("x")).toThrow(/not running/);
+  });
+
+  it("a line that only begins with a prompt is no prompt when nothing was typed ahead", async () => {
+    const { machine, shell } = setup();
+    await machine.start();
+    shell().print(`Linux version 6.1.0\r\n${PROMPT}not a prompt`);
+    expect(machine.status.stage).toBe("booting");
+    shell().print(`\r\n${PROMPT}`);
+    expect(machine.status.stage).toBe("ready");
+  });
+
   it("resets into a fresh emulator, also after a crash", async () => {
     const { machine, shell, shells } = setup();
     await machine.start();

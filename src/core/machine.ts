@@ -165,6 +165,10 @@ export class Machine implements Disposable {
   private rebootExpected: Disposable | undefined;
   /** Power-ons begun (powerOn): only the latest one's emulator runs. */
   private launches = 0;
+  /** An emulator is being launched in place of the last one (a first start, a reset, the guest's reboot). */
+  private poweringOn = false;
+  /** Keys were typed before the shell came up: the line editor echoes them after its prompt. */
+  private typedAhead = false;
   /** v86's JIT is held off for the start in progress (MachineOptions.holdJitWhileStarting). */
   private jitHeld = false;
   private state: MachineStatus = { stage: "idle", running: false, mips: undefined, error: undefined, shell: "waiting" };
@@ -372,7 +376,10 @@ export class Machine implements Disposable {
 
   /** Type into the machine's console, as the terminal does. */
   write(data: string | Uint8Array): void {
+    // Keys typed while the emulator restarts (a reset, the guest's reboot) are lost, as a PC's are.
+    if (this.backend === undefined && this.poweringOn && !this.isDisposed()) return;
     const backend = this.requireBackend();
+    if (!this.shellUp) this.typedAhead = true;
     backend.write(this.consolePort, typeof data === "string" ? encodeText(data) : data);
   }
 
@@ -524,7 +531,13 @@ export class Machine implements Disposable {
     // A fresh emulator, launched with the JIT off when this machine holds it (holdJit).
     this.jitHeld = this.holdsJit;
     const launching = ++this.launches;
-    const backend = await launch();
+    this.poweringOn = true;
+    let backend: EmulatorBackend;
+    try {
+      backend = await launch();
+    } finally {
+      if (launching === this.launches) this.poweringOn = false;
+    }
     // Disposed meanwhile, or a later power-on took over (a second reset while this one loaded,
     // the guest's reboot): this emulator never runs beside the one that counts.
     if (this.isDisposed() || launching !== this.launches) {
@@ -774,7 +787,15 @@ export class Machine implements Disposable {
   }
 
   private promptOnLine(): boolean {
-    return this.prompt?.test(this.transcripts[this.consolePort].currentLine()) === true;
+    const prompt = this.prompt;
+    if (prompt === undefined) return false;
+    const line = this.transcripts[this.consolePort].currentLine();
+    if (prompt.test(line)) return true;
+    // Keys typed before the shell came up are echoed after its prompt ("root@virtlab:/# ls"), so
+    // the line ends with them: the prompt is then a beginning of the line.
+    if (!this.typedAhead) return false;
+    for (let end = line.length - 1; end > 0; end--) if (prompt.test(line.slice(0, end))) return true;
+    return false;
   }
 
   private handleOutput(chunk: ConsoleChunk): void {
@@ -798,6 +819,7 @@ export class Machine implements Disposable {
   private shellIsUp(): void {
     this.releaseJit();
     this.shellUp = true;
+    this.typedAhead = false;
     this.setStatus({ stage: "ready", shell: "ready" });
     this.shellEmitter.fire();
   }
