@@ -69,7 +69,7 @@ export class NetworkPanel {
     this.portFilter.addEventListener("change", () => this.drawPackets());
     this.protoFilter.addEventListener("change", () => this.drawPackets());
     const table = (caption: string, heads: readonly string[], body: HTMLElement): HTMLTableElement =>
-      h("table", { className: "walk-table" }, h("caption", {}, caption), h("thead", {}, h("tr", {}, ...heads.map((t) => h("th", { scope: "col" }, t)))), body);
+      h("table", { className: "walk-table" }, h("caption", {}, caption), h("thead", {}, h("tr", {}, ...heads.map((t) => h("th", { scope: "col" }, t === "" ? h("span", { className: "visually-hidden" }, "actions") : t)))), body);
     container.replaceChildren(
       h("h2", {}, "Network lab"),
       h("p", { className: "lab-note" }, "Machines of their own beside this page's, each in its own Worker, on a virtual switch in this page. Nothing they write is kept. They reach the outside only through the page and only with outside access on (no cookies or credentials are sent, and never to virtlab itself)."),
