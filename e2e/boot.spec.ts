@@ -136,7 +136,7 @@ test("Ctrl-Alt-Del and `reboot` typed in the shell reboot the guest back to a sh
   expect(pageErrors).toEqual([]);
 });
 
-test("poweroff typed in the shell powers the machine off, says so in the terminal and the status bar, and Reset starts it again", async ({ page, pageErrors }) => {
+test("poweroff typed in the shell powers the machine off, a kernel panic stops it, each says so in the terminal and the status bar, and Reset starts it again", async ({ page, pageErrors }) => {
   await page.goto("/");
   await waitForShell(page);
   await page.locator(".xterm-helper-textarea").focus();
@@ -150,6 +150,21 @@ test("poweroff typed in the shell powers the machine off, says so in the termina
   await page.locator('button[data-action="reset"]').click();
   await expect(page.getByTestId("stage")).toHaveText("ready", { timeout: 120_000 });
   expect(await runInGuest(page, "echo on-again")).toEqual({ output: "on-again", exitCode: 0 });
+
+  // A kernel panic (a student's sysrq crash): the report stays on the screen, the status bar and
+  // the line under it say why the guest stopped, and Reset starts it again.
+  await page.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type("echo c > /proc/sysrq-trigger\n");
+  const panicked = "The guest's kernel panicked (sysrq triggered crash): the guest has stopped, the emulator did not crash. Reset starts it again, with what it wrote to its disks.";
+  await expect(page.getByTestId("stage")).toHaveText("kernel panic", { timeout: 60_000 });
+  await expect(page.locator("#progress-text")).toHaveText(panicked);
+  // Under the report, wrapped over rows at this width (spaces aside, as rows are trimmed).
+  const squeeze = (text: string): string => text.replace(/\s/g, "");
+  await expect.poll(async () => squeeze((await terminalBuffer(page)).join(""))).toContain(squeeze(panicked));
+  await expect(page.getByTestId("run-state")).toHaveText("–");
+  await page.locator('button[data-action="reset"]').click();
+  await expect(page.getByTestId("stage")).toHaveText("ready", { timeout: 120_000 });
+  expect(await runInGuest(page, "echo after-panic")).toEqual({ output: "after-panic", exitCode: 0 });
   expect(pageErrors).toEqual([]);
 });
 

@@ -28,7 +28,7 @@ export {
   type DiskGuest,
   type NicModel,
 } from "./profile.ts";
-export { Machine, NO_SHELL_MAX_MS, NO_SHELL_QUIET_MS, type DownloadProgress, type MachineOptions, type MachineStage, type MachineStatus, type ShellPresence } from "./machine.ts";
+export { Machine, NO_SHELL_MAX_MS, NO_SHELL_QUIET_MS, runIsOver, stoppedByGuest, type DownloadProgress, type MachineOptions, type MachineStage, type MachineStatus, type ShellPresence } from "./machine.ts";
 // Not createV86Backend: the page imports this file, and v86 runs in the machines' Workers (import
 // src/core/v86.ts where an emulator runs: the Worker, Node).
 export { V86_PACKAGE_VERSION, V86_STATE_VERSION } from "./v86Version.ts";

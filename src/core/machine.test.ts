@@ -249,6 +249,36 @@ describe("Machine", () => {
     expect(machine.status.stage).toBe("ready");
   });
 
+  it("a kernel panic: the machine says why and stops its emulator once the report is out; commands fail; a reset starts it again", async () => {
+    const { machine, shell, shells } = setup();
+    await machine.start();
+    shell().boot();
+    const inFlight = machine.run("echo c > /proc/sysrq-trigger", { timeoutMs: 60_000 });
+    shell().print("[   14.45] sysrq: Trigger a crash\r\n[   14.46] Kernel panic - not syncing: sysrq triggered crash\r\n[   14.46] CPU: 0 PID: 1\r\n");
+    // Not before its last line, which may come cut at a chunk's edge.
+    expect(machine.status.stage).toBe("ready");
+    shell().print("[   14.46] ---[ end Kernel panic - not sync");
+    expect(machine.status.stage).toBe("ready");
+    shell().print("ing: sysrq triggered crash ]---\r\n");
+    expect(machine.status).toMatchObject({ stage: "panicked", running: false, mips: undefined, panic: "sysrq triggered crash" });
+    await expect(inFlight).rejects.toMatchObject({ code: "not-running", message: "The guest's kernel panicked (sysrq triggered crash)." });
+    await vi.waitFor(() => expect(shells[0]?.isRunning()).toBe(false));
+    await expect(machine.run("echo hi")).rejects.toMatchObject({ code: "not-running" });
+    await machine.reset();
+    expect(machine.status).toMatchObject({ stage: "booting", running: true, panic: undefined });
+    shell().boot();
+    expect(machine.status.stage).toBe("ready");
+    machine.dispose();
+  });
+
+  it("the same words printed by a program are no panic unless the kernel's report ends with them", async () => {
+    const { machine, shell } = setup();
+    await machine.start();
+    shell().boot();
+    shell().print("grep says: Kernel panic - not syncing: VFS: Unable to mount root fs\r\n" + PROMPT);
+    expect(machine.status.stage).toBe("ready");
+  });
+
   it("resets into a fresh emulator, also after a crash", async () => {
     const { machine, shell, shells } = setup();
     await machine.start();

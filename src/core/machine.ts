@@ -11,7 +11,7 @@ import { CommandCapture, ConsoleTranscript, markedCommand, type CommandResult, t
 import { AGENT_PORT, GuestAgent } from "./agent.ts";
 import { AppError, toAppError } from "./errors.ts";
 import { DisposableStore, Emitter, toDisposable, type Disposable } from "./events.ts";
-import { encodeText } from "./host.ts";
+import { decodeText, encodeText } from "./host.ts";
 import type { SourceMachine } from "./migration/source.ts";
 import { landingRam, type TargetMachine } from "./migration/target.ts";
 import { guestAssets, maxBalloonMiB, profileProblems, toEmulatorConfig, type AssetRef, type AttachedDisks, type AssetRole, type DeviceProfile, type EmulatorConfig, type GuestSpec, type LoadedAssets } from "./profile.ts";
@@ -21,8 +21,36 @@ function poweredOffError(): AppError {
   return new AppError("not-running", "The guest powered itself off.");
 }
 
-/** "off": the guest powered itself off (`poweroff` or `halt` in its shell); a restart starts it again. */
-export type MachineStage = "idle" | "downloading" | "booting" | "ready" | "off" | "failed" | "crashed" | "disposed";
+/** What a command meets on a machine whose guest's kernel panicked. */
+function panickedError(reason: string): AppError {
+  return new AppError("not-running", `The guest's kernel panicked (${reason}).`);
+}
+
+/**
+ * "off": the guest powered itself off (`poweroff` or `halt` in its shell); "panicked": the guest's
+ * kernel panicked (`MachineStatus.panic` says why). Either way its emulator is stopped and a
+ * restart starts it again.
+ */
+export type MachineStage = "idle" | "downloading" | "booting" | "ready" | "off" | "panicked" | "failed" | "crashed" | "disposed";
+
+/** The guest stopped itself (powered off, or its kernel panicked): nothing runs until a restart. */
+export function stoppedByGuest(stage: MachineStage): boolean {
+  return stage === "off" || stage === "panicked";
+}
+
+/** The run is over (the guest stopped itself, the emulator crashed, the start failed): Reset starts the machine afresh. */
+export function runIsOver(stage: MachineStage): boolean {
+  return stoppedByGuest(stage) || stage === "crashed" || stage === "failed";
+}
+
+/**
+ * The last line of a Linux kernel panic's report, with its reason ("sysrq triggered crash",
+ * "VFS: Unable to mount root fs on unknown-block(0,0)", "Attempted to kill init! …"). Linux prints
+ * it once the whole report is out, then spins: nothing more comes from the guest.
+ */
+const KERNEL_PANIC_END = /---\[ end Kernel panic - not syncing: ([^\r\n]*?) \]---/;
+/** Console text kept across chunks for finding that line (it may be cut anywhere). */
+const PANIC_SCAN_CARRY = 160;
 
 /**
  * Whether the guest's shell is there: "none" for a guest with no known serial prompt (it is
@@ -41,6 +69,8 @@ export interface MachineStatus {
   readonly error: AppError | undefined;
   /** Whether a shell was seen; meaningful while booting or ready. */
   readonly shell: ShellPresence;
+  /** Stage "panicked": the kernel's reason, as it printed it. */
+  readonly panic?: string | undefined;
 }
 
 export interface DownloadProgress {
@@ -169,6 +199,8 @@ export class Machine implements Disposable {
   private poweringOn = false;
   /** Keys were typed before the shell came up: the line editor echoes them after its prompt. */
   private typedAhead = false;
+  /** The end of the console text seen so far, for a panic's last line cut between chunks (scanForPanic). */
+  private panicScan = "";
   /** v86's JIT is held off for the start in progress (MachineOptions.holdJitWhileStarting). */
   private jitHeld = false;
   private state: MachineStatus = { stage: "idle", running: false, mips: undefined, error: undefined, shell: "waiting" };
@@ -489,7 +521,7 @@ export class Machine implements Disposable {
   private runningNow(fromState: boolean): void {
     const noShell = fromState && !this.shellUp && this.prompt !== undefined;
     if (noShell) this.releaseJit();
-    this.setStatus({ stage: this.prompt === undefined || this.shellUp || noShell ? "ready" : "booting", running: true, error: undefined, shell: noShell ? "not-detected" : this.presence() });
+    this.setStatus({ stage: this.prompt === undefined || this.shellUp || noShell ? "ready" : "booting", running: true, error: undefined, panic: undefined, shell: noShell ? "not-detected" : this.presence() });
     if (this.shellUp) this.shellEmitter.fire();
   }
 
@@ -805,13 +837,14 @@ export class Machine implements Disposable {
     }
     const transcript = this.transcripts[chunk.port];
     transcript.push(chunk.bytes);
+    this.scanForPanic(chunk.bytes);
     if (chunk.port === this.consolePort && chunk.bytes.length > 0) {
       const now = this.clock.now();
       this.outputSeen = { first: this.outputSeen?.first ?? now, last: now };
     }
     // Not once off: the shell's prompt may come after PID 1's notice (both write at once), and
     // took the machine back to "ready" (paused) with its emulator stopped.
-    if (chunk.port === this.consolePort && !this.shellUp && this.state.stage !== "off" && this.rebootExpected === undefined && this.promptOnLine()) this.shellIsUp();
+    if (chunk.port === this.consolePort && !this.shellUp && !stoppedByGuest(this.state.stage) && this.rebootExpected === undefined && this.promptOnLine()) this.shellIsUp();
     this.outputEmitter.fire(chunk);
     this.checkWaiters();
   }
@@ -851,7 +884,31 @@ export class Machine implements Disposable {
     }
   }
 
+  /**
+   * The kernel's console (any console port) ends a panic's report with a line giving the reason;
+   * the guest then spins for good. The machine says so and stops its emulator (a core no longer
+   * burnt), as after poweroff: a restart starts it again, the report stays on the screen.
+   */
+  private scanForPanic(bytes: Uint8Array): void {
+    if (this.state.stage !== "booting" && this.state.stage !== "ready") return;
+    const text = this.panicScan + decodeText(bytes);
+    const found = KERNEL_PANIC_END.exec(text);
+    this.panicScan = text.slice(-PANIC_SCAN_CARRY);
+    if (found === null) return;
+    this.panicScan = "";
+    const reason = found[1] ?? "";
+    const error = panickedError(reason);
+    this.agent.abort(error);
+    this.shellUp = false;
+    this.lastSample = undefined;
+    this.releaseJit();
+    this.setStatus({ stage: "panicked", running: false, mips: undefined, panic: reason, shell: this.presence() });
+    this.failWaiters(error);
+    void this.backend?.stop().catch((stopError: unknown) => this.handleCrash(stopError));
+  }
+
   private shellGone(): void {
+    this.panicScan = "";
     this.agent.abort(new AppError("not-running", "The machine restarted while the guest agent ran a command."));
     this.shellUp = false;
     this.outputSeen = undefined;
@@ -887,6 +944,7 @@ export class Machine implements Disposable {
     }
     if (this.state.stage === "disposed") return Promise.reject(new AppError("disposed", "The machine was shut down."));
     if (this.state.stage === "off") return Promise.reject(poweredOffError());
+    if (this.state.stage === "panicked") return Promise.reject(panickedError(this.state.panic ?? "no reason given"));
     if (condition()) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const timer = this.clock.after(timeoutMs, () => {
@@ -942,7 +1000,7 @@ export class Machine implements Disposable {
 
   private setStatus(change: Partial<MachineStatus>): void {
     const next = { ...this.state, ...change };
-    if (next.stage === this.state.stage && next.running === this.state.running && next.mips === this.state.mips && next.error === this.state.error && next.shell === this.state.shell) return;
+    if (next.stage === this.state.stage && next.running === this.state.running && next.mips === this.state.mips && next.error === this.state.error && next.shell === this.state.shell && next.panic === this.state.panic) return;
     this.state = next;
     this.statusEmitter.fire(next);
   }

@@ -41,6 +41,12 @@ describe("describeStatus", () => {
     expect(off.progressText).toBe("The guest powered itself off (poweroff or halt): Reset starts it again, with what it wrote to its disks.");
   });
 
+  it("a guest whose kernel panicked says so with the kernel's reason, that the emulator did not crash, and how to start it again", () => {
+    const view = describeStatus(status({ stage: "panicked", running: false, shell: "waiting", panic: "VFS: Unable to mount root fs on unknown-block(0,0)" }));
+    expect(view).toMatchObject({ stageText: "kernel panic", complete: false, underway: false, step: undefined });
+    expect(view.progressText).toBe("The guest's kernel panicked (VFS: Unable to mount root fs on unknown-block(0,0)): the guest has stopped, the emulator did not crash. Reset starts it again, with what it wrote to its disks.");
+  });
+
   it("a restored machine that is still settling is booting for the user", () => {
     const view = describeStatus(status({ stage: "ready", shell: "ready" }), { settling: true });
     expect(view).toMatchObject({ stage: "booting", stageText: "booting", progressText: "Starting from the saved state…", complete: false });

@@ -45,6 +45,7 @@ const STAGE_WORDS: Readonly<Record<MachineStage, string>> = {
   booting: "booting",
   ready: "ready",
   off: "powered off",
+  panicked: "kernel panic",
   failed: "failed",
   crashed: "crashed",
   disposed: "stopped",
@@ -73,6 +74,8 @@ export function describeStatus(status: MachineStatus, context: StatusContext = {
       return view(STAGE_WORDS.booting, "Booting…");
     case "off":
       return view(STAGE_WORDS.off, "The guest powered itself off (poweroff or halt): Reset starts it again, with what it wrote to its disks.");
+    case "panicked":
+      return view(STAGE_WORDS.panicked, `The guest's kernel panicked (${status.panic ?? "no reason given"}): the guest has stopped, the emulator did not crash. Reset starts it again, with what it wrote to its disks.`);
     case "failed":
       return view(STAGE_WORDS.failed, "The machine could not start (the message says why).");
     case "crashed":

@@ -3,7 +3,7 @@
  * buttons and the Alt+Shift shortcuts (run through `ActionDispatcher`, actionDispatcher.ts);
  * `STEP_ACTIONS` are what a lesson step can do, one entry per step type (run through `runStep`).
  */
-import { benchmarkOutcome, commandOutcome, type CommandResult, type LessonAction, type LessonDevices, type Machine, type MachineStatus, type NetworkLessonAction, type StepOutcome, type WalkTarget } from "../core/index.ts";
+import { benchmarkOutcome, commandOutcome, runIsOver, type CommandResult, type LessonAction, type LessonDevices, type Machine, type MachineStatus, type NetworkLessonAction, type StepOutcome, type WalkTarget } from "../core/index.ts";
 import type { LabReport, PairId, SizePreset } from "../core/lab/index.ts";
 import type { Theme } from "./comfort/preferences.ts";
 
@@ -72,10 +72,9 @@ export const ACTIONS: readonly Action[] = [
     id: "reset",
     label: () => "Reset",
     title: "Hard reset, like the reset button on a PC (unsaved guest state is lost)",
-    enabled: (status) => live(status) || status.stage === "off" || status.stage === "crashed" || status.stage === "failed",
+    enabled: (status) => live(status) || runIsOver(status.stage),
     run: async (ctx) => {
-      const stage = ctx.machine?.status.stage;
-      if (ctx.machine === undefined || stage === "off" || stage === "crashed" || stage === "failed") await ctx.restart();
+      if (ctx.machine === undefined || runIsOver(ctx.machine.status.stage)) await ctx.restart();
       else await ctx.machine.reset();
     },
   },

@@ -5,7 +5,7 @@
 import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
 // xterm's stylesheet comes with the page's (main.ts).
-import { DisposableStore, Emitter, describeSessionStatus, runDivider, toDisposable, type Disposable, type MachineSession } from "../core/index.ts";
+import { DisposableStore, Emitter, describeSessionStatus, runDivider, stoppedByGuest, toDisposable, type Disposable, type MachineSession, type MachineStatus } from "../core/index.ts";
 import type { Theme } from "./comfort/preferences.ts";
 import { clipboardCommand } from "./comfort/shortcuts.ts";
 import { NOTICE_SGR, TERMINAL_THEMES } from "./comfort/terminalTheme.ts";
@@ -97,11 +97,12 @@ export class TerminalView implements Disposable {
    * Show `session`'s console: each run on a cleared screen under the line naming the machine and
    * how it started (and why, when the session says), the guest's output, and the prompt line a
    * start from a state (or a move's arrival) shows again. Until the returned Disposable goes.
-   * `offNotice` replaces the status's words under the prompt of a guest that powered itself off.
+   * `stoppedNotice` gives the words under the prompt of a guest that stopped itself (powered off,
+   * its kernel panicked) instead of the status's.
    */
-  follow(session: MachineSession, offNotice?: string): Disposable {
+  follow(session: MachineSession, stoppedNotice?: (status: MachineStatus) => string): Disposable {
     const encoder = new TextEncoder();
-    let wasOff = session.status.machine.stage === "off";
+    let wasOff = stoppedByGuest(session.status.machine.stage);
     const subscriptions = [
       session.onRun((run) => {
         this.startRun(runDivider(run.machineName, run.runStart));
@@ -109,10 +110,10 @@ export class TerminalView implements Disposable {
       }),
       session.onOutput((bytes) => this.write(bytes)),
       session.onSettled(({ lastLine }) => this.write(encoder.encode(lastLine))),
-      // A guest that powered itself off leaves its prompt on the screen: say under it that it is off.
+      // A guest that stopped itself leaves its prompt (or the panic's report) on the screen: say under it why it stopped.
       session.onStatus((status) => {
-        const off = status.machine.stage === "off";
-        if (off && !wasOff) this.notice(offNotice ?? describeSessionStatus(status).progressText);
+        const off = stoppedByGuest(status.machine.stage);
+        if (off && !wasOff) this.notice(stoppedNotice?.(status.machine) ?? describeSessionStatus(status).progressText);
         wasOff = off;
       }),
     ];

@@ -2,7 +2,7 @@
  * Boot tests: the real default guest on the real v86, headless in Node, asserting on console
  * output with deadlines (in the style of v86's own tests). Cases are a table. The default
  * machine's boot is shared by the tests that only need a shell (round trips, pause), and then by
- * Ctrl-Alt-Del and reset, then reboot and poweroff typed in its shell, last since they reboot it; the virtio console case boots its own. The interpreter's boot to a shell is the device lab's
+ * Ctrl-Alt-Del and reset, then reboot, poweroff and a kernel panic from its shell, last since they reboot it; the virtio console case boots its own. The interpreter's boot to a shell is the device lab's
  * (test/boot/lab.test.ts boots its JIT-off machine from scratch and runs workloads on it).
  */
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
@@ -151,7 +151,7 @@ describe.skipIf(!built)("default guest boots", () => {
     expect(await machine.run("echo $((1+1))")).toEqual({ output: "2", exitCode: 0 });
   });
 
-  it("reboot typed in the shell reboots; poweroff powers the machine off (stage off, the emulator stopped) and a reset starts it again", { timeout: 300_000 }, async () => {
+  it("reboot typed in the shell reboots; poweroff powers the machine off (stage off, the emulator stopped); a kernel panic stops it with the kernel's reason; a reset starts it again after each", { timeout: 420_000 }, async () => {
     // The shared machine, last of all. busybox's applets alone ask PID 1, which is a script here.
     const machine = await defaultMachine();
     await machine.run("echo before > /tmp/mark");
@@ -169,5 +169,13 @@ describe.skipIf(!built)("default guest boots", () => {
     await machine.reset();
     await machine.waitForShell({ timeoutMs: 90_000 });
     expect(await machine.run("echo $((2+2))")).toEqual({ output: "4", exitCode: 0 });
+
+    // A student crashes the guest's kernel on purpose: its report is printed, then the machine says why.
+    machine.write("echo c > /proc/sysrq-trigger\n");
+    await vi.waitFor(() => expect(machine.status).toMatchObject({ stage: "panicked", running: false, panic: "sysrq triggered crash" }), { timeout: 60_000, interval: 100 });
+    expect(machine.recentOutput()).toContain("Kernel panic - not syncing: sysrq triggered crash");
+    await machine.reset();
+    await machine.waitForShell({ timeoutMs: 90_000 });
+    expect(await machine.run("echo $((3+3))")).toEqual({ output: "6", exitCode: 0 });
   });
 });

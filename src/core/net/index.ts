@@ -43,5 +43,5 @@ export { PROTOCOL_NAMES, decodeFrame, type ArpInfo, type DecodedFrame, type Ethe
 export { DHCP_MESSAGE_TYPES, dnsTypeName, type DhcpInfo, type DnsAnswer, type DnsInfo, type Ipv6Info } from "./decodeApp.ts";
 export { LINKTYPE_ETHERNET, PCAP_MAGIC_MICRO, PCAP_MAGIC_NANO, pcapHeader, pcapRecord, readPcap, splitTime, writePcap, type PcapFile, type PcapFileRecord, type PcapRecord, type PcapWriteOptions } from "./pcap.ts";
 export { LAN_SEGMENT, NETWORK_MODES, VirtualNetwork, lanPool, type NetworkMember, type NetworkMode, type VirtualNetworkOptions, type WebRequest } from "./network.ts";
-export { LAB_MACHINE_OFF, LAB_MACHINE_OFF_NOTICE, LAB_PREBOOTED_NAMES, MAX_LAB_MACHINES, NetworkLab, createNetworkLab, labPrebooted, labProfile, type LabNic, type LabMachine, type LabMachineState, type NetworkLabOptions } from "./networkLab.ts";
+export { LAB_MACHINE_OFF, LAB_MACHINE_OFF_NOTICE, LAB_PREBOOTED_NAMES, labStoppedNotice, labStoppedProblem, MAX_LAB_MACHINES, NetworkLab, createNetworkLab, labPrebooted, labProfile, type LabNic, type LabMachine, type LabMachineState, type NetworkLabOptions } from "./networkLab.ts";
 export { MAX_TAB_SLOTS, TAB_CHANNEL_NAME, TAB_HELLO_MS, TAB_TIMEOUT_MS, TabTrunk, broadcastTabChannel, staysInTab, type RemoteTab, type TabChannel, type TabMachine, type TabTrunkOptions, type TrunkCounters } from "./tabTrunk.ts";

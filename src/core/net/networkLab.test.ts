@@ -11,7 +11,7 @@ import { FakeEndpoint, ethFrame } from "../testing/fakeBus.ts";
 import { decodeFrame } from "./decode.ts";
 import { gratuitousArp, parseMac, type Mac } from "./frames.ts";
 import { VirtualNetwork } from "./network.ts";
-import { LAB_MACHINE_OFF, MAX_LAB_MACHINES, NetworkLab } from "./networkLab.ts";
+import { LAB_MACHINE_OFF, LAB_MACHINE_OFF_NOTICE, MAX_LAB_MACHINES, NetworkLab, labStoppedNotice } from "./networkLab.ts";
 import { TAB_SETTLE_MS, type TabChannel } from "./tabTrunk.ts";
 
 /** A session as the lab sees it: the test says when the start ends and whether the identity took. */
@@ -103,9 +103,24 @@ describe("NetworkLab", () => {
     expect(netLab.machines[0]?.state).toBe("running");
     sessions[0]?.status.fire({ machine: { stage: "off", running: false, mips: undefined } } as unknown as SessionStatus);
     expect(netLab.machines[0]).toMatchObject({ state: "off", problem: LAB_MACHINE_OFF });
+    expect(labStoppedNotice({ stage: "off", running: false, mips: undefined, error: undefined, shell: "waiting" })).toBe(LAB_MACHINE_OFF_NOTICE);
     netLab.remove("vm1");
     expect(netLab.machines).toEqual([]);
     expect(network.switch.port("vm1")).toBeUndefined();
+  });
+
+  it("a machine whose kernel panicked is listed as off with the kernel's reason, its terminal told the same", async () => {
+    const { netLab, sessions } = lab();
+    const adding = netLab.add("ne2k");
+    await vi.waitFor(() => expect(sessions[0]?.started).toBeDefined());
+    sessions[0]?.run();
+    sessions[0]?.identity.fire(sessions[0]?.started?.identity as MachineIdentity);
+    await adding;
+    const panicked = { stage: "panicked", running: false, mips: undefined, error: undefined, shell: "waiting", panic: "sysrq triggered crash" } as const;
+    sessions[0]?.status.fire({ machine: panicked } as unknown as SessionStatus);
+    expect(netLab.machines[0]).toMatchObject({ state: "off", problem: "its kernel panicked (sysrq triggered crash): Remove takes it off the switch and frees its name" });
+    expect(labStoppedNotice(panicked)).toBe("The guest's kernel panicked (sysrq triggered crash): Remove takes this machine off the switch and frees its name.");
+    netLab.dispose();
   });
 
   it("a machine whose guest rebooted takes its own name and MAC again; until then frames from another MAC stay off the switch", async () => {

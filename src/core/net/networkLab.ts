@@ -8,7 +8,7 @@
 import { DisposableStore, Emitter, type Disposable, type Event } from "../events.ts";
 import { AppError, describeCause, toAppError } from "../errors.ts";
 import { assertHasNic, dhcpCommand, machineIdentity, type MachineIdentity } from "../identity.ts";
-import type { Machine } from "../machine.ts";
+import { stoppedByGuest, type Machine, type MachineStatus } from "../machine.ts";
 import { DEFAULT_PROFILE, type DeviceProfile, type NicModel } from "../profile.ts";
 import type { Clock } from "../clock.ts";
 import type { PrebootedSource } from "../session/prebooted.ts";
@@ -57,7 +57,7 @@ export function labPrebooted(open: (name: string) => PrebootedSource): Record<La
 
 /**
  * "arriving": a machine started to land one moved here from another tab (off the network until it
- * lands); "off": its guest powered itself off (`poweroff` or `halt` in its shell); "rebooting": its
+ * lands); "off": its guest stopped itself (`poweroff` or `halt` in its shell, or a kernel panic); "rebooting": its
  * guest rebooted (`reboot` in its shell) and has not yet taken its name and MAC again.
  */
 export type LabMachineState = "starting" | "running" | "failed" | "off" | "arriving" | "rebooting";
@@ -65,6 +65,16 @@ export type LabMachineState = "starting" | "running" | "failed" | "off" | "arriv
 /** What a lab machine that powered itself off says in the table, and under its prompt (a lab machine has no Reset). */
 export const LAB_MACHINE_OFF = "it powered itself off (poweroff or halt): Remove takes it off the switch and frees its name";
 export const LAB_MACHINE_OFF_NOTICE = "The guest powered itself off (poweroff or halt): Remove takes this machine off the switch and frees its name.";
+
+/** A lab machine whose guest stopped itself (off, or its kernel panicked): why, for its table row. */
+export function labStoppedProblem(status: MachineStatus): string {
+  return status.stage === "panicked" ? `its kernel panicked (${status.panic ?? "no reason given"}): Remove takes it off the switch and frees its name` : LAB_MACHINE_OFF;
+}
+
+/** The same under the prompt of its terminal. */
+export function labStoppedNotice(status: MachineStatus): string {
+  return status.stage === "panicked" ? `The guest's kernel panicked (${status.panic ?? "no reason given"}): Remove takes this machine off the switch and frees its name.` : LAB_MACHINE_OFF_NOTICE;
+}
 
 export interface LabMachine {
   readonly name: string;
@@ -220,7 +230,7 @@ export class NetworkLab implements Disposable {
       entry.store.add(entry.session.onCrash(() => this.setState(entry, "failed", "its emulator stopped")));
       entry.store.add(
         entry.session.onStatus((status) => {
-          if (status.machine.stage === "off" && entry.state !== "off") this.setState(entry, "off", LAB_MACHINE_OFF);
+          if (stoppedByGuest(status.machine.stage) && entry.state !== "off") this.setState(entry, "off", labStoppedProblem(status.machine));
         }),
       );
       join();

@@ -2,7 +2,7 @@
  * The network lab's terminals: a tab and a terminal per lab machine, one shown at a time. Each
  * terminal follows its machine's session (TerminalView.follow) and sends it the keys typed. Thin: the sessions say what happened; this draws it.
  */
-import { LAB_MACHINE_OFF_NOTICE, type LabMachine } from "../../core/index.ts";
+import { labStoppedNotice, type LabMachine } from "../../core/index.ts";
 import { h } from "../kit/dom.ts";
 import { TerminalView } from "../terminal.ts";
 
@@ -53,7 +53,7 @@ export class MachineTerminals {
     const pane = h("div", { className: "network-terminal", role: "tabpanel", testid: `network-terminal-${m.name}`, hidden: true });
     this.panes.append(pane);
     const terminal = new TerminalView(pane);
-    const subscriptions = [terminal.follow(m.session, LAB_MACHINE_OFF_NOTICE), terminal.onInput((data) => m.session.write(data))];
+    const subscriptions = [terminal.follow(m.session, labStoppedNotice), terminal.onInput((data) => m.session.write(data))];
     const tab = h("button", { type: "button", role: "tab", testid: `network-tab-${m.name}`, onClick: () => this.select(view.name) }, m.name);
     this.tabs.append(tab);
     const view: MachineView = {
