@@ -57,8 +57,9 @@ export function labPrebooted(open: (name: string) => PrebootedSource): Record<La
 
 /**
  * "arriving": a machine started to land one moved here from another tab (off the network until it
- * lands); "off": its guest stopped itself (`poweroff` or `halt` in its shell, or a kernel panic); "rebooting": its
- * guest rebooted (`reboot` in its shell) and has not yet taken its name and MAC again.
+ * lands); "off": its guest stopped itself (`poweroff` or `halt` in its shell, or a kernel panic);
+ * "rebooting": its guest rebooted (`reboot` in its shell) and has not yet taken its name and MAC
+ * again.
  */
 export type LabMachineState = "starting" | "running" | "failed" | "off" | "arriving" | "rebooting";
 
