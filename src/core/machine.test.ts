@@ -44,6 +44,26 @@ function machineOn(backend: BackendFactory, loader: Pick<typeof memoryLoader, "l
   return new Machine({ profile: DEFAULT_PROFILE, guest, wasm: { name: "v86.wasm", url: "v86.wasm", size: 4 }, loader, backend, clock: new ManualClock() });
 }
 
+/**
+ * A machine whose emulators arrive at once until `hold()`, then only when the test calls the
+ * arrival (a Worker loading): `arrivals` in the order they were asked for.
+ */
+function machineWithHeldEmulators(): { machine: Machine; shells: FakeShell[]; arrivals: (() => void)[]; hold: () => void } {
+  const shells: FakeShell[] = [];
+  const arrivals: (() => void)[] = [];
+  let held = false;
+  const machine = machineOn(
+    (config) =>
+      new Promise((resolve) => {
+        const shell = new FakeShell(config, {});
+        shells.push(shell);
+        if (held) arrivals.push(() => resolve(shell));
+        else resolve(shell);
+      }),
+  );
+  return { machine, shells, arrivals, hold: () => (held = true) };
+}
+
 /** What a backend in a Worker does to the files of its start message: moves them (the page's are detached). */
 function moveToWorker(buffers: ArrayBuffer[]): void {
   (globalThis as unknown as { structuredClone(v: unknown, o: { transfer: ArrayBuffer[] }): unknown }).structuredClone(buffers, { transfer: buffers });
@@ -206,21 +226,10 @@ describe("Machine", () => {
   });
 
   it("keys typed while the guest reboots are lost, as a PC's are, not an error; keys typed during the boot do not hide its prompt", async () => {
-    const shells: FakeShell[] = [];
-    const arrivals: (() => void)[] = [];
-    let held = false;
-    const machine = machineOn(
-      (config) =>
-        new Promise((resolve) => {
-          const shell = new FakeShell(config, {});
-          shells.push(shell);
-          if (held) arrivals.push(() => resolve(shell));
-          else resolve(shell);
-        }),
-    );
+    const { machine, shells, arrivals, hold } = machineWithHeldEmulators();
     await machine.start();
     shells[0]?.boot();
-    held = true;
+    hold();
     shells[0]?.guestReboots();
     // No emulator until the next one arrives (a Worker loading): the keys go nowhere.
     await vi.waitFor(() => expect(arrivals).toHaveLength(1));
@@ -295,21 +304,9 @@ describe("Machine", () => {
   });
 
   it("two resets at once (a double click, a reset during the guest's reboot) leave one emulator: the earlier one's is never run", async () => {
-    const shells: FakeShell[] = [];
-    const arrivals: (() => void)[] = [];
-    let held = false;
-    // Each emulator arrives when the test says (a Worker loading), once the first start is done.
-    const machine = machineOn(
-      (config) =>
-        new Promise((resolve) => {
-          const shell = new FakeShell(config, {});
-          shells.push(shell);
-          if (held) arrivals.push(() => resolve(shell));
-          else resolve(shell);
-        }),
-    );
+    const { machine, shells, arrivals, hold } = machineWithHeldEmulators();
     await machine.start();
-    held = true;
+    hold();
     const first = machine.reset();
     const second = machine.reset();
     // Both asked for an emulator (the boot's files are loaded first); the earlier arrives last.
