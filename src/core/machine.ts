@@ -51,6 +51,8 @@ export function runIsOver(stage: MachineStage): boolean {
 const KERNEL_PANIC_END = /---\[ end Kernel panic - not syncing: ([^\r\n]*?) \]---/;
 /** Console text kept across chunks for finding that line (it may be cut anywhere). */
 const PANIC_SCAN_CARRY = 160;
+/** A prompt followed by keys typed ahead is looked for within the line's first this many characters. */
+const LONGEST_PROMPT = 256;
 
 /**
  * Whether the guest's shell is there: "none" for a guest with no known serial prompt (it is
@@ -826,7 +828,7 @@ export class Machine implements Disposable {
     // Keys typed before the shell came up are echoed after its prompt ("root@virtlab:/# ls"), so
     // the line ends with them: the prompt is then a beginning of the line.
     if (!this.typedAhead) return false;
-    for (let end = line.length - 1; end > 0; end--) if (prompt.test(line.slice(0, end))) return true;
+    for (let end = Math.min(line.length - 1, LONGEST_PROMPT); end > 0; end--) if (prompt.test(line.slice(0, end))) return true;
     return false;
   }
 
