@@ -91,14 +91,16 @@ const MAX_BLANK_DISK_BYTES = 2 * 1024 * 1024 * 1024;
 export function machineProblems(record: MachineRecord, images: readonly ImageRecord[]): string[] {
   const problems: string[] = [];
   const byId = new Map(images.map((i) => [i.id, i]));
+  // An empty id is a form's "(choose)" left as it was: nothing was chosen, nothing went missing.
+  const missing = (id: string, what: string): string => (id === "" ? `${what}: none chosen (pick an image of the library)` : `${what}: the image is no longer in the library`);
   const needImage = (id: string, kind: ImageKind, what: string): void => {
     const image = byId.get(id);
-    if (image === undefined) problems.push(`${what}: the image is no longer in the library`);
+    if (image === undefined) problems.push(missing(id, what));
     else if (image.kind !== kind) problems.push(`${what}: ${image.name} is a ${image.kind} image, not a ${kind} image`);
   };
   const needFit = (id: string, slot: DiskSlot): void => {
     const image = byId.get(id);
-    if (image === undefined) problems.push(`${slot}: the image is no longer in the library`);
+    if (image === undefined) problems.push(missing(id, slot));
     else if (!imageFitsSlot(image, slot)) problems.push(`${slot}: ${image.name} (${IMAGE_KIND_LABELS[image.kind]}) does not fit a ${SLOT_KINDS[slot]} drive`);
   };
   if (record.name.trim() === "") problems.push("the machine needs a name");
