@@ -268,7 +268,12 @@ describe("Machine", () => {
     expect(machine.status.stage).toBe("ready");
     shell().print("[   14.46] ---[ end Kernel panic - not sync");
     expect(machine.status.stage).toBe("ready");
+    // The chunk with the last line is shown first: the terminal's line about the panic goes under the report.
+    const order: string[] = [];
+    machine.onOutput(() => order.push("output"));
+    machine.onStatus((status) => order.push(status.stage));
     shell().print("ing: sysrq triggered crash ]---\r\n");
+    expect(order).toEqual(["output", "panicked"]);
     expect(machine.status).toMatchObject({ stage: "panicked", running: false, mips: undefined, panic: "sysrq triggered crash" });
     await expect(inFlight).rejects.toMatchObject({ code: "not-running", message: "The guest's kernel panicked (sysrq triggered crash)." });
     await vi.waitFor(() => expect(shells[0]?.isRunning()).toBe(false));

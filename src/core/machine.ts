@@ -839,7 +839,6 @@ export class Machine implements Disposable {
     }
     const transcript = this.transcripts[chunk.port];
     transcript.push(chunk.bytes);
-    this.scanForPanic(chunk.bytes);
     if (chunk.port === this.consolePort && chunk.bytes.length > 0) {
       const now = this.clock.now();
       this.outputSeen = { first: this.outputSeen?.first ?? now, last: now };
@@ -848,6 +847,8 @@ export class Machine implements Disposable {
     // took the machine back to "ready" (paused) with its emulator stopped.
     if (chunk.port === this.consolePort && !this.shellUp && !stoppedByGuest(this.state.stage) && this.rebootExpected === undefined && this.promptOnLine()) this.shellIsUp();
     this.outputEmitter.fire(chunk);
+    // After the chunk is shown: what says the guest panicked goes under the whole report.
+    this.scanForPanic(chunk.bytes);
     this.checkWaiters();
   }
 
