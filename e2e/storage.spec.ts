@@ -216,7 +216,7 @@ test("images: a bad file is refused with its message; an ISO added by upload is 
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("a kernel and an initrd added to the library boot as a machine of their own, to a shell, with the command line the form starts with; of its two disks, the one chosen is exported", async ({ page }) => {
+test("a kernel and an initrd added to the library boot as a machine of their own, to a shell, with the command line the form starts with; of its two disks, the one chosen is exported; the kernel alone boots to its own panic, said plainly", async ({ page }) => {
   test.setTimeout(180_000);
   await page.goto("/");
   await waitForShell(page);
@@ -278,6 +278,20 @@ test("a kernel and an initrd added to the library boot as a machine of their own
   await page.getByTestId("disk-export").click();
   await expect(page.getByTestId("disk-export-state")).toHaveText("Exported My-kernel-hdb.img (16.0 MiB).");
   expect(await page.evaluate(() => (globalThis as unknown as { exported: unknown }).exported)).toEqual({ name: "My-kernel-hdb.img", size: 16 * 1024 * 1024, head: "on-hdb-marker" });
+  expect(await shownErrors(page)).toEqual([]);
+
+  // The kernel alone (no initrd: it mounts its root itself, and here none is given): it boots to
+  // the kernel's own panic, which the status bar says with the kernel's reason.
+  await page.getByTestId("machine-new").click();
+  await page.getByTestId("machine-name-input").fill("Kernel alone");
+  await page.getByTestId("machine-boot-source").selectOption("linux");
+  await page.getByTestId("machine-kernel").selectOption({ label: "bzImage" });
+  await expect(page.getByTestId("machine-initrd")).toHaveValue("");
+  await expect(page.getByTestId("machine-initrd").locator("option:checked")).toHaveText("(none: root= on the command line)");
+  await page.getByTestId("machine-save-boot").click();
+  await expect(page.getByTestId("stage")).toHaveText("kernel panic", { timeout: 120_000 });
+  await expect(page.locator("#progress-text")).toHaveText("The guest's kernel panicked (VFS: Unable to mount root fs on unknown-block(0,0)): the guest has stopped, the emulator did not crash. Reset starts it again, with what it wrote to its disks.");
+  await expect(page.getByTestId("machine-list")).toContainText("kernel bzImage, no initrd");
   expect(await shownErrors(page)).toEqual([]);
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "./errors.ts";
-import { DEFAULT_PROFILE, profileProblems, toEmulatorConfig, type DiskDevice, type LinuxGuest, type LoadedAssets } from "./profile.ts";
+import { DEFAULT_PROFILE, guestAssets, profileProblems, toEmulatorConfig, type DiskDevice, type LinuxGuest, type LoadedAssets } from "./profile.ts";
 
 const guest: LinuxGuest = {
   kind: "linux",
@@ -81,6 +81,22 @@ describe("toEmulatorConfig", () => {
       expect((error as AppError).code).toBe("bad-profile");
       expect((error as AppError).message).toMatch(/at least 128 MiB/);
     }
+  });
+});
+
+describe("toEmulatorConfig for a kernel without an initrd", () => {
+  const kernelOnly: LinuxGuest = { kind: "linux", bios: guest.bios, vgaBios: guest.vgaBios, kernel: guest.kernel, cmdline: "console=ttyS0 root=/dev/sda", prompt: "# $" };
+
+  it("loads no initrd and boots the kernel alone; below 128 MiB too (nothing is placed at 64 MiB)", () => {
+    expect(guestAssets(kernelOnly).map(([role]) => role)).toEqual(["bios", "vgaBios", "kernel"]);
+    const config = toEmulatorConfig({ ...DEFAULT_PROFILE, memoryMiB: 64 }, kernelOnly, { bios: assets.bios, vgaBios: assets.vgaBios, kernel: assets.kernel });
+    expect(config.bzimage?.buffer).toBe(assets.kernel);
+    expect(config).not.toHaveProperty("initrd");
+    expect(config.cmdline).toBe("console=ttyS0 root=/dev/sda");
+  });
+
+  it("still needs the kernel", () => {
+    expect(() => toEmulatorConfig(DEFAULT_PROFILE, kernelOnly, { bios: assets.bios, vgaBios: assets.vgaBios })).toThrow("A Linux guest needs its kernel loaded.");
   });
 });
 

@@ -59,13 +59,13 @@ export interface AssetRef {
   readonly encoding?: "gzip";
 }
 
-/** A Linux guest booted from kernel + initrd, as the default guest is. */
+/** A Linux guest booted from its kernel (and an initrd, as the default guest is; without one the kernel mounts its root itself). */
 export interface LinuxGuest {
   readonly kind: "linux";
   readonly bios: AssetRef;
   readonly vgaBios: AssetRef;
   readonly kernel: AssetRef;
-  readonly initrd: AssetRef;
+  readonly initrd?: AssetRef;
   readonly cmdline: string;
   /** Regular expression (source) that matches the shell prompt line. */
   readonly prompt: string;
@@ -95,7 +95,8 @@ export function guestAssets(guest: GuestSpec): ReadonlyArray<readonly [AssetRole
     ["bios", guest.bios],
     ["vgaBios", guest.vgaBios],
   ];
-  return guest.kind === "linux" ? [...firmware, ["kernel", guest.kernel], ["initrd", guest.initrd]] : firmware;
+  if (guest.kind !== "linux") return firmware;
+  return guest.initrd === undefined ? [...firmware, ["kernel", guest.kernel]] : [...firmware, ["kernel", guest.kernel], ["initrd", guest.initrd]];
 }
 
 /** The files a start loaded: none of them when it restores a saved state (see `toEmulatorConfig`). */
@@ -172,7 +173,7 @@ export function profileProblems(profile: DeviceProfile, guest: GuestSpec): strin
   const problems: string[] = [];
   if (!Number.isInteger(profile.memoryMiB) || profile.memoryMiB <= 0 || profile.memoryMiB > MAX_MEMORY_MIB) {
     problems.push(`memory must be a whole number of MiB between 1 and ${MAX_MEMORY_MIB}`);
-  } else if (guest.kind === "linux" && profile.memoryMiB < MIN_LINUX_MEMORY_MIB) {
+  } else if (guest.kind === "linux" && guest.initrd !== undefined && profile.memoryMiB < MIN_LINUX_MEMORY_MIB) {
     problems.push(`a kernel + initrd guest needs at least ${MIN_LINUX_MEMORY_MIB} MiB (v86 loads the initrd at 64 MiB)`);
   }
   if (!Number.isInteger(profile.vgaMemoryMiB) || profile.vgaMemoryMiB < 1 || profile.vgaMemoryMiB > 128) {
@@ -234,10 +235,10 @@ function firmware(assets: LoadedAssets, restoring: boolean): Pick<EmulatorConfig
 function bootOptions(guest: GuestSpec, assets: LoadedAssets, restoring: boolean): Pick<EmulatorConfig, "bzimage" | "initrd" | "cmdline" | "boot_order"> {
   if (guest.kind === "disk") return { boot_order: BOOT_ORDER[guest.bootFrom] };
   if (restoring && assets.kernel === undefined && assets.initrd === undefined) return { cmdline: guest.cmdline };
-  if (assets.kernel === undefined || assets.initrd === undefined) {
-    throw new AppError("bad-profile", "A kernel + initrd guest needs both files loaded.");
+  if (assets.kernel === undefined || (guest.initrd !== undefined && assets.initrd === undefined)) {
+    throw new AppError("bad-profile", guest.initrd === undefined ? "A Linux guest needs its kernel loaded." : "A kernel + initrd guest needs both files loaded.");
   }
-  return { bzimage: { buffer: assets.kernel }, initrd: { buffer: assets.initrd }, cmdline: guest.cmdline };
+  return { bzimage: { buffer: assets.kernel }, ...(assets.initrd === undefined ? {} : { initrd: { buffer: assets.initrd } }), cmdline: guest.cmdline };
 }
 
 // --- device lab (issue 5) ---

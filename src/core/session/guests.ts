@@ -37,7 +37,7 @@ export function guestFor(record: MachineRecord, manifest: GuestManifest, guestBa
     bios: builtIn.bios,
     vgaBios: builtIn.vgaBios,
     kernel: imageAsset(find(boot.kernelImageId, "kernel")),
-    initrd: imageAsset(find(boot.initrdImageId, "initrd")),
+    ...(boot.initrdImageId === "" ? {} : { initrd: imageAsset(find(boot.initrdImageId, "initrd")) }),
     cmdline: boot.cmdline,
     prompt: GENERIC_PROMPT,
   };

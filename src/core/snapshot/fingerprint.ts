@@ -88,7 +88,7 @@ export function machineFingerprint(profile: DeviceProfile, guest: GuestSpec, dis
     bios: guest.bios.sha256 ?? null,
     vgaBios: guest.vgaBios.sha256 ?? null,
     kernel: linux?.kernel.sha256 ?? null,
-    initrd: linux?.initrd.sha256 ?? null,
+    initrd: linux?.initrd?.sha256 ?? null,
     cmdline: linux?.cmdline ?? null,
     disks: Object.fromEntries(
       Object.entries(disks)

@@ -18,7 +18,7 @@ const SLOTS: readonly DiskSlot[] = ["hda", "hdb", "cdrom", "fda"];
  */
 export function machineForSnapshot(fingerprint: MachineFingerprint, builtIn: GuestSpec, images: readonly ImageRecord[], draft: MachineRecord): Match {
   if (builtIn.kind !== "linux") return { ok: false, reason: "the built-in guest is not available" };
-  if (fingerprint.boot.kind !== "kernel-initrd" || fingerprint.kernel !== builtIn.kernel.sha256 || fingerprint.initrd !== builtIn.initrd.sha256) {
+  if (fingerprint.boot.kind !== "kernel-initrd" || fingerprint.kernel !== builtIn.kernel.sha256 || fingerprint.initrd !== (builtIn.initrd?.sha256 ?? null)) {
     return { ok: false, reason: "it was saved on a guest this virtlab does not have (another kernel or initrd)" };
   }
   if (fingerprint.bios !== builtIn.bios.sha256 || fingerprint.vgaBios !== builtIn.vgaBios.sha256) {

@@ -56,10 +56,12 @@ describe("machines", () => {
       "hda: rescue.iso (CD-ROM (ISO 9660)) does not fit a harddisk drive",
     ]);
     expect(problems({ ...machines.draft("x"), disks: { cdrom: { kind: "image", imageId: "gone" } } })).toEqual(["cdrom: the image is no longer in the library"]);
-    // A form's "(choose)" left as it was: nothing chosen, not an image gone.
-    expect(problems({ ...machines.draft("x"), boot: { kind: "linux", kernelImageId: "gone", initrdImageId: "", cmdline: "" } })).toEqual([
-      "kernel: the image is no longer in the library",
-      "initrd: none chosen (pick an image of the library)",
+    // A form's "(choose)" left as it was: nothing chosen, not an image gone. No initrd is no problem
+    // (the kernel mounts its root itself), a missing one is.
+    expect(problems({ ...machines.draft("x"), boot: { kind: "linux", kernelImageId: "", initrdImageId: "", cmdline: "" } })).toEqual(["kernel: none chosen (pick an image of the library)"]);
+    expect(problems({ ...machines.draft("x"), boot: { kind: "linux", kernelImageId: "", initrdImageId: "gone", cmdline: "" } })).toEqual([
+      "kernel: none chosen (pick an image of the library)",
+      "initrd: the image is no longer in the library",
     ]);
     expect(problems({ ...withCd(machines.draft(" "), cd), disks: { cdrom: { kind: "image", imageId: cd.id }, hdb: { kind: "blank", sizeBytes: 1 << 20 } } })).toEqual([
       "the machine needs a name",

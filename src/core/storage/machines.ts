@@ -18,6 +18,7 @@ export type BootSource =
   /** The built-in Debian guest served with the app. */
   | { readonly kind: "default-guest" }
   /** A kernel and an initrd from the library. */
+  /** `initrdImageId` "": no initrd (the kernel mounts its root itself, `root=` on the command line). */
   | { readonly kind: "linux"; readonly kernelImageId: string; readonly initrdImageId: string; readonly cmdline: string }
   /** The BIOS boots from a drive. */
   | { readonly kind: "disk"; readonly bootFrom: "cdrom" | "hda" | "fda" };
@@ -117,7 +118,7 @@ export function machineProblems(record: MachineRecord, images: readonly ImageRec
   const boot = record.boot;
   if (boot.kind === "linux") {
     needImage(boot.kernelImageId, "kernel", "kernel");
-    needImage(boot.initrdImageId, "initrd", "initrd");
+    if (boot.initrdImageId !== "") needImage(boot.initrdImageId, "initrd", "initrd");
   } else if (boot.kind === "disk" && record.disks[boot.bootFrom] === undefined) {
     problems.push(`it boots from ${boot.bootFrom}, but no image is attached there`);
   }
@@ -152,7 +153,10 @@ export function imagesUsed(record: MachineRecord): ImageUse[] {
     const source = record.disks[slot];
     if (source?.kind === "image") uses.push({ what: slot, imageId: source.imageId });
   }
-  if (record.boot.kind === "linux") uses.push({ what: "kernel", imageId: record.boot.kernelImageId }, { what: "initrd", imageId: record.boot.initrdImageId });
+  if (record.boot.kind === "linux") {
+    uses.push({ what: "kernel", imageId: record.boot.kernelImageId });
+    if (record.boot.initrdImageId !== "") uses.push({ what: "initrd", imageId: record.boot.initrdImageId });
+  }
   return uses;
 }
 

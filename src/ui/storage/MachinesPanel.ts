@@ -108,14 +108,15 @@ export class MachinesPanel {
     const boot = h("select", { testid: "machine-boot-source", disabled: base.builtIn });
     const choices: BootChoice[] = base.builtIn ? ["default-guest"] : ["cdrom", "hda", "fda", "linux"];
     for (const choice of choices) boot.append(h("option", { value: choice, selected: choice === values.boot }, BOOT_LABELS[choice]));
-    const imageSelect = (kind: ImageRecord["kind"], value: string, testid: string): HTMLSelectElement => {
+    const imageSelect = (kind: ImageRecord["kind"], value: string, testid: string, none = "(choose)"): HTMLSelectElement => {
       const select = h("select", { testid });
-      select.append(h("option", { value: "" }, "(choose)"));
+      select.append(h("option", { value: "" }, none));
       for (const image of this.images.filter((i) => i.kind === kind)) select.append(h("option", { value: image.id, selected: image.id === value }, image.name));
       return select;
     };
     const kernel = imageSelect("kernel", values.kernelImageId, "machine-kernel");
-    const initrd = imageSelect("initrd", values.initrdImageId, "machine-initrd");
+    // Optional: without one the kernel mounts its root itself (root= on the command line).
+    const initrd = imageSelect("initrd", values.initrdImageId, "machine-initrd", "(none: root= on the command line)");
     const cmdline = h("input", { type: "text", value: values.cmdline, testid: "machine-cmdline", size: 40 });
     const cmdlineHint = h(
       "p",

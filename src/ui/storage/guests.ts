@@ -6,7 +6,7 @@ export function describeBoot(record: MachineRecord, images: readonly ImageRecord
   const name = (id: string): string => images.find((i) => i.id === id)?.name ?? "(missing image)";
   const boot = record.boot;
   if (boot.kind === "default-guest") return "built-in Debian guest";
-  if (boot.kind === "linux") return `kernel ${name(boot.kernelImageId)} + initrd ${name(boot.initrdImageId)}`;
+  if (boot.kind === "linux") return boot.initrdImageId === "" ? `kernel ${name(boot.kernelImageId)}, no initrd` : `kernel ${name(boot.kernelImageId)} + initrd ${name(boot.initrdImageId)}`;
   return `boots from ${boot.bootFrom}`;
 }
 
