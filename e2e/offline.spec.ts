@@ -54,12 +54,17 @@ test("after one visit the default machine starts and runs with the server gone",
   expect(pageErrors).toEqual([]);
 });
 
-test("an update is offered, never forced: the running machine keeps running until the user reloads", async ({ page, pageErrors }) => {
+test("an update is offered, never forced: the running machine keeps running until the user reloads, and a tab that did not choose to reload is not reloaded", async ({ page, pageErrors }) => {
   await page.goto(site.url);
   await waitForShell(page);
   await expect(page.getByTestId("offline")).toHaveText("Offline-ready", { timeout: 120_000 });
   await runInGuest(page, "echo still-here > /tmp/state");
   await page.evaluate(() => Object.assign(globalThis, { sameDocument: true }));
+  // A second tab of the same browser (its own page; it waits for the machine the first one runs).
+  const other = await page.context().newPage();
+  await other.goto(site.url);
+  await expect(other.getByTestId("lock-banner")).toBeVisible({ timeout: 60_000 });
+  await other.evaluate(() => Object.assign(globalThis, { sameDocument: true }));
 
   // A new build: any change to the worker makes the browser install it as an update.
   appendFileSync(join(site.root, "sw.js"), "\n// next version\n");
@@ -73,11 +78,21 @@ test("an update is offered, never forced: the running machine keeps running unti
   expect(await page.evaluate(() => (globalThis as { sameDocument?: boolean }).sameDocument)).toBe(true);
   expect(await runInGuest(page, "cat /tmp/state")).toEqual({ output: "still-here", exitCode: 0 });
 
+  await expect(other.getByTestId("update")).toContainText("A new version of virtlab is ready.");
+
   // The user says when: the page reloads under the new worker.
   await Promise.all([page.waitForEvent("framenavigated"), page.getByTestId("update-reload").click()]);
   await waitForShell(page);
   expect(await page.evaluate(() => (globalThis as { sameDocument?: boolean }).sameDocument)).toBeUndefined();
   await expect(page.getByTestId("update")).toBeHidden();
+  // The other tab was not reloaded under its user (vite-plugin-pwa's default would have): it says
+  // the new version took charge and reloads when its user says so.
+  await expect(other.getByTestId("update")).toContainText("Another tab reloaded to a new version of virtlab; this page still runs the one it loaded.");
+  expect(await other.evaluate(() => (globalThis as { sameDocument?: boolean }).sameDocument)).toBe(true);
+  await Promise.all([other.waitForEvent("framenavigated"), other.getByTestId("update-reload").click()]);
+  await expect(other.getByTestId("update")).toBeHidden();
+  expect(await other.evaluate(() => (globalThis as { sameDocument?: boolean }).sameDocument)).toBeUndefined();
+  await other.close();
   expect(pageErrors).toEqual([]);
 });
 

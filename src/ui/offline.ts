@@ -26,6 +26,9 @@ export class OfflineSupport {
   private state: OfflineState;
   private update: ((reload?: boolean) => Promise<void>) | undefined;
   private readonly listeners = new DisposableStore();
+  /** This tab's user chose to reload to the new version (the others keep what they run). */
+  private reloadAsked = false;
+  private reloading = false;
 
   constructor(
     private readonly badge: HTMLElement,
@@ -74,7 +77,10 @@ export class OfflineSupport {
     this.update = this.host.register({
       immediate: true,
       onOfflineReady: () => this.set({ kind: "ready" }),
-      onNeedRefresh: () => this.askToUpdate(),
+      onNeedRefresh: () => this.askToUpdate("waiting"),
+      // The new version took charge. vite-plugin-pwa would reload every tab that showed the
+      // prompt, ending their machines: only the tab whose user chose to reload does.
+      onNeedReload: () => (this.reloadAsked ? this.reloadOnce() : this.askToUpdate("in-charge")),
       // The browser's own refusals (a DOMException) say why; anything else is a blocked or missing
       // registration (policies, extensions, test harnesses), not worth a script error's words.
       onRegisterError: (error: unknown) => this.set({ kind: "failed", reason: error instanceof DOMException ? error.message : "this browser did not let virtlab install its offline worker" }),
@@ -92,22 +98,23 @@ export class OfflineSupport {
     this.badge.hidden = false;
   }
 
-  /** A newer virtlab is stored and waiting: the user decides when to reload. */
-  private askToUpdate(): void {
-    const text = h(
-      "span",
-      {},
-      this.host.machineRunning()
-        ? "A new version of virtlab is ready. Reloading restarts the machine: save a snapshot first if you want to keep what it is doing."
-        : "A new version of virtlab is ready.",
-    );
+  /**
+   * A newer virtlab is stored and waiting ("waiting"), or already took charge because another tab
+   * reloaded to it ("in-charge": this page still runs the version it loaded): the user decides
+   * when to reload.
+   */
+  private askToUpdate(when: "waiting" | "in-charge"): void {
+    const ready = when === "waiting" ? "A new version of virtlab is ready." : "Another tab reloaded to a new version of virtlab; this page still runs the one it loaded.";
+    const text = h("span", {}, this.host.machineRunning() ? `${ready} Reloading restarts the machine: save a snapshot first if you want to keep what it is doing.` : ready);
     const reload = h("button", {
       type: "button",
       testid: "update-reload",
       onClick: () => {
+        this.reloadAsked = true;
+        if (when === "in-charge") return this.reloadOnce();
         // The new worker takes over, then the page reloads under it. (Workbox reloads only pages that
         // were already controlled when they registered; a first visit that stayed open is not.)
-        navigator.serviceWorker.addEventListener("controllerchange", () => location.reload(), { once: true });
+        navigator.serviceWorker.addEventListener("controllerchange", () => this.reloadOnce(), { once: true });
         void this.update?.(true);
       },
     }, "Reload now");
@@ -119,5 +126,11 @@ export class OfflineSupport {
     }, "Later");
     this.prompt.replaceChildren(text, reload, later);
     this.prompt.hidden = false;
+  }
+
+  private reloadOnce(): void {
+    if (this.reloading) return;
+    this.reloading = true;
+    location.reload();
   }
 }
