@@ -259,7 +259,7 @@ export class Machine implements Disposable {
       }, this.clock),
     );
     if (this.prompt === undefined) this.state = { ...this.state, shell: "none" };
-    this.store.add(this.agent.onPowerOff(() => void this.poweredOff()));
+    this.store.add(this.agent.onPowerOff(() => void this.guestStopped({ stage: "off" })));
   }
 
   /** Whether the guest's shell is there (also in `status.shell`). */
@@ -869,15 +869,16 @@ export class Machine implements Disposable {
   }
 
   /**
-   * The guest said it powers itself off (its disks are synced by then): the emulator stops, as a
-   * PC's power would, and the machine is "off" until it is started again. Commands in flight fail.
+   * The guest stopped itself: it said it powers itself off (its disks are synced by then), or its
+   * kernel panicked. The emulator stops, as a PC's power would, and the machine is "off" or
+   * "panicked" until it is started again. Commands in flight fail with why.
    */
-  private async poweredOff(): Promise<void> {
-    const error = poweredOffError();
-    this.agent.abort(error);
+  private async guestStopped(change: { readonly stage: "off" } | { readonly stage: "panicked"; readonly panic: string }): Promise<void> {
     this.shellUp = false;
     this.lastSample = undefined;
-    this.setStatus({ stage: "off", running: false, mips: undefined, shell: this.presence() });
+    this.setStatus({ ...change, running: false, mips: undefined, shell: this.presence() });
+    const error = this.guestStoppedError();
+    this.agent.abort(error);
     this.failWaiters(error);
     try {
       await this.backend?.stop();
@@ -885,6 +886,11 @@ export class Machine implements Disposable {
       // An emulator that cannot even stop has crashed: say so instead of "off".
       this.handleCrash(stopError);
     }
+  }
+
+  /** What a command meets on a machine whose guest stopped itself. */
+  private guestStoppedError(): AppError {
+    return this.state.stage === "panicked" ? panickedError(this.state.panic ?? "") : poweredOffError();
   }
 
   /**
@@ -899,15 +905,8 @@ export class Machine implements Disposable {
     this.panicScan = text.slice(-PANIC_SCAN_CARRY);
     if (found === null) return;
     this.panicScan = "";
-    const reason = found[1] ?? "";
-    const error = panickedError(reason);
-    this.agent.abort(error);
-    this.shellUp = false;
-    this.lastSample = undefined;
     this.releaseJit();
-    this.setStatus({ stage: "panicked", running: false, mips: undefined, panic: reason, shell: this.presence() });
-    this.failWaiters(error);
-    void this.backend?.stop().catch((stopError: unknown) => this.handleCrash(stopError));
+    void this.guestStopped({ stage: "panicked", panic: found[1] ?? "" });
   }
 
   private shellGone(): void {
@@ -946,8 +945,7 @@ export class Machine implements Disposable {
       return Promise.reject(this.state.error);
     }
     if (this.state.stage === "disposed") return Promise.reject(new AppError("disposed", "The machine was shut down."));
-    if (this.state.stage === "off") return Promise.reject(poweredOffError());
-    if (this.state.stage === "panicked") return Promise.reject(panickedError(this.state.panic ?? "no reason given"));
+    if (stoppedByGuest(this.state.stage)) return Promise.reject(this.guestStoppedError());
     if (condition()) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const timer = this.clock.after(timeoutMs, () => {
