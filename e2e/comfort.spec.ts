@@ -13,7 +13,7 @@ test("shortcuts: help lists them, pause by key, and none of them reaches the gue
   await page.keyboard.press("Alt+Shift+KeyH");
   const help = page.getByTestId("help");
   await expect(help).toBeVisible();
-  for (const line of ["Alt+Shift+P", "Alt+Shift+D", "Alt+Shift+S", "Alt+Shift+F", "Alt+Shift+T", "Alt+Shift+=", "Alt+Shift+-", "Alt+Shift+H", "Ctrl+Shift+V or Shift+Insert"]) {
+  for (const line of ["Alt+Shift+P", "Alt+Shift+D", "Alt+Shift+S", "Alt+Shift+F", "Alt+Shift+T", "Alt+Shift+=", "Alt+Shift+-", "Alt+Shift+B", "Alt+Shift+H", "Ctrl+Shift+V or Shift+Insert"]) {
     await expect(help.locator("kbd", { hasText: line }).first()).toBeVisible();
   }
   // Each row names its action as the bar does now: the guest runs, so Alt+Shift+P pauses.
@@ -37,6 +37,38 @@ test("shortcuts: help lists them, pause by key, and none of them reaches the gue
   await expect(page.locator(".xterm-rows")).toContainText("typed-42");
   const lines = await page.locator(".xterm-rows > div").evaluateAll((rows) => rows.map((r) => (r.textContent ?? "").trim()));
   expect(lines.filter((l) => l.startsWith("root@virtlab:/# echo typed-"))).toEqual(["root@virtlab:/# echo typed-$((40+2))"]);
+  expect(pageErrors).toEqual([]);
+});
+
+test("the keyboard leaves a terminal with Alt+Shift+B and comes back; Tab in the terminal is the guest's", async ({ page, pageErrors }) => {
+  await page.goto("/");
+  await waitForShell(page);
+  const input = page.locator(".xterm-helper-textarea");
+  // Where every visit starts: a screen reader is told on entering how to leave.
+  await expect(input).toBeFocused();
+  await expect(input).toHaveAccessibleDescription(/Alt\+Shift\+B moves the focus to the machine's buttons/);
+  // Tab completes in the guest's shell and the focus stays (a guest needs it).
+  await page.keyboard.type("ech");
+  await page.keyboard.press("Tab");
+  await expectTerminalLine(page, "root@virtlab:/# echo");
+  await expect(input).toBeFocused();
+  await page.keyboard.press("Shift+Tab");
+  await expect(input).toBeFocused();
+
+  await page.keyboard.press("Alt+Shift+KeyB");
+  const focusedAction = (): Promise<string | null> => page.evaluate(() => (document.activeElement?.closest("#actions") !== null ? (document.activeElement?.getAttribute("data-action") ?? null) : null));
+  await expect.poll(focusedAction).toBe("pause");
+  // From there Tab walks the page's controls as usual.
+  await page.keyboard.press("Tab");
+  await expect.poll(focusedAction).not.toBe("pause");
+  await expect.poll(focusedAction).not.toBeNull();
+  await page.keyboard.press("Alt+Shift+KeyB");
+  await expect(input).toBeFocused();
+  // None of those keys reached the guest: its line is as the completion left it ("echo ").
+  await page.keyboard.type("tab-$((6*7))");
+  await page.keyboard.press("Enter");
+  await expectTerminalLine(page, "tab-42");
+  expect((await terminalLines(page)).filter((l) => l.includes("tab-$"))).toEqual(["root@virtlab:/# echo tab-$((6*7))"]);
   expect(pageErrors).toEqual([]);
 });
 

@@ -30,6 +30,8 @@ export interface ActionContext {
   toggleTheme(): void;
   zoom(direction: -1 | 0 | 1): void;
   openHelp(): void;
+  /** The keyboard's way out of a terminal (which keeps Tab for the guest) and back. */
+  switchFocus(): Promise<void>;
   report(error: unknown): void;
 }
 
@@ -173,6 +175,15 @@ export const ACTIONS: readonly Action[] = [
     shortcut: "KeyT",
     enabled: () => true,
     run: (ctx) => ctx.toggleTheme(),
+  },
+  {
+    id: "focus-switch",
+    label: () => "Terminal ⇄ buttons",
+    title: "Move the keyboard focus out of a terminal to the machine's buttons, or back into the terminal (in a terminal, Tab and Shift+Tab go to the guest)",
+    shortcut: "KeyB",
+    inBar: false,
+    enabled: () => true,
+    run: (ctx) => ctx.switchFocus(),
   },
   {
     id: "help",

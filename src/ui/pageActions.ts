@@ -20,6 +20,7 @@ export function pageActions(shell: Shell & { showLink(text: string, url: string)
     theme: comfort.theme,
     toggleTheme: () => comfort.toggleTheme(),
     zoom: (direction) => comfort.zoom(direction),
+    switchFocus: () => comfort.switchFocus(),
     openHelp: () => (document.getElementById("help") as HTMLDialogElement | null)?.showModal(),
     lessonsVisible: panels.lessonsVisible,
     setLessonsVisible: (visible) => panels.setLessonsVisible(visible),

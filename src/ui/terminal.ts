@@ -45,6 +45,8 @@ export class TerminalView implements Disposable {
     });
     this.term.loadAddon(this.fit);
     this.term.open(container);
+    // Said to a screen reader on entering the terminal: how to leave it (it keeps Tab for the guest).
+    this.term.textarea?.setAttribute("aria-describedby", "terminal-keys");
     this.store.add(this.term.onData((data) => this.input.fire(data)));
     // Selecting copies (as in X terminals); Ctrl+Shift+C/V and Shift+Insert are the clipboard's,
     // not the guest's. A clipboard the browser refuses (no permission, insecure page) is skipped.

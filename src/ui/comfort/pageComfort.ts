@@ -8,6 +8,8 @@ export interface Comfort {
   zoom(direction: -1 | 0 | 1): void;
   readonly fullscreen: boolean;
   toggleFullscreen(): Promise<void>;
+  /** From a terminal to the bar's first enabled button; from anywhere else to the page's terminal. */
+  switchFocus(): Promise<void>;
 }
 
 export function installComfort(terminal: TerminalView, redraw: () => void): Comfort {
@@ -48,6 +50,20 @@ export function installComfort(terminal: TerminalView, redraw: () => void): Comf
       if (document.fullscreenElement !== null) await document.exitFullscreen();
       else await document.getElementById("screens")?.requestFullscreen();
       terminal.focus();
+    },
+    /**
+     * A terminal keeps Tab and Shift+Tab for the guest (completion, a form in the installer), so
+     * without this a keyboard user who started in it, as every visit does, never reached a
+     * button (WCAG 2.1.2, no keyboard trap). Any terminal counts: the network lab's too.
+     */
+    async switchFocus() {
+      if ((document.activeElement?.closest(".xterm") ?? null) === null) {
+        terminal.focus();
+        return;
+      }
+      // The bar is not shown while the terminal fills the screen.
+      if (document.fullscreenElement !== null) await document.exitFullscreen();
+      document.querySelector<HTMLButtonElement>("#actions button:not(:disabled)")?.focus();
     },
   };
 }
