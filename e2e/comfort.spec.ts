@@ -40,7 +40,7 @@ test("shortcuts: help lists them, pause by key, and none of them reaches the gue
   expect(pageErrors).toEqual([]);
 });
 
-test("the keyboard leaves a terminal with Alt+Shift+B and comes back; Tab in the terminal is the guest's", async ({ page, pageErrors }) => {
+test("the keyboard leaves a terminal with Alt+Shift+B and comes back, and skips over it to the panels; Tab in the terminal is the guest's", async ({ page, pageErrors }) => {
   await page.goto("/");
   await waitForShell(page);
   const input = page.locator(".xterm-helper-textarea");
@@ -56,7 +56,7 @@ test("the keyboard leaves a terminal with Alt+Shift+B and comes back; Tab in the
   await expect(input).toBeFocused();
 
   await page.keyboard.press("Alt+Shift+KeyB");
-  const focusedAction = (): Promise<string | null> => page.evaluate(() => (document.activeElement?.closest("#actions") !== null ? (document.activeElement?.getAttribute("data-action") ?? null) : null));
+  const focusedAction = (): Promise<string | null> => page.evaluate<string | null>(`document.activeElement?.closest("#actions") ? document.activeElement.getAttribute("data-action") : null`);
   await expect.poll(focusedAction).toBe("pause");
   // From there Tab walks the page's controls as usual.
   await page.keyboard.press("Tab");
@@ -64,6 +64,18 @@ test("the keyboard leaves a terminal with Alt+Shift+B and comes back; Tab in the
   await expect.poll(focusedAction).not.toBeNull();
   await page.keyboard.press("Alt+Shift+KeyB");
   await expect(input).toBeFocused();
+
+  // Tabbing on from the bar, a link shown while it has the focus leads over the terminal to the panels after it.
+  await page.keyboard.press("Alt+Shift+KeyB");
+  const skip = page.getByTestId("skip-terminal");
+  for (let i = 0; i < 30 && !(await skip.evaluate((el) => el.ownerDocument.activeElement === el)); i++) await page.keyboard.press("Tab");
+  await expect(skip).toBeFocused();
+  await expect(skip).toBeInViewport();
+  expect((await skip.boundingBox())?.width ?? 0).toBeGreaterThan(100);
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("button", { name: "New machine" })).toBeFocused();
+  await expect(skip).not.toBeInViewport({ ratio: 0.5 });
+  await input.focus();
   // None of those keys reached the guest: its line is as the completion left it ("echo ").
   await page.keyboard.type("tab-$((6*7))");
   await page.keyboard.press("Enter");

@@ -26,6 +26,7 @@ export function installComfort(terminal: TerminalView, redraw: () => void): Comf
   };
   applyTheme(initialTheme(browserPreferences.get("virtlab.theme"), matchMedia("(prefers-color-scheme: light)").matches));
   applyFontSize(initialFontSize(browserPreferences.get("virtlab.zoom")));
+  document.getElementById("skip-terminal")?.addEventListener("click", () => focusFirstAfter(document.getElementById("terminal")));
   document.addEventListener("fullscreenchange", () => {
     terminal.refit();
     redraw();
@@ -66,4 +67,15 @@ export function installComfort(terminal: TerminalView, redraw: () => void): Comf
       document.querySelector<HTMLButtonElement>("#actions button:not(:disabled)")?.focus();
     },
   };
+}
+
+const FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
+
+/** The first control after `element` (not inside it) that Tab would reach, focused. */
+function focusFirstAfter(element: HTMLElement | null): void {
+  if (element === null) return;
+  const after = [...document.querySelectorAll<HTMLElement>(FOCUSABLE)].find(
+    (e) => (element.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0 && !element.contains(e) && e.tabIndex >= 0 && !e.matches(":disabled") && e.getClientRects().length > 0,
+  );
+  after?.focus();
 }
