@@ -39,6 +39,11 @@ test("two lab machines on a bridged switch get addresses, ping each other, reach
   await expect(terminal.locator(".xterm-rows")).toContainText(`PING vm2 (${address})`);
   await expect(terminal.locator(".xterm-rows")).toContainText("2 packets transmitted, 2 packets received", { timeout: 60_000 });
   await expect(terminal.locator(".xterm-rows")).toContainText("root@vm1");
+  // A lab terminal keeps Tab for its guest too: Alt+Shift+B leads the keyboard out to its machine's tab; Enter there goes back in.
+  await page.keyboard.press("Alt+Shift+KeyB");
+  await expect(panel.getByTestId("network-tab-vm1")).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(terminal.locator(".xterm-helper-textarea")).toBeFocused();
   const packets = panel.getByTestId("network-packets");
   await expect(packets).toContainText("Echo (ping) request");
   await expect(packets).toContainText("Echo (ping) reply");

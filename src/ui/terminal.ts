@@ -7,6 +7,7 @@ import { Terminal } from "@xterm/xterm";
 // xterm's stylesheet comes with the page's (main.ts).
 import { DisposableStore, Emitter, describeSessionStatus, runDivider, stoppedByGuest, toDisposable, type Disposable, type MachineSession, type MachineStatus } from "../core/index.ts";
 import type { Theme } from "./comfort/preferences.ts";
+import { focusFirstAfter, h } from "./kit/dom.ts";
 import { clipboardCommand } from "./comfort/shortcuts.ts";
 import { NOTICE_SGR, TERMINAL_THEMES } from "./comfort/terminalTheme.ts";
 
@@ -18,6 +19,19 @@ import { NOTICE_SGR, TERMINAL_THEMES } from "./comfort/terminalTheme.ts";
 const MIN_COLS = 80;
 /** Smaller than this stays unreadable: a narrower box gets fewer columns. */
 const MIN_FONT_SIZE = 12;
+
+/** The terminals' ways out for the keyboard, by their containers. */
+const terminalWaysOut = new WeakMap<Element, () => HTMLElement | null>();
+
+/**
+ * Where Alt+Shift+B goes from `element`: undefined when it is not in a terminal, else the
+ * terminal's own way out (whose null, as none at all, means the page's bar).
+ */
+export function wayOutOfTerminal(element: Element | null): (() => HTMLElement | null) | undefined {
+  const host = element?.closest(".xterm")?.closest(".terminal-host");
+  if (host === null || host === undefined) return undefined;
+  return terminalWaysOut.get(host) ?? (() => null);
+}
 
 export class TerminalView implements Disposable {
   private readonly term: Terminal;
@@ -31,7 +45,11 @@ export class TerminalView implements Disposable {
   /** Keys the user typed, to be sent to the guest. */
   readonly onInput = this.input.event;
 
-  constructor(container: HTMLElement) {
+  /**
+   * `wayOut` is where Alt+Shift+B takes the focus from this terminal (a lab machine's: its tab);
+   * none or null: the page's bar.
+   */
+  constructor(container: HTMLElement, wayOut?: () => HTMLElement | null) {
     this.term = new Terminal({
       convertEol: false,
       // A steady cursor: xterm blinks it with a CSS animation, which has the page draw 60 frames a
@@ -44,8 +62,14 @@ export class TerminalView implements Disposable {
       theme: TERMINAL_THEMES.dark,
     });
     this.term.loadAddon(this.fit);
+    // Tab reaches it before the terminal (which keeps Tab for the guest): the way on to the controls after it.
+    const skip = h("button", { type: "button", className: "skip-link", testid: "skip-terminal", onClick: () => focusFirstAfter(container) }, "Skip past the terminal (it keeps Tab for the guest)");
+    container.classList.add("terminal-host");
+    container.prepend(skip);
+    this.store.add(toDisposable(() => skip.remove()));
+    if (wayOut !== undefined) terminalWaysOut.set(container, wayOut);
     this.term.open(container);
-    // Said to a screen reader on entering the terminal: how to leave it (it keeps Tab for the guest).
+    // Said to a screen reader on entering the terminal: how to leave it.
     this.term.textarea?.setAttribute("aria-describedby", "terminal-keys");
     this.store.add(this.term.onData((data) => this.input.fire(data)));
     // Selecting copies (as in X terminals); Ctrl+Shift+C/V and Shift+Insert are the clipboard's,

@@ -1,5 +1,5 @@
 /** Theme and zoom as remembered, fullscreen: the page's comfort settings. */
-import type { TerminalView } from "../terminal.ts";
+import { wayOutOfTerminal, type TerminalView } from "../terminal.ts";
 import { browserPreferences, initialFontSize, initialTheme, stepFontSize, type Theme } from "./preferences.ts";
 
 export interface Comfort {
@@ -26,7 +26,6 @@ export function installComfort(terminal: TerminalView, redraw: () => void): Comf
   };
   applyTheme(initialTheme(browserPreferences.get("virtlab.theme"), matchMedia("(prefers-color-scheme: light)").matches));
   applyFontSize(initialFontSize(browserPreferences.get("virtlab.zoom")));
-  document.getElementById("skip-terminal")?.addEventListener("click", () => focusFirstAfter(document.getElementById("terminal")));
   document.addEventListener("fullscreenchange", () => {
     terminal.refit();
     redraw();
@@ -58,24 +57,14 @@ export function installComfort(terminal: TerminalView, redraw: () => void): Comf
      * button (WCAG 2.1.2, no keyboard trap). Any terminal counts: the network lab's too.
      */
     async switchFocus() {
-      if ((document.activeElement?.closest(".xterm") ?? null) === null) {
+      const way = wayOutOfTerminal(document.activeElement);
+      if (way === undefined) {
         terminal.focus();
         return;
       }
       // The bar is not shown while the terminal fills the screen.
       if (document.fullscreenElement !== null) await document.exitFullscreen();
-      document.querySelector<HTMLButtonElement>("#actions button:not(:disabled)")?.focus();
+      (way() ?? document.querySelector<HTMLButtonElement>("#actions button:not(:disabled)"))?.focus();
     },
   };
-}
-
-const FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
-
-/** The first control after `element` (not inside it) that Tab would reach, focused. */
-function focusFirstAfter(element: HTMLElement | null): void {
-  if (element === null) return;
-  const after = [...document.querySelectorAll<HTMLElement>(FOCUSABLE)].find(
-    (e) => (element.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0 && !element.contains(e) && e.tabIndex >= 0 && !e.matches(":disabled") && e.getClientRects().length > 0,
-  );
-  after?.focus();
 }

@@ -56,3 +56,13 @@ export function listen<E extends Event = Event>(target: EventTarget, type: strin
   target.addEventListener(type, handler, options);
   return toDisposable(() => target.removeEventListener(type, handler, options));
 }
+
+const FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
+
+/** Focus the first control after `element` (not inside it) that Tab would reach. */
+export function focusFirstAfter(element: Element): void {
+  const after = [...element.ownerDocument.querySelectorAll<HTMLElement>(FOCUSABLE)].find(
+    (e) => (element.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0 && !element.contains(e) && e.tabIndex >= 0 && !e.matches(":disabled") && e.getClientRects().length > 0,
+  );
+  after?.focus();
+}

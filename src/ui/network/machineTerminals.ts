@@ -52,7 +52,7 @@ export class MachineTerminals {
     if (existing !== undefined) return existing;
     const pane = h("div", { className: "network-terminal", role: "tabpanel", testid: `network-terminal-${m.name}`, hidden: true });
     this.panes.append(pane);
-    const terminal = new TerminalView(pane);
+    const terminal = new TerminalView(pane, () => view.tab);
     const subscriptions = [terminal.follow(m.session, labStoppedNotice), terminal.onInput((data) => m.session.write(data))];
     const tab = h("button", { type: "button", role: "tab", testid: `network-tab-${m.name}`, onClick: () => this.select(view.name) }, m.name);
     this.tabs.append(tab);
