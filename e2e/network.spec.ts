@@ -24,6 +24,9 @@ test("two lab machines on a bridged switch get addresses, ping each other, reach
   for (const [name, nic] of [["vm1", "virtio"], ["vm2", "ne2k"]] as const) {
     await panel.getByTestId("network-nic").selectOption(nic);
     await panel.getByTestId("network-add").click();
+    // Its terminal shows while it starts, without a click on its tab (before: only the tab came).
+    await expect(panel.getByTestId(`network-terminal-${name}`)).toBeVisible();
+    await expect(panel.getByTestId(`network-tab-${name}`)).toHaveAttribute("aria-selected", "true");
     await expect(panel.getByTestId(`network-state-${name}`)).toHaveText("running", { timeout: START_DEADLINE_MS });
   }
   for (const name of ["vm1", "vm2"]) await expect(panel.getByTestId(`network-from-${name}`)).toHaveText("pre-booted state");
@@ -44,6 +47,23 @@ test("two lab machines on a bridged switch get addresses, ping each other, reach
   await expect(panel.getByTestId("network-tab-vm1")).toBeFocused();
   await page.keyboard.press("Enter");
   await expect(terminal.locator(".xterm-helper-textarea")).toBeFocused();
+  // The lab's terminals take the page's theme and zoom (before: dark at 15 px whatever was chosen), and at a
+  // projector's largest zoom the wide machine table scrolls in its own box, not the page.
+  // (Each draws at most the size that keeps 80 columns in its box.)
+  const look = (where: string): Promise<{ fontSize: number; colours: string }> =>
+    page.evaluate(`(() => { const x = document.querySelector(${JSON.stringify(where)}); const rows = getComputedStyle(x.querySelector(".xterm-rows")); return { fontSize: parseFloat(rows.fontSize), colours: getComputedStyle(x.querySelector(".xterm-viewport")).backgroundColor + " " + rows.color }; })()`);
+  const pageLook = await look("#terminal");
+  for (const keys of ["Alt+Shift+KeyT", ...Array<string>(5).fill("Alt+Shift+Equal")]) await page.keyboard.press(keys);
+  await expect.poll(async () => (await look("#terminal")).colours).not.toBe(pageLook.colours);
+  await expect.poll(async () => (await look('[data-testid="network-terminal-vm1"]')).colours).toBe((await look("#terminal")).colours);
+  await expect.poll(async () => (await look('[data-testid="network-terminal-vm1"]')).fontSize).toBeGreaterThan(20);
+  await expect.poll(() => page.evaluate<number>(`(() => { const app = document.getElementById("app"); return app.scrollWidth - app.clientWidth; })()`)).toBeLessThanOrEqual(0);
+  const remove = panel.getByTestId("network-remove-vm1");
+  await remove.scrollIntoViewIfNeeded();
+  await expect(remove).toBeInViewport();
+  for (const keys of ["Alt+Shift+KeyT", "Alt+Shift+Digit0"]) await page.keyboard.press(keys);
+  await expect.poll(() => look('[data-testid="network-terminal-vm1"]')).toEqual(pageLook);
+  await terminal.locator(".xterm-helper-textarea").focus();
   const packets = panel.getByTestId("network-packets");
   await expect(packets).toContainText("Echo (ping) request");
   await expect(packets).toContainText("Echo (ping) reply");

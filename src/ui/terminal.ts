@@ -6,7 +6,7 @@ import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
 // xterm's stylesheet comes with the page's (main.ts).
 import { DisposableStore, Emitter, describeSessionStatus, runDivider, stoppedByGuest, toDisposable, type Disposable, type MachineSession, type MachineStatus } from "../core/index.ts";
-import type { Theme } from "./comfort/preferences.ts";
+import { DEFAULT_FONT_SIZE, type Theme } from "./comfort/preferences.ts";
 import { focusFirstAfter, h } from "./kit/dom.ts";
 import { clipboardCommand } from "./comfort/shortcuts.ts";
 import { NOTICE_SGR, TERMINAL_THEMES } from "./comfort/terminalTheme.ts";
@@ -33,10 +33,16 @@ export function wayOutOfTerminal(element: Element | null): (() => HTMLElement | 
   return terminalWaysOut.get(host) ?? (() => null);
 }
 
+/**
+ * One look for all of the page's terminals, the network lab's with the page's: the theme and the
+ * size the user chose (zoom; a terminal may draw smaller to keep MIN_COLS). Before, the lab's
+ * stayed dark at 15 px whatever the user chose, too small on a projector.
+ */
+const look: { theme: Theme; fontSize: number } = { theme: "dark", fontSize: DEFAULT_FONT_SIZE };
+const liveTerminals = new Set<TerminalView>();
+
 export class TerminalView implements Disposable {
   private readonly term: Terminal;
-  /** The size the user chose (zoom); the terminal may draw smaller to keep MIN_COLS. */
-  private userFontSize = 15;
   private readonly fit = new FitAddon();
   private readonly store = new DisposableStore();
   private pending: Uint8Array[] = [];
@@ -57,9 +63,9 @@ export class TerminalView implements Disposable {
       // two busy lab machines, Chromium): CPU the machines' Workers need on a 2-core laptop.
       cursorBlink: false,
       fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
-      fontSize: this.userFontSize,
+      fontSize: look.fontSize,
       scrollback: 5000,
-      theme: TERMINAL_THEMES.dark,
+      theme: TERMINAL_THEMES[look.theme],
     });
     this.term.loadAddon(this.fit);
     // Tab reaches it before the terminal (which keeps Tab for the guest): the way on to the controls after it.
@@ -88,6 +94,8 @@ export class TerminalView implements Disposable {
       return false;
     });
     this.store.add(this.term);
+    liveTerminals.add(this);
+    this.store.add(toDisposable(() => liveTerminals.delete(this)));
     const observer = new ResizeObserver(() => this.refit());
     observer.observe(container);
     this.store.add(toDisposable(() => observer.disconnect()));
@@ -156,22 +164,25 @@ export class TerminalView implements Disposable {
     if (text !== undefined && text !== "") this.term.paste(text);
   }
 
-  setTheme(theme: Theme): void {
-    this.term.options.theme = TERMINAL_THEMES[theme];
+  /** Every terminal of the page, and those made later, in this theme. */
+  static setTheme(theme: Theme): void {
+    look.theme = theme;
+    for (const view of liveTerminals) view.term.options.theme = TERMINAL_THEMES[theme];
   }
 
-  get fontSize(): number {
-    return this.userFontSize;
+  /** The font size the user chose, for every terminal of the page. */
+  static get fontSize(): number {
+    return look.fontSize;
   }
 
-  setFontSize(size: number): void {
-    this.userFontSize = size;
-    this.refit();
+  static setFontSize(size: number): void {
+    look.fontSize = size;
+    for (const view of liveTerminals) view.refit();
   }
 
   /** The terminal's columns and rows now and the font size it draws with (for tests). */
   get size(): { readonly cols: number; readonly rows: number; readonly fontSize: number } {
-    return { cols: this.term.cols, rows: this.term.rows, fontSize: this.term.options.fontSize ?? this.userFontSize };
+    return { cols: this.term.cols, rows: this.term.rows, fontSize: this.term.options.fontSize ?? look.fontSize };
   }
 
   /**
@@ -182,10 +193,10 @@ export class TerminalView implements Disposable {
   refit(): void {
     try {
       const cols = (): number => this.fit.proposeDimensions()?.cols ?? MIN_COLS;
-      let fontSize = this.userFontSize;
+      let fontSize = look.fontSize;
       this.setDrawnFontSize(fontSize);
       while (fontSize > MIN_FONT_SIZE && cols() < MIN_COLS) this.setDrawnFontSize(--fontSize);
-      if (cols() < MIN_COLS) this.setDrawnFontSize(this.userFontSize);
+      if (cols() < MIN_COLS) this.setDrawnFontSize(look.fontSize);
       this.fit.fit();
     } catch {
       // A hidden container has no size yet; the next resize fits it.

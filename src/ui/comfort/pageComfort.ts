@@ -1,5 +1,5 @@
 /** Theme and zoom as remembered, fullscreen: the page's comfort settings. */
-import { wayOutOfTerminal, type TerminalView } from "../terminal.ts";
+import { TerminalView, wayOutOfTerminal } from "../terminal.ts";
 import { browserPreferences, initialFontSize, initialTheme, stepFontSize, type Theme } from "./preferences.ts";
 
 export interface Comfort {
@@ -17,10 +17,10 @@ export function installComfort(terminal: TerminalView, redraw: () => void): Comf
   const applyTheme = (next: Theme): void => {
     theme = next;
     document.documentElement.dataset["theme"] = next;
-    terminal.setTheme(next);
+    TerminalView.setTheme(next);
   };
   const applyFontSize = (size: number): void => {
-    terminal.setFontSize(size);
+    TerminalView.setFontSize(size);
     // The rest of the page scales with the terminal, for a projector.
     document.documentElement.style.fontSize = `${(size / 15) * 100}%`;
   };
@@ -39,7 +39,7 @@ export function installComfort(terminal: TerminalView, redraw: () => void): Comf
       browserPreferences.set("virtlab.theme", theme);
     },
     zoom(direction) {
-      const size = stepFontSize(terminal.fontSize, direction);
+      const size = stepFontSize(TerminalView.fontSize, direction);
       applyFontSize(size);
       browserPreferences.set("virtlab.zoom", String(size));
     },

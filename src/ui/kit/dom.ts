@@ -66,3 +66,18 @@ export function focusFirstAfter(element: Element): void {
   );
   after?.focus();
 }
+
+/**
+ * A wide element (a table) in a box that scrolls sideways on its own when the page is narrower
+ * than it (a projector's zoom), instead of widening the page. While it scrolls the box takes the
+ * focus, so the keyboard scrolls it too (named after what it holds); else it is no Tab stop.
+ */
+export function scrollBox(label: string, content: HTMLElement): HTMLElement {
+  const box = h("div", { className: "scroll-box", role: "region", "aria-label": label, tabIndex: -1 }, content);
+  const observer = new ResizeObserver(() => {
+    box.tabIndex = box.scrollWidth > box.clientWidth ? 0 : -1;
+  });
+  observer.observe(box);
+  observer.observe(content);
+  return box;
+}

@@ -1,6 +1,6 @@
 /** One benchmark report drawn: per workload a chart, the table of models and the course's KVM figures. */
 import { comparison, formatRatio, formatSize, formatValue, pairById, type LabReport, type WorkloadResult } from "../../core/lab/index.ts";
-import { h } from "../kit/dom.ts";
+import { h, scrollBox } from "../kit/dom.ts";
 import { barChart } from "./chart.ts";
 
 export function renderReport(report: LabReport): HTMLElement[] {
@@ -37,7 +37,7 @@ function renderResult(result: WorkloadResult): HTMLElement {
     { class: "lab-result", "data-workload": result.workload },
     h("h4", {}, `${pair.title}: ${result.title} (${formatSize(result)}) — ratio ${formatRatio(result.ratio)}.${kvmRatio}`),
     barChart(runs.map((run) => ({ label: run.variant ?? run.label, value: run.summary.median, min: run.summary.min, max: run.summary.max, emulated: run.side === "emulated" })), result.unit),
-    table,
+    scrollBox(`${pair.title}: ${result.title}, figures`, table),
     words === undefined ? undefined : h("p", { class: "lab-note" }, words),
     pair.kvm === undefined ? undefined : h("p", { class: "lab-note" }, `The course's KVM figures (% of native): ${pair.kvm.emulatedLabel} ${pair.kvm.emulated}%, ${pair.kvm.paravirtualLabel} ${pair.kvm.paravirtual}%. ${pair.kvm.note}`),
   );

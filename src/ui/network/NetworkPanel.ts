@@ -4,7 +4,7 @@
  * Thin: the core's NetworkLab and VirtualNetwork decide and count; this draws and dispatches.
  */
 import { NETWORK_MODES, PROTOCOL_NAMES, type NetworkLab, type NetworkMode, type NetworkSummary, type PacketFilter, type ProtocolName } from "../../core/index.ts";
-import { actionButton, h } from "../kit/dom.ts";
+import { actionButton, h, scrollBox } from "../kit/dom.ts";
 import { download } from "../kit/download.ts";
 import { LabMoveView } from "./LabMoveView.ts";
 import { MachineTerminals } from "./machineTerminals.ts";
@@ -68,8 +68,9 @@ export class NetworkPanel {
     });
     this.portFilter.addEventListener("change", () => this.drawPackets());
     this.protoFilter.addEventListener("change", () => this.drawPackets());
-    const table = (caption: string, heads: readonly string[], body: HTMLElement): HTMLTableElement =>
-      h("table", { className: "walk-table" }, h("caption", {}, caption), h("thead", {}, h("tr", {}, ...heads.map((t) => h("th", { scope: "col" }, t === "" ? h("span", { className: "visually-hidden" }, "actions") : t)))), body);
+    // Wide at a projector's zoom: the table scrolls in its own box, not the whole page.
+    const table = (caption: string, heads: readonly string[], body: HTMLElement): HTMLElement =>
+      scrollBox(caption, h("table", { className: "walk-table" }, h("caption", {}, caption), h("thead", {}, h("tr", {}, ...heads.map((t) => h("th", { scope: "col" }, t === "" ? h("span", { className: "visually-hidden" }, "actions") : t)))), body));
     container.replaceChildren(
       h("h2", {}, "Network lab"),
       h("p", { className: "lab-note" }, "Machines of their own beside this page's, each in its own Worker, on a virtual switch in this page. Nothing they write is kept. They reach the outside only through the page and only with outside access on (no cookies or credentials are sent, and never to virtlab itself)."),
@@ -130,8 +131,9 @@ export class NetworkPanel {
   private async add(): Promise<void> {
     const nic = this.nic.value === "ne2k" ? "ne2k" : "virtio";
     const adding = this.lab.add(nic);
-    // The new machine is listed (starting) at once: show its terminal while it starts.
+    // The new machine is listed (starting) at once: show its terminal while it starts, with the keys.
     const name = this.lab.machines.at(-1)?.name;
+    this.terminals.show(this.lab.machines);
     if (name !== undefined) this.terminals.select(name);
     await adding;
   }

@@ -50,11 +50,12 @@ export class MachineTerminals {
   private viewFor(m: LabMachine): MachineView {
     const existing = this.views.get(m.name) ?? this.renamed(m);
     if (existing !== undefined) return existing;
-    const pane = h("div", { className: "network-terminal", role: "tabpanel", testid: `network-terminal-${m.name}`, hidden: true });
+    // Shown at once when it is the one selected (as a machine just added is, before its view exists).
+    const pane = h("div", { className: "network-terminal", role: "tabpanel", testid: `network-terminal-${m.name}`, hidden: this.selected !== m.name });
     this.panes.append(pane);
     const terminal = new TerminalView(pane, () => view.tab);
     const subscriptions = [terminal.follow(m.session, labStoppedNotice), terminal.onInput((data) => m.session.write(data))];
-    const tab = h("button", { type: "button", role: "tab", testid: `network-tab-${m.name}`, onClick: () => this.select(view.name) }, m.name);
+    const tab = h("button", { type: "button", role: "tab", testid: `network-tab-${m.name}`, "aria-selected": String(this.selected === m.name), onClick: () => this.select(view.name) }, m.name);
     this.tabs.append(tab);
     const view: MachineView = {
       name: m.name,
