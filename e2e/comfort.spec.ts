@@ -13,7 +13,7 @@ test("shortcuts: help lists them, pause by key, and none of them reaches the gue
   await page.keyboard.press("Alt+Shift+KeyH");
   const help = page.getByTestId("help");
   await expect(help).toBeVisible();
-  for (const line of ["Alt+Shift+P", "Alt+Shift+D", "Alt+Shift+S", "Alt+Shift+F", "Alt+Shift+T", "Alt+Shift+=", "Alt+Shift+-", "Alt+Shift+B", "Alt+Shift+H", "Ctrl+Shift+V or Shift+Insert"]) {
+  for (const line of ["Alt+Shift+P", "Alt+Shift+D", "Alt+Shift+S", "Alt+Shift+F", "Alt+Shift+T", "Alt+Shift+=", "Alt+Shift+-", "Alt+Shift+B", "Alt+Shift+R", "Alt+Shift+H", "Ctrl+Shift+V or Shift+Insert"]) {
     await expect(help.locator("kbd", { hasText: line }).first()).toBeVisible();
   }
   // Each row names its action as the bar does now: the guest runs, so Alt+Shift+P pauses.
@@ -81,6 +81,34 @@ test("the keyboard leaves a terminal with Alt+Shift+B and comes back, and skips 
   await page.keyboard.press("Enter");
   await expectTerminalLine(page, "tab-42");
   expect((await terminalLines(page)).filter((l) => l.includes("tab-$"))).toEqual(["root@virtlab:/# echo tab-$((6*7))"]);
+  expect(pageErrors).toEqual([]);
+});
+
+test("screen reader mode (Alt+Shift+R): the terminal's output is read as it comes and its lines are a list; remembered after a reload", async ({ page, pageErrors }) => {
+  await page.goto("/");
+  await waitForShell(page);
+  const tree = page.getByTestId("terminal").getByRole("list");
+  // Off by default: xterm hides its rows from assistive technology.
+  await expect(tree).toHaveCount(0);
+  await page.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.press("Alt+Shift+KeyR");
+  await expect(tree).toHaveCount(1);
+  await expect(page.getByTestId("terminal").locator(".live-region")).toContainText("Screen reader mode on");
+  await page.keyboard.type("echo sr-$((6*7))\n");
+  // Read as it comes (the live region), and browsable line by line (the list).
+  await expect(page.getByTestId("terminal").locator(".live-region")).toContainText("sr-42");
+  await expect(tree.getByRole("listitem").filter({ hasText: /^sr-42\s*$/ })).toHaveCount(1);
+
+  await page.reload();
+  await waitForShell(page);
+  await expect(tree).toHaveCount(1);
+  await page.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.press("Alt+Shift+KeyH");
+  await expect(page.getByTestId("help").locator("tr", { hasText: "Alt+Shift+R" })).toContainText("Screen reader mode off");
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Alt+Shift+KeyR");
+  await expect(tree).toHaveCount(0);
+  await expectTerminalLine(page, "Screen reader mode off.");
   expect(pageErrors).toEqual([]);
 });
 

@@ -30,6 +30,8 @@ export interface ActionContext {
   toggleTheme(): void;
   zoom(direction: -1 | 0 | 1): void;
   openHelp(): void;
+  readonly screenReader: boolean;
+  toggleScreenReader(): void;
   /** The keyboard's way out of a terminal (which keeps Tab for the guest) and back. */
   switchFocus(): Promise<void>;
   report(error: unknown): void;
@@ -184,6 +186,15 @@ export const ACTIONS: readonly Action[] = [
     inBar: false,
     enabled: () => true,
     run: (ctx) => ctx.switchFocus(),
+  },
+  {
+    id: "screen-reader",
+    label: (_status, ctx) => (ctx.screenReader ? "Screen reader mode off" : "Screen reader mode on"),
+    title: "A screen reader reads the terminals' output as it comes and can browse their lines (remembered in this browser; off by default, it costs time on every screen update)",
+    shortcut: "KeyR",
+    inBar: false,
+    enabled: () => true,
+    run: (ctx) => ctx.toggleScreenReader(),
   },
   {
     id: "help",

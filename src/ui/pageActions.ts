@@ -21,6 +21,8 @@ export function pageActions(shell: Shell & { showLink(text: string, url: string)
     toggleTheme: () => comfort.toggleTheme(),
     zoom: (direction) => comfort.zoom(direction),
     switchFocus: () => comfort.switchFocus(),
+    screenReader: comfort.screenReader,
+    toggleScreenReader: () => comfort.toggleScreenReader(),
     openHelp: () => (document.getElementById("help") as HTMLDialogElement | null)?.showModal(),
     lessonsVisible: panels.lessonsVisible,
     setLessonsVisible: (visible) => panels.setLessonsVisible(visible),

@@ -38,7 +38,7 @@ export function wayOutOfTerminal(element: Element | null): (() => HTMLElement | 
  * size the user chose (zoom; a terminal may draw smaller to keep MIN_COLS). Before, the lab's
  * stayed dark at 15 px whatever the user chose, too small on a projector.
  */
-const look: { theme: Theme; fontSize: number } = { theme: "dark", fontSize: DEFAULT_FONT_SIZE };
+const look: { theme: Theme; fontSize: number; screenReader: boolean } = { theme: "dark", fontSize: DEFAULT_FONT_SIZE, screenReader: false };
 const liveTerminals = new Set<TerminalView>();
 
 export class TerminalView implements Disposable {
@@ -66,6 +66,7 @@ export class TerminalView implements Disposable {
       fontSize: look.fontSize,
       scrollback: 5000,
       theme: TERMINAL_THEMES[look.theme],
+      screenReaderMode: look.screenReader,
     });
     this.term.loadAddon(this.fit);
     // Tab reaches it before the terminal (which keeps Tab for the guest): the way on to the controls after it.
@@ -168,6 +169,17 @@ export class TerminalView implements Disposable {
   static setTheme(theme: Theme): void {
     look.theme = theme;
     for (const view of liveTerminals) view.term.options.theme = TERMINAL_THEMES[theme];
+  }
+
+  /**
+   * xterm's screen reader mode for every terminal: the rows as a list a screen reader can browse
+   * and the output read as it comes (a live region). Without it the rows are hidden from
+   * assistive technology and a blind student hears nothing the guest writes. Off by default: it
+   * costs work on every screen update.
+   */
+  static setScreenReader(on: boolean): void {
+    look.screenReader = on;
+    for (const view of liveTerminals) view.term.options.screenReaderMode = on;
   }
 
   /** The font size the user chose, for every terminal of the page. */

@@ -8,6 +8,8 @@ export interface Comfort {
   zoom(direction: -1 | 0 | 1): void;
   readonly fullscreen: boolean;
   toggleFullscreen(): Promise<void>;
+  readonly screenReader: boolean;
+  toggleScreenReader(): void;
   /** From a terminal to the bar's first enabled button; from anywhere else to the page's terminal. */
   switchFocus(): Promise<void>;
 }
@@ -24,6 +26,8 @@ export function installComfort(terminal: TerminalView, redraw: () => void): Comf
     // The rest of the page scales with the terminal, for a projector.
     document.documentElement.style.fontSize = `${(size / 15) * 100}%`;
   };
+  let screenReader = browserPreferences.get("virtlab.screenReader") === "on";
+  TerminalView.setScreenReader(screenReader);
   applyTheme(initialTheme(browserPreferences.get("virtlab.theme"), matchMedia("(prefers-color-scheme: light)").matches));
   applyFontSize(initialFontSize(browserPreferences.get("virtlab.zoom")));
   document.addEventListener("fullscreenchange", () => {
@@ -42,6 +46,16 @@ export function installComfort(terminal: TerminalView, redraw: () => void): Comf
       const size = stepFontSize(TerminalView.fontSize, direction);
       applyFontSize(size);
       browserPreferences.set("virtlab.zoom", String(size));
+    },
+    get screenReader() {
+      return screenReader;
+    },
+    toggleScreenReader() {
+      screenReader = !screenReader;
+      TerminalView.setScreenReader(screenReader);
+      browserPreferences.set("virtlab.screenReader", screenReader ? "on" : "off");
+      // In the terminal, where a screen reader now reads it (and the eye sees why the page changed).
+      terminal.notice(screenReader ? "Screen reader mode on: the terminal's output is read as it comes (Alt+Shift+R turns it off)." : "Screen reader mode off.");
     },
     get fullscreen() {
       return document.fullscreenElement !== null;
