@@ -112,6 +112,44 @@ test("screen reader mode (Alt+Shift+R): the terminal's output is read as it come
   expect(pageErrors).toEqual([]);
 });
 
+test("in forced colours (a contrast theme) the terminal's cursor and selection still show", async ({ page, pageErrors }) => {
+  await page.emulateMedia({ forcedColors: "active", colorScheme: "dark" });
+  await page.goto("/");
+  await waitForShell(page);
+  await page.locator(".xterm-helper-textarea").focus();
+  await page.keyboard.type("echo contrast");
+  await page.keyboard.press("Enter");
+  await expectTerminalLine(page, "contrast");
+  // The share of a box's pixels that are not the black of the forced dark background.
+  const lit = async (box: { x: number; y: number; width: number; height: number }): Promise<number> => {
+    const png = (await page.screenshot({ clip: box })).toString("base64");
+    return page.evaluate<number>(`(async () => {
+      const bytes = Uint8Array.from(atob(${JSON.stringify(png)}), (c) => c.charCodeAt(0));
+      const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/png" }));
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const g = canvas.getContext("2d");
+      g.drawImage(bitmap, 0, 0);
+      const d = g.getImageData(0, 0, bitmap.width, bitmap.height).data;
+      let on = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 120) on++;
+      return on / (d.length / 4);
+    })()`);
+  };
+  const cursor = await page.locator("#terminal .xterm-cursor").boundingBox();
+  if (cursor === null) throw new Error("no cursor drawn");
+  // A block cursor (before: the forced background took it away, 0 % lit).
+  expect(await lit(cursor)).toBeGreaterThan(0.8);
+  const row = page.locator("#terminal .xterm-rows > div", { hasText: /^contrast\s*$/ });
+  const word = await row.boundingBox();
+  if (word === null) throw new Error("the output line is not on screen");
+  const wordBox = { x: word.x, y: word.y, width: 8 * 9, height: word.height };
+  const unselected = await lit(wordBox);
+  await page.mouse.dblclick(word.x + 12, word.y + word.height / 2);
+  // The selection's background under the word (before: as unselected, only the letters' strokes lit).
+  await expect.poll(() => lit(wordBox)).toBeGreaterThan(Math.max(0.8, unselected + 0.3));
+  expect(pageErrors).toEqual([]);
+});
+
 test("theme and zoom are remembered after a reload", async ({ page, pageErrors }) => {
   await page.emulateMedia({ colorScheme: "dark" });
   await page.goto("/");

@@ -27,7 +27,11 @@ test("two lab machines on a bridged switch get addresses, ping each other, reach
     // Its terminal shows while it starts, without a click on its tab (before: only the tab came).
     await expect(panel.getByTestId(`network-terminal-${name}`)).toBeVisible();
     await expect(panel.getByTestId(`network-tab-${name}`)).toHaveAttribute("aria-selected", "true");
+    // The chosen tab is told by more than its colour (a contrast theme replaces colours).
+    await expect(panel.getByTestId(`network-tab-${name}`)).toHaveCSS("font-weight", "600");
     await expect(panel.getByTestId(`network-state-${name}`)).toHaveText("running", { timeout: START_DEADLINE_MS });
+    await panel.getByTestId(`network-terminal-${name}`).scrollIntoViewIfNeeded();
+    await expect(panel.getByTestId(`network-terminal-${name}`).locator(".xterm-rows")).toContainText(`root@${name}:/# `);
   }
   for (const name of ["vm1", "vm2"]) await expect(panel.getByTestId(`network-from-${name}`)).toHaveText("pre-booted state");
   await expect(panel.getByTestId("network-no-machines")).toHaveCount(0);

@@ -133,8 +133,7 @@ export class NetworkPanel {
     const adding = this.lab.add(nic);
     // The new machine is listed (starting) at once: show its terminal while it starts, with the keys.
     const name = this.lab.machines.at(-1)?.name;
-    this.terminals.show(this.lab.machines);
-    if (name !== undefined) this.terminals.select(name);
+    this.terminals.show(this.lab.machines, name);
     await adding;
   }
 

@@ -25,8 +25,13 @@ export class MachineTerminals {
     private readonly panes: HTMLElement,
   ) {}
 
-  /** A view for each of `machines`, none for a machine gone; the first shown when none is. */
-  show(machines: readonly LabMachine[]): void {
+  /**
+   * A view for each of `machines`, none for a machine gone; `select` shown (a machine just added:
+   * its terminal made in a shown box, as xterm measures its font there), else the one shown
+   * before, else the first.
+   */
+  show(machines: readonly LabMachine[], select?: string): void {
+    if (select !== undefined) this.selected = select;
     for (const m of machines) this.viewFor(m);
     for (const [name, view] of this.views) {
       if (machines.some((m) => m.name === name)) continue;
@@ -34,7 +39,8 @@ export class MachineTerminals {
       this.views.delete(name);
       if (this.selected === name) this.selected = undefined;
     }
-    if (this.selected === undefined && machines[0] !== undefined) this.select(machines[0].name);
+    if (select !== undefined) this.select(select);
+    else if (this.selected === undefined && machines[0] !== undefined) this.select(machines[0].name);
   }
 
   select(name: string): void {
@@ -50,7 +56,7 @@ export class MachineTerminals {
   private viewFor(m: LabMachine): MachineView {
     const existing = this.views.get(m.name) ?? this.renamed(m);
     if (existing !== undefined) return existing;
-    // Shown at once when it is the one selected (as a machine just added is, before its view exists).
+    // Shown at once when it is the one selected (a machine just added).
     const pane = h("div", { className: "network-terminal", role: "tabpanel", testid: `network-terminal-${m.name}`, hidden: this.selected !== m.name });
     this.panes.append(pane);
     const terminal = new TerminalView(pane, () => view.tab);
