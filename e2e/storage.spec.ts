@@ -55,10 +55,15 @@ test("the data disk keeps what the guest wrote across a browser restart; export 
     expect(bytes.includes(Buffer.from(`${marker}\n`))).toBe(true);
     await expect(page.getByTestId("disk-export-state")).toHaveText("Exported Debian-6.1-busybox-built-in-hda.img (64.0 MiB): see your downloads.");
 
-    // Reset: the first click only asks; cancel keeps everything.
-    await page.getByTestId("disk-reset").click();
+    // Reset: the first press only asks; cancel keeps everything. By keyboard: the focus goes to the
+    // harmless answer, which reads the question, and back to Reset disk… (before: to the page's body).
+    await page.getByTestId("disk-reset").focus();
+    await page.keyboard.press("Enter");
     await expect(page.getByTestId("disk-reset-question")).toContainText("Erase everything the guest wrote to hda");
-    await page.getByTestId("disk-reset-cancel").click();
+    await expect(page.getByTestId("disk-reset-cancel")).toBeFocused();
+    await expect(page.getByTestId("disk-reset-cancel")).toHaveAccessibleDescription(/Erase everything the guest wrote to hda/);
+    await page.keyboard.press("Enter");
+    await expect(page.getByTestId("disk-reset")).toBeFocused();
     expect(await runInGuest(page, "cat /data/note")).toEqual({ output: "hello", exitCode: 0 });
     await page.getByTestId("disk-reset").click();
     await page.getByTestId("disk-reset-confirm").click();
@@ -154,7 +159,9 @@ test("images: a bad file is refused with its message; an ISO added by upload is 
   // Renamed.
   await iso.getByTestId("image-rename").click();
   await page.getByTestId("image-rename-input").fill("GRUB rescue CD");
-  await page.getByTestId("image-rename-save").click();
+  // Enter saves, and the focus stays on the row's controls (before: the page's body).
+  await page.getByTestId("image-rename-input").press("Enter");
+  await expect(iso.getByTestId("image-rename")).toBeFocused();
   await expect(rows.nth(1).getByTestId("image-name")).toHaveText("GRUB rescue CD");
 
   // A machine that boots it.
@@ -204,6 +211,8 @@ test("images: a bad file is refused with its message; an ISO added by upload is 
   await expect(page.getByTestId("image-delete-question")).toContainText("GRUB uses it");
   await page.getByTestId("image-delete-confirm").click();
   await expect(rows).toHaveCount(1);
+  // The focus stays in the library (the row that had it is gone).
+  await expect.poll(() => page.evaluate<boolean>(`document.activeElement?.closest("#library") !== null`)).toBe(true);
 
   // The machine that used it says so plainly at its next start, and the stage is "failed".
   await page.reload();

@@ -59,12 +59,44 @@ export function listen<E extends Event = Event>(target: EventTarget, type: strin
 
 const FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]";
 
+const reachable = (e: HTMLElement): boolean => e.tabIndex >= 0 && !e.matches(":disabled") && e.getClientRects().length > 0;
+
 /** Focus the first control after `element` (not inside it) that Tab would reach. */
 export function focusFirstAfter(element: Element): void {
   const after = [...element.ownerDocument.querySelectorAll<HTMLElement>(FOCUSABLE)].find(
-    (e) => (element.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0 && !element.contains(e) && e.tabIndex >= 0 && !e.matches(":disabled") && e.getClientRects().length > 0,
+    (e) => (element.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING) !== 0 && !element.contains(e) && reachable(e),
   );
   after?.focus();
+}
+
+/** Whether the keyboard's focus is nowhere (on the body: the element that had it was removed). */
+export function focusLost(doc: Document): boolean {
+  return doc.activeElement === null || doc.activeElement === doc.body;
+}
+
+/**
+ * Run `job` (an answer to an inline question, which redraws the place it was asked in); if that
+ * took the keyboard's focus away, it goes to the first control Tab reaches in the nearest place
+ * around `anchor` (as it was when the job began) that is still in the page and has one: the
+ * control that asked, drawn again; the list a deleted item was in; else its panel.
+ */
+export async function keepingFocusNear(anchor: Element, job: () => Promise<void> | void): Promise<void> {
+  const places: Element[] = [];
+  for (let at = anchor.parentElement; at !== null; at = at.parentElement) places.push(at);
+  try {
+    await job();
+  } finally {
+    if (focusLost(anchor.ownerDocument)) refocusWithin(places);
+  }
+}
+
+function refocusWithin(places: readonly Element[]): void {
+  for (const place of places) {
+    const control = place.isConnected ? [...place.querySelectorAll<HTMLElement>(FOCUSABLE)].find(reachable) : undefined;
+    if (control === undefined) continue;
+    control.focus();
+    return;
+  }
 }
 
 /**

@@ -2,7 +2,7 @@
  * Inline rename: a text field with Save and Cancel in place of a name; Enter saves, Esc cancels.
  * Test ids: `<testid>-input`, `-save`, `-cancel`.
  */
-import { actionButton, h } from "./dom.ts";
+import { actionButton, h, keepingFocusNear } from "./dom.ts";
 
 export interface InlineRename {
   /** The prefix of the test ids, e.g. "image-rename". */
@@ -28,8 +28,9 @@ export function renameKey(key: string): "save" | "cancel" | undefined {
 
 export function inlineRename(rename: InlineRename): InlineRenameParts {
   const input = h("input", { type: "text", value: rename.value, testid: `${rename.testid}-input`, "aria-label": "New name" });
-  const save = actionButton("Save", `${rename.testid}-save`, () => rename.onSave(input.value), rename.report);
-  const cancel = actionButton("Cancel", `${rename.testid}-cancel`, () => rename.onCancel(), rename.report);
+  // The row is drawn again after either: the focus stays near (before: it fell to the page's body).
+  const save = actionButton("Save", `${rename.testid}-save`, () => keepingFocusNear(input, () => rename.onSave(input.value)), rename.report);
+  const cancel = actionButton("Cancel", `${rename.testid}-cancel`, () => keepingFocusNear(input, () => rename.onCancel()), rename.report);
   input.addEventListener("keydown", (event) => {
     const what = renameKey(event.key);
     if (what === undefined) return;
