@@ -84,6 +84,36 @@ test("the keyboard leaves a terminal with Alt+Shift+B and comes back, and skips 
   expect(pageErrors).toEqual([]);
 });
 
+test("by keyboard: Esc closes the machine form and the keys go back to its button, Enter in a snapshot's name saves it, and a shell coming up does not take the keys from a field", async ({ page, pageErrors }) => {
+  await page.goto("/");
+  await waitForShell(page);
+  await page.getByTestId("machine-new").focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("machine-name-input")).toBeFocused();
+  await page.keyboard.press("Escape");
+  await expect(page.getByTestId("machine-form")).toBeHidden();
+  await expect(page.getByTestId("machine-new")).toBeFocused();
+
+  const name = page.getByTestId("snapshot-name");
+  await name.focus();
+  await page.keyboard.type("by-enter");
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("snapshot-row-name")).toHaveText(["by-enter"], { timeout: 60_000 });
+  await expect(name).toBeFocused();
+
+  // Restart the machine, then type a name while it starts: the shell's arrival leaves the field alone.
+  await page.getByTestId("machine-boot").first().click();
+  await name.focus();
+  await expect(page.getByTestId("stage")).not.toHaveText("ready");
+  await page.keyboard.type("typed");
+  await waitForShell(page);
+  await expect(page.getByTestId("stage")).toHaveText("ready");
+  await expect(name).toBeFocused();
+  await page.keyboard.type("-on");
+  await expect(name).toHaveValue("typed-on");
+  expect(pageErrors).toEqual([]);
+});
+
 test("screen reader mode (Alt+Shift+R): the terminal's output is read as it comes and its lines are a list; remembered after a reload", async ({ page, pageErrors }) => {
   await page.goto("/");
   await waitForShell(page);

@@ -46,6 +46,12 @@ export class SnapshotPanel {
     private readonly host: SnapshotHost,
   ) {
     const save = actionButton("Save snapshot", "snapshot-save", async () => void (await this.save()), host.report, "Save the whole machine: memory, devices and disks (Alt+Shift+S)");
+    // Enter in the name saves, as in a form (before: nothing happened).
+    this.nameInput.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || event.isComposing) return;
+      event.preventDefault();
+      save.click();
+    });
     const importButton = actionButton("Import…", "snapshot-import", () => this.fileInput.click(), host.report, "Add a snapshot file (.vlsnap) exported from virtlab");
     this.fileInput.addEventListener("change", () => {
       const file = this.fileInput.files?.[0];

@@ -1,7 +1,7 @@
 /** Machines: list, create, edit, boot, delete (with confirmation). The built-in one is always there. */
 import { DISK_SLOTS, deleteMachine, slotChoices, type DiskSlot, type ImageRecord, type MachineRecord } from "../../core/index.ts";
 import { inlineConfirm } from "../kit/confirm.ts";
-import { actionButton, h } from "../kit/dom.ts";
+import { actionButton, focusLost, h } from "../kit/dom.ts";
 import { describeBoot, describeDisks } from "./guests.ts";
 import { formFromRecord, memoryHint, recordFromForm, type BootChoice, type MachineFormValues } from "./machineForm.ts";
 import type { Stores } from "./StorageController.ts";
@@ -25,6 +25,9 @@ const BOOT_LABELS: Readonly<Record<BootChoice, string>> = {
 export class MachinesPanel {
   private readonly list = h("ul", { testid: "machine-list", className: "rows" });
   private readonly editor = h("form", { testid: "machine-form", className: "machine-form", hidden: true });
+  private readonly newButton = actionButton("New machine", "machine-new", () => this.edit(this.host.stores.machines.draft("")), (e) => this.host.report(e));
+  /** The control that opened the editor, where the keys go back when it closes. */
+  private opener: HTMLElement | undefined;
   private machines: readonly MachineRecord[] = [];
   private images: readonly ImageRecord[] = [];
 
@@ -34,7 +37,7 @@ export class MachinesPanel {
   ) {
     container.append(
       h("h2", {}, "Machines"),
-      actionButton("New machine", "machine-new", () => this.edit(host.stores.machines.draft("")), host.report),
+      this.newButton,
       this.editor,
       this.list,
     );
@@ -165,8 +168,8 @@ export class MachinesPanel {
       try {
         const record = recordFromForm(collect(), base);
         const saved = await this.host.stores.machines.save(record, this.images);
-        this.closeEditor();
         await this.refresh();
+        this.closeEditor();
         if (thenBoot || this.host.current().id === saved.id) await this.host.boot(saved);
       } catch (error) {
         this.host.report(error);
@@ -187,6 +190,12 @@ export class MachinesPanel {
     };
     this.editor.oninput = showHint;
     this.editor.onchange = showHint;
+    // Esc cancels, as in the inline rename.
+    this.editor.onkeydown = (event) => {
+      if (event.key !== "Escape") return;
+      event.preventDefault();
+      cancel.click();
+    };
     this.editor.onsubmit = (event) => {
       event.preventDefault();
       void submit(false);
@@ -204,13 +213,17 @@ export class MachinesPanel {
       h("div", {}, save, saveAndBoot, cancel),
     );
     showHint();
+    this.opener = document.activeElement instanceof HTMLElement ? document.activeElement : undefined;
     this.editor.hidden = false;
     name.focus();
   }
 
+  /** Closed (saved or cancelled): the keys go back to the control that opened it, or near it. */
   private closeEditor(): void {
     this.editor.hidden = true;
     this.editor.replaceChildren();
+    if (!focusLost(document)) return;
+    (this.opener?.isConnected === true ? this.opener : this.newButton).focus();
   }
 }
 
