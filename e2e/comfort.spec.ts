@@ -84,7 +84,7 @@ test("the keyboard leaves a terminal with Alt+Shift+B and comes back, and skips 
   expect(pageErrors).toEqual([]);
 });
 
-test("by keyboard: Esc closes the machine form and the keys go back to its button, Enter in a snapshot's name saves it, and a shell coming up does not take the keys from a field", async ({ page, pageErrors }) => {
+test("by keyboard: Esc closes the machine form and the keys go back to its button, Enter in a snapshot's name saves it, and a shell coming up takes the keys from a clicked button but not from a field", async ({ page, pageErrors }) => {
   await page.goto("/");
   await waitForShell(page);
   await page.getByTestId("machine-new").focus();
@@ -111,6 +111,11 @@ test("by keyboard: Esc closes the machine form and the keys go back to its butto
   await expect(name).toBeFocused();
   await page.keyboard.type("-on");
   await expect(name).toHaveValue("typed-on");
+  // From a button clicked (Restart), the shell's arrival still brings the keys to the terminal.
+  await page.getByTestId("machine-boot").first().click();
+  await expect(page.getByTestId("stage")).not.toHaveText("ready");
+  await waitForShell(page);
+  await expect(page.locator("#terminal .xterm-helper-textarea")).toBeFocused();
   expect(pageErrors).toEqual([]);
 });
 

@@ -29,7 +29,7 @@ import {
 } from "../core/index.ts";
 import { installComfort, type Comfort } from "./comfort/pageComfort.ts";
 import { keepControlKeys } from "./comfort/controlKeys.ts";
-import { focusLost } from "./kit/dom.ts";
+import { typingInField } from "./kit/dom.ts";
 import { Controls } from "./controls.ts";
 import { CrashOffer } from "./crashOffer.ts";
 import { byId, installPanels, type Panels } from "./panels.ts";
@@ -140,9 +140,10 @@ export class App implements Shell {
       void this.panels.snapshots.link.showOrigin(this.current.id);
     });
     session.onShellReady(() => {
-      // Where the user types next, unless they are typing elsewhere (a snapshot's name while the
-      // machine restarts): a shell coming up took their keys away mid-word.
-      if (focusLost(document)) this.terminal.focus();
+      // Where the user types next (after a click on a device or a machine's button too), unless
+      // they are typing in a field (a snapshot's name while the machine restarts): a shell coming
+      // up took their keys away mid-word.
+      if (!typingInField(document)) this.terminal.focus();
       crashOffer.shellReady(this.current.id);
     });
     session.onCrash(() => void crashOffer.crashed(this.current.id));

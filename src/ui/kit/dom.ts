@@ -69,6 +69,14 @@ export function focusFirstAfter(element: Element): void {
   after?.focus();
 }
 
+/** Whether the keys go to a text field of the page (not a terminal's input, not a button). */
+export function typingInField(doc: Document): boolean {
+  const e = doc.activeElement;
+  if (e instanceof HTMLTextAreaElement) return e.closest(".xterm") === null;
+  if (e instanceof HTMLInputElement) return !["button", "checkbox", "radio", "submit", "reset", "file", "range", "color"].includes(e.type);
+  return e instanceof HTMLElement && e.isContentEditable;
+}
+
 /** Whether the keyboard's focus is nowhere (on the body: the element that had it was removed). */
 export function focusLost(doc: Document): boolean {
   return doc.activeElement === null || doc.activeElement === doc.body;
