@@ -34,9 +34,9 @@ export function wayOutOfTerminal(element: Element | null): (() => HTMLElement | 
 }
 
 /**
- * One look for all of the page's terminals, the network lab's with the page's: the theme and the
- * size the user chose (zoom; a terminal may draw smaller to keep MIN_COLS). Before, the lab's
- * stayed dark at 15 px whatever the user chose, too small on a projector.
+ * One look for all of the page's terminals, the network lab's with the page's: the theme, the
+ * size the user chose (zoom; a terminal may draw smaller to keep MIN_COLS) and the screen reader
+ * mode. Before, the lab's stayed dark at 15 px whatever the user chose, too small on a projector.
  */
 const look: { theme: Theme; fontSize: number; screenReader: boolean } = { theme: "dark", fontSize: DEFAULT_FONT_SIZE, screenReader: false };
 const liveTerminals = new Set<TerminalView>();

@@ -1,4 +1,4 @@
-/** Theme and zoom as remembered, fullscreen: the page's comfort settings. */
+/** Theme, zoom and screen reader mode as remembered, fullscreen, the keyboard's way out of a terminal: the page's comfort settings. */
 import { TerminalView, wayOutOfTerminal } from "../terminal.ts";
 import { browserPreferences, initialFontSize, initialTheme, stepFontSize, type Theme } from "./preferences.ts";
 
@@ -10,7 +10,7 @@ export interface Comfort {
   toggleFullscreen(): Promise<void>;
   readonly screenReader: boolean;
   toggleScreenReader(): void;
-  /** From a terminal to the bar's first enabled button; from anywhere else to the page's terminal. */
+  /** From a terminal to its way out (the page's: the bar's first enabled button); from anywhere else to the page's terminal. */
   switchFocus(): Promise<void>;
 }
 
