@@ -29,7 +29,7 @@ const MESSAGES: Record<ErrorCode, Message> = {
   },
   "not-running": {
     title: "The machine is not running",
-    hint: "Start the machine first.",
+    hint: "Start the machine first, or wait until the one starting runs, then try again.",
   },
   disposed: {
     title: "The machine was shut down",

@@ -96,6 +96,17 @@ describe("MachineSession: start requests", () => {
     session.dispose();
   });
 
+  it("a snapshot asked for while a start is under way is refused as still starting; with nothing started, as nothing running", async () => {
+    const prebooted = await prebootedFor(DEFAULT_PROFILE);
+    const { session } = setup({ prebooted });
+    const meta = { name: "early", app: "test", preview: "", createdAt: 1 };
+    await expect(session.capture(meta)).rejects.toThrow("There is no running machine to save.");
+    const starting = start(session, { kind: "auto" });
+    await expect(session.capture(meta)).rejects.toMatchObject({ code: "not-running", message: "The machine is still starting: a snapshot can be saved once it runs." });
+    expect(await starting).toEqual({ kind: "started", from: "pre-booted" });
+    session.dispose();
+  });
+
   it("with the guest agent, shows the prompt before the set-up, and what is typed at it reaches the shell after the set-up", async () => {
     const prebooted = await prebootedFor(DEFAULT_PROFILE);
     const { session, shells, runs } = setup({ prebooted, manifest: { ...manifest, agent: "serial1" } });

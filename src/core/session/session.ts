@@ -139,6 +139,8 @@ export class MachineSession {
   private current: Machine | undefined;
   private machineStore = new DisposableStore();
   private generation = 0;
+  /** Starts begun and not yet over (a save asked meanwhile is told the machine is still starting). */
+  private startsUnderWay = 0;
   private failed: MachineStatus | undefined;
   private stopped = false;
   private settlingNow = false;
@@ -281,6 +283,15 @@ export class MachineSession {
    * refused before anything stops.
    */
   async start(options: StartOptions): Promise<StartOutcome> {
+    this.startsUnderWay++;
+    try {
+      return await this.startNow(options);
+    } finally {
+      this.startsUnderWay--;
+    }
+  }
+
+  private async startNow(options: StartOptions): Promise<StartOutcome> {
     const generation = ++this.generation;
     const { record, profile } = options;
     // The link's kept boot read ahead is for the page's first start only.
@@ -508,7 +519,8 @@ export class MachineSession {
     const machine = this.current;
     const record = this.recordNow;
     if (machine === undefined || record === undefined || (machine.status.stage !== "ready" && machine.status.stage !== "booting")) {
-      throw new AppError("not-running", "There is no running machine to save.");
+      // (Before, a save asked while a restart was under way said only that nothing ran.)
+      throw new AppError("not-running", this.startsUnderWay > 0 ? "The machine is still starting: a snapshot can be saved once it runs." : "There is no running machine to save.");
     }
     const identities = machineDiskIdentities(record, await this.options.images.list());
     const disks = this.options.disks.view.slots.flatMap((slot) => {
