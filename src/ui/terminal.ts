@@ -177,6 +177,10 @@ export class TerminalView implements Disposable {
    * assistive technology and a blind student hears nothing the guest writes. Off by default: it
    * costs work on every screen update.
    */
+  static get screenReader(): boolean {
+    return look.screenReader;
+  }
+
   static setScreenReader(on: boolean): void {
     look.screenReader = on;
     for (const view of liveTerminals) view.term.options.screenReaderMode = on;

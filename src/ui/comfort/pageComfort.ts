@@ -26,8 +26,7 @@ export function installComfort(terminal: TerminalView, redraw: () => void): Comf
     // The rest of the page scales with the terminal, for a projector.
     document.documentElement.style.fontSize = `${(size / 15) * 100}%`;
   };
-  let screenReader = browserPreferences.get("virtlab.screenReader") === "on";
-  TerminalView.setScreenReader(screenReader);
+  TerminalView.setScreenReader(browserPreferences.get("virtlab.screenReader") === "on");
   applyTheme(initialTheme(browserPreferences.get("virtlab.theme"), matchMedia("(prefers-color-scheme: light)").matches));
   applyFontSize(initialFontSize(browserPreferences.get("virtlab.zoom")));
   document.addEventListener("fullscreenchange", () => {
@@ -48,10 +47,10 @@ export function installComfort(terminal: TerminalView, redraw: () => void): Comf
       browserPreferences.set("virtlab.zoom", String(size));
     },
     get screenReader() {
-      return screenReader;
+      return TerminalView.screenReader;
     },
     toggleScreenReader() {
-      screenReader = !screenReader;
+      const screenReader = !TerminalView.screenReader;
       TerminalView.setScreenReader(screenReader);
       browserPreferences.set("virtlab.screenReader", screenReader ? "on" : "off");
       // In the terminal, where a screen reader now reads it (and the eye sees why the page changed).
