@@ -96,7 +96,7 @@ export function guestAssets(guest: GuestSpec): ReadonlyArray<readonly [AssetRole
     ["vgaBios", guest.vgaBios],
   ];
   if (guest.kind !== "linux") return firmware;
-  return guest.initrd === undefined ? [...firmware, ["kernel", guest.kernel]] : [...firmware, ["kernel", guest.kernel], ["initrd", guest.initrd]];
+  return [...firmware, ["kernel", guest.kernel], ...(guest.initrd === undefined ? [] : [["initrd", guest.initrd] as const])];
 }
 
 /** The files a start loaded: none of them when it restores a saved state (see `toEmulatorConfig`). */

@@ -17,8 +17,7 @@ export type DiskSource = { readonly kind: "blank"; readonly sizeBytes: number } 
 export type BootSource =
   /** The built-in Debian guest served with the app. */
   | { readonly kind: "default-guest" }
-  /** A kernel and an initrd from the library. */
-  /** `initrdImageId` "": no initrd (the kernel mounts its root itself, `root=` on the command line). */
+  /** A kernel and an initrd from the library; `initrdImageId` "": no initrd (the kernel mounts its root itself, `root=` on the command line). */
   | { readonly kind: "linux"; readonly kernelImageId: string; readonly initrdImageId: string; readonly cmdline: string }
   /** The BIOS boots from a drive. */
   | { readonly kind: "disk"; readonly bootFrom: "cdrom" | "hda" | "fda" };
