@@ -60,7 +60,11 @@ export interface ErrorDetailsByCode {
   "emulator-start-failed": { readonly deadlineMs?: number };
   "emulator-crashed": NoDetails;
   timeout: { readonly deadlineMs: number; readonly recentOutput?: string };
-  "not-running": { readonly subject?: string };
+  "not-running": {
+    readonly subject?: string;
+    /** A start is under way: the operation can be asked again once it runs. */
+    readonly starting?: boolean;
+  };
   disposed: NoDetails;
   "bad-profile": { readonly subject?: string; readonly problems?: readonly string[] };
   "bad-image": { readonly subject?: string; readonly size?: number };

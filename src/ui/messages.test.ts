@@ -19,6 +19,15 @@ describe("toUserMessage", () => {
     expect(message.detail).toBe("Could not download bzImage. (Failed to fetch)");
   });
 
+  it("says a machine still starting is starting, not that it does not run", () => {
+    const starting = toUserMessage(new AppError("not-running", "The machine is still starting: a snapshot can be saved once it runs.", { details: { starting: true } }));
+    expect(starting.title).toBe("The machine is still starting");
+    expect(starting.hint).toMatch(/^Wait until it runs/);
+    const none = toUserMessage(new AppError("not-running", "There is no running machine to save."));
+    expect(none.title).toBe("The machine is not running");
+    expect(none.hint).toBe("Start the machine first, then try again.");
+  });
+
   it("still says something for errors that are not ours", () => {
     const message = toUserMessage(new RangeError("Maximum call stack size exceeded"));
     expect(message.title).toBe("Something went wrong");

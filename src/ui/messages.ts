@@ -29,7 +29,7 @@ const MESSAGES: Record<ErrorCode, Message> = {
   },
   "not-running": {
     title: "The machine is not running",
-    hint: "Start the machine first, or wait until the one starting runs, then try again.",
+    hint: "Start the machine first, then try again.",
   },
   disposed: {
     title: "The machine was shut down",
@@ -97,6 +97,12 @@ const MESSAGES: Record<ErrorCode, Message> = {
   },
 };
 
+/** `not-running` while a start is under way: nothing is wrong, it is early. */
+const STILL_STARTING: Message = {
+  title: "The machine is still starting",
+  hint: "Wait until it runs (the status bar says so), then try again.",
+};
+
 export interface UserMessage extends Message {
   /** The specific reason, e.g. which file failed and why. */
   readonly detail: string;
@@ -105,7 +111,8 @@ export interface UserMessage extends Message {
 export function toUserMessage(error: unknown): UserMessage {
   if (isAppError(error)) {
     const cause = error.cause === undefined ? "" : describeCause(error.cause);
-    return { ...MESSAGES[error.code], detail: cause === "" ? error.message : `${error.message} (${cause})` };
+    const words = isAppError(error, "not-running") && error.details.starting === true ? STILL_STARTING : MESSAGES[error.code];
+    return { ...words, detail: cause === "" ? error.message : `${error.message} (${cause})` };
   }
   return {
     title: "Something went wrong",

@@ -102,7 +102,7 @@ describe("MachineSession: start requests", () => {
     const meta = { name: "early", app: "test", preview: "", createdAt: 1 };
     await expect(session.capture(meta)).rejects.toThrow("There is no running machine to save.");
     const starting = start(session, { kind: "auto" });
-    await expect(session.capture(meta)).rejects.toMatchObject({ code: "not-running", message: "The machine is still starting: a snapshot can be saved once it runs." });
+    await expect(session.capture(meta)).rejects.toMatchObject({ code: "not-running", message: "The machine is still starting: a snapshot can be saved once it runs.", details: { starting: true } });
     expect(await starting).toEqual({ kind: "started", from: "pre-booted" });
     session.dispose();
   });

@@ -520,7 +520,8 @@ export class MachineSession {
     const record = this.recordNow;
     if (machine === undefined || record === undefined || (machine.status.stage !== "ready" && machine.status.stage !== "booting")) {
       // (Before, a save asked while a restart was under way said only that nothing ran.)
-      throw new AppError("not-running", this.startsUnderWay > 0 ? "The machine is still starting: a snapshot can be saved once it runs." : "There is no running machine to save.");
+      if (this.startsUnderWay > 0) throw new AppError("not-running", "The machine is still starting: a snapshot can be saved once it runs.", { details: { starting: true } });
+      throw new AppError("not-running", "There is no running machine to save.");
     }
     const identities = machineDiskIdentities(record, await this.options.images.list());
     const disks = this.options.disks.view.slots.flatMap((slot) => {
