@@ -207,6 +207,11 @@ test("theme and zoom are remembered after a reload", async ({ page, pageErrors }
   await expect.poll(fontSize).toBe("20px");
   await page.locator('button[data-action="zoom-out"]').click();
   await expect.poll(fontSize).toBe("17px");
+  // Checkboxes grow with the page too (the browser draws them at 13 px whatever the zoom).
+  await page.keyboard.press("Alt+Shift+KeyM");
+  const box = await page.getByTestId("microscope-meter").boundingBox();
+  expect(box?.width).toBeGreaterThan(15);
+  expect(box?.height).toBeGreaterThan(15);
   expect(pageErrors).toEqual([]);
 });
 
