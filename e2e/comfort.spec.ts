@@ -46,6 +46,8 @@ test("the keyboard leaves a terminal with Alt+Shift+B and comes back, and skips 
   const input = page.locator(".xterm-helper-textarea");
   // Where every visit starts: a screen reader is told on entering how to leave.
   await expect(input).toBeFocused();
+  // With a mouse and a keyboard there is no row of touch keys.
+  await expect(page.getByTestId("touch-keys")).toBeHidden();
   await expect(input).toHaveAccessibleDescription(/Alt\+Shift\+B moves the focus out to the buttons/);
   // Tab completes in the guest's shell and the focus stays (a guest needs it).
   await page.keyboard.type("ech");
@@ -82,6 +84,47 @@ test("the keyboard leaves a terminal with Alt+Shift+B and comes back, and skips 
   await expectTerminalLine(page, "tab-42");
   expect((await terminalLines(page)).filter((l) => l.includes("tab-$"))).toEqual(["root@virtlab:/# echo tab-$((6*7))"]);
   expect(pageErrors).toEqual([]);
+});
+
+test.describe("on a touch screen", () => {
+  test.use({ hasTouch: true, viewport: { width: 820, height: 1180 } });
+
+  test("a row of the keys a touch keyboard lacks: Tab completes, Ctrl then c stops a command, ↑ recalls it; the keys stay in the terminal", async ({ page, pageErrors }) => {
+    await page.goto("/");
+    await waitForShell(page);
+    const input = page.locator(".xterm-helper-textarea");
+    const keys = page.getByTestId("terminal").getByTestId("touch-keys");
+    await expect(keys).toBeVisible();
+    // Under the terminal's rows, not over them.
+    const rowsBottom = await page.getByTestId("terminal").locator(".xterm-screen").evaluate((el) => el.getBoundingClientRect().bottom);
+    expect((await keys.boundingBox())?.y ?? 0).toBeGreaterThanOrEqual(rowsBottom - 1);
+
+    await page.keyboard.type("ech");
+    await keys.getByTestId("touch-key-tab").tap();
+    await expectTerminalLine(page, "root@virtlab:/# echo");
+    await expect(input).toBeFocused();
+    await page.keyboard.type("touch-$((6*7))\n");
+    await expectTerminalLine(page, "touch-42");
+
+    // Ctrl (held for the next key typed) and c: the sleep is stopped at once, as Ctrl+C stops it.
+    await page.keyboard.type("sleep 300\n");
+    const ctrl = keys.getByTestId("touch-key-ctrl");
+    await ctrl.tap();
+    await expect(ctrl).toHaveAttribute("aria-pressed", "true");
+    await expect(input).toBeFocused();
+    await page.keyboard.type("c");
+    await expect(ctrl).toHaveAttribute("aria-pressed", "false");
+    await expect.poll(async () => (await terminalLines(page)).filter((l) => l.trim() !== "").at(-1)).toBe("root@virtlab:/#");
+    // ↑ brings the last command back from the shell's history; only the next key had Ctrl.
+    await keys.getByTestId("touch-key-up").tap();
+    await expectTerminalLine(page, "root@virtlab:/# sleep 300");
+    await keys.getByTestId("touch-key-ctrl").tap();
+    await page.keyboard.type("u");
+    await page.keyboard.type("echo after-$((40+2))\n");
+    await expectTerminalLine(page, "after-42");
+    expect((await terminalLines(page)).filter((l) => l.includes("after-$"))).toEqual(["root@virtlab:/# echo after-$((40+2))"]);
+    expect(pageErrors).toEqual([]);
+  });
 });
 
 test("by keyboard: Esc closes the machine form and the keys go back to its button, Enter in a snapshot's name saves it, and a shell coming up takes the keys from a clicked button but not from a field", async ({ page, pageErrors }) => {

@@ -10,6 +10,7 @@ import { DEFAULT_FONT_SIZE, type Theme } from "./comfort/preferences.ts";
 import { focusFirstAfter, h } from "./kit/dom.ts";
 import { clipboardCommand } from "./comfort/shortcuts.ts";
 import { NOTICE_SGR, TERMINAL_THEMES } from "./comfort/terminalTheme.ts";
+import { TouchKeyBar } from "./touchKeyBar.ts";
 
 /**
  * The narrowest the terminal gets by shrinking its font instead: a guest on a serial console is
@@ -71,14 +72,17 @@ export class TerminalView implements Disposable {
     this.term.loadAddon(this.fit);
     // Tab reaches it before the terminal (which keeps Tab for the guest): the way on to the controls after it.
     const skip = h("button", { type: "button", className: "skip-link", testid: "skip-terminal", onClick: () => focusFirstAfter(container) }, "Skip past the terminal (it keeps Tab for the guest)");
+    // xterm fits itself to its parent: a box of its own, so the touch keys' row below takes from it.
+    const screen = h("div", { className: "terminal-screen" });
+    const touchKeys = new TouchKeyBar((data) => this.input.fire(data), () => this.term.modes.applicationCursorKeysMode, () => this.term.focus());
     container.classList.add("terminal-host");
-    container.prepend(skip);
-    this.store.add(toDisposable(() => skip.remove()));
+    container.prepend(skip, screen, touchKeys.element);
+    this.store.add(toDisposable(() => [skip, screen, touchKeys.element].forEach((e) => e.remove())));
     if (wayOut !== undefined) terminalWaysOut.set(container, wayOut);
-    this.term.open(container);
+    this.term.open(screen);
     // Said to a screen reader on entering the terminal: how to leave it.
     this.term.textarea?.setAttribute("aria-describedby", "terminal-keys");
-    this.store.add(this.term.onData((data) => this.input.fire(data)));
+    this.store.add(this.term.onData((data) => this.input.fire(touchKeys.typed(data))));
     // Selecting copies (as in X terminals); Ctrl+Shift+C/V and Shift+Insert are the clipboard's,
     // not the guest's. A clipboard the browser refuses (no permission, insecure page) is skipped.
     this.store.add(
@@ -98,7 +102,7 @@ export class TerminalView implements Disposable {
     liveTerminals.add(this);
     this.store.add(toDisposable(() => liveTerminals.delete(this)));
     const observer = new ResizeObserver(() => this.refit());
-    observer.observe(container);
+    observer.observe(screen);
     this.store.add(toDisposable(() => observer.disconnect()));
     this.refit();
   }
