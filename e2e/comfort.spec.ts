@@ -123,6 +123,20 @@ test.describe("on a touch screen", () => {
     await page.keyboard.type("echo after-$((40+2))\n");
     await expectTerminalLine(page, "after-42");
     expect((await terminalLines(page)).filter((l) => l.includes("after-$"))).toEqual(["root@virtlab:/# echo after-$((40+2))"]);
+
+    // A finger swiped down over the terminal brings back earlier lines (xterm 6.0.0 alone scrolls nothing).
+    await page.keyboard.type("seq 300\n");
+    await expectTerminalLine(page, "300");
+    const firstNumber = async (): Promise<number> => Number((await terminalLines(page)).find((l) => /^\d+$/.test(l)) ?? NaN);
+    const before = await firstNumber();
+    const box = await page.getByTestId("terminal").locator(".xterm-screen").boundingBox();
+    const x = (box?.x ?? 0) + (box?.width ?? 0) / 2;
+    const y = (box?.y ?? 0) + 100;
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: [{ x, y }] });
+    for (let i = 1; i <= 10; i++) await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: [{ x, y: y + i * 40 }] });
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+    await expect.poll(firstNumber).toBeLessThan(before - 10);
     expect(pageErrors).toEqual([]);
   });
 });

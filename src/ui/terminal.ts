@@ -10,7 +10,7 @@ import { DEFAULT_FONT_SIZE, type Theme } from "./comfort/preferences.ts";
 import { focusFirstAfter, h } from "./kit/dom.ts";
 import { clipboardCommand } from "./comfort/shortcuts.ts";
 import { NOTICE_SGR, TERMINAL_THEMES } from "./comfort/terminalTheme.ts";
-import { TouchKeyBar } from "./touchKeyBar.ts";
+import { TouchKeyBar, scrollOnSwipe } from "./touchKeyBar.ts";
 
 /**
  * The narrowest the terminal gets by shrinking its font instead: a guest on a serial console is
@@ -80,6 +80,7 @@ export class TerminalView implements Disposable {
     this.store.add(toDisposable(() => [skip, screen, touchKeys.element].forEach((e) => e.remove())));
     if (wayOut !== undefined) terminalWaysOut.set(container, wayOut);
     this.term.open(screen);
+    this.store.add(scrollOnSwipe(screen, () => screen.clientHeight / Math.max(1, this.term.rows), (lines) => this.term.scrollLines(lines)));
     // Said to a screen reader on entering the terminal: how to leave it.
     this.term.textarea?.setAttribute("aria-describedby", "terminal-keys");
     this.store.add(this.term.onData((data) => this.input.fire(touchKeys.typed(data))));

@@ -4,8 +4,9 @@
  * buttons never take the focus, so the on-screen keyboard stays up and the next key typed still
  * goes to the guest.
  */
-import { TOUCH_KEYS, touchKeyBytes, withControl } from "./comfort/touchKeys.ts";
-import { h, keepFocusOnClick } from "./kit/dom.ts";
+import { DisposableStore, type Disposable } from "../core/index.ts";
+import { SWIPE_START_PX, TOUCH_KEYS, swipeLines, touchKeyBytes, withControl } from "./comfort/touchKeys.ts";
+import { h, keepFocusOnClick, listen } from "./kit/dom.ts";
 
 export class TouchKeyBar {
   readonly element: HTMLElement;
@@ -48,4 +49,38 @@ export class TouchKeyBar {
     this.ctrl = on;
     this.ctrlButton?.setAttribute("aria-pressed", String(on));
   }
+}
+
+/**
+ * A finger swiped up or down over a terminal scrolls its scrollback. xterm did so until 6.0.0,
+ * the release this app uses and the latest (its new scroll bar lost it: xtermjs/xterm.js#5489,
+ * fixed for the next release); without it a phone's user could not read back past one screen.
+ * Only a swipe that is more up or down than sideways is taken (a tap still focuses, a sideways
+ * drag still selects), and once taken the page does not scroll with it.
+ */
+export function scrollOnSwipe(element: HTMLElement, rowHeight: () => number, scrollLines: (lines: number) => void): Disposable {
+  const store = new DisposableStore();
+  let swipe: { x: number; y: number; done: number; taken: boolean } | undefined;
+  store.add(
+    listen<TouchEvent>(element, "touchstart", (event) => {
+      const touch = event.touches.length === 1 ? event.touches[0] : undefined;
+      swipe = touch === undefined ? undefined : { x: touch.clientX, y: touch.clientY, done: 0, taken: false };
+    }, { passive: true }),
+  );
+  store.add(
+    listen<TouchEvent>(element, "touchmove", (event) => {
+      const touch = event.touches.length === 1 ? event.touches[0] : undefined;
+      if (swipe === undefined || touch === undefined) return void (swipe = undefined);
+      const dy = touch.clientY - swipe.y;
+      swipe.taken ||= Math.abs(dy) > SWIPE_START_PX && Math.abs(dy) > Math.abs(touch.clientX - swipe.x);
+      if (!swipe.taken) return;
+      if (event.cancelable) event.preventDefault();
+      const lines = swipeLines(dy, rowHeight(), swipe.done);
+      if (lines === 0) return;
+      scrollLines(lines);
+      swipe.done += lines;
+    }, { passive: false }),
+  );
+  for (const type of ["touchend", "touchcancel"]) store.add(listen(element, type, () => (swipe = undefined)));
+  return store;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { TOUCH_KEYS, touchKeyBytes, withControl } from "./touchKeys.ts";
+import { TOUCH_KEYS, swipeLines, touchKeyBytes, withControl } from "./touchKeys.ts";
 
 describe("the touch keys", () => {
   it("send what an xterm sends: Esc, Tab, and arrows in the cursor-key mode the program chose", () => {
@@ -26,5 +26,15 @@ describe("the touch keys", () => {
   it("has a label and a spoken name for every key, each key once", () => {
     expect(new Set(TOUCH_KEYS.map((k) => k.key)).size).toBe(TOUCH_KEYS.length);
     for (const k of TOUCH_KEYS) expect(k.label.length * k.name.length, k.key).toBeGreaterThan(0);
+  });
+
+  it("a swipe scrolls whole lines that follow the finger, each line once however the moves are cut", () => {
+    expect(swipeLines(5, 20, 0)).toBe(0);
+    expect(swipeLines(45, 20, 0)).toBe(-2);
+    expect(swipeLines(61, 20, -2)).toBe(-1);
+    expect(swipeLines(-61, 20, 0)).toBe(3);
+    // Back towards where it began: the lines scrolled are given back.
+    expect(swipeLines(10, 20, -3)).toBe(3);
+    expect(swipeLines(100, 0, 0)).toBe(0);
   });
 });

@@ -46,3 +46,16 @@ export function withControl(data: string): string {
   const code = data.toUpperCase().charCodeAt(0);
   return code >= 0x40 && code <= 0x5f ? String.fromCharCode(code & 0x1f) : data;
 }
+
+/** A finger must move this far, more up or down than sideways, before a touch is a swipe (a tap stays a tap). */
+export const SWIPE_START_PX = 10;
+
+/**
+ * How many more lines to scroll a terminal for a finger now `dy` px below where it touched down
+ * (negative: above), `done` lines scrolled so far in this swipe: the lines follow the finger, so
+ * dragging down shows earlier ones (negative, as xterm's `scrollLines` counts).
+ */
+export function swipeLines(dy: number, rowHeight: number, done: number): number {
+  if (!(rowHeight > 0)) return 0;
+  return -Math.trunc(dy / rowHeight) - done;
+}
