@@ -57,5 +57,6 @@ export const SWIPE_START_PX = 10;
  */
 export function swipeLines(dy: number, rowHeight: number, done: number): number {
   if (!(rowHeight > 0)) return 0;
-  return -Math.trunc(dy / rowHeight) - done;
+  // `|| 0`: no line is 0, not -0.
+  return Math.trunc(-dy / rowHeight) - done || 0;
 }
