@@ -3,6 +3,7 @@
  * overlay that lists them, theme and zoom remembered across reloads, pause by key, and paste
  * into the terminal with Ctrl+Shift+V.
  */
+import AxeBuilder from "@axe-core/playwright";
 import { expect, expectTerminalLine, runInGuest, terminalLines, terminalSize, test, waitForShell } from "./fixtures.ts";
 
 test("shortcuts: help lists them, pause by key, and none of them reaches the guest", async ({ page, pageErrors }) => {
@@ -112,6 +113,12 @@ test.describe("on a touch screen", () => {
     await ctrl.tap();
     await expect(ctrl).toHaveAttribute("aria-pressed", "true");
     await expect(input).toBeFocused();
+    // Named keys, readable in both themes, Ctrl pressed too (axe, every impact).
+    for (const theme of ["first", "second"]) {
+      const found = await new AxeBuilder({ page }).include('[data-testid="terminal"] [data-testid="touch-keys"]').withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]).analyze();
+      expect(found.violations.map((v) => `${theme} theme: ${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
+      await page.keyboard.press("Alt+Shift+KeyT");
+    }
     await page.keyboard.type("c");
     await expect(ctrl).toHaveAttribute("aria-pressed", "false");
     await expect.poll(async () => (await terminalLines(page)).filter((l) => l.trim() !== "").at(-1)).toBe("root@virtlab:/#");

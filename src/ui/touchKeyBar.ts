@@ -55,8 +55,8 @@ export class TouchKeyBar {
  * A finger swiped up or down over a terminal scrolls its scrollback. xterm did so until 6.0.0,
  * the release this app uses and the latest (its new scroll bar lost it: xtermjs/xterm.js#5489,
  * fixed for the next release); without it a phone's user could not read back past one screen.
- * Only a swipe that is more up or down than sideways is taken (a tap still focuses, a sideways
- * drag still selects), and once taken the page does not scroll with it.
+ * Only a move more up or down than sideways, past SWIPE_START_PX, is taken (a tap still focuses
+ * the terminal, a sideways move is the browser's), and once taken the page does not scroll with it.
  */
 export function scrollOnSwipe(element: HTMLElement, rowHeight: () => number, scrollLines: (lines: number) => void): Disposable {
   const store = new DisposableStore();

@@ -26,6 +26,8 @@ describe("the touch keys", () => {
   it("has a label and a spoken name for every key, each key once", () => {
     expect(new Set(TOUCH_KEYS.map((k) => k.key)).size).toBe(TOUCH_KEYS.length);
     for (const k of TOUCH_KEYS) expect(k.label.length * k.name.length, k.key).toBeGreaterThan(0);
+    // A name holds its label as a word (WCAG 2.5.3): "Ctrl" is said "Ctrl", not "Control"; "Esc" not only "Escape".
+    for (const k of TOUCH_KEYS.filter((t) => /\w/.test(t.label))) expect(k.name, k.key).toMatch(new RegExp(`\\b${k.label}\\b`));
   });
 
   it("a swipe scrolls whole lines that follow the finger, each line once however the moves are cut", () => {

@@ -8,14 +8,14 @@ export type TouchKey = "esc" | "tab" | "ctrl" | "up" | "down" | "left" | "right"
 export interface TouchKeyButton {
   readonly key: TouchKey;
   readonly label: string;
-  /** What a screen reader says. */
+  /** What a screen reader says; it holds the label (what a voice-control user says). */
   readonly name: string;
 }
 
 export const TOUCH_KEYS: readonly TouchKeyButton[] = [
-  { key: "esc", label: "Esc", name: "Escape" },
+  { key: "esc", label: "Esc", name: "Esc (Escape)" },
   { key: "tab", label: "Tab", name: "Tab" },
-  { key: "ctrl", label: "Ctrl", name: "Control, for the next key typed" },
+  { key: "ctrl", label: "Ctrl", name: "Ctrl, held for the next key typed" },
   { key: "left", label: "←", name: "Left arrow" },
   { key: "up", label: "↑", name: "Up arrow" },
   { key: "down", label: "↓", name: "Down arrow" },
