@@ -4,7 +4,7 @@
  */
 import { AppError } from "./errors.ts";
 import { NET_SCRIPT, identityCommand, identityProblems, type MachineIdentity } from "./identity.ts";
-import type { AssetRef, LinuxGuest, NicModel } from "./profile.ts";
+import type { AssetRef, ConsoleModel, LinuxGuest, NicModel } from "./profile.ts";
 
 export interface GuestManifest {
   readonly kernelRelease: string;
@@ -107,8 +107,16 @@ export function tidyForSaveCommand(options: { readonly dataDisk: boolean }): str
  * and give the machine its own hostname and MAC (`identity`: the state's are every machine's), or
  * with an NE2000 (`nic`) and no identity, write the state's MAC to the card again.
  */
-export function afterRestoreCommand(options: { readonly mountData?: { readonly diskBytes?: number }; readonly epochSeconds: number; readonly identity?: MachineIdentity; readonly nic?: NicModel }): string {
+export function afterRestoreCommand(options: {
+  readonly mountData?: { readonly diskBytes?: number };
+  readonly epochSeconds: number;
+  readonly identity?: MachineIdentity;
+  readonly nic?: NicModel;
+  /** The console a program saved in full screen draws on again (`redrawConsoleCommand`). */
+  readonly redraw?: ConsoleModel;
+}): string {
   const steps = options.mountData === undefined ? [] : [mountDataCommand(options.mountData.diskBytes)];
+  if (options.redraw !== undefined) steps.push(redrawConsoleCommand(options.redraw));
   steps.push(`date -s @${Math.floor(options.epochSeconds)} >/dev/null`);
   // Last, so its exit status is the command's: a machine that keeps the state's name and MAC fails the set-up.
   if (options.identity !== undefined) steps.push(identityCommand(options.identity));
@@ -118,6 +126,22 @@ export function afterRestoreCommand(options: { readonly mountData?: { readonly d
   // it) held the user's first keys about 1.5 s in Chromium after a kept boot was restored.
   else if (options.nic === "ne2k") steps.push(`${NET_SCRIPT} restored`);
   return steps.join("; ");
+}
+
+/** The console's device number as `/proc/<pid>/stat` gives it (major << 8 | minor): ttyS0 4:64, hvc0 229:0. */
+const CONSOLE_TTY_NR: Readonly<Record<ConsoleModel, number>> = { uart: (4 << 8) | 64, virtio: 229 << 8 };
+
+/**
+ * After a snapshot is restored, a full-screen program it was saved in (`vi`, `less`, `top` on the
+ * console) draws its whole screen again: the terminal shows only the saved last line, and such a
+ * program draws only what changes, so `vi` showed its status line on an empty screen. SIGWINCH,
+ * as when a terminal is resized, has it redraw. It goes to the console's foreground job found in
+ * `/proc` (field 8 of a process on that tty), and only when that is not the shell at its prompt
+ * (the job's leader named `sh`), whose line editor would print its prompt again (the interactive
+ * shell leads a process group of its own, so its session does not tell). ~0.2 s in a guest run cold.
+ */
+export function redrawConsoleCommand(console: ConsoleModel): string {
+  return `for f in /proc/[0-9]*/stat; do read -r l < "$f" || continue; set -- \${l##*\\) }; if [ "$5" = ${CONSOLE_TTY_NR[console]} ]; then [ "$6" -gt 0 ] && read -r c < /proc/"$6"/comm && [ "$c" != sh ] && kill -WINCH -"$6"; break; fi; done`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError, isAppError } from "./errors.ts";
-import { afterRestoreCommand, DEFAULT_GUEST_PROMPT, defaultGuest, identityCmdline, promptWithHostname } from "./guest.ts";
+import { afterRestoreCommand, DEFAULT_GUEST_PROMPT, defaultGuest, identityCmdline, promptWithHostname, redrawConsoleCommand } from "./guest.ts";
 import { assertHasNic, hostnameFor, identityCommand, identityProblems, macFor, machineIdentity, staticAddressCommand } from "./identity.ts";
 import { DEFAULT_PROFILE } from "./profile.ts";
 
@@ -42,6 +42,16 @@ describe("machine identity", () => {
     expect(afterRestoreCommand({ epochSeconds: 5, nic: "none" })).toBe("date -s @5 >/dev/null");
     expect(afterRestoreCommand({ epochSeconds: 5, nic: "ne2k", identity })).toBe(`date -s @5 >/dev/null; /bin/virtlab-net identity vm2 ${identity.mac}`);
     expect(afterRestoreCommand({ epochSeconds: 5, nic: "virtio", identity })).toBe(`date -s @5 >/dev/null; /bin/virtlab-net identity vm2 ${identity.mac}`);
+  });
+
+  it("after a snapshot, has the console's full-screen program draw again: SIGWINCH to the console's foreground job, never to its shell", () => {
+    const uart = redrawConsoleCommand("uart");
+    // ttyS0 is 4:64 and hvc0 229:0, as /proc/<pid>/stat numbers them (major << 8 | minor).
+    expect(uart).toContain('[ "$5" = 1088 ]');
+    expect(redrawConsoleCommand("virtio")).toContain('[ "$5" = 58624 ]');
+    expect(uart).toContain('read -r c < /proc/"$6"/comm && [ "$c" != sh ] && kill -WINCH -"$6"');
+    // Before the clock and the identity: the set-up's exit status stays the last step's.
+    expect(afterRestoreCommand({ epochSeconds: 5, redraw: "uart" })).toBe(`${uart}; date -s @5 >/dev/null`);
   });
 
   it("can name a machine that only boots on its kernel command line (after the data disk's word)", () => {

@@ -9,6 +9,7 @@ import { DiskStore, memoryStore, type Machine, type MachineSession } from "../..
 import { concatParts, decodeSnapshot, v86StateVersion } from "../../src/core/snapshot/format.ts";
 import { fingerprintDifferences } from "../../src/core/snapshot/fingerprint.ts";
 import { V86_STATE_VERSION } from "../../src/core/v86Version.ts";
+import { redrawConsoleCommand } from "../../src/core/guest.ts";
 import { guestIsBuilt } from "../../src/node/guest.ts";
 import { nodeSession, startSession } from "../../src/node/session.ts";
 import { hasPrebooted, sessionsStoppedAfterEach } from "./sessions.ts";
@@ -82,6 +83,33 @@ describe.skipIf(!guestIsBuilt())("snapshots of the default guest", () => {
     expect(await second.run("echo again > /data/again && sync && echo 3 > /proc/sys/vm/drop_caches && cat /data/again")).toEqual({ output: "again", exitCode: 0 });
     const counter = Number((await second.run("cat /tmp/counter; sleep 2")).output);
     expect(Number((await second.run("cat /tmp/counter")).output)).toBeGreaterThan(counter);
+    expect(await second.run("echo $((6*7))")).toEqual({ output: "42", exitCode: 0 });
+  });
+
+  it("a snapshot saved in vi comes back with vi's whole screen drawn again (not only its last line); a shell at its prompt is not signalled", async () => {
+    const { session, machine: first } = await started();
+    await first.run("printf 'first line\\nsecond line\\n' > /tmp/notes");
+    // Whom the set-up's step would signal, asked without sending: nobody while the shell waits at its prompt.
+    const whom = redrawConsoleCommand("uart").replace("kill -WINCH", "echo would-signal");
+    expect(await first.agent.run(whom)).toEqual({ output: "", exitCode: 0 });
+    let shown = "";
+    const decoder = new TextDecoder();
+    session.onOutput((bytes) => (shown += decoder.decode(bytes, { stream: true })));
+    for (const ch of "vi /tmp/notes\n") first.write(ch);
+    await expect.poll(() => shown, { timeout: 30_000 }).toContain("second line");
+    // vi's process group, not the shell's.
+    expect((await first.agent.run(whom)).output).toMatch(/^would-signal -\d+$/);
+    const file = concatParts(await session.capture({ name: "in vi", app: "test", preview: "", createdAt: 0 }));
+
+    shown = "";
+    await startSession(session, { kind: "snapshot", file });
+    // The set-up's SIGWINCH: vi clears the screen and draws its lines again.
+    await expect.poll(() => shown, { timeout: 30_000 }).toContain("second line");
+    expect(shown).toContain("first line");
+    // Still vi, and the keys go to it: leave it and the shell answers.
+    const second = session.machine;
+    if (second === undefined) return expect.fail("no machine after the restore");
+    for (const ch of ":q!\n") second.write(ch);
     expect(await second.run("echo $((6*7))")).toEqual({ output: "42", exitCode: 0 });
   });
 });

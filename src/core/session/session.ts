@@ -748,7 +748,16 @@ export class MachineSession {
     // in order: releaseHeldKeys).
     const quiet = machine.setUpIsQuiet();
     if (quiet) showPrompt();
-    const setUp = await machine.housekeep(afterRestoreCommand({ ...(mountData === undefined ? {} : { mountData }), epochSeconds: this.options.wallTime() / 1000, ...(this.profileNow === undefined ? {} : { nic: this.profileNow.nic }), ...(identity === undefined ? {} : { identity }) }), { timeoutMs: SETTLE_TIMEOUT_MS });
+    const profile = this.profileNow;
+    const setUpCommand = afterRestoreCommand({
+      ...(mountData === undefined ? {} : { mountData }),
+      epochSeconds: this.options.wallTime() / 1000,
+      ...(profile === undefined ? {} : { nic: profile.nic }),
+      ...(identity === undefined ? {} : { identity }),
+      // A user's snapshot may have been saved in `vi` or `top`; the other states hold a shell at its prompt.
+      ...(initial.from === "snapshot" && profile !== undefined ? { redraw: profile.console } : {}),
+    });
+    const setUp = await machine.housekeep(setUpCommand, { timeoutMs: SETTLE_TIMEOUT_MS });
     if (identity !== undefined && setUp.exitCode !== 0) this.identityFailed(setUp.output || `exit ${setUp.exitCode}`);
     else if (identity !== undefined) this.identityEmitter.fire(identity);
     if (!quiet) showPrompt();
