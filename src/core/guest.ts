@@ -103,9 +103,10 @@ export function tidyForSaveCommand(options: { readonly dataDisk: boolean }): str
 /**
  * The set-up after a start from a saved state, as one line of sh (the guest agent takes one
  * line): mount the data disk when the state did not hold it mounted (`mountData`, with the
- * disk's size when known), set the guest's clock, which stood still while the state was saved,
- * and give the machine its own hostname and MAC (`identity`: the state's are every machine's), or
- * with an NE2000 (`nic`) and no identity, write the state's MAC to the card again.
+ * disk's size when known), have a full-screen program on the console draw its screen again
+ * (`redraw`), set the guest's clock, which stood still while the state was saved, and give the
+ * machine its own hostname and MAC (`identity`: the state's are every machine's), or with an
+ * NE2000 (`nic`) and no identity, write the state's MAC to the card again.
  */
 export function afterRestoreCommand(options: {
   readonly mountData?: { readonly diskBytes?: number };

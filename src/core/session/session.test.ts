@@ -85,6 +85,8 @@ describe("MachineSession: start requests", () => {
     const written = shells[0]?.written ?? "";
     expect(written).toContain("virtlab-data");
     expect(written).toContain("date -s @1700000000");
+    // The pre-booted state holds a shell at its prompt: no full-screen program to draw again.
+    expect(written).not.toContain("kill -WINCH");
     // Divider before the start, and again on a fresh screen after the set-up.
     expect(runs).toEqual(["pre-booted", "pre-booted"]);
     expect(settled).toEqual([PROMPT]);

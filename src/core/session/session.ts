@@ -754,8 +754,9 @@ export class MachineSession {
       epochSeconds: this.options.wallTime() / 1000,
       ...(profile === undefined ? {} : { nic: profile.nic }),
       ...(identity === undefined ? {} : { identity }),
-      // A user's snapshot may have been saved in `vi` or `top`; the other states hold a shell at its prompt.
-      ...(initial.from === "snapshot" && profile !== undefined ? { redraw: profile.console } : {}),
+      // A user's snapshot may have been saved in `vi` or `top`; the other states hold a shell at its
+      // prompt. Only through the agent: typed into the console, it would go to that program.
+      ...(quiet && initial.from === "snapshot" && profile !== undefined ? { redraw: profile.console } : {}),
     });
     const setUp = await machine.housekeep(setUpCommand, { timeoutMs: SETTLE_TIMEOUT_MS });
     if (identity !== undefined && setUp.exitCode !== 0) this.identityFailed(setUp.output || `exit ${setUp.exitCode}`);
