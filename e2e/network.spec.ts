@@ -63,6 +63,13 @@ test("two lab machines on a bridged switch get addresses, ping each other, reach
   await expect.poll(async () => (await look('[data-testid="network-terminal-vm1"]')).fontSize).toBeGreaterThan(20);
   await expect.poll(() => page.evaluate<number>(`(() => { const app = document.getElementById("app"); return app.scrollWidth - app.clientWidth; })()`)).toBeLessThanOrEqual(0);
   const remove = panel.getByTestId("network-remove-vm1");
+  // The table is drawn again every second and with the traffic, but a machine's row stays the same
+  // element (before, it was made anew: a click on Remove that straddled a redraw was lost, and the
+  // button went from under the pointer). Marked, then a redraw (the port counters' rows are made anew):
+  await remove.evaluate((el) => el.setAttribute("data-kept", "yes"));
+  await panel.getByTestId("network-counters").locator("tr").first().evaluate((el) => el.setAttribute("data-old", "yes"));
+  await expect(panel.getByTestId("network-counters").locator('tr[data-old="yes"]')).toHaveCount(0, { timeout: 10_000 });
+  await expect(remove).toHaveAttribute("data-kept", "yes");
   await remove.scrollIntoViewIfNeeded();
   await expect(remove).toBeInViewport();
   for (const keys of ["Alt+Shift+KeyT", "Alt+Shift+Digit0"]) await page.keyboard.press(keys);

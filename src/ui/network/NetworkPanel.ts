@@ -7,6 +7,7 @@ import { NETWORK_MODES, PROTOCOL_NAMES, type NetworkLab, type NetworkMode, type 
 import { actionButton, h, scrollBox } from "../kit/dom.ts";
 import { download } from "../kit/download.ts";
 import { LabMoveView } from "./LabMoveView.ts";
+import { MachineRows } from "./machineRows.ts";
 import { MachineTerminals } from "./machineTerminals.ts";
 import { otherTabRows, tabLine } from "./otherTabs.ts";
 import { packetRow, portRows, webRows } from "./trafficRows.ts";
@@ -19,13 +20,13 @@ export interface NetworkPanelHost {
 }
 
 const PACKET_ROWS = 60;
-const STARTED_FROM = { boot: "a boot", "pre-booted": "pre-booted state", "boot-cache": "kept boot", snapshot: "snapshot", moved: "moved from another tab" } as const;
 const REFRESH_MS = 1000;
 /** The packet list, counters and topology redraw at most this often while traffic flows. */
 const DRAW_MS = 250;
 
 export class NetworkPanel {
   private labNow: NetworkLab | undefined;
+  private rows: MachineRows | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private pending: ReturnType<typeof setTimeout> | undefined;
   private readonly mode = h("select", { id: "network-mode", testid: "network-mode" });
@@ -175,45 +176,10 @@ export class NetworkPanel {
   private drawMachines(): void {
     const lab = this.labNow;
     if (lab === undefined) return;
-    const members = new Map(lab.network.machines.map((m) => [m.label, m]));
     const machines = lab.machines;
     this.terminals.show(machines);
-    // Not while the user edits a cell of it (a redraw would take the field away mid-typing).
-    if (this.machineRows.contains(document.activeElement)) return;
-    this.machineRows.replaceChildren(
-      ...machines.map((m) => {
-        const member = members.get(m.name);
-        const port = lab.network.switch.port(m.name);
-        const mips = lab.machine(m.name)?.status.mips;
-        // `scale`: the unit shown per unit kept (KB/s shown, bytes/s kept; 0 = no cap).
-        const impairment = (field: "lossPercent" | "latencyMs" | "rateBytesPerSecond", label: string, max: number, scale = 1): HTMLInputElement => {
-          const input = h("input", { type: "number", min: 0, max, step: 1, value: String((port?.impairments[field] ?? 0) / scale), "aria-label": `${label} of ${m.name}`, testid: `network-${field}-${m.name}`, disabled: port === undefined });
-          input.addEventListener("change", () => {
-            try {
-              port?.setImpairments({ [field]: Number(input.value) * scale });
-            } catch (error) {
-              this.host.report(error);
-            }
-          });
-          return input;
-        };
-        return h(
-          "tr",
-          { testid: `network-machine-${m.name}` },
-          h("td", {}, m.name),
-          h("td", { testid: `network-state-${m.name}`, title: m.problem }, m.problem === undefined ? m.state : `${m.state}: ${m.problem}`),
-          h("td", { testid: `network-from-${m.name}` }, m.startedFrom === undefined ? "–" : STARTED_FROM[m.startedFrom]),
-          h("td", { testid: `network-mips-${m.name}` }, mips === undefined ? "–" : mips.toFixed(0)),
-          h("td", {}, m.nic === "virtio" ? "virtio-net" : "NE2000"),
-          h("td", {}, m.identity.mac),
-          h("td", { testid: `network-address-${m.name}` }, member?.address ?? "–"),
-          h("td", {}, impairment("lossPercent", "Loss each way", 100)),
-          h("td", {}, impairment("latencyMs", "Latency each way", 5000)),
-          h("td", {}, impairment("rateBytesPerSecond", "Rate cap each way", 1_000_000, 1000)),
-          h("td", {}, actionButton("Remove", `network-remove-${m.name}`, () => lab.remove(m.name), (e) => this.host.report(e))),
-        );
-      }),
-    );
+    this.rows ??= new MachineRows(lab, (e) => this.host.report(e));
+    this.rows.drawInto(this.machineRows, machines);
     if (machines.length === 0) this.machineRows.append(h("tr", { testid: "network-no-machines" }, h("td", { colSpan: 11, className: "muted" }, "No machine of this tab on the switch yet: Add machine starts one, with the card chosen beside it.")));
     this.machineRows.append(...otherTabRows(lab));
     this.joinTabs.checked = lab.joinedTabs;
