@@ -19,7 +19,7 @@ const IMPAIRMENTS = [
 
 interface KeptRow {
   readonly row: HTMLTableRowElement;
-  update(machine: LabMachine): void;
+  update(machine: LabMachine, address: string | undefined): void;
 }
 
 export class MachineRows {
@@ -39,11 +39,12 @@ export class MachineRows {
     const keyOf = (m: LabMachine): string => `${m.name} ${m.nic} ${m.identity.mac}`;
     const listed = new Set(machines.map(keyOf));
     for (const key of this.rows.keys()) if (!listed.has(key)) this.rows.delete(key);
+    const addresses = new Map(this.lab.network.machines.map((n) => [n.label, n.address]));
     machines.forEach((m, i) => {
       const key = keyOf(m);
       const kept = this.rows.get(key) ?? this.make(m);
       this.rows.set(key, kept);
-      kept.update(m);
+      kept.update(m, addresses.get(m.name));
       const at = body.children[i];
       if (at !== kept.row) body.insertBefore(kept.row, at ?? null);
     });
@@ -81,14 +82,14 @@ export class MachineRows {
       ...inputs.map(({ input }) => h("td", {}, input)),
       h("td", {}, actionButton("Remove", `network-remove-${m.name}`, () => lab.remove(m.name), this.report)),
     );
-    const update = (now: LabMachine): void => {
+    const update = (now: LabMachine, leased: string | undefined): void => {
       const port = lab.network.switch.port(now.name);
       const speed = lab.machine(now.name)?.status.mips;
       setText(state, now.problem === undefined ? now.state : `${now.state}: ${now.problem}`);
       if (state.title !== (now.problem ?? "")) state.title = now.problem ?? "";
       setText(from, now.startedFrom === undefined ? "–" : STARTED_FROM[now.startedFrom]);
       setText(mips, speed === undefined ? "–" : speed.toFixed(0));
-      setText(address, lab.network.machines.find((n) => n.label === now.name)?.address ?? "–");
+      setText(address, leased ?? "–");
       for (const { input, field, scale } of inputs) {
         input.disabled = port === undefined;
         // Not while the user types in it: a redraw would take the value away mid-typing.
