@@ -4,7 +4,7 @@
  * into the terminal with Ctrl+Shift+V.
  */
 import AxeBuilder from "@axe-core/playwright";
-import { expect, expectTerminalLine, runInGuest, terminalLines, terminalSize, test, waitForShell } from "./fixtures.ts";
+import { expect, expectTerminalLine, runInGuest, terminalBuffer, terminalLines, terminalSize, test, waitForShell } from "./fixtures.ts";
 
 test("shortcuts: help lists them, pause by key, and none of them reaches the guest", async ({ page, pageErrors }) => {
   await page.goto("/");
@@ -385,5 +385,39 @@ test("a click on a bar button leaves the keys where the user types: Pause, Resum
   await expect(pause).toHaveText("Resume");
   await page.keyboard.press("Enter");
   await expect(pause).toHaveText("Pause");
+  expect(pageErrors).toEqual([]);
+});
+
+test("a page in the background (no animation frames) still takes the guest's output, a flood included, and shows the newest when it comes back", async ({ page, pageErrors }) => {
+  await page.goto("/");
+  await waitForShell(page);
+  await page.locator(".xterm").click();
+  // What a hidden tab gets: no animation frames at all, and a hidden document.
+  await page.evaluate(`(() => {
+    window.heldFrames = [];
+    window.pageFrames = window.requestAnimationFrame;
+    window.requestAnimationFrame = (run) => window.heldFrames.push(run);
+    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+    Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+    document.dispatchEvent(new Event("visibilitychange"));
+  })()`);
+  const parsed = async (): Promise<string[]> => terminalBuffer(page, false);
+  await page.keyboard.type("echo hidden-$((6*7))\n");
+  // Before, it waited for a frame: in a tab left in the background, guest output piled up unparsed.
+  await expect.poll(parsed, { timeout: 15_000 }).toContain("hidden-42");
+  await page.keyboard.type("seq 1 60000; echo flood-$((6*7))\n");
+  await expect.poll(parsed, { timeout: 60_000 }).toContain("flood-42");
+  expect(await parsed()).toContain("60000");
+  // Back in front: frames again, and the screen shows the newest output.
+  await page.evaluate(`(() => {
+    delete document.visibilityState;
+    delete document.hidden;
+    window.requestAnimationFrame = window.pageFrames;
+    document.dispatchEvent(new Event("visibilitychange"));
+    for (const run of window.heldFrames) run(performance.now());
+  })()`);
+  await expectTerminalLine(page, "flood-42");
+  await page.keyboard.type("echo back-$((6*7))\n");
+  await expectTerminalLine(page, "back-42");
   expect(pageErrors).toEqual([]);
 });

@@ -73,9 +73,9 @@ export async function expectTerminalLine(page: Page, line: string, timeout = 30_
   await expect.poll(() => terminalLines(page), { timeout }).toContain(line);
 }
 
-/** Every line of the terminal, scrollback included. */
-export async function terminalBuffer(page: Page): Promise<string[]> {
-  return page.evaluate(() => (globalThis as unknown as ProxyWindow).virtlab?.terminalBuffer() ?? []);
+/** Every line of the terminal, scrollback included; `flushFirst` false: only what reached xterm so far. */
+export async function terminalBuffer(page: Page, flushFirst = true): Promise<string[]> {
+  return page.evaluate((flush) => (globalThis as unknown as ProxyWindow).virtlab?.terminalBuffer(flush) ?? [], flushFirst);
 }
 
 /** The terminal's columns, rows and the font size it draws with. */

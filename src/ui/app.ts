@@ -118,7 +118,7 @@ export class App implements Shell {
       machineId: () => this.current.id,
       flushDisks: () => this.storage.flush(),
       pageErrors: () => [...this.messages.errors],
-      terminalBuffer: () => this.terminal.allLines(),
+      terminalBuffer: (flushFirst) => this.terminal.allLines(flushFirst),
       terminalSize: () => this.terminal.size,
       runOnSecondMachine: (command) => runOnSecondMachine(this.scratchSession(), command),
     });

@@ -7,7 +7,7 @@ export interface ProxySources {
   machineId(): string;
   flushDisks(): Promise<void>;
   pageErrors(): readonly string[];
-  terminalBuffer(): string[];
+  terminalBuffer(flushFirst?: boolean): string[];
   terminalSize: VirtlabTestProxy["terminalSize"];
   runOnSecondMachine: VirtlabTestProxy["runOnSecondMachine"];
 }
@@ -31,7 +31,7 @@ export function installTestProxy(sources: ProxySources): void {
     flushDisks: () => sources.flushDisks(),
     startedFrom: () => session.startedFrom,
     bootKept: () => bootKept,
-    terminalBuffer: () => sources.terminalBuffer(),
+    terminalBuffer: (flushFirst) => sources.terminalBuffer(flushFirst),
     terminalSize: () => sources.terminalSize(),
     runOnSecondMachine: (command) => sources.runOnSecondMachine(command),
   };

@@ -1,6 +1,7 @@
 /**
  * The xterm.js view of a guest console. v86 reports serial output byte by byte; the core batches
- * per emulator slice and this view batches again per animation frame before writing to xterm.
+ * per emulator slice and this view batches again per animation frame before writing to xterm
+ * (terminalOutput.ts: bounded, and flushed in a hidden page too).
  */
 import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
@@ -11,6 +12,8 @@ import { focusFirstAfter, h } from "./kit/dom.ts";
 import { clipboardCommand } from "./comfort/shortcuts.ts";
 import { NOTICE_SGR, TERMINAL_THEMES } from "./comfort/terminalTheme.ts";
 import { TouchKeyBar, scrollOnSwipe } from "./touchKeyBar.ts";
+import { OutputQueue, pageTimers } from "./terminalOutput.ts";
+import { formatBytes } from "./storage/guests.ts";
 
 /**
  * The narrowest the terminal gets by shrinking its font instead: a guest on a serial console is
@@ -20,6 +23,12 @@ import { TouchKeyBar, scrollOnSwipe } from "./touchKeyBar.ts";
 const MIN_COLS = 80;
 /** Smaller than this stays unreadable: a narrower box gets fewer columns. */
 const MIN_FONT_SIZE = 12;
+
+/** Said where output was skipped (terminalOutput.ts): a guest wrote faster than xterm parses. */
+function skippedNotice(skipped: number): Uint8Array {
+  const text = `${formatBytes(skipped)} of output skipped: it came faster than the terminal could show it (the page in the background, or a flood). The newest follows.`;
+  return new TextEncoder().encode(`\r\n${NOTICE_SGR}${text}\x1b[0m\r\n`);
+}
 
 /** The terminals' ways out for the keyboard, by their containers. */
 const terminalWaysOut = new WeakMap<Element, () => HTMLElement | null>();
@@ -46,8 +55,7 @@ export class TerminalView implements Disposable {
   private readonly term: Terminal;
   private readonly fit = new FitAddon();
   private readonly store = new DisposableStore();
-  private pending: Uint8Array[] = [];
-  private frame: number | undefined;
+  private readonly output: OutputQueue;
   private readonly input = this.store.add(new Emitter<string>());
   /** Keys the user typed, to be sent to the guest. */
   readonly onInput = this.input.event;
@@ -70,6 +78,7 @@ export class TerminalView implements Disposable {
       screenReaderMode: look.screenReader,
     });
     this.term.loadAddon(this.fit);
+    this.output = new OutputQueue((bytes, done) => this.term.write(bytes, done), pageTimers, skippedNotice);
     // Tab reaches it before the terminal (which keeps Tab for the guest): the way on to the controls after it.
     const skip = h("button", { type: "button", className: "skip-link", testid: "skip-terminal", onClick: () => focusFirstAfter(container) }, "Skip past the terminal (it keeps Tab for the guest)");
     // xterm fits itself to its parent: a box of its own, so the touch keys' row below takes from it.
@@ -110,8 +119,7 @@ export class TerminalView implements Disposable {
 
   /** Queue guest output; it reaches the screen on the next animation frame. */
   write(bytes: Uint8Array): void {
-    this.pending.push(bytes);
-    this.frame ??= requestAnimationFrame(() => this.flush());
+    this.output.push(bytes);
   }
 
   /** A line of our own (not from the guest), e.g. an error, in the terminal where the user looks. */
@@ -125,9 +133,7 @@ export class TerminalView implements Disposable {
    * so nothing of the previous run (another machine, before a reboot) is taken for this one's.
    */
   startRun(line: string): void {
-    this.pending = [];
-    if (this.frame !== undefined) cancelAnimationFrame(this.frame);
-    this.frame = undefined;
+    this.output.clear();
     this.term.reset();
     // Cyan, not dim: xterm draws dim text at half opacity, below the contrast a reader needs.
     this.term.write(`\x1b[36m${line}\x1b[0m\r\n`);
@@ -228,9 +234,9 @@ export class TerminalView implements Disposable {
     if (this.term.options.fontSize !== size) this.term.options.fontSize = size;
   }
 
-  /** Every line of the buffer, scrollback included (for tests). */
-  allLines(): string[] {
-    this.flush();
+  /** Every line of the buffer, scrollback included (for tests); `flushFirst` false: as xterm has it now. */
+  allLines(flushFirst = true): string[] {
+    if (flushFirst) this.flush();
     const buffer = this.term.buffer.active;
     const lines: string[] = [];
     for (let y = 0; y < buffer.length; y++) lines.push(buffer.getLine(y)?.translateToString(true) ?? "");
@@ -250,23 +256,11 @@ export class TerminalView implements Disposable {
   }
 
   private flush(): void {
-    if (this.frame !== undefined) cancelAnimationFrame(this.frame);
-    this.frame = undefined;
-    if (this.pending.length === 0) return;
-    const chunks = this.pending;
-    this.pending = [];
-    const size = chunks.reduce((n, c) => n + c.length, 0);
-    const all = new Uint8Array(size);
-    let offset = 0;
-    for (const chunk of chunks) {
-      all.set(chunk, offset);
-      offset += chunk.length;
-    }
-    this.term.write(all);
+    this.output.flush(true);
   }
 
   dispose(): void {
-    if (this.frame !== undefined) cancelAnimationFrame(this.frame);
+    this.output.clear();
     this.store.dispose();
   }
 }

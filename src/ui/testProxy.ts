@@ -20,8 +20,11 @@ export interface VirtlabTestProxy {
   startedFrom(): "boot" | "pre-booted" | "boot-cache" | "snapshot" | "moved";
   /** What became of the last boot the page meant to keep for its hardware (the boot cache), if any. */
   bootKept(): BootKept | undefined;
-  /** Every line of the terminal, scrollback included. */
-  terminalBuffer(): string[];
+  /**
+   * Every line of the terminal, scrollback included; with `flushFirst` false, only what has
+   * reached xterm (not the output held for the next animation frame).
+   */
+  terminalBuffer(flushFirst?: boolean): string[];
   /** The terminal's columns and rows and the font size it draws with. */
   terminalSize(): { readonly cols: number; readonly rows: number; readonly fontSize: number };
   /** Cold-boot a second machine (the default guest, its own Worker) beside this one, run a command on it, shut it down. */
