@@ -69,6 +69,23 @@ describe("a migration port over a browser channel", () => {
     expect(cSawClose).toBe(true);
   });
 
+  it("an end in a tab left in the background (its timers run once a minute) answers heartbeats from its handler, so it is not taken for gone", () => {
+    const clock = new ManualClock();
+    // The hidden tab: the same time, but its timers never come within this test.
+    const throttled = { now: () => clock.now(), after: () => ({ dispose() {} }) };
+    const hub = broadcast();
+    const visible = channelPort(hub.join(), { move: "m", side: "source", clock, heartbeatMs: 100, silenceMs: 500 });
+    const hiddenChannel = hub.join();
+    const hidden = channelPort(hiddenChannel, { move: "m", side: "target", clock: throttled, heartbeatMs: 100, silenceMs: 500 });
+    clock.advance(5000);
+    expect(visible.closed).toBe(false);
+    expect(hidden.closed).toBe(false);
+    // It answered from its handler, not once per heartbeat it heard: one answer per heartbeat's time.
+    const pings = hiddenChannel.posted.filter((m) => (m as { kind: string }).kind === "ping").length;
+    expect(pings).toBeGreaterThanOrEqual(45);
+    expect(pings).toBeLessThanOrEqual(50);
+  });
+
   it("runs over a real MessageChannel", async () => {
     const Channel = host.MessageChannel;
     if (Channel === undefined) return expect.fail("no MessageChannel in this runtime");

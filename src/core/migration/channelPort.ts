@@ -3,6 +3,11 @@
  * tab of the origin (messages carry the move's id and the sender's side, and each end ignores the
  * rest). Neither channel says when the other end's tab is gone, so both ends send a heartbeat and
  * an end that hears nothing for `silenceMs` counts the other as gone; a closing end says "bye".
+ * An end whose timers are throttled (a page hidden five minutes runs chained timers about once a
+ * minute in Chromium; the moves' ends run in Workers, spared that today, but a port may be on
+ * any channel) still runs its message handler at once: an end that hears a heartbeat after a
+ * heartbeat's time without sending anything answers it from the handler, so it is not taken for
+ * a closed tab.
  */
 import type { Clock } from "../clock.ts";
 import { Emitter } from "../events.ts";
@@ -39,7 +44,11 @@ export function channelPort<In, Out>(channel: ChannelLike, options: ChannelPortO
   const closed = new Emitter<void>();
   let open = true;
   let heard = clock.now();
-  const post = (e: Envelope): void => channel.postMessage(e);
+  let said = clock.now();
+  const post = (e: Envelope): void => {
+    said = clock.now();
+    channel.postMessage(e);
+  };
   const shut = (sayBye: boolean): void => {
     if (!open) return;
     open = false;
@@ -60,6 +69,7 @@ export function channelPort<In, Out>(channel: ChannelLike, options: ChannelPortO
     heard = clock.now();
     if (e.kind === "bye") shut(false);
     else if (e.kind === "message") messages.fire(e.body as In);
+    else if (heard - said >= heartbeatMs) post({ move, from: side, kind: "ping" });
   };
   return {
     send: (message) => {

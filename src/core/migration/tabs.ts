@@ -105,7 +105,12 @@ export class MigrationTabs implements Disposable {
     this.post({ kind: "roll-call", card: card() });
     const tick = (): void => {
       if (this.disposed) return;
-      this.post({ kind: "here", card: this.card() });
+      // A tab left in the background five minutes runs its timers about once a minute (Chromium's
+      // intensive throttling) but its message handler at once: one not heard for a while is asked
+      // (a roll call, which every tab answers from its handler) rather than let drop off the list.
+      const now = clock.now();
+      const asking = [...this.seen.values()].some((s) => now - s.at > ANNOUNCE_MS * 1.5);
+      this.post(asking ? { kind: "roll-call", card: this.card() } : { kind: "here", card: this.card() });
       this.expire();
       this.announcer = clock.after(ANNOUNCE_MS, tick);
     };

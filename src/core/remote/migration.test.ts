@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { BackendFactory, ConsoleChunk, EmulatorBackend, MigrationHooks, MovePageSide } from "../backend.ts";
-import { ManualClock, systemClock } from "../clock.ts";
+import { ManualClock, systemClock, type Clock } from "../clock.ts";
 import { isAppError } from "../errors.ts";
 import { Emitter, type Disposable } from "../events.ts";
 import { host } from "../host.ts";
@@ -231,7 +231,7 @@ describe("a move between two Worker backends", () => {
 });
 
 describe("the virtlab tabs of a browser", () => {
-  function tabs(clock: ManualClock, channel: ChannelLike, id: string, offerFails = false): MigrationTabs {
+  function tabs(clock: Clock, channel: ChannelLike, id: string, offerFails = false): MigrationTabs {
     return new MigrationTabs(channel, () => ({ tab: id, label: `machine in ${id}`, machineId: "m", canReceive: true }), clock, {
       offer: async () => {
         if (offerFails) throw new Error("this tab runs no machine that can land one");
@@ -265,6 +265,28 @@ describe("the virtlab tabs of a browser", () => {
     a.dispose();
     b.dispose();
     c.dispose();
+  });
+
+  it("keep a tab left in the background on the list: its timers run once a minute, its handler answers a roll call", async () => {
+    const clock = new ManualClock();
+    // The hidden tab: the same time, but none of its timers comes within this test.
+    const throttled: Clock = { now: () => clock.now(), after: () => ({ dispose() {} }) };
+    const channels = hub();
+    const a = tabs(clock, channels.open("t"), "A");
+    const b = tabs(throttled, channels.open("t"), "B");
+    await settle();
+    const listed: boolean[] = [];
+    for (let s = 0; s < 60; s += 2) {
+      clock.advance(2000);
+      await settle();
+      listed.push(a.tabs().some((t) => t.tab === "B"));
+    }
+    expect(listed.every(Boolean)).toBe(true);
+    const asked = a.askOffer("B");
+    await settle();
+    expect((await asked).diskHolders).toEqual({ m: "tab-A" });
+    a.dispose();
+    b.dispose();
   });
 });
 
