@@ -4,7 +4,8 @@
  * into the terminal with Ctrl+Shift+V.
  */
 import AxeBuilder from "@axe-core/playwright";
-import { expect, expectTerminalLine, runInGuest, terminalBuffer, terminalLines, terminalSize, test, waitForShell } from "./fixtures.ts";
+import { TEST_ISO_PATH } from "../images/testIso.ts";
+import { expect, expectTerminalLine, runInGuest, terminalBuffer, terminalLines, terminalSize, test, textScreen, waitForShell } from "./fixtures.ts";
 
 test("shortcuts: help lists them, pause by key, and none of them reaches the guest", async ({ page, pageErrors }) => {
   await page.goto("/");
@@ -144,6 +145,52 @@ test.describe("on a touch screen", () => {
     for (let i = 1; i <= 10; i++) await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: [{ x, y: y + i * 40 }] });
     await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
     await expect.poll(firstNumber).toBeLessThan(before - 10);
+    expect(pageErrors).toEqual([]);
+  });
+
+  test("the VGA screen of a guest without a serial console: the Keyboard button brings a keyboard whose text, Enter and Backspace reach the guest, and the row's ↑", async ({ page, pageErrors }) => {
+    await page.goto("/");
+    await waitForShell(page);
+    await page.getByTestId("image-file").setInputFiles(TEST_ISO_PATH);
+    await expect(page.getByTestId("image-list").getByTestId("image-row")).toHaveCount(2, { timeout: 60_000 });
+    await page.getByTestId("machine-new").click();
+    await page.getByTestId("machine-name-input").fill("GRUB");
+    await page.getByTestId("machine-memory").fill("64");
+    await page.getByTestId("machine-boot-source").selectOption("cdrom");
+    await page.getByTestId("machine-slot-cdrom").selectOption({ label: "grub-rescue-cdrom.iso" });
+    await page.getByTestId("machine-save-boot").click();
+    await expect.poll(() => textScreen(page), { timeout: 90_000 }).toContain("GNU GRUB");
+    await page.locator('button[data-action="vga"]').click();
+    const keyboard = page.getByTestId("vga-keyboard");
+    await expect(keyboard).toBeVisible();
+    // A tablet held upright: the screen goes under the terminal, its whole width (before: 190 px beside it).
+    const terminalBox = await page.getByTestId("terminal").boundingBox();
+    const screenBox = await page.locator("#vga").boundingBox();
+    expect(screenBox?.y ?? 0).toBeGreaterThanOrEqual((terminalBox?.y ?? 0) + (terminalBox?.height ?? 0) - 1);
+    expect(screenBox?.width ?? 0).toBeGreaterThan(700);
+    await keyboard.tap();
+    const field = page.getByTestId("vga-touch-input");
+    await expect(field).toBeFocused();
+    await expect(page.getByTestId("vga-keys")).toHaveText("Keys go to the machine's keyboard.");
+    const found = await new AxeBuilder({ page }).include("#vga .vga-controls").withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]).analyze();
+    expect(found.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
+    // A touch keyboard types text and names no key (insertText: input events only, as it sends).
+    await page.keyboard.insertText("c");
+    await expect(page.locator("#vga .vga-text")).toContainText("grub>");
+    await page.keyboard.insertText("echo typed-by-touchx");
+    // Its Backspace: the field's last character deleted, no key named.
+    await page.evaluate(`(() => {
+      const field = document.querySelector('[data-testid="vga-touch-input"]');
+      field.value = field.value.slice(0, -1);
+      field.dispatchEvent(new InputEvent("input", { inputType: "deleteContentBackward" }));
+    })()`);
+    await page.keyboard.insertText("\n");
+    await expect.poll(() => textScreen(page)).toMatch(/grub> echo typed-by-touch\s*\n\s*typed-by-touch\s*\n/);
+    // ↑ from the row: GRUB's command history, then Enter again.
+    await page.getByTestId("vga-touch-key-up").tap();
+    await expect(field).toBeFocused();
+    await page.keyboard.insertText("\n");
+    await expect.poll(async () => (await textScreen(page)).match(/^typed-by-touch\s*$/gm)?.length ?? 0).toBe(2);
     expect(pageErrors).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { scancodesFor } from "./scancodes.ts";
+import { scancodesFor, scancodesForCharacter } from "./scancodes.ts";
 
 describe("scancodesFor", () => {
   it("gives set-1 make and break codes by key position", () => {
@@ -19,5 +19,35 @@ describe("scancodesFor", () => {
     expect(scancodesFor("ArrowDown", false)).toEqual([0xe0, 0xd0]);
     expect(scancodesFor("Delete", true)).toEqual([0xe0, 0x53]);
     expect(scancodesFor("MediaPlayPause", true)).toBeUndefined();
+  });
+});
+
+describe("scancodesForCharacter (what a touch keyboard typed, as key presses)", () => {
+  it.each([
+    ["a", [0x1e, 0x9e]],
+    ["z", [0x2c, 0xac]],
+    ["1", [0x02, 0x82]],
+    ["0", [0x0b, 0x8b]],
+    [" ", [0x39, 0xb9]],
+    ["\n", [0x1c, 0x9c]],
+    ["-", [0x0c, 0x8c]],
+    ["/", [0x35, 0xb5]],
+    // Shift held around the key.
+    ["A", [0x2a, 0x1e, 0x9e, 0xaa]],
+    ["$", [0x2a, 0x05, 0x85, 0xaa]],
+    ["?", [0x2a, 0x35, 0xb5, 0xaa]],
+    ["|", [0x2a, 0x2b, 0xab, 0xaa]],
+  ])("%j", (char, codes) => {
+    expect(scancodesForCharacter(char)).toEqual(codes);
+  });
+
+  it("holds Ctrl around the key when asked (Ctrl+C), outside Shift", () => {
+    expect(scancodesForCharacter("c", true)).toEqual([0x1d, 0x2e, 0xae, 0x9d]);
+    expect(scancodesForCharacter("C", true)).toEqual([0x1d, 0x2a, 0x2e, 0xae, 0xaa, 0x9d]);
+  });
+
+  it("knows every printable ASCII character, and nothing a US keyboard does not type", () => {
+    for (let c = 0x20; c < 0x7f; c++) expect(scancodesForCharacter(String.fromCharCode(c)), String.fromCharCode(c)).toBeDefined();
+    for (const other of ["é", "€", "😀", "ab", ""]) expect(scancodesForCharacter(other)).toBeUndefined();
   });
 });

@@ -70,3 +70,72 @@ export function scancodesFor(code: string, pressed: boolean): number[] | undefin
   const base = baseCode(code);
   return base === undefined ? undefined : [base | release];
 }
+
+/** Characters typed without Shift on a US keyboard, by the key that types them. */
+const PLAIN_CHARACTERS: Record<string, string> = {
+  " ": "Space",
+  "\t": "Tab",
+  "\n": "Enter",
+  "\r": "Enter",
+  "-": "Minus",
+  "=": "Equal",
+  "[": "BracketLeft",
+  "]": "BracketRight",
+  "\\": "Backslash",
+  ";": "Semicolon",
+  "'": "Quote",
+  "`": "Backquote",
+  ",": "Comma",
+  ".": "Period",
+  "/": "Slash",
+};
+/** Characters typed with Shift on a US keyboard. */
+const SHIFTED_CHARACTERS: Record<string, string> = {
+  "!": "Digit1",
+  "@": "Digit2",
+  "#": "Digit3",
+  $: "Digit4",
+  "%": "Digit5",
+  "^": "Digit6",
+  "&": "Digit7",
+  "*": "Digit8",
+  "(": "Digit9",
+  ")": "Digit0",
+  _: "Minus",
+  "+": "Equal",
+  "{": "BracketLeft",
+  "}": "BracketRight",
+  "|": "Backslash",
+  ":": "Semicolon",
+  '"': "Quote",
+  "~": "Backquote",
+  "<": "Comma",
+  ">": "Period",
+  "?": "Slash",
+};
+
+/** The key that types `char` on a US keyboard, and whether Shift is held for it. */
+function keyForCharacter(char: string): { readonly code: string; readonly shift: boolean } | undefined {
+  if (/^[a-z]$/.test(char)) return { code: `Key${char.toUpperCase()}`, shift: false };
+  if (/^[A-Z]$/.test(char)) return { code: `Key${char}`, shift: true };
+  if (/^[0-9]$/.test(char)) return { code: `Digit${char}`, shift: false };
+  const plain = PLAIN_CHARACTERS[char];
+  if (plain !== undefined) return { code: plain, shift: false };
+  const shifted = SHIFTED_CHARACTERS[char];
+  return shifted === undefined ? undefined : { code: shifted, shift: true };
+}
+
+/**
+ * The scan codes that type one character on a US keyboard: its key pressed and released, inside
+ * Shift (and Ctrl, when `control`) where asked. A touch screen's keyboard names no key, only the
+ * text it typed; this is how that text reaches a guest's PS/2 keyboard. Undefined for a character
+ * no key of that keyboard types (an accented letter, an emoji).
+ */
+export function scancodesForCharacter(char: string, control = false): number[] | undefined {
+  const key = keyForCharacter(char);
+  if (key === undefined) return undefined;
+  const codes = [...scancodesFor(key.code, true)!, ...scancodesFor(key.code, false)!];
+  const around = (modifier: string, inner: number[]): number[] => [...scancodesFor(modifier, true)!, ...inner, ...scancodesFor(modifier, false)!];
+  const shifted = key.shift ? around("ShiftLeft", codes) : codes;
+  return control ? around("ControlLeft", shifted) : shifted;
+}

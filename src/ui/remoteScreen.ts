@@ -8,12 +8,15 @@
  */
 import type { RemoteScreen } from "../core/remote/client.ts";
 import { scancodesFor } from "../core/scancodes.ts";
+import { VGA_INPUT_ATTRIBUTE, VgaTouchKeys } from "./vgaTouchKeys.ts";
 
 const FRAMES_PER_SECOND = 10;
 
 /** Keys go to the screen unless the user types in a field or is on a button (the terminal types through its own textarea). */
 function typesToScreen(target: EventTarget | null): boolean {
   if (!(target instanceof HTMLElement)) return true;
+  // The field a touch screen's keyboard types in (vgaTouchKeys.ts) is the screen's.
+  if (target.hasAttribute(VGA_INPUT_ATTRIBUTE)) return true;
   return !(target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT", "BUTTON"].includes(target.tagName));
 }
 
@@ -22,6 +25,7 @@ export class RemoteScreenView {
   private readonly canvas: HTMLCanvasElement | null;
   private readonly keysHint: HTMLElement | null;
   private readonly listener: { dispose(): void };
+  private readonly touchKeys: VgaTouchKeys | undefined;
   private timer: number | undefined;
   private disposed = false;
   private shownText = "";
@@ -51,6 +55,8 @@ export class RemoteScreenView {
     this.text = box.querySelector<HTMLElement>(".vga-text");
     this.canvas = box.querySelector<HTMLCanvasElement>("canvas.vga-canvas");
     this.keysHint = keys === undefined ? null : box.querySelector<HTMLElement>(".vga-keys");
+    const toolbar = box.querySelector<HTMLElement>(".vga-controls");
+    this.touchKeys = keys === undefined || toolbar === null ? undefined : new VgaTouchKeys(toolbar, keys);
     this.listener = screen.onChange(() => this.drawText());
     document.addEventListener("keydown", this.onKey);
     document.addEventListener("keyup", this.onKey);
@@ -108,6 +114,7 @@ export class RemoteScreenView {
   dispose(): void {
     this.disposed = true;
     this.listener.dispose();
+    this.touchKeys?.dispose();
     document.removeEventListener("keydown", this.onKey);
     document.removeEventListener("keyup", this.onKey);
     document.removeEventListener("focusin", this.showWhereKeysGo);
