@@ -5,7 +5,7 @@
  */
 import AxeBuilder from "@axe-core/playwright";
 import { TEST_ISO_PATH } from "../images/testIso.ts";
-import { expect, expectTerminalLine, runInGuest, terminalBuffer, terminalLines, terminalSize, test, textScreen, waitForShell } from "./fixtures.ts";
+import { bootFromCdrom, expect, expectTerminalLine, runInGuest, terminalBuffer, terminalLines, terminalSize, test, textScreen, waitForShell } from "./fixtures.ts";
 
 test("shortcuts: help lists them, pause by key, and none of them reaches the guest", async ({ page, pageErrors }) => {
   await page.goto("/");
@@ -153,12 +153,7 @@ test.describe("on a touch screen", () => {
     await waitForShell(page);
     await page.getByTestId("image-file").setInputFiles(TEST_ISO_PATH);
     await expect(page.getByTestId("image-list").getByTestId("image-row")).toHaveCount(2, { timeout: 60_000 });
-    await page.getByTestId("machine-new").click();
-    await page.getByTestId("machine-name-input").fill("GRUB");
-    await page.getByTestId("machine-memory").fill("64");
-    await page.getByTestId("machine-boot-source").selectOption("cdrom");
-    await page.getByTestId("machine-slot-cdrom").selectOption({ label: "grub-rescue-cdrom.iso" });
-    await page.getByTestId("machine-save-boot").click();
+    await bootFromCdrom(page, "GRUB", "grub-rescue-cdrom.iso");
     await expect.poll(() => textScreen(page), { timeout: 90_000 }).toContain("GNU GRUB");
     await page.locator('button[data-action="vga"]').click();
     const keyboard = page.getByTestId("vga-keyboard");

@@ -179,3 +179,13 @@ export async function indexedDbKv(
     { name: database, act: action },
   );
 }
+
+/** A new machine of 64 MiB that boots the library's CD image `imageLabel`, saved and started. */
+export async function bootFromCdrom(page: Page, name: string, imageLabel: string): Promise<void> {
+  await page.getByTestId("machine-new").click();
+  await page.getByTestId("machine-name-input").fill(name);
+  await page.getByTestId("machine-memory").fill("64");
+  await page.getByTestId("machine-boot-source").selectOption("cdrom");
+  await page.getByTestId("machine-slot-cdrom").selectOption({ label: imageLabel });
+  await page.getByTestId("machine-save-boot").click();
+}

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Page } from "@playwright/test";
 import { TEST_ISO_PATH } from "../images/testIso.ts";
 import { GUEST_DIR } from "../src/node/guest.ts";
-import { expect, launchProfile, overrideQuota, runInGuest, shownErrors, storageEstimate, terminalBuffer, test, textScreen, waitForShell } from "./fixtures.ts";
+import { bootFromCdrom, expect, launchProfile, overrideQuota, runInGuest, shownErrors, storageEstimate, terminalBuffer, test, textScreen, waitForShell } from "./fixtures.ts";
 
 const diskState = (page: Page) => page.getByTestId("disk-state");
 
@@ -165,12 +165,7 @@ test("images: a bad file is refused with its message; an ISO added by upload is 
   await expect(rows.nth(1).getByTestId("image-name")).toHaveText("GRUB rescue CD");
 
   // A machine that boots it.
-  await page.getByTestId("machine-new").click();
-  await page.getByTestId("machine-name-input").fill("GRUB");
-  await page.getByTestId("machine-memory").fill("64");
-  await page.getByTestId("machine-boot-source").selectOption("cdrom");
-  await page.getByTestId("machine-slot-cdrom").selectOption({ label: "GRUB rescue CD" });
-  await page.getByTestId("machine-save-boot").click();
+  await bootFromCdrom(page, "GRUB", "GRUB rescue CD");
   await expect(page.getByTestId("machine-list").getByTestId("machine-row")).toHaveCount(2);
   await expect.poll(() => textScreen(page), { timeout: 90_000 }).toContain("GNU GRUB");
   // The screen is drawn by v86 in the machine's Worker; Show screen puts its text in the page.

@@ -15,6 +15,7 @@
  * never skipped. With the limits far above a screen and its scrollback, nothing is skipped
  * unless a guest writes faster than xterm parses for a long time.
  */
+import { concatBytes } from "../core/bytes.ts";
 
 /** Where the output goes: xterm's `write`, `done` once it has parsed those bytes. */
 export type OutputSink = (bytes: Uint8Array, done: () => void) => void;
@@ -89,7 +90,7 @@ export class OutputQueue {
     this.unschedule();
     if (this.held.length === 0) return;
     if (!always && this.backlog >= this.limits.backlogLimit) return;
-    const bytes = concat(this.held, this.heldBytes);
+    const bytes = this.held.length === 1 ? this.held[0]! : concatBytes(this.held);
     const skipped = this.skipped;
     this.held = [];
     this.heldBytes = 0;
@@ -161,15 +162,4 @@ export class OutputQueue {
     this.skipped += count;
     this.headMidLine = true;
   }
-}
-
-function concat(chunks: readonly Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const all = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return all;
 }
