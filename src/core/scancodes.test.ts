@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { scancodesFor, scancodesForCharacter } from "./scancodes.ts";
+import { PacedKeys, TYPED_KEY_INTERVAL_MS, scancodesFor, scancodesForCharacter } from "./scancodes.ts";
+import { ManualClock } from "./clock.ts";
 
 describe("scancodesFor", () => {
   it("gives set-1 make and break codes by key position", () => {
@@ -49,5 +50,31 @@ describe("scancodesForCharacter (what a touch keyboard typed, as key presses)", 
   it("knows every printable ASCII character, and nothing a US keyboard does not type", () => {
     for (let c = 0x20; c < 0x7f; c++) expect(scancodesForCharacter(String.fromCharCode(c)), String.fromCharCode(c)).toBeDefined();
     for (const other of ["é", "€", "😀", "ab", ""]) expect(scancodesForCharacter(other)).toBeUndefined();
+  });
+});
+
+describe("PacedKeys", () => {
+  it("gives the first key at once and each next one a typist's interval later, in order; dispose drops the rest", () => {
+    const clock = new ManualClock();
+    const sent: (readonly number[])[] = [];
+    const keys = new PacedKeys((codes) => sent.push(codes), clock);
+    keys.press([[1], [2], [3]]);
+    expect(sent).toEqual([[1]]);
+    clock.advance(TYPED_KEY_INTERVAL_MS - 1);
+    expect(sent).toEqual([[1]]);
+    clock.advance(1);
+    expect(sent).toEqual([[1], [2]]);
+    keys.press([[4]]);
+    clock.advance(TYPED_KEY_INTERVAL_MS);
+    expect(sent).toEqual([[1], [2], [3]]);
+    keys.dispose();
+    clock.advance(10 * TYPED_KEY_INTERVAL_MS);
+    expect(sent).toEqual([[1], [2], [3]]);
+    // After a pause, a key goes at once again.
+    const later = new PacedKeys((codes) => sent.push(codes), clock);
+    later.press([[5]]);
+    clock.advance(5 * TYPED_KEY_INTERVAL_MS);
+    later.press([[6]]);
+    expect(sent.at(-1)).toEqual([6]);
   });
 });

@@ -3,6 +3,8 @@
  * names it: what the page sends to a guest's keyboard when the user types into the VGA view (the
  * emulator runs in a Worker, where v86's own keyboard adapter has no DOM to listen to).
  */
+import type { Clock } from "./clock.ts";
+import type { Disposable } from "./events.ts";
 const LETTERS = "QWERTYUIOP|ASDFGHJKL|ZXCVBNM";
 const BASE: Record<string, number> = {
   Escape: 0x01,
@@ -138,4 +140,44 @@ export function scancodesForCharacter(char: string, control = false): number[] |
   const around = (modifier: string, inner: number[]): number[] => [...scancodesFor(modifier, true)!, ...inner, ...scancodesFor(modifier, false)!];
   const shifted = key.shift ? around("ShiftLeft", codes) : codes;
   return control ? around("ControlLeft", shifted) : shifted;
+}
+
+/** A fast typist's pace (50 keys a second), well within what a guest reading through the BIOS takes. */
+export const TYPED_KEY_INTERVAL_MS = 20;
+
+/**
+ * Key presses given to a guest's keyboard in order, one at once and the next every
+ * TYPED_KEY_INTERVAL_MS. Text given at once (a touch keyboard's word, a suggestion taken) sent at
+ * once overran a guest reading through the BIOS, whose keyboard buffer holds 15 keys: GRUB kept
+ * "echo typed-by-t" of "echo typed-by-touch". A person's keys come one by one and need none of it.
+ */
+export class PacedKeys {
+  private queue: (readonly number[])[] = [];
+  private timer: Disposable | undefined;
+
+  constructor(
+    private readonly send: (codes: readonly number[]) => void,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Queue key presses (each its scan codes). */
+  press(presses: readonly (readonly number[])[]): void {
+    this.queue.push(...presses);
+    if (this.timer === undefined) this.next();
+  }
+
+  private next(): void {
+    this.timer = undefined;
+    const press = this.queue.shift();
+    if (press === undefined) return;
+    this.send(press);
+    this.timer = this.clock.after(TYPED_KEY_INTERVAL_MS, () => this.next());
+  }
+
+  /** Forget the keys not sent yet. */
+  dispose(): void {
+    this.timer?.dispose();
+    this.timer = undefined;
+    this.queue = [];
+  }
 }

@@ -4,15 +4,14 @@
  * text into a field, and only comes up for one. So where the main pointer is a finger, the
  * screen's toolbar has a Keyboard button, which puts the focus in a field of its own (the
  * keyboard comes up); what is typed there is sent as the key presses that type it on a US
- * keyboard (`scancodesForCharacter`), Backspace and Enter as theirs, and the field is emptied
- * again, one key every KEY_INTERVAL_MS: a word the keyboard gives at once (a suggestion taken)
- * would overrun a guest reading through the BIOS, whose keyboard buffer holds 15 keys (GRUB kept
- * "echo typed-by-t" of "echo typed-by-touch"). Beside it, the keys a touch keyboard lacks (Esc,
- * Tab, Ctrl held for the next key, the arrows), as under a terminal. A hardware keyboard typing in the field still goes by position
- * (RemoteScreenView's listener takes the key and the field never sees it).
+ * keyboard (`scancodesForCharacter`), Backspace and Enter as theirs, at a typist's pace
+ * (`PacedKeys`: a word given at once overran GRUB), and the field is emptied again. Beside it,
+ * the keys a touch keyboard lacks (Esc, Tab, Ctrl held for the next key, the arrows), as under a
+ * terminal. A hardware keyboard typing in the field still goes by position (RemoteScreenView's
+ * listener takes the key and the field never sees it).
  */
-import type { Disposable } from "../core/index.ts";
-import { scancodesFor, scancodesForCharacter } from "../core/scancodes.ts";
+import { systemClock, type Disposable } from "../core/index.ts";
+import { PacedKeys, scancodesFor, scancodesForCharacter } from "../core/scancodes.ts";
 import { TOUCH_KEYS, type TouchKey } from "./comfort/touchKeys.ts";
 import { h, keepFocusOnClick } from "./kit/dom.ts";
 
@@ -20,9 +19,6 @@ import { h, keepFocusOnClick } from "./kit/dom.ts";
 export const VGA_INPUT_ATTRIBUTE = "data-vga-input";
 
 const KEY_CODES: Record<Exclude<TouchKey, "ctrl">, string> = { esc: "Escape", tab: "Tab", up: "ArrowUp", down: "ArrowDown", left: "ArrowLeft", right: "ArrowRight" };
-
-/** A fast typist's pace (50 keys a second), well within what a guest reading the BIOS takes. */
-const KEY_INTERVAL_MS = 20;
 
 /** Left in the field, so that a keyboard's Backspace has something to delete (and fires). */
 const KEEP = " ";
@@ -38,14 +34,13 @@ export class VgaTouchKeys implements Disposable {
   private readonly parts: HTMLElement[];
   private readonly ctrlButton: HTMLButtonElement | undefined;
   private ctrl = false;
-  /** Keys (each its scan codes) waiting for their turn. */
-  private queue: number[][] = [];
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly paced: PacedKeys;
 
   constructor(
     toolbar: HTMLElement,
-    private readonly keys: (codes: readonly number[]) => void,
+    keys: (codes: readonly number[]) => void,
   ) {
+    this.paced = new PacedKeys(keys, systemClock);
     this.field = h("textarea", { className: "vga-touch-input", "aria-label": "Typing to the machine's keyboard", [VGA_INPUT_ATTRIBUTE]: "", testid: "vga-touch-input", autocapitalize: "off", autocomplete: "off", rows: 1 });
     this.field.spellcheck = false;
     this.field.tabIndex = -1;
@@ -65,7 +60,7 @@ export class VgaTouchKeys implements Disposable {
           onMousedown: keepFocusOnClick,
           onClick: () => {
             if (key === "ctrl") return this.setCtrl(!this.ctrl);
-            this.send([tap(KEY_CODES[key], this.takeCtrl())]);
+            this.paced.press([tap(KEY_CODES[key], this.takeCtrl())]);
           },
         },
         label,
@@ -95,21 +90,7 @@ export class VgaTouchKeys implements Disposable {
       }
     }
     this.field.value = KEEP;
-    this.send(presses);
-  }
-
-  /** Send the keys in order, one now and the next every KEY_INTERVAL_MS. */
-  private send(presses: readonly number[][]): void {
-    this.queue.push(...presses);
-    if (this.timer === undefined) this.next();
-  }
-
-  private next(): void {
-    this.timer = undefined;
-    const press = this.queue.shift();
-    if (press === undefined) return;
-    this.keys(press);
-    this.timer = setTimeout(() => this.next(), KEY_INTERVAL_MS);
+    this.paced.press(presses);
   }
 
   private takeCtrl(): boolean {
@@ -124,8 +105,7 @@ export class VgaTouchKeys implements Disposable {
   }
 
   dispose(): void {
-    clearTimeout(this.timer);
-    this.queue = [];
+    this.paced.dispose();
     for (const part of this.parts) part.remove();
   }
 }
