@@ -463,3 +463,13 @@ test("a page in the background (no animation frames) still takes the guest's out
   await expectTerminalLine(page, "back-42");
   expect(pageErrors).toEqual([]);
 });
+
+test("a tab the browser discarded in the background says so when it is opened again, and its machine runs", async ({ page, pageErrors }) => {
+  // What Chromium tells a page it loads anew after discarding its tab (memory saver).
+  await page.addInitScript(`Object.defineProperty(document, "wasDiscarded", { configurable: true, get: () => true })`);
+  await page.goto("/");
+  await waitForShell(page);
+  await expect(page.getByTestId("notice")).toContainText("The browser closed this tab while it was in the background, to save memory, and opened it again");
+  expect(await runInGuest(page, "echo $((6*7))")).toEqual({ output: "42", exitCode: 0 });
+  expect(pageErrors).toEqual([]);
+});

@@ -11,6 +11,10 @@ function byId(id: string): HTMLElement {
   return el;
 }
 
+/** Said when the page was loaded again after the browser discarded the tab. */
+export const DISCARDED_NOTICE =
+  "The browser closed this tab while it was in the background, to save memory, and opened it again: the machine started anew. Its disks kept what was saved on them; the programs it ran are gone (a snapshot, Alt+Shift+S, keeps those too).";
+
 export interface MessageAreaHost {
   /** Also write the line to the terminal. */
   toTerminal(line: string): void;
@@ -25,7 +29,12 @@ export class MessageArea {
   /** Every error shown on this page, for the test proxy. */
   readonly errors: string[] = [];
 
-  constructor(private readonly host: MessageAreaHost) {}
+  constructor(private readonly host: MessageAreaHost) {
+    // A tab left in the background can be discarded by the browser to save memory (Chromium's
+    // memory saver, a Chromebook short of it) and is loaded anew when the user comes back: the
+    // machine starts afresh, and without a word the student wonders where their programs went.
+    if ((document as { wasDiscarded?: boolean }).wasDiscarded === true) this.showNotice(DISCARDED_NOTICE);
+  }
 
   showError(error: unknown): void {
     const message = toUserMessage(error);
