@@ -5,6 +5,8 @@
  * never mistakes them for its markers, and the typed command's echo (`\036`, as text) never
  * matches.
  */
+import type { Clock } from "../clock.ts";
+import type { Disposable, Event } from "../events.ts";
 import { encodeText } from "../host.ts";
 
 const OPEN = 0x1e;
@@ -120,4 +122,63 @@ function endsWith(haystack: readonly number[], needle: readonly number[]): boole
   if (haystack.length < needle.length) return false;
   const offset = haystack.length - needle.length;
   return needle.every((b, i) => haystack[offset + i] === b);
+}
+
+/** How often the instruction counter is read on the clock (it wraps every ~15–40 s at this guest's speed). */
+export const INSTRUCTION_SAMPLE_MS = 200;
+
+/** Where the instruction counter comes from: the machine's (its Worker's 32-bit counter, brought with each output chunk). */
+export interface InstructionSource {
+  instructionCounter(): number;
+  readonly onOutput: Event<unknown>;
+}
+
+/**
+ * The instructions a machine runs between `start` and `stop`, from a 32-bit counter that wraps:
+ * differences modulo 2^32, read often enough to see every wrap. It is read every
+ * INSTRUCTION_SAMPLE_MS and with each output chunk: a page left in the background runs chained
+ * timers as late as once a minute (Chromium), and timer reads alone then missed wraps, while
+ * the chunks (which bring the Worker's counter) keep coming as the workload prints.
+ */
+export class InstructionMeter implements Disposable {
+  private total = 0;
+  private last: number | undefined;
+  private timer: Disposable | undefined;
+  private listener: Disposable | undefined;
+
+  constructor(
+    private readonly source: InstructionSource,
+    private readonly clock: Clock,
+  ) {}
+
+  start(): void {
+    this.read();
+    this.listener = this.source.onOutput(() => this.read());
+    const tick = (): void => {
+      this.read();
+      this.timer = this.clock.after(INSTRUCTION_SAMPLE_MS, tick);
+    };
+    this.timer = this.clock.after(INSTRUCTION_SAMPLE_MS, tick);
+  }
+
+  /** Stop counting; the instructions run since `start` (the same again if asked again). */
+  stop(): number {
+    if (this.last !== undefined) this.read();
+    this.last = undefined;
+    this.dispose();
+    return this.total;
+  }
+
+  dispose(): void {
+    this.timer?.dispose();
+    this.listener?.dispose();
+    this.timer = undefined;
+    this.listener = undefined;
+  }
+
+  private read(): void {
+    const now = this.source.instructionCounter();
+    if (this.last !== undefined) this.total += (now - this.last) >>> 0;
+    this.last = now;
+  }
 }

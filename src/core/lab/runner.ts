@@ -14,7 +14,7 @@ import { sha256Hex } from "../host.ts";
 import { DEFAULT_PROFILE, type DeviceProfile } from "../profile.ts";
 import { eachAtOnce } from "./atOnce.ts";
 import { DEFAULT_9P_MSIZE, SIDES, mtuVariantProfile, mtuVariants, pairById, planMachines, workloadsOf, type MtuVariant, type PairId, type Side, type SizePreset, type Workload } from "./devices.ts";
-import { SectionMeter } from "./meter.ts";
+import { InstructionMeter, SectionMeter } from "./meter.ts";
 import { NetPeer, PEER_ADDRESS, SINK_PORT, SOURCE_PORT, peerDelta, type TcpTransfer } from "./netPeer.ts";
 import { check, modelRun, type LabTraps, workloadResult, type IntegrityCheck, type LabReport, type ModelRun, type Sample, type WorkloadResult } from "./results.ts";
 import * as guest from "./scripts.ts";
@@ -76,7 +76,6 @@ export interface LabProgress {
 
 const COMMAND_TIMEOUT_MS = 180_000;
 const DEFAULT_BOOT_TIMEOUT_MS = 240_000;
-const INSTRUCTION_SAMPLE_MS = 200;
 const MB = 1e6;
 
 type Measured = Map<string, { main?: ModelRun; variants: ModelRun[] }>;
@@ -560,29 +559,13 @@ class Session implements Disposable {
     const id = this.nextSection++;
     const meter = new SectionMeter(id, options.keepBytes === true);
     let instructions = 0;
-    let lastCounter: number | undefined;
-    let sampler: Disposable | undefined;
-    const sampleCounter = (): void => {
-      const now = this.machine.instructionCounter();
-      // The counter is 32-bit and wraps: differences modulo 2^32, taken often enough.
-      if (lastCounter !== undefined) instructions += (now - lastCounter) >>> 0;
-      lastCounter = now;
-    };
-    const tick = (): void => {
-      sampleCounter();
-      sampler = this.clock.after(INSTRUCTION_SAMPLE_MS, tick);
-    };
+    const counting = options.countInstructions === true ? new InstructionMeter(this.machine, this.clock) : undefined;
     const listener = this.machine.onOutput((chunk) => {
       if (chunk.port !== this.machine.consolePort || meter.done) return;
       const wasStarted = meter.started;
       meter.push(chunk.bytes, this.clock.now());
-      if (options.countInstructions === true) {
-        if (!wasStarted && meter.started) tick();
-        if (meter.done) {
-          sampler?.dispose();
-          sampleCounter();
-        }
-      }
+      if (!wasStarted && meter.started) counting?.start();
+      if (meter.done && counting !== undefined) instructions = counting.stop();
     });
     try {
       const result = await this.exec(command(id));
@@ -591,7 +574,7 @@ class Session implements Disposable {
       const seconds = Math.max(1e-6, (section.endedAt - section.startedAt) / 1000);
       return { startedAt: section.startedAt, seconds, bytes: section.bytes, byteCount: section.byteCount, instructions, output: result.output };
     } finally {
-      sampler?.dispose();
+      counting?.dispose();
       listener.dispose();
     }
   }
