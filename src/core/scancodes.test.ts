@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PacedKeys, TYPED_KEY_INTERVAL_MS, scancodesFor, scancodesForCharacter } from "./scancodes.ts";
+import { PacedKeys, TYPED_KEY_INTERVAL_MS, scancodesFor, scancodesForCharacter, scancodesForTap } from "./scancodes.ts";
 import { ManualClock } from "./clock.ts";
 
 describe("scancodesFor", () => {
@@ -45,6 +45,12 @@ describe("scancodesForCharacter (what a touch keyboard typed, as key presses)", 
   it("holds Ctrl around the key when asked (Ctrl+C), outside Shift", () => {
     expect(scancodesForCharacter("c", true)).toEqual([0x1d, 0x2e, 0xae, 0x9d]);
     expect(scancodesForCharacter("C", true)).toEqual([0x1d, 0x2a, 0x2e, 0xae, 0xaa, 0x9d]);
+  });
+
+  it("a key tapped (the touch row's): pressed and released, extended keys too, Ctrl around when held", () => {
+    expect(scancodesForTap("Escape")).toEqual([0x01, 0x81]);
+    expect(scancodesForTap("ArrowUp", { control: true })).toEqual([0x1d, 0xe0, 0x48, 0xe0, 0xc8, 0x9d]);
+    expect(scancodesForTap("NoSuchKey")).toBeUndefined();
   });
 
   it("knows every printable ASCII character, and nothing a US keyboard does not type", () => {

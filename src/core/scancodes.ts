@@ -135,11 +135,20 @@ function keyForCharacter(char: string): { readonly code: string; readonly shift:
  */
 export function scancodesForCharacter(char: string, control = false): number[] | undefined {
   const key = keyForCharacter(char);
-  if (key === undefined) return undefined;
-  const codes = [...scancodesFor(key.code, true)!, ...scancodesFor(key.code, false)!];
+  return key === undefined ? undefined : scancodesForTap(key.code, { shift: key.shift, control });
+}
+
+/**
+ * The scan codes of a key pressed and released (KeyboardEvent.code names it), inside Shift and
+ * Ctrl when asked (Ctrl outermost); undefined for a key the table does not know.
+ */
+export function scancodesForTap(code: string, held: { readonly shift?: boolean; readonly control?: boolean } = {}): number[] | undefined {
+  const press = scancodesFor(code, true);
+  const release = scancodesFor(code, false);
+  if (press === undefined || release === undefined) return undefined;
   const around = (modifier: string, inner: number[]): number[] => [...scancodesFor(modifier, true)!, ...inner, ...scancodesFor(modifier, false)!];
-  const shifted = key.shift ? around("ShiftLeft", codes) : codes;
-  return control ? around("ControlLeft", shifted) : shifted;
+  const shifted = held.shift === true ? around("ShiftLeft", [...press, ...release]) : [...press, ...release];
+  return held.control === true ? around("ControlLeft", shifted) : shifted;
 }
 
 /** A fast typist's pace (50 keys a second), well within what a guest reading through the BIOS takes. */

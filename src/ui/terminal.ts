@@ -12,6 +12,7 @@ import { focusFirstAfter, h } from "./kit/dom.ts";
 import { clipboardCommand } from "./comfort/shortcuts.ts";
 import { NOTICE_SGR, TERMINAL_THEMES } from "./comfort/terminalTheme.ts";
 import { TouchKeyBar, scrollOnSwipe } from "./touchKeyBar.ts";
+import { touchKeyBytes, withControl } from "./comfort/touchKeys.ts";
 import { OutputQueue, pageTimers } from "./terminalOutput.ts";
 import { formatBytes } from "./storage/guests.ts";
 
@@ -83,7 +84,7 @@ export class TerminalView implements Disposable {
     const skip = h("button", { type: "button", className: "skip-link", testid: "skip-terminal", onClick: () => focusFirstAfter(container) }, "Skip past the terminal (it keeps Tab for the guest)");
     // xterm fits itself to its parent: a box of its own, so the touch keys' row below takes from it.
     const screen = h("div", { className: "terminal-screen" });
-    const touchKeys = new TouchKeyBar((data) => this.input.fire(data), () => this.term.modes.applicationCursorKeysMode, () => this.term.focus());
+    const touchKeys = new TouchKeyBar({ press: (key) => this.input.fire(touchKeyBytes(key, this.term.modes.applicationCursorKeysMode)), beforePress: () => this.term.focus() });
     container.classList.add("terminal-host");
     container.prepend(skip, screen, touchKeys.element);
     this.store.add(toDisposable(() => [skip, screen, touchKeys.element].forEach((e) => e.remove())));
@@ -92,7 +93,7 @@ export class TerminalView implements Disposable {
     this.store.add(scrollOnSwipe(screen, () => screen.clientHeight / Math.max(1, this.term.rows), (lines) => this.term.scrollLines(lines)));
     // Said to a screen reader on entering the terminal: how to leave it.
     this.term.textarea?.setAttribute("aria-describedby", "terminal-keys");
-    this.store.add(this.term.onData((data) => this.input.fire(touchKeys.typed(data))));
+    this.store.add(this.term.onData((data) => this.input.fire(touchKeys.takeCtrl() ? withControl(data) : data)));
     // Selecting copies (as in X terminals); Ctrl+Shift+C/V and Shift+Insert are the clipboard's,
     // not the guest's. A clipboard the browser refuses (no permission, insecure page) is skipped.
     this.store.add(

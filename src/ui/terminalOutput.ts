@@ -92,10 +92,7 @@ export class OutputQueue {
     if (!always && this.backlog >= this.limits.backlogLimit) return;
     const bytes = this.held.length === 1 ? this.held[0]! : concatBytes(this.held);
     const skipped = this.skipped;
-    this.held = [];
-    this.heldBytes = 0;
-    this.skipped = 0;
-    this.headMidLine = false;
+    this.dropHeld();
     if (skipped > 0) this.give(this.skippedNotice(skipped));
     this.give(bytes);
   }
@@ -103,12 +100,16 @@ export class OutputQueue {
   /** Drop everything held and forget xterm's backlog (a new run, a reset terminal). */
   clear(): void {
     this.unschedule();
+    this.dropHeld();
+    this.backlog = 0;
+    this.generation++;
+  }
+
+  private dropHeld(): void {
     this.held = [];
     this.heldBytes = 0;
     this.skipped = 0;
     this.headMidLine = false;
-    this.backlog = 0;
-    this.generation++;
   }
 
   /** For tests: what is held and what xterm has not parsed yet. */

@@ -1,48 +1,63 @@
 /**
- * The keys a touch keyboard lacks (comfort/touchKeys.ts), in a row under a terminal. Shown only
- * where the primary pointer is a finger (`pointer: coarse`, style.css): a phone, a tablet. Its
- * buttons never take the focus, so the on-screen keyboard stays up and the next key typed still
- * goes to the guest.
+ * The keys a touch keyboard lacks (comfort/touchKeys.ts), in a row: under a terminal, and in the
+ * VGA screen's toolbar. Shown only where the primary pointer is a finger (`pointer: coarse`,
+ * style.css): a phone, a tablet. Its buttons never take the focus, so the on-screen keyboard
+ * stays up and the next key typed still goes to the guest. Ctrl is held for the next key, of the
+ * row or typed (`takeCtrl`).
  */
 import { DisposableStore, type Disposable } from "../core/index.ts";
-import { SWIPE_START_PX, TOUCH_KEYS, swipeLines, touchKeyBytes, withControl } from "./comfort/touchKeys.ts";
+import { SWIPE_START_PX, TOUCH_KEYS, swipeLines, type TouchKey } from "./comfort/touchKeys.ts";
 import { h, keepFocusOnClick, listen } from "./kit/dom.ts";
+
+export interface TouchKeyBarOptions {
+  /** A key of the row pressed, with Ctrl when it was pressed on the row first (then released). */
+  press(key: Exclude<TouchKey, "ctrl">, ctrl: boolean): void;
+  /** Before any key of the row, Ctrl included (the terminal takes the focus back). */
+  beforePress?(): void;
+  /** Test ids: `${prefix}touch-keys` for the row, `${prefix}touch-key-<key>` for its keys. */
+  readonly testidPrefix?: string;
+  /** Inside a toolbar of its own (the VGA screen's): a group, not a toolbar in a toolbar. */
+  readonly inToolbar?: boolean;
+}
 
 export class TouchKeyBar {
   readonly element: HTMLElement;
   private readonly ctrlButton: HTMLButtonElement | undefined;
   private ctrl = false;
 
-  /** `send` gets the bytes of a key; `applicationCursor` says which arrows the guest's program asked for. */
-  constructor(send: (data: string) => void, applicationCursor: () => boolean, focusTerminal: () => void) {
+  constructor(options: TouchKeyBarOptions) {
+    const prefix = options.testidPrefix ?? "";
     const buttons = TOUCH_KEYS.map(({ key, label, name }) =>
       h(
         "button",
         {
           type: "button",
           "aria-label": name,
-          testid: `touch-key-${key}`,
+          testid: `${prefix}touch-key-${key}`,
           ...(key === "ctrl" ? { "aria-pressed": "false" } : {}),
           onMousedown: keepFocusOnClick,
           onClick: () => {
-            focusTerminal();
+            options.beforePress?.();
             if (key === "ctrl") return this.setCtrl(!this.ctrl);
-            this.setCtrl(false);
-            send(touchKeyBytes(key, applicationCursor()));
+            options.press(key, this.takeCtrl());
           },
         },
         label,
       ),
     );
     this.ctrlButton = buttons[TOUCH_KEYS.findIndex((k) => k.key === "ctrl")];
-    this.element = h("div", { className: "touch-keys", role: "toolbar", "aria-label": "Keys a touch keyboard lacks", testid: "touch-keys" }, ...buttons);
+    const label = "Keys a touch keyboard lacks";
+    this.element =
+      options.inToolbar === true
+        ? h("span", { className: "touch-keys", role: "group", "aria-label": label, testid: `${prefix}touch-keys` }, ...buttons)
+        : h("div", { className: "touch-keys", role: "toolbar", "aria-label": label, testid: `${prefix}touch-keys` }, ...buttons);
   }
 
-  /** What the terminal's own keyboard typed, with Ctrl when it was pressed on the bar first (once). */
-  typed(data: string): string {
-    if (!this.ctrl) return data;
-    this.setCtrl(false);
-    return withControl(data);
+  /** Whether Ctrl was pressed on the row for the next key; it is released. */
+  takeCtrl(): boolean {
+    const held = this.ctrl;
+    if (held) this.setCtrl(false);
+    return held;
   }
 
   private setCtrl(on: boolean): void {

@@ -11,9 +11,10 @@
  * listener takes the key and the field never sees it).
  */
 import { systemClock, type Disposable } from "../core/index.ts";
-import { PacedKeys, scancodesFor, scancodesForCharacter } from "../core/scancodes.ts";
-import { TOUCH_KEYS, type TouchKey } from "./comfort/touchKeys.ts";
-import { h, keepFocusOnClick } from "./kit/dom.ts";
+import { PacedKeys, scancodesForCharacter, scancodesForTap } from "../core/scancodes.ts";
+import type { TouchKey } from "./comfort/touchKeys.ts";
+import { h } from "./kit/dom.ts";
+import { TouchKeyBar } from "./touchKeyBar.ts";
 
 /** Marks the field: keys typed in it go to the screen. */
 export const VGA_INPUT_ATTRIBUTE = "data-vga-input";
@@ -23,17 +24,10 @@ const KEY_CODES: Record<Exclude<TouchKey, "ctrl">, string> = { esc: "Escape", ta
 /** Left in the field, so that a keyboard's Backspace has something to delete (and fires). */
 const KEEP = " ";
 
-/** A key pressed and released, inside Ctrl when `control`. */
-function tap(code: string, control: boolean): number[] {
-  const codes = [...scancodesFor(code, true)!, ...scancodesFor(code, false)!];
-  return control ? [...scancodesFor("ControlLeft", true)!, ...codes, ...scancodesFor("ControlLeft", false)!] : codes;
-}
-
 export class VgaTouchKeys implements Disposable {
   private readonly field: HTMLTextAreaElement;
   private readonly parts: HTMLElement[];
-  private readonly ctrlButton: HTMLButtonElement | undefined;
-  private ctrl = false;
+  private readonly row: TouchKeyBar;
   private readonly paced: PacedKeys;
 
   constructor(
@@ -49,26 +43,8 @@ export class VgaTouchKeys implements Disposable {
     // A keyboard that composes words (suggestions) gives the word when it is done.
     this.field.addEventListener("compositionend", () => this.typed(undefined));
     const keyboard = h("button", { type: "button", className: "vga-touch-keyboard", testid: "vga-keyboard", onClick: () => this.focus() }, "Keyboard");
-    const buttons = TOUCH_KEYS.map(({ key, label, name }) =>
-      h(
-        "button",
-        {
-          type: "button",
-          "aria-label": name,
-          testid: `vga-touch-key-${key}`,
-          ...(key === "ctrl" ? { "aria-pressed": "false" } : {}),
-          onMousedown: keepFocusOnClick,
-          onClick: () => {
-            if (key === "ctrl") return this.setCtrl(!this.ctrl);
-            this.paced.press([tap(KEY_CODES[key], this.takeCtrl())]);
-          },
-        },
-        label,
-      ),
-    );
-    this.ctrlButton = buttons[TOUCH_KEYS.findIndex((k) => k.key === "ctrl")];
-    const row = h("span", { className: "touch-keys", role: "group", "aria-label": "Keys a touch keyboard lacks", testid: "vga-touch-keys" }, ...buttons);
-    this.parts = [keyboard, this.field, row];
+    this.row = new TouchKeyBar({ press: (key, ctrl) => this.press(KEY_CODES[key], ctrl), testidPrefix: "vga-", inToolbar: true });
+    this.parts = [keyboard, this.field, this.row.element];
     toolbar.append(...this.parts);
   }
 
@@ -77,31 +53,22 @@ export class VgaTouchKeys implements Disposable {
     this.field.setSelectionRange(this.field.value.length, this.field.value.length);
   }
 
+  private press(code: string, control: boolean): void {
+    this.paced.press([scancodesForTap(code, { control })!]);
+  }
+
   private typed(event: InputEvent | undefined): void {
     if (event?.isComposing === true) return;
     const value = this.field.value;
-    const presses: number[][] = [];
-    if (event?.inputType === "deleteContentBackward" || !value.startsWith(KEEP)) presses.push(tap("Backspace", this.takeCtrl()));
-    else if (event?.inputType === "insertLineBreak" || event?.inputType === "insertParagraph") presses.push(tap("Enter", this.takeCtrl()));
-    else {
-      for (const char of value.slice(KEEP.length)) {
-        const codes = scancodesForCharacter(char, this.takeCtrl());
-        if (codes !== undefined) presses.push(codes);
-      }
-    }
     this.field.value = KEEP;
+    if (event?.inputType === "deleteContentBackward" || !value.startsWith(KEEP)) return this.press("Backspace", this.row.takeCtrl());
+    if (event?.inputType === "insertLineBreak" || event?.inputType === "insertParagraph") return this.press("Enter", this.row.takeCtrl());
+    const presses: number[][] = [];
+    for (const char of value.slice(KEEP.length)) {
+      const codes = scancodesForCharacter(char, this.row.takeCtrl());
+      if (codes !== undefined) presses.push(codes);
+    }
     this.paced.press(presses);
-  }
-
-  private takeCtrl(): boolean {
-    const held = this.ctrl;
-    if (held) this.setCtrl(false);
-    return held;
-  }
-
-  private setCtrl(on: boolean): void {
-    this.ctrl = on;
-    this.ctrlButton?.setAttribute("aria-pressed", String(on));
   }
 
   dispose(): void {
