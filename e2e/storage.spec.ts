@@ -132,7 +132,7 @@ test("a full quota: a write-back, a restart and an import are refused with a cle
   expect(await runInGuest(page, "cat /data/kept /data/more; wc -c < /data/big")).toEqual({ output: "kept\nmore\n2097152", exitCode: 0 });
 });
 
-test("images: a bad file is refused with its message; an ISO added by upload is listed, renamed, boots (GRUB), takes keys on its screen, its machine's snapshot is listed after a reload, and the ISO is deleted after a confirmation", async ({ page }) => {
+test("images: a bad file is refused with its message; an ISO added by upload is listed, renamed, boots (GRUB), takes keys on its screen (as typed on an Italian keyboard, or by position; none held once the window loses them), its machine's snapshot is listed after a reload, and the ISO is deleted after a confirmation", async ({ page }) => {
   test.setTimeout(240_000);
   await page.goto("/");
   const rows = page.getByTestId("image-list").getByTestId("image-row");
@@ -181,6 +181,25 @@ test("images: a bad file is refused with its message; an ISO added by upload is 
   await expect(page.locator("#vga .vga-text")).toContainText("grub>");
   await page.keyboard.type("echo typed-on-the-screen\n");
   await expect.poll(() => textScreen(page)).toMatch(/grub> echo typed-on-the-screen\s*\n\s*typed-on-the-screen/);
+  // An Italian keyboard (its '/' is Shift+7, its '-' where the US '/' is, '@' AltGr+ò): what it
+  // types reaches GRUB's US keyboard as typed (by position it was "echo a&b/c").
+  const italian: Stroke[] = [...[..."echo a"].map(letter), ["Digit7", "/", "shift"], letter("b"), ["Slash", "-"], letter("c"), ["Semicolon", "@", "altgr"], letter("d"), ["Enter", "Enter"]];
+  await typeStrokes(page, italian);
+  await expect.poll(() => textScreen(page)).toMatch(/grub> echo a\/b-c@d\s*\n\s*a\/b-c@d\s*\n/);
+  // By position (a guest set to the user's layout), the Italian '-' is the US '/' at its place.
+  await page.getByTestId("vga-key-mode").selectOption("position");
+  await expect(page.getByTestId("vga-keys")).toHaveText("Keys go to the machine's keyboard.");
+  await typeStrokes(page, [..."echo x"].map(letter).concat([["Slash", "-"], letter("y"), ["Enter", "Enter"]]));
+  await expect.poll(() => textScreen(page)).toMatch(/grub> echo x\/y\s*\n\s*x\/y\s*\n/);
+  await page.getByTestId("vga-key-mode").selectOption("typed");
+  // Shift held when the window loses the keys (Alt+Tab away): the guest lets go of it too
+  // (it typed "ECHO RELEASED" before).
+  await page.evaluate(`(() => {
+    document.body.dispatchEvent(new KeyboardEvent("keydown", { code: "ShiftLeft", key: "Shift", shiftKey: true, bubbles: true, cancelable: true }));
+    window.dispatchEvent(new Event("blur"));
+  })()`);
+  await typeStrokes(page, [..."echo released"].map(letter).concat([["Enter", "Enter"]]));
+  await expect.poll(() => textScreen(page)).toMatch(/grub> echo released\s*\n\s*released\s*\n/);
   expect(await page.evaluate(() => (globalThis as { virtlab?: { machineId(): string } }).virtlab?.machineId())).toMatch(/^m-/);
   // GRUB runs, but there is no shell: the page never says "Shell ready." for it.
   await expect(page.getByTestId("stage")).toHaveText("running (no shell)");
@@ -433,3 +452,24 @@ test("a file bigger than the page's disk cache reads back whole after a reload (
   expect(again.output).not.toBe(written.output);
   expect(pageErrors).toEqual([]);
 });
+
+/** A key as a keyboard of another layout reports it: its code, its character, the modifier it was typed with. */
+type Stroke = [code: string, key: string, held?: "shift" | "altgr"];
+const letter = (char: string): Stroke => [char === " " ? "Space" : `Key${char.toUpperCase()}`, char];
+
+/** Each key pressed and released as the browser reports it (a layout Playwright's keyboard cannot type), with its modifier held around it. */
+async function typeStrokes(page: Page, strokes: readonly Stroke[]): Promise<void> {
+  await page.evaluate(`(async (strokes) => {
+    const send = (type, code, key, held) => document.body.dispatchEvent(new KeyboardEvent(type, { code, key, bubbles: true, cancelable: true, shiftKey: held === "shift", modifierAltGraph: held === "altgr" }));
+    for (const [code, key, held] of strokes) {
+      if (held === "shift") send("keydown", "ShiftLeft", "Shift", "shift");
+      if (held === "altgr") send("keydown", "AltRight", "AltGraph", "altgr");
+      send("keydown", code, key, held);
+      send("keyup", code, key, held);
+      if (held === "shift") send("keyup", "ShiftLeft", "Shift");
+      if (held === "altgr") send("keyup", "AltRight", "AltGraph");
+      // A typist's pace: GRUB reads through the BIOS's 15-key buffer.
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+  })(${JSON.stringify(strokes)})`);
+}

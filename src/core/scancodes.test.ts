@@ -21,6 +21,23 @@ describe("scancodesFor", () => {
     expect(scancodesFor("Delete", true)).toEqual([0xe0, 0x53]);
     expect(scancodesFor("MediaPlayPause", true)).toBeUndefined();
   });
+
+  it.each([
+    ["Numpad7", [0x47]],
+    ["Numpad0", [0x52]],
+    ["NumpadDecimal", [0x53]],
+    ["NumpadMultiply", [0x37]],
+    ["NumpadSubtract", [0x4a]],
+    ["NumpadAdd", [0x4e]],
+    ["NumpadDivide", [0xe0, 0x35]],
+    ["NumpadEnter", [0xe0, 0x1c]],
+    ["NumLock", [0x45]],
+    ["IntlBackslash", [0x56]],
+    ["MetaLeft", [0xe0, 0x5b]],
+    ["ContextMenu", [0xe0, 0x5d]],
+  ])("knows the keypad and the keys of ISO and Windows keyboards: %s", (code, codes) => {
+    expect(scancodesFor(code, true)).toEqual(codes);
+  });
 });
 
 describe("scancodesForCharacter (what a touch keyboard typed, as key presses)", () => {

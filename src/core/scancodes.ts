@@ -28,6 +28,24 @@ const BASE: Record<string, number> = {
   AltLeft: 0x38,
   Space: 0x39,
   CapsLock: 0x3a,
+  NumLock: 0x45,
+  ScrollLock: 0x46,
+  NumpadMultiply: 0x37,
+  Numpad7: 0x47,
+  Numpad8: 0x48,
+  Numpad9: 0x49,
+  NumpadSubtract: 0x4a,
+  Numpad4: 0x4b,
+  Numpad5: 0x4c,
+  Numpad6: 0x4d,
+  NumpadAdd: 0x4e,
+  Numpad1: 0x4f,
+  Numpad2: 0x50,
+  Numpad3: 0x51,
+  Numpad0: 0x52,
+  NumpadDecimal: 0x53,
+  // The key left of Z on ISO keyboards (`<>` on Italian, Spanish, German and French ones).
+  IntlBackslash: 0x56,
   F11: 0x57,
   F12: 0x58,
 };
@@ -45,6 +63,11 @@ const EXTENDED: Record<string, number> = {
   PageDown: 0x51,
   Insert: 0x52,
   Delete: 0x53,
+  NumpadEnter: 0x1c,
+  NumpadDivide: 0x35,
+  MetaLeft: 0x5b,
+  MetaRight: 0x5c,
+  ContextMenu: 0x5d,
 };
 
 function baseCode(code: string): number | undefined {
@@ -117,7 +140,7 @@ const SHIFTED_CHARACTERS: Record<string, string> = {
 };
 
 /** The key that types `char` on a US keyboard, and whether Shift is held for it. */
-function keyForCharacter(char: string): { readonly code: string; readonly shift: boolean } | undefined {
+export function keyForCharacter(char: string): { readonly code: string; readonly shift: boolean } | undefined {
   if (/^[a-z]$/.test(char)) return { code: `Key${char.toUpperCase()}`, shift: false };
   if (/^[A-Z]$/.test(char)) return { code: `Key${char}`, shift: true };
   if (/^[0-9]$/.test(char)) return { code: `Digit${char}`, shift: false };
@@ -125,6 +148,20 @@ function keyForCharacter(char: string): { readonly code: string; readonly shift:
   if (plain !== undefined) return { code: plain, shift: false };
   const shifted = SHIFTED_CHARACTERS[char];
   return shifted === undefined ? undefined : { code: shifted, shift: true };
+}
+
+const US_CHARACTERS = new Map<string, { plain: string; shifted: string }>();
+for (let c = 0x20; c < 0x7f; c++) {
+  const char = String.fromCharCode(c);
+  const key = keyForCharacter(char)!;
+  const known = US_CHARACTERS.get(key.code) ?? { plain: "", shifted: "" };
+  US_CHARACTERS.set(key.code, key.shift ? { ...known, shifted: char } : { ...known, plain: char });
+}
+
+/** The character the key types on a US keyboard, with Shift held or not; undefined for a key that types none. */
+export function usCharacter(code: string, shift: boolean): string | undefined {
+  const chars = US_CHARACTERS.get(code);
+  return chars === undefined ? undefined : shift && chars.shifted !== "" ? chars.shifted : chars.plain;
 }
 
 /**

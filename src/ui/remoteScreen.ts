@@ -3,14 +3,17 @@
  * lines in `.vga-text`, a graphics mode as pixels on `canvas.vga-canvas` (the elements VgaView
  * scales). Frames are pulled, one at a time and at most FRAMES_PER_SECOND, only while the box is
  * shown: a hidden screen costs the Worker nothing. While the screen is shown, keys typed outside
- * text fields (the terminal types through its own textarea) go to the guest's PS/2 keyboard, as
- * v86's own keyboard adapter did when the emulator ran in the page.
+ * text fields (the terminal types through its own textarea) go to the guest's PS/2 keyboard as
+ * core's ScreenKeyboard sends them (as typed on a US keyboard, or by position: the toolbar's
+ * choice, remembered), and the keys the guest holds are let go when the window loses the keys.
  */
 import type { RemoteScreen } from "../core/remote/client.ts";
-import { scancodesFor } from "../core/scancodes.ts";
+import { SCREEN_KEY_MODES, ScreenKeyboard, type ScreenKeyMode } from "../core/screenKeyboard.ts";
+import { browserPreferences } from "./comfort/preferences.ts";
 import { VGA_INPUT_ATTRIBUTE, VgaTouchKeys } from "./vgaTouchKeys.ts";
 
 const FRAMES_PER_SECOND = 10;
+const KEY_MODE_PREFERENCE = "virtlab.vgaKeys";
 
 /** Keys go to the screen unless the user types in a field or is on a button (the terminal types through its own textarea). */
 function typesToScreen(target: EventTarget | null): boolean {
@@ -26,6 +29,8 @@ export class RemoteScreenView {
   private readonly keysHint: HTMLElement | null;
   private readonly listener: { dispose(): void };
   private readonly touchKeys: VgaTouchKeys | undefined;
+  private readonly keyboard: ScreenKeyboard;
+  private readonly keyMode: HTMLSelectElement | null;
   private timer: number | undefined;
   private disposed = false;
   private shownText = "";
@@ -33,10 +38,26 @@ export class RemoteScreenView {
   private readonly onKey = (event: KeyboardEvent): void => {
     if (this.keys === undefined || this.box.hidden || this.box.offsetParent === null && document.fullscreenElement !== this.box) return;
     if (!typesToScreen(event.target)) return;
-    const codes = scancodesFor(event.code, event.type === "keydown");
+    const type = event.type === "keydown" ? "keydown" : "keyup";
+    const codes = this.keyboard.translate({ type, code: event.code, key: event.key, shiftKey: event.shiftKey, ctrlKey: event.ctrlKey, altKey: event.altKey, altGraph: event.getModifierState("AltGraph") });
     if (codes === undefined) return;
     event.preventDefault();
-    this.keys(codes);
+    if (codes.length > 0) this.keys(codes);
+  };
+
+  /** The page lost the keys (the window left with Alt+Tab): the guest lets go of what it held. */
+  private readonly releaseKeys = (): void => {
+    const codes = this.keyboard.releaseAll();
+    if (codes.length > 0) this.keys?.(codes);
+  };
+
+  private readonly changeKeyMode = (): void => {
+    if (this.keyMode === null) return;
+    this.releaseKeys();
+    this.keyboard.mode = this.keyMode.value === "position" ? "position" : "typed";
+    browserPreferences.set(KEY_MODE_PREFERENCE, this.keyboard.mode);
+    // Keys typed next go to the screen, not to the list.
+    this.keyMode.blur();
   };
 
   /** Where keys go now, said in the screen's toolbar. */
@@ -57,6 +78,15 @@ export class RemoteScreenView {
     this.keysHint = keys === undefined ? null : box.querySelector<HTMLElement>(".vga-keys");
     const toolbar = box.querySelector<HTMLElement>(".vga-controls");
     this.touchKeys = keys === undefined || toolbar === null ? undefined : new VgaTouchKeys(toolbar, keys);
+    const saved = browserPreferences.get(KEY_MODE_PREFERENCE);
+    this.keyboard = new ScreenKeyboard(SCREEN_KEY_MODES.find((mode): mode is ScreenKeyMode => mode === saved) ?? "typed");
+    this.keyMode = box.querySelector<HTMLSelectElement>("[data-vga-key-mode]");
+    if (this.keyMode !== null) {
+      this.keyMode.value = this.keyboard.mode;
+      this.keyMode.closest("label")!.hidden = keys === undefined;
+      this.keyMode.addEventListener("change", this.changeKeyMode);
+    }
+    window.addEventListener("blur", this.releaseKeys);
     this.listener = screen.onChange(() => this.drawText());
     document.addEventListener("keydown", this.onKey);
     document.addEventListener("keyup", this.onKey);
@@ -115,6 +145,8 @@ export class RemoteScreenView {
     this.disposed = true;
     this.listener.dispose();
     this.touchKeys?.dispose();
+    this.keyMode?.removeEventListener("change", this.changeKeyMode);
+    window.removeEventListener("blur", this.releaseKeys);
     document.removeEventListener("keydown", this.onKey);
     document.removeEventListener("keyup", this.onKey);
     document.removeEventListener("focusin", this.showWhereKeysGo);

@@ -7,8 +7,8 @@
  * keyboard (`scancodesForCharacter`), Backspace and Enter as theirs, at a typist's pace
  * (`PacedKeys`: a word given at once overran GRUB), and the field is emptied again. Beside it,
  * the keys a touch keyboard lacks (Esc, Tab, Ctrl held for the next key, the arrows), as under a
- * terminal. A hardware keyboard typing in the field still goes by position (RemoteScreenView's
- * listener takes the key and the field never sees it).
+ * terminal. A hardware keyboard typing in the field goes as the screen's other keys do
+ * (RemoteScreenView's listener takes the key and the field never sees it).
  */
 import { systemClock, type Disposable } from "../core/index.ts";
 import { PacedKeys, scancodesForCharacter, scancodesForTap } from "../core/scancodes.ts";
