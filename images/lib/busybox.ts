@@ -5,6 +5,13 @@
  */
 const decoder = new TextDecoder();
 
+/**
+ * The guest shells' LANG. Busybox has no locale files: it enables its UTF-8 handling (the line
+ * editor's, one character per accented letter) when LANG names UTF-8, which the page's terminal
+ * speaks.
+ */
+export const GUEST_LANG = "C.UTF-8";
+
 export function busyboxApplets(binary: Uint8Array): string[] {
   const start = findBytes(binary, new Uint8Array([0x5b, 0x00, 0x5b, 0x5b, 0x00])); // "[\0[[\0"
   if (start < 0) throw new Error("busybox: applet name table not found");

@@ -36,6 +36,7 @@ describe("renderInit", () => {
     }
     expect(script.indexOf("hostname virtlab")).toBeLessThan(script.indexOf("insmod"));
     expect(script).toContain("export PS1='root@virtlab:\\w\\$ '");
+    expect(script).toMatch(/^export PATH=\S+ HOME=\/root TERM=linux LANG=C\.UTF-8$/m);
   });
 
   it("keeps the module plan in the given order with its groups", () => {
@@ -143,6 +144,7 @@ describe("renderEtc / shQuote", () => {
     expect(etc["etc/passwd"]).toMatch(/^root:x:0:0:root:\/root:\/bin\/sh$/m);
     expect(etc["etc/group"]).toMatch(/^root:x:0:$/m);
     expect(etc["etc/profile"]).toContain("PS1='root@virtlab:\\w\\$ '");
+    expect(etc["etc/profile"]).toContain(" LANG=C.UTF-8");
   });
 
   it("says what the guest is in /etc/os-release, in a form sh can source", () => {
