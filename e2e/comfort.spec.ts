@@ -7,7 +7,7 @@ import AxeBuilder from "@axe-core/playwright";
 import { TEST_ISO_PATH } from "../images/testIso.ts";
 import { bootFromCdrom, expect, expectTerminalLine, runInGuest, terminalBuffer, terminalLines, terminalSize, test, textScreen, waitForShell } from "./fixtures.ts";
 
-test("shortcuts: help lists them, pause by key, and none of them reaches the guest", async ({ page, pageErrors }) => {
+test("shortcuts: help lists them, pause by key, a letter as another layout types it, and none of them reaches the guest", async ({ page, pageErrors }) => {
   await page.goto("/");
   await waitForShell(page);
   await page.locator(".xterm-helper-textarea").focus();
@@ -32,6 +32,15 @@ test("shortcuts: help lists them, pause by key, and none of them reaches the gue
   await expect(help).toBeHidden();
   await page.keyboard.press("Alt+Shift+KeyP");
   await expect(page.getByTestId("run-state")).toHaveText("running");
+
+  // A French AZERTY keyboard's M is where a US keyboard has ';': its Alt+Shift+M opens the
+  // Microscope (it did nothing before), and again closes it.
+  const azertyM = `(() => document.activeElement.dispatchEvent(new KeyboardEvent("keydown", { code: "Semicolon", key: "M", altKey: true, shiftKey: true, bubbles: true, cancelable: true })))()`;
+  await page.evaluate(azertyM);
+  await expect(page.getByTestId("microscope")).toBeVisible();
+  await page.evaluate(azertyM);
+  await expect(page.getByTestId("microscope")).toBeHidden();
+  await page.locator(".xterm-helper-textarea").focus();
 
   // The keys above were the page's: the guest's line is still empty, so this runs as typed.
   await page.keyboard.type("echo typed-$((40+2))");

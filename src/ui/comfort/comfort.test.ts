@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_FONT_SIZE, initialFontSize, initialTheme, stepFontSize } from "./preferences.ts";
 import { clipboardCommand, formatShortcut, isPageChord, matchShortcut } from "./shortcuts.ts";
 
-const chord = (code: string, mods: Partial<{ altKey: boolean; shiftKey: boolean; ctrlKey: boolean; metaKey: boolean }> = {}) => ({
+const chord = (code: string, mods: Partial<{ altKey: boolean; shiftKey: boolean; ctrlKey: boolean; metaKey: boolean; key: string }> = {}) => ({
   altKey: false,
   shiftKey: false,
   ctrlKey: false,
@@ -22,6 +22,23 @@ describe("shortcuts", () => {
     expect(matchShortcut(chord("KeyP", { altKey: true, shiftKey: true, ctrlKey: true }), actions)).toBeUndefined();
     expect(matchShortcut(chord("KeyX", { altKey: true, shiftKey: true }), actions)).toBeUndefined();
     expect(isPageChord(chord("KeyC", { ctrlKey: true }))).toBe(false);
+  });
+
+  it("a letter is the one the key types, on any layout; other keys, and letters a layout has none of, go by place", () => {
+    const page = { altKey: true, shiftKey: true };
+    const more = [...actions, { id: "microscope", shortcut: "KeyM" }, { id: "bigger", shortcut: "Equal" }];
+    // French AZERTY: M is where a US keyboard has ';'; its ',' key (the US M's place) types '?'.
+    expect(matchShortcut(chord("Semicolon", { ...page, key: "M" }), more)?.id).toBe("microscope");
+    expect(matchShortcut(chord("KeyM", { ...page, key: "?" }), more)?.id).toBe("microscope");
+    // A US keyboard, as before; Russian (no Latin letter) and macOS's Option (another character) by place.
+    expect(matchShortcut(chord("KeyP", { ...page, key: "P" }), more)?.id).toBe("pause");
+    expect(matchShortcut(chord("KeyP", { ...page, key: "З" }), more)?.id).toBe("pause");
+    expect(matchShortcut(chord("KeyP", { ...page, key: "∏" }), more)?.id).toBe("pause");
+    // Alt+Shift+= is '+' on a US keyboard: the place.
+    expect(matchShortcut(chord("Equal", { ...page, key: "+" }), more)?.id).toBe("bigger");
+    // Dvorak: C is at the US I's place.
+    expect(clipboardCommand(chord("KeyI", { ctrlKey: true, shiftKey: true, key: "C" }))).toBe("copy");
+    expect(clipboardCommand(chord("KeyC", { ctrlKey: true, shiftKey: true, key: "J" }))).toBeUndefined();
   });
 
   it("names keys the way the help shows them", () => {

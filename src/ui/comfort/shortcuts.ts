@@ -1,7 +1,10 @@
 /**
  * Keyboard shortcuts that never collide with the guest: the guest gets every plain, Ctrl and Alt
- * key (Ctrl+C, Alt+F2, ...), so the page's own keys are Alt+Shift+<key>, matched on the physical
- * key (`event.code`) so they work on any keyboard layout.
+ * key (Ctrl+C, Alt+F2, ...), so the page's own keys are Alt+Shift+<key>, matched on the
+ * key, named as `event.code` names it. A letter is the letter the key types (`event.key`) when
+ * it types one (Alt+Shift+M is the M key of a French AZERTY keyboard, where a US keyboard has ';';
+ * Ctrl+Shift+C on Dvorak is its C); other keys, and letters on a layout with no Latin letters or
+ * where Alt changes the character (macOS's Option), are the key at that place.
  */
 export interface KeyChord {
   readonly altKey: boolean;
@@ -9,6 +12,14 @@ export interface KeyChord {
   readonly ctrlKey: boolean;
   readonly metaKey: boolean;
   readonly code: string;
+  /** What the key typed (KeyboardEvent.key); absent, the key is named by its place alone. */
+  readonly key?: string;
+}
+
+/** The key as shortcuts name it: `Key<letter>` for the Latin letter it types, else its place. */
+export function chordKey(event: KeyChord): string {
+  const letter = event.key !== undefined && /^[a-z]$/i.test(event.key) ? event.key.toUpperCase() : undefined;
+  return letter === undefined ? event.code : `Key${letter}`;
 }
 
 /** Alt+Shift and nothing else: the page's modifier. */
@@ -19,7 +30,8 @@ export function isPageChord(event: KeyChord): boolean {
 /** The action whose shortcut this key press is, if any. */
 export function matchShortcut<T extends { readonly shortcut?: string | undefined }>(event: KeyChord, actions: readonly T[]): T | undefined {
   if (!isPageChord(event)) return undefined;
-  return actions.find((a) => a.shortcut === event.code);
+  const key = chordKey(event);
+  return actions.find((a) => a.shortcut === key);
 }
 
 const KEY_NAMES: Record<string, string> = { Equal: "=", Minus: "-", Slash: "/", Insert: "Insert", Enter: "Enter" };
@@ -41,8 +53,8 @@ export const CLIPBOARD_KEYS: readonly (readonly [string, string])[] = [
 /** Which terminal key press is a clipboard command (and not for the guest). */
 export function clipboardCommand(event: KeyChord & { readonly type: string }): "copy" | "paste" | undefined {
   if (event.type !== "keydown" || event.altKey || event.metaKey) return undefined;
-  if (event.ctrlKey && event.shiftKey && event.code === "KeyC") return "copy";
-  if (event.ctrlKey && event.shiftKey && event.code === "KeyV") return "paste";
+  if (event.ctrlKey && event.shiftKey && chordKey(event) === "KeyC") return "copy";
+  if (event.ctrlKey && event.shiftKey && chordKey(event) === "KeyV") return "paste";
   if (!event.ctrlKey && event.shiftKey && event.code === "Insert") return "paste";
   return undefined;
 }
