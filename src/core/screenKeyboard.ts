@@ -10,9 +10,10 @@
  * that type that character on a US keyboard, Shift (and AltGr) held or let go around it as that
  * needs and put back after; Ctrl and Alt shortcuts keep their modifiers (Ctrl+Z on a German
  * keyboard is Ctrl+Z, not Ctrl+Y; a shortcut on a letter no US key types, Ctrl+С on a Russian
- * layout, goes by position). A character no US key types (é, ò) sends nothing. Keys that type no character (Enter, the arrows, F-keys), the
- * modifiers themselves and every key of a US layout go by position, held while held, as before.
- * "position" sends every key by position: for a guest set to the user's own layout.
+ * layout, goes by position). A character no US key types (é, ò) sends nothing. Keys that type no
+ * character (Enter, the arrows, F-keys), the modifiers themselves and every key of a US layout go
+ * by position, held while held, as before. "position" sends every key by position: for a guest
+ * set to the user's own layout.
  *
  * The keys pressed and not yet released are tracked, so that they can all be let go when the
  * page loses the keys (the window left with Alt+Tab: the guest would keep Alt held).
@@ -117,5 +118,4 @@ export class ScreenKeyboard {
     const keys = (codes: readonly string[], pressed: boolean): number[] => codes.flatMap((key) => scancodesFor(key, pressed)!);
     return [...keys(letGo, false), ...keys(hold, true), ...keys([code], true), ...keys([code], false), ...keys([...hold].reverse(), false), ...keys([...letGo].reverse(), true)];
   }
-
 }

@@ -109,6 +109,8 @@ describe.skipIf(!built)("default guest boots", () => {
     // An accented letter is one character to the line editor (LANG names UTF-8): two Backspaces
     // (DEL, as the terminal sends them) after "perché" leave "perc", as the screen shows (it ran "perchX").
     expect(await machine.run("echo perché\x7f\x7fX")).toEqual({ output: "percX", exitCode: 0 });
+    // ...and busybox's ls shows such a letter in a file's name (it showed "caff??").
+    expect(await machine.run("touch /tmp/caffè && ls /tmp | grep caff && rm /tmp/caffè")).toEqual({ output: "caffè", exitCode: 0 });
     expect(await machine.run("exit_with() { return $1; }; exit_with 3")).toEqual({ output: "", exitCode: 3 });
     const lines = await machine.run("seq 1 500");
     expect(lines.output.split("\n")).toEqual(Array.from({ length: 500 }, (_, i) => String(i + 1)));
