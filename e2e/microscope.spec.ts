@@ -41,7 +41,7 @@ test("the address-walk view walks a kernel address through the guest's page tabl
   await expect.poll(sinceOn, { timeout: 30_000 }).toBeGreaterThan(before);
 
   // The JIT off and on again on the running machine: the guest keeps answering. The page's
-  // machine started with it held off (holdJitWhileStarting) and has it on once settled.
+  // machine started from a state with it held off (holdJitWhileSettingUp) and has it on once settled.
   const jit = panel.getByTestId("microscope-jit");
   await expect(jit).toBeChecked();
   await jit.uncheck();

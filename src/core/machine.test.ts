@@ -561,25 +561,21 @@ function jitSetup(options: { hold?: boolean; profile?: DeviceProfile; guest?: Gu
       return shell;
     },
     clock,
-    ...(options.hold === false ? {} : { holdJitWhileStarting: true }),
+    ...(options.hold === false ? {} : { holdJitWhileSettingUp: true }),
     ...(options.initialState === undefined ? {} : { initialState: options.initialState }),
   });
   return { machine, clock, shells, shell: (): JitShell => shells.at(-1) as JitShell };
 }
 
-describe("Machine: v86's JIT held off while it starts (holdJitWhileStarting)", () => {
-  it("boots with the JIT off and turns it on at the prompt, once", async () => {
+describe("Machine: v86's JIT held off while a start from a state is set up (holdJitWhileSettingUp)", () => {
+  it("boots with the JIT on: nothing is held, nothing released at the prompt", async () => {
     const { machine, shell } = jitSetup();
     await machine.start();
-    expect(shell().config.disable_jit).toBe(true);
-    expect(machine.jitHeldForStart).toBe(true);
-    shell().boot();
-    expect(shell().jitSet).toEqual([true]);
+    expect(shell().config.disable_jit).toBe(false);
     expect(machine.jitHeldForStart).toBe(false);
-    // Later prompts and releases change nothing: the microscope's switch is the user's again.
-    shell().print("\r\n" + PROMPT);
+    shell().boot();
     machine.releaseJit();
-    expect(shell().jitSet).toEqual([true]);
+    expect(shell().jitSet).toEqual([]);
   });
 
   it("after a start from a state keeps it off, shell ready or not, until the owner says the set-up is done", async () => {
@@ -592,22 +588,23 @@ describe("Machine: v86's JIT held off while it starts (holdJitWhileStarting)", (
     machine.releaseJit();
     expect(shell().jitSet).toEqual([true]);
     expect(machine.jitHeldForStart).toBe(false);
-  });
-
-  it("holds it again for the boot after a reset", async () => {
-    const { machine, shells, shell } = jitSetup();
-    await machine.start();
-    shell().boot();
-    await machine.reset();
-    expect(shells).toHaveLength(2);
-    expect(shell().config.disable_jit).toBe(true);
-    expect(machine.jitHeldForStart).toBe(true);
-    shell().boot();
+    // Later releases change nothing: the microscope's switch is the user's again.
+    machine.releaseJit();
     expect(shell().jitSet).toEqual([true]);
   });
 
-  it("ends the hold when a saved state is restored into the machine while its boot is held", async () => {
-    const { machine, shell } = jitSetup();
+  it("the boot after a reset of a machine started from a state has the JIT on", async () => {
+    const { machine, shells, shell } = jitSetup({ initialState: { state: fakeV86State("saved"), shellReady: true } });
+    await machine.start();
+    machine.releaseJit();
+    await machine.reset();
+    expect(shells).toHaveLength(2);
+    expect(shell().config.disable_jit).toBe(false);
+    expect(machine.jitHeldForStart).toBe(false);
+  });
+
+  it("ends the hold when a saved state is restored into the machine while its set-up is held", async () => {
+    const { machine, shell } = jitSetup({ initialState: { state: fakeV86State("saved"), shellReady: true } });
     await machine.start();
     const saved = await machine.saveState();
     expect(machine.jitHeldForStart).toBe(true);
@@ -635,21 +632,22 @@ describe("Machine: v86's JIT held off while it starts (holdJitWhileStarting)", (
     expect(machine.status).toMatchObject({ stage: "ready", shell: "not-detected", running: true });
   });
 
-  it("turns it on when the guest runs a program of its own and no shell is detected", async () => {
+  it("a boot whose guest runs a program of its own has no shell detected, its JIT on from the start", async () => {
     const { machine, shell, clock } = jitSetup();
     await machine.start();
     shell().print("Welcome to the installer\r\nChoose a language: ");
     clock.advance(NO_SHELL_QUIET_MS);
     expect(machine.status).toMatchObject({ stage: "ready", shell: "not-detected" });
-    expect(shell().jitSet).toEqual([true]);
+    expect(shell().config.disable_jit).toBe(false);
+    expect(shell().jitSet).toEqual([]);
   });
 
   it.each([
     ["without the option", { hold: false }, false],
     ["for a profile that asks for the interpreter", { profile: { ...DEFAULT_PROFILE, cpu: "interpreter" as const } }, true],
     ["for a guest without a known prompt (a CD the BIOS boots)", { guest: { kind: "disk", bios: guest.bios, vgaBios: guest.vgaBios, bootFrom: "cdrom" } as GuestSpec }, false],
-  ])("never holds it %s (the config's JIT is the profile's)", async (_what, options, disabledByProfile) => {
-    const { machine, shell } = jitSetup(options);
+  ])("never holds it for a start from a state %s (the config's JIT is the profile's)", async (_what, options, disabledByProfile) => {
+    const { machine, shell } = jitSetup({ ...options, initialState: { state: fakeV86State("saved"), shellReady: true } });
     await machine.start();
     expect(shell().config.disable_jit).toBe(disabledByProfile);
     expect(machine.jitHeldForStart).toBe(false);

@@ -115,15 +115,15 @@ export interface MachineOptions {
    */
   readonly network?: "on" | "off";
   /**
-   * v86's JIT stays off while the machine starts, and comes on when the start is over: at the
-   * boot's prompt, or at releaseJit() after a start from a state (its owner's set-up done).
-   * A state put into the running machine (restoreState, a move's arrival) ends the hold too.
-   * For a guest with a known prompt whose profile does not ask for the interpreter. In Chromium
-   * a cold boot reached 42 in ~9 s this way against ~12.4 s with the JIT on: V8 does not compile
-   * the JIT's modules twice over while the guest starts (docs/architecture.md, "Workers"). In
-   * Node the JIT boots sooner, so Node's sessions leave this off.
+   * After a start from a saved state, v86's JIT stays off while its owner sets the machine up,
+   * and comes on at releaseJit() (the set-up done). A state put into the running machine
+   * (restoreState, a move's arrival) ends the hold too. For a guest with a known prompt whose
+   * profile does not ask for the interpreter. The set-up's code runs once: in Chromium it took
+   * 0.30-0.43 s this way against 0.50-0.58 s with the JIT on, V8 not compiling the JIT's modules
+   * twice over meanwhile. Boots are not held: a cold boot reached 42 sooner with the JIT on
+   * (docs/architecture.md, "Workers"). Node's sessions leave this off.
    */
-  readonly holdJitWhileStarting?: boolean;
+  readonly holdJitWhileSettingUp?: boolean;
 }
 
 /** The balloon's size: what the host asks for and what the guest has handed over, in MiB. */
@@ -203,7 +203,7 @@ export class Machine implements Disposable {
   private typedAhead = false;
   /** The end of the console text seen so far, for a panic's last line cut between chunks (scanForPanic). */
   private panicScan = "";
-  /** v86's JIT is held off for the start in progress (MachineOptions.holdJitWhileStarting). */
+  /** v86's JIT is held off for the start in progress (MachineOptions.holdJitWhileSettingUp). */
   private jitHeld = false;
   private state: MachineStatus = { stage: "idle", running: false, mips: undefined, error: undefined, shell: "waiting" };
   /** Console output since the emulator started: first and last time (for "no shell detected"). */
@@ -281,15 +281,16 @@ export class Machine implements Disposable {
     return this.shellUp;
   }
 
-  /** Whether v86's JIT is still held off for the start (MachineOptions.holdJitWhileStarting). */
+  /** Whether v86's JIT is still held off for the start (MachineOptions.holdJitWhileSettingUp). */
   get jitHeldForStart(): boolean {
     return this.jitHeld;
   }
 
   /**
-   * The start is over: v86's JIT comes on if it was held off for it. A boot's prompt does this by
-   * itself; after a start from a state the owner calls it once its set-up is done. Does nothing
-   * otherwise (the JIT as the profile and the microscope's switch have it stays as it is).
+   * The start is over: v86's JIT comes on if it was held off for it. After a start from a state
+   * the owner calls it once its set-up is done (a state saved with no shell, or a kernel panic,
+   * releases it by itself). Does nothing otherwise (the JIT as the profile and the microscope's
+   * switch have it stays as it is).
    */
   releaseJit(): void {
     if (!this.jitHeld) return;
@@ -298,14 +299,14 @@ export class Machine implements Disposable {
   }
 
   /**
-   * Whether this machine's starts hold v86's JIT off (MachineOptions.holdJitWhileStarting): not
-   * for a guest without a known prompt, nor for a profile whose CPU is the interpreter anyway.
+   * Whether this machine's starts from a state hold v86's JIT off (MachineOptions.holdJitWhileSettingUp):
+   * not for a guest without a known prompt, nor for a profile whose CPU is the interpreter anyway.
    */
   private get holdsJit(): boolean {
-    return this.options.holdJitWhileStarting === true && this.prompt !== undefined && this.profile.cpu !== "interpreter";
+    return this.options.holdJitWhileSettingUp === true && this.prompt !== undefined && this.profile.cpu !== "interpreter";
   }
 
-  /** `config` with v86's JIT off for the start, when this machine holds it. */
+  /** `config` (a start from a state) with v86's JIT off for its set-up, when this machine holds it. */
   private holdJit(config: EmulatorConfig): EmulatorConfig {
     return this.holdsJit ? { ...config, disable_jit: true } : config;
   }
@@ -327,7 +328,7 @@ export class Machine implements Disposable {
       let bootConfig = initial === undefined ? restoreConfig : undefined;
       let assets = files.assets;
       this.launch = () => {
-        if (bootConfig !== undefined && holdsBootFiles(bootConfig)) return this.options.backend(this.holdJit(bootConfig), host);
+        if (bootConfig !== undefined && holdsBootFiles(bootConfig)) return this.options.backend(bootConfig, host);
         // A backend in a Worker takes the boot files (moved, not copied: cloning 22 MB held the
         // page's thread for ~0.2 s), so a later boot (a reset, a reboot) loads them again.
         return this.withBootFiles(assets).then((loadedAssets) => {
@@ -335,7 +336,7 @@ export class Machine implements Disposable {
           assets = loadedAssets;
           const loaded = toEmulatorConfig(this.profile, this.guest, assets, this.options.disks);
           bootConfig = bootConfig === undefined ? loaded : { ...bootConfig, ...bootFiles(loaded) };
-          return this.options.backend(this.holdJit(bootConfig), host);
+          return this.options.backend(bootConfig, host);
         });
       };
       if (initial === undefined) await this.powerOn();
@@ -562,8 +563,8 @@ export class Machine implements Disposable {
     this.backendStore.dispose();
     this.backend = undefined;
     this.shellGone();
-    // A fresh emulator, launched with the JIT off when this machine holds it (holdJit).
-    this.jitHeld = this.holdsJit;
+    // A fresh emulator from a state, launched with the JIT off when this machine holds it (holdJit).
+    this.jitHeld = fromState !== undefined && this.holdsJit;
     const launching = ++this.launches;
     this.poweringOn = true;
     let backend: EmulatorBackend;
@@ -613,7 +614,6 @@ export class Machine implements Disposable {
       if (this.state.stage === "booting" && this.state.running && !this.shellUp && seen !== undefined) {
         const now = this.clock.now();
         if (now - seen.last >= NO_SHELL_QUIET_MS || now - seen.first >= NO_SHELL_MAX_MS) {
-          this.releaseJit();
           this.setStatus({ stage: "ready", shell: "not-detected" });
         }
       }

@@ -27,7 +27,7 @@ export function pageSessionOptions(storage: StorageController, guestBase: string
     ...openPageBootCaches(),
     ...(entry.keptBoot === undefined ? {} : { unpackedBoot: entry.keptBoot }),
     screenContainer: byId("vga"),
-    // v86's JIT off while the machine starts, on once it is up (the core's holdJitWhileStarting).
-    holdJitWhileStarting: true,
+    // v86's JIT off while a machine started from a state is set up, on once it is (the core's holdJitWhileSettingUp).
+    holdJitWhileSettingUp: true,
   };
 }

@@ -78,11 +78,11 @@ export interface SessionOptions {
   /** Browser only: where v86 draws the VGA screen. */
   readonly screenContainer?: unknown;
   /**
-   * v86's JIT stays off while this session's machine starts: until the boot's prompt, or until
-   * the set-up after a start from a state is done (Machine's holdJitWhileStarting). The page sets
-   * it: in Chromium the interpreter alone starts sooner (docs/architecture.md, "Workers").
+   * v86's JIT stays off while this session's machine is set up after a start from a state
+   * (Machine's holdJitWhileSettingUp). The page sets it: in Chromium the interpreter alone runs
+   * the set-up sooner (docs/architecture.md, "Workers").
    */
-  readonly holdJitWhileStarting?: boolean;
+  readonly holdJitWhileSettingUp?: boolean;
 }
 
 export interface StartOptions {
@@ -401,7 +401,7 @@ export class MachineSession {
         if (initial === undefined && options.identity !== undefined && this.current === machine) this.identityAtPrompt(machine, options.identity);
       } finally {
         this.settlingNow = false;
-        // A start from a state is over once it settled (a boot's own prompt releases the JIT).
+        // A start from a state is over once it settled.
         if (initial !== undefined) machine.releaseJit();
         void afterKeptStart?.();
         this.releaseHeldKeys(machine);
@@ -674,7 +674,7 @@ export class MachineSession {
       ...(this.options.screenContainer === undefined ? {} : { screenContainer: this.options.screenContainer }),
       ...(initial === undefined ? {} : { initialState: { state: initial.state, shellReady: initial.shellReady, ...(initial.screen === undefined ? {} : { screen: initial.screen }) } }),
       ...(network === undefined ? {} : { network }),
-      ...(this.options.holdJitWhileStarting === true ? { holdJitWhileStarting: true } : {}),
+      ...(this.options.holdJitWhileSettingUp === true ? { holdJitWhileSettingUp: true } : {}),
     });
     this.current = machine;
     const store = this.machineStore;
