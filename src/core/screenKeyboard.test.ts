@@ -91,6 +91,13 @@ describe("ScreenKeyboard: another layout types its characters on the guest's US 
     expect(play([down("Numpad7", "7"), down("NumpadAdd", "+"), down("NumpadEnter", "Enter")])).toEqual([[0x08, 0x88], [SHIFT, 0x0d, 0x8d, SHIFT_UP], [0xe0, 0x1c]]);
   });
 
+  it("the keypad with the host's Num Lock off is the arrows and Home it is there, held while held, whatever the guest's lock", () => {
+    expect(play([down("Numpad8", "ArrowUp"), down("Numpad8", "ArrowUp"), up("Numpad8", "ArrowUp"), down("Numpad7", "Home")])).toEqual([[0xe0, 0x48], [0xe0, 0x48], [0xe0, 0xc8], [0xe0, 0x47]]);
+    const keyboard = new ScreenKeyboard();
+    keyboard.translate(down("Numpad2", "ArrowDown"));
+    expect(keyboard.releaseAll()).toEqual([0xe0, 0xd0]);
+  });
+
   it("by position, every key goes where it is, whatever it types (a guest set to the user's layout)", () => {
     expect(play([down("ShiftLeft", "Shift"), down("Digit7", "/", { shift: true }), up("Digit7", "/", { shift: true }), down("CapsLock", "CapsLock"), down("Semicolon", "ò")], "position")).toEqual([[SHIFT], [0x08], [0x88], [0x3a], [0x27]]);
   });

@@ -48,6 +48,8 @@ const MODIFIERS: Readonly<Record<string, Role | "meta">> = {
   MetaRight: "meta",
 };
 const LEFT_KEY: Readonly<Record<Role, string>> = { shift: "ShiftLeft", control: "ControlLeft", alt: "AltLeft" };
+/** The keys the keypad is with Num Lock off, named as KeyboardEvent.key and .code both name them. */
+const NAVIGATION_KEYS = new Set(["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Home", "End", "PageUp", "PageDown", "Insert", "Delete"]);
 /** In "typed" mode the host keeps these: what they change is already in the characters it reports. */
 const HOST_LOCKS = new Set(["CapsLock", "NumLock"]);
 
@@ -62,6 +64,8 @@ export class ScreenKeyboard {
   private readonly held = new Set<string>();
   /** Keys whose press was sent as a character typed: their release sends nothing. */
   private readonly typed = new Set<string>();
+  /** Keypad keys sent as the navigation key they are with Num Lock off, by their code. */
+  private readonly standIns = new Map<string, string>();
 
   constructor(public mode: ScreenKeyMode = "typed") {}
 
@@ -76,9 +80,10 @@ export class ScreenKeyboard {
 
   /** Let go of every key the guest holds (the page lost the keys). */
   releaseAll(): number[] {
-    const codes = [...this.held].flatMap((code) => scancodesFor(code, false) ?? []);
+    const codes = [...this.held, ...this.standIns.values()].flatMap((code) => scancodesFor(code, false) ?? []);
     this.held.clear();
     this.typed.clear();
+    this.standIns.clear();
     return codes;
   }
 
@@ -86,6 +91,8 @@ export class ScreenKeyboard {
     if (this.mode === "position" || stroke.code in MODIFIERS) return this.pressByPosition(stroke.code);
     if (HOST_LOCKS.has(stroke.code)) return [];
     if (stroke.key === "Dead") return [];
+    // The keypad with the host's Num Lock off: its arrows and Home are the host's, whatever the guest's lock says.
+    if (stroke.code.startsWith("Numpad") && NAVIGATION_KEYS.has(stroke.key)) return this.pressAs(stroke.code, stroke.key);
     const char = typedCharacter(stroke.key);
     // A character made with AltGr is never the US key's own (Italian AltGr+è is '[' at the US '[' key).
     if (char === undefined || (!stroke.altGraph && usCharacter(stroke.code, stroke.shiftKey) === char)) return this.pressByPosition(stroke.code);
@@ -104,8 +111,20 @@ export class ScreenKeyboard {
     return codes;
   }
 
+  /** `code` pressed as the key `as` (held while held, released as it). */
+  private pressAs(code: string, as: string): number[] | undefined {
+    const codes = scancodesFor(as, true);
+    if (codes !== undefined) this.standIns.set(code, as);
+    return codes;
+  }
+
   private release(code: string): number[] | undefined {
     if (this.typed.delete(code)) return [];
+    const standIn = this.standIns.get(code);
+    if (standIn !== undefined) {
+      this.standIns.delete(code);
+      return scancodesFor(standIn, false);
+    }
     this.held.delete(code);
     if (this.mode === "typed" && HOST_LOCKS.has(code)) return [];
     return scancodesFor(code, false);
