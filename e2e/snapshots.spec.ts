@@ -160,9 +160,21 @@ test("export, then import in a fresh browser profile and restore; damaged files 
     await restore(student, "handout");
     expect(await runInGuest(student, "cat /data/handout /tmp/m")).toEqual({ output: "from-teacher\nin-memory", exitCode: 0 });
 
+    // Saved with another build of the built-in guest (virtlab updated since): said so, and no
+    // matching machine is offered (none can be made); the machine runs on as it was.
+    writeFileSync(join(dir, "earlier.vlsnap"), withHeader(bytes, (header) => ({ ...header, name: "from an earlier build", fingerprint: { ...header.fingerprint, initrd: "0".repeat(64) } })));
+    await student.getByTestId("snapshot-file").setInputFiles(join(dir, "earlier.vlsnap"));
+    await expect(rows(student)).toHaveCount(2);
+    await rows(student).filter({ hasText: "from an earlier build" }).getByTestId("snapshot-restore").click();
+    await expect(student.getByTestId("snapshot-differences")).toContainText("initrd: saved with 000000000000…");
+    await expect(student.getByTestId("snapshot-mismatch")).toContainText("another build of the built-in guest");
+    await expect(student.getByTestId("snapshot-create-matching")).toHaveCount(0);
+    await expect(student.locator("#error")).toContainText("This snapshot was saved with another build of the built-in guest");
+    expect(await runInGuest(student, "cat /data/handout")).toEqual({ output: "from-teacher", exitCode: 0 });
+
     // Other hardware: a virtio NIC. The restore is refused and says what differs.
     await flip(student, "lab-nic-virtio");
-    await rows(student).first().getByTestId("snapshot-restore").click();
+    await rows(student).filter({ has: student.getByTestId("snapshot-row-name").getByText("handout", { exact: true }) }).getByTestId("snapshot-restore").click();
     await expect(student.getByTestId("snapshot-differences")).toContainText("network card: saved with none, this machine has virtio");
     await expect(student.locator("#error")).toContainText("This snapshot was made for a different machine");
     expect(await runInGuest(student, "basename $(readlink /sys/class/net/eth0/device/driver)")).toEqual({ output: "virtio_net", exitCode: 0 });
@@ -179,3 +191,13 @@ test("export, then import in a fresh browser profile and restore; damaged files 
     rmSync(profile, { recursive: true, force: true });
   }
 });
+
+/** The snapshot file with its header changed by `change` (the header is JSON after the magic and its length; the chunks after it carry their own checksums). */
+function withHeader(file: Buffer, change: (header: { name: string; fingerprint: Record<string, unknown> }) => object): Buffer {
+  const length = file.readUInt32LE(8);
+  const header = JSON.parse(file.subarray(12, 12 + length).toString("utf8")) as { name: string; fingerprint: Record<string, unknown> };
+  const json = Buffer.from(JSON.stringify(change(header)), "utf8");
+  const size = Buffer.alloc(4);
+  size.writeUInt32LE(json.length);
+  return Buffer.concat([file.subarray(0, 8), size, json, file.subarray(12 + length)]);
+}

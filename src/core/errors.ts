@@ -80,7 +80,13 @@ export interface ErrorDetailsByCode {
     readonly limit?: number;
   };
   /** Either the fields that differ, in words, or why no machine here can take the snapshot. */
-  "snapshot-mismatch": { readonly differences: readonly string[] } | { readonly reason: string };
+  "snapshot-mismatch":
+    | {
+        readonly differences: readonly string[];
+        /** The machine boots the built-in guest and the snapshot was saved on another build of it (virtlab updated since): no machine here can take it. */
+        readonly otherGuestBuild?: true;
+      }
+    | { readonly reason: string };
   "download-failed": {
     /** The link. */
     readonly subject?: string;

@@ -19,6 +19,14 @@ describe("toUserMessage", () => {
     expect(message.detail).toBe("Could not download bzImage. (Failed to fetch)");
   });
 
+  it("says a snapshot of another build of the built-in guest is that, not other hardware to make", () => {
+    const rebuilt = toUserMessage(new AppError("snapshot-mismatch", '"x" does not fit Debian: initrd: saved with 1…, this machine has 2….', { details: { differences: ["initrd: saved with 1…, this machine has 2…"], otherGuestBuild: true } }));
+    expect(rebuilt.title).toBe("This snapshot was saved with another build of the built-in guest");
+    expect(rebuilt.hint).toMatch(/boot it normally/);
+    const hardware = toUserMessage(new AppError("snapshot-mismatch", '"x" does not fit Debian: network card: saved with none, this machine has virtio.', { details: { differences: ["network card: saved with none, this machine has virtio"] } }));
+    expect(hardware.title).toBe("This snapshot was made for a different machine");
+  });
+
   it("says a machine still starting is starting, not that it does not run", () => {
     const starting = toUserMessage(new AppError("not-running", "The machine is still starting: a snapshot can be saved once it runs.", { details: { starting: true } }));
     expect(starting.title).toBe("The machine is still starting");

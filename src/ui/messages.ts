@@ -97,6 +97,12 @@ const MESSAGES: Record<ErrorCode, Message> = {
   },
 };
 
+/** `snapshot-mismatch` of a snapshot saved on an earlier build of the built-in guest: no machine here can take it. */
+const OTHER_GUEST_BUILD: Message = {
+  title: "This snapshot was saved with another build of the built-in guest",
+  hint: "virtlab's built-in guest is built anew when virtlab is updated, and a saved machine restores only on the guest it was saved with. The machine and its disks are as they were: boot it normally.",
+};
+
 /** `not-running` while a start is under way: nothing is wrong, it is early. */
 const STILL_STARTING: Message = {
   title: "The machine is still starting",
@@ -111,7 +117,12 @@ export interface UserMessage extends Message {
 export function toUserMessage(error: unknown): UserMessage {
   if (isAppError(error)) {
     const cause = error.cause === undefined ? "" : describeCause(error.cause);
-    const words = isAppError(error, "not-running") && error.details.starting === true ? STILL_STARTING : MESSAGES[error.code];
+    const words =
+      isAppError(error, "not-running") && error.details.starting === true
+        ? STILL_STARTING
+        : isAppError(error, "snapshot-mismatch") && "otherGuestBuild" in error.details && error.details.otherGuestBuild === true
+          ? OTHER_GUEST_BUILD
+          : MESSAGES[error.code];
     return { ...words, detail: cause === "" ? error.message : `${error.message} (${cause})` };
   }
   return {

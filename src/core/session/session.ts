@@ -16,7 +16,7 @@ import { identityCommand, type MachineIdentity } from "../identity.ts";
 import { Machine, type DownloadProgress, type MachineStatus } from "../machine.ts";
 import type { AssetRef, AttachedDisks, DeviceProfile, DiskSlot, GuestSpec } from "../profile.ts";
 import { notForThisEmulator } from "../snapshot/compat.ts";
-import { fingerprintDifferences, machineFingerprint, type MachineFingerprint } from "../snapshot/fingerprint.ts";
+import { fingerprintDifferences, guestBuildDiffers, machineFingerprint, type MachineFingerprint } from "../snapshot/fingerprint.ts";
 import { decodeSnapshot, encodeSnapshot, readSnapshotHeader, type DecodedSnapshot, type SnapshotHeader } from "../snapshot/format.ts";
 import { captureSnapshot, machineDiskIdentities, restoreSnapshotDisks } from "../snapshot/machineSnapshot.ts";
 import { machineForSnapshot } from "../snapshot/match.ts";
@@ -558,9 +558,12 @@ export class MachineSession {
     const manifest = await this.options.guest.manifest();
     const images = await this.options.images.list();
     const guest = guestFor(record, manifest, this.options.guest.base, images);
-    const differences = fingerprintDifferences(header.fingerprint, this.fingerprintOf(record, profile, guest, images));
+    const current = this.fingerprintOf(record, profile, guest, images);
+    const differences = fingerprintDifferences(header.fingerprint, current);
     if (differences.length > 0) {
-      throw new AppError("snapshot-mismatch", `"${header.name}" does not fit ${record.name}: ${differences.join("; ")}.`, { details: { differences } });
+      // The built-in guest is rebuilt when virtlab is updated: a snapshot of an earlier build fits no machine here.
+      const otherGuestBuild = record.boot.kind === "default-guest" && guestBuildDiffers(header.fingerprint, current);
+      throw new AppError("snapshot-mismatch", `"${header.name}" does not fit ${record.name}: ${differences.join("; ")}.`, { details: { differences, ...(otherGuestBuild ? { otherGuestBuild: true as const } : {}) } });
     }
     const decoded = await decodeSnapshot(file);
     // The data-disk decision: a state saved without hda's contents has the disk to mount after the start.

@@ -98,6 +98,11 @@ export function machineFingerprint(profile: DeviceProfile, guest: GuestSpec, dis
   };
 }
 
+/** Whether the two fingerprints boot different kernels, initrds or kernel command lines (another build of a guest). */
+export function guestBuildDiffers(saved: MachineFingerprint, current: MachineFingerprint): boolean {
+  return saved.kernel !== current.kernel || saved.initrd !== current.initrd || (saved.cmdline ?? null) !== (current.cmdline ?? null);
+}
+
 /** The fields that differ, in words ("memory size: saved with 256, this machine has 128"). Empty when the machines match. */
 export function fingerprintDifferences(saved: MachineFingerprint, current: MachineFingerprint): string[] {
   const out: string[] = [];

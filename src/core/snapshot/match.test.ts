@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_MACHINE, DEFAULT_PROFILE, machineFingerprint, type ImageRecord, type MachineRecord } from "../index.ts";
 import { machineForSnapshot } from "./match.ts";
+import { guestBuildDiffers } from "./fingerprint.ts";
 import { AppError } from "../errors.ts";
 import { notForThisEmulator, snapshotDifferences } from "./compat.ts";
 import { testGuest } from "../testing/guest.ts";
@@ -30,6 +31,17 @@ describe("a machine that matches a snapshot", () => {
     expect(machineForSnapshot(otherKernel, builtIn, [], draft)).toEqual({ ok: false, reason: expect.stringContaining("another kernel") });
     const missingImage = machineFingerprint(DEFAULT_PROFILE, builtIn, { cdrom: { size: 4096, base: { sha256: "e".repeat(64) } } });
     expect(machineForSnapshot(missingImage, builtIn, [], draft)).toEqual({ ok: false, reason: expect.stringContaining("not in the library") });
+  });
+});
+
+describe("another build of a guest", () => {
+  it("is another kernel, initrd or command line; other hardware is not", () => {
+    const saved = machineFingerprint(DEFAULT_PROFILE, builtIn);
+    expect(guestBuildDiffers(saved, machineFingerprint(DEFAULT_PROFILE, builtIn))).toBe(false);
+    expect(guestBuildDiffers(saved, machineFingerprint({ ...DEFAULT_PROFILE, nic: "virtio" }, builtIn))).toBe(false);
+    expect(guestBuildDiffers(saved, machineFingerprint(DEFAULT_PROFILE, { ...builtIn, initrd: { ...builtIn.initrd!, sha256: "f".repeat(64) } }))).toBe(true);
+    expect(guestBuildDiffers(saved, machineFingerprint(DEFAULT_PROFILE, { ...builtIn, kernel: { ...builtIn.kernel, sha256: "f".repeat(64) } }))).toBe(true);
+    expect(guestBuildDiffers(saved, machineFingerprint(DEFAULT_PROFILE, { ...builtIn, cmdline: `${builtIn.cmdline} quiet2` }))).toBe(true);
   });
 });
 

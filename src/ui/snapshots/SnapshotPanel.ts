@@ -176,10 +176,12 @@ export class SnapshotPanel {
         this.host.report(e);
       },
     );
+    // Another build of the built-in guest fits no machine here: there is nothing to create.
+    const otherBuild = isAppError(error, "snapshot-mismatch") && "otherGuestBuild" in error.details && error.details.otherGuestBuild === true;
     this.mismatch.replaceChildren(
-      h("p", {}, "This snapshot was saved on different hardware. What differs:"),
+      h("p", {}, otherBuild ? "This snapshot was saved with another build of the built-in guest (virtlab was updated since). What differs:" : "This snapshot was saved on different hardware. What differs:"),
       h("ul", { testid: "snapshot-differences" }, ...differences.map((d) => h("li", {}, d))),
-      create,
+      ...(otherBuild ? [] : [create]),
     );
     this.mismatch.hidden = false;
   }
