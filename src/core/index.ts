@@ -145,7 +145,7 @@ export { planStart, type SavedStart, type StartRequest, type StartedFrom } from 
 export { choosePrebooted, eagerPrebooted, fetchPrebooted, type Prebooted, type PrebootedDescription, type PrebootedManifest, type PrebootedSource } from "./session/prebooted.ts";
 export { GENERIC_PROMPT, fetchGuestManifest, guestFor, imageAsset, libraryAssetLoader } from "./session/guests.ts";
 export { chooseMachine, type MachineChoice } from "./session/choose.ts";
-export { notForThisEmulator, snapshotDifferences } from "./snapshot/compat.ts";
+export { notForThisEmulator, savedOnOtherGuestBuild, snapshotDifferences } from "./snapshot/compat.ts";
 export { machineForSnapshot, type Match } from "./snapshot/match.ts";
 export { StoreDisks } from "./session/storeDisks.ts";
 export { BOOT_CACHE_LABEL, BootCache, openPageBootCaches, type BootCacheLookup } from "./session/bootCache.ts";

@@ -1,5 +1,5 @@
 /** The one place where error codes become words a user can act on. */
-import { describeCause, isAppError, samePageWords, type ErrorCode, type MigrationReport, type MoveState, type RequirementCheck, type RoundRecord, type SamePageStats } from "../core/index.ts";
+import { describeCause, isAppError, samePageWords, savedOnOtherGuestBuild, type ErrorCode, type MigrationReport, type MoveState, type RequirementCheck, type RoundRecord, type SamePageStats } from "../core/index.ts";
 
 interface Message {
   readonly title: string;
@@ -120,7 +120,7 @@ export function toUserMessage(error: unknown): UserMessage {
     const words =
       isAppError(error, "not-running") && error.details.starting === true
         ? STILL_STARTING
-        : isAppError(error, "snapshot-mismatch") && "otherGuestBuild" in error.details && error.details.otherGuestBuild === true
+        : savedOnOtherGuestBuild(error)
           ? OTHER_GUEST_BUILD
           : MESSAGES[error.code];
     return { ...words, detail: cause === "" ? error.message : `${error.message} (${cause})` };

@@ -17,6 +17,11 @@ export function notForThisEmulator(v86: string, stateVersion: number, ownV86: st
   return undefined;
 }
 
+/** A refused snapshot was saved on another build of the built-in guest (virtlab updated since): no machine here can take it. */
+export function savedOnOtherGuestBuild(error: unknown): boolean {
+  return isAppError(error, "snapshot-mismatch") && "otherGuestBuild" in error.details && error.details.otherGuestBuild === true;
+}
+
 /** What differs between a refused snapshot and this machine (a `snapshot-mismatch` error's details); empty for anything else. */
 export function snapshotDifferences(error: unknown): readonly string[] {
   if (!isAppError(error, "snapshot-mismatch")) return [];

@@ -4,7 +4,7 @@
  * (picker, or dropped on the page). A snapshot for other hardware is refused with the fields
  * that differ, and a matching machine is offered when one can be made.
  */
-import { AppError, CLASSIFY_BYTES, classifyFile, isAppError, snapshotDifferences, v86StateRefusal, type SnapshotRecord, type SnapshotStore } from "../../core/index.ts";
+import { AppError, CLASSIFY_BYTES, classifyFile, isAppError, savedOnOtherGuestBuild, snapshotDifferences, v86StateRefusal, type SnapshotRecord, type SnapshotStore } from "../../core/index.ts";
 import { inlineConfirm } from "../kit/confirm.ts";
 import { actionButton, h } from "../kit/dom.ts";
 import { download, fileStem } from "../kit/download.ts";
@@ -177,7 +177,7 @@ export class SnapshotPanel {
       },
     );
     // Another build of the built-in guest fits no machine here: there is nothing to create.
-    const otherBuild = isAppError(error, "snapshot-mismatch") && "otherGuestBuild" in error.details && error.details.otherGuestBuild === true;
+    const otherBuild = savedOnOtherGuestBuild(error);
     this.mismatch.replaceChildren(
       h("p", {}, otherBuild ? "This snapshot was saved with another build of the built-in guest (virtlab was updated since). What differs:" : "This snapshot was saved on different hardware. What differs:"),
       h("ul", { testid: "snapshot-differences" }, ...differences.map((d) => h("li", {}, d))),
