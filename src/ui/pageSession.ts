@@ -1,7 +1,7 @@
 /**
  * The page's machine session options, in one place: each machine in its own Worker, warmed up
  * with v86.wasm (served next to the guest: vite.config.ts); files fetched; storage, disks and the
- * pre-booted state the page's; boots kept per hardware; v86's JIT held while a machine starts.
+ * pre-booted state the page's; boots kept per hardware; v86's JIT held while a machine started from a state is set up.
  */
 import { fetchAssetLoader, openPageBootCaches, systemClock, type GuestManifest, type SessionOptions } from "../core/index.ts";
 import type { AppEntry } from "./appGlobal.ts";
