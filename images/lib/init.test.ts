@@ -78,6 +78,9 @@ describe("renderInit", () => {
   it("spawns respawning shells on ttyS0 and hvc0 with a banner, and never lets PID 1 exit", () => {
     expect(script).toContain("setsid -c sh -l");
     expect(script).toContain('echo "virtlab guest ready (kernel $(uname -r))"');
+    // Each shell's tty takes its text as UTF-8, so the kernel's own line editing (keys typed while
+    // a command runs) erases an accented letter whole.
+    expect(script).toContain('{ stty iutf8; echo "virtlab guest ready');
     // Not as `&` jobs: sh makes those ignore SIGINT, and Ctrl+C would do nothing in that shell.
     expect(script).toMatch(/^\[ -c \/dev\/hvc0 \] && shell_on \/dev\/hvc0$/m);
     expect(script).toMatch(/^shell_on \/dev\/ttyS0$/m);
