@@ -17,7 +17,6 @@ import {
   openIndexedDbStore,
   parseSetupUrl,
   scratchSession,
-  systemClock,
   toAppError,
   type DeviceProfile,
   type GuestManifest,
@@ -48,6 +47,7 @@ import { pageSessionOptions } from "./pageSession.ts";
 import { pageGuestBase } from "./earlyDecoder.ts";
 import type { AppEntry } from "./appGlobal.ts";
 import { installMigration } from "./migration/installMigration.ts";
+import { pageClock } from "./pageClock.ts";
 
 /** Which saved machine the page boots (localStorage: a UI preference, not user data). */
 const SELECTED_MACHINE_KEY = "virtlab.machine";
@@ -212,7 +212,7 @@ export class App implements Shell {
 
   /** The network lab, made when first opened: machines of its own on a virtual switch, started from a pre-booted state of their hardware (a NIC). */
   networkLab(): NetworkLab {
-    this.lab ??= createNetworkLab(this.sessionOptions, { clock: systemClock, ownOrigin: location.origin, prebooted: labPrebooted((name) => fetchPrebooted(this.guestBase, name)) });
+    this.lab ??= createNetworkLab(this.sessionOptions, { clock: pageClock(), ownOrigin: location.origin, prebooted: labPrebooted((name) => fetchPrebooted(this.guestBase, name)) });
     return this.lab;
   }
   lab: NetworkLab | undefined;

@@ -3,10 +3,11 @@
  * machines that last ran fine are offered instead of another reset. The decision is the core's
  * CrashWatch; this keeps its "last ran fine" record in localStorage and renders the offer.
  */
-import { CrashWatch, machinesToOffer, noteRanFine, parseRanFine, systemClock, type MachineRecord, type RanFineRecord } from "../core/index.ts";
+import { CrashWatch, machinesToOffer, noteRanFine, parseRanFine, type MachineRecord, type RanFineRecord } from "../core/index.ts";
 import { browserPreferences } from "./comfort/preferences.ts";
 import { repeatedCrashText } from "./messages.ts";
 import { actionButton, h } from "./kit/dom.ts";
+import { pageClock } from "./pageClock.ts";
 
 const RAN_FINE_KEY = "virtlab.ranFine";
 
@@ -17,7 +18,7 @@ export interface CrashOfferHost {
 }
 
 export class CrashOffer {
-  private readonly watch = new CrashWatch(systemClock);
+  private readonly watch = new CrashWatch(pageClock());
   private ranFine: RanFineRecord = parseRanFine(browserPreferences.get(RAN_FINE_KEY));
 
   constructor(

@@ -10,11 +10,12 @@
  * terminal. A hardware keyboard typing in the field goes as the screen's other keys do
  * (RemoteScreenView's listener takes the key and the field never sees it).
  */
-import { systemClock, type Disposable } from "../core/index.ts";
+import { type Disposable } from "../core/index.ts";
 import { PacedKeys, scancodesForCharacter, scancodesForTap } from "../core/scancodes.ts";
 import type { TouchKey } from "./comfort/touchKeys.ts";
 import { h } from "./kit/dom.ts";
 import { TouchKeyBar } from "./touchKeyBar.ts";
+import { pageClock } from "./pageClock.ts";
 
 /** Marks the field: keys typed in it go to the screen. */
 export const VGA_INPUT_ATTRIBUTE = "data-vga-input";
@@ -34,7 +35,7 @@ export class VgaTouchKeys implements Disposable {
     toolbar: HTMLElement,
     keys: (codes: readonly number[]) => void,
   ) {
-    this.paced = new PacedKeys(keys, systemClock);
+    this.paced = new PacedKeys(keys, pageClock());
     this.field = h("textarea", { className: "vga-touch-input", "aria-label": "Typing to the machine's keyboard", [VGA_INPUT_ATTRIBUTE]: "", testid: "vga-touch-input", autocapitalize: "off", autocomplete: "off", rows: 1 });
     this.field.spellcheck = false;
     this.field.tabIndex = -1;

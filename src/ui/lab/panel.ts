@@ -4,7 +4,7 @@
  * KVM figures, and keep the history. All measuring, shaping and the hardware choices are in
  * src/core/lab; the results are drawn by report.ts, the history by history.ts.
  */
-import { AppError, V86_PACKAGE_VERSION, maxBalloonMiB, startScratch, systemClock, type DeviceProfile, type Machine, type Disposable, type MachineSession, type StartOutcome, type StatusView } from "../../core/index.ts";
+import { AppError, V86_PACKAGE_VERSION, maxBalloonMiB, startScratch, type DeviceProfile, type Machine, type Disposable, type MachineSession, type StartOutcome, type StatusView } from "../../core/index.ts";
 import {
   HARDWARE_TOGGLES,
   LabRunner,
@@ -20,6 +20,7 @@ import {
 import { h } from "../kit/dom.ts";
 import { LabHistoryView } from "./history.ts";
 import { renderReport } from "./report.ts";
+import { pageClock } from "../pageClock.ts";
 
 export interface LabHost {
   profile(): DeviceProfile;
@@ -208,7 +209,7 @@ export class LabPanel {
       // Which machine the lab boots is the core's (session/scratch.ts): one session per machine.
       // Kept boots: the second Run all restores each machine instead of booting it.
       startMachine: (profile) => startScratch(this.host.scratchSession(), profile, { keptBoots: true }),
-      clock: systemClock,
+      clock: pageClock(),
       host: navigator.userAgent,
       v86: V86_PACKAGE_VERSION,
       // Each machine runs in a Worker of its own: the core decides how many at once from the cores.

@@ -6,7 +6,6 @@ import {
   jitSwitchStep,
   pageTableWorkload,
   runNetworkStep,
-  systemClock,
   trapsStep,
   type Machine,
 } from "../../core/index.ts";
@@ -18,6 +17,7 @@ import type { SnapshotPanel } from "../snapshots/SnapshotPanel.ts";
 import type { Shell } from "../shell.ts";
 import { formatBytes } from "../storage/guests.ts";
 import type { LessonHost } from "./LessonPanel.ts";
+import { pageClock } from "../pageClock.ts";
 
 export interface LessonPanels {
   readonly lab: LabPanel | undefined;
@@ -73,18 +73,18 @@ export function lessonHost(shell: Shell, panels: () => LessonPanels): LessonHost
       return outcome;
     },
     addressWalk: async (target) => {
-      const result = await addressWalk(machine(), target, systemClock, 120_000);
+      const result = await addressWalk(machine(), target, pageClock(), 120_000);
       panels().addressWalk?.show(result);
       return result.outcome;
     },
-    pageTables: async (command, timeoutMs) => (await pageTableWorkload(machine(), command, systemClock, timeoutMs)).outcome,
+    pageTables: async (command, timeoutMs) => (await pageTableWorkload(machine(), command, pageClock(), timeoutMs)).outcome,
     traps: async (command, timeoutMs, bytes) => (await trapsStep(machine(), command, timeoutMs, bytes)).outcome,
-    jitSwitch: async (command, timeoutMs) => (await jitSwitchStep(machine(), command, systemClock, timeoutMs)).outcome,
+    jitSwitch: async (command, timeoutMs) => (await jitSwitchStep(machine(), command, pageClock(), timeoutMs)).outcome,
     network: async (step) => {
       // The lesson acts on the lab the page shows: its panel opens so the machines and packets are in view.
       const panel = panels().network;
       if (panel !== undefined && !panel.open) panel.setOpen(true);
-      return runNetworkStep(shell.networkLab(), step, systemClock);
+      return runNetworkStep(shell.networkLab(), step, pageClock());
     },
     changed: (at) => panels().changed(at),
     notice: (text) => shell.notice(text),

@@ -4,8 +4,9 @@
  * emulator's Wasm memory that holds it; and count, over a command, what a shadow-page-table VMM
  * would trap. Everything is decided in the core (src/core/microscope); this only renders it.
  */
-import { addressWalk, hex, pageTableWorkload, systemClock, type AddressWalkResult, type Machine, type WalkTarget } from "../../core/index.ts";
+import { addressWalk, hex, pageTableWorkload, type AddressWalkResult, type Machine, type WalkTarget } from "../../core/index.ts";
 import { actionButton, h } from "../kit/dom.ts";
+import { pageClock } from "../pageClock.ts";
 
 export interface AddressWalkHost {
   machine(): Machine | undefined;
@@ -36,8 +37,8 @@ export class AddressWalkView {
         "div",
         { className: "lab-run" },
         target,
-        actionButton("Walk", "walk-run", () => this.run(async (m) => this.show(await addressWalk(m, target.value as WalkTarget, systemClock, 120_000))), host.report),
-        actionButton("Count page-table traps", "walk-shadow-run", () => this.run(async (m) => this.showShadow(await pageTableWorkload(m, WORKLOAD, systemClock, 300_000))), host.report, `Runs: ${WORKLOAD}`),
+        actionButton("Walk", "walk-run", () => this.run(async (m) => this.show(await addressWalk(m, target.value as WalkTarget, pageClock(), 120_000))), host.report),
+        actionButton("Count page-table traps", "walk-shadow-run", () => this.run(async (m) => this.showShadow(await pageTableWorkload(m, WORKLOAD, pageClock(), 300_000))), host.report, `Runs: ${WORKLOAD}`),
       ),
       this.result,
       this.shadow,

@@ -3,10 +3,11 @@
  * BroadcastChannel, given this page's machine, its disks and their Web Lock, and the panel that
  * shows it. The composition root calls this once.
  */
-import { TabMover, systemClock, type ChannelLike, type Machine, type MachineSession, type MachineRecord, type MoveState, type NetworkLab } from "../../core/index.ts";
+import { TabMover, type ChannelLike, type Machine, type MachineSession, type MachineRecord, type MoveState, type NetworkLab } from "../../core/index.ts";
 import { DATABASES, type StorageController } from "../storage/StorageController.ts";
 import { handedOverLine } from "../messages.ts";
 import { MigrationPanel } from "./MigrationPanel.ts";
+import { pageClock } from "../pageClock.ts";
 
 export interface MigrationShell {
   readonly session: MachineSession;
@@ -47,7 +48,7 @@ export function installMigration(shell: MigrationShell, container: HTMLElement |
       restart: () => shell.start(),
       arrived: (fromTab, screen) => shell.session.arrived(fromTab, screen),
       label: () => shell.current.name,
-      clock: systemClock,
+      clock: pageClock(),
       wallTime: () => Date.now(),
     },
     // A BroadcastChannel is a ChannelLike; only the DOM typing of its onmessage differs.

@@ -3,9 +3,10 @@
  * tab whose lab joined the LAN, check the requirements (shown, the network among them), move it.
  * Thin: core's LabMover decides and moves; this draws and dispatches.
  */
-import { LAB_MOVES_CHANNEL, LabMover, systemClock, type ChannelLike, type MigrationMethod, type MoveCheck, type NetworkLab } from "../../core/index.ts";
+import { LAB_MOVES_CHANNEL, LabMover, type ChannelLike, type MigrationMethod, type MoveCheck, type NetworkLab } from "../../core/index.ts";
 import { actionButton, h } from "../kit/dom.ts";
 import { LAB_MOVE_WORDS as W, MIGRATION_WORDS, labMoveLine, requirementLine } from "../messages.ts";
+import { pageClock } from "../pageClock.ts";
 
 export class LabMoveView {
   private readonly mover: LabMover;
@@ -23,7 +24,7 @@ export class LabMoveView {
     report: (error: unknown) => void,
   ) {
     this.mover = new LabMover(
-      { lab: () => lab, label: () => `tab ${lab.tabId}`, clock: systemClock, wallTime: () => Date.now(), tabId: lab.tabId },
+      { lab: () => lab, label: () => `tab ${lab.tabId}`, clock: pageClock(), wallTime: () => Date.now(), tabId: lab.tabId },
       // A BroadcastChannel is a ChannelLike; only the DOM typing of its onmessage differs.
       new BroadcastChannel(LAB_MOVES_CHANNEL) as unknown as ChannelLike,
     );

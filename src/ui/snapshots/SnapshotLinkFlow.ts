@@ -13,7 +13,6 @@ import {
   readSnapshotHeader,
   resolveSnapshotLink,
   sourceHost,
-  systemClock,
   type AppError,
   type LinkFetch,
   type LinkResponse,
@@ -27,6 +26,7 @@ import {
 } from "../../core/index.ts";
 import { actionButton, h } from "../kit/dom.ts";
 import { formatBytes } from "../storage/guests.ts";
+import { pageClock } from "../pageClock.ts";
 
 export interface SnapshotLinkHost {
   readonly store: SnapshotStore;
@@ -102,7 +102,7 @@ export class SnapshotLinkFlow {
     const what = `"${header.name}" from ${link.host}`;
     const file = await downloadSnapshotLink(info, {
       fetch: browserFetch,
-      clock: systemClock,
+      clock: pageClock(),
       onProgress: (loaded, total) => this.say(`Downloading ${what}: ${formatBytes(loaded)} of ${formatBytes(total)}`, "downloading"),
     });
     this.say(`Checking ${what}…`, "checking");

@@ -14,7 +14,6 @@ import {
   openDiskDatabase,
   openIndexedDbStore,
   openMachineDisks,
-  systemClock,
   type AttachedDisks,
   type DiskSlot,
   type MachineRecord,
@@ -24,6 +23,7 @@ import {
 } from "../../core/index.ts";
 import { diskIndicator, type DiskIndicator } from "./diskStatus.ts";
 import { IMAGE_IMPORT_LOCK, MachineLock, ifExclusiveAvailable, machineLockHolder, type LockManagerLike } from "./MachineLock.ts";
+import { pageClock } from "../pageClock.ts";
 
 export interface Stores {
   readonly images: ImageStore;
@@ -109,7 +109,7 @@ export class StorageController {
       }
       this.gone = undefined;
     }
-    this.opened = await openMachineDisks(record, this.stores, { clock: systemClock, readOnly: this.readOnly });
+    this.opened = await openMachineDisks(record, this.stores, { clock: pageClock(), readOnly: this.readOnly });
     for (const disk of this.writable()) disk.onSaveState(() => this.emit());
     this.emit();
     return { kind: "ready", disks: this.opened.attached };
