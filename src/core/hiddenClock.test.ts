@@ -192,3 +192,22 @@ describe("VisibilityClock (own timers while visible, the Worker's while hidden)"
     expect(counts().relayMade).toBe(0);
   });
 });
+
+describe("RelayedClock whose Worker failed", () => {
+  it("hands its waiting timers, due when they were due, and later ones to the fallback", () => {
+    const time = new ManualClock();
+    const posted: ToTimers[] = [];
+    const silent: TimerPort<FromTimers, ToTimers> = { post: (m) => void posted.push(m), onMessage: () => ({ dispose: () => undefined }) };
+    const clock = new RelayedClock(silent, () => time.now());
+    const fired: string[] = [];
+    clock.after(100, () => fired.push(`a@${time.now()}`));
+    const cancelled = clock.after(50, () => fired.push("never"));
+    time.advance(30);
+    clock.fail(time);
+    cancelled.dispose();
+    clock.after(10, () => fired.push(`b@${time.now()}`));
+    time.advance(200);
+    expect(fired).toEqual(["b@40", "a@100"]);
+    expect(posted.filter((m) => m.type === "set")).toHaveLength(2);
+  });
+});

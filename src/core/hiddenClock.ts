@@ -32,38 +32,73 @@ export interface HostTimers {
   clearTimeout(handle: unknown): void;
 }
 
-/** The page's side: a Clock whose timers run in the Worker at the other end of `port`. */
+/**
+ * The page's side: a Clock whose timers run in the Worker at the other end of `port`. Should the
+ * Worker fail (its script did not load), `fail` hands every waiting timer, and every later one, to
+ * `fallback`, due when it was due: late in a hidden tab, but never lost.
+ */
 export class RelayedClock implements Clock, Disposable {
-  private readonly due = new Map<number, () => void>();
+  private readonly due = new Map<number, { readonly fn: () => void; readonly dueAt: number }>();
   private nextId = 1;
   private readonly listening: Disposable;
+  private fallback: Clock | undefined;
+  private readonly fellBack = new Set<Disposable>();
+  /** Timers `fail` moved to the fallback, by their id (a dispose of one goes there). */
+  private readonly moved = new Map<number, Disposable>();
 
   constructor(
     private readonly port: TimerPort<FromTimers, ToTimers>,
     readonly now: () => number,
   ) {
     this.listening = port.onMessage((message) => {
-      const fn = this.due.get(message.id);
-      if (fn === undefined) return;
+      const entry = this.due.get(message.id);
+      if (entry === undefined) return;
       this.due.delete(message.id);
-      fn();
+      entry.fn();
     });
   }
 
   after(ms: number, fn: () => void): Disposable {
+    if (this.fallback !== undefined) return this.onFallback(this.fallback, ms, fn);
     const id = this.nextId++;
-    this.due.set(id, fn);
+    this.due.set(id, { fn, dueAt: this.now() + ms });
     this.port.post({ type: "set", id, ms });
     return toDisposable(() => {
       if (this.due.delete(id)) this.port.post({ type: "clear", id });
+      else {
+        this.moved.get(id)?.dispose();
+        this.moved.delete(id);
+      }
     });
+  }
+
+  /** The Worker is gone: its timers, and all later ones, run on `fallback`. */
+  fail(fallback: Clock): void {
+    if (this.fallback !== undefined) return;
+    this.fallback = fallback;
+    for (const [id, entry] of this.due) this.moved.set(id, this.onFallback(fallback, Math.max(0, entry.dueAt - this.now()), entry.fn));
+    this.due.clear();
   }
 
   /** Timers not yet due: none of them runs after this. */
   dispose(): void {
     for (const id of this.due.keys()) this.port.post({ type: "clear", id });
     this.due.clear();
+    for (const timer of this.fellBack) timer.dispose();
+    this.fellBack.clear();
     this.listening.dispose();
+  }
+
+  private onFallback(clock: Clock, ms: number, fn: () => void): Disposable {
+    const timer = clock.after(ms, () => {
+      this.fellBack.delete(timer);
+      fn();
+    });
+    this.fellBack.add(timer);
+    return toDisposable(() => {
+      this.fellBack.delete(timer);
+      timer.dispose();
+    });
   }
 }
 

@@ -7,15 +7,18 @@
 import { RelayedClock, VisibilityClock, systemClock, type Clock, type FromTimers, type ToTimers } from "../core/index.ts";
 import { listen } from "./kit/dom.ts";
 
+/** Timers in a Worker; should its script fail to load, the page's own take them over. */
 function timerWorkerClock(): Clock {
   const worker = new Worker(new URL("../worker/timers.worker.ts", import.meta.url), { type: "module", name: "virtlab timers" });
-  return new RelayedClock(
+  const clock = new RelayedClock(
     {
       post: (message: ToTimers) => worker.postMessage(message),
       onMessage: (listener) => listen<MessageEvent<FromTimers>>(worker, "message", (event) => listener(event.data)),
     },
     () => systemClock.now(),
   );
+  worker.addEventListener("error", () => clock.fail(systemClock), { once: true });
+  return clock;
 }
 
 let clock: Clock | undefined;
