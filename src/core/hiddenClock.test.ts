@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "./clock.ts";
 import { Emitter } from "./events.ts";
-import { RelayedClock, VisibilityClock, serveTimers, type FromTimers, type HostTimers, type TimerPort, type ToTimers } from "./hiddenClock.ts";
+import { RelayedClock, VisibilityClock, serveTimers, type FromTimers, type HostTimers, type ToTimers } from "./hiddenClock.ts";
+import type { Port } from "./remote/protocol.ts";
 
 /** Host timers driven by a ManualClock (the Worker's, in a test). */
 function manualTimers(clock: ManualClock): HostTimers & { readonly live: number } {
@@ -30,7 +31,7 @@ function manualTimers(clock: ManualClock): HostTimers & { readonly live: number 
 }
 
 /** A page ↔ Worker channel whose messages arrive at once, counted. */
-function channel(): { readonly page: TimerPort<FromTimers, ToTimers>; readonly worker: TimerPort<ToTimers, FromTimers>; readonly sent: ToTimers[] } {
+function channel(): { readonly page: Port<FromTimers, ToTimers>; readonly worker: Port<ToTimers, FromTimers>; readonly sent: ToTimers[] } {
   const toWorker = new Emitter<ToTimers>();
   const toPage = new Emitter<FromTimers>();
   const sent: ToTimers[] = [];
@@ -193,17 +194,27 @@ describe("VisibilityClock (own timers while visible, the Worker's while hidden)"
   });
 });
 
-describe("RelayedClock whose Worker failed", () => {
-  it("hands its waiting timers, due when they were due, and later ones to the fallback", () => {
+describe("VisibilityClock whose Worker's timers were lost", () => {
+  it("hands its waiting timers, due when they were due, and later ones to the page's own", () => {
     const time = new ManualClock();
+    // The Worker's side never answers (its script did not load): only the page's own timers run.
     const posted: ToTimers[] = [];
-    const silent: TimerPort<FromTimers, ToTimers> = { post: (m) => void posted.push(m), onMessage: () => ({ dispose: () => undefined }) };
-    const clock = new RelayedClock(silent, () => time.now());
+    const silent: Port<FromTimers, ToTimers> = { post: (m) => void posted.push(m), onMessage: () => ({ dispose: () => undefined }) };
+    let lose = (): void => undefined;
+    const clock = new VisibilityClock({
+      own: time,
+      whileHidden: (lost) => {
+        lose = lost;
+        return new RelayedClock(silent, () => time.now());
+      },
+      hidden: () => true,
+      onVisibilityChange: () => ({ dispose: () => undefined }),
+    });
     const fired: string[] = [];
     clock.after(100, () => fired.push(`a@${time.now()}`));
     const cancelled = clock.after(50, () => fired.push("never"));
     time.advance(30);
-    clock.fail(time);
+    lose();
     cancelled.dispose();
     clock.after(10, () => fired.push(`b@${time.now()}`));
     time.advance(200);

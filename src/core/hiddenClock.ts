@@ -11,6 +11,7 @@
  */
 import type { Clock } from "./clock.ts";
 import { toDisposable, type Disposable } from "./events.ts";
+import type { Port } from "./remote/protocol.ts";
 
 /** From the page's clock to the timer Worker. */
 export type ToTimers = { readonly type: "set"; readonly id: number; readonly ms: number } | { readonly type: "clear"; readonly id: number };
@@ -20,90 +21,49 @@ export interface FromTimers {
   readonly id: number;
 }
 
-/** One end of the page ↔ timer Worker channel. */
-export interface TimerPort<In, Out> {
-  post(message: Out): void;
-  onMessage(listener: (message: In) => void): Disposable;
-}
-
 /** The host's own timers, as the Worker has them. */
 export interface HostTimers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
 }
 
-/**
- * The page's side: a Clock whose timers run in the Worker at the other end of `port`. Should the
- * Worker fail (its script did not load), `fail` hands every waiting timer, and every later one, to
- * `fallback`, due when it was due: late in a hidden tab, but never lost.
- */
+/** The page's side: a Clock whose timers run in the Worker at the other end of `port`. */
 export class RelayedClock implements Clock, Disposable {
-  private readonly due = new Map<number, { readonly fn: () => void; readonly dueAt: number }>();
+  private readonly due = new Map<number, () => void>();
   private nextId = 1;
   private readonly listening: Disposable;
-  private fallback: Clock | undefined;
-  private readonly fellBack = new Set<Disposable>();
-  /** Timers `fail` moved to the fallback, by their id (a dispose of one goes there). */
-  private readonly moved = new Map<number, Disposable>();
 
   constructor(
-    private readonly port: TimerPort<FromTimers, ToTimers>,
+    private readonly port: Port<FromTimers, ToTimers>,
     readonly now: () => number,
   ) {
     this.listening = port.onMessage((message) => {
-      const entry = this.due.get(message.id);
-      if (entry === undefined) return;
+      const fn = this.due.get(message.id);
+      if (fn === undefined) return;
       this.due.delete(message.id);
-      entry.fn();
+      fn();
     });
   }
 
   after(ms: number, fn: () => void): Disposable {
-    if (this.fallback !== undefined) return this.onFallback(this.fallback, ms, fn);
     const id = this.nextId++;
-    this.due.set(id, { fn, dueAt: this.now() + ms });
+    this.due.set(id, fn);
     this.port.post({ type: "set", id, ms });
     return toDisposable(() => {
       if (this.due.delete(id)) this.port.post({ type: "clear", id });
-      else {
-        this.moved.get(id)?.dispose();
-        this.moved.delete(id);
-      }
     });
-  }
-
-  /** The Worker is gone: its timers, and all later ones, run on `fallback`. */
-  fail(fallback: Clock): void {
-    if (this.fallback !== undefined) return;
-    this.fallback = fallback;
-    for (const [id, entry] of this.due) this.moved.set(id, this.onFallback(fallback, Math.max(0, entry.dueAt - this.now()), entry.fn));
-    this.due.clear();
   }
 
   /** Timers not yet due: none of them runs after this. */
   dispose(): void {
     for (const id of this.due.keys()) this.port.post({ type: "clear", id });
     this.due.clear();
-    for (const timer of this.fellBack) timer.dispose();
-    this.fellBack.clear();
     this.listening.dispose();
-  }
-
-  private onFallback(clock: Clock, ms: number, fn: () => void): Disposable {
-    const timer = clock.after(ms, () => {
-      this.fellBack.delete(timer);
-      fn();
-    });
-    this.fellBack.add(timer);
-    return toDisposable(() => {
-      this.fellBack.delete(timer);
-      timer.dispose();
-    });
   }
 }
 
 /** The Worker's side: runs each timer the page sets and says when it is due. */
-export function serveTimers(port: TimerPort<ToTimers, FromTimers>, timers: HostTimers): Disposable {
+export function serveTimers(port: Port<ToTimers, FromTimers>, timers: HostTimers): Disposable {
   const running = new Map<number, unknown>();
   const listening = port.onMessage((message) => {
     if (message.type === "clear") {
@@ -130,8 +90,11 @@ export function serveTimers(port: TimerPort<ToTimers, FromTimers>, timers: HostT
 export interface VisibilityClockOptions {
   /** The page's own timers (used while it is visible). */
   readonly own: Clock;
-  /** Timers that keep their time while the page is hidden: asked for the first time it is hidden. */
-  readonly whileHidden: () => Clock;
+  /**
+   * Timers that keep their time while the page is hidden: asked for the first time it is hidden.
+   * `lost` says they stopped working (a Worker whose script did not load).
+   */
+  readonly whileHidden: (lost: () => void) => Clock;
   readonly hidden: () => boolean;
   readonly onVisibilityChange: (listener: () => void) => Disposable;
 }
@@ -145,21 +108,19 @@ interface Pending {
 
 /**
  * The page's own timers while it is visible, `whileHidden`'s while it is hidden; a timer set while
- * visible and still waiting when the page is hidden moves over, due when it was due.
+ * visible and still waiting when the page is hidden moves over, due when it was due. Should
+ * `whileHidden`'s timers be lost, the waiting ones, and every later one, go back to the page's own,
+ * due when they were due: late in a hidden tab, but never lost.
  */
 export class VisibilityClock implements Clock, Disposable {
   private readonly pending = new Set<Pending>();
   private relay: Clock | undefined;
+  private relayLost = false;
   private readonly listening: Disposable;
 
   constructor(private readonly options: VisibilityClockOptions) {
     this.listening = options.onVisibilityChange(() => {
-      if (!options.hidden()) return;
-      for (const entry of this.pending) {
-        if (!entry.onOwn) continue;
-        entry.timer.dispose();
-        this.arm(entry, false);
-      }
+      if (options.hidden()) this.moveAll(false);
     });
   }
 
@@ -183,8 +144,24 @@ export class VisibilityClock implements Clock, Disposable {
     this.pending.clear();
   }
 
-  private arm(entry: Pending, own: boolean): void {
-    const clock = own ? this.options.own : (this.relay ??= this.options.whileHidden());
+  private lose(): void {
+    if (this.relayLost) return;
+    this.relayLost = true;
+    this.moveAll(true);
+  }
+
+  /** Every waiting timer not yet there to the page's own clock (`toOwn`) or to the other. */
+  private moveAll(toOwn: boolean): void {
+    for (const entry of this.pending) {
+      if (entry.onOwn === toOwn) continue;
+      entry.timer.dispose();
+      this.arm(entry, toOwn);
+    }
+  }
+
+  private arm(entry: Pending, ownWanted: boolean): void {
+    const own = ownWanted || this.relayLost;
+    const clock = own ? this.options.own : (this.relay ??= this.options.whileHidden(() => this.lose()));
     entry.onOwn = own;
     entry.timer = clock.after(Math.max(0, entry.dueAt - this.now()), () => {
       if (!this.pending.delete(entry)) return;

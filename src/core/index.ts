@@ -2,7 +2,7 @@
 export { AppError, ERROR_CODES, describeCause, isAppError, toAppError, type AppErrorOptions, type ErrorCode, type ErrorDetailsByCode } from "./errors.ts";
 export { Emitter, DisposableStore, toDisposable, type Disposable, type Event } from "./events.ts";
 export { systemClock, ManualClock, type Clock } from "./clock.ts";
-export { RelayedClock, VisibilityClock, serveTimers, type FromTimers, type HostTimers, type TimerPort, type ToTimers } from "./hiddenClock.ts";
+export { RelayedClock, VisibilityClock, serveTimers, type FromTimers, type HostTimers, type ToTimers } from "./hiddenClock.ts";
 export { fetchAssetLoader, verifyAsset, type AssetLoader, type ProgressCallback } from "./assets.ts";
 export type { CompiledEmulator, ConsolePort, ConsoleChunk, EmulatorBackend, BackendFactory, HypercallRecord, JitCounts, MicroscopeHooks } from "./backend.ts";
 export * from "./microscope/traps.ts";

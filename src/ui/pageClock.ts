@@ -6,19 +6,13 @@
  */
 import { RelayedClock, VisibilityClock, systemClock, type Clock, type FromTimers, type ToTimers } from "../core/index.ts";
 import { listen } from "./kit/dom.ts";
+import { workerPort } from "./workerBackend.ts";
 
-/** Timers in a Worker; should its script fail to load, the page's own take them over. */
-function timerWorkerClock(): Clock {
+/** Timers in a Worker; should its script fail to load, `lost` hands them back to the page's own. */
+function timerWorkerClock(lost: () => void): Clock {
   const worker = new Worker(new URL("../worker/timers.worker.ts", import.meta.url), { type: "module", name: "virtlab timers" });
-  const clock = new RelayedClock(
-    {
-      post: (message: ToTimers) => worker.postMessage(message),
-      onMessage: (listener) => listen<MessageEvent<FromTimers>>(worker, "message", (event) => listener(event.data)),
-    },
-    () => systemClock.now(),
-  );
-  worker.addEventListener("error", () => clock.fail(systemClock), { once: true });
-  return clock;
+  worker.addEventListener("error", lost, { once: true });
+  return new RelayedClock(workerPort<FromTimers, ToTimers>(worker), () => systemClock.now());
 }
 
 let clock: Clock | undefined;

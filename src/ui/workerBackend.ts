@@ -6,14 +6,15 @@
  */
 import { defaultWarmUpRefs, type AssetRef, type BackendFactory, type EmulatorBackend } from "../core/index.ts";
 import { connectRemoteBackend, type RemoteBackend } from "../core/remote/client.ts";
-import type { FromWorker, PagePort, ToWorker } from "../core/remote/protocol.ts";
+import type { FromWorker, Port, ToWorker } from "../core/remote/protocol.ts";
 import { RemoteScreenView } from "./remoteScreen.ts";
 
-function workerPort(worker: Worker): PagePort {
+/** A Worker as the page's end of a message channel (the machine's, the page clock's timers). */
+export function workerPort<In, Out>(worker: Worker): Port<In, Out> {
   return {
     post: (message, transfer) => worker.postMessage(message, transfer ?? []),
     onMessage: (listener) => {
-      const handler = (event: MessageEvent<FromWorker>): void => listener(event.data);
+      const handler = (event: MessageEvent<In>): void => listener(event.data);
       worker.addEventListener("message", handler);
       return { dispose: () => worker.removeEventListener("message", handler) };
     },
@@ -57,7 +58,7 @@ export function createWorkerBackendFactory(warmWith?: { readonly wasm: AssetRef;
     let backend: RemoteBackend;
     try {
       backend = await Promise.race([
-        connectRemoteBackend(workerPort(worker), config, { wasm: host.wasm }, () => {
+        connectRemoteBackend(workerPort<FromWorker, ToWorker>(worker), config, { wasm: host.wasm }, () => {
           view?.dispose();
           worker.terminate();
         }),
