@@ -5,7 +5,7 @@
  */
 import AxeBuilder from "@axe-core/playwright";
 import { TEST_ISO_PATH } from "../images/testIso.ts";
-import { bootFromCdrom, expect, expectTerminalLine, runInGuest, terminalBuffer, terminalLines, terminalSize, test, textScreen, waitForShell } from "./fixtures.ts";
+import { bootFromCdrom, expect, expectTerminalLine, runInGuest, setPageHidden, terminalBuffer, terminalLines, terminalSize, test, textScreen, waitForShell } from "./fixtures.ts";
 
 test("shortcuts: help lists them, pause by key, a letter as another layout types it, and none of them reaches the guest", async ({ page, pageErrors }) => {
   await page.goto("/");
@@ -448,10 +448,8 @@ test("a page in the background (no animation frames) still takes the guest's out
     window.heldFrames = [];
     window.pageFrames = window.requestAnimationFrame;
     window.requestAnimationFrame = (run) => window.heldFrames.push(run);
-    Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
-    Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
-    document.dispatchEvent(new Event("visibilitychange"));
   })()`);
+  await setPageHidden(page, true);
   const parsed = async (): Promise<string[]> => terminalBuffer(page, false);
   await page.keyboard.type("echo hidden-$((6*7))\n");
   // Before, it waited for a frame: in a tab left in the background, guest output piled up unparsed.
@@ -460,11 +458,9 @@ test("a page in the background (no animation frames) still takes the guest's out
   await expect.poll(parsed, { timeout: 60_000 }).toContain("flood-42");
   expect(await parsed()).toContain("60000");
   // Back in front: frames again, and the screen shows the newest output.
+  await setPageHidden(page, false);
   await page.evaluate(`(() => {
-    delete document.visibilityState;
-    delete document.hidden;
     window.requestAnimationFrame = window.pageFrames;
-    document.dispatchEvent(new Event("visibilitychange"));
     for (const run of window.heldFrames) run(performance.now());
   })()`);
   await expectTerminalLine(page, "flood-42");

@@ -63,6 +63,16 @@ export async function shownErrors(page: Page): Promise<readonly string[]> {
   return page.evaluate(() => (globalThis as unknown as ProxyWindow).virtlab?.pageErrors() ?? ["test proxy missing"]);
 }
 
+/**
+ * Tell the page its tab is hidden (or in front again), as a tab in the background hears it:
+ * Playwright keeps its pages visible, so the document's visibility is overridden and announced.
+ */
+export async function setPageHidden(page: Page, hidden: boolean): Promise<void> {
+  await page.evaluate(
+    `(() => { if (${hidden}) { Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" }); Object.defineProperty(document, "hidden", { configurable: true, get: () => true }); } else { delete document.visibilityState; delete document.hidden; } document.dispatchEvent(new Event("visibilitychange")); })()`,
+  );
+}
+
 /** The terminal's visible rows as lines of text, as the user reads them. */
 export async function terminalLines(page: Page): Promise<string[]> {
   return page.locator(".xterm-rows > div").evaluateAll((rows) => rows.map((row) => (row.textContent ?? "").trimEnd()));

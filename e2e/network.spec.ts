@@ -5,7 +5,7 @@
  * reaches the web through the page (as https), and the capture downloads as a pcap file.
  */
 import { readFileSync } from "node:fs";
-import { expect, test, waitForShell } from "./fixtures.ts";
+import { expect, setPageHidden, test, waitForShell } from "./fixtures.ts";
 
 const START_DEADLINE_MS = 240_000;
 
@@ -53,12 +53,8 @@ test("two lab machines on a bridged switch get addresses, ping each other, reach
   // still answers, each reply that much later.
   await panel.getByTestId("network-latencyMs-vm2").fill("150");
   await panel.getByTestId("network-latencyMs-vm2").press("Enter");
-  const setHidden = (hidden: boolean): Promise<void> =>
-    page.evaluate(
-      `(() => { if (${hidden}) { Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" }); Object.defineProperty(document, "hidden", { configurable: true, get: () => true }); } else { delete document.visibilityState; delete document.hidden; } document.dispatchEvent(new Event("visibilitychange")); })()`,
-    );
   expect(page.workers().filter((w) => w.url().includes("timers.worker"))).toEqual([]);
-  await setHidden(true);
+  await setPageHidden(page, true);
   await terminal.locator(".xterm-helper-textarea").focus();
   await page.keyboard.type(`clear; ping -c 2 ${address}; echo hidden-$((6*7))\n`);
   await expect(terminal.locator(".xterm-rows")).toContainText("hidden-42", { timeout: 60_000 });
@@ -67,7 +63,7 @@ test("two lab machines on a bridged switch get addresses, ping each other, reach
   const fastest = /round-trip min\/avg\/max\s*=\s*([\d.]+)\//.exec(screen);
   expect(Number(fastest?.[1])).toBeGreaterThanOrEqual(150);
   expect(page.workers().filter((w) => w.url().includes("timers.worker"))).toHaveLength(1);
-  await setHidden(false);
+  await setPageHidden(page, false);
   await panel.getByTestId("network-latencyMs-vm2").fill("0");
   await panel.getByTestId("network-latencyMs-vm2").press("Enter");
   await terminal.locator(".xterm-helper-textarea").focus();
