@@ -10,7 +10,7 @@ import { TrapMeter, type TrapSink } from "../microscope/traps.ts";
 import { DEFAULT_PROFILE, type DiskDevice, type EmulatorConfig, type LinuxGuest } from "../profile.ts";
 import { connectRemoteBackend, type RemoteBackend } from "./client.ts";
 import { STATUS_INTERVAL_MS, portPair, type FromWorker, type ToWorker } from "./protocol.ts";
-import { serveBackend, type ServeOptions } from "./server.ts";
+import { DISK_READ_STALL_MS, serveBackend, type ServeOptions } from "./server.ts";
 import type { WarmUp } from "../v86.ts";
 import { defaultWarmUpRefs, type WarmUpRefs } from "./warmUp.ts";
 import { countingStore } from "../testing/countingStore.ts";
@@ -474,4 +474,39 @@ describe("a Machine whose emulator is behind a port", () => {
     expect(fallback.every((byte, i) => byte === written[i])).toBe(true);
     expect(pageReads).toBeGreaterThan(0);
   });
+  it("a read from storage in the Worker that never answers is asked of the page again, and answered once", async () => {
+    const stored = openDiskDatabase(`remote-stall-${Math.random()}`);
+    let pageReads = 0;
+    const disk = await new DiskStore(countingStore(stored, () => pageReads++), new PageCache(0)).open("d", { size: 4 * PAGE_SIZE, clock: new ManualClock() });
+    const written = Uint8Array.from({ length: 4 * PAGE_SIZE }, (_, i) => (i * 13 + 5) & 0xff);
+    await disk.write(0, written);
+    await disk.flush();
+    pageReads = 0;
+    // The Worker's store takes the read and never answers (as Chromium's Blob reads once did).
+    let stalled = 0;
+    const stuck = { ...memoryStore(), readInto: () => (stalled++, new Promise<never>(() => undefined)) };
+    const t = setup(undefined, { openStore: () => stuck });
+    const backend = (await t.remoteFactory({ ...config, hda: disk } as unknown as EmulatorConfig, { wasm: new ArrayBuffer(4) })) as RemoteBackend;
+    const remote = (t.emulator().config as unknown as Record<string, DiskDevice>)["hda"] as DiskDevice;
+    const answers: Uint8Array[] = [];
+    remote.get(PAGE_SIZE, PAGE_SIZE, (bytes) => answers.push(bytes.slice()));
+    await flush();
+    expect(stalled).toBe(1);
+    t.clock.advance(DISK_READ_STALL_MS - 1);
+    await flush();
+    expect(answers).toEqual([]);
+    t.clock.advance(1);
+    await expect.poll(() => answers.length).toBe(1);
+    expect(answers[0]!.every((byte, i) => byte === written[PAGE_SIZE + i])).toBe(true);
+    expect(pageReads).toBeGreaterThan(0);
+    // Answered: nothing is asked again later, and the read is answered once.
+    const asked = pageReads;
+    t.clock.advance(10 * DISK_READ_STALL_MS);
+    await flush();
+    expect(answers).toHaveLength(1);
+    expect(pageReads).toBe(asked);
+    expect(stalled).toBe(1);
+    backend.dispose();
+  });
+
 });

@@ -103,25 +103,68 @@ const SPARE_WRITE_SIZES = 8;
 /** Opens, in the Worker, a store the page named (an IndexedDB store of the same origin). */
 export type StoreOpener = (location: StoreLocation) => KeyValueStore;
 
+/**
+ * A disk read with no answer for this long is asked of the page again, for the bytes themselves
+ * (`DiskRequests.get`). A read of a whole 8 MiB window takes 0.05-0.2 s; Linux gives a command
+ * 30 s before it resets the controller and asks again, and an answer that never comes would make
+ * every later read of the same sectors wait behind it.
+ */
+export const DISK_READ_STALL_MS = 5_000;
+/** How many times a read with no answer is asked of the page again, DISK_READ_STALL_MS apart. */
+const DISK_READ_ASKS_AGAIN = 3;
+
 class DiskRequests {
   private nextId = 1;
   private readonly waiting = new Map<number, (bytes: Uint8Array | undefined, plan: DiskReadPlan | undefined) => void>();
   private readonly stores = new Map<string, KeyValueStore>();
   /** Write buffers the page gave back, by size (v86 runs one disk command at a time: a few do). */
   private readonly spareWrites = new Map<number, ArrayBuffer[]>();
+  /** The timers of reads not answered yet (see get). */
+  private readonly stallTimers = new Set<Disposable>();
 
   constructor(
     private readonly port: WorkerPort,
     /** Without one, the page reads every byte (tests in one thread, a host without IndexedDB). */
     private readonly openStore: StoreOpener | undefined,
+    private readonly clock: Clock,
   ) {}
 
   /**
    * A read: the page answers with the bytes, or (when this Worker can open its stores) with the
    * bytes it holds and the saved pages to read from IndexedDB here, off the page's thread. If that
    * fails (a page gone meanwhile, storage refusing), the page is asked for the bytes themselves.
+   * So it is if no answer came in DISK_READ_STALL_MS: in Chromium a read of stored Blobs can stop
+   * answering for good (a 1 GiB read in the page did, and a guest's read in the Worker, once in
+   * several GiB), and the guest's disk would wait for ever. The first answer is the read's.
    */
   get(slot: DiskSlot, start: number, length: number, callback: (data: Uint8Array) => void, options: { readonly plan?: boolean; readonly into?: Uint8Array } = {}): void {
+    let answered = false;
+    let timer: Disposable | undefined;
+    const answer = (bytes: Uint8Array): void => {
+      if (answered) return;
+      answered = true;
+      this.unwatch(timer);
+      callback(bytes);
+    };
+    const watch = (asksLeft: number): void => {
+      timer = this.clock.after(DISK_READ_STALL_MS, () => {
+        this.stallTimers.delete(timer as Disposable);
+        if (asksLeft > 1) watch(asksLeft - 1);
+        this.ask(slot, start, length, answer, { plan: false });
+      });
+      this.stallTimers.add(timer);
+    };
+    watch(DISK_READ_ASKS_AGAIN);
+    this.ask(slot, start, length, answer, options);
+  }
+
+  private unwatch(timer: Disposable | undefined): void {
+    if (timer === undefined) return;
+    timer.dispose();
+    this.stallTimers.delete(timer);
+  }
+
+  private ask(slot: DiskSlot, start: number, length: number, callback: (data: Uint8Array) => void, options: { readonly plan?: boolean; readonly into?: Uint8Array }): void {
     const plan = options.plan ?? this.openStore !== undefined;
     const id = this.nextId++;
     this.waiting.set(id, (bytes, located) => {
@@ -129,9 +172,15 @@ class DiskRequests {
         callback(bytes ?? new Uint8Array(length));
         return;
       }
-      readPlanned(this.store(located.location), located, options.into).then(callback, () => this.get(slot, start, length, callback, { plan: false }));
+      readPlanned(this.store(located.location), located, options.into).then(callback, () => this.ask(slot, start, length, callback, { plan: false }));
     });
     this.port.post({ type: "disk-get", id, slot, start, length, plan });
+  }
+
+  /** The page is gone or done with this machine: no read is asked again. */
+  dispose(): void {
+    for (const timer of this.stallTimers) timer.dispose();
+    this.stallTimers.clear();
   }
 
   set(slot: DiskSlot, start: number, data: Uint8Array, callback: () => void): void {
@@ -184,7 +233,7 @@ export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: C
   const { openStore, warmUp, ...moveOptions } = options;
   const store = new DisposableStore();
   let warming: WarmUp | undefined;
-  const disks = new DiskRequests(port, openStore);
+  const disks = new DiskRequests(port, openStore, clock);
   let backend: EmulatorBackend | undefined;
   let disposed = false;
   let statusTimer: Disposable | undefined;
@@ -419,6 +468,7 @@ export function serveBackend(port: WorkerPort, factory: BackendFactory, clock: C
     if (disposed) return;
     disposed = true;
     statusTimer?.dispose();
+    disks.dispose();
     for (const w of trapWatches.values()) w.watch.dispose();
     for (const w of jitWatches.values()) w.watch.dispose();
     store.dispose();
