@@ -62,21 +62,32 @@ async function countingRequests<T>(page: Page, mib: number, work: () => Promise<
  * rows between its markers. The markers are computed by the shell, so the typed line (which may
  * wrap) never looks like one.
  */
-async function shell(page: Page, command: string, timeoutMs = 20 * 60_000): Promise<string[]> {
+async function shell(page: Page, command: string, timeoutMs = 8 * 60_000): Promise<string[]> {
   const n = 1000 + ++marks;
   await page.locator(".xterm-helper-textarea").focus();
   await page.keyboard.type(`echo B$((${n}))B; ${command}; echo E$((${n}))E\n`);
-  const rows = await page.waitForFunction(
-    (at) => {
+  const screen = (): Promise<string[]> =>
+    page.evaluate(() => {
       type Doc = { querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }> };
-      const lines = Array.from((globalThis as unknown as { document: Doc }).document.querySelectorAll(".xterm-rows > div"), (r) => (r.textContent ?? "").trimEnd());
-      const begin = lines.lastIndexOf(`B${at}B`);
-      const end = lines.lastIndexOf(`E${at}E`);
-      return begin >= 0 && end > begin ? lines.slice(begin + 1, end) : undefined;
-    },
-    n,
-    { polling: 100, timeout: timeoutMs },
-  );
+      return Array.from((globalThis as unknown as { document: Doc }).document.querySelectorAll(".xterm-rows > div"), (r) => (r.textContent ?? "").trimEnd());
+    });
+  const rows = await page
+    .waitForFunction(
+      (at) => {
+        type Doc = { querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }> };
+        const lines = Array.from((globalThis as unknown as { document: Doc }).document.querySelectorAll(".xterm-rows > div"), (r) => (r.textContent ?? "").trimEnd());
+        const begin = lines.lastIndexOf(`B${at}B`);
+        const end = lines.lastIndexOf(`E${at}E`);
+        return begin >= 0 && end > begin ? lines.slice(begin + 1, end) : undefined;
+      },
+      n,
+      { polling: 100, timeout: timeoutMs },
+    )
+    .catch(async (error: unknown) => {
+      // What the screen shows says whether the command is still running or its markers never came.
+      const status = await page.getByTestId("disk-state").textContent().catch(() => "?");
+      throw new Error(`\`${command}\` did not end in ${timeoutMs / 1000} s; disk: ${status}; the screen:\n${(await screen()).filter((l) => l !== "").join("\n")}`, { cause: error });
+    });
   return (await rows.jsonValue()) ?? [];
 }
 
