@@ -474,6 +474,7 @@ describe("a Machine whose emulator is behind a port", () => {
     expect(fallback.every((byte, i) => byte === written[i])).toBe(true);
     expect(pageReads).toBeGreaterThan(0);
   });
+
   it("a read from storage in the Worker that never answers is asked of the page again, and answered once", async () => {
     const stored = openDiskDatabase(`remote-stall-${Math.random()}`);
     let pageReads = 0;
@@ -508,5 +509,4 @@ describe("a Machine whose emulator is behind a port", () => {
     expect(stalled).toBe(1);
     backend.dispose();
   });
-
 });

@@ -133,9 +133,10 @@ class DiskRequests {
    * A read: the page answers with the bytes, or (when this Worker can open its stores) with the
    * bytes it holds and the saved pages to read from IndexedDB here, off the page's thread. If that
    * fails (a page gone meanwhile, storage refusing), the page is asked for the bytes themselves.
-   * So it is if no answer came in DISK_READ_STALL_MS: in Chromium a read of stored Blobs can stop
-   * answering for good (a 1 GiB read in the page did, and a guest's read in the Worker, once in
-   * several GiB), and the guest's disk would wait for ever. The first answer is the read's.
+   * The page is asked for the bytes, too, when no answer has come after DISK_READ_STALL_MS: in
+   * Chromium a read of stored Blobs can stop answering for good (a 1 GiB read in the page did, and
+   * a guest's read in the Worker in 3 of 7 benchmark runs), and the guest's disk would wait for
+   * ever. The first answer is the read's.
    */
   get(slot: DiskSlot, start: number, length: number, callback: (data: Uint8Array) => void, options: { readonly plan?: boolean; readonly into?: Uint8Array } = {}): void {
     let answered = false;
