@@ -2,15 +2,31 @@
  * A Worker's port to the page that holds what the page sends before the Worker is ready to
  * listen: the machine's Worker imports its bulk as a module of its own (machine.worker.ts), and a
  * message dispatched meanwhile with no listener would be lost (the page sends a spare Worker its
- * "warm" at once, a start can follow as soon).
+ * "warm" at once, a start can follow as soon). `scopePort` is the plain one, for a Worker that
+ * listens from its first line (the page clock's timers).
  */
-import type { FromWorker, ToWorker, WorkerPort } from "../core/remote/protocol.ts";
+import type { FromWorker, Port, ToWorker, WorkerPort } from "../core/remote/protocol.ts";
 
-/** The parts of a Worker's global scope the port uses. */
-export interface PortScope {
-  postMessage(message: FromWorker, transfer: ArrayBuffer[]): void;
-  addEventListener(type: "message", listener: (event: { data: ToWorker }) => void): void;
-  removeEventListener(type: "message", listener: (event: { data: ToWorker }) => void): void;
+/** The parts of a Worker's global scope a port uses: it receives `In`, posts `Out`. */
+export interface Scope<In, Out> {
+  postMessage(message: Out, transfer: ArrayBuffer[]): void;
+  addEventListener(type: "message", listener: (event: { data: In }) => void): void;
+  removeEventListener(type: "message", listener: (event: { data: In }) => void): void;
+}
+
+/** The parts of a machine Worker's global scope the port uses. */
+export type PortScope = Scope<ToWorker, FromWorker>;
+
+/** A Worker's global scope as its end of a message channel with the page. */
+export function scopePort<In, Out>(scope: Scope<In, Out>): Port<In, Out> {
+  return {
+    post: (message, transfer) => scope.postMessage(message, transfer ?? []),
+    onMessage: (listener) => {
+      const handler = (event: { data: In }): void => listener(event.data);
+      scope.addEventListener("message", handler);
+      return { dispose: () => scope.removeEventListener("message", handler) };
+    },
+  };
 }
 
 export interface HeldPort {
@@ -26,18 +42,18 @@ export function holdMessages(scope: PortScope): HeldPort {
   const hold = (event: { data: ToWorker }): void => void held.push(event.data);
   scope.addEventListener("message", hold);
   const listening = new Set<(message: ToWorker) => void>();
+  const plain = scopePort(scope);
   return {
     port: {
-      post: (message, transfer) => scope.postMessage(message, transfer ?? []),
+      post: plain.post,
       onMessage: (listener) => {
         scope.removeEventListener("message", hold);
         listening.add(listener);
-        const handler = (event: { data: ToWorker }): void => listener(event.data);
-        scope.addEventListener("message", handler);
+        const listened = plain.onMessage(listener);
         return {
           dispose: () => {
             listening.delete(listener);
-            scope.removeEventListener("message", handler);
+            listened.dispose();
           },
         };
       },
