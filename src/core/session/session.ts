@@ -17,8 +17,8 @@ import { Machine, type DownloadProgress, type MachineStatus } from "../machine.t
 import type { AssetRef, AttachedDisks, DeviceProfile, DiskSlot, GuestSpec } from "../profile.ts";
 import { notForThisEmulator } from "../snapshot/compat.ts";
 import { fingerprintDifferences, guestBuildDiffers, machineFingerprint, type MachineFingerprint } from "../snapshot/fingerprint.ts";
-import { decodeSnapshot, encodeSnapshot, readSnapshotHeader, type DecodedSnapshot, type SnapshotHeader } from "../snapshot/format.ts";
-import { captureSnapshot, machineDiskIdentities, restoreSnapshotDisks } from "../snapshot/machineSnapshot.ts";
+import { decodeSnapshot, encodeSnapshot, readSnapshotHeader, type DecodedSnapshot, type SnapshotChunkSink, type SnapshotHeader } from "../snapshot/format.ts";
+import { captureSnapshotTo, machineDiskIdentities, restoreSnapshotDisks } from "../snapshot/machineSnapshot.ts";
 import { machineForSnapshot } from "../snapshot/match.ts";
 import { describeSessionStatus, type RunStart } from "../statusText.ts";
 import type { DiskStore, OverlayDisk } from "../storage/disk.ts";
@@ -134,6 +134,14 @@ const SETTLE_TIMEOUT_MS = 30_000;
 
 /** What became of a boot the session meant to keep (bootCache.ts). */
 export type BootKept = { readonly kind: "kept"; readonly bytes: number } | { readonly kind: "skipped"; readonly reason: string };
+
+/** What a snapshot the user saves says of itself besides the machine. */
+export interface SnapshotCaptureMeta {
+  readonly name: string;
+  readonly app: string;
+  readonly preview: string;
+  readonly createdAt: number;
+}
 
 export class MachineSession {
   private current: Machine | undefined;
@@ -515,7 +523,17 @@ export class MachineSession {
   }
 
   /** Save the running machine and its disks as snapshot parts (it runs on afterwards). */
-  async capture(meta: { readonly name: string; readonly app: string; readonly preview: string; readonly createdAt: number }): Promise<Uint8Array[]> {
+  async capture(meta: SnapshotCaptureMeta): Promise<Uint8Array[]> {
+    const bodies: Uint8Array[] = [];
+    const head = await this.captureTo(meta, async ({ index, packed }) => void (bodies[index] = packed));
+    return [head, ...bodies];
+  }
+
+  /**
+   * The same, each chunk handed to `put` as it is made (captureSnapshotTo; SnapshotStore.saveEncoded
+   * stores it at once): a big disk's pages are never all in memory. Returns the file's head.
+   */
+  async captureTo(meta: SnapshotCaptureMeta, put: SnapshotChunkSink): Promise<Uint8Array> {
     const machine = this.current;
     const record = this.recordNow;
     if (machine === undefined || record === undefined || (machine.status.stage !== "ready" && machine.status.stage !== "booting")) {
@@ -528,9 +546,10 @@ export class MachineSession {
       const disk = this.options.disks.disk(slot);
       return disk === undefined ? [] : [{ slot, disk, base: identities[slot]?.base ?? "blank" }];
     });
-    const { parts } = await captureSnapshot(machine, { fingerprint: await this.fingerprint(), disks, app: meta.app, v86: V86_PACKAGE_VERSION, name: meta.name, createdAt: meta.createdAt, preview: meta.preview });
+    const options = { fingerprint: await this.fingerprint(), disks, app: meta.app, v86: V86_PACKAGE_VERSION, name: meta.name, createdAt: meta.createdAt, preview: meta.preview };
+    const { head } = await captureSnapshotTo(machine, options, put);
     this.emitStatus();
-    return parts;
+    return head;
   }
 
   /** A machine (not saved yet, like `draft`) with the snapshot's hardware and disks. */

@@ -4,7 +4,7 @@ import { decodeText, encodeText, sha256Hex } from "../host.ts";
 import { DEFAULT_PROFILE } from "../profile.ts";
 import { machineFingerprint, fingerprintDifferences } from "./fingerprint.ts";
 import { PAGE_SIZE } from "../storage/disk.ts";
-import { CHUNK_RAW_BYTES, SnapshotStreamDecoder, concatParts, decodeSnapshot, encodeSnapshot, readSnapshotHeader, V86_STATE_MAGIC, type SnapshotHeader, type SnapshotMeta } from "./format.ts";
+import { CHUNK_RAW_BYTES, SnapshotStreamDecoder, concatParts, decodeSnapshot, encodeSnapshot, encodeSnapshotTo, readSnapshotHeader, V86_STATE_MAGIC, type SnapshotHeader, type SnapshotMeta } from "./format.ts";
 import { testGuest } from "../testing/guest.ts";
 
 const guest = testGuest();
@@ -241,6 +241,46 @@ describe("machine fingerprints", () => {
     expect(decoded.disks).toHaveLength(1);
     expect(decoded.disks[0]?.pages).toEqual(pages);
     expect(decoded.disks[0]?.data.every((b, i) => b === data[i])).toBe(true);
+  });
+
+  it("encodes a chunk at a time: the disks' chunks first, their pages read a chunk's worth at a time, then the state's; the same file", async () => {
+    const state = fakeState(2 * CHUNK_RAW_BYTES + 1000);
+    const disks = [
+      { slot: "hda", size: 64 << 20, base: "blank" as const, pages: Array.from({ length: 200 }, (_, i) => i * 2), data: new Uint8Array(200 * PAGE_SIZE).map((_, i) => (i * 7 + (i >> 16)) & 0xff) },
+      { slot: "hdb", size: 1 << 20, base: "blank" as const, pages: [0, 5, 15], data: new Uint8Array(3 * PAGE_SIZE).map((_, i) => (i * 3 + 1) & 0xff) },
+    ];
+    const events: string[] = [];
+    const sources = disks.map(({ data, ...disk }) => ({
+      ...disk,
+      read: async (first: number, count: number) => {
+        events.push(`read ${disk.slot} ${first}+${count}`);
+        return data.slice(first * PAGE_SIZE, (first + count) * PAGE_SIZE);
+      },
+    }));
+    const bodies: Uint8Array[] = [];
+    const { header, head } = await encodeSnapshotTo(state, meta, sources, {}, async ({ index, packed, rawDone, rawTotal }) => {
+      events.push(`chunk ${index} ${rawDone}/${rawTotal}`);
+      bodies[index] = packed;
+    }, async () => void events.push("disks read"));
+    const total = state.length + 203 * PAGE_SIZE;
+    const last = total - 3 * CHUNK_RAW_BYTES;
+    // Chunk 2: the state's last 1000 bytes and hda's first pages; chunk 3: the rest of hda (from
+    // the page chunk 2 ended in) and hdb. The machine runs on before the state's own chunks.
+    expect(events).toEqual([
+      "read hda 0+128",
+      `chunk 2 ${CHUNK_RAW_BYTES}/${total}`,
+      "read hda 127+73",
+      "read hdb 0+3",
+      `chunk 3 ${CHUNK_RAW_BYTES + last}/${total}`,
+      "disks read",
+      `chunk 0 ${2 * CHUNK_RAW_BYTES + last}/${total}`,
+      `chunk 1 ${total}/${total}`,
+    ]);
+    expect(header.chunks.map((c) => c.rawSize)).toEqual([CHUNK_RAW_BYTES, CHUNK_RAW_BYTES, CHUNK_RAW_BYTES, last]);
+    const sha = (parts: readonly Uint8Array[]): Promise<string> => sha256Hex(concatParts(parts));
+    expect(await sha([head, ...bodies])).toBe(await sha((await encodeSnapshot(state, meta, disks)).parts));
+    const decoded = await decodeSnapshot(concatParts([head, ...bodies]));
+    expect(await sha([decoded.state, ...decoded.disks.map((d) => d.data)])).toBe(await sha([state, ...disks.map((d) => d.data)]));
   });
 
   it("refuses a disk list that does not add up, names pages outside the disk, or repeats them", async () => {

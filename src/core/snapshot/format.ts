@@ -144,6 +144,18 @@ export function v86StateVersion(state: Uint8Array): number {
 }
 
 /**
+ * A disk's written pages for a snapshot, read a run at a time as they are encoded (a big disk's
+ * pages are never all in memory at once).
+ */
+export interface SnapshotDiskSource extends SnapshotDisk {
+  /** The bytes of `count` pages from `pages[first]` on, in order (count × PAGE_SIZE). */
+  readonly read: (first: number, count: number) => Promise<Uint8Array>;
+}
+
+/** Where encodeSnapshotTo puts each chunk's compressed bytes once it is made (not in file order: see there). */
+export type SnapshotChunkSink = (chunk: { readonly index: number; readonly packed: Uint8Array; readonly rawDone: number; readonly rawTotal: number }) => Promise<void>;
+
+/**
  * Build a snapshot file (as parts, to write or store without one more copy). gzip unless told:
  * zstd's high-level encoders take about a second per MiB (set-up only).
  */
@@ -153,16 +165,42 @@ export async function encodeSnapshot(
   disks: readonly SnapshotDiskData[] = [],
   packing: SnapshotPacking = {},
 ): Promise<{ header: SnapshotHeader; parts: Uint8Array[] }> {
-  const compression = packing.compression ?? "gzip";
-  const pack = (raw: Uint8Array, level?: number): Promise<Uint8Array> => (compression === "zstd" ? zstd(raw, level ?? packing.level) : gzip(raw));
   for (const disk of disks) {
     if (disk.data.length !== disk.pages.length * PAGE_SIZE) throw new AppError("bad-snapshot", `The pages of ${disk.slot} do not add up.`);
   }
-  const payload = disks.length === 0 ? state : concatParts([state, ...disks.map((d) => d.data)]);
-  const chunks: SnapshotChunk[] = [];
+  const sources = disks.map(({ data, ...disk }) => ({ ...disk, read: async (first: number, count: number) => data.subarray(first * PAGE_SIZE, (first + count) * PAGE_SIZE) }));
   const bodies: Uint8Array[] = [];
-  for (let offset = 0; offset < payload.length; offset += CHUNK_RAW_BYTES) {
-    let raw = payload.subarray(offset, Math.min(payload.length, offset + CHUNK_RAW_BYTES));
+  const { header, head } = await encodeSnapshotTo(state, meta, sources, packing, async ({ index, packed }) => void (bodies[index] = packed));
+  return { header, parts: [head.subarray(0, 12), head.subarray(12), ...bodies] };
+}
+
+/**
+ * Encode a snapshot a chunk at a time, each chunk handed to `put` as soon as it is packed, so the
+ * payload (the state, then the disks' pages, read through their sources) is never in memory as a
+ * whole; returns the header and the file's head (magic, length and header: what goes before the
+ * chunks, known once they all are). Chunks that hold disk pages are made first, then
+ * `disksRead` is called (a machine paused for its snapshot runs on from there: its disks'
+ * pages are read, and what is left is its state, in memory), then the state's own chunks.
+ */
+export async function encodeSnapshotTo(
+  state: Uint8Array,
+  meta: SnapshotMeta,
+  disks: readonly SnapshotDiskSource[],
+  packing: SnapshotPacking,
+  put: SnapshotChunkSink,
+  disksRead?: () => Promise<void>,
+): Promise<{ header: SnapshotHeader; head: Uint8Array }> {
+  const compression = packing.compression ?? "gzip";
+  const pack = (raw: Uint8Array, level?: number): Promise<Uint8Array> => (compression === "zstd" ? zstd(raw, level ?? packing.level) : gzip(raw));
+  const rawTotal = disks.reduce((sum, disk) => sum + disk.pages.length * PAGE_SIZE, state.length);
+  const count = Math.ceil(rawTotal / CHUNK_RAW_BYTES);
+  // The first chunk with a disk's bytes in it (none: count).
+  const firstWithDisk = rawTotal > state.length ? Math.floor(state.length / CHUNK_RAW_BYTES) : count;
+  const chunks: SnapshotChunk[] = [];
+  let rawDone = 0;
+  const encode = async (index: number): Promise<void> => {
+    const offset = index * CHUNK_RAW_BYTES;
+    let raw = await payloadRange(state, disks, offset, Math.min(rawTotal, offset + CHUNK_RAW_BYTES) - offset);
     let filter: SnapshotFilter | undefined;
     if (packing.x86Filter === true) {
       const filtered = raw.slice();
@@ -173,24 +211,53 @@ export async function encodeSnapshot(
       }
     }
     const packed = await pack(raw);
-    chunks.push({ size: packed.length, rawSize: raw.length, sha256: await sha256Hex(packed), ...(filter === undefined ? {} : { filter }) });
-    bodies.push(packed);
-  }
+    chunks[index] = { size: packed.length, rawSize: raw.length, sha256: await sha256Hex(packed), ...(filter === undefined ? {} : { filter }) };
+    rawDone += raw.length;
+    await put({ index, packed, rawDone, rawTotal });
+  };
+  for (let index = firstWithDisk; index < count; index++) await encode(index);
+  await disksRead?.();
+  for (let index = 0; index < firstWithDisk; index++) await encode(index);
   const header: SnapshotHeader = {
     ...meta,
     format: chunks.some((c) => c.filter !== undefined) ? FILTERED_FORMAT_VERSION : FORMAT_VERSION,
     stateVersion: v86StateVersion(state),
     compression,
-    rawSize: payload.length,
+    rawSize: rawTotal,
     stateSize: state.length,
     disks: disks.map(({ slot, size, base, pages, blank }) => ({ slot, size, base, pages: [...pages], ...(blank === undefined || blank === "zeros" ? {} : { blank }) })),
     chunks,
   };
   const json = encodeText(JSON.stringify(header));
-  const prefix = new Uint8Array(12);
-  prefix.set(SNAPSHOT_MAGIC, 0);
-  new DataView(prefix.buffer).setUint32(8, json.length, true);
-  return { header, parts: [prefix, json, ...bodies] };
+  const head = new Uint8Array(12 + json.length);
+  head.set(SNAPSHOT_MAGIC, 0);
+  new DataView(head.buffer).setUint32(8, json.length, true);
+  head.set(json, 12);
+  return { header, head };
+}
+
+/** `length` bytes of the payload from `offset`: the state's own bytes where they lie in it alone, else a copy. */
+async function payloadRange(state: Uint8Array, disks: readonly SnapshotDiskSource[], offset: number, length: number): Promise<Uint8Array> {
+  if (offset + length <= state.length) return state.subarray(offset, offset + length);
+  const out = new Uint8Array(length);
+  const end = offset + length;
+  if (offset < state.length) out.set(state.subarray(offset), 0);
+  let diskStart = state.length;
+  for (const disk of disks) {
+    const diskEnd = diskStart + disk.pages.length * PAGE_SIZE;
+    const from = Math.max(offset, diskStart);
+    const to = Math.min(end, diskEnd);
+    if (from < to) {
+      const first = Math.floor((from - diskStart) / PAGE_SIZE);
+      const last = Math.floor((to - 1 - diskStart) / PAGE_SIZE);
+      const bytes = await disk.read(first, last - first + 1);
+      if (bytes.length !== (last - first + 1) * PAGE_SIZE) throw new AppError("bad-snapshot", `The pages of ${disk.slot} do not add up.`);
+      const at = from - diskStart - first * PAGE_SIZE;
+      out.set(bytes.subarray(at, at + (to - from)), from - offset);
+    }
+    diskStart = diskEnd;
+  }
+  return out;
 }
 
 /** Read and check the header alone (cheap: for lists, imports and refusals before the state). */

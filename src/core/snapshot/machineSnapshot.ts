@@ -9,7 +9,7 @@ import type { DiskStore, OverlayDisk } from "../storage/disk.ts";
 import type { ImageRecord } from "../storage/images.ts";
 import { diskIdFor, type MachineRecord } from "../storage/machines.ts";
 import type { DiskBase, FingerprintDisk, MachineFingerprint } from "./fingerprint.ts";
-import { encodeSnapshot, type SnapshotDiskData, type SnapshotHeader, type SnapshotPacking } from "./format.ts";
+import { encodeSnapshotTo, type SnapshotChunkSink, type SnapshotDiskData, type SnapshotDiskSource, type SnapshotHeader, type SnapshotPacking } from "./format.ts";
 
 /** What each of a machine's disks is, for its fingerprint: size and base image (or blank). */
 export function machineDiskIdentities(record: MachineRecord, images: readonly ImageRecord[]): Record<string, FingerprintDisk> {
@@ -40,25 +40,39 @@ export interface CaptureOptions {
 
 /** Save the running (or paused) machine and its disks; it runs on afterwards as it did before. */
 export async function captureSnapshot(machine: Machine, options: CaptureOptions): Promise<{ header: SnapshotHeader; parts: Uint8Array[] }> {
-  const wasRunning = machine.status.running;
-  if (wasRunning) await machine.pause();
+  const bodies: Uint8Array[] = [];
+  const { header, head } = await captureSnapshotTo(machine, options, async ({ index, packed }) => void (bodies[index] = packed));
+  return { header, parts: [head, ...bodies] };
+}
+
+/**
+ * The same, each chunk handed to `put` as it is made (encodeSnapshotTo): the machine stays paused
+ * until its disks' pages are read a run at a time and packed, and runs on while its state is
+ * packed. Returns the file's head.
+ */
+export async function captureSnapshotTo(machine: Machine, options: CaptureOptions, put: SnapshotChunkSink): Promise<{ header: SnapshotHeader; head: Uint8Array }> {
+  let pausedHere = machine.status.running;
+  const runOn = async (): Promise<void> => {
+    if (!pausedHere) return;
+    pausedHere = false;
+    await machine.resume();
+  };
+  if (pausedHere) await machine.pause();
   try {
     // Pages the quota refused stay in memory and are exported from there.
     for (const { disk } of options.disks) await disk.flush().catch(() => undefined);
     const { state, shellReady } = await machine.saveState();
-    const disks: SnapshotDiskData[] = [];
-    for (const { slot, disk, base } of options.disks) {
-      const { pages, data, blank } = await disk.exportOverlay();
-      disks.push({ slot, size: disk.byteLength, base, pages, data, blank });
-    }
-    return await encodeSnapshot(
+    const disks: SnapshotDiskSource[] = options.disks.map(({ slot, disk, base }) => ({ slot, size: disk.byteLength, base, ...disk.exportPages() }));
+    return await encodeSnapshotTo(
       state,
       { app: options.app, v86: options.v86, fingerprint: options.fingerprint, name: options.name, createdAt: options.createdAt, shellReady, preview: options.preview },
       disks,
-      options.packing,
+      options.packing ?? {},
+      put,
+      runOn,
     );
   } finally {
-    if (wasRunning) await machine.resume();
+    await runOn();
   }
 }
 

@@ -1,21 +1,21 @@
 import "fake-indexeddb/auto";
 import { describe, expect, it, vi } from "vitest";
 import { AppError } from "../errors.ts";
-import { encodeText } from "../host.ts";
+import { encodeText, sha256Hex } from "../host.ts";
 import { DEFAULT_PROFILE } from "../profile.ts";
 import { openIndexedDbStore, type KeyValueStore } from "../storage/kv.ts";
 import { machineFingerprint } from "./fingerprint.ts";
-import { concatParts, decodeSnapshot, encodeSnapshot, V86_STATE_MAGIC } from "./format.ts";
+import { concatParts, decodeSnapshot, encodeSnapshot, encodeSnapshotTo, V86_STATE_MAGIC } from "./format.ts";
 import { SnapshotStore } from "./store.ts";
 
 const asset = { name: "x", url: "", sha256: "0".repeat(64) };
 const fingerprint = machineFingerprint(DEFAULT_PROFILE, { kind: "disk", bios: asset, vgaBios: asset, bootFrom: "cdrom" });
 
-async function snapshotFile(name: string, size = 20 * 1024 * 1024): Promise<Uint8Array[]> {
+/** A v86-shaped state of `size` bytes, incompressible enough that a file spans several stored pieces. */
+function stateOf(size: number): Uint8Array {
   const state = new Uint8Array(size);
   new DataView(state.buffer).setUint32(0, V86_STATE_MAGIC, true);
   new DataView(state.buffer).setUint32(4, 6, true);
-  // Incompressible enough that the file spans several stored pieces.
   let x = 2463534242;
   for (let i = 16; i < size; i++) {
     x ^= x << 13;
@@ -23,6 +23,11 @@ async function snapshotFile(name: string, size = 20 * 1024 * 1024): Promise<Uint
     x ^= x << 5;
     state[i] = x & 0xff;
   }
+  return state;
+}
+
+async function snapshotFile(name: string, size = 20 * 1024 * 1024): Promise<Uint8Array[]> {
+  const state = stateOf(size);
   return (await encodeSnapshot(state, { app: "t", v86: "0.5.462", fingerprint, name, createdAt: size, shellReady: true, preview: "$ " })).parts;
 }
 
@@ -54,6 +59,52 @@ describe("SnapshotStore", () => {
     expect((await store.list()).map((r) => r.id)).toEqual([good.id]);
     expect((await kv.keys()).filter((k) => k.startsWith("snappiece:") && !k.includes(good.id))).toEqual([]);
     expect((await decodeSnapshot(await store.readFile(good.id))).header.name).toBe("good");
+  });
+
+  it("stores a snapshot as it is encoded, each chunk as it comes and the head last, and gives back the same file", async () => {
+    const kv = openIndexedDbStore(`snap-${Math.random()}`, "kv");
+    const store = new SnapshotStore(kv);
+    const state = stateOf(3 * 1024 * 1024 * 8 + 77);
+    const meta = { app: "t", v86: "0.5.462", fingerprint, name: "streamed", createdAt: 1, shellReady: true, preview: "$ " };
+    const stored: string[] = [];
+    const progress: string[] = [];
+    const record = await store.saveEncoded(
+      "default",
+      (put) =>
+        encodeSnapshotTo(state, meta, [], {}, async (chunk) => {
+          await put(chunk);
+          stored.push(...(await kv.keys()).filter((k) => k.startsWith("snappiece:") && !stored.includes(k)));
+          // Nothing is listed until the record is written, last.
+          expect(await store.list()).toEqual([]);
+        }).then(({ head }) => head),
+      (done, total) => progress.push(`${done}/${total}`),
+    );
+    // One piece per chunk as it came (pieces 1-4), then the head (piece 0).
+    expect(stored).toEqual([1, 2, 3, 4].map((n) => `snappiece:${record.id}:${n}`));
+    expect(progress).toEqual([1, 2, 3].map((n) => `${n * 8 * 1024 * 1024}/${state.length}`).concat(`${state.length}/${state.length}`));
+    expect(record).toMatchObject({ name: "streamed", pieces: 5, rawSize: state.length });
+    const file = await store.readFile(record.id);
+    const whole = concatParts((await encodeSnapshot(state, meta)).parts);
+    expect(record.size).toBe(whole.length);
+    expect(await sha256Hex(file)).toBe(await sha256Hex(whole));
+    expect((await decodeSnapshot(file)).header.name).toBe("streamed");
+  });
+
+  it("a streamed save that fails midway (the quota, the machine) leaves no pieces and keeps the earlier snapshot", async () => {
+    const kv = openIndexedDbStore(`snap-${Math.random()}`, "kv");
+    const good = await new SnapshotStore(kv).save("default", await snapshotFile("good", 1024 * 1024));
+    let writes = 0;
+    const store = new SnapshotStore({ ...kv, set: (key, value) => (++writes > 2 ? Promise.reject(new AppError("storage-full", "full")) : kv.set(key, value)) });
+    const meta = { app: "t", v86: "0.5.462", fingerprint, name: "too big", createdAt: 2, shellReady: true, preview: "$ " };
+    const encode = (put: Parameters<Parameters<SnapshotStore["saveEncoded"]>[1]>[0]) => encodeSnapshotTo(stateOf(5 * 8 * 1024 * 1024), meta, [], {}, put).then(({ head }) => head);
+    await expect(store.saveEncoded("default", encode)).rejects.toMatchObject({ code: "storage-full" });
+    const failing = new SnapshotStore(kv);
+    await expect(failing.saveEncoded("default", async (put) => {
+      await put({ index: 0, packed: new Uint8Array(10), rawDone: 10, rawTotal: 20 });
+      throw new AppError("not-running", "The machine stopped.");
+    })).rejects.toMatchObject({ code: "not-running" });
+    expect((await kv.keys()).filter((k) => !k.includes(good.id))).toEqual([]);
+    expect((await failing.list()).map((r) => r.id)).toEqual([good.id]);
   });
 
   it("refuses to store a file that is not a snapshot", async () => {

@@ -7,7 +7,7 @@ import { AppError, isAppError } from "../errors.ts";
 import { randomId } from "../host.ts";
 import { CollectionGate } from "../storage/collectionGate.ts";
 import type { KeyValueStore } from "../storage/kv.ts";
-import { concatParts, readSnapshotHeader, type SnapshotHeader } from "./format.ts";
+import { concatParts, readSnapshotHeader, readSnapshotHeaderOf, type SnapshotChunkSink, type SnapshotHeader } from "./format.ts";
 
 /** Pieces of the snapshot file as stored (well under Chrome's per-value limit). */
 const PIECE_BYTES = 8 * 1024 * 1024;
@@ -52,21 +52,62 @@ export class SnapshotStore {
   private async saveNow(machineId: string, parts: readonly Uint8Array[], onProgress?: (saved: number, total: number) => void, source?: SnapshotSource): Promise<SnapshotRecord> {
     const file = parts.length === 1 ? (parts[0] as Uint8Array) : concatParts(parts);
     const { header } = readSnapshotHeader(file);
-    const id = randomId();
-    const written: string[] = [];
-    try {
+    return this.storing(async (id, written) => {
       for (let offset = 0, n = 0; offset < file.length; offset += PIECE_BYTES, n++) {
         const key = pieceKey(id, n);
         await this.kv.set(key, file.slice(offset, Math.min(file.length, offset + PIECE_BYTES)));
         written.push(key);
         onProgress?.(Math.min(file.length, offset + PIECE_BYTES), file.length);
       }
+      return { machineId, header, size: file.length, ...(source === undefined ? {} : { source }) };
+    });
+  }
+
+  /**
+   * Store a snapshot as `encode` makes it (encodeSnapshotTo): each chunk a piece of its own as it
+   * comes (pieces need not be of one size: readFile joins them in order), then the file's head as
+   * the first piece, then the record. So a snapshot of a big disk is never in memory whole.
+   * `onProgress`: bytes of the machine encoded so far, of all.
+   */
+  saveEncoded(machineId: string, encode: (put: SnapshotChunkSink) => Promise<Uint8Array>, onProgress?: (done: number, total: number) => void): Promise<SnapshotRecord> {
+    return this.gate.write(() =>
+      this.storing(async (id, written) => {
+        const sizes: number[] = [];
+        const head = await encode(async ({ index, packed, rawDone, rawTotal }) => {
+          const key = pieceKey(id, index + 1);
+          // A buffer of its own: IndexedDB's clone keeps all of the buffer under a view.
+          await this.kv.set(key, packed.byteLength === packed.buffer.byteLength ? packed : packed.slice());
+          written.push(key);
+          sizes[index] = packed.length;
+          onProgress?.(rawDone, rawTotal);
+        });
+        const size = sizes.reduce((sum, n) => sum + n, head.length);
+        const { header } = readSnapshotHeaderOf(head, size);
+        if (header.chunks.length !== written.length || header.chunks.some((chunk, i) => chunk.size !== sizes[i])) {
+          throw new AppError("bad-snapshot", "The snapshot's parts do not match its header.");
+        }
+        await this.kv.set(pieceKey(id, 0), head);
+        written.push(pieceKey(id, 0));
+        return { machineId, header, size };
+      }),
+    );
+  }
+
+  /**
+   * Store a snapshot's pieces under a new id (`work` lists each key it wrote), then its record
+   * last; pieces written before a failure are deleted, and the error says the save failed.
+   */
+  private async storing(work: (id: string, written: string[]) => Promise<{ machineId: string; header: SnapshotHeader; size: number; source?: SnapshotSource }>): Promise<SnapshotRecord> {
+    const id = randomId();
+    const written: string[] = [];
+    try {
+      const { machineId, header, size, source } = await work(id, written);
       const record: SnapshotRecord = {
         id,
         machineId,
         name: header.name,
         createdAt: header.createdAt,
-        size: file.length,
+        size,
         rawSize: header.rawSize,
         pieces: written.length,
         preview: header.preview,

@@ -306,6 +306,35 @@ describe("OverlayDisk", () => {
     expect(cache.size).toBe(0);
   });
 
+  it("exports pages a run at a time: unsaved ones as they were at the call, saved ones read from storage only when asked for", async () => {
+    const kv = openDiskDatabase(`disks-${Math.random()}`);
+    const cache = new PageCache(2 * PAGE_SIZE);
+    const disks = new DiskStore(kv, cache);
+    const clock = new ManualClock();
+    const disk = await disks.open("big", { size: 64 * PAGE_SIZE, clock });
+    const pattern = (page: number): Uint8Array => Uint8Array.from({ length: PAGE_SIZE }, (_, i) => (i * 5 + page * 17) & 0xff);
+    for (let p = 0; p < 10; p++) await disk.write(p * PAGE_SIZE, pattern(p));
+    await disk.flush();
+    disk.dispose();
+    const reads: string[] = [];
+    const counting = new DiskStore({ ...kv, readInto: (slices, target) => (reads.push(slices.map((s) => s.key).join(",")), kv.readInto(slices, target)) }, cache);
+    const again = await counting.open("big", { size: 64 * PAGE_SIZE, clock });
+    await again.write(20 * PAGE_SIZE + 3, Uint8Array.from([9, 9])); // not yet saved
+    const exported = again.exportPages();
+    expect(exported.pages).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20]);
+    // The unsaved page was copied at the call: a later write is not in it.
+    await again.write(20 * PAGE_SIZE + 3, Uint8Array.from([1]));
+    expect(reads).toEqual([]);
+    const part = await exported.read(3, 4);
+    expect(reads).toHaveLength(1);
+    for (let i = 0; i < 4; i++) expect(sameBytes(part.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE), pattern(3 + i))).toBe(true);
+    const tail = await exported.read(9, 2);
+    expect(sameBytes(tail.subarray(0, PAGE_SIZE), pattern(9))).toBe(true);
+    expect([...tail.subarray(PAGE_SIZE, PAGE_SIZE + 6)]).toEqual([0, 0, 0, 9, 9, 0]);
+    expect(sameBytes((await again.exportOverlay()).data.subarray(0, 10 * PAGE_SIZE), (await exported.read(0, 10)))).toBe(true);
+    again.dispose();
+  });
+
   it("keeps a page written in part in the cache once saved, and not one written whole", async () => {
     const kv = openDiskDatabase(`disks-${Math.random()}`);
     let reads = 0;

@@ -606,25 +606,39 @@ export class OverlayDisk implements Disposable {
 
   /**
    * Every page the guest wrote (saved or not), ascending, and their bytes: what a snapshot
-   * carries. Pages in memory are copied at once, before anything is awaited, so the result is
-   * the disk at the moment of the call; the others are unchanged in IndexedDB (a snapshot pauses
-   * the machine and saves first).
+   * carries. In one buffer: for tests and small disks; a snapshot reads them with exportPages.
    */
   async exportOverlay(): Promise<{ pages: number[]; data: Uint8Array; blank: BlankLayout }> {
+    const { pages, read, blank } = this.exportPages();
+    return { pages, data: await read(0, pages.length), blank };
+  }
+
+  /**
+   * Every page the guest wrote (saved or not), ascending, read a run at a time (`read`: `count`
+   * pages from `pages[first]` on). Pages not yet saved are copied at once, before anything is
+   * awaited; saved ones are read from IndexedDB when asked, so they are the disk of the moment
+   * of the call only while nothing is written to it (a snapshot keeps its machine paused until
+   * its disks are read).
+   */
+  exportPages(): { pages: number[]; blank: BlankLayout; read: (first: number, count: number) => Promise<Uint8Array> } {
     const pages = [...new Set([...this.stored, ...this.pending.keys()])].sort((a, b) => a - b);
-    const data = new Uint8Array(pages.length * PAGE_SIZE);
-    const fromStorage: [number, number][] = [];
-    pages.forEach((page, i) => {
-      const bytes = this.inMemory(page);
-      if (bytes !== undefined) data.set(bytes, i * PAGE_SIZE);
-      else fromStorage.push([page, i]);
-    });
-    for (let at = 0; at < fromStorage.length; at += EXPORT_RUN_PAGES) {
-      const run = fromStorage.slice(at, at + EXPORT_RUN_PAGES);
-      const bytes = await this.loadPages(run.map(([page]) => page));
-      run.forEach(([, i], j) => data.set(bytes.subarray(j * PAGE_SIZE, (j + 1) * PAGE_SIZE), i * PAGE_SIZE));
-    }
-    return { pages, data, blank: this.blank };
+    const unsaved = new Map([...this.pending].map(([page, bytes]) => [page, bytes.slice()]));
+    const read = async (first: number, count: number): Promise<Uint8Array> => {
+      const data = new Uint8Array(count * PAGE_SIZE);
+      const fromStorage: [number, number][] = [];
+      pages.slice(first, first + count).forEach((page, i) => {
+        const bytes = unsaved.get(page) ?? this.cache.get(this.cacheKey(page));
+        if (bytes !== undefined) data.set(bytes, i * PAGE_SIZE);
+        else fromStorage.push([page, i]);
+      });
+      for (let at = 0; at < fromStorage.length; at += EXPORT_RUN_PAGES) {
+        const run = fromStorage.slice(at, at + EXPORT_RUN_PAGES);
+        const bytes = await this.loadPages(run.map(([page]) => page));
+        run.forEach(([, i], j) => data.set(bytes.subarray(j * PAGE_SIZE, (j + 1) * PAGE_SIZE), i * PAGE_SIZE));
+      }
+      return data;
+    };
+    return { pages, blank: this.blank, read };
   }
 
   /** The whole disk (base + overlay), in order, a piece at a time: for export without a copy in memory. */

@@ -74,8 +74,8 @@ export class SnapshotFlows {
 
   private async save(name: string, onProgress: (saved: number, total: number) => void): Promise<SnapshotRecord> {
     this.host.askPersistence();
-    const parts = await this.shell.session.capture({ name, app: `virtlab ${APP_VERSION}`, preview: this.host.preview(), createdAt: Date.now() });
-    return this.shell.snapshots.save(this.shell.current.id, parts, onProgress);
+    const meta = { name, app: `virtlab ${APP_VERSION}`, preview: this.host.preview(), createdAt: Date.now() };
+    return this.shell.snapshots.saveEncoded(this.shell.current.id, (put) => this.shell.session.captureTo(meta, put), onProgress);
   }
 
   /** Check a snapshot file completely (every checksum, the emulator version) before keeping it. */
