@@ -38,7 +38,7 @@ export interface CaptureOptions {
   readonly packing?: SnapshotPacking;
 }
 
-/** Save the running (or paused) machine and its disks; it runs on afterwards as it did before. */
+/** Save the running (or paused) machine and its disks as a file's parts, in memory (set-up's pre-booted states); it runs on afterwards as it did before. */
 export async function captureSnapshot(machine: Machine, options: CaptureOptions): Promise<{ header: SnapshotHeader; parts: Uint8Array[] }> {
   const bodies: Uint8Array[] = [];
   const { header, head } = await captureSnapshotTo(machine, options, async ({ index, packed }) => void (bodies[index] = packed));
