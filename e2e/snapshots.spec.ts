@@ -68,11 +68,15 @@ test("the default URL starts from the pre-booted state with the data disk mounte
   await expect(page.getByTestId("image-list").getByTestId("image-row")).toHaveCount(1);
 });
 
-test("save, reload, restore: a tmpfs file, the data disk and a running process come back; rename; the quota running out keeps the earlier snapshot", async ({ page }) => {
+test("save, reload, restore: a tmpfs file, the data disk (24 MiB of it) and a running process come back; rename; the quota running out keeps the earlier snapshot", async ({ page }) => {
   test.setTimeout(300_000);
   await page.goto("/");
   await waitForShell(page);
   expect((await runInGuest(page, "echo kept > /tmp/t && echo disk-then > /data/d && sync")).exitCode).toBe(0);
+  // More than a chunk of the snapshot and a batch of its restore: 24 MiB, no two MiB alike.
+  const big = "head -c 1048576 /dev/urandom > /tmp/r && for i in $(seq 24); do echo $i; cat /tmp/r; done > /data/big && rm /tmp/r && sync && sha256sum /data/big";
+  const bigSum = (await runInGuest(page, big)).output.split(" ")[0];
+  expect(bigSum).toMatch(/^[0-9a-f]{64}$/);
   await runInGuest(page, "(i=0; while true; do i=$((i+1)); echo $i > /tmp/counter; sleep 1; done) >/dev/null 2>&1 &");
   await runInGuest(page, "sleep 2");
   await saveSnapshot(page, "lesson start");
@@ -80,7 +84,7 @@ test("save, reload, restore: a tmpfs file, the data disk and a running process c
   await expect(rows(page).first().getByTestId("snapshot-preview")).toContainText("root@virtlab");
 
   // Change everything, then reload: a fresh page, started from the pre-booted state.
-  expect((await runInGuest(page, "rm /tmp/t; echo disk-now > /data/d && sync")).exitCode).toBe(0);
+  expect((await runInGuest(page, "rm /tmp/t /data/big; echo disk-now > /data/d && sync")).exitCode).toBe(0);
   await expect(page.getByTestId("disk-state")).toHaveText("saved");
   await page.reload();
   await waitForShell(page);
@@ -97,6 +101,7 @@ test("save, reload, restore: a tmpfs file, the data disk and a running process c
   await page.reload();
   await waitForShell(page);
   expect(await runInGuest(page, "cat /data/d")).toEqual({ output: "disk-then", exitCode: 0 });
+  expect((await runInGuest(page, "sha256sum /data/big")).output.split(" ")[0]).toBe(bigSum);
 
   await rows(page).first().getByTestId("snapshot-rename").click();
   await page.getByTestId("snapshot-rename-input").fill("before the lab");

@@ -74,6 +74,7 @@ export {
   SNAPSHOT_MAGIC,
   concatParts,
   decodeSnapshot,
+  openSnapshot,
   encodeSnapshot,
   readSnapshotHeader,
   type DecodedSnapshot,

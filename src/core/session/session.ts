@@ -17,7 +17,7 @@ import { Machine, type DownloadProgress, type MachineStatus } from "../machine.t
 import type { AssetRef, AttachedDisks, DeviceProfile, DiskSlot, GuestSpec } from "../profile.ts";
 import { notForThisEmulator } from "../snapshot/compat.ts";
 import { fingerprintDifferences, guestBuildDiffers, machineFingerprint, type MachineFingerprint } from "../snapshot/fingerprint.ts";
-import { decodeSnapshot, encodeSnapshot, readSnapshotHeader, type DecodedSnapshot, type SnapshotChunkSink, type SnapshotHeader } from "../snapshot/format.ts";
+import { encodeSnapshot, openSnapshot, readSnapshotHeader, type OpenedSnapshot, type SnapshotChunkSink, type SnapshotHeader } from "../snapshot/format.ts";
 import { captureSnapshotTo, machineDiskIdentities, restoreSnapshotDisks } from "../snapshot/machineSnapshot.ts";
 import { machineForSnapshot } from "../snapshot/match.ts";
 import { describeSessionStatus, type RunStart } from "../statusText.ts";
@@ -308,7 +308,7 @@ export class MachineSession {
     // What becomes of it: taken (checked once the start is over), a boot to keep unpacked in its
     // place, or kept later (a boot made now, kept at its prompt).
     let aheadFate: { readonly kind: "served" } | { readonly kind: "keep"; readonly boot: UnpackedBoot } | { readonly kind: "later" } | undefined;
-    let snapshot: { readonly start: SavedStart; readonly disks: DecodedSnapshot["disks"] } | undefined;
+    let snapshot: { readonly start: SavedStart; readonly disks: OpenedSnapshot["disks"] } | undefined;
     if (options.request.kind === "snapshot") snapshot = await this.checkSnapshot(options.request.file, record, profile);
     await this.stop();
     if (generation !== this.generation) return { kind: "superseded" };
@@ -584,7 +584,8 @@ export class MachineSession {
       const otherGuestBuild = record.boot.kind === "default-guest" && guestBuildDiffers(header.fingerprint, current);
       throw new AppError("snapshot-mismatch", `"${header.name}" does not fit ${record.name}: ${differences.join("; ")}.`, { details: { differences, ...(otherGuestBuild ? { otherGuestBuild: true as const } : {}) } });
     }
-    const decoded = await decodeSnapshot(file);
+    // Every checksum checked and the state unpacked; the disks' pages are unpacked as they are restored.
+    const decoded = await openSnapshot(file);
     // The data-disk decision: a state saved without hda's contents has the disk to mount after the start.
     const mountData = guest.kind === "linux" && guest.cmdline.includes("virtlab.data=") && !decoded.disks.some((d) => d.slot === DATA_DISK_SLOT);
     const start: SavedStart = { state: decoded.state, shellReady: decoded.header.shellReady, mountData, label: `the snapshot "${decoded.header.name}"`, name: decoded.header.name, from: "snapshot", screen: decoded.header.preview.split("\n").at(-1) ?? "" };

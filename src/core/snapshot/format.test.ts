@@ -4,7 +4,7 @@ import { decodeText, encodeText, sha256Hex } from "../host.ts";
 import { DEFAULT_PROFILE } from "../profile.ts";
 import { machineFingerprint, fingerprintDifferences } from "./fingerprint.ts";
 import { PAGE_SIZE } from "../storage/disk.ts";
-import { CHUNK_RAW_BYTES, SnapshotStreamDecoder, concatParts, decodeSnapshot, encodeSnapshot, encodeSnapshotTo, readSnapshotHeader, V86_STATE_MAGIC, type SnapshotHeader, type SnapshotMeta } from "./format.ts";
+import { CHUNK_RAW_BYTES, SnapshotStreamDecoder, concatParts, decodeSnapshot, encodeSnapshot, encodeSnapshotTo, openSnapshot, readSnapshotHeader, V86_STATE_MAGIC, type SnapshotHeader, type SnapshotMeta } from "./format.ts";
 import { testGuest } from "../testing/guest.ts";
 
 const guest = testGuest();
@@ -281,6 +281,25 @@ describe("machine fingerprints", () => {
     expect(await sha([head, ...bodies])).toBe(await sha((await encodeSnapshot(state, meta, disks)).parts));
     const decoded = await decodeSnapshot(concatParts([head, ...bodies]));
     expect(await sha([decoded.state, ...decoded.disks.map((d) => d.data)])).toBe(await sha([state, ...disks.map((d) => d.data)]));
+  });
+
+  it("opens a file for a restore: every checksum checked first, the state unpacked, the disks' pages as they are read", async () => {
+    const state = fakeState(CHUNK_RAW_BYTES + 4000);
+    const pages = Array.from({ length: 180 }, (_, i) => i);
+    const data = new Uint8Array(pages.length * PAGE_SIZE).map((_, i) => (i * 11 + (i >> 16)) & 0xff);
+    const bytes = concatParts((await encodeSnapshot(state, meta, [{ slot: "hda", size: 64 << 20, base: "blank", pages, data }])).parts);
+    const opened = await openSnapshot(bytes);
+    expect(await sha256Hex(opened.state)).toBe(await sha256Hex(state));
+    expect(opened.disks.map((d) => [d.slot, d.pages.length])).toEqual([["hda", 180]]);
+    const hda = opened.disks[0]!;
+    // Read as a restore reads: in order, in batches that straddle chunks.
+    const read = concatParts(await Promise.all([hda.read(0, 64), hda.read(64, 64), hda.read(128, 52)]));
+    expect(await sha256Hex(read)).toBe(await sha256Hex(data));
+    // A damaged chunk among the disk's is refused before the state is unpacked.
+    const { header, bodyOffset } = readSnapshotHeader(bytes);
+    const damaged = bytes.slice();
+    damaged[bodyOffset + header.chunks[0]!.size + header.chunks[1]!.size + 40]! ^= 0xff;
+    await expect(openSnapshot(damaged)).rejects.toMatchObject({ code: "bad-snapshot", message: "The snapshot is damaged: part 3 of 3 does not match its checksum." });
   });
 
   it("refuses a disk list that does not add up, names pages outside the disk, or repeats them", async () => {

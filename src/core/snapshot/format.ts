@@ -407,10 +407,10 @@ export async function decodeSnapshot(file: Uint8Array): Promise<DecodedSnapshot>
   return decoder.finish();
 }
 
-/** Check chunk `index` (its bytes `packed`) and unpack it. */
-async function unpackChunk(header: SnapshotHeader, index: number, packed: Uint8Array): Promise<Uint8Array> {
+/** Check chunk `index` (its bytes `packed`; `checked`: its checksum was already) and unpack it. */
+async function unpackChunk(header: SnapshotHeader, index: number, packed: Uint8Array, checked = false): Promise<Uint8Array> {
   const chunk = header.chunks[index]!;
-  if ((await sha256Hex(packed)) !== chunk.sha256) {
+  if (!checked && (await sha256Hex(packed)) !== chunk.sha256) {
     throw new AppError("bad-snapshot", `The snapshot is damaged: part ${index + 1} of ${header.chunks.length} does not match its checksum.`, {
       details: { chunk: index },
     });
@@ -419,6 +419,59 @@ async function unpackChunk(header: SnapshotHeader, index: number, packed: Uint8A
   if (raw.length !== chunk.rawSize) throw new AppError("bad-snapshot", `The snapshot is damaged: part ${index + 1} has the wrong size.`);
   if (chunk.filter === "x86") unfilterX86(raw);
   return raw;
+}
+
+/** A snapshot file opened for a restore: the state unpacked, the disks' pages unpacked as they are read. */
+export interface OpenedSnapshot {
+  readonly header: SnapshotHeader;
+  readonly state: Uint8Array;
+  /** Read a run at a time, in order (each chunk is unpacked once, when its first page is read). */
+  readonly disks: readonly SnapshotDiskSource[];
+}
+
+/**
+ * Check every chunk of a file and unpack its state; its disks' pages are unpacked only as they
+ * are read, so a snapshot of a big disk never has its pages in memory all at once (decodeSnapshot
+ * unpacks everything). The same refusals as decodeSnapshot, before anything is unpacked.
+ */
+export async function openSnapshot(file: Uint8Array): Promise<OpenedSnapshot> {
+  const { header, bodyOffset } = readSnapshotHeader(file);
+  const offsets: number[] = [];
+  let at = bodyOffset;
+  for (const [index, chunk] of header.chunks.entries()) {
+    offsets.push(at);
+    if ((await sha256Hex(file.subarray(at, at + chunk.size))) !== chunk.sha256) {
+      throw new AppError("bad-snapshot", `The snapshot is damaged: part ${index + 1} of ${header.chunks.length} does not match its checksum.`, { details: { chunk: index } });
+    }
+    at += chunk.size;
+  }
+  let held: { readonly index: number; readonly raw: Uint8Array } | undefined;
+  const chunkAt = async (index: number): Promise<Uint8Array> => {
+    if (held?.index !== index) held = { index, raw: await unpackChunk(header, index, file.subarray(offsets[index], offsets[index]! + header.chunks[index]!.size), true) };
+    return held.raw;
+  };
+  /** `length` bytes of the payload from `from`. */
+  const payload = async (from: number, length: number): Promise<Uint8Array> => {
+    const out = new Uint8Array(length);
+    for (let done = 0; done < length; ) {
+      const index = Math.floor((from + done) / CHUNK_RAW_BYTES);
+      const within = from + done - index * CHUNK_RAW_BYTES;
+      const raw = await chunkAt(index);
+      const take = Math.min(length - done, raw.length - within);
+      out.set(raw.subarray(within, within + take), done);
+      done += take;
+    }
+    return out;
+  };
+  const state = await payload(0, header.stateSize);
+  if (v86StateVersion(state) !== header.stateVersion) throw new AppError("bad-snapshot", "The snapshot's state does not match its header.");
+  let diskStart = header.stateSize;
+  const disks = header.disks.map((disk) => {
+    const start = diskStart;
+    diskStart += disk.pages.length * PAGE_SIZE;
+    return { ...disk, read: (first: number, count: number) => payload(start + first * PAGE_SIZE, count * PAGE_SIZE) };
+  });
+  return { header, state, disks };
 }
 
 /**

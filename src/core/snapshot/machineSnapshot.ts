@@ -9,7 +9,7 @@ import type { DiskStore, OverlayDisk } from "../storage/disk.ts";
 import type { ImageRecord } from "../storage/images.ts";
 import { diskIdFor, type MachineRecord } from "../storage/machines.ts";
 import type { DiskBase, FingerprintDisk, MachineFingerprint } from "./fingerprint.ts";
-import { encodeSnapshotTo, type SnapshotChunkSink, type SnapshotDiskData, type SnapshotDiskSource, type SnapshotHeader, type SnapshotPacking } from "./format.ts";
+import { encodeSnapshotTo, type SnapshotChunkSink, type SnapshotDiskSource, type SnapshotHeader, type SnapshotPacking } from "./format.ts";
 
 /** What each of a machine's disks is, for its fingerprint: size and base image (or blank). */
 export function machineDiskIdentities(record: MachineRecord, images: readonly ImageRecord[]): Record<string, FingerprintDisk> {
@@ -77,6 +77,6 @@ export async function captureSnapshotTo(machine: Machine, options: CaptureOption
 }
 
 /** Put the snapshot's disk overlays in place of the machine's (before the state is restored). */
-export async function restoreSnapshotDisks(store: DiskStore, machineId: string, disks: readonly SnapshotDiskData[]): Promise<void> {
-  for (const disk of disks) await store.replaceOverlay(diskIdFor(machineId, disk.slot as DiskSlot), disk.size, disk.pages, disk.data, disk.blank ?? "zeros");
+export async function restoreSnapshotDisks(store: DiskStore, machineId: string, disks: readonly SnapshotDiskSource[]): Promise<void> {
+  for (const disk of disks) await store.replaceOverlay(diskIdFor(machineId, disk.slot as DiskSlot), disk.size, disk, disk.blank ?? "zeros");
 }

@@ -11,6 +11,8 @@ import { concatParts, readSnapshotHeader, readSnapshotHeaderOf, type SnapshotChu
 
 /** Pieces of the snapshot file as stored (well under Chrome's per-value limit). */
 const PIECE_BYTES = 8 * 1024 * 1024;
+/** Pieces read in one transaction when a file is read back. */
+const READ_PIECES = 8;
 
 export interface SnapshotRecord {
   readonly id: string;
@@ -133,14 +135,23 @@ export class SnapshotStore {
     return (await this.list()).filter((r) => r.source?.url === url);
   }
 
-  /** The whole snapshot file, as saved or imported. */
+  /** The whole snapshot file, as saved or imported: made once at its size, its pieces read a few at a time. */
   async readFile(id: string): Promise<Uint8Array> {
     const record = await this.require(id);
-    const pieces = await this.kv.getMany<Uint8Array>(Array.from({ length: record.pieces }, (_, n) => pieceKey(id, n)));
-    if (pieces.some((p) => p === undefined)) {
-      throw new AppError("bad-snapshot", `Part of the snapshot "${record.name}" is missing from storage.`, { details: { subject: id } });
+    const file = new Uint8Array(record.size);
+    let at = 0;
+    for (let first = 0; first < record.pieces; first += READ_PIECES) {
+      const keys = Array.from({ length: Math.min(READ_PIECES, record.pieces - first) }, (_, i) => pieceKey(id, first + i));
+      for (const piece of await this.kv.getMany<Uint8Array>(keys)) {
+        if (piece === undefined || at + piece.length > file.length) {
+          throw new AppError("bad-snapshot", `Part of the snapshot "${record.name}" is missing from storage.`, { details: { subject: id } });
+        }
+        file.set(piece, at);
+        at += piece.length;
+      }
     }
-    return concatParts(pieces as Uint8Array[]);
+    if (at !== file.length) throw new AppError("bad-snapshot", `Part of the snapshot "${record.name}" is missing from storage.`, { details: { subject: id } });
+    return file;
   }
 
   async header(id: string): Promise<SnapshotHeader> {

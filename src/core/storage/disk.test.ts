@@ -265,12 +265,56 @@ describe("OverlayDisk", () => {
 
     // A snapshot's pages: page 3 only, different bytes. Page 0 goes (the base's zeros again).
     const data = new Uint8Array(PAGE_SIZE).fill(4);
-    await store.replaceOverlay("m:hda", 1 << 20, [3], data);
+    await store.replaceOverlay("m:hda", 1 << 20, { pages: [3], read: async () => data });
     const reopened = await store.open("m:hda", { size: 1 << 20, clock });
     expect([...(await reopened.read(0, 2))]).toEqual([0, 0]);
     expect([...(await reopened.read(3 * PAGE_SIZE, 2))]).toEqual([4, 4]);
-    expect((await kv.keys()).filter((k) => k.startsWith("page:")).sort()).toEqual(["page:m:hda:3"]);
+    // Page 3's record of its own, kept in a new run; the old records collected.
+    expect((await kv.keys()).filter((k) => k.startsWith("page:") || k.startsWith("run:"))).toEqual([expect.stringMatching(/^run:m:hda:\d+$/)]);
     reopened.dispose();
+  });
+
+  it("restores a snapshot's overlay a batch at a time; cut off midway, the old overlay is whole and the new records are collected", async () => {
+    const kv = openDiskDatabase(`disks-${Math.random()}`);
+    const store = new DiskStore(kv);
+    const clock = new ManualClock();
+    const pattern = (page: number, seed: number): Uint8Array => Uint8Array.from({ length: PAGE_SIZE }, (_, i) => (i * 3 + page * 11 + seed) & 0xff);
+    const disk = await store.open("m:hda", { size: 512 * PAGE_SIZE, clock });
+    for (let p = 0; p < 6; p++) await disk.write(p * PAGE_SIZE, pattern(p, 1));
+    await disk.flush();
+    disk.dispose();
+    const recordsBefore = (await kv.keys()).sort();
+    // 150 pages (three batches), every other page of the disk.
+    const pages = Array.from({ length: 150 }, (_, i) => i * 2 + 1);
+    const source = (failAt?: number) => ({
+      pages,
+      read: async (first: number, count: number) => {
+        if (failAt !== undefined && first >= failAt) throw new Error("the file ended");
+        const out = new Uint8Array(count * PAGE_SIZE);
+        for (let i = 0; i < count; i++) out.set(pattern(pages[first + i]!, 2), i * PAGE_SIZE);
+        return out;
+      },
+    });
+    await expect(store.replaceOverlay("m:hda", 512 * PAGE_SIZE, source(64))).rejects.toThrow("the file ended");
+    const old = await store.open("m:hda", { size: 512 * PAGE_SIZE, clock });
+    for (let p = 0; p < 6; p++) expect(sameBytes(await old.read(p * PAGE_SIZE, PAGE_SIZE), pattern(p, 1))).toBe(true);
+    old.dispose();
+    expect(await store.collectGarbage()).toEqual({ deletedPages: 16 });
+    expect((await kv.keys()).sort()).toEqual(recordsBefore);
+
+    await store.replaceOverlay("m:hda", 512 * PAGE_SIZE, source());
+    const restored = await store.open("m:hda", { size: 512 * PAGE_SIZE, clock });
+    const all = await restored.read(0, 301 * PAGE_SIZE);
+    for (let p = 0; p < 301; p++) {
+      const expected = p % 2 === 1 ? pattern(p, 2) : new Uint8Array(PAGE_SIZE);
+      expect(sameBytes(all.subarray(p * PAGE_SIZE, (p + 1) * PAGE_SIZE), expected)).toBe(true);
+    }
+    // A page written after the restore moves out of its run; the others still read.
+    await restored.write(3 * PAGE_SIZE, pattern(3, 9));
+    await restored.flush();
+    expect(sameBytes(await restored.read(PAGE_SIZE, 3 * PAGE_SIZE), Uint8Array.from([...pattern(1, 2), ...new Uint8Array(PAGE_SIZE), ...pattern(3, 9)]))).toBe(true);
+    restored.dispose();
+    expect((await kv.keys()).filter((k) => k.startsWith("page:"))).toEqual(["page:m:hda:3"]);
   });
 
   it("keeps memory within the cache: drops saved pages only, and a dropped page reads back byte for byte", async () => {

@@ -18,6 +18,12 @@ import { EXT2_MIN_BYTES, emptyExt2, stableUuid } from "./ext2.ts";
 import { ByteParts, openIndexedDbStore, type KeyValueStore, type RecordSlice, type StoreLocation } from "./kv.ts";
 import { PageCache } from "./pageCache.ts";
 
+/** Pages to make a disk's overlay of (DiskStore.replaceOverlay): `count` pages from `pages[first]` on, in order. */
+export interface OverlaySource {
+  readonly pages: readonly number[];
+  read(first: number, count: number): Promise<Uint8Array>;
+}
+
 /** Random access to the bytes under the overlay. */
 export interface BlockSource {
   readonly size: number;
@@ -53,6 +59,8 @@ export const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 export const READ_AHEAD_PAGES = 64;
 /** Pages read from IndexedDB in one transaction when a disk is exported or snapshotted. */
 const EXPORT_RUN_PAGES = 64;
+/** Pages of a snapshot's overlay written in one transaction when it is restored (4 MiB). */
+const RESTORE_BATCH_PAGES = 64;
 /**
  * The most pages kept in one record: pages the guest wrote whole, side by side, and saved in one
  * batch (a file streamed to the disk) are kept together, up to 256 KiB a record. In Chromium each
@@ -205,21 +213,39 @@ export class DiskStore {
   }
 
   /**
-   * Make a disk's overlay exactly these pages (a snapshot's): all pages and the new index in one
-   * transaction, so a cut-off restore leaves the old overlay whole; pages the new index does not
-   * name are collected afterwards. No pages: the disk is its base image again.
+   * Make a disk's overlay exactly these pages (a snapshot's), read from `source` a batch at a
+   * time. They are written as run records under run ids the old overlay never used, then the new
+   * index in a transaction of its own, last: a restore cut off anywhere leaves the old overlay
+   * whole, and records the new index does not name are collected afterwards. Collections wait
+   * for the whole of it. No pages: the disk is its base image again.
    */
-  async replaceOverlay(diskId: string, size: number, pages: readonly number[], data: Uint8Array, blank: BlankLayout = "zeros"): Promise<void> {
-    if (data.length !== pages.length * PAGE_SIZE) throw new AppError("storage-failed", "The disk's pages do not add up.", { details: { subject: diskId } });
+  async replaceOverlay(diskId: string, size: number, source: OverlaySource, blank: BlankLayout = "zeros"): Promise<void> {
     this.cache.deletePrefix(cachePrefix(diskId));
+    const pages = source.pages;
     if (pages.length === 0) {
       await this.drop(diskId);
       return;
     }
-    const entries: [string, unknown][] = pages.map((page, i) => [pageKey(diskId, page), data.slice(i * PAGE_SIZE, (i + 1) * PAGE_SIZE)]);
-    const index: OverlayIndex = { size, pageSize: PAGE_SIZE, pages: [...pages], ...(blank === "zeros" ? {} : { blank }) };
-    entries.push([indexKey(diskId), index]);
-    await this.gate.write(() => this.kv.setMany(entries));
+    await this.gate.write(async () => {
+      const before = await this.kv.get<OverlayIndex>(indexKey(diskId));
+      let nextRun = Math.max(1, before?.nextRun ?? 1);
+      const packed: number[] = [];
+      for (let first = 0; first < pages.length; first += RESTORE_BATCH_PAGES) {
+        const count = Math.min(RESTORE_BATCH_PAGES, pages.length - first);
+        const bytes = await source.read(first, count);
+        if (bytes.length !== count * PAGE_SIZE) throw new AppError("storage-failed", "The disk's pages do not add up.", { details: { subject: diskId } });
+        const entries: [string, unknown][] = [];
+        for (let at = 0; at < count; at += RUN_PAGES) {
+          const run = nextRun++;
+          const inRun = Math.min(RUN_PAGES, count - at);
+          entries.push([runKey(diskId, run), new ByteParts(Array.from({ length: inRun }, (_, i) => bytes.subarray((at + i) * PAGE_SIZE, (at + i + 1) * PAGE_SIZE)))]);
+          for (let slot = 0; slot < inRun; slot++) packed.push(run * RUN_SLOTS + slot);
+        }
+        await this.kv.setMany(entries);
+      }
+      const index: OverlayIndex = { size, pageSize: PAGE_SIZE, pages: [...pages], packed, nextRun, ...(blank === "zeros" ? {} : { blank }) };
+      await this.kv.set(indexKey(diskId), index);
+    });
     await this.collectGarbage();
   }
 

@@ -4,7 +4,7 @@
  * a matching machine) are the core's.
  */
 import {
-  decodeSnapshot,
+  openSnapshot,
   notForThisEmulator,
   readSnapshotHeader,
   type MachineRecord,
@@ -78,9 +78,12 @@ export class SnapshotFlows {
     return this.shell.snapshots.saveEncoded(this.shell.current.id, (put) => this.shell.session.captureTo(meta, put), onProgress);
   }
 
-  /** Check a snapshot file completely (every checksum, the emulator version) before keeping it. */
+  /**
+   * Check a snapshot file (every checksum, its state, the emulator version) before keeping it. Its
+   * disks' pages are unpacked only when it is restored (a big disk's are never in memory at once).
+   */
   private async check(file: Uint8Array): Promise<SnapshotHeader> {
-    const { header } = await decodeSnapshot(file);
+    const { header } = await openSnapshot(file);
     const refusal = notForThisEmulator(header.v86, header.stateVersion);
     if (refusal !== undefined) throw refusal;
     this.host.askPersistence();
