@@ -5,7 +5,7 @@ import { encodeText, sha256Hex } from "../host.ts";
 import { DEFAULT_PROFILE } from "../profile.ts";
 import { openIndexedDbStore, type KeyValueStore } from "../storage/kv.ts";
 import { machineFingerprint } from "./fingerprint.ts";
-import { concatParts, decodeSnapshot, encodeSnapshot, encodeSnapshotTo, V86_STATE_MAGIC } from "./format.ts";
+import { concatParts, decodeSnapshot, encodeSnapshot, encodeSnapshotTo, readSnapshotHeader, V86_STATE_MAGIC } from "./format.ts";
 import { SnapshotStore } from "./store.ts";
 
 const asset = { name: "x", url: "", sha256: "0".repeat(64) };
@@ -88,6 +88,11 @@ describe("SnapshotStore", () => {
     expect(record.size).toBe(whole.length);
     expect(await sha256Hex(file)).toBe(await sha256Hex(whole));
     expect((await decodeSnapshot(file)).header.name).toBe("streamed");
+    // The same pieces for an export: the head, then a chunk a piece.
+    const pieces: Uint8Array[] = [];
+    for await (const piece of store.pieces(record.id)) pieces.push(piece);
+    expect(pieces.map((p) => p.length)).toEqual([file.length - pieces.slice(1).reduce((sum, p) => sum + p.length, 0), ...readSnapshotHeader(file).header.chunks.map((c) => c.size)]);
+    expect(await sha256Hex(concatParts(pieces))).toBe(await sha256Hex(whole));
   });
 
   it("a streamed save that fails midway (the quota, the machine) leaves no pieces and keeps the earlier snapshot", async () => {

@@ -140,18 +140,32 @@ export class SnapshotStore {
     const record = await this.require(id);
     const file = new Uint8Array(record.size);
     let at = 0;
+    for await (const piece of this.piecesOf(record)) {
+      if (at + piece.length > file.length) throw this.missing(record);
+      file.set(piece, at);
+      at += piece.length;
+    }
+    if (at !== file.length) throw this.missing(record);
+    return file;
+  }
+
+  /** The snapshot file's pieces in order, a few read at a time (an export hands them on without joining them). */
+  async *pieces(id: string): AsyncGenerator<Uint8Array> {
+    yield* this.piecesOf(await this.require(id));
+  }
+
+  private async *piecesOf(record: SnapshotRecord): AsyncGenerator<Uint8Array> {
     for (let first = 0; first < record.pieces; first += READ_PIECES) {
-      const keys = Array.from({ length: Math.min(READ_PIECES, record.pieces - first) }, (_, i) => pieceKey(id, first + i));
+      const keys = Array.from({ length: Math.min(READ_PIECES, record.pieces - first) }, (_, i) => pieceKey(record.id, first + i));
       for (const piece of await this.kv.getMany<Uint8Array>(keys)) {
-        if (piece === undefined || at + piece.length > file.length) {
-          throw new AppError("bad-snapshot", `Part of the snapshot "${record.name}" is missing from storage.`, { details: { subject: id } });
-        }
-        file.set(piece, at);
-        at += piece.length;
+        if (piece === undefined) throw this.missing(record);
+        yield piece;
       }
     }
-    if (at !== file.length) throw new AppError("bad-snapshot", `Part of the snapshot "${record.name}" is missing from storage.`, { details: { subject: id } });
-    return file;
+  }
+
+  private missing(record: SnapshotRecord): AppError {
+    return new AppError("bad-snapshot", `Part of the snapshot "${record.name}" is missing from storage.`, { details: { subject: record.id } });
   }
 
   async header(id: string): Promise<SnapshotHeader> {
