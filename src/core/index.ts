@@ -78,6 +78,7 @@ export {
   encodeSnapshot,
   readSnapshotHeader,
   type DecodedSnapshot,
+  type SnapshotChunks,
   type SnapshotDisk,
   type SnapshotDiskData,
   type SnapshotCompression,

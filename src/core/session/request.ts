@@ -2,6 +2,7 @@
  * How a start begins, as a value: the page, Node tools and tests say what they want and the
  * session decides the rest (the pre-booted state, a restore, a boot from scratch).
  */
+import type { SnapshotChunks } from "../snapshot/format.ts";
 import type { RunStart } from "../statusText.ts";
 
 /** A saved state a machine starts from instead of booting. */
@@ -26,8 +27,11 @@ export type StartRequest =
   | { readonly kind: "cold" }
   /** From a state already decoded and checked by the caller. */
   | { readonly kind: "state"; readonly start: SavedStart }
-  /** From a snapshot file: checked (emulator, hardware), its disks put in place, then its state. */
-  | { readonly kind: "snapshot"; readonly file: Uint8Array };
+  /**
+   * From a snapshot: checked (emulator, hardware, every chunk), its disks put in place, then its
+   * state. A file in memory, or a stored snapshot read a chunk at a time (SnapshotStore.open).
+   */
+  | { readonly kind: "snapshot"; readonly file: Uint8Array | SnapshotChunks };
 
 /** How the running machine started ("moved": it arrived running from another tab). */
 export type StartedFrom = "boot" | "pre-booted" | "boot-cache" | "snapshot" | "moved";

@@ -17,7 +17,7 @@ import { Machine, type DownloadProgress, type MachineStatus } from "../machine.t
 import type { AssetRef, AttachedDisks, DeviceProfile, DiskSlot, GuestSpec } from "../profile.ts";
 import { notForThisEmulator } from "../snapshot/compat.ts";
 import { fingerprintDifferences, guestBuildDiffers, machineFingerprint, type MachineFingerprint } from "../snapshot/fingerprint.ts";
-import { encodeSnapshot, openSnapshot, readSnapshotHeader, type OpenedSnapshot, type SnapshotChunkSink, type SnapshotHeader } from "../snapshot/format.ts";
+import { encodeSnapshot, keptChunks, openSnapshot, readSnapshotHeader, type OpenedSnapshot, type SnapshotChunks, type SnapshotChunkSink, type SnapshotHeader } from "../snapshot/format.ts";
 import { captureSnapshotTo, machineDiskIdentities, restoreSnapshotDisks } from "../snapshot/machineSnapshot.ts";
 import { machineForSnapshot } from "../snapshot/match.ts";
 import { describeSessionStatus, type RunStart } from "../statusText.ts";
@@ -524,9 +524,8 @@ export class MachineSession {
 
   /** Save the running machine and its disks as snapshot parts (it runs on afterwards). */
   async capture(meta: SnapshotCaptureMeta): Promise<Uint8Array[]> {
-    const bodies: Uint8Array[] = [];
-    const head = await this.captureTo(meta, async ({ index, packed }) => void (bodies[index] = packed));
-    return [head, ...bodies];
+    const kept = keptChunks();
+    return kept.parts(await this.captureTo(meta, kept.put));
   }
 
   /**
@@ -570,8 +569,8 @@ export class MachineSession {
   }
 
   /** A snapshot for this emulator and this machine, decoded (every checksum checked); else the refusal. */
-  private async checkSnapshot(file: Uint8Array, record: MachineRecord, profile: DeviceProfile) {
-    const { header } = readSnapshotHeader(file);
+  private async checkSnapshot(file: Uint8Array | SnapshotChunks, record: MachineRecord, profile: DeviceProfile) {
+    const { header } = file instanceof Uint8Array ? readSnapshotHeader(file) : file;
     const refusal = notForThisEmulator(header.v86, header.stateVersion);
     if (refusal !== undefined) throw refusal;
     const manifest = await this.options.guest.manifest();

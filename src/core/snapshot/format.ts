@@ -155,6 +155,12 @@ export interface SnapshotDiskSource extends SnapshotDisk {
 /** Where encodeSnapshotTo puts each chunk's compressed bytes once it is made (not in file order: see there). */
 export type SnapshotChunkSink = (chunk: { readonly index: number; readonly packed: Uint8Array; readonly rawDone: number; readonly rawTotal: number }) => Promise<void>;
 
+/** A sink that keeps every chunk in memory, and the file's parts once its head is known. */
+export function keptChunks(): { readonly put: SnapshotChunkSink; parts(head: Uint8Array): Uint8Array[] } {
+  const bodies: Uint8Array[] = [];
+  return { put: async ({ index, packed }) => void (bodies[index] = packed), parts: (head) => [head, ...bodies] };
+}
+
 /**
  * Build a snapshot file (as parts, to write or store without one more copy). gzip unless told:
  * zstd's high-level encoders take about a second per MiB (set-up only).
@@ -169,9 +175,9 @@ export async function encodeSnapshot(
     if (disk.data.length !== disk.pages.length * PAGE_SIZE) throw new AppError("bad-snapshot", `The pages of ${disk.slot} do not add up.`);
   }
   const sources = disks.map(({ data, ...disk }) => ({ ...disk, read: async (first: number, count: number) => data.subarray(first * PAGE_SIZE, (first + count) * PAGE_SIZE) }));
-  const bodies: Uint8Array[] = [];
-  const { header, head } = await encodeSnapshotTo(state, meta, sources, packing, async ({ index, packed }) => void (bodies[index] = packed));
-  return { header, parts: [head.subarray(0, 12), head.subarray(12), ...bodies] };
+  const kept = keptChunks();
+  const { header, head } = await encodeSnapshotTo(state, meta, sources, packing, kept.put);
+  return { header, parts: kept.parts(head) };
 }
 
 /**
@@ -430,24 +436,39 @@ export interface OpenedSnapshot {
 }
 
 /**
+ * A snapshot file as its header and its chunks' packed bytes, each read when asked for: a file in
+ * memory (chunksOfFile), or a stored snapshot read a piece at a time (SnapshotStore.open).
+ */
+export interface SnapshotChunks {
+  readonly header: SnapshotHeader;
+  chunk(index: number): Promise<Uint8Array>;
+}
+
+/** A whole file in memory as SnapshotChunks (its header checked as readSnapshotHeader checks it). */
+export function chunksOfFile(file: Uint8Array): SnapshotChunks {
+  const { header, bodyOffset } = readSnapshotHeader(file);
+  const offsets: number[] = [];
+  header.chunks.reduce((at, chunk) => (offsets.push(at), at + chunk.size), bodyOffset);
+  return { header, chunk: async (index) => file.subarray(offsets[index], offsets[index]! + header.chunks[index]!.size) };
+}
+
+/**
  * Check every chunk of a file and unpack its state; its disks' pages are unpacked only as they
  * are read, so a snapshot of a big disk never has its pages in memory all at once (decodeSnapshot
  * unpacks everything). The same refusals as decodeSnapshot, before anything is unpacked.
  */
-export async function openSnapshot(file: Uint8Array): Promise<OpenedSnapshot> {
-  const { header, bodyOffset } = readSnapshotHeader(file);
-  const offsets: number[] = [];
-  let at = bodyOffset;
-  for (const [index, chunk] of header.chunks.entries()) {
-    offsets.push(at);
-    if ((await sha256Hex(file.subarray(at, at + chunk.size))) !== chunk.sha256) {
+export async function openSnapshot(file: Uint8Array | SnapshotChunks): Promise<OpenedSnapshot> {
+  const { header, chunk } = file instanceof Uint8Array ? chunksOfFile(file) : file;
+  for (const [index, expected] of header.chunks.entries()) {
+    const packed = await chunk(index);
+    if (packed.length !== expected.size || (await sha256Hex(packed)) !== expected.sha256) {
       throw new AppError("bad-snapshot", `The snapshot is damaged: part ${index + 1} of ${header.chunks.length} does not match its checksum.`, { details: { chunk: index } });
     }
-    at += chunk.size;
   }
   let held: { readonly index: number; readonly raw: Uint8Array } | undefined;
   const chunkAt = async (index: number): Promise<Uint8Array> => {
-    if (held?.index !== index) held = { index, raw: await unpackChunk(header, index, file.subarray(offsets[index], offsets[index]! + header.chunks[index]!.size), true) };
+    // A file in memory was checked above; a stored piece read again is checked again.
+    if (held?.index !== index) held = { index, raw: await unpackChunk(header, index, await chunk(index), file instanceof Uint8Array) };
     return held.raw;
   };
   /** `length` bytes of the payload from `from`. */

@@ -9,7 +9,7 @@ import type { DiskStore, OverlayDisk } from "../storage/disk.ts";
 import type { ImageRecord } from "../storage/images.ts";
 import { diskIdFor, type MachineRecord } from "../storage/machines.ts";
 import type { DiskBase, FingerprintDisk, MachineFingerprint } from "./fingerprint.ts";
-import { encodeSnapshotTo, type SnapshotChunkSink, type SnapshotDiskSource, type SnapshotHeader, type SnapshotPacking } from "./format.ts";
+import { encodeSnapshotTo, keptChunks, type SnapshotChunkSink, type SnapshotDiskSource, type SnapshotHeader, type SnapshotPacking } from "./format.ts";
 
 /** What each of a machine's disks is, for its fingerprint: size and base image (or blank). */
 export function machineDiskIdentities(record: MachineRecord, images: readonly ImageRecord[]): Record<string, FingerprintDisk> {
@@ -40,9 +40,9 @@ export interface CaptureOptions {
 
 /** Save the running (or paused) machine and its disks as a file's parts, in memory (set-up's pre-booted states); it runs on afterwards as it did before. */
 export async function captureSnapshot(machine: Machine, options: CaptureOptions): Promise<{ header: SnapshotHeader; parts: Uint8Array[] }> {
-  const bodies: Uint8Array[] = [];
-  const { header, head } = await captureSnapshotTo(machine, options, async ({ index, packed }) => void (bodies[index] = packed));
-  return { header, parts: [head, ...bodies] };
+  const kept = keptChunks();
+  const { header, head } = await captureSnapshotTo(machine, options, kept.put);
+  return { header, parts: kept.parts(head) };
 }
 
 /**

@@ -5,7 +5,7 @@ import { encodeText, sha256Hex } from "../host.ts";
 import { DEFAULT_PROFILE } from "../profile.ts";
 import { openIndexedDbStore, type KeyValueStore } from "../storage/kv.ts";
 import { machineFingerprint } from "./fingerprint.ts";
-import { concatParts, decodeSnapshot, encodeSnapshot, encodeSnapshotTo, readSnapshotHeader, V86_STATE_MAGIC } from "./format.ts";
+import { concatParts, decodeSnapshot, encodeSnapshot, encodeSnapshotTo, openSnapshot, readSnapshotHeader, V86_STATE_MAGIC } from "./format.ts";
 import { SnapshotStore } from "./store.ts";
 
 const asset = { name: "x", url: "", sha256: "0".repeat(64) };
@@ -112,6 +112,31 @@ describe("SnapshotStore", () => {
     expect((await failing.list()).map((r) => r.id)).toEqual([good.id]);
   });
 
+  it("opens a stored snapshot for a restore a chunk at a time; one stored before chunk layouts, and a missing piece", async () => {
+    const kv = openIndexedDbStore(`snap-${Math.random()}`, "kv");
+    const store = new SnapshotStore(kv);
+    const parts = await snapshotFile("chunked", 20 * 1024 * 1024);
+    const whole = concatParts(parts);
+    const record = await store.save("default", parts);
+    expect(record.layout).toBe("chunks");
+    const gets: string[] = [];
+    const counting = new SnapshotStore({ ...kv, get: (key) => (gets.push(key), kv.get(key)) });
+    const chunks = await counting.open(record.id);
+    expect(gets).toEqual([`snapshot:${record.id}`, `snappiece:${record.id}:0`]);
+    expect(await sha256Hex((await openSnapshot(chunks)).state)).toBe(await sha256Hex((await decodeSnapshot(whole)).state));
+    // Each chunk read once to check it and once to unpack it, one at a time.
+    expect(gets.slice(2)).toEqual([1, 2, 3, 1, 2, 3].map((n) => `snappiece:${record.id}:${n}`));
+
+    // Stored before: the file in 8 MiB slices and no layout in the record.
+    const slices = [0, 1, 2].map((n) => whole.slice(n * 8 * 1024 * 1024, (n + 1) * 8 * 1024 * 1024));
+    for (const [n, slice] of slices.entries()) await kv.set(`snappiece:old:${n}`, slice);
+    await kv.set("snapshot:old", { id: "old", machineId: "default", name: "old", createdAt: 0, size: whole.length, rawSize: 1, pieces: 3, preview: "" });
+    expect(await sha256Hex((await openSnapshot(await store.open("old"))).state)).toBe(await sha256Hex((await decodeSnapshot(whole)).state));
+
+    await kv.delete(`snappiece:${record.id}:2`);
+    await expect(openSnapshot(await store.open(record.id))).rejects.toMatchObject({ code: "bad-snapshot", message: 'Part of the snapshot "chunked" is missing from storage.' });
+  });
+
   it("refuses to store a file that is not a snapshot", async () => {
     const store = new SnapshotStore(openIndexedDbStore(`snap-${Math.random()}`, "kv"));
     await expect(store.save("default", [encodeText("hello")])).rejects.toMatchObject({ code: "bad-snapshot" });
@@ -141,7 +166,8 @@ describe("SnapshotStore", () => {
     const record = await saving;
     await collecting;
     expect(collected).toEqual({ deletedPieces: 0 });
-    expect(record.pieces).toBe(3);
+    // The head and the file's three chunks.
+    expect(record.pieces).toBe(4);
     const read = await store.readFile(record.id);
     expect(read.length).toBe(concatParts(file).length);
     expect((await decodeSnapshot(read)).header.name).toBe("a");

@@ -7,10 +7,8 @@ import { AppError, isAppError } from "../errors.ts";
 import { randomId } from "../host.ts";
 import { CollectionGate } from "../storage/collectionGate.ts";
 import type { KeyValueStore } from "../storage/kv.ts";
-import { concatParts, readSnapshotHeader, readSnapshotHeaderOf, type SnapshotChunkSink, type SnapshotHeader } from "./format.ts";
+import { chunksOfFile, concatParts, readSnapshotHeader, readSnapshotHeaderOf, type SnapshotChunks, type SnapshotChunkSink, type SnapshotHeader } from "./format.ts";
 
-/** Pieces of the snapshot file as stored (well under Chrome's per-value limit). */
-const PIECE_BYTES = 8 * 1024 * 1024;
 /** Pieces read in one transaction when a file is read back. */
 const READ_PIECES = 8;
 
@@ -26,6 +24,11 @@ export interface SnapshotRecord {
   readonly preview: string;
   /** Where it was downloaded from (a teacher's link), and the sha256 of its header. */
   readonly source?: SnapshotSource;
+  /**
+   * "chunks": piece 0 is the file's head, and piece n + 1 its chunk n (a restore reads them one at
+   * a time). Absent (saved before): the file in slices of 8 MiB.
+   */
+  readonly layout?: "chunks";
 }
 
 /**
@@ -53,13 +56,15 @@ export class SnapshotStore {
 
   private async saveNow(machineId: string, parts: readonly Uint8Array[], onProgress?: (saved: number, total: number) => void, source?: SnapshotSource): Promise<SnapshotRecord> {
     const file = parts.length === 1 ? (parts[0] as Uint8Array) : concatParts(parts);
-    const { header } = readSnapshotHeader(file);
+    const { header, bodyOffset } = readSnapshotHeader(file);
     return this.storing(async (id, written) => {
-      for (let offset = 0, n = 0; offset < file.length; offset += PIECE_BYTES, n++) {
+      // The head, then each chunk a piece of its own (the "chunks" layout).
+      const ends = header.chunks.reduce((list, chunk) => [...list, list.at(-1)! + chunk.size], [bodyOffset]);
+      for (const [n, end] of ends.entries()) {
         const key = pieceKey(id, n);
-        await this.kv.set(key, file.slice(offset, Math.min(file.length, offset + PIECE_BYTES)));
+        await this.kv.set(key, file.slice(n === 0 ? 0 : ends[n - 1], end));
         written.push(key);
-        onProgress?.(Math.min(file.length, offset + PIECE_BYTES), file.length);
+        onProgress?.(end, file.length);
       }
       return { machineId, header, size: file.length, ...(source === undefined ? {} : { source }) };
     });
@@ -114,6 +119,7 @@ export class SnapshotStore {
         pieces: written.length,
         preview: header.preview,
         ...(source === undefined ? {} : { source }),
+        layout: "chunks",
       };
       await this.kv.set(recordKey(id), record);
       return record;
@@ -147,6 +153,26 @@ export class SnapshotStore {
     }
     if (at !== file.length) throw this.missing(record);
     return file;
+  }
+
+  /**
+   * A stored snapshot to restore, its chunks read one at a time when asked for (a big disk's
+   * snapshot is never in memory whole); one saved before chunk layouts is read whole first.
+   */
+  async open(id: string): Promise<SnapshotChunks> {
+    const record = await this.require(id);
+    if (record.layout !== "chunks") return chunksOfFile(await this.readFile(id));
+    const head = await this.kv.get<Uint8Array>(pieceKey(id, 0));
+    if (head === undefined) throw this.missing(record);
+    const { header } = readSnapshotHeaderOf(head, record.size);
+    return {
+      header,
+      chunk: async (index) => {
+        const piece = index >= 0 && index < header.chunks.length ? await this.kv.get<Uint8Array>(pieceKey(id, index + 1)) : undefined;
+        if (piece === undefined) throw this.missing(record);
+        return piece;
+      },
+    };
   }
 
   /** The snapshot file's pieces in order, a few read at a time (an export hands them on without joining them). */

@@ -10,7 +10,6 @@ import {
   linkedMachineName,
   networkAtStart,
   planSnapshotLink,
-  readSnapshotHeader,
   resolveSnapshotLink,
   sourceHost,
   type AppError,
@@ -18,6 +17,7 @@ import {
   type LinkResponse,
   type Machine,
   type MachineRecord,
+  type SnapshotChunks,
   type SnapshotHeader,
   type SnapshotLinkPlan,
   type SnapshotRecord,
@@ -40,7 +40,7 @@ export interface SnapshotLinkHost {
   machine(id: string): Promise<MachineRecord | undefined>;
   saveMachine(record: MachineRecord): Promise<MachineRecord>;
   /** Make `record` the page's machine and start it from `file` (the import path's restore). */
-  openOn(record: MachineRecord, file: Uint8Array): Promise<void>;
+  openOn(record: MachineRecord, file: Uint8Array | SnapshotChunks): Promise<void>;
   /** The running machine, to turn its network on. */
   running(): Machine | undefined;
   report(error: unknown): void;
@@ -90,8 +90,8 @@ export class SnapshotLinkFlow {
   private async load(plan: SnapshotLinkPlan): Promise<void> {
     if (plan.kind === "stored") {
       const record = plan.record;
-      const file = await this.host.store.readFile(record.id);
-      const machine = (await this.host.machine(record.machineId)) ?? (await this.recreate(record, file));
+      const file = await this.host.store.open(record.id);
+      const machine = (await this.host.machine(record.machineId)) ?? (await this.recreate(record, file.header));
       this.say(`Starting "${record.name}" from this browser's copy…`, "restoring");
       await this.host.openOn(machine, file);
       return;
@@ -125,8 +125,7 @@ export class SnapshotLinkFlow {
   }
 
   /** The stored snapshot's machine was deleted: make a matching one again under the same id. */
-  private async recreate(record: SnapshotRecord, file: Uint8Array): Promise<MachineRecord> {
-    const header = readSnapshotHeader(file).header;
+  private async recreate(record: SnapshotRecord, header: SnapshotHeader): Promise<MachineRecord> {
     const machine = await this.host.matchingMachine(header, linkedMachineName(sourceHost(record.source?.url ?? ""), header.name));
     return this.host.saveMachine({ ...machine, id: record.machineId });
   }

@@ -4,7 +4,7 @@
  * (picker, or dropped on the page). A snapshot for other hardware is refused with the fields
  * that differ, and a matching machine is offered when one can be made.
  */
-import { AppError, CLASSIFY_BYTES, classifyFile, isAppError, savedOnOtherGuestBuild, snapshotDifferences, v86StateRefusal, type SnapshotRecord, type SnapshotStore } from "../../core/index.ts";
+import { AppError, CLASSIFY_BYTES, classifyFile, isAppError, savedOnOtherGuestBuild, snapshotDifferences, v86StateRefusal, type SnapshotChunks, type SnapshotRecord, type SnapshotStore } from "../../core/index.ts";
 import { inlineConfirm } from "../kit/confirm.ts";
 import { actionButton, h } from "../kit/dom.ts";
 import { download, fileStem } from "../kit/download.ts";
@@ -20,7 +20,7 @@ export interface SnapshotHost {
   /** Check a snapshot file (checksums, versions) and store it for this machine. */
   import(file: Uint8Array, name: string): Promise<SnapshotRecord>;
   /** Restore onto the running machine (refuses a snapshot of other hardware). */
-  restore(file: Uint8Array): Promise<void>;
+  restore(file: SnapshotChunks): Promise<void>;
   /** A new saved machine that fits the snapshot, booted from it; throws with the reason when none can be made. */
   restoreOnMatchingMachine(file: Uint8Array): Promise<void>;
   report(error: unknown): void;
@@ -148,18 +148,18 @@ export class SnapshotPanel {
   private async restore(record: SnapshotRecord): Promise<void> {
     this.mismatch.hidden = true;
     this.say(`Restoring "${record.name}"…`, "restoring");
-    const file = await this.host.store.readFile(record.id);
     try {
-      await this.host.restore(file);
+      // Read a chunk at a time as it is restored: a big disk's snapshot is never in memory whole.
+      await this.host.restore(await this.host.store.open(record.id));
       this.say(`Restored "${record.name}".`, "done");
     } catch (error) {
       this.say(`"${record.name}" was not restored.`, "failed");
-      if (isAppError(error) && error.code === "snapshot-mismatch") this.showMismatch(error, file);
+      if (isAppError(error) && error.code === "snapshot-mismatch") this.showMismatch(error, record);
       throw error;
     }
   }
 
-  private showMismatch(error: AppError, file: Uint8Array): void {
+  private showMismatch(error: AppError, record: SnapshotRecord): void {
     const differences = snapshotDifferences(error);
     const create = actionButton(
       "Create a matching machine and restore there",
@@ -167,7 +167,7 @@ export class SnapshotPanel {
       async () => {
         this.mismatch.hidden = true;
         this.say("Creating a matching machine…", "restoring");
-        await this.host.restoreOnMatchingMachine(file);
+        await this.host.restoreOnMatchingMachine(await this.host.store.readFile(record.id));
         this.say("Restored on a new machine that matches the snapshot.", "done");
         await this.refresh();
       },
