@@ -413,14 +413,20 @@ export async function decodeSnapshot(file: Uint8Array): Promise<DecodedSnapshot>
   return decoder.finish();
 }
 
-/** Check chunk `index` (its bytes `packed`; `checked`: its checksum was already) and unpack it. */
-async function unpackChunk(header: SnapshotHeader, index: number, packed: Uint8Array, checked = false): Promise<Uint8Array> {
+/** Refuse chunk `index` unless `packed` is its bytes (size and sha256). */
+async function checkChunk(header: SnapshotHeader, index: number, packed: Uint8Array): Promise<void> {
   const chunk = header.chunks[index]!;
-  if (!checked && (await sha256Hex(packed)) !== chunk.sha256) {
+  if (packed.length !== chunk.size || (await sha256Hex(packed)) !== chunk.sha256) {
     throw new AppError("bad-snapshot", `The snapshot is damaged: part ${index + 1} of ${header.chunks.length} does not match its checksum.`, {
       details: { chunk: index },
     });
   }
+}
+
+/** Check chunk `index` (its bytes `packed`; `checked`: it was already) and unpack it. */
+async function unpackChunk(header: SnapshotHeader, index: number, packed: Uint8Array, checked = false): Promise<Uint8Array> {
+  const chunk = header.chunks[index]!;
+  if (!checked) await checkChunk(header, index, packed);
   const raw = header.compression === "zstd" ? await unzstd(packed, chunk.rawSize) : await gunzip(packed, chunk.rawSize);
   if (raw.length !== chunk.rawSize) throw new AppError("bad-snapshot", `The snapshot is damaged: part ${index + 1} has the wrong size.`);
   if (chunk.filter === "x86") unfilterX86(raw);
@@ -459,12 +465,7 @@ export function chunksOfFile(file: Uint8Array): SnapshotChunks {
  */
 export async function openSnapshot(file: Uint8Array | SnapshotChunks): Promise<OpenedSnapshot> {
   const { header, chunk } = file instanceof Uint8Array ? chunksOfFile(file) : file;
-  for (const [index, expected] of header.chunks.entries()) {
-    const packed = await chunk(index);
-    if (packed.length !== expected.size || (await sha256Hex(packed)) !== expected.sha256) {
-      throw new AppError("bad-snapshot", `The snapshot is damaged: part ${index + 1} of ${header.chunks.length} does not match its checksum.`, { details: { chunk: index } });
-    }
-  }
+  for (let index = 0; index < header.chunks.length; index++) await checkChunk(header, index, await chunk(index));
   let held: { readonly index: number; readonly raw: Uint8Array } | undefined;
   const chunkAt = async (index: number): Promise<Uint8Array> => {
     // A file in memory was checked above; a stored piece read again is checked again.

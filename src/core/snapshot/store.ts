@@ -57,7 +57,7 @@ export class SnapshotStore {
   private async saveNow(machineId: string, parts: readonly Uint8Array[], onProgress?: (saved: number, total: number) => void, source?: SnapshotSource): Promise<SnapshotRecord> {
     const file = parts.length === 1 ? (parts[0] as Uint8Array) : concatParts(parts);
     const { header, bodyOffset } = readSnapshotHeader(file);
-    return this.storing(async (id, written) => {
+    return this.storing(machineId, source, async (id, written) => {
       // The head, then each chunk a piece of its own (the "chunks" layout).
       const ends = header.chunks.reduce((list, chunk) => [...list, list.at(-1)! + chunk.size], [bodyOffset]);
       for (const [n, end] of ends.entries()) {
@@ -66,7 +66,7 @@ export class SnapshotStore {
         written.push(key);
         onProgress?.(end, file.length);
       }
-      return { machineId, header, size: file.length, ...(source === undefined ? {} : { source }) };
+      return { header, size: file.length };
     });
   }
 
@@ -78,7 +78,7 @@ export class SnapshotStore {
    */
   saveEncoded(machineId: string, encode: (put: SnapshotChunkSink) => Promise<Uint8Array>, onProgress?: (done: number, total: number) => void): Promise<SnapshotRecord> {
     return this.gate.write(() =>
-      this.storing(async (id, written) => {
+      this.storing(machineId, undefined, async (id, written) => {
         const sizes: number[] = [];
         const head = await encode(async ({ index, packed, rawDone, rawTotal }) => {
           const key = pieceKey(id, index + 1);
@@ -95,7 +95,7 @@ export class SnapshotStore {
         }
         await this.kv.set(pieceKey(id, 0), head);
         written.push(pieceKey(id, 0));
-        return { machineId, header, size };
+        return { header, size };
       }),
     );
   }
@@ -104,11 +104,11 @@ export class SnapshotStore {
    * Store a snapshot's pieces under a new id (`work` lists each key it wrote), then its record
    * last; pieces written before a failure are deleted, and the error says the save failed.
    */
-  private async storing(work: (id: string, written: string[]) => Promise<{ machineId: string; header: SnapshotHeader; size: number; source?: SnapshotSource }>): Promise<SnapshotRecord> {
+  private async storing(machineId: string, source: SnapshotSource | undefined, work: (id: string, written: string[]) => Promise<{ header: SnapshotHeader; size: number }>): Promise<SnapshotRecord> {
     const id = randomId();
     const written: string[] = [];
     try {
-      const { machineId, header, size, source } = await work(id, written);
+      const { header, size } = await work(id, written);
       const record: SnapshotRecord = {
         id,
         machineId,

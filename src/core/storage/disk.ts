@@ -57,10 +57,11 @@ export const RETRY_MAX_MS = 30_000;
 export const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 /** The most pages read ahead of a sequential reader (4 MiB), fetched in runs of at least half that. */
 export const READ_AHEAD_PAGES = 64;
-/** Pages read from IndexedDB in one transaction when a disk is exported or snapshotted. */
-const EXPORT_RUN_PAGES = 64;
-/** Pages of a snapshot's overlay written in one transaction when it is restored (4 MiB). */
-const RESTORE_BATCH_PAGES = 64;
+/**
+ * Pages read from IndexedDB in one transaction when a disk is exported or snapshotted, and
+ * written in one when a snapshot's overlay is restored (4 MiB).
+ */
+const BULK_PAGES = 64;
 /**
  * The most pages kept in one record: pages the guest wrote whole, side by side, and saved in one
  * batch (a file streamed to the disk) are kept together, up to 256 KiB a record. In Chromium each
@@ -230,8 +231,8 @@ export class DiskStore {
       const before = await this.kv.get<OverlayIndex>(indexKey(diskId));
       let nextRun = Math.max(1, before?.nextRun ?? 1);
       const packed: number[] = [];
-      for (let first = 0; first < pages.length; first += RESTORE_BATCH_PAGES) {
-        const count = Math.min(RESTORE_BATCH_PAGES, pages.length - first);
+      for (let first = 0; first < pages.length; first += BULK_PAGES) {
+        const count = Math.min(BULK_PAGES, pages.length - first);
         const bytes = await source.read(first, count);
         if (bytes.length !== count * PAGE_SIZE) throw new AppError("storage-failed", "The disk's pages do not add up.", { details: { subject: diskId } });
         const entries: [string, unknown][] = [];
@@ -657,8 +658,8 @@ export class OverlayDisk implements Disposable {
         if (bytes !== undefined) data.set(bytes, i * PAGE_SIZE);
         else fromStorage.push([page, i]);
       });
-      for (let at = 0; at < fromStorage.length; at += EXPORT_RUN_PAGES) {
-        const run = fromStorage.slice(at, at + EXPORT_RUN_PAGES);
+      for (let at = 0; at < fromStorage.length; at += BULK_PAGES) {
+        const run = fromStorage.slice(at, at + BULK_PAGES);
         const bytes = await this.loadPages(run.map(([page]) => page));
         run.forEach(([, i], j) => data.set(bytes.subarray(j * PAGE_SIZE, (j + 1) * PAGE_SIZE), i * PAGE_SIZE));
       }
