@@ -5,26 +5,27 @@
  * state (these tests are about snapshots, not booting).
  */
 import { describe, expect, it } from "vitest";
-import { DiskStore, memoryStore, type Machine, type MachineSession } from "../../src/core/index.ts";
+import { DiskStore, MachineSession, memoryStore, type Machine, type SessionDisks } from "../../src/core/index.ts";
 import { concatParts, decodeSnapshot, v86StateVersion } from "../../src/core/snapshot/format.ts";
 import { fingerprintDifferences } from "../../src/core/snapshot/fingerprint.ts";
 import { V86_STATE_VERSION } from "../../src/core/v86Version.ts";
 import { redrawConsoleCommand } from "../../src/core/guest.ts";
 import { guestIsBuilt } from "../../src/node/guest.ts";
-import { nodeSession, startSession } from "../../src/node/session.ts";
+import { nodeSessionOptions, startSession } from "../../src/node/session.ts";
 import { hasPrebooted, sessionsStoppedAfterEach } from "./sessions.ts";
 
 const sessions = sessionsStoppedAfterEach();
 
 /** The page's session on the default machine, started from the pre-booted state. */
-async function started(diskStore = new DiskStore(memoryStore())): Promise<{ session: MachineSession; machine: Machine }> {
+async function started(diskStore = new DiskStore(memoryStore())): Promise<{ session: MachineSession; machine: Machine; disks: SessionDisks }> {
   if (!(await hasPrebooted)) throw new Error("no pre-booted state: run npx tsx images/prebooted.ts");
-  const session = nodeSession({ diskStore });
+  const options = nodeSessionOptions({ diskStore });
+  const session = new MachineSession(options);
   sessions.push(session);
   await startSession(session, { kind: "auto" });
   const machine = session.machine;
   if (machine === undefined || session.startedFrom !== "pre-booted") throw new Error(`the machine did not start from the pre-booted state (${session.startedFrom})`);
-  return { session, machine };
+  return { session, machine, disks: options.disks };
 }
 
 /** A process that must still be running after a restore: a counter in tmpfs. */
@@ -84,6 +85,41 @@ describe.skipIf(!guestIsBuilt())("snapshots of the default guest", () => {
     const counter = Number((await second.run("cat /tmp/counter; sleep 2")).output);
     expect(Number((await second.run("cat /tmp/counter")).output)).toBeGreaterThan(counter);
     expect(await second.run("echo $((6*7))")).toEqual({ output: "42", exitCode: 0 });
+  });
+
+  it("the machine runs on while its disks are packed: a file the guest rewrites meanwhile is in the snapshot as it was at the save", async () => {
+    const kv = memoryStore();
+    const { session, machine: first, disks } = await started(new DiskStore(kv));
+    // More than a chunk of the file (8 MiB): pages in several of the snapshot's chunks.
+    const made = await first.run("dd if=/dev/urandom of=/data/f bs=64k count=160 2>/dev/null && sync && sha256sum /data/f | cut -c1-64");
+    expect(made.exitCode).toBe(0);
+    const records = async (): Promise<number> => (await kv.keys()).filter((k) => !k.startsWith("disk:")).length;
+    await disks.disk("hda")?.flush();
+    const recordsBefore = await records();
+
+    // The sink takes the first chunk, then waits while the guest writes.
+    const bodies: Uint8Array[] = [];
+    let letGo: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (letGo = resolve));
+    let chunks = 0;
+    const head = session.captureTo({ name: "t", app: "test", preview: "", createdAt: 0 }, async ({ index, packed }) => {
+      bodies[index] = packed;
+      if (chunks++ === 0) await held;
+    });
+    await expect.poll(() => chunks, { timeout: 30_000 }).toBe(1);
+    expect(first.status.running).toBe(true);
+    const rewritten = await first.run("dd if=/dev/zero of=/data/f bs=64k count=160 conv=notrunc 2>/dev/null && sync && sha256sum /data/f | cut -c1-64");
+    expect(rewritten.exitCode).toBe(0);
+    expect(rewritten.output).not.toBe(made.output);
+    // The rewritten pages reached storage as new records, beside the ones the save reads.
+    await expect.poll(records, { timeout: 30_000 }).toBeGreaterThan(recordsBefore);
+    letGo();
+    const file = concatParts([await head, ...bodies]);
+
+    await startSession(session, { kind: "snapshot", file });
+    const second = session.machine;
+    if (second === undefined) return expect.fail("no machine after the restore");
+    expect(await second.run("sha256sum /data/f | cut -c1-64")).toEqual(made);
   });
 
   it("a snapshot saved in vi comes back with vi's whole screen drawn again (not only its last line); a shell at its prompt is not signalled", async () => {

@@ -152,7 +152,7 @@ export interface SnapshotDiskSource extends SnapshotDisk {
   readonly read: (first: number, count: number) => Promise<Uint8Array>;
 }
 
-/** Where encodeSnapshotTo puts each chunk's compressed bytes once it is made (not in file order: see there). */
+/** Where encodeSnapshotTo puts each chunk's compressed bytes once it is made, in order. */
 export type SnapshotChunkSink = (chunk: { readonly index: number; readonly packed: Uint8Array; readonly rawDone: number; readonly rawTotal: number }) => Promise<void>;
 
 /** A sink that keeps every chunk in memory, and the file's parts once its head is known. */
@@ -184,9 +184,7 @@ export async function encodeSnapshot(
  * Encode a snapshot a chunk at a time, each chunk handed to `put` as soon as it is packed, so the
  * payload (the state, then the disks' pages, read through their sources) is never in memory as a
  * whole; returns the header and the file's head (magic, length and header: what goes before the
- * chunks, known once they all are). Chunks that hold disk pages are made first, then
- * `disksRead` is called (a machine paused for its snapshot runs on from there: its disks'
- * pages are read, and what is left is its state, in memory), then the state's own chunks.
+ * chunks, known once they all are).
  */
 export async function encodeSnapshotTo(
   state: Uint8Array,
@@ -194,14 +192,11 @@ export async function encodeSnapshotTo(
   disks: readonly SnapshotDiskSource[],
   packing: SnapshotPacking,
   put: SnapshotChunkSink,
-  disksRead?: () => Promise<void>,
 ): Promise<{ header: SnapshotHeader; head: Uint8Array }> {
   const compression = packing.compression ?? "gzip";
   const pack = (raw: Uint8Array, level?: number): Promise<Uint8Array> => (compression === "zstd" ? zstd(raw, level ?? packing.level) : gzip(raw));
   const rawTotal = disks.reduce((sum, disk) => sum + disk.pages.length * PAGE_SIZE, state.length);
   const count = Math.ceil(rawTotal / CHUNK_RAW_BYTES);
-  // The first chunk with a disk's bytes in it (none: count).
-  const firstWithDisk = rawTotal > state.length ? Math.floor(state.length / CHUNK_RAW_BYTES) : count;
   const chunks: SnapshotChunk[] = [];
   let rawDone = 0;
   const encode = async (index: number): Promise<void> => {
@@ -221,9 +216,7 @@ export async function encodeSnapshotTo(
     rawDone += raw.length;
     await put({ index, packed, rawDone, rawTotal });
   };
-  for (let index = firstWithDisk; index < count; index++) await encode(index);
-  await disksRead?.();
-  for (let index = 0; index < firstWithDisk; index++) await encode(index);
+  for (let index = 0; index < count; index++) await encode(index);
   const header: SnapshotHeader = {
     ...meta,
     format: chunks.some((c) => c.filter !== undefined) ? FILTERED_FORMAT_VERSION : FORMAT_VERSION,

@@ -3,6 +3,7 @@
  * instant, and the way back. Pausing first means no guest write lands between the state and the
  * disk pages; restoring writes each disk's overlay in one transaction before the state runs.
  */
+import type { Disposable } from "../events.ts";
 import type { Machine } from "../machine.ts";
 import type { DiskSlot } from "../profile.ts";
 import type { DiskStore, OverlayDisk } from "../storage/disk.ts";
@@ -46,9 +47,10 @@ export async function captureSnapshot(machine: Machine, options: CaptureOptions)
 }
 
 /**
- * The same, each chunk handed to `put` as it is made (encodeSnapshotTo): the machine stays paused
- * until its disks' pages are read a run at a time and packed, and runs on while its state is
- * packed. Returns the file's head.
+ * The same, each chunk handed to `put` as it is made (encodeSnapshotTo): the machine is paused
+ * while its disks are flushed and its state saved, and runs on while its disks' pages (read a
+ * run at a time, from the records they were in when it paused: `OverlayDisk.exportPages`) and
+ * its state are packed. Returns the file's head.
  */
 export async function captureSnapshotTo(machine: Machine, options: CaptureOptions, put: SnapshotChunkSink): Promise<{ header: SnapshotHeader; head: Uint8Array }> {
   let pausedHere = machine.status.running;
@@ -57,21 +59,23 @@ export async function captureSnapshotTo(machine: Machine, options: CaptureOption
     pausedHere = false;
     await machine.resume();
   };
+  let exports: (SnapshotDiskSource & Disposable)[] = [];
   if (pausedHere) await machine.pause();
   try {
     // Pages the quota refused stay in memory and are exported from there.
     for (const { disk } of options.disks) await disk.flush().catch(() => undefined);
     const { state, shellReady } = await machine.saveState();
-    const disks: SnapshotDiskSource[] = options.disks.map(({ slot, disk, base }) => ({ slot, size: disk.byteLength, base, ...disk.exportPages() }));
+    exports = options.disks.map(({ slot, disk, base }) => ({ slot, size: disk.byteLength, base, ...disk.exportPages() }));
+    await runOn();
     return await encodeSnapshotTo(
       state,
       { app: options.app, v86: options.v86, fingerprint: options.fingerprint, name: options.name, createdAt: options.createdAt, shellReady, preview: options.preview },
-      disks,
+      exports,
       options.packing ?? {},
       put,
-      runOn,
     );
   } finally {
+    for (const overlay of exports) overlay.dispose();
     await runOn();
   }
 }

@@ -376,7 +376,63 @@ describe("OverlayDisk", () => {
     expect(sameBytes(tail.subarray(0, PAGE_SIZE), pattern(9))).toBe(true);
     expect([...tail.subarray(PAGE_SIZE, PAGE_SIZE + 6)]).toEqual([0, 0, 0, 9, 9, 0]);
     expect(sameBytes((await again.exportOverlay()).data.subarray(0, 10 * PAGE_SIZE), (await exported.read(0, 10)))).toBe(true);
+    exported.dispose();
     again.dispose();
+  });
+
+  it("exports the disk as it was at the call while the guest writes on: no record it reads is rewritten, deleted or collected until it is done", async () => {
+    const kv = openDiskDatabase(`disks-${Math.random()}`);
+    // A collection begins by listing the store's keys.
+    let listed = 0;
+    const disks = new DiskStore({ ...kv, keys: () => (listed++, kv.keys()) }, new PageCache(64 * PAGE_SIZE));
+    const clock = new ManualClock();
+    const disk = await disks.open("d", { size: 64 * PAGE_SIZE, clock });
+    const fill = (page: number, value: number): Uint8Array => new Uint8Array(PAGE_SIZE).fill(value + page);
+    // Page 0 in part (a record of its own), pages 1-4 whole (a run), page 9 in part.
+    await disk.write(100, Uint8Array.from([1, 2, 3]));
+    for (let p = 1; p <= 4; p++) await disk.write(p * PAGE_SIZE, fill(p, 10));
+    await disk.write(9 * PAGE_SIZE, Uint8Array.from([9]));
+    await disk.flush();
+    const before = (await disk.exportOverlay()).data;
+    const keysBefore = (await kv.keys()).filter((k) => !k.startsWith("disk:")).sort();
+    expect(keysBefore).toEqual(["page:d:0", "page:d:9", "run:d:1"]);
+
+    const exported = disk.exportPages();
+    // The guest writes on: page 0 in part again, page 2 out of its run, page 9 whole, a new page 20.
+    await disk.write(101, Uint8Array.from([7]));
+    await disk.write(2 * PAGE_SIZE, fill(2, 50));
+    await disk.write(9 * PAGE_SIZE, fill(9, 50));
+    await disk.write(20 * PAGE_SIZE + 5, Uint8Array.from([5]));
+    await disk.flush();
+    // Every page went to a new run of its own; the old records are all still there, collected or not.
+    expect((await kv.keys()).filter((k) => k.startsWith("page:"))).toEqual(expect.arrayContaining(["page:d:0", "page:d:9"]));
+    const collected = disks.collectGarbage();
+    expect(exported.pages).toEqual([0, 1, 2, 3, 4, 9]);
+    expect(sameBytes(await exported.read(0, 6), before)).toBe(true);
+    const now = await disk.read(0, 21 * PAGE_SIZE);
+    expect([...now.subarray(100, 103)]).toEqual([1, 7, 3]);
+    expect(now[2 * PAGE_SIZE]).toBe(52);
+    expect(now[9 * PAGE_SIZE + 1]).toBe(59);
+    // The collection has not begun.
+    expect(listed).toBe(0);
+
+    // Done: the records the guest's writes freed go, and the collection that waited runs.
+    exported.dispose();
+    await collected;
+    expect(listed).toBe(1);
+    await vi.waitFor(async () => expect((await kv.keys()).filter((k) => k.startsWith("page:"))).toEqual([]));
+    const left = (await kv.keys()).filter((k) => k.startsWith("run:")).sort();
+    // The first run (pages 1, 3, 4 still in it) and one run per page written during the export.
+    expect(left).toHaveLength(5);
+    expect(left).toContain("run:d:1");
+    disk.dispose();
+    const reopened = await new DiskStore(kv).open("d", { size: 64 * PAGE_SIZE, clock });
+    expect(sameBytes(await reopened.read(0, 21 * PAGE_SIZE), now)).toBe(true);
+    // Written after the export, page 0 is a record of its own again.
+    await reopened.write(100, Uint8Array.from([4]));
+    await reopened.flush();
+    expect(await kv.keys()).toContain("page:d:0");
+    reopened.dispose();
   });
 
   it("keeps a page written in part in the cache once saved, and not one written whole", async () => {

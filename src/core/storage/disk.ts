@@ -328,6 +328,15 @@ export class OverlayDisk implements Disposable {
   private reading = 0;
   /** Page buffers handed to IndexedDB by the write-back in progress. */
   private readonly saving = new Set<Uint8Array>();
+  /**
+   * Exports in progress (`exportPages`) that read saved pages from the records they were in at
+   * the export's call: while there are any, a write-back writes no record in place and deletes
+   * none (`heldOrphans`: deleted once the last export is done).
+   */
+  private holds = 0;
+  private readonly heldOrphans: string[] = [];
+  /** Their deletion, under way: the next write-back waits for it. */
+  private deletingHeld: Promise<void> | undefined;
   private flushTimer: Disposable | undefined;
   /** The next try of a failed write-back, and how long after a failure the one after it comes. */
   private retryTimer: Disposable | undefined;
@@ -564,7 +573,13 @@ export class OverlayDisk implements Disposable {
   async flush(): Promise<void> {
     this.flushTimer?.dispose();
     this.flushTimer = undefined;
-    while (this.flushing !== undefined) await this.flushing.catch(() => undefined);
+    // After the write-back in progress, and the deletion of records an export held (this batch
+    // may write one of those page records again).
+    for (;;) {
+      if (this.flushing !== undefined) await this.flushing.catch(() => undefined);
+      else if (this.deletingHeld !== undefined) await this.deletingHeld;
+      else break;
+    }
     if (this.pending.size === 0 || this.options.readOnly === true || this.disposed) return;
     const batch = [...this.pending.keys()].sort((a, b) => a - b);
     const versions = batch.map((p) => this.versions.get(p));
@@ -589,7 +604,8 @@ export class OverlayDisk implements Disposable {
         // Records no page is read from any more: deleted before the next batch is written, which
         // may write the same page record again.
         const orphans = this.place(batch, placed);
-        if (orphans.length > 0) await this.kv.deleteMany(orphans).catch(() => undefined);
+        if (this.holds > 0) this.heldOrphans.push(...orphans);
+        else if (orphans.length > 0) await this.kv.deleteMany(orphans).catch(() => undefined);
         batch.forEach((p, i) => {
           // Written again while we were saving: stays pending for the next batch.
           const page = this.pending.get(p);
@@ -636,36 +652,61 @@ export class OverlayDisk implements Disposable {
    * carries. In one buffer: for tests and small disks; a snapshot reads them with exportPages.
    */
   async exportOverlay(): Promise<{ pages: number[]; data: Uint8Array; blank: BlankLayout }> {
-    const { pages, read, blank } = this.exportPages();
-    return { pages, data: await read(0, pages.length), blank };
+    const overlay = this.exportPages();
+    try {
+      return { pages: overlay.pages, data: await overlay.read(0, overlay.pages.length), blank: overlay.blank };
+    } finally {
+      overlay.dispose();
+    }
   }
 
   /**
    * Every page the guest wrote (saved or not), ascending, read a run at a time (`read`: `count`
-   * pages from `pages[first]` on). Pages not yet saved are copied at once, before anything is
-   * awaited; saved ones are read from IndexedDB when asked, so they are the disk of the moment
-   * of the call only while nothing is written to it (a snapshot keeps its machine paused until
-   * its disks are read).
+   * pages from `pages[first]` on): the disk as it was at the call, however the guest writes on
+   * meanwhile. Pages not yet saved are copied at once; saved ones are read from the records they
+   * were in at the call, when asked. Until `dispose`, those records stay as they are: a
+   * write-back puts every page into a new run record (a new key, as runs always are) instead of
+   * its own record, deletes no record it frees (that waits for the last export's `dispose`), and
+   * the store collects no garbage (the records the export reads are named by no index once the
+   * guest wrote their pages again). So a snapshot's machine runs on while its disks are packed.
    */
-  exportPages(): { pages: number[]; blank: BlankLayout; read: (first: number, count: number) => Promise<Uint8Array> } {
+  exportPages(): { pages: number[]; blank: BlankLayout; read: (first: number, count: number) => Promise<Uint8Array> } & Disposable {
     const pages = [...new Set([...this.stored, ...this.pending.keys()])].sort((a, b) => a - b);
     const unsaved = new Map([...this.pending].map(([page, bytes]) => [page, bytes.slice()]));
+    const packed = new Map(this.packed);
+    this.holds++;
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // A write that lasts until dispose: the store's collections wait for it.
+    void this.gate.write(() => released);
+    let disposed = false;
     const read = async (first: number, count: number): Promise<Uint8Array> => {
       const data = new Uint8Array(count * PAGE_SIZE);
       const fromStorage: [number, number][] = [];
       pages.slice(first, first + count).forEach((page, i) => {
-        const bytes = unsaved.get(page) ?? this.cache.get(this.cacheKey(page));
+        const bytes = unsaved.get(page);
         if (bytes !== undefined) data.set(bytes, i * PAGE_SIZE);
         else fromStorage.push([page, i]);
       });
       for (let at = 0; at < fromStorage.length; at += BULK_PAGES) {
         const run = fromStorage.slice(at, at + BULK_PAGES);
-        const bytes = await this.loadPages(run.map(([page]) => page));
+        const bytes = await this.loadPages(run.map(([page]) => page), packed);
         run.forEach(([, i], j) => data.set(bytes.subarray(j * PAGE_SIZE, (j + 1) * PAGE_SIZE), i * PAGE_SIZE));
       }
       return data;
     };
-    return { pages, blank: this.blank, read };
+    const dispose = (): void => {
+      if (disposed) return;
+      disposed = true;
+      release();
+      if (--this.holds > 0 || this.heldOrphans.length === 0) return;
+      const deleting = this.kv.deleteMany(this.heldOrphans.splice(0)).catch(() => undefined);
+      this.deletingHeld = deleting;
+      void deleting.then(() => {
+        if (this.deletingHeld === deleting) this.deletingHeld = undefined;
+      });
+    };
+    return { pages, blank: this.blank, read, dispose };
   }
 
   /** The whole disk (base + overlay), in order, a piece at a time: for export without a copy in memory. */
@@ -730,9 +771,9 @@ export class OverlayDisk implements Disposable {
    * Saved pages read from IndexedDB in one transaction, side by side in one buffer. A record
    * shorter than a page (the disk's last) reads as zeros past its end.
    */
-  private async loadPages(pages: readonly number[]): Promise<Uint8Array> {
+  private async loadPages(pages: readonly number[], packed: ReadonlyMap<number, number> = this.packed): Promise<Uint8Array> {
     const slices: StoredSlice[] = [];
-    pages.forEach((p, i) => this.addSlice(slices, p, i * PAGE_SIZE, 0, PAGE_SIZE));
+    pages.forEach((p, i) => this.addSlice(slices, p, i * PAGE_SIZE, 0, PAGE_SIZE, packed));
     const read = await this.kv.readInto(slices, new Uint8Array(pages.length * PAGE_SIZE));
     if ("missing" in read) throw pageMissing(read.missing);
     return read.bytes;
@@ -743,8 +784,8 @@ export class OverlayDisk implements Disposable {
    * to the slices of a read: joined to the one before when it goes on where that one stopped in
    * the same record (a run read as one part, not a part per page).
    */
-  private addSlice(slices: StoredSlice[], page: number, at: number, within: number, length: number): void {
-    const record = recordOf(this.diskId, page, this.packed.get(page));
+  private addSlice(slices: StoredSlice[], page: number, at: number, within: number, length: number, packed: ReadonlyMap<number, number> = this.packed): void {
+    const record = recordOf(this.diskId, page, packed.get(page));
     const key = record.key;
     const from = record.from + within;
     const before = slices.at(-1);
@@ -758,7 +799,8 @@ export class OverlayDisk implements Disposable {
   /**
    * The records a batch is written as: pages the guest wrote whole that follow one another go
    * into run records of up to RUN_PAGES (a new run id each: a run is never written twice), every
-   * other page into a record of its own. `placed`: each packed page's place.
+   * other page into a record of its own, or, while an export holds the records it reads
+   * (`exportPages`), into a run of its own. `placed`: each packed page's place.
    */
   private records(batch: readonly number[], batchPages: readonly Uint8Array[]): { entries: [string, unknown][]; placed: Map<number, number> } {
     const entries: [string, unknown][] = [];
@@ -769,7 +811,7 @@ export class OverlayDisk implements Disposable {
       if (this.streamed.has(batch[at]!)) {
         while (end < batch.length && end - at < RUN_PAGES && batch[end] === batch[end - 1]! + 1 && this.streamed.has(batch[end]!)) end++;
       }
-      if (end - at === 1) {
+      if (end - at === 1 && this.holds === 0) {
         entries.push([pageKey(this.diskId, batch[at]!), batchPages[at]]);
       } else {
         const run = this.nextRun++;
