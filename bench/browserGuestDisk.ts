@@ -15,6 +15,8 @@
  *   read-ahead makes its requests to the disk): MB/s;
  * - the sha256 of the file before and after the reload (they must agree: the figure is refused
  *   otherwise).
+ * - Save snapshot with the file on the disk, a command typed into the terminal as it begins: how
+ *   long the save takes, and when the command is answered.
  *
  * Before each memory figure the guest's own RAM is touched once (touchGuestRam): a machine
  * restored from a saved state has none of its RAM in the renderer's memory until the guest uses
@@ -165,11 +167,31 @@ async function restartToAnswer(page: Page, click: () => Promise<void>): Promise<
   return seconds;
 }
 
+/**
+ * Save snapshot (the snapshots panel), and `echo $((6*7))` typed into the terminal as the save
+ * begins: when the panel says it is saved, and when the command is answered (a machine paused
+ * for its save answers only once it runs on).
+ */
+async function saveWhileTyping(page: Page): Promise<{ saveS: number; answerS: number }> {
+  await page.getByTestId("snapshot-name").fill("with the file");
+  const t0 = performance.now();
+  await page.getByTestId("snapshot-save").click();
+  // Back to the terminal (xterm draws only while it is in view), and type.
+  await page.locator(".xterm").scrollIntoViewIfNeeded();
+  const answered = shell(page, "echo $((6*7))").then((rows) => {
+    if (!rows.includes("42")) throw new Error(`the machine answered ${rows.join(" ")} during the save`);
+    return (performance.now() - t0) / 1000;
+  });
+  await page.getByTestId("snapshot-progress").filter({ hasText: /^Saved "with the file"/ }).waitFor({ timeout: DEADLINE_MS });
+  const saveS = (performance.now() - t0) / 1000;
+  return { saveS, answerS: await answered };
+}
+
 export async function runBrowserGuestDiskBench(runs: number, log: (line: string) => void): Promise<BrowserCase[]> {
   const sizeMiB = Number(process.env["VIRTLAB_DISK_MIB"] ?? 1024);
   if (!Number.isInteger(sizeMiB / CHUNK_MIB) || sizeMiB <= 0 || sizeMiB > 1536) throw new Error(`VIRTLAB_DISK_MIB must be a multiple of ${CHUNK_MIB} up to 1536 (the disk is 2 GiB)`);
   return withServedApp(async (base) => {
-    const rows = { defaultStart: [] as number[], bigStart: [] as number[], write: [] as number[], writeGrowth: [] as number[], read: [] as number[], readGrowth: [] as number[], readCat: [] as number[] };
+    const rows = { defaultStart: [] as number[], bigStart: [] as number[], write: [] as number[], writeGrowth: [] as number[], read: [] as number[], readGrowth: [] as number[], readCat: [] as number[], snapshotSave: [] as number[], snapshotAnswer: [] as number[] };
     for (let i = 0; i < runs; i++) {
       // Each run a new profile on disk, as a user's (off the record, IndexedDB lives in memory).
       await withProfileOnDisk(async (context) => {
@@ -226,6 +248,10 @@ export async function runBrowserGuestDiskBench(runs: number, log: (line: string)
         const sumAfter = (await shell(page, "sha256sum /data/big")).join(" ").split(" ")[0];
         if (sumBefore === undefined || sumBefore.length !== 64 || sumAfter !== sumBefore) throw new Error(`the file read back differs: ${sumBefore} then ${sumAfter}`);
         log(`  read back cold: ${read.result.seconds.toFixed(1)} s, ${((sizeMiB * MiB) / 1e6 / read.result.seconds).toFixed(1)} MB/s (dd: ${read.result.result.join(" ")}), renderer +${read.growthMiB.toFixed(0)} MiB (${read.where}); sha256 agrees`);
+        const saveTicks = chromiumThreadTicks();
+        const snapshot = await saveWhileTyping(page);
+        log(`  CPU while saving: ${topThreads(saveTicks, chromiumThreadTicks())}`);
+        log(`  Save snapshot with the file on the disk: ${snapshot.saveS.toFixed(1)} s; a command typed as it began answered after ${snapshot.answerS.toFixed(1)} s`);
         rows.defaultStart.push(defaultStart);
         rows.bigStart.push(bigStart);
         rows.write.push((sizeMiB * MiB) / 1e6 / write.result.seconds);
@@ -233,6 +259,8 @@ export async function runBrowserGuestDiskBench(runs: number, log: (line: string)
         rows.read.push((sizeMiB * MiB) / 1e6 / read.result.seconds);
         rows.readGrowth.push(read.growthMiB);
         rows.readCat.push((sizeMiB * MiB) / 1e6 / readCat.seconds);
+        rows.snapshotSave.push(snapshot.saveS);
+        rows.snapshotAnswer.push(snapshot.answerS);
       });
     }
     return [
@@ -244,6 +272,8 @@ export async function runBrowserGuestDiskBench(runs: number, log: (line: string)
       browserCase("disk-read", `guest reads ${sizeMiB} MiB back after a reload (cold)`, "MB", rows.read),
       browserCase("disk-read-cat", `guest reads the ${sizeMiB} MiB again with cat (its caches dropped)`, "MB", rows.readCat),
       browserCase("disk-read-growth", "renderer memory growth while reading (peak; guest RAM touched first)", "MB", rows.readGrowth),
+      browserCase("disk-snapshot-save", `Save snapshot with the ${sizeMiB} MiB file on /data`, "s", rows.snapshotSave),
+      browserCase("disk-snapshot-answer", "…a command typed as that save began: answered after", "s", rows.snapshotAnswer),
     ];
   });
 }

@@ -6,6 +6,8 @@
  * emulator from the state, the set-up after it, then a shell command answered); and the CPU that
  * restored machine uses while it waits at its prompt (a lab keeps several machines so). First, the
  * size of the pre-booted state as set-up made it (what a first visit fetches; issue 12: ≤ 8 MB).
+ * Last, the same machine with data on its disk: how long a save takes, and when a shell command
+ * typed as it begins is answered (the machine is paused for part of a save).
  */
 import { statSync } from "node:fs";
 import { join } from "node:path";
@@ -52,6 +54,7 @@ export async function runSnapshotBench(runs: number, log: (line: string) => void
     }
     log(`snapshot run ${i + 1}/${runs}: ${raw.at(-1)?.toFixed(1)} MB raw, ${packed.at(-1)?.toFixed(1)} MB gzip, save ${save.at(-1)?.toFixed(2)} s, restore ${restore.at(-1)?.toFixed(2)} s, idle ${idle.at(-1)?.toFixed(3)} cores`);
   }
+  const busy = await busyDiskSaves(runs, log);
   const make = (id: string, label: string, unit: SnapshotCase["unit"], samples: number[]): SnapshotCase => ({ id, label, unit, samples, summary: summarize(samples) });
   return [
     make("prebooted-file", "pre-booted state as shipped (images/out/prebooted.vlsnap, zstd + x86 filter; aim ≤ 8 MB)", "MB", [shipped]),
@@ -60,7 +63,46 @@ export async function runSnapshotBench(runs: number, log: (line: string) => void
     make("snapshot-save", "save: v86 state + data disk pages + compress + checksums", "s", save),
     make("snapshot-restore", "restore as the page does: verify + decompress + disks + fresh emulator from state + set-up + shell answers", "s", restore),
     make("snapshot-idle", `the restored machine idle at its prompt: CPU of the whole process (${IDLE_S} s, after ${SETTLE_S} s)`, "cores", idle),
+    make("snapshot-disk-save", `save with ${DATA_MIB} MiB of incompressible data on /data`, "s", busy.save),
+    make("snapshot-disk-answer", "…a shell command typed as that save begins: answered after", "s", busy.answer),
   ];
+}
+
+/** What the guest writes to its data disk before the save of `busyDiskSaves`. */
+const DATA_MIB = 48;
+
+/**
+ * The default machine with DATA_MIB of data on its disk (1 MiB from /dev/urandom, repeated: more
+ * than gzip's window apart, so it does not compress), saved; `echo $((6*7))` is typed as the save
+ * begins. How long the save takes, and when the command is answered: a machine paused for its
+ * save answers only when it runs on.
+ */
+async function busyDiskSaves(runs: number, log: (line: string) => void): Promise<{ save: number[]; answer: number[] }> {
+  const save: number[] = [];
+  const answer: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const session = nodeSession();
+    try {
+      await startSession(session, { kind: "auto" });
+      const machine = session.machine;
+      if (machine === undefined) throw new Error("no machine");
+      const wrote = await machine.run(`head -c 1048576 /dev/urandom > /tmp/m && for i in $(seq ${DATA_MIB}); do cat /tmp/m; done > /data/f && sync`, { timeoutMs: 300_000 });
+      if (wrote.exitCode !== 0) throw new Error(`writing /data/f failed: ${wrote.output}`);
+      const t0 = performance.now();
+      const saved = session.capture({ name: "bench", app: "bench", preview: "", createdAt: Date.now() }).then(() => (performance.now() - t0) / 1000);
+      const answered = machine.run("echo $((6*7))").then((reply) => {
+        if (reply.output !== "42") throw new Error(`the machine answered ${reply.output}`);
+        return (performance.now() - t0) / 1000;
+      });
+      save.push(await saved);
+      answer.push(await answered);
+    } finally {
+      await session.stop().catch(() => undefined);
+      session.dispose();
+    }
+    log(`snapshot with ${DATA_MIB} MiB on /data, run ${i + 1}/${runs}: save ${save.at(-1)?.toFixed(2)} s, a command typed at its start answered after ${answer.at(-1)?.toFixed(2)} s`);
+  }
+  return { save, answer };
 }
 
 /** How long the idle machine is left first (its set-up's last writes, the JIT's last compiles), then measured. */
