@@ -12,6 +12,7 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { summarize, type Summary } from "../src/core/bench/stats.ts";
+import type { MachineSession } from "../src/core/index.ts";
 import { concatParts, readSnapshotHeader } from "../src/core/snapshot/format.ts";
 import { GUEST_DIR } from "../src/node/guest.ts";
 import { PREBOOTED_FILE, nodeSession, startSession } from "../src/node/session.ts";
@@ -32,10 +33,7 @@ export async function runSnapshotBench(runs: number, log: (line: string) => void
   const idle: number[] = [];
   const shipped = statSync(join(GUEST_DIR, PREBOOTED_FILE)).size / 1e6;
   for (let i = 0; i < runs; i++) {
-    const session = nodeSession();
-    try {
-      await startSession(session, { kind: "auto" });
-      if (session.startedFrom !== "pre-booted") throw new Error("the machine did not start from the pre-booted state: run `npx tsx images/prebooted.ts`");
+    await withPrebootedSession(async (session) => {
       const t0 = performance.now();
       const file = concatParts(await session.capture({ name: "bench", app: "bench", preview: "", createdAt: Date.now() }));
       save.push((performance.now() - t0) / 1000);
@@ -48,10 +46,7 @@ export async function runSnapshotBench(runs: number, log: (line: string) => void
       if (answer?.output !== "42") throw new Error(`restored machine answered ${answer?.output}`);
       restore.push((performance.now() - t1) / 1000);
       idle.push(await idleCores());
-    } finally {
-      await session.stop().catch(() => undefined);
-      session.dispose();
-    }
+    });
     log(`snapshot run ${i + 1}/${runs}: ${raw.at(-1)?.toFixed(1)} MB raw, ${packed.at(-1)?.toFixed(1)} MB gzip, save ${save.at(-1)?.toFixed(2)} s, restore ${restore.at(-1)?.toFixed(2)} s, idle ${idle.at(-1)?.toFixed(3)} cores`);
   }
   const busy = await busyDiskSaves(runs, log);
@@ -81,9 +76,7 @@ async function busyDiskSaves(runs: number, log: (line: string) => void): Promise
   const save: number[] = [];
   const answer: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const session = nodeSession();
-    try {
-      await startSession(session, { kind: "auto" });
+    await withPrebootedSession(async (session) => {
       const machine = session.machine;
       if (machine === undefined) throw new Error("no machine");
       const wrote = await machine.run(`head -c 1048576 /dev/urandom > /tmp/m && for i in $(seq ${DATA_MIB}); do cat /tmp/m; done > /data/f && sync`, { timeoutMs: 300_000 });
@@ -96,13 +89,23 @@ async function busyDiskSaves(runs: number, log: (line: string) => void): Promise
       });
       save.push(await saved);
       answer.push(await answered);
-    } finally {
-      await session.stop().catch(() => undefined);
-      session.dispose();
-    }
+    });
     log(`snapshot with ${DATA_MIB} MiB on /data, run ${i + 1}/${runs}: save ${save.at(-1)?.toFixed(2)} s, a command typed at its start answered after ${answer.at(-1)?.toFixed(2)} s`);
   }
   return { save, answer };
+}
+
+/** `work` on a session of the default machine started from the pre-booted state; stopped after it, whatever happened. */
+async function withPrebootedSession(work: (session: MachineSession) => Promise<void>): Promise<void> {
+  const session = nodeSession();
+  try {
+    await startSession(session, { kind: "auto" });
+    if (session.startedFrom !== "pre-booted") throw new Error("the machine did not start from the pre-booted state: run `npx tsx images/prebooted.ts`");
+    await work(session);
+  } finally {
+    await session.stop().catch(() => undefined);
+    session.dispose();
+  }
 }
 
 /** How long the idle machine is left first (its set-up's last writes, the JIT's last compiles), then measured. */

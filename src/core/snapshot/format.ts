@@ -446,9 +446,15 @@ export interface SnapshotChunks {
 /** A whole file in memory as SnapshotChunks (its header checked as readSnapshotHeader checks it). */
 export function chunksOfFile(file: Uint8Array): SnapshotChunks {
   const { header, bodyOffset } = readSnapshotHeader(file);
-  const offsets: number[] = [];
-  header.chunks.reduce((at, chunk) => (offsets.push(at), at + chunk.size), bodyOffset);
-  return { header, chunk: async (index) => file.subarray(offsets[index], offsets[index]! + header.chunks[index]!.size) };
+  const bounds = chunkBounds(header, bodyOffset);
+  return { header, chunk: async (index) => file.subarray(bounds[index], bounds[index + 1]) };
+}
+
+/** Where each chunk starts in the file, from `bodyOffset` on, and where the last ends (one more). */
+export function chunkBounds(header: SnapshotHeader, bodyOffset: number): number[] {
+  const bounds = [bodyOffset];
+  for (const chunk of header.chunks) bounds.push(bounds.at(-1)! + chunk.size);
+  return bounds;
 }
 
 /**

@@ -7,7 +7,7 @@ import { AppError, isAppError } from "../errors.ts";
 import { randomId } from "../host.ts";
 import { CollectionGate } from "../storage/collectionGate.ts";
 import type { KeyValueStore } from "../storage/kv.ts";
-import { chunksOfFile, concatParts, readSnapshotHeader, readSnapshotHeaderOf, type SnapshotChunks, type SnapshotChunkSink, type SnapshotHeader } from "./format.ts";
+import { chunkBounds, chunksOfFile, concatParts, readSnapshotHeader, readSnapshotHeaderOf, type SnapshotChunks, type SnapshotChunkSink, type SnapshotHeader } from "./format.ts";
 
 /** Pieces read in one transaction when a file is read back. */
 const READ_PIECES = 8;
@@ -59,7 +59,7 @@ export class SnapshotStore {
     const { header, bodyOffset } = readSnapshotHeader(file);
     return this.storing(machineId, source, async (id, written) => {
       // The head, then each chunk a piece of its own (the "chunks" layout).
-      const ends = header.chunks.reduce((list, chunk) => [...list, list.at(-1)! + chunk.size], [bodyOffset]);
+      const ends = chunkBounds(header, bodyOffset);
       for (const [n, end] of ends.entries()) {
         const key = pieceKey(id, n);
         await this.kv.set(key, file.slice(n === 0 ? 0 : ends[n - 1], end));

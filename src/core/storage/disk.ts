@@ -331,12 +331,10 @@ export class OverlayDisk implements Disposable {
   /**
    * Exports in progress (`exportPages`) that read saved pages from the records they were in at
    * the export's call: while there are any, a write-back writes no record in place and deletes
-   * none (`heldOrphans`: deleted once the last export is done).
+   * none (`heldOrphans`: deleted by the first write-back once the last export is done).
    */
   private holds = 0;
   private readonly heldOrphans: string[] = [];
-  /** Their deletion, under way: the next write-back waits for it. */
-  private deletingHeld: Promise<void> | undefined;
   private flushTimer: Disposable | undefined;
   /** The next try of a failed write-back, and how long after a failure the one after it comes. */
   private retryTimer: Disposable | undefined;
@@ -573,14 +571,11 @@ export class OverlayDisk implements Disposable {
   async flush(): Promise<void> {
     this.flushTimer?.dispose();
     this.flushTimer = undefined;
-    // After the write-back in progress, and the deletion of records an export held (this batch
-    // may write one of those page records again).
-    for (;;) {
-      if (this.flushing !== undefined) await this.flushing.catch(() => undefined);
-      else if (this.deletingHeld !== undefined) await this.deletingHeld;
-      else break;
-    }
+    while (this.flushing !== undefined) await this.flushing.catch(() => undefined);
     if (this.pending.size === 0 || this.options.readOnly === true || this.disposed) return;
+    // Records freed while exports held them, deleted before this batch (which may write one of
+    // those page records again); left alone, the store's next collection takes them.
+    if (this.holds === 0 && this.heldOrphans.length > 0) await this.kv.deleteMany(this.heldOrphans.splice(0)).catch(() => undefined);
     const batch = [...this.pending.keys()].sort((a, b) => a - b);
     const versions = batch.map((p) => this.versions.get(p));
     // The pages themselves, not copies: a write to one of them while it is saved copies it first.
@@ -666,7 +661,8 @@ export class OverlayDisk implements Disposable {
    * meanwhile. Pages not yet saved are copied at once; saved ones are read from the records they
    * were in at the call, when asked. Until `dispose`, those records stay as they are: a
    * write-back puts every page into a new run record (a new key, as runs always are) instead of
-   * its own record, deletes no record it frees (that waits for the last export's `dispose`), and
+   * its own record, deletes no record it frees (the first write-back after the last export's
+   * `dispose` does, or the store's next collection), and
    * the store collects no garbage (the records the export reads are named by no index once the
    * guest wrote their pages again). So a snapshot's machine runs on while its disks are packed.
    */
@@ -698,13 +694,8 @@ export class OverlayDisk implements Disposable {
     const dispose = (): void => {
       if (disposed) return;
       disposed = true;
+      this.holds--;
       release();
-      if (--this.holds > 0 || this.heldOrphans.length === 0) return;
-      const deleting = this.kv.deleteMany(this.heldOrphans.splice(0)).catch(() => undefined);
-      this.deletingHeld = deleting;
-      void deleting.then(() => {
-        if (this.deletingHeld === deleting) this.deletingHeld = undefined;
-      });
     };
     return { pages, blank: this.blank, read, dispose };
   }
